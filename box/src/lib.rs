@@ -1,0 +1,2 @@
+//! The Préau classroom box: the `preau` command line and the classroom HTTP server.
+pub mod cli;

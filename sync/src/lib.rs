@@ -1,0 +1,1 @@
+//! Pulling, verifying and atomically applying packs (see ARCHITECTURE.md).
