@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod chunk;
+pub mod delta;
 pub mod extract;
 pub mod fsutil;
 pub mod hash;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod pack;
 pub mod progress;
 pub mod source;
+pub mod sync;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +29,9 @@ enum Command {
     /// Build, list, verify and extract content packs in a static repository.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -38,6 +42,7 @@ pub fn main() -> ExitCode {
         )),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
+        Command::Sync(c) => sync::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
