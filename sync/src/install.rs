@@ -10,8 +10,8 @@ use std::path::Path;
 
 use preau_pack::installed::{Installed, InstalledPack};
 use preau_pack::meta::now_unix;
-use preau_pack::repo::{self, Repo, CATALOG_FILE, ROOTS_DIR};
-use preau_pack::{fsutil, object, Error, PublicKey, Result};
+use preau_pack::repo::{self, CATALOG_FILE, ROOTS_DIR, Repo};
+use preau_pack::{Error, PublicKey, Result, fsutil, object};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -27,7 +27,12 @@ pub struct InstallSummary {
 /// Installs (or updates) packs from the repository folder `src` into the box data folder
 /// `data_dir` (`data_dir/repo`). `trusted` are root keys accepted in addition to those
 /// the box already trusts; `only` limits the packs installed.
-pub fn install_from_folder(src: &Path, data_dir: &Path, trusted: &[PublicKey], only: Option<&[String]>) -> Result<InstallSummary> {
+pub fn install_from_folder(
+    src: &Path,
+    data_dir: &Path,
+    trusted: &[PublicKey],
+    only: Option<&[String]>,
+) -> Result<InstallSummary> {
     let src_repo = Repo::open(src)?;
     let dst_dir = data_dir.join("repo");
     fsutil::create_dir_all_durable(&dst_dir.join(repo::OBJECTS_DIR))?;
@@ -42,7 +47,9 @@ pub fn install_from_folder(src: &Path, data_dir: &Path, trusted: &[PublicKey], o
         }
     }
     if keys.is_empty() {
-        return Err(Error::Key("this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into()));
+        return Err(Error::Key(
+            "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
+        ));
     }
     let root = src_repo.verified_root(Some(&keys))?;
     let catalog_bytes = repo::read_bounded(&src.join(CATALOG_FILE), preau_pack::limits::MAX_CATALOG_BYTES)?;
@@ -52,7 +59,8 @@ pub fn install_from_folder(src: &Path, data_dir: &Path, trusted: &[PublicKey], o
     let dst_catalog = dst_dir.join(CATALOG_FILE);
     if dst_catalog.is_file() && dst_dir.join(repo::ROOT_FILE).is_file() {
         let (dst_root, _) = Repo::open(&dst_dir)?.load_root()?;
-        let old = repo::parse_catalog(&repo::read_bounded(&dst_catalog, preau_pack::limits::MAX_CATALOG_BYTES)?, &dst_root)?;
+        let old =
+            repo::parse_catalog(&repo::read_bounded(&dst_catalog, preau_pack::limits::MAX_CATALOG_BYTES)?, &dst_root)?;
         if old.version > catalog.version {
             return Err(Error::Other(format!(
                 "refusing an older catalog (version {} < installed {}): possible rollback attack or stale copy",
@@ -92,7 +100,12 @@ pub fn install_from_folder(src: &Path, data_dir: &Path, trusted: &[PublicKey], o
         dst.copy_verified(&src_repo, &entry.manifest, entry.manifest_size, &mut summary)?;
         installed.packs.insert(
             id.clone(),
-            InstalledPack { version: entry.version, manifest: entry.manifest, manifest_size: entry.manifest_size, installed_at: now_unix() },
+            InstalledPack {
+                version: entry.version,
+                manifest: entry.manifest,
+                manifest_size: entry.manifest_size,
+                installed_at: now_unix(),
+            },
         );
         summary.installed.push((id.clone(), entry.version));
     }

@@ -2,4 +2,4 @@
 
 pub mod install;
 
-pub use install::{install_from_folder, InstallSummary};
+pub use install::{InstallSummary, install_from_folder};

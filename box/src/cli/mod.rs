@@ -9,11 +9,7 @@ pub mod progress;
 pub mod source;
 
 #[derive(Parser)]
-#[command(
-    name = "preau",
-    version,
-    about = "Préau: the offline classroom box and its content packs"
-)]
+#[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,9 +29,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve => Err(anyhow::anyhow!(
-            "preau serve: the classroom server is not built yet"
-        )),
+        Command::Serve => Err(anyhow::anyhow!("preau serve: the classroom server is not built yet")),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
     };
