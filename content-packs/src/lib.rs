@@ -14,6 +14,8 @@ pub mod limits;
 pub mod manifest;
 pub mod path;
 pub mod source;
+pub mod quiz;
+pub mod course;
 
 pub use hash::Hash;
 pub use manifest::{ChunkRef, DeltaRef, FileEntry, Manifest, PackMeta};
