@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod chunk;
+pub mod course;
 pub mod extract;
 pub mod fsutil;
 pub mod hash;
@@ -20,6 +21,7 @@ pub mod manifest;
 pub mod meta;
 pub mod object;
 pub mod path;
+pub mod quiz;
 pub mod repo;
 pub mod sign;
 pub mod source;
