@@ -87,16 +87,11 @@ pub fn build(
     for (i, f) in tree.files.iter().enumerate() {
         path::check_pack_path(&f.path)?;
         if i > 0 && tree.files[i - 1].path == f.path {
-            return Err(Error::BadPath {
-                path: f.path.clone(),
-                why: "appears twice in the source".into(),
-            });
+            return Err(Error::BadPath { path: f.path.clone(), why: "appears twice in the source".into() });
         }
         let size = match &f.data {
             SourceData::Bytes(b) => b.len() as u64,
-            SourceData::File(p) => fs::metadata(p)
-                .context(|| format!("reading {}", p.display()))?
-                .len(),
+            SourceData::File(p) => fs::metadata(p).context(|| format!("reading {}", p.display()))?.len(),
         };
         if size > opts.max_file_bytes {
             return Err(Error::TooLarge {
@@ -108,10 +103,7 @@ pub fn build(
     }
     path::check_collisions(tree.files.iter().map(|f| f.path.as_str()))?;
     if !tree.meta.entry.is_empty() && !tree.files.iter().any(|f| f.path == tree.meta.entry) {
-        return Err(Error::Other(format!(
-            "the entry page {:?} is not a file of the pack",
-            tree.meta.entry
-        )));
+        return Err(Error::Other(format!("the entry page {:?} is not a file of the pack", tree.meta.entry)));
     }
 
     let existed = repo_dir.join(crate::repo::ROOT_FILE).is_file();
@@ -143,15 +135,10 @@ pub fn build(
         let (mut chunks_total, mut chunks_reused) = (0u64, 0u64);
         for f in &tree.files {
             let media_type = media_type_of(&f.path);
-            let enc = Encoding {
-                level: opts.level,
-                try_compress: object::is_compressible(&media_type),
-            };
+            let enc = Encoding { level: opts.level, try_compress: object::is_compressible(&media_type) };
             let reader: Box<dyn Read> = match &f.data {
                 SourceData::Bytes(b) => Box::new(&b[..]),
-                SourceData::File(p) => {
-                    Box::new(fs::File::open(p).context(|| format!("reading {}", p.display()))?)
-                }
+                SourceData::File(p) => Box::new(fs::File::open(p).context(|| format!("reading {}", p.display()))?),
             };
             let mut hasher = blake3::Hasher::new();
             let mut chunks = Vec::new();
@@ -179,13 +166,7 @@ pub fn build(
             } else if chunks.len() == 1 {
                 chunks.clear();
             }
-            files.push(FileEntry {
-                path: f.path.clone(),
-                size,
-                media_type,
-                hash,
-                chunks,
-            });
+            files.push(FileEntry { path: f.path.clone(), size, media_type, hash, chunks });
         }
 
         let previous = catalog.packs.get(&tree.meta.id).cloned();
@@ -193,23 +174,15 @@ pub fn build(
             Some(e) => Some(repo.read_manifest(&e.manifest, e.manifest_size)?),
             None => None,
         };
-        if let Some(pm) = &prev_manifest {
-            if pm.files == files && pm.meta == tree.meta {
-                let e = previous.as_ref().expect("previous entry");
-                return Ok((
-                    None,
-                    summary_of(
-                        &tree,
-                        e.version,
-                        e.manifest,
-                        true,
-                        chunks_total,
-                        chunks_reused,
-                        done,
-                        catalog.version,
-                    ),
-                ));
-            }
+        if let Some(pm) = &prev_manifest
+            && pm.files == files
+            && pm.meta == tree.meta
+        {
+            let e = previous.as_ref().expect("previous entry");
+            return Ok((
+                None,
+                summary_of(&tree, e.version, e.manifest, true, chunks_total, chunks_reused, done, catalog.version),
+            ));
         }
         // Per-file deltas against the previous version (see `delta`).
         let deltas = match &prev_manifest {
@@ -226,13 +199,7 @@ pub fn build(
         };
         manifest.check()?;
         let bytes = manifest.to_bytes();
-        let (mhash, _) = staging.put(
-            &bytes,
-            Encoding {
-                level: opts.level,
-                try_compress: true,
-            },
-        )?;
+        let (mhash, _) = staging.put(&bytes, Encoding { level: opts.level, try_compress: true })?;
         // The new manifest as a delta against the previous one: a box pays for the
         // changed entries only, not a full copy of the manifest per version.
         let mut manifest_deltas = Vec::new();
@@ -260,16 +227,8 @@ pub fn build(
             published: now_unix(),
             manifest_deltas,
         };
-        let s = summary_of(
-            &tree,
-            manifest.version,
-            mhash,
-            false,
-            chunks_total,
-            chunks_reused,
-            done,
-            catalog.version + 1,
-        );
+        let s =
+            summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);
         Ok((Some(entry), s))
     })();
 
@@ -366,10 +325,7 @@ pub fn media_type_of(path: &str) -> String {
     if lower.ends_with(".md") || lower.ends_with(".markdown") {
         return "text/markdown".into();
     }
-    mime_guess::from_path(path)
-        .first_raw()
-        .unwrap_or("application/octet-stream")
-        .to_string()
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").to_string()
 }
 
 /// Serialises builds into one repository: two builds at once would each re-sign a
@@ -419,17 +375,9 @@ impl Staging {
     fn new(repo: &Repo) -> Result<Staging> {
         let mut r = [0u8; 6];
         getrandom::fill(&mut r).expect("the OS random source works");
-        let dir = repo
-            .dir()
-            .join(format!("{STAGING_PREFIX}{}", hex::encode(r)));
+        let dir = repo.dir().join(format!("{STAGING_PREFIX}{}", hex::encode(r)));
         fs::create_dir(&dir).context(|| format!("creating {}", dir.display()))?;
-        Ok(Staging {
-            repo: repo.clone(),
-            dir,
-            staged: Vec::new(),
-            seen: HashSet::new(),
-            new_objects: 0,
-        })
+        Ok(Staging { repo: repo.clone(), dir, staged: Vec::new(), seen: HashSet::new(), new_objects: 0 })
     }
 
     /// Stages `data` unless the repository or this build already has it. Returns its hash
@@ -457,12 +405,8 @@ impl Staging {
             let from = self.dir.join(hash.to_hex());
             let to = self.repo.dir().join(object_rel_path(hash));
             let f = fs::File::open(&from).context(|| format!("opening {}", from.display()))?;
-            f.sync_all()
-                .context(|| format!("syncing {}", from.display()))?;
-            added += f
-                .metadata()
-                .context(|| format!("reading {}", from.display()))?
-                .len();
+            f.sync_all().context(|| format!("syncing {}", from.display()))?;
+            added += f.metadata().context(|| format!("reading {}", from.display()))?.len();
             let parent = to.parent().expect("objects have a parent").to_path_buf();
             if !dirs.contains(&parent) {
                 fsutil::create_dir_all_durable(&parent)?;

@@ -59,9 +59,12 @@ pub fn apply(old: &[u8], patch: &[u8], expected_len: u64) -> Result<Vec<u8>> {
         .map_err(|c| bad(zstd::zstd_safe::get_error_name(c).to_string()))?;
     dctx.ref_prefix(old).map_err(|c| bad(zstd::zstd_safe::get_error_name(c).to_string()))?;
     let mut out: Vec<u8> = Vec::with_capacity(cap);
-    let n = dctx
-        .decompress(&mut out, patch)
-        .map_err(|c| bad(format!("zstd: {} (output larger than {expected_len} bytes, wrong base, or damaged)", zstd::zstd_safe::get_error_name(c))))?;
+    let n = dctx.decompress(&mut out, patch).map_err(|c| {
+        bad(format!(
+            "zstd: {} (output larger than {expected_len} bytes, wrong base, or damaged)",
+            zstd::zstd_safe::get_error_name(c)
+        ))
+    })?;
     if n as u64 != expected_len {
         return Err(bad(format!("rebuilds {n} bytes, expected {expected_len}")));
     }

@@ -15,10 +15,7 @@ pub fn extract(repo: &Repo, manifest: &Manifest, out: &Path) -> Result<u64> {
     if out.exists() {
         let mut entries = fs::read_dir(out).context(|| format!("reading {}", out.display()))?;
         if entries.next().is_some() {
-            return Err(Error::Other(format!(
-                "{} is not empty; extract into a new folder",
-                out.display()
-            )));
+            return Err(Error::Other(format!("{} is not empty; extract into a new folder", out.display())));
         }
     }
     fs::create_dir_all(out).context(|| format!("creating {}", out.display()))?;
@@ -28,14 +25,12 @@ pub fn extract(repo: &Repo, manifest: &Manifest, out: &Path) -> Result<u64> {
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).context(|| format!("creating {}", parent.display()))?;
         }
-        let mut file =
-            fs::File::create_new(&target).context(|| format!("creating {}", target.display()))?;
+        let mut file = fs::File::create_new(&target).context(|| format!("creating {}", target.display()))?;
         let mut hasher = blake3::Hasher::new();
         for c in f.chunk_list() {
             let data = repo.read_object(&c.0, c.1)?;
             hasher.update(&data);
-            file.write_all(&data)
-                .context(|| format!("writing {}", target.display()))?;
+            file.write_all(&data).context(|| format!("writing {}", target.display()))?;
         }
         if Hash::from(hasher.finalize()) != f.hash {
             return Err(Error::CorruptObject {

@@ -46,11 +46,7 @@ impl FromStr for Hash {
     type Err = BadHash;
     fn from_str(s: &str) -> Result<Hash, BadHash> {
         let bad = || BadHash(s.chars().take(80).collect());
-        if s.len() != 64
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(bad());
         }
         let mut out = [0u8; 32];

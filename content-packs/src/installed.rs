@@ -38,10 +38,8 @@ impl Installed {
             return Ok(Installed::default());
         }
         let bytes = repo::read_bounded(&path, MAX_INSTALLED_BYTES)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
-            what: path.display().to_string(),
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Malformed { what: path.display().to_string(), detail: e.to_string() })
     }
 
     /// Atomically replaces `repo_dir/installed.json`.

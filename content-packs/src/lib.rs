@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod chunk;
+pub mod course;
 pub mod delta;
 pub mod extract;
 pub mod fsutil;
@@ -21,6 +22,7 @@ pub mod manifest;
 pub mod meta;
 pub mod object;
 pub mod path;
+pub mod quiz;
 pub mod repo;
 pub mod sign;
 pub mod source;
@@ -83,9 +85,6 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Io {
-            context: what(),
-            source,
-        })
+        self.map_err(|source| Error::Io { context: what(), source })
     }
 }

@@ -62,11 +62,7 @@ pub struct FileEntry {
 impl FileEntry {
     /// The chunks to read, in order, whether the file is whole or split.
     pub fn chunk_list(&self) -> Vec<ChunkRef> {
-        if self.chunks.is_empty() {
-            vec![ChunkRef(self.hash, self.size)]
-        } else {
-            self.chunks.clone()
-        }
+        if self.chunks.is_empty() { vec![ChunkRef(self.hash, self.size)] } else { self.chunks.clone() }
     }
 }
 
@@ -114,47 +110,28 @@ impl Manifest {
     /// Parses and checks a manifest: format, sorted unique valid paths, consistent sizes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Manifest> {
         if bytes.len() as u64 > limits::MAX_MANIFEST_BYTES {
-            return Err(Error::TooLarge {
-                what: "manifest".into(),
-                limit: limits::MAX_MANIFEST_BYTES,
-            });
+            return Err(Error::TooLarge { what: "manifest".into(), limit: limits::MAX_MANIFEST_BYTES });
         }
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: "manifest".into(),
-            detail: e.to_string(),
-        })?;
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Malformed { what: "manifest".into(), detail: e.to_string() })?;
         m.check()?;
         Ok(m)
     }
 
     /// The invariants every manifest holds (also asserted before writing one).
     pub fn check(&self) -> Result<()> {
-        let bad = |detail: String| {
-            Err(Error::Malformed {
-                what: format!("manifest of pack {:?}", self.meta.id),
-                detail,
-            })
-        };
+        let bad =
+            |detail: String| Err(Error::Malformed { what: format!("manifest of pack {:?}", self.meta.id), detail });
         if self.format > MANIFEST_FORMAT {
-            return bad(format!(
-                "format {} is newer than this program understands ({MANIFEST_FORMAT})",
-                self.format
-            ));
+            return bad(format!("format {} is newer than this program understands ({MANIFEST_FORMAT})", self.format));
         }
         crate::path::check_pack_id(&self.meta.id)?;
         if self.files.len() > limits::MAX_FILES_PER_PACK {
-            return bad(format!(
-                "{} files, more than the limit of {}",
-                self.files.len(),
-                limits::MAX_FILES_PER_PACK
-            ));
+            return bad(format!("{} files, more than the limit of {}", self.files.len(), limits::MAX_FILES_PER_PACK));
         }
         for pair in self.files.windows(2) {
             if pair[0].path >= pair[1].path {
-                return bad(format!(
-                    "files not sorted or duplicated at {:?}",
-                    pair[1].path
-                ));
+                return bad(format!("files not sorted or duplicated at {:?}", pair[1].path));
             }
         }
         crate::path::check_collisions(self.files.iter().map(|f| f.path.as_str()))?;
@@ -163,33 +140,20 @@ impl Manifest {
             if !f.chunks.is_empty() {
                 let sum: u64 = f.chunks.iter().map(|c| c.1).sum();
                 if sum != f.size {
-                    return bad(format!(
-                        "chunks of {:?} add up to {sum} bytes, not {}",
-                        f.path, f.size
-                    ));
+                    return bad(format!("chunks of {:?} add up to {sum} bytes, not {}", f.path, f.size));
                 }
                 if f.chunks.iter().any(|c| c.1 > limits::MAX_CHUNK_BYTES) {
-                    return bad(format!(
-                        "a chunk of {:?} is larger than {} bytes",
-                        f.path,
-                        limits::MAX_CHUNK_BYTES
-                    ));
+                    return bad(format!("a chunk of {:?} is larger than {} bytes", f.path, limits::MAX_CHUNK_BYTES));
                 }
             } else if f.size > limits::MAX_CHUNK_BYTES {
-                return bad(format!(
-                    "{:?} has {} bytes but no chunk list",
-                    f.path, f.size
-                ));
+                return bad(format!("{:?} has {} bytes but no chunk list", f.path, f.size));
             }
         }
         Ok(())
     }
 
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
-        self.files
-            .binary_search_by(|f| f.path.as_str().cmp(path))
-            .ok()
-            .map(|i| &self.files[i])
+        self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok().map(|i| &self.files[i])
     }
 
     /// Sum of the file sizes.

@@ -83,21 +83,11 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn empty(root_version: u64) -> Catalog {
-        Catalog {
-            kind: CATALOG_TYPE.into(),
-            version: 0,
-            issued: 0,
-            expires: 0,
-            root_version,
-            packs: BTreeMap::new(),
-        }
+        Catalog { kind: CATALOG_TYPE.into(), version: 0, issued: 0, expires: 0, root_version, packs: BTreeMap::new() }
     }
 }
 
 /// Now, in unix seconds (the operator's machine has a clock; boxes keep a floor).
 pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

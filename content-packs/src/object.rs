@@ -36,12 +36,9 @@ pub fn encode(data: &[u8], enc: Encoding) -> Vec<u8> {
 fn compress(data: &[u8], level: i32) -> Vec<u8> {
     use zstd::zstd_safe::CParameter;
     let mut c = zstd::bulk::Compressor::new(level).expect("valid zstd level");
-    c.set_parameter(CParameter::WindowLog(window_log_for(data.len())))
-        .expect("window log within zstd's range");
-    c.set_parameter(CParameter::ChecksumFlag(false))
-        .expect("checksum flag");
-    c.compress(data)
-        .expect("in-memory zstd compression does not fail")
+    c.set_parameter(CParameter::WindowLog(window_log_for(data.len()))).expect("window log within zstd's range");
+    c.set_parameter(CParameter::ChecksumFlag(false)).expect("checksum flag");
+    c.compress(data).expect("in-memory zstd compression does not fail")
 }
 
 /// The smallest window that covers `len`, capped at 8 MiB (and at least 1 KiB).
@@ -78,10 +75,7 @@ fn block_header(len: usize, last: bool) -> [u8; 3] {
 /// Decodes a stored object, refusing more than `expected_len` bytes of output, and checks
 /// that the result has exactly that length and hashes to `hash`.
 pub fn decode_verified(stored: &[u8], hash: &Hash, expected_len: u64) -> Result<Vec<u8>> {
-    let data = decode_bounded(stored, expected_len).map_err(|detail| Error::CorruptObject {
-        hash: *hash,
-        detail,
-    })?;
+    let data = decode_bounded(stored, expected_len).map_err(|detail| Error::CorruptObject { hash: *hash, detail })?;
     if data.len() as u64 != expected_len {
         return Err(Error::CorruptObject {
             hash: *hash,
@@ -90,10 +84,7 @@ pub fn decode_verified(stored: &[u8], hash: &Hash, expected_len: u64) -> Result<
     }
     let got = Hash::of(&data);
     if got != *hash {
-        return Err(Error::CorruptObject {
-            hash: *hash,
-            detail: format!("content hashes to {got}"),
-        });
+        return Err(Error::CorruptObject { hash: *hash, detail: format!("content hashes to {got}") });
     }
     Ok(data)
 }
@@ -107,8 +98,7 @@ pub fn decode_bounded(stored: &[u8], max_len: u64) -> std::result::Result<Vec<u8
     let mut d = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
     // Raw frames declare a single segment as large as the content, which is within the
     // object bounds; compressed chunks never need more than the 8 MiB window.
-    d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(31))
-        .map_err(|e| e.to_string())?;
+    d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(31)).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(cap);
     d.decompress_to_buffer(stored, &mut out)
         .map_err(|e| format!("zstd: {e} (larger than {max_len} bytes or damaged)"))?;
@@ -147,42 +137,21 @@ mod tests {
 
     #[test]
     fn raw_frames_decode_with_real_zstd() {
-        for len in [
-            0usize,
-            1,
-            1000,
-            RAW_BLOCK_MAX,
-            RAW_BLOCK_MAX + 1,
-            3 * RAW_BLOCK_MAX + 7,
-        ] {
+        for len in [0usize, 1, 1000, RAW_BLOCK_MAX, RAW_BLOCK_MAX + 1, 3 * RAW_BLOCK_MAX + 7] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 3) as u8).collect();
             let frame = raw_frame(&data);
             assert_eq!(zstd::decode_all(&frame[..]).unwrap(), data, "len {len}");
-            assert_eq!(
-                decode_verified(&frame, &Hash::of(&data), len as u64).unwrap(),
-                data
-            );
+            assert_eq!(decode_verified(&frame, &Hash::of(&data), len as u64).unwrap(), data);
         }
     }
 
     #[test]
     fn compresses_text_and_refuses_bombs_and_flips() {
-        let text = "Le préau abrite la classe quand il pleut. "
-            .repeat(2000)
-            .into_bytes();
-        let stored = encode(
-            &text,
-            Encoding {
-                level: 19,
-                try_compress: true,
-            },
-        );
+        let text = "Le préau abrite la classe quand il pleut. ".repeat(2000).into_bytes();
+        let stored = encode(&text, Encoding { level: 19, try_compress: true });
         assert!(stored.len() < text.len() / 10);
         let h = Hash::of(&text);
-        assert_eq!(
-            decode_verified(&stored, &h, text.len() as u64).unwrap(),
-            text
-        );
+        assert_eq!(decode_verified(&stored, &h, text.len() as u64).unwrap(), text);
         // Asking for fewer bytes than the frame holds is refused, not truncated.
         assert!(decode_verified(&stored, &h, 100).is_err());
         let mut flipped = stored.clone();
@@ -195,13 +164,7 @@ mod tests {
     fn incompressible_stays_raw() {
         let mut data = vec![0u8; 50_000];
         getrandom::fill(&mut data).unwrap();
-        let stored = encode(
-            &data,
-            Encoding {
-                level: 3,
-                try_compress: true,
-            },
-        );
+        let stored = encode(&data, Encoding { level: 3, try_compress: true });
         assert_eq!(stored.len(), data.len() + 13 + 3);
     }
 }

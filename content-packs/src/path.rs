@@ -10,12 +10,7 @@ use crate::{Error, Result};
 /// Checks a path inside a pack: relative, `/`-separated, UTF-8, no `.`/`..`/empty
 /// components, no backslash or control characters, bounded length.
 pub fn check_pack_path(path: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::BadPath {
-            path: path.chars().take(200).collect(),
-            why: why.into(),
-        })
-    };
+    let bad = |why: &str| Err(Error::BadPath { path: path.chars().take(200).collect(), why: why.into() });
     if path.is_empty() {
         return bad("empty path");
     }
@@ -46,10 +41,7 @@ pub fn check_pack_path(path: &str) -> Result<()> {
 
 /// Turns a relative OS path with any separators into a pack path and checks it.
 pub fn normalize(path: &str) -> Result<String> {
-    let joined: Vec<&str> = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
+    let joined: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     let p = joined.join("/");
     check_pack_path(&p)?;
     Ok(p)
@@ -62,10 +54,7 @@ pub fn check_collisions<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<
     for p in paths {
         let key: String = p.nfc().collect::<String>().to_lowercase();
         if let Some(other) = seen.insert(key, p) {
-            return Err(Error::PathCollision {
-                a: other.to_string(),
-                b: p.to_string(),
-            });
+            return Err(Error::PathCollision { a: other.to_string(), b: p.to_string() });
         }
     }
     Ok(())
@@ -76,14 +65,8 @@ pub fn check_pack_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_BYTES
         && id.as_bytes()[0].is_ascii_alphanumeric()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadPackId(id.chars().take(100).collect()))
-    }
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if ok { Ok(()) } else { Err(Error::BadPackId(id.chars().take(100).collect())) }
 }
 
 /// Makes a pack id out of any name: lowercase ASCII, accents dropped, other characters as `-`.
@@ -108,16 +91,7 @@ mod tests {
 
     #[test]
     fn rejects_escapes_and_accepts_unicode() {
-        for bad in [
-            "",
-            "/etc/passwd",
-            "a/../b",
-            "a//b",
-            "a/",
-            "./a",
-            "a\\b",
-            "a\nb",
-        ] {
+        for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/", "./a", "a\\b", "a\nb"] {
             assert!(check_pack_path(bad).is_err(), "{bad:?} accepted");
         }
         check_pack_path("cours/Chapitre été/image 1.png").unwrap();
@@ -133,10 +107,7 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert_eq!(
-            slugify_id("Cours de Python — Éléa 2025!"),
-            "cours-de-python-elea-2025"
-        );
+        assert_eq!(slugify_id("Cours de Python — Éléa 2025!"), "cours-de-python-elea-2025");
         check_pack_id("cours-python").unwrap();
         assert!(check_pack_id("Cours").is_err());
         assert!(check_pack_id("-a").is_err());

@@ -52,9 +52,7 @@ impl Repo {
                 dir.display()
             )));
         }
-        Ok(Repo {
-            dir: dir.to_path_buf(),
-        })
+        Ok(Repo { dir: dir.to_path_buf() })
     }
 
     /// Opens a repository, creating it with `key` as its only root and catalog key when
@@ -70,14 +68,9 @@ impl Repo {
             kind: ROOT_TYPE.into(),
             version: 1,
             expires: crate::meta::now_unix() + ROOT_LIFETIME_SECS,
-            roles: crate::meta::Roles {
-                root: Role::single(&pk),
-                catalog: Role::single(&pk),
-            },
+            roles: crate::meta::Roles { root: Role::single(&pk), catalog: Role::single(&pk) },
         };
-        let repo = Repo {
-            dir: dir.to_path_buf(),
-        };
+        let repo = Repo { dir: dir.to_path_buf() };
         repo.write_root(&Envelope::sign(&root, &[key]), 1)?;
         Ok(repo)
     }
@@ -158,12 +151,7 @@ impl Repo {
         let end = start
             .checked_add(len)
             .filter(|e| *e <= f.size)
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "range {start}+{len} is outside {:?} ({} bytes)",
-                    f.path, f.size
-                ))
-            })?;
+            .ok_or_else(|| Error::Other(format!("range {start}+{len} is outside {:?} ({} bytes)", f.path, f.size)))?;
         let mut out = Vec::with_capacity(len as usize);
         let mut offset = 0u64;
         for c in f.chunk_list() {
@@ -208,31 +196,25 @@ impl Repo {
             }
             env.check_role(&root.roles.root, &format!("root version {v}"))?;
             match &prev {
-                Some(p) => env.check_role(
-                    &p.roles.root,
-                    &format!("root version {v} (by the keys of version {})", v - 1),
-                )?,
+                Some(p) => {
+                    env.check_role(&p.roles.root, &format!("root version {v} (by the keys of version {})", v - 1))?
+                }
                 None => {
-                    if let Some(keys) = trusted {
-                        if !env
-                            .valid_signers(&root.roles.root)
-                            .iter()
-                            .any(|k| keys.contains(k))
-                        {
-                            return Err(Error::BadSignature {
-                                what: "root version 1".into(),
-                                detail: "not signed by any trusted key (wrong --trust key, or another publisher's repository)".into(),
-                            });
-                        }
+                    if let Some(keys) = trusted
+                        && !env.valid_signers(&root.roles.root).iter().any(|k| keys.contains(k))
+                    {
+                        return Err(Error::BadSignature {
+                            what: "root version 1".into(),
+                            detail:
+                                "not signed by any trusted key (wrong --trust key, or another publisher's repository)"
+                                    .into(),
+                        });
                     }
                 }
             }
             prev = Some(root);
         }
-        let newest = prev.ok_or_else(|| Error::Malformed {
-            what: ROOT_FILE.into(),
-            detail: "version 0".into(),
-        })?;
+        let newest = prev.ok_or_else(|| Error::Malformed { what: ROOT_FILE.into(), detail: "version 0".into() })?;
         if newest != current {
             return Err(Error::Malformed {
                 what: ROOT_FILE.into(),
@@ -245,10 +227,7 @@ impl Repo {
     /// Replaces the current root (and records it as `roots/<version>.json`).
     pub fn write_root(&self, signed: &[u8], version: u64) -> Result<()> {
         fsutil::create_dir_all_durable(&self.dir.join(ROOTS_DIR))?;
-        fsutil::atomic_write(
-            &self.dir.join(ROOTS_DIR).join(format!("{version}.json")),
-            signed,
-        )?;
+        fsutil::atomic_write(&self.dir.join(ROOTS_DIR).join(format!("{version}.json")), signed)?;
         fsutil::atomic_write(&self.dir.join(ROOT_FILE), signed)
     }
 
@@ -265,10 +244,7 @@ impl Repo {
     /// Signs and atomically replaces the catalog. Call only after every object it
     /// references is durably written.
     pub fn publish_catalog(&self, catalog: &Catalog, key: &SecretKey) -> Result<()> {
-        fsutil::atomic_write(
-            &self.dir.join(CATALOG_FILE),
-            &Envelope::sign(catalog, &[key]),
-        )
+        fsutil::atomic_write(&self.dir.join(CATALOG_FILE), &Envelope::sign(catalog, &[key]))
     }
 
     /// Writes a catalog file that someone else signed (a box installing upstream metadata).
@@ -280,10 +256,7 @@ impl Repo {
 /// Parses a root document and checks it is signed by its own root keys.
 pub fn parse_root(bytes: &[u8]) -> Result<Root> {
     if bytes.len() as u64 > MAX_ROOT_BYTES {
-        return Err(Error::TooLarge {
-            what: ROOT_FILE.into(),
-            limit: MAX_ROOT_BYTES,
-        });
+        return Err(Error::TooLarge { what: ROOT_FILE.into(), limit: MAX_ROOT_BYTES });
     }
     let env = Envelope::parse(bytes, ROOT_FILE)?;
     let root: Root = env.payload(ROOT_FILE)?;
@@ -300,25 +273,16 @@ pub fn parse_root(bytes: &[u8]) -> Result<Root> {
 /// Parses a catalog and checks its signatures against `root`'s catalog role.
 pub fn parse_catalog(bytes: &[u8], root: &Root) -> Result<Catalog> {
     if bytes.len() as u64 > MAX_CATALOG_BYTES {
-        return Err(Error::TooLarge {
-            what: CATALOG_FILE.into(),
-            limit: MAX_CATALOG_BYTES,
-        });
+        return Err(Error::TooLarge { what: CATALOG_FILE.into(), limit: MAX_CATALOG_BYTES });
     }
     let env = Envelope::parse(bytes, CATALOG_FILE)?;
     env.check_role(&root.roles.catalog, CATALOG_FILE)?;
     let cat: Catalog = env.payload(CATALOG_FILE)?;
     if cat.kind != CATALOG_TYPE {
-        return Err(Error::Malformed {
-            what: CATALOG_FILE.into(),
-            detail: format!("type is {:?}", cat.kind),
-        });
+        return Err(Error::Malformed { what: CATALOG_FILE.into(), detail: format!("type is {:?}", cat.kind) });
     }
     if cat.packs.len() > crate::limits::MAX_PACKS_PER_CATALOG {
-        return Err(Error::Malformed {
-            what: CATALOG_FILE.into(),
-            detail: "too many packs".into(),
-        });
+        return Err(Error::Malformed { what: CATALOG_FILE.into(), detail: "too many packs".into() });
     }
     for id in cat.packs.keys() {
         crate::path::check_pack_id(id)?;
@@ -330,14 +294,9 @@ pub fn parse_catalog(bytes: &[u8], root: &Root) -> Result<Catalog> {
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let f = fs::File::open(path).context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut out)
-        .context(|| format!("reading {}", path.display()))?;
+    f.take(limit + 1).read_to_end(&mut out).context(|| format!("reading {}", path.display()))?;
     if out.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            what: path.display().to_string(),
-            limit,
-        });
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
     }
     Ok(out)
 }

@@ -81,10 +81,7 @@ impl SecretKey {
         let pub_path = pub_path(path);
         for p in [path, pub_path.as_path()] {
             if p.exists() {
-                return Err(Error::Key(format!(
-                    "{} already exists; not overwriting a key",
-                    p.display()
-                )));
+                return Err(Error::Key(format!("{} already exists; not overwriting a key", p.display())));
             }
         }
         let mut f = std::fs::OpenOptions::new()
@@ -114,17 +111,11 @@ impl SecretKey {
             } else {
                 ""
             };
-            return Err(Error::Key(format!(
-                "{} is not a Préau secret key file{hint}",
-                path.display()
-            )));
+            return Err(Error::Key(format!("{} is not a Préau secret key file{hint}", path.display())));
         };
         let mut seed = [0u8; 32];
         hex::decode_to_slice(hex_seed, &mut seed).map_err(|_| {
-            Error::Key(format!(
-                "{} is a damaged secret key file (expected 64 hex digits)",
-                path.display()
-            ))
+            Error::Key(format!("{} is a damaged secret key file (expected 64 hex digits)", path.display()))
         })?;
         Ok(SecretKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
     }
@@ -146,16 +137,11 @@ pub fn pub_path(path: &Path) -> std::path::PathBuf {
 
 /// The first line of a key file that is not a comment.
 fn read_key_text(path: &Path) -> Result<String> {
-    let meta =
-        std::fs::metadata(path).context(|| format!("reading key file {}", path.display()))?;
+    let meta = std::fs::metadata(path).context(|| format!("reading key file {}", path.display()))?;
     if meta.len() > 4096 {
-        return Err(Error::Key(format!(
-            "{} is too large to be a key file",
-            path.display()
-        )));
+        return Err(Error::Key(format!("{} is too large to be a key file", path.display())));
     }
-    let text =
-        std::fs::read_to_string(path).context(|| format!("reading key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).context(|| format!("reading key file {}", path.display()))?;
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
@@ -172,10 +158,7 @@ pub struct Role {
 
 impl Role {
     pub fn single(key: &PublicKey) -> Role {
-        Role {
-            keys: vec![key.to_hex()],
-            threshold: 1,
-        }
+        Role { keys: vec![key.to_hex()], threshold: 1 }
     }
 
     pub fn contains(&self, key: &PublicKey) -> bool {
@@ -202,25 +185,17 @@ impl Envelope {
         let signed = serde_json::to_string(payload).expect("metadata serialises");
         let signatures = keys
             .iter()
-            .map(|k| SignatureEntry {
-                keyid: k.public().to_hex(),
-                sig: hex::encode(k.sign(signed.as_bytes())),
-            })
+            .map(|k| SignatureEntry { keyid: k.public().to_hex(), sig: hex::encode(k.sign(signed.as_bytes())) })
             .collect();
-        let env = Envelope {
-            signed: RawValue::from_string(signed).expect("valid JSON"),
-            signatures,
-        };
+        let env = Envelope { signed: RawValue::from_string(signed).expect("valid JSON"), signatures };
         let mut out = serde_json::to_vec(&env).expect("envelope serialises");
         out.push(b'\n');
         out
     }
 
     pub fn parse(bytes: &[u8], what: &str) -> Result<Envelope> {
-        let env: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: what.into(),
-            detail: e.to_string(),
-        })?;
+        let env: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| Error::Malformed { what: what.into(), detail: e.to_string() })?;
         if env.signatures.len() > MAX_SIGNATURES {
             return Err(Error::Malformed {
                 what: what.into(),
@@ -264,10 +239,8 @@ impl Envelope {
     }
 
     pub fn payload<T: for<'de> Deserialize<'de>>(&self, what: &str) -> Result<T> {
-        serde_json::from_str(self.signed.get()).map_err(|e| Error::Malformed {
-            what: what.into(),
-            detail: e.to_string(),
-        })
+        serde_json::from_str(self.signed.get())
+            .map_err(|e| Error::Malformed { what: what.into(), detail: e.to_string() })
     }
 }
 
@@ -282,13 +255,8 @@ mod tests {
         let bytes = Envelope::sign(&serde_json::json!({"a": 1, "b": "été"}), &[&k]);
         let env = Envelope::parse(&bytes, "doc").unwrap();
         env.check_role(&Role::single(&k.public()), "doc").unwrap();
-        assert!(
-            env.check_role(&Role::single(&other.public()), "doc")
-                .is_err()
-        );
-        let tampered = String::from_utf8(bytes)
-            .unwrap()
-            .replace("\"a\":1", "\"a\":2");
+        assert!(env.check_role(&Role::single(&other.public()), "doc").is_err());
+        let tampered = String::from_utf8(bytes).unwrap().replace("\"a\":1", "\"a\":2");
         let env = Envelope::parse(tampered.as_bytes(), "doc").unwrap();
         assert!(env.check_role(&Role::single(&k.public()), "doc").is_err());
     }
@@ -302,9 +270,7 @@ mod tests {
         assert_eq!(SecretKey::read_file(&path).unwrap().public(), k.public());
         assert_eq!(PublicKey::read_file(&pubp).unwrap(), k.public());
         assert!(k.write_files(&path).is_err(), "overwrote a key");
-        let err = SecretKey::read_file(&pubp)
-            .err()
-            .expect("a public key was taken for a secret key");
+        let err = SecretKey::read_file(&pubp).err().expect("a public key was taken for a secret key");
         assert!(err.to_string().contains("public key"), "{err}");
     }
 }

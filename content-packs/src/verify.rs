@@ -63,9 +63,8 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
         };
         r.objects_checked += 1;
         if manifest.meta.id != *id || manifest.version != entry.version {
-            r.problems.push(format!(
-                "pack {id}: the catalog and the manifest disagree on id or version (mix-and-match?)"
-            ));
+            r.problems
+                .push(format!("pack {id}: the catalog and the manifest disagree on id or version (mix-and-match?)"));
         }
         for f in &manifest.files {
             r.files += 1;
@@ -82,25 +81,19 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
                     }
                     Err(e) => {
                         whole = false;
-                        r.problems
-                            .push(format!("pack {id}: file {:?}: {e}", f.path));
+                        r.problems.push(format!("pack {id}: file {:?}: {e}", f.path));
                         break;
                     }
                 }
             }
             if whole && Hash::from(hasher.finalize()) != f.hash {
-                r.problems.push(format!(
-                    "pack {id}: file {:?} does not match its hash",
-                    f.path
-                ));
+                r.problems.push(format!("pack {id}: file {:?} does not match its hash", f.path));
             }
         }
         for d in &manifest.deltas {
             match repo.read_stored(&d.object) {
                 Ok(bytes) if bytes.len() as u64 == d.size && Hash::of(&bytes) == d.object => {}
-                Ok(_) => r
-                    .problems
-                    .push(format!("pack {id}: delta object {} is damaged", d.object)),
+                Ok(_) => r.problems.push(format!("pack {id}: delta object {} is damaged", d.object)),
                 Err(e) => r.problems.push(format!("pack {id}: delta: {e}")),
             }
         }
@@ -112,10 +105,7 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
 pub fn verify_repo_strict(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyReport> {
     let r = verify_repo(repo, trusted)?;
     if !r.ok() {
-        return Err(Error::Other(format!(
-            "the repository does not verify:\n  {}",
-            r.problems.join("\n  ")
-        )));
+        return Err(Error::Other(format!("the repository does not verify:\n  {}", r.problems.join("\n  "))));
     }
     Ok(r)
 }

@@ -91,11 +91,7 @@ pub fn collect_garbage(repo: &Repo, keep: &HashSet<Hash>) -> Result<(u64, u64)> 
 
 /// Whether every object of `m` is on disk (the condition for switching to it).
 pub fn complete(repo: &Repo, m: &Manifest) -> Option<Hash> {
-    m.files
-        .iter()
-        .flat_map(|f| f.chunk_list())
-        .map(|c| c.0)
-        .find(|h| !repo.has_object(h))
+    m.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).find(|h| !repo.has_object(h))
 }
 
 /// Removes leftover partial downloads.

@@ -32,21 +32,14 @@ pub struct Hours {
 impl Hours {
     /// Parses `HH:MM-HH:MM`.
     pub fn parse(s: &str) -> Result<Hours> {
-        let bad = || {
-            Error::Other(format!(
-                "bad sync hours {s:?}: expected HH:MM-HH:MM, for example 22:00-06:00"
-            ))
-        };
+        let bad = || Error::Other(format!("bad sync hours {s:?}: expected HH:MM-HH:MM, for example 22:00-06:00"));
         let (a, b) = s.split_once('-').ok_or_else(bad)?;
         let hm = |t: &str| -> Option<u32> {
             let (h, m) = t.trim().split_once(':')?;
             let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
             (h < 24 && m < 60).then_some(h * 60 + m)
         };
-        Ok(Hours {
-            start: hm(a).ok_or_else(bad)?,
-            end: hm(b).ok_or_else(bad)?,
-        })
+        Ok(Hours { start: hm(a).ok_or_else(bad)?, end: hm(b).ok_or_else(bad)? })
     }
 
     pub fn contains(&self, minute_of_day: u32) -> bool {
@@ -61,11 +54,7 @@ impl Hours {
 
     /// Seconds until the window opens (0 when open).
     pub fn wait_secs(&self, minute_of_day: u32) -> u64 {
-        if self.contains(minute_of_day) {
-            0
-        } else {
-            u64::from((self.start + 1440 - minute_of_day) % 1440) * 60
-        }
+        if self.contains(minute_of_day) { 0 } else { u64::from((self.start + 1440 - minute_of_day) % 1440) * 60 }
     }
 }
 
@@ -139,10 +128,7 @@ pub struct AutoHandle {
 
 impl AutoHandle {
     pub fn status(&self) -> AutoStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Asks the loop to stop and waits for it (a pull in progress finishes its object).
@@ -173,10 +159,7 @@ impl Drop for AutoHandle {
 /// Starts the loop on its own thread (it blocks on network I/O, never on the server's
 /// async runtime).
 pub fn spawn(cfg: AutoConfig) -> AutoHandle {
-    let status = Arc::new(Mutex::new(AutoStatus {
-        state: "starting".into(),
-        ..Default::default()
-    }));
+    let status = Arc::new(Mutex::new(AutoStatus { state: "starting".into(), ..Default::default() }));
     let stop = Arc::new((Mutex::new(false), Condvar::new()));
     let running = Arc::new(AtomicBool::new(true));
     let (st, sp, rn) = (status.clone(), stop.clone(), running.clone());
@@ -188,12 +171,7 @@ pub fn spawn(cfg: AutoConfig) -> AutoHandle {
             rn.store(false, Ordering::Relaxed);
         })
         .expect("spawning the sync thread");
-    AutoHandle {
-        status,
-        stop,
-        running,
-        thread: Some(thread),
-    }
+    AutoHandle { status, stop, running, thread: Some(thread) }
 }
 
 fn set(status: &Mutex<AutoStatus>, f: impl FnOnce(&mut AutoStatus)) {
@@ -204,9 +182,7 @@ fn set(status: &Mutex<AutoStatus>, f: impl FnOnce(&mut AutoStatus)) {
 fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
     let (m, c) = stop;
     let guard = m.lock().unwrap_or_else(|e| e.into_inner());
-    let (guard, _) = c
-        .wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s)
-        .unwrap_or_else(|e| e.into_inner());
+    let (guard, _) = c.wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s).unwrap_or_else(|e| e.into_inner());
     *guard
 }
 
@@ -226,27 +202,16 @@ fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
 
 /// One round: probe each candidate and pull from the first that answers.
 pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSummary> {
-    let mut last_err = Error::Other(
-        "no source configured (set [sync] repository, or put a peer box on the network)".into(),
-    );
+    let mut last_err =
+        Error::Other("no source configured (set [sync] repository, or put a peer box on the network)".into());
     for (url, kind) in candidates(cfg) {
         set(status, |s| {
             s.state = "probing".into();
             s.source = Some(url.clone());
         });
-        let src = HttpSource::new(
-            &url,
-            HttpOptions {
-                max_rate: cfg.max_rate,
-                kind,
-                max_retries: 2,
-                ..Default::default()
-            },
-        )?;
-        match src.get(
-            preau_pack::repo::ROOT_FILE,
-            preau_pack::limits::MAX_ROOT_BYTES,
-        ) {
+        let src =
+            HttpSource::new(&url, HttpOptions { max_rate: cfg.max_rate, kind, max_retries: 2, ..Default::default() })?;
+        match src.get(preau_pack::repo::ROOT_FILE, preau_pack::limits::MAX_ROOT_BYTES) {
             Ok(Some(_)) => {}
             Ok(None) => {
                 last_err = Error::Other(format!("{url} is not a Préau repository"));
@@ -258,10 +223,7 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
             }
         }
         set(status, |s| s.state = "pulling".into());
-        let opts = PullOptions {
-            trusted: cfg.trusted_keys.clone(),
-            ..Default::default()
-        };
+        let opts = PullOptions { trusted: cfg.trusted_keys.clone(), ..Default::default() };
         return pull(&src as &dyn Source, &cfg.data_dir, &opts);
     }
     Err(last_err)
@@ -285,16 +247,9 @@ fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condva
                         failures = 0;
                         let w = cfg.interval.as_secs().max(MIN_BACKOFF_SECS);
                         set(status, |s| {
-                            s.state = if summary.incomplete.is_empty() {
-                                "idle".into()
-                            } else {
-                                "incomplete".into()
-                            };
+                            s.state = if summary.incomplete.is_empty() { "idle".into() } else { "incomplete".into() };
                             s.last_success = Some(now_unix());
-                            s.last_error = summary
-                                .incomplete
-                                .first()
-                                .map(|(id, why)| format!("{id}: {why}"));
+                            s.last_error = summary.incomplete.first().map(|(id, why)| format!("{id}: {why}"));
                             s.last_summary = Some(summary);
                             s.consecutive_failures = 0;
                             s.next_check_secs = w;

@@ -16,11 +16,7 @@ use crate::apply::store_verified;
 use crate::source::{Source, max_stored_len};
 
 /// Runs `work` on every job with `workers` threads; stops at the first error.
-pub fn parallel<T: Send>(
-    jobs: Vec<T>,
-    workers: usize,
-    work: &(dyn Fn(T) -> Result<()> + Sync),
-) -> Result<()> {
+pub fn parallel<T: Send>(jobs: Vec<T>, workers: usize, work: &(dyn Fn(T) -> Result<()> + Sync)) -> Result<()> {
     let queue = Mutex::new(VecDeque::from(jobs));
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -35,10 +31,7 @@ pub fn parallel<T: Send>(
                     let Some(job) = job else { return };
                     if let Err(e) = work(job) {
                         failed.store(true, Ordering::Relaxed);
-                        first_error
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(e);
+                        first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
                         return;
                     }
                 }
@@ -79,10 +72,7 @@ pub fn fetch_object(
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
                 if attempt == 1 || !matches!(e, Error::CorruptObject { .. }) {
-                    return Err(Error::Other(format!(
-                        "{} served a bad copy of object {hash}: {e}",
-                        source.describe()
-                    )));
+                    return Err(Error::Other(format!("{} served a bad copy of object {hash}: {e}", source.describe())));
                 }
             }
         }

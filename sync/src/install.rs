@@ -30,24 +30,13 @@ pub fn install_from_folder(
     only: Option<&[String]>,
 ) -> Result<InstallSummary> {
     let source = FolderSource::new(src)?;
-    let opts = PullOptions {
-        trusted: trusted.to_vec(),
-        packs: only.map(<[String]>::to_vec),
-        ..Default::default()
-    };
+    let opts = PullOptions { trusted: trusted.to_vec(), packs: only.map(<[String]>::to_vec), ..Default::default() };
     let s = pull(&source, data_dir, &opts)?;
     if let Some((id, why)) = s.incomplete.first() {
-        return Err(Error::Other(format!(
-            "pack {id} could not be installed from {}: {why}",
-            src.display()
-        )));
+        return Err(Error::Other(format!("pack {id} could not be installed from {}: {why}", src.display())));
     }
     Ok(InstallSummary {
-        installed: s
-            .updated
-            .iter()
-            .map(|u| (u.id.clone(), u.version))
-            .collect(),
+        installed: s.updated.iter().map(|u| (u.id.clone(), u.version)).collect(),
         up_to_date: s.up_to_date,
         objects_copied: s.objects,
         bytes_copied: s.bytes_downloaded,

@@ -53,11 +53,8 @@ impl Wants {
     pub fn of_box(data_dir: &Path) -> Result<Wants> {
         let repo_dir = data_dir.join("repo");
         let installed = Installed::load(&repo_dir)?;
-        let root_version = if repo_dir.join(ROOT_FILE).is_file() {
-            Repo::open(&repo_dir)?.load_root()?.0.version
-        } else {
-            0
-        };
+        let root_version =
+            if repo_dir.join(ROOT_FILE).is_file() { Repo::open(&repo_dir)?.load_root()?.0.version } else { 0 };
         let (catalog_version, _) = crate::trust::installed_catalog(&repo_dir)?;
         Ok(Wants {
             format: WANTS_FORMAT.into(),
@@ -67,14 +64,7 @@ impl Wants {
                 .packs
                 .into_iter()
                 .map(|(id, p)| {
-                    (
-                        id,
-                        WantedPack {
-                            version: p.version,
-                            manifest: p.manifest,
-                            manifest_size: p.manifest_size,
-                        },
-                    )
+                    (id, WantedPack { version: p.version, manifest: p.manifest, manifest_size: p.manifest_size })
                 })
                 .collect(),
             only: Vec::new(),
@@ -83,15 +73,10 @@ impl Wants {
 
     pub fn parse(bytes: &[u8]) -> Result<Wants> {
         if bytes.len() as u64 > MAX_WANTS_BYTES {
-            return Err(Error::TooLarge {
-                what: "wants file".into(),
-                limit: MAX_WANTS_BYTES,
-            });
+            return Err(Error::TooLarge { what: "wants file".into(), limit: MAX_WANTS_BYTES });
         }
-        let w: Wants = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: "wants file".into(),
-            detail: e.to_string(),
-        })?;
+        let w: Wants = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Malformed { what: "wants file".into(), detail: e.to_string() })?;
         if w.format != WANTS_FORMAT {
             return Err(Error::Malformed {
                 what: "wants file".into(),
@@ -124,16 +109,9 @@ pub struct ExportSummary {
 /// Writes to `to` the repository subset a box described by `wants` needs (everything
 /// when `wants` is `None`). The catalog is written last: an interrupted export leaves
 /// no catalog and is plainly incomplete.
-pub fn export(
-    source: &dyn Source,
-    wants: Option<&Wants>,
-    to: &Path,
-    workers: usize,
-) -> Result<ExportSummary> {
+pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: usize) -> Result<ExportSummary> {
     let get = |rel: &str, max: u64| -> Result<Vec<u8>> {
-        source
-            .get(rel, max)?
-            .ok_or_else(|| Error::Other(format!("{} has no {rel}", source.describe())))
+        source.get(rel, max)?.ok_or_else(|| Error::Other(format!("{} has no {rel}", source.describe())))
     };
     // Self-consistency only: the box checks the signatures against its own keys.
     let root_bytes = get(ROOT_FILE, MAX_ROOT_BYTES)?;
@@ -150,10 +128,8 @@ pub fn export(
     }
     fsutil::atomic_write(&to.join(ROOT_FILE), &root_bytes)?;
     let stick = Repo::open(to)?;
-    let partial = tempfile::tempdir().map_err(|e| Error::Io {
-        context: "making a temporary folder".into(),
-        source: e,
-    })?;
+    let partial =
+        tempfile::tempdir().map_err(|e| Error::Io { context: "making a temporary folder".into(), source: e })?;
     let fetched = AtomicU64::new(0);
     let mut s = ExportSummary::default();
     let obj = |h: &Hash, len: u64| fetch_object(source, &stick, partial.path(), h, len, &fetched);
@@ -167,12 +143,8 @@ pub fn export(
             continue;
         }
         // The new manifest is needed here to plan, whatever the stick carries.
-        let new_bytes = obj(&entry.manifest, entry.manifest_size)?.ok_or_else(|| {
-            Error::Other(format!(
-                "{} lacks the manifest of pack {id}",
-                source.describe()
-            ))
-        })?;
+        let new_bytes = obj(&entry.manifest, entry.manifest_size)?
+            .ok_or_else(|| Error::Other(format!("{} lacks the manifest of pack {id}", source.describe())))?;
         let m = Manifest::from_bytes(&new_bytes)?;
         // What the box holds, from its installed manifest (if the source still has it).
         let old: Option<Manifest> = match have {
@@ -190,11 +162,8 @@ pub fn export(
             },
             None => None,
         };
-        let box_has: HashSet<Hash> = old
-            .iter()
-            .flat_map(|o| o.files.iter().flat_map(|f| f.chunk_list()))
-            .map(|c| c.0)
-            .collect();
+        let box_has: HashSet<Hash> =
+            old.iter().flat_map(|o| o.files.iter().flat_map(|f| f.chunk_list())).map(|c| c.0).collect();
         let box_present = |h: &Hash| box_has.contains(h);
         // A box with the old manifest rebuilds the new one from the delta: then the
         // stick need not carry the whole manifest.
@@ -218,10 +187,7 @@ pub fn export(
         let extra: std::sync::Mutex<Vec<(Hash, u64)>> = std::sync::Mutex::new(Vec::new());
         parallel(p.deltas.clone(), workers, &|step| {
             if obj(&step.delta.object, step.delta.size)?.is_none() {
-                extra
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(plan::fallback_chunks(&step, &box_present));
+                extra.lock().unwrap_or_else(|e| e.into_inner()).extend(plan::fallback_chunks(&step, &box_present));
             }
             Ok(())
         })?;

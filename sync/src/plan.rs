@@ -17,12 +17,7 @@ pub enum ManifestFetch {
     /// Its object is already on disk (an interrupted pull got that far).
     Present,
     /// Rebuild it from the installed manifest `from` with the patch `object` (`size` bytes).
-    Delta {
-        from: Hash,
-        from_size: u64,
-        object: Hash,
-        size: u64,
-    },
+    Delta { from: Hash, from_size: u64, object: Hash, size: u64 },
     /// Fetch the whole manifest object.
     Whole,
 }
@@ -41,12 +36,7 @@ pub fn manifest_fetch(
         if present(&have) {
             if let Some(d) = entry.manifest_deltas.iter().find(|d| d.from == have) {
                 if d.size < entry.manifest_size {
-                    return ManifestFetch::Delta {
-                        from: have,
-                        from_size: have_size,
-                        object: d.object,
-                        size: d.size,
-                    };
+                    return ManifestFetch::Delta { from: have, from_size: have_size, object: d.object, size: d.size };
                 }
             }
         }
@@ -102,11 +92,7 @@ pub fn bases<'a>(
 /// Plans the objects of `new`. A delta is used when the box holds its base and the patch
 /// is smaller than the chunks it replaces (decoded size: a conservative comparison, as
 /// patches are already compressed and chunks are not yet).
-pub fn plan_pack(
-    new: &Manifest,
-    bases: &HashMap<Hash, FileEntry>,
-    present: &dyn Fn(&Hash) -> bool,
-) -> PackPlan {
+pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn Fn(&Hash) -> bool) -> PackPlan {
     let mut deltas_to: BTreeMap<Hash, Vec<&DeltaRef>> = BTreeMap::new();
     for d in &new.deltas {
         deltas_to.entry(d.to).or_default().push(d);
@@ -116,10 +102,7 @@ pub fn plan_pack(
     let mut rebuilt: HashSet<Hash> = HashSet::new();
     for f in &new.files {
         let chunks = f.chunk_list();
-        let missing: Vec<_> = chunks
-            .iter()
-            .filter(|c| !present(&c.0) && !planned.contains(&c.0))
-            .collect();
+        let missing: Vec<_> = chunks.iter().filter(|c| !present(&c.0) && !planned.contains(&c.0)).collect();
         if missing.is_empty() || rebuilt.contains(&f.hash) {
             if chunks.iter().all(|c| present(&c.0)) {
                 plan.files_present += 1;
@@ -136,11 +119,7 @@ pub fn plan_pack(
             .min_by_key(|d| if present(&d.object) { 0 } else { d.size });
         if let Some(d) = best {
             plan.bytes_to_fetch += if present(&d.object) { 0 } else { d.size };
-            plan.deltas.push(DeltaStep {
-                delta: (*d).clone(),
-                base: bases[&d.from].clone(),
-                target: f.clone(),
-            });
+            plan.deltas.push(DeltaStep { delta: (*d).clone(), base: bases[&d.from].clone(), target: f.clone() });
             rebuilt.insert(f.hash);
             planned.extend(chunks.iter().map(|c| c.0));
             continue;
@@ -158,12 +137,7 @@ pub fn plan_pack(
 /// The chunks to fetch instead when a delta step cannot be used (the source lacks the
 /// patch, or it does not rebuild the file).
 pub fn fallback_chunks(step: &DeltaStep, present: &dyn Fn(&Hash) -> bool) -> Vec<(Hash, u64)> {
-    step.target
-        .chunk_list()
-        .into_iter()
-        .filter(|c| !present(&c.0))
-        .map(|c| (c.0, c.1))
-        .collect()
+    step.target.chunk_list().into_iter().filter(|c| !present(&c.0)).map(|c| (c.0, c.1)).collect()
 }
 
 #[cfg(test)]
@@ -179,11 +153,7 @@ mod tests {
     fn file(path: &str, hash: Hash, chunks: &[(Hash, u64)]) -> FileEntry {
         FileEntry {
             path: path.into(),
-            size: chunks
-                .iter()
-                .map(|c| c.1)
-                .sum::<u64>()
-                .max(if chunks.is_empty() { 10 } else { 0 }),
+            size: chunks.iter().map(|c| c.1).sum::<u64>().max(if chunks.is_empty() { 10 } else { 0 }),
             media_type: "text/plain".into(),
             hash,
             chunks: chunks.iter().map(|c| ChunkRef(c.0, c.1)).collect(),
@@ -194,10 +164,7 @@ mod tests {
         Manifest {
             format: MANIFEST_FORMAT,
             version: 2,
-            meta: preau_pack::PackMeta {
-                id: "p".into(),
-                ..Default::default()
-            },
+            meta: preau_pack::PackMeta { id: "p".into(), ..Default::default() },
             previous: None,
             files,
             deltas,
@@ -223,52 +190,26 @@ mod tests {
 
     #[test]
     fn manifest_uses_delta_only_from_what_is_installed() {
-        let d = ManifestDelta {
-            from: h(1),
-            object: h(9),
-            size: 100,
-        };
+        let d = ManifestDelta { from: h(1), object: h(9), size: 100 };
         let e = entry(h(2), 5000, vec![d]);
         let present = |x: &Hash| *x == h(1);
         assert_eq!(
             manifest_fetch(&e, Some((h(1), 4000)), &present),
-            ManifestFetch::Delta {
-                from: h(1),
-                from_size: 4000,
-                object: h(9),
-                size: 100
-            }
+            ManifestFetch::Delta { from: h(1), from_size: 4000, object: h(9), size: 100 }
         );
-        assert_eq!(
-            manifest_fetch(&e, Some((h(3), 4000)), &present),
-            ManifestFetch::Whole
-        );
+        assert_eq!(manifest_fetch(&e, Some((h(3), 4000)), &present), ManifestFetch::Whole);
         assert_eq!(manifest_fetch(&e, None, &present), ManifestFetch::Whole);
-        assert_eq!(
-            manifest_fetch(&e, Some((h(1), 4000)), &|x: &Hash| *x == h(2)),
-            ManifestFetch::Present
-        );
+        assert_eq!(manifest_fetch(&e, Some((h(1), 4000)), &|x: &Hash| *x == h(2)), ManifestFetch::Present);
     }
 
     #[test]
     fn plan_fetches_missing_chunks_once_and_prefers_small_deltas() {
         // Old version: a.md (one object h10), big.pdf (chunks h20 h21).
         let old_a = file("a.md", h(10), &[]);
-        let old = manifest(
-            vec![
-                old_a.clone(),
-                file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)]),
-            ],
-            vec![],
-        );
+        let old = manifest(vec![old_a.clone(), file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)])], vec![]);
         // New version: a.md changed (h11, 5000 bytes in chunks h12 h13), c.txt shares h21, new.png.
         let new_a = file("a.md", h(11), &[(h(12), 2500), (h(13), 2500)]);
-        let delta = DeltaRef {
-            from: h(10),
-            to: h(11),
-            object: h(40),
-            size: 300,
-        };
+        let delta = DeltaRef { from: h(10), to: h(11), object: h(40), size: 300 };
         let new = manifest(
             vec![
                 new_a.clone(),
@@ -282,19 +223,8 @@ mod tests {
         let present = |x: &Hash| on_disk.contains(x);
         let b = bases([&old], &present);
         let plan = plan_pack(&new, &b, &present);
-        assert_eq!(
-            plan.deltas,
-            vec![DeltaStep {
-                delta: delta.clone(),
-                base: old_a.clone(),
-                target: new_a.clone()
-            }]
-        );
-        assert_eq!(
-            plan.fetch,
-            vec![(h(50), 100), (h(51), 100)],
-            "h50 is shared and fetched once"
-        );
+        assert_eq!(plan.deltas, vec![DeltaStep { delta: delta.clone(), base: old_a.clone(), target: new_a.clone() }]);
+        assert_eq!(plan.fetch, vec![(h(50), 100), (h(51), 100)], "h50 is shared and fetched once");
         assert_eq!(plan.files_present, 1);
         assert_eq!(plan.bytes_to_fetch, 300 + 200);
 
@@ -304,31 +234,18 @@ mod tests {
         let plan2 = plan_pack(&new, &bases([&old], &present2), &present2);
         assert!(plan2.deltas.is_empty());
         assert_eq!(plan2.fetch[..2], [(h(12), 2500), (h(13), 2500)]);
-        assert_eq!(
-            fallback_chunks(&plan.deltas[0], &present),
-            vec![(h(12), 2500), (h(13), 2500)]
-        );
+        assert_eq!(fallback_chunks(&plan.deltas[0], &present), vec![(h(12), 2500), (h(13), 2500)]);
     }
 
     #[test]
     fn a_delta_larger_than_the_chunks_is_not_used_and_a_complete_version_plans_nothing() {
         let old = manifest(vec![file("a", h(10), &[])], vec![]);
-        let new = manifest(
-            vec![file("a", h(11), &[])],
-            vec![DeltaRef {
-                from: h(10),
-                to: h(11),
-                object: h(40),
-                size: 50,
-            }],
-        );
+        let new =
+            manifest(vec![file("a", h(11), &[])], vec![DeltaRef { from: h(10), to: h(11), object: h(40), size: 50 }]);
         let on_disk: HashSet<Hash> = [h(10)].into_iter().collect();
         let present = |x: &Hash| on_disk.contains(x);
         let plan = plan_pack(&new, &bases([&old], &present), &present);
-        assert!(
-            plan.deltas.is_empty(),
-            "a 50-byte patch for a 10-byte file is not worth it"
-        );
+        assert!(plan.deltas.is_empty(), "a 50-byte patch for a 10-byte file is not worth it");
         assert_eq!(plan.fetch, vec![(h(11), 10)]);
         let all = |_: &Hash| true;
         assert!(plan_pack(&new, &bases([&old], &all), &all).is_empty());

@@ -50,14 +50,7 @@ pub struct PullOptions<'a> {
 
 impl Default for PullOptions<'_> {
     fn default() -> Self {
-        PullOptions {
-            trusted: Vec::new(),
-            packs: None,
-            workers: 6,
-            now: None,
-            gc: true,
-            progress: None,
-        }
+        PullOptions { trusted: Vec::new(), packs: None, workers: 6, now: None, gc: true, progress: None }
     }
 }
 
@@ -105,13 +98,7 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
 
     // 1. Trust.
     let mut state = TrustState::load(data_dir)?;
-    let verified = trust::verify_source(
-        source,
-        &repo_dir,
-        &opts.trusted,
-        &state,
-        opts.now.unwrap_or_else(now_unix),
-    )?;
+    let verified = trust::verify_source(source, &repo_dir, &opts.trusted, &state, opts.now.unwrap_or_else(now_unix))?;
     if verified.catalog.issued > state.time_floor {
         state.time_floor = verified.catalog.issued;
         state.save(data_dir)?;
@@ -124,34 +111,20 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
             }
         }
     }
-    let wanted: Option<BTreeSet<&str>> = opts
-        .packs
-        .as_ref()
-        .map(|v| v.iter().map(String::as_str).collect());
+    let wanted: Option<BTreeSet<&str>> = opts.packs.as_ref().map(|v| v.iter().map(String::as_str).collect());
 
     // The metadata has to be in place for `Repo::open` on a new box.
     if !repo_dir.join(preau_pack::repo::ROOT_FILE).is_file() {
         fsutil::create_dir_all_durable(&repo_dir.join(preau_pack::repo::ROOTS_DIR))?;
         for (v, bytes) in &verified.new_roots {
-            fsutil::atomic_write(
-                &repo_dir
-                    .join(preau_pack::repo::ROOTS_DIR)
-                    .join(format!("{v}.json")),
-                bytes,
-            )?;
+            fsutil::atomic_write(&repo_dir.join(preau_pack::repo::ROOTS_DIR).join(format!("{v}.json")), bytes)?;
         }
-        fsutil::atomic_write(
-            &repo_dir.join(preau_pack::repo::ROOT_FILE),
-            &verified.root_bytes,
-        )?;
+        fsutil::atomic_write(&repo_dir.join(preau_pack::repo::ROOT_FILE), &verified.root_bytes)?;
     }
     let repo = Repo::open(&repo_dir)?;
     let mut installed = Installed::load(&repo_dir)?;
-    let installed_manifests: Vec<Manifest> = installed
-        .packs
-        .values()
-        .filter_map(|p| repo.read_manifest(&p.manifest, p.manifest_size).ok())
-        .collect();
+    let installed_manifests: Vec<Manifest> =
+        installed.packs.values().filter_map(|p| repo.read_manifest(&p.manifest, p.manifest_size).ok()).collect();
 
     let mut s = PullSummary {
         source: source.describe(),
@@ -249,18 +222,14 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     s.requests = st.requests;
     s.retries = st.retries;
     s.objects = ctx.fetched.load(Ordering::Relaxed);
-    s.warnings
-        .extend(ctx.warnings.into_inner().unwrap_or_default());
+    s.warnings.extend(ctx.warnings.into_inner().unwrap_or_default());
     s.warnings.extend(source.take_warnings());
     s.seconds = started.elapsed().as_secs_f64();
     Ok(s)
 }
 
 fn lock(path: &Path) -> Result<File> {
-    let f = File::create(path).map_err(|e| Error::Io {
-        context: format!("creating {}", path.display()),
-        source: e,
-    })?;
+    let f = File::create(path).map_err(|e| Error::Io { context: format!("creating {}", path.display()), source: e })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(_) => Err(Error::Other(format!(
@@ -294,21 +263,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn warn(&self, w: String) {
-        self.warnings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(w);
+        self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(w);
     }
 
     fn object(&self, hash: &Hash, len: u64) -> Result<Option<Vec<u8>>> {
-        let r = fetch_object(
-            self.source,
-            self.repo,
-            self.partial_dir,
-            hash,
-            len,
-            &self.fetched,
-        );
+        let r = fetch_object(self.source, self.repo, self.partial_dir, hash, len, &self.fetched);
         if let Some(p) = self.opts.progress {
             p(self.source.stats().bytes_downloaded, 0);
         }
@@ -357,10 +316,7 @@ impl Ctx<'_> {
                 }
                 false => {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    fallback
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(plan::fallback_chunks(&step, &present));
+                    fallback.lock().unwrap_or_else(|e| e.into_inner()).extend(plan::fallback_chunks(&step, &present));
                 }
             }
             Ok(())
@@ -393,29 +349,13 @@ impl Ctx<'_> {
     }
 
     /// The new manifest's bytes (verified), from disk, a delta, or the source.
-    fn manifest(
-        &self,
-        entry: &CatalogEntry,
-        current: Option<&InstalledPack>,
-    ) -> Result<Option<Vec<u8>>> {
+    fn manifest(&self, entry: &CatalogEntry, current: Option<&InstalledPack>) -> Result<Option<Vec<u8>>> {
         let present = |h: &Hash| self.repo.has_object(h);
-        match plan::manifest_fetch(
-            entry,
-            current.map(|p| (p.manifest, p.manifest_size)),
-            &present,
-        ) {
+        match plan::manifest_fetch(entry, current.map(|p| (p.manifest, p.manifest_size)), &present) {
             ManifestFetch::Present => {
-                return self
-                    .repo
-                    .read_object(&entry.manifest, entry.manifest_size)
-                    .map(Some);
+                return self.repo.read_object(&entry.manifest, entry.manifest_size).map(Some);
             }
-            ManifestFetch::Delta {
-                from,
-                from_size,
-                object,
-                size,
-            } => {
+            ManifestFetch::Delta { from, from_size, object, size } => {
                 if let Some(patch) = self.object(&object, size)? {
                     let old = self.repo.read_object(&from, from_size)?;
                     match delta::apply_verified(&old, &patch, &entry.manifest, entry.manifest_size) {
@@ -423,7 +363,9 @@ impl Ctx<'_> {
                             self.repo.write_object(&bytes, Encoding { level: 3, try_compress: true })?;
                             return Ok(Some(bytes));
                         }
-                        Err(e) => self.warn(format!("the manifest delta {object} did not apply ({e}); fetching the whole manifest")),
+                        Err(e) => self.warn(format!(
+                            "the manifest delta {object} did not apply ({e}); fetching the whole manifest"
+                        )),
                     }
                 }
             }
@@ -450,10 +392,7 @@ impl Ctx<'_> {
                 return Ok(false);
             }
         };
-        let enc = Encoding {
-            level: 3,
-            try_compress: object::is_compressible(&step.target.media_type),
-        };
+        let enc = Encoding { level: 3, try_compress: object::is_compressible(&step.target.media_type) };
         let mut at = 0usize;
         for c in step.target.chunk_list() {
             let end = at + c.1 as usize;

@@ -43,19 +43,14 @@ impl TrustState {
             return Ok(TrustState::default());
         }
         let bytes = repo::read_bounded(&path, 64 * 1024)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
-            what: path.display().to_string(),
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Malformed { what: path.display().to_string(), detail: e.to_string() })
     }
 
     pub fn save(&self, data_dir: &Path) -> Result<()> {
         let dir = data_dir.join(STATE_DIR);
         fsutil::create_dir_all_durable(&dir)?;
-        fsutil::atomic_write(
-            &dir.join(STATE_FILE),
-            &serde_json::to_vec_pretty(self).expect("serialisable"),
-        )
+        fsutil::atomic_write(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(self).expect("serialisable"))
     }
 }
 
@@ -79,17 +74,13 @@ pub fn installed_catalog(repo_dir: &Path) -> Result<(u64, Vec<u8>)> {
         return Ok((0, Vec::new()));
     }
     let bytes = repo::read_bounded(&path, MAX_CATALOG_BYTES)?;
-    let cat: Catalog =
-        Envelope::parse(&bytes, "installed catalog")?.payload("installed catalog")?;
+    let cat: Catalog = Envelope::parse(&bytes, "installed catalog")?.payload("installed catalog")?;
     Ok((cat.version, bytes))
 }
 
 fn fetch(source: &dyn Source, rel: &str, max: u64) -> Result<Vec<u8>> {
     source.get(rel, max)?.ok_or_else(|| {
-        Error::Other(format!(
-            "{} has no {rel}: not a Préau repository, or an incomplete copy",
-            source.describe()
-        ))
+        Error::Other(format!("{} has no {rel}: not a Préau repository, or an incomplete copy", source.describe()))
     })
 }
 
@@ -106,16 +97,11 @@ pub fn verify_source(
     let now = now.max(state.time_floor);
     let from = source.describe();
 
-    let local_root = if repo_dir.join(ROOT_FILE).is_file() {
-        Some(Repo::open(repo_dir)?.verified_root(None)?)
-    } else {
-        None
-    };
+    let local_root =
+        if repo_dir.join(ROOT_FILE).is_file() { Some(Repo::open(repo_dir)?.verified_root(None)?) } else { None };
     let remote_bytes = fetch(source, ROOT_FILE, MAX_ROOT_BYTES)?;
-    let remote = repo::parse_root(&remote_bytes).map_err(|e| Error::BadSignature {
-        what: format!("root.json from {from}"),
-        detail: e.to_string(),
-    })?;
+    let remote = repo::parse_root(&remote_bytes)
+        .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
     let mut new_roots = Vec::new();
     let (mut current, first_new) = match local_root {
@@ -125,20 +111,19 @@ pub fn verify_source(
         }
         None => {
             if extra_keys.is_empty() {
-                return Err(Error::Key("this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into()));
+                return Err(Error::Key(
+                    "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
+                ));
             }
             let bytes = fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?;
             let r1 = repo::parse_root(&bytes)?;
             let env = Envelope::parse(&bytes, "root version 1")?;
-            if r1.version != 1
-                || !env
-                    .valid_signers(&r1.roles.root)
-                    .iter()
-                    .any(|k| extra_keys.contains(k))
-            {
+            if r1.version != 1 || !env.valid_signers(&r1.roles.root).iter().any(|k| extra_keys.contains(k)) {
                 return Err(Error::BadSignature {
                     what: format!("root of {from}"),
-                    detail: "not signed by any key this box trusts (wrong --trust key, or another publisher's repository)".into(),
+                    detail:
+                        "not signed by any key this box trusts (wrong --trust key, or another publisher's repository)"
+                            .into(),
                 });
             }
             new_roots.push((1, bytes));
@@ -155,15 +140,10 @@ pub fn verify_source(
         };
         let r = repo::parse_root(&bytes)?;
         if r.version != v {
-            return Err(Error::Malformed {
-                what,
-                detail: format!("says it is version {}", r.version),
-            });
+            return Err(Error::Malformed { what, detail: format!("says it is version {}", r.version) });
         }
-        Envelope::parse(&bytes, &what)?.check_role(
-            &current.roles.root,
-            &format!("{what} (by the keys of version {})", v - 1),
-        )?;
+        Envelope::parse(&bytes, &what)?
+            .check_role(&current.roles.root, &format!("{what} (by the keys of version {})", v - 1))?;
         new_roots.push((v, bytes));
         current = r;
     }
@@ -173,14 +153,9 @@ pub fn verify_source(
         std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default()
     };
     if current.expires < now {
-        let msg = format!(
-            "the root of trust (version {}) expired at {}",
-            current.version, current.expires
-        );
+        let msg = format!("the root of trust (version {}) expired at {}", current.version, current.expires);
         if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!(
-                "{msg}: the publisher must sign a new root"
-            )));
+            return Err(Error::Other(format!("{msg}: the publisher must sign a new root")));
         }
         warnings.push(msg);
     }
@@ -194,10 +169,7 @@ pub fn verify_source(
             catalog.version
         )));
     }
-    if catalog.version == installed_version
-        && installed_version > 0
-        && catalog_bytes != installed_bytes
-    {
+    if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
         return Err(Error::Other(format!(
             "refusing the catalog of {from}: it differs from the installed catalog but has the same version {installed_version}"
         )));
@@ -208,23 +180,14 @@ pub fn verify_source(
             catalog.version, catalog.expires
         );
         if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!(
-                "{msg}: refusing it from an online server (a frozen or stale mirror)"
-            )));
+            return Err(Error::Other(format!("{msg}: refusing it from an online server (a frozen or stale mirror)")));
         }
         warnings.push(format!(
             "{msg}; accepted from a {:?} source because it is not older than what this box has",
             source.kind()
         ));
     }
-    Ok(Verified {
-        root: current,
-        root_bytes,
-        new_roots,
-        catalog,
-        catalog_bytes,
-        warnings,
-    })
+    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
 }
 
 /// Installs the verified metadata into `repo_dir` (roots first, then the catalog).
@@ -232,10 +195,7 @@ pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
     if !v.new_roots.is_empty() {
         fsutil::create_dir_all_durable(&repo_dir.join(ROOTS_DIR))?;
         for (version, bytes) in &v.new_roots {
-            fsutil::atomic_write(
-                &repo_dir.join(ROOTS_DIR).join(format!("{version}.json")),
-                bytes,
-            )?;
+            fsutil::atomic_write(&repo_dir.join(ROOTS_DIR).join(format!("{version}.json")), bytes)?;
         }
         fsutil::atomic_write(&repo_dir.join(ROOT_FILE), &v.root_bytes)?;
     }

@@ -10,11 +10,7 @@ pub mod source;
 pub mod sync;
 
 #[derive(Parser)]
-#[command(
-    name = "preau",
-    version,
-    about = "Préau: the offline classroom box and its content packs"
-)]
+#[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,9 +33,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve => Err(anyhow::anyhow!(
-            "preau serve: the classroom server is not built yet"
-        )),
+        Command::Serve => Err(anyhow::anyhow!("preau serve: the classroom server is not built yet")),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),

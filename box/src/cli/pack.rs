@@ -84,6 +84,9 @@ pub struct ExtractArgs {
     pub repo: PathBuf,
     #[arg(long)]
     pub id: String,
+    /// An older version of the pack (default: the current one).
+    #[arg(long)]
+    pub version: Option<u64>,
     /// A new or empty folder to write the files into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -93,11 +96,7 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
     let key = SecretKey::generate();
     let pub_path = key.write_files(&args.out)?;
     println!("secret key: {} (keep it private)", args.out.display());
-    println!(
-        "public key: {} = {}",
-        pub_path.display(),
-        key.public().to_hex()
-    );
+    println!("public key: {} = {}", pub_path.display(), key.public().to_hex());
     Ok(())
 }
 
@@ -119,23 +118,14 @@ fn build(a: BuildArgs) -> Result<()> {
     if let Some(title) = a.title {
         tree.meta.title = title;
     }
-    let opts = BuildOptions {
-        level: a.level,
-        max_file_bytes: a.max_file_size,
-        catalog_lifetime_secs: a.expires_days * 86400,
-    };
+    let opts =
+        BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
     let bar = super::progress::bytes_bar(!a.json, "building");
     let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
-    .with_context(|| {
-        format!(
-            "building a pack from {} into {}",
-            a.src.display(),
-            a.repo.display()
-        )
-    })?;
+    .with_context(|| format!("building a pack from {} into {}", a.src.display(), a.repo.display()))?;
     bar.finish_and_clear();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -147,19 +137,10 @@ fn build(a: BuildArgs) -> Result<()> {
 
 fn print_summary(s: &BuildSummary) {
     if s.unchanged {
-        println!(
-            "{} v{}: unchanged ({} files); the repository was not modified",
-            s.id, s.version, s.files
-        );
+        println!("{} v{}: unchanged ({} files); the repository was not modified", s.id, s.version, s.files);
         return;
     }
-    println!(
-        "{} v{} built: {} files, {} read",
-        s.id,
-        s.version,
-        s.files,
-        human(s.bytes_read)
-    );
+    println!("{} v{} built: {} files, {} read", s.id, s.version, s.files, human(s.bytes_read));
     println!(
         "  chunks: {} total, {} new, {} reused; {} added to the repository",
         s.chunks_total,
@@ -167,10 +148,7 @@ fn print_summary(s: &BuildSummary) {
         s.chunks_reused,
         human(s.bytes_added)
     );
-    println!(
-        "  manifest {}; catalog version {}",
-        s.manifest, s.catalog_version
-    );
+    println!("  manifest {}; catalog version {}", s.manifest, s.catalog_version);
 }
 
 pub fn human(bytes: u64) -> String {
@@ -181,11 +159,7 @@ pub fn human(bytes: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 fn list(repo_dir: &Path, json: bool) -> Result<()> {
@@ -196,39 +170,18 @@ fn list(repo_dir: &Path, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&catalog)?);
         return Ok(());
     }
-    println!(
-        "catalog version {} ({} packs)",
-        catalog.version,
-        catalog.packs.len()
-    );
+    println!("catalog version {} ({} packs)", catalog.version, catalog.packs.len());
     for (id, e) in &catalog.packs {
-        println!(
-            "{id:<32} v{:<4} {:>10} {:>6} files  {}",
-            e.version,
-            human(e.size),
-            e.files,
-            e.title
-        );
+        println!("{id:<32} v{:<4} {:>10} {:>6} files  {}", e.version, human(e.size), e.files, e.title);
     }
     Ok(())
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
     let repo = Repo::open(&a.repo)?;
-    let trusted: Vec<PublicKey> = a
-        .trust
-        .iter()
-        .map(|p| PublicKey::read_file(p))
-        .collect::<Result<_, _>>()?;
-    let report = preau_pack::verify::verify_repo(
-        &repo,
-        if trusted.is_empty() {
-            None
-        } else {
-            Some(&trusted)
-        },
-    )
-    .with_context(|| format!("verifying {}", a.repo.display()))?;
+    let trusted: Vec<PublicKey> = a.trust.iter().map(|p| PublicKey::read_file(p)).collect::<Result<_, _>>()?;
+    let report = preau_pack::verify::verify_repo(&repo, if trusted.is_empty() { None } else { Some(&trusted) })
+        .with_context(|| format!("verifying {}", a.repo.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -249,10 +202,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
         );
     }
     if !report.ok() {
-        bail!(
-            "{} problem(s): the repository does not verify",
-            report.problems.len()
-        );
+        bail!("{} problem(s): the repository does not verify", report.problems.len());
     }
     if !a.json {
         println!("OK");
@@ -264,11 +214,24 @@ fn extract(a: ExtractArgs) -> Result<()> {
     let repo = Repo::open(&a.repo)?;
     let root = repo.verified_root(None)?;
     let catalog = repo.load_catalog(&root)?;
-    let entry = catalog
-        .packs
-        .get(&a.id)
-        .ok_or_else(|| preau_pack::Error::NoSuchPack(a.id.clone()))?;
-    let manifest = repo.read_manifest(&entry.manifest, entry.manifest_size)?;
+    let entry = catalog.packs.get(&a.id).ok_or_else(|| preau_pack::Error::NoSuchPack(a.id.clone()))?;
+    let mut manifest = repo.read_manifest(&entry.manifest, entry.manifest_size)?;
+    if let Some(wanted) = a.version {
+        // Older versions are reached through each manifest's `previous` link.
+        while manifest.version > wanted {
+            let prev = manifest.previous.ok_or_else(|| anyhow::anyhow!("pack {} has no version {wanted}", a.id))?;
+            let bytes = repo.read_stored(&prev)?;
+            let json = preau_pack::object::decode_bounded(&bytes, preau_pack::limits::MAX_MANIFEST_BYTES)
+                .map_err(|detail| preau_pack::Error::CorruptObject { hash: prev, detail })?;
+            if preau_pack::Hash::of(&json) != prev {
+                bail!("manifest {prev} is damaged");
+            }
+            manifest = preau_pack::Manifest::from_bytes(&json)?;
+        }
+        if manifest.version != wanted {
+            bail!("pack {} has no version {wanted}", a.id);
+        }
+    }
     let bytes = preau_pack::extract::extract(&repo, &manifest, &a.out)?;
     println!(
         "{} v{}: {} files, {} written to {}",

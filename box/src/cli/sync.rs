@@ -114,11 +114,7 @@ pub fn run(cmd: SyncCommand) -> Result<()> {
             let mut w = Wants::of_box(&a.data)?;
             w.only = a.packs;
             w.write(&a.out)?;
-            println!(
-                "wrote {} ({} installed pack(s))",
-                a.out.display(),
-                w.packs.len()
-            );
+            println!("wrote {} ({} installed pack(s))", a.out.display(), w.packs.len());
             Ok(())
         }
         SyncCommand::Export(a) => {
@@ -128,9 +124,7 @@ pub fn run(cmd: SyncCommand) -> Result<()> {
                 _ => bail!("give either --data DIR (this box) or --from URL|DIR"),
             };
             let wants = match &a.wants {
-                Some(p) => Some(Wants::parse(
-                    &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-                )?),
+                Some(p) => Some(Wants::parse(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?),
                 None => None,
             };
             let s = mule::export(src.as_ref(), wants.as_ref(), &a.to, 6)?;
@@ -155,37 +149,19 @@ fn run_pull(a: PullArgs) -> Result<()> {
     let trusted = a
         .trust
         .iter()
-        .map(|p| {
-            PublicKey::read_file(p)
-                .with_context(|| format!("reading the trusted key {}", p.display()))
-        })
+        .map(|p| PublicKey::read_file(p).with_context(|| format!("reading the trusted key {}", p.display())))
         .collect::<Result<Vec<_>>>()?;
-    let http = |url: &str, kind| HttpOptions {
-        max_rate: a.max_rate,
-        kind,
-        ..Default::default()
-    };
+    let http = |url: &str, kind| HttpOptions { max_rate: a.max_rate, kind, ..Default::default() };
     let src: Box<dyn Source> = match (&a.from, a.auto) {
         (Some(f), false) if f.starts_with("http://") || f.starts_with("https://") => {
-            Box::new(HttpSource::new(
-                f,
-                http(
-                    f,
-                    if a.peer {
-                        SourceKind::Peer
-                    } else {
-                        SourceKind::Online
-                    },
-                ),
-            )?)
+            Box::new(HttpSource::new(f, http(f, if a.peer { SourceKind::Peer } else { SourceKind::Online }))?)
         }
         (Some(f), _) if !(f.starts_with("http://") || f.starts_with("https://")) => {
             Box::new(FolderSource::new(f.as_ref())?)
         }
         (from, true) => {
             // Preference: a folder (above), then a peer on the LAN, then the server.
-            let peers =
-                preau_sync::peers::discover(Duration::from_secs(3), None).unwrap_or_default();
+            let peers = preau_sync::peers::discover(Duration::from_secs(3), None).unwrap_or_default();
             match (peers.first(), from) {
                 (Some(p), _) => {
                     eprintln!("pulling from peer box {} ({})", p.name, p.url);
@@ -216,11 +192,7 @@ fn run_pull(a: PullArgs) -> Result<()> {
         print_summary(&s);
     }
     if !s.incomplete.is_empty() {
-        bail!(
-            "{} pack(s) could not be completed from {}",
-            s.incomplete.len(),
-            s.source
-        );
+        bail!("{} pack(s) could not be completed from {}", s.incomplete.len(), s.source);
     }
     Ok(())
 }

@@ -23,11 +23,7 @@ impl FolderSource {
                 repo::ROOT_FILE
             )));
         }
-        Ok(FolderSource {
-            dir: dir.to_path_buf(),
-            bytes: AtomicU64::new(0),
-            files: AtomicU64::new(0),
-        })
+        Ok(FolderSource { dir: dir.to_path_buf(), bytes: AtomicU64::new(0), files: AtomicU64::new(0) })
     }
 
     fn read(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
@@ -38,9 +34,7 @@ impl FolderSource {
                 self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 Ok(Some(b))
             }
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Ok(None)
-            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }

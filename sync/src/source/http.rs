@@ -37,12 +37,7 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions {
-            max_rate: None,
-            kind: SourceKind::Online,
-            timeout: Duration::from_secs(30),
-            max_retries: 8,
-        }
+        HttpOptions { max_rate: None, kind: SourceKind::Online, timeout: Duration::from_secs(30), max_retries: 8 }
     }
 }
 
@@ -114,14 +109,7 @@ impl HttpSource {
 
     /// Streams the body into `out`, refusing more than `max` bytes in total (`already`
     /// counts what `out` held before). Returns whether the body ended normally.
-    fn read_body(
-        &self,
-        resp: &mut Response,
-        url: &str,
-        already: u64,
-        max: u64,
-        out: &mut dyn Write,
-    ) -> Result<bool> {
+    fn read_body(&self, resp: &mut Response, url: &str, already: u64, max: u64, out: &mut dyn Write) -> Result<bool> {
         if let Some(len) = resp.content_length() {
             if already + len > max {
                 return Err(too_large(url, max));
@@ -138,10 +126,7 @@ impl HttpSource {
                         return Err(too_large(url, max));
                     }
                     self.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    out.write_all(&buf[..n]).map_err(|e| Error::Io {
-                        context: format!("saving {url}"),
-                        source: e,
-                    })?;
+                    out.write_all(&buf[..n]).map_err(|e| Error::Io { context: format!("saving {url}"), source: e })?;
                     if let Some(l) = &self.limiter {
                         l.take(n as u64);
                     }
@@ -153,10 +138,7 @@ impl HttpSource {
 }
 
 fn too_large(url: &str, max: u64) -> Error {
-    Error::TooLarge {
-        what: format!("response to GET {url} (endless or wrong data, refused)"),
-        limit: max,
-    }
+    Error::TooLarge { what: format!("response to GET {url} (endless or wrong data, refused)"), limit: max }
 }
 
 fn status_error(url: &str, status: StatusCode) -> Error {
@@ -179,10 +161,7 @@ impl Source for HttpSource {
             let fail = |failures: &mut u32, why: String| -> Result<()> {
                 *failures += 1;
                 if *failures > self.opts.max_retries {
-                    return Err(Error::Other(format!(
-                        "GET {url}: {why} (gave up after {} attempts)",
-                        *failures
-                    )));
+                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
                 }
                 self.backoff(*failures);
                 Ok(())
@@ -225,10 +204,7 @@ impl Source for HttpSource {
             let fail = |failures: &mut u32, why: String| -> Result<()> {
                 *failures += 1;
                 if *failures > self.opts.max_retries {
-                    return Err(Error::Other(format!(
-                        "GET {url}: {why} (gave up after {} attempts)",
-                        *failures
-                    )));
+                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
                 }
                 self.backoff(*failures);
                 Ok(())
@@ -288,10 +264,7 @@ impl Source for HttpSource {
                 .append(have > 0)
                 .truncate(have == 0)
                 .open(partial)
-                .map_err(|e| Error::Io {
-                    context: format!("writing {}", partial.display()),
-                    source: e,
-                })?;
+                .map_err(|e| Error::Io { context: format!("writing {}", partial.display()), source: e })?;
             let before = have;
             let complete = match self.read_body(&mut resp, &url, have, max, &mut file) {
                 Ok(c) => c,
@@ -327,10 +300,7 @@ impl Source for HttpSource {
 }
 
 fn read_partial(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::Io {
-        context: format!("reading {}", path.display()),
-        source: e,
-    })
+    fs::read(path).map_err(|e| Error::Io { context: format!("reading {}", path.display()), source: e })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -353,10 +323,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn new(rate: u64) -> RateLimit {
-        RateLimit {
-            rate: rate as f64,
-            state: Mutex::new((Instant::now(), rate as f64)),
-        }
+        RateLimit { rate: rate as f64, state: Mutex::new((Instant::now(), rate as f64)) }
     }
 
     /// Accounts for `n` bytes received and sleeps as long as the budget is overdrawn.
