@@ -33,17 +33,14 @@ pub fn live_objects(repo: &Repo, installed: &Installed) -> Result<HashSet<Hash>>
         add_manifest(&mut keep, &m);
         // The previous version stays for requests that started before the switch, and
         // for peers that are one version behind.
-        if let Some(prev) = m.previous {
-            if let Ok(stored) = repo.read_stored(&prev) {
-                if let Ok(bytes) = zstd::stream::decode_all(&stored[..]) {
-                    if Hash::of(&bytes) == prev {
-                        if let Ok(pm) = Manifest::from_bytes(&bytes) {
-                            keep.insert(prev);
-                            add_manifest(&mut keep, &pm);
-                        }
-                    }
-                }
-            }
+        if let Some(prev) = m.previous
+            && let Ok(stored) = repo.read_stored(&prev)
+            && let Ok(bytes) = zstd::stream::decode_all(&stored[..])
+            && Hash::of(&bytes) == prev
+            && let Ok(pm) = Manifest::from_bytes(&bytes)
+        {
+            keep.insert(prev);
+            add_manifest(&mut keep, &pm);
         }
     }
     Ok(keep)

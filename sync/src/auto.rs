@@ -189,10 +189,10 @@ fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
 /// The sources to try, best first: peers on the LAN, then the national server.
 fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
     let mut out = Vec::new();
-    if cfg.peers {
-        if let Ok(peers) = crate::peers::discover(Duration::from_secs(3), cfg.own_name.as_deref()) {
-            out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
-        }
+    if cfg.peers
+        && let Ok(peers) = crate::peers::discover(Duration::from_secs(3), cfg.own_name.as_deref())
+    {
+        out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
     }
     if let Some(r) = &cfg.repository {
         out.push((r.clone(), SourceKind::Online));

@@ -171,12 +171,12 @@ pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: us
             let present = |x: &Hash| *x == h.manifest;
             if let ManifestFetch::Delta { object, size, .. } =
                 plan::manifest_fetch(entry, Some((h.manifest, h.manifest_size)), &present)
+                && old.is_some()
+                && obj(&object, size)?.is_some()
             {
-                if obj(&object, size)?.is_some() && old.is_some() {
-                    // Delta on the stick; the whole manifest written above is dropped.
-                    let _ = std::fs::remove_file(stick.object_path(&entry.manifest));
-                    s.deltas += 1;
-                }
+                // Delta on the stick; the whole manifest written above is dropped.
+                let _ = std::fs::remove_file(stick.object_path(&entry.manifest));
+                s.deltas += 1;
             }
         }
         let bases: HashMap<Hash, FileEntry> = match &old {

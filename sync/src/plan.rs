@@ -32,14 +32,12 @@ pub fn manifest_fetch(
     if present(&entry.manifest) {
         return ManifestFetch::Present;
     }
-    if let Some((have, have_size)) = installed {
-        if present(&have) {
-            if let Some(d) = entry.manifest_deltas.iter().find(|d| d.from == have) {
-                if d.size < entry.manifest_size {
-                    return ManifestFetch::Delta { from: have, from_size: have_size, object: d.object, size: d.size };
-                }
-            }
-        }
+    if let Some((have, have_size)) = installed
+        && present(&have)
+        && let Some(d) = entry.manifest_deltas.iter().find(|d| d.from == have)
+        && d.size < entry.manifest_size
+    {
+        return ManifestFetch::Delta { from: have, from_size: have_size, object: d.object, size: d.size };
     }
     ManifestFetch::Whole
 }

@@ -110,10 +110,10 @@ impl HttpSource {
     /// Streams the body into `out`, refusing more than `max` bytes in total (`already`
     /// counts what `out` held before). Returns whether the body ended normally.
     fn read_body(&self, resp: &mut Response, url: &str, already: u64, max: u64, out: &mut dyn Write) -> Result<bool> {
-        if let Some(len) = resp.content_length() {
-            if already + len > max {
-                return Err(too_large(url, max));
-            }
+        if let Some(len) = resp.content_length()
+            && already + len > max
+        {
+            return Err(too_large(url, max));
         }
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = already;
