@@ -99,7 +99,13 @@ pub fn verify_source(
 
     let local_root =
         if repo_dir.join(ROOT_FILE).is_file() { Some(Repo::open(repo_dir)?.verified_root(None)?) } else { None };
-    let remote_bytes = fetch(source, ROOT_FILE, MAX_ROOT_BYTES)?;
+    // root.json and catalog.json in parallel: one round trip instead of two on a long link.
+    let (remote_bytes, catalog_bytes) = std::thread::scope(|s| {
+        let cat = s.spawn(|| fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES));
+        let root = fetch(source, ROOT_FILE, MAX_ROOT_BYTES);
+        (root, cat.join().unwrap_or_else(|_| Err(Error::Other("catalog fetch panicked".into()))))
+    });
+    let remote_bytes = remote_bytes?;
     let remote = repo::parse_root(&remote_bytes)
         .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
@@ -160,7 +166,7 @@ pub fn verify_source(
         warnings.push(msg);
     }
 
-    let catalog_bytes = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES)?;
+    let catalog_bytes = catalog_bytes?;
     let catalog = repo::parse_catalog(&catalog_bytes, &current)?;
     let (installed_version, installed_bytes) = installed_catalog(repo_dir)?;
     if catalog.version < installed_version {
