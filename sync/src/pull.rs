@@ -240,7 +240,7 @@ fn lock(path: &Path) -> Result<File> {
 }
 
 enum Job {
-    Delta(DeltaStep),
+    Delta(Box<DeltaStep>),
     Chunk(Hash, u64),
 }
 
@@ -316,8 +316,13 @@ impl Ctx<'_> {
         let (used, failed) = (AtomicU64::new(0), AtomicU64::new(0));
         // Deltas and chunks in one batch, so that a long link sees a single round of
         // requests; chunks of the files whose delta failed come in a second batch.
-        let jobs: Vec<Job> =
-            p.deltas.iter().cloned().map(Job::Delta).chain(p.fetch.iter().map(|&(h, l)| Job::Chunk(h, l))).collect();
+        let jobs: Vec<Job> = p
+            .deltas
+            .iter()
+            .cloned()
+            .map(|d| Job::Delta(Box::new(d)))
+            .chain(p.fetch.iter().map(|&(h, l)| Job::Chunk(h, l)))
+            .collect();
         let run = |job: Job| -> Result<()> {
             match job {
                 Job::Delta(step) => {
