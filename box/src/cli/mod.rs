@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod pack;
 pub mod progress;
 pub mod source;
+pub mod sync;
 
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
@@ -24,6 +25,9 @@ enum Command {
     /// Build, list, verify and extract content packs in a static repository.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -32,6 +36,7 @@ pub fn main() -> ExitCode {
         Command::Serve => Err(anyhow::anyhow!("preau serve: the classroom server is not built yet")),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
+        Command::Sync(c) => sync::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
