@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod serve;
+
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
 struct Cli {
@@ -14,15 +16,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the classroom server.
-    Serve,
+    Serve(serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve => {
-            eprintln!("preau serve: the classroom server is not built yet");
-            ExitCode::from(2)
-        }
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("preau serve: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
