@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod pack;
+pub mod progress;
 pub mod serve;
+pub mod source;
 
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
@@ -17,17 +20,25 @@ struct Cli {
 enum Command {
     /// Run the classroom server.
     Serve(serve::ServeArgs),
+    /// Make an ed25519 signing key (the public key goes to FILE.pub).
+    Keygen(pack::KeygenArgs),
+    /// Build, list, verify and extract content packs in a static repository.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => match serve::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("preau serve: {e:#}");
-                ExitCode::from(1)
-            }
-        },
+    let result = match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Keygen(a) => pack::keygen(a),
+        Command::Pack(c) => pack::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -133,18 +133,32 @@ impl Library {
 
 /// The reading of `DATA/repo/`, through `preau-pack`'s repository reader.
 mod store {
+    use preau_pack::installed::Installed;
+    use preau_pack::repo::Repo;
+
     use super::*;
 
     pub fn load(repo_dir: &Path) -> Result<Snapshot> {
-        if !repo_dir.exists() {
+        let installed = Installed::load(repo_dir)?;
+        if installed.packs.is_empty() {
             return Ok(Snapshot::default());
         }
-        // Filled in when preau_pack::repo and preau_pack::installed land on main.
-        Ok(Snapshot::default())
+        let repo = Repo::open(repo_dir)?;
+        let (root, _) = repo.load_root()?;
+        let catalog_version = repo.load_catalog(&root)?.version;
+        let mut packs = BTreeMap::new();
+        for (id, p) in &installed.packs {
+            let manifest = repo.read_manifest(&p.manifest, p.manifest_size).with_context(|| format!("manifest of pack {id:?}"))?;
+            let pack = Pack { id: id.clone(), version: p.version, manifest_hash: p.manifest, manifest };
+            packs.insert(id.clone(), Arc::new(pack));
+        }
+        Ok(Snapshot { packs, catalog_version })
     }
 
-    pub fn read_range(_repo_dir: &Path, entry: &FileEntry, _start: u64, _len: u64) -> Result<Vec<u8>> {
-        bail!("cannot read {:?}: the pack reader is not built yet", entry.path)
+    pub fn read_range(repo_dir: &Path, entry: &FileEntry, start: u64, len: u64) -> Result<Vec<u8>> {
+        let repo = Repo::open(repo_dir)?;
+        let bytes = if start == 0 && len == entry.size { repo.read_file(entry)? } else { repo.read_range(entry, start, len)? };
+        Ok(bytes)
     }
 }
 
