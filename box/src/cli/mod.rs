@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod pack;
 pub mod progress;
+pub mod serve;
 pub mod source;
 pub mod sync;
 
@@ -19,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the classroom server.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Make an ed25519 signing key (the public key goes to FILE.pub).
     Keygen(pack::KeygenArgs),
     /// Build, list, verify and extract content packs in a static repository.
@@ -33,7 +34,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve => Err(anyhow::anyhow!("preau serve: the classroom server is not built yet")),
+        Command::Serve(a) => serve::run(a),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
