@@ -236,3 +236,51 @@ pub fn copy_dir(from: &Path, to: &Path) {
     let st = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().unwrap();
     assert!(st.success());
 }
+
+#[test]
+fn auto_sync_pulls_when_the_server_answers_and_backs_off_when_not() {
+    use preau_sync::auto::{AutoConfig, spawn};
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    let cfg = |url: String| AutoConfig {
+        data_dir: data.path().to_path_buf(),
+        repository: Some(url),
+        trusted_keys: vec![key.public()],
+        hours: None,
+        utc_offset_minutes: 60,
+        max_rate: None,
+        peers: false,
+        own_name: None,
+        interval: std::time::Duration::from_secs(3600),
+    };
+    // Nothing listens: the loop reports it and waits (backoff), it does not spin.
+    let dead = spawn(cfg(format!("http://127.0.0.1:{}/", free_port())));
+    let st = wait_for(&dead, |s| s.consecutive_failures >= 1);
+    assert_eq!(st.state, "unreachable");
+    assert!(st.next_check_secs >= 60 && st.last_error.is_some(), "{st:?}");
+    dead.stop();
+    assert!(installed_json(data.path()).is_none());
+
+    let live = spawn(cfg(nginx.url()));
+    let st = wait_for(&live, |s| s.last_success.is_some());
+    assert_eq!(st.state, "idle", "{st:?}");
+    assert!(st.stale.is_empty());
+    live.stop();
+    assert_box_matches(data.path(), &v1_tar());
+}
+
+/// Polls the loop's status until `done` holds (bounded: 10 minutes).
+fn wait_for(
+    h: &preau_sync::auto::AutoHandle,
+    done: impl Fn(&preau_sync::auto::AutoStatus) -> bool,
+) -> preau_sync::auto::AutoStatus {
+    for _ in 0..6000 {
+        let st = h.status();
+        if done(&st) {
+            return st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the auto-sync loop never got there: {:?}", h.status());
+}
