@@ -71,7 +71,7 @@ fn a_proxy_cutting_connections_50_times_does_not_stop_the_pull() {
     let s = pull_from(&src, data.path(), &key);
     let cuts = proxy.cuts.load(std::sync::atomic::Ordering::Relaxed);
     assert!(cuts >= 50, "only {cuts} cuts");
-    assert!(s.retries >= 40, "{s:?}");
+    assert!(s.retries >= 10, "the client resumed after cuts: {s:?}");
     assert_box_matches(data.path(), &v1_tar());
 }
 
