@@ -111,17 +111,16 @@ impl Manifest {
         if bytes.len() as u64 > limits::MAX_MANIFEST_BYTES {
             return Err(Error::TooLarge { what: "manifest".into(), limit: limits::MAX_MANIFEST_BYTES });
         }
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: "manifest".into(),
-            detail: e.to_string(),
-        })?;
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Malformed { what: "manifest".into(), detail: e.to_string() })?;
         m.check()?;
         Ok(m)
     }
 
     /// The invariants every manifest holds (also asserted before writing one).
     pub fn check(&self) -> Result<()> {
-        let bad = |detail: String| Err(Error::Malformed { what: format!("manifest of pack {:?}", self.meta.id), detail });
+        let bad =
+            |detail: String| Err(Error::Malformed { what: format!("manifest of pack {:?}", self.meta.id), detail });
         if self.format > MANIFEST_FORMAT {
             return bad(format!("format {} is newer than this program understands ({MANIFEST_FORMAT})", self.format));
         }

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod pack;
+pub mod progress;
+pub mod source;
+
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
 struct Cli {
@@ -15,14 +19,25 @@ struct Cli {
 enum Command {
     /// Run the classroom server.
     Serve,
+    /// Make an ed25519 signing key (the public key goes to FILE.pub).
+    Keygen(pack::KeygenArgs),
+    /// Build, list, verify and extract content packs in a static repository.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve => {
-            eprintln!("preau serve: the classroom server is not built yet");
-            ExitCode::from(2)
+    let result = match cli.command {
+        Command::Serve => Err(anyhow::anyhow!("preau serve: the classroom server is not built yet")),
+        Command::Keygen(a) => pack::keygen(a),
+        Command::Pack(c) => pack::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
