@@ -156,7 +156,7 @@ pub fn read_zip(path: &Path, limits: &ImportLimits) -> Result<Archive> {
     let mut out = Archive::default();
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
-        let name = entry.name().to_string();
+        let name = entry.name().map_err(|e| ImportError::corrupt("ZIP member name", e))?.into_owned();
         budget.admit(&name, entry.size())?;
         if entry.is_dir() {
             continue;

@@ -149,12 +149,12 @@ pub fn parse(bytes: &[u8], what: &str, max_depth: usize) -> Result<Element> {
 }
 
 fn start_element(e: &quick_xml::events::BytesStart<'_>) -> std::result::Result<Element, String> {
-    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let name = e.name().as_ref().to_string();
     let mut attrs = Vec::new();
     for a in e.attributes() {
         let a = a.map_err(|err| format!("bad attribute in <{name}>: {err}"))?;
-        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let value = a.unescape_value().map_err(|err| format!("bad attribute value in <{name}>: {err}"))?;
+        let key = a.key.as_ref().to_string();
+        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| format!("bad attribute value in <{name}>: {err}"))?;
         attrs.push((key, value.into_owned()));
     }
     Ok(Element { name, attrs, children: Vec::new(), text: String::new() })

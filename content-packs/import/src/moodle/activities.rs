@@ -304,6 +304,9 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
     let rewrite = |html: &str, area: &FileArea| files.rewrite(html, area, "../", &mut Vec::new());
     let mut questions: Vec<Question> = Vec::new();
     let mut lost = Vec::new();
+    // Report lines are held back until we know whether the quiz is playable at all.
+    let mut pending: Vec<(String, String, Status, String)> = Vec::new();
+    let mut used: Vec<String> = Vec::new();
     for slot in slots(bank, data) {
         let mut degraded = Vec::new();
         let (result, qid) = match &slot {
@@ -326,34 +329,44 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
             Some(e) => (e.el.text("qtype"), e.el.text("name")),
             None => ("random".to_string(), "Question aléatoire".to_string()),
         };
+        if !qid.is_empty() {
+            used.push(qid.clone());
+        }
         match result {
             Ok(q) => {
                 if let preau_pack::quiz::QuestionKind::Random(r) = &q.kind {
                     for c in &r.candidates {
                         let raw = c.id.trim_start_matches('q').to_string();
-                        if ctx.used_questions.insert(raw) {
-                            ctx.report.question(c.kind.type_name(), &c.name, Status::Imported, "");
+                        if !ctx.used_questions.contains(&raw) && !used.contains(&raw) {
+                            used.push(raw);
+                            pending.push((c.kind.type_name().into(), c.name.clone(), Status::Imported, String::new()));
                         }
                     }
                 }
-                if !qid.is_empty() {
-                    ctx.used_questions.insert(qid.clone());
-                }
                 let st = if degraded.is_empty() { Status::Imported } else { Status::Degraded };
-                ctx.report.question(&qtype, &name, st, &degraded.join("; "));
+                pending.push((qtype, name, st, degraded.join("; ")));
                 questions.push(q);
             }
             Err(e) => {
-                if !qid.is_empty() {
-                    ctx.used_questions.insert(qid.clone());
-                }
-                ctx.report.question(&qtype, &name, Status::Skipped, &e.0);
                 lost.push(format!("question {name:?} left out ({})", e.0));
+                pending.push((qtype, name, Status::Skipped, e.0));
             }
         }
     }
     // A quiz of descriptions only has nothing to answer.
-    if questions.iter().all(|q| matches!(q.kind, preau_pack::quiz::QuestionKind::Description)) {
+    let playable = !questions.iter().all(|q| matches!(q.kind, preau_pack::quiz::QuestionKind::Description));
+    for (qtype, name, status, reason) in pending {
+        if playable || status == Status::Skipped {
+            ctx.report.question(&qtype, &name, status, &reason);
+        } else {
+            ctx.report.question(&qtype, &name, Status::Skipped, "its quiz has no question that can be played offline");
+        }
+    }
+    for id in used {
+        // Candidates of several random slots are counted once.
+        ctx.used_questions.insert(id);
+    }
+    if !playable {
         return None;
     }
     let timelimit = data.int("timelimit").filter(|t| *t > 0).map(|t| t as u64);

@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use preau_pack::SourceTree;
-use preau_pack::course::{self, Activity, CourseOutline, Section};
+use preau_pack::course::{self, CourseOutline, Section};
 
 use crate::archive::{self, Archive};
 use crate::error::{ImportError, Result};
@@ -42,7 +42,7 @@ pub fn gzip_tar_has_backup_xml(path: &Path) -> Result<bool> {
 pub fn zip_has_backup_xml(path: &Path) -> Result<bool> {
     let file = std::fs::File::open(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
     let Ok(zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(false) };
-    Ok(zip.file_names().any(|n| n.trim_start_matches("./") == "moodle_backup.xml"))
+    Ok(zip.file_names_raw().any(|n| n.strip_prefix(b"./").unwrap_or(n) == b"moodle_backup.xml"))
 }
 
 /// Opens a backup in whichever layout it has, recognised by its magic bytes.
