@@ -92,17 +92,19 @@ pub fn parse(text: &str) -> Result<Vec<Parsed>> {
 
 /// Index of the first unescaped occurrence of `pat` at or after `from`.
 fn find_unescaped(s: &str, pat: &str, from: usize) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut i = from;
-    while i < s.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip_while(|(i, _)| *i < from) {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if c == '\\' {
+            escaped = true;
             continue;
         }
         if s[i..].starts_with(pat) {
             return Some(i);
         }
-        i += 1;
     }
     None
 }
@@ -211,18 +213,20 @@ fn parse_block(block: &str, line: usize, category: &mut String, index: usize) ->
 /// Splits an answer block into answers starting with one of `markers` (kept).
 fn split_answers(ans: &str, markers: &[&str]) -> Vec<String> {
     let mut starts: Vec<usize> = Vec::new();
-    let bytes = ans.as_bytes();
-    let mut i = 0;
-    while i < ans.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut escaped = false;
+    for (i, c) in ans.char_indices() {
+        if escaped {
+            escaped = false;
             continue;
         }
-        if markers.iter().any(|m| ans[i..].starts_with(m)) && !ans[i..].starts_with("->") {
-            // `=` inside `->` is never a marker; `=` right after `-` neither.
+        if c == '\\' {
+            escaped = true;
+            continue;
+        }
+        // `=` right after `-` would be part of an arrow-like text, never a marker.
+        if markers.iter().any(|m| ans[i..].starts_with(m)) && !ans[..i].ends_with('-') {
             starts.push(i);
         }
-        i += 1;
     }
     starts.iter().enumerate().map(|(k, s)| ans[*s..starts.get(k + 1).copied().unwrap_or(ans.len())].to_string()).collect()
 }
@@ -372,7 +376,7 @@ mod tests {
     fn escapes_feedback_titles_and_missing_words() {
         let q = one("::T\\:1::Grant is {~buried#No =entombed#Yes\\# ok ####Gen} in \\{Grant's\\} tomb.");
         assert_eq!(q.name, "T:1");
-        assert_eq!(q.text_html, "Grant is _____ in {Grant's} tomb.");
+        assert_eq!(q.text_html, "Grant is _____ in {Grant&#39;s} tomb.");
         assert_eq!(q.general_feedback_html, "Gen");
         let QuestionKind::MultiChoice(mc) = q.kind else { panic!() };
         assert_eq!(mc.choices[1].feedback_html, "Yes# ok");

@@ -110,7 +110,7 @@ fn mkdocs_project_uses_its_nav() {
     assert!(intro.contains("<strong>un seul</strong>"));
     // Nav order: Accueil, Généralités, affines.
     assert!(intro.contains("href=\"../index.html\">← Précédent") || intro.contains("href=\"../index.html\""), "{intro}");
-    assert!(intro.contains("href=\"affines.html\">Suivant"), "{intro}");
+    assert!(intro.contains("href=\"../fonctions/affines.html\">Suivant"), "{intro}");
     let affines = text(&imp, "fonctions/affines.html");
     assert!(affines.contains("<details") && affines.contains("Astuce"), "{affines}");
     let home = text(&imp, "index.html");

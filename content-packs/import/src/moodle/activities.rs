@@ -329,6 +329,8 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
             Some(e) => (e.el.text("qtype"), e.el.text("name")),
             None => ("random".to_string(), "Question aléatoire".to_string()),
         };
+        // A question used by several quizzes is counted once in the report.
+        let seen = !qid.is_empty() && (ctx.used_questions.contains(&qid) || used.contains(&qid));
         if !qid.is_empty() {
             used.push(qid.clone());
         }
@@ -344,12 +346,16 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
                     }
                 }
                 let st = if degraded.is_empty() { Status::Imported } else { Status::Degraded };
-                pending.push((qtype, name, st, degraded.join("; ")));
+                if !seen {
+                    pending.push((qtype, name, st, degraded.join("; ")));
+                }
                 questions.push(q);
             }
             Err(e) => {
                 lost.push(format!("question {name:?} left out ({})", e.0));
-                pending.push((qtype, name, Status::Skipped, e.0));
+                if !seen {
+                    pending.push((qtype, name, Status::Skipped, e.0));
+                }
             }
         }
     }
