@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod chunk;
+pub mod course;
 pub mod extract;
 pub mod fsutil;
 pub mod hash;
@@ -20,12 +21,11 @@ pub mod manifest;
 pub mod meta;
 pub mod object;
 pub mod path;
+pub mod quiz;
 pub mod repo;
 pub mod sign;
 pub mod source;
 pub mod verify;
-pub mod quiz;
-pub mod course;
 
 pub use hash::Hash;
 pub use manifest::{ChunkRef, DeltaRef, FileEntry, Manifest, PackMeta};

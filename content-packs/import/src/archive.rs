@@ -148,9 +148,13 @@ pub fn read_tar(reader: impl Read, limits: &ImportLimits) -> Result<Archive> {
 /// Reads a ZIP archive (Moodle before 2.6 and some re-zipped backups).
 pub fn read_zip(path: &Path, limits: &ImportLimits) -> Result<Archive> {
     let file = std::fs::File::open(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
     if zip.len() as u64 > limits.max_entries {
-        return Err(ImportError::limit("archive entry count", format!("{} entries, more than {}", zip.len(), limits.max_entries)));
+        return Err(ImportError::limit(
+            "archive entry count",
+            format!("{} entries, more than {}", zip.len(), limits.max_entries),
+        ));
     }
     let mut budget = Budget { limits, entries: 0, total: 0 };
     let mut out = Archive::default();
@@ -184,14 +188,16 @@ pub fn read_folder(root: &Path, limits: &ImportLimits) -> Result<Archive> {
             let entry = entry.map_err(|source| ImportError::Io { path: dir.clone(), source })?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-            let meta = std::fs::symlink_metadata(entry.path()).map_err(|source| ImportError::Io { path: entry.path(), source })?;
+            let meta = std::fs::symlink_metadata(entry.path())
+                .map_err(|source| ImportError::Io { path: entry.path(), source })?;
             budget.admit(&rel, meta.len())?;
             if meta.file_type().is_symlink() {
                 return Err(ImportError::UnsafePath { member: rel, why: "symbolic links are not accepted".into() });
             } else if meta.is_dir() {
                 stack.push((entry.path(), rel));
             } else if meta.is_file() {
-                let f = std::fs::File::open(entry.path()).map_err(|source| ImportError::Io { path: entry.path(), source })?;
+                let f = std::fs::File::open(entry.path())
+                    .map_err(|source| ImportError::Io { path: entry.path(), source })?;
                 let bytes = budget.read(&rel, f)?;
                 out.members.insert(rel, bytes);
             }

@@ -37,7 +37,8 @@ pub struct Parsed {
 
 pub fn import(src: &Path, limits: &ImportLimits) -> Result<Imported> {
     let bytes = crate::read_bounded(src, limits.max_xml_bytes, "GIFT file")?;
-    let text = String::from_utf8(bytes).map_err(|e| ImportError::Gift { line: 0, detail: format!("not UTF-8: {e}") })?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| ImportError::Gift { line: 0, detail: format!("not UTF-8: {e}") })?;
     let title = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "Questions".into());
     let parsed = parse(&text)?;
     let mut report = ImportReport::new("gift");
@@ -70,12 +71,12 @@ pub fn parse(text: &str) -> Result<Vec<Parsed>> {
             continue;
         }
         if trimmed.is_empty() {
-            if !block.trim().is_empty() {
-                if let Some(q) = parse_block(&block, block_line, &mut category, out.len())? {
-                    out.push(Parsed { question: q, line: block_line });
-                    if out.len() > MAX_QUESTIONS {
-                        return Err(ImportError::limit("GIFT questions", format!("more than {MAX_QUESTIONS}")));
-                    }
+            if !block.trim().is_empty()
+                && let Some(q) = parse_block(&block, block_line, &mut category, out.len())?
+            {
+                out.push(Parsed { question: q, line: block_line });
+                if out.len() > MAX_QUESTIONS {
+                    return Err(ImportError::limit("GIFT questions", format!("more than {MAX_QUESTIONS}")));
                 }
             }
             block.clear();
@@ -174,7 +175,8 @@ fn parse_block(block: &str, line: usize, category: &mut String, index: usize) ->
     let (text_raw, answer, after) = match open {
         None => (rest.to_string(), None, String::new()),
         Some(o) => {
-            let close = find_unescaped(rest, "}", o + 1).ok_or_else(|| err(line, "answer block opened with { but never closed with }"))?;
+            let close = find_unescaped(rest, "}", o + 1)
+                .ok_or_else(|| err(line, "answer block opened with { but never closed with }"))?;
             let after = rest[close + 1..].trim().to_string();
             (rest[..o].to_string(), Some(rest[o + 1..close].to_string()), after)
         }
@@ -228,7 +230,11 @@ fn split_answers(ans: &str, markers: &[&str]) -> Vec<String> {
             starts.push(i);
         }
     }
-    starts.iter().enumerate().map(|(k, s)| ans[*s..starts.get(k + 1).copied().unwrap_or(ans.len())].to_string()).collect()
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, s)| ans[*s..starts.get(k + 1).copied().unwrap_or(ans.len())].to_string())
+        .collect()
 }
 
 /// `%50%text#feedback` → (fraction, text, feedback)
@@ -271,14 +277,23 @@ fn answer_kind(ans: &str, format: &str, line: usize) -> Result<QuestionKind> {
         if !choices.iter().any(|c| c.fraction > 0.0) {
             return Err(err(line, "multiple choice without any right answer"));
         }
-        return Ok(QuestionKind::MultiChoice(MultiChoice { single, shuffle: true, choices, combined: CombinedFeedback::default() }));
+        return Ok(QuestionKind::MultiChoice(MultiChoice {
+            single,
+            shuffle: true,
+            choices,
+            combined: CombinedFeedback::default(),
+        }));
     }
     if has("=") && has("->") {
         let mut pairs = Vec::new();
         for a in split_answers(t, &["="]) {
             let body = &a[1..];
-            let arrow = find_unescaped(body, "->", 0).ok_or_else(|| err(line, format!("match pair {body:?} without ->")))?;
-            pairs.push(MatchPair { stem_html: to_html(&body[..arrow], format), answer: unescape(body[arrow + 2..].trim()) });
+            let arrow =
+                find_unescaped(body, "->", 0).ok_or_else(|| err(line, format!("match pair {body:?} without ->")))?;
+            pairs.push(MatchPair {
+                stem_html: to_html(&body[..arrow], format),
+                answer: unescape(body[arrow + 2..].trim()),
+            });
         }
         if pairs.iter().filter(|p| !p.stem_html.is_empty()).count() < 2 {
             return Err(err(line, "a matching question needs at least two pairs"));
@@ -301,7 +316,11 @@ fn answer_kind(ans: &str, format: &str, line: usize) -> Result<QuestionKind> {
         };
         let (wrong, right) = (to_html(wrong, format), to_html(right, format));
         let (fb_true, fb_false) = if value { (right, wrong) } else { (wrong, right) };
-        return Ok(QuestionKind::TrueFalse(TrueFalse { correct: value, feedback_true_html: fb_true, feedback_false_html: fb_false }));
+        return Ok(QuestionKind::TrueFalse(TrueFalse {
+            correct: value,
+            feedback_true_html: fb_true,
+            feedback_false_html: fb_false,
+        }));
     }
     let mut answers = Vec::new();
     for a in split_answers(t, &["="]) {
@@ -309,7 +328,10 @@ fn answer_kind(ans: &str, format: &str, line: usize) -> Result<QuestionKind> {
         answers.push(TextAnswer { pattern: unescape(&text), fraction, feedback_html: to_html(&fb, format) });
     }
     if answers.is_empty() {
-        return Err(err(line, format!("cannot tell the question type of the answer block {{{}}}", t.chars().take(60).collect::<String>())));
+        return Err(err(
+            line,
+            format!("cannot tell the question type of the answer block {{{}}}", t.chars().take(60).collect::<String>()),
+        ));
     }
     Ok(QuestionKind::ShortAnswer(ShortAnswer { case_sensitive: false, answers }))
 }
@@ -317,7 +339,13 @@ fn answer_kind(ans: &str, format: &str, line: usize) -> Result<QuestionKind> {
 /// `value:tolerance`, `min..max` or `value`.
 fn num_answer(s: &str, line: usize) -> Result<(f64, f64)> {
     let s = s.trim();
-    let p = |x: &str| x.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| err(line, format!("bad number {x:?} in numerical answer")));
+    let p = |x: &str| {
+        x.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| err(line, format!("bad number {x:?} in numerical answer")))
+    };
     if let Some((a, b)) = s.split_once("..") {
         let (lo, hi) = (p(a)?, p(b)?);
         return Ok(((lo + hi) / 2.0, (hi - lo).abs() / 2.0));

@@ -117,11 +117,17 @@ fn walk(
             EntryKind::Blob | EntryKind::BlobExecutable => {
                 let size = repo.find_header(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?.size();
                 if size > limits.max_file_bytes {
-                    return Err(ImportError::limit(format!("size of {path}"), format!("{size} bytes, more than {}", limits.max_file_bytes)));
+                    return Err(ImportError::limit(
+                        format!("size of {path}"),
+                        format!("{size} bytes, more than {}", limits.max_file_bytes),
+                    ));
                 }
                 budget.1 += size;
                 if budget.1 > limits.max_total_bytes {
-                    return Err(ImportError::limit("total size of the commit's files", format!("more than {}", limits.max_total_bytes)));
+                    return Err(ImportError::limit(
+                        "total size of the commit's files",
+                        format!("more than {}", limits.max_total_bytes),
+                    ));
                 }
                 let obj = repo.find_object(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?;
                 files.insert(path, obj.data.clone());
@@ -137,7 +143,8 @@ fn walk(
 pub fn strip_credentials(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, String::new()));
+            let (authority, path) =
+                rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, String::new()));
             let host = authority.rsplit_once('@').map(|x| x.1).unwrap_or(authority);
             format!("{scheme}://{host}{path}")
         }
@@ -181,7 +188,10 @@ mod tests {
 
     #[test]
     fn credentials_are_removed() {
-        assert_eq!(strip_credentials("https://oauth2:secret@forge.apps.education.fr/a/b.git"), "https://forge.apps.education.fr/a/b.git");
+        assert_eq!(
+            strip_credentials("https://oauth2:secret@forge.apps.education.fr/a/b.git"),
+            "https://forge.apps.education.fr/a/b.git"
+        );
         assert_eq!(strip_credentials("git@host:a/b.git"), "git@host:a/b.git");
     }
 }

@@ -63,7 +63,8 @@ fn protect_math(md: &str) -> (String, Vec<String>) {
             {
                 let inner = &body[..end];
                 // A lone `$` is math only around a short, single-line, non-blank span.
-                let plausible = open != "$" || (!inner.is_empty() && !inner.starts_with(' ') && !inner.contains('\n') && inner.len() < 300);
+                let plausible = open != "$"
+                    || (!inner.is_empty() && !inner.starts_with(' ') && !inner.contains('\n') && inner.len() < 300);
                 if plausible && end < 20_000 {
                     let whole = &rest[..open.len() + end + close.len()];
                     out.push_str(&format!("{MATH_MARK}{}X", maths.len()));
@@ -87,7 +88,8 @@ fn restore_math(html: &str, maths: &[String]) -> String {
         out.push_str(&rest[..at]);
         let after = &rest[at + MATH_MARK.len()..];
         let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
-        match digits.parse::<usize>().ok().filter(|_| after[digits.len()..].starts_with('X')).and_then(|i| maths.get(i)) {
+        match digits.parse::<usize>().ok().filter(|_| after[digits.len()..].starts_with('X')).and_then(|i| maths.get(i))
+        {
             Some(m) => {
                 out.push_str(&escape(m));
                 rest = &after[digits.len() + 1..];
@@ -126,8 +128,12 @@ pub fn admonitions(md: &str) -> String {
         let title = if title.is_empty() { admonition_title(&kind) } else { title };
         let mut inner = String::new();
         i += 1;
-        while i < lines.len() && (lines[i].starts_with("    ") || lines[i].starts_with('\t') || lines[i].trim().is_empty()) {
-            if lines[i].trim().is_empty() && !lines.get(i + 1).is_some_and(|n| n.starts_with("    ") || n.starts_with('\t')) {
+        while i < lines.len()
+            && (lines[i].starts_with("    ") || lines[i].starts_with('\t') || lines[i].trim().is_empty())
+        {
+            if lines[i].trim().is_empty()
+                && !lines.get(i + 1).is_some_and(|n| n.starts_with("    ") || n.starts_with('\t'))
+            {
                 break;
             }
             let l = lines[i].strip_prefix("    ").or_else(|| lines[i].strip_prefix('\t')).unwrap_or("");
@@ -206,7 +212,9 @@ pub fn parse_mkdocs(yml: &str) -> MkDocs {
         } else if l.trim_end() == "nav:" {
             let mut items = Vec::new();
             i += 1;
-            while i < lines.len() && (lines[i].starts_with(' ') || lines[i].starts_with('-') || lines[i].trim().is_empty()) {
+            while i < lines.len()
+                && (lines[i].starts_with(' ') || lines[i].starts_with('-') || lines[i].trim().is_empty())
+            {
                 if !lines[i].trim().is_empty() && !lines[i].trim().starts_with('#') {
                     items.push(lines[i]);
                 }
@@ -353,10 +361,8 @@ pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Si
     for dir in ["public", "site"] {
         if files.contains_key(&format!("{dir}/index.html")) {
             let prefix = format!("{dir}/");
-            let out: BTreeMap<String, Vec<u8>> = files
-                .iter()
-                .filter_map(|(p, b)| p.strip_prefix(&prefix).map(|s| (s.to_string(), b.clone())))
-                .collect();
+            let out: BTreeMap<String, Vec<u8>> =
+                files.iter().filter_map(|(p, b)| p.strip_prefix(&prefix).map(|s| (s.to_string(), b.clone()))).collect();
             let title = files
                 .get(&format!("{dir}/index.html"))
                 .and_then(|b| html_title(&String::from_utf8_lossy(b)))
@@ -440,7 +446,13 @@ pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Si
         let full = format!("{body}\n<nav class=\"sommaire\"><h2>Sommaire</h2>\n{}</nav>", nav_html(&nav, path));
         out.insert(path.clone(), page(title, "fr", &links, &full).into_bytes());
     }
-    Site { files: out, title: site_title, description, pages, layout: if mkdocs.is_some() { "mkdocs" } else { "markdown" }.into() }
+    Site {
+        files: out,
+        title: site_title,
+        description,
+        pages,
+        layout: if mkdocs.is_some() { "mkdocs" } else { "markdown" }.into(),
+    }
 }
 
 fn html_title(html: &str) -> Option<String> {
@@ -455,10 +467,13 @@ fn resolve_nav(nav: &[Nav], titles: &BTreeMap<String, String>) -> Vec<Nav> {
         .map(|n| match n {
             Nav::Page { title, path } => {
                 let p = if is_markdown(path) { page_path(path) } else { path.clone() };
-                let t = if title.is_empty() { titles.get(&p).cloned().unwrap_or_else(|| p.clone()) } else { title.clone() };
+                let t =
+                    if title.is_empty() { titles.get(&p).cloned().unwrap_or_else(|| p.clone()) } else { title.clone() };
                 Nav::Page { title: t, path: p }
             }
-            Nav::Section { title, children } => Nav::Section { title: title.clone(), children: resolve_nav(children, titles) },
+            Nav::Section { title, children } => {
+                Nav::Section { title: title.clone(), children: resolve_nav(children, titles) }
+            }
             other => other.clone(),
         })
         .collect()
@@ -485,7 +500,8 @@ fn generated_nav(titles: &BTreeMap<String, String>) -> Vec<Nav> {
         });
         for d in dirs {
             let children = build(&format!("{prefix}{d}/"), titles);
-            let title = titles.get(&format!("{prefix}{d}/index.html")).cloned().unwrap_or_else(|| d.replace(['-', '_'], " "));
+            let title =
+                titles.get(&format!("{prefix}{d}/index.html")).cloned().unwrap_or_else(|| d.replace(['-', '_'], " "));
             pages.push(Nav::Section { title, children });
         }
         pages
@@ -553,7 +569,8 @@ mod tests {
 
     #[test]
     fn admonition_blocks() {
-        let html = clean(&to_html(&admonitions("Texte\n\n!!! warning \"Attention !\"\n    Ne **pas** faire.\n\nSuite")));
+        let html =
+            clean(&to_html(&admonitions("Texte\n\n!!! warning \"Attention !\"\n    Ne **pas** faire.\n\nSuite")));
         assert!(html.contains("class=\"admonition warning\""), "{html}");
         assert!(html.contains("Attention !") && html.contains("<strong>pas</strong>"), "{html}");
         assert!(html.contains("Suite"));

@@ -75,7 +75,8 @@ pub fn convert_all(
             continue;
         }
         let name = q.text("name/text");
-        let mut embedded = Embedded { dir: format!("files/q{}", i + 1), map: HashMap::new(), limits, report_skips: Vec::new() };
+        let mut embedded =
+            Embedded { dir: format!("files/q{}", i + 1), map: HashMap::new(), limits, report_skips: Vec::new() };
         match convert(q, &qtype, &format!("q{}", i + 1), &category, &mut embedded) {
             Ok(question) => {
                 let st = if embedded.report_skips.is_empty() { Status::Imported } else { Status::Degraded };
@@ -190,7 +191,13 @@ fn yes(q: &Element, name: &str, default: bool) -> bool {
     }
 }
 
-fn convert(q: &Element, qtype: &str, id: &str, category: &str, files: &mut Embedded<'_>) -> std::result::Result<Question, String> {
+fn convert(
+    q: &Element,
+    qtype: &str,
+    id: &str,
+    category: &str,
+    files: &mut Embedded<'_>,
+) -> std::result::Result<Question, String> {
     let combined = |files: &mut Embedded<'_>| CombinedFeedback {
         correct_html: files.html(q.child("correctfeedback")),
         partially_correct_html: files.html(q.child("partiallycorrectfeedback")),
@@ -205,7 +212,11 @@ fn convert(q: &Element, qtype: &str, id: &str, category: &str, files: &mut Embed
             shuffle: yes(q, "shuffleanswers", true),
             choices: answers
                 .iter()
-                .map(|a| Choice { text_html: files.html(Some(a)), fraction: fraction(a), feedback_html: files.html(a.child("feedback")) })
+                .map(|a| Choice {
+                    text_html: files.html(Some(a)),
+                    fraction: fraction(a),
+                    feedback_html: files.html(a.child("feedback")),
+                })
                 .collect(),
             combined: combined(files),
         }),
@@ -223,7 +234,11 @@ fn convert(q: &Element, qtype: &str, id: &str, category: &str, files: &mut Embed
             case_sensitive: yes(q, "usecase", false),
             answers: answers
                 .iter()
-                .map(|a| TextAnswer { pattern: a.text("text"), fraction: fraction(a), feedback_html: files.html(a.child("feedback")) })
+                .map(|a| TextAnswer {
+                    pattern: a.text("text"),
+                    fraction: fraction(a),
+                    feedback_html: files.html(a.child("feedback")),
+                })
                 .collect(),
         }),
         "numerical" => {
@@ -271,9 +286,14 @@ fn convert(q: &Element, qtype: &str, id: &str, category: &str, files: &mut Embed
             let tag = if qtype == "gapselect" { "selectoption" } else { "dragbox" };
             let choices: Vec<GapChoice> = q
                 .children_named(tag)
-                .map(|c| GapChoice { text: c.text("text"), group: c.int("group").unwrap_or(1).max(1) as u32, infinite: c.child("infinite").is_some() })
+                .map(|c| GapChoice {
+                    text: c.text("text"),
+                    group: c.int("group").unwrap_or(1).max(1) as u32,
+                    infinite: c.child("infinite").is_some(),
+                })
                 .collect();
-            let (t, gaps) = crate::moodle::questions::number_gaps(&text_html, choices.len()).map_err(|e| format!("{qtype}: {e}"))?;
+            let (t, gaps) = crate::moodle::questions::number_gaps(&text_html, choices.len())
+                .map_err(|e| format!("{qtype}: {e}"))?;
             text_html = t;
             let g = Gaps { choices, gaps, shuffle: yes(q, "shuffleanswers", true), combined: combined(files) };
             if qtype == "gapselect" { QuestionKind::GapSelect(g) } else { QuestionKind::DdWtos(g) }
@@ -336,9 +356,34 @@ fn cloze_part(s: &str) -> Option<std::result::Result<(usize, ClozePart), String>
     let (ty, body_start) = rest.split_once(':')?;
     let ty_upper = ty.to_ascii_uppercase();
     let known = [
-        "SHORTANSWER", "SA", "MW", "SHORTANSWER_C", "SAC", "MWC", "NUMERICAL", "NM", "MULTICHOICE", "MC", "MULTICHOICE_V", "MCV",
-        "MULTICHOICE_H", "MCH", "MULTIRESPONSE", "MR", "MULTIRESPONSE_H", "MRH", "MULTICHOICE_S", "MCS", "MULTICHOICE_VS",
-        "MCVS", "MULTICHOICE_HS", "MCHS", "MULTIRESPONSE_S", "MRS", "MULTIRESPONSE_HS", "MRHS",
+        "SHORTANSWER",
+        "SA",
+        "MW",
+        "SHORTANSWER_C",
+        "SAC",
+        "MWC",
+        "NUMERICAL",
+        "NM",
+        "MULTICHOICE",
+        "MC",
+        "MULTICHOICE_V",
+        "MCV",
+        "MULTICHOICE_H",
+        "MCH",
+        "MULTIRESPONSE",
+        "MR",
+        "MULTIRESPONSE_H",
+        "MRH",
+        "MULTICHOICE_S",
+        "MCS",
+        "MULTICHOICE_VS",
+        "MCVS",
+        "MULTICHOICE_HS",
+        "MCHS",
+        "MULTIRESPONSE_S",
+        "MRS",
+        "MULTIRESPONSE_HS",
+        "MRHS",
     ];
     if !known.contains(&ty_upper.as_str()) {
         return None;
@@ -468,10 +513,8 @@ pub fn quiz_pack(kind: &str, title: &str, questions: Vec<Question>, mut report: 
     };
     let mut cats: Vec<String> = quiz.questions.iter().map(|q| q.category.clone()).filter(|c| !c.is_empty()).collect();
     cats.dedup();
-    let mut body = format!(
-        "<p>{} question(s).</p>\n<p><a href=\"_quiz/{id}\">Commencer le test</a></p>\n",
-        quiz.questions.len()
-    );
+    let mut body =
+        format!("<p>{} question(s).</p>\n<p><a href=\"_quiz/{id}\">Commencer le test</a></p>\n", quiz.questions.len());
     if !cats.is_empty() {
         body.push_str("<h2>Catégories</h2>\n<ul>\n");
         for c in &cats {

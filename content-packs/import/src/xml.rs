@@ -154,7 +154,9 @@ fn start_element(e: &quick_xml::events::BytesStart<'_>) -> std::result::Result<E
     for a in e.attributes() {
         let a = a.map_err(|err| format!("bad attribute in <{name}>: {err}"))?;
         let key = a.key.as_ref().to_string();
-        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| format!("bad attribute value in <{name}>: {err}"))?;
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|err| format!("bad attribute value in <{name}>: {err}"))?;
         attrs.push((key, value.into_owned()));
     }
     Ok(Element { name, attrs, children: Vec::new(), text: String::new() })

@@ -102,7 +102,18 @@ fn reference_quiz_keeps_every_playable_type() {
     assert_eq!(q.questions.len(), 11);
     assert_eq!(q.max_grade, 100.0);
     let types: Vec<&str> = q.questions.iter().map(|q| q.kind.type_name()).collect();
-    for t in ["multichoice", "truefalse", "shortanswer", "numerical", "match", "essay", "description", "multianswer", "gapselect", "ddwtos"] {
+    for t in [
+        "multichoice",
+        "truefalse",
+        "shortanswer",
+        "numerical",
+        "match",
+        "essay",
+        "description",
+        "multianswer",
+        "gapselect",
+        "ddwtos",
+    ] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
     // Marks computed from the stored data.
@@ -217,7 +228,9 @@ fn gift_french_mooc_export() {
     assert!(!q.questions[0].text_html.contains("\\="), "{}", q.questions[0].text_html);
     let r = &imp.report;
     assert_eq!(r.questions.values().map(|c| c.total()).sum::<u32>(), 31);
-    assert!(r.questions.keys().all(|k| ["multichoice", "truefalse", "shortanswer", "match", "numerical", "essay", "description"].contains(&k.as_str())));
+    assert!(r.questions.keys().all(|k| {
+        ["multichoice", "truefalse", "shortanswer", "match", "numerical", "essay", "description"].contains(&k.as_str())
+    }));
     assert!(r.warnings.iter().any(|w| w.contains("@@PLUGINFILE@@")));
 }
 
@@ -248,5 +261,8 @@ fn moodle_xml_files() {
         }
         assert!(!all.contains("@@PLUGINFILE@@"));
     }
-    assert!(mc.tree.files.iter().chain(mc2.tree.files.iter()).any(|f| f.path.starts_with("files/")), "an embedded image");
+    assert!(
+        mc.tree.files.iter().chain(mc2.tree.files.iter()).any(|f| f.path.starts_with("files/")),
+        "an embedded image"
+    );
 }

@@ -12,7 +12,16 @@ use preau_import::{ImportOptions, SourceKind, detect, import};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.org",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -34,7 +43,11 @@ fn markdown_repository_becomes_a_navigable_site() {
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q"]);
     write(&repo, "README.md", "# Cours de SVT\n\nBienvenue. Voir [la cellule](chapitres/cellule.md#debut).\n");
-    write(&repo, "chapitres/cellule.md", "# La cellule\n\nLa formule $a_1 + b_2$ reste telle quelle.\n\n```python\nprint('x')\n```\n\n[Retour](../README.md)\n");
+    write(
+        &repo,
+        "chapitres/cellule.md",
+        "# La cellule\n\nLa formule $a_1 + b_2$ reste telle quelle.\n\n```python\nprint('x')\n```\n\n[Retour](../README.md)\n",
+    );
     write(&repo, "chapitres/image.png", "PNGDATA");
     write(&repo, "LICENSE", "Creative Commons Attribution-ShareAlike 4.0 International Public License\n");
     git(&repo, &["add", "-A"]);
@@ -96,7 +109,11 @@ fn mkdocs_project_uses_its_nav() {
         "site_name: Maths en seconde\nsite_description: Cours et exercices\ntheme:\n  name: material\nnav:\n  - Accueil: index.md\n  - Fonctions:\n    - Généralités: fonctions/intro.md\n    - fonctions/affines.md\nmarkdown_extensions:\n  - admonition\n",
     );
     write(&repo, "docs/index.md", "# Accueil\n\nBienvenue.\n");
-    write(&repo, "docs/fonctions/intro.md", "# Les fonctions\n\n!!! note \"À retenir\"\n    Une fonction associe **un seul** nombre.\n\nSuite.\n");
+    write(
+        &repo,
+        "docs/fonctions/intro.md",
+        "# Les fonctions\n\n!!! note \"À retenir\"\n    Une fonction associe **un seul** nombre.\n\nSuite.\n",
+    );
     write(&repo, "docs/fonctions/affines.md", "# Fonctions affines\n\n???+ tip\n    Le coefficient directeur.\n");
     write(&repo, "README.md", "# Dépôt\n");
     git(&repo, &["add", "-A"]);
@@ -109,7 +126,10 @@ fn mkdocs_project_uses_its_nav() {
     assert!(intro.contains("class=\"admonition note\"") && intro.contains("À retenir"), "{intro}");
     assert!(intro.contains("<strong>un seul</strong>"));
     // Nav order: Accueil, Généralités, affines.
-    assert!(intro.contains("href=\"../index.html\">← Précédent") || intro.contains("href=\"../index.html\""), "{intro}");
+    assert!(
+        intro.contains("href=\"../index.html\">← Précédent") || intro.contains("href=\"../index.html\""),
+        "{intro}"
+    );
     assert!(intro.contains("href=\"../fonctions/affines.html\">Suivant"), "{intro}");
     let affines = text(&imp, "fonctions/affines.html");
     assert!(affines.contains("<details") && affines.contains("Astuce"), "{affines}");

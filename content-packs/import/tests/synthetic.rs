@@ -84,7 +84,8 @@ fn synthetic_course_renders_every_activity_kind() {
     let QuestionKind::MultiAnswer(ma) = &q.questions[2].kind else { panic!() };
     assert_eq!(ma.parts.len(), 1);
     assert_eq!(
-        quiz::score(&q.questions[2], &Response::Cloze { parts: vec![Response::Text { text: "Mitochondrie".into() }] }).fraction,
+        quiz::score(&q.questions[2], &Response::Cloze { parts: vec![Response::Text { text: "Mitochondrie".into() }] })
+            .fraction,
         Some(1.0)
     );
     assert!(!served_text(&imp).contains("SECRET-FEEDBACK"));
@@ -121,11 +122,13 @@ fn bad_backups_get_clear_errors() {
     let good = synthetic_backup();
     // Malformed XML names the member.
     let mut bad = good.clone();
-    bad.iter_mut().find(|m| m.0 == "questions.xml").unwrap().1 = b"<question_categories><oops></question_categories>".to_vec();
+    bad.iter_mut().find(|m| m.0 == "questions.xml").unwrap().1 =
+        b"<question_categories><oops></question_categories>".to_vec();
     expect_err(&bad, ImportLimits::default(), "malformed XML in questions.xml");
     // XML too deep.
     let mut deep = good.clone();
-    deep.iter_mut().find(|m| m.0 == "files.xml").unwrap().1 = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100)).into_bytes();
+    deep.iter_mut().find(|m| m.0 == "files.xml").unwrap().1 =
+        format!("{}{}", "<a>".repeat(100), "</a>".repeat(100)).into_bytes();
     expect_err(&deep, ImportLimits::default(), "XML nesting in files.xml");
     // A bomb: members decompress past the total limit.
     let mut bomb = good.clone();
@@ -175,9 +178,15 @@ fn zip_with_escaping_member_is_refused() {
 fn oversized_images_are_left_out_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let p = synthetic(dir.path());
-    let imp = import(&p, &ImportOptions { limits: ImportLimits { max_image_bytes: 4, ..Default::default() }, ..Default::default() }).unwrap();
+    let imp = import(
+        &p,
+        &ImportOptions { limits: ImportLimits { max_image_bytes: 4, ..Default::default() }, ..Default::default() },
+    )
+    .unwrap();
     assert!(!has(&imp, "files/31/mod_page/content/0/image un.png"));
-    assert!(imp.report.items.iter().any(|i| i.what == "file" && i.status == Status::Skipped && i.reason.contains("image")));
+    assert!(
+        imp.report.items.iter().any(|i| i.what == "file" && i.status == Status::Skipped && i.reason.contains("image"))
+    );
 }
 
 proptest! {

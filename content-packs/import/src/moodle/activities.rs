@@ -6,17 +6,17 @@ use std::collections::HashSet;
 
 use preau_pack::SourceTree;
 use preau_pack::course::{self, Activity, Assignment, Section};
-use preau_pack::quiz::{Question, Quiz, QUIZ_FORMAT};
+use preau_pack::quiz::{QUIZ_FORMAT, Question, Quiz};
 
 use super::files::Files;
 use super::questions::{self, Bank, FileArea};
+use crate::ImportLimits;
 use crate::archive::Archive;
 use crate::error::Result;
 use crate::render::{self, page};
 use crate::report::{ImportReport, Status};
 use crate::sanitize::{escape, url_path};
 use crate::xml::Element;
-use crate::ImportLimits;
 
 pub struct Ctx<'a> {
     pub archive: &'a Archive,
@@ -67,7 +67,8 @@ fn french_kind(modname: &str) -> &str {
 
 /// The section block of the course page.
 pub fn section_html(section: &Section, inline: &[String]) -> String {
-    let mut out = format!("<section class=\"section\">\n<h2>{}</h2>\n{}\n", escape(&section.title), section.summary_html);
+    let mut out =
+        format!("<section class=\"section\">\n<h2>{}</h2>\n{}\n", escape(&section.title), section.summary_html);
     if !inline.is_empty() {
         out.push_str(&inline.join("\n"));
     }
@@ -106,7 +107,12 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
         return Ok(None);
     }
     let Some(doc) = doc else {
-        ctx.report.activity(&modname, &listed_title, Status::Skipped, &format!("{dir}/{modname}.xml is missing from the backup"));
+        ctx.report.activity(
+            &modname,
+            &listed_title,
+            Status::Skipped,
+            &format!("{dir}/{modname}.xml is missing from the backup"),
+        );
         return Ok(None);
     };
     let contextid = doc.attr("contextid").unwrap_or_default().to_string();
@@ -124,8 +130,13 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
     let prefix = if modname == "label" { "" } else { "../" };
     let intro = ctx.files.rewrite(&data.text("intro"), &area("intro", "0"), prefix, &mut missing);
     let path = pack_path(&modname, &cmid);
-    let mut activity =
-        Activity { id: format!("{modname}-{cmid}"), kind: modname.clone(), title: title.clone(), path: path.clone(), available_offline: true };
+    let mut activity = Activity {
+        id: format!("{modname}-{cmid}"),
+        kind: modname.clone(),
+        title: title.clone(),
+        path: path.clone(),
+        available_offline: true,
+    };
     let mut status = (Status::Imported, String::new());
     let mut inline_html = None;
     let body: Option<String> = match modname.as_str() {
@@ -139,14 +150,22 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
         }
         "url" => {
             let raw = data.text("externalurl");
-            let rewritten = ctx.files.rewrite(&format!("<a href=\"{}\">x</a>", escape(&raw)), &area("intro", "0"), "../", &mut missing);
+            let rewritten = ctx.files.rewrite(
+                &format!("<a href=\"{}\">x</a>", escape(&raw)),
+                &area("intro", "0"),
+                "../",
+                &mut missing,
+            );
             let internal = raw.starts_with("$@");
             let href = rewritten.split("href=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("#").to_string();
             if !internal {
                 status = (Status::Degraded, "external link: needs Internet".into());
             }
             let note = if internal { "" } else { " <em>(lien externe : nécessite Internet)</em>" };
-            Some(format!("{intro}\n<p><a href=\"{href}\">{}</a>{note}</p>", escape(if internal { &title } else { &raw })))
+            Some(format!(
+                "{intro}\n<p><a href=\"{href}\">{}</a>{note}</p>",
+                escape(if internal { &title } else { &raw })
+            ))
         }
         "resource" | "folder" => {
             let list = ctx.files.in_area(&contextid, &component, "content");
@@ -155,13 +174,20 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             }
             let items: Vec<String> = list
                 .iter()
-                .map(|f| format!("<li><a href=\"../{}\">{}</a></li>", url_path(&f.pack_path), escape(f.path.trim_start_matches('/'))))
+                .map(|f| {
+                    format!(
+                        "<li><a href=\"../{}\">{}</a></li>",
+                        url_path(&f.pack_path),
+                        escape(f.path.trim_start_matches('/'))
+                    )
+                })
                 .collect();
             let label = if modname == "folder" { "Fichiers" } else { "Fichier" };
             Some(format!("{intro}\n<h2>{label}</h2>\n<ul>\n{}\n</ul>", items.join("\n")))
         }
         "book" => {
-            let mut chapters: Vec<&Element> = data.all("chapters/chapter").into_iter().filter(|c| c.text("hidden") != "1").collect();
+            let mut chapters: Vec<&Element> =
+                data.all("chapters/chapter").into_iter().filter(|c| c.text("hidden") != "1").collect();
             chapters.sort_by_key(|c| c.int("pagenum").unwrap_or(0));
             let mut toc = String::from("<ol>\n");
             let mut content = String::new();
@@ -176,23 +202,22 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             toc.push_str("</ol>\n");
             Some(format!("{intro}\n<nav>{toc}</nav>\n{content}"))
         }
-        "quiz" => {
-            match build_quiz(ctx, data, &cmid, &title, &intro) {
-                Some((quiz, lost)) => {
-                    if !lost.is_empty() {
-                        status = (Status::Degraded, lost.join("; "));
-                    }
-                    ctx.tree.add_bytes(course::quiz_path(&quiz.id), serde_json::to_vec_pretty(&quiz).expect("serialisable"));
-                    None
+        "quiz" => match build_quiz(ctx, data, &cmid, &title, &intro) {
+            Some((quiz, lost)) => {
+                if !lost.is_empty() {
+                    status = (Status::Degraded, lost.join("; "));
                 }
-                None => {
-                    activity.available_offline = false;
-                    activity.path = format!("activities/quiz-{cmid}.html");
-                    status = (Status::Degraded, "no question of this quiz can be played offline".into());
-                    Some(render::offline_notice("test", &intro))
-                }
+                ctx.tree
+                    .add_bytes(course::quiz_path(&quiz.id), serde_json::to_vec_pretty(&quiz).expect("serialisable"));
+                None
             }
-        }
+            None => {
+                activity.available_offline = false;
+                activity.path = format!("activities/quiz-{cmid}.html");
+                status = (Status::Degraded, "no question of this quiz can be played offline".into());
+                Some(render::offline_notice("test", &intro))
+            }
+        },
         "assign" => {
             let a = assignment(data, &cmid, &title, &intro);
             ctx.tree.add_bytes(course::assign_path(&a.id), serde_json::to_vec_pretty(&a).expect("serialisable"));
@@ -203,12 +228,19 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
         }
         other => {
             activity.available_offline = false;
-            status = (Status::Degraded, format!("{other}: needs the Moodle server; a \"not available offline\" page was made"));
+            status = (
+                Status::Degraded,
+                format!("{other}: needs the Moodle server; a \"not available offline\" page was made"),
+            );
             Some(render::offline_notice(french_kind(other), &intro))
         }
     };
     if !missing.is_empty() {
-        ctx.report.warn(format!("{title}: {} file link(s) not found in the backup: {}", missing.len(), missing.join(", ")));
+        ctx.report.warn(format!(
+            "{title}: {} file link(s) not found in the backup: {}",
+            missing.len(),
+            missing.join(", ")
+        ));
     }
     if let Some(body) = body {
         let page_path = activity.path.clone();
@@ -242,7 +274,11 @@ fn assignment(data: &Element, cmid: &str, title: &str, intro: &str) -> Assignmen
             .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
             .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
             .collect(),
-        word_limit: if cfg("onlinetext", "wordlimitenabled") == "1" { cfg("onlinetext", "wordlimit").parse().ok() } else { None },
+        word_limit: if cfg("onlinetext", "wordlimitenabled") == "1" {
+            cfg("onlinetext", "wordlimit").parse().ok()
+        } else {
+            None
+        },
     }
 }
 
@@ -287,8 +323,10 @@ fn slots(bank: &Bank<'_>, quiz: &Element) -> Vec<Slot> {
 /// (4.0–4.2) or `{"filter":{"category":{"values":[..],"filteroptions":{"includesubcategories":..}}}}` (4.3+).
 fn filter_category(json: &str) -> Option<(String, bool)> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
-    let as_string = |v: &serde_json::Value| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()));
-    let truthy = |v: &serde_json::Value| v.as_bool().unwrap_or(false) || v.as_i64() == Some(1) || v.as_str() == Some("1");
+    let as_string =
+        |v: &serde_json::Value| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()));
+    let truthy =
+        |v: &serde_json::Value| v.as_bool().unwrap_or(false) || v.as_i64() == Some(1) || v.as_str() == Some("1");
     if let Some(c) = v.get("questioncategoryid").and_then(as_string) {
         return Some((c, v.get("includingsubcategories").is_some_and(truthy)));
     }
@@ -313,15 +351,18 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
             Slot::Question { id, mark } => (questions::convert(bank, id, *mark, &rewrite, &mut degraded), id.clone()),
             Slot::Random { category, sub, mark } => {
                 let candidates = bank.in_category(category, *sub);
-                let r = questions::random_from(bank, category, *sub, &candidates, &rewrite, &mut degraded).map(|kind| Question {
-                    id: format!("random-{category}-{}", questions.len() + 1),
-                    name: "Question aléatoire".into(),
-                    text_html: String::new(),
-                    category: bank.category_path(category),
-                    mark: mark.unwrap_or(1.0),
-                    general_feedback_html: String::new(),
-                    kind,
-                });
+                let r =
+                    questions::random_from(bank, category, *sub, &candidates, &rewrite, &mut degraded).map(|kind| {
+                        Question {
+                            id: format!("random-{category}-{}", questions.len() + 1),
+                            name: "Question aléatoire".into(),
+                            text_html: String::new(),
+                            category: bank.category_path(category),
+                            mark: mark.unwrap_or(1.0),
+                            general_feedback_html: String::new(),
+                            kind,
+                        }
+                    });
                 (r, String::new())
             }
         };
@@ -399,9 +440,14 @@ mod tests {
 
     #[test]
     fn random_filter_conditions() {
-        assert_eq!(filter_category(r#"{"questioncategoryid":"12","includingsubcategories":1}"#), Some(("12".into(), true)));
         assert_eq!(
-            filter_category(r#"{"filter":{"category":{"jointype":1,"values":[34],"filteroptions":{"includesubcategories":false}}}}"#),
+            filter_category(r#"{"questioncategoryid":"12","includingsubcategories":1}"#),
+            Some(("12".into(), true))
+        );
+        assert_eq!(
+            filter_category(
+                r#"{"filter":{"category":{"jointype":1,"values":[34],"filteroptions":{"includesubcategories":false}}}}"#
+            ),
             Some(("34".into(), false))
         );
         assert_eq!(filter_category("nonsense"), None);

@@ -37,8 +37,7 @@ fn private_component(component: &str) -> bool {
 }
 
 fn safe_component(s: &str) -> String {
-    let s: String =
-        s.chars().map(|c| if c.is_control() || c == '/' || c == '\\' { '_' } else { c }).collect();
+    let s: String = s.chars().map(|c| if c.is_control() || c == '/' || c == '\\' { '_' } else { c }).collect();
     match s.as_str() {
         "" => "_".into(),
         "." | ".." => format!("_{s}"),

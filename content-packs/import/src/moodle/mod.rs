@@ -65,7 +65,10 @@ pub fn open(src: &Path, limits: &ImportLimits) -> Result<Archive> {
 pub(crate) fn member_xml(a: &Archive, name: &str, limits: &ImportLimits) -> Result<Option<Element>> {
     let Some(bytes) = a.get(name) else { return Ok(None) };
     if bytes.len() as u64 > limits.max_xml_bytes {
-        return Err(ImportError::limit(format!("XML file {name}"), format!("more than {} bytes", limits.max_xml_bytes)));
+        return Err(ImportError::limit(
+            format!("XML file {name}"),
+            format!("more than {} bytes", limits.max_xml_bytes),
+        ));
     }
     xml::parse(bytes, name, limits.max_xml_depth).map(Some)
 }
@@ -183,7 +186,17 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
             &mut Vec::new(),
         );
     }
-    let mut ctx = activities::Ctx { archive: a, limits, files: &files, bank: &bank, report: &mut report, tree: &mut tree, lang: &lang, course_title: &title, used_questions: Default::default() };
+    let mut ctx = activities::Ctx {
+        archive: a,
+        limits,
+        files: &files,
+        bank: &bank,
+        report: &mut report,
+        tree: &mut tree,
+        lang: &lang,
+        course_title: &title,
+        used_questions: Default::default(),
+    };
     let mut section_blocks = Vec::new();
     for (_, _, name, summary, order, visible) in &sections {
         let mut section = Section { title: name.clone(), summary_html: summary.clone(), activities: Vec::new() };
@@ -191,7 +204,12 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
         for mid in order {
             let Some(act) = by_module.get(mid) else { continue };
             if !visible {
-                ctx.report.activity(&act.text("modulename"), &act.text("title"), Status::Skipped, "in a section hidden from students");
+                ctx.report.activity(
+                    &act.text("modulename"),
+                    &act.text("title"),
+                    Status::Skipped,
+                    "in a section hidden from students",
+                );
                 continue;
             }
             if let Some(done) = activities::import_activity(&mut ctx, act)? {
@@ -237,7 +255,9 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
     tree.meta.source_revision = report.source_version.clone();
     tree.meta.source_url = info.text("original_wwwroot");
     tree.meta.description = crate::markdown::plain_text(&outline.summary_html, 300);
-    tree.meta.id = preau_pack::path::slugify_id(&course_xml.as_ref().map(|c| c.text("shortname")).filter(|s| !s.is_empty()).unwrap_or(title));
+    tree.meta.id = preau_pack::path::slugify_id(
+        &course_xml.as_ref().map(|c| c.text("shortname")).filter(|s| !s.is_empty()).unwrap_or(title),
+    );
     report.files = tree.files.len() as u32 + 1;
     tree.add_bytes(course::IMPORT_REPORT_PATH, report.to_json());
     Ok(Imported { tree, report })
@@ -259,6 +279,11 @@ fn report_bank(bank: &questions::Bank<'_>, used: &std::collections::HashSet<Stri
         if qtype == "random" {
             continue;
         }
-        report.question(&qtype, &q.text("name"), Status::Skipped, "in the question bank but used by no quiz of this backup");
+        report.question(
+            &qtype,
+            &q.text("name"),
+            Status::Skipped,
+            "in the question bank but used by no quiz of this backup",
+        );
     }
 }

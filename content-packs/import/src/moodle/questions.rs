@@ -322,13 +322,11 @@ pub fn convert(
         "description" => QuestionKind::Description,
         "gapselect" | "ddwtos" => {
             let p = plugin.ok_or_else(|| Unsupported(format!("{qtype} question without its data")))?;
-            let choices: Vec<GapChoice> = answers(plugin)
-                .into_iter()
-                .map(|(_, t, _, fb)| gap_choice(&qtype, t, &fb))
-                .collect();
+            let choices: Vec<GapChoice> =
+                answers(plugin).into_iter().map(|(_, t, _, fb)| gap_choice(&qtype, t, &fb)).collect();
             let opts = p.child(&qtype);
-            let (text, gaps) = number_gaps(&text_html, choices.len())
-                .map_err(|e| Unsupported(format!("{qtype}: {e}")))?;
+            let (text, gaps) =
+                number_gaps(&text_html, choices.len()).map_err(|e| Unsupported(format!("{qtype}: {e}")))?;
             text_html = text;
             let g = Gaps {
                 choices,

@@ -91,11 +91,15 @@ fn activity(modname: &str, cmid: u32, ctx: u32, inner: &str) -> Vec<(String, Vec
     vec![
         m(
             &format!("activities/{modname}_{cmid}/module.xml"),
-            &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<module id=\"{cmid}\"><modulename>{modname}</modulename><visible>1</visible></module>"),
+            &format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<module id=\"{cmid}\"><modulename>{modname}</modulename><visible>1</visible></module>"
+            ),
         ),
         m(
             &format!("activities/{modname}_{cmid}/{modname}.xml"),
-            &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<activity id=\"1\" moduleid=\"{cmid}\" modulename=\"{modname}\" contextid=\"{ctx}\"><{modname} id=\"1\">{inner}</{modname}></activity>"),
+            &format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<activity id=\"1\" moduleid=\"{cmid}\" modulename=\"{modname}\" contextid=\"{ctx}\"><{modname} id=\"1\">{inner}</{modname}></activity>"
+            ),
         ),
     ]
 }
@@ -163,9 +167,24 @@ pub fn synthetic_backup() -> Vec<(String, Vec<u8>)> {
             esc("<p>La formule \\(E=mc^2\\) et $$a^2+b^2$$.</p><img src=\"@@PLUGINFILE@@/image%20un.png\" alt=\"schéma\"><script>alert(1)</script><p><a href=\"$@URLVIEWBYID*13@$\">le lien</a> et <a href=\"$@COURSEVIEWBYID*2@$\">le cours</a></p>")
         ),
     ));
-    out.extend(activity("label", 12, 32, &format!("<name>Bienvenue</name><intro>{}</intro>", esc("<p>Bienvenue dans le cours !</p>"))));
-    out.extend(activity("url", 13, 33, "<name>Site du ministère</name><intro></intro><externalurl>https://www.education.gouv.fr/</externalurl>"));
-    out.extend(activity("forum", 14, 34, &format!("<name>Forum de la classe</name><intro>{}</intro>", esc("<p>Posez vos questions.</p>"))));
+    out.extend(activity(
+        "label",
+        12,
+        32,
+        &format!("<name>Bienvenue</name><intro>{}</intro>", esc("<p>Bienvenue dans le cours !</p>")),
+    ));
+    out.extend(activity(
+        "url",
+        13,
+        33,
+        "<name>Site du ministère</name><intro></intro><externalurl>https://www.education.gouv.fr/</externalurl>",
+    ));
+    out.extend(activity(
+        "forum",
+        14,
+        34,
+        &format!("<name>Forum de la classe</name><intro>{}</intro>", esc("<p>Posez vos questions.</p>")),
+    ));
     out.extend(activity(
         "quiz",
         15,
