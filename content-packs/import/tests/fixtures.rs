@@ -18,6 +18,8 @@ fn french_course_browses_in_order() {
     let Some(p) = fixture("moodle/teluq-inf6450-fr-moodle41.mbz") else { return };
     assert_eq!(detect(&p).unwrap(), SourceKind::MoodleBackup);
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    eprintln!("{}", imp.report);
     let r = &imp.report;
     // 90 page activities and 1 url (an internal link to the course), all visible.
     assert_eq!(counts(&r.activities, "page"), (90, 0, 0));
@@ -72,6 +74,7 @@ fn french_course_browses_in_order() {
 fn reference_quiz_keeps_every_playable_type() {
     let Some(p) = fixture("moodle/quiz_archiver-referencequiz-moodle41.mbz") else { return };
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let r = &imp.report;
     // An activity backup: one quiz with 16 slots (checked in activities/quiz_2/quiz.xml
     // against the bank entries of questions.xml).
@@ -143,6 +146,7 @@ fn reference_quiz_keeps_every_playable_type() {
 fn studentquiz_backups_report_their_banks() {
     let Some(p) = fixture("moodle/studentquiz-course-moodle40.mbz") else { return };
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let r = &imp.report;
     assert_eq!(counts(&r.activities, "studentquiz"), (0, 1, 0));
     // 15 bank entries (26 question versions): 8 truefalse, 4 shortanswer, 1 each of
@@ -158,6 +162,7 @@ fn studentquiz_backups_report_their_banks() {
 
     let Some(p) = fixture("moodle/studentquiz-versions-moodle45.mbz") else { return };
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     // Moodle 4.5: one bank entry with three versions of a truefalse question.
     assert_eq!(counts(&imp.report.questions, "truefalse"), (0, 0, 1));
     assert!(imp.report.warnings.iter().any(|w| w.starts_with("2 older question version")));
@@ -169,6 +174,7 @@ fn old_zip_backup_with_stack_questions() {
     let Some(p) = fixture("moodle/stack-demo-moodle27-zipformat.mbz") else { return };
     assert_eq!(detect(&p).unwrap(), SourceKind::MoodleBackup);
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let r = &imp.report;
     assert_eq!(counts(&r.activities, "page"), (2, 0, 0));
     assert_eq!(counts(&r.activities, "resource"), (1, 0, 0));
@@ -192,6 +198,7 @@ fn gift_format_php_examples() {
     let Some(p) = fixture("questions/gift/moodle-gift-format-php-examples.gift") else { return };
     assert_eq!(detect(&p).unwrap(), SourceKind::Gift);
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let r = &imp.report;
     // 10 questions: 4 multiple choice (two "missing word"), 1 true/false, 2 short
     // answer, 2 numerical, 1 matching.
@@ -215,6 +222,7 @@ fn gift_format_php_examples() {
 fn gift_french_mooc_export() {
     let Some(p) = fixture("questions/gift/uclouvain-louv23x-module2-fr.gift") else { return };
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let q = quiz::from_json(file(&imp, "_preau/quiz/quiz.json")).unwrap();
     // 31 questions (the S1Q6 stub is an empty comment), all in one category.
     assert_eq!(q.questions.len(), 31);

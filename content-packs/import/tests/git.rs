@@ -63,6 +63,7 @@ fn markdown_repository_becomes_a_navigable_site() {
 
     assert_eq!(detect(&repo).unwrap(), SourceKind::Git);
     let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     assert_eq!(imp.tree.meta.title, "Cours de SVT");
     assert_eq!(imp.tree.meta.source_revision, v2);
     assert_eq!(imp.tree.meta.source_url, "https://forge.example/svt/cours.git");
@@ -119,6 +120,7 @@ fn mkdocs_project_uses_its_nav() {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "init"]);
     let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     assert_eq!(imp.tree.meta.title, "Maths en seconde");
     assert_eq!(imp.tree.meta.description, "Cours et exercices");
     assert!(!has(&imp, "README.html"), "only docs_dir is the site");
@@ -151,6 +153,7 @@ fn prebuilt_public_site_is_served_as_is() {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "init"]);
     let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     assert_eq!(text(&imp, "index.html"), html, "byte-exact");
     assert!(has(&imp, "app.js"));
     assert!(!has(&imp, "src/index.html"));

@@ -38,6 +38,7 @@ fn synthetic_course_renders_every_activity_kind() {
     let p = synthetic(dir.path());
     assert_eq!(detect(&p).unwrap(), SourceKind::MoodleBackup);
     let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
     let r = &imp.report;
     assert_eq!(r.activities["page"].imported, 1);
     assert_eq!(r.activities["page"].skipped, 1, "the hidden page");

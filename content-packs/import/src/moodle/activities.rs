@@ -29,6 +29,9 @@ pub struct Ctx<'a> {
     pub course_title: &'a str,
     /// Question ids that ended up in some quiz.
     pub used_questions: HashSet<String>,
+    /// Rendered activity pages (path, title, body), laid out once the course order is
+    /// known so that each can link to the previous and next page.
+    pub pages: Vec<(String, String, String)>,
 }
 
 pub struct Done {
@@ -91,8 +94,33 @@ pub fn section_html(section: &Section, inline: &[String]) -> String {
     out
 }
 
-fn back_nav() -> Vec<render::NavLink> {
-    vec![("../index.html".to_string(), "← Retour au cours".to_string())]
+/// Writes the activity pages with "Retour au cours", "Précédent" and "Suivant" links,
+/// in course order, and the section each belongs to.
+pub fn write_pages(tree: &mut SourceTree, pages: Vec<(String, String, String)>, sections: &[Section], lang: &str) {
+    let order: Vec<&str> = sections
+        .iter()
+        .flat_map(|s| s.activities.iter())
+        .map(|a| a.path.as_str())
+        .filter(|p| p.starts_with("activities/"))
+        .collect();
+    let section_of =
+        |path: &str| sections.iter().find(|s| s.activities.iter().any(|a| a.path == path)).map(|s| s.title.clone());
+    for (path, title, body) in pages {
+        let mut nav: Vec<render::NavLink> = vec![("../index.html".to_string(), "← Retour au cours".to_string())];
+        if let Some(pos) = order.iter().position(|p| *p == path) {
+            if pos > 0 {
+                nav.push((format!("../{}", url_path(order[pos - 1])), "Précédent".to_string()));
+            }
+            if let Some(next) = order.get(pos + 1) {
+                nav.push((format!("../{}", url_path(next)), "Suivant →".to_string()));
+            }
+        }
+        let body = match section_of(&path) {
+            Some(s) => format!("<p class=\"type\">Section : {}</p>\n{body}", escape(&s)),
+            None => body,
+        };
+        tree.add_bytes(path, page(&title, lang, &nav, &body));
+    }
 }
 
 pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Done>> {
@@ -243,8 +271,7 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
         ));
     }
     if let Some(body) = body {
-        let page_path = activity.path.clone();
-        ctx.tree.add_bytes(page_path, page(&title, ctx.lang, &back_nav(), &body));
+        ctx.pages.push((activity.path.clone(), title.clone(), body));
         ctx.report.pages += 1;
     }
     ctx.report.activity(&modname, &title, status.0, &status.1);

@@ -196,6 +196,7 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
         lang: &lang,
         course_title: &title,
         used_questions: Default::default(),
+        pages: Vec::new(),
     };
     let mut section_blocks = Vec::new();
     for (_, _, name, summary, order, visible) in &sections {
@@ -225,7 +226,9 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
         }
     }
     let used = std::mem::take(&mut ctx.used_questions);
+    let pages = std::mem::take(&mut ctx.pages);
     drop(ctx);
+    activities::write_pages(&mut tree, pages, &outline.sections, &lang);
     report_bank(&bank, &used, &mut report);
 
     // The course home page.

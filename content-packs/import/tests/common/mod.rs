@@ -243,3 +243,14 @@ pub fn synthetic_backup() -> Vec<(String, Vec<u8>)> {
     out.push(m("questions.xml", &questions));
     out
 }
+
+/// The imported tree is accepted by the pack builder (paths, collisions, entry page, id)
+/// and reads back byte for byte.
+pub fn assert_builds(imp: &Imported) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = preau_pack::sign::SecretKey::generate();
+    let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };
+    let summary = preau_pack::build::build(dir.path(), imp.tree.clone(), &key, &opts, &mut |_, _| {})
+        .unwrap_or_else(|e| panic!("the pack builder refused the import: {e}"));
+    assert_eq!(summary.files as usize, imp.tree.files.len());
+}
