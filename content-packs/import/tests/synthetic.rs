@@ -77,7 +77,15 @@ fn synthetic_course_renders_every_activity_kind() {
 
     let q = quiz::from_json(file(&imp, "_preau/quiz/quiz-15.json")).unwrap();
     assert_eq!((q.max_grade, q.attempts_allowed), (20.0, Some(2)));
-    assert_eq!(q.questions.len(), 3);
+    assert_eq!(q.questions.len(), 4);
+    // Slot 4 draws from category 5 (Moodle 4.3+ filter condition): its three top-level
+    // questions, not the cloze's subquestion; each question is counted once in the report.
+    let QuestionKind::Random(rnd) = &q.questions[3].kind else { panic!("{:?}", q.questions[3].kind) };
+    assert_eq!(rnd.candidates.len(), 3);
+    assert_eq!(r.questions.values().map(|c| c.total()).sum::<u32>(), 4, "{:?}", r.questions);
+    assert_eq!(r.questions["random"].imported, 1);
+    let drawn = Response::Random { picked: 1, response: Box::new(Response::TrueFalse { value: false }) };
+    assert_eq!(quiz::score(&q.questions[3], &drawn).fraction, Some(1.0));
     assert_eq!(q.questions[0].mark, 2.0);
     assert_eq!(q.questions[0].category, "Défaut pour le test");
     let tf = &q.questions[1];

@@ -397,7 +397,7 @@ pub fn random_from(
         )));
     }
     Ok(QuestionKind::Random(Random {
-        category: bank.category_path(category),
+        pool_category: bank.category_path(category),
         include_subcategories: sub,
         candidates: out,
     }))

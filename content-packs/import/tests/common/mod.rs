@@ -193,6 +193,7 @@ pub fn synthetic_backup() -> Vec<(String, Vec<u8>)> {
          <question_instance id=\"1\"><slot>1</slot><page>1</page><maxmark>2.0000000</maxmark><question_reference id=\"1\"><questionbankentryid>1</questionbankentryid><version>$@NULL@$</version></question_reference></question_instance>\
          <question_instance id=\"2\"><slot>2</slot><page>1</page><maxmark>1.0000000</maxmark><question_reference id=\"2\"><questionbankentryid>2</questionbankentryid><version>$@NULL@$</version></question_reference></question_instance>\
          <question_instance id=\"3\"><slot>3</slot><page>1</page><maxmark>1.0000000</maxmark><question_reference id=\"3\"><questionbankentryid>3</questionbankentryid><version>$@NULL@$</version></question_reference></question_instance>\
+         <question_instance id=\"4\"><slot>4</slot><page>2</page><maxmark>1.0000000</maxmark><question_set_reference id=\"1\"><questionscontextid>35</questionscontextid><filtercondition>{&quot;filter&quot;:{&quot;category&quot;:{&quot;jointype&quot;:1,&quot;values&quot;:[5],&quot;filteroptions&quot;:{&quot;includesubcategories&quot;:false}}}}</filtercondition></question_set_reference></question_instance>\
          </question_instances>",
     ));
     out.extend(activity(
