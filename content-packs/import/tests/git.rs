@@ -159,3 +159,53 @@ fn prebuilt_public_site_is_served_as_is() {
     assert!(!has(&imp, "src/index.html"));
     assert_eq!(imp.tree.meta.title, "Site construit");
 }
+
+/// The real "Cours de Python" (CC BY-SA, Fuchs & Poulain) committed to a fresh
+/// repository becomes a site: one page per chapter, images kept, no `.md` link left.
+#[test]
+fn real_markdown_course_becomes_a_site() {
+    let Some(tar_path) = fixture("sites/cours-python_2025-09-29_366b8c0.tar") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    tar::Archive::new(std::fs::File::open(&tar_path).unwrap()).unpack(dir.path()).unwrap();
+    let repo = dir.path().join("cours-python");
+    let md_count = walk(&repo).iter().filter(|p| p.ends_with(".md")).count();
+    assert_eq!(md_count, 31);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "import"]);
+    let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    // 31 Markdown files, plus a generated index page for the `cours/` folder? No: the
+    // README becomes index.html, and every chapter its own page.
+    assert_eq!(imp.report.pages, 31);
+    assert_eq!(imp.tree.meta.title, "Cours de Python");
+    assert_eq!(imp.tree.meta.licence, "CC-BY-SA-4.0");
+    let chap = text(&imp, "cours/27_mini_projets.html");
+    assert!(chap.contains("src=\"img/pendule.png\""), "relative image kept");
+    assert!(has(&imp, "cours/img/pendule.png"));
+    assert!(chap.contains("href=\"../index.html\""));
+    for f in imp.tree.files.iter().filter(|f| f.path.ends_with(".html")) {
+        let html = text(&imp, &f.path);
+        for href in html.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()) {
+            let target = href.split('#').next().unwrap();
+            assert!(
+                !(target.ends_with(".md") && !target.contains("://")),
+                "{}: link {href} to a Markdown file was not rewritten",
+                f.path
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
+}

@@ -247,3 +247,66 @@ proptest! {
         let _ = preau_import::moodle::import(&p, &ImportLimits::default());
     }
 }
+
+const QUIZ_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+  <question type="category"><category><text>$course$/top/Chapitre 1</text></category></question>
+  <question type="multichoice"><name><text>Q1</text></name><questiontext format="html"><text><![CDATA[<p>Choisir</p><img src="@@PLUGINFILE@@/a.png">]]></text><file name="a.png" path="/" encoding="base64">aGVsbG8=</file></questiontext>
+    <single>true</single><shuffleanswers>1</shuffleanswers>
+    <answer fraction="100" format="html"><text>Oui</text><feedback format="html"><text>Bien</text></feedback></answer>
+    <answer fraction="0" format="html"><text>Non</text></answer></question>
+  <question type="numerical"><name><text>Q2</text></name><questiontext format="html"><text>Combien ?</text></questiontext>
+    <answer fraction="100"><text>3.5</text><tolerance>0.1</tolerance></answer>
+    <units><unit><multiplier>1</multiplier><unit_name>m</unit_name></unit></units><unitgradingtype>1</unitgradingtype><unitpenalty>0.5</unitpenalty></question>
+  <question type="cloze"><name><text>Q3</text></name><questiontext format="html"><text>Le {1:SA:=chat} dort {2:MCV:=bien~mal}.</text></questiontext></question>
+  <question type="matching"><name><text>Q4</text></name><questiontext format="html"><text>Associer</text></questiontext>
+    <subquestion format="html"><text>A</text><answer><text>1</text></answer></subquestion></question>
+  <question type="gapselect"><name><text>Q5</text></name><questiontext format="html"><text>Le [[2]] est [[1]].</text></questiontext>
+    <selectoption><text>bleu</text><group>1</group></selectoption><selectoption><text>ciel</text><group>2</group></selectoption></question>
+</quiz>
+"#;
+
+#[test]
+fn moodle_xml_types_units_cloze_and_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("q.xml");
+    std::fs::write(&p, QUIZ_XML).unwrap();
+    let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    let q = quiz::from_json(file(&imp, "_preau/quiz/quiz.json")).unwrap();
+    assert_eq!(q.questions.len(), 4, "{:?}", imp.report);
+    // "matching" is not a Moodle XML type name: reported, not guessed.
+    assert!(imp.report.items.iter().any(|i| i.kind == "matching" && i.status == Status::Skipped));
+    assert_eq!(q.questions[0].category, "Chapitre 1");
+    assert!(q.questions[0].text_html.contains("src=\"../files/q2/a.png\""), "{}", q.questions[0].text_html);
+    assert_eq!(file(&imp, "files/q2/a.png"), b"hello");
+    let num = &q.questions[1];
+    assert_eq!(quiz::score(num, &Response::Text { text: "3,45 m".into() }).fraction, Some(1.0));
+    assert_eq!(quiz::score(num, &Response::Text { text: "3.5".into() }).fraction, Some(0.5));
+    let cloze = &q.questions[2];
+    assert_eq!(cloze.text_html, "Le {#1} dort {#2}.");
+    let right =
+        Response::Cloze { parts: vec![Response::Text { text: "chat".into() }, Response::Choice { selected: vec![] }] };
+    // Weights 1 and 2: only the first part is right.
+    assert!((quiz::score(cloze, &right).fraction.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    let gaps = &q.questions[3];
+    assert_eq!(gaps.text_html, "Le [[1]] est [[2]].", "gap numbers no longer name the answer");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Moodle XML with a byte changed or a slice cut out converts or fails cleanly.
+    #[test]
+    fn moodle_xml_never_panics(pos in 0usize..4000, len in 0usize..40, byte in any::<u8>()) {
+        let mut bytes = QUIZ_XML.as_bytes().to_vec();
+        let at = pos % bytes.len();
+        bytes[at] = byte;
+        let end = (at + len).min(bytes.len());
+        bytes.drain(at..end);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.xml");
+        std::fs::write(&p, &bytes).unwrap();
+        let _ = preau_import::moodle_xml::import(&p, &ImportLimits::default());
+    }
+}
