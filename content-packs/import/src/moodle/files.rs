@@ -147,8 +147,45 @@ impl Files {
             rest = &after[end..];
         }
         out.push_str(rest);
-        let linked = self.rewrite_activity_links(&out, prefix);
+        let by_context = self.rewrite_by_context(&out, prefix, missing);
+        let linked = self.rewrite_activity_links(&by_context, prefix);
         clean(&linked)
+    }
+
+    /// `$@PLUGINFILEBYCONTEXT*<contextid>@$/<component>/<filearea>/<itemid>/<path>`: a file
+    /// of another context (often an activity that is not in the backup).
+    fn rewrite_by_context(&self, html: &str, prefix: &str, missing: &mut Vec<String>) -> String {
+        const TOKEN: &str = "$@PLUGINFILEBYCONTEXT*";
+        let mut out = String::with_capacity(html.len());
+        let mut rest = html;
+        while let Some(at) = rest.find(TOKEN) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + TOKEN.len()..];
+            let end = after.find(['"', '\'', '<', '>', ' ', '\n', '\t', ')']).unwrap_or(after.len());
+            let raw = &after[..end];
+            let resolved = raw.split_once("@$").and_then(|(ctx, path)| {
+                let decoded = percent_decode(path.split(['?', '#']).next().unwrap_or(""));
+                let mut parts = decoded.trim_start_matches('/').splitn(4, '/');
+                let (component, filearea, itemid, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                let area = FileArea {
+                    contextid: ctx.into(),
+                    component: component.into(),
+                    filearea: filearea.into(),
+                    itemid: itemid.into(),
+                };
+                self.find(&area, &format!("/{file}")).map(|f| format!("{prefix}{}", url_path(&f.pack_path)))
+            });
+            match resolved {
+                Some(url) => out.push_str(&url),
+                None => {
+                    missing.push(raw.split_once("@$").map(|x| x.1).unwrap_or(raw).to_string());
+                    out.push('#');
+                }
+            }
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// `$@PAGEVIEWBYID*12@$`, `$@QUIZVIEWBYID*7@$`, `$@COURSEVIEWBYID*2@$`… (Moodle's
