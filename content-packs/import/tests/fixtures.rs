@@ -63,6 +63,15 @@ fn french_course_browses_in_order() {
     let src = preau_import::sanitize::percent_decode(src);
     assert!(has(&imp, &src), "{src} not in the pack");
     assert!(!shot.contains("@@PLUGINFILE@@"));
+    // Links to files of a folder that the backup does not hold are reported by name.
+    assert!(!shot.contains("PLUGINFILEBYCONTEXT"));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("Utilisation de Sigil") && w.contains("screenshot_2015-02-03_15.19.19.png")),
+        "{:?}",
+        r.warnings
+    );
     // The url activity is an internal link back to the course home.
     assert!(text(&imp, "activities/url-130892.html").contains("href=\"../index.html\""));
     let stored: preau_import::ImportReport = serde_json::from_slice(file(&imp, "_preau/import-report.json")).unwrap();

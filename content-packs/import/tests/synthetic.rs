@@ -172,6 +172,25 @@ fn bad_backups_get_clear_errors() {
 }
 
 #[test]
+fn self_referencing_cloze_is_refused_not_recursed() {
+    let mut members = synthetic_backup();
+    let q = members.iter_mut().find(|m| m.0 == "questions.xml").unwrap();
+    q.1 = String::from_utf8(q.1.clone())
+        .unwrap()
+        .replace("<sequence>8</sequence>", "<sequence>7</sequence>")
+        .into_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.mbz");
+    write_tar_gz(&p, &members);
+    let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert!(
+        imp.report.items.iter().any(|i| i.kind == "multianswer" && i.reason.contains("itself a multianswer")),
+        "{:?}",
+        imp.report.items
+    );
+}
+
+#[test]
 fn zip_with_escaping_member_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("evil.mbz");

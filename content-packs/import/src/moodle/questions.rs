@@ -339,7 +339,13 @@ pub fn convert(
         "multianswer" => {
             let seq = plugin.map(|p| p.text("multianswer/sequence")).unwrap_or_default();
             let mut parts = Vec::new();
-            for sub in seq.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            for sub in seq.split(',').map(str::trim).filter(|s| !s.is_empty()).take(1000) {
+                // A part is a plain question; a cloze or random part (possible only in a
+                // forged backup) would recurse without end.
+                let sub_type = bank.by_id.get(sub).map(|e| e.el.text("qtype")).unwrap_or_default();
+                if matches!(sub_type.as_str(), "multianswer" | "random") {
+                    return Err(Unsupported(format!("cloze part {sub} is itself a {sub_type} question")));
+                }
                 let subq = convert(bank, sub, None, rewrite, degraded)
                     .map_err(|e| Unsupported(format!("cloze part {sub}: {}", e.0)))?;
                 if !matches!(
