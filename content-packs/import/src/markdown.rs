@@ -107,6 +107,17 @@ fn restore_math(html: &str, maths: &[String]) -> String {
 /// MkDocs admonitions: `!!! type "Title"` (or `???` for a collapsible block) followed by
 /// content indented by four spaces, turned into HTML blocks before Markdown rendering.
 pub fn admonitions(md: &str) -> String {
+    admonitions_at(md, 0)
+}
+
+/// Nesting is bounded: a forged file with thousands of nested blocks must not exhaust
+/// the stack; deeper blocks stay as Markdown text.
+const MAX_NESTING: usize = 8;
+
+fn admonitions_at(md: &str, depth: usize) -> String {
+    if depth >= MAX_NESTING {
+        return md.to_string();
+    }
     let lines: Vec<&str> = md.lines().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -141,7 +152,7 @@ pub fn admonitions(md: &str) -> String {
             inner.push('\n');
             i += 1;
         }
-        let body = to_html(&admonitions(&inner));
+        let body = to_html(&admonitions_at(&inner, depth + 1));
         if marker.starts_with("???") {
             let open = if *marker == "???+" { " open" } else { "" };
             out.push_str(&format!(
@@ -220,7 +231,7 @@ pub fn parse_mkdocs(yml: &str) -> MkDocs {
                 }
                 i += 1;
             }
-            cfg.nav = nav_items(&items, &mut 0, None);
+            cfg.nav = nav_items(&items, &mut 0, None, 0);
             continue;
         }
         i += 1;
@@ -233,7 +244,7 @@ fn indent(l: &str) -> usize {
 }
 
 /// Parses `- Title: path`, `- path` and `- Section:` + nested items at one indentation.
-fn nav_items(lines: &[&str], pos: &mut usize, level: Option<usize>) -> Vec<Nav> {
+fn nav_items(lines: &[&str], pos: &mut usize, level: Option<usize>, depth: usize) -> Vec<Nav> {
     let mut out = Vec::new();
     let level = level.unwrap_or_else(|| lines.first().map(|l| indent(l)).unwrap_or(0));
     while *pos < lines.len() {
@@ -253,7 +264,8 @@ fn nav_items(lines: &[&str], pos: &mut usize, level: Option<usize>) -> Vec<Nav> 
             Some((title, "")) => {
                 let child_level = lines.get(*pos).map(|n| indent(n)).filter(|n| *n > ind);
                 let children = match child_level {
-                    Some(cl) => nav_items(lines, pos, Some(cl)),
+                    Some(cl) if depth < MAX_NESTING => nav_items(lines, pos, Some(cl), depth + 1),
+                    Some(_) => Vec::new(),
                     None => Vec::new(),
                 };
                 out.push(Nav::Section { title: unquote(title), children });
@@ -574,6 +586,22 @@ mod tests {
         assert!(html.contains("class=\"admonition warning\""), "{html}");
         assert!(html.contains("Attention !") && html.contains("<strong>pas</strong>"), "{html}");
         assert!(html.contains("Suite"));
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut md = String::new();
+        for i in 0..300 {
+            md.push_str(&" ".repeat(4 * i));
+            md.push_str("!!! note\n");
+        }
+        let html = admonitions(&md);
+        assert_eq!(html.matches("<div class=\"admonition").count(), MAX_NESTING);
+        let mut yml = String::from("nav:\n");
+        for i in 0..300 {
+            yml.push_str(&format!("{}- S{i}:\n", " ".repeat(2 + 2 * i)));
+        }
+        let _ = parse_mkdocs(&yml);
     }
 
     #[test]
