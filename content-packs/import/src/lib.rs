@@ -1,5 +1,5 @@
-//! Importers: Moodle `.mbz`, GIFT / Moodle XML question files, git repositories, folders
-//! and tars. Each turns a source into a [`preau_pack::SourceTree`] that the pack builder
+//! Importers: Moodle `.mbz`, GIFT / Moodle XML question files, git repositories, Kiwix
+//! ZIM files, folders and tars. Each turns a source into a [`preau_pack::SourceTree`] that the pack builder
 //! chunks and signs, plus an [`ImportReport`].
 //!
 //! The kind of a source is found from its content ([`detect`]), never from its name.
@@ -20,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod sanitize;
 pub mod xml;
+pub mod zim;
 
 use std::io::Read;
 use std::path::Path;
@@ -162,12 +163,7 @@ pub fn import(src: &Path, opts: &ImportOptions) -> Result<Imported> {
         SourceKind::Gift => gift::import(src, &opts.limits)?,
         SourceKind::MoodleXml => moodle_xml::import(src, &opts.limits)?,
         SourceKind::Git => git::import(src, opts.git_ref.as_deref(), &opts.limits)?,
-        SourceKind::Zim => {
-            return Err(ImportError::UnknownKind {
-                path: src.to_path_buf(),
-                why: "ZIM files are recognised but not imported yet".into(),
-            });
-        }
+        SourceKind::Zim => zim::import(src, &opts.limits)?,
     };
     if imported.tree.meta.id.is_empty() {
         imported.tree.meta.id = preau_pack::path::slugify_id(&imported.tree.meta.title);

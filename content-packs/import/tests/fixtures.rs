@@ -283,3 +283,44 @@ fn moodle_xml_files() {
         "an embedded image"
     );
 }
+
+#[test]
+fn zim_files_become_packs() {
+    let Some(p) = fixture("zim/small.zim") else { return };
+    assert_eq!(detect(&p).unwrap(), SourceKind::Zim);
+    let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    // 16 entries: 2 content (favicon.png, main.html), 9 metadata, 1 W/mainPage
+    // redirect, 3 X indexes.
+    assert!(has(&imp, "main.html") && has(&imp, "favicon.png"));
+    assert_eq!(imp.tree.files.len(), 3, "2 content entries and the report");
+    assert_eq!(imp.tree.meta.entry, "main.html");
+    assert!(!imp.tree.meta.title.is_empty());
+
+    // Truncated and corrupted copies fail with a clear error, never a panic.
+    let bytes = std::fs::read(&p).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.zim");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let err = import(&cut, &ImportOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("ZIM"), "{err}");
+    for i in 0..300 {
+        let mut m = bytes.clone();
+        let at = (i * 7919) % m.len();
+        m[at] ^= 0x5a;
+        std::fs::write(&cut, &m).unwrap();
+        let _ = import(&cut, &ImportOptions::default());
+    }
+
+    let Some(p) = fixture("zim/wikibooks_be_all_nopic_2017-02.zim") else { return };
+    let imp = import(&p, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    // 66 HTML articles and 4 redirects to them in the C namespace (Main_Page.html,
+    // index.htm, Вугорская_кухня.html, Галоўная_старонка.html), checked by reading the
+    // directory entries.
+    assert_eq!(imp.report.pages, 70);
+    assert!(has(&imp, "Італьянская_мова_Урок_1.html"));
+    assert_eq!(imp.tree.meta.language, "be");
+    assert!(has(&imp, &imp.tree.meta.entry.clone()), "{}", imp.tree.meta.entry);
+    assert_eq!(text(&imp, "Main_Page.html"), text(&imp, &imp.tree.meta.entry.clone()));
+}
