@@ -122,6 +122,10 @@ fn walk(
                         format!("{size} bytes, more than {}", limits.max_file_bytes),
                     ));
                 }
+                if is_image(&path) && size > limits.max_image_bytes {
+                    report.file(&path, Status::Skipped, &format!("image larger than {} bytes", limits.max_image_bytes));
+                    continue;
+                }
                 budget.1 += size;
                 if budget.1 > limits.max_total_bytes {
                     return Err(ImportError::limit(
@@ -137,6 +141,11 @@ fn walk(
         }
     }
     Ok(())
+}
+
+fn is_image(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff"].iter().any(|e| lower.ends_with(e))
 }
 
 /// `https://user:token@host/x` → `https://host/x`.

@@ -85,6 +85,11 @@ fn markdown_repository_becomes_a_navigable_site() {
     assert!(!adn.contains("<script"));
     assert!(adn.contains("Suivant") || adn.contains("Précédent"));
 
+    // Images over the image limit are left out and reported.
+    let small = preau_import::ImportLimits { max_image_bytes: 3, ..Default::default() };
+    let bounded = import(&repo, &ImportOptions { limits: small, ..Default::default() }).unwrap();
+    assert!(!has(&bounded, "chapitres/image.png"));
+    assert!(bounded.report.items.iter().any(|i| i.kind == "chapitres/image.png" && i.reason.contains("image")));
     // An older ref gives that commit's tree.
     let old = import(&repo, &ImportOptions { git_ref: Some(v1.clone()), ..Default::default() }).unwrap();
     assert!(!has(&old, "chapitres/adn.html"));
