@@ -327,3 +327,29 @@ fn builds_killed_at_random_moments_leave_a_valid_repository() {
         .count();
     assert_eq!(leftovers, 0, "staging folders were not swept");
 }
+
+#[test]
+fn rotating_the_key_keeps_old_trust_working_and_retires_the_old_key() {
+    let t = Setup::new();
+    let src = t.p("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("index.html"), "<h1>Cours</h1>").unwrap();
+    assert!(t.build(&src, &["--id", "cours"]).status.success());
+    ok(&["keygen", "--out", s(&t.p("new"))]);
+    let repo = t.p("repo");
+    ok(&["pack", "rotate-key", "--repo", s(&repo), "--key", s(&t.p("key")), "--new-key", s(&t.p("new"))]);
+    // A client that trusted the old key follows the chain roots/1 → roots/2.
+    ok(&["pack", "verify", "--repo", s(&repo), "--trust", s(&t.p("key.pub"))]);
+    assert!(repo.join("roots/2.json").is_file());
+    std::fs::write(src.join("page.html"), "<p>Nouvelle page</p>").unwrap();
+    let err = fails(&["pack", "build", s(&src), "--repo", s(&repo), "--key", s(&t.p("key")), "--id", "cours"]);
+    assert!(err.contains("not authorised"), "{err}");
+    ok(&["pack", "build", s(&src), "--repo", s(&repo), "--key", s(&t.p("new")), "--id", "cours"]);
+    ok(&["pack", "verify", "--repo", s(&repo), "--trust", s(&t.p("key.pub"))]);
+    // A forged root version 3 signed only by the retired key is refused.
+    let forged = std::fs::read_to_string(repo.join("roots/2.json")).unwrap().replace("\"version\":2", "\"version\":3");
+    std::fs::write(repo.join("roots/3.json"), &forged).unwrap();
+    std::fs::write(repo.join("root.json"), &forged).unwrap();
+    let err = fails(&["pack", "verify", "--repo", s(&repo)]);
+    assert!(err.contains("signature"), "{err}");
+}

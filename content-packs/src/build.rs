@@ -127,6 +127,8 @@ pub fn build(
 
     // 2. Chunk, hash and stage new objects.
     let mut staging = Staging::new(&repo)?;
+    // Delta objects staged (not chunks), for the summary.
+    let mut delta_objects = 0u64;
     let result = (|| {
         let mut files = Vec::with_capacity(tree.files.len());
         let mut done = 0u64;
@@ -182,17 +184,35 @@ pub fn build(
                 summary_of(&tree, e.version, e.manifest, true, chunks_total, chunks_reused, done, catalog.version),
             ));
         }
+        // Per-file deltas against the previous version (see `delta`).
+        let deltas = match &prev_manifest {
+            Some(pm) => stage_deltas(&repo, &mut staging, pm, &files, &tree, &mut delta_objects)?,
+            None => Vec::new(),
+        };
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             version: previous.as_ref().map_or(1, |e| e.version + 1),
             meta: tree.meta.clone(),
             previous: previous.as_ref().map(|e| e.manifest),
             files,
-            deltas: Vec::new(),
+            deltas,
         };
         manifest.check()?;
         let bytes = manifest.to_bytes();
         let (mhash, _) = staging.put(&bytes, Encoding { level: opts.level, try_compress: true })?;
+        // The new manifest as a delta against the previous one: a box pays for the
+        // changed entries only, not a full copy of the manifest per version.
+        let mut manifest_deltas = Vec::new();
+        if let Some(e) = &previous {
+            let old_bytes = repo.read_object(&e.manifest, e.manifest_size)?;
+            if let Some(patch) = crate::delta::make(&old_bytes, &bytes)
+                && crate::delta::worth_it(patch.len(), bytes.len() as u64)
+            {
+                let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
+                delta_objects += u64::from(new);
+                manifest_deltas.push(crate::meta::ManifestDelta { from: e.manifest, object, size: patch.len() as u64 });
+            }
+        }
         let entry = CatalogEntry {
             version: manifest.version,
             manifest: mhash,
@@ -205,7 +225,7 @@ pub fn build(
             level: manifest.meta.level.clone(),
             kind: manifest.meta.kind.clone(),
             published: now_unix(),
-            manifest_deltas: Vec::new(),
+            manifest_deltas,
         };
         let s =
             summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);
@@ -226,7 +246,7 @@ pub fn build(
 
     // 3. Make the new objects durable and visible.
     // The manifest is a new object too, but not a chunk.
-    summary.chunks_new = staging.new_objects - 1;
+    summary.chunks_new = staging.new_objects - 1 - delta_objects;
     summary.bytes_added = staging.commit()?;
 
     // 4. Re-sign the catalog: the single switch to the new version.
@@ -265,6 +285,38 @@ fn summary_of(
         bytes_added: 0,
         catalog_version,
     }
+}
+
+/// Makes, stages and lists the deltas from the files of `prev` to the changed `files`.
+fn stage_deltas(
+    repo: &Repo,
+    staging: &mut Staging,
+    prev: &Manifest,
+    files: &[FileEntry],
+    tree: &SourceTree,
+    new_objects: &mut u64,
+) -> Result<Vec<crate::manifest::DeltaRef>> {
+    let mut out = Vec::new();
+    for (old, new) in crate::delta::candidates(&prev.files, files) {
+        let old_bytes = repo.read_file(old)?;
+        let Ok(i) = tree.files.binary_search_by(|f| f.path.as_str().cmp(&new.path)) else { continue };
+        let new_bytes = match &tree.files[i].data {
+            SourceData::Bytes(b) => b.clone(),
+            SourceData::File(p) => fs::read(p).context(|| format!("reading {}", p.display()))?,
+        };
+        if Hash::of(&new_bytes) != new.hash {
+            return Err(Error::Other(format!("file {:?} changed while the pack was being built", new.path)));
+        }
+        let Some(patch) = crate::delta::make(&old_bytes, &new_bytes) else { continue };
+        if !crate::delta::worth_it(patch.len(), new.size) {
+            continue;
+        }
+        // The patch is already compressed: store it as a raw frame.
+        let (_, fresh) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
+        *new_objects += u64::from(fresh);
+        out.push(crate::delta::delta_ref(&old.hash, &new.hash, &patch));
+    }
+    Ok(out)
 }
 
 /// The media type of a pack path, from its extension.

@@ -123,17 +123,12 @@ mod tests {
             ],
         };
         let json = serde_json::to_string(&outline).unwrap();
-        assert_eq!(
-            serde_json::from_str::<CourseOutline>(&json).unwrap(),
-            outline
-        );
+        assert_eq!(serde_json::from_str::<CourseOutline>(&json).unwrap(), outline);
         let ids: Vec<&str> = outline.activities().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["page-1", "quiz-2"]);
         assert_eq!(quiz_path("quiz-2"), "_preau/quiz/quiz-2.json");
-        let a: Assignment = serde_json::from_str(
-            r#"{"id":"a","title":"t","accepts_text":true,"accepts_file":false}"#,
-        )
-        .unwrap();
+        let a: Assignment =
+            serde_json::from_str(r#"{"id":"a","title":"t","accepts_text":true,"accepts_file":false}"#).unwrap();
         assert_eq!((a.max_files, a.max_bytes), (1, 0));
     }
 }

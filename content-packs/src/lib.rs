@@ -12,6 +12,7 @@
 pub mod build;
 pub mod chunk;
 pub mod course;
+pub mod delta;
 pub mod extract;
 pub mod fsutil;
 pub mod hash;

@@ -74,9 +74,10 @@ pub struct DeltaRef {
     pub from: Hash,
     /// Hash of the new file it produces.
     pub to: Hash,
-    /// The delta object (its name is the hash of its stored bytes).
+    /// The delta object: its decoded bytes are the zstd patch, and it is named by their
+    /// BLAKE3 like every object (see `delta`).
     pub object: Hash,
-    /// Length of the delta object as stored.
+    /// Length of the patch (the object's decoded length).
     pub size: u64,
 }
 

@@ -369,12 +369,7 @@ fn push_feedback(out: &mut String, piece: &str) {
 }
 
 fn graded(fraction: f64, feedback_html: String, right_answer_summary: String) -> Mark {
-    Mark {
-        fraction: Some(fraction),
-        needs_grading: false,
-        feedback_html,
-        right_answer_summary,
-    }
+    Mark { fraction: Some(fraction), needs_grading: false, feedback_html, right_answer_summary }
 }
 
 fn combined_for(c: &CombinedFeedback, fraction: f64) -> &str {
@@ -394,16 +389,8 @@ fn score_kind(qid: &str, kind: &QuestionKind, r: &Response) -> Mark {
             let right = if tf.correct { "Vrai" } else { "Faux" }.to_string();
             match r {
                 Response::TrueFalse { value } => {
-                    let fb = if *value {
-                        &tf.feedback_true_html
-                    } else {
-                        &tf.feedback_false_html
-                    };
-                    graded(
-                        if *value == tf.correct { 1.0 } else { 0.0 },
-                        fb.clone(),
-                        right,
-                    )
+                    let fb = if *value { &tf.feedback_true_html } else { &tf.feedback_false_html };
+                    graded(if *value == tf.correct { 1.0 } else { 0.0 }, fb.clone(), right)
                 }
                 _ => graded(0.0, String::new(), right),
             }
@@ -414,11 +401,7 @@ fn score_kind(qid: &str, kind: &QuestionKind, r: &Response) -> Mark {
                 Response::Text { text } => text.as_str(),
                 _ => return graded(0.0, String::new(), right),
             };
-            match sa
-                .answers
-                .iter()
-                .find(|a| wildcard_match(&a.pattern, text, sa.case_sensitive))
-            {
+            match sa.answers.iter().find(|a| wildcard_match(&a.pattern, text, sa.case_sensitive)) {
                 Some(a) => graded(a.fraction, a.feedback_html.clone(), right),
                 None => graded(0.0, String::new(), right),
             }
@@ -450,11 +433,7 @@ fn score_kind(qid: &str, kind: &QuestionKind, r: &Response) -> Mark {
 }
 
 fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
-    let order = display_order(
-        qid,
-        mc.shuffle,
-        mc.choices.iter().map(|c| c.text_html.as_str()),
-    );
+    let order = display_order(qid, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()));
     let right: Vec<&str> = mc
         .choices
         .iter()
@@ -465,10 +444,7 @@ fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
     let summary = right.join("; ");
     let selected: Vec<usize> = match r {
         Response::Choice { selected } => {
-            let mut s: Vec<usize> = selected
-                .iter()
-                .filter_map(|p| order.get(*p).copied())
-                .collect();
+            let mut s: Vec<usize> = selected.iter().filter_map(|p| order.get(*p).copied()).collect();
             s.sort_unstable();
             s.dedup();
             s
@@ -486,11 +462,7 @@ fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
         sum += c.fraction;
         push_feedback(&mut feedback, &c.feedback_html);
     }
-    let fraction = if mc.single {
-        sum.clamp(-1.0, 1.0)
-    } else {
-        sum.clamp(0.0, 1.0)
-    };
+    let fraction = if mc.single { sum.clamp(-1.0, 1.0) } else { sum.clamp(0.0, 1.0) };
     push_feedback(&mut feedback, combined_for(&mc.combined, fraction));
     graded(fraction, feedback, summary)
 }
@@ -503,11 +475,7 @@ fn best_text_answer(sa: &ShortAnswer) -> Option<String> {
     sa.answers
         .iter()
         .filter(|a| a.fraction > 0.0)
-        .max_by(|a, b| {
-            a.fraction
-                .total_cmp(&b.fraction)
-                .then(std::cmp::Ordering::Greater)
-        })
+        .max_by(|a, b| a.fraction.total_cmp(&b.fraction).then(std::cmp::Ordering::Greater))
         .map(|a| a.pattern.replace("\\*", "*"))
 }
 
@@ -515,11 +483,7 @@ fn best_text_answer(sa: &ShortAnswer) -> Option<String> {
 /// a literal star, case folded unless `case_sensitive`.
 pub fn wildcard_match(pattern: &str, response: &str, case_sensitive: bool) -> bool {
     let fold = |s: &str| {
-        if case_sensitive {
-            s.to_string()
-        } else {
-            s.to_lowercase()
-        }
+        if case_sensitive { s.to_string() } else { s.to_lowercase() }
     };
     let pattern = fold(pattern.trim());
     let text: Vec<char> = fold(response.trim()).chars().collect();
@@ -571,27 +535,16 @@ pub fn parse_number_and_unit(text: &str) -> Option<(f64, String)> {
     let start = s.find(|c: char| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+'))?;
     let lead_unit = s[..start].trim();
     let rest = &s[start..];
-    let end_candidates: Vec<usize> = rest
-        .char_indices()
-        .take_while(|(_, c)| is_num(*c))
-        .map(|(i, c)| i + c.len_utf8())
-        .collect();
+    let end_candidates: Vec<usize> =
+        rest.char_indices().take_while(|(_, c)| is_num(*c)).map(|(i, c)| i + c.len_utf8()).collect();
     for end in end_candidates.into_iter().rev() {
         let raw = &rest[..end];
-        let normalised = if raw.contains('.') {
-            raw.replace(',', "")
-        } else {
-            raw.replace(',', ".")
-        };
+        let normalised = if raw.contains('.') { raw.replace(',', "") } else { raw.replace(',', ".") };
         if let Ok(v) = normalised.parse::<f64>()
             && v.is_finite()
         {
             let trail = rest[end..].trim();
-            let unit = if !lead_unit.is_empty() && trail.is_empty() {
-                lead_unit
-            } else {
-                trail
-            };
+            let unit = if !lead_unit.is_empty() && trail.is_empty() { lead_unit } else { trail };
             if !lead_unit.is_empty() && !trail.is_empty() {
                 return None;
             }
@@ -606,11 +559,7 @@ fn score_numerical(n: &Numerical, r: &Response) -> Mark {
         .answers
         .iter()
         .filter(|a| a.fraction > 0.0)
-        .max_by(|a, b| {
-            a.fraction
-                .total_cmp(&b.fraction)
-                .then(std::cmp::Ordering::Greater)
-        })
+        .max_by(|a, b| a.fraction.total_cmp(&b.fraction).then(std::cmp::Ordering::Greater))
         .map(|a| match (a.value, n.units.first()) {
             (Some(v), Some(u)) => format!("{} {}", fmt_num(v), u.name),
             (Some(v), None) => fmt_num(v),
@@ -671,14 +620,8 @@ pub fn match_options(qid: &str, m: &Match) -> Vec<String> {
 /// The stems of a match question (pairs with a non-empty stem), in display order, as
 /// indices into `pairs`.
 pub fn match_stems(qid: &str, m: &Match) -> Vec<usize> {
-    let stems: Vec<usize> = (0..m.pairs.len())
-        .filter(|i| !m.pairs[*i].stem_html.trim().is_empty())
-        .collect();
-    let order = display_order(
-        qid,
-        m.shuffle,
-        stems.iter().map(|i| m.pairs[*i].stem_html.as_str()),
-    );
+    let stems: Vec<usize> = (0..m.pairs.len()).filter(|i| !m.pairs[*i].stem_html.trim().is_empty()).collect();
+    let order = display_order(qid, m.shuffle, stems.iter().map(|i| m.pairs[*i].stem_html.as_str()));
     order.into_iter().map(|i| stems[i]).collect()
 }
 
@@ -710,11 +653,7 @@ fn score_match(qid: &str, m: &Match, r: &Response) -> Mark {
         })
         .count();
     let fraction = right as f64 / stems.len() as f64;
-    graded(
-        fraction,
-        combined_for(&m.combined, fraction).to_string(),
-        summary,
-    )
+    graded(fraction, combined_for(&m.combined, fraction).to_string(), summary)
 }
 
 fn score_cloze(qid: &str, ma: &MultiAnswer, r: &Response) -> Mark {
@@ -729,51 +668,28 @@ fn score_cloze(qid: &str, ma: &MultiAnswer, r: &Response) -> Mark {
     let mut summary = Vec::new();
     for (i, part) in ma.parts.iter().enumerate() {
         let sub_id = format!("{qid}#{}", i + 1);
-        let m = score_kind(
-            &sub_id,
-            &part.kind,
-            responses.get(i).unwrap_or(&Response::Empty),
-        );
+        let m = score_kind(&sub_id, &part.kind, responses.get(i).unwrap_or(&Response::Empty));
         sum += part.weight.max(0.0) * m.fraction.unwrap_or(0.0).max(0.0);
         push_feedback(&mut feedback, &m.feedback_html);
         summary.push(format!("{}: {}", i + 1, m.right_answer_summary));
     }
-    let fraction = if total > 0.0 {
-        (sum / total).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let fraction = if total > 0.0 { (sum / total).clamp(0.0, 1.0) } else { 0.0 };
     graded(fraction, feedback, summary.join("; "))
 }
 
 /// The options offered in gap `gap` (0-based), in display order, as indices into `choices`.
 pub fn gap_options(qid: &str, g: &Gaps, gap: usize) -> Vec<usize> {
-    let Some(group) = g
-        .gaps
-        .get(gap)
-        .and_then(|c| g.choices.get(*c))
-        .map(|c| c.group)
-    else {
+    let Some(group) = g.gaps.get(gap).and_then(|c| g.choices.get(*c)).map(|c| c.group) else {
         return Vec::new();
     };
-    let members: Vec<usize> = (0..g.choices.len())
-        .filter(|i| g.choices[*i].group == group)
-        .collect();
-    let order = display_order(
-        qid,
-        g.shuffle,
-        members.iter().map(|i| g.choices[*i].text.as_str()),
-    );
+    let members: Vec<usize> = (0..g.choices.len()).filter(|i| g.choices[*i].group == group).collect();
+    let order = display_order(qid, g.shuffle, members.iter().map(|i| g.choices[*i].text.as_str()));
     order.into_iter().map(|i| members[i]).collect()
 }
 
 fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
-    let summary = g
-        .gaps
-        .iter()
-        .map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let summary =
+        g.gaps.iter().map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or("")).collect::<Vec<_>>().join("; ");
     if g.gaps.is_empty() {
         return graded(0.0, String::new(), summary);
     }
@@ -784,34 +700,19 @@ fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
     let right = (0..g.gaps.len())
         .filter(|gap| {
             let options = gap_options(qid, g, *gap);
-            chosen
-                .get(*gap)
-                .copied()
-                .flatten()
-                .and_then(|p| options.get(p))
-                == Some(&g.gaps[*gap])
+            chosen.get(*gap).copied().flatten().and_then(|p| options.get(p)) == Some(&g.gaps[*gap])
         })
         .count();
     let fraction = right as f64 / g.gaps.len() as f64;
-    graded(
-        fraction,
-        combined_for(&g.combined, fraction).to_string(),
-        summary,
-    )
+    graded(fraction, combined_for(&g.combined, fraction).to_string(), summary)
 }
 
 /// The order in which a list is shown, as indices into the stored list. Without shuffle,
 /// the author's order; with shuffle, a permutation fixed by the question id and the
 /// items, so that the box, the public view and the scoring always agree.
-pub fn display_order<'a>(
-    qid: &str,
-    shuffle: bool,
-    items: impl Iterator<Item = &'a str>,
-) -> Vec<usize> {
-    let keyed: Vec<(Hash, usize)> = items
-        .enumerate()
-        .map(|(i, text)| (Hash::of(format!("{qid}\u{0}{i}\u{0}{text}").as_bytes()), i))
-        .collect();
+pub fn display_order<'a>(qid: &str, shuffle: bool, items: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let keyed: Vec<(Hash, usize)> =
+        items.enumerate().map(|(i, text)| (Hash::of(format!("{qid}\u{0}{i}\u{0}{text}").as_bytes()), i)).collect();
     let mut order: Vec<(Hash, usize)> = keyed;
     if shuffle {
         order.sort();
@@ -847,38 +748,17 @@ pub struct PublicQuestion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum PublicKind {
-    MultiChoice {
-        single: bool,
-        choices: Vec<String>,
-    },
+    MultiChoice { single: bool, choices: Vec<String> },
     TrueFalse,
     ShortAnswer,
-    Numerical {
-        units: Vec<String>,
-    },
-    Match {
-        stems: Vec<String>,
-        options: Vec<String>,
-    },
-    Essay {
-        response_format: String,
-        template_html: String,
-        min_words: Option<u32>,
-        max_words: Option<u32>,
-    },
+    Numerical { units: Vec<String> },
+    Match { stems: Vec<String>, options: Vec<String> },
+    Essay { response_format: String, template_html: String, min_words: Option<u32>, max_words: Option<u32> },
     Description,
-    MultiAnswer {
-        parts: Vec<PublicKind>,
-    },
-    GapSelect {
-        gaps: Vec<Vec<String>>,
-    },
-    DdWtos {
-        gaps: Vec<Vec<String>>,
-    },
-    Random {
-        candidates: Vec<PublicQuestion>,
-    },
+    MultiAnswer { parts: Vec<PublicKind> },
+    GapSelect { gaps: Vec<Vec<String>> },
+    DdWtos { gaps: Vec<Vec<String>> },
+    Random { candidates: Vec<PublicQuestion> },
 }
 
 /// The quiz as the browser may see it before submission.
@@ -895,40 +775,23 @@ pub fn public_view(quiz: &Quiz) -> PublicQuiz {
 }
 
 pub fn public_question(q: &Question) -> PublicQuestion {
-    PublicQuestion {
-        id: q.id.clone(),
-        text_html: q.text_html.clone(),
-        mark: q.mark,
-        kind: public_kind(&q.id, &q.kind),
-    }
+    PublicQuestion { id: q.id.clone(), text_html: q.text_html.clone(), mark: q.mark, kind: public_kind(&q.id, &q.kind) }
 }
 
 fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
     match kind {
         QuestionKind::MultiChoice(mc) => {
-            let order = display_order(
-                qid,
-                mc.shuffle,
-                mc.choices.iter().map(|c| c.text_html.as_str()),
-            );
+            let order = display_order(qid, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()));
             PublicKind::MultiChoice {
                 single: mc.single,
-                choices: order
-                    .into_iter()
-                    .map(|i| mc.choices[i].text_html.clone())
-                    .collect(),
+                choices: order.into_iter().map(|i| mc.choices[i].text_html.clone()).collect(),
             }
         }
         QuestionKind::TrueFalse(_) => PublicKind::TrueFalse,
         QuestionKind::ShortAnswer(_) => PublicKind::ShortAnswer,
-        QuestionKind::Numerical(n) => PublicKind::Numerical {
-            units: n.units.iter().map(|u| u.name.clone()).collect(),
-        },
+        QuestionKind::Numerical(n) => PublicKind::Numerical { units: n.units.iter().map(|u| u.name.clone()).collect() },
         QuestionKind::Match(m) => PublicKind::Match {
-            stems: match_stems(qid, m)
-                .into_iter()
-                .map(|i| m.pairs[i].stem_html.clone())
-                .collect(),
+            stems: match_stems(qid, m).into_iter().map(|i| m.pairs[i].stem_html.clone()).collect(),
             options: match_options(qid, m),
         },
         QuestionKind::Essay(e) => PublicKind::Essay {
@@ -946,42 +809,28 @@ fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
                 .map(|(i, p)| public_kind(&format!("{qid}#{}", i + 1), &p.kind))
                 .collect(),
         },
-        QuestionKind::GapSelect(g) => PublicKind::GapSelect {
-            gaps: public_gaps(qid, g),
-        },
-        QuestionKind::DdWtos(g) => PublicKind::DdWtos {
-            gaps: public_gaps(qid, g),
-        },
-        QuestionKind::Random(r) => PublicKind::Random {
-            candidates: r.candidates.iter().map(public_question).collect(),
-        },
+        QuestionKind::GapSelect(g) => PublicKind::GapSelect { gaps: public_gaps(qid, g) },
+        QuestionKind::DdWtos(g) => PublicKind::DdWtos { gaps: public_gaps(qid, g) },
+        QuestionKind::Random(r) => {
+            PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() }
+        }
     }
 }
 
 fn public_gaps(qid: &str, g: &Gaps) -> Vec<Vec<String>> {
     (0..g.gaps.len())
-        .map(|gap| {
-            gap_options(qid, g, gap)
-                .into_iter()
-                .map(|i| g.choices[i].text.clone())
-                .collect()
-        })
+        .map(|gap| gap_options(qid, g, gap).into_iter().map(|i| g.choices[i].text.clone()).collect())
         .collect()
 }
 
 /// Parses a stored quiz and checks its format version.
 pub fn from_json(bytes: &[u8]) -> crate::Result<Quiz> {
-    let quiz: Quiz = serde_json::from_slice(bytes).map_err(|e| crate::Error::Malformed {
-        what: "quiz JSON".into(),
-        detail: e.to_string(),
-    })?;
+    let quiz: Quiz = serde_json::from_slice(bytes)
+        .map_err(|e| crate::Error::Malformed { what: "quiz JSON".into(), detail: e.to_string() })?;
     if quiz.format > QUIZ_FORMAT {
         return Err(crate::Error::Malformed {
             what: format!("quiz {:?}", quiz.id),
-            detail: format!(
-                "format {} is newer than this program understands ({QUIZ_FORMAT})",
-                quiz.format
-            ),
+            detail: format!("format {} is newer than this program understands ({QUIZ_FORMAT})", quiz.format),
         });
     }
     Ok(quiz)
@@ -1004,11 +853,7 @@ mod tests {
     }
 
     fn choice(text: &str, fraction: f64, fb: &str) -> Choice {
-        Choice {
-            text_html: text.into(),
-            fraction,
-            feedback_html: fb.into(),
-        }
+        Choice { text_html: text.into(), fraction, feedback_html: fb.into() }
     }
 
     fn text(t: &str) -> Response {
@@ -1021,17 +866,11 @@ mod tests {
 
     /// Public position of the stored choice `stored` of a multichoice question.
     fn pos_of(question: &Question, stored: usize) -> usize {
-        let QuestionKind::MultiChoice(mc) = &question.kind else {
-            panic!()
-        };
-        display_order(
-            &question.id,
-            mc.shuffle,
-            mc.choices.iter().map(|c| c.text_html.as_str()),
-        )
-        .iter()
-        .position(|i| *i == stored)
-        .unwrap()
+        let QuestionKind::MultiChoice(mc) = &question.kind else { panic!() };
+        display_order(&question.id, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()))
+            .iter()
+            .position(|i| *i == stored)
+            .unwrap()
     }
 
     #[test]
@@ -1039,58 +878,19 @@ mod tests {
         let question = q(QuestionKind::MultiChoice(MultiChoice {
             single: true,
             shuffle: true,
-            choices: vec![
-                choice("Paris", 1.0, "Oui"),
-                choice("Lyon", -0.5, "Non"),
-                choice("Nice", 0.0, ""),
-            ],
-            combined: CombinedFeedback {
-                correct_html: "Bravo".into(),
-                ..Default::default()
-            },
+            choices: vec![choice("Paris", 1.0, "Oui"), choice("Lyon", -0.5, "Non"), choice("Nice", 0.0, "")],
+            combined: CombinedFeedback { correct_html: "Bravo".into(), ..Default::default() },
         }));
-        let m = score(
-            &question,
-            &Response::Choice {
-                selected: vec![pos_of(&question, 0)],
-            },
-        );
+        let m = score(&question, &Response::Choice { selected: vec![pos_of(&question, 0)] });
         assert_eq!(m.fraction, Some(1.0));
         assert!(m.feedback_html.contains("Oui") && m.feedback_html.contains("Bravo"));
         assert_eq!(m.right_answer_summary, "Paris");
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Choice {
-                    selected: vec![pos_of(&question, 1)]
-                }
-            )),
-            -0.5
-        );
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Choice {
-                    selected: vec![pos_of(&question, 2)]
-                }
-            )),
-            0.0
-        );
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![pos_of(&question, 1)] })), -0.5);
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![pos_of(&question, 2)] })), 0.0);
         // Two radio answers at once are a forged response.
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Choice {
-                    selected: vec![0, 1]
-                }
-            )),
-            0.0
-        );
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![0, 1] })), 0.0);
         // Out of range and wrong shape never panic.
-        assert_eq!(
-            frac(score(&question, &Response::Choice { selected: vec![99] })),
-            0.0
-        );
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![99] })), 0.0);
         assert_eq!(frac(score(&question, &text("Paris"))), 0.0);
     }
 
@@ -1099,26 +899,14 @@ mod tests {
         let question = q(QuestionKind::MultiChoice(MultiChoice {
             single: false,
             shuffle: false,
-            choices: vec![
-                choice("a", 0.5, ""),
-                choice("b", 0.5, ""),
-                choice("c", -1.0, ""),
-                choice("d", 0.333_33, ""),
-            ],
+            choices: vec![choice("a", 0.5, ""), choice("b", 0.5, ""), choice("c", -1.0, ""), choice("d", 0.333_33, "")],
             combined: CombinedFeedback {
                 correct_html: "C".into(),
                 partially_correct_html: "P".into(),
                 incorrect_html: "I".into(),
             },
         }));
-        let sel = |s: &[usize]| {
-            score(
-                &question,
-                &Response::Choice {
-                    selected: s.to_vec(),
-                },
-            )
-        };
+        let sel = |s: &[usize]| score(&question, &Response::Choice { selected: s.to_vec() });
         assert_eq!(frac(sel(&[0, 1])), 1.0);
         assert_eq!(sel(&[0, 1]).feedback_html, "C");
         assert_eq!(frac(sel(&[0])), 0.5);
@@ -1140,14 +928,8 @@ mod tests {
         }));
         let m = score(&question, &Response::TrueFalse { value: false });
         assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(1.0), "Exact"));
-        assert_eq!(
-            frac(score(&question, &Response::TrueFalse { value: true })),
-            0.0
-        );
-        assert_eq!(
-            score(&question, &Response::Empty).right_answer_summary,
-            "Faux"
-        );
+        assert_eq!(frac(score(&question, &Response::TrueFalse { value: true })), 0.0);
+        assert_eq!(score(&question, &Response::Empty).right_answer_summary, "Faux");
     }
 
     #[test]
@@ -1174,31 +956,16 @@ mod tests {
         let question = q(QuestionKind::ShortAnswer(ShortAnswer {
             case_sensitive: false,
             answers: vec![
-                TextAnswer {
-                    pattern: "Victor Hugo".into(),
-                    fraction: 1.0,
-                    feedback_html: "Oui".into(),
-                },
-                TextAnswer {
-                    pattern: "*Hugo".into(),
-                    fraction: 0.5,
-                    feedback_html: "Presque".into(),
-                },
-                TextAnswer {
-                    pattern: "*".into(),
-                    fraction: 0.0,
-                    feedback_html: "Non".into(),
-                },
+                TextAnswer { pattern: "Victor Hugo".into(), fraction: 1.0, feedback_html: "Oui".into() },
+                TextAnswer { pattern: "*Hugo".into(), fraction: 0.5, feedback_html: "Presque".into() },
+                TextAnswer { pattern: "*".into(), fraction: 0.0, feedback_html: "Non".into() },
             ],
         }));
         let m = score(&question, &text("victor hugo"));
         assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(1.0), "Oui"));
         assert_eq!(m.right_answer_summary, "Victor Hugo");
         let m = score(&question, &text("V. Hugo"));
-        assert_eq!(
-            (m.fraction, m.feedback_html.as_str()),
-            (Some(0.5), "Presque")
-        );
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.5), "Presque"));
         let m = score(&question, &text("Zola"));
         assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.0), "Non"));
     }
@@ -1208,10 +975,7 @@ mod tests {
         assert_eq!(parse_number_and_unit("3.5"), Some((3.5, String::new())));
         assert_eq!(parse_number_and_unit(" 3,5 cm"), Some((3.5, "cm".into())));
         assert_eq!(parse_number_and_unit("-1e3m"), Some((-1000.0, "m".into())));
-        assert_eq!(
-            parse_number_and_unit("1,000.5"),
-            Some((1000.5, String::new()))
-        );
+        assert_eq!(parse_number_and_unit("1,000.5"), Some((1000.5, String::new())));
         assert_eq!(parse_number_and_unit("$ 12"), Some((12.0, "$".into())));
         assert_eq!(parse_number_and_unit("douze"), None);
         assert_eq!(parse_number_and_unit(""), None);
@@ -1222,67 +986,26 @@ mod tests {
     fn numerical_tolerance_and_units() {
         let question = q(QuestionKind::Numerical(Numerical {
             answers: vec![
-                NumAnswer {
-                    value: Some(1.5),
-                    tolerance: 0.1,
-                    fraction: 1.0,
-                    feedback_html: "Oui".into(),
-                },
-                NumAnswer {
-                    value: Some(2.0),
-                    tolerance: 0.0,
-                    fraction: 0.5,
-                    feedback_html: "".into(),
-                },
-                NumAnswer {
-                    value: None,
-                    tolerance: 0.0,
-                    fraction: 0.0,
-                    feedback_html: "Non".into(),
-                },
+                NumAnswer { value: Some(1.5), tolerance: 0.1, fraction: 1.0, feedback_html: "Oui".into() },
+                NumAnswer { value: Some(2.0), tolerance: 0.0, fraction: 0.5, feedback_html: "".into() },
+                NumAnswer { value: None, tolerance: 0.0, fraction: 0.0, feedback_html: "Non".into() },
             ],
-            units: vec![
-                Unit {
-                    name: "m".into(),
-                    multiplier: 1.0,
-                },
-                Unit {
-                    name: "cm".into(),
-                    multiplier: 100.0,
-                },
-            ],
+            units: vec![Unit { name: "m".into(), multiplier: 1.0 }, Unit { name: "cm".into(), multiplier: 100.0 }],
             unit_required: true,
             unit_penalty: 0.25,
         }));
         assert_eq!(frac(score(&question, &text("1.5 m"))), 1.0);
-        assert_eq!(
-            frac(score(&question, &text("1,6 m"))),
-            1.0,
-            "within tolerance, decimal comma"
-        );
+        assert_eq!(frac(score(&question, &text("1,6 m"))), 1.0, "within tolerance, decimal comma");
         assert_eq!(frac(score(&question, &text("150 cm"))), 1.0, "multiplier");
-        assert_eq!(
-            frac(score(&question, &text("1.5"))),
-            0.75,
-            "missing unit penalty"
-        );
-        assert_eq!(
-            frac(score(&question, &text("1.5 km"))),
-            0.75,
-            "unknown unit penalty"
-        );
+        assert_eq!(frac(score(&question, &text("1.5"))), 0.75, "missing unit penalty");
+        assert_eq!(frac(score(&question, &text("1.5 km"))), 0.75, "unknown unit penalty");
         assert_eq!(frac(score(&question, &text("2 m"))), 0.5);
         let m = score(&question, &text("7 m"));
         assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.0), "Non"));
         assert_eq!(frac(score(&question, &text("abc"))), 0.0);
         assert_eq!(m.right_answer_summary, "1.5 m");
         let plain = q(QuestionKind::Numerical(Numerical {
-            answers: vec![NumAnswer {
-                value: Some(3.0),
-                tolerance: 2.0,
-                fraction: 1.0,
-                feedback_html: "".into(),
-            }],
+            answers: vec![NumAnswer { value: Some(3.0), tolerance: 2.0, fraction: 1.0, feedback_html: "".into() }],
             units: vec![],
             unit_required: false,
             unit_penalty: 0.0,
@@ -1296,22 +1019,10 @@ mod tests {
     fn match_q() -> Question {
         q(QuestionKind::Match(Match {
             pairs: vec![
-                MatchPair {
-                    stem_html: "Canada".into(),
-                    answer: "Ottawa".into(),
-                },
-                MatchPair {
-                    stem_html: "Italie".into(),
-                    answer: "Rome".into(),
-                },
-                MatchPair {
-                    stem_html: "Japon".into(),
-                    answer: "Tokyo".into(),
-                },
-                MatchPair {
-                    stem_html: "".into(),
-                    answer: "Lyon".into(),
-                },
+                MatchPair { stem_html: "Canada".into(), answer: "Ottawa".into() },
+                MatchPair { stem_html: "Italie".into(), answer: "Rome".into() },
+                MatchPair { stem_html: "Japon".into(), answer: "Tokyo".into() },
+                MatchPair { stem_html: "".into(), answer: "Lyon".into() },
             ],
             shuffle: true,
             combined: CombinedFeedback::default(),
@@ -1320,12 +1031,8 @@ mod tests {
 
     /// The right response for a match question, built from its public view.
     fn right_match_response(question: &Question) -> Vec<Option<usize>> {
-        let PublicKind::Match { stems, options } = public_question(question).kind else {
-            panic!()
-        };
-        let QuestionKind::Match(m) = &question.kind else {
-            panic!()
-        };
+        let PublicKind::Match { stems, options } = public_question(question).kind else { panic!() };
+        let QuestionKind::Match(m) = &question.kind else { panic!() };
         stems
             .iter()
             .map(|s| {
@@ -1339,45 +1046,19 @@ mod tests {
     fn match_fraction_per_right_pair() {
         let question = match_q();
         let public = public_question(&question);
-        let PublicKind::Match { stems, options } = &public.kind else {
-            panic!()
-        };
+        let PublicKind::Match { stems, options } = &public.kind else { panic!() };
         assert_eq!(stems.len(), 3, "the extra wrong answer has no stem");
         assert_eq!(options.len(), 4, "but is offered as an option");
         let right = right_match_response(&question);
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Select {
-                    choices: right.clone()
-                }
-            )),
-            1.0
-        );
+        assert_eq!(frac(score(&question, &Response::Select { choices: right.clone() })), 1.0);
         let mut two = right.clone();
         two[0] = None;
-        assert!(
-            (frac(score(&question, &Response::Select { choices: two })) - 2.0 / 3.0).abs() < 1e-9
-        );
+        assert!((frac(score(&question, &Response::Select { choices: two })) - 2.0 / 3.0).abs() < 1e-9);
         let mut wrong = right.clone();
         wrong[1] = Some(options.iter().position(|o| o == "Lyon").unwrap());
-        assert!(
-            (frac(score(&question, &Response::Select { choices: wrong })) - 2.0 / 3.0).abs() < 1e-9
-        );
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Select {
-                    choices: vec![Some(99)]
-                }
-            )),
-            0.0
-        );
-        assert!(
-            score(&question, &Response::Empty)
-                .right_answer_summary
-                .contains("Canada → Ottawa")
-        );
+        assert!((frac(score(&question, &Response::Select { choices: wrong })) - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(frac(score(&question, &Response::Select { choices: vec![Some(99)] })), 0.0);
+        assert!(score(&question, &Response::Empty).right_answer_summary.contains("Canada → Ottawa"));
     }
 
     #[test]
@@ -1388,11 +1069,7 @@ mod tests {
                     weight: 1.0,
                     kind: QuestionKind::ShortAnswer(ShortAnswer {
                         case_sensitive: false,
-                        answers: vec![TextAnswer {
-                            pattern: "chat".into(),
-                            fraction: 1.0,
-                            feedback_html: "".into(),
-                        }],
+                        answers: vec![TextAnswer { pattern: "chat".into(), fraction: 1.0, feedback_html: "".into() }],
                     }),
                 },
                 ClozePart {
@@ -1411,61 +1088,30 @@ mod tests {
                 },
             ],
         }));
-        let r = |a: &str, b: &str| Response::Cloze {
-            parts: vec![text(a), text(b)],
-        };
+        let r = |a: &str, b: &str| Response::Cloze { parts: vec![text(a), text(b)] };
         assert_eq!(frac(score(&question, &r("Chat", "4"))), 1.0);
         assert_eq!(frac(score(&question, &r("chien", "4"))), 0.75);
         assert_eq!(frac(score(&question, &r("chat", "5"))), 0.25);
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Cloze {
-                    parts: vec![text("chat")]
-                }
-            )),
-            0.25
-        );
+        assert_eq!(frac(score(&question, &Response::Cloze { parts: vec![text("chat")] })), 0.25);
         assert_eq!(frac(score(&question, &Response::Empty)), 0.0);
-        assert_eq!(
-            score(&question, &Response::Empty).right_answer_summary,
-            "1: chat; 2: 4"
-        );
+        assert_eq!(score(&question, &Response::Empty).right_answer_summary, "1: chat; 2: 4");
     }
 
     #[test]
     fn gaps_by_group() {
         let g = Gaps {
             choices: vec![
-                GapChoice {
-                    text: "chat".into(),
-                    group: 1,
-                    infinite: false,
-                },
-                GapChoice {
-                    text: "chien".into(),
-                    group: 1,
-                    infinite: false,
-                },
-                GapChoice {
-                    text: "mange".into(),
-                    group: 2,
-                    infinite: false,
-                },
-                GapChoice {
-                    text: "dort".into(),
-                    group: 2,
-                    infinite: false,
-                },
+                GapChoice { text: "chat".into(), group: 1, infinite: false },
+                GapChoice { text: "chien".into(), group: 1, infinite: false },
+                GapChoice { text: "mange".into(), group: 2, infinite: false },
+                GapChoice { text: "dort".into(), group: 2, infinite: false },
             ],
             gaps: vec![0, 3],
             shuffle: true,
             combined: CombinedFeedback::default(),
         };
         let question = q(QuestionKind::GapSelect(g.clone()));
-        let PublicKind::GapSelect { gaps } = public_question(&question).kind else {
-            panic!()
-        };
+        let PublicKind::GapSelect { gaps } = public_question(&question).kind else { panic!() };
         assert_eq!(gaps.len(), 2);
         let mut first = gaps[0].clone();
         first.sort();
@@ -1473,34 +1119,17 @@ mod tests {
         let mut second = gaps[1].clone();
         second.sort();
         assert_eq!(second, vec!["dort", "mange"]);
-        let right = vec![
-            gaps[0].iter().position(|t| t == "chat"),
-            gaps[1].iter().position(|t| t == "dort"),
-        ];
-        assert_eq!(
-            frac(score(
-                &question,
-                &Response::Select {
-                    choices: right.clone()
-                }
-            )),
-            1.0
-        );
+        let right = vec![gaps[0].iter().position(|t| t == "chat"), gaps[1].iter().position(|t| t == "dort")];
+        assert_eq!(frac(score(&question, &Response::Select { choices: right.clone() })), 1.0);
         let half = vec![right[0], Some(1 - right[1].unwrap())];
-        assert_eq!(
-            frac(score(&question, &Response::Select { choices: half })),
-            0.5
-        );
+        assert_eq!(frac(score(&question, &Response::Select { choices: half })), 0.5);
         let dd = q(QuestionKind::DdWtos(g));
         assert_eq!(frac(score(&dd, &Response::Select { choices: right })), 1.0);
     }
 
     #[test]
     fn essay_and_description_are_not_auto_marked() {
-        let essay = score(
-            &q(QuestionKind::Essay(Essay::default())),
-            &text("Mon texte"),
-        );
+        let essay = score(&q(QuestionKind::Essay(Essay::default())), &text("Mon texte"));
         assert_eq!((essay.fraction, essay.needs_grading), (None, true));
         let d = score(&q(QuestionKind::Description), &Response::Empty);
         assert_eq!((d.fraction, d.needs_grading), (None, false));
@@ -1518,10 +1147,7 @@ mod tests {
             include_subcategories: false,
             candidates: vec![cand],
         }));
-        let r = |picked| Response::Random {
-            picked,
-            response: Box::new(Response::TrueFalse { value: true }),
-        };
+        let r = |picked| Response::Random { picked, response: Box::new(Response::TrueFalse { value: true }) };
         assert_eq!(frac(score(&question, &r(0))), 1.0);
         assert_eq!(frac(score(&question, &r(1))), 0.0);
     }
@@ -1534,10 +1160,7 @@ mod tests {
             feedback_false_html: "B".into(),
         }));
         question.general_feedback_html = "G".into();
-        assert_eq!(
-            score(&question, &Response::TrueFalse { value: true }).feedback_html,
-            "A\nG"
-        );
+        assert_eq!(score(&question, &Response::TrueFalse { value: true }).feedback_html, "A\nG");
     }
 
     #[test]
@@ -1550,21 +1173,14 @@ mod tests {
                 choice("SECRET-FB-choice-right", 1.0, "SECRET-FEEDBACK-1"),
                 choice("wrong", 0.0, "SECRET-FEEDBACK-2"),
             ],
-            combined: CombinedFeedback {
-                correct_html: "SECRET-COMBINED".into(),
-                ..Default::default()
-            },
+            combined: CombinedFeedback { correct_html: "SECRET-COMBINED".into(), ..Default::default() },
         }));
         mc.id = "q2".into();
         mc.general_feedback_html = "SECRET-GENERAL".into();
         questions.push(mc);
         let mut sa = q(QuestionKind::ShortAnswer(ShortAnswer {
             case_sensitive: false,
-            answers: vec![TextAnswer {
-                pattern: "SECRET-SA".into(),
-                fraction: 1.0,
-                feedback_html: "".into(),
-            }],
+            answers: vec![TextAnswer { pattern: "SECRET-SA".into(), fraction: 1.0, feedback_html: "".into() }],
         }));
         sa.id = "q3".into();
         questions.push(sa);
@@ -1575,19 +1191,14 @@ mod tests {
                 fraction: 1.0,
                 feedback_html: "".into(),
             }],
-            units: vec![Unit {
-                name: "kg".into(),
-                multiplier: 1.0,
-            }],
+            units: vec![Unit { name: "kg".into(), multiplier: 1.0 }],
             unit_required: false,
             unit_penalty: 0.0,
         }));
         nm.id = "q4".into();
         questions.push(nm);
-        let mut essay = q(QuestionKind::Essay(Essay {
-            grader_info_html: "SECRET-GRADER".into(),
-            ..Default::default()
-        }));
+        let mut essay =
+            q(QuestionKind::Essay(Essay { grader_info_html: "SECRET-GRADER".into(), ..Default::default() }));
         essay.id = "q5".into();
         questions.push(essay);
         let quiz = Quiz {
@@ -1602,21 +1213,12 @@ mod tests {
             shuffle_questions: false,
         };
         let json = serde_json::to_string(&public_view(&quiz)).unwrap();
-        for secret in [
-            "SECRET-FEEDBACK",
-            "SECRET-COMBINED",
-            "SECRET-GENERAL",
-            "SECRET-SA",
-            "987654",
-            "SECRET-GRADER",
-            "fraction",
-        ] {
+        for secret in
+            ["SECRET-FEEDBACK", "SECRET-COMBINED", "SECRET-GENERAL", "SECRET-SA", "987654", "SECRET-GRADER", "fraction"]
+        {
             assert!(!json.contains(secret), "{secret} leaked: {json}");
         }
-        assert!(
-            json.contains("SECRET-FB-choice-right"),
-            "the choices themselves are shown"
-        );
+        assert!(json.contains("SECRET-FB-choice-right"), "the choices themselves are shown");
         assert!(json.contains("\"kg\""));
         // The stored form round-trips through JSON.
         let stored = serde_json::to_vec(&quiz).unwrap();
@@ -1637,9 +1239,6 @@ mod tests {
         let mut sorted = o1.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
-        assert_eq!(
-            display_order("q", false, items.iter().copied()),
-            vec![0, 1, 2, 3, 4]
-        );
+        assert_eq!(display_order("q", false, items.iter().copied()), vec![0, 1, 2, 3, 4]);
     }
 }

@@ -300,3 +300,34 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+/// Replaces the repository's signing key: a new root version names `new` as the only root
+/// and catalog key, signed by both the old root key and the new one (so that clients that
+/// trust the old root can follow the chain), then the catalog is re-signed by `new`.
+pub fn rotate_key(dir: &Path, old: &SecretKey, new: &SecretKey) -> Result<Root> {
+    let repo = Repo::open(dir)?;
+    let current = repo.verified_root(None)?;
+    if !current.roles.root.contains(&old.public()) {
+        return Err(Error::Key(format!("{} is not a root key of {}", old.public().to_hex(), dir.display())));
+    }
+    if current.roles.root.threshold > 1 {
+        return Err(Error::Key("this repository needs several root signatures; rotate with all of them".into()));
+    }
+    let catalog = repo.load_catalog(&current)?;
+    let pk = new.public();
+    let next = Root {
+        kind: ROOT_TYPE.into(),
+        version: current.version + 1,
+        expires: crate::meta::now_unix() + ROOT_LIFETIME_SECS,
+        roles: crate::meta::Roles { root: Role::single(&pk), catalog: Role::single(&pk) },
+    };
+    repo.write_root(&Envelope::sign(&next, &[old, new]), next.version)?;
+    let mut catalog = catalog;
+    if catalog.version > 0 {
+        catalog.version += 1;
+        catalog.root_version = next.version;
+        catalog.issued = catalog.issued.max(crate::meta::now_unix());
+        repo.publish_catalog(&catalog, new)?;
+    }
+    Ok(next)
+}

@@ -8,6 +8,7 @@ pub mod pack;
 pub mod progress;
 pub mod serve;
 pub mod source;
+pub mod sync;
 
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
@@ -25,6 +26,9 @@ enum Command {
     /// Build, list, verify and extract content packs in a static repository.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -33,6 +37,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
+        Command::Sync(c) => sync::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

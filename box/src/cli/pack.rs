@@ -25,6 +25,21 @@ pub enum PackCommand {
     Verify(VerifyArgs),
     /// Write a pack's files back to a folder, byte for byte.
     Extract(ExtractArgs),
+    /// Replace the repository's signing key: boxes that trust the old key follow the
+    /// signed chain to the new one.
+    RotateKey(RotateArgs),
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// The current secret key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The new secret key (from `preau keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub new_key: PathBuf,
 }
 
 #[derive(Args)]
@@ -106,6 +121,13 @@ pub fn run(cmd: PackCommand) -> Result<()> {
         PackCommand::List(a) => list(&a.repo, a.json),
         PackCommand::Verify(a) => verify(a),
         PackCommand::Extract(a) => extract(a),
+        PackCommand::RotateKey(a) => {
+            let old = SecretKey::read_file(&a.key)?;
+            let new = SecretKey::read_file(&a.new_key)?;
+            let root = preau_pack::repo::rotate_key(&a.repo, &old, &new)?;
+            println!("root version {} now trusts only {}; catalog re-signed", root.version, new.public().to_hex());
+            Ok(())
+        }
     }
 }
 
