@@ -95,7 +95,8 @@ fn gzip_when_asked_computed_once() {
     }
     // Compressed once: the later requests were answered from the cache.
     let m = s.get("/metrics").text();
-    let hits: u64 = m.lines().find(|l| l.starts_with("preau_file_cache_hits_total ")).unwrap()[28..].trim().parse().unwrap();
+    let hits: u64 =
+        m.lines().find(|l| l.starts_with("preau_file_cache_hits_total ")).unwrap()[28..].trim().parse().unwrap();
     assert!(hits >= 2, "{m}");
     // Video is not compressible: never gzip.
     let v = s.get_with("/packs/t/media/small.mp4", &[("accept-encoding", "gzip")]);
@@ -131,7 +132,14 @@ fn private_files_are_never_served() {
 #[test]
 fn pack_content_is_sandboxed() {
     let (s, _p, _t) = start_with_packs("");
-    for path in ["/packs/t/index.html", "/packs/t/style.css", "/packs/t/media/small.mp4", "/packs/bare/", "/packs/t/notes.md", "/packs/t/docs/"] {
+    for path in [
+        "/packs/t/index.html",
+        "/packs/t/style.css",
+        "/packs/t/media/small.mp4",
+        "/packs/bare/",
+        "/packs/t/notes.md",
+        "/packs/t/docs/",
+    ] {
         let r = s.get(path);
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-security-policy"), Some(SANDBOX), "{path}");
@@ -191,7 +199,11 @@ fn repo_is_a_repository_another_tool_can_read() {
     for d in std::fs::read_dir(repo_dir.join("objects")).unwrap() {
         let d = d.unwrap();
         for o in std::fs::read_dir(d.path()).unwrap() {
-            files.push(format!("objects/{}/{}", d.file_name().to_string_lossy(), o.unwrap().file_name().to_string_lossy()));
+            files.push(format!(
+                "objects/{}/{}",
+                d.file_name().to_string_lossy(),
+                o.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
     for f in &files {

@@ -24,7 +24,9 @@ fn healthz_and_metrics() {
     let ok_line = text.lines().find(|l| l.starts_with("preau_http_requests_total{class=\"2xx\"}")).unwrap();
     let n: u64 = ok_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 1, "{ok_line}");
-    for name in ["preau_connections_open", "preau_connections_refused_total", "preau_packs_installed", "preau_file_cache_bytes"] {
+    for name in
+        ["preau_connections_open", "preau_connections_refused_total", "preau_packs_installed", "preau_file_cache_bytes"]
+    {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing in\n{text}");
     }
 }
@@ -32,7 +34,9 @@ fn healthz_and_metrics() {
 #[test]
 fn captive_portal_probes_redirect_to_the_box() {
     let s = Server::start("");
-    for path in ["/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt", "/canonical.html", "/success.txt"] {
+    for path in
+        ["/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt", "/canonical.html", "/success.txt"]
+    {
         let r = s.get_with(path, &[("host", "connectivitycheck.gstatic.com")]);
         assert_eq!(r.status, 302, "{path}");
         assert_eq!(r.header("location").unwrap(), format!("http://{}/", s.addr), "{path}");
@@ -69,7 +73,7 @@ fn body_over_the_limit_is_refused() {
     let m = s.get("/metrics").text();
     assert!(m.contains("preau_request_bodies_too_large_total 1"), "{m}");
     // Under the limit the request goes through to the router.
-    assert_ne!(request(s.addr, "POST", "/", &[], &vec![b'x'; 100]).status, 413);
+    assert_ne!(request(s.addr, "POST", "/", &[], &[b'x'; 100]).status, 413);
 }
 
 #[test]

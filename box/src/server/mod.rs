@@ -87,8 +87,15 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
         let info = ConnInfo { peer, local };
-        let service = ConnService { router: router.clone(), limits: limits.clone(), metrics: metrics.clone(), info, served: Arc::new(AtomicU32::new(0)) };
-        let conn = builder.serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().call(req)));
+        let service = ConnService {
+            router: router.clone(),
+            limits: limits.clone(),
+            metrics: metrics.clone(),
+            info,
+            served: Arc::new(AtomicU32::new(0)),
+        };
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().call(req)));
         let conn = graceful.watch(conn);
         let metrics = metrics.clone();
         tokio::spawn(async move {
@@ -133,7 +140,8 @@ struct ConnService {
 impl ConnService {
     async fn call(self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let n = self.served.fetch_add(1, Relaxed) + 1;
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
             self.metrics.bodies_too_large.fetch_add(1, Relaxed);
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
@@ -153,7 +161,10 @@ impl ConnService {
                 }
             }
         };
-        if n >= self.limits.keep_alive_max_requests || resp.status() == StatusCode::REQUEST_TIMEOUT || resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if n >= self.limits.keep_alive_max_requests
+            || resp.status() == StatusCode::REQUEST_TIMEOUT
+            || resp.status() == StatusCode::PAYLOAD_TOO_LARGE
+        {
             // hyper closes the connection after a response carrying `Connection: close`.
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
