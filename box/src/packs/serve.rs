@@ -38,11 +38,33 @@ const MIN_GZIP_BYTES: u64 = 256;
 /// Most entries shown in a generated file index.
 const MAX_INDEX_ENTRIES: usize = 5000;
 
+/// Called for each page (HTML or Markdown) of a pack served with status 200, with the
+/// request headers, the pack id and the path: the app records pupils' progress with it.
+pub type OpenHook = Arc<dyn Fn(&HeaderMap, &str, &str) + Send + Sync>;
+
 /// What the pack handlers share.
 pub struct Serving {
     pub packs: Arc<Library>,
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
+    pub on_open: Option<OpenHook>,
+}
+
+impl Serving {
+    pub fn new(packs: Arc<Library>, cache: Cache, metrics: Arc<Metrics>) -> Serving {
+        Serving { packs, cache, metrics, on_open: None }
+    }
+
+    /// Runs the open hook off the request path (it may write to SQLite).
+    fn opened(&self, resp: &Resp, headers: &HeaderMap, id: &str, path: &str) {
+        let Some(hook) = &self.on_open else { return };
+        let is_page = resp.status() == StatusCode::OK
+            && resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        if is_page {
+            let (hook, headers, id, path) = (hook.clone(), headers.clone(), id.to_string(), path.to_string());
+            tokio::task::spawn_blocking(move || hook(&headers, &id, &path));
+        }
+    }
 }
 
 type Resp = Response<Body>;
@@ -59,7 +81,9 @@ pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, he
     if !entry.is_empty() && entry != "index.html" && pack.public_file(entry).is_some() {
         return redirect(&format!("/packs/{}/{}", encode_path(&id), encode_path(entry)));
     }
-    dir_or_index(&s, &pack, "", &headers, None).await
+    let resp = dir_or_index(&s, &pack, "", &headers, None).await;
+    s.opened(&resp, &headers, &id, "");
+    resp
 }
 
 /// `GET /packs/{id}/{*path}`.
