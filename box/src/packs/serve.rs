@@ -97,16 +97,19 @@ pub async fn pack_file(
     if is_private(&path) {
         return not_found();
     }
-    if path.ends_with('/') {
-        return dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await;
-    }
-    match pack.public_file(&path) {
-        Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
-        None if has_dir(&pack, &format!("{path}/")) => {
-            redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
+    let resp = if path.ends_with('/') {
+        dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await
+    } else {
+        match pack.public_file(&path) {
+            Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
+            None if has_dir(&pack, &format!("{path}/")) => {
+                redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
+            }
+            None => not_found(),
         }
-        None => not_found(),
-    }
+    };
+    s.opened(&resp, &headers, &id, &path);
+    resp
 }
 
 async fn dir_or_index(s: &Serving, pack: &Pack, dir: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
