@@ -174,7 +174,7 @@ fn entry_pages_indexes_and_markdown() {
     // Markdown rendered, or raw on request.
     let md = s.get("/packs/t/notes.md");
     assert!(md.header("content-type").unwrap().starts_with("text/html"));
-    assert!(md.text().contains("<h1>Titre</h1>"), "{}", md.text());
+    assert!(md.text().contains("<h1>Titre</h1>") && md.text().contains("<title>Titre</title>"), "{}", md.text());
     assert_eq!(s.get("/packs/t/notes.md?raw").body, p.markdown);
     // The JSON list.
     let v: serde_json::Value = serde_json::from_slice(&s.get("/api/packs").body).unwrap();

@@ -373,7 +373,9 @@ fn render_markdown(path: &str, raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let parser =
         Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
-    let title = html_escape(path.rsplit('/').next().unwrap_or(path));
+    // The first level-1 heading names the page; else the file name.
+    let heading = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim);
+    let title = html_escape(heading.unwrap_or(path.rsplit('/').next().unwrap_or(path)));
     let mut out = format!(
         "<!doctype html><html><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\
