@@ -112,7 +112,10 @@ impl BoxConfig {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the config {}", path.display()))?;
         BoxConfig::parse(&text).with_context(|| {
-            format!("invalid config {} (see image-builder/README.md for the keys)", path.display())
+            format!(
+                "invalid config {} (see image-builder/README.md for the keys)",
+                path.display()
+            )
         })
     }
 
@@ -121,7 +124,9 @@ impl BoxConfig {
     pub fn effective(&self, preload: bool) -> BoxConfig {
         let mut c = self.clone();
         c.box_.data.get_or_insert_with(|| DATA_DIR.to_string());
-        c.box_.listen.get_or_insert_with(|| "0.0.0.0:80".to_string());
+        c.box_
+            .listen
+            .get_or_insert_with(|| "0.0.0.0:80".to_string());
         if preload {
             let sync = c.sync.get_or_insert_with(Sync::default);
             sync.preload.get_or_insert_with(|| PRELOAD_DIR.to_string());
@@ -163,7 +168,9 @@ impl BoxConfig {
         }
         let country = wifi.country.unwrap_or_else(|| "FR".into());
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            bail!("wifi.country {country:?}: use a two-letter upper-case country code such as \"FR\"");
+            bail!(
+                "wifi.country {country:?}: use a two-letter upper-case country code such as \"FR\""
+            );
         }
         Ok(Network {
             hostname,
@@ -189,7 +196,9 @@ impl BoxConfig {
         if let Some(sync) = &self.sync {
             for key in sync.trusted_keys.iter().flatten() {
                 if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
-                    bail!("sync.trusted_keys: {key:?} is not a hex ed25519 public key (64 hex digits)");
+                    bail!(
+                        "sync.trusted_keys: {key:?} is not a hex ed25519 public key (64 hex digits)"
+                    );
                 }
             }
             if let Some(url) = &sync.repository {
@@ -244,7 +253,10 @@ max_rate = 250000
     fn empty_config_is_valid_and_open() {
         let c = BoxConfig::parse("").unwrap();
         let n = c.network().unwrap();
-        assert_eq!((n.hostname.as_str(), n.ssid.as_str(), n.channel), ("preau", "Preau", 6));
+        assert_eq!(
+            (n.hostname.as_str(), n.ssid.as_str(), n.channel),
+            ("preau", "Preau", 6)
+        );
         assert_eq!(n.passphrase, None, "no default password");
         let e = c.effective(true);
         assert_eq!(e.box_.data.as_deref(), Some(DATA_DIR));

@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const PACKAGES: &[&str] = &[
-    "rustc-web", "cargo-web", "libstd-rust-web-dev:arm64", "gcc-aarch64-linux-gnu",
-    "libc6-dev-arm64-cross", "ca-certificates", "pkg-config",
+    "rustc-web",
+    "cargo-web",
+    "libstd-rust-web-dev:arm64",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "ca-certificates",
+    "pkg-config",
 ];
 pub const TARGET: &str = "aarch64-unknown-linux-gnu";
 
@@ -18,10 +23,18 @@ pub fn output_dir(workspace: &Path) -> PathBuf {
     workspace.join("target/cross").join(TARGET).join("release")
 }
 
-pub fn cross_build(workspace: &Path, chroot: &Path, mirror: &str, security_mirror: &str) -> Result<PathBuf> {
+pub fn cross_build(
+    workspace: &Path,
+    chroot: &Path,
+    mirror: &str,
+    security_mirror: &str,
+) -> Result<PathBuf> {
     tools::require(&[&tools::MMDEBSTRAP])?;
     if !workspace.join("Cargo.toml").is_file() {
-        bail!("{} is not the workspace (no Cargo.toml): run from the repository root or pass --workspace", workspace.display());
+        bail!(
+            "{} is not the workspace (no Cargo.toml): run from the repository root or pass --workspace",
+            workspace.display()
+        );
     }
     let workspace = workspace.canonicalize()?;
     let marker = chroot.join(".preau-cross");
@@ -59,8 +72,12 @@ pub fn cross_build(workspace: &Path, chroot: &Path, mirror: &str, security_mirro
         ws = workspace.display(),
         ch = chroot.canonicalize()?.display(),
     );
-    run_visible(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c"]).arg(&script))
-        .context("the cross build failed (the chroot's Rust is Debian's rustc-web)")?;
+    run_visible(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(&script),
+    )
+    .context("the cross build failed (the chroot's Rust is Debian's rustc-web)")?;
     let out = output_dir(&workspace);
     for bin in ["preau", "preau-image"] {
         crate::elf::check_binary(&out.join(bin), crate::profile::Board::RpiArm64, bin)?;

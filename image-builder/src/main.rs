@@ -8,7 +8,11 @@ use preau_image::{config, cross, elf, firstboot, personalize};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "preau-image", version, about = "Flashable SD/disk images for the Préau box")]
+#[command(
+    name = "preau-image",
+    version,
+    about = "Flashable SD/disk images for the Préau box"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -43,6 +47,13 @@ enum Cmd {
         /// Where the compressed image will be downloaded from (os_list `url`).
         #[arg(long)]
         url_base: Option<String>,
+    },
+    /// Only make (or refresh) the Debian root folder of a profile, for a later `build --rootfs`.
+    Rootfs {
+        #[arg(long)]
+        profile: PathBuf,
+        #[arg(long)]
+        rootfs: PathBuf,
     },
     /// Put a school's preau.toml on a built .img (rewrites the file on its FAT partition).
     Personalize {
@@ -85,7 +96,16 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Build { profile, out, binary, packs, config, image_tool, rootfs, url_base } => {
+        Cmd::Build {
+            profile,
+            out,
+            binary,
+            packs,
+            config,
+            image_tool,
+            rootfs,
+            url_base,
+        } => {
             let profile = Profile::load(&profile)?;
             let binary = binary.unwrap_or_else(|| match profile.board {
                 Board::PcAmd64 => pipeline::default_binary(profile.board),
@@ -96,8 +116,23 @@ fn run(cli: Cli) -> Result<()> {
                 None => default_image_tool(profile.board, &binary)?,
             };
             let root = RootSource::Mmdebstrap(rootfs.unwrap_or_else(|| out.join("work/rootfs")));
-            let built = pipeline::build(&BuildOptions { profile, out, binary, image_tool, packs, config, root, url_base })?;
+            let built = pipeline::build(&BuildOptions {
+                profile,
+                out,
+                binary,
+                image_tool,
+                packs,
+                config,
+                root,
+                url_base,
+            })?;
             println!("{}", built.image.display());
+            Ok(())
+        }
+        Cmd::Rootfs { profile, rootfs } => {
+            let profile = Profile::load(&profile)?;
+            pipeline::debian_root(&profile, &rootfs)?;
+            println!("{}", rootfs.display());
             Ok(())
         }
         Cmd::Personalize { image, config } => {
@@ -114,19 +149,32 @@ fn run(cli: Cli) -> Result<()> {
                 n.hostname,
                 n.mode,
                 n.ssid,
-                if n.passphrase.is_some() { "WPA2" } else { "open" },
+                if n.passphrase.is_some() {
+                    "WPA2"
+                } else {
+                    "open"
+                },
                 n.channel,
                 n.country
             );
             Ok(())
         }
-        Cmd::CrossBuild { workspace, chroot, mirror, security_mirror } => {
+        Cmd::CrossBuild {
+            workspace,
+            chroot,
+            mirror,
+            security_mirror,
+        } => {
             let chroot = chroot.unwrap_or_else(|| workspace.join("target/cross/chroot"));
             let out = cross::cross_build(&workspace, &chroot, &mirror, &security_mirror)?;
             println!("{}", out.join("preau").display());
             Ok(())
         }
-        Cmd::Firstboot { config, run_dir, hostname_file } => {
+        Cmd::Firstboot {
+            config,
+            run_dir,
+            hostname_file,
+        } => {
             let preload = Path::new(config::PRELOAD_DIR).is_dir();
             let said = firstboot::apply(&config, &run_dir, &hostname_file, preload)
                 .context("preau.toml on the boot partition is not valid; fix it on any computer (preau-image check-config)")?;

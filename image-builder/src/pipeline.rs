@@ -42,12 +42,20 @@ pub struct Built {
 }
 
 pub const HOST_TOOLS: [&Tool; 7] = [
-    &tools::MKFS_VFAT, &tools::MCOPY, &tools::SFDISK, &tools::MKE2FS, &tools::BMAPTOOL,
-    &tools::SYSTEMCTL, &tools::DEBUGFS,
+    &tools::MKFS_VFAT,
+    &tools::MCOPY,
+    &tools::SFDISK,
+    &tools::MKE2FS,
+    &tools::BMAPTOOL,
+    &tools::SYSTEMCTL,
+    &tools::DEBUGFS,
 ];
 
 fn step(n: usize, total: usize, what: &str, start: Instant) {
-    eprintln!("[{n}/{total}] {what} (at {:.0}s)", start.elapsed().as_secs_f64());
+    eprintln!(
+        "[{n}/{total}] {what} (at {:.0}s)",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 pub fn build(o: &BuildOptions) -> Result<Built> {
@@ -64,10 +72,17 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     }
     tools::require(&needed)?;
     elf::check_binary(&o.binary, p.board, "preau")?;
-    elf::check_binary(&o.image_tool, p.board, "preau-image (runs on the box at boot)")?;
+    elf::check_binary(
+        &o.image_tool,
+        p.board,
+        "preau-image (runs on the box at boot)",
+    )?;
     if let Some(packs) = &o.packs {
         if !packs.join("catalog.json").is_file() && !packs.is_dir() {
-            bail!("--packs {}: not a pack repository folder (make one with `preau pack build SRC --repo DIR --key KEY`)", packs.display());
+            bail!(
+                "--packs {}: not a pack repository folder (make one with `preau pack build SRC --repo DIR --key KEY`)",
+                packs.display()
+            );
         }
     }
     let config_text = match &o.config {
@@ -77,7 +92,8 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         }
         None => DEFAULT_CONFIG.to_string(),
     };
-    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out)
+        .with_context(|| format!("cannot create {}", o.out.display()))?;
     let work = o.out.join("work");
     std::fs::create_dir_all(&work)?;
     let epoch = source_date_epoch();
@@ -87,14 +103,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     let root = match &o.root {
         RootSource::Prepared(d) => d.clone(),
         RootSource::Mmdebstrap(d) => {
-            let marker = d.join(".preau-mmdebstrap");
-            let want = format!("{:?}", rootfs::mmdebstrap_command(p, d));
-            if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
-                eprintln!("      reusing {}", d.display());
-            } else {
-                rootfs::mmdebstrap(p, d)?;
-                std::fs::write(&marker, &want)?;
-            }
+            debian_root(p, d)?;
             d.clone()
         }
     };
@@ -103,7 +112,11 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     rootfs::customize(
         &root,
         p,
-        &rootfs::Additions { preau_binary: &o.binary, image_tool: &o.image_tool, packs: o.packs.as_deref() },
+        &rootfs::Additions {
+            preau_binary: &o.binary,
+            image_tool: &o.image_tool,
+            packs: o.packs.as_deref(),
+        },
     )?;
     let kernel = rootfs::kernel_version(&root)?;
 
@@ -136,13 +149,38 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         Some(m) => m,
         None => needed_root,
     };
-    let layout = Layout::new(p.board, p.size.boot_mib, root_mib, p.size.data_mib, p.size.image_mib)?;
+    let layout = Layout::new(
+        p.board,
+        p.size.boot_mib,
+        root_mib,
+        p.size.data_mib,
+        p.size.image_mib,
+    )?;
     let root_img = work.join("root.ext4");
-    image::make_ext4(&root_img, root_mib, ROOT_LABEL, Some(&root), &uuid_for(p.board, 2), epoch)?;
+    image::make_ext4(
+        &root_img,
+        root_mib,
+        ROOT_LABEL,
+        Some(&root),
+        &uuid_for(p.board, 2),
+        epoch,
+    )?;
     let data_img = work.join("data.ext4");
-    image::make_ext4(&data_img, p.size.data_mib, DATA_LABEL, None, &uuid_for(p.board, 3), epoch)?;
+    image::make_ext4(
+        &data_img,
+        p.size.data_mib,
+        DATA_LABEL,
+        None,
+        &uuid_for(p.board, 3),
+        epoch,
+    )?;
 
-    step(5, total, "disk image (sfdisk, partitions at their offsets)", start);
+    step(
+        5,
+        total,
+        "disk image (sfdisk, partitions at their offsets)",
+        start,
+    );
     let name = format!("preau-{}-{}", p.board.name(), p.version);
     let img = o.out.join(format!("{name}.img"));
     image::assemble(&img, &layout, &boot_img, &root_img, &data_img)?;
@@ -159,7 +197,14 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     let comp_sha = outputs::sha256_file(&compressed)?;
     let file_name = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
     let sha256 = o.out.join(format!("{name}.sha256"));
-    std::fs::write(&sha256, format!("{img_sha}  {}\n{comp_sha}  {}\n", file_name(&img), file_name(&compressed)))?;
+    std::fs::write(
+        &sha256,
+        format!(
+            "{img_sha}  {}\n{comp_sha}  {}\n",
+            file_name(&img),
+            file_name(&compressed)
+        ),
+    )?;
     let url = match &o.url_base {
         Some(b) => format!("{}/{}", b.trim_end_matches('/'), file_name(&compressed)),
         None => file_name(&compressed),
@@ -175,21 +220,63 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         release_date: outputs::date_of(epoch),
     };
     let os_list = o.out.join(format!("{name}.os_list.json"));
-    std::fs::write(&os_list, serde_json::to_string_pretty(&outputs::os_list(&entry))? + "\n")?;
+    std::fs::write(
+        &os_list,
+        serde_json::to_string_pretty(&outputs::os_list(&entry))? + "\n",
+    )?;
 
-    let mib = |f: &Path| std::fs::metadata(f).map(|m| m.len() / partition::MIB).unwrap_or(0);
+    let mib = |f: &Path| {
+        std::fs::metadata(f)
+            .map(|m| m.len() / partition::MIB)
+            .unwrap_or(0)
+    };
     eprintln!(
         "built {} in {:.0}s\n  image      {} ({} MiB: boot {} + root {} + data {} MiB, data grows at first boot)\n  compressed {} ({} MiB)\n  bmap       {}\n  sha256     {}\n  os_list    {}\n  kernel {kernel}, preau {}, packs {}, config {}",
         p.board.name(),
         start.elapsed().as_secs_f64(),
-        img.display(), layout.image_size / partition::MIB, p.size.boot_mib, root_mib, layout.data.size / partition::MIB,
-        compressed.display(), mib(&compressed),
-        bmap.display(), sha256.display(), os_list.display(),
+        img.display(),
+        layout.image_size / partition::MIB,
+        p.size.boot_mib,
+        root_mib,
+        layout.data.size / partition::MIB,
+        compressed.display(),
+        mib(&compressed),
+        bmap.display(),
+        sha256.display(),
+        os_list.display(),
         o.binary.display(),
-        o.packs.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
+        o.packs
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none".into()),
+        o.config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
     );
-    Ok(Built { image: img, compressed, bmap, sha256, os_list, layout })
+    Ok(Built {
+        image: img,
+        compressed,
+        bmap,
+        sha256,
+        os_list,
+        layout,
+    })
+}
+
+/// Runs mmdebstrap into `dir`, unless an earlier run with the same settings completed
+/// there (a marker file holds the command line).
+pub fn debian_root(p: &Profile, dir: &Path) -> Result<()> {
+    let marker = dir.join(".preau-mmdebstrap");
+    let want = format!("{:?}", rootfs::mmdebstrap_command(p, dir));
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
+        eprintln!("      reusing {}", dir.display());
+        return Ok(());
+    }
+    tools::require(&[&tools::MMDEBSTRAP])?;
+    rootfs::mmdebstrap(p, dir)?;
+    std::fs::write(&marker, &want)?;
+    Ok(())
 }
 
 /// The config written when none is given: every key commented, so the technician sees
@@ -220,7 +307,10 @@ fn source_date_epoch() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
         })
 }
 

@@ -11,17 +11,50 @@ pub struct Tool {
     pub package: &'static str,
 }
 
-pub const MMDEBSTRAP: Tool = Tool { program: "mmdebstrap", package: "mmdebstrap" };
-pub const MKFS_VFAT: Tool = Tool { program: "mkfs.vfat", package: "dosfstools" };
-pub const MCOPY: Tool = Tool { program: "mcopy", package: "mtools" };
-pub const SFDISK: Tool = Tool { program: "sfdisk", package: "fdisk" };
-pub const MKE2FS: Tool = Tool { program: "mke2fs", package: "e2fsprogs" };
-pub const DEBUGFS: Tool = Tool { program: "debugfs", package: "e2fsprogs" };
-pub const BMAPTOOL: Tool = Tool { program: "bmaptool", package: "bmap-tools" };
-pub const XZ: Tool = Tool { program: "xz", package: "xz-utils" };
-pub const ZSTD: Tool = Tool { program: "zstd", package: "zstd" };
-pub const SYSTEMCTL: Tool = Tool { program: "systemctl", package: "systemd" };
-pub const QEMU_ARM_STATIC: Tool = Tool { program: "qemu-aarch64-static", package: "qemu-user-static" };
+pub const MMDEBSTRAP: Tool = Tool {
+    program: "mmdebstrap",
+    package: "mmdebstrap",
+};
+pub const MKFS_VFAT: Tool = Tool {
+    program: "mkfs.vfat",
+    package: "dosfstools",
+};
+pub const MCOPY: Tool = Tool {
+    program: "mcopy",
+    package: "mtools",
+};
+pub const SFDISK: Tool = Tool {
+    program: "sfdisk",
+    package: "fdisk",
+};
+pub const MKE2FS: Tool = Tool {
+    program: "mke2fs",
+    package: "e2fsprogs",
+};
+pub const DEBUGFS: Tool = Tool {
+    program: "debugfs",
+    package: "e2fsprogs",
+};
+pub const BMAPTOOL: Tool = Tool {
+    program: "bmaptool",
+    package: "bmap-tools",
+};
+pub const XZ: Tool = Tool {
+    program: "xz",
+    package: "xz-utils",
+};
+pub const ZSTD: Tool = Tool {
+    program: "zstd",
+    package: "zstd",
+};
+pub const SYSTEMCTL: Tool = Tool {
+    program: "systemctl",
+    package: "systemd",
+};
+pub const QEMU_ARM_STATIC: Tool = Tool {
+    program: "qemu-aarch64-static",
+    package: "qemu-user-static",
+};
 
 /// Finds a program on PATH (and in the sbin folders, which a non-root PATH may lack).
 pub fn find(program: &str) -> Option<PathBuf> {
@@ -100,10 +133,16 @@ mod tests {
 
     #[test]
     fn missing_tool_names_the_apt_line() {
-        let fake = Tool { program: "preau-no-such-tool", package: "preau-no-such-package" };
+        let fake = Tool {
+            program: "preau-no-such-tool",
+            package: "preau-no-such-package",
+        };
         let err = require(&[&fake, &MKE2FS]).unwrap_err().to_string();
         assert!(err.contains("preau-no-such-tool"), "{err}");
-        assert!(err.contains("sudo apt-get install preau-no-such-package"), "{err}");
+        assert!(
+            err.contains("sudo apt-get install preau-no-such-package"),
+            "{err}"
+        );
     }
 
     #[test]

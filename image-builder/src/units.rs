@@ -17,7 +17,7 @@ pub fn fstab() -> String {
     format!(
         "# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n\
          LABEL={ROOT_LABEL}\t/\text4\tdefaults,errors=remount-ro,commit=5\t0\t1\n\
-         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0022,nofail,x-systemd.device-timeout=20s\t0\t2\n\
+         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0022,nofail\t0\t2\n\
          LABEL={DATA_LABEL}\t{DATA_DIR}\text4\tdefaults,nosuid,nodev,commit=5,x-systemd.growfs\t0\t2\n"
     )
 }
@@ -84,7 +84,9 @@ pub fn config_service() -> String {
          After=local-fs.target systemd-remount-fs.service\n\
          Before=network-pre.target systemd-networkd.service preau.service preau-hostapd.service preau-dnsmasq.service\n\
          Wants=network-pre.target\n\
-         RequiresMountsFor={BOOT_MOUNT}\n\
+         # Without the boot partition the box still starts, with the default settings.\n\
+         Wants=boot-firmware.mount\n\
+         After=boot-firmware.mount\n\
          \n\
          [Service]\n\
          Type=oneshot\n\
@@ -123,18 +125,32 @@ pub fn grow_service() -> String {
 
 pub fn grow_script() -> String {
     format!(
-        "#!/bin/sh\n\
-         # Grows the partition labelled {DATA_LABEL} to the end of its disk. growpart says\n\
-         # NOCHANGE (exit 1) when there is nothing to do, which is not an error.\n\
-         set -u\n\
-         part=$(readlink -f /dev/disk/by-label/{DATA_LABEL})\n\
-         name=$(basename \"$part\")\n\
-         disk=/dev/$(basename \"$(readlink -f /sys/class/block/$name/..)\")\n\
-         num=$(cat /sys/class/block/$name/partition)\n\
-         out=$(growpart \"$disk\" \"$num\" 2>&1); rc=$?\n\
-         echo \"preau-grow-data: $disk partition $num: $out\"\n\
-         if [ $rc -eq 0 ] || echo \"$out\" | grep -q NOCHANGE; then exit 0; fi\n\
-         exit $rc\n"
+        r#"#!/bin/sh
+# Grows the partition labelled {DATA_LABEL} (the last one) to the end of its disk.
+# The kernel is told with resizepart (BLKPG resize), which changes the partition in
+# place: a full re-read would remove and re-add the device under systemd's feet while
+# its fsck and mount wait for it. Idempotent: prints NOCHANGE once done.
+set -eu
+part=$(readlink -f /dev/disk/by-label/{DATA_LABEL})
+name=$(basename "$part")
+disk=/dev/$(basename "$(readlink -f "/sys/class/block/$name/..")")
+num=$(cat "/sys/class/block/$name/partition")
+start=$(cat "/sys/class/block/$name/start")
+size=$(cat "/sys/class/block/$name/size")
+total=$(cat "/sys/class/block/$(basename "$disk")/size")
+# Room left after the partition, less 1 MiB (GPT's backup header and alignment).
+if [ $((total - start - size)) -le 4096 ]; then
+    echo "preau-grow-data: NOCHANGE: $disk partition $num already fills the disk"
+    exit 0
+fi
+if sfdisk --dump "$disk" | grep -q '^label: gpt'; then
+    sfdisk --no-reread --no-tell-kernel --relocate gpt-bak-std "$disk"
+fi
+echo ', +' | sfdisk --no-reread --no-tell-kernel --quiet -N "$num" "$disk"
+new=$(partx --show --noheadings --output SECTORS --nr "$num" "$disk" | tr -d ' ')
+resizepart "$disk" "$num" "$new"
+echo "preau-grow-data: CHANGED: $disk partition $num from $size to $new sectors"
+"#
     )
 }
 
@@ -215,7 +231,13 @@ mod tests {
     #[test]
     fn box_unit_is_hardened() {
         let u = preau_service();
-        for want in ["User=preau", "ProtectSystem=strict", "NoNewPrivileges=yes", "Restart=on-failure", "StateDirectory=preau"] {
+        for want in [
+            "User=preau",
+            "ProtectSystem=strict",
+            "NoNewPrivileges=yes",
+            "Restart=on-failure",
+            "StateDirectory=preau",
+        ] {
             assert!(u.contains(want), "{want}");
         }
         assert!(grow_service().contains("dev-disk-by\\x2dlabel-preau\\x2ddata.device"));
