@@ -12,7 +12,7 @@ if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.
 fi
 
 $SUDO apt-get install -y -qq --no-install-recommends \
-    mmdebstrap mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
+    mmdebstrap arch-test mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
     debian-archive-keyring ca-certificates >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
     qemu-system-x86 qemu-system-arm qemu-user-static ovmf >/dev/null

@@ -20,3 +20,5 @@ pub fn fixtures() -> Option<PathBuf> {
     eprintln!("skipping: ../shared/fixtures is missing");
     None
 }
+
+pub mod image;
