@@ -23,12 +23,30 @@ pub fn output_dir(workspace: &Path) -> PathBuf {
     workspace.join("target/cross").join(TARGET).join("release")
 }
 
+/// The binaries built by default: the box and this tool (which runs on the box at boot).
+pub const DEFAULT_BINS: &[&str] = &["preau-box:preau", "preau-image:preau-image"];
+
+/// `bins`: `PACKAGE:BINARY` pairs.
 pub fn cross_build(
     workspace: &Path,
     chroot: &Path,
     mirror: &str,
     security_mirror: &str,
+    bins: &[String],
 ) -> Result<PathBuf> {
+    let mut selection = String::new();
+    let mut names = Vec::new();
+    for b in bins {
+        let Some((package, bin)) = b.split_once(':') else {
+            bail!("--bin {b:?}: use PACKAGE:BINARY, for example preau-box:preau");
+        };
+        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok(package) || !ok(bin) {
+            bail!("--bin {b:?}: not a cargo package and binary name");
+        }
+        selection.push_str(&format!(" -p {package} --bin {bin}"));
+        names.push(bin.to_string());
+    }
     tools::require(&[&tools::MMDEBSTRAP])?;
     if !workspace.join("Cargo.toml").is_file() {
         bail!(
@@ -67,8 +85,7 @@ pub fn cross_build(
          chroot '{ch}' sh -c 'cd /src && \
            CARGO_HOME=/src/target/cross/cargo-home \
            CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-           cargo build --release --locked --target {TARGET} --target-dir /src/target/cross \
-           -p preau-box --bin preau -p preau-image --bin preau-image'\n",
+           cargo build --release --target {TARGET} --target-dir /src/target/cross{selection}'\n",
         ws = workspace.display(),
         ch = chroot.canonicalize()?.display(),
     );
@@ -79,7 +96,7 @@ pub fn cross_build(
     )
     .context("the cross build failed (the chroot's Rust is Debian's rustc-web)")?;
     let out = output_dir(&workspace);
-    for bin in ["preau", "preau-image"] {
+    for bin in &names {
         crate::elf::check_binary(&out.join(bin), crate::profile::Board::RpiArm64, bin)?;
     }
     Ok(out)

@@ -75,6 +75,10 @@ enum Cmd {
         mirror: String,
         #[arg(long, default_value = "http://deb.debian.org/debian-security")]
         security_mirror: String,
+        /// PACKAGE:BINARY to build (repeatable; default: preau-box:preau and
+        /// preau-image:preau-image).
+        #[arg(long = "bin")]
+        bins: Vec<String>,
     },
     /// On the box, at every boot: apply preau.toml (network files, hostname).
     Firstboot {
@@ -164,10 +168,14 @@ fn run(cli: Cli) -> Result<()> {
             chroot,
             mirror,
             security_mirror,
+            mut bins,
         } => {
             let chroot = chroot.unwrap_or_else(|| workspace.join("target/cross/chroot"));
-            let out = cross::cross_build(&workspace, &chroot, &mirror, &security_mirror)?;
-            println!("{}", out.join("preau").display());
+            if bins.is_empty() {
+                bins = cross::DEFAULT_BINS.iter().map(|s| s.to_string()).collect();
+            }
+            let out = cross::cross_build(&workspace, &chroot, &mirror, &security_mirror, &bins)?;
+            println!("{}", out.display());
             Ok(())
         }
         Cmd::Firstboot {

@@ -268,7 +268,9 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
 /// there (a marker file holds the command line).
 pub fn debian_root(p: &Profile, dir: &Path) -> Result<()> {
     let marker = dir.join(".preau-mmdebstrap");
-    let want = format!("{:?}", rootfs::mmdebstrap_command(p, dir));
+    // The command line with the target folder left out: the folder may be moved.
+    let cmd = rootfs::mmdebstrap_command(p, Path::new("ROOT"));
+    let want = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
     if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
         eprintln!("      reusing {}", dir.display());
         return Ok(());
