@@ -40,7 +40,11 @@ pub fn cross_build(
         let Some((package, bin)) = b.split_once(':') else {
             bail!("--bin {b:?}: use PACKAGE:BINARY, for example preau-box:preau");
         };
-        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
         if !ok(package) || !ok(bin) {
             bail!("--bin {b:?}: not a cargo package and binary name");
         }
@@ -62,6 +66,8 @@ pub fn cross_build(
             std::fs::remove_dir_all(chroot)?;
         }
         eprintln!("making the build chroot {} (once)", chroot.display());
+        // mmdebstrap wants the parent folder to exist.
+        std::fs::create_dir_all(chroot.parent().unwrap_or(Path::new(".")))?;
         run_visible(
             Command::new("mmdebstrap")
                 .args(["--variant=apt", "--architectures=amd64,arm64"])

@@ -8,6 +8,66 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub const PACK_ID: &str = "e2e-demo";
+pub const MARKER: &str = "Bonjour la classe de Préau";
+
+/// A pack repository holding one pack with an index.html, made by the real `preau`.
+/// Returns the repository folder and the hex root public key, if keygen wrote one.
+pub fn make_pack(preau: &Path, work: &Path) -> (std::path::PathBuf, Option<String>) {
+    let src = work.join("pack-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("index.html"),
+        format!("<!doctype html><h1>{MARKER}</h1>\n"),
+    )
+    .unwrap();
+    if std::env::var("PREAU_IMAGE_STANDIN").as_deref() == Ok("1") {
+        // The stand-in serves {preload}/{id}/{path} from a plain folder.
+        let repo = work.join("packs");
+        std::fs::create_dir_all(repo.join(PACK_ID)).unwrap();
+        std::fs::copy(
+            src.join("index.html"),
+            repo.join(PACK_ID).join("index.html"),
+        )
+        .unwrap();
+        return (repo, None);
+    }
+    let key = work.join("root.key");
+    let repo = work.join("repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    let _ = std::fs::remove_file(&key);
+    run(Command::new(preau).arg("keygen").arg("--out").arg(&key));
+    run(Command::new(preau)
+        .args(["pack", "build"])
+        .arg(&src)
+        .arg("--repo")
+        .arg(&repo)
+        .arg("--key")
+        .arg(&key)
+        .args(["--id", PACK_ID, "--title", "E2E demo"]));
+    assert!(
+        repo.join("catalog.json").is_file(),
+        "preau pack build made no catalog.json in {}",
+        repo.display()
+    );
+    let public = std::fs::read_to_string(key.with_extension("key.pub"))
+        .ok()
+        .map(|s| s.trim().to_string());
+    let public = public.filter(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()));
+    (repo, public)
+}
+
+/// The preau.toml of the boot tests: Ethernet mode (QEMU has no Wi-Fi), port 80.
+pub fn e2e_config(public_key: Option<&str>) -> String {
+    let mut config = String::from(
+        "[box]\nschool = \"École e2e\"\nlisten = \"0.0.0.0:80\"\n\n[wifi]\nmode = \"ethernet\"\n",
+    );
+    if let Some(k) = public_key {
+        config.push_str(&format!("\n[sync]\ntrusted_keys = [\"{k}\"]\n"));
+    }
+    config
+}
+
 /// The workspace's target folder (this test binary lives in `target/debug/deps/`).
 pub fn target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {

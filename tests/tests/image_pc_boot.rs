@@ -7,14 +7,12 @@
 //! stand-in server and a plain pack folder, to check the image's boot path alone.
 
 use preau_tests::image::{
-    Guest, free_port, missing_tools, preau_bin, run, target_dir, workspace_bin,
+    Guest, MARKER, PACK_ID, e2e_config, free_port, make_pack, missing_tools, preau_bin, run,
+    target_dir, workspace_bin,
 };
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const PACK_ID: &str = "e2e-demo";
-const MARKER: &str = "Bonjour la classe de Préau";
 
 const TOOLS: &[&str] = &[
     "mmdebstrap",
@@ -30,52 +28,6 @@ const TOOLS: &[&str] = &[
 ];
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-
-/// A pack repository holding one pack with an index.html, made by the real `preau`.
-/// Returns the repository folder and the hex root public key, if keygen wrote one.
-fn make_pack(preau: &Path, work: &Path) -> (std::path::PathBuf, Option<String>) {
-    let src = work.join("pack-src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(
-        src.join("index.html"),
-        format!("<!doctype html><h1>{MARKER}</h1>\n"),
-    )
-    .unwrap();
-    if std::env::var("PREAU_IMAGE_STANDIN").as_deref() == Ok("1") {
-        // The stand-in serves {preload}/{id}/{path} from a plain folder.
-        let repo = work.join("packs");
-        std::fs::create_dir_all(repo.join(PACK_ID)).unwrap();
-        std::fs::copy(
-            src.join("index.html"),
-            repo.join(PACK_ID).join("index.html"),
-        )
-        .unwrap();
-        return (repo, None);
-    }
-    let key = work.join("root.key");
-    let repo = work.join("repo");
-    let _ = std::fs::remove_dir_all(&repo);
-    let _ = std::fs::remove_file(&key);
-    run(Command::new(preau).arg("keygen").arg("--out").arg(&key));
-    run(Command::new(preau)
-        .args(["pack", "build"])
-        .arg(&src)
-        .arg("--repo")
-        .arg(&repo)
-        .arg("--key")
-        .arg(&key)
-        .args(["--id", PACK_ID, "--title", "E2E demo"]));
-    assert!(
-        repo.join("catalog.json").is_file(),
-        "preau pack build made no catalog.json in {}",
-        repo.display()
-    );
-    let public = std::fs::read_to_string(key.with_extension("key.pub"))
-        .ok()
-        .map(|s| s.trim().to_string());
-    let public = public.filter(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()));
-    (repo, public)
-}
 
 #[test]
 fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
@@ -112,6 +64,8 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let (packs, public_key) = make_pack(&preau, &work);
+    let config_path = work.join("preau.toml");
+    std::fs::write(&config_path, e2e_config(public_key.as_deref())).unwrap();
 
     let profile = work.join("profile.toml");
     std::fs::write(
@@ -119,14 +73,6 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
         "board = \"pc-amd64\"\nversion = \"e2e\"\ncompression = \"zstd\"\n",
     )
     .unwrap();
-    let mut config = String::from(
-        "[box]\nschool = \"École e2e\"\nlisten = \"0.0.0.0:80\"\n\n[wifi]\nmode = \"ethernet\"\n",
-    );
-    if let Some(k) = &public_key {
-        config.push_str(&format!("\n[sync]\ntrusted_keys = [\"{k}\"]\n"));
-    }
-    let config_path = work.join("preau.toml");
-    std::fs::write(&config_path, config).unwrap();
 
     // The Debian root folder is kept in the target folder between local runs (the
     // marker file makes a changed profile rebuild it); CI starts from a fresh clone.
