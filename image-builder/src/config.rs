@@ -157,10 +157,10 @@ impl BoxConfig {
         if ssid.is_empty() || ssid.len() > 32 || ssid.chars().any(|c| c.is_control()) {
             bail!("wifi.ssid {ssid:?}: use 1 to 32 bytes, no control characters");
         }
-        if let Some(p) = &wifi.passphrase {
-            if p.len() < 8 || p.len() > 63 || !p.chars().all(|c| (' '..='~').contains(&c)) {
-                bail!("wifi.passphrase: use 8 to 63 printable ASCII characters (WPA2 rule)");
-            }
+        if let Some(p) = &wifi.passphrase
+            && (p.len() < 8 || p.len() > 63 || !p.chars().all(|c| (' '..='~').contains(&c)))
+        {
+            bail!("wifi.passphrase: use 8 to 63 printable ASCII characters (WPA2 rule)");
         }
         let channel = wifi.channel.unwrap_or(6);
         if !(1..=13).contains(&channel) {
@@ -183,15 +183,15 @@ impl BoxConfig {
     }
 
     fn validate_rest(&self) -> Result<()> {
-        if let Some(listen) = &self.box_.listen {
-            if listen.parse::<std::net::SocketAddr>().is_err() {
-                bail!("box.listen {listen:?}: use an address and port such as \"0.0.0.0:80\"");
-            }
+        if let Some(listen) = &self.box_.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            bail!("box.listen {listen:?}: use an address and port such as \"0.0.0.0:80\"");
         }
-        if let Some(code) = &self.box_.setup_code {
-            if code.len() < 6 {
-                bail!("box.setup_code: use at least 6 characters");
-            }
+        if let Some(code) = &self.box_.setup_code
+            && code.len() < 6
+        {
+            bail!("box.setup_code: use at least 6 characters");
         }
         if let Some(sync) = &self.sync {
             for key in sync.trusted_keys.iter().flatten() {
@@ -201,10 +201,10 @@ impl BoxConfig {
                     );
                 }
             }
-            if let Some(url) = &sync.repository {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    bail!("sync.repository {url:?}: use an http:// or https:// URL");
-                }
+            if let Some(url) = &sync.repository
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                bail!("sync.repository {url:?}: use an http:// or https:// URL");
             }
         }
         Ok(())

@@ -77,13 +77,13 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         p.board,
         "preau-image (runs on the box at boot)",
     )?;
-    if let Some(packs) = &o.packs {
-        if !packs.join("catalog.json").is_file() && !packs.is_dir() {
-            bail!(
-                "--packs {}: not a pack repository folder (make one with `preau pack build SRC --repo DIR --key KEY`)",
-                packs.display()
-            );
-        }
+    if let Some(packs) = &o.packs
+        && !packs.is_dir()
+    {
+        bail!(
+            "--packs {}: not a pack repository folder (make one with `preau pack build SRC --repo DIR --key KEY`)",
+            packs.display()
+        );
     }
     let config_text = match &o.config {
         Some(c) => {

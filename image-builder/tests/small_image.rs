@@ -211,10 +211,8 @@ fn pc_image_holds_units_config_and_packs() {
             .lines()
             .all(|l| !l.contains("stale.txt"))
     );
-    assert_eq!(
-        debugfs(root.path(), "stat /usr/bin/preau").contains("Mode:  0755"),
-        true
-    );
+    let stat = debugfs(root.path(), "stat /usr/bin/preau");
+    assert!(stat.contains("Mode:  0755"), "{stat}");
 
     // What the box does at boot, with the image's own tool and the card's preau.toml.
     let run_dir = dir.path().join("run");
