@@ -81,18 +81,31 @@ pub fn cross_build(
         std::fs::write(&marker, &want)?;
     }
     std::fs::create_dir_all(chroot.join("src"))?;
+    // Crates are fetched by the host's cargo (its network and certificate settings
+    // work here; the chroot's may not), then the chroot builds offline from the host's
+    // registry, bind-mounted.
+    run_visible(Command::new("cargo").arg("fetch").arg("--manifest-path").arg(workspace.join("Cargo.toml")))
+        .context("cargo fetch failed on the host")?;
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    let registry = cargo_home.join("registry");
+    std::fs::create_dir_all(chroot.join("cargo-home/registry"))?;
     // A private mount namespace: the bind mounts disappear with the command.
     let script = format!(
         "set -e\n\
          mount --bind '{ws}' '{ch}/src'\n\
          mount -t proc proc '{ch}/proc'\n\
          mount --bind /dev '{ch}/dev'\n\
+         mount --bind '{reg}' '{ch}/cargo-home/registry'\n\
          cp /etc/resolv.conf '{ch}/etc/resolv.conf' 2>/dev/null || true\n\
          chroot '{ch}' sh -c 'cd /src && \
-           CARGO_HOME=/src/target/cross/cargo-home \
+           CARGO_HOME=/cargo-home \
            CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-           cargo build --release --target {TARGET} --target-dir /src/target/cross{selection}'\n",
+           cargo build --offline --release --target {TARGET} --target-dir /src/target/cross{selection}'\n",
         ws = workspace.display(),
+        reg = registry.display(),
         ch = chroot.canonicalize()?.display(),
     );
     run_visible(

@@ -102,10 +102,11 @@ pub fn apply(
     let n = config.network()?;
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    write_file(
-        &run_dir.join("preau.toml"),
-        config.effective(preload).to_toml(),
-    )?;
+    // The effective config holds the setup code and the Wi-Fi passphrase: readable by
+    // root and the box's group only.
+    let effective = run_dir.join("preau.toml");
+    write_file(&effective, config.effective(preload).to_toml())?;
+    restrict(&effective, 0o640, group_id(Path::new("/etc/group"), "preau"))?;
     let hostapd = run_dir.join("hostapd.conf");
     let dnsmasq = run_dir.join("dnsmasq.conf");
     let network = run_dir.join("network/10-preau-wlan.network");
@@ -113,6 +114,7 @@ pub fn apply(
     match n.mode {
         WifiMode::Hotspot => {
             write_file(&hostapd, hostapd_conf(&n))?;
+            restrict(&hostapd, 0o600, None)?;
             write_file(&dnsmasq, dnsmasq_conf(&n))?;
             write_file(&network, wlan_network(&n))?;
             summary.push_str(&format!(
@@ -141,6 +143,25 @@ pub fn apply(
         write_file(hostname_file, format!("{}\n", n.hostname))?;
     }
     Ok(summary)
+}
+
+fn restrict(path: &Path, mode: u32, group: Option<u32>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .with_context(|| format!("cannot give {} to group {gid}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A group's id from a group file (`None` when absent, as on a build machine).
+fn group_id(group_file: &Path, name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(group_file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
+    })
 }
 
 #[cfg(test)]
@@ -207,6 +228,23 @@ mod tests {
         assert!(said.contains("Ethernet"), "{said}");
         assert!(!run.join("hostapd.conf").exists() && !run.join("dnsmasq.conf").exists());
         assert_eq!(std::fs::read_to_string(&hostname).unwrap(), "preau\n");
+    }
+
+    #[test]
+    fn secrets_are_not_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("preau.toml");
+        std::fs::write(&cfg, "[wifi]\npassphrase = \"secret pass\"").unwrap();
+        let run = dir.path().join("run");
+        apply(&cfg, &run, &dir.path().join("h"), false).unwrap();
+        let mode = |f: &str| std::fs::metadata(run.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("hostapd.conf"), 0o600);
+        assert_eq!(mode("preau.toml"), 0o640);
+        let groups = dir.path().join("group");
+        std::fs::write(&groups, "root:x:0:\npreau:x:998:\n").unwrap();
+        assert_eq!(group_id(&groups, "preau"), Some(998));
+        assert_eq!(group_id(&groups, "nobody"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn fstab() -> String {
     format!(
         "# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n\
          LABEL={ROOT_LABEL}\t/\text4\tdefaults,errors=remount-ro,commit=5\t0\t1\n\
-         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0022,nofail\t0\t2\n\
+         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0077,nofail\t0\t2\n\
          LABEL={DATA_LABEL}\t{DATA_DIR}\text4\tdefaults,nosuid,nodev,commit=5,x-systemd.growfs\t0\t2\n"
     )
 }
@@ -66,7 +66,9 @@ pub fn preau_service() -> String {
          MemoryDenyWriteExecute=yes\n\
          SystemCallArchitectures=native\n\
          SystemCallFilter=@system-service\n\
-         SystemCallFilter=~@privileged @resources\n\
+         SystemCallFilter=~@privileged\n\
+         # A filtered call fails with EPERM instead of killing the box.\n\
+         SystemCallErrorNumber=EPERM\n\
          UMask=0027\n\
          LimitNOFILE=4096\n\
          \n\
