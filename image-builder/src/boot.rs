@@ -50,10 +50,7 @@ pub fn loader_conf() -> String {
 }
 
 pub fn loader_entry(board: Board) -> String {
-    format!(
-        "title Préau\nlinux /preau/vmlinuz\ninitrd /preau/initrd.img\noptions {}\n",
-        cmdline(board)
-    )
+    format!("title Préau\nlinux /preau/vmlinuz\ninitrd /preau/initrd.img\noptions {}\n", cmdline(board))
 }
 
 pub const README_TXT: &str = "Préau boot partition\r\n\
@@ -64,59 +61,32 @@ start the box. Unknown or wrong settings stop the box from starting: check the f
 with `preau-image check-config preau.toml` on a computer first.\r\n";
 
 /// Stages the boot partition into `stage` from the root folder `root`.
-pub fn stage(
-    board: Board,
-    root: &Path,
-    kernel: &str,
-    config_toml: &str,
-    stage: &Path,
-) -> Result<()> {
+pub fn stage(board: Board, root: &Path, kernel: &str, config_toml: &str, stage: &Path) -> Result<()> {
     std::fs::create_dir_all(stage)?;
     let copy = |from: &str, to: &Path| -> Result<()> {
         if let Some(p) = to.parent() {
             std::fs::create_dir_all(p)?;
         }
-        std::fs::copy(root.join(from), to)
-            .with_context(|| format!("cannot copy {from} from the root filesystem"))?;
+        std::fs::copy(root.join(from), to).with_context(|| format!("cannot copy {from} from the root filesystem"))?;
         Ok(())
     };
     match board {
         Board::PcAmd64 => {
-            copy(
-                "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
-                &stage.join("EFI/BOOT/BOOTX64.EFI"),
-            )?;
-            copy(
-                &format!("boot/vmlinuz-{kernel}"),
-                &stage.join("preau/vmlinuz"),
-            )?;
-            copy(
-                &format!("boot/initrd.img-{kernel}"),
-                &stage.join("preau/initrd.img"),
-            )?;
+            copy("usr/lib/systemd/boot/efi/systemd-bootx64.efi", &stage.join("EFI/BOOT/BOOTX64.EFI"))?;
+            copy(&format!("boot/vmlinuz-{kernel}"), &stage.join("preau/vmlinuz"))?;
+            copy(&format!("boot/initrd.img-{kernel}"), &stage.join("preau/initrd.img"))?;
             write_file(&stage.join("loader/loader.conf"), loader_conf())?;
-            write_file(
-                &stage.join("loader/entries/preau.conf"),
-                loader_entry(board),
-            )?;
+            write_file(&stage.join("loader/entries/preau.conf"), loader_entry(board))?;
         }
         Board::RpiArm64 => {
             copy_dir(&root.join("usr/lib/raspi-firmware"), stage)?;
             let dtbs = root.join(format!("usr/lib/linux-image-{kernel}/broadcom"));
-            for e in std::fs::read_dir(&dtbs)
-                .with_context(|| format!("no device trees in {}", dtbs.display()))?
-            {
+            for e in std::fs::read_dir(&dtbs).with_context(|| format!("no device trees in {}", dtbs.display()))? {
                 let e = e?;
                 std::fs::copy(e.path(), stage.join(e.file_name()))?;
             }
-            copy(
-                &format!("boot/vmlinuz-{kernel}"),
-                &stage.join(format!("vmlinuz-{kernel}")),
-            )?;
-            copy(
-                &format!("boot/initrd.img-{kernel}"),
-                &stage.join(format!("initrd.img-{kernel}")),
-            )?;
+            copy(&format!("boot/vmlinuz-{kernel}"), &stage.join(format!("vmlinuz-{kernel}")))?;
+            copy(&format!("boot/initrd.img-{kernel}"), &stage.join(format!("initrd.img-{kernel}")))?;
             write_file(&stage.join("config.txt"), config_txt(kernel))?;
             write_file(&stage.join("cmdline.txt"), cmdline(board) + "\n")?;
         }

@@ -25,6 +25,9 @@ pub struct BoxConfig {
     pub wifi: Option<Wifi>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<Sync>,
+    /// The box's HTTP server limits: passed through as written, the box checks them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -109,14 +112,10 @@ impl BoxConfig {
     }
 
     pub fn load(path: &Path) -> Result<BoxConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the config {}", path.display()))?;
-        BoxConfig::parse(&text).with_context(|| {
-            format!(
-                "invalid config {} (see image-builder/README.md for the keys)",
-                path.display()
-            )
-        })
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the config {}", path.display()))?;
+        BoxConfig::parse(&text)
+            .with_context(|| format!("invalid config {} (see image-builder/README.md for the keys)", path.display()))
     }
 
     /// The config the box runs with on an image: the technician's file, with the image's
@@ -124,9 +123,7 @@ impl BoxConfig {
     pub fn effective(&self, preload: bool) -> BoxConfig {
         let mut c = self.clone();
         c.box_.data.get_or_insert_with(|| DATA_DIR.to_string());
-        c.box_
-            .listen
-            .get_or_insert_with(|| "0.0.0.0:80".to_string());
+        c.box_.listen.get_or_insert_with(|| "0.0.0.0:80".to_string());
         if preload {
             let sync = c.sync.get_or_insert_with(Sync::default);
             sync.preload.get_or_insert_with(|| PRELOAD_DIR.to_string());
@@ -168,9 +165,7 @@ impl BoxConfig {
         }
         let country = wifi.country.unwrap_or_else(|| "FR".into());
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            bail!(
-                "wifi.country {country:?}: use a two-letter upper-case country code such as \"FR\""
-            );
+            bail!("wifi.country {country:?}: use a two-letter upper-case country code such as \"FR\"");
         }
         Ok(Network {
             hostname,
@@ -196,9 +191,7 @@ impl BoxConfig {
         if let Some(sync) = &self.sync {
             for key in sync.trusted_keys.iter().flatten() {
                 if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
-                    bail!(
-                        "sync.trusted_keys: {key:?} is not a hex ed25519 public key (64 hex digits)"
-                    );
+                    bail!("sync.trusted_keys: {key:?} is not a hex ed25519 public key (64 hex digits)");
                 }
             }
             if let Some(url) = &sync.repository
@@ -253,10 +246,7 @@ max_rate = 250000
     fn empty_config_is_valid_and_open() {
         let c = BoxConfig::parse("").unwrap();
         let n = c.network().unwrap();
-        assert_eq!(
-            (n.hostname.as_str(), n.ssid.as_str(), n.channel),
-            ("preau", "Preau", 6)
-        );
+        assert_eq!((n.hostname.as_str(), n.ssid.as_str(), n.channel), ("preau", "Preau", 6));
         assert_eq!(n.passphrase, None, "no default password");
         let e = c.effective(true);
         assert_eq!(e.box_.data.as_deref(), Some(DATA_DIR));
@@ -270,6 +260,13 @@ max_rate = 250000
         let e = c.effective(true);
         assert_eq!(e.box_.data.as_deref(), Some("/srv/x"));
         assert_eq!(e.sync.unwrap().preload.as_deref(), Some("/p"));
+    }
+
+    #[test]
+    fn server_section_passes_through() {
+        let c = BoxConfig::parse("[server]\nmax_connections = 64\nmdns = false").unwrap();
+        let again = BoxConfig::parse(&c.effective(false).to_toml()).unwrap();
+        assert_eq!(again.server.unwrap()["max_connections"].as_integer(), Some(64));
     }
 
     #[test]

@@ -40,11 +40,7 @@ pub fn cross_build(
         let Some((package, bin)) = b.split_once(':') else {
             bail!("--bin {b:?}: use PACKAGE:BINARY, for example preau-box:preau");
         };
-        let ok = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
+        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !ok(package) || !ok(bin) {
             bail!("--bin {b:?}: not a cargo package and binary name");
         }
@@ -108,12 +104,8 @@ pub fn cross_build(
         reg = registry.display(),
         ch = chroot.canonicalize()?.display(),
     );
-    run_visible(
-        Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg(&script),
-    )
-    .context("the cross build failed (the chroot's Rust is Debian's rustc-web)")?;
+    run_visible(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c"]).arg(&script))
+        .context("the cross build failed (the chroot's Rust is Debian's rustc-web)")?;
     let out = output_dir(&workspace);
     for bin in &names {
         crate::elf::check_binary(&out.join(bin), crate::profile::Board::RpiArm64, bin)?;

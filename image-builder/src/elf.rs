@@ -46,12 +46,11 @@ pub fn check_binary(path: &Path, board: Board, what: &str) -> Result<()> {
         Board::PcAmd64 => "build it with `cargo build --release -p preau-box`".to_string(),
         Board::RpiArm64 => "build it with `preau-image cross-build` (aarch64)".to_string(),
     };
-    let mut f = std::fs::File::open(path)
-        .with_context(|| format!("the {what} binary {} is missing: {fix}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("the {what} binary {} is missing: {fix}", path.display()))?;
     let mut header = [0u8; 20];
     let n = f.read(&mut header)?;
-    let m = machine(&header[..n])
-        .with_context(|| format!("the {what} binary {}: {fix}", path.display()))?;
+    let m = machine(&header[..n]).with_context(|| format!("the {what} binary {}: {fix}", path.display()))?;
     if m != expected(board) {
         bail!(
             "the {what} binary {} is built for {}, but board {} needs {}: {fix}",
@@ -93,37 +92,19 @@ mod tests {
         let p = dir.path().join("preau");
         std::fs::write(&p, header(true, EM_X86_64)).unwrap();
         check_binary(&p, Board::PcAmd64, "preau").unwrap();
-        let err = check_binary(&p, Board::RpiArm64, "preau")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("x86_64") && err.contains("aarch64") && err.contains("cross-build"),
-            "{err}"
-        );
-        let err = format!(
-            "{:#}",
-            check_binary(&dir.path().join("nope"), Board::PcAmd64, "preau").unwrap_err()
-        );
-        assert!(
-            err.contains("missing") && err.contains("cargo build"),
-            "{err}"
-        );
+        let err = check_binary(&p, Board::RpiArm64, "preau").unwrap_err().to_string();
+        assert!(err.contains("x86_64") && err.contains("aarch64") && err.contains("cross-build"), "{err}");
+        let err = format!("{:#}", check_binary(&dir.path().join("nope"), Board::PcAmd64, "preau").unwrap_err());
+        assert!(err.contains("missing") && err.contains("cargo build"), "{err}");
         std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        let err = format!(
-            "{:#}",
-            check_binary(&p, Board::PcAmd64, "preau").unwrap_err()
-        );
+        let err = format!("{:#}", check_binary(&p, Board::PcAmd64, "preau").unwrap_err());
         assert!(err.contains("not an ELF"), "{err}");
     }
 
     #[test]
     fn this_test_binary_is_native() {
         let me = std::env::current_exe().unwrap();
-        let board = if cfg!(target_arch = "aarch64") {
-            Board::RpiArm64
-        } else {
-            Board::PcAmd64
-        };
+        let board = if cfg!(target_arch = "aarch64") { Board::RpiArm64 } else { Board::PcAmd64 };
         check_binary(&me, board, "test").unwrap();
     }
 }

@@ -45,9 +45,7 @@ pub fn hostapd_conf(n: &Network) -> String {
         n.ssid, n.country, n.channel
     );
     match &n.passphrase {
-        Some(p) => s.push_str(&format!(
-            "wpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase={p}\n"
-        )),
+        Some(p) => s.push_str(&format!("wpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase={p}\n")),
         None => s.push_str("# No passphrase in preau.toml: an open network.\nwpa=0\n"),
     }
     s
@@ -75,7 +73,9 @@ pub fn dnsmasq_conf(n: &Network) -> String {
     for probe in CAPTIVE_PROBES {
         s.push_str(&format!("address=/{probe}/{HOTSPOT_ADDR}\n"));
     }
-    s.push_str(&format!("# Every other name too: there is no internet behind this network.\naddress=/#/{HOTSPOT_ADDR}\n"));
+    s.push_str(&format!(
+        "# Every other name too: there is no internet behind this network.\naddress=/#/{HOTSPOT_ADDR}\n"
+    ));
     s
 }
 
@@ -88,20 +88,10 @@ pub fn wlan_network(_n: &Network) -> String {
 
 /// Applies the config: writes the run-time files into `run_dir`, and the hostname into
 /// `hostname_file` when it differs. Returns what it did, for the console.
-pub fn apply(
-    config_path: &Path,
-    run_dir: &Path,
-    hostname_file: &Path,
-    preload: bool,
-) -> Result<String> {
-    let config = if config_path.exists() {
-        BoxConfig::load(config_path)?
-    } else {
-        BoxConfig::default()
-    };
+pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: bool) -> Result<String> {
+    let config = if config_path.exists() { BoxConfig::load(config_path)? } else { BoxConfig::default() };
     let n = config.network()?;
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     // The effective config holds the setup code and the Wi-Fi passphrase: readable by
     // root and the box's group only.
     let effective = run_dir.join("preau.toml");
@@ -120,11 +110,7 @@ pub fn apply(
             summary.push_str(&format!(
                 "Wi-Fi hotspot \"{}\" ({}) on channel {}, box at http://{}/ ({HOTSPOT_ADDR})",
                 n.ssid,
-                if n.passphrase.is_some() {
-                    "WPA2"
-                } else {
-                    "open"
-                },
+                if n.passphrase.is_some() { "WPA2" } else { "open" },
                 n.channel,
                 n.hostname
             ));
@@ -174,18 +160,13 @@ mod tests {
 
     #[test]
     fn hostapd_from_config() {
-        let n = net(
-            "[wifi]\nssid = \"École 2\"\npassphrase = \"correct horse\"\nchannel = 11\ncountry = \"BE\"",
-        );
+        let n = net("[wifi]\nssid = \"École 2\"\npassphrase = \"correct horse\"\nchannel = 11\ncountry = \"BE\"");
         let c = hostapd_conf(&n);
         assert!(c.contains("ssid2=\"École 2\"\n"), "{c}");
         assert!(c.contains("channel=11\n") && c.contains("country_code=BE\n"));
         assert!(c.contains("wpa=2\n") && c.contains("wpa_passphrase=correct horse\n"));
         let open = hostapd_conf(&net(""));
-        assert!(
-            open.contains("wpa=0\n") && !open.contains("wpa_passphrase"),
-            "{open}"
-        );
+        assert!(open.contains("wpa=0\n") && !open.contains("wpa_passphrase"), "{open}");
         assert!(open.contains("country_code=FR\n"));
     }
 
@@ -205,23 +186,15 @@ mod tests {
         let cfg = dir.path().join("preau.toml");
         let run = dir.path().join("run");
         let hostname = dir.path().join("hostname");
-        std::fs::write(
-            &cfg,
-            "[box]\nhostname = \"salle-3\"\n[wifi]\nssid = \"Classe\"",
-        )
-        .unwrap();
+        std::fs::write(&cfg, "[box]\nhostname = \"salle-3\"\n[wifi]\nssid = \"Classe\"").unwrap();
         let said = apply(&cfg, &run, &hostname, true).unwrap();
         assert!(said.contains("Classe") && said.contains("open"), "{said}");
         assert!(run.join("hostapd.conf").exists() && run.join("dnsmasq.conf").exists());
         assert!(run.join("network/10-preau-wlan.network").exists());
         assert_eq!(std::fs::read_to_string(&hostname).unwrap(), "salle-3\n");
-        let eff =
-            BoxConfig::parse(&std::fs::read_to_string(run.join("preau.toml")).unwrap()).unwrap();
+        let eff = BoxConfig::parse(&std::fs::read_to_string(run.join("preau.toml")).unwrap()).unwrap();
         assert_eq!(eff.box_.data.as_deref(), Some("/var/lib/preau"));
-        assert_eq!(
-            eff.sync.unwrap().preload.as_deref(),
-            Some("/usr/share/preau/preload")
-        );
+        assert_eq!(eff.sync.unwrap().preload.as_deref(), Some("/usr/share/preau/preload"));
 
         std::fs::write(&cfg, "[wifi]\nmode = \"ethernet\"").unwrap();
         let said = apply(&cfg, &run, &hostname, false).unwrap();
@@ -252,10 +225,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("preau.toml");
         std::fs::write(&cfg, "[wifi]\npassword = \"x\"").unwrap();
-        let err = format!(
-            "{:#}",
-            apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), true).unwrap_err()
-        );
+        let err = format!("{:#}", apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), true).unwrap_err());
         assert!(err.contains("password"), "{err}");
     }
 }

@@ -19,42 +19,25 @@ pub fn make_fat(file: &Path, mib: u64, stage: &Path, epoch: u64) -> Result<()> {
         .args(["-F", "32", "-n", BOOT_LABEL, "--invariant", "-C"])
         .arg(file)
         .arg((mib * 1024).to_string()))?;
-    let mut entries: Vec<_> = std::fs::read_dir(stage)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut entries: Vec<_> = std::fs::read_dir(stage)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     if entries.is_empty() {
         return Ok(());
     }
     // -s recursive, -p keep attributes, -m keep times (made reproducible below).
     let mut c = tools::mtools("mcopy");
-    c.arg("-i")
-        .arg(file)
-        .args(["-s", "-p", "-m", "-Q"])
-        .args(&entries)
-        .arg("::/");
+    c.arg("-i").arg(file).args(["-s", "-p", "-m", "-Q"]).args(&entries).arg("::/");
     c.env("SOURCE_DATE_EPOCH", epoch.to_string());
-    run(&mut c).context(
-        "mcopy could not fill the boot partition (is it large enough? raise size.boot_mib)",
-    )?;
+    run(&mut c).context("mcopy could not fill the boot partition (is it large enough? raise size.boot_mib)")?;
     Ok(())
 }
 
 /// Makes an ext4 file system of `mib` MiB in `file`, filled from `dir` when given.
-pub fn make_ext4(
-    file: &Path,
-    mib: u64,
-    label: &str,
-    dir: Option<&Path>,
-    uuid: &str,
-    epoch: u64,
-) -> Result<()> {
+pub fn make_ext4(file: &Path, mib: u64, label: &str, dir: Option<&Path>, uuid: &str, epoch: u64) -> Result<()> {
     let _ = std::fs::remove_file(file);
     File::create(file)?.set_len(mib * MIB)?;
     let mut c = Command::new("mke2fs");
-    c.args([
-        "-q", "-F", "-t", "ext4", "-b", "4096", "-L", label, "-U", uuid, "-m", "1",
-    ]);
+    c.args(["-q", "-F", "-t", "ext4", "-b", "4096", "-L", label, "-U", uuid, "-m", "1"]);
     // The data partition starts small and grows online at first boot: reserve room in
     // the group descriptor table for up to 2 TiB.
     if label == DATA_LABEL {
@@ -82,20 +65,9 @@ pub fn assemble(out: &Path, layout: &Layout, boot: &Path, root: &Path, data: &Pa
     let _ = std::fs::remove_file(out);
     File::create(out)?.set_len(layout.image_size)?;
     let mut c = Command::new("sfdisk");
-    c.args([
-        "--quiet",
-        "--no-reread",
-        "--no-tell-kernel",
-        "--wipe",
-        "always",
-    ])
-    .arg(out);
+    c.args(["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always"]).arg(out);
     sfdisk_stdin(&mut c, &layout.sfdisk_script())?;
-    for (file, part) in [
-        (boot, layout.boot),
-        (root, layout.root),
-        (data, layout.data),
-    ] {
+    for (file, part) in [(boot, layout.boot), (root, layout.root), (data, layout.data)] {
         copy_into(file, out, part)?;
     }
     Ok(())
@@ -109,17 +81,10 @@ fn sfdisk_stdin(c: &mut Command, script: &str) -> Result<()> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start {shown}"))?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(script.as_bytes())?;
+    child.stdin.take().expect("piped").write_all(script.as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!(
-            "{shown} failed: {}\nscript:\n{script}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("{shown} failed: {}\nscript:\n{script}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
 }
@@ -128,11 +93,7 @@ fn sfdisk_stdin(c: &mut Command, script: &str) -> Result<()> {
 fn copy_into(src: &Path, image: &Path, part: Part) -> Result<()> {
     let len = std::fs::metadata(src)?.len();
     if len > part.size {
-        bail!(
-            "{} is {len} bytes but its partition holds {}",
-            src.display(),
-            part.size
-        );
+        bail!("{} is {len} bytes but its partition holds {}", src.display(), part.size);
     }
     let mut input = File::open(src).with_context(|| format!("cannot open {}", src.display()))?;
     let mut output = std::fs::OpenOptions::new().write(true).open(image)?;
@@ -167,10 +128,7 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> Result<usize> {
 /// Reads a file back out of an ext4 partition of an image (for tests and checks).
 pub fn debugfs_cat(image: &Path, part: Part, path: &str) -> Result<String> {
     let fs = extract_part(image, part)?;
-    let out = run(Command::new("debugfs")
-        .arg("-R")
-        .arg(format!("cat {path}"))
-        .arg(fs.path()))?;
+    let out = run(Command::new("debugfs").arg("-R").arg(format!("cat {path}")).arg(fs.path()))?;
     Ok(out)
 }
 
@@ -194,10 +152,7 @@ pub mod tempfile_lite {
         pub fn new(beside: &Path, tag: &str) -> std::io::Result<TempFile> {
             let name = format!(
                 ".{}.{tag}.{}.tmp",
-                beside
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("image"),
+                beside.file_name().and_then(|n| n.to_str()).unwrap_or("image"),
                 std::process::id()
             );
             Ok(TempFile(beside.with_file_name(name)))

@@ -8,11 +8,7 @@ use preau_image::{config, cross, elf, firstboot, personalize};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(
-    name = "preau-image",
-    version,
-    about = "Flashable SD/disk images for the Préau box"
-)]
+#[command(name = "preau-image", version, about = "Flashable SD/disk images for the Préau box")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -100,16 +96,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Build {
-            profile,
-            out,
-            binary,
-            packs,
-            config,
-            image_tool,
-            rootfs,
-            url_base,
-        } => {
+        Cmd::Build { profile, out, binary, packs, config, image_tool, rootfs, url_base } => {
             let profile = Profile::load(&profile)?;
             let binary = binary.unwrap_or_else(|| match profile.board {
                 Board::PcAmd64 => pipeline::default_binary(profile.board),
@@ -120,16 +107,8 @@ fn run(cli: Cli) -> Result<()> {
                 None => default_image_tool(profile.board, &binary)?,
             };
             let root = RootSource::Mmdebstrap(rootfs.unwrap_or_else(|| out.join("work/rootfs")));
-            let built = pipeline::build(&BuildOptions {
-                profile,
-                out,
-                binary,
-                image_tool,
-                packs,
-                config,
-                root,
-                url_base,
-            })?;
+            let built =
+                pipeline::build(&BuildOptions { profile, out, binary, image_tool, packs, config, root, url_base })?;
             println!("{}", built.image.display());
             Ok(())
         }
@@ -153,23 +132,13 @@ fn run(cli: Cli) -> Result<()> {
                 n.hostname,
                 n.mode,
                 n.ssid,
-                if n.passphrase.is_some() {
-                    "WPA2"
-                } else {
-                    "open"
-                },
+                if n.passphrase.is_some() { "WPA2" } else { "open" },
                 n.channel,
                 n.country
             );
             Ok(())
         }
-        Cmd::CrossBuild {
-            workspace,
-            chroot,
-            mirror,
-            security_mirror,
-            mut bins,
-        } => {
+        Cmd::CrossBuild { workspace, chroot, mirror, security_mirror, mut bins } => {
             let chroot = chroot.unwrap_or_else(|| workspace.join("target/cross/chroot"));
             if bins.is_empty() {
                 bins = cross::DEFAULT_BINS.iter().map(|s| s.to_string()).collect();
@@ -178,14 +147,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", out.display());
             Ok(())
         }
-        Cmd::Firstboot {
-            config,
-            run_dir,
-            hostname_file,
-        } => {
+        Cmd::Firstboot { config, run_dir, hostname_file } => {
             let preload = Path::new(config::PRELOAD_DIR).is_dir();
-            let said = firstboot::apply(&config, &run_dir, &hostname_file, preload)
-                .context("preau.toml on the boot partition is not valid; fix it on any computer (preau-image check-config)")?;
+            let said = firstboot::apply(&config, &run_dir, &hostname_file, preload).context(
+                "preau.toml on the boot partition is not valid; fix it on any computer (preau-image check-config)",
+            )?;
             println!("{said}");
             Ok(())
         }

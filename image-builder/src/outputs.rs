@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -27,25 +26,17 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 pub fn compress(img: &Path, how: Compression) -> Result<PathBuf> {
     let out = PathBuf::from(format!("{}.{}", img.display(), how.extension()));
     match how {
-        Compression::Xz => run(Command::new("xz")
-            .args(["-T0", "-6", "-k", "-f", "-q"])
-            .arg(img))?,
-        Compression::Zstd => run(Command::new("zstd")
-            .args(["-T0", "-3", "-q", "-f", "--sparse"])
-            .arg(img)
-            .arg("-o")
-            .arg(&out))?,
+        Compression::Xz => run(Command::new("xz").args(["-T0", "-6", "-k", "-f", "-q"]).arg(img))?,
+        Compression::Zstd => {
+            run(Command::new("zstd").args(["-T0", "-3", "-q", "-f", "--sparse"]).arg(img).arg("-o").arg(&out))?
+        }
     };
     Ok(out)
 }
 
 pub fn bmap(img: &Path) -> Result<PathBuf> {
     let out = img.with_extension("bmap");
-    run(Command::new("bmaptool")
-        .arg("create")
-        .arg("-o")
-        .arg(&out)
-        .arg(img))?;
+    run(Command::new("bmaptool").arg("create").arg("-o").arg(&out).arg(img))?;
     Ok(out)
 }
 
@@ -131,9 +122,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, "abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

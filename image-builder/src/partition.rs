@@ -36,13 +36,7 @@ pub struct Layout {
 impl Layout {
     /// Lays out partitions of the given sizes (MiB). `image_mib`, when given, must hold
     /// them all; the data partition then takes whatever room is left.
-    pub fn new(
-        board: Board,
-        boot_mib: u64,
-        root_mib: u64,
-        data_mib: u64,
-        image_mib: Option<u64>,
-    ) -> Result<Layout> {
+    pub fn new(board: Board, boot_mib: u64, root_mib: u64, data_mib: u64, image_mib: Option<u64>) -> Result<Layout> {
         let needed_mib = 1 + boot_mib + root_mib + data_mib + 1;
         let image_mib = match image_mib {
             None => needed_mib,
@@ -53,26 +47,11 @@ impl Layout {
             ),
             Some(m) => m,
         };
-        let boot = Part {
-            offset: MIB,
-            size: boot_mib * MIB,
-        };
-        let root = Part {
-            offset: boot.offset + boot.size,
-            size: root_mib * MIB,
-        };
+        let boot = Part { offset: MIB, size: boot_mib * MIB };
+        let root = Part { offset: boot.offset + boot.size, size: root_mib * MIB };
         let data_offset = root.offset + root.size;
-        let data = Part {
-            offset: data_offset,
-            size: (image_mib - 1) * MIB - data_offset,
-        };
-        Ok(Layout {
-            board,
-            boot,
-            root,
-            data,
-            image_size: image_mib * MIB,
-        })
+        let data = Part { offset: data_offset, size: (image_mib - 1) * MIB - data_offset };
+        Ok(Layout { board, boot, root, data, image_size: image_mib * MIB })
     }
 
     /// The script for `sfdisk IMAGE`: GPT with an ESP on PCs; MBR on the Pi, whose
@@ -147,10 +126,7 @@ mod tests {
     fn too_small_image_names_the_size_needed() {
         let err = Layout::new(Board::PcAmd64, 256, 1000, 128, Some(1000)).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("too small") && msg.contains("size.image_mib = 1386"),
-            "{msg}"
-        );
+        assert!(msg.contains("too small") && msg.contains("size.image_mib = 1386"), "{msg}");
     }
 
     #[test]

@@ -11,17 +11,12 @@ use std::process::Command;
 /// The byte offset of the first partition (the FAT boot partition), from sfdisk.
 pub fn boot_offset(image: &Path) -> Result<u64> {
     let out = run(Command::new("sfdisk").arg("--json").arg(image)).with_context(|| {
-        format!(
-            "{} has no partition table: is it a preau image (not compressed)?",
-            image.display()
-        )
+        format!("{} has no partition table: is it a preau image (not compressed)?", image.display())
     })?;
     let v: serde_json::Value = serde_json::from_str(&out)?;
     let table = &v["partitiontable"];
     let sector = table["sectorsize"].as_u64().unwrap_or(512);
-    let start = table["partitions"][0]["start"]
-        .as_u64()
-        .context("the image has no first partition")?;
+    let start = table["partitions"][0]["start"].as_u64().context("the image has no first partition")?;
     Ok(start * sector)
 }
 
@@ -29,18 +24,13 @@ pub fn personalize(image: &Path, config: &Path) -> Result<()> {
     tools::require(&[&tools::MCOPY, &tools::SFDISK])?;
     let name = image.to_string_lossy();
     if name.ends_with(".xz") || name.ends_with(".zst") {
-        bail!(
-            "{name} is compressed: personalize the .img (or decompress it first: xz -dk / zstd -d)"
-        );
+        bail!("{name} is compressed: personalize the .img (or decompress it first: xz -dk / zstd -d)");
     }
     BoxConfig::load(config)?;
     let offset = boot_offset(image)?;
     let target = format!("{}@@{offset}", image.display());
     let mut c = tools::mtools("mcopy");
-    c.args(["-o", "-i"])
-        .arg(&target)
-        .arg(config)
-        .arg("::/preau.toml");
+    c.args(["-o", "-i"]).arg(&target).arg(config).arg("::/preau.toml");
     run(&mut c).context("cannot write preau.toml into the boot partition")?;
     Ok(())
 }
@@ -49,8 +39,6 @@ pub fn personalize(image: &Path, config: &Path) -> Result<()> {
 pub fn read_boot_file(image: &Path, path: &str) -> Result<String> {
     let offset = boot_offset(image)?;
     let mut c = tools::mtools("mtype");
-    c.arg("-i")
-        .arg(format!("{}@@{offset}", image.display()))
-        .arg(format!("::/{path}"));
+    c.arg("-i").arg(format!("{}@@{offset}", image.display())).arg(format!("::/{path}"));
     run(&mut c)
 }

@@ -52,10 +52,7 @@ pub const HOST_TOOLS: [&Tool; 7] = [
 ];
 
 fn step(n: usize, total: usize, what: &str, start: Instant) {
-    eprintln!(
-        "[{n}/{total}] {what} (at {:.0}s)",
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("[{n}/{total}] {what} (at {:.0}s)", start.elapsed().as_secs_f64());
 }
 
 pub fn build(o: &BuildOptions) -> Result<Built> {
@@ -72,11 +69,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     }
     tools::require(&needed)?;
     elf::check_binary(&o.binary, p.board, "preau")?;
-    elf::check_binary(
-        &o.image_tool,
-        p.board,
-        "preau-image (runs on the box at boot)",
-    )?;
+    elf::check_binary(&o.image_tool, p.board, "preau-image (runs on the box at boot)")?;
     if let Some(packs) = &o.packs
         && !packs.is_dir()
     {
@@ -92,8 +85,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         }
         None => DEFAULT_CONFIG.to_string(),
     };
-    std::fs::create_dir_all(&o.out)
-        .with_context(|| format!("cannot create {}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let work = o.out.join("work");
     std::fs::create_dir_all(&work)?;
     let epoch = source_date_epoch();
@@ -112,11 +104,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     rootfs::customize(
         &root,
         p,
-        &rootfs::Additions {
-            preau_binary: &o.binary,
-            image_tool: &o.image_tool,
-            packs: o.packs.as_deref(),
-        },
+        &rootfs::Additions { preau_binary: &o.binary, image_tool: &o.image_tool, packs: o.packs.as_deref() },
     )?;
     let kernel = rootfs::kernel_version(&root)?;
 
@@ -149,38 +137,13 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         Some(m) => m,
         None => needed_root,
     };
-    let layout = Layout::new(
-        p.board,
-        p.size.boot_mib,
-        root_mib,
-        p.size.data_mib,
-        p.size.image_mib,
-    )?;
+    let layout = Layout::new(p.board, p.size.boot_mib, root_mib, p.size.data_mib, p.size.image_mib)?;
     let root_img = work.join("root.ext4");
-    image::make_ext4(
-        &root_img,
-        root_mib,
-        ROOT_LABEL,
-        Some(&root),
-        &uuid_for(p.board, 2),
-        epoch,
-    )?;
+    image::make_ext4(&root_img, root_mib, ROOT_LABEL, Some(&root), &uuid_for(p.board, 2), epoch)?;
     let data_img = work.join("data.ext4");
-    image::make_ext4(
-        &data_img,
-        p.size.data_mib,
-        DATA_LABEL,
-        None,
-        &uuid_for(p.board, 3),
-        epoch,
-    )?;
+    image::make_ext4(&data_img, p.size.data_mib, DATA_LABEL, None, &uuid_for(p.board, 3), epoch)?;
 
-    step(
-        5,
-        total,
-        "disk image (sfdisk, partitions at their offsets)",
-        start,
-    );
+    step(5, total, "disk image (sfdisk, partitions at their offsets)", start);
     let name = format!("preau-{}-{}", p.board.name(), p.version);
     let img = o.out.join(format!("{name}.img"));
     image::assemble(&img, &layout, &boot_img, &root_img, &data_img)?;
@@ -197,14 +160,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     let comp_sha = outputs::sha256_file(&compressed)?;
     let file_name = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
     let sha256 = o.out.join(format!("{name}.sha256"));
-    std::fs::write(
-        &sha256,
-        format!(
-            "{img_sha}  {}\n{comp_sha}  {}\n",
-            file_name(&img),
-            file_name(&compressed)
-        ),
-    )?;
+    std::fs::write(&sha256, format!("{img_sha}  {}\n{comp_sha}  {}\n", file_name(&img), file_name(&compressed)))?;
     let url = match &o.url_base {
         Some(b) => format!("{}/{}", b.trim_end_matches('/'), file_name(&compressed)),
         None => file_name(&compressed),
@@ -220,16 +176,9 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         release_date: outputs::date_of(epoch),
     };
     let os_list = o.out.join(format!("{name}.os_list.json"));
-    std::fs::write(
-        &os_list,
-        serde_json::to_string_pretty(&outputs::os_list(&entry))? + "\n",
-    )?;
+    std::fs::write(&os_list, serde_json::to_string_pretty(&outputs::os_list(&entry))? + "\n")?;
 
-    let mib = |f: &Path| {
-        std::fs::metadata(f)
-            .map(|m| m.len() / partition::MIB)
-            .unwrap_or(0)
-    };
+    let mib = |f: &Path| std::fs::metadata(f).map(|m| m.len() / partition::MIB).unwrap_or(0);
     eprintln!(
         "built {} in {:.0}s\n  image      {} ({} MiB: boot {} + root {} + data {} MiB, data grows at first boot)\n  compressed {} ({} MiB)\n  bmap       {}\n  sha256     {}\n  os_list    {}\n  kernel {kernel}, preau {}, packs {}, config {}",
         p.board.name(),
@@ -245,23 +194,10 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         sha256.display(),
         os_list.display(),
         o.binary.display(),
-        o.packs
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "none".into()),
-        o.config
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
+        o.packs.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
     );
-    Ok(Built {
-        image: img,
-        compressed,
-        bmap,
-        sha256,
-        os_list,
-        layout,
-    })
+    Ok(Built { image: img, compressed, bmap, sha256, os_list, layout })
 }
 
 /// Runs mmdebstrap into `dir`, unless an earlier run with the same settings completed
@@ -305,15 +241,9 @@ country = \"FR\"\n\
 # max_rate = 250000\n";
 
 fn source_date_epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        })
+    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    })
 }
 
 /// Fixed file-system UUIDs per board and partition: images are reproducible, and no

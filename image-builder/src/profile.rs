@@ -113,12 +113,7 @@ pub struct Sizes {
 
 impl Default for Sizes {
     fn default() -> Self {
-        Sizes {
-            boot_mib: 256,
-            root_mib: None,
-            data_mib: 128,
-            image_mib: None,
-        }
+        Sizes { boot_mib: 256, root_mib: None, data_mib: 128, image_mib: None }
     }
 }
 
@@ -134,8 +129,8 @@ impl Profile {
     }
 
     pub fn load(path: &Path) -> Result<Profile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the profile {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the profile {}", path.display()))?;
         Profile::parse(&text).with_context(|| {
             format!(
                 "invalid profile {} (keys: board, version, compression, ssh_authorized_keys, \
@@ -149,31 +144,18 @@ impl Profile {
     fn validate(&self) -> Result<()> {
         let ok = |c: char| c.is_ascii_alphanumeric() || "._+-~".contains(c);
         if self.version.is_empty() || !self.version.chars().all(ok) {
-            bail!(
-                "version {:?} must be non-empty and use only letters, digits and ._+-~",
-                self.version
-            );
+            bail!("version {:?} must be non-empty and use only letters, digits and ._+-~", self.version);
         }
         // FAT32 needs at least 65525 clusters; 64 MiB with 512-byte clusters is safe and the
         // kernel, initrd and Pi firmware need about 60 MiB anyway.
         if self.size.boot_mib < 64 {
-            bail!(
-                "size.boot_mib = {} is too small: use at least 64",
-                self.size.boot_mib
-            );
+            bail!("size.boot_mib = {} is too small: use at least 64", self.size.boot_mib);
         }
         if self.size.data_mib < 16 {
-            bail!(
-                "size.data_mib = {} is too small: use at least 16",
-                self.size.data_mib
-            );
+            bail!("size.data_mib = {} is too small: use at least 16", self.size.data_mib);
         }
         for p in &self.debian.extra_packages {
-            if p.is_empty()
-                || !p
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".+-:".contains(c))
-            {
+            if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || ".+-:".contains(c)) {
                 bail!("debian.extra_packages: {p:?} is not a Debian package name");
             }
         }
@@ -239,21 +221,15 @@ mod tests {
     fn unknown_board_lists_the_known_ones() {
         let err = Profile::parse("board = \"rpi-armhf\"").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains("rpi-arm64") && msg.contains("pc-amd64"),
-            "{msg}"
-        );
+        assert!(msg.contains("rpi-arm64") && msg.contains("pc-amd64"), "{msg}");
     }
 
     #[test]
     fn bad_values_are_rejected() {
         assert!(Profile::parse("board = \"pc-amd64\"\nversion = \"1 2\"").is_err());
         assert!(Profile::parse("board = \"pc-amd64\"\n[size]\nboot_mib = 8").is_err());
-        let err = Profile::parse("board = \"pc-amd64\"\n[debian]\nextra_packages = [\"a;b\"]")
-            .unwrap_err();
+        let err = Profile::parse("board = \"pc-amd64\"\n[debian]\nextra_packages = [\"a;b\"]").unwrap_err();
         assert!(format!("{err:#}").contains("a;b"));
-        assert!(
-            Profile::parse("board = \"pc-amd64\"\nssh_authorized_keys = [\"hunter2\"]").is_err()
-        );
+        assert!(Profile::parse("board = \"pc-amd64\"\nssh_authorized_keys = [\"hunter2\"]").is_err());
     }
 }

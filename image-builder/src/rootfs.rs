@@ -98,17 +98,13 @@ pub fn mmdebstrap_command(profile: &Profile, target: &Path) -> Command {
         .arg(target)
         .arg(format!("deb {} {} {components}", d.mirror, d.suite))
         .arg(format!("deb {} {}-updates {components}", d.mirror, d.suite))
-        .arg(format!(
-            "deb {} {}-security {components}",
-            d.security_mirror, d.suite
-        ));
+        .arg(format!("deb {} {}-security {components}", d.security_mirror, d.suite));
     c
 }
 
 pub fn mmdebstrap(profile: &Profile, target: &Path) -> Result<()> {
     if target.exists() {
-        std::fs::remove_dir_all(target)
-            .with_context(|| format!("cannot remove the old {}", target.display()))?;
+        std::fs::remove_dir_all(target).with_context(|| format!("cannot remove the old {}", target.display()))?;
     }
     if profile.board == Board::RpiArm64 && !cfg!(target_arch = "aarch64") {
         tools::require(&[&tools::QEMU_ARM_STATIC])?;
@@ -132,21 +128,14 @@ pub struct Additions<'a> {
 
 /// Writes the image's files into the root folder made by mmdebstrap.
 pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> {
-    install_exec(
-        add.preau_binary,
-        &root.join(units::BOX_PATH.trim_start_matches('/')),
-    )?;
-    install_exec(
-        add.image_tool,
-        &root.join(units::TOOL_PATH.trim_start_matches('/')),
-    )?;
+    install_exec(add.preau_binary, &root.join(units::BOX_PATH.trim_start_matches('/')))?;
+    install_exec(add.image_tool, &root.join(units::TOOL_PATH.trim_start_matches('/')))?;
     let grow = root.join("usr/lib/preau/grow-data");
     write_file(&grow, units::grow_script())?;
     set_mode(&grow, 0o755)?;
     if let Some(packs) = add.packs {
         let dest = root.join(PRELOAD_DIR.trim_start_matches('/'));
-        copy_dir(packs, &dest)
-            .with_context(|| format!("cannot copy the packs from {}", packs.display()))?;
+        copy_dir(packs, &dest).with_context(|| format!("cannot copy the packs from {}", packs.display()))?;
     }
 
     let etc = root.join("etc");
@@ -166,10 +155,7 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
     write_file(&sys.join("preau-grow-data.service"), units::grow_service())?;
     write_file(&sys.join("preau-hostapd.service"), units::hostapd_service())?;
     write_file(&sys.join("preau-dnsmasq.service"), units::dnsmasq_service())?;
-    write_file(
-        &etc.join("systemd/network/20-preau-wired.network"),
-        units::wired_network(),
-    )?;
+    write_file(&etc.join("systemd/network/20-preau-wired.network"), units::wired_network())?;
     // networkd reads run-time .network files from /run/systemd/network; firstboot
     // writes /run/preau/network, so point the one at the other.
     write_file(
@@ -177,10 +163,7 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
         "L+ /run/systemd/network/10-preau-wlan.network - - - - /run/preau/network/10-preau-wlan.network\n",
     )?;
     // A journal that survives power cuts is worth a little SD wear on a box nobody watches.
-    write_file(
-        &etc.join("systemd/journald.conf.d/preau.conf"),
-        "[Journal]\nStorage=persistent\nSystemMaxUse=64M\n",
-    )?;
+    write_file(&etc.join("systemd/journald.conf.d/preau.conf"), "[Journal]\nStorage=persistent\nSystemMaxUse=64M\n")?;
     for dir in [BOOT_MOUNT, DATA_DIR] {
         std::fs::create_dir_all(root.join(dir.trim_start_matches('/')))?;
     }
@@ -189,11 +172,7 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
     let boot_fw = root.join(BOOT_MOUNT.trim_start_matches('/'));
     for entry in std::fs::read_dir(&boot_fw)? {
         let p = entry?.path();
-        if p.is_dir() {
-            std::fs::remove_dir_all(&p)?
-        } else {
-            std::fs::remove_file(&p)?
-        }
+        if p.is_dir() { std::fs::remove_dir_all(&p)? } else { std::fs::remove_file(&p)? }
     }
     add_system_user(root, "preau", "Préau classroom box")?;
 
@@ -207,14 +186,8 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
         "preau-dnsmasq.service",
     ];
     if !profile.ssh_authorized_keys.is_empty() {
-        write_file(
-            &sys.join("preau-ssh-keygen.service"),
-            units::ssh_keygen_service(),
-        )?;
-        write_file(
-            &etc.join("ssh/sshd_config.d/preau.conf"),
-            units::sshd_config(),
-        )?;
+        write_file(&sys.join("preau-ssh-keygen.service"), units::ssh_keygen_service())?;
+        write_file(&etc.join("ssh/sshd_config.d/preau.conf"), units::sshd_config())?;
         let keys = root.join("root/.ssh/authorized_keys");
         write_file(&keys, profile.ssh_authorized_keys.join("\n") + "\n")?;
         set_mode(&keys, 0o600)?;
@@ -222,18 +195,9 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
         enable.push("preau-ssh-keygen.service");
         enable.push("ssh.service");
     }
-    tools::run(
-        Command::new("systemctl")
-            .arg(format!("--root={}", root.display()))
-            .arg("enable")
-            .args(&enable),
-    )?;
+    tools::run(Command::new("systemctl").arg(format!("--root={}", root.display())).arg("enable").args(&enable))?;
     // Debian's own hostapd unit would start with Debian's config; ours reads /run/preau.
-    tools::run(
-        Command::new("systemctl")
-            .arg(format!("--root={}", root.display()))
-            .args(["mask", "hostapd.service"]),
-    )?;
+    tools::run(Command::new("systemctl").arg(format!("--root={}", root.display())).args(["mask", "hostapd.service"]))?;
 
     forget_identity(root)?;
     Ok(())
@@ -243,20 +207,13 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
 /// treat the boot as the first), and no host key or random seed is shipped.
 fn forget_identity(root: &Path) -> Result<()> {
     write_file(&root.join("etc/machine-id"), "")?;
-    for f in [
-        "var/lib/dbus/machine-id",
-        "var/lib/systemd/random-seed",
-        "var/lib/systemd/credential.secret",
-    ] {
+    for f in ["var/lib/dbus/machine-id", "var/lib/systemd/random-seed", "var/lib/systemd/credential.secret"] {
         let _ = std::fs::remove_file(root.join(f));
     }
     if let Ok(entries) = std::fs::read_dir(root.join("etc/ssh")) {
         for e in entries {
             let p = e?.path();
-            if p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("ssh_host_"))
-            {
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ssh_host_")) {
                 std::fs::remove_file(&p)?;
             }
         }
@@ -268,24 +225,16 @@ fn forget_identity(root: &Path) -> Result<()> {
 /// be of another architecture). The first free id below 1000 going down from 999.
 fn add_system_user(root: &Path, name: &str, gecos: &str) -> Result<()> {
     let read = |f: &str| {
-        std::fs::read_to_string(root.join(f))
-            .with_context(|| format!("cannot read {f} in the root filesystem"))
+        std::fs::read_to_string(root.join(f)).with_context(|| format!("cannot read {f} in the root filesystem"))
     };
     let passwd = read("etc/passwd")?;
     if passwd.lines().any(|l| l.starts_with(&format!("{name}:"))) {
         return Ok(());
     }
     let group = read("etc/group")?;
-    let used = |text: &str| -> Vec<u32> {
-        text.lines()
-            .filter_map(|l| l.split(':').nth(2)?.parse().ok())
-            .collect()
-    };
+    let used = |text: &str| -> Vec<u32> { text.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect() };
     let (u, g) = (used(&passwd), used(&group));
-    let id = (100..1000)
-        .rev()
-        .find(|i| !u.contains(i) && !g.contains(i))
-        .context("no free system id")?;
+    let id = (100..1000).rev().find(|i| !u.contains(i) && !g.contains(i)).context("no free system id")?;
     let append = |f: &str, line: String| -> Result<()> {
         let mut text = read(f)?;
         if !text.ends_with('\n') && !text.is_empty() {
@@ -295,10 +244,7 @@ fn add_system_user(root: &Path, name: &str, gecos: &str) -> Result<()> {
         std::fs::write(root.join(f), text)?;
         Ok(())
     };
-    append(
-        "etc/passwd",
-        format!("{name}:x:{id}:{id}:{gecos}:{DATA_DIR}:/usr/sbin/nologin\n"),
-    )?;
+    append("etc/passwd", format!("{name}:x:{id}:{id}:{gecos}:{DATA_DIR}:/usr/sbin/nologin\n"))?;
     append("etc/group", format!("{name}:x:{id}:\n"))?;
     append("etc/shadow", format!("{name}:!:1::::::\n"))?;
     if root.join("etc/gshadow").exists() {
@@ -311,8 +257,7 @@ fn install_exec(from: &Path, to: &Path) -> Result<()> {
     if let Some(p) = to.parent() {
         std::fs::create_dir_all(p)?;
     }
-    std::fs::copy(from, to)
-        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     set_mode(to, 0o755)
 }
 
@@ -343,21 +288,12 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 /// The kernel version installed in the root folder (the one `vmlinuz-*` in /boot).
 pub fn kernel_version(root: &Path) -> Result<String> {
     let mut versions: Vec<String> = std::fs::read_dir(root.join("boot"))?
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_prefix("vmlinuz-")
-                .map(String::from)
-        })
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("vmlinuz-").map(String::from))
         .collect();
     versions.sort();
     match versions.as_slice() {
         [v] => Ok(v.clone()),
-        [] => bail!(
-            "no kernel in {}/boot: did the linux-image package install?",
-            root.display()
-        ),
+        [] => bail!("no kernel in {}/boot: did the linux-image package install?", root.display()),
         many => bail!("several kernels in {}/boot: {many:?}", root.display()),
     }
 }
@@ -391,25 +327,14 @@ mod tests {
         let p = packages(&pc);
         assert!(p.contains(&"systemd-boot-efi".into()) && !p.contains(&"raspi-firmware".into()));
         assert!(!p.contains(&"openssh-server".into()));
-        let pi =
-            Profile::parse("board = \"rpi-arm64\"\nssh_authorized_keys = [\"ssh-ed25519 AAA x\"]")
-                .unwrap();
+        let pi = Profile::parse("board = \"rpi-arm64\"\nssh_authorized_keys = [\"ssh-ed25519 AAA x\"]").unwrap();
         let p = packages(&pi);
         assert!(p.contains(&"firmware-brcm80211".into()) && p.contains(&"openssh-server".into()));
-        let args: Vec<String> = mmdebstrap_command(&pi, Path::new("/x"))
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args: Vec<String> =
+            mmdebstrap_command(&pi, Path::new("/x")).get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(args.contains(&"--architectures=arm64".into()));
-        assert!(
-            args.iter()
-                .any(|a| a.ends_with("bookworm-security main non-free-firmware")),
-            "{args:?}"
-        );
-        assert!(
-            args.iter()
-                .any(|a| a.contains("MODULES=list") && a.contains("sdhci_iproc"))
-        );
+        assert!(args.iter().any(|a| a.ends_with("bookworm-security main non-free-firmware")), "{args:?}");
+        assert!(args.iter().any(|a| a.contains("MODULES=list") && a.contains("sdhci_iproc")));
     }
 
     #[test]
@@ -427,15 +352,8 @@ mod tests {
         add_system_user(dir.path(), "preau", "Préau").unwrap();
         add_system_user(dir.path(), "preau", "Préau").unwrap();
         let passwd = std::fs::read_to_string(etc.join("passwd")).unwrap();
-        assert_eq!(
-            passwd.lines().filter(|l| l.starts_with("preau:")).count(),
-            1
-        );
+        assert_eq!(passwd.lines().filter(|l| l.starts_with("preau:")).count(), 1);
         assert!(passwd.contains("preau:x:998:998:"), "{passwd}");
-        assert!(
-            std::fs::read_to_string(etc.join("shadow"))
-                .unwrap()
-                .contains("preau:!:")
-        );
+        assert!(std::fs::read_to_string(etc.join("shadow")).unwrap().contains("preau:!:"));
     }
 }

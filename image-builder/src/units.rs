@@ -193,8 +193,7 @@ pub fn dnsmasq_service() -> String {
 /// Any wired interface takes an address by DHCP (the uplink, or the school network in
 /// Ethernet mode). `net.ifnames=0` on the kernel command line keeps the names eth*/wlan*.
 pub fn wired_network() -> String {
-    "[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\n\n[DHCPv4]\nUseDomains=yes\n"
-        .to_string()
+    "[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\n\n[DHCPv4]\nUseDomains=yes\n".to_string()
 }
 
 /// Makes SSH host keys at first boot (only on images with SSH enabled).
@@ -214,8 +213,7 @@ pub fn ssh_keygen_service() -> String {
 }
 
 pub fn sshd_config() -> String {
-    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-        .to_string()
+    "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n".to_string()
 }
 
 #[cfg(test)]
@@ -233,13 +231,9 @@ mod tests {
     #[test]
     fn box_unit_is_hardened() {
         let u = preau_service();
-        for want in [
-            "User=preau",
-            "ProtectSystem=strict",
-            "NoNewPrivileges=yes",
-            "Restart=on-failure",
-            "StateDirectory=preau",
-        ] {
+        for want in
+            ["User=preau", "ProtectSystem=strict", "NoNewPrivileges=yes", "Restart=on-failure", "StateDirectory=preau"]
+        {
             assert!(u.contains(want), "{want}");
         }
         assert!(grow_service().contains("dev-disk-by\\x2dlabel-preau\\x2ddata.device"));

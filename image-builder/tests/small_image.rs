@@ -9,23 +9,10 @@ use preau_image::{image, personalize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TOOLS: &[&str] = &[
-    "mkfs.vfat",
-    "mcopy",
-    "mtype",
-    "sfdisk",
-    "mke2fs",
-    "debugfs",
-    "bmaptool",
-    "zstd",
-    "systemctl",
-];
+const TOOLS: &[&str] = &["mkfs.vfat", "mcopy", "mtype", "sfdisk", "mke2fs", "debugfs", "bmaptool", "zstd", "systemctl"];
 
 fn tools_present() -> bool {
-    let missing: Vec<_> = TOOLS
-        .iter()
-        .filter(|t| preau_image::tools::find(t).is_none())
-        .collect();
+    let missing: Vec<_> = TOOLS.iter().filter(|t| preau_image::tools::find(t).is_none()).collect();
     if missing.is_empty() {
         return true;
     }
@@ -50,28 +37,16 @@ fn fake_root(dir: &Path, kernel: &str) -> PathBuf {
     write(&root, "etc/group", "root:x:0:\n");
     write(&root, "etc/shadow", "root:*:20000:0:99999:7:::\n");
     write(&root, "etc/gshadow", "root:*::\n");
-    write(
-        &root,
-        "etc/machine-id",
-        "0123456789abcdef0123456789abcdef\n",
-    );
+    write(&root, "etc/machine-id", "0123456789abcdef0123456789abcdef\n");
     write(&root, "etc/ssh/ssh_host_ed25519_key", "secret\n");
     write(&root, "var/lib/systemd/random-seed", "seed\n");
     write(&root, &format!("boot/vmlinuz-{kernel}"), "kernel\n");
     write(&root, &format!("boot/initrd.img-{kernel}"), "initrd\n");
     write(&root, "boot/firmware/stale.txt", "left by raspi-firmware\n");
-    write(
-        &root,
-        "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
-        "MZ systemd-boot\n",
-    );
+    write(&root, "usr/lib/systemd/boot/efi/systemd-bootx64.efi", "MZ systemd-boot\n");
     write(&root, "usr/lib/raspi-firmware/start4.elf", "firmware\n");
     write(&root, "usr/lib/raspi-firmware/bootcode.bin", "firmware\n");
-    write(
-        &root,
-        &format!("usr/lib/linux-image-{kernel}/broadcom/bcm2837-rpi-3-b.dtb"),
-        "dtb\n",
-    );
+    write(&root, &format!("usr/lib/linux-image-{kernel}/broadcom/bcm2837-rpi-3-b.dtb"), "dtb\n");
     for unit in ["systemd-networkd.service", "systemd-resolved.service"] {
         write(
             &root,
@@ -89,13 +64,7 @@ fn packs(dir: &Path) -> PathBuf {
     p
 }
 
-fn build(
-    dir: &Path,
-    profile: &str,
-    binary: PathBuf,
-    image_tool: PathBuf,
-    kernel: &str,
-) -> pipeline::Built {
+fn build(dir: &Path, profile: &str, binary: PathBuf, image_tool: PathBuf, kernel: &str) -> pipeline::Built {
     let config = dir.join("preau.toml");
     std::fs::write(&config, "[box]\nhostname = \"salle-2\"\n[wifi]\nssid = \"Classe-CM1\"\npassphrase = \"cahier de textes\"\nchannel = 11\n").unwrap();
     pipeline::build(&BuildOptions {
@@ -112,12 +81,7 @@ fn build(
 }
 
 fn debugfs(fs: &Path, request: &str) -> String {
-    let out = Command::new("debugfs")
-        .arg("-R")
-        .arg(request)
-        .arg(fs)
-        .output()
-        .unwrap();
+    let out = Command::new("debugfs").arg("-R").arg(request).arg(fs).output().unwrap();
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -141,15 +105,7 @@ fn pc_image_holds_units_config_and_packs() {
 
     // The partition table as sfdisk reads it back.
     let table: serde_json::Value = serde_json::from_str(
-        &String::from_utf8(
-            Command::new("sfdisk")
-                .arg("--json")
-                .arg(img)
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap(),
+        &String::from_utf8(Command::new("sfdisk").arg("--json").arg(img).output().unwrap().stdout).unwrap(),
     )
     .unwrap();
     let parts = table["partitiontable"]["partitions"].as_array().unwrap();
@@ -179,38 +135,18 @@ fn pc_image_holds_units_config_and_packs() {
             && unit.contains("ProtectSystem=strict"),
         "{unit}"
     );
-    assert!(
-        cat("/etc/systemd/system/preau-config.service")
-            .contains("/usr/lib/preau/preau-image firstboot")
-    );
+    assert!(cat("/etc/systemd/system/preau-config.service").contains("/usr/lib/preau/preau-image firstboot"));
     assert!(cat("/usr/lib/preau/grow-data").contains("resizepart"));
-    assert_eq!(
-        cat("/usr/share/preau/preload/objects/ab/abcdef"),
-        "object\n"
-    );
+    assert_eq!(cat("/usr/share/preau/preload/objects/ab/abcdef"), "object\n");
     assert!(cat("/etc/passwd").contains("preau:x:"));
     assert_eq!(cat("/etc/machine-id"), "", "no identity is baked in");
-    let wants = debugfs(
-        root.path(),
-        "ls -l /etc/systemd/system/multi-user.target.wants",
-    );
-    for unit in [
-        "preau.service",
-        "preau-config.service",
-        "systemd-networkd.service",
-    ] {
+    let wants = debugfs(root.path(), "ls -l /etc/systemd/system/multi-user.target.wants");
+    for unit in ["preau.service", "preau-config.service", "systemd-networkd.service"] {
         assert!(wants.contains(unit), "{unit} not enabled: {wants}");
     }
     let ssh = debugfs(root.path(), "ls /etc/ssh");
-    assert!(
-        !ssh.contains("ssh_host_ed25519_key"),
-        "host key shipped: {ssh}"
-    );
-    assert!(
-        debugfs(root.path(), "ls /boot/firmware")
-            .lines()
-            .all(|l| !l.contains("stale.txt"))
-    );
+    assert!(!ssh.contains("ssh_host_ed25519_key"), "host key shipped: {ssh}");
+    assert!(debugfs(root.path(), "ls /boot/firmware").lines().all(|l| !l.contains("stale.txt")));
     let stat = debugfs(root.path(), "stat /usr/bin/preau");
     assert!(stat.contains("Mode:  0755"), "{stat}");
 
@@ -231,8 +167,7 @@ fn pc_image_holds_units_config_and_packs() {
             .unwrap();
         (
             out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
         )
     };
     let (ok, said) = firstboot(&boot("preau.toml"));
@@ -245,10 +180,7 @@ fn pc_image_holds_units_config_and_packs() {
         "{hostapd}"
     );
     let dnsmasq = std::fs::read_to_string(run_dir.join("dnsmasq.conf")).unwrap();
-    assert!(
-        dnsmasq.contains("host-record=salle-2,salle-2.lan,10.42.0.1"),
-        "{dnsmasq}"
-    );
+    assert!(dnsmasq.contains("host-record=salle-2,salle-2.lan,10.42.0.1"), "{dnsmasq}");
 
     // personalize: a new config lands on the card; a bad one is refused and changes nothing.
     let new = dir.path().join("new.toml");
@@ -265,24 +197,11 @@ fn pc_image_holds_units_config_and_packs() {
 
     // Outputs next to the image.
     let sums = std::fs::read_to_string(&built.sha256).unwrap();
-    assert!(
-        sums.contains("  preau-pc-amd64-t.img\n") && sums.contains("  preau-pc-amd64-t.img.zst\n")
-    );
-    let os: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&built.os_list).unwrap()).unwrap();
-    assert_eq!(
-        os["os_list"][0]["url"],
-        "https://example.org/images/preau-pc-amd64-t.img.zst"
-    );
-    assert_eq!(
-        os["os_list"][0]["extract_size"],
-        std::fs::metadata(img).unwrap().len()
-    );
-    assert!(
-        std::fs::read_to_string(&built.bmap)
-            .unwrap()
-            .contains("<BlockMap>")
-    );
+    assert!(sums.contains("  preau-pc-amd64-t.img\n") && sums.contains("  preau-pc-amd64-t.img.zst\n"));
+    let os: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&built.os_list).unwrap()).unwrap();
+    assert_eq!(os["os_list"][0]["url"], "https://example.org/images/preau-pc-amd64-t.img.zst");
+    assert_eq!(os["os_list"][0]["extract_size"], std::fs::metadata(img).unwrap().len());
+    assert!(std::fs::read_to_string(&built.bmap).unwrap().contains("<BlockMap>"));
     let unpacked = dir.path().join("unpacked.img");
     assert!(
         Command::new("zstd")
@@ -295,17 +214,8 @@ fn pc_image_holds_units_config_and_packs() {
             .success()
     );
     // personalize changed the .img since; the compressed copy is the image as built.
-    let built_sha = sums
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    assert_eq!(
-        preau_image::outputs::sha256_file(&unpacked).unwrap(),
-        built_sha
-    );
+    let built_sha = sums.lines().next().unwrap().split_whitespace().next().unwrap();
+    assert_eq!(preau_image::outputs::sha256_file(&unpacked).unwrap(), built_sha);
 }
 
 /// An aarch64 ELF header: enough for the architecture check of a Pi build.
@@ -334,15 +244,8 @@ fn rpi_image_has_firmware_config_and_mbr() {
         kernel,
     );
     assert_eq!(std::fs::metadata(&built.image).unwrap().len(), 600 * MIB);
-    let table = String::from_utf8(
-        Command::new("sfdisk")
-            .arg("--dump")
-            .arg(&built.image)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let table =
+        String::from_utf8(Command::new("sfdisk").arg("--dump").arg(&built.image).output().unwrap().stdout).unwrap();
     assert!(table.contains("label: dos"), "{table}");
     assert!(table.contains("type=c, bootable"), "{table}");
     let boot = |p: &str| personalize::read_boot_file(&built.image, p).unwrap();
@@ -356,8 +259,7 @@ fn rpi_image_has_firmware_config_and_mbr() {
     assert_eq!(boot("start4.elf"), "firmware\n");
     assert_eq!(boot("bcm2837-rpi-3-b.dtb"), "dtb\n");
     assert_eq!(boot(&format!("vmlinuz-{kernel}")), "kernel\n");
-    let os: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&built.os_list).unwrap()).unwrap();
+    let os: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&built.os_list).unwrap()).unwrap();
     assert_eq!(os["os_list"][0]["devices"][0], "pi3-64bit");
 }
 
@@ -378,41 +280,17 @@ fn bad_inputs_name_the_fix() {
         return;
     }
     // An x86_64 binary for the Pi.
-    let err = format!(
-        "{:#}",
-        pipeline::build(&opts(
-            "board = \"rpi-arm64\"",
-            PathBuf::from("/usr/bin/true")
-        ))
-        .err()
-        .unwrap()
-    );
-    assert!(
-        err.contains("x86_64") && err.contains("aarch64") && err.contains("cross-build"),
-        "{err}"
-    );
+    let err =
+        format!("{:#}", pipeline::build(&opts("board = \"rpi-arm64\"", PathBuf::from("/usr/bin/true"))).err().unwrap());
+    assert!(err.contains("x86_64") && err.contains("aarch64") && err.contains("cross-build"), "{err}");
     // A missing binary.
-    let err = format!(
-        "{:#}",
-        pipeline::build(&opts("board = \"pc-amd64\"", dir.path().join("nope")))
-            .err()
-            .unwrap()
-    );
-    assert!(
-        err.contains("missing") && err.contains("cargo build"),
-        "{err}"
-    );
+    let err = format!("{:#}", pipeline::build(&opts("board = \"pc-amd64\"", dir.path().join("nope"))).err().unwrap());
+    assert!(err.contains("missing") && err.contains("cargo build"), "{err}");
     // A root partition too small for the content.
     let root = fake_root(dir.path(), "6.1.0-9-amd64");
     write(&root, "usr/share/big", &"x".repeat(3 * MIB as usize));
-    let mut o = opts(
-        "board = \"pc-amd64\"\n[size]\nroot_mib = 100\nboot_mib = 64",
-        PathBuf::from("/usr/bin/true"),
-    );
+    let mut o = opts("board = \"pc-amd64\"\n[size]\nroot_mib = 100\nboot_mib = 64", PathBuf::from("/usr/bin/true"));
     o.root = RootSource::Prepared(root);
     let err = format!("{:#}", pipeline::build(&o).err().unwrap());
-    assert!(
-        err.contains("root partition is too small") && err.contains("size.root_mib = "),
-        "{err}"
-    );
+    assert!(err.contains("root partition is too small") && err.contains("size.root_mib = "), "{err}");
 }
