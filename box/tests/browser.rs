@@ -110,7 +110,7 @@ fetch("/teacher/results", {credentials: "include"})
     assert_eq!(ctx.packs.list().len(), 1);
     let setup_code = app::setup_code(&ctx).unwrap().expect("a fresh box has a setup code");
 
-    let router = app::router(ctx.clone()).unwrap().merge(testkit::pack_files(&ctx));
+    let router = app::try_router(ctx.clone()).unwrap().merge(testkit::pack_files(&ctx));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -63,10 +63,66 @@ pub fn setup_code(ctx: &AppContext) -> anyhow::Result<Option<String>> {
     teacher::setup_code(&store).map_err(|e| anyhow::anyhow!("setup code: {e}"))
 }
 
-/// The classroom application's routes.
-pub fn router(ctx: AppContext) -> anyhow::Result<Router> {
+/// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
+/// opens (and migrates) the learner records, so a broken database shows at start.
+pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
+    Ok(match setup_code(ctx)? {
+        Some(code) => vec![
+            format!("Code d'installation enseignant / teacher setup code: {code}"),
+            "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account.".into(),
+        ],
+        None => Vec::new(),
+    })
+}
+
+/// The classroom application's routes. If the learner records cannot be opened, the
+/// application's pages answer 503 with a message (the pack files stay served).
+pub fn router(ctx: AppContext) -> Router {
+    match try_router(ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("classroom application unavailable: {e:#}");
+            Router::new().fallback(|| async {
+                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "Préau : le registre des élèves est illisible (voir le journal). Learner records unavailable (see the log).")
+            })
+        }
+    }
+}
+
+/// The classroom application's routes, or why the learner records cannot be opened.
+pub fn try_router(ctx: AppContext) -> anyhow::Result<Router> {
+    Ok(try_router_and_hook(ctx)?.0)
+}
+
+/// The routes and the hook the pack file server calls for progress tracking.
+pub fn try_router_and_hook(ctx: AppContext) -> anyhow::Result<(Router, ProgressHook)> {
     let store = open_store(&ctx)?;
-    Ok(router_with(Arc::new(App::new(ctx, store))))
+    let app = Arc::new(App::new(ctx, store));
+    Ok((router_with(app.clone()), ProgressHook(app)))
+}
+
+/// Lets the pack file server record that a signed-in pupil opened a page of a pack (so
+/// progress counts pages reached by links inside the pack too).
+#[derive(Clone)]
+pub struct ProgressHook(Arc<App>);
+
+impl ProgressHook {
+    /// Call for each pack file served with status 200. Only HTML pages opened by a
+    /// signed-in pupil are recorded, once per pupil and page. Never fails the request.
+    pub fn record_open(&self, headers: &axum::http::HeaderMap, pack: &str, path: &str) {
+        let lower = path.to_ascii_lowercase();
+        let page = lower.is_empty() || lower.ends_with('/') || lower.ends_with(".html") || lower.ends_with(".htm");
+        if !page || !pupil::valid_pack_path(pack) {
+            return;
+        }
+        let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+        if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
+            let now = self.0.now();
+            if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
+                tracing::warn!("progress not recorded: {e}");
+            }
+        }
+    }
 }
 
 fn router_with(app: Arc<App>) -> Router {

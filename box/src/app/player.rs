@@ -307,7 +307,8 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         (_, quiz::Response::TrueFalse { value }) => {
-            if *value { lang.t("Vrai", "True") } else { lang.t("Faux", "False") }.to_string()
+            let word = if *value { lang.t("Vrai", "True") } else { lang.t("Faux", "False") };
+            word.to_string()
         }
         (_, quiz::Response::Text { text }) => text.clone(),
         (PublicKind::Match { options, .. }, quiz::Response::Select { choices }) => choices

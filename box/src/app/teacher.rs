@@ -355,7 +355,11 @@ pub async fn class_page(
     for p in &pupils {
         let code = match (p.code_kind.as_str(), &p.code) {
             ("pictures", Some(c)) => {
-                c.chars().filter_map(|d| d.to_digit(10)).filter_map(|d| PICTURES.get(d as usize - 1)).copied().collect()
+                c.chars()
+                .filter_map(|d| d.to_digit(10))
+                .filter_map(|d| PICTURES.get((d as usize).checked_sub(1)?))
+                .copied()
+                .collect()
             }
             (_, Some(c)) => esc(c),
             _ => "—".to_string(),
