@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use preau_box::app::{self, PackSource, testkit};
+use preau_box::app::{self, testkit};
 use serde_json::json;
 
 /// Kills chromedriver when the test ends, however it ends.
@@ -98,7 +98,7 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
 var out = document.getElementById("out");
 var cookies; try { cookies = document.cookie; } catch (e) { cookies = "blocked"; }
 fetch("/teacher/results", {credentials: "include"})
-  .then(function (r) { return r.text().then(function (t) { out.textContent = (t.indexOf("Léa") >= 0 ? "LEAK" : "no-data:" + r.status) + " cookies=" + cookies; }); })
+  .then(function (r) { return r.text().then(function (t) { out.textContent = (t.indexOf("L\u00e9a") >= 0 ? "LEAK" : "no-data:" + r.status) + " cookies=" + cookies; }); })
   .catch(function () { out.textContent = "fetch-refused cookies=" + cookies; });
 </script></body></html>"#
             .to_vec(),

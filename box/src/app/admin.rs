@@ -87,10 +87,21 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, Extension(Teach
     // Wi-Fi.
     body.push_str(&format!("<h2>{}</h2>", lang.t("Wi-Fi", "Wi-Fi")));
     match wifi::connected_devices(system_now()) {
-        Some((n, how)) => body.push_str(&format!(
-            r#"<p id="devices">{} <strong>{n}</strong> <small>({how})</small></p>"#,
-            lang.t("Appareils connectés :", "Connected devices:")
-        )),
+        Some((n, how)) => {
+            body.push_str(&format!(
+                r#"<p id="devices">{} <strong>{n}</strong> <small>({how})</small></p>"#,
+                lang.t("Appareils connectés :", "Connected devices:")
+            ));
+            if n > wifi::BUILTIN_AP_DEVICES {
+                body.push_str(&format!(
+                    r#"<p class="error">{}</p>"#,
+                    lang.t(
+                        "C'est plus que ce que le Wi-Fi intégré sert correctement : des élèves risquent d'être déconnectés.",
+                        "That is more than the built-in Wi-Fi serves well: pupils may get disconnected."
+                    )
+                ));
+            }
+        }
         None => body.push_str(&format!(
             "<p>{}</p>",
             lang.t("La boîte ne peut pas compter les appareils connectés ici.", "The box cannot count connected devices here.")

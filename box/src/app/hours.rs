@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     // 2026-11-30 is a Monday. 00:00 UTC.
-    const MONDAY: i64 = 1_796_083_200;
+    const MONDAY: i64 = 1_795_996_800;
 
     #[test]
     fn weekday_reference_is_right() {

@@ -873,7 +873,7 @@ pub async fn marking(
                 r#"<p><a href="/teacher/submission/{}/file">{}</a> ({} Ko)</p>"#,
                 s.id,
                 esc(n),
-                s.file_size.div_ceil(1024)
+                (s.file_size + 1023) / 1024
             ),
             None => String::new(),
         };
