@@ -44,10 +44,12 @@ async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
     let caps = json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
+            // A French classroom: the box answers in French.
+            "prefs": {"intl.accept_languages": "fr-FR,fr"},
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=420,900",
+                "--disable-dev-shm-usage", "--window-size=420,900", "--lang=fr-FR",
                 format!("--user-data-dir={}", profile.display()),
             ]
         }
