@@ -56,8 +56,9 @@ fn start(data: &Path) -> (Server, u16) {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = loop {
         let line = lines.next().expect("the server child printed READY").unwrap();
-        if let Some(p) = line.strip_prefix("READY ") {
-            break p.parse().unwrap();
+        // libtest may print "test crash_child_server ... " on the same line first.
+        if let Some((_, p)) = line.split_once("READY ") {
+            break p.trim().parse().unwrap();
         }
     };
     // Keep draining the child's stdout so it never blocks on a full pipe.
