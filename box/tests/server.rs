@@ -73,7 +73,7 @@ fn body_over_the_limit_is_refused() {
     let m = s.get("/metrics").text();
     assert!(m.contains("preau_request_bodies_too_large_total 1"), "{m}");
     // Under the limit the request goes through to the router.
-    assert_ne!(request(s.addr, "POST", "/", &[], &vec![b'x'; 100]).status, 413);
+    assert_ne!(request(s.addr, "POST", "/", &[], &[b'x'; 100]).status, 413);
 }
 
 #[test]
@@ -158,4 +158,21 @@ fn bad_config_is_an_error_naming_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scool") && err.contains("preau.toml"), "{err}");
+}
+
+#[test]
+fn keep_alive_ends_after_the_request_cap() {
+    let s = Server::start("[server]\nkeep_alive_max_requests = 2");
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Two requests pipelined on one connection, then the server closes it.
+    c.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    let second = &text[text.rfind("HTTP/1.1 200 OK").unwrap()..];
+    assert!(second.contains("connection: close"), "{text}");
+    let first = &text[..text.rfind("HTTP/1.1 200 OK").unwrap()];
+    assert!(!first.contains("connection: close"), "{text}");
 }

@@ -60,7 +60,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         packs: packs.clone(),
         metrics: metrics.clone(),
     };
-    let serving = Arc::new(Serving { packs, cache: Cache::new(limits.cache_bytes), metrics: metrics.clone() });
+    let serving = Arc::new(Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

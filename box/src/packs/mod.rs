@@ -122,6 +122,21 @@ impl Library {
         store::read_range(&self.repo_dir, entry, start, len)
     }
 
+    /// Installs (or updates) the packs of a repository folder (a USB stick) through
+    /// preau-sync's one verified apply step, then reloads. `trusted` are root keys
+    /// accepted in addition to the ones the box already trusts.
+    pub fn install_from_folder(
+        &self,
+        folder: &Path,
+        trusted: &[preau_pack::PublicKey],
+    ) -> Result<preau_sync::InstallSummary> {
+        let data_dir = self.repo_dir.parent().context("the repository folder has no parent data folder")?;
+        let summary = preau_sync::install_from_folder(folder, data_dir, trusted, None)
+            .with_context(|| format!("cannot install packs from {}", folder.display()))?;
+        self.reload()?;
+        Ok(summary)
+    }
+
     /// Reads a box-only file `_preau/{path}` of a pack (quiz answers, course outline).
     /// `Ok(None)` when the pack or the file does not exist. Blocking.
     pub fn read_private(&self, pack_id: &str, path: &str) -> Result<Option<Vec<u8>>> {

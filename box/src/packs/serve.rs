@@ -38,11 +38,33 @@ const MIN_GZIP_BYTES: u64 = 256;
 /// Most entries shown in a generated file index.
 const MAX_INDEX_ENTRIES: usize = 5000;
 
+/// Called for each page (HTML or Markdown) of a pack served with status 200, with the
+/// request headers, the pack id and the path: the app records pupils' progress with it.
+pub type OpenHook = Arc<dyn Fn(&HeaderMap, &str, &str) + Send + Sync>;
+
 /// What the pack handlers share.
 pub struct Serving {
     pub packs: Arc<Library>,
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
+    pub on_open: Option<OpenHook>,
+}
+
+impl Serving {
+    pub fn new(packs: Arc<Library>, cache: Cache, metrics: Arc<Metrics>) -> Serving {
+        Serving { packs, cache, metrics, on_open: None }
+    }
+
+    /// Runs the open hook off the request path (it may write to SQLite).
+    fn opened(&self, resp: &Resp, headers: &HeaderMap, id: &str, path: &str) {
+        let Some(hook) = &self.on_open else { return };
+        let is_page = resp.status() == StatusCode::OK
+            && resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        if is_page {
+            let (hook, headers, id, path) = (hook.clone(), headers.clone(), id.to_string(), path.to_string());
+            tokio::task::spawn_blocking(move || hook(&headers, &id, &path));
+        }
+    }
 }
 
 type Resp = Response<Body>;
@@ -59,7 +81,9 @@ pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, he
     if !entry.is_empty() && entry != "index.html" && pack.public_file(entry).is_some() {
         return redirect(&format!("/packs/{}/{}", encode_path(&id), encode_path(entry)));
     }
-    dir_or_index(&s, &pack, "", &headers, None).await
+    let resp = dir_or_index(&s, &pack, "", &headers, None).await;
+    s.opened(&resp, &headers, &id, "");
+    resp
 }
 
 /// `GET /packs/{id}/{*path}`.
@@ -73,16 +97,19 @@ pub async fn pack_file(
     if is_private(&path) {
         return not_found();
     }
-    if path.ends_with('/') {
-        return dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await;
-    }
-    match pack.public_file(&path) {
-        Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
-        None if has_dir(&pack, &format!("{path}/")) => {
-            redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
+    let resp = if path.ends_with('/') {
+        dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await
+    } else {
+        match pack.public_file(&path) {
+            Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
+            None if has_dir(&pack, &format!("{path}/")) => {
+                redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
+            }
+            None => not_found(),
         }
-        None => not_found(),
-    }
+    };
+    s.opened(&resp, &headers, &id, &path);
+    resp
 }
 
 async fn dir_or_index(s: &Serving, pack: &Pack, dir: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
@@ -346,7 +373,9 @@ fn render_markdown(path: &str, raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let parser =
         Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
-    let title = html_escape(path.rsplit('/').next().unwrap_or(path));
+    // The first level-1 heading names the page; else the file name.
+    let heading = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim);
+    let title = html_escape(heading.unwrap_or(path.rsplit('/').next().unwrap_or(path)));
     let mut out = format!(
         "<!doctype html><html><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\

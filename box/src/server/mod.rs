@@ -140,6 +140,10 @@ struct ConnService {
 impl ConnService {
     async fn call(self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let n = self.served.fetch_add(1, Relaxed) + 1;
+        // Access log at debug level (PREAU_LOG=debug): off by default, a Pi's SD card
+        // should not take a line per pupil click.
+        let access = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (req.method().clone(), req.uri().path().to_string(), std::time::Instant::now()));
         let declared =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
@@ -169,6 +173,9 @@ impl ConnService {
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.metrics.count_status(resp.status().as_u16());
+        if let Some((method, path, t)) = access {
+            tracing::debug!(peer = %self.info.peer, %method, path, status = resp.status().as_u16(), ms = t.elapsed().as_millis() as u64, "request");
+        }
         Ok(resp)
     }
 }

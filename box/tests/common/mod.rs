@@ -177,3 +177,86 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[size + 2..];
     }
 }
+
+/// Deterministic incompressible bytes (xorshift), for chunked "video" files.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The files of the test pack `t`, kept to compare with what the server sends.
+pub struct TestPack {
+    pub index: Vec<u8>,
+    pub css: Vec<u8>,
+    pub video: Vec<u8>,
+    pub small_video: Vec<u8>,
+    pub secret: Vec<u8>,
+    pub markdown: Vec<u8>,
+}
+
+/// Builds packs `t` (with an entry page) and `bare` (no entry page) into a repository and
+/// installs them into `data` through preau-sync's apply step.
+pub fn install_test_packs(data: &Path) -> TestPack {
+    use preau_pack::build::{BuildOptions, build};
+    use preau_pack::sign::SecretKey;
+    use preau_pack::{PackMeta, SourceTree};
+
+    let css: Vec<u8> = "body { color: #222; margin: 0 auto; }\n".repeat(800).into_bytes();
+    let p = TestPack {
+        index: format!(
+            "<!doctype html><title>Test</title><p>{}</p><script>document.cookie</script>",
+            "Bonjour ".repeat(100)
+        )
+        .into_bytes(),
+        css,
+        video: noise(3 * 1024 * 1024 + 12345, 7),
+        small_video: noise(700 * 1024, 9),
+        secret: br#"{"answers": "the right answer is B"}"#.to_vec(),
+        markdown: b"# Titre\n\nUn *paragraphe*.\n".to_vec(),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let key = SecretKey::generate();
+    let mut t = SourceTree {
+        meta: PackMeta {
+            id: "t".into(),
+            title: "Test <pack>".into(),
+            entry: "index.html".into(),
+            ..Default::default()
+        },
+        files: vec![],
+    };
+    t.add_bytes("index.html", p.index.clone());
+    t.add_bytes("style.css", p.css.clone());
+    t.add_bytes("media/video.mp4", p.video.clone());
+    t.add_bytes("media/small.mp4", p.small_video.clone());
+    t.add_bytes("_preau/quiz/q1.json", p.secret.clone());
+    t.add_bytes("notes.md", p.markdown.clone());
+    t.add_bytes("docs/a.txt", b"a".to_vec());
+    t.add_bytes("docs/b c.txt", b"b".to_vec());
+    let opts = BuildOptions { level: 1, ..Default::default() };
+    build(&repo, t, &key, &opts, &mut |_, _| {}).unwrap();
+    let mut bare =
+        SourceTree { meta: PackMeta { id: "bare".into(), title: "Bare".into(), ..Default::default() }, files: vec![] };
+    bare.add_bytes("one.txt", b"one".to_vec());
+    bare.add_bytes("sub/two.txt", b"two".to_vec());
+    bare.add_bytes("_preau/course.json", b"{}".to_vec());
+    build(&repo, bare, &key, &opts, &mut |_, _| {}).unwrap();
+    preau_sync::install_from_folder(&repo, data, &[key.public()], None).unwrap();
+    p
+}
+
+/// A server with the test packs installed (and no demo pack).
+pub fn start_with_packs(config: &str) -> (Server, TestPack, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pack = install_test_packs(&data);
+    (Server::start_in(&data, config), pack, tmp)
+}
