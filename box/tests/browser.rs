@@ -39,7 +39,9 @@ async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver is installed (apt-get install chromium chromium-driver; see .ci/install.d/50-box-app.sh)");
+        .expect(
+            "chromedriver is installed (apt-get install chromium chromium-driver; see .ci/install.d/50-box-app.sh)",
+        );
     let driver = Driver(child);
     let caps = json!({
         "goog:chromeOptions": {

@@ -89,4 +89,3 @@ impl CourseOutline {
         self.sections.iter().flat_map(|s| s.activities.iter())
     }
 }
-

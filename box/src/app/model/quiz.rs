@@ -32,7 +32,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// The quiz file format version. Readers refuse files with a higher number.
 pub const QUIZ_FORMAT: u32 = 1;
 
@@ -308,17 +307,30 @@ pub struct Random {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Response {
     /// multichoice: the positions of the selected choices.
-    Choice { selected: Vec<usize> },
-    TrueFalse { value: bool },
+    Choice {
+        selected: Vec<usize>,
+    },
+    TrueFalse {
+        value: bool,
+    },
     /// shortanswer, numerical (number and optional unit in one string) and essay.
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// match: for each stem (public order) the position of the chosen option, if any.
     /// gapselect / ddwtos: for each gap the position of the chosen option in that gap's list.
-    Select { choices: Vec<Option<usize>> },
+    Select {
+        choices: Vec<Option<usize>>,
+    },
     /// cloze: one response per part.
-    Cloze { parts: Vec<Response> },
+    Cloze {
+        parts: Vec<Response>,
+    },
     /// random: which candidate the box drew, and the response to it.
-    Random { picked: usize, response: Box<Response> },
+    Random {
+        picked: usize,
+        response: Box<Response>,
+    },
     /// Nothing answered.
     Empty,
 }
@@ -522,11 +534,8 @@ pub fn parse_number_and_unit(text: &str) -> Option<(f64, String)> {
     let start = s.find(|c: char| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+'))?;
     let lead_unit = s[..start].trim();
     let rest = &s[start..];
-    let end_candidates: Vec<usize> = rest
-        .char_indices()
-        .take_while(|(_, c)| is_num(*c))
-        .map(|(i, c)| i + c.len_utf8())
-        .collect();
+    let end_candidates: Vec<usize> =
+        rest.char_indices().take_while(|(_, c)| is_num(*c)).map(|(i, c)| i + c.len_utf8()).collect();
     for end in end_candidates.into_iter().rev() {
         let raw = &rest[..end];
         let normalised = if raw.contains('.') { raw.replace(',', "") } else { raw.replace(',', ".") };
@@ -678,12 +687,8 @@ pub fn gap_options(qid: &str, g: &Gaps, gap: usize) -> Vec<usize> {
 }
 
 fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
-    let summary = g
-        .gaps
-        .iter()
-        .map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let summary =
+        g.gaps.iter().map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or("")).collect::<Vec<_>>().join("; ");
     if g.gaps.is_empty() {
         return graded(0.0, String::new(), summary);
     }
@@ -771,12 +776,7 @@ pub fn public_view(quiz: &Quiz) -> PublicQuiz {
 }
 
 pub fn public_question(q: &Question) -> PublicQuestion {
-    PublicQuestion {
-        id: q.id.clone(),
-        text_html: q.text_html.clone(),
-        mark: q.mark,
-        kind: public_kind(&q.id, &q.kind),
-    }
+    PublicQuestion { id: q.id.clone(), text_html: q.text_html.clone(), mark: q.mark, kind: public_kind(&q.id, &q.kind) }
 }
 
 fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
@@ -812,7 +812,9 @@ fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
         },
         QuestionKind::GapSelect(g) => PublicKind::GapSelect { gaps: public_gaps(qid, g) },
         QuestionKind::DdWtos(g) => PublicKind::DdWtos { gaps: public_gaps(qid, g) },
-        QuestionKind::Random(r) => PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() },
+        QuestionKind::Random(r) => {
+            PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() }
+        }
     }
 }
 
@@ -824,11 +826,9 @@ fn public_gaps(qid: &str, g: &Gaps) -> Vec<Vec<String>> {
 
 /// Parses a stored quiz and checks its format version.
 pub fn from_json(bytes: &[u8]) -> Result<Quiz, String> {
-    let quiz: Quiz = serde_json::from_slice(bytes)
-        .map_err(|e| format!("malformed quiz JSON: {e}"))?;
+    let quiz: Quiz = serde_json::from_slice(bytes).map_err(|e| format!("malformed quiz JSON: {e}"))?;
     if quiz.format > QUIZ_FORMAT {
         return Err(format!("format {} is newer than this program understands ({QUIZ_FORMAT})", quiz.format));
     }
     Ok(quiz)
 }
-
