@@ -50,7 +50,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if demo::install_on_first_start(&data_dir)? {
         tracing::info!("first start: demo pack installed");
     }
+    let trusted = trusted_keys(&config)?;
+    install_preloaded(&config, &data_dir, &trusted);
     let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
+    watch_installed(packs.clone());
+    let auto_sync = start_auto_sync(&config, &data_dir, &trusted)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
     let ctx = AppContext {
@@ -80,9 +84,86 @@ pub fn run(args: ServeArgs) -> Result<()> {
         if let Some(a) = advertiser {
             a.stop();
         }
+        if let Some(h) = auto_sync {
+            h.stop();
+        }
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The root keys named in `[sync] trusted_keys` (already checked by the config parser).
+fn trusted_keys(config: &Config) -> Result<Vec<preau_pack::PublicKey>> {
+    config.sync.trusted_keys.iter().map(|k| Ok(preau_pack::PublicKey::from_hex(k)?)).collect()
+}
+
+/// Installs the packs of `[sync] preload` (a repository folder an SD image carries) when
+/// they are newer than what the box holds, through the one apply step of `preau-sync`.
+/// A bad preload folder is logged, never fatal: the box still serves what it has.
+fn install_preloaded(config: &Config, data_dir: &Path, trusted: &[preau_pack::PublicKey]) {
+    let Some(dir) = &config.sync.preload else { return };
+    if !dir.join(preau_pack::repo::ROOT_FILE).is_file() {
+        return;
+    }
+    match preau_sync::install_from_folder(dir, data_dir, trusted, None) {
+        Ok(s) if s.installed.is_empty() => tracing::info!("preloaded packs in {} are already installed", dir.display()),
+        Ok(s) => tracing::info!("installed preloaded packs from {}: {:?}", dir.display(), s.installed),
+        Err(e) => tracing::warn!("the preloaded packs in {} were not installed: {e}", dir.display()),
+    }
+}
+
+/// Reloads the installed packs when `installed.json` changes (a `preau sync pull` run
+/// beside the server, or the auto-sync loop). A cheap stat every few seconds.
+fn watch_installed(packs: Arc<Library>) {
+    let file = packs.repo_dir().join(preau_pack::installed::INSTALLED_FILE);
+    let modified = move || std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+    let mut seen = modified();
+    let spawned = std::thread::Builder::new().name("preau-reload".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            let now = modified();
+            if now != seen {
+                seen = now;
+                match packs.reload() {
+                    Ok(()) => tracing::info!("installed packs changed: reloaded"),
+                    Err(e) => tracing::warn!("installed packs changed but could not be read: {e:#}"),
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch the installed packs: {e}");
+    }
+}
+
+/// Starts the background sync loop when there is somewhere to pull from.
+fn start_auto_sync(
+    config: &Config,
+    data_dir: &Path,
+    trusted: &[preau_pack::PublicKey],
+) -> Result<Option<preau_sync::auto::AutoHandle>> {
+    let s = &config.sync;
+    // Without a national repository there is nothing to probe for; peers alone are
+    // pulled from on demand (`preau sync pull --auto`).
+    if s.repository.is_none() {
+        return Ok(None);
+    }
+    let hours = match &s.hours {
+        Some(h) => Some(preau_sync::auto::Hours::parse(h)?),
+        None => None,
+    };
+    let cfg = preau_sync::auto::AutoConfig {
+        data_dir: data_dir.to_path_buf(),
+        repository: s.repository.clone(),
+        trusted_keys: trusted.to_vec(),
+        hours,
+        utc_offset_minutes: 0,
+        max_rate: s.max_rate,
+        peers: config.server.mdns != Some(false),
+        own_name: Some(config.hostname().to_string()),
+        interval: std::time::Duration::from_secs(6 * 3600),
+    };
+    Ok(Some(preau_sync::auto::spawn(cfg)))
 }
 
 fn init_logs() {
