@@ -108,11 +108,11 @@ fetch("/teacher/results", {credentials: "include"})
     info.size += 1;
     let packs = testkit::MemPacks::default();
     packs.add(info, files);
-    let ctx = app::AppContext { packs: std::sync::Arc::new(packs), ..ctx };
+    let ctx = app::AppEnv { packs: std::sync::Arc::new(packs), ..ctx };
     assert_eq!(ctx.packs.list().len(), 1);
     let setup_code = app::setup_code(&ctx).unwrap().expect("a fresh box has a setup code");
 
-    let router = app::try_router(ctx.clone()).unwrap().merge(testkit::pack_files(&ctx));
+    let router = app::router_for(ctx.clone()).unwrap().0.merge(testkit::pack_files(&ctx));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

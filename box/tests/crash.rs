@@ -29,7 +29,7 @@ fn crash_child_server() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let ctx = testkit::demo_context(Path::new(&data));
-        let router = app::try_router(ctx).unwrap();
+        let router = app::router_for(ctx).unwrap().0;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("READY {}", listener.local_addr().unwrap().port());
         std::io::stdout().flush().unwrap();

@@ -9,14 +9,29 @@
 //! This crate does no network I/O. It reads and writes repositories on a local disk;
 //! fetching them from elsewhere is `preau-sync`'s job.
 
+pub mod build;
+pub mod chunk;
+pub mod course;
+pub mod delta;
+pub mod extract;
+pub mod fsutil;
 pub mod hash;
+pub mod installed;
 pub mod limits;
 pub mod manifest;
+pub mod meta;
+pub mod object;
 pub mod path;
+pub mod quiz;
+pub mod repo;
+pub mod sign;
 pub mod source;
+pub mod verify;
 
 pub use hash::Hash;
 pub use manifest::{ChunkRef, DeltaRef, FileEntry, Manifest, PackMeta};
+pub use repo::Repo;
+pub use sign::{PublicKey, SecretKey};
 pub use source::{SourceData, SourceFile, SourceTree};
 
 use std::path::PathBuf;
@@ -33,9 +48,13 @@ pub enum Error {
     },
     #[error("bad path {path:?} in pack: {why}")]
     BadPath { path: String, why: String },
-    #[error("two paths differ only by letter case or Unicode form and would overwrite each other on a USB stick: {a:?} and {b:?}")]
+    #[error(
+        "two paths differ only by letter case or Unicode form and would overwrite each other on a USB stick: {a:?} and {b:?}"
+    )]
     PathCollision { a: String, b: String },
-    #[error("bad pack id {0:?}: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit")]
+    #[error(
+        "bad pack id {0:?}: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+    )]
     BadPackId(String),
     #[error("{what} is larger than the limit of {limit} bytes")]
     TooLarge { what: String, limit: u64 },

@@ -74,9 +74,10 @@ pub struct DeltaRef {
     pub from: Hash,
     /// Hash of the new file it produces.
     pub to: Hash,
-    /// The delta object (its name is the hash of its stored bytes).
+    /// The delta object: its decoded bytes are the zstd patch, and it is named by their
+    /// BLAKE3 like every object (see `delta`).
     pub object: Hash,
-    /// Length of the delta object as stored.
+    /// Length of the patch (the object's decoded length).
     pub size: u64,
 }
 
@@ -111,17 +112,16 @@ impl Manifest {
         if bytes.len() as u64 > limits::MAX_MANIFEST_BYTES {
             return Err(Error::TooLarge { what: "manifest".into(), limit: limits::MAX_MANIFEST_BYTES });
         }
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: "manifest".into(),
-            detail: e.to_string(),
-        })?;
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Malformed { what: "manifest".into(), detail: e.to_string() })?;
         m.check()?;
         Ok(m)
     }
 
     /// The invariants every manifest holds (also asserted before writing one).
     pub fn check(&self) -> Result<()> {
-        let bad = |detail: String| Err(Error::Malformed { what: format!("manifest of pack {:?}", self.meta.id), detail });
+        let bad =
+            |detail: String| Err(Error::Malformed { what: format!("manifest of pack {:?}", self.meta.id), detail });
         if self.format > MANIFEST_FORMAT {
             return bad(format!("format {} is newer than this program understands ({MANIFEST_FORMAT})", self.format));
         }

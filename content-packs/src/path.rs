@@ -30,7 +30,9 @@ pub fn check_pack_path(path: &str) -> Result<()> {
         match part {
             "" => return bad("empty path component (`//` or trailing `/`)"),
             "." | ".." => return bad("`.` or `..` component"),
-            _ if part.len() > MAX_PATH_COMPONENT_BYTES => return bad("path component longer than 255 bytes"),
+            _ if part.len() > MAX_PATH_COMPONENT_BYTES => {
+                return bad("path component longer than 255 bytes");
+            }
             _ => {}
         }
     }
@@ -64,11 +66,7 @@ pub fn check_pack_id(id: &str) -> Result<()> {
         && id.len() <= MAX_ID_BYTES
         && id.as_bytes()[0].is_ascii_alphanumeric()
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadPackId(id.chars().take(100).collect()))
-    }
+    if ok { Ok(()) } else { Err(Error::BadPackId(id.chars().take(100).collect())) }
 }
 
 /// Makes a pack id out of any name: lowercase ASCII, accents dropped, other characters as `-`.

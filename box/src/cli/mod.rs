@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod pack;
+pub mod progress;
+pub mod serve;
+pub mod source;
+pub mod sync;
+
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
 struct Cli {
@@ -14,15 +20,30 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the classroom server.
-    Serve,
+    Serve(serve::ServeArgs),
+    /// Make an ed25519 signing key (the public key goes to FILE.pub).
+    Keygen(pack::KeygenArgs),
+    /// Build, list, verify and extract content packs in a static repository.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
+    /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve => {
-            eprintln!("preau serve: the classroom server is not built yet");
-            ExitCode::from(2)
+    let result = match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Keygen(a) => pack::keygen(a),
+        Command::Pack(c) => pack::run(c),
+        Command::Sync(c) => sync::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,6 +1,3 @@
-//! TEMPORARY copy of `preau_pack::quiz` (branch `import`), until the lead merges it into
-//! main; then `app::quiz` points at `preau_pack::quiz` and this file goes.
-#![allow(dead_code)]
 //! Structured quizzes: what importers write to `_preau/quiz/<id>.json` and what the box's
 //! quiz player reads.
 //!
@@ -32,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::Hash;
 
 /// The quiz file format version. Readers refuse files with a higher number.
 pub const QUIZ_FORMAT: u32 = 1;
@@ -308,17 +306,30 @@ pub struct Random {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Response {
     /// multichoice: the positions of the selected choices.
-    Choice { selected: Vec<usize> },
-    TrueFalse { value: bool },
+    Choice {
+        selected: Vec<usize>,
+    },
+    TrueFalse {
+        value: bool,
+    },
     /// shortanswer, numerical (number and optional unit in one string) and essay.
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// match: for each stem (public order) the position of the chosen option, if any.
     /// gapselect / ddwtos: for each gap the position of the chosen option in that gap's list.
-    Select { choices: Vec<Option<usize>> },
+    Select {
+        choices: Vec<Option<usize>>,
+    },
     /// cloze: one response per part.
-    Cloze { parts: Vec<Response> },
+    Cloze {
+        parts: Vec<Response>,
+    },
     /// random: which candidate the box drew, and the response to it.
-    Random { picked: usize, response: Box<Response> },
+    Random {
+        picked: usize,
+        response: Box<Response>,
+    },
     /// Nothing answered.
     Empty,
 }
@@ -471,7 +482,9 @@ fn best_text_answer(sa: &ShortAnswer) -> Option<String> {
 /// Moodle's short-answer comparison: trimmed, `*` matches any run of characters, `\*` is
 /// a literal star, case folded unless `case_sensitive`.
 pub fn wildcard_match(pattern: &str, response: &str, case_sensitive: bool) -> bool {
-    let fold = |s: &str| if case_sensitive { s.to_string() } else { s.to_lowercase() };
+    let fold = |s: &str| {
+        if case_sensitive { s.to_string() } else { s.to_lowercase() }
+    };
     let pattern = fold(pattern.trim());
     let text: Vec<char> = fold(response.trim()).chars().collect();
     // Tokens: Some(c) a literal character, None a wildcard.
@@ -522,11 +535,8 @@ pub fn parse_number_and_unit(text: &str) -> Option<(f64, String)> {
     let start = s.find(|c: char| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+'))?;
     let lead_unit = s[..start].trim();
     let rest = &s[start..];
-    let end_candidates: Vec<usize> = rest
-        .char_indices()
-        .take_while(|(_, c)| is_num(*c))
-        .map(|(i, c)| i + c.len_utf8())
-        .collect();
+    let end_candidates: Vec<usize> =
+        rest.char_indices().take_while(|(_, c)| is_num(*c)).map(|(i, c)| i + c.len_utf8()).collect();
     for end in end_candidates.into_iter().rev() {
         let raw = &rest[..end];
         let normalised = if raw.contains('.') { raw.replace(',', "") } else { raw.replace(',', ".") };
@@ -678,12 +688,8 @@ pub fn gap_options(qid: &str, g: &Gaps, gap: usize) -> Vec<usize> {
 }
 
 fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
-    let summary = g
-        .gaps
-        .iter()
-        .map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let summary =
+        g.gaps.iter().map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or("")).collect::<Vec<_>>().join("; ");
     if g.gaps.is_empty() {
         return graded(0.0, String::new(), summary);
     }
@@ -705,11 +711,9 @@ fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
 /// the author's order; with shuffle, a permutation fixed by the question id and the
 /// items, so that the box, the public view and the scoring always agree.
 pub fn display_order<'a>(qid: &str, shuffle: bool, items: impl Iterator<Item = &'a str>) -> Vec<usize> {
-    let keyed: Vec<([u8; 32], usize)> = items
-        .enumerate()
-        .map(|(i, text)| (*blake3::hash(format!("{qid}\u{0}{i}\u{0}{text}").as_bytes()).as_bytes(), i))
-        .collect();
-    let mut order: Vec<([u8; 32], usize)> = keyed;
+    let keyed: Vec<(Hash, usize)> =
+        items.enumerate().map(|(i, text)| (Hash::of(format!("{qid}\u{0}{i}\u{0}{text}").as_bytes()), i)).collect();
+    let mut order: Vec<(Hash, usize)> = keyed;
     if shuffle {
         order.sort();
     }
@@ -771,12 +775,7 @@ pub fn public_view(quiz: &Quiz) -> PublicQuiz {
 }
 
 pub fn public_question(q: &Question) -> PublicQuestion {
-    PublicQuestion {
-        id: q.id.clone(),
-        text_html: q.text_html.clone(),
-        mark: q.mark,
-        kind: public_kind(&q.id, &q.kind),
-    }
+    PublicQuestion { id: q.id.clone(), text_html: q.text_html.clone(), mark: q.mark, kind: public_kind(&q.id, &q.kind) }
 }
 
 fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
@@ -812,7 +811,9 @@ fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
         },
         QuestionKind::GapSelect(g) => PublicKind::GapSelect { gaps: public_gaps(qid, g) },
         QuestionKind::DdWtos(g) => PublicKind::DdWtos { gaps: public_gaps(qid, g) },
-        QuestionKind::Random(r) => PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() },
+        QuestionKind::Random(r) => {
+            PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() }
+        }
     }
 }
 
@@ -823,12 +824,421 @@ fn public_gaps(qid: &str, g: &Gaps) -> Vec<Vec<String>> {
 }
 
 /// Parses a stored quiz and checks its format version.
-pub fn from_json(bytes: &[u8]) -> Result<Quiz, String> {
+pub fn from_json(bytes: &[u8]) -> crate::Result<Quiz> {
     let quiz: Quiz = serde_json::from_slice(bytes)
-        .map_err(|e| format!("malformed quiz JSON: {e}"))?;
+        .map_err(|e| crate::Error::Malformed { what: "quiz JSON".into(), detail: e.to_string() })?;
     if quiz.format > QUIZ_FORMAT {
-        return Err(format!("format {} is newer than this program understands ({QUIZ_FORMAT})", quiz.format));
+        return Err(crate::Error::Malformed {
+            what: format!("quiz {:?}", quiz.id),
+            detail: format!("format {} is newer than this program understands ({QUIZ_FORMAT})", quiz.format),
+        });
     }
     Ok(quiz)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(kind: QuestionKind) -> Question {
+        Question {
+            id: "q1".into(),
+            name: "Q".into(),
+            text_html: "?".into(),
+            category: String::new(),
+            mark: 1.0,
+            general_feedback_html: String::new(),
+            kind,
+        }
+    }
+
+    fn choice(text: &str, fraction: f64, fb: &str) -> Choice {
+        Choice { text_html: text.into(), fraction, feedback_html: fb.into() }
+    }
+
+    fn text(t: &str) -> Response {
+        Response::Text { text: t.into() }
+    }
+
+    fn frac(m: Mark) -> f64 {
+        m.fraction.expect("graded")
+    }
+
+    /// Public position of the stored choice `stored` of a multichoice question.
+    fn pos_of(question: &Question, stored: usize) -> usize {
+        let QuestionKind::MultiChoice(mc) = &question.kind else { panic!() };
+        display_order(&question.id, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()))
+            .iter()
+            .position(|i| *i == stored)
+            .unwrap()
+    }
+
+    #[test]
+    fn multichoice_single_takes_the_chosen_fraction() {
+        let question = q(QuestionKind::MultiChoice(MultiChoice {
+            single: true,
+            shuffle: true,
+            choices: vec![choice("Paris", 1.0, "Oui"), choice("Lyon", -0.5, "Non"), choice("Nice", 0.0, "")],
+            combined: CombinedFeedback { correct_html: "Bravo".into(), ..Default::default() },
+        }));
+        let m = score(&question, &Response::Choice { selected: vec![pos_of(&question, 0)] });
+        assert_eq!(m.fraction, Some(1.0));
+        assert!(m.feedback_html.contains("Oui") && m.feedback_html.contains("Bravo"));
+        assert_eq!(m.right_answer_summary, "Paris");
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![pos_of(&question, 1)] })), -0.5);
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![pos_of(&question, 2)] })), 0.0);
+        // Two radio answers at once are a forged response.
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![0, 1] })), 0.0);
+        // Out of range and wrong shape never panic.
+        assert_eq!(frac(score(&question, &Response::Choice { selected: vec![99] })), 0.0);
+        assert_eq!(frac(score(&question, &text("Paris"))), 0.0);
+    }
+
+    #[test]
+    fn multichoice_multiple_sums_and_clamps() {
+        let question = q(QuestionKind::MultiChoice(MultiChoice {
+            single: false,
+            shuffle: false,
+            choices: vec![choice("a", 0.5, ""), choice("b", 0.5, ""), choice("c", -1.0, ""), choice("d", 0.333_33, "")],
+            combined: CombinedFeedback {
+                correct_html: "C".into(),
+                partially_correct_html: "P".into(),
+                incorrect_html: "I".into(),
+            },
+        }));
+        let sel = |s: &[usize]| score(&question, &Response::Choice { selected: s.to_vec() });
+        assert_eq!(frac(sel(&[0, 1])), 1.0);
+        assert_eq!(sel(&[0, 1]).feedback_html, "C");
+        assert_eq!(frac(sel(&[0])), 0.5);
+        assert_eq!(sel(&[0]).feedback_html, "P");
+        assert_eq!(frac(sel(&[0, 1, 3])), 1.0, "clamped to 1");
+        assert_eq!(frac(sel(&[0, 2])), 0.0, "clamped to 0");
+        assert_eq!(sel(&[2]).feedback_html, "I");
+        assert_eq!(frac(sel(&[0, 0, 0])), 0.5, "duplicates count once");
+        assert_eq!(sel(&[]).fraction, Some(0.0));
+        assert_eq!(sel(&[0]).right_answer_summary, "a; b; d");
+    }
+
+    #[test]
+    fn truefalse() {
+        let question = q(QuestionKind::TrueFalse(TrueFalse {
+            correct: false,
+            feedback_true_html: "Non, c'est faux".into(),
+            feedback_false_html: "Exact".into(),
+        }));
+        let m = score(&question, &Response::TrueFalse { value: false });
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(1.0), "Exact"));
+        assert_eq!(frac(score(&question, &Response::TrueFalse { value: true })), 0.0);
+        assert_eq!(score(&question, &Response::Empty).right_answer_summary, "Faux");
+    }
+
+    #[test]
+    fn wildcards_and_case() {
+        assert!(wildcard_match("Paris", "  paris ", false));
+        assert!(!wildcard_match("Paris", "paris", true));
+        assert!(wildcard_match("Par*", "Paris", true));
+        assert!(wildcard_match("*ris", "Paris", true));
+        assert!(wildcard_match("P*r*s", "Pxxrxxs", true));
+        assert!(wildcard_match("*", "", true));
+        assert!(!wildcard_match("P*z", "Paris", true));
+        assert!(wildcard_match("a\\*b", "a*b", true));
+        assert!(!wildcard_match("a\\*b", "axb", true));
+        assert!(wildcard_match("ÉLÉA", "éléa", false));
+        assert!(!wildcard_match("abc", "abcd", true));
+        assert!(wildcard_match("a*b*c", "aXbXbXc", true));
+        // Regex metacharacters are literal.
+        assert!(!wildcard_match("a.c", "abc", true));
+        assert!(wildcard_match("(x+1)^2", "(x+1)^2", true));
+    }
+
+    #[test]
+    fn shortanswer_first_match_wins() {
+        let question = q(QuestionKind::ShortAnswer(ShortAnswer {
+            case_sensitive: false,
+            answers: vec![
+                TextAnswer { pattern: "Victor Hugo".into(), fraction: 1.0, feedback_html: "Oui".into() },
+                TextAnswer { pattern: "*Hugo".into(), fraction: 0.5, feedback_html: "Presque".into() },
+                TextAnswer { pattern: "*".into(), fraction: 0.0, feedback_html: "Non".into() },
+            ],
+        }));
+        let m = score(&question, &text("victor hugo"));
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(1.0), "Oui"));
+        assert_eq!(m.right_answer_summary, "Victor Hugo");
+        let m = score(&question, &text("V. Hugo"));
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.5), "Presque"));
+        let m = score(&question, &text("Zola"));
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.0), "Non"));
+    }
+
+    #[test]
+    fn number_parsing() {
+        assert_eq!(parse_number_and_unit("3.5"), Some((3.5, String::new())));
+        assert_eq!(parse_number_and_unit(" 3,5 cm"), Some((3.5, "cm".into())));
+        assert_eq!(parse_number_and_unit("-1e3m"), Some((-1000.0, "m".into())));
+        assert_eq!(parse_number_and_unit("1,000.5"), Some((1000.5, String::new())));
+        assert_eq!(parse_number_and_unit("$ 12"), Some((12.0, "$".into())));
+        assert_eq!(parse_number_and_unit("douze"), None);
+        assert_eq!(parse_number_and_unit(""), None);
+        assert_eq!(parse_number_and_unit("e"), None);
+    }
+
+    #[test]
+    fn numerical_tolerance_and_units() {
+        let question = q(QuestionKind::Numerical(Numerical {
+            answers: vec![
+                NumAnswer { value: Some(1.5), tolerance: 0.1, fraction: 1.0, feedback_html: "Oui".into() },
+                NumAnswer { value: Some(2.0), tolerance: 0.0, fraction: 0.5, feedback_html: "".into() },
+                NumAnswer { value: None, tolerance: 0.0, fraction: 0.0, feedback_html: "Non".into() },
+            ],
+            units: vec![Unit { name: "m".into(), multiplier: 1.0 }, Unit { name: "cm".into(), multiplier: 100.0 }],
+            unit_required: true,
+            unit_penalty: 0.25,
+        }));
+        assert_eq!(frac(score(&question, &text("1.5 m"))), 1.0);
+        assert_eq!(frac(score(&question, &text("1,6 m"))), 1.0, "within tolerance, decimal comma");
+        assert_eq!(frac(score(&question, &text("150 cm"))), 1.0, "multiplier");
+        assert_eq!(frac(score(&question, &text("1.5"))), 0.75, "missing unit penalty");
+        assert_eq!(frac(score(&question, &text("1.5 km"))), 0.75, "unknown unit penalty");
+        assert_eq!(frac(score(&question, &text("2 m"))), 0.5);
+        let m = score(&question, &text("7 m"));
+        assert_eq!((m.fraction, m.feedback_html.as_str()), (Some(0.0), "Non"));
+        assert_eq!(frac(score(&question, &text("abc"))), 0.0);
+        assert_eq!(m.right_answer_summary, "1.5 m");
+        let plain = q(QuestionKind::Numerical(Numerical {
+            answers: vec![NumAnswer { value: Some(3.0), tolerance: 2.0, fraction: 1.0, feedback_html: "".into() }],
+            units: vec![],
+            unit_required: false,
+            unit_penalty: 0.0,
+        }));
+        assert_eq!(frac(score(&plain, &text("5"))), 1.0);
+        assert_eq!(frac(score(&plain, &text("1"))), 1.0);
+        assert_eq!(frac(score(&plain, &text("5.01"))), 0.0);
+        assert_eq!(frac(score(&plain, &text("0.99"))), 0.0);
+    }
+
+    fn match_q() -> Question {
+        q(QuestionKind::Match(Match {
+            pairs: vec![
+                MatchPair { stem_html: "Canada".into(), answer: "Ottawa".into() },
+                MatchPair { stem_html: "Italie".into(), answer: "Rome".into() },
+                MatchPair { stem_html: "Japon".into(), answer: "Tokyo".into() },
+                MatchPair { stem_html: "".into(), answer: "Lyon".into() },
+            ],
+            shuffle: true,
+            combined: CombinedFeedback::default(),
+        }))
+    }
+
+    /// The right response for a match question, built from its public view.
+    fn right_match_response(question: &Question) -> Vec<Option<usize>> {
+        let PublicKind::Match { stems, options } = public_question(question).kind else { panic!() };
+        let QuestionKind::Match(m) = &question.kind else { panic!() };
+        stems
+            .iter()
+            .map(|s| {
+                let ans = &m.pairs.iter().find(|p| &p.stem_html == s).unwrap().answer;
+                options.iter().position(|o| o == ans)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn match_fraction_per_right_pair() {
+        let question = match_q();
+        let public = public_question(&question);
+        let PublicKind::Match { stems, options } = &public.kind else { panic!() };
+        assert_eq!(stems.len(), 3, "the extra wrong answer has no stem");
+        assert_eq!(options.len(), 4, "but is offered as an option");
+        let right = right_match_response(&question);
+        assert_eq!(frac(score(&question, &Response::Select { choices: right.clone() })), 1.0);
+        let mut two = right.clone();
+        two[0] = None;
+        assert!((frac(score(&question, &Response::Select { choices: two })) - 2.0 / 3.0).abs() < 1e-9);
+        let mut wrong = right.clone();
+        wrong[1] = Some(options.iter().position(|o| o == "Lyon").unwrap());
+        assert!((frac(score(&question, &Response::Select { choices: wrong })) - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(frac(score(&question, &Response::Select { choices: vec![Some(99)] })), 0.0);
+        assert!(score(&question, &Response::Empty).right_answer_summary.contains("Canada → Ottawa"));
+    }
+
+    #[test]
+    fn cloze_weights_its_parts() {
+        let question = q(QuestionKind::MultiAnswer(MultiAnswer {
+            parts: vec![
+                ClozePart {
+                    weight: 1.0,
+                    kind: QuestionKind::ShortAnswer(ShortAnswer {
+                        case_sensitive: false,
+                        answers: vec![TextAnswer { pattern: "chat".into(), fraction: 1.0, feedback_html: "".into() }],
+                    }),
+                },
+                ClozePart {
+                    weight: 3.0,
+                    kind: QuestionKind::Numerical(Numerical {
+                        answers: vec![NumAnswer {
+                            value: Some(4.0),
+                            tolerance: 0.0,
+                            fraction: 1.0,
+                            feedback_html: "".into(),
+                        }],
+                        units: vec![],
+                        unit_required: false,
+                        unit_penalty: 0.0,
+                    }),
+                },
+            ],
+        }));
+        let r = |a: &str, b: &str| Response::Cloze { parts: vec![text(a), text(b)] };
+        assert_eq!(frac(score(&question, &r("Chat", "4"))), 1.0);
+        assert_eq!(frac(score(&question, &r("chien", "4"))), 0.75);
+        assert_eq!(frac(score(&question, &r("chat", "5"))), 0.25);
+        assert_eq!(frac(score(&question, &Response::Cloze { parts: vec![text("chat")] })), 0.25);
+        assert_eq!(frac(score(&question, &Response::Empty)), 0.0);
+        assert_eq!(score(&question, &Response::Empty).right_answer_summary, "1: chat; 2: 4");
+    }
+
+    #[test]
+    fn gaps_by_group() {
+        let g = Gaps {
+            choices: vec![
+                GapChoice { text: "chat".into(), group: 1, infinite: false },
+                GapChoice { text: "chien".into(), group: 1, infinite: false },
+                GapChoice { text: "mange".into(), group: 2, infinite: false },
+                GapChoice { text: "dort".into(), group: 2, infinite: false },
+            ],
+            gaps: vec![0, 3],
+            shuffle: true,
+            combined: CombinedFeedback::default(),
+        };
+        let question = q(QuestionKind::GapSelect(g.clone()));
+        let PublicKind::GapSelect { gaps } = public_question(&question).kind else { panic!() };
+        assert_eq!(gaps.len(), 2);
+        let mut first = gaps[0].clone();
+        first.sort();
+        assert_eq!(first, vec!["chat", "chien"]);
+        let mut second = gaps[1].clone();
+        second.sort();
+        assert_eq!(second, vec!["dort", "mange"]);
+        let right = vec![gaps[0].iter().position(|t| t == "chat"), gaps[1].iter().position(|t| t == "dort")];
+        assert_eq!(frac(score(&question, &Response::Select { choices: right.clone() })), 1.0);
+        let half = vec![right[0], Some(1 - right[1].unwrap())];
+        assert_eq!(frac(score(&question, &Response::Select { choices: half })), 0.5);
+        let dd = q(QuestionKind::DdWtos(g));
+        assert_eq!(frac(score(&dd, &Response::Select { choices: right })), 1.0);
+    }
+
+    #[test]
+    fn essay_and_description_are_not_auto_marked() {
+        let essay = score(&q(QuestionKind::Essay(Essay::default())), &text("Mon texte"));
+        assert_eq!((essay.fraction, essay.needs_grading), (None, true));
+        let d = score(&q(QuestionKind::Description), &Response::Empty);
+        assert_eq!((d.fraction, d.needs_grading), (None, false));
+    }
+
+    #[test]
+    fn random_scores_the_drawn_candidate() {
+        let cand = q(QuestionKind::TrueFalse(TrueFalse {
+            correct: true,
+            feedback_true_html: String::new(),
+            feedback_false_html: String::new(),
+        }));
+        let question = q(QuestionKind::Random(Random {
+            category: "c".into(),
+            include_subcategories: false,
+            candidates: vec![cand],
+        }));
+        let r = |picked| Response::Random { picked, response: Box::new(Response::TrueFalse { value: true }) };
+        assert_eq!(frac(score(&question, &r(0))), 1.0);
+        assert_eq!(frac(score(&question, &r(1))), 0.0);
+    }
+
+    #[test]
+    fn general_feedback_is_appended() {
+        let mut question = q(QuestionKind::TrueFalse(TrueFalse {
+            correct: true,
+            feedback_true_html: "A".into(),
+            feedback_false_html: "B".into(),
+        }));
+        question.general_feedback_html = "G".into();
+        assert_eq!(score(&question, &Response::TrueFalse { value: true }).feedback_html, "A\nG");
+    }
+
+    #[test]
+    fn public_view_hides_answers_and_round_trips() {
+        let mut questions = vec![match_q()];
+        let mut mc = q(QuestionKind::MultiChoice(MultiChoice {
+            single: true,
+            shuffle: true,
+            choices: vec![
+                choice("SECRET-FB-choice-right", 1.0, "SECRET-FEEDBACK-1"),
+                choice("wrong", 0.0, "SECRET-FEEDBACK-2"),
+            ],
+            combined: CombinedFeedback { correct_html: "SECRET-COMBINED".into(), ..Default::default() },
+        }));
+        mc.id = "q2".into();
+        mc.general_feedback_html = "SECRET-GENERAL".into();
+        questions.push(mc);
+        let mut sa = q(QuestionKind::ShortAnswer(ShortAnswer {
+            case_sensitive: false,
+            answers: vec![TextAnswer { pattern: "SECRET-SA".into(), fraction: 1.0, feedback_html: "".into() }],
+        }));
+        sa.id = "q3".into();
+        questions.push(sa);
+        let mut nm = q(QuestionKind::Numerical(Numerical {
+            answers: vec![NumAnswer {
+                value: Some(987_654.0),
+                tolerance: 0.0,
+                fraction: 1.0,
+                feedback_html: "".into(),
+            }],
+            units: vec![Unit { name: "kg".into(), multiplier: 1.0 }],
+            unit_required: false,
+            unit_penalty: 0.0,
+        }));
+        nm.id = "q4".into();
+        questions.push(nm);
+        let mut essay =
+            q(QuestionKind::Essay(Essay { grader_info_html: "SECRET-GRADER".into(), ..Default::default() }));
+        essay.id = "q5".into();
+        questions.push(essay);
+        let quiz = Quiz {
+            format: QUIZ_FORMAT,
+            id: "quiz".into(),
+            title: "T".into(),
+            intro_html: String::new(),
+            questions,
+            max_grade: 10.0,
+            attempts_allowed: None,
+            time_limit_secs: None,
+            shuffle_questions: false,
+        };
+        let json = serde_json::to_string(&public_view(&quiz)).unwrap();
+        for secret in
+            ["SECRET-FEEDBACK", "SECRET-COMBINED", "SECRET-GENERAL", "SECRET-SA", "987654", "SECRET-GRADER", "fraction"]
+        {
+            assert!(!json.contains(secret), "{secret} leaked: {json}");
+        }
+        assert!(json.contains("SECRET-FB-choice-right"), "the choices themselves are shown");
+        assert!(json.contains("\"kg\""));
+        // The stored form round-trips through JSON.
+        let stored = serde_json::to_vec(&quiz).unwrap();
+        assert_eq!(from_json(&stored).unwrap(), quiz);
+        let v: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(v["questions"][1]["type"], "multichoice");
+        let mut newer = v.clone();
+        newer["format"] = 99.into();
+        assert!(from_json(newer.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn shuffled_order_is_a_fixed_permutation() {
+        let items = ["a", "b", "c", "d", "e"];
+        let o1 = display_order("q", true, items.iter().copied());
+        let o2 = display_order("q", true, items.iter().copied());
+        assert_eq!(o1, o2);
+        let mut sorted = o1.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        assert_eq!(display_order("q", false, items.iter().copied()), vec![0, 1, 2, 3, 4]);
+    }
+}

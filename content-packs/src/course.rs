@@ -1,5 +1,3 @@
-//! TEMPORARY copy of `preau_pack::course` (branch `import`); goes when it is merged.
-#![allow(dead_code)]
 //! Course outlines and assignments: what importers write to `_preau/course.json` and
 //! `_preau/assign/<id>.json`, and what the box reads to track progress and to collect
 //! pupils' work offline. Also the import report stored at `_preau/import-report.json`
@@ -90,3 +88,47 @@ impl CourseOutline {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outline_round_trips_and_lists_activities_in_order() {
+        let outline = CourseOutline {
+            title: "XML".into(),
+            summary_html: String::new(),
+            sections: vec![
+                Section {
+                    title: "Généralités".into(),
+                    summary_html: String::new(),
+                    activities: vec![Activity {
+                        id: "page-1".into(),
+                        kind: "page".into(),
+                        title: "Intro".into(),
+                        path: "activities/page-1.html".into(),
+                        available_offline: true,
+                    }],
+                },
+                Section {
+                    title: "Module 1".into(),
+                    summary_html: String::new(),
+                    activities: vec![Activity {
+                        id: "quiz-2".into(),
+                        kind: "quiz".into(),
+                        title: "Test".into(),
+                        path: "_quiz/quiz-2".into(),
+                        available_offline: true,
+                    }],
+                },
+            ],
+        };
+        let json = serde_json::to_string(&outline).unwrap();
+        assert_eq!(serde_json::from_str::<CourseOutline>(&json).unwrap(), outline);
+        let ids: Vec<&str> = outline.activities().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["page-1", "quiz-2"]);
+        assert_eq!(quiz_path("quiz-2"), "_preau/quiz/quiz-2.json");
+        let a: Assignment =
+            serde_json::from_str(r#"{"id":"a","title":"t","accepts_text":true,"accepts_file":false}"#).unwrap();
+        assert_eq!((a.max_files, a.max_bytes), (1, 0));
+    }
+}

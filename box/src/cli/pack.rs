@@ -1,0 +1,267 @@
+//! `preau keygen` and `preau pack build|list|verify|extract`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use preau_pack::build::{BuildOptions, BuildSummary};
+use preau_pack::{PublicKey, Repo, SecretKey};
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum PackCommand {
+    /// Build a pack from SRC (a folder or a .tar/.tar.gz) into a repository, or add a new
+    /// version of it, and re-sign the repository's catalog.
+    Build(BuildArgs),
+    /// List the packs of a repository.
+    List(RepoArgs),
+    /// Check a repository: signatures, every hash and length, every object present.
+    Verify(VerifyArgs),
+    /// Write a pack's files back to a folder, byte for byte.
+    Extract(ExtractArgs),
+    /// Replace the repository's signing key: boxes that trust the old key follow the
+    /// signed chain to the new one.
+    RotateKey(RotateArgs),
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// The current secret key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The new secret key (from `preau keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub new_key: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The source: a folder or a tar archive.
+    pub src: PathBuf,
+    /// The repository folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// The secret signing key (from `preau keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Pack id (default: from the source's name).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Pack title (default: from the source).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// zstd compression level for new chunks (1-22).
+    #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub level: i32,
+    /// Refuse source files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = preau_pack::limits::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_size: u64,
+    /// Days the re-signed catalog stays valid for online sources.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub expires_days: u64,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RepoArgs {
+    /// The repository folder.
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The repository folder.
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// Also require the repository to be signed by this public key (a `.pub` file).
+    #[arg(long, value_name = "PUBKEY_FILE")]
+    pub trust: Vec<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ExtractArgs {
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    #[arg(long)]
+    pub id: String,
+    /// An older version of the pack (default: the current one).
+    #[arg(long)]
+    pub version: Option<u64>,
+    /// A new or empty folder to write the files into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+pub fn keygen(args: KeygenArgs) -> Result<()> {
+    let key = SecretKey::generate();
+    let pub_path = key.write_files(&args.out)?;
+    println!("secret key: {} (keep it private)", args.out.display());
+    println!("public key: {} = {}", pub_path.display(), key.public().to_hex());
+    Ok(())
+}
+
+pub fn run(cmd: PackCommand) -> Result<()> {
+    match cmd {
+        PackCommand::Build(a) => build(a),
+        PackCommand::List(a) => list(&a.repo, a.json),
+        PackCommand::Verify(a) => verify(a),
+        PackCommand::Extract(a) => extract(a),
+        PackCommand::RotateKey(a) => {
+            let old = SecretKey::read_file(&a.key)?;
+            let new = SecretKey::read_file(&a.new_key)?;
+            let root = preau_pack::repo::rotate_key(&a.repo, &old, &new)?;
+            println!("root version {} now trusts only {}; catalog re-signed", root.version, new.public().to_hex());
+            Ok(())
+        }
+    }
+}
+
+fn build(a: BuildArgs) -> Result<()> {
+    let key = SecretKey::read_file(&a.key)?;
+    let mut tree = super::source::read_source(&a.src, a.max_file_size)?;
+    if let Some(id) = a.id {
+        tree.meta.id = id;
+    }
+    if let Some(title) = a.title {
+        tree.meta.title = title;
+    }
+    let opts =
+        BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
+    let bar = super::progress::bytes_bar(!a.json, "building");
+    let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("building a pack from {} into {}", a.src.display(), a.repo.display()))?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &BuildSummary) {
+    if s.unchanged {
+        println!("{} v{}: unchanged ({} files); the repository was not modified", s.id, s.version, s.files);
+        return;
+    }
+    println!("{} v{} built: {} files, {} read", s.id, s.version, s.files, human(s.bytes_read));
+    println!(
+        "  chunks: {} total, {} new, {} reused; {} added to the repository",
+        s.chunks_total,
+        s.chunks_new,
+        s.chunks_reused,
+        human(s.bytes_added)
+    );
+    println!("  manifest {}; catalog version {}", s.manifest, s.catalog_version);
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn list(repo_dir: &Path, json: bool) -> Result<()> {
+    let repo = Repo::open(repo_dir)?;
+    let root = repo.verified_root(None)?;
+    let catalog = repo.load_catalog(&root)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&catalog)?);
+        return Ok(());
+    }
+    println!("catalog version {} ({} packs)", catalog.version, catalog.packs.len());
+    for (id, e) in &catalog.packs {
+        println!("{id:<32} v{:<4} {:>10} {:>6} files  {}", e.version, human(e.size), e.files, e.title);
+    }
+    Ok(())
+}
+
+fn verify(a: VerifyArgs) -> Result<()> {
+    let repo = Repo::open(&a.repo)?;
+    let trusted: Vec<PublicKey> = a.trust.iter().map(|p| PublicKey::read_file(p)).collect::<Result<_, _>>()?;
+    let report = preau_pack::verify::verify_repo(&repo, if trusted.is_empty() { None } else { Some(&trusted) })
+        .with_context(|| format!("verifying {}", a.repo.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        for p in &report.problems {
+            eprintln!("problem: {p}");
+        }
+        println!(
+            "root v{}, catalog v{}: {} packs, {} files, {} objects ({}) checked",
+            report.root_version,
+            report.catalog_version,
+            report.packs,
+            report.files,
+            report.objects_checked,
+            human(report.bytes_checked)
+        );
+    }
+    if !report.ok() {
+        bail!("{} problem(s): the repository does not verify", report.problems.len());
+    }
+    if !a.json {
+        println!("OK");
+    }
+    Ok(())
+}
+
+fn extract(a: ExtractArgs) -> Result<()> {
+    let repo = Repo::open(&a.repo)?;
+    let root = repo.verified_root(None)?;
+    let catalog = repo.load_catalog(&root)?;
+    let entry = catalog.packs.get(&a.id).ok_or_else(|| preau_pack::Error::NoSuchPack(a.id.clone()))?;
+    let mut manifest = repo.read_manifest(&entry.manifest, entry.manifest_size)?;
+    if let Some(wanted) = a.version {
+        // Older versions are reached through each manifest's `previous` link.
+        while manifest.version > wanted {
+            let prev = manifest.previous.ok_or_else(|| anyhow::anyhow!("pack {} has no version {wanted}", a.id))?;
+            let bytes = repo.read_stored(&prev)?;
+            let json = preau_pack::object::decode_bounded(&bytes, preau_pack::limits::MAX_MANIFEST_BYTES)
+                .map_err(|detail| preau_pack::Error::CorruptObject { hash: prev, detail })?;
+            if preau_pack::Hash::of(&json) != prev {
+                bail!("manifest {prev} is damaged");
+            }
+            manifest = preau_pack::Manifest::from_bytes(&json)?;
+        }
+        if manifest.version != wanted {
+            bail!("pack {} has no version {wanted}", a.id);
+        }
+    }
+    let bytes = preau_pack::extract::extract(&repo, &manifest, &a.out)?;
+    println!(
+        "{} v{}: {} files, {} written to {}",
+        a.id,
+        manifest.version,
+        manifest.files.len(),
+        human(bytes),
+        a.out.display()
+    );
+    Ok(())
+}

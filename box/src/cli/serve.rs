@@ -1,0 +1,120 @@
+//! `preau serve`: starts the classroom server.
+//!
+//! With no arguments it runs on an embedded default: data in `./preau-data`, listening
+//! on 0.0.0.0:8080, the demo pack installed on first start.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::context::AppContext;
+use crate::packs::Library;
+use crate::packs::cache::Cache;
+use crate::packs::serve::Serving;
+use crate::server::{self, Metrics, routes};
+use crate::{demo, identity, mdns};
+
+pub const DEFAULT_DATA: &str = "preau-data";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+/// Threads for blocking work (disk reads, decompression, gzip): bounds memory on a Pi.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The box's data folder (installed packs, identity, learner records).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address and port to listen on, for example 0.0.0.0:80 (port 0 picks a free one).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// The `preau.toml` config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    init_logs();
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let data_dir = args.data.clone().or_else(|| config.box_.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let listen = args.listen.or(config.box_.listen).unwrap_or(DEFAULT_LISTEN);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let box_id = identity::load_or_create(&data_dir)?;
+    if demo::install_on_first_start(&data_dir)? {
+        tracing::info!("first start: demo pack installed");
+    }
+    let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
+    let limits = config.limits();
+    let metrics = Arc::new(Metrics::default());
+    let ctx = AppContext { data_dir: data_dir.clone(), config: Arc::new(config), box_id, packs: packs.clone(), metrics: metrics.clone() };
+    let serving = Arc::new(Serving { packs, cache: Cache::new(limits.cache_bytes), metrics: metrics.clone() });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .thread_name("preau")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let local = listener.local_addr()?;
+        let banner = routes::app_startup_lines(&ctx)?;
+        print_urls(local, &ctx, &data_dir, &banner);
+        let advertiser = start_mdns(&ctx, local);
+        let router = routes::router(ctx, serving);
+        server::serve(listener, router, limits, metrics, server::shutdown_signal()).await?;
+        if let Some(a) = advertiser {
+            a.stop();
+        }
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Prints where the box can be reached. Tests read the first line to find the port.
+fn print_urls(local: SocketAddr, ctx: &AppContext, data_dir: &Path, banner: &[String]) {
+    println!("listening on http://{local}/");
+    let port = local.port();
+    if local.ip().is_unspecified() {
+        for iface in if_addrs::get_if_addrs().unwrap_or_default() {
+            if !iface.is_loopback() && iface.ip().is_ipv4() {
+                println!("  ouvrir / open: http://{}:{port}/   ({})", iface.ip(), iface.name);
+            }
+        }
+        println!("  ouvrir / open: http://{}.local:{port}/ (mDNS)", ctx.config.hostname());
+    }
+    println!("data folder: {}   box id: {}   packs: {}", data_dir.display(), ctx.box_id, ctx.packs.len());
+    for line in banner {
+        println!("{line}");
+    }
+}
+
+fn start_mdns(ctx: &AppContext, local: SocketAddr) -> Option<mdns::Advertiser> {
+    if ctx.config.server.mdns == Some(false) || local.ip().is_loopback() {
+        return None;
+    }
+    let advert = mdns::Advert {
+        hostname: ctx.config.hostname().to_string(),
+        box_id: ctx.box_id.clone(),
+        catalog_version: ctx.packs.catalog_version(),
+        port: local.port(),
+    };
+    match mdns::Advertiser::start(&advert) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            // No multicast (a container, a locked-down network): the box still serves.
+            tracing::warn!(error = %format!("{e:#}"), "mDNS not available");
+            None
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! `GET /packs/{id}/{path}` and `GET /api/packs`: installed packs to browsers.
+//!
+//! - Strong ETag from the file's BLAKE3 (one per representation: `"h"`, `"h.gz"`,
+//!   `"h.md"`), `If-None-Match` → 304.
+//! - `Range` → 206, reading only the chunks that hold the range (video seeking).
+//! - gzip for compressible types when the browser asks for it, computed once per file
+//!   and kept in the [`Cache`]; files too large for the cache are sent as they are.
+//! - Pack content is untrusted HTML: every response carries
+//!   `Content-Security-Policy: sandbox …` without `allow-same-origin`, so its scripts run
+//!   in an opaque origin and cannot read or use a teacher's session.
+//! - `_preau/…` is never served; `.md` files are rendered to HTML (`?raw` for the bytes).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use preau_pack::FileEntry;
+
+use super::cache::{Cache, Form};
+use super::range::{self, RangeAnswer};
+use super::{Library, Pack, is_private};
+use crate::server::Metrics;
+
+/// The sandbox for pack content: scripts, forms, pop-ups and downloads work, but the
+/// page gets an opaque origin (no `allow-same-origin`): no cookies, no storage of the
+/// box's origin, and its requests to the box are cross-origin.
+pub const PACK_CSP: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+
+/// Bytes per read when streaming a large file or range (a chunk is at most 256 KiB).
+pub const PIECE_BYTES: u64 = 256 * 1024;
+/// Files smaller than this are not worth compressing.
+const MIN_GZIP_BYTES: u64 = 256;
+/// Most entries shown in a generated file index.
+const MAX_INDEX_ENTRIES: usize = 5000;
+
+/// What the pack handlers share.
+pub struct Serving {
+    pub packs: Arc<Library>,
+    pub cache: Cache,
+    pub metrics: Arc<Metrics>,
+}
+
+type Resp = Response<Body>;
+
+/// `GET /packs/{id}`: the pack's root needs the trailing slash for relative links.
+pub async fn pack_root_redirect(Path(id): Path<String>) -> Resp {
+    redirect(&format!("/packs/{}/", encode_path(&id)))
+}
+
+/// `GET /packs/{id}/`: the entry page, `index.html`, or a generated index.
+pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, headers: HeaderMap) -> Resp {
+    let Some(pack) = s.packs.get(&id) else { return not_found() };
+    let entry = pack.manifest.meta.entry.trim_start_matches('/');
+    if !entry.is_empty() && entry != "index.html" && pack.public_file(entry).is_some() {
+        return redirect(&format!("/packs/{}/{}", encode_path(&id), encode_path(entry)));
+    }
+    dir_or_index(&s, &pack, "", &headers, None).await
+}
+
+/// `GET /packs/{id}/{*path}`.
+pub async fn pack_file(
+    State(s): State<Arc<Serving>>,
+    Path((id, path)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Resp {
+    let Some(pack) = s.packs.get(&id) else { return not_found() };
+    if is_private(&path) {
+        return not_found();
+    }
+    if path.ends_with('/') {
+        return dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await;
+    }
+    match pack.public_file(&path) {
+        Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
+        None if has_dir(&pack, &format!("{path}/")) => redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path))),
+        None => not_found(),
+    }
+}
+
+async fn dir_or_index(s: &Serving, pack: &Pack, dir: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
+    if let Some(entry) = pack.public_file(&format!("{dir}index.html")) {
+        return serve_entry(s, entry, headers, query).await;
+    }
+    if !dir.is_empty() && !has_dir(pack, dir) {
+        return not_found();
+    }
+    let html = file_index(pack, dir);
+    let mut resp = Response::new(Body::from(html));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PACK_CSP));
+    resp
+}
+
+fn has_dir(pack: &Pack, dir: &str) -> bool {
+    let files = &pack.manifest.files;
+    let i = files.partition_point(|f| f.path.as_str() < dir);
+    files.get(i).is_some_and(|f| f.path.starts_with(dir) && !is_private(&f.path))
+}
+
+/// An HTML list of the files and folders directly inside `dir` (`""` for the root).
+fn file_index(pack: &Pack, dir: &str) -> String {
+    let files = &pack.manifest.files;
+    let start = files.partition_point(|f| f.path.as_str() < dir);
+    let mut names: Vec<(String, u64, bool)> = Vec::new();
+    for f in files[start..].iter().take_while(|f| f.path.starts_with(dir)) {
+        if is_private(&f.path) {
+            continue;
+        }
+        let rest = &f.path[dir.len()..];
+        let (name, is_dir) = match rest.split_once('/') {
+            Some((d, _)) => (format!("{d}/"), true),
+            None => (rest.to_string(), false),
+        };
+        if names.last().is_some_and(|(n, _, _)| *n == name) {
+            continue;
+        }
+        if names.len() == MAX_INDEX_ENTRIES {
+            break;
+        }
+        names.push((name, f.size, is_dir));
+    }
+    let title = html_escape(&pack.manifest.meta.title);
+    let mut out = format!(
+        "<!doctype html><html lang=fr><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:sans-serif;max-width:50em;margin:1em auto;padding:0 1em;line-height:1.5}}\
+         a{{color:#0645ad}}li{{padding:.2em 0}}small{{color:#555}}</style><h1>{title}</h1><p>Fichiers / Files: <b>/{}</b></p><ul>",
+        html_escape(dir)
+    );
+    if !dir.is_empty() {
+        out.push_str("<li><a href=\"../\">../</a></li>");
+    }
+    for (name, size, is_dir) in &names {
+        let size = if *is_dir { String::new() } else { format!(" <small>{}</small>", human_size(*size)) };
+        out.push_str(&format!("<li><a href=\"{}\">{}</a>{size}</li>", html_escape(&encode_path(name)), html_escape(name)));
+    }
+    if names.len() == MAX_INDEX_ENTRIES {
+        out.push_str("<li>…</li>");
+    }
+    out.push_str("</ul></html>\n");
+    out
+}
+
+/// Sends one file of a pack, in the form the request asks for.
+async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query: Option<&str>) -> Resp {
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let if_range_ok = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        Some(v) => v.trim() == quote(&entry.hash.to_hex()),
+        None => true,
+    };
+    let markdown = is_markdown(&entry.path) && !query.is_some_and(|q| q.split('&').any(|p| p == "raw" || p.starts_with("raw=")));
+    let compressible = is_compressible(&entry.media_type, &entry.path);
+    let form = if markdown {
+        Form::Markdown
+    } else if range_header.is_none()
+        && compressible
+        && accepts_gzip(headers)
+        && entry.size >= MIN_GZIP_BYTES
+        && s.cache.fits(entry.size)
+    {
+        Form::Gzip
+    } else {
+        Form::Identity
+    };
+    let etag = match form {
+        Form::Identity => quote(&entry.hash.to_hex()),
+        Form::Gzip => quote(&format!("{}.gz", entry.hash.to_hex())),
+        Form::Markdown => quote(&format!("{}.md", entry.hash.to_hex())),
+    };
+    let mut common = HeaderMap::new();
+    common.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    common.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&entry.media_type, form)));
+    common.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PACK_CSP));
+    if compressible {
+        common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if form == Form::Identity {
+        common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    if if_none_match(headers, &etag) {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        resp.headers_mut().extend(common);
+        return resp;
+    }
+    let content_type = match form {
+        Form::Markdown => "text/html; charset=utf-8".to_string(),
+        _ => content_type(&entry.media_type),
+    };
+    common.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+
+    let answer = if form == Form::Identity && if_range_ok { range::parse(range_header, entry.size) } else { RangeAnswer::Whole };
+    let mut resp = match answer {
+        RangeAnswer::Unsatisfiable => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{}", entry.size)).expect("ascii"));
+            r.headers_mut().extend(common);
+            return r;
+        }
+        RangeAnswer::Part { start, len } => {
+            let mut r = Response::new(stream_range(s, entry, start, len));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let cr = format!("bytes {start}-{}/{}", start + len - 1, entry.size);
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+            r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            r
+        }
+        RangeAnswer::Whole => match whole_body(s, entry, form).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(path = %entry.path, error = %format!("{e:#}"), "cannot read pack file");
+                return crate::server::plain(StatusCode::INTERNAL_SERVER_ERROR, "Fichier illisible. Cannot read this file.\n");
+            }
+        },
+    };
+    if form == Form::Gzip {
+        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        s.metrics.gzip_responses.fetch_add(1, Relaxed);
+    }
+    resp.headers_mut().extend(common);
+    resp
+}
+
+/// The whole file in the requested form: from the cache, read and cached, or streamed.
+async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Result<Resp> {
+    if form == Form::Identity && !s.cache.fits(entry.size) {
+        let mut r = Response::new(stream_range(s, entry, 0, entry.size));
+        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(entry.size));
+        return Ok(r);
+    }
+    let body = match s.cache.get(&entry.hash, form) {
+        Some(b) => {
+            s.metrics.cache_hits.fetch_add(1, Relaxed);
+            b
+        }
+        None => {
+            s.metrics.cache_misses.fetch_add(1, Relaxed);
+            let raw = match s.cache.get(&entry.hash, Form::Identity) {
+                Some(b) => b,
+                None => {
+                    let lib = s.packs.clone();
+                    let e = entry.clone();
+                    let b = Bytes::from(tokio::task::spawn_blocking(move || lib.read_file(&e)).await??);
+                    s.cache.insert(entry.hash, Form::Identity, b.clone());
+                    b
+                }
+            };
+            let body = match form {
+                Form::Identity => raw,
+                Form::Gzip => Bytes::from(tokio::task::spawn_blocking(move || gzip(&raw)).await??),
+                Form::Markdown => Bytes::from(render_markdown(&entry.path, &raw)),
+            };
+            s.cache.insert(entry.hash, form, body.clone());
+            body
+        }
+    };
+    s.metrics.pack_bytes_sent.fetch_add(body.len() as u64, Relaxed);
+    let mut r = Response::new(Body::from(body.clone()));
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Ok(r)
+}
+
+/// A body that reads `start..start+len` piece by piece, each piece inside one chunk, so
+/// a seek into a video decompresses only the chunks it needs and memory stays small.
+fn stream_range(s: &Serving, entry: &FileEntry, start: u64, len: u64) -> Body {
+    let pieces = chunk_pieces(entry, start, len);
+    let lib = s.packs.clone();
+    let metrics = s.metrics.clone();
+    let entry = Arc::new(entry.clone());
+    let stream = futures_util::stream::unfold((pieces.into_iter(), lib, entry, metrics), |(mut it, lib, entry, metrics)| async move {
+        let (off, n) = it.next()?;
+        let (l, e) = (lib.clone(), entry.clone());
+        let got = match tokio::task::spawn_blocking(move || l.read_range(&e, off, n)).await {
+            Ok(Ok(b)) => Ok(Bytes::from(b)),
+            Ok(Err(err)) => Err(std::io::Error::other(format!("{err:#}"))),
+            Err(join) => Err(std::io::Error::other(join.to_string())),
+        };
+        if let Err(err) = &got {
+            tracing::error!(path = %entry.path, error = %err, "cannot read pack file while streaming");
+        } else {
+            metrics.pack_bytes_sent.fetch_add(n, Relaxed);
+        }
+        Some((got, (it, lib, entry, metrics)))
+    });
+    Body::from_stream(stream)
+}
+
+/// Splits `start..start+len` at chunk boundaries and at most `PIECE_BYTES` per piece.
+pub fn chunk_pieces(entry: &FileEntry, start: u64, len: u64) -> Vec<(u64, u64)> {
+    let end = start + len;
+    let mut out = Vec::new();
+    let mut chunk_start = 0u64;
+    for c in entry.chunk_list() {
+        let chunk_end = chunk_start + c.1;
+        let (a, b) = (start.max(chunk_start), end.min(chunk_end));
+        let mut pos = a;
+        while pos < b {
+            let n = (b - pos).min(PIECE_BYTES);
+            out.push((pos, n));
+            pos += n;
+        }
+        if chunk_end >= end {
+            break;
+        }
+        chunk_start = chunk_end;
+    }
+    out
+}
+
+fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), flate2::Compression::new(6));
+    enc.write_all(raw)?;
+    enc.finish()
+}
+
+fn render_markdown(path: &str, raw: &[u8]) -> String {
+    use pulldown_cmark::{Options, Parser, html};
+    let text = String::from_utf8_lossy(raw);
+    let parser = Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
+    let title = html_escape(path.rsplit('/').next().unwrap_or(path));
+    let mut out = format!(
+        "<!doctype html><html><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\
+         pre{{overflow:auto;background:#f4f4f4;padding:.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2em .4em}}</style>\n"
+    );
+    html::push_html(&mut out, parser);
+    out.push_str("</html>\n");
+    out
+}
+
+/// `GET /api/packs`: the installed packs as JSON.
+pub async fn api_packs(State(s): State<Arc<Serving>>) -> Json<serde_json::Value> {
+    let list: Vec<serde_json::Value> = s
+        .packs
+        .list()
+        .iter()
+        .map(|p| {
+            let m = &p.manifest.meta;
+            serde_json::json!({
+                "id": p.id,
+                "version": p.version,
+                "manifest": p.manifest_hash.to_hex(),
+                "title": m.title,
+                "description": m.description,
+                "language": m.language,
+                "subjects": m.subjects,
+                "level": m.level,
+                "licence": m.licence,
+                "kind": m.kind,
+                "source_url": m.source_url,
+                "url": format!("/packs/{}/", p.id),
+                "files": p.manifest.files.len(),
+                "size": p.manifest.total_size(),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "catalog_version": s.packs.catalog_version(), "packs": list }))
+}
+
+fn is_markdown(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.ends_with(".md") || p.ends_with(".markdown")
+}
+
+/// Types worth gzip: text, scripts, data, SVG, WebAssembly, fonts without their own compression.
+pub fn is_compressible(media_type: &str, path: &str) -> bool {
+    let t = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    t.starts_with("text/")
+        || matches!(
+            t.as_str(),
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "application/xhtml+xml"
+                | "application/wasm"
+                | "application/x-ipynb+json"
+                | "image/svg+xml"
+                | "font/ttf"
+                | "font/otf"
+                | "application/vnd.ms-fontobject"
+        )
+        || path.ends_with(".ipynb")
+}
+
+fn content_type(media_type: &str) -> String {
+    let t = if media_type.is_empty() { "application/octet-stream" } else { media_type };
+    let textual = t.starts_with("text/") || t == "application/javascript" || t == "application/json" || t == "image/svg+xml";
+    if textual && !t.contains("charset") { format!("{t}; charset=utf-8") } else { t.to_string() }
+}
+
+/// Pages revalidate every time (a pack update must show at once, and a 304 is cheap);
+/// other files stay an hour. Pack URLs are not immutable: an update reuses them.
+fn cache_control(media_type: &str, form: Form) -> &'static str {
+    if form == Form::Markdown || media_type.starts_with("text/html") { "no-cache" } else { "public, max-age=3600" }
+}
+
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
+/// True when `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks) or `*`.
+pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+pub fn redirect(location: &str) -> Resp {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/")));
+    r
+}
+
+pub fn not_found() -> Resp {
+    crate::server::plain(StatusCode::NOT_FOUND, "Page introuvable. Not found.\n")
+}
+
+/// Percent-encodes a pack path for a URL, keeping `/` and unreserved characters.
+pub fn encode_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} o"),
+        1024..1_048_576 => format!("{:.1} Kio", n as f64 / 1024.0),
+        _ => format!("{:.1} Mio", n as f64 / 1_048_576.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preau_pack::{ChunkRef, Hash};
+
+    #[test]
+    fn pieces_follow_chunks() {
+        let h = Hash::of(b"x");
+        let e = FileEntry {
+            path: "v.mp4".into(),
+            size: 300,
+            media_type: "video/mp4".into(),
+            hash: h,
+            chunks: vec![ChunkRef(h, 100), ChunkRef(h, 100), ChunkRef(h, 100)],
+        };
+        assert_eq!(chunk_pieces(&e, 0, 300), vec![(0, 100), (100, 100), (200, 100)]);
+        assert_eq!(chunk_pieces(&e, 150, 100), vec![(150, 50), (200, 50)]);
+        assert_eq!(chunk_pieces(&e, 99, 2), vec![(99, 1), (100, 1)]);
+        assert_eq!(chunk_pieces(&e, 299, 1), vec![(299, 1)]);
+    }
+
+    #[test]
+    fn headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+        assert!(accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, br"));
+        assert!(!accepts_gzip(&h));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        assert!(if_none_match(&h, "\"b\""));
+        assert!(!if_none_match(&h, "\"c\""));
+        assert_eq!(encode_path("cours/été 1.html"), "cours/%C3%A9t%C3%A9%201.html");
+        assert_eq!(html_escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+}

@@ -1,0 +1,192 @@
+//! The listener and our own accept loop around hyper.
+//!
+//! `axum::serve` sets no timer, so one slow client could hold a connection forever. Here
+//! every connection gets: a header read timeout (which also bounds keep-alive idle time),
+//! a permit from a fixed connection cap (over the cap: a quick 503 and close), a request
+//! count after which keep-alive ends, a hard body size limit and a handler timeout.
+//! Shutdown stops accepting, lets requests in flight finish for a grace period, then
+//! returns.
+
+pub mod captive;
+pub mod headers;
+pub mod metrics;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::config::Limits;
+pub use metrics::Metrics;
+
+/// Where a request came in, added to every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// Largest request head (start line and headers) accepted.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Read buffer per connection: bounds memory per idle connection.
+const MAX_BUF_BYTES: usize = 64 * 1024;
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let limits = Arc::new(limits);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_BUF_BYTES)
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_headers(64);
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: wait a
+                    // little instead of spinning, and keep serving the others.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.connections_refused.fetch_add(1, Relaxed);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        metrics.connections_accepted.fetch_add(1, Relaxed);
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        let info = ConnInfo { peer, local };
+        let service = ConnService { router: router.clone(), limits: limits.clone(), metrics: metrics.clone(), info, served: Arc::new(AtomicU32::new(0)) };
+        let conn = builder.serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().call(req)));
+        let conn = graceful.watch(conn);
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            metrics.connections_open.fetch_add(1, Relaxed);
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+            metrics.connections_open.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!(open = graceful.count(), "shutting down: no new connections, finishing requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("connections still open after the grace period; closing them"),
+    }
+    Ok(())
+}
+
+/// Answers a connection over the cap with a short 503 and closes it, without reading.
+async fn refuse(mut stream: TcpStream) {
+    let body = "La boîte est occupée, réessayez. Box busy: retry.\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 5\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let msg = [head.as_bytes(), body.as_bytes()].concat();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.write_all(&msg)).await;
+}
+
+/// One connection's view of the router, with the limits applied per request.
+#[derive(Clone)]
+struct ConnService {
+    router: Router,
+    limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
+    info: ConnInfo,
+    served: Arc<AtomicU32>,
+}
+
+impl ConnService {
+    async fn call(self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+        let n = self.served.fetch_add(1, Relaxed) + 1;
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
+            self.metrics.bodies_too_large.fetch_add(1, Relaxed);
+            plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
+        } else {
+            let (mut parts, body) = req.into_parts();
+            parts.extensions.insert(self.info);
+            // The hard limit for bodies without a Content-Length (chunked): reading past
+            // it fails, and axum's extractors answer 413.
+            let body = Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize));
+            let req = Request::from_parts(parts, body);
+            match tokio::time::timeout(self.limits.request_timeout, self.router.oneshot(req)).await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(never)) => match never {},
+                Err(_) => {
+                    self.metrics.requests_timed_out.fetch_add(1, Relaxed);
+                    plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
+                }
+            }
+        };
+        if n >= self.limits.keep_alive_max_requests || resp.status() == StatusCode::REQUEST_TIMEOUT || resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // hyper closes the connection after a response carrying `Connection: close`.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        self.metrics.count_status(resp.status().as_u16());
+        Ok(resp)
+    }
+}
+
+/// A short plain-text response (French first, then English).
+pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(text))
+        .expect("static response")
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,68 @@
+//! The box's router: the HTTP core's routes merged with the classroom app's.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use super::{captive, headers};
+use crate::context::AppContext;
+use crate::packs::repo_static::repo_file;
+use crate::packs::serve::{Serving, api_packs, not_found, pack_file, pack_root, pack_root_redirect};
+
+/// Default limit for bodies read by axum extractors (forms, JSON). A route that takes
+/// uploads sets its own `DefaultBodyLimit`, up to the server's hard `max_body_bytes`.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// Builds the whole router.
+pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
+    let core = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/packs", get(api_packs))
+        .route("/packs/{id}", get(pack_root_redirect))
+        .route("/packs/{id}/", get(pack_root))
+        .route("/packs/{id}/{*path}", get(pack_file))
+        .route("/repo/{*path}", get(repo_file))
+        .with_state(serving)
+        .merge(captive::router());
+    core.merge(app_router(ctx))
+        .fallback(|| async { not_found() })
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(axum::middleware::map_response(headers::add_security_headers))
+}
+
+/// The classroom application's routes (`GET /`, sign-in, quizzes, teacher pages).
+fn app_router(ctx: AppContext) -> Router {
+    crate::app::router(ctx)
+}
+
+async fn healthz(State(s): State<Arc<Serving>>) -> Response<Body> {
+    let body = serde_json::json!({
+        "status": "ok",
+        "packs": s.packs.len(),
+        "catalog_version": s.packs.catalog_version(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let mut r = Response::new(Body::from(body.to_string()));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn metrics(State(s): State<Arc<Serving>>) -> Response<Body> {
+    let text = s.metrics.render(s.packs.len(), s.cache.bytes());
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = StatusCode::OK;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Lines the app wants printed at start (the teacher setup code on first start).
+pub fn app_startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
+    crate::app::startup_lines(ctx)
+}

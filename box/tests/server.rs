@@ -1,0 +1,157 @@
+//! The HTTP core against a real `preau serve` on 127.0.0.1: probes, health, metrics,
+//! security headers, limits (body, header read timeout, connection cap), shutdown.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn healthz_and_metrics() {
+    let s = Server::start("");
+    let r = s.get("/healthz");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["status"], "ok");
+    let m = s.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = m.text();
+    // The /healthz request above was counted.
+    let ok_line = text.lines().find(|l| l.starts_with("preau_http_requests_total{class=\"2xx\"}")).unwrap();
+    let n: u64 = ok_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 1, "{ok_line}");
+    for name in ["preau_connections_open", "preau_connections_refused_total", "preau_packs_installed", "preau_file_cache_bytes"] {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing in\n{text}");
+    }
+}
+
+#[test]
+fn captive_portal_probes_redirect_to_the_box() {
+    let s = Server::start("");
+    for path in ["/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt", "/canonical.html", "/success.txt"] {
+        let r = s.get_with(path, &[("host", "connectivitycheck.gstatic.com")]);
+        assert_eq!(r.status, 302, "{path}");
+        assert_eq!(r.header("location").unwrap(), format!("http://{}/", s.addr), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+        // Not the "internet works" answers, which would hide the box.
+        assert!(!r.text().contains("Microsoft Connect Test") && !r.text().starts_with("success"), "{path}");
+    }
+}
+
+#[test]
+fn box_pages_have_security_headers_and_unknown_paths_404() {
+    let s = Server::start("");
+    let r = s.get("/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("SAMEORIGIN"));
+    assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'self'"));
+    assert_eq!(s.get("/nothing/here").status, 404);
+    assert_eq!(s.get("/packs/nope/index.html").status, 404);
+    assert_eq!(s.get("/repo/../../etc/passwd").status, 404);
+    let api = s.get("/api/packs");
+    assert_eq!(api.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&api.body).unwrap();
+    assert!(v["packs"].is_array());
+}
+
+#[test]
+fn body_over_the_limit_is_refused() {
+    let s = Server::start("[server]\nmax_body_bytes = 4096");
+    // Declared too large: refused before reading.
+    let r = request(s.addr, "POST", "/", &[], &vec![b'x'; 5000]);
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("connection"), Some("close"));
+    let m = s.get("/metrics").text();
+    assert!(m.contains("preau_request_bodies_too_large_total 1"), "{m}");
+    // Under the limit the request goes through to the router.
+    assert_ne!(request(s.addr, "POST", "/", &[], &vec![b'x'; 100]).status, 413);
+}
+
+#[test]
+fn slow_headers_are_cut_off_by_the_header_read_timeout() {
+    let s = Server::start("[server]\nheader_read_timeout_secs = 1");
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n").unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    // The server closes the connection; it never answers a half request.
+    let _ = c.read_to_end(&mut buf);
+    let waited = t.elapsed();
+    assert!(waited < Duration::from_secs(9), "connection held for {waited:?}");
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // A connection that sends nothing at all is closed too.
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let _ = idle.read_to_end(&mut buf);
+    assert!(t.elapsed() < Duration::from_secs(9));
+    // And the server still answers others.
+    assert_eq!(s.get("/healthz").status, 200);
+}
+
+#[test]
+fn connections_over_the_cap_get_503_and_the_others_keep_working() {
+    let s = Server::start("[server]\nmax_connections = 4\nheader_read_timeout_secs = 30");
+    let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(s.addr).unwrap();
+    extra.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let _ = extra.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
+    drop(held);
+    // Permits come back when the held connections close.
+    let t = Instant::now();
+    loop {
+        let r = std::panic::catch_unwind(|| s.get("/healthz").status);
+        if r.is_ok_and(|st| st == 200) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "cap never released");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = s.get("/metrics").text();
+    assert!(m.contains("preau_connections_refused_total 1"), "{m}");
+}
+
+#[test]
+fn sigterm_closes_idle_connections_and_exits_cleanly() {
+    let mut s = Server::start("");
+    // A keep-alive connection that is idle, and one with a request half sent.
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let t = Instant::now();
+    let status = s.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(t.elapsed() < Duration::from_secs(15));
+    // The port is closed now.
+    assert!(TcpStream::connect(s.addr).is_err());
+}
+
+#[test]
+fn bad_config_is_an_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("preau.toml");
+    std::fs::write(&cfg, "[box]\nscool = \"x\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_preau"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scool") && err.contains("preau.toml"), "{err}");
+}

@@ -1,0 +1,427 @@
+//! Building a pack version from a [`SourceTree`] into a repository.
+//!
+//! The order of writes is what makes a build safe to kill at any moment:
+//! 1. everything is checked first (paths, collisions, sizes, the key);
+//! 2. new objects are written into a private staging folder;
+//! 3. they are fsynced and renamed into `objects/`, and those folders fsynced;
+//! 4. only then is the catalog re-signed and atomically replaced.
+//!
+//! A build that fails before step 4 removes its staging folder and leaves the
+//! repository exactly as it was; a killed build leaves a staging folder that the next
+//! build sweeps, and the old catalog, which still verifies.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::hash::Hash;
+use crate::manifest::{ChunkRef, FileEntry, MANIFEST_FORMAT, Manifest};
+use crate::meta::{CatalogEntry, now_unix};
+use crate::object::{self, Encoding};
+use crate::repo::{Repo, object_rel_path};
+use crate::sign::SecretKey;
+use crate::source::{SourceData, SourceTree};
+use crate::{Error, IoContext, Result, fsutil, limits, path};
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// zstd level for new objects; publishing uses 19.
+    pub level: i32,
+    /// Largest file accepted.
+    pub max_file_bytes: u64,
+    /// How long the re-signed catalog stays valid for online sources.
+    pub catalog_lifetime_secs: u64,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            level: 19,
+            max_file_bytes: limits::DEFAULT_MAX_FILE_BYTES,
+            catalog_lifetime_secs: 90 * 24 * 3600,
+        }
+    }
+}
+
+/// What a build did, for people (`Display`) and scripts (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildSummary {
+    pub id: String,
+    pub version: u64,
+    pub manifest: Hash,
+    /// True when the source is identical to the current version: nothing was written.
+    pub unchanged: bool,
+    pub files: u64,
+    pub bytes_read: u64,
+    pub chunks_total: u64,
+    pub chunks_new: u64,
+    pub chunks_reused: u64,
+    /// Bytes of new object files written to the repository (compressed sizes).
+    pub bytes_added: u64,
+    pub catalog_version: u64,
+}
+
+/// Builds `tree` as the next version of its pack (`tree.meta.id`) in `repo_dir`,
+/// creating the repository if needed. `progress(done, total)` is called as bytes are read.
+pub fn build(
+    repo_dir: &Path,
+    mut tree: SourceTree,
+    key: &SecretKey,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<BuildSummary> {
+    // 1. Check everything that can be checked before writing anything.
+    path::check_pack_id(&tree.meta.id)?;
+    tree.files.sort_by(|a, b| a.path.cmp(&b.path));
+    if tree.files.len() > limits::MAX_FILES_PER_PACK {
+        return Err(Error::Other(format!(
+            "{} files, more than the limit of {}",
+            tree.files.len(),
+            limits::MAX_FILES_PER_PACK
+        )));
+    }
+    let mut total = 0u64;
+    for (i, f) in tree.files.iter().enumerate() {
+        path::check_pack_path(&f.path)?;
+        if i > 0 && tree.files[i - 1].path == f.path {
+            return Err(Error::BadPath { path: f.path.clone(), why: "appears twice in the source".into() });
+        }
+        let size = match &f.data {
+            SourceData::Bytes(b) => b.len() as u64,
+            SourceData::File(p) => fs::metadata(p).context(|| format!("reading {}", p.display()))?.len(),
+        };
+        if size > opts.max_file_bytes {
+            return Err(Error::TooLarge {
+                what: format!("file {:?} ({size} bytes)", f.path),
+                limit: opts.max_file_bytes,
+            });
+        }
+        total += size;
+    }
+    path::check_collisions(tree.files.iter().map(|f| f.path.as_str()))?;
+    if !tree.meta.entry.is_empty() && !tree.files.iter().any(|f| f.path == tree.meta.entry) {
+        return Err(Error::Other(format!("the entry page {:?} is not a file of the pack", tree.meta.entry)));
+    }
+
+    let existed = repo_dir.join(crate::repo::ROOT_FILE).is_file();
+    if !existed {
+        // Only create the repository once the source is known to be good.
+        fsutil::create_dir_all_durable(repo_dir)?;
+    }
+    let lock = lock_repo(repo_dir)?;
+    let repo = Repo::open_or_create(repo_dir, key)?;
+    let root = repo.verified_root(None)?;
+    if !root.roles.catalog.contains(&key.public()) {
+        return Err(Error::Key(format!(
+            "this key ({}) is not authorised to sign the catalog of {} (its keys: {})",
+            key.public().to_hex(),
+            repo_dir.display(),
+            root.roles.catalog.keys.join(", ")
+        )));
+    }
+    let mut catalog = repo.load_catalog(&root)?;
+    sweep_stale_staging(repo_dir);
+
+    // 2. Chunk, hash and stage new objects.
+    let mut staging = Staging::new(&repo)?;
+    // Delta objects staged (not chunks), for the summary.
+    let mut delta_objects = 0u64;
+    let result = (|| {
+        let mut files = Vec::with_capacity(tree.files.len());
+        let mut done = 0u64;
+        let (mut chunks_total, mut chunks_reused) = (0u64, 0u64);
+        for f in &tree.files {
+            let media_type = media_type_of(&f.path);
+            let enc = Encoding { level: opts.level, try_compress: object::is_compressible(&media_type) };
+            let reader: Box<dyn Read> = match &f.data {
+                SourceData::Bytes(b) => Box::new(&b[..]),
+                SourceData::File(p) => Box::new(fs::File::open(p).context(|| format!("reading {}", p.display()))?),
+            };
+            let mut hasher = blake3::Hasher::new();
+            let mut chunks = Vec::new();
+            crate::chunk::for_each_chunk(reader, |data| {
+                hasher.update(data);
+                let (h, new) = staging.put(data, enc)?;
+                chunks_total += 1;
+                chunks_reused += u64::from(!new);
+                chunks.push(ChunkRef(h, data.len() as u64));
+                done += data.len() as u64;
+                progress(done, total);
+                Ok(())
+            })?;
+            let size: u64 = chunks.iter().map(|c| c.1).sum();
+            if size > opts.max_file_bytes {
+                return Err(Error::TooLarge {
+                    what: format!("file {:?} (grew while reading)", f.path),
+                    limit: opts.max_file_bytes,
+                });
+            }
+            let hash = Hash::from(hasher.finalize());
+            if chunks.is_empty() {
+                // An empty file is one empty object.
+                staging.put(&[], enc)?;
+            } else if chunks.len() == 1 {
+                chunks.clear();
+            }
+            files.push(FileEntry { path: f.path.clone(), size, media_type, hash, chunks });
+        }
+
+        let previous = catalog.packs.get(&tree.meta.id).cloned();
+        let prev_manifest = match &previous {
+            Some(e) => Some(repo.read_manifest(&e.manifest, e.manifest_size)?),
+            None => None,
+        };
+        if let Some(pm) = &prev_manifest
+            && pm.files == files
+            && pm.meta == tree.meta
+        {
+            let e = previous.as_ref().expect("previous entry");
+            return Ok((
+                None,
+                summary_of(&tree, e.version, e.manifest, true, chunks_total, chunks_reused, done, catalog.version),
+            ));
+        }
+        // Per-file deltas against the previous version (see `delta`).
+        let deltas = match &prev_manifest {
+            Some(pm) => stage_deltas(&repo, &mut staging, pm, &files, &tree, &mut delta_objects)?,
+            None => Vec::new(),
+        };
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            version: previous.as_ref().map_or(1, |e| e.version + 1),
+            meta: tree.meta.clone(),
+            previous: previous.as_ref().map(|e| e.manifest),
+            files,
+            deltas,
+        };
+        manifest.check()?;
+        let bytes = manifest.to_bytes();
+        let (mhash, _) = staging.put(&bytes, Encoding { level: opts.level, try_compress: true })?;
+        // The new manifest as a delta against the previous one: a box pays for the
+        // changed entries only, not a full copy of the manifest per version.
+        let mut manifest_deltas = Vec::new();
+        if let Some(e) = &previous {
+            let old_bytes = repo.read_object(&e.manifest, e.manifest_size)?;
+            if let Some(patch) = crate::delta::make(&old_bytes, &bytes)
+                && crate::delta::worth_it(patch.len(), bytes.len() as u64)
+            {
+                let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
+                delta_objects += u64::from(new);
+                manifest_deltas.push(crate::meta::ManifestDelta { from: e.manifest, object, size: patch.len() as u64 });
+            }
+        }
+        let entry = CatalogEntry {
+            version: manifest.version,
+            manifest: mhash,
+            manifest_size: bytes.len() as u64,
+            size: manifest.total_size(),
+            files: manifest.files.len() as u64,
+            title: manifest.meta.title.clone(),
+            language: manifest.meta.language.clone(),
+            subjects: manifest.meta.subjects.clone(),
+            level: manifest.meta.level.clone(),
+            kind: manifest.meta.kind.clone(),
+            published: now_unix(),
+            manifest_deltas,
+        };
+        let s =
+            summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);
+        Ok((Some(entry), s))
+    })();
+
+    let (entry, mut summary) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            staging.discard();
+            return Err(e);
+        }
+    };
+    let Some(entry) = entry else {
+        staging.discard();
+        return Ok(summary);
+    };
+
+    // 3. Make the new objects durable and visible.
+    // The manifest is a new object too, but not a chunk.
+    summary.chunks_new = staging.new_objects - 1 - delta_objects;
+    summary.bytes_added = staging.commit()?;
+
+    // 4. Re-sign the catalog: the single switch to the new version.
+    let now = now_unix();
+    catalog.version += 1;
+    catalog.issued = now.max(catalog.issued);
+    catalog.expires = now + opts.catalog_lifetime_secs;
+    catalog.root_version = root.version;
+    catalog.packs.insert(tree.meta.id.clone(), entry);
+    repo.publish_catalog(&catalog, key)?;
+    drop(lock);
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary_of(
+    tree: &SourceTree,
+    version: u64,
+    manifest: Hash,
+    unchanged: bool,
+    chunks_total: u64,
+    chunks_reused: u64,
+    bytes_read: u64,
+    catalog_version: u64,
+) -> BuildSummary {
+    BuildSummary {
+        id: tree.meta.id.clone(),
+        version,
+        manifest,
+        unchanged,
+        files: tree.files.len() as u64,
+        bytes_read,
+        chunks_total,
+        chunks_new: 0,
+        chunks_reused,
+        bytes_added: 0,
+        catalog_version,
+    }
+}
+
+/// Makes, stages and lists the deltas from the files of `prev` to the changed `files`.
+fn stage_deltas(
+    repo: &Repo,
+    staging: &mut Staging,
+    prev: &Manifest,
+    files: &[FileEntry],
+    tree: &SourceTree,
+    new_objects: &mut u64,
+) -> Result<Vec<crate::manifest::DeltaRef>> {
+    let mut out = Vec::new();
+    for (old, new) in crate::delta::candidates(&prev.files, files) {
+        let old_bytes = repo.read_file(old)?;
+        let Ok(i) = tree.files.binary_search_by(|f| f.path.as_str().cmp(&new.path)) else { continue };
+        let new_bytes = match &tree.files[i].data {
+            SourceData::Bytes(b) => b.clone(),
+            SourceData::File(p) => fs::read(p).context(|| format!("reading {}", p.display()))?,
+        };
+        if Hash::of(&new_bytes) != new.hash {
+            return Err(Error::Other(format!("file {:?} changed while the pack was being built", new.path)));
+        }
+        let Some(patch) = crate::delta::make(&old_bytes, &new_bytes) else { continue };
+        if !crate::delta::worth_it(patch.len(), new.size) {
+            continue;
+        }
+        // The patch is already compressed: store it as a raw frame.
+        let (_, fresh) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
+        *new_objects += u64::from(fresh);
+        out.push(crate::delta::delta_ref(&old.hash, &new.hash, &patch));
+    }
+    Ok(out)
+}
+
+/// The media type of a pack path, from its extension.
+pub fn media_type_of(path: &str) -> String {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".md") || lower.ends_with(".markdown") {
+        return "text/markdown".into();
+    }
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").to_string()
+}
+
+/// Serialises builds into one repository: two builds at once would each re-sign a
+/// catalog that lacks the other's pack.
+fn lock_repo(dir: &Path) -> Result<fs::File> {
+    let path = dir.join(".lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Other(format!(
+            "another build is writing to {} right now; try again when it ends",
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(e).context(|| format!("locking {}", path.display())),
+    }
+}
+
+const STAGING_PREFIX: &str = ".staging-";
+
+/// Removes staging folders left by killed builds (we hold the repository lock).
+fn sweep_stale_staging(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// New objects of one build, kept apart until the build is known to succeed.
+struct Staging {
+    repo: Repo,
+    dir: PathBuf,
+    staged: Vec<Hash>,
+    seen: HashSet<Hash>,
+    new_objects: u64,
+}
+
+impl Staging {
+    fn new(repo: &Repo) -> Result<Staging> {
+        let mut r = [0u8; 6];
+        getrandom::fill(&mut r).expect("the OS random source works");
+        let dir = repo.dir().join(format!("{STAGING_PREFIX}{}", hex::encode(r)));
+        fs::create_dir(&dir).context(|| format!("creating {}", dir.display()))?;
+        Ok(Staging { repo: repo.clone(), dir, staged: Vec::new(), seen: HashSet::new(), new_objects: 0 })
+    }
+
+    /// Stages `data` unless the repository or this build already has it. Returns its hash
+    /// and whether it is new.
+    fn put(&mut self, data: &[u8], enc: Encoding) -> Result<(Hash, bool)> {
+        let hash = Hash::of(data);
+        if self.seen.contains(&hash) || self.repo.has_object(&hash) {
+            return Ok((hash, false));
+        }
+        let stored = object::encode(data, enc);
+        let path = self.dir.join(hash.to_hex());
+        fs::write(&path, &stored).context(|| format!("writing {}", path.display()))?;
+        self.seen.insert(hash);
+        self.staged.push(hash);
+        self.new_objects += 1;
+        Ok((hash, true))
+    }
+
+    /// fsyncs every staged object, renames it into `objects/`, fsyncs the folders.
+    /// Returns the bytes added.
+    fn commit(self) -> Result<u64> {
+        let mut added = 0u64;
+        let mut dirs = HashSet::new();
+        for hash in &self.staged {
+            let from = self.dir.join(hash.to_hex());
+            let to = self.repo.dir().join(object_rel_path(hash));
+            let f = fs::File::open(&from).context(|| format!("opening {}", from.display()))?;
+            f.sync_all().context(|| format!("syncing {}", from.display()))?;
+            added += f.metadata().context(|| format!("reading {}", from.display()))?.len();
+            let parent = to.parent().expect("objects have a parent").to_path_buf();
+            if !dirs.contains(&parent) {
+                fsutil::create_dir_all_durable(&parent)?;
+                dirs.insert(parent);
+            }
+            fs::rename(&from, &to).context(|| format!("moving {} into place", from.display()))?;
+        }
+        for d in &dirs {
+            fsutil::sync_dir(d)?;
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+        Ok(added)
+    }
+
+    fn discard(self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,93 @@
+//! The signed metadata of a repository: the root document and the catalog.
+//!
+//! TUF-style: the *root* lists the keys allowed to sign the root itself and the catalog;
+//! every root version is kept (`roots/<N>.json`) and each new one must be signed by the
+//! previous root's keys, so that keys can be rotated. The *catalog* maps pack ids to the
+//! manifest of their current version; its version only grows and it expires.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash;
+use crate::sign::Role;
+
+pub const ROOT_TYPE: &str = "preau-root";
+pub const CATALOG_TYPE: &str = "preau-catalog";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roles {
+    pub root: Role,
+    pub catalog: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: u64,
+    /// Unix seconds.
+    pub expires: u64,
+    pub roles: Roles,
+}
+
+/// A delta that rebuilds a pack's new manifest from an older one (see `DeltaRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDelta {
+    pub from: Hash,
+    pub object: Hash,
+    pub size: u64,
+}
+
+/// What the catalog says about one pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub version: u64,
+    pub manifest: Hash,
+    /// Length of the manifest's JSON bytes (the bound for reading it).
+    pub manifest_size: u64,
+    /// Sum of the pack's file sizes.
+    pub size: u64,
+    pub files: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    #[serde(default)]
+    pub level: String,
+    #[serde(default)]
+    pub kind: String,
+    /// Unix seconds of the build that published this version.
+    #[serde(default)]
+    pub published: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_deltas: Vec<ManifestDelta>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Grows by one at every publication; a box never accepts a smaller one.
+    pub version: u64,
+    /// Unix seconds when it was signed; boxes keep the latest seen as a clock floor.
+    pub issued: u64,
+    /// Unix seconds after which online sources must not serve it.
+    pub expires: u64,
+    /// The root version whose catalog keys signed it.
+    pub root_version: u64,
+    pub packs: BTreeMap<String, CatalogEntry>,
+}
+
+impl Catalog {
+    pub fn empty(root_version: u64) -> Catalog {
+        Catalog { kind: CATALOG_TYPE.into(), version: 0, issued: 0, expires: 0, root_version, packs: BTreeMap::new() }
+    }
+}
+
+/// Now, in unix seconds (the operator's machine has a clock; boxes keep a floor).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -1,0 +1,333 @@
+//! A static pack repository on a local disk.
+//!
+//! ```text
+//! DIR/root.json              current signed root (copy of the newest roots/N.json)
+//! DIR/roots/1.json …         every root version, for key rotation
+//! DIR/catalog.json           signed catalog: pack id → manifest
+//! DIR/objects/ab/abcd…       immutable objects (chunks, manifests, deltas), zstd frames
+//! ```
+//! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
+//! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::fsutil;
+use crate::hash::Hash;
+use crate::limits::{MAX_CATALOG_BYTES, MAX_OBJECT_BYTES, MAX_ROOT_BYTES};
+use crate::manifest::{FileEntry, Manifest};
+use crate::meta::{CATALOG_TYPE, Catalog, ROOT_TYPE, Root};
+use crate::object::{self, Encoding};
+use crate::sign::{Envelope, PublicKey, Role, SecretKey};
+use crate::{Error, IoContext, Result};
+
+pub const ROOT_FILE: &str = "root.json";
+pub const ROOTS_DIR: &str = "roots";
+pub const CATALOG_FILE: &str = "catalog.json";
+pub const OBJECTS_DIR: &str = "objects";
+
+/// Root documents are valid for ten years; they only change when keys rotate.
+const ROOT_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// The path of an object relative to a repository's top (also its URL path).
+pub fn object_rel_path(hash: &Hash) -> String {
+    let hex = hash.to_hex();
+    format!("{OBJECTS_DIR}/{}/{hex}", &hex[..2])
+}
+
+/// A repository folder.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    /// Opens an existing repository (it must have a `root.json`).
+    pub fn open(dir: &Path) -> Result<Repo> {
+        if !dir.join(ROOT_FILE).is_file() {
+            return Err(Error::Other(format!(
+                "{} is not a Préau pack repository (no {ROOT_FILE}); `preau pack build … --repo {}` creates one",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        Ok(Repo { dir: dir.to_path_buf() })
+    }
+
+    /// Opens a repository, creating it with `key` as its only root and catalog key when
+    /// the folder has none yet.
+    pub fn open_or_create(dir: &Path, key: &SecretKey) -> Result<Repo> {
+        if dir.join(ROOT_FILE).is_file() {
+            return Repo::open(dir);
+        }
+        fsutil::create_dir_all_durable(&dir.join(OBJECTS_DIR))?;
+        fsutil::create_dir_all_durable(&dir.join(ROOTS_DIR))?;
+        let pk = key.public();
+        let root = Root {
+            kind: ROOT_TYPE.into(),
+            version: 1,
+            expires: crate::meta::now_unix() + ROOT_LIFETIME_SECS,
+            roles: crate::meta::Roles { root: Role::single(&pk), catalog: Role::single(&pk) },
+        };
+        let repo = Repo { dir: dir.to_path_buf() };
+        repo.write_root(&Envelope::sign(&root, &[key]), 1)?;
+        Ok(repo)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn object_path(&self, hash: &Hash) -> PathBuf {
+        self.dir.join(object_rel_path(hash))
+    }
+
+    pub fn has_object(&self, hash: &Hash) -> bool {
+        self.object_path(hash).is_file()
+    }
+
+    /// Reads an object's stored bytes (bounded), without decoding.
+    pub fn read_stored(&self, hash: &Hash) -> Result<Vec<u8>> {
+        let path = self.object_path(hash);
+        read_bounded(&path, MAX_OBJECT_BYTES).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::MissingObject { hash: *hash, path }
+            }
+            other => other,
+        })
+    }
+
+    /// Reads, decodes and verifies an object of `len` decoded bytes.
+    pub fn read_object(&self, hash: &Hash, len: u64) -> Result<Vec<u8>> {
+        object::decode_verified(&self.read_stored(hash)?, hash, len)
+    }
+
+    /// Stores `data` (if not present) and returns its hash, stored size, and whether it was new.
+    pub fn write_object(&self, data: &[u8], enc: Encoding) -> Result<(Hash, u64, bool)> {
+        let hash = Hash::of(data);
+        let path = self.object_path(&hash);
+        if let Ok(meta) = fs::metadata(&path) {
+            return Ok((hash, meta.len(), false));
+        }
+        let stored = object::encode(data, enc);
+        self.write_stored(&hash, &stored)?;
+        Ok((hash, stored.len() as u64, true))
+    }
+
+    /// Writes already-encoded object bytes durably under their name. The caller has
+    /// verified them; the write is atomic so a reader never sees half an object.
+    pub fn write_stored(&self, hash: &Hash, stored: &[u8]) -> Result<()> {
+        let path = self.object_path(hash);
+        let dir = path.parent().expect("objects have a parent");
+        if !dir.is_dir() {
+            fsutil::create_dir_all_durable(dir)?;
+        }
+        fsutil::atomic_write(&path, stored)
+    }
+
+    pub fn read_manifest(&self, hash: &Hash, len: u64) -> Result<Manifest> {
+        let bytes = self.read_object(hash, len)?;
+        Manifest::from_bytes(&bytes)
+    }
+
+    /// Reads a whole file of a pack, verified chunk by chunk and as a whole.
+    pub fn read_file(&self, f: &FileEntry) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(f.size as usize);
+        for c in f.chunk_list() {
+            out.extend_from_slice(&self.read_object(&c.0, c.1)?);
+        }
+        if Hash::of(&out) != f.hash {
+            return Err(Error::CorruptObject {
+                hash: f.hash,
+                detail: format!("file {:?} does not match its hash", f.path),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads `len` bytes of a file from `start`, touching only the chunks that hold them.
+    pub fn read_range(&self, f: &FileEntry, start: u64, len: u64) -> Result<Vec<u8>> {
+        let end = start
+            .checked_add(len)
+            .filter(|e| *e <= f.size)
+            .ok_or_else(|| Error::Other(format!("range {start}+{len} is outside {:?} ({} bytes)", f.path, f.size)))?;
+        let mut out = Vec::with_capacity(len as usize);
+        let mut offset = 0u64;
+        for c in f.chunk_list() {
+            let (c_start, c_end) = (offset, offset + c.1);
+            offset = c_end;
+            if c_end <= start || c_start >= end {
+                continue;
+            }
+            let data = self.read_object(&c.0, c.1)?;
+            let from = start.max(c_start) - c_start;
+            let to = end.min(c_end) - c_start;
+            out.extend_from_slice(&data[from as usize..to as usize]);
+        }
+        Ok(out)
+    }
+
+    // ----- signed metadata -----
+
+    /// The current root, checked to be signed by its own root keys.
+    pub fn load_root(&self) -> Result<(Root, Vec<u8>)> {
+        let bytes = read_bounded(&self.dir.join(ROOT_FILE), MAX_ROOT_BYTES)?;
+        let root = parse_root(&bytes)?;
+        Ok((root, bytes))
+    }
+
+    /// Walks `roots/1.json` … up to the current root, checking that each version is signed
+    /// by the previous version's root keys and by its own. Returns the newest root.
+    /// With `trusted`, the first root must be signed by one of those keys.
+    pub fn verified_root(&self, trusted: Option<&[PublicKey]>) -> Result<Root> {
+        let (current, _) = self.load_root()?;
+        let mut prev: Option<Root> = None;
+        for v in 1..=current.version {
+            let path = self.dir.join(ROOTS_DIR).join(format!("{v}.json"));
+            let bytes = read_bounded(&path, MAX_ROOT_BYTES)?;
+            let env = Envelope::parse(&bytes, &format!("root version {v}"))?;
+            let root: Root = env.payload(&format!("root version {v}"))?;
+            if root.version != v || root.kind != ROOT_TYPE {
+                return Err(Error::Malformed {
+                    what: path.display().to_string(),
+                    detail: format!("expected root version {v}"),
+                });
+            }
+            env.check_role(&root.roles.root, &format!("root version {v}"))?;
+            match &prev {
+                Some(p) => {
+                    env.check_role(&p.roles.root, &format!("root version {v} (by the keys of version {})", v - 1))?
+                }
+                None => {
+                    if let Some(keys) = trusted
+                        && !env.valid_signers(&root.roles.root).iter().any(|k| keys.contains(k))
+                    {
+                        return Err(Error::BadSignature {
+                            what: "root version 1".into(),
+                            detail:
+                                "not signed by any trusted key (wrong --trust key, or another publisher's repository)"
+                                    .into(),
+                        });
+                    }
+                }
+            }
+            prev = Some(root);
+        }
+        let newest = prev.ok_or_else(|| Error::Malformed { what: ROOT_FILE.into(), detail: "version 0".into() })?;
+        if newest != current {
+            return Err(Error::Malformed {
+                what: ROOT_FILE.into(),
+                detail: format!("differs from {ROOTS_DIR}/{}.json", current.version),
+            });
+        }
+        Ok(newest)
+    }
+
+    /// Replaces the current root (and records it as `roots/<version>.json`).
+    pub fn write_root(&self, signed: &[u8], version: u64) -> Result<()> {
+        fsutil::create_dir_all_durable(&self.dir.join(ROOTS_DIR))?;
+        fsutil::atomic_write(&self.dir.join(ROOTS_DIR).join(format!("{version}.json")), signed)?;
+        fsutil::atomic_write(&self.dir.join(ROOT_FILE), signed)
+    }
+
+    /// The catalog, checked against `root`'s catalog keys. A repository without a catalog
+    /// yet has an empty one (version 0).
+    pub fn load_catalog(&self, root: &Root) -> Result<Catalog> {
+        let path = self.dir.join(CATALOG_FILE);
+        if !path.exists() {
+            return Ok(Catalog::empty(root.version));
+        }
+        parse_catalog(&read_bounded(&path, MAX_CATALOG_BYTES)?, root)
+    }
+
+    /// Signs and atomically replaces the catalog. Call only after every object it
+    /// references is durably written.
+    pub fn publish_catalog(&self, catalog: &Catalog, key: &SecretKey) -> Result<()> {
+        fsutil::atomic_write(&self.dir.join(CATALOG_FILE), &Envelope::sign(catalog, &[key]))
+    }
+
+    /// Writes a catalog file that someone else signed (a box installing upstream metadata).
+    pub fn write_catalog_bytes(&self, bytes: &[u8]) -> Result<()> {
+        fsutil::atomic_write(&self.dir.join(CATALOG_FILE), bytes)
+    }
+}
+
+/// Parses a root document and checks it is signed by its own root keys.
+pub fn parse_root(bytes: &[u8]) -> Result<Root> {
+    if bytes.len() as u64 > MAX_ROOT_BYTES {
+        return Err(Error::TooLarge { what: ROOT_FILE.into(), limit: MAX_ROOT_BYTES });
+    }
+    let env = Envelope::parse(bytes, ROOT_FILE)?;
+    let root: Root = env.payload(ROOT_FILE)?;
+    if root.kind != ROOT_TYPE {
+        return Err(Error::Malformed {
+            what: ROOT_FILE.into(),
+            detail: format!("type is {:?}, not {ROOT_TYPE:?}", root.kind),
+        });
+    }
+    env.check_role(&root.roles.root, ROOT_FILE)?;
+    Ok(root)
+}
+
+/// Parses a catalog and checks its signatures against `root`'s catalog role.
+pub fn parse_catalog(bytes: &[u8], root: &Root) -> Result<Catalog> {
+    if bytes.len() as u64 > MAX_CATALOG_BYTES {
+        return Err(Error::TooLarge { what: CATALOG_FILE.into(), limit: MAX_CATALOG_BYTES });
+    }
+    let env = Envelope::parse(bytes, CATALOG_FILE)?;
+    env.check_role(&root.roles.catalog, CATALOG_FILE)?;
+    let cat: Catalog = env.payload(CATALOG_FILE)?;
+    if cat.kind != CATALOG_TYPE {
+        return Err(Error::Malformed { what: CATALOG_FILE.into(), detail: format!("type is {:?}", cat.kind) });
+    }
+    if cat.packs.len() > crate::limits::MAX_PACKS_PER_CATALOG {
+        return Err(Error::Malformed { what: CATALOG_FILE.into(), detail: "too many packs".into() });
+    }
+    for id in cat.packs.keys() {
+        crate::path::check_pack_id(id)?;
+    }
+    Ok(cat)
+}
+
+/// Reads a whole file, refusing files larger than `limit` (and files that grow past it).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let f = fs::File::open(path).context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(limit + 1).read_to_end(&mut out).context(|| format!("reading {}", path.display()))?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    Ok(out)
+}
+
+/// Replaces the repository's signing key: a new root version names `new` as the only root
+/// and catalog key, signed by both the old root key and the new one (so that clients that
+/// trust the old root can follow the chain), then the catalog is re-signed by `new`.
+pub fn rotate_key(dir: &Path, old: &SecretKey, new: &SecretKey) -> Result<Root> {
+    let repo = Repo::open(dir)?;
+    let current = repo.verified_root(None)?;
+    if !current.roles.root.contains(&old.public()) {
+        return Err(Error::Key(format!("{} is not a root key of {}", old.public().to_hex(), dir.display())));
+    }
+    if current.roles.root.threshold > 1 {
+        return Err(Error::Key("this repository needs several root signatures; rotate with all of them".into()));
+    }
+    let catalog = repo.load_catalog(&current)?;
+    let pk = new.public();
+    let next = Root {
+        kind: ROOT_TYPE.into(),
+        version: current.version + 1,
+        expires: crate::meta::now_unix() + ROOT_LIFETIME_SECS,
+        roles: crate::meta::Roles { root: Role::single(&pk), catalog: Role::single(&pk) },
+    };
+    repo.write_root(&Envelope::sign(&next, &[old, new]), next.version)?;
+    let mut catalog = catalog;
+    if catalog.version > 0 {
+        catalog.version += 1;
+        catalog.root_version = next.version;
+        catalog.issued = catalog.issued.max(crate::meta::now_unix());
+        repo.publish_catalog(&catalog, new)?;
+    }
+    Ok(next)
+}

@@ -1,0 +1,111 @@
+//! Checking a whole repository: signatures, every hash and length, every reachable object.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::hash::Hash;
+use crate::meta::now_unix;
+use crate::repo::Repo;
+use crate::sign::PublicKey;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub root_version: u64,
+    pub catalog_version: u64,
+    pub packs: u64,
+    pub files: u64,
+    pub objects_checked: u64,
+    pub bytes_checked: u64,
+    /// Problems that do not make the repository unusable (an expired catalog).
+    pub warnings: Vec<String>,
+    /// Everything wrong; empty when the repository verifies.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verifies everything reachable from the catalog. Signature failures on the root or the
+/// catalog are returned as errors (nothing else can be trusted then); damaged or missing
+/// objects are listed in the report's `problems`, all of them.
+pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyReport> {
+    let root = repo.verified_root(trusted)?;
+    let catalog = repo.load_catalog(&root)?;
+    let mut r = VerifyReport {
+        root_version: root.version,
+        catalog_version: catalog.version,
+        packs: catalog.packs.len() as u64,
+        ..Default::default()
+    };
+    let now = now_unix();
+    if catalog.version > 0 && catalog.expires < now {
+        r.warnings.push(format!(
+            "the catalog expired {} days ago; re-sign it with `preau pack build`",
+            (now - catalog.expires) / 86400
+        ));
+    }
+    if root.expires < now {
+        r.warnings.push("the root document has expired".into());
+    }
+    let mut checked: HashSet<Hash> = HashSet::new();
+    for (id, entry) in &catalog.packs {
+        let manifest = match repo.read_manifest(&entry.manifest, entry.manifest_size) {
+            Ok(m) => m,
+            Err(e) => {
+                r.problems.push(format!("pack {id}: manifest: {e}"));
+                continue;
+            }
+        };
+        r.objects_checked += 1;
+        if manifest.meta.id != *id || manifest.version != entry.version {
+            r.problems
+                .push(format!("pack {id}: the catalog and the manifest disagree on id or version (mix-and-match?)"));
+        }
+        for f in &manifest.files {
+            r.files += 1;
+            let mut hasher = blake3::Hasher::new();
+            let mut whole = true;
+            for c in f.chunk_list() {
+                match repo.read_object(&c.0, c.1) {
+                    Ok(data) => {
+                        hasher.update(&data);
+                        if checked.insert(c.0) {
+                            r.objects_checked += 1;
+                            r.bytes_checked += c.1;
+                        }
+                    }
+                    Err(e) => {
+                        whole = false;
+                        r.problems.push(format!("pack {id}: file {:?}: {e}", f.path));
+                        break;
+                    }
+                }
+            }
+            if whole && Hash::from(hasher.finalize()) != f.hash {
+                r.problems.push(format!("pack {id}: file {:?} does not match its hash", f.path));
+            }
+        }
+        for d in &manifest.deltas {
+            match repo.read_stored(&d.object) {
+                Ok(bytes) if bytes.len() as u64 == d.size && Hash::of(&bytes) == d.object => {}
+                Ok(_) => r.problems.push(format!("pack {id}: delta object {} is damaged", d.object)),
+                Err(e) => r.problems.push(format!("pack {id}: delta: {e}")),
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Like [`verify_repo`], but any problem is an error.
+pub fn verify_repo_strict(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyReport> {
+    let r = verify_repo(repo, trusted)?;
+    if !r.ok() {
+        return Err(Error::Other(format!("the repository does not verify:\n  {}", r.problems.join("\n  "))));
+    }
+    Ok(r)
+}

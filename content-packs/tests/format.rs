@@ -1,0 +1,156 @@
+//! Property tests of the pack format: round trips, stable chunk boundaries, determinism.
+
+use std::collections::BTreeMap;
+
+use preau_pack::build::{BuildOptions, build};
+use preau_pack::{PackMeta, Repo, SecretKey, SourceTree, extract};
+use proptest::prelude::*;
+
+fn opts() -> BuildOptions {
+    // A low level keeps the property tests fast; the level does not change the format.
+    BuildOptions { level: 1, ..BuildOptions::default() }
+}
+
+fn tree_of(files: &BTreeMap<String, Vec<u8>>) -> SourceTree {
+    let mut t =
+        SourceTree { meta: PackMeta { id: "p".into(), title: "Titre".into(), ..Default::default() }, files: vec![] };
+    for (p, d) in files {
+        t.add_bytes(p.clone(), d.clone());
+    }
+    t
+}
+
+/// Trees with nested paths (lowercase, so no case collisions), sizes from empty to a few chunks.
+fn arb_tree() -> impl Strategy<Value = BTreeMap<String, Vec<u8>>> {
+    let path = proptest::collection::vec("[a-z0-9é]{1,6}", 1..4).prop_map(|parts| parts.join("/"));
+    let data = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300),
+        (any::<u64>(), 0usize..300_000).prop_map(|(seed, len)| pseudo_random(seed, len)),
+    ];
+    proptest::collection::btree_map(path, data, 1..8).prop_filter("no file is also a folder", |m| {
+        m.keys().all(|a| m.keys().all(|b| !b.starts_with(&format!("{a}/"))))
+    })
+}
+
+fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mix some text-like runs in so that compression is exercised too.
+            if x.is_multiple_of(5) { b'a' } else { x as u8 }
+        })
+        .collect()
+}
+
+fn read_tree(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().to_str().unwrap().to_string(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_trees_round_trip_byte_exact(files in arb_tree()) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate();
+        let repo_dir = dir.path().join("repo");
+        let s = build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+        let repo = Repo::open(&repo_dir).unwrap();
+        let report = preau_pack::verify::verify_repo(&repo, Some(&[key.public()])).unwrap();
+        prop_assert!(report.ok(), "{:?}", report.problems);
+        let root = repo.verified_root(None).unwrap();
+        let entry = repo.load_catalog(&root).unwrap().packs["p"].clone();
+        prop_assert_eq!(entry.manifest, s.manifest);
+        let m = repo.read_manifest(&entry.manifest, entry.manifest_size).unwrap();
+        let out = dir.path().join("out");
+        extract::extract(&repo, &m, &out).unwrap();
+        prop_assert_eq!(read_tree(&out), files);
+    }
+
+    #[test]
+    fn manifests_are_deterministic(files in arb_tree()) {
+        let dir = tempfile::tempdir().unwrap();
+        // Two repositories, two keys: the manifest bytes depend only on the content.
+        let a = build(&dir.path().join("a"), tree_of(&files), &SecretKey::generate(), &opts(), &mut |_, _| {}).unwrap();
+        let b = build(&dir.path().join("b"), tree_of(&files), &SecretKey::generate(), &opts(), &mut |_, _| {}).unwrap();
+        prop_assert_eq!(a.manifest, b.manifest);
+    }
+
+    #[test]
+    fn chunk_boundaries_stay_put_under_an_insertion(seed in any::<u64>(), at in 0usize..100_000, insert in proptest::collection::vec(any::<u8>(), 1..500)) {
+        let original = pseudo_random(seed, 1_000_000);
+        let mut edited = original.clone();
+        edited.splice(at..at, insert.iter().copied());
+        let cuts = |d: &[u8]| -> Vec<usize> {
+            let mut pos = 0;
+            preau_pack::chunk::chunk_lengths(d).into_iter().map(|l| { pos += l; pos }).collect()
+        };
+        let before = cuts(&original);
+        let after: Vec<usize> = cuts(&edited).into_iter().map(|c| c - insert.len()).collect();
+        // Every boundary well after the edit is found again, shifted by the insertion.
+        let far: Vec<usize> = before.iter().copied().filter(|c| *c > at + 300_000).collect();
+        prop_assert!(!far.is_empty());
+        for c in far {
+            prop_assert!(after.contains(&c), "boundary at {} moved", c);
+        }
+    }
+}
+
+#[test]
+fn a_second_version_reuses_unchanged_chunks_and_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let repo_dir = dir.path().join("repo");
+    let mut files = BTreeMap::new();
+    files.insert("big.bin".to_string(), pseudo_random(7, 2_000_000));
+    files.insert("page.html".to_string(), b"<h1>Bonjour</h1>".to_vec());
+    let v1 = build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+    files.get_mut("big.bin").unwrap().splice(1_000_000..1_000_000, *b"insertion");
+    let v2 = build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert!(v2.chunks_reused >= v2.chunks_total - 3, "{v2:?}");
+    assert!(v2.bytes_added < v1.bytes_added / 4, "{} vs {}", v2.bytes_added, v1.bytes_added);
+    let again = build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+    assert!(again.unchanged && again.version == 2 && again.catalog_version == 2);
+    let repo = Repo::open(&repo_dir).unwrap();
+    let root = repo.verified_root(None).unwrap();
+    let entry = repo.load_catalog(&root).unwrap().packs["p"].clone();
+    let m2 = repo.read_manifest(&entry.manifest, entry.manifest_size).unwrap();
+    assert_eq!(m2.previous, Some(v1.manifest));
+}
+
+#[test]
+fn range_reads_cross_chunk_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let data = pseudo_random(3, 700_000);
+    let mut files = BTreeMap::new();
+    files.insert("video.mp4".to_string(), data.clone());
+    let s = build(&dir.path().join("r"), tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+    let repo = Repo::open(&dir.path().join("r")).unwrap();
+    let root = repo.verified_root(None).unwrap();
+    let e = repo.load_catalog(&root).unwrap().packs["p"].clone();
+    assert_eq!(e.manifest, s.manifest);
+    let m = repo.read_manifest(&e.manifest, e.manifest_size).unwrap();
+    let f = m.file("video.mp4").unwrap();
+    assert!(f.chunks.len() > 3);
+    for (start, len) in [(0u64, 10u64), (65_000, 200_000), (699_990, 10), (0, 700_000)] {
+        assert_eq!(repo.read_range(f, start, len).unwrap(), &data[start as usize..(start + len) as usize]);
+    }
+    assert!(repo.read_range(f, 699_990, 11).is_err());
+}

@@ -1,0 +1,97 @@
+//! Writing verified objects durably, the atomic switch, and garbage collection.
+//!
+//! Order of writes in a pull: every object of the new version is verified and written
+//! (temp + fsync + rename + fsync(dir)), then the signed metadata, then `installed.json`
+//! is replaced atomically: that rename *is* the switch. A server that resolved a path
+//! against the old manifest keeps reading old objects, which are still there: garbage
+//! collection keeps every object of the installed versions *and of the versions just
+//! before them*, and runs only after a pull that completed.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use preau_pack::installed::Installed;
+use preau_pack::repo::OBJECTS_DIR;
+use preau_pack::{Hash, Manifest, Repo, Result, object};
+
+/// Verifies stored object bytes against their name and decoded length, then writes them.
+pub fn store_verified(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
+    let data = object::decode_verified(stored, hash, len)?;
+    if !repo.has_object(hash) {
+        repo.write_stored(hash, stored)?;
+    }
+    Ok(data)
+}
+
+/// Every object that the installed versions, and the versions just before them, use.
+pub fn live_objects(repo: &Repo, installed: &Installed) -> Result<HashSet<Hash>> {
+    let mut keep = HashSet::new();
+    for p in installed.packs.values() {
+        keep.insert(p.manifest);
+        let m = repo.read_manifest(&p.manifest, p.manifest_size)?;
+        add_manifest(&mut keep, &m);
+        // The previous version stays for requests that started before the switch, and
+        // for peers that are one version behind.
+        if let Some(prev) = m.previous
+            && let Ok(stored) = repo.read_stored(&prev)
+            && let Ok(bytes) = zstd::stream::decode_all(&stored[..])
+            && Hash::of(&bytes) == prev
+            && let Ok(pm) = Manifest::from_bytes(&bytes)
+        {
+            keep.insert(prev);
+            add_manifest(&mut keep, &pm);
+        }
+    }
+    Ok(keep)
+}
+
+fn add_manifest(keep: &mut HashSet<Hash>, m: &Manifest) {
+    for f in &m.files {
+        keep.extend(f.chunk_list().iter().map(|c| c.0));
+    }
+    keep.extend(m.deltas.iter().map(|d| d.object));
+}
+
+/// Removes objects no kept version needs. Returns (objects removed, bytes freed).
+pub fn collect_garbage(repo: &Repo, keep: &HashSet<Hash>) -> Result<(u64, u64)> {
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let top = repo.dir().join(OBJECTS_DIR);
+    let Ok(dirs) = fs::read_dir(&top) else {
+        return Ok((0, 0));
+    };
+    for d in dirs.flatten() {
+        let Ok(files) = fs::read_dir(d.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let name = f.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(".tmp-") {
+                // A write interrupted by a crash: never renamed, never referenced.
+                let _ = fs::remove_file(f.path());
+                continue;
+            }
+            let Ok(h) = name.parse::<Hash>() else {
+                continue;
+            };
+            if !keep.contains(&h) {
+                bytes += f.metadata().map(|m| m.len()).unwrap_or(0);
+                if fs::remove_file(f.path()).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+    }
+    Ok((n, bytes))
+}
+
+/// Whether every object of `m` is on disk (the condition for switching to it).
+pub fn complete(repo: &Repo, m: &Manifest) -> Option<Hash> {
+    m.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).find(|h| !repo.has_object(h))
+}
+
+/// Removes leftover partial downloads.
+pub fn clear_partials(dir: &Path) {
+    let _ = fs::remove_dir_all(dir);
+}

@@ -1,0 +1,310 @@
+//! The background sync loop of `preau serve`.
+//!
+//! It notices when a source becomes reachable with a cheap probe (`GET root.json`, a
+//! few hundred bytes) and backs off exponentially while nothing answers (1 minute up to
+//! 1 hour, no busy loop). Within the configured hours it pulls, with the configured rate
+//! limit, through exactly the same code as `preau sync pull`. Sources are tried in the
+//! order of preference: a peer box on the LAN (found by mDNS), then the national server.
+//! The box shows [`AutoStatus`] on the teacher's admin page.
+//!
+//! The decision of what to do next is pure ([`decide`]); the thread around it is thin.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use preau_pack::meta::now_unix;
+use preau_pack::{Error, PublicKey, Result};
+use serde::Serialize;
+
+use crate::pull::{PullOptions, PullSummary, pull};
+use crate::source::{HttpOptions, HttpSource, Source, SourceKind};
+
+/// Daily window in which automatic pulls may run, in minutes after midnight (box local
+/// time, from `utc_offset_minutes`). `start > end` wraps past midnight (22:00-06:00).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Hours {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Hours {
+    /// Parses `HH:MM-HH:MM`.
+    pub fn parse(s: &str) -> Result<Hours> {
+        let bad = || Error::Other(format!("bad sync hours {s:?}: expected HH:MM-HH:MM, for example 22:00-06:00"));
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        let hm = |t: &str| -> Option<u32> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h < 24 && m < 60).then_some(h * 60 + m)
+        };
+        Ok(Hours { start: hm(a).ok_or_else(bad)?, end: hm(b).ok_or_else(bad)? })
+    }
+
+    pub fn contains(&self, minute_of_day: u32) -> bool {
+        if self.start == self.end {
+            true
+        } else if self.start < self.end {
+            (self.start..self.end).contains(&minute_of_day)
+        } else {
+            minute_of_day >= self.start || minute_of_day < self.end
+        }
+    }
+
+    /// Seconds until the window opens (0 when open).
+    pub fn wait_secs(&self, minute_of_day: u32) -> u64 {
+        if self.contains(minute_of_day) { 0 } else { u64::from((self.start + 1440 - minute_of_day) % 1440) * 60 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AutoConfig {
+    pub data_dir: PathBuf,
+    /// The national repository URL, if configured.
+    pub repository: Option<String>,
+    pub trusted_keys: Vec<PublicKey>,
+    pub hours: Option<Hours>,
+    pub utc_offset_minutes: i32,
+    pub max_rate: Option<u64>,
+    /// Look for peer boxes with mDNS before the national server.
+    pub peers: bool,
+    /// This box's own mDNS instance name (so that it does not pull from itself).
+    pub own_name: Option<String>,
+    /// Time between pulls once up to date.
+    pub interval: Duration,
+}
+
+/// What the loop is doing, for the admin page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AutoStatus {
+    /// `starting`, `waiting-hours`, `probing`, `unreachable`, `pulling`, `idle`, `stopped`.
+    pub state: String,
+    pub source: Option<String>,
+    pub last_attempt: Option<u64>,
+    pub last_success: Option<u64>,
+    /// The last error, in words.
+    pub last_error: Option<String>,
+    pub last_summary: Option<PullSummary>,
+    /// Seconds until the next probe.
+    pub next_check_secs: u64,
+    pub consecutive_failures: u32,
+}
+
+/// What to do next, and how long to wait before the next decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Outside the hours: sleep until they open.
+    WaitHours(u64),
+    /// Probe the sources, then pull from the first that answers.
+    Try,
+}
+
+pub const MIN_BACKOFF_SECS: u64 = 60;
+pub const MAX_BACKOFF_SECS: u64 = 3600;
+
+/// Backoff after `failures` consecutive failed probes or pulls.
+pub fn backoff_secs(failures: u32) -> u64 {
+    (MIN_BACKOFF_SECS << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF_SECS)
+}
+
+/// Pure: whether to try now, given the time and the window.
+pub fn decide(now_unix: u64, utc_offset_minutes: i32, hours: Option<Hours>) -> Action {
+    let Some(h) = hours else { return Action::Try };
+    let local = (now_unix as i64 / 60 + i64::from(utc_offset_minutes)).rem_euclid(1440) as u32;
+    match h.wait_secs(local) {
+        0 => Action::Try,
+        w => Action::WaitHours(w),
+    }
+}
+
+/// A running loop: read its status, stop it.
+pub struct AutoHandle {
+    pub status: Arc<Mutex<AutoStatus>>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    running: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AutoHandle {
+    pub fn status(&self) -> AutoStatus {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Asks the loop to stop and waits for it (a pull in progress finishes its object).
+    pub fn stop(mut self) {
+        self.signal_stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    fn signal_stop(&self) {
+        let (m, c) = &*self.stop;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        c.notify_all();
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for AutoHandle {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+/// Starts the loop on its own thread (it blocks on network I/O, never on the server's
+/// async runtime).
+pub fn spawn(cfg: AutoConfig) -> AutoHandle {
+    let status = Arc::new(Mutex::new(AutoStatus { state: "starting".into(), ..Default::default() }));
+    let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    let running = Arc::new(AtomicBool::new(true));
+    let (st, sp, rn) = (status.clone(), stop.clone(), running.clone());
+    let thread = std::thread::Builder::new()
+        .name("preau-auto-sync".into())
+        .spawn(move || {
+            run(&cfg, &st, &sp);
+            st.lock().unwrap_or_else(|e| e.into_inner()).state = "stopped".into();
+            rn.store(false, Ordering::Relaxed);
+        })
+        .expect("spawning the sync thread");
+    AutoHandle { status, stop, running, thread: Some(thread) }
+}
+
+fn set(status: &Mutex<AutoStatus>, f: impl FnOnce(&mut AutoStatus)) {
+    f(&mut status.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
+/// Sleeps `secs`, or less if asked to stop. Returns true when stopping.
+fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
+    let (m, c) = stop;
+    let guard = m.lock().unwrap_or_else(|e| e.into_inner());
+    let (guard, _) = c.wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s).unwrap_or_else(|e| e.into_inner());
+    *guard
+}
+
+/// The sources to try, best first: peers on the LAN, then the national server.
+fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
+    let mut out = Vec::new();
+    if cfg.peers
+        && let Ok(peers) = crate::peers::discover(Duration::from_secs(3), cfg.own_name.as_deref())
+    {
+        out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
+    }
+    if let Some(r) = &cfg.repository {
+        out.push((r.clone(), SourceKind::Online));
+    }
+    out
+}
+
+/// One round: probe each candidate and pull from the first that answers.
+pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSummary> {
+    let mut last_err =
+        Error::Other("no source configured (set [sync] repository, or put a peer box on the network)".into());
+    for (url, kind) in candidates(cfg) {
+        set(status, |s| {
+            s.state = "probing".into();
+            s.source = Some(url.clone());
+        });
+        let src =
+            HttpSource::new(&url, HttpOptions { max_rate: cfg.max_rate, kind, max_retries: 2, ..Default::default() })?;
+        match src.get(preau_pack::repo::ROOT_FILE, preau_pack::limits::MAX_ROOT_BYTES) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                last_err = Error::Other(format!("{url} is not a Préau repository"));
+                continue;
+            }
+            Err(e) => {
+                last_err = e;
+                continue;
+            }
+        }
+        set(status, |s| s.state = "pulling".into());
+        let opts = PullOptions { trusted: cfg.trusted_keys.clone(), ..Default::default() };
+        return pull(&src as &dyn Source, &cfg.data_dir, &opts);
+    }
+    Err(last_err)
+}
+
+fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condvar)) {
+    let mut failures = 0u32;
+    loop {
+        let wait = match decide(now_unix(), cfg.utc_offset_minutes, cfg.hours) {
+            Action::WaitHours(w) => {
+                set(status, |s| {
+                    s.state = "waiting-hours".into();
+                    s.next_check_secs = w;
+                });
+                w.min(MAX_BACKOFF_SECS)
+            }
+            Action::Try => {
+                set(status, |s| s.last_attempt = Some(now_unix()));
+                match run_once(cfg, status) {
+                    Ok(summary) => {
+                        failures = 0;
+                        let w = cfg.interval.as_secs().max(MIN_BACKOFF_SECS);
+                        set(status, |s| {
+                            s.state = if summary.incomplete.is_empty() { "idle".into() } else { "incomplete".into() };
+                            s.last_success = Some(now_unix());
+                            s.last_error = summary.incomplete.first().map(|(id, why)| format!("{id}: {why}"));
+                            s.last_summary = Some(summary);
+                            s.consecutive_failures = 0;
+                            s.next_check_secs = w;
+                        });
+                        w
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        let w = backoff_secs(failures);
+                        set(status, |s| {
+                            s.state = "unreachable".into();
+                            s.last_error = Some(e.to_string());
+                            s.consecutive_failures = failures;
+                            s.next_check_secs = w;
+                        });
+                        w
+                    }
+                }
+            }
+        };
+        if sleep(stop, wait) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_wrap_past_midnight() {
+        let h = Hours::parse("22:00-06:00").unwrap();
+        assert!(h.contains(23 * 60) && h.contains(0) && h.contains(5 * 60 + 59));
+        assert!(!h.contains(6 * 60) && !h.contains(12 * 60));
+        assert_eq!(h.wait_secs(21 * 60), 3600);
+        assert!(Hours::parse("25:00-06:00").is_err() && Hours::parse("nonsense").is_err());
+        let day = Hours::parse("08:30-16:00").unwrap();
+        assert!(day.contains(8 * 60 + 30) && !day.contains(16 * 60));
+    }
+
+    #[test]
+    fn decide_respects_hours_and_offset() {
+        let h = Some(Hours::parse("22:00-06:00").unwrap());
+        // 21:30 UTC is 22:30 at UTC+1: inside.
+        let t = 21 * 3600 + 30 * 60;
+        assert_eq!(decide(t, 60, h), Action::Try);
+        assert_eq!(decide(t, 0, h), Action::WaitHours(30 * 60));
+        assert_eq!(decide(t, 0, None), Action::Try);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_secs(1), 60);
+        assert_eq!(backoff_secs(2), 120);
+        assert_eq!(backoff_secs(30), MAX_BACKOFF_SECS);
+    }
+}

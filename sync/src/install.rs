@@ -1,0 +1,44 @@
+//! The one step that installs packs on a box from a repository folder: the teacher's
+//! "add from USB" button, the demo pack and the preload at first start. It is a pull
+//! from a [`FolderSource`]: the same verification, the same atomic switch.
+
+use std::path::Path;
+
+use preau_pack::{Error, PublicKey, Result};
+use serde::Serialize;
+
+use crate::pull::{PullOptions, pull};
+use crate::source::FolderSource;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InstallSummary {
+    /// (pack id, version) newly installed or updated.
+    pub installed: Vec<(String, u64)>,
+    /// Packs already at the catalog's version.
+    pub up_to_date: Vec<String>,
+    pub objects_copied: u64,
+    pub bytes_copied: u64,
+}
+
+/// Installs (or updates) packs from the repository folder `src` into the box data folder
+/// `data_dir` (`data_dir/repo`). `trusted` are root keys accepted when the box trusts none
+/// yet; `only` limits the packs installed. Fails if a requested pack cannot be completed.
+pub fn install_from_folder(
+    src: &Path,
+    data_dir: &Path,
+    trusted: &[PublicKey],
+    only: Option<&[String]>,
+) -> Result<InstallSummary> {
+    let source = FolderSource::new(src)?;
+    let opts = PullOptions { trusted: trusted.to_vec(), packs: only.map(<[String]>::to_vec), ..Default::default() };
+    let s = pull(&source, data_dir, &opts)?;
+    if let Some((id, why)) = s.incomplete.first() {
+        return Err(Error::Other(format!("pack {id} could not be installed from {}: {why}", src.display())));
+    }
+    Ok(InstallSummary {
+        installed: s.updated.iter().map(|u| (u.id.clone(), u.version)).collect(),
+        up_to_date: s.up_to_date,
+        objects_copied: s.objects,
+        bytes_copied: s.bytes_downloaded,
+    })
+}

@@ -1,0 +1,251 @@
+//! What to fetch: pure planning, no I/O.
+//!
+//! Given the catalog entry of a pack, what the box has installed and which objects are
+//! already on its disk, the planner says how to get the new manifest (already here, as a
+//! delta from the installed one, or whole) and then how to get every file of the new
+//! version: nothing (all chunks present), a delta from a file the box already holds, or
+//! the missing chunks. Tested without sockets or disks.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use preau_pack::meta::CatalogEntry;
+use preau_pack::{DeltaRef, FileEntry, Hash, Manifest};
+
+/// How to obtain the manifest of the new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestFetch {
+    /// Its object is already on disk (an interrupted pull got that far).
+    Present,
+    /// Rebuild it from the installed manifest `from` with the patch `object` (`size` bytes).
+    Delta { from: Hash, from_size: u64, object: Hash, size: u64 },
+    /// Fetch the whole manifest object.
+    Whole,
+}
+
+/// Chooses how to get `entry`'s manifest, given the installed (manifest hash, size) and
+/// whether objects are present.
+pub fn manifest_fetch(
+    entry: &CatalogEntry,
+    installed: Option<(Hash, u64)>,
+    present: &dyn Fn(&Hash) -> bool,
+) -> ManifestFetch {
+    if present(&entry.manifest) {
+        return ManifestFetch::Present;
+    }
+    if let Some((have, have_size)) = installed
+        && present(&have)
+        && let Some(d) = entry.manifest_deltas.iter().find(|d| d.from == have)
+        && d.size < entry.manifest_size
+    {
+        return ManifestFetch::Delta { from: have, from_size: have_size, object: d.object, size: d.size };
+    }
+    ManifestFetch::Whole
+}
+
+/// A file rebuilt from a file the box already holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaStep {
+    pub delta: DeltaRef,
+    /// The old file (every chunk of it is on disk).
+    pub base: FileEntry,
+    /// The new file to produce (its chunks are written after the patch is applied).
+    pub target: FileEntry,
+}
+
+/// Everything needed to complete one pack version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackPlan {
+    /// Objects to fetch whole: (hash, decoded length), deduplicated, in manifest order.
+    pub fetch: Vec<(Hash, u64)>,
+    pub deltas: Vec<DeltaStep>,
+    /// Files already complete on disk.
+    pub files_present: usize,
+    /// Decoded bytes the plan brings (chunks) plus patch bytes (deltas): for progress.
+    pub bytes_to_fetch: u64,
+}
+
+impl PackPlan {
+    pub fn is_empty(&self) -> bool {
+        self.fetch.is_empty() && self.deltas.is_empty()
+    }
+}
+
+/// Files the box can use as delta bases: every file of the installed manifests whose
+/// chunks are all present, by content hash.
+pub fn bases<'a>(
+    installed: impl IntoIterator<Item = &'a Manifest>,
+    present: &dyn Fn(&Hash) -> bool,
+) -> HashMap<Hash, FileEntry> {
+    let mut out = HashMap::new();
+    for m in installed {
+        for f in &m.files {
+            if !out.contains_key(&f.hash) && f.chunk_list().iter().all(|c| present(&c.0)) {
+                out.insert(f.hash, f.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Plans the objects of `new`. A delta is used when the box holds its base and the patch
+/// is smaller than the chunks it replaces (decoded size: a conservative comparison, as
+/// patches are already compressed and chunks are not yet).
+pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn Fn(&Hash) -> bool) -> PackPlan {
+    let mut deltas_to: BTreeMap<Hash, Vec<&DeltaRef>> = BTreeMap::new();
+    for d in &new.deltas {
+        deltas_to.entry(d.to).or_default().push(d);
+    }
+    let mut plan = PackPlan::default();
+    let mut planned: HashSet<Hash> = HashSet::new();
+    let mut rebuilt: HashSet<Hash> = HashSet::new();
+    for f in &new.files {
+        let chunks = f.chunk_list();
+        let missing: Vec<_> = chunks.iter().filter(|c| !present(&c.0) && !planned.contains(&c.0)).collect();
+        if missing.is_empty() || rebuilt.contains(&f.hash) {
+            if chunks.iter().all(|c| present(&c.0)) {
+                plan.files_present += 1;
+            }
+            continue;
+        }
+        let missing_len: u64 = missing.iter().map(|c| c.1).sum();
+        let best = deltas_to
+            .get(&f.hash)
+            .into_iter()
+            .flatten()
+            .filter(|d| bases.contains_key(&d.from))
+            .filter(|d| present(&d.object) || d.size < missing_len)
+            .min_by_key(|d| if present(&d.object) { 0 } else { d.size });
+        if let Some(d) = best {
+            plan.bytes_to_fetch += if present(&d.object) { 0 } else { d.size };
+            plan.deltas.push(DeltaStep { delta: (*d).clone(), base: bases[&d.from].clone(), target: f.clone() });
+            rebuilt.insert(f.hash);
+            planned.extend(chunks.iter().map(|c| c.0));
+            continue;
+        }
+        for c in missing {
+            if planned.insert(c.0) {
+                plan.fetch.push((c.0, c.1));
+                plan.bytes_to_fetch += c.1;
+            }
+        }
+    }
+    plan
+}
+
+/// The chunks to fetch instead when a delta step cannot be used (the source lacks the
+/// patch, or it does not rebuild the file).
+pub fn fallback_chunks(step: &DeltaStep, present: &dyn Fn(&Hash) -> bool) -> Vec<(Hash, u64)> {
+    step.target.chunk_list().into_iter().filter(|c| !present(&c.0)).map(|c| (c.0, c.1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preau_pack::manifest::{ChunkRef, MANIFEST_FORMAT};
+    use preau_pack::meta::ManifestDelta;
+
+    fn h(n: u8) -> Hash {
+        Hash::of(&[n])
+    }
+
+    fn file(path: &str, hash: Hash, chunks: &[(Hash, u64)]) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            size: chunks.iter().map(|c| c.1).sum::<u64>().max(if chunks.is_empty() { 10 } else { 0 }),
+            media_type: "text/plain".into(),
+            hash,
+            chunks: chunks.iter().map(|c| ChunkRef(c.0, c.1)).collect(),
+        }
+    }
+
+    fn manifest(files: Vec<FileEntry>, deltas: Vec<DeltaRef>) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            version: 2,
+            meta: preau_pack::PackMeta { id: "p".into(), ..Default::default() },
+            previous: None,
+            files,
+            deltas,
+        }
+    }
+
+    fn entry(manifest: Hash, size: u64, deltas: Vec<ManifestDelta>) -> CatalogEntry {
+        CatalogEntry {
+            version: 2,
+            manifest,
+            manifest_size: size,
+            size: 0,
+            files: 0,
+            title: String::new(),
+            language: String::new(),
+            subjects: vec![],
+            level: String::new(),
+            kind: String::new(),
+            published: 0,
+            manifest_deltas: deltas,
+        }
+    }
+
+    #[test]
+    fn manifest_uses_delta_only_from_what_is_installed() {
+        let d = ManifestDelta { from: h(1), object: h(9), size: 100 };
+        let e = entry(h(2), 5000, vec![d]);
+        let present = |x: &Hash| *x == h(1);
+        assert_eq!(
+            manifest_fetch(&e, Some((h(1), 4000)), &present),
+            ManifestFetch::Delta { from: h(1), from_size: 4000, object: h(9), size: 100 }
+        );
+        assert_eq!(manifest_fetch(&e, Some((h(3), 4000)), &present), ManifestFetch::Whole);
+        assert_eq!(manifest_fetch(&e, None, &present), ManifestFetch::Whole);
+        assert_eq!(manifest_fetch(&e, Some((h(1), 4000)), &|x: &Hash| *x == h(2)), ManifestFetch::Present);
+    }
+
+    #[test]
+    fn plan_fetches_missing_chunks_once_and_prefers_small_deltas() {
+        // Old version: a.md (one object h10), big.pdf (chunks h20 h21).
+        let old_a = file("a.md", h(10), &[]);
+        let old = manifest(vec![old_a.clone(), file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)])], vec![]);
+        // New version: a.md changed (h11, 5000 bytes in chunks h12 h13), c.txt shares h21, new.png.
+        let new_a = file("a.md", h(11), &[(h(12), 2500), (h(13), 2500)]);
+        let delta = DeltaRef { from: h(10), to: h(11), object: h(40), size: 300 };
+        let new = manifest(
+            vec![
+                new_a.clone(),
+                file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)]),
+                file("c.txt", h(31), &[(h(21), 100), (h(50), 100)]),
+                file("d.txt", h(32), &[(h(50), 100), (h(51), 100)]),
+            ],
+            vec![delta.clone()],
+        );
+        let on_disk: HashSet<Hash> = [h(10), h(20), h(21)].into_iter().collect();
+        let present = |x: &Hash| on_disk.contains(x);
+        let b = bases([&old], &present);
+        let plan = plan_pack(&new, &b, &present);
+        assert_eq!(plan.deltas, vec![DeltaStep { delta: delta.clone(), base: old_a.clone(), target: new_a.clone() }]);
+        assert_eq!(plan.fetch, vec![(h(50), 100), (h(51), 100)], "h50 is shared and fetched once");
+        assert_eq!(plan.files_present, 1);
+        assert_eq!(plan.bytes_to_fetch, 300 + 200);
+
+        // Without the base, the same file comes as chunks.
+        let no_base: HashSet<Hash> = [h(20), h(21)].into_iter().collect();
+        let present2 = |x: &Hash| no_base.contains(x);
+        let plan2 = plan_pack(&new, &bases([&old], &present2), &present2);
+        assert!(plan2.deltas.is_empty());
+        assert_eq!(plan2.fetch[..2], [(h(12), 2500), (h(13), 2500)]);
+        assert_eq!(fallback_chunks(&plan.deltas[0], &present), vec![(h(12), 2500), (h(13), 2500)]);
+    }
+
+    #[test]
+    fn a_delta_larger_than_the_chunks_is_not_used_and_a_complete_version_plans_nothing() {
+        let old = manifest(vec![file("a", h(10), &[])], vec![]);
+        let new =
+            manifest(vec![file("a", h(11), &[])], vec![DeltaRef { from: h(10), to: h(11), object: h(40), size: 50 }]);
+        let on_disk: HashSet<Hash> = [h(10)].into_iter().collect();
+        let present = |x: &Hash| on_disk.contains(x);
+        let plan = plan_pack(&new, &bases([&old], &present), &present);
+        assert!(plan.deltas.is_empty(), "a 50-byte patch for a 10-byte file is not worth it");
+        assert_eq!(plan.fetch, vec![(h(11), 10)]);
+        let all = |_: &Hash| true;
+        assert!(plan_pack(&new, &bases([&old], &all), &all).is_empty());
+    }
+}

@@ -1,0 +1,343 @@
+//! An HTTP(S) repository: the national server, a CDN, or another box's `/repo/`.
+//!
+//! reqwest's blocking client over rustls with the *ring* provider (it cross-compiles for
+//! the Pi with a plain C cross compiler). Keep-alive connections are pooled and shared by
+//! the parallel fetch workers. Every response is bounded; a connection cut in the middle
+//! of an object is resumed with a Range request from what was already received, and a
+//! server that ignores Range is detected (status 200 instead of 206) and the object is
+//! restarted from byte 0. Retries are bounded, and reset whenever bytes arrive, so a
+//! link that drops every few minutes still completes while a dead one fails quickly.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use preau_pack::repo::object_rel_path;
+use preau_pack::{Error, Hash, Result};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{CONTENT_RANGE, RANGE};
+
+use super::{Source, SourceKind, SourceStats};
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Bytes per second for all connections together; `None` is unlimited.
+    pub max_rate: Option<u64>,
+    /// Online (national server) or a peer box (changes the expiry policy only).
+    pub kind: SourceKind,
+    /// Stall timeout: a connection that sends nothing for this long is dropped and retried.
+    pub timeout: Duration,
+    /// Consecutive failed attempts without receiving a byte before giving up.
+    pub max_retries: u32,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions { max_rate: None, kind: SourceKind::Online, timeout: Duration::from_secs(30), max_retries: 8 }
+    }
+}
+
+pub struct HttpSource {
+    base: String,
+    client: Client,
+    opts: HttpOptions,
+    limiter: Option<RateLimit>,
+    bytes: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// Makes ring the process's TLS provider (reqwest is built without one). Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl HttpSource {
+    pub fn new(url: &str, opts: HttpOptions) -> Result<HttpSource> {
+        install_tls_provider();
+        let client = Client::builder()
+            .user_agent(concat!("preau-sync/", env!("CARGO_PKG_VERSION")))
+            .timeout(opts.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(16)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {e}")))?;
+        let mut base = url.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let limiter = opts.max_rate.filter(|r| *r > 0).map(RateLimit::new);
+        Ok(HttpSource {
+            base,
+            client,
+            opts,
+            limiter,
+            bytes: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            warnings: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn send(&self, url: &str, range_from: u64) -> reqwest::Result<Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = self.client.get(url);
+        if range_from > 0 {
+            req = req.header(RANGE, format!("bytes={range_from}-"));
+        }
+        req.send()
+    }
+
+    /// Waits before retry `n` (1, 2, …): 0.2 s doubling up to 5 s.
+    fn backoff(&self, n: u32) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis((200u64 << n.min(5)).min(5000)));
+    }
+
+    fn warn(&self, w: String) {
+        let mut ws = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if ws.len() < 100 && !ws.contains(&w) {
+            ws.push(w);
+        }
+    }
+
+    /// Streams the body into `out`, refusing more than `max` bytes in total (`already`
+    /// counts what `out` held before). Returns whether the body ended normally.
+    fn read_body(&self, resp: &mut Response, url: &str, already: u64, max: u64, out: &mut dyn Write) -> Result<bool> {
+        if let Some(len) = resp.content_length()
+            && already + len > max
+        {
+            return Err(too_large(url, max));
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = already;
+        loop {
+            match resp.read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    total += n as u64;
+                    if total > max {
+                        return Err(too_large(url, max));
+                    }
+                    self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    out.write_all(&buf[..n]).map_err(|e| Error::Io { context: format!("saving {url}"), source: e })?;
+                    if let Some(l) = &self.limiter {
+                        l.take(n as u64);
+                    }
+                }
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+}
+
+fn too_large(url: &str, max: u64) -> Error {
+    Error::TooLarge { what: format!("response to GET {url} (endless or wrong data, refused)"), limit: max }
+}
+
+fn status_error(url: &str, status: StatusCode) -> Error {
+    Error::Other(format!("GET {url}: the server answered {status}"))
+}
+
+impl Source for HttpSource {
+    fn describe(&self) -> String {
+        self.base.clone()
+    }
+
+    fn kind(&self) -> SourceKind {
+        self.opts.kind
+    }
+
+    fn get(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let url = format!("{}{rel}", self.base);
+        let mut failures = 0u32;
+        loop {
+            let fail = |failures: &mut u32, why: String| -> Result<()> {
+                *failures += 1;
+                if *failures > self.opts.max_retries {
+                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
+                }
+                self.backoff(*failures);
+                Ok(())
+            };
+            let mut resp = match self.send(&url, 0) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(&mut failures, error_chain(&e))?;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+                return Ok(None);
+            }
+            if status.is_server_error() {
+                fail(&mut failures, format!("the server answered {status}"))?;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(status_error(&url, status));
+            }
+            let mut body = Vec::new();
+            if self.read_body(&mut resp, &url, 0, max, &mut body)? {
+                return Ok(Some(body));
+            }
+            fail(&mut failures, "connection cut".into())?;
+        }
+    }
+
+    fn get_object(&self, hash: &Hash, max: u64, partial: &Path) -> Result<Option<Vec<u8>>> {
+        let url = format!("{}{}", self.base, object_rel_path(hash));
+        let mut failures = 0u32;
+        loop {
+            let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+            if have > max {
+                let _ = fs::remove_file(partial);
+                have = 0;
+            }
+            let fail = |failures: &mut u32, why: String| -> Result<()> {
+                *failures += 1;
+                if *failures > self.opts.max_retries {
+                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
+                }
+                self.backoff(*failures);
+                Ok(())
+            };
+            let mut resp = match self.send(&url, have) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(&mut failures, error_chain(&e))?;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            match status {
+                StatusCode::NOT_FOUND | StatusCode::GONE => {
+                    let _ = fs::remove_file(partial);
+                    return Ok(None);
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
+                    // Everything was already received; the caller verifies it.
+                    return read_partial(partial).map(Some);
+                }
+                StatusCode::PARTIAL_CONTENT => {
+                    let expected = format!("bytes {have}-");
+                    let ok = resp
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with(&expected));
+                    if !ok || have == 0 {
+                        self.warn(format!(
+                            "{}: wrong Content-Range in a partial response; restarting the object",
+                            self.base
+                        ));
+                        let _ = fs::remove_file(partial);
+                        fail(&mut failures, "wrong Content-Range".into())?;
+                        continue;
+                    }
+                }
+                StatusCode::OK => {
+                    if have > 0 {
+                        self.warn(format!(
+                            "{}: the server ignores Range requests; interrupted objects are downloaded again from the start",
+                            self.base
+                        ));
+                        have = 0;
+                    }
+                }
+                s if s.is_server_error() => {
+                    fail(&mut failures, format!("the server answered {s}"))?;
+                    continue;
+                }
+                s => return Err(status_error(&url, s)),
+            }
+            let mut file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(have > 0)
+                .truncate(have == 0)
+                .open(partial)
+                .map_err(|e| Error::Io { context: format!("writing {}", partial.display()), source: e })?;
+            let before = have;
+            let complete = match self.read_body(&mut resp, &url, have, max, &mut file) {
+                Ok(c) => c,
+                Err(e) => {
+                    drop(file);
+                    let _ = fs::remove_file(partial);
+                    return Err(e);
+                }
+            };
+            drop(file);
+            if complete {
+                return read_partial(partial).map(Some);
+            }
+            let now = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+            if now > before {
+                failures = 0; // progress: this link works, it just drops
+            }
+            fail(&mut failures, "connection cut".into())?;
+        }
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            bytes_downloaded: self.bytes.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn read_partial(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::Io { context: format!("reading {}", path.display()), source: e })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// A token bucket shared by all connections: at most `rate` bytes per second on average,
+/// with bursts of at most one second's worth.
+pub struct RateLimit {
+    rate: f64,
+    state: Mutex<(Instant, f64)>,
+}
+
+impl RateLimit {
+    pub fn new(rate: u64) -> RateLimit {
+        RateLimit { rate: rate as f64, state: Mutex::new((Instant::now(), rate as f64)) }
+    }
+
+    /// Accounts for `n` bytes received and sleeps as long as the budget is overdrawn.
+    pub fn take(&self, n: u64) {
+        let wait = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let refill = now.duration_since(s.0).as_secs_f64() * self.rate;
+            s.0 = now;
+            s.1 = (s.1 + refill).min(self.rate) - n as f64;
+            if s.1 < 0.0 { -s.1 / self.rate } else { 0.0 }
+        };
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait));
+        }
+    }
+}

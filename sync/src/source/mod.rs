@@ -1,0 +1,70 @@
+//! Where packs come from: an HTTP repository (the national server or a peer box's
+//! `/repo/`) or a folder (a USB stick). Every source serves the same static layout and
+//! every byte it returns is verified by the caller against signatures and hashes: a
+//! source is never trusted for what it is, only for what it can prove.
+
+pub mod folder;
+pub mod http;
+
+use std::path::Path;
+
+use preau_pack::{Hash, Result};
+use serde::Serialize;
+
+pub use folder::FolderSource;
+pub use http::{HttpOptions, HttpSource};
+
+/// What kind of place a source is. It changes only the freshness policy: an expired
+/// catalog is refused from an online server but tolerated, with a warning, from a USB
+/// stick or a peer box (they carry what was current when they were last connected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Online,
+    Peer,
+    Folder,
+}
+
+/// Counters every source keeps, for `--json` and the admin page.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SourceStats {
+    /// Response body bytes received (HTTP) or bytes read (folder).
+    pub bytes_downloaded: u64,
+    /// HTTP requests sent (or files opened).
+    pub requests: u64,
+    /// Connections cut or failed that were retried.
+    pub retries: u64,
+}
+
+/// A static repository to read from. Implementations bound every read by `max` and
+/// report absence as `Ok(None)` so that callers can fall back (a peer may lack a delta).
+pub trait Source: Send + Sync {
+    /// For messages: the URL or folder.
+    fn describe(&self) -> String;
+    fn kind(&self) -> SourceKind;
+    /// A small file (`root.json`, `roots/N.json`, `catalog.json`).
+    fn get(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>>;
+    /// The stored bytes of an object, at most `max` bytes. An HTTP source keeps what it
+    /// received in `partial` and resumes from there with a Range request.
+    fn get_object(&self, hash: &Hash, max: u64, partial: &Path) -> Result<Option<Vec<u8>>>;
+    fn stats(&self) -> SourceStats;
+    /// Warnings gathered while reading (a server that ignores Range…).
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The largest stored size of an object of `len` decoded bytes: a raw-block frame
+/// (compressed objects are only kept when smaller than that).
+pub fn max_stored_len(len: u64) -> u64 {
+    len + 18 + 3 * (len / (128 * 1024) + 1)
+}
+
+/// Opens `--from`: an `http://` or `https://` URL, or a folder.
+pub fn open(from: &str, opts: HttpOptions) -> Result<Box<dyn Source>> {
+    if from.starts_with("http://") || from.starts_with("https://") {
+        Ok(Box::new(HttpSource::new(from, opts)?))
+    } else {
+        Ok(Box::new(FolderSource::new(Path::new(from))?))
+    }
+}

@@ -1,0 +1,203 @@
+//! Deciding whether a source's signed metadata may be used (TUF's threats).
+//!
+//! - *Arbitrary content / wrong key*: the root chain must start at a key the box trusts
+//!   (its installed root, or `--trust` on a new box) and every newer root must be signed
+//!   by the previous root's keys; the catalog must be signed by the current root's
+//!   catalog keys. Where the bytes came from does not matter.
+//! - *Rollback*: a catalog older than the installed one is refused, and so is a
+//!   different catalog carrying the same version.
+//! - *Freeze*: an expired catalog is refused from an online server. A USB stick or a
+//!   peer box is allowed to be stale (with a warning) as long as it is not older than
+//!   what the box holds. A Pi has no clock, so "now" is never earlier than the latest
+//!   signed time this box has ever seen (`DATA/sync/state.json`, the *time floor*).
+//! - *Mix-and-match*: manifests are named by hash in the catalog, objects by hash in the
+//!   manifests; the caller also checks each manifest's id and version.
+//! - *Endless data*: every read is bounded by the limits in `preau_pack::limits`.
+
+use std::path::Path;
+
+use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_ROOT_BYTES};
+use preau_pack::meta::{Catalog, Root};
+use preau_pack::repo::{self, CATALOG_FILE, ROOT_FILE, ROOTS_DIR};
+use preau_pack::sign::Envelope;
+use preau_pack::{Error, PublicKey, Repo, Result, fsutil};
+use serde::{Deserialize, Serialize};
+
+use crate::source::{Source, SourceKind};
+
+pub const STATE_DIR: &str = "sync";
+const STATE_FILE: &str = "state.json";
+
+/// What the box remembers between pulls about time and trust.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrustState {
+    /// The latest `issued` time of any valid catalog this box has seen (unix seconds).
+    pub time_floor: u64,
+}
+
+impl TrustState {
+    pub fn load(data_dir: &Path) -> Result<TrustState> {
+        let path = data_dir.join(STATE_DIR).join(STATE_FILE);
+        if !path.exists() {
+            return Ok(TrustState::default());
+        }
+        let bytes = repo::read_bounded(&path, 64 * 1024)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Malformed { what: path.display().to_string(), detail: e.to_string() })
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<()> {
+        let dir = data_dir.join(STATE_DIR);
+        fsutil::create_dir_all_durable(&dir)?;
+        fsutil::atomic_write(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(self).expect("serialisable"))
+    }
+}
+
+/// Signed metadata that passed every check, with the bytes to install.
+#[derive(Debug)]
+pub struct Verified {
+    pub root: Root,
+    pub root_bytes: Vec<u8>,
+    /// Root versions newer than the installed one: (version, bytes), to keep in `roots/`.
+    pub new_roots: Vec<(u64, Vec<u8>)>,
+    pub catalog: Catalog,
+    pub catalog_bytes: Vec<u8>,
+    pub warnings: Vec<String>,
+}
+
+/// The version of the catalog installed in `repo_dir` (0 when none), with its bytes.
+/// It was verified when it was installed; only its version is read here.
+pub fn installed_catalog(repo_dir: &Path) -> Result<(u64, Vec<u8>)> {
+    let path = repo_dir.join(CATALOG_FILE);
+    if !path.exists() {
+        return Ok((0, Vec::new()));
+    }
+    let bytes = repo::read_bounded(&path, MAX_CATALOG_BYTES)?;
+    let cat: Catalog = Envelope::parse(&bytes, "installed catalog")?.payload("installed catalog")?;
+    Ok((cat.version, bytes))
+}
+
+fn fetch(source: &dyn Source, rel: &str, max: u64) -> Result<Vec<u8>> {
+    source.get(rel, max)?.ok_or_else(|| {
+        Error::Other(format!("{} has no {rel}: not a Préau repository, or an incomplete copy", source.describe()))
+    })
+}
+
+/// Fetches and checks the source's root chain and catalog against what the box trusts.
+/// `now` is the box's clock; the effective time is never before `state.time_floor`.
+pub fn verify_source(
+    source: &dyn Source,
+    repo_dir: &Path,
+    extra_keys: &[PublicKey],
+    state: &TrustState,
+    now: u64,
+) -> Result<Verified> {
+    let mut warnings = Vec::new();
+    let now = now.max(state.time_floor);
+    let from = source.describe();
+
+    let local_root =
+        if repo_dir.join(ROOT_FILE).is_file() { Some(Repo::open(repo_dir)?.verified_root(None)?) } else { None };
+    let remote_bytes = fetch(source, ROOT_FILE, MAX_ROOT_BYTES)?;
+    let remote = repo::parse_root(&remote_bytes)
+        .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
+
+    let mut new_roots = Vec::new();
+    let (mut current, first_new) = match local_root {
+        Some(r) => {
+            let v = r.version;
+            (r, v + 1)
+        }
+        None => {
+            if extra_keys.is_empty() {
+                return Err(Error::Key(
+                    "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
+                ));
+            }
+            let bytes = fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?;
+            let r1 = repo::parse_root(&bytes)?;
+            let env = Envelope::parse(&bytes, "root version 1")?;
+            if r1.version != 1 || !env.valid_signers(&r1.roles.root).iter().any(|k| extra_keys.contains(k)) {
+                return Err(Error::BadSignature {
+                    what: format!("root of {from}"),
+                    detail:
+                        "not signed by any key this box trusts (wrong --trust key, or another publisher's repository)"
+                            .into(),
+                });
+            }
+            new_roots.push((1, bytes));
+            (r1, 2)
+        }
+    };
+    // Key rotation: each newer root is signed by the previous root's keys and its own.
+    for v in first_new..=remote.version {
+        let what = format!("root version {v} from {from}");
+        let bytes = if v == remote.version {
+            remote_bytes.clone()
+        } else {
+            fetch(source, &format!("{ROOTS_DIR}/{v}.json"), MAX_ROOT_BYTES)?
+        };
+        let r = repo::parse_root(&bytes)?;
+        if r.version != v {
+            return Err(Error::Malformed { what, detail: format!("says it is version {}", r.version) });
+        }
+        Envelope::parse(&bytes, &what)?
+            .check_role(&current.roles.root, &format!("{what} (by the keys of version {})", v - 1))?;
+        new_roots.push((v, bytes));
+        current = r;
+    }
+    let root_bytes = if current.version == remote.version {
+        remote_bytes
+    } else {
+        std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default()
+    };
+    if current.expires < now {
+        let msg = format!("the root of trust (version {}) expired at {}", current.version, current.expires);
+        if source.kind() == SourceKind::Online {
+            return Err(Error::Other(format!("{msg}: the publisher must sign a new root")));
+        }
+        warnings.push(msg);
+    }
+
+    let catalog_bytes = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES)?;
+    let catalog = repo::parse_catalog(&catalog_bytes, &current)?;
+    let (installed_version, installed_bytes) = installed_catalog(repo_dir)?;
+    if catalog.version < installed_version {
+        return Err(Error::Other(format!(
+            "refusing the catalog of {from}: version {} is older than the installed version {installed_version} (a rollback attack, or a stale copy)",
+            catalog.version
+        )));
+    }
+    if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
+        return Err(Error::Other(format!(
+            "refusing the catalog of {from}: it differs from the installed catalog but has the same version {installed_version}"
+        )));
+    }
+    if catalog.expires < now {
+        let msg = format!(
+            "the catalog of {from} (version {}) expired at unix time {}; this box's time is at least {now}",
+            catalog.version, catalog.expires
+        );
+        if source.kind() == SourceKind::Online {
+            return Err(Error::Other(format!("{msg}: refusing it from an online server (a frozen or stale mirror)")));
+        }
+        warnings.push(format!(
+            "{msg}; accepted from a {:?} source because it is not older than what this box has",
+            source.kind()
+        ));
+    }
+    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+}
+
+/// Installs the verified metadata into `repo_dir` (roots first, then the catalog).
+pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
+    if !v.new_roots.is_empty() {
+        fsutil::create_dir_all_durable(&repo_dir.join(ROOTS_DIR))?;
+        for (version, bytes) in &v.new_roots {
+            fsutil::atomic_write(&repo_dir.join(ROOTS_DIR).join(format!("{version}.json")), bytes)?;
+        }
+        fsutil::atomic_write(&repo_dir.join(ROOT_FILE), &v.root_bytes)?;
+    }
+    fsutil::atomic_write(&repo_dir.join(CATALOG_FILE), &v.catalog_bytes)
+}
