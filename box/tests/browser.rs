@@ -51,7 +51,9 @@ async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver is installed (apt-get install chromium chromium-driver; see .ci/install.d/50-box-app.sh)");
+        .expect(
+            "chromedriver is installed (apt-get install chromium chromium-driver; see .ci/install.d/50-box-app.sh)",
+        );
     let driver = Driver(child);
     let caps = json!({
         "goog:chromeOptions": {
@@ -87,11 +89,23 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn click_link(c: &Client, text: &str) {
-    c.wait().for_element(Locator::LinkText(text)).await.unwrap_or_else(|e| panic!("{text}: {e}")).click().await.unwrap();
+    c.wait()
+        .for_element(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).send_keys(text).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 /// A click starts a navigation that WebDriver does not wait for: wait until the new

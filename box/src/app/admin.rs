@@ -55,7 +55,11 @@ fn usb_repositories() -> Vec<std::path::PathBuf> {
     found
 }
 
-pub async fn page(State(app): State<Shared>, headers: HeaderMap, Extension(TeacherId(t)): Extension<TeacherId>) -> Response {
+pub async fn page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+) -> Response {
     let lang = Lang::from_headers(&headers);
     let csrf = Csrf::from_headers(&headers);
     let f = csrf.field();
@@ -104,7 +108,10 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, Extension(Teach
         }
         None => body.push_str(&format!(
             "<p>{}</p>",
-            lang.t("La boîte ne peut pas compter les appareils connectés ici.", "The box cannot count connected devices here.")
+            lang.t(
+                "La boîte ne peut pas compter les appareils connectés ici.",
+                "The box cannot count connected devices here."
+            )
         )),
     }
     body.push_str(&format!(
@@ -201,7 +208,10 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, Extension(Teach
         ));
     }
     if found.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")));
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")
+        ));
     }
     body.push_str(&format!(
         r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb/preau"></label><button>{}</button></form>"#,
@@ -232,11 +242,17 @@ pub async fn set_hours(State(app): State<Shared>, headers: HeaderMap, body: Byte
     let spec = if ranges.is_empty() {
         String::new()
     } else {
-        let mut days: Vec<&str> = form.all("day").into_iter().filter(|d| matches!(*d, "1" | "2" | "3" | "4" | "5" | "6" | "7")).collect();
+        let mut days: Vec<&str> =
+            form.all("day").into_iter().filter(|d| matches!(*d, "1" | "2" | "3" | "4" | "5" | "6" | "7")).collect();
         days.sort_unstable();
         days.dedup();
         if days.is_empty() {
-            return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Choisissez au moins un jour.", "Choose at least one day."));
+            return message(
+                lang,
+                StatusCode::BAD_REQUEST,
+                lang.t("Saisie refusée", "Input refused"),
+                lang.t("Choisissez au moins un jour.", "Choose at least one day."),
+            );
         }
         format!("{} {}", days.concat(), ranges)
     };
@@ -263,7 +279,12 @@ pub async fn set_clock(State(app): State<Shared>, headers: HeaderMap, body: Byte
         Err(r) => return r,
     };
     let Some(browser) = form.get("browser_time").and_then(|v| v.parse::<i64>().ok()) else {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "missing browser time");
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            "missing browser time",
+        );
     };
     // A device in 2020-2100: anything else is a broken clock on the other side.
     if !(1_577_836_800..=4_102_444_800).contains(&browser) {
@@ -288,7 +309,12 @@ pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: By
         Err(r) => return r,
     };
     if form.get("confirm") != Some("yes") {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."),
+        );
     }
     let Some(pack) = form.text("pack", 200) else {
         return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "missing pack");
@@ -309,7 +335,12 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
     };
     let folder = form.text("other", 500).or_else(|| form.text("folder", 500));
     let Some(folder) = folder else {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Choisissez un dossier.", "Choose a folder."));
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("Choisissez un dossier.", "Choose a folder."),
+        );
     };
     let path = std::path::PathBuf::from(&folder);
     if !path.is_absolute() || !path.join("catalog.json").is_file() {
@@ -324,7 +355,9 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
     // Installing verifies and copies many megabytes: off the async workers.
     match tokio::task::spawn_blocking(move || packs.install_from_folder(&path)).await {
         Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), &summary),
-        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, lang.t("Installation refusée", "Installation refused"), &e),
+        Ok(Err(e)) => {
+            message(lang, StatusCode::BAD_REQUEST, lang.t("Installation refusée", "Installation refused"), &e)
+        }
         Err(e) => internal(lang, e),
     }
 }

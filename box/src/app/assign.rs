@@ -101,10 +101,7 @@ fn render(
             let mark = s.mark.map(|m| format!(" — {} {m}", lang.t("note", "mark"))).unwrap_or_default();
             let file = s.file_name.map(|f| format!(" — {}", esc(&f))).unwrap_or_default();
             let comment = if s.comment.is_empty() { String::new() } else { format!(" — {}", esc(&s.comment)) };
-            body.push_str(&format!(
-                "<li>{}{file}{mark}{comment}</li>",
-                super::html::date(s.at, app.tz_minutes())
-            ));
+            body.push_str(&format!("<li>{}{file}{mark}{comment}</li>", super::html::date(s.at, app.tz_minutes())));
         }
         body.push_str("</ul>");
     }
@@ -148,7 +145,10 @@ pub async fn submit(
             Some("text") if a.accepts_text => {
                 text = field.text().await.unwrap_or_default();
                 if text.chars().count() > MAX_TEXT_CHARS {
-                    return bad(format!("{} {MAX_TEXT_CHARS}", lang.t("Texte trop long : au plus", "Text too long: at most")));
+                    return bad(format!(
+                        "{} {MAX_TEXT_CHARS}",
+                        lang.t("Texte trop long : au plus", "Text too long: at most")
+                    ));
                 }
             }
             Some("file") if a.accepts_file => {
@@ -187,7 +187,11 @@ pub async fn submit(
     {
         let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
         if !a.allowed_extensions.iter().any(|e| e.to_lowercase() == ext) {
-            return bad(format!("{} {}", lang.t("Type de fichier refusé. Acceptés :", "File type refused. Accepted:"), a.allowed_extensions.join(", ")));
+            return bad(format!(
+                "{} {}",
+                lang.t("Type de fichier refusé. Acceptés :", "File type refused. Accepted:"),
+                a.allowed_extensions.join(", ")
+            ));
         }
     }
     if let Some(limit) = a.word_limit

@@ -110,7 +110,8 @@ impl PackSource for LibraryPacks {
             .map(|k| preau_pack::PublicKey::from_hex(k))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let summary = preau_sync::install_from_folder(folder, &self.data_dir, &keys, None).map_err(|e| e.to_string())?;
+        let summary =
+            preau_sync::install_from_folder(folder, &self.data_dir, &keys, None).map_err(|e| e.to_string())?;
         self.library.reload().map_err(|e| format!("{e:#}"))?;
         let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
         Ok(format!(
@@ -123,6 +124,7 @@ impl PackSource for LibraryPacks {
     fn remove(&self, _pack: &str) -> Result<(), String> {
         // The box has one writer for installed packs (`preau-sync`), which has no remove
         // step yet; the application does not delete pack files itself.
-        Err("Retirer un contenu n'est pas encore possible depuis la boîte. Removing content is not available yet.".into())
+        Err("Retirer un contenu n'est pas encore possible depuis la boîte. Removing content is not available yet."
+            .into())
     }
 }

@@ -106,7 +106,8 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
 /// One CSV field for export: quoted when needed, and a leading `=`, `+`, `-`, `@` made
 /// inert (numbers aside) so that a spreadsheet never runs a pupil's answer as a formula.
 pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
+    let s =
+        if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
     if s.contains([';', ',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
@@ -123,7 +124,10 @@ mod tests {
 
     #[test]
     fn plain_list_one_name_per_line() {
-        assert_eq!(parse_class_list("Alice\nBob\r\n\nAlice\n  Chloé  Dupré \n").unwrap(), ["Alice", "Bob", "Chloé Dupré"]);
+        assert_eq!(
+            parse_class_list("Alice\nBob\r\n\nAlice\n  Chloé  Dupré \n").unwrap(),
+            ["Alice", "Bob", "Chloé Dupré"]
+        );
     }
 
     #[test]

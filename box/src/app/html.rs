@@ -58,9 +58,7 @@ impl Lang {
         for part in v.split(',').take(20) {
             let mut it = part.split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             let lang = if tag == "fr" || tag.starts_with("fr-") {
                 Lang::Fr
             } else if tag == "en" || tag.starts_with("en-") {
@@ -204,14 +202,7 @@ pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Respo
 /// Formats a Unix time as `YYYY-MM-DD HH:MM` (UTC plus the box's configured offset).
 pub fn date(t: i64, offset_minutes: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(t + offset_minutes * 60) {
-        Ok(d) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
-            d.year(),
-            d.month() as u8,
-            d.day(),
-            d.hour(),
-            d.minute()
-        ),
+        Ok(d) => format!("{:04}-{:02}-{:02} {:02}:{:02}", d.year(), d.month() as u8, d.day(), d.hour(), d.minute()),
         Err(_) => "?".into(),
     }
 }

@@ -36,9 +36,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
+use crate::context::AppContext;
 pub use context::{AppEnv, PackInfo, PackSource};
 pub(crate) use preau_pack::{course, quiz};
-use crate::context::AppContext;
 use store::Store;
 pub use web::App;
 
@@ -69,7 +69,8 @@ pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
     Ok(match setup_code(&AppEnv::from_context(ctx))? {
         Some(code) => vec![
             format!("Code d'installation enseignant / teacher setup code: {code}"),
-            "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account.".into(),
+            "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account."
+                .into(),
         ],
         None => Vec::new(),
     })
@@ -169,14 +170,8 @@ fn router_with(app: Arc<App>) -> Router {
         .route("/teacher/setup", get(teacher::setup_page).post(teacher::setup))
         .route("/static/{*path}", get(assets::serve));
 
-    Router::new()
-        .merge(teacher)
-        .merge(pupil)
-        .merge(open)
-        .layer(DefaultBodyLimit::max(FORM_LIMIT))
-        .with_state(app)
+    Router::new().merge(teacher).merge(pupil).merge(open).layer(DefaultBodyLimit::max(FORM_LIMIT)).with_state(app)
 }
-
 
 #[cfg(test)]
 mod tests;

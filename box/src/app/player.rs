@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
-use super::quiz::{self, PublicKind, PublicQuestion, Quiz, QuestionKind};
+use super::quiz::{self, PublicKind, PublicQuestion, QuestionKind, Quiz};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
 
@@ -68,7 +68,11 @@ pub async fn quiz_page(
     let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let (attempts, used, p) = {
         let store = app.store();
-        match (store.attempts_of(pupil, &pack, &quiz_id), store.attempt_count(pupil, &pack, &quiz_id), store.pupil(pupil)) {
+        match (
+            store.attempts_of(pupil, &pack, &quiz_id),
+            store.attempt_count(pupil, &pack, &quiz_id),
+            store.pupil(pupil),
+        ) {
             (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
             (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
@@ -195,7 +199,8 @@ fn render_question(out: &mut String, lang: Lang, name: &str, q: &PublicQuestion,
 
 /// A drop-down list; option values are positions in `options`.
 fn select(name: &str, options: &[String], lang: Lang) -> String {
-    let mut s = format!(r#"<select name="{name}" aria-label="{}"><option value=""></option>"#, lang.t("Choisir", "Choose"));
+    let mut s =
+        format!(r#"<select name="{name}" aria-label="{}"><option value=""></option>"#, lang.t("Choisir", "Choose"));
     for (k, o) in options.iter().enumerate() {
         s.push_str(&format!(r#"<option value="{k}">{}</option>"#, esc(&strip_tags(o))));
     }
@@ -207,7 +212,10 @@ fn select(name: &str, options: &[String], lang: Lang) -> String {
 fn inline_input(lang: Lang, name: &str, kind: &PublicKind) -> String {
     match kind {
         PublicKind::MultiChoice { choices, .. } => select(name, choices, lang),
-        _ => format!(r#"<input name="{name}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#, lang.t("Réponse", "Answer")),
+        _ => format!(
+            r#"<input name="{name}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#,
+            lang.t("Réponse", "Answer")
+        ),
     }
 }
 
@@ -300,12 +308,9 @@ fn response_from(form: &Form, name: &str, kind: &PublicKind) -> quiz::Response {
 fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
     match (kind, r) {
         (_, quiz::Response::Empty) => String::new(),
-        (PublicKind::MultiChoice { choices, .. }, quiz::Response::Choice { selected }) => selected
-            .iter()
-            .filter_map(|k| choices.get(*k))
-            .map(|c| strip_tags(c))
-            .collect::<Vec<_>>()
-            .join("; "),
+        (PublicKind::MultiChoice { choices, .. }, quiz::Response::Choice { selected }) => {
+            selected.iter().filter_map(|k| choices.get(*k)).map(|c| strip_tags(c)).collect::<Vec<_>>().join("; ")
+        }
         (_, quiz::Response::TrueFalse { value }) => {
             let word = if *value { lang.t("Vrai", "True") } else { lang.t("Faux", "False") };
             word.to_string()
@@ -358,7 +363,8 @@ pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, 
             r => summary(kind, r, lang),
         };
         let mut feedback = mark.feedback_html.clone();
-        if !mark.needs_grading && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9) && !mark.right_answer_summary.is_empty() {
+        if !mark.needs_grading && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9) && !mark.right_answer_summary.is_empty()
+        {
             feedback.push_str(&format!(
                 "<p><strong>{}</strong> {}</p>",
                 lang.t("Bonne réponse :", "Right answer:"),
@@ -391,12 +397,15 @@ pub async fn submit(
     };
     let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let mut store = app.store();
-    let (attempts, used, p) =
-        match (store.attempts_of(pupil, &pack, &quiz_id), store.attempt_count(pupil, &pack, &quiz_id), store.pupil(pupil)) {
-            (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
-            (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
-        };
+    let (attempts, used, p) = match (
+        store.attempts_of(pupil, &pack, &quiz_id),
+        store.attempt_count(pupil, &pack, &quiz_id),
+        store.pupil(pupil),
+    ) {
+        (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
+        (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
+    };
     // `n` is the attempt number the form was made for: a second submission of the same
     // form (a double click, a resend after a lost answer) is not a new attempt.
     let n = form.get("n").and_then(|v| v.parse::<usize>().ok());
@@ -470,7 +479,8 @@ pub async fn attempt_page(
 pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang: Lang) -> String {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
-    let mut body = format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."));
+    let mut body =
+        format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."));
     let scaled = match grade {
         Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
         _ => String::new(),
@@ -484,7 +494,10 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     if attempt.pending() {
         body.push_str(&format!(
             "<p>{}</p>",
-            lang.t("Certaines réponses seront corrigées par ton enseignant.", "Some answers will be marked by your teacher.")
+            lang.t(
+                "Certaines réponses seront corrigées par ton enseignant.",
+                "Some answers will be marked by your teacher."
+            )
         ));
     }
     for (i, (_, a)) in attempt.answers.iter().enumerate() {

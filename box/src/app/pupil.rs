@@ -19,7 +19,8 @@ use super::web::{
 
 /// The pictures of a picture code, standing for the digits 1 to 9.
 pub const PICTURES: [&str; 9] = ["🐱", "🐶", "🐟", "🌳", "🌞", "⭐", "🍎", "🚗", "🏠"];
-const PICTURE_NAMES_FR: [&str; 9] = ["chat", "chien", "poisson", "arbre", "soleil", "étoile", "pomme", "voiture", "maison"];
+const PICTURE_NAMES_FR: [&str; 9] =
+    ["chat", "chien", "poisson", "arbre", "soleil", "étoile", "pomme", "voiture", "maison"];
 const PICTURE_NAMES_EN: [&str; 9] = ["cat", "dog", "fish", "tree", "sun", "star", "apple", "car", "house"];
 
 /// The name shown in the header for whoever is signed in.
@@ -177,7 +178,10 @@ pub async fn login_names(
     let chosen = query.pupil.and_then(|id| pupils.iter().find(|p| p.id == id));
     match chosen {
         None => {
-            body.push_str(&format!("<p>{}</p><ul class=\"grid\">", lang.t("Choisis ton prénom :", "Choose your name:")));
+            body.push_str(&format!(
+                "<p>{}</p><ul class=\"grid\">",
+                lang.t("Choisis ton prénom :", "Choose your name:")
+            ));
             for p in &pupils {
                 body.push_str(&format!(
                     r#"<li><a href="/login/class/{}?pupil={}">{}</a></li>"#,
@@ -418,10 +422,8 @@ pub async fn progress(
             continue;
         };
         let total = outline.activities().filter(|a| a.available_offline).count();
-        let done_count = outline
-            .activities()
-            .filter(|a| a.available_offline && has("completed", &pack.id, &a.path))
-            .count();
+        let done_count =
+            outline.activities().filter(|a| a.available_offline && has("completed", &pack.id, &a.path)).count();
         body.push_str(&format!(
             r#"<div class="card"><h2>{}</h2><p>{} {done_count} / {total}</p>"#,
             esc(&outline.title),
@@ -472,7 +474,10 @@ pub async fn progress(
     if body.is_empty() {
         body.push_str(&format!(
             "<p>{}</p>",
-            lang.t("Tu n'as encore rien ouvert. Choisis un contenu sur l'accueil.", "Nothing opened yet. Pick something on the home page.")
+            lang.t(
+                "Tu n'as encore rien ouvert. Choisis un contenu sur l'accueil.",
+                "Nothing opened yet. Pick something on the home page."
+            )
         ));
     }
     body.push_str(&format!(r#"<p><a href="/">{}</a></p>"#, lang.t("← Accueil", "← Home")));

@@ -1,8 +1,8 @@
 //! The teachers' side: first-run setup, sign-in, classes and pupils, results, marking and
 //! exports. Every route here except `login` and `setup` sits behind `web::teacher_guard`.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::Bytes;
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -147,7 +147,8 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
 }
 
 /// An argon2 hash of a random password nobody knows.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3V0dr0WtHfqhS4D4q3rzkVBy9DuPJHdDD3p9AlLN6nQ";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3V0dr0WtHfqhS4D4q3rzkVBy9DuPJHdDD3p9AlLN6nQ";
 
 pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
     let lang = Lang::from_headers(&headers);
@@ -159,7 +160,9 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
     let csrf = Csrf::from_headers(&headers);
     let error = match q.error.as_deref() {
         Some("code") => lang.t("Code d'installation incorrect.", "Wrong setup code."),
-        Some("locked") => lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+        Some("locked") => {
+            lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes.")
+        }
         Some("password") => lang.t(
             "Le mot de passe doit avoir au moins 8 caractères, et les deux saisies être identiques.",
             "The password needs at least 8 characters, and both entries must match.",
@@ -336,7 +339,9 @@ pub async fn class_page(
         let store = app.store();
         match (store.class(id), store.pupils(id)) {
             (Ok(Some(c)), Ok(p)) => (c, p),
-            (Ok(None), _) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class"),
+            (Ok(None), _) => {
+                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+            }
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
     };
@@ -354,13 +359,12 @@ pub async fn class_page(
     ));
     for p in &pupils {
         let code = match (p.code_kind.as_str(), &p.code) {
-            ("pictures", Some(c)) => {
-                c.chars()
+            ("pictures", Some(c)) => c
+                .chars()
                 .filter_map(|d| d.to_digit(10))
                 .filter_map(|d| PICTURES.get((d as usize).checked_sub(1)?))
                 .copied()
-                .collect()
-            }
+                .collect(),
             (_, Some(c)) => esc(c),
             _ => "—".to_string(),
         };
@@ -622,8 +626,12 @@ pub async fn export_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
 fn download(bytes: Vec<u8>, content_type: &str, file_name: &str) -> Response {
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    let safe: String = file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    let safe: String =
+        file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -657,8 +665,11 @@ pub async fn results(
         }
     };
     let mut body = nav(lang);
-    body.push_str(&format!(r#"<form method="get" action="/teacher/results"><label>{} <select name="class"><option value="">{}</option>"#,
-        lang.t("Classe :", "Class:"), lang.t("toutes", "all")));
+    body.push_str(&format!(
+        r#"<form method="get" action="/teacher/results"><label>{} <select name="class"><option value="">{}</option>"#,
+        lang.t("Classe :", "Class:"),
+        lang.t("toutes", "all")
+    ));
     for c in &classes {
         let sel = if filter.class == Some(c.id) { " selected" } else { "" };
         body.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, c.id, esc(&c.name)));
@@ -804,7 +815,9 @@ pub async fn attempt_page(
                 let p = store.pupil(a.pupil_id).ok().flatten().map(|p| p.name).unwrap_or_default();
                 (a, p)
             }
-            Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt"),
+            Ok(None) => {
+                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt");
+            }
             Err(e) => return internal(lang, e),
         }
     };
@@ -813,7 +826,10 @@ pub async fn attempt_page(
     body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
     body.push_str(&render_attempt(&attempt, quiz.as_ref(), lang));
     if attempt.pending() {
-        body.push_str(&format!(r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#, lang.t("Corriger", "Mark")));
+        body.push_str(&format!(
+            r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
+            lang.t("Corriger", "Mark")
+        ));
     }
     let title = quiz.map(|q| q.title).unwrap_or(attempt.quiz);
     let mut page = teacher_page(&app, lang, t, &title, body);
@@ -833,10 +849,8 @@ pub async fn marking(
     let (answers, subs, names) = {
         let store = app.store();
         let subs = store.submissions(None).unwrap_or_default();
-        let names: std::collections::HashMap<i64, String> = subs
-            .iter()
-            .filter_map(|s| store.pupil(s.pupil_id).ok().flatten().map(|p| (p.id, p.name)))
-            .collect();
+        let names: std::collections::HashMap<i64, String> =
+            subs.iter().filter_map(|s| store.pupil(s.pupil_id).ok().flatten().map(|p| (p.id, p.name))).collect();
         match store.pending_answers() {
             Ok(a) => (a, subs, names),
             Err(e) => return internal(lang, e),
@@ -918,7 +932,12 @@ pub async fn mark_answer(State(app): State<Shared>, headers: HeaderMap, Path(id)
     }
 }
 
-pub async fn mark_submission(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+pub async fn mark_submission(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
     let lang = Lang::from_headers(&headers);
     let form = match check_post(&headers, &body) {
         Ok(f) => f,

@@ -138,7 +138,10 @@ pub fn pack_files(ctx: &AppEnv) -> axum::Router {
                             (
                                 [
                                     (header::CONTENT_TYPE, ty),
-                                    (header::CONTENT_SECURITY_POLICY, "sandbox allow-scripts allow-forms allow-popups".to_string()),
+                                    (
+                                        header::CONTENT_SECURITY_POLICY,
+                                        "sandbox allow-scripts allow-forms allow-popups".to_string(),
+                                    ),
                                 ],
                                 bytes,
                             )

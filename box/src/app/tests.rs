@@ -98,7 +98,10 @@ async fn teacher(f: &Fixture) -> Client {
     assert_eq!(r.location.as_deref(), Some("/teacher/setup"), "no teacher yet: setup first");
     let code = super::teacher::setup_code(&f.app.store()).unwrap().unwrap();
     let r = c
-        .post("/teacher/setup", &[("code", &code), ("name", "Mme Durand"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .post(
+            "/teacher/setup",
+            &[("code", &code), ("name", "Mme Durand"), ("password", "motdepasse1"), ("password2", "motdepasse1")],
+        )
         .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/"), "{}", r.body);
     c
@@ -133,16 +136,27 @@ async fn pupil(f: &Fixture, id: i64, code: Option<&str>) -> Client {
 async fn setup_code_from_config_also_works_once() {
     let f = fixture();
     let mut c = Client::new(f.router.clone());
-    let r = c.post("/teacher/setup", &[("code", "0000"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")]).await;
+    let r = c
+        .post(
+            "/teacher/setup",
+            &[("code", "0000"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")],
+        )
+        .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/setup?error=code"));
     let r = c
-        .post("/teacher/setup", &[("code", "24681357"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .post(
+            "/teacher/setup",
+            &[("code", "24681357"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")],
+        )
         .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/"));
     // Once a teacher exists, setup is closed.
     let mut other = Client::new(f.router.clone());
     let r = other
-        .post("/teacher/setup", &[("code", "24681357"), ("name", "Y"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .post(
+            "/teacher/setup",
+            &[("code", "24681357"), ("name", "Y"), ("password", "motdepasse1"), ("password2", "motdepasse1")],
+        )
         .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/login"));
     assert_eq!(f.app.store().teacher_count().unwrap(), 1);
@@ -201,10 +215,22 @@ async fn pupil_takes_the_quiz_and_the_teacher_sees_the_score() {
     for secret in ["Oui !", "fraction\"", "Paris", "Non : 3"] {
         assert!(!quiz.body.contains(secret), "{secret} leaked into the quiz page");
     }
-    assert!(quiz.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap().contains("script-src 'nonce-"));
+    assert!(
+        quiz.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap().contains("script-src 'nonce-")
+    );
     let url = format!("/packs/{DEMO}/_quiz/quiz-1");
     let r = p
-        .post(&url, &[("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", " paris "), ("q3", "12.3"), ("q4", "Une part d'un tout.")])
+        .post(
+            &url,
+            &[
+                ("n", "0"),
+                ("q0", "1"),
+                ("q1", "true"),
+                ("q2", " paris "),
+                ("q3", "12.3"),
+                ("q4", "Une part d'un tout."),
+            ],
+        )
         .await;
     let attempt_url = r.location.clone().expect("redirect to the attempt");
     assert!(attempt_url.starts_with("/pupil/attempt/"));
@@ -236,7 +262,12 @@ async fn pupil_takes_the_quiz_and_the_teacher_sees_the_score() {
     assert!(csv.body.contains("CM2;Bob;maths-cm2;quiz-1;4;6;1;"), "{}", csv.body);
     // Marking the essay completes the score.
     let pending = f.app.store().pending_answers().unwrap();
-    let r = t.post(&format!("/teacher/answer/{}/mark", pending[0].answer_id), &[("score", "1,5"), ("feedback", "Bien <b>vu</b>")]).await;
+    let r = t
+        .post(
+            &format!("/teacher/answer/{}/mark", pending[0].answer_id),
+            &[("score", "1,5"), ("feedback", "Bien <b>vu</b>")],
+        )
+        .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
     let shown = p.get(&attempt_url).await;
     assert!(shown.body.contains(r#"<strong id="score">5.50 / 6</strong>"#), "{}", shown.body);
@@ -260,7 +291,11 @@ async fn assignment_text_and_file_are_stored_and_bounded() {
         let body = format!(
             "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nMon travail\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n--{b}--\r\n"
         );
-        (Request::post(format!("/packs/{DEMO}/_assign/devoir-1")).header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}")), Body::from(body))
+        (
+            Request::post(format!("/packs/{DEMO}/_assign/devoir-1"))
+                .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}")),
+            Body::from(body),
+        )
     };
     let (req, body) = multipart("fiche.exe", "x");
     let r = p.send(req, body).await;
@@ -295,7 +330,8 @@ async fn class_list_import_and_pupil_deletion() {
     let body = format!(
         "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"classe.csv\"\r\nContent-Type: text/csv\r\n\r\nNom;Prénom\r\nMARTIN;Léa\r\nDUPONT;Hugo\r\n--{b}--\r\n"
     );
-    let req = Request::post(format!("/teacher/class/{class}/import")).header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
+    let req = Request::post(format!("/teacher/class/{class}/import"))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
     let r = t.send(req, Body::from(body)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let names: Vec<String> = f.app.store().pupils(class).unwrap().into_iter().map(|p| p.name).collect();
@@ -413,9 +449,18 @@ async fn authorisation_matrix() {
             assert!(r.status == StatusCode::OK || r.status == StatusCode::NOT_FOUND, "{route}: {}", r.status);
         }
     }
-    for (who, client) in [("anonymous", &mut anon), ("pupil", &mut p), ("sandboxed pack page", &mut sandboxed), ("foreign site", &mut foreign)] {
+    for (who, client) in [
+        ("anonymous", &mut anon),
+        ("pupil", &mut p),
+        ("sandboxed pack page", &mut sandboxed),
+        ("foreign site", &mut foreign),
+    ] {
         for (m, route) in &routes {
-            let r = if *m == "GET" { client.get(route).await } else { client.post(route, &[("name", "x"), ("confirm", "yes"), ("pack", DEMO)]).await };
+            let r = if *m == "GET" {
+                client.get(route).await
+            } else {
+                client.post(route, &[("name", "x"), ("confirm", "yes"), ("pack", DEMO)]).await
+            };
             let refused = match r.status {
                 StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => true,
                 StatusCode::SEE_OTHER => r.location.as_deref() == Some("/teacher/login"),
@@ -429,7 +474,9 @@ async fn authorisation_matrix() {
     assert_eq!(f.app.store().pupils(class).unwrap().len(), 2);
     assert_eq!(f.app.ctx.packs.list().len(), 1);
     // Pupil routes are refused to anonymous visitors and to the teacher's session.
-    for route in ["/pupil/".to_string(), format!("/packs/{DEMO}/_quiz/quiz-1"), format!("/packs/{DEMO}/_assign/devoir-1")] {
+    for route in
+        ["/pupil/".to_string(), format!("/packs/{DEMO}/_quiz/quiz-1"), format!("/packs/{DEMO}/_assign/devoir-1")]
+    {
         let r = anon.get(&route).await;
         assert_eq!(r.location.as_deref(), Some("/login"), "{route}");
         assert_eq!(t.get(&route).await.status, StatusCode::FORBIDDEN, "{route}");
@@ -443,7 +490,13 @@ async fn authorisation_matrix() {
     // Session cookies: HttpOnly; the teacher's is SameSite=Strict.
     let mut c = Client::new(f.router.clone());
     let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
-    let set = r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|v| v.starts_with("preau_session=")).unwrap();
+    let set = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("preau_session="))
+        .unwrap();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
 }
 

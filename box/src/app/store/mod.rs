@@ -176,9 +176,7 @@ impl Store {
     // ---- settings ----
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
+        self.conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()
     }
 
     pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
@@ -240,10 +238,8 @@ impl Store {
             return Err(limit_error("too many pupils in this class"));
         }
         let uuid = uuid::Uuid::new_v4().to_string();
-        self.conn.execute(
-            "INSERT INTO pupils(uuid, class_id, name) VALUES (?1, ?2, ?3)",
-            params![uuid, class_id, name],
-        )?;
+        self.conn
+            .execute("INSERT INTO pupils(uuid, class_id, name) VALUES (?1, ?2, ?3)", params![uuid, class_id, name])?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -254,9 +250,7 @@ impl Store {
     /// Sets or clears the pupil's sign-in code. `kind` is `none`, `digits` or `pictures`.
     pub fn set_pupil_code(&self, id: i64, code: Option<&str>, kind: &str) -> Result<bool> {
         let kind = if code.is_none() { "none" } else { kind };
-        Ok(self
-            .conn
-            .execute("UPDATE pupils SET code = ?2, code_kind = ?3 WHERE id = ?1", params![id, code, kind])?
+        Ok(self.conn.execute("UPDATE pupils SET code = ?2, code_kind = ?3 WHERE id = ?1", params![id, code, kind])?
             == 1)
     }
 
@@ -277,11 +271,7 @@ impl Store {
 
     pub fn pupil(&self, id: i64) -> Result<Option<Pupil>> {
         self.conn
-            .query_row(
-                "SELECT id, uuid, class_id, name, code, code_kind FROM pupils WHERE id = ?1",
-                [id],
-                pupil_row,
-            )
+            .query_row("SELECT id, uuid, class_id, name, code, code_kind FROM pupils WHERE id = ?1", [id], pupil_row)
             .optional()
     }
 
@@ -292,17 +282,14 @@ impl Store {
     }
 
     pub fn create_teacher(&self, name: &str, password_hash: &str) -> Result<i64> {
-        self.conn
-            .execute("INSERT INTO teachers(name, password_hash) VALUES (?1, ?2)", params![name, password_hash])?;
+        self.conn.execute("INSERT INTO teachers(name, password_hash) VALUES (?1, ?2)", params![name, password_hash])?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// (id, password hash) of the teacher with this name.
     pub fn teacher_by_name(&self, name: &str) -> Result<Option<(i64, String)>> {
         self.conn
-            .query_row("SELECT id, password_hash FROM teachers WHERE name = ?1", [name], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row("SELECT id, password_hash FROM teachers WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     }
 

@@ -46,9 +46,7 @@ fn deleting_a_pupil_deletes_all_their_records_and_unsent_statements() {
     let before = s.outbox_pending(1000).unwrap().len();
     assert!(s.delete_pupil(alice).unwrap());
     let count = |table: &str, col: &str| -> i64 {
-        s.conn
-            .query_row(&format!("SELECT count(*) FROM {table} WHERE {col} = ?1"), [alice], |r| r.get(0))
-            .unwrap()
+        s.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE {col} = ?1"), [alice], |r| r.get(0)).unwrap()
     };
     for (table, col) in [
         ("sessions", "pupil_id"),
@@ -61,9 +59,7 @@ fn deleting_a_pupil_deletes_all_their_records_and_unsent_statements() {
     }
     let orphan_answers: i64 = s
         .conn
-        .query_row("SELECT count(*) FROM answers WHERE attempt_id NOT IN (SELECT id FROM attempts)", [], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT count(*) FROM answers WHERE attempt_id NOT IN (SELECT id FROM attempts)", [], |r| r.get(0))
         .unwrap();
     assert_eq!(orphan_answers, 0);
     // Bob's records are untouched: half the statements remain.
