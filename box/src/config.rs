@@ -122,7 +122,8 @@ impl Config {
         if meta.len() > MAX_CONFIG_BYTES {
             bail!("config file {} is {} bytes, more than the limit of {MAX_CONFIG_BYTES}", path.display(), meta.len());
         }
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         Config::parse(&text).with_context(|| format!("config file {}", path.display()))
     }
 

@@ -55,7 +55,8 @@ pub fn install_on_first_start(data_dir: &Path) -> Result<bool> {
     install(data_dir)?;
     let marker = data_dir.join(MARKER);
     std::fs::create_dir_all(marker.parent().expect("has a parent"))?;
-    std::fs::write(&marker, "the demo pack was installed once\n").with_context(|| format!("cannot write {}", marker.display()))?;
+    std::fs::write(&marker, "the demo pack was installed once\n")
+        .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(true)
 }
 
@@ -67,7 +68,8 @@ pub fn install(data_dir: &Path) -> Result<()> {
     let key = SecretKey::generate();
     let opts = BuildOptions { level: 3, ..BuildOptions::default() };
     build(&src_repo, source_tree(), &key, &opts, &mut |_, _| {}).context("cannot build the demo pack")?;
-    preau_sync::install_from_folder(&src_repo, data_dir, &[key.public()], None).context("cannot install the demo pack")?;
+    preau_sync::install_from_folder(&src_repo, data_dir, &[key.public()], None)
+        .context("cannot install the demo pack")?;
     Ok(())
 }
 
@@ -80,7 +82,8 @@ mod tests {
     #[test]
     fn demo_data_files_follow_the_pack_data_model() {
         let tree = source_tree();
-        let get = |p: &str| match &tree.files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} missing")).data {
+        let get = |p: &str| match &tree.files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} missing")).data
+        {
             preau_pack::SourceData::Bytes(b) => b.clone(),
             _ => unreachable!(),
         };

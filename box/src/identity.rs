@@ -31,7 +31,8 @@ pub fn load_or_create(data_dir: &Path) -> Result<String> {
     let mut raw = [0u8; 16];
     getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no system randomness for the box id: {e}"))?;
     let id = hex::encode(raw);
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     writeln!(tmp, "{id}").and_then(|_| tmp.as_file().sync_all()).context("cannot write the box id")?;
     tmp.persist(&path).with_context(|| format!("cannot create {}", path.display()))?;
     fs::File::open(&dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;

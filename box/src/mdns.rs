@@ -79,7 +79,12 @@ mod tests {
 
     #[test]
     fn txt_records_and_names() {
-        let a = Advert { hostname: "preau".into(), box_id: "0123456789abcdef0123456789abcdef".into(), catalog_version: 7, port: 8080 };
+        let a = Advert {
+            hostname: "preau".into(),
+            box_id: "0123456789abcdef0123456789abcdef".into(),
+            catalog_version: 7,
+            port: 8080,
+        };
         let services = a.services().unwrap();
         assert_eq!(services.len(), 2);
         let p = &services[1];

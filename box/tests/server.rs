@@ -24,7 +24,9 @@ fn healthz_and_metrics() {
     let ok_line = text.lines().find(|l| l.starts_with("preau_http_requests_total{class=\"2xx\"}")).unwrap();
     let n: u64 = ok_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 1, "{ok_line}");
-    for name in ["preau_connections_open", "preau_connections_refused_total", "preau_packs_installed", "preau_file_cache_bytes"] {
+    for name in
+        ["preau_connections_open", "preau_connections_refused_total", "preau_packs_installed", "preau_file_cache_bytes"]
+    {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing in\n{text}");
     }
 }
@@ -32,7 +34,9 @@ fn healthz_and_metrics() {
 #[test]
 fn captive_portal_probes_redirect_to_the_box() {
     let s = Server::start("");
-    for path in ["/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt", "/canonical.html", "/success.txt"] {
+    for path in
+        ["/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt", "/canonical.html", "/success.txt"]
+    {
         let r = s.get_with(path, &[("host", "connectivitycheck.gstatic.com")]);
         assert_eq!(r.status, 302, "{path}");
         assert_eq!(r.header("location").unwrap(), format!("http://{}/", s.addr), "{path}");
@@ -69,7 +73,7 @@ fn body_over_the_limit_is_refused() {
     let m = s.get("/metrics").text();
     assert!(m.contains("preau_request_bodies_too_large_total 1"), "{m}");
     // Under the limit the request goes through to the router.
-    assert_ne!(request(s.addr, "POST", "/", &[], &vec![b'x'; 100]).status, 413);
+    assert_ne!(request(s.addr, "POST", "/", &[], &[b'x'; 100]).status, 413);
 }
 
 #[test]
@@ -154,4 +158,21 @@ fn bad_config_is_an_error_naming_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scool") && err.contains("preau.toml"), "{err}");
+}
+
+#[test]
+fn keep_alive_ends_after_the_request_cap() {
+    let s = Server::start("[server]\nkeep_alive_max_requests = 2");
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Two requests pipelined on one connection, then the server closes it.
+    c.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    let second = &text[text.rfind("HTTP/1.1 200 OK").unwrap()..];
+    assert!(second.contains("connection: close"), "{text}");
+    let first = &text[..text.rfind("HTTP/1.1 200 OK").unwrap()];
+    assert!(!first.contains("connection: close"), "{text}");
 }

@@ -89,6 +89,10 @@ pub struct AutoStatus {
     /// Seconds until the next probe.
     pub next_check_secs: u64,
     pub consecutive_failures: u32,
+    /// Bytes received so far by the pull in progress.
+    pub bytes_in_progress: u64,
+    /// Packs the last pull could not bring up to date (their installed version is stale).
+    pub stale: Vec<String>,
 }
 
 /// What to do next, and how long to wait before the next decision.
@@ -222,8 +226,12 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
                 continue;
             }
         }
-        set(status, |s| s.state = "pulling".into());
-        let opts = PullOptions { trusted: cfg.trusted_keys.clone(), ..Default::default() };
+        set(status, |s| {
+            s.state = "pulling".into();
+            s.bytes_in_progress = 0;
+        });
+        let progress = |done: u64, _: u64| set(status, |s| s.bytes_in_progress = done);
+        let opts = PullOptions { trusted: cfg.trusted_keys.clone(), progress: Some(&progress), ..Default::default() };
         return pull(&src as &dyn Source, &cfg.data_dir, &opts);
     }
     Err(last_err)
@@ -250,6 +258,7 @@ fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condva
                             s.state = if summary.incomplete.is_empty() { "idle".into() } else { "incomplete".into() };
                             s.last_success = Some(now_unix());
                             s.last_error = summary.incomplete.first().map(|(id, why)| format!("{id}: {why}"));
+                            s.stale = summary.incomplete.iter().map(|(id, _)| id.clone()).collect();
                             s.last_summary = Some(summary);
                             s.consecutive_failures = 0;
                             s.next_check_secs = w;

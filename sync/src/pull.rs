@@ -239,6 +239,11 @@ fn lock(path: &Path) -> Result<File> {
     }
 }
 
+enum Job {
+    Delta(Box<DeltaStep>),
+    Chunk(Hash, u64),
+}
+
 enum PackError {
     /// This source cannot complete this pack (it lacks an object): other packs go on.
     Unavailable(String),
@@ -309,28 +314,41 @@ impl Ctx<'_> {
         let missing: Mutex<Vec<Hash>> = Mutex::new(Vec::new());
         let fallback: Mutex<Vec<(Hash, u64)>> = Mutex::new(Vec::new());
         let (used, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-        parallel(p.deltas.clone(), self.opts.workers, &|step: DeltaStep| {
-            match self.apply_delta(&step)? {
-                true => {
-                    used.fetch_add(1, Ordering::Relaxed);
+        // Deltas and chunks in one batch, so that a long link sees a single round of
+        // requests; chunks of the files whose delta failed come in a second batch.
+        let jobs: Vec<Job> = p
+            .deltas
+            .iter()
+            .cloned()
+            .map(|d| Job::Delta(Box::new(d)))
+            .chain(p.fetch.iter().map(|&(h, l)| Job::Chunk(h, l)))
+            .collect();
+        let run = |job: Job| -> Result<()> {
+            match job {
+                Job::Delta(step) => {
+                    if self.apply_delta(&step)? {
+                        used.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        fallback
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend(plan::fallback_chunks(&step, &present));
+                    }
                 }
-                false => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    fallback.lock().unwrap_or_else(|e| e.into_inner()).extend(plan::fallback_chunks(&step, &present));
+                Job::Chunk(h, len) => {
+                    if self.object(&h, len)?.is_none() {
+                        missing.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+                    }
                 }
             }
             Ok(())
-        })?;
-        let mut jobs = p.fetch.clone();
-        jobs.extend(fallback.into_inner().unwrap_or_default());
-        jobs.sort();
-        jobs.dedup();
-        parallel(jobs, self.opts.workers, &|(h, len)| {
-            if self.object(&h, len)?.is_none() {
-                missing.lock().unwrap_or_else(|e| e.into_inner()).push(h);
-            }
-            Ok(())
-        })?;
+        };
+        parallel(jobs, self.opts.workers, &run)?;
+        let mut second: Vec<(Hash, u64)> = std::mem::take(&mut *fallback.lock().unwrap_or_else(|e| e.into_inner()));
+        second.sort();
+        second.dedup();
+        parallel(second.into_iter().map(|(h, l)| Job::Chunk(h, l)).collect(), self.opts.workers, &run)?;
         let missing = missing.into_inner().unwrap_or_default();
         if let Some(h) = missing.first() {
             return Err(PackError::Unavailable(format!(

@@ -99,12 +99,93 @@ pub fn verify_source(
 
     let local_root =
         if repo_dir.join(ROOT_FILE).is_file() { Some(Repo::open(repo_dir)?.verified_root(None)?) } else { None };
-    let remote_bytes = fetch(source, ROOT_FILE, MAX_ROOT_BYTES)?;
+    // root.json and catalog.json in parallel: one round trip instead of two on a long link.
+    let (remote_bytes, catalog_bytes) = std::thread::scope(|s| {
+        let cat = s.spawn(|| fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES));
+        let root = fetch(source, ROOT_FILE, MAX_ROOT_BYTES);
+        (root, cat.join().unwrap_or_else(|_| Err(Error::Other("catalog fetch panicked".into()))))
+    });
+    let remote_bytes = remote_bytes?;
     let remote = repo::parse_root(&remote_bytes)
         .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
+    let catalog_bytes = catalog_bytes?;
+    let chain = |start: Option<Root>| -> Result<(Root, Vec<(u64, Vec<u8>)>, Vec<u8>, Catalog)> {
+        let (root, new_roots, root_bytes) = walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes)?;
+        let catalog = repo::parse_catalog(&catalog_bytes, &root)?;
+        Ok((root, new_roots, root_bytes, catalog))
+    };
+    // Normally the source continues the chain of the root this box holds. A box whose
+    // packs so far came from another publisher (the embedded demo pack, a USB stick)
+    // moves to the source's chain only if that chain starts at a key given explicitly
+    // (`--trust`, `[sync] trusted_keys`); version numbers are then per publisher.
+    let mut publisher_changed = false;
+    let (current, new_roots, root_bytes, catalog) = match chain(local_root.clone()) {
+        Ok(x) => x,
+        Err(e) if local_root.is_some() && !extra_keys.is_empty() => match chain(None) {
+            Ok(x) => {
+                let local_first = std::fs::read(repo_dir.join(ROOTS_DIR).join("1.json")).unwrap_or_default();
+                publisher_changed = x.1.first().is_some_and(|(_, b)| *b != local_first);
+                if publisher_changed {
+                    warnings.push(format!("this box now follows the publisher of {from} (trusted key given)"));
+                }
+                x
+            }
+            Err(_) => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
+    if current.expires < now {
+        let msg = format!("the root of trust (version {}) expired at {}", current.version, current.expires);
+        if source.kind() == SourceKind::Online {
+            return Err(Error::Other(format!("{msg}: the publisher must sign a new root")));
+        }
+        warnings.push(msg);
+    }
+
+    let (installed_version, installed_bytes) =
+        if publisher_changed { (0, Vec::new()) } else { installed_catalog(repo_dir)? };
+    if catalog.version < installed_version {
+        return Err(Error::Other(format!(
+            "refusing the catalog of {from}: version {} is older than the installed version {installed_version} (a rollback attack, or a stale copy)",
+            catalog.version
+        )));
+    }
+    if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
+        return Err(Error::Other(format!(
+            "refusing the catalog of {from}: it differs from the installed catalog but has the same version {installed_version}"
+        )));
+    }
+    if catalog.expires < now {
+        let msg = format!(
+            "the catalog of {from} (version {}) expired at unix time {}; this box's time is at least {now}",
+            catalog.version, catalog.expires
+        );
+        if source.kind() == SourceKind::Online {
+            return Err(Error::Other(format!("{msg}: refusing it from an online server (a frozen or stale mirror)")));
+        }
+        warnings.push(format!(
+            "{msg}; accepted from a {:?} source because it is not older than what this box has",
+            source.kind()
+        ));
+    }
+    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+}
+
+/// Walks the root chain from `start` (the box's root) or, with `None`, from the source's
+/// `roots/1.json`, which must be signed by one of `extra_keys`, up to the source's current
+/// root. Returns the newest root, the root files to install, and the current root's bytes.
+fn walk_roots(
+    source: &dyn Source,
+    repo_dir: &Path,
+    start: Option<Root>,
+    extra_keys: &[PublicKey],
+    remote: &Root,
+    remote_bytes: &[u8],
+) -> Result<(Root, Vec<(u64, Vec<u8>)>, Vec<u8>)> {
+    let from = source.describe();
     let mut new_roots = Vec::new();
-    let (mut current, first_new) = match local_root {
+    let (mut current, first_new) = match start {
         Some(r) => {
             let v = r.version;
             (r, v + 1)
@@ -134,7 +215,7 @@ pub fn verify_source(
     for v in first_new..=remote.version {
         let what = format!("root version {v} from {from}");
         let bytes = if v == remote.version {
-            remote_bytes.clone()
+            remote_bytes.to_vec()
         } else {
             fetch(source, &format!("{ROOTS_DIR}/{v}.json"), MAX_ROOT_BYTES)?
         };
@@ -148,46 +229,11 @@ pub fn verify_source(
         current = r;
     }
     let root_bytes = if current.version == remote.version {
-        remote_bytes
+        remote_bytes.to_vec()
     } else {
         std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default()
     };
-    if current.expires < now {
-        let msg = format!("the root of trust (version {}) expired at {}", current.version, current.expires);
-        if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!("{msg}: the publisher must sign a new root")));
-        }
-        warnings.push(msg);
-    }
-
-    let catalog_bytes = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES)?;
-    let catalog = repo::parse_catalog(&catalog_bytes, &current)?;
-    let (installed_version, installed_bytes) = installed_catalog(repo_dir)?;
-    if catalog.version < installed_version {
-        return Err(Error::Other(format!(
-            "refusing the catalog of {from}: version {} is older than the installed version {installed_version} (a rollback attack, or a stale copy)",
-            catalog.version
-        )));
-    }
-    if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
-        return Err(Error::Other(format!(
-            "refusing the catalog of {from}: it differs from the installed catalog but has the same version {installed_version}"
-        )));
-    }
-    if catalog.expires < now {
-        let msg = format!(
-            "the catalog of {from} (version {}) expired at unix time {}; this box's time is at least {now}",
-            catalog.version, catalog.expires
-        );
-        if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!("{msg}: refusing it from an online server (a frozen or stale mirror)")));
-        }
-        warnings.push(format!(
-            "{msg}; accepted from a {:?} source because it is not older than what this box has",
-            source.kind()
-        ));
-    }
-    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+    Ok((current, new_roots, root_bytes))
 }
 
 /// Installs the verified metadata into `repo_dir` (roots first, then the catalog).

@@ -41,9 +41,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let data_dir = args.data.clone().or_else(|| config.box_.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let data_dir =
+        args.data.clone().or_else(|| config.box_.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     let listen = args.listen.or(config.box_.listen).unwrap_or(DEFAULT_LISTEN);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let box_id = identity::load_or_create(&data_dir)?;
     if demo::install_on_first_start(&data_dir)? {
         tracing::info!("first start: demo pack installed");
@@ -51,8 +53,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
-    let ctx = AppContext { data_dir: data_dir.clone(), config: Arc::new(config), box_id, packs: packs.clone(), metrics: metrics.clone() };
-    let serving = Arc::new(Serving { packs, cache: Cache::new(limits.cache_bytes), metrics: metrics.clone() });
+    let ctx = AppContext {
+        data_dir: data_dir.clone(),
+        config: Arc::new(config),
+        box_id,
+        packs: packs.clone(),
+        metrics: metrics.clone(),
+    };
+    let serving = Arc::new(Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,7 +69,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr()?;
         let banner = routes::app_startup_lines(&ctx)?;
         print_urls(local, &ctx, &data_dir, &banner);
@@ -77,7 +86,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

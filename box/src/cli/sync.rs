@@ -151,10 +151,10 @@ fn run_pull(a: PullArgs) -> Result<()> {
         .iter()
         .map(|p| PublicKey::read_file(p).with_context(|| format!("reading the trusted key {}", p.display())))
         .collect::<Result<Vec<_>>>()?;
-    let http = |url: &str, kind| HttpOptions { max_rate: a.max_rate, kind, ..Default::default() };
+    let http = |kind| HttpOptions { max_rate: a.max_rate, kind, ..Default::default() };
     let src: Box<dyn Source> = match (&a.from, a.auto) {
         (Some(f), false) if f.starts_with("http://") || f.starts_with("https://") => {
-            Box::new(HttpSource::new(f, http(f, if a.peer { SourceKind::Peer } else { SourceKind::Online }))?)
+            Box::new(HttpSource::new(f, http(if a.peer { SourceKind::Peer } else { SourceKind::Online }))?)
         }
         (Some(f), _) if !(f.starts_with("http://") || f.starts_with("https://")) => {
             Box::new(FolderSource::new(f.as_ref())?)
@@ -165,9 +165,9 @@ fn run_pull(a: PullArgs) -> Result<()> {
             match (peers.first(), from) {
                 (Some(p), _) => {
                     eprintln!("pulling from peer box {} ({})", p.name, p.url);
-                    Box::new(HttpSource::new(&p.url, http(&p.url, SourceKind::Peer))?)
+                    Box::new(HttpSource::new(&p.url, http(SourceKind::Peer))?)
                 }
-                (None, Some(f)) => Box::new(HttpSource::new(f, http(f, SourceKind::Online))?),
+                (None, Some(f)) => Box::new(HttpSource::new(f, http(SourceKind::Online))?),
                 (None, None) => bail!("--auto found no peer box and no --from URL was given"),
             }
         }

@@ -40,7 +40,9 @@ impl Pack {
 
 /// True for paths under `_preau/`, in any letter case (a FAT-born `_PREAU/` too).
 pub fn is_private(path: &str) -> bool {
-    path.len() >= 6 && path.as_bytes()[..6].eq_ignore_ascii_case(b"_preau") && matches!(path.as_bytes().get(6), None | Some(b'/'))
+    path.len() >= 6
+        && path.as_bytes()[..6].eq_ignore_ascii_case(b"_preau")
+        && matches!(path.as_bytes().get(6), None | Some(b'/'))
 }
 
 #[derive(Default)]
@@ -68,7 +70,8 @@ impl Library {
 
     /// Reads the installed packs again (after a sync installed or removed one).
     pub fn reload(&self) -> Result<()> {
-        let snap = store::load(&self.repo_dir).with_context(|| format!("cannot read the installed packs in {}", self.repo_dir.display()))?;
+        let snap = store::load(&self.repo_dir)
+            .with_context(|| format!("cannot read the installed packs in {}", self.repo_dir.display()))?;
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
         Ok(())
     }
@@ -119,6 +122,21 @@ impl Library {
         store::read_range(&self.repo_dir, entry, start, len)
     }
 
+    /// Installs (or updates) the packs of a repository folder (a USB stick) through
+    /// preau-sync's one verified apply step, then reloads. `trusted` are root keys
+    /// accepted in addition to the ones the box already trusts.
+    pub fn install_from_folder(
+        &self,
+        folder: &Path,
+        trusted: &[preau_pack::PublicKey],
+    ) -> Result<preau_sync::InstallSummary> {
+        let data_dir = self.repo_dir.parent().context("the repository folder has no parent data folder")?;
+        let summary = preau_sync::install_from_folder(folder, data_dir, trusted, None)
+            .with_context(|| format!("cannot install packs from {}", folder.display()))?;
+        self.reload()?;
+        Ok(summary)
+    }
+
     /// Reads a box-only file `_preau/{path}` of a pack (quiz answers, course outline).
     /// `Ok(None)` when the pack or the file does not exist. Blocking.
     pub fn read_private(&self, pack_id: &str, path: &str) -> Result<Option<Vec<u8>>> {
@@ -148,7 +166,8 @@ mod store {
         let catalog_version = repo.load_catalog(&root)?.version;
         let mut packs = BTreeMap::new();
         for (id, p) in &installed.packs {
-            let manifest = repo.read_manifest(&p.manifest, p.manifest_size).with_context(|| format!("manifest of pack {id:?}"))?;
+            let manifest =
+                repo.read_manifest(&p.manifest, p.manifest_size).with_context(|| format!("manifest of pack {id:?}"))?;
             let pack = Pack { id: id.clone(), version: p.version, manifest_hash: p.manifest, manifest };
             packs.insert(id.clone(), Arc::new(pack));
         }
@@ -157,7 +176,8 @@ mod store {
 
     pub fn read_range(repo_dir: &Path, entry: &FileEntry, start: u64, len: u64) -> Result<Vec<u8>> {
         let repo = Repo::open(repo_dir)?;
-        let bytes = if start == 0 && len == entry.size { repo.read_file(entry)? } else { repo.read_range(entry, start, len)? };
+        let bytes =
+            if start == 0 && len == entry.size { repo.read_file(entry)? } else { repo.read_range(entry, start, len)? };
         Ok(bytes)
     }
 }

@@ -28,7 +28,9 @@ pub fn parse(header: Option<&str>, size: u64) -> RangeAnswer {
     }
     let Some((a, b)) = spec.trim().split_once('-') else { return RangeAnswer::Whole };
     let (a, b) = (a.trim(), b.trim());
-    let num = |s: &str| -> Option<u64> { if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None } };
+    let num = |s: &str| -> Option<u64> {
+        if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
+    };
     match (a.is_empty(), b.is_empty()) {
         // bytes=-N: the last N bytes.
         (true, false) => match num(b) {

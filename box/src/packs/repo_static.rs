@@ -28,7 +28,9 @@ fn checked_path(path: &str) -> Option<&str> {
     let ok = !path.is_empty()
         && path.len() <= 512
         && parts.len() <= MAX_DEPTH
-        && parts.iter().all(|p| !p.is_empty() && !p.starts_with('.') && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+        && parts.iter().all(|p| {
+            !p.is_empty() && !p.starts_with('.') && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
     ok.then_some(path)
 }
 
@@ -52,7 +54,8 @@ pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, 
     let etag = if immutable {
         format!("\"{}\"", rel.rsplit('/').next().unwrap_or(rel))
     } else {
-        let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+        let mtime =
+            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
         format!("\"{size:x}-{mtime:x}\"")
     };
     let mut common = HeaderMap::new();
@@ -76,7 +79,8 @@ pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, 
         RangeAnswer::Unsatisfiable => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"));
+            r.headers_mut()
+                .insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"));
             r.headers_mut().extend(common);
             return r;
         }
@@ -129,7 +133,9 @@ mod tests {
     fn repo_paths() {
         assert!(checked_path("catalog.json").is_some());
         assert!(checked_path("objects/ab/abcdef").is_some());
-        for bad in ["", "../x", "objects/../../etc/passwd", ".tmp-catalog", "a//b", "/etc/passwd", "a\\b", "objects/ab/.x"] {
+        for bad in
+            ["", "../x", "objects/../../etc/passwd", ".tmp-catalog", "a//b", "/etc/passwd", "a\\b", "objects/ab/.x"]
+        {
             assert!(checked_path(bad).is_none(), "{bad}");
         }
     }

@@ -38,11 +38,33 @@ const MIN_GZIP_BYTES: u64 = 256;
 /// Most entries shown in a generated file index.
 const MAX_INDEX_ENTRIES: usize = 5000;
 
+/// Called for each page (HTML or Markdown) of a pack served with status 200, with the
+/// request headers, the pack id and the path: the app records pupils' progress with it.
+pub type OpenHook = Arc<dyn Fn(&HeaderMap, &str, &str) + Send + Sync>;
+
 /// What the pack handlers share.
 pub struct Serving {
     pub packs: Arc<Library>,
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
+    pub on_open: Option<OpenHook>,
+}
+
+impl Serving {
+    pub fn new(packs: Arc<Library>, cache: Cache, metrics: Arc<Metrics>) -> Serving {
+        Serving { packs, cache, metrics, on_open: None }
+    }
+
+    /// Runs the open hook off the request path (it may write to SQLite).
+    fn opened(&self, resp: &Resp, headers: &HeaderMap, id: &str, path: &str) {
+        let Some(hook) = &self.on_open else { return };
+        let is_page = resp.status() == StatusCode::OK
+            && resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        if is_page {
+            let (hook, headers, id, path) = (hook.clone(), headers.clone(), id.to_string(), path.to_string());
+            tokio::task::spawn_blocking(move || hook(&headers, &id, &path));
+        }
+    }
 }
 
 type Resp = Response<Body>;
@@ -59,7 +81,9 @@ pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, he
     if !entry.is_empty() && entry != "index.html" && pack.public_file(entry).is_some() {
         return redirect(&format!("/packs/{}/{}", encode_path(&id), encode_path(entry)));
     }
-    dir_or_index(&s, &pack, "", &headers, None).await
+    let resp = dir_or_index(&s, &pack, "", &headers, None).await;
+    s.opened(&resp, &headers, &id, "");
+    resp
 }
 
 /// `GET /packs/{id}/{*path}`.
@@ -73,14 +97,19 @@ pub async fn pack_file(
     if is_private(&path) {
         return not_found();
     }
-    if path.ends_with('/') {
-        return dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await;
-    }
-    match pack.public_file(&path) {
-        Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
-        None if has_dir(&pack, &format!("{path}/")) => redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path))),
-        None => not_found(),
-    }
+    let resp = if path.ends_with('/') {
+        dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await
+    } else {
+        match pack.public_file(&path) {
+            Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
+            None if has_dir(&pack, &format!("{path}/")) => {
+                redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
+            }
+            None => not_found(),
+        }
+    };
+    s.opened(&resp, &headers, &id, &path);
+    resp
 }
 
 async fn dir_or_index(s: &Serving, pack: &Pack, dir: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
@@ -139,7 +168,11 @@ fn file_index(pack: &Pack, dir: &str) -> String {
     }
     for (name, size, is_dir) in &names {
         let size = if *is_dir { String::new() } else { format!(" <small>{}</small>", human_size(*size)) };
-        out.push_str(&format!("<li><a href=\"{}\">{}</a>{size}</li>", html_escape(&encode_path(name)), html_escape(name)));
+        out.push_str(&format!(
+            "<li><a href=\"{}\">{}</a>{size}</li>",
+            html_escape(&encode_path(name)),
+            html_escape(name)
+        ));
     }
     if names.len() == MAX_INDEX_ENTRIES {
         out.push_str("<li>…</li>");
@@ -155,7 +188,8 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
         Some(v) => v.trim() == quote(&entry.hash.to_hex()),
         None => true,
     };
-    let markdown = is_markdown(&entry.path) && !query.is_some_and(|q| q.split('&').any(|p| p == "raw" || p.starts_with("raw=")));
+    let markdown =
+        is_markdown(&entry.path) && !query.is_some_and(|q| q.split('&').any(|p| p == "raw" || p.starts_with("raw=")));
     let compressible = is_compressible(&entry.media_type, &entry.path);
     let form = if markdown {
         Form::Markdown
@@ -194,14 +228,21 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
         Form::Markdown => "text/html; charset=utf-8".to_string(),
         _ => content_type(&entry.media_type),
     };
-    common.insert(header::CONTENT_TYPE, HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    common.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
 
-    let answer = if form == Form::Identity && if_range_ok { range::parse(range_header, entry.size) } else { RangeAnswer::Whole };
+    let answer =
+        if form == Form::Identity && if_range_ok { range::parse(range_header, entry.size) } else { RangeAnswer::Whole };
     let mut resp = match answer {
         RangeAnswer::Unsatisfiable => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{}", entry.size)).expect("ascii"));
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{}", entry.size)).expect("ascii"),
+            );
             r.headers_mut().extend(common);
             return r;
         }
@@ -217,7 +258,10 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(path = %entry.path, error = %format!("{e:#}"), "cannot read pack file");
-                return crate::server::plain(StatusCode::INTERNAL_SERVER_ERROR, "Fichier illisible. Cannot read this file.\n");
+                return crate::server::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Fichier illisible. Cannot read this file.\n",
+                );
             }
         },
     };
@@ -275,21 +319,24 @@ fn stream_range(s: &Serving, entry: &FileEntry, start: u64, len: u64) -> Body {
     let lib = s.packs.clone();
     let metrics = s.metrics.clone();
     let entry = Arc::new(entry.clone());
-    let stream = futures_util::stream::unfold((pieces.into_iter(), lib, entry, metrics), |(mut it, lib, entry, metrics)| async move {
-        let (off, n) = it.next()?;
-        let (l, e) = (lib.clone(), entry.clone());
-        let got = match tokio::task::spawn_blocking(move || l.read_range(&e, off, n)).await {
-            Ok(Ok(b)) => Ok(Bytes::from(b)),
-            Ok(Err(err)) => Err(std::io::Error::other(format!("{err:#}"))),
-            Err(join) => Err(std::io::Error::other(join.to_string())),
-        };
-        if let Err(err) = &got {
-            tracing::error!(path = %entry.path, error = %err, "cannot read pack file while streaming");
-        } else {
-            metrics.pack_bytes_sent.fetch_add(n, Relaxed);
-        }
-        Some((got, (it, lib, entry, metrics)))
-    });
+    let stream = futures_util::stream::unfold(
+        (pieces.into_iter(), lib, entry, metrics),
+        |(mut it, lib, entry, metrics)| async move {
+            let (off, n) = it.next()?;
+            let (l, e) = (lib.clone(), entry.clone());
+            let got = match tokio::task::spawn_blocking(move || l.read_range(&e, off, n)).await {
+                Ok(Ok(b)) => Ok(Bytes::from(b)),
+                Ok(Err(err)) => Err(std::io::Error::other(format!("{err:#}"))),
+                Err(join) => Err(std::io::Error::other(join.to_string())),
+            };
+            if let Err(err) = &got {
+                tracing::error!(path = %entry.path, error = %err, "cannot read pack file while streaming");
+            } else {
+                metrics.pack_bytes_sent.fetch_add(n, Relaxed);
+            }
+            Some((got, (it, lib, entry, metrics)))
+        },
+    );
     Body::from_stream(stream)
 }
 
@@ -324,8 +371,11 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
 fn render_markdown(path: &str, raw: &[u8]) -> String {
     use pulldown_cmark::{Options, Parser, html};
     let text = String::from_utf8_lossy(raw);
-    let parser = Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
-    let title = html_escape(path.rsplit('/').next().unwrap_or(path));
+    let parser =
+        Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
+    // The first level-1 heading names the page; else the file name.
+    let heading = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim);
+    let title = html_escape(heading.unwrap_or(path.rsplit('/').next().unwrap_or(path)));
     let mut out = format!(
         "<!doctype html><html><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\
@@ -392,7 +442,8 @@ pub fn is_compressible(media_type: &str, path: &str) -> bool {
 
 fn content_type(media_type: &str) -> String {
     let t = if media_type.is_empty() { "application/octet-stream" } else { media_type };
-    let textual = t.starts_with("text/") || t == "application/javascript" || t == "application/json" || t == "image/svg+xml";
+    let textual =
+        t.starts_with("text/") || t == "application/javascript" || t == "application/json" || t == "image/svg+xml";
     if textual && !t.contains("charset") { format!("{t}; charset=utf-8") } else { t.to_string() }
 }
 
@@ -403,15 +454,17 @@ fn cache_control(media_type: &str, form: Form) -> &'static str {
 }
 
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
-        let mut parts = item.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let refused = parts.any(|p| {
-            let p = p.trim();
-            p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-        });
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-    })
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        },
+    )
 }
 
 /// True when `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks) or `*`.

@@ -13,7 +13,10 @@ pub async fn add_security_headers(mut resp: Response<Body>) -> Response<Body> {
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         // Only for the box's own pages: pack pages may frame each other inside their sandbox.
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'self'; base-uri 'self'; object-src 'none'"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'self'; base-uri 'self'; object-src 'none'"),
+        );
     }
     resp
 }

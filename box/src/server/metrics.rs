@@ -32,7 +32,12 @@ impl Metrics {
         let mut one = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        one("preau_connections_accepted_total", "counter", "TCP connections accepted.", self.connections_accepted.load(Relaxed));
+        one(
+            "preau_connections_accepted_total",
+            "counter",
+            "TCP connections accepted.",
+            self.connections_accepted.load(Relaxed),
+        );
         one(
             "preau_connections_refused_total",
             "counter",
@@ -40,13 +45,43 @@ impl Metrics {
             self.connections_refused.load(Relaxed),
         );
         one("preau_connections_open", "gauge", "Connections open now.", self.connections_open.load(Relaxed));
-        one("preau_requests_timed_out_total", "counter", "Requests whose handler ran past the request timeout.", self.requests_timed_out.load(Relaxed));
-        one("preau_request_bodies_too_large_total", "counter", "Requests refused for a body over the limit.", self.bodies_too_large.load(Relaxed));
-        one("preau_pack_bytes_sent_total", "counter", "Bytes of pack and repository files sent (before HTTP framing).", self.pack_bytes_sent.load(Relaxed));
-        one("preau_file_cache_hits_total", "counter", "Pack file reads answered from memory.", self.cache_hits.load(Relaxed));
-        one("preau_file_cache_misses_total", "counter", "Pack file reads that went to disk.", self.cache_misses.load(Relaxed));
+        one(
+            "preau_requests_timed_out_total",
+            "counter",
+            "Requests whose handler ran past the request timeout.",
+            self.requests_timed_out.load(Relaxed),
+        );
+        one(
+            "preau_request_bodies_too_large_total",
+            "counter",
+            "Requests refused for a body over the limit.",
+            self.bodies_too_large.load(Relaxed),
+        );
+        one(
+            "preau_pack_bytes_sent_total",
+            "counter",
+            "Bytes of pack and repository files sent (before HTTP framing).",
+            self.pack_bytes_sent.load(Relaxed),
+        );
+        one(
+            "preau_file_cache_hits_total",
+            "counter",
+            "Pack file reads answered from memory.",
+            self.cache_hits.load(Relaxed),
+        );
+        one(
+            "preau_file_cache_misses_total",
+            "counter",
+            "Pack file reads that went to disk.",
+            self.cache_misses.load(Relaxed),
+        );
         one("preau_file_cache_bytes", "gauge", "Bytes held by the file cache.", cache_bytes);
-        one("preau_gzip_responses_total", "counter", "Responses sent gzip-compressed.", self.gzip_responses.load(Relaxed));
+        one(
+            "preau_gzip_responses_total",
+            "counter",
+            "Responses sent gzip-compressed.",
+            self.gzip_responses.load(Relaxed),
+        );
         one("preau_packs_installed", "gauge", "Packs installed on this box.", packs_installed as u64);
         let _ = writeln!(out, "# HELP preau_http_requests_total HTTP requests answered, by status class.");
         let _ = writeln!(out, "# TYPE preau_http_requests_total counter");

@@ -87,8 +87,15 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
         let info = ConnInfo { peer, local };
-        let service = ConnService { router: router.clone(), limits: limits.clone(), metrics: metrics.clone(), info, served: Arc::new(AtomicU32::new(0)) };
-        let conn = builder.serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().call(req)));
+        let service = ConnService {
+            router: router.clone(),
+            limits: limits.clone(),
+            metrics: metrics.clone(),
+            info,
+            served: Arc::new(AtomicU32::new(0)),
+        };
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(move |req| service.clone().call(req)));
         let conn = graceful.watch(conn);
         let metrics = metrics.clone();
         tokio::spawn(async move {
@@ -133,7 +140,12 @@ struct ConnService {
 impl ConnService {
     async fn call(self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let n = self.served.fetch_add(1, Relaxed) + 1;
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        // Access log at debug level (PREAU_LOG=debug): off by default, a Pi's SD card
+        // should not take a line per pupil click.
+        let access = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (req.method().clone(), req.uri().path().to_string(), std::time::Instant::now()));
+        let declared =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
             self.metrics.bodies_too_large.fetch_add(1, Relaxed);
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
@@ -153,11 +165,17 @@ impl ConnService {
                 }
             }
         };
-        if n >= self.limits.keep_alive_max_requests || resp.status() == StatusCode::REQUEST_TIMEOUT || resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if n >= self.limits.keep_alive_max_requests
+            || resp.status() == StatusCode::REQUEST_TIMEOUT
+            || resp.status() == StatusCode::PAYLOAD_TOO_LARGE
+        {
             // hyper closes the connection after a response carrying `Connection: close`.
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.metrics.count_status(resp.status().as_u16());
+        if let Some((method, path, t)) = access {
+            tracing::debug!(peer = %self.info.peer, %method, path, status = resp.status().as_u16(), ms = t.elapsed().as_millis() as u64, "request");
+        }
         Ok(resp)
     }
 }

@@ -51,7 +51,10 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().expect("preau serve printed nothing").unwrap();
-        let addr = first.strip_prefix("listening on http://").and_then(|s| s.strip_suffix('/')).unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        let addr = first
+            .strip_prefix("listening on http://")
+            .and_then(|s| s.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
         let addr: SocketAddr = addr.parse().unwrap();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
@@ -132,12 +135,17 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
 }
 
 pub fn parse_response(raw: &[u8], head_only: bool) -> Resp {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
     let head = std::str::from_utf8(&raw[..end]).unwrap();
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> =
-        lines.map(|l| l.split_once(':').unwrap()).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| l.split_once(':').unwrap())
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let rest = &raw[end + 4..];
     let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     let body = if head_only {
@@ -159,7 +167,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let nl = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().split(';').next().unwrap().trim(), 16).unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().split(';').next().unwrap().trim(), 16)
+            .unwrap();
         b = &b[nl + 2..];
         if size == 0 {
             return out;
@@ -167,4 +176,87 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&b[..size]);
         b = &b[size + 2..];
     }
+}
+
+/// Deterministic incompressible bytes (xorshift), for chunked "video" files.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The files of the test pack `t`, kept to compare with what the server sends.
+pub struct TestPack {
+    pub index: Vec<u8>,
+    pub css: Vec<u8>,
+    pub video: Vec<u8>,
+    pub small_video: Vec<u8>,
+    pub secret: Vec<u8>,
+    pub markdown: Vec<u8>,
+}
+
+/// Builds packs `t` (with an entry page) and `bare` (no entry page) into a repository and
+/// installs them into `data` through preau-sync's apply step.
+pub fn install_test_packs(data: &Path) -> TestPack {
+    use preau_pack::build::{BuildOptions, build};
+    use preau_pack::sign::SecretKey;
+    use preau_pack::{PackMeta, SourceTree};
+
+    let css: Vec<u8> = "body { color: #222; margin: 0 auto; }\n".repeat(800).into_bytes();
+    let p = TestPack {
+        index: format!(
+            "<!doctype html><title>Test</title><p>{}</p><script>document.cookie</script>",
+            "Bonjour ".repeat(100)
+        )
+        .into_bytes(),
+        css,
+        video: noise(3 * 1024 * 1024 + 12345, 7),
+        small_video: noise(700 * 1024, 9),
+        secret: br#"{"answers": "the right answer is B"}"#.to_vec(),
+        markdown: b"# Titre\n\nUn *paragraphe*.\n".to_vec(),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let key = SecretKey::generate();
+    let mut t = SourceTree {
+        meta: PackMeta {
+            id: "t".into(),
+            title: "Test <pack>".into(),
+            entry: "index.html".into(),
+            ..Default::default()
+        },
+        files: vec![],
+    };
+    t.add_bytes("index.html", p.index.clone());
+    t.add_bytes("style.css", p.css.clone());
+    t.add_bytes("media/video.mp4", p.video.clone());
+    t.add_bytes("media/small.mp4", p.small_video.clone());
+    t.add_bytes("_preau/quiz/q1.json", p.secret.clone());
+    t.add_bytes("notes.md", p.markdown.clone());
+    t.add_bytes("docs/a.txt", b"a".to_vec());
+    t.add_bytes("docs/b c.txt", b"b".to_vec());
+    let opts = BuildOptions { level: 1, ..Default::default() };
+    build(&repo, t, &key, &opts, &mut |_, _| {}).unwrap();
+    let mut bare =
+        SourceTree { meta: PackMeta { id: "bare".into(), title: "Bare".into(), ..Default::default() }, files: vec![] };
+    bare.add_bytes("one.txt", b"one".to_vec());
+    bare.add_bytes("sub/two.txt", b"two".to_vec());
+    bare.add_bytes("_preau/course.json", b"{}".to_vec());
+    build(&repo, bare, &key, &opts, &mut |_, _| {}).unwrap();
+    preau_sync::install_from_folder(&repo, data, &[key.public()], None).unwrap();
+    p
+}
+
+/// A server with the test packs installed (and no demo pack).
+pub fn start_with_packs(config: &str) -> (Server, TestPack, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pack = install_test_packs(&data);
+    (Server::start_in(&data, config), pack, tmp)
 }

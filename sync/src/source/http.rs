@@ -280,7 +280,10 @@ impl Source for HttpSource {
             }
             let now = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
             if now > before {
-                failures = 0; // progress: this link works, it just drops
+                // Progress: this link works, it just drops. Resume at once.
+                failures = 0;
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             fail(&mut failures, "connection cut".into())?;
         }

@@ -1,0 +1,64 @@
+//! The seam with the classroom app, in process: the router built from an `AppContext`,
+//! the page-open hook the app uses for progress, and `Library` reads of private files.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use preau_box::config::Config;
+use preau_box::context::AppContext;
+use preau_box::packs::Library;
+use preau_box::packs::cache::Cache;
+use preau_box::packs::serve::Serving;
+use preau_box::server::{self, Metrics, routes};
+
+#[test]
+fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = common::install_test_packs(&data);
+    let packs = Arc::new(Library::open(&data.join("repo")).unwrap());
+    // The app reads what browsers never get.
+    assert_eq!(packs.read_private("t", "quiz/q1.json").unwrap().unwrap(), p.secret);
+    assert!(packs.read_private("t", "quiz/none.json").unwrap().is_none());
+    assert!(packs.read_private("nope", "quiz/q1.json").unwrap().is_none());
+
+    let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
+    let metrics = Arc::new(Metrics::default());
+    let mut serving = Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone());
+    let log = seen.clone();
+    serving.on_open = Some(Arc::new(move |h: &http::HeaderMap, id: &str, path: &str| {
+        log.lock().unwrap().push((id.to_string(), path.to_string(), h.contains_key("cookie")));
+    }));
+    let ctx = AppContext {
+        data_dir: data.clone(),
+        config: Arc::new(Config::default()),
+        box_id: "0".repeat(32),
+        packs,
+        metrics: metrics.clone(),
+    };
+    let router = routes::router(ctx, Arc::new(serving));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = Config::default().limits();
+    let server = rt.spawn(server::serve(listener, router, limits, metrics, async {
+        let _ = rx.await;
+    }));
+    let get = |path: &str| common::request(addr, "GET", path, &[("cookie", "pupil=x")], b"");
+    assert_eq!(get("/packs/t/index.html").status, 200);
+    assert_eq!(get("/packs/t/style.css").status, 200);
+    assert_eq!(get("/packs/t/notes.md").status, 200);
+    assert_eq!(get("/packs/t/missing.html").status, 404);
+    let t = std::time::Instant::now();
+    while seen.lock().unwrap().len() < 2 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got, vec![("t".into(), "index.html".into(), true), ("t".into(), "notes.md".into(), true)]);
+    tx.send(()).unwrap();
+    rt.block_on(server).unwrap().unwrap();
+}

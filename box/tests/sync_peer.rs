@@ -1,0 +1,85 @@
+//! Two boxes on loopback: box A is a real `preau serve`; box B pulls A's packs from its
+//! `/repo/` with `preau sync pull` (the real binary), v1 then v2 of the fixture course.
+//! A gets its packs through the same apply step (`install_from_folder`, as the teacher's
+//! "add from USB" button does) while it is serving.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use preau_pack::build::{BuildOptions, build};
+use preau_pack::installed::Installed;
+use preau_pack::source::{SourceLimits, from_tar};
+use preau_pack::{Repo, SecretKey};
+
+const PACK: &str = "cours-python";
+
+fn tar(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sites").join(name)
+}
+
+fn publish(repo: &Path, key: &SecretKey, tar: &Path) {
+    let mut tree = from_tar(tar, SourceLimits::default()).unwrap();
+    tree.meta.id = PACK.into();
+    build(repo, tree, key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+}
+
+fn assert_matches(data: &Path, tar: &Path) {
+    let repo = Repo::open(&data.join("repo")).unwrap();
+    let p = &Installed::load(&data.join("repo")).unwrap().packs[PACK];
+    let m = repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+    let tree = from_tar(tar, SourceLimits::default()).unwrap();
+    assert_eq!(m.files.len(), tree.files.len());
+    for f in &tree.files {
+        let want = match &f.data {
+            preau_pack::SourceData::Bytes(b) => b.clone(),
+            preau_pack::SourceData::File(p) => std::fs::read(p).unwrap(),
+        };
+        assert_eq!(repo.read_file(m.file(&f.path).unwrap()).unwrap(), want, "{}", f.path);
+    }
+}
+
+fn sync_pull(from: &str, data: &Path, trust: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_preau"))
+        .args(["sync", "pull", "--peer", "--json", "--from", from, "--data"])
+        .arg(data)
+        .arg("--trust")
+        .arg(trust)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "preau sync pull failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn box_b_pulls_v1_then_v2_from_box_a() {
+    let v1 = tar("cours-python_2024-11-14_d996c94.tar");
+    let v2 = tar("cours-python_2025-09-29_366b8c0.tar");
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = tmp.path().join("publisher");
+    let key = SecretKey::generate();
+    let pubkey = tmp.path().join("key.pub");
+    std::fs::write(&pubkey, format!("{}\n", key.public().to_hex())).unwrap();
+    publish(&publisher, &key, &v1);
+
+    // Box A starts (with its demo pack), then a teacher adds the course from a stick.
+    let a_data = tmp.path().join("a");
+    let a = common::Server::start_in(&a_data, "");
+    preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
+    let url = format!("http://{}/repo/", a.addr);
+
+    let b_data = tmp.path().join("b");
+    let s1 = sync_pull(&url, &b_data, &pubkey);
+    assert!(s1["bytes_downloaded"].as_u64().unwrap() > 1_000_000);
+    assert!(s1["requests"].as_u64().unwrap() > 10);
+    assert_matches(&b_data, &v1);
+
+    // v2 reaches A; B follows with deltas that A kept and serves.
+    publish(&publisher, &key, &v2);
+    preau_sync::install_from_folder(&publisher, &a_data, &[], None).unwrap();
+    let s2 = sync_pull(&url, &b_data, &pubkey);
+    assert!(s2["deltas_used"].as_u64().unwrap() >= 6, "{s2}");
+    assert!(s2["bytes_downloaded"].as_u64().unwrap() < 250_000, "{s2}");
+    assert_matches(&b_data, &v2);
+}

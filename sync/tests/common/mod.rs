@@ -1,0 +1,311 @@
+//! Test harness: fixture repositories, a real nginx on 127.0.0.1, and a fault-injecting
+//! TCP proxy. Shared by the sync integration tests and the benchmark.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use preau_pack::build::{BuildOptions, build};
+use preau_pack::installed::Installed;
+use preau_pack::source::{SourceLimits, from_tar};
+use preau_pack::{Repo, SecretKey};
+
+pub const PACK: &str = "cours-python";
+
+pub fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sites").join(name);
+    assert!(p.is_file(), "missing fixture {}", p.display());
+    p
+}
+
+pub fn v1_tar() -> PathBuf {
+    fixture("cours-python_2024-11-14_d996c94.tar")
+}
+
+pub fn v2_tar() -> PathBuf {
+    fixture("cours-python_2025-09-29_366b8c0.tar")
+}
+
+/// Builds (or adds a version to) the fixture pack in `repo` from a tar.
+pub fn build_version(repo: &Path, key: &SecretKey, tar: &Path) {
+    let mut tree = from_tar(tar, SourceLimits::default()).unwrap();
+    tree.meta.id = PACK.into();
+    tree.meta.title = "Cours de Python".into();
+    build(repo, tree, key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+}
+
+/// Checks that the box in `data` has exactly the files of `tar`, byte for byte.
+pub fn assert_box_matches(data: &Path, tar: &Path) {
+    let repo = Repo::open(&data.join("repo")).unwrap();
+    let inst = Installed::load(&data.join("repo")).unwrap();
+    let p = &inst.packs[PACK];
+    let m = repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+    let tree = from_tar(tar, SourceLimits::default()).unwrap();
+    assert_eq!(m.files.len(), tree.files.len(), "file count");
+    for f in &tree.files {
+        let want = match &f.data {
+            preau_pack::SourceData::Bytes(b) => b.clone(),
+            preau_pack::SourceData::File(p) => std::fs::read(p).unwrap(),
+        };
+        let entry = m.file(&f.path).unwrap_or_else(|| panic!("{} missing on the box", f.path));
+        assert_eq!(repo.read_file(entry).unwrap(), want, "{} differs", f.path);
+    }
+}
+
+pub fn installed_json(data: &Path) -> Option<Vec<u8>> {
+    std::fs::read(data.join("repo/installed.json")).ok()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+/// Debian's nginx serving `root` on 127.0.0.1, logging `$bytes_sent` per request.
+pub struct Nginx {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Nginx {
+    pub fn start(root: &Path) -> Nginx {
+        Self::start_on("127.0.0.1", root)
+    }
+
+    pub fn start_on(addr: &str, root: &Path) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
+user root;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  log_format bytes '$request_method $uri $status $bytes_sent';
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 100000; keepalive_timeout 60s; sendfile on; tcp_nodelay on;
+  default_type application/octet-stream;
+  server {{
+    listen {addr}:{port};
+    access_log {d}/access.log bytes;
+    root {root};
+    location / {{ }}
+  }}
+}}
+",
+            root = root.display()
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .args(["-c", &dir.path().join("nginx.conf").display().to_string(), "-e", &format!("{d}/error.log")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is installed (.ci/install.d/20-sync.sh)");
+        let n = Nginx { port, dir, child };
+        if addr == "127.0.0.1" {
+            wait_for_port(port);
+        }
+        n
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// (requests, bytes sent including headers) from the access log.
+    pub fn traffic(&self) -> (u64, u64) {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        let mut n = 0;
+        let mut bytes = 0;
+        for l in log.lines() {
+            n += 1;
+            bytes += l.rsplit(' ').next().and_then(|b| b.parse::<u64>().ok()).unwrap_or(0);
+        }
+        (n, bytes)
+    }
+
+    pub fn clear_log(&self) {
+        let _ = std::fs::write(self.dir.path().join("access.log"), b"");
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the proxy misbehaves.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Cut each connection after a random number of response bytes in 1..=max.
+    Cut { max: u64 },
+    /// Remove Range headers from requests (a server that ignores Range), and cut.
+    IgnoreRangeAndCut { max: u64 },
+    /// Flip bytes in every response body after the headers.
+    Garbage,
+}
+
+/// A TCP proxy in front of `upstream` that injects faults. Counts the cuts it made.
+pub struct FaultProxy {
+    pub port: u16,
+    pub cuts: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16, fault: Fault, seed: u64) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cuts = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (cuts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut rng = Rng(seed | 1);
+            for client in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let budget = match fault {
+                    Fault::Cut { max } | Fault::IgnoreRangeAndCut { max } => 1 + rng.next() % max,
+                    Fault::Garbage => u64::MAX,
+                };
+                let c = c.clone();
+                std::thread::spawn(move || proxy_conn(client, upstream, fault, budget, &c));
+            }
+        });
+        FaultProxy { port, cuts, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn proxy_conn(client: TcpStream, upstream: u16, fault: Fault, budget: u64, cuts: &AtomicU64) {
+    let Ok(up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+    let (mut c_read, mut up_write) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+    let strip_range = matches!(fault, Fault::IgnoreRangeAndCut { .. });
+    // Requests: GETs only (no bodies), so the stream is header blocks; drop Range lines.
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let n = match c_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if !strip_range {
+                if up_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                continue;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(pos) = pending.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = pending.drain(..pos + 2).collect();
+                if line.to_ascii_lowercase().starts_with(b"range:") {
+                    continue;
+                }
+                if up_write.write_all(&line).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = up_write.shutdown(Shutdown::Write);
+    });
+    let (mut up_read, mut c_write) = (up, client);
+    let mut sent = 0u64;
+    let mut buf = [0u8; 16 * 1024];
+    let mut header_done = false;
+    loop {
+        let n = match up_read.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut chunk = buf[..n].to_vec();
+        if let Fault::Garbage = fault {
+            let start = if header_done {
+                0
+            } else {
+                match chunk.windows(4).position(|w| w == b"\r\n\r\n") {
+                    Some(p) => {
+                        header_done = true;
+                        p + 4
+                    }
+                    None => chunk.len(),
+                }
+            };
+            for b in &mut chunk[start..] {
+                *b ^= 0x5a;
+            }
+        }
+        let allowed = (budget - sent).min(chunk.len() as u64) as usize;
+        if c_write.write_all(&chunk[..allowed]).is_err() {
+            break;
+        }
+        sent += allowed as u64;
+        if sent >= budget {
+            cuts.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+    }
+    let _ = c_write.shutdown(Shutdown::Both);
+    let _ = up_read.shutdown(Shutdown::Both);
+}
+
+/// A server that answers every request with an endless body.
+pub fn endless_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+                let block = vec![b'['; 64 * 1024];
+                while s.write_all(&block).is_ok() {}
+            });
+        }
+    });
+    port
+}

@@ -1,0 +1,286 @@
+//! End-to-end pulls against a real nginx on 127.0.0.1 (and a fault-injecting proxy in
+//! front of it), with the real fixture course v1 → v2.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use preau_pack::installed::Installed;
+use preau_pack::{PublicKey, SecretKey};
+use preau_sync::pull::{PullOptions, PullSummary, pull};
+use preau_sync::source::{FolderSource, HttpOptions, HttpSource, Source, SourceKind};
+
+fn http(url: &str) -> HttpSource {
+    HttpSource::new(url, HttpOptions::default()).unwrap()
+}
+
+fn opts(key: &SecretKey) -> PullOptions<'static> {
+    PullOptions { trusted: vec![key.public()], ..Default::default() }
+}
+
+fn pull_from(src: &dyn Source, data: &Path, key: &SecretKey) -> PullSummary {
+    pull(src, data, &opts(key)).unwrap()
+}
+
+/// A publisher repository with v1 (and v2 if asked).
+fn publisher(v2: bool) -> (tempfile::TempDir, SecretKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    build_version(dir.path(), &key, &v1_tar());
+    if v2 {
+        build_version(dir.path(), &key, &v2_tar());
+    }
+    (dir, key)
+}
+
+#[test]
+fn fixture_v1_then_v2_over_nginx_is_byte_exact_and_uses_deltas() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    let s1 = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert_eq!(s1.updated.len(), 1);
+    assert_box_matches(data.path(), &v1_tar());
+
+    build_version(repo.path(), &key, &v2_tar());
+    nginx.clear_log();
+    let s2 = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert_box_matches(data.path(), &v2_tar());
+    let (requests, wire) = nginx.traffic();
+    assert!(s2.deltas_used >= 6, "the 6 changed chapters come as deltas: {s2:?}");
+    assert_eq!(s2.requests, requests, "client and server count the same requests");
+    // v1 → v2 must cost far less than the new version (8.5 MB): near the zstd limit.
+    assert!(wire < 200_000, "{wire} bytes on the wire");
+    assert!(s2.gc_objects > 0, "objects only v1 used are collected");
+
+    // A third pull has nothing to do and fetches only the signed metadata.
+    nginx.clear_log();
+    let s3 = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert_eq!(s3.up_to_date, vec![PACK.to_string()]);
+    assert_eq!(nginx.traffic().0, 2, "root.json and catalog.json only");
+}
+
+#[test]
+fn a_proxy_cutting_connections_50_times_does_not_stop_the_pull() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let proxy = FaultProxy::start(nginx.port, Fault::Cut { max: 128 * 1024 }, 7);
+    let data = tempfile::tempdir().unwrap();
+    let src = http(&proxy.url());
+    let s = pull_from(&src, data.path(), &key);
+    let cuts = proxy.cuts.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(cuts >= 50, "only {cuts} cuts");
+    assert!(s.retries >= 40, "{s:?}");
+    assert_box_matches(data.path(), &v1_tar());
+}
+
+#[test]
+fn a_server_ignoring_range_is_detected_and_the_pull_still_completes() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let proxy = FaultProxy::start(nginx.port, Fault::IgnoreRangeAndCut { max: 200 * 1024 }, 11);
+    let data = tempfile::tempdir().unwrap();
+    let s = pull_from(&http(&proxy.url()), data.path(), &key);
+    assert!(s.warnings.iter().any(|w| w.contains("ignores Range")), "{:?}", s.warnings);
+    assert_box_matches(data.path(), &v1_tar());
+}
+
+#[test]
+fn garbage_from_a_source_is_refused_and_nothing_is_installed() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let proxy = FaultProxy::start(nginx.port, Fault::Garbage, 3);
+    let data = tempfile::tempdir().unwrap();
+    let err = pull(&http(&proxy.url()), data.path(), &opts(&key)).unwrap_err().to_string();
+    assert!(err.contains("root.json") || err.contains("malformed"), "{err}");
+    assert!(installed_json(data.path()).is_none());
+}
+
+#[test]
+fn a_tampered_object_is_refused_by_name_and_the_installed_version_stays() {
+    let (repo, key) = publisher(true);
+    // The box has v1 (from a copy made before v2's objects, via a v1-only repo).
+    let (v1repo, _) = (tempfile::tempdir().unwrap(), ());
+    copy_dir(repo.path(), v1repo.path());
+    let data = tempfile::tempdir().unwrap();
+    // Tamper with one object of v2 that the box needs: a new file's chunk.
+    let r = preau_pack::Repo::open(repo.path()).unwrap();
+    let root = r.verified_root(None).unwrap();
+    let cat = r.load_catalog(&root).unwrap();
+    let e = &cat.packs[PACK];
+    let m = r.read_manifest(&e.manifest, e.manifest_size).unwrap();
+    let f = m.files.iter().find(|f| f.path.contains("projet_pendule") && f.path.ends_with(".png")).unwrap();
+    let victim = f.chunk_list()[0].0;
+    let path = r.object_path(&victim);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let nginx = Nginx::start(repo.path());
+    let err = pull(&http(&nginx.url()), data.path(), &opts(&key)).unwrap_err().to_string();
+    assert!(err.contains(&victim.to_hex()), "the error names the object: {err}");
+    assert!(installed_json(data.path()).is_none(), "nothing was switched");
+}
+
+#[test]
+fn wrong_key_rollback_and_freeze_are_refused() {
+    let (repo, key) = publisher(false);
+    let old_copy = tempfile::tempdir().unwrap();
+    copy_dir(repo.path(), old_copy.path());
+    build_version(repo.path(), &key, &v2_tar());
+    let data = tempfile::tempdir().unwrap();
+
+    // Wrong key: a box that trusts another publisher.
+    let other = SecretKey::generate();
+    let err = pull(&FolderSource::new(repo.path()).unwrap(), data.path(), &opts(&other)).unwrap_err().to_string();
+    assert!(err.contains("not signed by any key this box trusts"), "{err}");
+    assert!(installed_json(data.path()).is_none());
+
+    // v2 installed, then a stick with the older catalog: rollback.
+    pull_from(&FolderSource::new(repo.path()).unwrap(), data.path(), &key);
+    let before = installed_json(data.path()).unwrap();
+    let err = pull(&FolderSource::new(old_copy.path()).unwrap(), data.path(), &opts(&key)).unwrap_err().to_string();
+    assert!(err.contains("rollback"), "{err}");
+    assert_eq!(installed_json(data.path()).unwrap(), before);
+
+    // Freeze: with the clock 100 days later the catalog (90 days) has expired. An
+    // online server is refused; a USB folder is accepted with a warning.
+    let later = preau_pack::meta::now_unix() + 100 * 86400;
+    let nginx = Nginx::start(repo.path());
+    let o = PullOptions { now: Some(later), ..opts(&key) };
+    let err = pull(&http(&nginx.url()), data.path(), &o).unwrap_err().to_string();
+    assert!(err.contains("expired"), "{err}");
+    let s = pull(&FolderSource::new(repo.path()).unwrap(), data.path(), &o).unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("expired")), "{:?}", s.warnings);
+    assert_eq!(installed_json(data.path()).unwrap(), before);
+}
+
+#[test]
+fn an_endless_response_is_cut_off_with_a_clear_error() {
+    let port = endless_server();
+    let key = SecretKey::generate();
+    let data = tempfile::tempdir().unwrap();
+    let src = HttpSource::new(&format!("http://127.0.0.1:{port}/"), HttpOptions::default()).unwrap();
+    let err = pull(&src, data.path(), &opts(&key)).unwrap_err().to_string();
+    assert!(err.contains("endless") && err.contains("root.json"), "{err}");
+    assert!(installed_json(data.path()).is_none());
+}
+
+#[test]
+fn box_b_pulls_from_box_a_served_by_nginx() {
+    let (repo, key) = publisher(false);
+    let upstream = Nginx::start(repo.path());
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    pull_from(&http(&upstream.url()), a.path(), &key);
+    // A serves its DATA/repo as /repo/ (here: nginx on A's repo folder).
+    let a_repo = Nginx::start(&a.path().join("repo"));
+    let peer = HttpSource::new(&a_repo.url(), HttpOptions { kind: SourceKind::Peer, ..Default::default() }).unwrap();
+    pull_from(&peer, b.path(), &key);
+    assert_box_matches(b.path(), &v1_tar());
+
+    build_version(repo.path(), &key, &v2_tar());
+    pull_from(&http(&upstream.url()), a.path(), &key);
+    let s = pull_from(&peer, b.path(), &key);
+    assert!(s.deltas_used >= 6, "A kept the deltas it used and serves them: {s:?}");
+    assert_box_matches(b.path(), &v2_tar());
+}
+
+#[test]
+fn usb_round_trip_through_wants_and_export() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let school = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), school.path(), &key);
+    build_version(repo.path(), &key, &v2_tar());
+
+    // At school: what do I have?
+    let stick = tempfile::tempdir().unwrap();
+    let wants_file = stick.path().join("wants.json");
+    preau_sync::mule::Wants::of_box(school.path()).unwrap().write(&wants_file).unwrap();
+    // At a connected place: export exactly the delta.
+    let wants = preau_sync::mule::Wants::parse(&std::fs::read(&wants_file).unwrap()).unwrap();
+    let out = stick.path().join("preau");
+    let e = preau_sync::mule::export(&http(&nginx.url()), Some(&wants), &out, 4).unwrap();
+    assert!(e.bytes_written < 250_000, "the stick carries the delta only: {e:?}");
+    // Back at school.
+    let s = pull_from(&FolderSource::new(&out).unwrap(), school.path(), &key);
+    assert!(s.incomplete.is_empty(), "{s:?}");
+    assert_box_matches(school.path(), &v2_tar());
+
+    // A full export (no wants) from a box's data folder also installs a new box.
+    let full = tempfile::tempdir().unwrap();
+    preau_sync::mule::export(&FolderSource::new(&school.path().join("repo")).unwrap(), None, full.path(), 4).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    pull_from(&FolderSource::new(full.path()).unwrap(), fresh.path(), &key);
+    assert_box_matches(fresh.path(), &v2_tar());
+}
+
+#[test]
+fn install_from_folder_keeps_working_and_respects_trust() {
+    let (repo, key) = publisher(false);
+    let data = tempfile::tempdir().unwrap();
+    let s = preau_sync::install_from_folder(repo.path(), data.path(), &[key.public()], None).unwrap();
+    assert_eq!(s.installed, vec![(PACK.to_string(), 1)]);
+    let inst = Installed::load(&data.path().join("repo")).unwrap();
+    assert_eq!(inst.packs[PACK].version, 1);
+    let again = preau_sync::install_from_folder(repo.path(), data.path(), &[], None).unwrap();
+    assert_eq!(again.up_to_date, vec![PACK.to_string()]);
+    let none: [PublicKey; 0] = [];
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(preau_sync::install_from_folder(repo.path(), fresh.path(), &none, None).is_err());
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn auto_sync_pulls_when_the_server_answers_and_backs_off_when_not() {
+    use preau_sync::auto::{AutoConfig, spawn};
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    let cfg = |url: String| AutoConfig {
+        data_dir: data.path().to_path_buf(),
+        repository: Some(url),
+        trusted_keys: vec![key.public()],
+        hours: None,
+        utc_offset_minutes: 60,
+        max_rate: None,
+        peers: false,
+        own_name: None,
+        interval: std::time::Duration::from_secs(3600),
+    };
+    // Nothing listens: the loop reports it and waits (backoff), it does not spin.
+    let dead = spawn(cfg(format!("http://127.0.0.1:{}/", free_port())));
+    let st = wait_for(&dead, |s| s.consecutive_failures >= 1);
+    assert_eq!(st.state, "unreachable");
+    assert!(st.next_check_secs >= 60 && st.last_error.is_some(), "{st:?}");
+    dead.stop();
+    assert!(installed_json(data.path()).is_none());
+
+    let live = spawn(cfg(nginx.url()));
+    let st = wait_for(&live, |s| s.last_success.is_some());
+    assert_eq!(st.state, "idle", "{st:?}");
+    assert!(st.stale.is_empty());
+    live.stop();
+    assert_box_matches(data.path(), &v1_tar());
+}
+
+/// Polls the loop's status until `done` holds (bounded: 10 minutes).
+fn wait_for(
+    h: &preau_sync::auto::AutoHandle,
+    done: impl Fn(&preau_sync::auto::AutoStatus) -> bool,
+) -> preau_sync::auto::AutoStatus {
+    for _ in 0..6000 {
+        let st = h.status();
+        if done(&st) {
+            return st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the auto-sync loop never got there: {:?}", h.status());
+}
