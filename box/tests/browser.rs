@@ -141,7 +141,10 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     let profile = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     // The test pack, plus a hostile page that tries to read a teacher page and cookies.
-    app_support::install_test_pack(&data, &[("spy.html", SPY)]);
+    app_support::install_test_pack(
+        &data,
+        &[("spy.html", SPY), ("page2.html", b"<!DOCTYPE html><title>2</title><h1 id=\"p2\">Page 2</h1>")],
+    );
     let server = common::Server::start_in(&data, "");
     let setup_code = app::setup_code(&testkit::demo_context(&data)).unwrap().expect("a fresh box has a setup code");
     let base = format!("http://{}", server.addr);
@@ -208,6 +211,20 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     // Progress shows the lesson opened and the quiz done.
     c.goto(&format!("{base}/pupil/")).await.unwrap();
     assert!(text_of(&c, "main").await.contains("Activités terminées : 1 / 3"));
+    // A page reached without the box's own links is recorded too (the pack server's hook;
+    // a page this browser has cached is answered 304 and not counted).
+    c.goto(&format!("{base}/packs/{}/page2.html", testkit::DEMO)).await.unwrap();
+    let store = app::store::Store::open(&data.join("preau.sqlite"), "x").unwrap();
+    let pupil = store.pupils(store.classes().unwrap()[0].id).unwrap()[0].id;
+    let mut recorded = false;
+    for _ in 0..400 {
+        recorded = store.events(pupil).unwrap().iter().any(|(v, _, p)| v == "opened" && p == "page2.html");
+        if recorded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(recorded, "the open hook did not record page2.html: {:?}", store.events(pupil).unwrap());
     c.goto(&format!("{base}/logout")).await.unwrap();
     click(&c, "form[action='/logout'] button").await;
     assert_eq!(wait_h1(&c, "Bienvenue").await, "Bienvenue");

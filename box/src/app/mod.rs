@@ -90,6 +90,15 @@ pub fn router(ctx: AppContext) -> Router {
     }
 }
 
+/// The application's routes and its progress hook (`None` when the learner records
+/// cannot be opened: the routes then answer 503), for `preau serve`.
+pub fn router_and_hook(ctx: AppContext) -> (Router, Option<ProgressHook>) {
+    match router_for(AppEnv::from_context(&ctx)) {
+        Ok((r, hook)) => (r, Some(hook)),
+        Err(_) => (router(ctx), None),
+    }
+}
+
 /// The application's routes over `env`, and the hook the pack file server calls for
 /// progress tracking; or why the learner records cannot be opened.
 pub fn router_for(env: AppEnv) -> anyhow::Result<(Router, ProgressHook)> {
@@ -104,15 +113,17 @@ pub fn router_for(env: AppEnv) -> anyhow::Result<(Router, ProgressHook)> {
 pub struct ProgressHook(Arc<App>);
 
 impl ProgressHook {
-    /// Call for each pack file served with status 200. Only HTML pages opened by a
-    /// signed-in pupil are recorded, once per pupil and page. Never fails the request.
+    /// Called by the pack file server for each page (HTML, or Markdown shown as HTML)
+    /// served with status 200. Only pages opened by a signed-in pupil are recorded, once
+    /// per pupil and page. Never fails the request.
     pub fn record_open(&self, headers: &axum::http::HeaderMap, pack: &str, path: &str) {
-        let lower = path.to_ascii_lowercase();
-        let page = lower.is_empty() || lower.ends_with('/') || lower.ends_with(".html") || lower.ends_with(".htm");
-        if !page || !pupil::valid_pack_path(pack) {
+        if !pupil::valid_pack_path(pack) {
             return;
         }
         let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+        if !pupil::valid_pack_path(&path) {
+            return;
+        }
         if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
             let now = self.0.now();
             if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {

@@ -19,6 +19,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 /// Builds the whole router.
 pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
+    router_with_app(app_router(ctx), serving)
+}
+
+/// Builds the whole router around an already built application router (`preau serve`
+/// builds it first to get the application's progress hook for `Serving::on_open`).
+pub fn router_with_app(app: Router, serving: Arc<Serving>) -> Router {
     let core = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -29,7 +35,7 @@ pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
         .route("/repo/{*path}", get(repo_file))
         .with_state(serving)
         .merge(captive::router());
-    core.merge(app_router(ctx))
+    core.merge(app)
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::map_response(headers::add_security_headers))
