@@ -10,9 +10,12 @@ use serde_json::json;
 
 use super::context::{AppEnv, PackInfo, PackSource};
 
+/// A pack's files by path.
+pub type PackFiles = BTreeMap<String, Vec<u8>>;
+
 #[derive(Default)]
 pub struct MemPacks {
-    packs: Mutex<BTreeMap<String, (PackInfo, BTreeMap<String, Vec<u8>>)>>,
+    packs: Mutex<BTreeMap<String, (PackInfo, PackFiles)>>,
 }
 
 impl MemPacks {

@@ -181,6 +181,8 @@ impl Form {
 }
 
 /// Checks the Origin and the CSRF token of a state-changing request; returns its form.
+/// The error is the ready refusal page (a large value, but only on the refusal path).
+#[allow(clippy::result_large_err)]
 pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
     let lang = Lang::from_headers(headers);
     let refused = || {
