@@ -353,3 +353,35 @@ fn rotating_the_key_keeps_old_trust_working_and_retires_the_old_key() {
     let err = fails(&["pack", "verify", "--repo", s(&repo)]);
     assert!(err.contains("signature"), "{err}");
 }
+
+/// `pack build` detects the kind of source by content: a Moodle backup renamed `.tar`,
+/// a GIFT file without extension; the import report comes with the build summary.
+#[test]
+fn pack_build_imports_moodle_backups_and_question_files_by_content() {
+    let Some(fixtures) = preau_tests::fixtures() else { return };
+    let t = Setup::new();
+    let mbz = t.p("cours.tar");
+    std::fs::copy(fixtures.join("moodle/teluq-inf6450-fr-moodle41.mbz"), &mbz).unwrap();
+    let out = t.build(&mbz, &["--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert!(v["import"].is_object(), "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+
+    let gift = t.p("questions");
+    std::fs::copy(fixtures.join("questions/gift/uclouvain-louv23x-module2-fr.gift"), &gift).unwrap();
+    let out = t.build(&gift, &["--id", "quiz-module2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("quiz-module2 v1 built"), "{text}");
+
+    let repo = t.p("repo");
+    ok(&["pack", "verify", "--repo", s(&repo)]);
+    let list = ok(&["pack", "list", "--repo", s(&repo)]);
+    assert!(list.contains(&id) && list.contains("quiz-module2"), "{list}");
+    // Correct answers stay in `_preau/`, never in a page a browser can open.
+    let out_dir = t.p("quiz-files");
+    ok(&["pack", "extract", "--repo", s(&repo), "--id", "quiz-module2", "--out", s(&out_dir)]);
+    assert!(snapshot(&out_dir).keys().any(|p| p.starts_with("_preau/quiz")));
+}

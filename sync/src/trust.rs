@@ -26,6 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::source::{Source, SourceKind};
 
 pub const STATE_DIR: &str = "sync";
+
+/// Root documents to install: (version, signed bytes).
+type RootFiles = Vec<(u64, Vec<u8>)>;
 const STATE_FILE: &str = "state.json";
 
 /// What the box remembers between pulls about time and trust.
@@ -110,7 +113,7 @@ pub fn verify_source(
         .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
     let catalog_bytes = catalog_bytes?;
-    let chain = |start: Option<Root>| -> Result<(Root, Vec<(u64, Vec<u8>)>, Vec<u8>, Catalog)> {
+    let chain = |start: Option<Root>| -> Result<(Root, RootFiles, Vec<u8>, Catalog)> {
         let (root, new_roots, root_bytes) = walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes)?;
         let catalog = repo::parse_catalog(&catalog_bytes, &root)?;
         Ok((root, new_roots, root_bytes, catalog))
@@ -182,7 +185,7 @@ fn walk_roots(
     extra_keys: &[PublicKey],
     remote: &Root,
     remote_bytes: &[u8],
-) -> Result<(Root, Vec<(u64, Vec<u8>)>, Vec<u8>)> {
+) -> Result<(Root, RootFiles, Vec<u8>)> {
     let from = source.describe();
     let mut new_roots = Vec::new();
     let (mut current, first_new) = match start {

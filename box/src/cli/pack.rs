@@ -16,8 +16,10 @@ pub struct KeygenArgs {
 
 #[derive(Subcommand)]
 pub enum PackCommand {
-    /// Build a pack from SRC (a folder or a .tar/.tar.gz) into a repository, or add a new
-    /// version of it, and re-sign the repository's catalog.
+    /// Build a pack from SRC into a repository, or add a new version of it, and re-sign the
+    /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a Moodle backup (.mbz, tar or
+    /// ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the kind is
+    /// detected from the content.
     Build(BuildArgs),
     /// List the packs of a repository.
     List(RepoArgs),
@@ -44,7 +46,7 @@ pub struct RotateArgs {
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The source: a folder or a tar archive.
+    /// The source: folder, tar, Moodle backup, GIFT/Moodle XML file, git repository or ZIM.
     pub src: PathBuf,
     /// The repository folder (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -67,6 +69,9 @@ pub struct BuildArgs {
     /// Days the re-signed catalog stays valid for online sources.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub expires_days: u64,
+    /// For a git repository: the branch, tag or commit to pack (default HEAD).
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -133,7 +138,8 @@ pub fn run(cmd: PackCommand) -> Result<()> {
 
 fn build(a: BuildArgs) -> Result<()> {
     let key = SecretKey::read_file(&a.key)?;
-    let mut tree = super::source::read_source(&a.src, a.max_file_size)?;
+    let imported = super::source::read_source(&a.src, a.max_file_size, a.git_ref.clone())?;
+    let mut tree = imported.tree;
     if let Some(id) = a.id {
         tree.meta.id = id;
     }
@@ -150,8 +156,12 @@ fn build(a: BuildArgs) -> Result<()> {
     .with_context(|| format!("building a pack from {} into {}", a.src.display(), a.repo.display()))?;
     bar.finish_and_clear();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        // The build summary's fields at the top level, the import report beside them.
+        let mut out = serde_json::to_value(&summary)?;
+        out["import"] = serde_json::to_value(&imported.report)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
+        println!("{}", imported.report);
         print_summary(&summary);
     }
     Ok(())
