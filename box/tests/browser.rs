@@ -1,10 +1,13 @@
-//! End to end in a real browser (Debian's `chromium` + `chromium-driver`, headless):
+//! End to end in a real browser (Debian's `chromium` + `chromium-driver`, headless)
+//! against a real `preau serve`:
 //! the first teacher sets up the box and creates a class; a pupil signs in, reads a
 //! lesson, follows its link to the quiz and takes it; the teacher sees the score. A
 //! pack page, opened in the teacher's browser, tries to read the teacher's pages.
 //! Screenshots go to `target/e2e/`.
 
-use std::net::SocketAddr;
+mod app_support;
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,6 +15,15 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use preau_box::app::{self, testkit};
 use serde_json::json;
+
+/// A page of the pack that tries to read a teacher page and the cookies.
+const SPY: &[u8] = br#"<!DOCTYPE html><html><body><p id="out"></p><script>
+var out = document.getElementById("out");
+var cookies; try { cookies = document.cookie; } catch (e) { cookies = "blocked"; }
+fetch("/teacher/results", {credentials: "include"})
+  .then(function (r) { return r.text().then(function (t) { out.textContent = (t.indexOf("L\u00e9a") >= 0 ? "LEAK" : "no-data:" + r.status) + " cookies=" + cookies; }); })
+  .catch(function () { out.textContent = "fetch-refused cookies=" + cookies; });
+</script></body></html>"#;
 
 /// Kills chromedriver when the test ends, however it ends.
 struct Driver(Child);
@@ -73,11 +85,45 @@ async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+}
+
+async fn click_link(c: &Client, text: &str) {
+    c.wait()
+        .for_element(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).send_keys(text).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// A click starts a navigation that WebDriver does not wait for: wait until the new
+/// page's heading shows (bounded), and return the heading seen last.
+async fn wait_h1(c: &Client, expected: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..400 {
+        if let Ok(e) = c.find(Locator::Css("h1")).await
+            && let Ok(t) = e.text().await
+        {
+            if t == expected {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    last
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
@@ -91,34 +137,17 @@ async fn screenshot(c: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
-    let data = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
-    let ctx = testkit::demo_context(data.path());
-    // A hostile page in the pack: it tries to read a teacher page and the cookies.
-    let (mut info, mut files) = testkit::demo_pack();
-    files.insert(
-        "spy.html".into(),
-        br#"<!DOCTYPE html><html><body><p id="out"></p><script>
-var out = document.getElementById("out");
-var cookies; try { cookies = document.cookie; } catch (e) { cookies = "blocked"; }
-fetch("/teacher/results", {credentials: "include"})
-  .then(function (r) { return r.text().then(function (t) { out.textContent = (t.indexOf("L\u00e9a") >= 0 ? "LEAK" : "no-data:" + r.status) + " cookies=" + cookies; }); })
-  .catch(function () { out.textContent = "fetch-refused cookies=" + cookies; });
-</script></body></html>"#
-            .to_vec(),
+    let data = tmp.path().join("data");
+    // The test pack, plus a hostile page that tries to read a teacher page and cookies.
+    app_support::install_test_pack(
+        &data,
+        &[("spy.html", SPY), ("page2.html", b"<!DOCTYPE html><title>2</title><h1 id=\"p2\">Page 2</h1>")],
     );
-    info.size += 1;
-    let packs = testkit::MemPacks::default();
-    packs.add(info, files);
-    let ctx = app::AppContext { packs: std::sync::Arc::new(packs), ..ctx };
-    assert_eq!(ctx.packs.list().len(), 1);
-    let setup_code = app::setup_code(&ctx).unwrap().expect("a fresh box has a setup code");
-
-    let router = app::try_router(ctx.clone()).unwrap().merge(testkit::pack_files(&ctx));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let base = format!("http://{addr}");
+    let server = common::Server::start_in(&data, "");
+    let setup_code = app::setup_code(&testkit::demo_context(&data)).unwrap().expect("a fresh box has a setup code");
+    let base = format!("http://{}", server.addr);
 
     let (_driver, c) = start_driver(profile.path()).await;
 
@@ -129,12 +158,13 @@ fetch("/teacher/results", {credentials: "include"})
     fill(&c, "input[name=password]", "motdepasse1").await;
     fill(&c, "input[name=password2]", "motdepasse1").await;
     click(&c, "form button").await;
-    assert_eq!(text_of(&c, "h1").await, "Tableau de bord");
+    assert_eq!(wait_h1(&c, "Tableau de bord").await, "Tableau de bord", "{}", c.source().await.unwrap());
     fill(&c, "form[action='/teacher/classes'] input[name=name]", "CM2 B").await;
     click(&c, "form[action='/teacher/classes'] button").await;
+    assert_eq!(wait_h1(&c, "CM2 B").await, "CM2 B");
     fill(&c, "form[action$='/pupils'] input[name=name]", "Léa").await;
     click(&c, "form[action$='/pupils'] button").await;
-    assert!(c.source().await.unwrap().contains("Léa"));
+    c.wait().for_element(Locator::Css("input[value='Léa']")).await.unwrap();
 
     // The hostile pack page, in the teacher's browser, gets neither data nor cookies.
     c.goto(&format!("{base}/packs/{}/spy.html", testkit::DEMO)).await.unwrap();
@@ -151,19 +181,22 @@ fetch("/teacher/results", {credentials: "include"})
     // Teacher signs out.
     c.goto(&format!("{base}/logout")).await.unwrap();
     click(&c, "form[action='/logout'] button").await;
+    assert_eq!(wait_h1(&c, "Bienvenue").await, "Bienvenue");
 
     // A pupil signs in: class, then name.
-    c.goto(&format!("{base}/")).await.unwrap();
     click(&c, "a[href='/login']").await;
-    c.find(Locator::LinkText("CM2 B")).await.unwrap().click().await.unwrap();
-    c.find(Locator::LinkText("Léa")).await.unwrap().click().await.unwrap();
+    assert_eq!(wait_h1(&c, "Entrer").await, "Entrer");
+    click_link(&c, "CM2 B").await;
+    assert_eq!(wait_h1(&c, "CM2 B").await, "CM2 B");
+    click_link(&c, "Léa").await;
     click(&c, "form[action='/login'] button").await;
+    assert_eq!(wait_h1(&c, "Bienvenue").await, "Bienvenue");
     // The catalog, then the lesson (a sandboxed pack page).
-    c.find(Locator::LinkText("Fractions — CM2")).await.unwrap().click().await.unwrap();
+    click_link(&c, "Fractions — CM2").await;
     assert_eq!(text_of(&c, "#lesson").await, "Les fractions");
     // The lesson's link to its quiz reaches the quiz player, signed in.
     click(&c, "#to-quiz").await;
-    assert_eq!(text_of(&c, "h1").await, "Quiz des fractions");
+    assert_eq!(wait_h1(&c, "Quiz des fractions").await, "Quiz des fractions", "{}", c.source().await.unwrap());
     // KaTeX rendered the maths offline.
     c.wait().for_element(Locator::Css(".katex")).await.unwrap();
     click(&c, "input[name=q0][value='1']").await;
@@ -178,14 +211,30 @@ fetch("/teacher/results", {credentials: "include"})
     // Progress shows the lesson opened and the quiz done.
     c.goto(&format!("{base}/pupil/")).await.unwrap();
     assert!(text_of(&c, "main").await.contains("Activités terminées : 1 / 3"));
+    // A page reached without the box's own links is recorded too (the pack server's hook;
+    // a page this browser has cached is answered 304 and not counted).
+    c.goto(&format!("{base}/packs/{}/page2.html", testkit::DEMO)).await.unwrap();
+    let store = app::store::Store::open(&data.join("preau.sqlite"), "x").unwrap();
+    let pupil = store.pupils(store.classes().unwrap()[0].id).unwrap()[0].id;
+    let mut recorded = false;
+    for _ in 0..400 {
+        recorded = store.events(pupil).unwrap().iter().any(|(v, _, p)| v == "opened" && p == "page2.html");
+        if recorded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(recorded, "the open hook did not record page2.html: {:?}", store.events(pupil).unwrap());
     c.goto(&format!("{base}/logout")).await.unwrap();
     click(&c, "form[action='/logout'] button").await;
+    assert_eq!(wait_h1(&c, "Bienvenue").await, "Bienvenue");
 
     // The teacher signs in and sees the score.
     c.goto(&format!("{base}/teacher/login")).await.unwrap();
     fill(&c, "input[name=name]", "Mme Durand").await;
     fill(&c, "input[name=password]", "motdepasse1").await;
     click(&c, "form button").await;
+    assert_eq!(wait_h1(&c, "Tableau de bord").await, "Tableau de bord");
     c.goto(&format!("{base}/teacher/results")).await.unwrap();
     let table = text_of(&c, "#results").await;
     assert!(table.contains("Léa"), "{table}");

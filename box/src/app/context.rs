@@ -1,11 +1,14 @@
-//! What the classroom application needs from the rest of the box.
+//! What the classroom application needs from the rest of the box, and the adapter from
+//! the HTTP core's [`crate::context::AppContext`].
 //!
-//! TEMPORARY: the HTTP core (`box/src/context.rs`) will own `AppContext` with the pack
-//! library; until it is merged, the application defines the small part it uses here, and
-//! reads packs through the [`PackSource`] trait so that tests can give it packs in memory.
+//! The application reads packs through the small [`PackSource`] trait: the box gives it
+//! the installed pack library ([`LibraryPacks`]); tests give it packs in memory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::context::AppContext;
+use crate::packs::Library;
 
 /// An installed pack, as the catalog page shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +19,7 @@ pub struct PackInfo {
     pub level: String,
     /// The page to open first, relative to the pack (`index.html`).
     pub entry: String,
-    /// Bytes the pack takes on disk, when known.
+    /// Bytes of the pack's files.
     pub size: u64,
 }
 
@@ -24,17 +27,19 @@ pub struct PackInfo {
 /// the pack file server never serves.
 pub trait PackSource: Send + Sync {
     fn list(&self) -> Vec<PackInfo>;
-    /// The bytes of one file of the pack, `None` if the pack or the file is missing.
+    /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
     /// Installs the packs of a repository folder (a USB stick) through the one verified
     /// apply step of `preau-sync`. Returns a summary for the teacher.
-    fn install_from_folder(&self, folder: &std::path::Path) -> Result<String, String>;
+    fn install_from_folder(&self, folder: &Path) -> Result<String, String>;
     /// Removes an installed pack.
     fn remove(&self, pack: &str) -> Result<(), String>;
 }
 
+/// What the application runs on: built from the server's context by
+/// [`AppEnv::from_context`], or by hand in tests.
 #[derive(Clone)]
-pub struct AppContext {
+pub struct AppEnv {
     /// The box data folder: the learner records live in `preau.sqlite` there.
     pub data_dir: PathBuf,
     /// The box's pseudonymous id (xAPI actor home page).
@@ -44,4 +49,82 @@ pub struct AppContext {
     /// `[box] setup_code` from the config file: also accepted to create the first teacher.
     pub setup_code: Option<String>,
     pub packs: Arc<dyn PackSource>,
+}
+
+impl AppEnv {
+    pub fn from_context(ctx: &AppContext) -> AppEnv {
+        AppEnv {
+            data_dir: ctx.data_dir.clone(),
+            box_id: ctx.box_id.clone(),
+            school: ctx.config.box_.school.clone().unwrap_or_default(),
+            setup_code: ctx.config.box_.setup_code.clone(),
+            packs: Arc::new(LibraryPacks {
+                library: ctx.packs.clone(),
+                data_dir: ctx.data_dir.clone(),
+                trusted_keys: ctx.config.sync.trusted_keys.clone(),
+            }),
+        }
+    }
+}
+
+/// The installed packs of the box (`DATA/repo/`), through the HTTP core's library.
+pub struct LibraryPacks {
+    library: Arc<Library>,
+    data_dir: PathBuf,
+    /// Root keys a box that trusts none yet accepts (`[sync] trusted_keys`).
+    trusted_keys: Vec<String>,
+}
+
+impl PackSource for LibraryPacks {
+    fn list(&self) -> Vec<PackInfo> {
+        self.library
+            .list()
+            .iter()
+            .map(|p| {
+                let meta = &p.manifest.meta;
+                PackInfo {
+                    id: p.id.clone(),
+                    title: if meta.title.is_empty() { p.id.clone() } else { meta.title.clone() },
+                    subject: meta.subjects.first().cloned().unwrap_or_default(),
+                    level: meta.level.clone(),
+                    entry: if meta.entry.is_empty() { "index.html".into() } else { meta.entry.clone() },
+                    size: p.manifest.files.iter().map(|f| f.size).sum(),
+                }
+            })
+            .collect()
+    }
+
+    fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>> {
+        if let Some(private) = path.strip_prefix(crate::packs::PRIVATE_PREFIX) {
+            return self.library.read_private(pack, private).ok().flatten();
+        }
+        let p = self.library.get(pack)?;
+        let entry = p.public_file(path)?;
+        self.library.read_file(entry).ok()
+    }
+
+    fn install_from_folder(&self, folder: &Path) -> Result<String, String> {
+        let keys = self
+            .trusted_keys
+            .iter()
+            .map(|k| preau_pack::PublicKey::from_hex(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let summary =
+            preau_sync::install_from_folder(folder, &self.data_dir, &keys, None).map_err(|e| e.to_string())?;
+        self.library.reload().map_err(|e| format!("{e:#}"))?;
+        let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
+        Ok(format!(
+            "Installés / installed: {}. Déjà à jour / up to date: {}.",
+            if installed.is_empty() { "—".into() } else { installed.join(", ") },
+            if summary.up_to_date.is_empty() { "—".into() } else { summary.up_to_date.join(", ") }
+        ))
+    }
+
+    fn remove(&self, _pack: &str) -> Result<(), String> {
+        // The box has one writer for installed packs (`preau-sync`), which has no remove
+        // step yet; the application does not delete pack files itself.
+        Err("Retirer un contenu n'est pas encore possible depuis la boîte. Removing content is not available yet."
+            .into())
+    }
 }

@@ -104,7 +104,7 @@ mod tests {
         for bad in ["12345", "8 08:00-09:00", "1 09:00-08:00", "1 25:00-26:00", "1 8h-9h", "1 ,"] {
             assert!(Hours::parse(bad).is_err(), "{bad} accepted");
         }
-        let many = format!("1 {}", vec!["01:00-02:00"; 9].join(","));
+        let many = format!("1 {}", ["01:00-02:00"; 9].join(","));
         assert!(Hours::parse(&many).is_err());
     }
 }

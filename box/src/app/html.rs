@@ -172,14 +172,14 @@ impl IntoResponse for Page {
         let csp = format!(
             "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; \
              img-src 'self' data:; font-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; \
-             form-action 'self'; frame-ancestors 'none'"
+             form-action 'self'; frame-ancestors 'self'"
         );
         let mut resp = (self.status, html).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         if let Ok(v) = HeaderValue::from_str(&csp) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
@@ -207,29 +207,6 @@ pub fn date(t: i64, offset_minutes: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(url_path("a b/é.html"), "a%20b/%C3%A9.html");
-    }
-
-    #[test]
-    fn language_from_accept_language() {
-        let mut h = HeaderMap::new();
-        assert_eq!(Lang::from_headers(&h), Lang::Fr);
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en-GB,en;q=0.9,fr;q=0.8"));
-        assert_eq!(Lang::from_headers(&h), Lang::En);
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE,fr;q=0.5,en;q=0.4"));
-        assert_eq!(Lang::from_headers(&h), Lang::Fr);
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de, es"));
-        assert_eq!(Lang::from_headers(&h), Lang::Fr);
-    }
-}
-
 /// Plain text of an HTML fragment (tags dropped, common entities decoded), for short
 /// summaries such as a chosen answer.
 pub fn strip_tags(html: &str) -> String {
@@ -251,4 +228,27 @@ pub fn strip_tags(html: &str) -> String {
         .replace("&#39;", "'")
         .replace("&amp;", "&");
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(url_path("a b/é.html"), "a%20b/%C3%A9.html");
+    }
+
+    #[test]
+    fn language_from_accept_language() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::Fr);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en-GB,en;q=0.9,fr;q=0.8"));
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE,fr;q=0.5,en;q=0.4"));
+        assert_eq!(Lang::from_headers(&h), Lang::Fr);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de, es"));
+        assert_eq!(Lang::from_headers(&h), Lang::Fr);
+    }
 }

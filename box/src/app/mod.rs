@@ -20,7 +20,6 @@ pub mod context;
 mod csv;
 mod hours;
 mod html;
-mod model;
 mod player;
 mod pupil;
 pub mod store;
@@ -37,8 +36,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-pub use context::{AppContext, PackInfo, PackSource};
-pub(crate) use model::{course, quiz};
+use crate::context::AppContext;
+pub use context::{AppEnv, PackInfo, PackSource};
+pub(crate) use preau_pack::{course, quiz};
 use store::Store;
 pub use web::App;
 
@@ -48,7 +48,7 @@ pub const FORM_LIMIT: usize = 64 * 1024;
 pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Opens the learner records in the data folder.
-pub fn open_store(ctx: &AppContext) -> anyhow::Result<Store> {
+pub fn open_store(ctx: &AppEnv) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&ctx.data_dir)?;
     let path = ctx.data_dir.join("preau.sqlite");
     Store::open(&path, &ctx.box_id).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))
@@ -58,7 +58,7 @@ pub fn open_store(ctx: &AppContext) -> anyhow::Result<Store> {
 /// teacher exists. Created at first call and kept in the records, so `preau serve` can
 /// print the same code at every start until it is used. The config's `[box] setup_code`
 /// is accepted too.
-pub fn setup_code(ctx: &AppContext) -> anyhow::Result<Option<String>> {
+pub fn setup_code(ctx: &AppEnv) -> anyhow::Result<Option<String>> {
     let store = open_store(ctx)?;
     teacher::setup_code(&store).map_err(|e| anyhow::anyhow!("setup code: {e}"))
 }
@@ -66,7 +66,7 @@ pub fn setup_code(ctx: &AppContext) -> anyhow::Result<Option<String>> {
 /// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
 /// opens (and migrates) the learner records, so a broken database shows at start.
 pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
-    Ok(match setup_code(ctx)? {
+    Ok(match setup_code(&AppEnv::from_context(ctx))? {
         Some(code) => vec![
             format!("Code d'installation enseignant / teacher setup code: {code}"),
             "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account."
@@ -79,8 +79,8 @@ pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
 /// The classroom application's routes. If the learner records cannot be opened, the
 /// application's pages answer 503 with a message (the pack files stay served).
 pub fn router(ctx: AppContext) -> Router {
-    match try_router(ctx) {
-        Ok(r) => r,
+    match router_for(AppEnv::from_context(&ctx)) {
+        Ok((r, _hook)) => r,
         Err(e) => {
             tracing::error!("classroom application unavailable: {e:#}");
             Router::new().fallback(|| async {
@@ -90,15 +90,20 @@ pub fn router(ctx: AppContext) -> Router {
     }
 }
 
-/// The classroom application's routes, or why the learner records cannot be opened.
-pub fn try_router(ctx: AppContext) -> anyhow::Result<Router> {
-    Ok(try_router_and_hook(ctx)?.0)
+/// The application's routes and its progress hook (`None` when the learner records
+/// cannot be opened: the routes then answer 503), for `preau serve`.
+pub fn router_and_hook(ctx: AppContext) -> (Router, Option<ProgressHook>) {
+    match router_for(AppEnv::from_context(&ctx)) {
+        Ok((r, hook)) => (r, Some(hook)),
+        Err(_) => (router(ctx), None),
+    }
 }
 
-/// The routes and the hook the pack file server calls for progress tracking.
-pub fn try_router_and_hook(ctx: AppContext) -> anyhow::Result<(Router, ProgressHook)> {
-    let store = open_store(&ctx)?;
-    let app = Arc::new(App::new(ctx, store));
+/// The application's routes over `env`, and the hook the pack file server calls for
+/// progress tracking; or why the learner records cannot be opened.
+pub fn router_for(env: AppEnv) -> anyhow::Result<(Router, ProgressHook)> {
+    let store = open_store(&env)?;
+    let app = Arc::new(App::new(env, store));
     Ok((router_with(app.clone()), ProgressHook(app)))
 }
 
@@ -108,15 +113,17 @@ pub fn try_router_and_hook(ctx: AppContext) -> anyhow::Result<(Router, ProgressH
 pub struct ProgressHook(Arc<App>);
 
 impl ProgressHook {
-    /// Call for each pack file served with status 200. Only HTML pages opened by a
-    /// signed-in pupil are recorded, once per pupil and page. Never fails the request.
+    /// Called by the pack file server for each page (HTML, or Markdown shown as HTML)
+    /// served with status 200. Only pages opened by a signed-in pupil are recorded, once
+    /// per pupil and page. Never fails the request.
     pub fn record_open(&self, headers: &axum::http::HeaderMap, pack: &str, path: &str) {
-        let lower = path.to_ascii_lowercase();
-        let page = lower.is_empty() || lower.ends_with('/') || lower.ends_with(".html") || lower.ends_with(".htm");
-        if !page || !pupil::valid_pack_path(pack) {
+        if !pupil::valid_pack_path(pack) {
             return;
         }
         let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+        if !pupil::valid_pack_path(&path) {
+            return;
+        }
         if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
             let now = self.0.now();
             if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {

@@ -957,7 +957,7 @@ pub async fn mark_submission(
 pub async fn submission_file(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let lang = Lang::from_headers(&headers);
     match app.store().submission_file(id) {
-        Ok(Some((_, name, _ty, bytes))) => download(bytes, "application/octet-stream", &name),
+        Ok(Some(f)) => download(f.bytes, "application/octet-stream", &f.name),
         Ok(None) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such file"),
         Err(e) => internal(lang, e),
     }

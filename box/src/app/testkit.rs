@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::context::{AppContext, PackInfo, PackSource};
+use super::context::{AppEnv, PackInfo, PackSource};
+
+/// A pack's files by path.
+pub type PackFiles = BTreeMap<String, Vec<u8>>;
 
 #[derive(Default)]
 pub struct MemPacks {
-    packs: Mutex<BTreeMap<String, (PackInfo, BTreeMap<String, Vec<u8>>)>>,
+    packs: Mutex<BTreeMap<String, (PackInfo, PackFiles)>>,
 }
 
 impl MemPacks {
@@ -104,11 +107,11 @@ pub fn demo_pack() -> (PackInfo, BTreeMap<String, Vec<u8>>) {
 }
 
 /// An application context over a data folder and the demo pack.
-pub fn demo_context(data_dir: &Path) -> AppContext {
+pub fn demo_context(data_dir: &Path) -> AppEnv {
     let packs = MemPacks::default();
     let (info, files) = demo_pack();
     packs.add(info, files);
-    AppContext {
+    AppEnv {
         data_dir: data_dir.to_path_buf(),
         box_id: "test-box".into(),
         school: "École de test".into(),
@@ -119,7 +122,7 @@ pub fn demo_context(data_dir: &Path) -> AppContext {
 
 /// Serves pack files at `/packs/{id}/{path}` with the CSP `sandbox` the HTTP core uses.
 /// TEMPORARY stand-in for the core's pack server in the application's own tests.
-pub fn pack_files(ctx: &AppContext) -> axum::Router {
+pub fn pack_files(ctx: &AppEnv) -> axum::Router {
     use axum::extract::{Path as P, State};
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;

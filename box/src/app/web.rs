@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::context::AppContext;
+use super::context::AppEnv;
 use super::hours;
 use super::html::{Lang, esc, message};
 use super::store::{Store, Who};
@@ -22,7 +22,7 @@ pub const CSRF_COOKIE: &str = "preau_csrf";
 pub const SESSION_SECS: i64 = 14 * 3600;
 
 pub struct App {
-    pub ctx: AppContext,
+    pub ctx: AppEnv,
     store: Mutex<Store>,
     pub limiter: Mutex<Limiter>,
     /// Seconds added to the system clock (set by a teacher when the box booted without
@@ -33,7 +33,7 @@ pub struct App {
 pub type Shared = Arc<App>;
 
 impl App {
-    pub fn new(ctx: AppContext, store: Store) -> App {
+    pub fn new(ctx: AppEnv, store: Store) -> App {
         let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
         App { ctx, store: Mutex::new(store), limiter: Mutex::new(Limiter::default()), clock_offset: offset.into() }
     }
@@ -181,6 +181,8 @@ impl Form {
 }
 
 /// Checks the Origin and the CSRF token of a state-changing request; returns its form.
+/// The error is the ready refusal page (a large value, but only on the refusal path).
+#[allow(clippy::result_large_err)]
 pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
     let lang = Lang::from_headers(headers);
     let refused = || {

@@ -64,7 +64,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         packs: packs.clone(),
         metrics: metrics.clone(),
     };
-    let serving = Arc::new(Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone()));
+    let mut serving = Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone());
+    // The classroom application records the pack pages a pupil opens (progress).
+    let (app_router, hook) = crate::app::router_and_hook(ctx.clone());
+    if let Some(hook) = hook {
+        serving.on_open =
+            Some(Arc::new(move |h: &http::HeaderMap, id: &str, path: &str| hook.record_open(h, id, path)));
+    }
+    let serving = Arc::new(serving);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -79,7 +86,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let banner = routes::app_startup_lines(&ctx)?;
         print_urls(local, &ctx, &data_dir, &banner);
         let advertiser = start_mdns(&ctx, local);
-        let router = routes::router(ctx, serving);
+        let router = routes::router_with_app(app_router, serving);
         server::serve(listener, router, limits, metrics, server::shutdown_signal()).await?;
         if let Some(a) = advertiser {
             a.stop();

@@ -11,7 +11,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use super::{captive, headers};
 use crate::context::AppContext;
 use crate::packs::repo_static::repo_file;
-use crate::packs::serve::{Serving, api_packs, html_escape, not_found, pack_file, pack_root, pack_root_redirect};
+use crate::packs::serve::{Serving, api_packs, not_found, pack_file, pack_root, pack_root_redirect};
 
 /// Default limit for bodies read by axum extractors (forms, JSON). A route that takes
 /// uploads sets its own `DefaultBodyLimit`, up to the server's hard `max_body_bytes`.
@@ -19,6 +19,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 /// Builds the whole router.
 pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
+    router_with_app(app_router(ctx), serving)
+}
+
+/// Builds the whole router around an already built application router (`preau serve`
+/// builds it first to get the application's progress hook for `Serving::on_open`).
+pub fn router_with_app(app: Router, serving: Arc<Serving>) -> Router {
     let core = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -29,41 +35,15 @@ pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
         .route("/repo/{*path}", get(repo_file))
         .with_state(serving)
         .merge(captive::router());
-    core.merge(app_router(ctx))
+    core.merge(app)
         .fallback(|| async { not_found() })
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::map_response(headers::add_security_headers))
 }
 
 /// The classroom application's routes (`GET /`, sign-in, quizzes, teacher pages).
-///
-/// PLACEHOLDER until `crate::app` lands: replace the body with `crate::app::router(ctx)`.
 fn app_router(ctx: AppContext) -> Router {
-    Router::new().route("/", get(placeholder_home)).with_state(ctx)
-}
-
-/// PLACEHOLDER for the app's catalog page: a plain list of the installed packs.
-async fn placeholder_home(State(ctx): State<AppContext>) -> Response<Body> {
-    let mut html = String::from(
-        "<!doctype html><html lang=fr><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
-         <title>Préau</title><style>body{font-family:sans-serif;max-width:40em;margin:1em auto;padding:0 1em;line-height:1.5}</style>\
-         <h1>Préau</h1><!-- placeholder page: replaced by the classroom app --><ul>",
-    );
-    for p in ctx.packs.list() {
-        html.push_str(&format!("<li><a href=\"/packs/{}/\">{}</a></li>", p.id, html_escape(&p.manifest.meta.title)));
-    }
-    if ctx.packs.is_empty() {
-        html.push_str("<li>Aucun contenu installé. No content installed.</li>");
-    }
-    html.push_str("</ul></html>\n");
-    html_response(html)
-}
-
-fn html_response(html: String) -> Response<Body> {
-    let mut r = Response::new(Body::from(html));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
+    crate::app::router(ctx)
 }
 
 async fn healthz(State(s): State<Arc<Serving>>) -> Response<Body> {
@@ -89,8 +69,6 @@ async fn metrics(State(s): State<Arc<Serving>>) -> Response<Body> {
 }
 
 /// Lines the app wants printed at start (the teacher setup code on first start).
-///
-/// PLACEHOLDER until `crate::app` lands: replace with `crate::app::startup_lines(ctx)`.
-pub fn app_startup_lines(_ctx: &AppContext) -> anyhow::Result<Vec<String>> {
-    Ok(Vec::new())
+pub fn app_startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
+    crate::app::startup_lines(ctx)
 }

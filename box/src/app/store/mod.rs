@@ -96,6 +96,15 @@ pub struct Submission {
     pub comment: String,
 }
 
+/// A file a pupil handed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmittedFile {
+    pub pupil_id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// One line of the results table (dashboard and CSV export).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultRow {
@@ -591,13 +600,20 @@ impl Store {
         rows.collect()
     }
 
-    /// (file name, content type, bytes) of a submitted file.
-    pub fn submission_file(&self, id: i64) -> Result<Option<(i64, String, String, Vec<u8>)>> {
+    /// A submitted file.
+    pub fn submission_file(&self, id: i64) -> Result<Option<SubmittedFile>> {
         self.conn
             .query_row(
                 "SELECT pupil_id, file_name, file_type, file FROM submissions WHERE id = ?1 AND file IS NOT NULL",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok(SubmittedFile {
+                        pupil_id: r.get(0)?,
+                        name: r.get(1)?,
+                        content_type: r.get(2)?,
+                        bytes: r.get(3)?,
+                    })
+                },
             )
             .optional()
     }

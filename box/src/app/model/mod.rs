@@ -1,2 +1,0 @@
-pub mod course;
-pub mod quiz;
