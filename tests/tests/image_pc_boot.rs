@@ -7,8 +7,7 @@
 //! stand-in server and a plain pack folder, to check the image's boot path alone.
 
 use preau_tests::image::{
-    Guest, MARKER, PACK_ID, e2e_config, free_port, make_pack, missing_tools, preau_bin, run,
-    target_dir, workspace_bin,
+    Guest, MARKER, PACK_ID, e2e_config, free_port, make_pack, missing_tools, preau_bin, run, target_dir, workspace_bin,
 };
 use std::path::Path;
 use std::process::Command;
@@ -33,8 +32,7 @@ const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     let missing = missing_tools(TOOLS);
     if !missing.is_empty() || !Path::new(OVMF_CODE).exists() {
-        let msg =
-            format!("missing host tools {missing:?} or OVMF: run bash .ci/install.d/60-image.sh");
+        let msg = format!("missing host tools {missing:?} or OVMF: run bash .ci/install.d/60-image.sh");
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{msg}");
         }
@@ -42,22 +40,14 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
         return;
     }
     let standin = std::env::var("PREAU_IMAGE_STANDIN").as_deref() == Ok("1");
-    let preau = if standin {
-        workspace_bin("preau-standin")
-    } else {
-        preau_bin()
-    };
+    let preau = if standin { workspace_bin("preau-standin") } else { preau_bin() };
     assert!(
         preau.is_file(),
         "{} is missing: build the box with `cargo build -p preau-box` (or set PREAU_BIN)",
         preau.display()
     );
     let image_tool = workspace_bin("preau-image");
-    assert!(
-        image_tool.is_file(),
-        "{} is missing: cargo build -p preau-image",
-        image_tool.display()
-    );
+    assert!(image_tool.is_file(), "{} is missing: cargo build -p preau-image", image_tool.display());
 
     let base = target_dir().join("image-e2e");
     let work = base.join("pc");
@@ -68,11 +58,7 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     std::fs::write(&config_path, e2e_config(public_key.as_deref())).unwrap();
 
     let profile = work.join("profile.toml");
-    std::fs::write(
-        &profile,
-        "board = \"pc-amd64\"\nversion = \"e2e\"\ncompression = \"zstd\"\n",
-    )
-    .unwrap();
+    std::fs::write(&profile, "board = \"pc-amd64\"\nversion = \"e2e\"\ncompression = \"zstd\"\n").unwrap();
 
     // The Debian root folder is kept in the target folder between local runs (the
     // marker file makes a changed profile rebuild it); CI starts from a fresh clone.
@@ -95,10 +81,7 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     eprintln!("image built in {:.0}s", t.elapsed().as_secs_f64());
     let img = out.join("preau-pc-amd64-e2e.img");
     for ext in ["img.zst", "bmap", "sha256", "os_list.json"] {
-        assert!(
-            out.join(format!("preau-pc-amd64-e2e.{ext}")).is_file(),
-            "no .{ext} output"
-        );
+        assert!(out.join(format!("preau-pc-amd64-e2e.{ext}")).is_file(), "no .{ext} output");
     }
 
     // Boot a copy-on-write overlay 1 GiB larger than the image, as if flashed on a
@@ -151,22 +134,10 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     );
     // The box installs the preloaded packs at start; give it a little while.
     let page_path = format!("/packs/{PACK_ID}/index.html");
-    let page = guest.wait_http(
-        &page_path,
-        guest.started.elapsed() + Duration::from_secs(120),
-    );
-    assert!(
-        page.contains(MARKER),
-        "{page_path} answered without the pack's text: {page}"
-    );
+    let page = guest.wait_http(&page_path, guest.started.elapsed() + Duration::from_secs(120));
+    assert!(page.contains(MARKER), "{page_path} answered without the pack's text: {page}");
 
     let console = guest.console();
-    assert!(
-        console.contains("preau-grow-data: CHANGED"),
-        "the data partition did not grow:\n{console}"
-    );
-    assert!(
-        console.contains("preau: hostname preau, Ethernet mode"),
-        "preau.toml was not applied:\n{console}"
-    );
+    assert!(console.contains("preau-grow-data: CHANGED"), "the data partition did not grow:\n{console}");
+    assert!(console.contains("preau: hostname preau, Ethernet mode"), "preau.toml was not applied:\n{console}");
 }

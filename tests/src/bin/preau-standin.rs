@@ -18,20 +18,12 @@ fn value(config: &str, key: &str) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let config_path = args
-        .iter()
-        .position(|a| a == "--config")
-        .map(|i| args[i + 1].clone());
-    let config = config_path
-        .map(|p| std::fs::read_to_string(p).expect("config"))
-        .unwrap_or_default();
+    let config_path = args.iter().position(|a| a == "--config").map(|i| args[i + 1].clone());
+    let config = config_path.map(|p| std::fs::read_to_string(p).expect("config")).unwrap_or_default();
     let listen = value(&config, "listen").unwrap_or_else(|| "127.0.0.1:8080".into());
     let preload = PathBuf::from(value(&config, "preload").unwrap_or_else(|| "preload".into()));
     let listener = TcpListener::bind(&listen).expect("bind");
-    eprintln!(
-        "preau-standin listening on {listen}, packs from {}",
-        preload.display()
-    );
+    eprintln!("preau-standin listening on {listen}, packs from {}", preload.display());
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let mut line = String::new();
@@ -51,11 +43,7 @@ fn main() {
         } else if let Some(rest) = path.strip_prefix("/packs/") {
             let rel = Path::new(rest);
             let safe = rel.components().all(|c| matches!(c, Component::Normal(_)));
-            if safe {
-                std::fs::read(preload.join(rel)).ok()
-            } else {
-                None
-            }
+            if safe { std::fs::read(preload.join(rel)).ok() } else { None }
         } else {
             None
         };
@@ -63,11 +51,7 @@ fn main() {
             Some(b) => ("200 OK", b),
             None => ("404 Not Found", b"not found\n".to_vec()),
         };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
+        let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
         let _ = stream.write_all(&body);
     }
 }
