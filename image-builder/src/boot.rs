@@ -19,8 +19,11 @@ pub fn cmdline(board: Board) -> String {
         // The Pi's serial header (enable_uart=1) and the screen.
         Board::RpiArm64 => "console=ttyS1,115200 console=tty1",
     };
+    // panic=10: a box nobody watches restarts after a kernel panic (and QEMU, run with
+    // -no-reboot, stops). no_timer_check: the IO-APIC timer check fails spuriously on
+    // loaded virtual machines (seen under QEMU TCG).
     format!(
-        "{console} root=LABEL={ROOT_LABEL} ro rootwait fsck.repair=yes net.ifnames=0 loglevel=4 systemd.show_status=yes"
+        "{console} root=LABEL={ROOT_LABEL} ro rootwait fsck.repair=yes net.ifnames=0 panic=10 no_timer_check loglevel=4 systemd.show_status=yes"
     )
 }
 
