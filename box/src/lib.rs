@@ -1,4 +1,5 @@
 //! The Préau classroom box: the `preau` command line and the classroom HTTP server.
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -294,7 +294,9 @@ pub struct Gaps {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Random {
-    pub category: String,
+    /// The category the candidates were drawn from (a field name distinct from
+    /// `Question::category`, which sits beside it in the flattened JSON).
+    pub pool_category: String,
     #[serde(default)]
     pub include_subcategories: bool,
     pub candidates: Vec<Question>,
@@ -1143,7 +1145,7 @@ mod tests {
             feedback_false_html: String::new(),
         }));
         let question = q(QuestionKind::Random(Random {
-            category: "c".into(),
+            pool_category: "c".into(),
             include_subcategories: false,
             candidates: vec![cand],
         }));
@@ -1228,6 +1230,48 @@ mod tests {
         let mut newer = v.clone();
         newer["format"] = 99.into();
         assert!(from_json(newer.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn every_kind_round_trips_inside_a_question() {
+        let tf = q(QuestionKind::TrueFalse(TrueFalse {
+            correct: true,
+            feedback_true_html: String::new(),
+            feedback_false_html: String::new(),
+        }));
+        let kinds = vec![
+            match_q().kind,
+            tf.kind.clone(),
+            QuestionKind::Essay(Essay::default()),
+            QuestionKind::Description,
+            QuestionKind::MultiAnswer(MultiAnswer {
+                parts: vec![ClozePart {
+                    weight: 2.0,
+                    kind: QuestionKind::ShortAnswer(ShortAnswer { case_sensitive: true, answers: vec![] }),
+                }],
+            }),
+            QuestionKind::GapSelect(Gaps {
+                choices: vec![],
+                gaps: vec![],
+                shuffle: true,
+                combined: Default::default(),
+            }),
+            QuestionKind::DdWtos(Gaps { choices: vec![], gaps: vec![], shuffle: false, combined: Default::default() }),
+            QuestionKind::Random(Random {
+                pool_category: "A/B".into(),
+                include_subcategories: true,
+                candidates: vec![tf],
+            }),
+        ];
+        for kind in kinds {
+            let mut question = q(kind);
+            question.category = "Cat".into();
+            let json = serde_json::to_string(&question).unwrap();
+            let back: Question = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+            assert_eq!(back, question);
+            let public = serde_json::to_string(&public_question(&question)).unwrap();
+            serde_json::from_str::<PublicQuestion>(&public).unwrap_or_else(|e| panic!("{e}: {public}"));
+        }
     }
 
     #[test]

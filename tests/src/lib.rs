@@ -12,8 +12,13 @@ pub fn fixtures() -> Option<PathBuf> {
         return Some(dir.canonicalize().expect("canonical fixtures path"));
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("../shared/fixtures is missing (looked at {}) and CI=true", dir.display());
+        panic!(
+            "../shared/fixtures is missing (looked at {}) and CI=true",
+            dir.display()
+        );
     }
     eprintln!("skipping: ../shared/fixtures is missing");
     None
 }
+
+pub mod image;

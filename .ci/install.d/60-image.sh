@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Host tools for the image builder (preau-image) and its boot tests.
+# QEMU comes from bookworm-backports: bookworm's own qemu-system would replace the
+# machine's newer qemu-utils (10.x from backports) with an older one.
+set -euo pipefail
+SUDO="${SUDO:-}"
+
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+        $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+    $SUDO apt-get update -qq
+fi
+
+$SUDO apt-get install -y -qq --no-install-recommends \
+    mmdebstrap arch-test mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
+    debian-archive-keyring ca-certificates >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+    qemu-system-x86 qemu-system-arm qemu-user-static ovmf >/dev/null

@@ -1,0 +1,35 @@
+// Préau: the little JavaScript the pages use. ES5 only (browsers from 2018).
+(function () {
+  "use strict";
+  // Maths: render TeX with the embedded KaTeX when the page loaded it.
+  if (window.renderMathInElement) {
+    window.renderMathInElement(document.body, {
+      delimiters: [
+        { left: "$$", right: "$$", display: true },
+        { left: "\\[", right: "\\]", display: true },
+        { left: "\\(", right: "\\)", display: false },
+        { left: "$", right: "$", display: false }
+      ],
+      throwOnError: false
+    });
+  }
+  // Clock: the box has no real-time clock. When its time is clearly behind this
+  // browser's, show the form that sets it, filled with this browser's time.
+  var clock = document.getElementById("clock-form");
+  if (clock) {
+    var boxTime = parseInt(clock.getAttribute("data-box-time"), 10);
+    var now = Math.floor(Date.now() / 1000);
+    clock.elements["browser_time"].value = String(now);
+    clock.elements["tz_minutes"].value = String(-new Date().getTimezoneOffset());
+    if (now - boxTime > 300) {
+      clock.className = clock.className.replace("hidden", "");
+      var late = document.getElementById("clock-late");
+      if (late) { late.textContent = String(Math.round((now - boxTime) / 60)); }
+    }
+  }
+  // Opening hours form: send this browser's time zone along.
+  var tz = document.querySelectorAll("input[name=tz_minutes]");
+  for (var i = 0; i < tz.length; i++) {
+    if (!tz[i].value) { tz[i].value = String(-new Date().getTimezoneOffset()); }
+  }
+})();

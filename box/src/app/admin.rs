@@ -1,0 +1,330 @@
+//! The box page for teachers: packs (list, remove, add from a USB folder, disk use),
+//! opening hours, the clock, and what the Wi-Fi can serve.
+
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::hours::Hours;
+use super::html::{Lang, Page, date, esc, message};
+use super::web::{Csrf, Shared, TeacherId, check_post, internal, system_now};
+use super::wifi;
+
+const DAYS_FR: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
+const DAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+/// The box's clock is "clearly behind" past this many seconds.
+const CLOCK_SLACK: i64 = 300;
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} Go", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} Mo", b as f64 / (1u64 << 20) as f64),
+        b => format!("{} Ko", b.div_ceil(1024)),
+    }
+}
+
+/// (total, available) bytes of the file system holding `dir`, from `df` (no libc call
+/// needed; `df -P` output is specified by POSIX).
+fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+    let out = std::process::Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let cols: Vec<&str> = text.lines().nth(1)?.split_whitespace().collect();
+    Some((cols.get(1)?.parse::<u64>().ok()? * 1024, cols.get(3)?.parse::<u64>().ok()? * 1024))
+}
+
+/// Folders on removable media that look like a pack repository (`catalog.json`).
+fn usb_repositories() -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for root in ["/media", "/mnt", "/run/media"] {
+        let Ok(level1) = std::fs::read_dir(root) else { continue };
+        for a in level1.flatten().take(20) {
+            let mut candidates = vec![a.path()];
+            if let Ok(level2) = std::fs::read_dir(a.path()) {
+                candidates.extend(level2.flatten().take(50).map(|e| e.path()));
+            }
+            for c in candidates {
+                for dir in [c.clone(), c.join("preau"), c.join("repo")] {
+                    if dir.join("catalog.json").is_file() && !found.contains(&dir) && found.len() < 20 {
+                        found.push(dir);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+pub async fn page(State(app): State<Shared>, headers: HeaderMap, Extension(TeacherId(t)): Extension<TeacherId>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let csrf = Csrf::from_headers(&headers);
+    let f = csrf.field();
+    let now = app.now();
+    let tz = app.tz_minutes();
+    let (hours, teacher) = {
+        let store = app.store();
+        (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
+    };
+    let mut body = format!(
+        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a></nav>"#,
+        lang.t("Classes", "Classes"),
+        lang.t("Résultats", "Results"),
+        lang.t("À corriger", "Marking")
+    );
+
+    // Clock: shown by preau.js only when the box is clearly behind this browser.
+    body.push_str(&format!(
+        r#"<form id="clock-form" class="warn hidden" method="post" action="/admin/clock" data-box-time="{now}">{f}<p>{} <span id="clock-late">?</span> min. {}</p><input type="hidden" name="browser_time"><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
+        lang.t("L'heure de la boîte est en retard d'environ", "The box's clock is behind by about"),
+        lang.t(
+            "(Elle n'a pas d'horloge sauvegardée.) Préau enregistre l'écart et l'utilise pour dater le travail des élèves ; l'horloge du système n'est pas modifiée.",
+            "(It has no battery-backed clock.) Préau records the difference and uses it to date pupils' work; the system clock is not changed."
+        ),
+        lang.t("Mettre la boîte à l'heure de cet appareil", "Set the box to this device's time")
+    ));
+    body.push_str(&format!("<p>{} {}</p>", lang.t("Heure de la boîte :", "Box time:"), date(now, tz)));
+
+    // Wi-Fi.
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Wi-Fi", "Wi-Fi")));
+    match wifi::connected_devices(system_now()) {
+        Some((n, how)) => {
+            body.push_str(&format!(
+                r#"<p id="devices">{} <strong>{n}</strong> <small>({how})</small></p>"#,
+                lang.t("Appareils connectés :", "Connected devices:")
+            ));
+            if n > wifi::BUILTIN_AP_DEVICES {
+                body.push_str(&format!(
+                    r#"<p class="error">{}</p>"#,
+                    lang.t(
+                        "C'est plus que ce que le Wi-Fi intégré sert correctement : des élèves risquent d'être déconnectés.",
+                        "That is more than the built-in Wi-Fi serves well: pupils may get disconnected."
+                    )
+                ));
+            }
+        }
+        None => body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t("La boîte ne peut pas compter les appareils connectés ici.", "The box cannot count connected devices here.")
+        )),
+    }
+    body.push_str(&format!(
+        r#"<p class="warn">{}</p>"#,
+        lang.t(
+            "Le Wi-Fi intégré du Raspberry Pi ne sert qu'environ 8 à 10 appareils. Pour une classe entière, branchez la boîte en Ethernet sur un point d'accès externe (ou ajoutez un adaptateur Wi-Fi USB).",
+            "The Raspberry Pi's built-in Wi-Fi serves only about 8 to 10 devices. For a full class, connect the box by Ethernet to an external access point (or add a USB Wi-Fi adapter)."
+        )
+    ));
+
+    // Opening hours.
+    let parsed = Hours::parse(&hours).unwrap_or_else(|_| Hours::parse("").expect("empty parses"));
+    body.push_str(&format!(
+        r#"<h2>{}</h2><p>{}</p><form method="post" action="/admin/hours">{f}<fieldset><legend>{}</legend>"#,
+        lang.t("Heures d'ouverture", "Opening hours"),
+        lang.t(
+            "En dehors de ces heures, les élèves voient une page « fermé » ; les enseignants entrent toujours. Laissez les heures vides pour ouvrir tout le temps.",
+            "Outside these hours pupils see a \"closed\" page; teachers always get in. Leave the hours empty to stay open all the time."
+        ),
+        lang.t("Jours", "Days")
+    ));
+    let names = if lang == Lang::Fr { DAYS_FR } else { DAYS_EN };
+    for (i, d) in names.iter().enumerate() {
+        let checked = if hours.is_empty() { i < 5 } else { parsed.days[i] };
+        body.push_str(&format!(
+            r#"<label class="inline"><input type="checkbox" name="day" value="{}"{}> {d}</label> "#,
+            i + 1,
+            if checked { " checked" } else { "" }
+        ));
+    }
+    let ranges = hours.split_once(' ').map(|(_, r)| r.to_string()).unwrap_or_default();
+    body.push_str(&format!(
+        r#"</fieldset><label>{} <input name="ranges" value="{}" placeholder="08:30-12:00,13:30-16:30" maxlength="200"></label><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
+        lang.t("Heures (HH:MM-HH:MM, séparées par des virgules) :", "Hours (HH:MM-HH:MM, comma separated):"),
+        esc(&ranges),
+        lang.t("Enregistrer", "Save")
+    ));
+    body.push_str(&format!(
+        "<p>{} {}</p>",
+        lang.t("En ce moment, pour les élèves :", "Right now, for pupils:"),
+        if app.is_open() { lang.t("ouvert", "open") } else { lang.t("fermé", "closed") }
+    ));
+
+    // Packs.
+    let packs = app.ctx.packs.list();
+    let total: u64 = packs.iter().map(|p| p.size).sum();
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Contenus installés", "Installed content")));
+    body.push_str(&format!(
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        lang.t("Titre", "Title"),
+        lang.t("Identifiant", "Id"),
+        lang.t("Taille", "Size")
+    ));
+    for p in &packs {
+        body.push_str(&format!(
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><form method="post" action="/admin/packs/remove">{f}<input type="hidden" name="pack" value="{}"><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></td></tr>"#,
+            esc(&p.title),
+            esc(&p.id),
+            human_size(p.size),
+            esc(&p.id),
+            lang.t("sûr ?", "sure?"),
+            lang.t("Retirer", "Remove")
+        ));
+    }
+    body.push_str("</table></div>");
+    let disk = match disk_space(&app.ctx.data_dir) {
+        Some((size, free)) => format!(
+            "{} {} — {} {} / {}",
+            lang.t("Contenus :", "Content:"),
+            human_size(total),
+            lang.t("libre sur la carte :", "free on the card:"),
+            human_size(free),
+            human_size(size)
+        ),
+        None => format!("{} {}", lang.t("Contenus :", "Content:"), human_size(total)),
+    };
+    body.push_str(&format!("<p>{disk}</p>"));
+    body.push_str(&format!(
+        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/packs/add">{f}"#,
+        lang.t("Ajouter depuis une clé USB", "Add from a USB stick"),
+        lang.t(
+            "Branchez la clé qui contient un dépôt Préau (un dossier avec catalog.json). Les contenus sont vérifiés (signatures) avant d'être installés.",
+            "Plug in the stick holding a Préau repository (a folder with catalog.json). Content is verified (signatures) before it is installed."
+        )
+    ));
+    let found = usb_repositories();
+    for (i, dir) in found.iter().enumerate() {
+        let d = dir.display().to_string();
+        body.push_str(&format!(
+            r#"<label><input type="radio" name="folder" value="{}"{}> {}</label>"#,
+            esc(&d),
+            if i == 0 { " checked" } else { "" },
+            esc(&d)
+        ));
+    }
+    if found.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")));
+    }
+    body.push_str(&format!(
+        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb/preau"></label><button>{}</button></form>"#,
+        lang.t("ou chemin du dossier :", "or folder path:"),
+        lang.t("Installer", "Install")
+    ));
+    let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
+    page.user = teacher;
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+fn back() -> Response {
+    Redirect::to("/admin/").into_response()
+}
+
+fn tz_from(form: &super::web::Form) -> Option<i64> {
+    form.get("tz_minutes")?.parse::<i64>().ok().filter(|m| (-14 * 60..=14 * 60).contains(m))
+}
+
+pub async fn set_hours(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let ranges = form.get("ranges").unwrap_or("").trim().to_string();
+    let spec = if ranges.is_empty() {
+        String::new()
+    } else {
+        let mut days: Vec<&str> = form.all("day").into_iter().filter(|d| matches!(*d, "1" | "2" | "3" | "4" | "5" | "6" | "7")).collect();
+        days.sort_unstable();
+        days.dedup();
+        if days.is_empty() {
+            return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Choisissez au moins un jour.", "Choose at least one day."));
+        }
+        format!("{} {}", days.concat(), ranges)
+    };
+    if let Err(e) = Hours::parse(&spec) {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Heures illisibles", "Unreadable hours"), &e);
+    }
+    let store = app.store();
+    let saved = store.set_setting("hours", Some(&spec)).and_then(|_| match tz_from(&form) {
+        Some(tz) => store.set_setting("tz_minutes", Some(&tz.to_string())),
+        None => Ok(()),
+    });
+    drop(store);
+    match saved {
+        Ok(()) => back(),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// Records the difference between the teacher's device and the box's clock.
+pub async fn set_clock(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(browser) = form.get("browser_time").and_then(|v| v.parse::<i64>().ok()) else {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "missing browser time");
+    };
+    // A device in 2020-2100: anything else is a broken clock on the other side.
+    if !(1_577_836_800..=4_102_444_800).contains(&browser) {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "implausible time");
+    }
+    let offset = browser - system_now();
+    let offset = if offset.abs() <= CLOCK_SLACK { 0 } else { offset };
+    if let Err(e) = app.set_clock_offset(offset) {
+        return internal(lang, e);
+    }
+    if let Some(tz) = tz_from(&form) {
+        let _ = app.store().set_setting("tz_minutes", Some(&tz.to_string()));
+    }
+    tracing::info!(offset, "clock offset recorded from a teacher's browser");
+    back()
+}
+
+pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if form.get("confirm") != Some("yes") {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    let Some(pack) = form.text("pack", 200) else {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "missing pack");
+    };
+    let packs = app.ctx.packs.clone();
+    match tokio::task::spawn_blocking(move || packs.remove(&pack)).await {
+        Ok(Ok(())) => back(),
+        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, lang.t("Impossible de retirer", "Cannot remove"), &e),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let folder = form.text("other", 500).or_else(|| form.text("folder", 500));
+    let Some(folder) = folder else {
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), lang.t("Choisissez un dossier.", "Choose a folder."));
+    };
+    let path = std::path::PathBuf::from(&folder);
+    if !path.is_absolute() || !path.join("catalog.json").is_file() {
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Pas un dépôt Préau", "Not a Préau repository"),
+            lang.t("Ce dossier ne contient pas de catalog.json.", "This folder holds no catalog.json."),
+        );
+    }
+    let packs = app.ctx.packs.clone();
+    // Installing verifies and copies many megabytes: off the async workers.
+    match tokio::task::spawn_blocking(move || packs.install_from_folder(&path)).await {
+        Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), &summary),
+        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, lang.t("Installation refusée", "Installation refused"), &e),
+        Err(e) => internal(lang, e),
+    }
+}

@@ -1,0 +1,223 @@
+//! Assignment submission: `/packs/{id}/_assign/{assign}`. A text and/or one file,
+//! bounded, stored in the learner records (one transaction: it survives a power cut).
+
+use axum::extract::{Extension, Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::course::{Assignment, assign_path};
+use super::html::{Lang, Page, esc, message, url_seg};
+use super::web::{Csrf, PupilId, Shared, check_token, internal};
+
+const MAX_TEXT_CHARS: usize = 50_000;
+
+fn load(app: &Shared, pack: &str, id: &str) -> Option<Assignment> {
+    if id.is_empty() || id.len() > 128 || id.contains('/') || pack.contains('/') {
+        return None;
+    }
+    let bytes = app.ctx.packs.read(pack, &assign_path(id))?;
+    if bytes.len() > 1024 * 1024 {
+        return None;
+    }
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The file size limit of this assignment, never above the box's.
+fn max_bytes(a: &Assignment) -> usize {
+    match a.max_bytes {
+        0 => super::UPLOAD_LIMIT,
+        n => (n as usize).min(super::UPLOAD_LIMIT),
+    }
+}
+
+fn not_found(lang: Lang) -> Response {
+    message(lang, StatusCode::NOT_FOUND, lang.t("Devoir introuvable", "Assignment not found"), "no such assignment")
+}
+
+/// `GET /packs/{id}/_assign/{assign}`
+pub async fn page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(PupilId(pupil)): Extension<PupilId>,
+    Path((pack, id)): Path<(String, String)>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let Some(a) = load(&app, &pack, &id) else { return not_found(lang) };
+    render(&app, lang, &headers, pupil, &pack, &a, None, StatusCode::OK)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    app: &Shared,
+    lang: Lang,
+    headers: &HeaderMap,
+    pupil: i64,
+    pack: &str,
+    a: &Assignment,
+    note: Option<(bool, String)>,
+    status: StatusCode,
+) -> Response {
+    let csrf = Csrf::from_headers(headers);
+    let (previous, name) = {
+        let store = app.store();
+        let subs = store.submissions(Some(pupil)).unwrap_or_default();
+        let name = store.pupil(pupil).ok().flatten().map(|p| p.name);
+        (subs.into_iter().filter(|s| s.pack == pack && s.assign == a.id).collect::<Vec<_>>(), name)
+    };
+    let mut body = String::new();
+    if let Some((ok, text)) = note {
+        let class = if ok { "msg ok" } else { "error" };
+        body.push_str(&format!(r#"<p class="{class}" role="status">{}</p>"#, esc(&text)));
+    }
+    if !a.intro_html.is_empty() {
+        body.push_str(&format!(r#"<div class="card">{}</div>"#, a.intro_html));
+    }
+    body.push_str(&format!(
+        r#"<form method="post" enctype="multipart/form-data" action="/packs/{}/_assign/{}">{}"#,
+        url_seg(pack),
+        url_seg(&a.id),
+        csrf.field()
+    ));
+    if a.accepts_text {
+        body.push_str(&format!(
+            r#"<label>{} <textarea name="text" maxlength="{MAX_TEXT_CHARS}"></textarea></label>"#,
+            lang.t("Ton texte :", "Your text:")
+        ));
+    }
+    if a.accepts_file {
+        let accept = a.allowed_extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(",");
+        body.push_str(&format!(
+            r#"<label>{} <input type="file" name="file" accept="{}"></label><p><small>{} {} Mo</small></p>"#,
+            lang.t("Ton fichier :", "Your file:"),
+            esc(&accept),
+            lang.t("Taille maximale :", "Largest size:"),
+            max_bytes(a) / (1024 * 1024)
+        ));
+    }
+    body.push_str(&format!("<button>{}</button></form>", lang.t("Rendre mon travail", "Hand in my work")));
+    if !previous.is_empty() {
+        body.push_str(&format!("<h2>{}</h2><ul>", lang.t("Déjà rendu", "Already handed in")));
+        for s in previous {
+            let mark = s.mark.map(|m| format!(" — {} {m}", lang.t("note", "mark"))).unwrap_or_default();
+            let file = s.file_name.map(|f| format!(" — {}", esc(&f))).unwrap_or_default();
+            let comment = if s.comment.is_empty() { String::new() } else { format!(" — {}", esc(&s.comment)) };
+            body.push_str(&format!(
+                "<li>{}{file}{mark}{comment}</li>",
+                super::html::date(s.at, app.tz_minutes())
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
+    let mut page = Page::new(lang, a.title.clone(), body).status(status);
+    page.user = name;
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+/// `POST /packs/{id}/_assign/{assign}` (multipart: `csrf`, `text`, `file`).
+pub async fn submit(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(PupilId(pupil)): Extension<PupilId>,
+    Path((pack, id)): Path<(String, String)>,
+    mut multipart: Multipart,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let Some(a) = load(&app, &pack, &id) else { return not_found(lang) };
+    let limit = max_bytes(&a);
+    let mut csrf = None;
+    let mut text = String::new();
+    let mut file: Option<(String, String, Vec<u8>)> = None;
+    let bad = |msg: String| render(&app, lang, &headers, pupil, &pack, &a, Some((false, msg)), StatusCode::BAD_REQUEST);
+    let mut fields = 0;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                return bad(lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted.").to_string());
+            }
+        };
+        fields += 1;
+        if fields > 10 {
+            return bad("too many fields".into());
+        }
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok(),
+            Some("text") if a.accepts_text => {
+                text = field.text().await.unwrap_or_default();
+                if text.chars().count() > MAX_TEXT_CHARS {
+                    return bad(format!("{} {MAX_TEXT_CHARS}", lang.t("Texte trop long : au plus", "Text too long: at most")));
+                }
+            }
+            Some("file") if a.accepts_file => {
+                let name: String = field.file_name().unwrap_or("fichier").chars().take(200).collect();
+                let ty = field.content_type().unwrap_or("application/octet-stream").chars().take(100).collect();
+                let mut bytes = Vec::new();
+                let mut field = field;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(c)) => {
+                            if bytes.len() + c.len() > limit {
+                                return bad(format!(
+                                    "{} {} Mo",
+                                    lang.t("Fichier trop gros : au plus", "File too large: at most"),
+                                    limit / (1024 * 1024)
+                                ));
+                            }
+                            bytes.extend_from_slice(&c);
+                        }
+                        Ok(None) => break,
+                        Err(_) => return bad(lang.t("Envoi interrompu.", "Upload interrupted.").to_string()),
+                    }
+                }
+                if !bytes.is_empty() {
+                    file = Some((name, ty, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    if check_token(&headers, csrf.as_deref()).is_err() {
+        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
+    }
+    if let Some((name, _, _)) = &file
+        && !a.allowed_extensions.is_empty()
+    {
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
+        if !a.allowed_extensions.iter().any(|e| e.to_lowercase() == ext) {
+            return bad(format!("{} {}", lang.t("Type de fichier refusé. Acceptés :", "File type refused. Accepted:"), a.allowed_extensions.join(", ")));
+        }
+    }
+    if let Some(limit) = a.word_limit
+        && text.split_whitespace().count() > limit as usize
+    {
+        return bad(format!("{} {limit}", lang.t("Trop de mots : au plus", "Too many words: at most")));
+    }
+    if text.trim().is_empty() && file.is_none() {
+        return bad(lang.t("Écris un texte ou choisis un fichier.", "Write a text or choose a file.").to_string());
+    }
+    let now = app.now();
+    let saved = app.store().save_submission(
+        pupil,
+        &pack,
+        &a.id,
+        text.trim(),
+        file.as_ref().map(|(n, t, b)| (n.as_str(), t.as_str(), b.as_slice())),
+        now,
+    );
+    match saved {
+        Ok(_) => render(
+            &app,
+            lang,
+            &headers,
+            pupil,
+            &pack,
+            &a,
+            Some((true, lang.t("Travail rendu et enregistré.", "Work handed in and saved.").to_string())),
+            StatusCode::OK,
+        ),
+        Err(e) => internal(lang, e),
+    }
+}

@@ -1,0 +1,110 @@
+//! Opening hours (*numérique raisonné*): when pupils may use the box. Pure code.
+//!
+//! Stored as one line: the open weekdays as ISO digits (1 = Monday … 7 = Sunday), then
+//! time ranges, for example `12345 08:30-12:00,13:30-16:30`. An empty line means always
+//! open.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hours {
+    /// Index 0 = Monday.
+    pub days: [bool; 7],
+    /// Minutes since midnight, start inclusive, end exclusive.
+    pub ranges: Vec<(u32, u32)>,
+}
+
+const MAX_RANGES: usize = 8;
+
+impl Hours {
+    /// `Ok` with every day open all day for an empty line.
+    pub fn parse(spec: &str) -> Result<Hours, String> {
+        let spec = spec.trim();
+        if spec.is_empty() {
+            return Ok(Hours { days: [true; 7], ranges: vec![(0, 24 * 60)] });
+        }
+        let (days_part, ranges_part) =
+            spec.split_once(' ').ok_or_else(|| "expected days then ranges, e.g. 12345 08:30-16:30".to_string())?;
+        let mut days = [false; 7];
+        for c in days_part.chars() {
+            let d = c.to_digit(10).filter(|d| (1..=7).contains(d)).ok_or_else(|| format!("bad weekday {c:?}"))?;
+            days[d as usize - 1] = true;
+        }
+        let mut ranges = Vec::new();
+        for r in ranges_part.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            if ranges.len() == MAX_RANGES {
+                return Err(format!("at most {MAX_RANGES} time ranges"));
+            }
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("bad range {r:?}: use HH:MM-HH:MM"))?;
+            let (a, b) = (minutes(a)?, minutes(b)?);
+            if a >= b {
+                return Err(format!("range {r:?} ends before it starts"));
+            }
+            ranges.push((a, b));
+        }
+        if ranges.is_empty() {
+            return Err("no time range".into());
+        }
+        Ok(Hours { days, ranges })
+    }
+
+    /// Whether `unix` (seconds, UTC) falls in opening hours, in a zone `tz_minutes` east
+    /// of UTC.
+    pub fn is_open(&self, unix: i64, tz_minutes: i64) -> bool {
+        let local = unix + tz_minutes * 60;
+        let days = local.div_euclid(86_400);
+        // 1970-01-01 was a Thursday (index 3 with Monday = 0).
+        let weekday = (days + 3).rem_euclid(7) as usize;
+        let minute = (local.rem_euclid(86_400) / 60) as u32;
+        self.days[weekday] && self.ranges.iter().any(|&(a, b)| minute >= a && minute < b)
+    }
+}
+
+fn minutes(hhmm: &str) -> Result<u32, String> {
+    let hhmm = hhmm.trim();
+    let (h, m) = hhmm.split_once(':').ok_or_else(|| format!("bad time {hhmm:?}: use HH:MM"))?;
+    let h: u32 = h.parse().map_err(|_| format!("bad hour in {hhmm:?}"))?;
+    let m: u32 = m.parse().map_err(|_| format!("bad minute in {hhmm:?}"))?;
+    if h > 24 || m > 59 || (h == 24 && m > 0) {
+        return Err(format!("time {hhmm:?} out of range"));
+    }
+    Ok(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2026-11-30 is a Monday. 00:00 UTC.
+    const MONDAY: i64 = 1_795_996_800;
+
+    #[test]
+    fn weekday_reference_is_right() {
+        let d = time::OffsetDateTime::from_unix_timestamp(MONDAY).unwrap();
+        assert_eq!(d.weekday(), time::Weekday::Monday);
+        assert_eq!((d.hour(), d.minute()), (0, 0));
+    }
+
+    #[test]
+    fn open_inside_ranges_on_open_days_only() {
+        let h = Hours::parse("1245 08:30-12:00, 13:30-16:30").unwrap();
+        let at = |day: i64, hh: i64, mm: i64| MONDAY + day * 86_400 + hh * 3600 + mm * 60;
+        assert!(h.is_open(at(0, 8, 30), 0));
+        assert!(!h.is_open(at(0, 8, 29), 0));
+        assert!(!h.is_open(at(0, 12, 0), 0), "end is exclusive");
+        assert!(h.is_open(at(0, 14, 0), 0));
+        assert!(!h.is_open(at(2, 9, 0), 0), "Wednesday is closed");
+        assert!(!h.is_open(at(5, 9, 0), 0), "Saturday is closed");
+        // Paris in winter: 07:45 UTC is 08:45 local.
+        assert!(h.is_open(at(0, 7, 45), 60));
+        assert!(!h.is_open(at(0, 7, 45), 0));
+    }
+
+    #[test]
+    fn empty_means_always_open_and_bad_input_is_refused() {
+        assert!(Hours::parse("").unwrap().is_open(MONDAY + 3 * 3600, 60));
+        for bad in ["12345", "8 08:00-09:00", "1 09:00-08:00", "1 25:00-26:00", "1 8h-9h", "1 ,"] {
+            assert!(Hours::parse(bad).is_err(), "{bad} accepted");
+        }
+        let many = format!("1 {}", vec!["01:00-02:00"; 9].join(","));
+        assert!(Hours::parse(&many).is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! The classroom application: the pages pupils and teachers use, and the learner
+//! records behind them. The HTTP core serves pack files and merges [`router`].
+//!
+//! | module | job |
+//! |---|---|
+//! | `store` | SQLite records, migrations, outbox |
+//! | `web` | shared state, sessions, CSRF, Origin check, role guards |
+//! | `html` | escaping, page frame, French/English |
+//! | `pupil` | catalog, pupil sign-in, progress |
+//! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
+//! | `assign` | assignment submission (`/packs/{id}/_assign/{assign}`) |
+//! | `teacher` | teacher sign-in, classes, results, marking, exports |
+//! | `admin` | packs, opening hours, clock, Wi-Fi |
+//! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
+
+mod admin;
+mod assets;
+mod assign;
+pub mod context;
+mod csv;
+mod hours;
+mod html;
+mod model;
+mod player;
+mod pupil;
+pub mod store;
+mod teacher;
+pub mod testkit;
+mod web;
+mod wifi;
+mod xapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+pub use context::{AppContext, PackInfo, PackSource};
+pub(crate) use model::{course, quiz};
+use store::Store;
+pub use web::App;
+
+/// Form bodies are small; only assignment uploads are larger.
+pub const FORM_LIMIT: usize = 64 * 1024;
+/// Largest assignment file the box accepts when the assignment names no smaller limit.
+pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Opens the learner records in the data folder.
+pub fn open_store(ctx: &AppContext) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&ctx.data_dir)?;
+    let path = ctx.data_dir.join("preau.sqlite");
+    Store::open(&path, &ctx.box_id).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))
+}
+
+/// The one-time code that lets the first teacher create their account, or `None` once a
+/// teacher exists. Created at first call and kept in the records, so `preau serve` can
+/// print the same code at every start until it is used. The config's `[box] setup_code`
+/// is accepted too.
+pub fn setup_code(ctx: &AppContext) -> anyhow::Result<Option<String>> {
+    let store = open_store(ctx)?;
+    teacher::setup_code(&store).map_err(|e| anyhow::anyhow!("setup code: {e}"))
+}
+
+/// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
+/// opens (and migrates) the learner records, so a broken database shows at start.
+pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
+    Ok(match setup_code(ctx)? {
+        Some(code) => vec![
+            format!("Code d'installation enseignant / teacher setup code: {code}"),
+            "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account.".into(),
+        ],
+        None => Vec::new(),
+    })
+}
+
+/// The classroom application's routes. If the learner records cannot be opened, the
+/// application's pages answer 503 with a message (the pack files stay served).
+pub fn router(ctx: AppContext) -> Router {
+    match try_router(ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("classroom application unavailable: {e:#}");
+            Router::new().fallback(|| async {
+                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "Préau : le registre des élèves est illisible (voir le journal). Learner records unavailable (see the log).")
+            })
+        }
+    }
+}
+
+/// The classroom application's routes, or why the learner records cannot be opened.
+pub fn try_router(ctx: AppContext) -> anyhow::Result<Router> {
+    Ok(try_router_and_hook(ctx)?.0)
+}
+
+/// The routes and the hook the pack file server calls for progress tracking.
+pub fn try_router_and_hook(ctx: AppContext) -> anyhow::Result<(Router, ProgressHook)> {
+    let store = open_store(&ctx)?;
+    let app = Arc::new(App::new(ctx, store));
+    Ok((router_with(app.clone()), ProgressHook(app)))
+}
+
+/// Lets the pack file server record that a signed-in pupil opened a page of a pack (so
+/// progress counts pages reached by links inside the pack too).
+#[derive(Clone)]
+pub struct ProgressHook(Arc<App>);
+
+impl ProgressHook {
+    /// Call for each pack file served with status 200. Only HTML pages opened by a
+    /// signed-in pupil are recorded, once per pupil and page. Never fails the request.
+    pub fn record_open(&self, headers: &axum::http::HeaderMap, pack: &str, path: &str) {
+        let lower = path.to_ascii_lowercase();
+        let page = lower.is_empty() || lower.ends_with('/') || lower.ends_with(".html") || lower.ends_with(".htm");
+        if !page || !pupil::valid_pack_path(pack) {
+            return;
+        }
+        let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+        if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
+            let now = self.0.now();
+            if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
+                tracing::warn!("progress not recorded: {e}");
+            }
+        }
+    }
+}
+
+fn router_with(app: Arc<App>) -> Router {
+    let teacher = Router::new()
+        .route("/teacher/", get(teacher::dashboard))
+        .route("/teacher/classes", post(teacher::create_class))
+        .route("/teacher/class/{id}", get(teacher::class_page))
+        .route("/teacher/class/{id}/rename", post(teacher::rename_class))
+        .route("/teacher/class/{id}/delete", post(teacher::delete_class))
+        .route("/teacher/class/{id}/pupils", post(teacher::add_pupil))
+        .route("/teacher/class/{id}/import", post(teacher::import_csv))
+        .route("/teacher/pupil/{id}/rename", post(teacher::rename_pupil))
+        .route("/teacher/pupil/{id}/delete", post(teacher::delete_pupil))
+        .route("/teacher/pupil/{id}/code", post(teacher::set_code))
+        .route("/teacher/pupil/{id}/export", get(teacher::export_pupil))
+        .route("/teacher/results", get(teacher::results))
+        .route("/teacher/results.csv", get(teacher::results_csv))
+        .route("/teacher/attempt/{id}", get(teacher::attempt_page))
+        .route("/teacher/marking", get(teacher::marking))
+        .route("/teacher/answer/{id}/mark", post(teacher::mark_answer))
+        .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
+        .route("/teacher/submission/{id}/file", get(teacher::submission_file))
+        .route("/admin/", get(admin::page))
+        .route("/admin/hours", post(admin::set_hours))
+        .route("/admin/clock", post(admin::set_clock))
+        .route("/admin/packs/remove", post(admin::remove_pack))
+        .route("/admin/packs/add", post(admin::add_packs))
+        .route_layer(from_fn_with_state(app.clone(), web::teacher_guard));
+
+    let pupil = Router::new()
+        .route("/pupil/", get(pupil::progress))
+        .route("/pupil/open/{pack}/{*path}", get(pupil::open))
+        .route("/pupil/done/{pack}/{*path}", post(pupil::done))
+        .route("/pupil/attempt/{id}", get(player::attempt_page))
+        .route("/packs/{id}/_quiz/{quiz}", get(player::quiz_page).post(player::submit))
+        .route(
+            "/packs/{id}/_assign/{assign}",
+            get(assign::page).post(assign::submit).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + FORM_LIMIT)),
+        )
+        .route_layer(from_fn_with_state(app.clone(), web::pupil_guard));
+
+    let open = Router::new()
+        .route("/", get(pupil::catalog))
+        .route("/login", get(pupil::login_classes).post(pupil::login))
+        .route("/login/class/{id}", get(pupil::login_names))
+        .route("/logout", get(pupil::logout_page).post(pupil::logout))
+        .route("/teacher/login", get(teacher::login_page).post(teacher::login))
+        .route("/teacher/setup", get(teacher::setup_page).post(teacher::setup))
+        .route("/static/{*path}", get(assets::serve));
+
+    Router::new()
+        .merge(teacher)
+        .merge(pupil)
+        .merge(open)
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .with_state(app)
+}
+
+
+#[cfg(test)]
+mod tests;

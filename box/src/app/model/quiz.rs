@@ -1,0 +1,834 @@
+//! TEMPORARY copy of `preau_pack::quiz` (branch `import`), until the lead merges it into
+//! main; then `app::quiz` points at `preau_pack::quiz` and this file goes.
+#![allow(dead_code)]
+//! Structured quizzes: what importers write to `_preau/quiz/<id>.json` and what the box's
+//! quiz player reads.
+//!
+//! The stored [`Quiz`] holds correct answers, fractions and per-answer feedback, so it
+//! lives under `_preau/` and is never served. The browser only ever sees [`public_view`],
+//! which strips all of that; the box marks a submitted [`Response`] with [`score`].
+//!
+//! Scoring follows Moodle's question types (qtype_*::grade_response), because the data
+//! comes from Moodle and teachers expect the same marks:
+//! - multichoice single: the chosen answer's fraction (may be negative);
+//!   multiple: the sum of the chosen answers' fractions, clamped to [0, 1];
+//! - truefalse: 1 or 0;
+//! - shortanswer: the first answer (in stored order) whose pattern matches wins;
+//!   `*` matches any run of characters, `\*` a literal star; case-insensitive unless
+//!   `case_sensitive`; surrounding white space ignored;
+//! - numerical: the first answer with |x - a| <= tolerance wins (`*` matches anything);
+//!   a unit divides the value by its multiplier; a missing or unknown unit costs
+//!   `unit_penalty` when units are required;
+//! - match: right pairs / number of stems;
+//! - multianswer (cloze): subquestion fractions weighted by their marks;
+//! - gapselect / ddwtos: right gaps / number of gaps;
+//! - essay: no fraction, the teacher marks it; description: not marked.
+//!
+//! Lists shown to the pupil (choices, match options, gap options) are shown in
+//! [`display_order`]: the author's order when the question does not shuffle, otherwise a
+//! fixed permutation derived from the question, so that the position of an answer in the
+//! public data never tells which one is right. A [`Response`] always indexes the lists
+//! in the order `public_view` shows them.
+
+use serde::{Deserialize, Serialize};
+
+
+/// The quiz file format version. Readers refuse files with a higher number.
+pub const QUIZ_FORMAT: u32 = 1;
+
+/// A quiz with its questions in order (one question per slot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quiz {
+    #[serde(default = "quiz_format")]
+    pub format: u32,
+    /// Unique within the pack; the quiz lives at `_preau/quiz/<id>.json` and is opened
+    /// through the relative link `_quiz/<id>`.
+    pub id: String,
+    pub title: String,
+    /// Sanitised HTML.
+    #[serde(default)]
+    pub intro_html: String,
+    pub questions: Vec<Question>,
+    /// Grade the whole quiz is scaled to (Moodle's `grade`), for example 10 or 20.
+    #[serde(default = "default_max_grade")]
+    pub max_grade: f64,
+    /// `None` means unlimited.
+    #[serde(default)]
+    pub attempts_allowed: Option<u32>,
+    #[serde(default)]
+    pub time_limit_secs: Option<u64>,
+    #[serde(default)]
+    pub shuffle_questions: bool,
+}
+
+fn quiz_format() -> u32 {
+    QUIZ_FORMAT
+}
+
+fn default_max_grade() -> f64 {
+    10.0
+}
+
+fn default_mark() -> f64 {
+    1.0
+}
+
+/// One question with its shared parts; `kind` holds what differs per question type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Unique within the quiz.
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Sanitised HTML. For gap types it holds `[[1]]`, `[[2]]`… in gap order; for cloze
+    /// `{#1}`, `{#2}`… in subquestion order.
+    #[serde(default)]
+    pub text_html: String,
+    /// The question bank category path, for example `Défaut pour Module 2/Chapitre 1`.
+    #[serde(default)]
+    pub category: String,
+    /// Marks of this question in the quiz (Moodle's default mark or slot mark).
+    #[serde(default = "default_mark")]
+    pub mark: f64,
+    /// Shown after submission whatever the response (Moodle's general feedback).
+    #[serde(default)]
+    pub general_feedback_html: String,
+    #[serde(flatten)]
+    pub kind: QuestionKind,
+}
+
+/// Feedback given according to the overall result (Moodle's combined feedback).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CombinedFeedback {
+    pub correct_html: String,
+    pub partially_correct_html: String,
+    pub incorrect_html: String,
+}
+
+/// What differs per question type; serialised with a `type` field named as Moodle's qtype.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum QuestionKind {
+    MultiChoice(MultiChoice),
+    TrueFalse(TrueFalse),
+    ShortAnswer(ShortAnswer),
+    Numerical(Numerical),
+    Match(Match),
+    Essay(Essay),
+    Description,
+    /// Cloze: the question text holds `{#n}` markers for `parts[n-1]`.
+    MultiAnswer(MultiAnswer),
+    GapSelect(Gaps),
+    DdWtos(Gaps),
+    /// One question drawn per attempt from `candidates` (Moodle's random question,
+    /// resolved at import from the category the backup holds).
+    Random(Random),
+}
+
+impl QuestionKind {
+    /// Moodle's qtype name, used in reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            QuestionKind::MultiChoice(_) => "multichoice",
+            QuestionKind::TrueFalse(_) => "truefalse",
+            QuestionKind::ShortAnswer(_) => "shortanswer",
+            QuestionKind::Numerical(_) => "numerical",
+            QuestionKind::Match(_) => "match",
+            QuestionKind::Essay(_) => "essay",
+            QuestionKind::Description => "description",
+            QuestionKind::MultiAnswer(_) => "multianswer",
+            QuestionKind::GapSelect(_) => "gapselect",
+            QuestionKind::DdWtos(_) => "ddwtos",
+            QuestionKind::Random(_) => "random",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub text_html: String,
+    /// Between -1 and 1; 1 is fully right.
+    pub fraction: f64,
+    #[serde(default)]
+    pub feedback_html: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiChoice {
+    /// One answer (radio buttons) or several (check boxes).
+    pub single: bool,
+    #[serde(default)]
+    pub shuffle: bool,
+    pub choices: Vec<Choice>,
+    #[serde(default)]
+    pub combined: CombinedFeedback,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrueFalse {
+    pub correct: bool,
+    #[serde(default)]
+    pub feedback_true_html: String,
+    #[serde(default)]
+    pub feedback_false_html: String,
+}
+
+/// One accepted short answer. `pattern` may hold `*` wildcards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextAnswer {
+    pub pattern: String,
+    pub fraction: f64,
+    #[serde(default)]
+    pub feedback_html: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShortAnswer {
+    #[serde(default)]
+    pub case_sensitive: bool,
+    pub answers: Vec<TextAnswer>,
+}
+
+/// One numerical answer: `value` (None for Moodle's `*`, any number) and a tolerance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumAnswer {
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub tolerance: f64,
+    pub fraction: f64,
+    #[serde(default)]
+    pub feedback_html: String,
+}
+
+/// A unit; a response in this unit is divided by `multiplier` to get the base value
+/// (base unit `m` multiplier 1, `cm` multiplier 100).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub name: String,
+    pub multiplier: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Numerical {
+    pub answers: Vec<NumAnswer>,
+    #[serde(default)]
+    pub units: Vec<Unit>,
+    /// When true, a missing or unknown unit costs `unit_penalty` (a fraction of the mark).
+    #[serde(default)]
+    pub unit_required: bool,
+    #[serde(default)]
+    pub unit_penalty: f64,
+}
+
+/// One stem and its right answer. A stem with empty `stem_html` is an extra wrong answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchPair {
+    pub stem_html: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub pairs: Vec<MatchPair>,
+    #[serde(default)]
+    pub shuffle: bool,
+    #[serde(default)]
+    pub combined: CombinedFeedback,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Essay {
+    /// Moodle's response format: `editor`, `plain`, `monospaced`, `noinline`…
+    pub response_format: String,
+    /// Text pre-filled in the answer box.
+    pub template_html: String,
+    /// Shown to the teacher only, to help marking.
+    pub grader_info_html: String,
+    pub min_words: Option<u32>,
+    pub max_words: Option<u32>,
+    /// How many files a pupil may attach (0: none).
+    pub attachments: u32,
+}
+
+/// One gap of a cloze question, with its weight (Moodle's subquestion default mark).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClozePart {
+    #[serde(default = "default_mark")]
+    pub weight: f64,
+    /// Only `MultiChoice`, `ShortAnswer` and `Numerical` occur in Moodle cloze.
+    #[serde(flatten)]
+    pub kind: QuestionKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiAnswer {
+    pub parts: Vec<ClozePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GapChoice {
+    pub text: String,
+    /// A gap offers the choices of the group of its right choice.
+    #[serde(default = "one")]
+    pub group: u32,
+    /// ddwtos: the choice may be used in several gaps.
+    #[serde(default)]
+    pub infinite: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// gapselect and ddwtos: the text holds `[[1]]`, `[[2]]`… (gap numbers); `gaps[i]` is
+/// the index in `choices` of the right choice for gap `i + 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gaps {
+    pub choices: Vec<GapChoice>,
+    pub gaps: Vec<usize>,
+    #[serde(default)]
+    pub shuffle: bool,
+    #[serde(default)]
+    pub combined: CombinedFeedback,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Random {
+    pub category: String,
+    #[serde(default)]
+    pub include_subcategories: bool,
+    pub candidates: Vec<Question>,
+}
+
+/// A pupil's answer to one question. Indices refer to the lists as [`public_view`] shows
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Response {
+    /// multichoice: the positions of the selected choices.
+    Choice { selected: Vec<usize> },
+    TrueFalse { value: bool },
+    /// shortanswer, numerical (number and optional unit in one string) and essay.
+    Text { text: String },
+    /// match: for each stem (public order) the position of the chosen option, if any.
+    /// gapselect / ddwtos: for each gap the position of the chosen option in that gap's list.
+    Select { choices: Vec<Option<usize>> },
+    /// cloze: one response per part.
+    Cloze { parts: Vec<Response> },
+    /// random: which candidate the box drew, and the response to it.
+    Random { picked: usize, response: Box<Response> },
+    /// Nothing answered.
+    Empty,
+}
+
+/// The result of marking one response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Between -1 and 1 (only multichoice single can be negative); `None` when the
+    /// question is not marked automatically (essay, description).
+    pub fraction: Option<f64>,
+    /// True when a teacher must mark it (essay).
+    pub needs_grading: bool,
+    /// Feedback to show after submission (sanitised HTML pieces joined).
+    pub feedback_html: String,
+    /// The right answer in words, for example `Paris` or `Lyon → Rhône; Lille → Nord`.
+    pub right_answer_summary: String,
+}
+
+/// Marks a response. Pure: no I/O, no randomness. A response of the wrong shape for the
+/// question (or indices out of range) scores 0, never panics.
+pub fn score(q: &Question, r: &Response) -> Mark {
+    let mut mark = score_kind(&q.id, &q.kind, r);
+    if !q.general_feedback_html.is_empty() {
+        push_feedback(&mut mark.feedback_html, &q.general_feedback_html);
+    }
+    mark
+}
+
+fn push_feedback(out: &mut String, piece: &str) {
+    if piece.trim().is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(piece);
+}
+
+fn graded(fraction: f64, feedback_html: String, right_answer_summary: String) -> Mark {
+    Mark { fraction: Some(fraction), needs_grading: false, feedback_html, right_answer_summary }
+}
+
+fn combined_for(c: &CombinedFeedback, fraction: f64) -> &str {
+    if fraction >= 1.0 - 1e-9 {
+        &c.correct_html
+    } else if fraction > 1e-9 {
+        &c.partially_correct_html
+    } else {
+        &c.incorrect_html
+    }
+}
+
+fn score_kind(qid: &str, kind: &QuestionKind, r: &Response) -> Mark {
+    match kind {
+        QuestionKind::MultiChoice(mc) => score_multichoice(qid, mc, r),
+        QuestionKind::TrueFalse(tf) => {
+            let right = if tf.correct { "Vrai" } else { "Faux" }.to_string();
+            match r {
+                Response::TrueFalse { value } => {
+                    let fb = if *value { &tf.feedback_true_html } else { &tf.feedback_false_html };
+                    graded(if *value == tf.correct { 1.0 } else { 0.0 }, fb.clone(), right)
+                }
+                _ => graded(0.0, String::new(), right),
+            }
+        }
+        QuestionKind::ShortAnswer(sa) => {
+            let right = best_text_answer(sa).unwrap_or_default();
+            let text = match r {
+                Response::Text { text } => text.as_str(),
+                _ => return graded(0.0, String::new(), right),
+            };
+            match sa.answers.iter().find(|a| wildcard_match(&a.pattern, text, sa.case_sensitive)) {
+                Some(a) => graded(a.fraction, a.feedback_html.clone(), right),
+                None => graded(0.0, String::new(), right),
+            }
+        }
+        QuestionKind::Numerical(n) => score_numerical(n, r),
+        QuestionKind::Match(m) => score_match(qid, m, r),
+        QuestionKind::Essay(_) => Mark {
+            fraction: None,
+            needs_grading: true,
+            feedback_html: String::new(),
+            right_answer_summary: String::new(),
+        },
+        QuestionKind::Description => Mark {
+            fraction: None,
+            needs_grading: false,
+            feedback_html: String::new(),
+            right_answer_summary: String::new(),
+        },
+        QuestionKind::MultiAnswer(ma) => score_cloze(qid, ma, r),
+        QuestionKind::GapSelect(g) | QuestionKind::DdWtos(g) => score_gaps(qid, g, r),
+        QuestionKind::Random(rq) => match r {
+            Response::Random { picked, response } => match rq.candidates.get(*picked) {
+                Some(q) => score(q, response),
+                None => graded(0.0, String::new(), String::new()),
+            },
+            _ => graded(0.0, String::new(), String::new()),
+        },
+    }
+}
+
+fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
+    let order = display_order(qid, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()));
+    let right: Vec<&str> = mc
+        .choices
+        .iter()
+        .filter(|c| c.fraction > 0.0)
+        .filter(|c| !mc.single || c.fraction >= max_fraction(&mc.choices) - 1e-9)
+        .map(|c| c.text_html.as_str())
+        .collect();
+    let summary = right.join("; ");
+    let selected: Vec<usize> = match r {
+        Response::Choice { selected } => {
+            let mut s: Vec<usize> = selected.iter().filter_map(|p| order.get(*p).copied()).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        }
+        _ => Vec::new(),
+    };
+    if mc.single && selected.len() > 1 {
+        // Radio buttons cannot send two answers; a forged response scores nothing.
+        return graded(0.0, String::new(), summary);
+    }
+    let mut feedback = String::new();
+    let mut sum = 0.0;
+    for i in &selected {
+        let c = &mc.choices[*i];
+        sum += c.fraction;
+        push_feedback(&mut feedback, &c.feedback_html);
+    }
+    let fraction = if mc.single { sum.clamp(-1.0, 1.0) } else { sum.clamp(0.0, 1.0) };
+    push_feedback(&mut feedback, combined_for(&mc.combined, fraction));
+    graded(fraction, feedback, summary)
+}
+
+fn max_fraction(choices: &[Choice]) -> f64 {
+    choices.iter().map(|c| c.fraction).fold(f64::MIN, f64::max)
+}
+
+fn best_text_answer(sa: &ShortAnswer) -> Option<String> {
+    sa.answers
+        .iter()
+        .filter(|a| a.fraction > 0.0)
+        .max_by(|a, b| a.fraction.total_cmp(&b.fraction).then(std::cmp::Ordering::Greater))
+        .map(|a| a.pattern.replace("\\*", "*"))
+}
+
+/// Moodle's short-answer comparison: trimmed, `*` matches any run of characters, `\*` is
+/// a literal star, case folded unless `case_sensitive`.
+pub fn wildcard_match(pattern: &str, response: &str, case_sensitive: bool) -> bool {
+    let fold = |s: &str| if case_sensitive { s.to_string() } else { s.to_lowercase() };
+    let pattern = fold(pattern.trim());
+    let text: Vec<char> = fold(response.trim()).chars().collect();
+    // Tokens: Some(c) a literal character, None a wildcard.
+    let mut tokens: Vec<Option<char>> = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                tokens.push(Some('*'));
+            }
+            '*' => tokens.push(None),
+            c => tokens.push(Some(c)),
+        }
+    }
+    // Classic greedy glob match with backtracking to the last star: O(n·m) worst case.
+    let (mut t, mut p) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match tokens.get(p) {
+            Some(Some(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            Some(None) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[p..].iter().all(|tok| tok.is_none())
+}
+
+/// Splits a numerical response into its number and its unit text. Accepts a decimal
+/// comma (French pupils write `3,5`) and a unit before or after the number.
+pub fn parse_number_and_unit(text: &str) -> Option<(f64, String)> {
+    let s = text.trim();
+    let is_num = |c: char| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+' | 'e' | 'E');
+    // Find the longest prefix (after an optional leading unit) that parses as a number.
+    let start = s.find(|c: char| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+'))?;
+    let lead_unit = s[..start].trim();
+    let rest = &s[start..];
+    let end_candidates: Vec<usize> = rest
+        .char_indices()
+        .take_while(|(_, c)| is_num(*c))
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    for end in end_candidates.into_iter().rev() {
+        let raw = &rest[..end];
+        let normalised = if raw.contains('.') { raw.replace(',', "") } else { raw.replace(',', ".") };
+        if let Ok(v) = normalised.parse::<f64>()
+            && v.is_finite()
+        {
+            let trail = rest[end..].trim();
+            let unit = if !lead_unit.is_empty() && trail.is_empty() { lead_unit } else { trail };
+            if !lead_unit.is_empty() && !trail.is_empty() {
+                return None;
+            }
+            return Some((v, unit.to_string()));
+        }
+    }
+    None
+}
+
+fn score_numerical(n: &Numerical, r: &Response) -> Mark {
+    let summary = n
+        .answers
+        .iter()
+        .filter(|a| a.fraction > 0.0)
+        .max_by(|a, b| a.fraction.total_cmp(&b.fraction).then(std::cmp::Ordering::Greater))
+        .map(|a| match (a.value, n.units.first()) {
+            (Some(v), Some(u)) => format!("{} {}", fmt_num(v), u.name),
+            (Some(v), None) => fmt_num(v),
+            (None, _) => "*".to_string(),
+        })
+        .unwrap_or_default();
+    let text = match r {
+        Response::Text { text } => text,
+        _ => return graded(0.0, String::new(), summary),
+    };
+    let Some((raw, unit_text)) = parse_number_and_unit(text) else {
+        return graded(0.0, String::new(), summary);
+    };
+    let (value, unit_ok) = if n.units.is_empty() {
+        (raw, unit_text.is_empty())
+    } else if unit_text.is_empty() {
+        (raw, false)
+    } else {
+        match n.units.iter().find(|u| u.name.trim() == unit_text) {
+            Some(u) if u.multiplier != 0.0 => (raw / u.multiplier, true),
+            _ => (raw, false),
+        }
+    };
+    let hit = n.answers.iter().find(|a| match a.value {
+        None => true,
+        Some(v) => (value - v).abs() <= a.tolerance.abs() + 1e-12 * v.abs().max(1.0),
+    });
+    match hit {
+        Some(a) => {
+            let mut fraction = a.fraction;
+            if !unit_ok && n.unit_required && !n.units.is_empty() {
+                fraction = (fraction - n.unit_penalty).max(0.0);
+            }
+            graded(fraction, a.feedback_html.clone(), summary)
+        }
+        None => graded(0.0, String::new(), summary),
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    let s = format!("{v}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// The options a match question offers, in display order: its distinct answers.
+pub fn match_options(qid: &str, m: &Match) -> Vec<String> {
+    let mut distinct: Vec<String> = Vec::new();
+    for p in &m.pairs {
+        if !distinct.contains(&p.answer) {
+            distinct.push(p.answer.clone());
+        }
+    }
+    // Always permuted: in stored order the options would line up with their stems.
+    let order = display_order(qid, true, distinct.iter().map(String::as_str));
+    order.into_iter().map(|i| distinct[i].clone()).collect()
+}
+
+/// The stems of a match question (pairs with a non-empty stem), in display order, as
+/// indices into `pairs`.
+pub fn match_stems(qid: &str, m: &Match) -> Vec<usize> {
+    let stems: Vec<usize> = (0..m.pairs.len()).filter(|i| !m.pairs[*i].stem_html.trim().is_empty()).collect();
+    let order = display_order(qid, m.shuffle, stems.iter().map(|i| m.pairs[*i].stem_html.as_str()));
+    order.into_iter().map(|i| stems[i]).collect()
+}
+
+fn score_match(qid: &str, m: &Match, r: &Response) -> Mark {
+    let options = match_options(qid, m);
+    let stems = match_stems(qid, m);
+    let summary = stems
+        .iter()
+        .map(|i| format!("{} → {}", m.pairs[*i].stem_html, m.pairs[*i].answer))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if stems.is_empty() {
+        return graded(0.0, String::new(), summary);
+    }
+    let chosen: &[Option<usize>] = match r {
+        Response::Select { choices } => choices,
+        _ => &[],
+    };
+    let right = stems
+        .iter()
+        .enumerate()
+        .filter(|(pos, pair)| {
+            chosen
+                .get(*pos)
+                .copied()
+                .flatten()
+                .and_then(|o| options.get(o))
+                .is_some_and(|o| *o == m.pairs[**pair].answer)
+        })
+        .count();
+    let fraction = right as f64 / stems.len() as f64;
+    graded(fraction, combined_for(&m.combined, fraction).to_string(), summary)
+}
+
+fn score_cloze(qid: &str, ma: &MultiAnswer, r: &Response) -> Mark {
+    let empty = Vec::new();
+    let responses = match r {
+        Response::Cloze { parts } => parts,
+        _ => &empty,
+    };
+    let total: f64 = ma.parts.iter().map(|p| p.weight.max(0.0)).sum();
+    let mut sum = 0.0;
+    let mut feedback = String::new();
+    let mut summary = Vec::new();
+    for (i, part) in ma.parts.iter().enumerate() {
+        let sub_id = format!("{qid}#{}", i + 1);
+        let m = score_kind(&sub_id, &part.kind, responses.get(i).unwrap_or(&Response::Empty));
+        sum += part.weight.max(0.0) * m.fraction.unwrap_or(0.0).max(0.0);
+        push_feedback(&mut feedback, &m.feedback_html);
+        summary.push(format!("{}: {}", i + 1, m.right_answer_summary));
+    }
+    let fraction = if total > 0.0 { (sum / total).clamp(0.0, 1.0) } else { 0.0 };
+    graded(fraction, feedback, summary.join("; "))
+}
+
+/// The options offered in gap `gap` (0-based), in display order, as indices into `choices`.
+pub fn gap_options(qid: &str, g: &Gaps, gap: usize) -> Vec<usize> {
+    let Some(group) = g.gaps.get(gap).and_then(|c| g.choices.get(*c)).map(|c| c.group) else {
+        return Vec::new();
+    };
+    let members: Vec<usize> = (0..g.choices.len()).filter(|i| g.choices[*i].group == group).collect();
+    let order = display_order(qid, g.shuffle, members.iter().map(|i| g.choices[*i].text.as_str()));
+    order.into_iter().map(|i| members[i]).collect()
+}
+
+fn score_gaps(qid: &str, g: &Gaps, r: &Response) -> Mark {
+    let summary = g
+        .gaps
+        .iter()
+        .map(|c| g.choices.get(*c).map(|c| c.text.as_str()).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if g.gaps.is_empty() {
+        return graded(0.0, String::new(), summary);
+    }
+    let chosen: &[Option<usize>] = match r {
+        Response::Select { choices } => choices,
+        _ => &[],
+    };
+    let right = (0..g.gaps.len())
+        .filter(|gap| {
+            let options = gap_options(qid, g, *gap);
+            chosen.get(*gap).copied().flatten().and_then(|p| options.get(p)) == Some(&g.gaps[*gap])
+        })
+        .count();
+    let fraction = right as f64 / g.gaps.len() as f64;
+    graded(fraction, combined_for(&g.combined, fraction).to_string(), summary)
+}
+
+/// The order in which a list is shown, as indices into the stored list. Without shuffle,
+/// the author's order; with shuffle, a permutation fixed by the question id and the
+/// items, so that the box, the public view and the scoring always agree.
+pub fn display_order<'a>(qid: &str, shuffle: bool, items: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let keyed: Vec<([u8; 32], usize)> = items
+        .enumerate()
+        .map(|(i, text)| (*blake3::hash(format!("{qid}\u{0}{i}\u{0}{text}").as_bytes()).as_bytes(), i))
+        .collect();
+    let mut order: Vec<([u8; 32], usize)> = keyed;
+    if shuffle {
+        order.sort();
+    }
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// What the browser may see before submission.
+
+/// A quiz without any right answer, fraction or per-answer feedback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicQuiz {
+    pub id: String,
+    pub title: String,
+    pub intro_html: String,
+    pub max_grade: f64,
+    pub attempts_allowed: Option<u32>,
+    pub time_limit_secs: Option<u64>,
+    pub questions: Vec<PublicQuestion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicQuestion {
+    pub id: String,
+    pub text_html: String,
+    pub mark: f64,
+    #[serde(flatten)]
+    pub kind: PublicKind,
+}
+
+/// The input a pupil gets for each question type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PublicKind {
+    MultiChoice { single: bool, choices: Vec<String> },
+    TrueFalse,
+    ShortAnswer,
+    Numerical { units: Vec<String> },
+    Match { stems: Vec<String>, options: Vec<String> },
+    Essay { response_format: String, template_html: String, min_words: Option<u32>, max_words: Option<u32> },
+    Description,
+    MultiAnswer { parts: Vec<PublicKind> },
+    GapSelect { gaps: Vec<Vec<String>> },
+    DdWtos { gaps: Vec<Vec<String>> },
+    Random { candidates: Vec<PublicQuestion> },
+}
+
+/// The quiz as the browser may see it before submission.
+pub fn public_view(quiz: &Quiz) -> PublicQuiz {
+    PublicQuiz {
+        id: quiz.id.clone(),
+        title: quiz.title.clone(),
+        intro_html: quiz.intro_html.clone(),
+        max_grade: quiz.max_grade,
+        attempts_allowed: quiz.attempts_allowed,
+        time_limit_secs: quiz.time_limit_secs,
+        questions: quiz.questions.iter().map(public_question).collect(),
+    }
+}
+
+pub fn public_question(q: &Question) -> PublicQuestion {
+    PublicQuestion {
+        id: q.id.clone(),
+        text_html: q.text_html.clone(),
+        mark: q.mark,
+        kind: public_kind(&q.id, &q.kind),
+    }
+}
+
+fn public_kind(qid: &str, kind: &QuestionKind) -> PublicKind {
+    match kind {
+        QuestionKind::MultiChoice(mc) => {
+            let order = display_order(qid, mc.shuffle, mc.choices.iter().map(|c| c.text_html.as_str()));
+            PublicKind::MultiChoice {
+                single: mc.single,
+                choices: order.into_iter().map(|i| mc.choices[i].text_html.clone()).collect(),
+            }
+        }
+        QuestionKind::TrueFalse(_) => PublicKind::TrueFalse,
+        QuestionKind::ShortAnswer(_) => PublicKind::ShortAnswer,
+        QuestionKind::Numerical(n) => PublicKind::Numerical { units: n.units.iter().map(|u| u.name.clone()).collect() },
+        QuestionKind::Match(m) => PublicKind::Match {
+            stems: match_stems(qid, m).into_iter().map(|i| m.pairs[i].stem_html.clone()).collect(),
+            options: match_options(qid, m),
+        },
+        QuestionKind::Essay(e) => PublicKind::Essay {
+            response_format: e.response_format.clone(),
+            template_html: e.template_html.clone(),
+            min_words: e.min_words,
+            max_words: e.max_words,
+        },
+        QuestionKind::Description => PublicKind::Description,
+        QuestionKind::MultiAnswer(ma) => PublicKind::MultiAnswer {
+            parts: ma
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| public_kind(&format!("{qid}#{}", i + 1), &p.kind))
+                .collect(),
+        },
+        QuestionKind::GapSelect(g) => PublicKind::GapSelect { gaps: public_gaps(qid, g) },
+        QuestionKind::DdWtos(g) => PublicKind::DdWtos { gaps: public_gaps(qid, g) },
+        QuestionKind::Random(r) => PublicKind::Random { candidates: r.candidates.iter().map(public_question).collect() },
+    }
+}
+
+fn public_gaps(qid: &str, g: &Gaps) -> Vec<Vec<String>> {
+    (0..g.gaps.len())
+        .map(|gap| gap_options(qid, g, gap).into_iter().map(|i| g.choices[i].text.clone()).collect())
+        .collect()
+}
+
+/// Parses a stored quiz and checks its format version.
+pub fn from_json(bytes: &[u8]) -> Result<Quiz, String> {
+    let quiz: Quiz = serde_json::from_slice(bytes)
+        .map_err(|e| format!("malformed quiz JSON: {e}"))?;
+    if quiz.format > QUIZ_FORMAT {
+        return Err(format!("format {} is newer than this program understands ({QUIZ_FORMAT})", quiz.format));
+    }
+    Ok(quiz)
+}
+

@@ -1,0 +1,542 @@
+//! The quiz player: `/packs/{id}/_quiz/{quiz}`.
+//!
+//! The stored quiz (`_preau/quiz/<id>.json`, with answers) never reaches the browser:
+//! the form is built from `quiz::public_view`, the submitted form is turned back into
+//! `quiz::Response`s and marked on the server with `quiz::score`. The attempt is
+//! committed before the pupil sees "saved", then shown back with feedback.
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
+use super::quiz::{self, PublicKind, PublicQuestion, Quiz, QuestionKind};
+use super::store::AnswerRecord;
+use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
+
+/// Largest quiz file the box reads.
+const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
+/// Longest text answer kept (an essay of a few pages).
+const MAX_ANSWER_CHARS: usize = 20_000;
+
+/// Reads and parses a pack's quiz.
+pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
+    if !valid_id(pack) || !valid_id(quiz_id) {
+        return None;
+    }
+    let bytes = app.ctx.packs.read(pack, &super::course::quiz_path(quiz_id))?;
+    if bytes.len() > MAX_QUIZ_BYTES {
+        return None;
+    }
+    quiz::from_json(&bytes).ok()
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && !s.contains('/') && s != "." && s != ".."
+}
+
+/// Which candidate a random question shows: fixed for a pupil, quiz and attempt number,
+/// so the page and its submission agree without trusting the browser.
+fn pick(pupil_uuid: &str, quiz_id: &str, qid: &str, attempt_no: usize, n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let h = blake3::hash(format!("{pupil_uuid}\0{quiz_id}\0{qid}\0{attempt_no}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    (u64::from_le_bytes(b) % n as u64) as usize
+}
+
+fn not_found(lang: Lang) -> Response {
+    message(
+        lang,
+        StatusCode::NOT_FOUND,
+        lang.t("Quiz introuvable", "Quiz not found"),
+        lang.t("Ce quiz n'existe pas dans ce contenu.", "This quiz does not exist in this content."),
+    )
+}
+
+/// `GET /packs/{id}/_quiz/{quiz}`
+pub async fn quiz_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(PupilId(pupil)): Extension<PupilId>,
+    Path((pack, quiz_id)): Path<(String, String)>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let (attempts, used, p) = {
+        let store = app.store();
+        match (store.attempts_of(pupil, &pack, &quiz_id), store.attempt_count(pupil, &pack, &quiz_id), store.pupil(pupil)) {
+            (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
+            (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
+        }
+    };
+    let now = app.now();
+    let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
+    let csrf = Csrf::from_headers(&headers);
+    let public = quiz::public_view(&quiz);
+    let mut body = String::new();
+    if !public.intro_html.is_empty() {
+        body.push_str(&format!(r#"<div class="card">{}</div>"#, public.intro_html));
+    }
+    let allowed = public.attempts_allowed.map(|a| a as usize);
+    if !attempts.is_empty() {
+        body.push_str(&format!("<h2>{}</h2><ul>", lang.t("Mes essais", "My attempts")));
+        for (i, id) in attempts.iter().enumerate() {
+            body.push_str(&format!(
+                r#"<li><a href="/pupil/attempt/{id}">{} {}</a></li>"#,
+                lang.t("Essai", "Attempt"),
+                used - i
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    if allowed.is_some_and(|a| used >= a) {
+        body.push_str(&format!(
+            "<p class=\"msg\">{}</p>",
+            lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz.")
+        ));
+    } else {
+        body.push_str(&format!(
+            r#"<form method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}">"#,
+            url_seg(&pack),
+            url_seg(&quiz_id),
+            csrf.field()
+        ));
+        for (i, q) in public.questions.iter().enumerate() {
+            body.push_str(&format!(r#"<div class="question" id="q{i}">"#));
+            let shown = match &q.kind {
+                PublicKind::Random { candidates } => {
+                    let k = pick(&p.uuid, &quiz_id, &q.id, used, candidates.len());
+                    candidates.get(k).unwrap_or(q)
+                }
+                _ => q,
+            };
+            render_question(&mut body, lang, &format!("q{i}"), shown, (i + 1, public.questions.len()));
+            body.push_str("</div>");
+        }
+        body.push_str(&format!("<button>{}</button></form>", lang.t("Valider mes réponses", "Submit my answers")));
+    }
+    body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
+    let mut page = Page::new(lang, quiz.title.clone(), body);
+    page.user = Some(p.name);
+    page.katex = true;
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+/// Writes one question's text and inputs; form names start with `name`.
+fn render_question(out: &mut String, lang: Lang, name: &str, q: &PublicQuestion, (n, total): (usize, usize)) {
+    let marks = if q.mark > 0.0 { format!(" · {} pt", q.mark) } else { String::new() };
+    out.push_str(&format!(r#"<p><small>{} {n} / {total}{marks}</small></p>"#, lang.t("Question", "Question")));
+    match &q.kind {
+        PublicKind::MultiAnswer { parts } => {
+            out.push_str(&fill_markers(&q.text_html, "{#", "}", |k| {
+                parts.get(k.wrapping_sub(1)).map(|p| inline_input(lang, &format!("{name}.{}", k - 1), p))
+            }));
+        }
+        PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps } => {
+            out.push_str(&fill_markers(&q.text_html, "[[", "]]", |k| {
+                gaps.get(k.wrapping_sub(1)).map(|opts| select(&format!("{name}.{}", k - 1), opts, lang))
+            }));
+        }
+        _ => out.push_str(&format!(r#"<div class="text">{}</div>"#, q.text_html)),
+    }
+    match &q.kind {
+        PublicKind::MultiChoice { single, choices } => {
+            let ty = if *single { "radio" } else { "checkbox" };
+            out.push_str(r#"<div class="choices">"#);
+            for (k, c) in choices.iter().enumerate() {
+                out.push_str(&format!(r#"<label><input type="{ty}" name="{name}" value="{k}"> {c}</label>"#));
+            }
+            out.push_str("</div>");
+        }
+        PublicKind::TrueFalse => out.push_str(&format!(
+            r#"<div class="choices"><label><input type="radio" name="{name}" value="true"> {}</label><label><input type="radio" name="{name}" value="false"> {}</label></div>"#,
+            lang.t("Vrai", "True"),
+            lang.t("Faux", "False")
+        )),
+        PublicKind::ShortAnswer => out.push_str(&format!(
+            r#"<label>{} <input name="{name}" maxlength="500" autocomplete="off"></label>"#,
+            lang.t("Ta réponse :", "Your answer:")
+        )),
+        PublicKind::Numerical { units } => {
+            out.push_str(&format!(
+                r#"<label>{} <input name="{name}" inputmode="decimal" maxlength="100" autocomplete="off"></label>"#,
+                lang.t("Ta réponse :", "Your answer:")
+            ));
+            if !units.is_empty() {
+                let opts: Vec<String> = units.to_vec();
+                out.push_str(&format!("<label>{} {}</label>", lang.t("Unité :", "Unit:"), select(&format!("{name}u"), &opts, lang)));
+            }
+        }
+        PublicKind::Match { stems, options } => {
+            out.push_str("<table>");
+            for (j, stem) in stems.iter().enumerate() {
+                out.push_str(&format!("<tr><td>{stem}</td><td>{}</td></tr>", select(&format!("{name}.{j}"), options, lang)));
+            }
+            out.push_str("</table>");
+        }
+        PublicKind::Essay { template_html, .. } => out.push_str(&format!(
+            r#"<label>{} <textarea name="{name}" maxlength="{MAX_ANSWER_CHARS}">{}</textarea></label>"#,
+            lang.t("Ta réponse :", "Your answer:"),
+            esc(&strip_tags(template_html))
+        )),
+        PublicKind::Description
+        | PublicKind::MultiAnswer { .. }
+        | PublicKind::GapSelect { .. }
+        | PublicKind::DdWtos { .. }
+        | PublicKind::Random { .. } => {}
+    }
+}
+
+/// A drop-down list; option values are positions in `options`.
+fn select(name: &str, options: &[String], lang: Lang) -> String {
+    let mut s = format!(r#"<select name="{name}" aria-label="{}"><option value=""></option>"#, lang.t("Choisir", "Choose"));
+    for (k, o) in options.iter().enumerate() {
+        s.push_str(&format!(r#"<option value="{k}">{}</option>"#, esc(&strip_tags(o))));
+    }
+    s.push_str("</select>");
+    s
+}
+
+/// The input of one cloze part.
+fn inline_input(lang: Lang, name: &str, kind: &PublicKind) -> String {
+    match kind {
+        PublicKind::MultiChoice { choices, .. } => select(name, choices, lang),
+        _ => format!(r#"<input name="{name}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#, lang.t("Réponse", "Answer")),
+    }
+}
+
+/// Replaces `open N close` markers in `text` by `f(N)` (markers `f` declines stay).
+fn fill_markers(text: &str, open: &str, close: &str, f: impl Fn(usize) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(open) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + open.len()..];
+        let replaced = after.find(close).and_then(|end| {
+            let n: usize = after[..end].parse().ok()?;
+            Some((f(n)?, end))
+        });
+        match replaced {
+            Some((html, end)) => {
+                out.push_str(&html);
+                rest = &after[end + close.len()..];
+            }
+            None => {
+                out.push_str(open);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Turns the submitted form back into a response for a question shown as `kind`.
+fn response_from(form: &Form, name: &str, kind: &PublicKind) -> quiz::Response {
+    let text = |n: &str| -> Option<String> {
+        form.get(n).map(|v| v.chars().take(MAX_ANSWER_CHARS).collect::<String>()).filter(|v| !v.trim().is_empty())
+    };
+    let index = |n: &str| form.get(n).and_then(|v| v.parse::<usize>().ok());
+    match kind {
+        PublicKind::MultiChoice { .. } => {
+            let mut selected: Vec<usize> = form.all(name).iter().filter_map(|v| v.parse().ok()).take(100).collect();
+            selected.sort_unstable();
+            selected.dedup();
+            if selected.is_empty() { quiz::Response::Empty } else { quiz::Response::Choice { selected } }
+        }
+        PublicKind::TrueFalse => match form.get(name) {
+            Some("true") => quiz::Response::TrueFalse { value: true },
+            Some("false") => quiz::Response::TrueFalse { value: false },
+            _ => quiz::Response::Empty,
+        },
+        PublicKind::ShortAnswer | PublicKind::Essay { .. } => match text(name) {
+            Some(t) => quiz::Response::Text { text: t },
+            None => quiz::Response::Empty,
+        },
+        PublicKind::Numerical { units } => match text(name) {
+            Some(t) => {
+                let unit = index(&format!("{name}u")).and_then(|k| units.get(k)).cloned().unwrap_or_default();
+                let text = if unit.is_empty() { t } else { format!("{} {unit}", t.trim()) };
+                quiz::Response::Text { text }
+            }
+            None => quiz::Response::Empty,
+        },
+        PublicKind::Match { stems, .. } => {
+            quiz::Response::Select { choices: (0..stems.len()).map(|j| index(&format!("{name}.{j}"))).collect() }
+        }
+        PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps } => {
+            quiz::Response::Select { choices: (0..gaps.len()).map(|j| index(&format!("{name}.{j}"))).collect() }
+        }
+        PublicKind::MultiAnswer { parts } => quiz::Response::Cloze {
+            parts: parts
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    let n = format!("{name}.{j}");
+                    match p {
+                        PublicKind::MultiChoice { .. } => match index(&n) {
+                            Some(k) => quiz::Response::Choice { selected: vec![k] },
+                            None => quiz::Response::Empty,
+                        },
+                        _ => match text(&n) {
+                            Some(t) => quiz::Response::Text { text: t },
+                            None => quiz::Response::Empty,
+                        },
+                    }
+                })
+                .collect(),
+        },
+        PublicKind::Description | PublicKind::Random { .. } => quiz::Response::Empty,
+    }
+}
+
+/// What the pupil answered, in words, to show back and to export.
+fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
+    match (kind, r) {
+        (_, quiz::Response::Empty) => String::new(),
+        (PublicKind::MultiChoice { choices, .. }, quiz::Response::Choice { selected }) => selected
+            .iter()
+            .filter_map(|k| choices.get(*k))
+            .map(|c| strip_tags(c))
+            .collect::<Vec<_>>()
+            .join("; "),
+        (_, quiz::Response::TrueFalse { value }) => {
+            let word = if *value { lang.t("Vrai", "True") } else { lang.t("Faux", "False") };
+            word.to_string()
+        }
+        (_, quiz::Response::Text { text }) => text.clone(),
+        (PublicKind::Match { options, .. }, quiz::Response::Select { choices }) => choices
+            .iter()
+            .map(|c| c.and_then(|k| options.get(k)).map(|o| strip_tags(o)).unwrap_or_else(|| "—".into()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        (PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps }, quiz::Response::Select { choices }) => choices
+            .iter()
+            .enumerate()
+            .map(|(j, c)| c.and_then(|k| gaps.get(j)?.get(k)).map(|o| strip_tags(o)).unwrap_or_else(|| "—".into()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        (PublicKind::MultiAnswer { parts }, quiz::Response::Cloze { parts: rs }) => parts
+            .iter()
+            .zip(rs)
+            .map(|(k, r)| summary(k, r, lang))
+            .map(|s| if s.is_empty() { "—".to_string() } else { s })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::new(),
+    }
+}
+
+/// Marks every question of a submitted form. Descriptions (no marks) are left out.
+pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, lang: Lang) -> Vec<AnswerRecord> {
+    let public = quiz::public_view(quiz);
+    let mut records = Vec::new();
+    for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
+        let name = format!("q{i}");
+        // A random question: mark the drawn candidate.
+        let (kind, response) = match (&q.kind, &pq.kind) {
+            (QuestionKind::Random(rq), PublicKind::Random { candidates }) => {
+                let k = pick(pupil_uuid, &quiz.id, &q.id, attempt_no, rq.candidates.len());
+                let Some(c) = candidates.get(k) else { continue };
+                let inner = response_from(form, &name, &c.kind);
+                (&c.kind, quiz::Response::Random { picked: k, response: Box::new(inner) })
+            }
+            _ => (&pq.kind, response_from(form, &name, &pq.kind)),
+        };
+        if matches!(kind, PublicKind::Description) {
+            continue;
+        }
+        let mark = quiz::score(q, &response);
+        let shown = match &response {
+            quiz::Response::Random { response, .. } => summary(kind, response, lang),
+            r => summary(kind, r, lang),
+        };
+        let mut feedback = mark.feedback_html.clone();
+        if !mark.needs_grading && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9) && !mark.right_answer_summary.is_empty() {
+            feedback.push_str(&format!(
+                "<p><strong>{}</strong> {}</p>",
+                lang.t("Bonne réponse :", "Right answer:"),
+                esc(&strip_tags(&mark.right_answer_summary))
+            ));
+        }
+        records.push(AnswerRecord {
+            question: q.id.clone(),
+            response: shown,
+            score: if mark.needs_grading { None } else { Some(mark.fraction.unwrap_or(0.0) * q.mark) },
+            max: q.mark,
+            feedback,
+        });
+    }
+    records
+}
+
+/// `POST /packs/{id}/_quiz/{quiz}`: marks the attempt, commits it, then shows it.
+pub async fn submit(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(PupilId(pupil)): Extension<PupilId>,
+    Path((pack, quiz_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let mut store = app.store();
+    let (attempts, used, p) =
+        match (store.attempts_of(pupil, &pack, &quiz_id), store.attempt_count(pupil, &pack, &quiz_id), store.pupil(pupil)) {
+            (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
+            (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
+        };
+    // `n` is the attempt number the form was made for: a second submission of the same
+    // form (a double click, a resend after a lost answer) is not a new attempt.
+    let n = form.get("n").and_then(|v| v.parse::<usize>().ok());
+    if n != Some(used) {
+        let link = attempts
+            .first()
+            .map(|id| format!(r#" <a href="/pupil/attempt/{id}">{}</a>"#, lang.t("Voir le résultat", "See the result")))
+            .unwrap_or_default();
+        let body = format!(
+            r#"<p class="msg">{}</p><p>{link}</p>"#,
+            lang.t(
+                "Ces réponses ont déjà été enregistrées (ou le quiz a changé). Recharge le quiz pour un nouvel essai.",
+                "These answers were already saved (or the quiz changed). Reload the quiz for a new attempt.",
+            )
+        );
+        return Page::new(lang, lang.t("Déjà envoyé", "Already submitted"), body)
+            .status(StatusCode::CONFLICT)
+            .into_response();
+    }
+    if quiz.attempts_allowed.is_some_and(|a| used >= a as usize) {
+        return message(
+            lang,
+            StatusCode::CONFLICT,
+            lang.t("Plus d'essai", "No attempts left"),
+            lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz."),
+        );
+    }
+    let records = mark_form(&quiz, &form, &p.uuid, used, lang);
+    let now = app.now();
+    match store.save_attempt(pupil, &pack, &quiz_id, &records, now) {
+        // Committed: now the pupil may be told.
+        Ok(id) => Redirect::to(&format!("/pupil/attempt/{id}")).into_response(),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// `GET /pupil/attempt/{id}`: the pupil's attempt with scores and feedback.
+pub async fn attempt_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(PupilId(pupil)): Extension<PupilId>,
+    Path(id): Path<i64>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let (attempt, name) = {
+        let store = app.store();
+        match (store.attempt(id), store.pupil(pupil)) {
+            (Ok(Some(a)), Ok(Some(p))) if a.pupil_id == pupil => (a, p.name),
+            (Err(e), _) | (_, Err(e)) => return internal(lang, e),
+            // Another pupil's attempt is "not found", not "forbidden": nothing to learn.
+            _ => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt"),
+        }
+    };
+    let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
+    let mut body = render_attempt(&attempt, quiz.as_ref(), lang);
+    body.push_str(&format!(
+        r#"<p><a class="button" href="/packs/{}/_quiz/{}">{}</a> <a href="/pupil/">{}</a></p>"#,
+        url_seg(&attempt.pack),
+        url_seg(&attempt.quiz),
+        lang.t("Retour au quiz", "Back to the quiz"),
+        lang.t("Ma progression", "My progress")
+    ));
+    let title = quiz.as_ref().map(|q| q.title.clone()).unwrap_or_else(|| attempt.quiz.clone());
+    let mut page = Page::new(lang, title, body);
+    page.user = Some(name);
+    page.katex = true;
+    page.into_response()
+}
+
+/// An attempt with its answers, marks and feedback (shared with the teacher's view).
+pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang: Lang) -> String {
+    let (got, max) = attempt.score();
+    let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
+    let mut body = format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."));
+    let scaled = match grade {
+        Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
+        _ => String::new(),
+    };
+    body.push_str(&format!(
+        r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
+        lang.t("Score :", "Score:"),
+        fmt_num(got),
+        fmt_num(max)
+    ));
+    if attempt.pending() {
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t("Certaines réponses seront corrigées par ton enseignant.", "Some answers will be marked by your teacher.")
+        ));
+    }
+    for (i, (_, a)) in attempt.answers.iter().enumerate() {
+        let class = match a.score {
+            None => "pending",
+            Some(s) if s >= a.max - 1e-9 => "right",
+            Some(_) => "wrong",
+        };
+        let text = quiz
+            .and_then(|q| q.questions.iter().find(|q| q.id == a.question))
+            .map(|q| q.text_html.clone())
+            .unwrap_or_default();
+        let score = match a.score {
+            Some(s) => format!("{} / {}", fmt_num(s), fmt_num(a.max)),
+            None => lang.t("à corriger", "to be marked").to_string(),
+        };
+        body.push_str(&format!(
+            r#"<div class="question {class}"><p><small>{} {}</small></p><div class="text">{text}</div><p>{} <strong>{}</strong></p><p>{score}</p>"#,
+            lang.t("Question", "Question"),
+            i + 1,
+            lang.t("Ta réponse :", "Your answer:"),
+            esc(if a.response.is_empty() { "—" } else { &a.response })
+        ));
+        if !a.feedback.is_empty() {
+            body.push_str(&format!(r#"<div class="feedback">{}</div>"#, a.feedback));
+        }
+        body.push_str("</div>");
+    }
+    body
+}
+
+pub fn fmt_num(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x:.2}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_replaced_and_unknown_ones_kept() {
+        let out = fill_markers("a {#1} b {#2} c {#x}", "{#", "}", |n| (n == 1).then(|| "<I>".to_string()));
+        assert_eq!(out, "a <I> b {#2} c {#x}");
+        assert_eq!(fill_markers("[[1]] et [[2]]", "[[", "]]", |n| Some(format!("G{n}"))), "G1 et G2");
+    }
+
+    #[test]
+    fn random_pick_is_stable_and_in_range() {
+        for n in 1..10 {
+            let a = pick("u", "q", "r", 3, n);
+            assert!(a < n);
+            assert_eq!(a, pick("u", "q", "r", 3, n));
+        }
+    }
+}

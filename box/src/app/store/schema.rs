@@ -1,0 +1,91 @@
+//! Schema migrations, applied in order and counted in `PRAGMA user_version`.
+//!
+//! A migration is never edited once released: add a new one at the end. Each one runs in
+//! its own transaction together with the `user_version` bump, so a power cut leaves the
+//! database at the previous version or the next, never in between.
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: classes, pupils, teachers, sessions, learning records, outbox, settings.
+    r#"
+CREATE TABLE classes (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE
+);
+CREATE TABLE pupils (
+    id        INTEGER PRIMARY KEY,
+    uuid      TEXT NOT NULL UNIQUE,      -- pseudonymous id, the only one that leaves the box
+    class_id  INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    name      TEXT NOT NULL,
+    code      TEXT,                      -- optional 4-digit code (digits 1-9 when shown as pictures)
+    code_kind TEXT NOT NULL DEFAULT 'none' CHECK (code_kind IN ('none', 'digits', 'pictures')),
+    UNIQUE (class_id, name)
+);
+CREATE TABLE teachers (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    password_hash  TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    token       TEXT PRIMARY KEY,
+    pupil_id    INTEGER REFERENCES pupils(id) ON DELETE CASCADE,
+    teacher_id  INTEGER REFERENCES teachers(id) ON DELETE CASCADE,
+    created     INTEGER NOT NULL,
+    CHECK ((pupil_id IS NULL) <> (teacher_id IS NULL))
+);
+-- Opened / completed activities (progress).
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    pupil_id  INTEGER NOT NULL REFERENCES pupils(id) ON DELETE CASCADE,
+    verb      TEXT NOT NULL,
+    pack      TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX events_pupil ON events(pupil_id, pack);
+CREATE TABLE attempts (
+    id        INTEGER PRIMARY KEY,
+    pupil_id  INTEGER NOT NULL REFERENCES pupils(id) ON DELETE CASCADE,
+    pack      TEXT NOT NULL,
+    quiz      TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX attempts_pupil ON attempts(pupil_id, pack, quiz);
+CREATE TABLE answers (
+    id          INTEGER PRIMARY KEY,
+    attempt_id  INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    question    TEXT NOT NULL,
+    response    TEXT NOT NULL,           -- what the pupil answered, as shown back
+    score       REAL,                    -- NULL: waits for the teacher's marking (essays)
+    max         REAL NOT NULL,
+    feedback    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX answers_attempt ON answers(attempt_id);
+CREATE TABLE submissions (
+    id         INTEGER PRIMARY KEY,
+    pupil_id   INTEGER NOT NULL REFERENCES pupils(id) ON DELETE CASCADE,
+    pack       TEXT NOT NULL,
+    assign     TEXT NOT NULL,
+    text       TEXT NOT NULL DEFAULT '',
+    file_name  TEXT,
+    file_type  TEXT,
+    file       BLOB,
+    at         INTEGER NOT NULL,
+    mark       REAL,
+    comment    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX submissions_pupil ON submissions(pupil_id);
+-- xAPI statements waiting for an upstream push. Deleted with the pupil (RGPD).
+CREATE TABLE outbox (
+    id         TEXT PRIMARY KEY,         -- the statement's UUID
+    pupil_id   INTEGER REFERENCES pupils(id) ON DELETE CASCADE,
+    statement  TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    sent       INTEGER                   -- NULL until pushed upstream
+);
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"#,
+];

@@ -1,0 +1,971 @@
+//! The teachers' side: first-run setup, sign-in, classes and pupils, results, marking and
+//! exports. Every route here except `login` and `setup` sits behind `web::teacher_guard`.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::body::Bytes;
+use axum::extract::{Extension, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::csv;
+use super::html::{Lang, Page, date, esc, message};
+use super::player::{fmt_num, load_quiz, render_attempt};
+use super::pupil::{PICTURES, start_session};
+use super::store::{self, MAX_NAME_CHARS, Store, Who};
+use super::web::{Csrf, Form, Limiter, Shared, TeacherId, check_post, check_token, internal};
+
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 200;
+
+/// The one-time setup code, created on first call while no teacher exists.
+pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
+    if store.teacher_count()? > 0 {
+        return Ok(None);
+    }
+    if let Some(code) = store.setting("setup_code")? {
+        return Ok(Some(code));
+    }
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    let code = format!("{:08}", u64::from_le_bytes(b) % 100_000_000);
+    store.set_setting("setup_code", Some(&code))?;
+    Ok(Some(code))
+}
+
+fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+fn limiter(app: &Shared) -> std::sync::MutexGuard<'_, Limiter> {
+    app.limiter.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: String) -> Page {
+    let mut page = Page::new(lang, title, body);
+    page.user = app.store().teacher_name(teacher).ok().flatten();
+    page
+}
+
+fn nav(lang: Lang) -> String {
+    format!(
+        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/admin/">{}</a></nav>"#,
+        lang.t("Classes", "Classes"),
+        lang.t("Résultats", "Results"),
+        lang.t("À corriger", "Marking"),
+        lang.t("Boîte", "Box")
+    )
+}
+
+fn back_to(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+fn bad(lang: Lang, text: &str) -> Response {
+    message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
+}
+
+// ---- sign-in and setup ----
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    error: Option<String>,
+}
+
+pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    match app.store().teacher_count() {
+        Ok(0) => return back_to("/teacher/setup"),
+        Ok(_) => {}
+        Err(e) => return internal(lang, e),
+    }
+    let csrf = Csrf::from_headers(&headers);
+    let error = match q.error.as_deref() {
+        Some("locked") => lang.t(
+            "Trop d'essais : attendez quelques minutes avant de réessayer.",
+            "Too many attempts: wait a few minutes before trying again.",
+        ),
+        Some(_) => lang.t("Nom ou mot de passe incorrect.", "Wrong name or password."),
+        None => "",
+    };
+    let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
+    let body = format!(
+        r#"{error}<form method="post" action="/teacher/login">{}
+<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
+<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
+<button>{}</button></form>"#,
+        csrf.field(),
+        lang.t("Nom", "Name"),
+        lang.t("Mot de passe", "Password"),
+        lang.t("Se connecter", "Sign in")
+    );
+    let mut page = Page::new(lang, lang.t("Espace enseignant", "Teachers"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let name = form.get("name").unwrap_or("").trim().to_string();
+    let password = form.get("password").unwrap_or("").to_string();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || password.chars().count() > MAX_PASSWORD_CHARS {
+        return back_to("/teacher/login?error=1");
+    }
+    let key = format!("t:{}", name.to_lowercase());
+    if limiter(&app).check(&key).is_err() {
+        return back_to("/teacher/login?error=locked");
+    }
+    let found = match app.store().teacher_by_name(&name) {
+        Ok(f) => f,
+        Err(e) => return internal(lang, e),
+    };
+    // Verify even for an unknown name, so the answer time does not tell names apart.
+    let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    match found {
+        Some((id, _)) if ok => {
+            limiter(&app).succeeded(&key);
+            start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/")
+        }
+        _ => {
+            limiter(&app).failed(&key);
+            back_to("/teacher/login?error=1")
+        }
+    }
+}
+
+/// An argon2 hash of a random password nobody knows.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3V0dr0WtHfqhS4D4q3rzkVBy9DuPJHdDD3p9AlLN6nQ";
+
+pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    match app.store().teacher_count() {
+        Ok(0) => {}
+        Ok(_) => return back_to("/teacher/login"),
+        Err(e) => return internal(lang, e),
+    }
+    let csrf = Csrf::from_headers(&headers);
+    let error = match q.error.as_deref() {
+        Some("code") => lang.t("Code d'installation incorrect.", "Wrong setup code."),
+        Some("locked") => lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+        Some("password") => lang.t(
+            "Le mot de passe doit avoir au moins 8 caractères, et les deux saisies être identiques.",
+            "The password needs at least 8 characters, and both entries must match.",
+        ),
+        Some(_) => lang.t("Nom manquant ou trop long.", "Name missing or too long."),
+        None => "",
+    };
+    let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
+    let body = format!(
+        r#"<p>{}</p>{error}<form method="post" action="/teacher/setup">{}
+<label>{} <input name="code" inputmode="numeric" autocomplete="off" required maxlength="32"></label>
+<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
+<label>{} <input type="password" name="password" autocomplete="new-password" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>
+<label>{} <input type="password" name="password2" autocomplete="new-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
+<button>{}</button></form>"#,
+        lang.t(
+            "Première mise en route : saisissez le code d'installation affiché au démarrage de la boîte (ou écrit dans preau.toml), puis choisissez votre nom et votre mot de passe.",
+            "First start: enter the setup code the box printed when it started (or the one in preau.toml), then choose your name and password."
+        ),
+        csrf.field(),
+        lang.t("Code d'installation", "Setup code"),
+        lang.t("Votre nom", "Your name"),
+        lang.t("Mot de passe", "Password"),
+        lang.t("Mot de passe (encore)", "Password (again)"),
+        lang.t("Créer mon compte", "Create my account")
+    );
+    let mut page = Page::new(lang, lang.t("Installation", "Setup"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let expected = {
+        let store = app.store();
+        match store.teacher_count() {
+            Ok(0) => {}
+            Ok(_) => return back_to("/teacher/login"),
+            Err(e) => return internal(lang, e),
+        }
+        match setup_code(&store) {
+            Ok(c) => c,
+            Err(e) => return internal(lang, e),
+        }
+    };
+    if limiter(&app).check("setup").is_err() {
+        return back_to("/teacher/setup?error=locked");
+    }
+    let code = form.get("code").unwrap_or("").trim();
+    let from_config = app.ctx.setup_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if code.is_empty() || (Some(code) != expected.as_deref() && Some(code) != from_config) {
+        limiter(&app).failed("setup");
+        return back_to("/teacher/setup?error=code");
+    }
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else { return back_to("/teacher/setup?error=name") };
+    let password = form.get("password").unwrap_or("").to_string();
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) || form.get("password2") != Some(password.as_str()) {
+        return back_to("/teacher/setup?error=password");
+    }
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return internal(lang, e),
+        Err(e) => return internal(lang, e),
+    };
+    let id = {
+        let store = app.store();
+        // Re-check under the lock: two first-run forms must not both create a teacher.
+        if store.teacher_count().unwrap_or(1) > 0 {
+            return back_to("/teacher/login");
+        }
+        let id = match store.create_teacher(&name, &hash) {
+            Ok(id) => id,
+            Err(e) => return internal(lang, e),
+        };
+        let _ = store.set_setting("setup_code", None);
+        id
+    };
+    limiter(&app).succeeded("setup");
+    start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/")
+}
+
+// ---- classes and pupils ----
+
+pub async fn dashboard(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let csrf = Csrf::from_headers(&headers);
+    let (classes, pending, subs) = {
+        let store = app.store();
+        match (store.classes(), store.pending_answers(), store.submissions(None)) {
+            (Ok(c), Ok(p), Ok(s)) => (c, p.len(), s.iter().filter(|s| s.mark.is_none()).count()),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
+        }
+    };
+    let mut body = nav(lang);
+    if pending + subs > 0 {
+        body.push_str(&format!(
+            r#"<p class="warn"><a href="/teacher/marking">{} {}</a></p>"#,
+            pending + subs,
+            lang.t("travaux à corriger", "pieces of work to mark")
+        ));
+    }
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Classes", "Classes")));
+    if classes.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Aucune classe : créez-en une.", "No class yet: create one.")));
+    }
+    body.push_str("<ul>");
+    for c in &classes {
+        body.push_str(&format!(
+            r#"<li><a href="/teacher/class/{}">{}</a> ({} {})</li>"#,
+            c.id,
+            esc(&c.name),
+            c.pupils,
+            lang.t("élèves", "pupils")
+        ));
+    }
+    body.push_str("</ul>");
+    body.push_str(&format!(
+        r#"<form method="post" action="/teacher/classes">{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"></label><button>{}</button></form>"#,
+        csrf.field(),
+        lang.t("Nouvelle classe :", "New class:"),
+        lang.t("Créer", "Create")
+    ));
+    let mut page = teacher_page(&app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+/// A unique-name violation is the teacher's typo, not a server error.
+fn store_error(lang: Lang, e: store::Error) -> Response {
+    let text = e.to_string();
+    if text.contains("UNIQUE") {
+        bad(lang, lang.t("Ce nom existe déjà.", "This name already exists."))
+    } else if text.contains("limit reached") {
+        bad(lang, &text)
+    } else {
+        internal(lang, e)
+    }
+}
+
+pub async fn create_class(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else {
+        return bad(lang, lang.t("Nom de classe manquant ou trop long.", "Class name missing or too long."));
+    };
+    match app.store().create_class(&name) {
+        Ok(id) => back_to(&format!("/teacher/class/{id}")),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+pub async fn class_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+    Path(id): Path<i64>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let csrf = Csrf::from_headers(&headers);
+    let f = csrf.field();
+    let (class, pupils) = {
+        let store = app.store();
+        match (store.class(id), store.pupils(id)) {
+            (Ok(Some(c)), Ok(p)) => (c, p),
+            (Ok(None), _) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class"),
+            (Err(e), _) | (_, Err(e)) => return internal(lang, e),
+        }
+    };
+    let mut body = nav(lang);
+    body.push_str(&format!(
+        r#"<p><a href="/teacher/results?class={id}">{}</a></p>"#,
+        lang.t("Résultats de cette classe", "Results of this class")
+    ));
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Élèves", "Pupils")));
+    body.push_str(&format!(
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        lang.t("Nom", "Name"),
+        lang.t("Code", "Code"),
+        lang.t("Renommer", "Rename"),
+    ));
+    for p in &pupils {
+        let code = match (p.code_kind.as_str(), &p.code) {
+            ("pictures", Some(c)) => {
+                c.chars()
+                .filter_map(|d| d.to_digit(10))
+                .filter_map(|d| PICTURES.get((d as usize).checked_sub(1)?))
+                .copied()
+                .collect()
+            }
+            (_, Some(c)) => esc(c),
+            _ => "—".to_string(),
+        };
+        body.push_str(&format!(
+            r#"<tr><td>{name}</td><td>{code}
+<form method="post" action="/teacher/pupil/{pid}/code">{f}<select name="kind" aria-label="{kind_label}"><option value="none">{none}</option><option value="digits">{digits}</option><option value="pictures">{pictures}</option></select> <input name="code" size="4" maxlength="4" inputmode="numeric" placeholder="{auto}" aria-label="{code_label}"> <button class="secondary">{set}</button></form></td>
+<td><form method="post" action="/teacher/pupil/{pid}/rename">{f}<input name="name" value="{name}" required maxlength="{MAX_NAME_CHARS}" aria-label="{rename}"> <button class="secondary">OK</button></form></td>
+<td><a href="/teacher/pupil/{pid}/export">{export}</a>
+<form method="post" action="/teacher/pupil/{pid}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {sure}</label><button class="danger">{delete}</button></form></td></tr>"#,
+            name = esc(&p.name),
+            pid = p.id,
+            kind_label = lang.t("Type de code", "Code type"),
+            none = lang.t("sans code", "no code"),
+            digits = lang.t("4 chiffres", "4 digits"),
+            pictures = lang.t("4 images", "4 pictures"),
+            auto = lang.t("auto", "auto"),
+            code_label = lang.t("Code (vide : tiré au hasard)", "Code (empty: random)"),
+            set = lang.t("Définir", "Set"),
+            rename = lang.t("Nouveau nom", "New name"),
+            export = lang.t("Exporter ses données", "Export their data"),
+            sure = lang.t("sûr ?", "sure?"),
+            delete = lang.t("Supprimer (avec tout son travail)", "Delete (with all their work)"),
+        ));
+    }
+    body.push_str("</table></div>");
+    body.push_str(&format!(
+        r#"<form method="post" action="/teacher/class/{id}/pupils">{f}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"></label><button>{}</button></form>"#,
+        lang.t("Ajouter un élève :", "Add a pupil:"),
+        lang.t("Ajouter", "Add")
+    ));
+    body.push_str(&format!(
+        r#"<h2>{}</h2><p>{}</p><form method="post" enctype="multipart/form-data" action="/teacher/class/{id}/import">{f}<label>{} <input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"></label><label>{} <textarea name="text"></textarea></label><button>{}</button></form>"#,
+        lang.t("Importer une liste (CSV)", "Import a list (CSV)"),
+        lang.t(
+            "Un nom par ligne, ou un export ONDE/Pronote avec les colonnes Nom et Prénom : la boîte ne garde que le prénom et l'initiale du nom.",
+            "One name per line, or an ONDE/Pronote export with Nom and Prénom columns: the box keeps only the first name and the last name's initial."
+        ),
+        lang.t("Fichier :", "File:"),
+        lang.t("ou collez la liste :", "or paste the list:"),
+        lang.t("Importer", "Import")
+    ));
+    body.push_str(&format!(
+        r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
+<form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
+        lang.t("La classe", "The class"),
+        esc(&class.name),
+        lang.t("Nom de la classe", "Class name"),
+        lang.t("Renommer", "Rename"),
+        lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"),
+        lang.t("Supprimer la classe", "Delete the class")
+    ));
+    let mut page = teacher_page(&app, lang, t, &class.name, body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+pub async fn rename_class(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else {
+        return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+    };
+    match app.store().rename_class(id, &name) {
+        Ok(_) => back_to(&format!("/teacher/class/{id}")),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+fn confirmed(form: &Form) -> bool {
+    form.get("confirm") == Some("yes")
+}
+
+pub async fn delete_class(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if !confirmed(&form) {
+        return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    match app.store().delete_class(id) {
+        Ok(_) => back_to("/teacher/"),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn add_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else {
+        return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+    };
+    match app.store().create_pupil(id, &name) {
+        Ok(_) => back_to(&format!("/teacher/class/{id}")),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+/// `POST /teacher/class/{id}/import` (multipart: `csrf`, `file` or `text`).
+pub async fn import_csv(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let mut csrf = None;
+    let mut text = String::new();
+    let mut fields = 0;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        fields += 1;
+        if fields > 5 {
+            break;
+        }
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok(),
+            Some("file") | Some("text") => {
+                let bytes = field.bytes().await.unwrap_or_default();
+                // School software often exports Windows-1252: keep what decodes.
+                let t = String::from_utf8(bytes.to_vec())
+                    .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
+                if !t.trim().is_empty() {
+                    text = t;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !super::web::same_origin(&headers) || check_token(&headers, csrf.as_deref()).is_err() {
+        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
+    }
+    let names = match csv::parse_class_list(&text) {
+        Ok(n) => n,
+        Err(e) => return bad(lang, &format!("{} {e}", lang.t("Liste illisible :", "Unreadable list:"))),
+    };
+    let store = app.store();
+    if store.class(id).ok().flatten().is_none() {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+    }
+    let existing: Vec<String> = store.pupils(id).unwrap_or_default().into_iter().map(|p| p.name).collect();
+    let mut added = 0;
+    for name in names.iter().filter(|n| !existing.contains(n)) {
+        match store.create_pupil(id, name) {
+            Ok(_) => added += 1,
+            Err(e) => {
+                drop(store);
+                return store_error(lang, e);
+            }
+        }
+    }
+    drop(store);
+    tracing::info!(class = id, added, "class list imported");
+    back_to(&format!("/teacher/class/{id}"))
+}
+
+fn pupil_class(app: &Shared, id: i64) -> Option<i64> {
+    app.store().pupil(id).ok().flatten().map(|p| p.class_id)
+}
+
+pub async fn rename_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else {
+        return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+    };
+    let Some(class) = pupil_class(&app, id) else {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+    };
+    match app.store().rename_pupil(id, &name) {
+        Ok(_) => back_to(&format!("/teacher/class/{class}")),
+        Err(e) => store_error(lang, e),
+    }
+}
+
+pub async fn delete_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if !confirmed(&form) {
+        return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    let Some(class) = pupil_class(&app, id) else {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+    };
+    match app.store().delete_pupil(id) {
+        Ok(_) => back_to(&format!("/teacher/class/{class}")),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// Sets a pupil's code: `kind` none, digits (0-9) or pictures (digits 1-9, one per
+/// picture). An empty code draws one at random.
+pub async fn set_code(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let kind = form.get("kind").unwrap_or("none");
+    let lowest = match kind {
+        "none" => 0,
+        "digits" => b'0',
+        "pictures" => b'1',
+        _ => return bad(lang, "unknown code type"),
+    };
+    let given = form.get("code").unwrap_or("").trim();
+    let code = if kind == "none" {
+        None
+    } else if given.is_empty() {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).expect("the OS random source works");
+        let span = b'9' - lowest + 1;
+        Some(b.iter().map(|x| (lowest + x % span) as char).collect::<String>())
+    } else if given.len() == 4 && given.bytes().all(|b| (lowest..=b'9').contains(&b)) {
+        Some(given.to_string())
+    } else {
+        return bad(
+            lang,
+            lang.t(
+                "Le code a 4 chiffres (de 1 à 9 pour un code en images).",
+                "The code has 4 digits (1 to 9 for a picture code).",
+            ),
+        );
+    };
+    let Some(class) = pupil_class(&app, id) else {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+    };
+    match app.store().set_pupil_code(id, code.as_deref(), kind) {
+        Ok(_) => back_to(&format!("/teacher/class/{class}")),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// `GET /teacher/pupil/{id}/export`: everything the box holds about one pupil (RGPD).
+pub async fn export_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let data = match app.store().export_pupil(id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil"),
+        Err(e) => return internal(lang, e),
+    };
+    let body = serde_json::to_string_pretty(&data).unwrap_or_default();
+    download(body.into_bytes(), "application/json", &format!("eleve-{id}.json"))
+}
+
+/// A file to download, never shown inline (a submitted file could be HTML).
+fn download(bytes: Vec<u8>, content_type: &str, file_name: &str) -> Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    let safe: String = file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    resp
+}
+
+// ---- results ----
+
+#[derive(Deserialize)]
+pub struct ClassFilter {
+    class: Option<i64>,
+}
+
+pub async fn results(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+    Query(filter): Query<ClassFilter>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let tz = app.tz_minutes();
+    let (rows, stats, classes, progress) = {
+        let store = app.store();
+        let progress = progress_counts(&store, filter.class);
+        match (store.results(filter.class), store.question_stats(filter.class), store.classes()) {
+            (Ok(r), Ok(s), Ok(c)) => (r, s, c, progress),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
+        }
+    };
+    let mut body = nav(lang);
+    body.push_str(&format!(r#"<form method="get" action="/teacher/results"><label>{} <select name="class"><option value="">{}</option>"#,
+        lang.t("Classe :", "Class:"), lang.t("toutes", "all")));
+    for c in &classes {
+        let sel = if filter.class == Some(c.id) { " selected" } else { "" };
+        body.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, c.id, esc(&c.name)));
+    }
+    let csv_link = match filter.class {
+        Some(c) => format!("/teacher/results.csv?class={c}"),
+        None => "/teacher/results.csv".into(),
+    };
+    body.push_str(&format!(
+        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a></p>"#,
+        lang.t("Afficher", "Show"),
+        lang.t("Exporter en CSV", "Export as CSV")
+    ));
+    body.push_str(&format!(
+        r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Progression", "Progress"),
+        lang.t("Élève", "Pupil"),
+        lang.t("Pages ouvertes", "Pages opened"),
+        lang.t("Activités terminées", "Activities completed")
+    ));
+    for (name, opened, completed) in &progress {
+        body.push_str(&format!("<tr><td>{}</td><td>{opened}</td><td>{completed}</td></tr>", esc(name)));
+    }
+    body.push_str("</table></div>");
+    body.push_str(&format!(
+        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Quiz, par élève", "Quizzes, per pupil"),
+        lang.t("Élève", "Pupil"),
+        lang.t("Contenu", "Content"),
+        lang.t("Quiz", "Quiz"),
+        lang.t("Score", "Score"),
+        lang.t("Date", "Date")
+    ));
+    for r in &rows {
+        let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
+        body.push_str(&format!(
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td></tr>"#,
+            esc(&r.pupil),
+            esc(&r.pack),
+            esc(&r.quiz),
+            r.attempt_id,
+            fmt_num(r.score),
+            fmt_num(r.max),
+            date(r.at, tz)
+        ));
+    }
+    body.push_str("</table></div>");
+    body.push_str(&format!(
+        r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Quiz, par question", "Quizzes, per question"),
+        lang.t("Quiz", "Quiz"),
+        lang.t("Question", "Question"),
+        lang.t("Réponses", "Answers"),
+        lang.t("Justes", "Right"),
+        lang.t("Réussite moyenne", "Mean success")
+    ));
+    for s in &stats {
+        body.push_str(&format!(
+            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td></tr>",
+            esc(&s.pack),
+            esc(&s.quiz),
+            esc(&question_label(&app, &s.pack, &s.quiz, &s.question)),
+            s.answers,
+            s.right,
+            s.mean * 100.0
+        ));
+    }
+    body.push_str("</table></div>");
+    teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body).into_response()
+}
+
+/// (pupil name, pages opened, activities completed) for each pupil.
+fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usize)> {
+    let classes = store.classes().unwrap_or_default();
+    let mut out = Vec::new();
+    for c in classes.iter().filter(|c| class.is_none_or(|id| id == c.id)) {
+        for p in store.pupils(c.id).unwrap_or_default() {
+            let events = store.events(p.id).unwrap_or_default();
+            let opened = events.iter().filter(|(v, _, _)| v == "opened").count();
+            let completed = events.iter().filter(|(v, _, _)| v == "completed").count();
+            out.push((format!("{} ({})", p.name, c.name), opened, completed));
+        }
+    }
+    out
+}
+
+/// A short label for a question: its name, or the start of its text.
+fn question_label(app: &Shared, pack: &str, quiz: &str, qid: &str) -> String {
+    let Some(q) = load_quiz(app, pack, quiz) else { return qid.to_string() };
+    match q.questions.iter().find(|q| q.id == qid) {
+        Some(q) if !q.name.is_empty() => q.name.clone(),
+        Some(q) => super::html::strip_tags(&q.text_html).chars().take(80).collect(),
+        None => qid.to_string(),
+    }
+}
+
+pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(filter): Query<ClassFilter>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let rows = match app.store().results(filter.class) {
+        Ok(r) => r,
+        Err(e) => return internal(lang, e),
+    };
+    let tz = app.tz_minutes();
+    let mut out = String::from("\u{feff}");
+    out.push_str(&csv::line(&[
+        lang.t("classe", "class").into(),
+        lang.t("élève", "pupil").into(),
+        lang.t("contenu", "content").into(),
+        "quiz".into(),
+        "score".into(),
+        "max".into(),
+        lang.t("à corriger", "to mark").into(),
+        "date".into(),
+    ]));
+    for r in rows {
+        out.push_str(&csv::line(&[
+            r.class,
+            r.pupil,
+            r.pack,
+            r.quiz,
+            fmt_num(r.score),
+            fmt_num(r.max),
+            if r.pending { "1" } else { "0" }.into(),
+            date(r.at, tz),
+        ]));
+    }
+    download(out.into_bytes(), "text/csv; charset=utf-8", "resultats.csv")
+}
+
+// ---- marking ----
+
+pub async fn attempt_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+    Path(id): Path<i64>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let (attempt, pupil) = {
+        let store = app.store();
+        match store.attempt(id) {
+            Ok(Some(a)) => {
+                let p = store.pupil(a.pupil_id).ok().flatten().map(|p| p.name).unwrap_or_default();
+                (a, p)
+            }
+            Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt"),
+            Err(e) => return internal(lang, e),
+        }
+    };
+    let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
+    let mut body = nav(lang);
+    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
+    body.push_str(&render_attempt(&attempt, quiz.as_ref(), lang));
+    if attempt.pending() {
+        body.push_str(&format!(r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#, lang.t("Corriger", "Mark")));
+    }
+    let title = quiz.map(|q| q.title).unwrap_or(attempt.quiz);
+    let mut page = teacher_page(&app, lang, t, &title, body);
+    page.katex = true;
+    page.into_response()
+}
+
+pub async fn marking(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let csrf = Csrf::from_headers(&headers);
+    let f = csrf.field();
+    let tz = app.tz_minutes();
+    let (answers, subs, names) = {
+        let store = app.store();
+        let subs = store.submissions(None).unwrap_or_default();
+        let names: std::collections::HashMap<i64, String> = subs
+            .iter()
+            .filter_map(|s| store.pupil(s.pupil_id).ok().flatten().map(|p| (p.id, p.name)))
+            .collect();
+        match store.pending_answers() {
+            Ok(a) => (a, subs, names),
+            Err(e) => return internal(lang, e),
+        }
+    };
+    let mut body = nav(lang);
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Réponses rédigées", "Written answers")));
+    if answers.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Rien à corriger.", "Nothing to mark.")));
+    }
+    for a in &answers {
+        body.push_str(&format!(
+            r#"<div class="question pending"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div><form method="post" action="/teacher/answer/{}/mark">{f}<label>{} <input name="score" inputmode="decimal" required size="5"> / {}</label><label>{} <textarea name="feedback" maxlength="5000"></textarea></label><button>{}</button></form></div>"#,
+            esc(&a.pupil),
+            esc(&a.pack),
+            esc(&a.quiz),
+            esc(&question_label(&app, &a.pack, &a.quiz, &a.question)),
+            esc(&a.response).replace('\n', "<br>"),
+            a.answer_id,
+            lang.t("Note :", "Mark:"),
+            fmt_num(a.max),
+            lang.t("Commentaire :", "Comment:"),
+            lang.t("Enregistrer", "Save")
+        ));
+    }
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Devoirs rendus", "Handed-in assignments")));
+    if subs.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Aucun devoir rendu.", "No assignment handed in.")));
+    }
+    for s in &subs {
+        let class = if s.mark.is_some() { "right" } else { "pending" };
+        let file = match &s.file_name {
+            Some(n) => format!(
+                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({} Ko)</p>"#,
+                s.id,
+                esc(n),
+                (s.file_size + 1023) / 1024
+            ),
+            None => String::new(),
+        };
+        let mark = s.mark.map(fmt_num).unwrap_or_default();
+        body.push_str(&format!(
+            r#"<div class="question {class}"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div>{file}<form method="post" action="/teacher/submission/{}/mark">{f}<label>{} <input name="mark" inputmode="decimal" required size="5" value="{mark}"></label><label>{} <textarea name="comment" maxlength="5000">{}</textarea></label><button>{}</button></form></div>"#,
+            esc(names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")),
+            esc(&s.pack),
+            esc(&s.assign),
+            date(s.at, tz),
+            esc(&s.text).replace('\n', "<br>"),
+            s.id,
+            lang.t("Note :", "Mark:"),
+            lang.t("Commentaire :", "Comment:"),
+            esc(&s.comment),
+            lang.t("Enregistrer", "Save")
+        ));
+    }
+    let mut page = teacher_page(&app, lang, t, lang.t("À corriger", "Marking"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+fn parse_mark(form: &Form, name: &str) -> Option<f64> {
+    form.get(name)?.trim().replace(',', ".").parse::<f64>().ok().filter(|x| x.is_finite() && (0.0..=1000.0).contains(x))
+}
+
+pub async fn mark_answer(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(score) = parse_mark(&form, "score") else {
+        return bad(lang, lang.t("Note invalide.", "Invalid mark."));
+    };
+    let feedback = super::html::esc(&form.get("feedback").unwrap_or("").chars().take(5000).collect::<String>());
+    match app.store().mark_answer(id, score, &feedback) {
+        Ok(true) => back_to("/teacher/marking"),
+        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such answer"),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn mark_submission(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(mark) = parse_mark(&form, "mark") else {
+        return bad(lang, lang.t("Note invalide.", "Invalid mark."));
+    };
+    let comment: String = form.get("comment").unwrap_or("").chars().take(5000).collect();
+    match app.store().mark_submission(id, mark, &comment) {
+        Ok(true) => back_to("/teacher/marking"),
+        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such submission"),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn submission_file(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let lang = Lang::from_headers(&headers);
+    match app.store().submission_file(id) {
+        Ok(Some((_, name, _ty, bytes))) => download(bytes, "application/octet-stream", &name),
+        Ok(None) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such file"),
+        Err(e) => internal(lang, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "the dummy hash parses, so unknown names cost a verify");
+    }
+
+    #[test]
+    fn setup_code_exists_until_a_teacher_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), "b").unwrap();
+        let code = setup_code(&store).unwrap().unwrap();
+        assert_eq!(code.len(), 8);
+        assert_eq!(setup_code(&store).unwrap().as_deref(), Some(code.as_str()), "stable across calls");
+        store.create_teacher("prof", "h").unwrap();
+        assert_eq!(setup_code(&store).unwrap(), None);
+    }
+}

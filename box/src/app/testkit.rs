@@ -1,0 +1,153 @@
+//! Packs held in memory, and a small French maths pack with a course outline, a quiz
+//! and an assignment: what the application's tests (unit, browser, crash) run against.
+//! Not used by `preau serve`, which reads installed packs from the data folder.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::context::{AppContext, PackInfo, PackSource};
+
+#[derive(Default)]
+pub struct MemPacks {
+    packs: Mutex<BTreeMap<String, (PackInfo, BTreeMap<String, Vec<u8>>)>>,
+}
+
+impl MemPacks {
+    pub fn add(&self, info: PackInfo, files: BTreeMap<String, Vec<u8>>) {
+        self.packs.lock().unwrap().insert(info.id.clone(), (info, files));
+    }
+}
+
+impl PackSource for MemPacks {
+    fn list(&self) -> Vec<PackInfo> {
+        self.packs.lock().unwrap().values().map(|(i, _)| i.clone()).collect()
+    }
+    fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>> {
+        self.packs.lock().unwrap().get(pack)?.1.get(path).cloned()
+    }
+    fn install_from_folder(&self, folder: &Path) -> Result<String, String> {
+        Err(format!("no installer in tests ({})", folder.display()))
+    }
+    fn remove(&self, pack: &str) -> Result<(), String> {
+        self.packs.lock().unwrap().remove(pack).map(|_| ()).ok_or_else(|| format!("no pack {pack}"))
+    }
+}
+
+/// The demo pack's id.
+pub const DEMO: &str = "maths-cm2";
+
+/// A pack with a page, a course outline, a five-question quiz (`quiz-1`) and an
+/// assignment (`devoir-1`). The quiz's right answers: B (`3/4`), Vrai, `Paris`,
+/// 12 (± 0.5), and an essay.
+pub fn demo_pack() -> (PackInfo, BTreeMap<String, Vec<u8>>) {
+    let info = PackInfo {
+        id: DEMO.into(),
+        title: "Fractions — CM2".into(),
+        subject: "Mathématiques".into(),
+        level: "CM2".into(),
+        entry: "index.html".into(),
+        size: 12_345,
+    };
+    let mut files = BTreeMap::new();
+    files.insert(
+        "index.html".into(),
+        br#"<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Fractions</title></head>
+<body><h1 id="lesson">Les fractions</h1><p>Une fraction partage une unit&eacute; en parts &eacute;gales.</p>
+<p><a id="to-quiz" href="_quiz/quiz-1">Faire le quiz</a></p>
+<p><a href="_assign/devoir-1">Rendre le devoir</a></p></body></html>"#
+            .to_vec(),
+    );
+    let course = json!({
+        "title": "Fractions — CM2",
+        "sections": [{
+            "title": "Séquence 1",
+            "activities": [
+                {"id": "page-1", "kind": "page", "title": "Leçon", "path": "index.html", "available_offline": true},
+                {"id": "quiz-1", "kind": "quiz", "title": "Quiz", "path": "_quiz/quiz-1", "available_offline": true},
+                {"id": "devoir-1", "kind": "assign", "title": "Devoir", "path": "_assign/devoir-1", "available_offline": true},
+                {"id": "forum-1", "kind": "forum", "title": "Forum", "path": "activities/forum-1.html", "available_offline": false}
+            ]
+        }]
+    });
+    files.insert("_preau/course.json".into(), course.to_string().into_bytes());
+    let quiz = json!({
+        "id": "quiz-1",
+        "title": "Quiz des fractions",
+        "intro_html": "<p>Réponds aux questions.</p>",
+        "max_grade": 20.0,
+        "questions": [
+            {"id": "q1", "name": "Trois quarts", "text_html": "<p>Quelle fraction vaut $\\frac{3}{4}$ ?</p>", "type": "multichoice",
+             "single": true, "shuffle": false,
+             "choices": [
+                {"text_html": "0,34", "fraction": 0.0, "feedback_html": "Non : 3 divisé par 4."},
+                {"text_html": "0,75", "fraction": 1.0, "feedback_html": "Oui !"},
+                {"text_html": "4,3", "fraction": 0.0}
+             ]},
+            {"id": "q2", "text_html": "<p>Un demi est égal à deux quarts.</p>", "type": "truefalse", "correct": true},
+            {"id": "q3", "text_html": "<p>Capitale de la France ?</p>", "type": "shortanswer",
+             "answers": [{"pattern": "Paris", "fraction": 1.0}]},
+            {"id": "q4", "text_html": "<p>Combien font 3 × 4 ?</p>", "type": "numerical",
+             "answers": [{"value": 12.0, "tolerance": 0.5, "fraction": 1.0}]},
+            {"id": "q5", "mark": 2.0, "text_html": "<p>Explique ce qu'est une fraction.</p>", "type": "essay"}
+        ]
+    });
+    files.insert("_preau/quiz/quiz-1.json".into(), quiz.to_string().into_bytes());
+    let assign = json!({
+        "id": "devoir-1", "title": "Mon devoir", "intro_html": "<p>Rends ta fiche.</p>",
+        "accepts_text": true, "accepts_file": true, "max_bytes": 100000, "allowed_extensions": ["txt", "pdf"]
+    });
+    files.insert("_preau/assign/devoir-1.json".into(), assign.to_string().into_bytes());
+    (info, files)
+}
+
+/// An application context over a data folder and the demo pack.
+pub fn demo_context(data_dir: &Path) -> AppContext {
+    let packs = MemPacks::default();
+    let (info, files) = demo_pack();
+    packs.add(info, files);
+    AppContext {
+        data_dir: data_dir.to_path_buf(),
+        box_id: "test-box".into(),
+        school: "École de test".into(),
+        setup_code: Some("24681357".into()),
+        packs: Arc::new(packs),
+    }
+}
+
+/// Serves pack files at `/packs/{id}/{path}` with the CSP `sandbox` the HTTP core uses.
+/// TEMPORARY stand-in for the core's pack server in the application's own tests.
+pub fn pack_files(ctx: &AppContext) -> axum::Router {
+    use axum::extract::{Path as P, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let packs = ctx.packs.clone();
+    axum::Router::new()
+        .route(
+            "/packs/{id}/{*path}",
+            axum::routing::get(
+                |State(packs): State<Arc<dyn PackSource>>, P((id, path)): P<(String, String)>| async move {
+                    if path.starts_with("_preau/") {
+                        return StatusCode::NOT_FOUND.into_response();
+                    }
+                    match packs.read(&id, &path) {
+                        Some(bytes) => {
+                            let ty = mime_guess::from_path(&path).first_or_octet_stream().to_string();
+                            (
+                                [
+                                    (header::CONTENT_TYPE, ty),
+                                    (header::CONTENT_SECURITY_POLICY, "sandbox allow-scripts allow-forms allow-popups".to_string()),
+                                ],
+                                bytes,
+                            )
+                                .into_response()
+                        }
+                        None => StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(packs)
+}

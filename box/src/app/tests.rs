@@ -1,0 +1,484 @@
+//! Router-level tests: the real routes, store and guards, driven in-process.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+use super::testkit::{DEMO, demo_context};
+use super::*;
+
+/// A browser stand-in: keeps cookies, sends `Host`, adds the CSRF token to forms.
+struct Client {
+    router: Router,
+    cookies: BTreeMap<String, String>,
+    origin: Option<&'static str>,
+}
+
+struct Resp {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+    headers: axum::http::HeaderMap,
+}
+
+impl Client {
+    fn new(router: Router) -> Client {
+        Client { router, cookies: BTreeMap::new(), origin: None }
+    }
+
+    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
+        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let mut req = req.header(header::HOST, "preau.test");
+        if !cookie.is_empty() {
+            req = req.header(header::COOKIE, cookie);
+        }
+        if let Some(o) = self.origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        let resp = self.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        for v in resp.headers().get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            if val.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), val.into());
+            }
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+        Resp { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// Posts a form, with the CSRF token from the cookie jar (fetching a page first if
+    /// this client has no token yet).
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        if !self.cookies.contains_key("preau_csrf") {
+            self.get("/logout").await;
+        }
+        let token = self.cookies.get("preau_csrf").cloned().unwrap_or_default();
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("csrf", &token);
+        for (k, v) in fields {
+            ser.append_pair(k, v);
+        }
+        let req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(req, Body::from(ser.finish())).await
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    router: Router,
+    app: Arc<App>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = demo_context(dir.path());
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    Fixture { router: router_with(app.clone()), app, _dir: dir }
+}
+
+/// Creates the first teacher through the setup form and returns a signed-in client.
+async fn teacher(f: &Fixture) -> Client {
+    let mut c = Client::new(f.router.clone());
+    let r = c.get("/teacher/login").await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/setup"), "no teacher yet: setup first");
+    let code = super::teacher::setup_code(&f.app.store()).unwrap().unwrap();
+    let r = c
+        .post("/teacher/setup", &[("code", &code), ("name", "Mme Durand"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/"), "{}", r.body);
+    c
+}
+
+/// A class "CM2" with pupils Alice (no code) and Bob (code 4321); returns their ids.
+async fn class_with_pupils(t: &mut Client, f: &Fixture) -> (i64, i64, i64) {
+    let r = t.post("/teacher/classes", &[("name", "CM2")]).await;
+    let class: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    t.post(&format!("/teacher/class/{class}/pupils"), &[("name", "Alice")]).await;
+    t.post(&format!("/teacher/class/{class}/pupils"), &[("name", "Bob")]).await;
+    let pupils = f.app.store().pupils(class).unwrap();
+    let (alice, bob) = (pupils[0].id, pupils[1].id);
+    let r = t.post(&format!("/teacher/pupil/{bob}/code"), &[("kind", "digits"), ("code", "4321")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    (class, alice, bob)
+}
+
+async fn pupil(f: &Fixture, id: i64, code: Option<&str>) -> Client {
+    let mut c = Client::new(f.router.clone());
+    let id_s = id.to_string();
+    let mut fields = vec![("pupil", id_s.as_str())];
+    if let Some(code) = code {
+        fields.push(("code", code));
+    }
+    let r = c.post("/login", &fields).await;
+    assert_eq!(r.location.as_deref(), Some("/"), "sign-in failed: {}", r.body);
+    c
+}
+
+#[tokio::test]
+async fn setup_code_from_config_also_works_once() {
+    let f = fixture();
+    let mut c = Client::new(f.router.clone());
+    let r = c.post("/teacher/setup", &[("code", "0000"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/setup?error=code"));
+    let r = c
+        .post("/teacher/setup", &[("code", "24681357"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/"));
+    // Once a teacher exists, setup is closed.
+    let mut other = Client::new(f.router.clone());
+    let r = other
+        .post("/teacher/setup", &[("code", "24681357"), ("name", "Y"), ("password", "motdepasse1"), ("password2", "motdepasse1")])
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/login"));
+    assert_eq!(f.app.store().teacher_count().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn teacher_login_is_rate_limited() {
+    let f = fixture();
+    let _ = teacher(&f).await;
+    let mut c = Client::new(f.router.clone());
+    for _ in 0..web::Limiter::FREE_FAILURES {
+        let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "wrong-password")]).await;
+        assert_eq!(r.location.as_deref(), Some("/teacher/login?error=1"));
+    }
+    // Locked: even the right password is refused now.
+    let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/login?error=locked"));
+    let r = c.get("/teacher/login?error=locked").await;
+    assert!(r.body.contains("Trop d&#39;essais") || r.body.contains("Trop d'essais"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn pupil_code_is_checked_and_rate_limited() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, _alice, bob) = class_with_pupils(&mut t, &f).await;
+    let mut c = Client::new(f.router.clone());
+    let bob_s = bob.to_string();
+    let r = c.post("/login", &[("pupil", &bob_s), ("code", "1111")]).await;
+    assert_eq!(r.location, Some(format!("/login/class/{class}?pupil={bob}&error=code")));
+    assert!(!c.cookies.contains_key("preau_session"));
+    for _ in 1..web::Limiter::FREE_FAILURES {
+        c.post("/login", &[("pupil", &bob_s), ("code", "1111")]).await;
+    }
+    let r = c.post("/login", &[("pupil", &bob_s), ("code", "4321")]).await;
+    assert!(r.location.unwrap().ends_with("error=locked"));
+}
+
+#[tokio::test]
+async fn pupil_takes_the_quiz_and_the_teacher_sees_the_score() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, bob, Some("4321")).await;
+    // The session cookie of a pupil is HttpOnly.
+    let home = p.get("/").await;
+    assert!(home.body.contains("Fractions — CM2"));
+    assert!(home.body.contains(&format!("/pupil/open/{DEMO}/index.html")));
+    let r = p.get(&format!("/pupil/open/{DEMO}/index.html")).await;
+    assert_eq!(r.location, Some(format!("/packs/{DEMO}/index.html")));
+
+    let quiz = p.get(&format!("/packs/{DEMO}/_quiz/quiz-1")).await;
+    assert_eq!(quiz.status, StatusCode::OK);
+    assert!(quiz.body.contains("Quelle fraction vaut"));
+    // No right answer, fraction or feedback reaches the browser before submission.
+    for secret in ["Oui !", "fraction\"", "Paris", "Non : 3"] {
+        assert!(!quiz.body.contains(secret), "{secret} leaked into the quiz page");
+    }
+    assert!(quiz.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap().contains("script-src 'nonce-"));
+    let url = format!("/packs/{DEMO}/_quiz/quiz-1");
+    let r = p
+        .post(&url, &[("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", " paris "), ("q3", "12.3"), ("q4", "Une part d'un tout.")])
+        .await;
+    let attempt_url = r.location.clone().expect("redirect to the attempt");
+    assert!(attempt_url.starts_with("/pupil/attempt/"));
+    let shown = p.get(&attempt_url).await;
+    assert!(shown.body.contains(r#"<strong id="score">4 / 6</strong>"#), "{}", shown.body);
+    assert!(shown.body.contains("Oui !"), "feedback shown after submission");
+    assert!(shown.body.contains("à corriger"));
+    // The same form sent twice is not a second attempt.
+    let again = p.post(&url, &[("n", "0"), ("q0", "0")]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(f.app.store().attempts_of(bob, DEMO, "quiz-1").unwrap().len(), 1);
+    // A wrong second attempt shows the right answer.
+    let r = p.post(&url, &[("n", "1"), ("q0", "0"), ("q2", "Lyon")]).await;
+    let second = p.get(&r.location.unwrap()).await;
+    assert!(second.body.contains("Bonne réponse"), "{}", second.body);
+    assert!(second.body.contains("Paris"));
+
+    // Alice cannot open Bob's attempt.
+    let mut a = pupil(&f, alice, None).await;
+    assert_eq!(a.get(&attempt_url).await.status, StatusCode::NOT_FOUND);
+
+    // The teacher sees the score, per pupil and per question, and in the CSV.
+    let results = t.get("/teacher/results").await;
+    assert!(results.body.contains("Bob"));
+    assert!(results.body.contains(">4 / 6</a>"), "{}", results.body);
+    assert!(results.body.contains("Trois quarts"), "questions are named");
+    let csv = t.get("/teacher/results.csv").await;
+    assert!(csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().contains("attachment"));
+    assert!(csv.body.contains("CM2;Bob;maths-cm2;quiz-1;4;6;1;"), "{}", csv.body);
+    // Marking the essay completes the score.
+    let pending = f.app.store().pending_answers().unwrap();
+    let r = t.post(&format!("/teacher/answer/{}/mark", pending[0].answer_id), &[("score", "1,5"), ("feedback", "Bien <b>vu</b>")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
+    let shown = p.get(&attempt_url).await;
+    assert!(shown.body.contains(r#"<strong id="score">5.50 / 6</strong>"#), "{}", shown.body);
+    assert!(shown.body.contains("Bien &lt;b&gt;vu&lt;/b&gt;"), "teacher feedback is escaped");
+    // Progress page: lesson opened, quiz completed.
+    let progress = p.get("/pupil/").await;
+    assert!(progress.body.contains("Activités terminées : 1 / 3"), "{}", progress.body);
+}
+
+#[tokio::test]
+async fn assignment_text_and_file_are_stored_and_bounded() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_c, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let page = p.get(&format!("/packs/{DEMO}/_assign/devoir-1")).await;
+    assert!(page.body.contains("Rends ta fiche"));
+    let token = p.cookies["preau_csrf"].clone();
+    let multipart = |file_name: &str, content: &str| {
+        let b = "XBOUNDARYX";
+        let body = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nMon travail\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n--{b}--\r\n"
+        );
+        (Request::post(format!("/packs/{DEMO}/_assign/devoir-1")).header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}")), Body::from(body))
+    };
+    let (req, body) = multipart("fiche.exe", "x");
+    let r = p.send(req, body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Type de fichier refusé"));
+    let (req, body) = multipart("fiche.txt", &"x".repeat(100_001));
+    let r = p.send(req, body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Fichier trop gros"));
+    let (req, body) = multipart("fiche.txt", "1/2 = 2/4");
+    let r = p.send(req, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Travail rendu et enregistré"));
+    let subs = f.app.store().submissions(Some(alice)).unwrap();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].text, "Mon travail");
+    let file = t.get(&format!("/teacher/submission/{}/file", subs[0].id)).await;
+    assert_eq!(file.body, "1/2 = 2/4");
+    assert!(file.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().starts_with("attachment"));
+    let r = t.post(&format!("/teacher/submission/{}/mark", subs[0].id), &[("mark", "15"), ("comment", "Bien")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
+    assert_eq!(f.app.store().submissions(Some(alice)).unwrap()[0].mark, Some(15.0));
+}
+
+#[tokio::test]
+async fn class_list_import_and_pupil_deletion() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let token = t.cookies["preau_csrf"].clone();
+    let b = "BND";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"classe.csv\"\r\nContent-Type: text/csv\r\n\r\nNom;Prénom\r\nMARTIN;Léa\r\nDUPONT;Hugo\r\n--{b}--\r\n"
+    );
+    let req = Request::post(format!("/teacher/class/{class}/import")).header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
+    let r = t.send(req, Body::from(body)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let names: Vec<String> = f.app.store().pupils(class).unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Alice", "Bob", "Hugo D.", "Léa M."]);
+    // Deleting needs the confirmation box, then removes the pupil's records.
+    let mut p = pupil(&f, alice, None).await;
+    p.get(&format!("/pupil/open/{DEMO}/index.html")).await;
+    let r = t.post(&format!("/teacher/pupil/{alice}/delete"), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t.post(&format!("/teacher/pupil/{alice}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(f.app.store().pupil(alice).unwrap(), None);
+    assert!(f.app.store().outbox_pending(100).unwrap().is_empty());
+    // The deleted pupil's session is gone too.
+    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn opening_hours_close_the_box_to_pupils_only() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_c, alice, _) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    // A range that excludes the current minute, every day.
+    let now = f.app.now() + f.app.tz_minutes() * 60;
+    let minute = (now.rem_euclid(86_400) / 60) as u32;
+    let (a, b) = ((minute + 60) % 1380, (minute + 60) % 1380 + 30);
+    let range = format!("{:02}:{:02}-{:02}:{:02}", a / 60, a % 60, b / 60, b % 60);
+    let days: Vec<(&str, &str)> = ["1", "2", "3", "4", "5", "6", "7"].iter().map(|d| ("day", *d)).collect();
+    let mut fields = days.clone();
+    fields.push(("ranges", &range));
+    let r = t.post("/admin/hours", &fields).await;
+    assert_eq!(r.location.as_deref(), Some("/admin/"), "{}", r.body);
+    assert!(!f.app.is_open());
+    assert_eq!(p.get("/").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(p.get(&format!("/packs/{DEMO}/_quiz/quiz-1")).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(t.get("/").await.status, StatusCode::OK, "teachers still get in");
+    assert_eq!(t.get("/teacher/").await.status, StatusCode::OK);
+    // Bad hours are refused with a message.
+    let mut bad = days;
+    bad.push(("ranges", "9h-10h"));
+    assert_eq!(t.post("/admin/hours", &bad).await.status, StatusCode::BAD_REQUEST);
+    // Empty ranges: open again.
+    t.post("/admin/hours", &[("ranges", "")]).await;
+    assert_eq!(p.get("/").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn clock_offset_from_the_teachers_browser() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let ahead = (web::system_now() + 3 * 86_400).to_string();
+    let r = t.post("/admin/clock", &[("browser_time", &ahead), ("tz_minutes", "120")]).await;
+    assert_eq!(r.location.as_deref(), Some("/admin/"));
+    assert!((f.app.clock_offset() - 3 * 86_400).abs() < 60);
+    assert_eq!(f.app.tz_minutes(), 120);
+    assert_eq!(t.post("/admin/clock", &[("browser_time", "12")]).await.status, StatusCode::BAD_REQUEST);
+    let admin = t.get("/admin/").await;
+    assert!(admin.body.contains("8 à 10 appareils"));
+    assert!(admin.body.contains(r#"id="clock-form""#));
+}
+
+/// Every teacher and admin route, with a method and a path.
+const TEACHER_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/teacher/"),
+    ("POST", "/teacher/classes"),
+    ("GET", "/teacher/class/1"),
+    ("POST", "/teacher/class/1/rename"),
+    ("POST", "/teacher/class/1/delete"),
+    ("POST", "/teacher/class/1/pupils"),
+    ("POST", "/teacher/class/1/import"),
+    ("POST", "/teacher/pupil/1/rename"),
+    ("POST", "/teacher/pupil/1/delete"),
+    ("POST", "/teacher/pupil/1/code"),
+    ("GET", "/teacher/pupil/1/export"),
+    ("GET", "/teacher/results"),
+    ("GET", "/teacher/results.csv"),
+    ("GET", "/teacher/attempt/1"),
+    ("GET", "/teacher/marking"),
+    ("POST", "/teacher/answer/1/mark"),
+    ("POST", "/teacher/submission/1/mark"),
+    ("GET", "/teacher/submission/1/file"),
+    ("GET", "/admin/"),
+    ("POST", "/admin/hours"),
+    ("POST", "/admin/clock"),
+    ("POST", "/admin/packs/remove"),
+    ("POST", "/admin/packs/add"),
+];
+
+#[tokio::test]
+async fn authorisation_matrix() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, alice, _) = class_with_pupils(&mut t, &f).await;
+    assert_eq!(class, 1, "the routes above name class 1");
+    let mut p = pupil(&f, alice, None).await;
+    // Give the pupil some data a leak would show.
+    p.post(&format!("/packs/{DEMO}/_quiz/quiz-1"), &[("n", "0"), ("q0", "1")]).await;
+    let mut anon = Client::new(f.router.clone());
+    anon.get("/logout").await; // a CSRF cookie, so refusals are not just CSRF failures
+    // A sandboxed pack page, in the teacher's browser: cookies would be sent on a
+    // navigation, but the Origin says null.
+    let mut sandboxed = Client::new(f.router.clone());
+    sandboxed.cookies = t.cookies.clone();
+    sandboxed.origin = Some("null");
+    let mut foreign = Client::new(f.router.clone());
+    foreign.cookies = t.cookies.clone();
+    foreign.origin = Some("http://evil.example");
+
+    let routes: Vec<(&str, String)> = TEACHER_ROUTES.iter().map(|(m, r)| (*m, r.to_string())).collect();
+    // Sanity: the teacher gets through every GET.
+    for (m, route) in &routes {
+        if *m == "GET" {
+            let r = t.get(route).await;
+            assert!(r.status == StatusCode::OK || r.status == StatusCode::NOT_FOUND, "{route}: {}", r.status);
+        }
+    }
+    for (who, client) in [("anonymous", &mut anon), ("pupil", &mut p), ("sandboxed pack page", &mut sandboxed), ("foreign site", &mut foreign)] {
+        for (m, route) in &routes {
+            let r = if *m == "GET" { client.get(route).await } else { client.post(route, &[("name", "x"), ("confirm", "yes"), ("pack", DEMO)]).await };
+            let refused = match r.status {
+                StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => true,
+                StatusCode::SEE_OTHER => r.location.as_deref() == Some("/teacher/login"),
+                _ => false,
+            };
+            assert!(refused, "{who} got {} on {m} {route}", r.status);
+            assert!(!r.body.contains("Alice"), "{who} saw a pupil's name on {route}");
+        }
+    }
+    // Nothing changed: the class, the pupil and the pack are all there.
+    assert_eq!(f.app.store().pupils(class).unwrap().len(), 2);
+    assert_eq!(f.app.ctx.packs.list().len(), 1);
+    // Pupil routes are refused to anonymous visitors and to the teacher's session.
+    for route in ["/pupil/".to_string(), format!("/packs/{DEMO}/_quiz/quiz-1"), format!("/packs/{DEMO}/_assign/devoir-1")] {
+        let r = anon.get(&route).await;
+        assert_eq!(r.location.as_deref(), Some("/login"), "{route}");
+        assert_eq!(t.get(&route).await.status, StatusCode::FORBIDDEN, "{route}");
+    }
+    // A pupil's form post from a sandboxed page is refused even with the pupil's cookies.
+    let mut sandboxed_pupil = Client::new(f.router.clone());
+    sandboxed_pupil.cookies = p.cookies.clone();
+    sandboxed_pupil.origin = Some("null");
+    let r = sandboxed_pupil.post(&format!("/packs/{DEMO}/_quiz/quiz-1"), &[("n", "1")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Session cookies: HttpOnly; the teacher's is SameSite=Strict.
+    let mut c = Client::new(f.router.clone());
+    let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
+    let set = r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|v| v.starts_with("preau_session=")).unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_token() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let req = Request::post("/teacher/classes").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let r = t.send(req, Body::from("name=Sans+jeton")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let req = Request::post("/teacher/classes").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let r = t.send(req, Body::from("csrf=00000000000000000000000000000000&name=Faux+jeton")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(f.app.store().classes().unwrap().is_empty());
+    // Oversized bodies are refused before any handler runs.
+    let big = format!("csrf=x&name={}", "a".repeat(FORM_LIMIT + 1));
+    let req = Request::post("/teacher/classes").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    assert_eq!(t.send(req, Body::from(big)).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn pages_follow_accept_language_and_escape_names() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    t.post("/teacher/classes", &[("name", "<script>alert(1)</script>")]).await;
+    let mut c = Client::new(f.router.clone());
+    let fr = c.get("/login").await;
+    assert!(fr.body.contains("Choisis ta classe"));
+    assert!(fr.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!fr.body.contains("<script>alert(1)"));
+    let req = Request::get("/login").header(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9");
+    let en = c.send(req, Body::empty()).await;
+    assert!(en.body.contains("Choose your class"));
+    assert!(en.body.contains(r#"<html lang="en">"#));
+    let css = c.get("/static/katex/katex.min.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(c.get("/static/nope.js").await.status, StatusCode::NOT_FOUND);
+}

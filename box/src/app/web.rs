@@ -1,0 +1,411 @@
+//! The application's shared state and the request plumbing every page uses: sessions,
+//! CSRF tokens, the Origin check, form parsing and the role guards.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::context::AppContext;
+use super::hours;
+use super::html::{Lang, esc, message};
+use super::store::{Store, Who};
+
+pub const SESSION_COOKIE: &str = "preau_session";
+pub const CSRF_COOKIE: &str = "preau_csrf";
+/// Sessions last a school day at most.
+pub const SESSION_SECS: i64 = 14 * 3600;
+
+pub struct App {
+    pub ctx: AppContext,
+    store: Mutex<Store>,
+    pub limiter: Mutex<Limiter>,
+    /// Seconds added to the system clock (set by a teacher when the box booted without
+    /// the time: it has no real-time clock).
+    clock_offset: AtomicI64,
+}
+
+pub type Shared = Arc<App>;
+
+impl App {
+    pub fn new(ctx: AppContext, store: Store) -> App {
+        let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+        App { ctx, store: Mutex::new(store), limiter: Mutex::new(Limiter::default()), clock_offset: offset.into() }
+    }
+
+    /// The store. A panic while holding the lock leaves SQLite consistent (transactions
+    /// roll back), so a poisoned lock is simply taken over.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Unix time in seconds, corrected by the offset a teacher may have recorded.
+    pub fn now(&self) -> i64 {
+        system_now() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub fn set_clock_offset(&self, secs: i64) -> Result<(), super::store::Error> {
+        self.store().set_setting("clock_offset", Some(&secs.to_string()))?;
+        self.clock_offset.store(secs, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Minutes east of UTC for displayed times and opening hours (the box has no time
+    /// zone database; the teacher's browser sets it).
+    pub fn tz_minutes(&self) -> i64 {
+        self.store().setting("tz_minutes").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(60)
+    }
+
+    /// Whether pupils may use the box now.
+    pub fn is_open(&self) -> bool {
+        let spec = self.store().setting("hours").ok().flatten().unwrap_or_default();
+        match hours::Hours::parse(&spec) {
+            Ok(h) => h.is_open(self.now(), self.tz_minutes()),
+            Err(_) => true,
+        }
+    }
+
+    /// Who is signed in on this request, if anyone.
+    pub fn who(&self, headers: &HeaderMap) -> Option<Who> {
+        let token = cookie(headers, SESSION_COOKIE)?;
+        if !is_token(token) {
+            return None;
+        }
+        self.store().session(token).ok().flatten()
+    }
+}
+
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// 128 random bits as 32 hex digits.
+pub fn random_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    hex::encode(b)
+}
+
+fn is_token(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The value of one cookie.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+/// A `Set-Cookie` value, always HttpOnly (no script reads it).
+///
+/// SameSite: a teacher's session is `Strict`, so a request started by any other site or
+/// by a sandboxed pack page (an opaque origin, hence cross-site) never carries it. A
+/// pupil's session and the CSRF cookie are `Lax`: a link in a pack page to its quiz
+/// (`_quiz/…`) is a top-level navigation from that opaque origin, and the pupil must
+/// arrive signed in. `Lax` cookies are never sent with cross-site POSTs, and every state
+/// change is a POST checked for its Origin and CSRF token.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+    format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}")
+}
+
+/// Double-submit CSRF token: a random cookie that forms repeat in a hidden field. A page
+/// from another origin can neither read the cookie nor make the browser send it.
+pub struct Csrf {
+    pub token: String,
+    new: bool,
+}
+
+impl Csrf {
+    pub fn from_headers(headers: &HeaderMap) -> Csrf {
+        match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+            Some(t) => Csrf { token: t.to_string(), new: false },
+            None => Csrf { token: random_token(), new: true },
+        }
+    }
+
+    /// The hidden form field.
+    pub fn field(&self) -> String {
+        format!(r#"<input type="hidden" name="csrf" value="{}">"#, esc(&self.token))
+    }
+
+    /// The cookie to set when the visitor had none.
+    pub fn cookie(&self) -> Option<String> {
+        self.new.then(|| set_cookie(CSRF_COOKIE, &self.token, SESSION_SECS, "Lax"))
+    }
+}
+
+/// False when the request comes from another origin: a foreign `Origin`, a sandboxed
+/// page's `Origin: null`, or `Sec-Fetch-Site: cross-site`. Browsers from 2018 may send
+/// neither header on a same-origin form post; that is accepted.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+/// A parsed `application/x-www-form-urlencoded` body (repeated names kept).
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Form {
+        Form(form_urlencoded::parse(body).take(2000).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+    /// A trimmed, non-empty text of at most `max` characters.
+    pub fn text(&self, name: &str, max: usize) -> Option<String> {
+        let v = self.get(name)?.trim();
+        (!v.is_empty() && v.chars().count() <= max).then(|| v.to_string())
+    }
+}
+
+/// Checks the Origin and the CSRF token of a state-changing request; returns its form.
+pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
+    let lang = Lang::from_headers(headers);
+    let refused = || {
+        message(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("Demande refusée", "Request refused"),
+            lang.t(
+                "Ce formulaire a expiré ou ne vient pas de cette boîte. Rechargez la page et recommencez.",
+                "This form has expired or does not come from this box. Reload the page and try again.",
+            ),
+        )
+    };
+    if !same_origin(headers) {
+        return Err(refused());
+    }
+    let form = Form::parse(body);
+    check_token(headers, form.get("csrf")).map_err(|_| refused())?;
+    Ok(form)
+}
+
+/// Compares the submitted token with the cookie.
+pub fn check_token(headers: &HeaderMap, submitted: Option<&str>) -> Result<(), ()> {
+    match (cookie(headers, CSRF_COOKIE), submitted) {
+        (Some(c), Some(s)) if is_token(c) && c.len() == s.len() => {
+            // Constant-time comparison: no early exit on the first differing byte.
+            let diff = c.bytes().zip(s.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            if diff == 0 { Ok(()) } else { Err(()) }
+        }
+        _ => Err(()),
+    }
+}
+
+/// The signed-in teacher, put in the request by [`teacher_guard`].
+#[derive(Clone, Copy)]
+pub struct TeacherId(pub i64);
+
+/// The signed-in pupil, put in the request by [`pupil_guard`].
+#[derive(Clone, Copy)]
+pub struct PupilId(pub i64);
+
+/// Lets through only a teacher session from the box's own pages. Anonymous visitors go
+/// to the login page; a pupil session or a request from another origin (a sandboxed
+/// pack page sends `Origin: null`) is refused.
+pub async fn teacher_guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
+    let lang = Lang::from_headers(req.headers());
+    if !same_origin(req.headers()) {
+        return message(lang, StatusCode::FORBIDDEN, lang.t("Refusé", "Refused"), "cross-origin request");
+    }
+    match app.who(req.headers()) {
+        Some(Who::Teacher(id)) => {
+            req.extensions_mut().insert(TeacherId(id));
+            next.run(req).await
+        }
+        Some(Who::Pupil(_)) => message(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("Réservé aux enseignants", "Teachers only"),
+            lang.t("Cette page est réservée aux enseignants.", "This page is for teachers only."),
+        ),
+        None if req.method() == axum::http::Method::GET => Redirect::to("/teacher/login").into_response(),
+        None => (StatusCode::UNAUTHORIZED, "sign in first").into_response(),
+    }
+}
+
+/// Lets through only a pupil session, and only within opening hours.
+pub async fn pupil_guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
+    let lang = Lang::from_headers(req.headers());
+    match app.who(req.headers()) {
+        Some(Who::Pupil(id)) => {
+            if !app.is_open() {
+                return closed_page(lang);
+            }
+            if req.method() != axum::http::Method::GET && !same_origin(req.headers()) {
+                return message(lang, StatusCode::FORBIDDEN, lang.t("Refusé", "Refused"), "cross-origin request");
+            }
+            req.extensions_mut().insert(PupilId(id));
+            next.run(req).await
+        }
+        Some(Who::Teacher(_)) => message(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("Espace élève", "Pupil area"),
+            lang.t(
+                "Vous êtes connecté comme enseignant. Déconnectez-vous pour entrer comme élève.",
+                "You are signed in as a teacher. Sign out to enter as a pupil.",
+            ),
+        ),
+        None if req.method() == axum::http::Method::GET => Redirect::to("/login").into_response(),
+        None => (StatusCode::UNAUTHORIZED, "sign in first").into_response(),
+    }
+}
+
+/// The friendly page pupils see outside opening hours.
+pub fn closed_page(lang: Lang) -> Response {
+    message(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang.t("La boîte se repose", "The box is resting"),
+        lang.t(
+            "Préau est fermé en ce moment. Reviens pendant les heures d'ouverture !",
+            "Préau is closed right now. Come back during opening hours!",
+        ),
+    )
+}
+
+/// Internal errors: logged, never shown (no stack trace for pupils).
+pub fn internal(lang: Lang, e: impl std::fmt::Display) -> Response {
+    tracing::error!("classroom application error: {e}");
+    message(
+        lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        lang.t("Erreur", "Error"),
+        lang.t("Un problème est survenu. Réessayez.", "Something went wrong. Try again."),
+    )
+}
+
+/// Failed sign-in attempts, per key (a teacher name, a pupil id). After
+/// [`Limiter::FREE_FAILURES`] failures the key is locked, twice as long each time.
+#[derive(Default)]
+pub struct Limiter {
+    keys: HashMap<String, (u32, Option<Instant>)>,
+}
+
+impl Limiter {
+    pub const FREE_FAILURES: u32 = 5;
+    const MAX_KEYS: usize = 10_000;
+
+    /// `Err(seconds)` while the key is locked.
+    pub fn check(&mut self, key: &str) -> Result<(), u64> {
+        if let Some((_, Some(until))) = self.keys.get(key) {
+            let now = Instant::now();
+            if *until > now {
+                return Err((*until - now).as_secs() + 1);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn failed(&mut self, key: &str) {
+        if self.keys.len() >= Self::MAX_KEYS && !self.keys.contains_key(key) {
+            let now = Instant::now();
+            self.keys.retain(|_, (_, until)| until.is_some_and(|u| u > now));
+        }
+        let entry = self.keys.entry(key.to_string()).or_insert((0, None));
+        entry.0 += 1;
+        if entry.0 >= Self::FREE_FAILURES {
+            let exp = (entry.0 - Self::FREE_FAILURES).min(4);
+            entry.1 = Some(Instant::now() + Duration::from_secs(60 << exp));
+        }
+    }
+
+    pub fn succeeded(&mut self, key: &str) {
+        self.keys.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_check() {
+        assert!(same_origin(&headers(&[("host", "preau.lan")])));
+        assert!(same_origin(&headers(&[("host", "preau.lan"), ("origin", "http://preau.lan")])));
+        assert!(!same_origin(&headers(&[("host", "preau.lan"), ("origin", "null")])));
+        assert!(!same_origin(&headers(&[("host", "preau.lan"), ("origin", "http://evil.example")])));
+        assert!(!same_origin(&headers(&[("host", "preau.lan"), ("sec-fetch-site", "cross-site")])));
+        assert!(same_origin(&headers(&[("host", "preau.lan"), ("sec-fetch-site", "same-origin")])));
+    }
+
+    #[test]
+    fn csrf_token_must_match_the_cookie() {
+        let tok = "0123456789abcdef0123456789abcdef";
+        let h = headers(&[("host", "b"), ("cookie", "x=1; preau_csrf=0123456789abcdef0123456789abcdef")]);
+        assert!(check_token(&h, Some(tok)).is_ok());
+        assert!(check_token(&h, Some("0123456789abcdef0123456789abcdee")).is_err());
+        assert!(check_token(&h, None).is_err());
+        assert!(check_token(&headers(&[]), Some(tok)).is_err(), "no cookie");
+        let body = format!("csrf={tok}&name=a");
+        assert!(check_post(&h, body.as_bytes()).is_ok());
+        assert!(check_post(&h, b"name=a").is_err());
+        let mut foreign = h.clone();
+        foreign.insert("origin", HeaderValue::from_static("null"));
+        assert!(check_post(&foreign, body.as_bytes()).is_err(), "a sandboxed page is refused");
+        // A fresh visitor gets a new token and a cookie to hold it.
+        let c = Csrf::from_headers(&headers(&[]));
+        assert!(c.cookie().unwrap().contains("HttpOnly; SameSite=Lax"));
+        assert!(Csrf::from_headers(&h).cookie().is_none());
+    }
+
+    #[test]
+    fn limiter_locks_after_repeated_failures() {
+        let mut l = Limiter::default();
+        for _ in 0..Limiter::FREE_FAILURES - 1 {
+            l.failed("t:prof");
+            assert!(l.check("t:prof").is_ok());
+        }
+        l.failed("t:prof");
+        assert!(l.check("t:prof").is_err());
+        assert!(l.check("t:other").is_ok());
+        l.succeeded("t:prof");
+        assert!(l.check("t:prof").is_ok());
+    }
+
+    #[test]
+    fn form_keeps_repeated_fields() {
+        let f = Form::parse(b"a=1&b=x+y&a=2&c=%C3%A9");
+        assert_eq!(f.all("a"), ["1", "2"]);
+        assert_eq!(f.get("b"), Some("x y"));
+        assert_eq!(f.text("c", 5).as_deref(), Some("é"));
+        assert_eq!(f.text("c", 0), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! Local git repositories (a La Forge project cloned by the operator), read with gix.
+//!
+//! The pack is made from the tree of one commit (the ref given, default `HEAD`), never
+//! from the working copy, so uncommitted files cannot leak into a pack. Symbolic links
+//! and submodules are left out and reported. The tree then goes through
+//! [`crate::markdown::build_site`]. Metadata comes from the repository: title (MkDocs
+//! `site_name`, first heading of the README, or the folder name), licence file, the
+//! `origin` remote URL (without credentials) and the commit id.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{ImportError, Result};
+use crate::report::{ImportReport, Status};
+use crate::{ImportLimits, Imported};
+
+pub fn is_bare_repository(p: &Path) -> bool {
+    p.join("HEAD").is_file() && p.join("objects").is_dir() && p.join("refs").is_dir()
+}
+
+fn git_err(path: &Path, detail: impl std::fmt::Display) -> ImportError {
+    ImportError::Git { path: path.to_path_buf(), detail: detail.to_string() }
+}
+
+pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Result<Imported> {
+    let repo = gix::open(src).map_err(|e| git_err(src, format!("cannot open: {e}")))?;
+    let commit = match git_ref {
+        None | Some("HEAD") => repo.head_commit().map_err(|e| git_err(src, format!("HEAD has no commit: {e}")))?,
+        Some(r) => {
+            let by_name = repo.try_find_reference(r).ok().flatten();
+            match by_name {
+                Some(mut reference) => {
+                    reference.peel_to_commit().map_err(|e| git_err(src, format!("ref {r:?} is not a commit: {e}")))?
+                }
+                None => {
+                    let id: gix::ObjectId =
+                        r.parse().map_err(|_| git_err(src, format!("no branch, tag or full commit id named {r:?}")))?;
+                    repo.find_commit(id).map_err(|e| git_err(src, format!("commit {r}: {e}")))?
+                }
+            }
+        }
+    };
+    let commit_id = commit.id.to_string();
+    let tree = commit.tree().map_err(|e| git_err(src, format!("tree of {commit_id}: {e}")))?;
+    let mut report = ImportReport::new("git");
+    report.source_version = commit_id.clone();
+    let mut files = BTreeMap::new();
+    let mut budget = (0u64, 0u64);
+    walk(&repo, src, tree, "", limits, &mut files, &mut budget, &mut report, 0)?;
+
+    let folder = src
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().trim_end_matches(".git").to_string()))
+        .unwrap_or_else(|| "depot".into());
+    let site = crate::markdown::build_site(&files, &folder);
+    report.pages = site.pages;
+    report.title = site.title.clone();
+    if site.layout == "static" {
+        report.warn("a prebuilt site (public/ or site/) was found and is served as it is");
+    }
+    let mut tree = preau_pack::SourceTree::default();
+    for (path, bytes) in site.files {
+        tree.add_bytes(path, bytes);
+    }
+    tree.meta.title = site.title;
+    tree.meta.description = site.description;
+    tree.meta.kind = "git".into();
+    tree.meta.entry = "index.html".into();
+    tree.meta.source_revision = commit_id;
+    tree.meta.source_url = repo
+        .config_snapshot()
+        .string("remote.origin.url")
+        .map(|u| strip_credentials(&u.to_string()))
+        .unwrap_or_default();
+    tree.meta.licence = licence(&files);
+    tree.meta.language = "fr".into();
+    tree.meta.id = preau_pack::path::slugify_id(&folder);
+    report.files = tree.files.len() as u32 + 1;
+    tree.add_bytes(preau_pack::course::IMPORT_REPORT_PATH, report.to_json());
+    Ok(Imported { tree, report })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    repo: &gix::Repository,
+    src: &Path,
+    tree: gix::Tree<'_>,
+    prefix: &str,
+    limits: &ImportLimits,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    budget: &mut (u64, u64),
+    report: &mut ImportReport,
+    depth: usize,
+) -> Result<()> {
+    if depth > 64 {
+        return Err(ImportError::limit("git tree depth", "more than 64 nested folders"));
+    }
+    let entries: Vec<_> = tree
+        .iter()
+        .map(|e| e.map(|e| (e.kind(), e.filename().to_string(), e.object_id())))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| git_err(src, format!("corrupt tree: {e}")))?;
+    for (kind, name, id) in entries {
+        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        budget.0 += 1;
+        if budget.0 > limits.max_entries {
+            return Err(ImportError::limit("git tree entries", format!("more than {}", limits.max_entries)));
+        }
+        crate::archive::check_member_path(&path, limits)?;
+        use gix::object::tree::EntryKind;
+        match kind {
+            EntryKind::Tree => {
+                let sub = repo.find_tree(id).map_err(|e| git_err(src, format!("tree {path}: {e}")))?;
+                walk(repo, src, sub, &path, limits, files, budget, report, depth + 1)?;
+            }
+            EntryKind::Blob | EntryKind::BlobExecutable => {
+                let size = repo.find_header(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?.size();
+                if size > limits.max_file_bytes {
+                    return Err(ImportError::limit(
+                        format!("size of {path}"),
+                        format!("{size} bytes, more than {}", limits.max_file_bytes),
+                    ));
+                }
+                if is_image(&path) && size > limits.max_image_bytes {
+                    report.file(&path, Status::Skipped, &format!("image larger than {} bytes", limits.max_image_bytes));
+                    continue;
+                }
+                budget.1 += size;
+                if budget.1 > limits.max_total_bytes {
+                    return Err(ImportError::limit(
+                        "total size of the commit's files",
+                        format!("more than {}", limits.max_total_bytes),
+                    ));
+                }
+                let obj = repo.find_object(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?;
+                files.insert(path, obj.data.clone());
+            }
+            EntryKind::Link => report.file(&path, Status::Skipped, "symbolic link (not followed)"),
+            EntryKind::Commit => report.file(&path, Status::Skipped, "git submodule (not included)"),
+        }
+    }
+    Ok(())
+}
+
+fn is_image(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff"].iter().any(|e| lower.ends_with(e))
+}
+
+/// `https://user:token@host/x` → `https://host/x`.
+pub fn strip_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) =
+                rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, String::new()));
+            let host = authority.rsplit_once('@').map(|x| x.1).unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// An SPDX-like name from the licence file's text.
+pub fn licence(files: &BTreeMap<String, Vec<u8>>) -> String {
+    let Some(text) = ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "COPYING", "LICENSE.rst"]
+        .iter()
+        .find_map(|n| files.get(*n))
+    else {
+        return String::new();
+    };
+    let t = String::from_utf8_lossy(&text[..text.len().min(4000)]).to_lowercase();
+    let checks = [
+        ("attribution-sharealike 4.0", "CC-BY-SA-4.0"),
+        ("attribution-noncommercial-sharealike 4.0", "CC-BY-NC-SA-4.0"),
+        ("attribution 4.0", "CC-BY-4.0"),
+        ("cc0", "CC0-1.0"),
+        ("licence ouverte", "etalab-2.0"),
+        ("gnu affero general public license", "AGPL-3.0"),
+        ("gnu general public license\n                       version 3", "GPL-3.0"),
+        ("gnu general public license", "GPL"),
+        ("mit license", "MIT"),
+        ("permission is hereby granted, free of charge", "MIT"),
+        ("apache license", "Apache-2.0"),
+        ("mozilla public license", "MPL-2.0"),
+    ];
+    checks
+        .iter()
+        .find(|(needle, _)| t.contains(needle))
+        .map(|(_, id)| id.to_string())
+        .unwrap_or_else(|| "see LICENSE".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_removed() {
+        assert_eq!(
+            strip_credentials("https://oauth2:secret@forge.apps.education.fr/a/b.git"),
+            "https://forge.apps.education.fr/a/b.git"
+        );
+        assert_eq!(strip_credentials("git@host:a/b.git"), "git@host:a/b.git");
+    }
+}

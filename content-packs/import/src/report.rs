@@ -1,0 +1,144 @@
+//! The import report: what was imported, degraded or skipped, and why. Printed by
+//! `preau pack build` (Display for people, serde for `--json`) and stored in the pack at
+//! `_preau/import-report.json`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Kept with everything that matters.
+    Imported,
+    /// Kept, but something was lost (a "not available offline" page, a dropped option).
+    Degraded,
+    /// Left out of the pack.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub imported: u32,
+    pub degraded: u32,
+    pub skipped: u32,
+}
+
+impl Counts {
+    pub fn total(&self) -> u32 {
+        self.imported + self.degraded + self.skipped
+    }
+}
+
+/// One thing that was not imported as it was, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// `activity`, `question` or `file`.
+    pub what: String,
+    /// The Moodle module or question type, or the file's path.
+    pub kind: String,
+    pub name: String,
+    pub status: Status,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// What the source was: `moodle`, `gift`, `moodle-xml`, `git`, `folder`, `tar`, `zim`.
+    pub kind: String,
+    pub title: String,
+    /// For example the Moodle release that wrote the backup, or the git commit.
+    pub source_version: String,
+    /// Per activity type (Moodle module name).
+    pub activities: BTreeMap<String, Counts>,
+    /// Per question type (Moodle qtype name).
+    pub questions: BTreeMap<String, Counts>,
+    /// Pages rendered to HTML by the importer.
+    pub pages: u32,
+    /// Files in the resulting tree.
+    pub files: u32,
+    /// Everything degraded or skipped, with its reason.
+    pub items: Vec<Item>,
+    pub warnings: Vec<String>,
+}
+
+impl ImportReport {
+    pub fn new(kind: &str) -> ImportReport {
+        ImportReport { kind: kind.into(), ..Default::default() }
+    }
+
+    fn count(map: &mut BTreeMap<String, Counts>, kind: &str, status: Status) {
+        let c = map.entry(kind.to_string()).or_default();
+        match status {
+            Status::Imported => c.imported += 1,
+            Status::Degraded => c.degraded += 1,
+            Status::Skipped => c.skipped += 1,
+        }
+    }
+
+    fn item(&mut self, what: &str, kind: &str, name: &str, status: Status, reason: &str) {
+        if status != Status::Imported {
+            self.items.push(Item {
+                what: what.into(),
+                kind: kind.into(),
+                name: name.into(),
+                status,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    pub fn activity(&mut self, kind: &str, name: &str, status: Status, reason: &str) {
+        Self::count(&mut self.activities, kind, status);
+        self.item("activity", kind, name, status, reason);
+    }
+
+    pub fn question(&mut self, qtype: &str, name: &str, status: Status, reason: &str) {
+        Self::count(&mut self.questions, qtype, status);
+        self.item("question", qtype, name, status, reason);
+    }
+
+    pub fn file(&mut self, path: &str, status: Status, reason: &str) {
+        self.item("file", path, path, status, reason);
+    }
+
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a report always serialises")
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Import {} : {}", self.kind, self.title)?;
+        if !self.source_version.is_empty() {
+            writeln!(f, "  version de la source : {}", self.source_version)?;
+        }
+        writeln!(f, "  {} page(s) générée(s), {} fichier(s) dans le paquet", self.pages, self.files)?;
+        for (label, map) in [("Activités", &self.activities), ("Questions", &self.questions)] {
+            if map.is_empty() {
+                continue;
+            }
+            writeln!(f, "  {label} (importées / dégradées / ignorées) :")?;
+            for (k, c) in map {
+                writeln!(f, "    {k:<16} {:>4} / {:>4} / {:>4}", c.imported, c.degraded, c.skipped)?;
+            }
+        }
+        for i in &self.items {
+            let s = match i.status {
+                Status::Imported => "importé",
+                Status::Degraded => "dégradé",
+                Status::Skipped => "ignoré",
+            };
+            writeln!(f, "  [{s}] {} {} « {} » : {}", i.what, i.kind, i.name, i.reason)?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  attention : {w}")?;
+        }
+        Ok(())
+    }
+}
