@@ -19,6 +19,7 @@ trap cleanup EXIT
 
 # The same files for both: a 4 KiB page, a 20 KiB stylesheet, a 64 MiB "video".
 mkdir -p "$W/src"
+chmod 755 "$W"   # nginx workers run as www-data
 python3 - "$W/src" <<'PY'
 import os, sys
 d = sys.argv[1]
@@ -27,6 +28,7 @@ open(os.path.join(d, "style.css"), "w").write("body { color: #222; margin: 0 aut
 with open(os.path.join(d, "video.mp4"), "wb") as f:
     f.write(os.urandom(64 * 1024 * 1024))
 PY
+chmod -R a+rX "$W/src"
 "$PREAU" keygen --out "$W/key" >/dev/null
 "$PREAU" pack build "$W/src" --repo "$W/repo" --key "$W/key" --id bench --level 3 >/dev/null
 "$PREAU" sync pull --from "$W/repo" --data "$W/data" --trust "$W/key.pub" >/dev/null
