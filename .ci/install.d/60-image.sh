@@ -6,7 +6,10 @@ set -euo pipefail
 SUDO="${SUDO:-}"
 
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+    # The same Debian mirror the machine already uses, with the backports suite.
+    mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$mirror" ] || mirror=$(grep -m1 -oE 'https?://[^ ]+' /etc/apt/sources.list)
+    echo "deb $mirror bookworm-backports main" |
         $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
     $SUDO apt-get update -qq
 fi
