@@ -40,6 +40,9 @@ pub fn preau_service() -> String {
          ExecStart={BOX_PATH} serve --config /run/preau/preau.toml\n\
          Restart=on-failure\n\
          RestartSec=3\n\
+         # Start-up errors also reach the console (HDMI, serial): a technician sees them.\n\
+         StandardOutput=journal+console\n\
+         StandardError=journal+console\n\
          # The data partition is mounted on {DATA_DIR}; systemd gives it to the preau user.\n\
          StateDirectory=preau\n\
          StateDirectoryMode=0750\n\

@@ -29,7 +29,6 @@ const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 #[test]
-#[ignore = "issue 6 open: the real preau in the booted image does not answer /healthz yet (the stand-in does); run with --ignored"]
 fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     let missing = missing_tools(TOOLS);
     if !missing.is_empty() || !Path::new(OVMF_CODE).exists() {
