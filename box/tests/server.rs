@@ -121,8 +121,15 @@ fn connections_over_the_cap_get_503_and_the_others_keep_working() {
         assert!(t.elapsed() < Duration::from_secs(10), "cap never released");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // At least the extra connection was refused; a retry above may have been too while
+    // the held connections were still closing on a loaded machine.
     let m = s.get("/metrics").text();
-    assert!(m.contains("preau_connections_refused_total 1"), "{m}");
+    let refused: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("preau_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 1, "{m}");
 }
 
 #[test]

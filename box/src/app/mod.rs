@@ -19,7 +19,7 @@ mod assign;
 pub mod context;
 mod csv;
 mod hours;
-mod html;
+pub mod html;
 mod player;
 mod pupil;
 pub mod store;

@@ -47,8 +47,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let box_id = identity::load_or_create(&data_dir)?;
-    if demo::install_on_first_start(&data_dir)? {
-        tracing::info!("first start: demo pack installed");
+    // A box that cannot install its demo pack still serves the packs it has.
+    match demo::install_on_first_start(&data_dir) {
+        Ok(true) => tracing::info!("first start: demo pack installed"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("the demo pack was not installed: {e:#}"),
     }
     let trusted = trusted_keys(&config)?;
     install_preloaded(&config, &data_dir, &trusted);

@@ -506,20 +506,8 @@ pub fn encode_path(p: &str) -> String {
     out
 }
 
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// The box's one HTML escaper (shared with the classroom pages).
+pub use crate::app::html::esc as html_escape;
 
 fn human_size(n: u64) -> String {
     match n {
