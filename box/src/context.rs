@@ -5,7 +5,7 @@
 //! app may add fields (its SQLite pool, its templates); the server's fields stay.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::packs::Library;
@@ -22,4 +22,7 @@ pub struct AppContext {
     /// Call `packs.reload()` after anything installed or removed a pack.
     pub packs: Arc<Library>,
     pub metrics: Arc<Metrics>,
+    /// What the background sync is doing, when `[sync] repository` is set (the admin
+    /// page shows it). `None` when the box does not sync by itself.
+    pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
 }

@@ -37,6 +37,7 @@ fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
         box_id: "0".repeat(32),
         packs,
         metrics: metrics.clone(),
+        sync_status: None,
     };
     let router = routes::router(ctx, Arc::new(serving));
 
@@ -61,4 +62,62 @@ fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
     assert_eq!(got, vec![("t".into(), "index.html".into(), true), ("t".into(), "notes.md".into(), true)]);
     tx.send(()).unwrap();
     rt.block_on(server).unwrap().unwrap();
+}
+
+#[test]
+fn a_teacher_removes_a_pack_and_adds_it_back_from_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = tmp.path().join("stick");
+    let data = tmp.path().join("data");
+    let (_, key) = common::build_test_packs(&publisher);
+    std::fs::create_dir_all(&data).unwrap();
+    preau_sync::install_from_folder(&publisher, &data, &[key.public()], None).unwrap();
+    let packs = Arc::new(Library::open(&data.join("repo")).unwrap());
+    let metrics = Arc::new(Metrics::default());
+    let serving = Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone());
+    let ctx = AppContext {
+        data_dir: data.clone(),
+        config: Arc::new(Config::default()),
+        box_id: "0".repeat(32),
+        packs: packs.clone(),
+        metrics: metrics.clone(),
+        sync_status: None,
+    };
+    let env = preau_box::app::context::AppEnv::from_context(&ctx);
+    let router = routes::router(ctx, Arc::new(serving));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(server::serve(listener, router, Config::default().limits(), metrics, async {
+        let _ = rx.await;
+    }));
+    let get = |path: &str| common::request(addr, "GET", path, &[], b"").status;
+    assert_eq!(get("/packs/t/index.html"), 200);
+    let objects = || walk(&data.join("repo/objects"));
+    let before = objects();
+
+    let said = env.packs.remove("t").unwrap();
+    assert!(said.contains("Mo"), "{said}");
+    assert!(objects() < before, "the removed pack's objects are freed");
+    assert_eq!(get("/packs/t/index.html"), 404, "the removed pack is no longer served");
+    assert_eq!(get("/packs/bare/one.txt"), 200, "the other pack is untouched");
+    assert!(env.packs.list().iter().all(|p| p.id != "t"));
+    assert!(env.packs.remove("t").unwrap_err().contains("t"), "removing twice names the pack");
+
+    // The preload at the next start does not bring it back; the teacher's "add" does.
+    preau_sync::install_from_folder(&publisher, &data, &[], None).unwrap();
+    packs.reload().unwrap();
+    assert_eq!(get("/packs/t/index.html"), 404);
+    env.packs.install_from_folder(&publisher).unwrap();
+    assert_eq!(get("/packs/t/index.html"), 200);
+    assert_eq!(objects(), before);
+    tx.send(()).unwrap();
+    rt.block_on(server).unwrap().unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+        .unwrap_or(0)
 }

@@ -4,7 +4,7 @@
 //! durably in `objects/`, by an atomic rename: this file *is* the switch from one
 //! version to the next. The server only reads it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,11 @@ pub struct InstalledPack {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Installed {
     pub packs: BTreeMap<String, InstalledPack>,
+    /// Packs a teacher removed: pulls that take "every pack of the catalog" (the
+    /// background sync, the preload at start) leave them out until someone asks for
+    /// them by name or adds them again from a folder.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub removed: BTreeSet<String>,
 }
 
 impl Installed {

@@ -23,14 +23,36 @@ pub struct InstallSummary {
 /// Installs (or updates) packs from the repository folder `src` into the box data folder
 /// `data_dir` (`data_dir/repo`). `trusted` are root keys accepted when the box trusts none
 /// yet; `only` limits the packs installed. Fails if a requested pack cannot be completed.
+/// Packs a teacher removed stay removed (see [`add_from_folder`]).
 pub fn install_from_folder(
     src: &Path,
     data_dir: &Path,
     trusted: &[PublicKey],
     only: Option<&[String]>,
 ) -> Result<InstallSummary> {
+    install(src, data_dir, trusted, only, false)
+}
+
+/// The teacher adding a folder: like [`install_from_folder`] for every pack of the
+/// folder, and packs the teacher removed earlier come back.
+pub fn add_from_folder(src: &Path, data_dir: &Path, trusted: &[PublicKey]) -> Result<InstallSummary> {
+    install(src, data_dir, trusted, None, true)
+}
+
+fn install(
+    src: &Path,
+    data_dir: &Path,
+    trusted: &[PublicKey],
+    only: Option<&[String]>,
+    revive_removed: bool,
+) -> Result<InstallSummary> {
     let source = FolderSource::new(src)?;
-    let opts = PullOptions { trusted: trusted.to_vec(), packs: only.map(<[String]>::to_vec), ..Default::default() };
+    let opts = PullOptions {
+        trusted: trusted.to_vec(),
+        packs: only.map(<[String]>::to_vec),
+        revive_removed,
+        ..Default::default()
+    };
     let s = pull(&source, data_dir, &opts)?;
     if let Some((id, why)) = s.incomplete.first() {
         return Err(Error::Other(format!("pack {id} could not be installed from {}: {why}", src.display())));

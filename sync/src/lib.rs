@@ -6,7 +6,7 @@
 //! - [`fetch`]: parallel, verified fetching; [`apply`]: durable writes, switch, GC.
 //! - [`pull`]: the whole pull; [`install`]: the folder entry point the box uses.
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
-//!   [`auto`]: the background loop of `preau serve`.
+//!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
 
 pub mod apply;
 pub mod auto;
@@ -16,8 +16,10 @@ pub mod mule;
 pub mod peers;
 pub mod plan;
 pub mod pull;
+pub mod remove;
 pub mod source;
 pub mod trust;
 
-pub use install::{InstallSummary, install_from_folder};
+pub use install::{InstallSummary, add_from_folder, install_from_folder};
 pub use pull::{PullOptions, PullSummary, pull};
+pub use remove::{RemoveSummary, remove_packs};

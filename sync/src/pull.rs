@@ -36,8 +36,11 @@ use crate::trust::{self, STATE_DIR, TrustState};
 pub struct PullOptions<'a> {
     /// Root keys a box trusts when it has no root yet (`--trust`).
     pub trusted: Vec<PublicKey>,
-    /// Only these packs (`--pack`); all packs of the catalog otherwise.
+    /// Only these packs (`--pack`); all packs of the catalog otherwise, except those a
+    /// teacher removed. Naming a removed pack here brings it back.
     pub packs: Option<Vec<String>>,
+    /// Also bring back packs a teacher removed (the teacher adding a folder again).
+    pub revive_removed: bool,
     /// Parallel fetches (keep-alive connections).
     pub workers: usize,
     /// The box's clock (unix seconds); tests set it to simulate expiry.
@@ -50,7 +53,15 @@ pub struct PullOptions<'a> {
 
 impl Default for PullOptions<'_> {
     fn default() -> Self {
-        PullOptions { trusted: Vec::new(), packs: None, workers: 6, now: None, gc: true, progress: None }
+        PullOptions {
+            trusted: Vec::new(),
+            packs: None,
+            revive_removed: false,
+            workers: 6,
+            now: None,
+            gc: true,
+            progress: None,
+        }
     }
 }
 
@@ -156,8 +167,10 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     // 2-3. Bring every wanted pack's objects in.
     let mut switch: Vec<(String, InstalledPack)> = Vec::new();
     for (id, entry) in &catalog.packs {
-        if wanted.as_ref().is_some_and(|w| !w.contains(id.as_str())) {
-            continue;
+        match &wanted {
+            Some(w) if !w.contains(id.as_str()) => continue,
+            None if installed.removed.contains(id) && !opts.revive_removed => continue,
+            _ => {}
         }
         let current = installed.packs.get(id);
         if current.is_some_and(|p| p.manifest == entry.manifest) {
@@ -203,6 +216,7 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     trust::install_metadata(&repo_dir, &verified)?;
     if !switch.is_empty() {
         for (id, p) in switch {
+            installed.removed.remove(&id);
             installed.packs.insert(id, p);
         }
         installed.save(&repo_dir)?;
@@ -228,12 +242,13 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     Ok(s)
 }
 
-fn lock(path: &Path) -> Result<File> {
+/// Takes the data folder's writer lock: one pull, removal or install at a time.
+pub(crate) fn lock(path: &Path) -> Result<File> {
     let f = File::create(path).map_err(|e| Error::Io { context: format!("creating {}", path.display()), source: e })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(_) => Err(Error::Other(format!(
-            "another pull is already running on this data folder ({} is locked)",
+            "another pull or removal is already running on this data folder ({} is locked); try again when it ends",
             path.display()
         ))),
     }

@@ -155,6 +155,8 @@ pub async fn page(
         if app.is_open() { lang.t("ouvert", "open") } else { lang.t("fermé", "closed") }
     ));
 
+    sync_section(&mut body, lang, &app, now, tz);
+
     // Packs.
     let packs = app.ctx.packs.list();
     let total: u64 = packs.iter().map(|p| p.size).sum();
@@ -222,6 +224,82 @@ pub async fn page(
     page.user = teacher;
     page.set_cookies.extend(csrf.cookie());
     page.into_response()
+}
+
+/// The background sync: what it is doing, the last result, what is stale.
+fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) {
+    body.push_str(&format!(r#"<h2 id="sync">{}</h2>"#, lang.t("Mises à jour des contenus", "Content updates")));
+    let Some(status) = &app.ctx.sync_status else {
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t(
+                "La boîte ne se met pas à jour toute seule : aucun dépôt national n'est configuré (`[sync] repository` dans preau.toml). Ajoutez des contenus depuis une clé USB ci-dessous.",
+                "The box does not update by itself: no national repository is configured (`[sync] repository` in preau.toml). Add content from a USB stick below."
+            )
+        ));
+        return;
+    };
+    let st = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let state = match st.state.as_str() {
+        "starting" => lang.t("démarrage", "starting"),
+        "waiting-hours" => lang.t("en attente des heures de synchronisation", "waiting for the sync hours"),
+        "probing" => lang.t("recherche d'une source", "looking for a source"),
+        "unreachable" => lang.t("aucune source joignable (nouvel essai plus tard)", "no source reachable (will retry)"),
+        "pulling" => lang.t("téléchargement en cours", "downloading"),
+        "idle" => lang.t("à jour", "up to date"),
+        "stopped" => lang.t("arrêtée", "stopped"),
+        other => other,
+    };
+    let mut rows: Vec<(&str, String)> = vec![(lang.t("État", "State"), esc(state))];
+    if let Some(src) = &st.source {
+        rows.push((lang.t("Source", "Source"), esc(src)));
+    }
+    if st.state == "pulling" {
+        rows.push((lang.t("Reçu", "Received"), human_size(st.bytes_in_progress)));
+    }
+    // The loop stamps times with the system clock; pages show the corrected clock.
+    let offset = now - system_now();
+    let when =
+        |t: Option<u64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| date(t as i64 + offset, tz));
+    rows.push((lang.t("Dernière réussite", "Last success"), when(st.last_success)));
+    rows.push((lang.t("Dernier essai", "Last attempt"), when(st.last_attempt)));
+    if let Some(s) = &st.last_summary {
+        let updated: Vec<String> = s.updated.iter().map(|u| format!("{} (v{})", esc(&u.id), u.version)).collect();
+        rows.push((
+            lang.t("Dernier résultat", "Last result"),
+            format!(
+                "{} — {} {}",
+                if updated.is_empty() {
+                    lang.t("rien de nouveau", "nothing new").to_string()
+                } else {
+                    updated.join(", ")
+                },
+                human_size(s.bytes_downloaded),
+                lang.t("téléchargés", "downloaded")
+            ),
+        ));
+    }
+    if st.next_check_secs > 0 && st.state != "pulling" {
+        rows.push((lang.t("Prochain essai", "Next check"), date(now + st.next_check_secs as i64, tz)));
+    }
+    body.push_str(r#"<table class="sync">"#);
+    for (k, v) in rows {
+        body.push_str(&format!("<tr><th>{k}</th><td>{v}</td></tr>"));
+    }
+    body.push_str("</table>");
+    if let Some(e) = &st.last_error {
+        body.push_str(&format!(r#"<p class="error">{} {}</p>"#, lang.t("Dernière erreur :", "Last error:"), esc(e)));
+    }
+    if !st.stale.is_empty() {
+        body.push_str(&format!(
+            r#"<p class="warn">{} {}</p>"#,
+            lang.t(
+                "Pas à jour (la dernière synchronisation n'a pas pu les compléter) :",
+                "Out of date (the last sync could not complete them):"
+            ),
+            esc(&st.stale.join(", "))
+        ));
+    }
 }
 
 fn back() -> Response {
@@ -321,7 +399,7 @@ pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: By
     };
     let packs = app.ctx.packs.clone();
     match tokio::task::spawn_blocking(move || packs.remove(&pack)).await {
-        Ok(Ok(())) => back(),
+        Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenu retiré", "Content removed"), &summary),
         Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, lang.t("Impossible de retirer", "Cannot remove"), &e),
         Err(e) => internal(lang, e),
     }

@@ -5,7 +5,7 @@
 //! the installed pack library ([`LibraryPacks`]); tests give it packs in memory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::context::AppContext;
 use crate::packs::Library;
@@ -32,8 +32,8 @@ pub trait PackSource: Send + Sync {
     /// Installs the packs of a repository folder (a USB stick) through the one verified
     /// apply step of `preau-sync`. Returns a summary for the teacher.
     fn install_from_folder(&self, folder: &Path) -> Result<String, String>;
-    /// Removes an installed pack.
-    fn remove(&self, pack: &str) -> Result<(), String>;
+    /// Removes an installed pack and frees its disk space. Returns a summary for the teacher.
+    fn remove(&self, pack: &str) -> Result<String, String>;
 }
 
 /// What the application runs on: built from the server's context by
@@ -49,6 +49,8 @@ pub struct AppEnv {
     /// `[box] setup_code` from the config file: also accepted to create the first teacher.
     pub setup_code: Option<String>,
     pub packs: Arc<dyn PackSource>,
+    /// The background sync's status, if the box syncs by itself (admin page).
+    pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
 }
 
 impl AppEnv {
@@ -63,6 +65,7 @@ impl AppEnv {
                 data_dir: ctx.data_dir.clone(),
                 trusted_keys: ctx.config.sync.trusted_keys.clone(),
             }),
+            sync_status: ctx.sync_status.clone(),
         }
     }
 }
@@ -110,8 +113,8 @@ impl PackSource for LibraryPacks {
             .map(|k| preau_pack::PublicKey::from_hex(k))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let summary =
-            preau_sync::install_from_folder(folder, &self.data_dir, &keys, None).map_err(|e| e.to_string())?;
+        // The teacher's explicit "add": packs removed earlier come back.
+        let summary = preau_sync::add_from_folder(folder, &self.data_dir, &keys).map_err(|e| e.to_string())?;
         self.library.reload().map_err(|e| format!("{e:#}"))?;
         let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
         Ok(format!(
@@ -121,10 +124,10 @@ impl PackSource for LibraryPacks {
         ))
     }
 
-    fn remove(&self, _pack: &str) -> Result<(), String> {
-        // The box has one writer for installed packs (`preau-sync`), which has no remove
-        // step yet; the application does not delete pack files itself.
-        Err("Retirer un contenu n'est pas encore possible depuis la boîte. Removing content is not available yet."
-            .into())
+    fn remove(&self, pack: &str) -> Result<String, String> {
+        // Through preau-sync, the one writer of installed packs (its lock, its switch).
+        let s = preau_sync::remove_packs(&self.data_dir, &[pack.to_string()]).map_err(|e| e.to_string())?;
+        self.library.reload().map_err(|e| format!("{e:#}"))?;
+        Ok(format!("{} Mo libérés / MB freed.", s.gc_bytes.div_ceil(1_000_000)))
     }
 }

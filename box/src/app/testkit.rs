@@ -34,8 +34,8 @@ impl PackSource for MemPacks {
     fn install_from_folder(&self, folder: &Path) -> Result<String, String> {
         Err(format!("no installer in tests ({})", folder.display()))
     }
-    fn remove(&self, pack: &str) -> Result<(), String> {
-        self.packs.lock().unwrap().remove(pack).map(|_| ()).ok_or_else(|| format!("no pack {pack}"))
+    fn remove(&self, pack: &str) -> Result<String, String> {
+        self.packs.lock().unwrap().remove(pack).map(|_| "removed".to_string()).ok_or_else(|| format!("no pack {pack}"))
     }
 }
 
@@ -117,6 +117,7 @@ pub fn demo_context(data_dir: &Path) -> AppEnv {
         school: "École de test".into(),
         setup_code: Some("24681357".into()),
         packs: Arc::new(packs),
+        sync_status: None,
     }
 }
 

@@ -394,6 +394,51 @@ async fn clock_offset_from_the_teachers_browser() {
     assert!(admin.body.contains(r#"id="clock-form""#));
 }
 
+#[tokio::test]
+async fn admin_page_shows_the_background_sync_and_removes_packs() {
+    // Without a national repository: says so.
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let admin = t.get("/admin/").await;
+    assert!(admin.body.contains("aucun dépôt national n'est configuré"), "{}", admin.body);
+
+    // With one: state, last result, last error, stale packs.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    let status = Arc::new(std::sync::Mutex::new(preau_sync::auto::AutoStatus {
+        state: "unreachable".into(),
+        source: Some("https://depot.example/preau/".into()),
+        last_success: Some(1_700_000_000),
+        last_error: Some("connection refused <b>".into()),
+        stale: vec!["maths-cm2".into()],
+        next_check_secs: 120,
+        ..Default::default()
+    }));
+    ctx.sync_status = Some(status.clone());
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    let f2 = Fixture { router: router_with(app.clone()), app, _dir: dir };
+    let mut t2 = teacher(&f2).await;
+    let body = t2.get("/admin/").await.body;
+    assert!(body.contains("aucune source joignable"), "{body}");
+    assert!(body.contains("https://depot.example/preau/"));
+    assert!(body.contains("connection refused &lt;b&gt;"), "errors are escaped");
+    assert!(body.contains("Pas à jour") && body.contains("maths-cm2"));
+    status.lock().unwrap().state = "pulling".into();
+    status.lock().unwrap().bytes_in_progress = 3_000_000;
+    let body = t2.get("/admin/").await.body;
+    assert!(body.contains("téléchargement en cours"), "{body}");
+
+    // Removing a pack needs the confirmation box, then it is gone from the catalog.
+    let r = t.post("/admin/packs/remove", &[("pack", DEMO)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/admin/packs/remove", &[("pack", DEMO), ("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(f.app.ctx.packs.list().is_empty());
+    let r = t.post("/admin/packs/remove", &[("pack", DEMO), ("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
 /// Every teacher and admin route, with a method and a path.
 const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/teacher/"),

@@ -66,6 +66,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         box_id,
         packs: packs.clone(),
         metrics: metrics.clone(),
+        sync_status: auto_sync.as_ref().map(|h| h.status.clone()),
     };
     let mut serving = Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone());
     // The classroom application records the pack pages a pupil opens (progress).

@@ -1,4 +1,4 @@
-//! `preau sync pull|peers|wants|export`: bring packs to a box from a repository URL,
+//! `preau sync pull|peers|wants|export|remove`: bring packs to a box from a repository URL,
 //! a peer box, or a folder, and carry them on USB sticks. The logic is in `preau-sync`.
 
 use std::path::PathBuf;
@@ -22,6 +22,21 @@ pub enum SyncCommand {
     Wants(WantsArgs),
     /// Write a repository subset onto a stick: from this box (--data) or a URL (--from).
     Export(ExportArgs),
+    /// Remove installed packs and free their disk space. They stay removed until pulled
+    /// by name (--pack) or added again from a folder.
+    Remove(RemoveArgs),
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    /// The box data folder.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The packs to remove.
+    #[arg(required = true, value_name = "ID")]
+    pub packs: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -97,6 +112,18 @@ pub struct ExportArgs {
 pub fn run(cmd: SyncCommand) -> Result<()> {
     match cmd {
         SyncCommand::Pull(a) => run_pull(a),
+        SyncCommand::Remove(a) => {
+            let s = preau_sync::remove_packs(&a.data, &a.packs)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                for (id, v) in &s.removed {
+                    println!("removed {id} (version {v})");
+                }
+                println!("freed {} bytes in {} objects", s.gc_bytes, s.gc_objects);
+            }
+            Ok(())
+        }
         SyncCommand::Peers(a) => {
             let peers = preau_sync::peers::discover(Duration::from_secs(a.wait), None)?;
             if a.json {

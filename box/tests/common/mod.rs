@@ -204,6 +204,15 @@ pub struct TestPack {
 /// Builds packs `t` (with an entry page) and `bare` (no entry page) into a repository and
 /// installs them into `data` through preau-sync's apply step.
 pub fn install_test_packs(data: &Path) -> TestPack {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let (p, key) = build_test_packs(&repo);
+    preau_sync::install_from_folder(&repo, data, &[key.public()], None).unwrap();
+    p
+}
+
+/// Builds packs `t` and `bare` into the publisher repository `repo`.
+pub fn build_test_packs(repo: &Path) -> (TestPack, preau_pack::sign::SecretKey) {
     use preau_pack::build::{BuildOptions, build};
     use preau_pack::sign::SecretKey;
     use preau_pack::{PackMeta, SourceTree};
@@ -221,8 +230,6 @@ pub fn install_test_packs(data: &Path) -> TestPack {
         secret: br#"{"answers": "the right answer is B"}"#.to_vec(),
         markdown: b"# Titre\n\nUn *paragraphe*.\n".to_vec(),
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
     let key = SecretKey::generate();
     let mut t = SourceTree {
         meta: PackMeta {
@@ -242,15 +249,14 @@ pub fn install_test_packs(data: &Path) -> TestPack {
     t.add_bytes("docs/a.txt", b"a".to_vec());
     t.add_bytes("docs/b c.txt", b"b".to_vec());
     let opts = BuildOptions { level: 1, ..Default::default() };
-    build(&repo, t, &key, &opts, &mut |_, _| {}).unwrap();
+    build(repo, t, &key, &opts, &mut |_, _| {}).unwrap();
     let mut bare =
         SourceTree { meta: PackMeta { id: "bare".into(), title: "Bare".into(), ..Default::default() }, files: vec![] };
     bare.add_bytes("one.txt", b"one".to_vec());
     bare.add_bytes("sub/two.txt", b"two".to_vec());
     bare.add_bytes("_preau/course.json", b"{}".to_vec());
-    build(&repo, bare, &key, &opts, &mut |_, _| {}).unwrap();
-    preau_sync::install_from_folder(&repo, data, &[key.public()], None).unwrap();
-    p
+    build(repo, bare, &key, &opts, &mut |_, _| {}).unwrap();
+    (p, key)
 }
 
 /// A server with the test packs installed (and no demo pack).
