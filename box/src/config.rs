@@ -64,6 +64,11 @@ pub struct SyncSection {
     pub hours: Option<String>,
     /// Bytes per second.
     pub max_rate: Option<u64>,
+    /// A secret shared by the boxes of one school (at least 16 characters): `/repo/`
+    /// gives the objects of private `_preau/` files (quiz answers) only to requests
+    /// that carry it, and the background sync sends it to peers. Without it, peers get
+    /// everything but quiz answers, and pupils cannot fetch answers through `/repo/`.
+    pub peer_token: Option<String>,
 }
 
 /// Limits of the HTTP server. The defaults suit a Pi serving one class (30 pupils, each
@@ -183,6 +188,13 @@ impl Config {
         }
         if s.max_rate == Some(0) {
             bail!("sync.max_rate: must be more than 0 bytes per second");
+        }
+        if let Some(t) = &s.peer_token {
+            // Sent in an HTTP header: printable ASCII, and long enough not to be guessed.
+            check_len("sync.peer_token", t, 16, 200)?;
+            if !t.bytes().all(|c| c.is_ascii_graphic()) {
+                bail!("sync.peer_token: use printable ASCII characters without spaces");
+            }
         }
         let v = &self.server;
         check_range("server.max_connections", v.max_connections.map(|x| x as u64), 1, 100_000)?;

@@ -83,3 +83,56 @@ fn box_b_pulls_v1_then_v2_from_box_a() {
     assert!(s2["bytes_downloaded"].as_u64().unwrap() < 250_000, "{s2}");
     assert_matches(&b_data, &v2);
 }
+
+/// Quiz answers live in the private `_preau/` files of a pack. A pupil on the box's
+/// network must not fetch them through `/repo/objects/`; a peer box of the same school
+/// (same `[sync] peer_token`) gets them and so the whole pack.
+#[test]
+fn quiz_answers_go_only_to_peers_with_the_schools_token() {
+    const TOKEN: &str = "ecole-des-tilleuls-2026";
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = tmp.path().join("publisher");
+    let (p, key) = common::build_test_packs(&publisher);
+    let pubkey = tmp.path().join("key.pub");
+    std::fs::write(&pubkey, format!("{}\n", key.public().to_hex())).unwrap();
+    let a_data = tmp.path().join("a");
+    std::fs::create_dir_all(&a_data).unwrap();
+    preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
+    let a = common::Server::start_in(&a_data, &format!("[sync]\npeer_token = \"{TOKEN}\""));
+
+    let object = |bytes: &[u8]| format!("/repo/{}", preau_pack::repo::object_rel_path(&preau_pack::Hash::of(bytes)));
+    let answers = object(&p.secret);
+    let forbidden = a.get(&answers);
+    assert_eq!(forbidden.status, 403, "a pupil's browser cannot read quiz answers");
+    assert!(forbidden.text().contains("peer_token"));
+    assert_eq!(a.get_with(&answers, &[("authorization", "Bearer not-the-school-token")]).status, 403);
+    let ok = a.get_with(&answers, &[("authorization", &format!("Bearer {TOKEN}"))]);
+    assert_eq!(ok.status, 200);
+    assert_eq!(a.get(&object(&p.markdown)).status, 200, "public files' objects stay public");
+
+    // A peer without the token gets everything but the answers: the pack stays
+    // incomplete on it, with a message that says why.
+    let url = format!("http://{}/repo/", a.addr);
+    let run = |data: &Path, token: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_preau"));
+        c.args(["sync", "pull", "--peer", "--json", "--from", &url, "--data"]).arg(data).arg("--trust").arg(&pubkey);
+        if let Some(t) = token {
+            c.args(["--peer-token", t]);
+        }
+        c.env_remove("PREAU_PEER_TOKEN").output().unwrap()
+    };
+    let b_data = tmp.path().join("b");
+    let out = run(&b_data, None);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("peer_token"), "the pull says why the pack is incomplete: {all}");
+    let installed = Installed::load(&b_data.join("repo")).unwrap_or_default();
+    assert!(!installed.packs.contains_key("t"), "a pack without its answers is not switched to");
+
+    let out = run(&b_data, Some(TOKEN));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let installed = Installed::load(&b_data.join("repo")).unwrap();
+    let t = &installed.packs["t"];
+    let repo = Repo::open(&b_data.join("repo")).unwrap();
+    let m = repo.read_manifest(&t.manifest, t.manifest_size).unwrap();
+    assert_eq!(repo.read_file(m.file("_preau/quiz/q1.json").unwrap()).unwrap(), p.secret);
+}

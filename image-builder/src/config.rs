@@ -89,6 +89,9 @@ pub struct Sync {
     pub hours: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u64>,
+    /// Shared by the boxes of one school: peers with it get each other's quiz answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_token: Option<String>,
 }
 
 /// The network settings the image derives from the config, with defaults filled in.

@@ -73,6 +73,8 @@ pub struct AutoConfig {
     pub own_name: Option<String>,
     /// Time between pulls once up to date.
     pub interval: Duration,
+    /// The school's shared token that peer boxes ask for their private objects.
+    pub peer_token: Option<String>,
 }
 
 /// What the loop is doing, for the admin page.
@@ -213,8 +215,16 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
             s.state = "probing".into();
             s.source = Some(url.clone());
         });
-        let src =
-            HttpSource::new(&url, HttpOptions { max_rate: cfg.max_rate, kind, max_retries: 2, ..Default::default() })?;
+        let src = HttpSource::new(
+            &url,
+            HttpOptions {
+                max_rate: cfg.max_rate,
+                kind,
+                max_retries: 2,
+                peer_token: cfg.peer_token.clone(),
+                ..Default::default()
+            },
+        )?;
         match src.get(preau_pack::repo::ROOT_FILE, preau_pack::limits::MAX_ROOT_BYTES) {
             Ok(Some(_)) => {}
             Ok(None) => {

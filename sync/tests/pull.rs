@@ -254,6 +254,7 @@ fn auto_sync_pulls_when_the_server_answers_and_backs_off_when_not() {
         peers: false,
         own_name: None,
         interval: std::time::Duration::from_secs(3600),
+        peer_token: None,
     };
     // Nothing listens: the loop reports it and waits (backoff), it does not spin.
     let dead = spawn(cfg(format!("http://127.0.0.1:{}/", free_port())));

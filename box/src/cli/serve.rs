@@ -69,6 +69,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         sync_status: auto_sync.as_ref().map(|h| h.status.clone()),
     };
     let mut serving = Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone());
+    serving.peer_token = ctx.config.sync.peer_token.clone();
     // The classroom application records the pack pages a pupil opens (progress).
     let (app_router, hook) = crate::app::router_and_hook(ctx.clone());
     if let Some(hook) = hook {
@@ -173,6 +174,7 @@ fn start_auto_sync(
         peers: config.server.mdns != Some(false),
         own_name: Some(config.hostname().to_string()),
         interval: std::time::Duration::from_secs(6 * 3600),
+        peer_token: s.peer_token.clone(),
     };
     Ok(Some(preau_sync::auto::spawn(cfg)))
 }

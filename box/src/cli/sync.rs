@@ -62,6 +62,10 @@ pub struct PullArgs {
     /// Treat --from as a peer box (an expired catalog is then accepted with a warning).
     #[arg(long)]
     pub peer: bool,
+    /// The school's shared `[sync] peer_token`: a peer box gives its quiz answers only
+    /// to requests carrying it.
+    #[arg(long, env = "PREAU_PEER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub peer_token: Option<String>,
     /// Pick the best source: --from if it is a folder, else a peer box found by mDNS,
     /// else --from / the repository URL.
     #[arg(long)]
@@ -178,7 +182,8 @@ fn run_pull(a: PullArgs) -> Result<()> {
         .iter()
         .map(|p| PublicKey::read_file(p).with_context(|| format!("reading the trusted key {}", p.display())))
         .collect::<Result<Vec<_>>>()?;
-    let http = |kind| HttpOptions { max_rate: a.max_rate, kind, ..Default::default() };
+    let http =
+        |kind| HttpOptions { max_rate: a.max_rate, kind, peer_token: a.peer_token.clone(), ..Default::default() };
     let src: Box<dyn Source> = match (&a.from, a.auto) {
         (Some(f), false) if f.starts_with("http://") || f.starts_with("https://") => {
             Box::new(HttpSource::new(f, http(if a.peer { SourceKind::Peer } else { SourceKind::Online }))?)

@@ -9,7 +9,7 @@ pub mod range;
 pub mod repo_static;
 pub mod serve;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -49,6 +49,39 @@ pub fn is_private(path: &str) -> bool {
 struct Snapshot {
     packs: BTreeMap<String, Arc<Pack>>,
     catalog_version: u64,
+    /// Objects that only `_preau/` files use (quiz answers), in the installed versions
+    /// and the versions kept before them: `/repo/` gives them to peers only.
+    private_objects: HashSet<Hash>,
+}
+
+/// The objects that carry the bytes of `_preau/` files (their chunks and the deltas
+/// that produce them) and that no public file also uses: what a pupil must not be able
+/// to fetch from `/repo/objects/`. Manifests stay public: they hold names and hashes,
+/// not answers.
+pub fn private_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> HashSet<Hash> {
+    let mut private = HashSet::new();
+    let mut public = HashSet::new();
+    for m in manifests {
+        let mut private_files = HashSet::new();
+        for f in &m.files {
+            let chunks = f.chunk_list().into_iter().map(|c| c.0);
+            if is_private(&f.path) {
+                private_files.insert(f.hash);
+                private.extend(chunks);
+            } else {
+                public.extend(chunks);
+            }
+        }
+        for d in &m.deltas {
+            if private_files.contains(&d.to) {
+                private.insert(d.object);
+            } else {
+                public.insert(d.object);
+            }
+        }
+    }
+    private.retain(|h| !public.contains(h));
+    private
 }
 
 pub struct Library {
@@ -95,6 +128,11 @@ impl Library {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether `/repo/objects/{hash}` holds bytes of private `_preau/` files only.
+    pub fn is_private_object(&self, hash: &Hash) -> bool {
+        self.snap().private_objects.contains(hash)
     }
 
     /// The version of the installed catalog (0 when nothing is installed).
@@ -165,13 +203,24 @@ mod store {
         let (root, _) = repo.load_root()?;
         let catalog_version = repo.load_catalog(&root)?.version;
         let mut packs = BTreeMap::new();
+        let mut previous = Vec::new();
         for (id, p) in &installed.packs {
             let manifest =
                 repo.read_manifest(&p.manifest, p.manifest_size).with_context(|| format!("manifest of pack {id:?}"))?;
+            previous.extend(manifest.previous.and_then(|h| previous_manifest(&repo, &h)));
             let pack = Pack { id: id.clone(), version: p.version, manifest_hash: p.manifest, manifest };
             packs.insert(id.clone(), Arc::new(pack));
         }
-        Ok(Snapshot { packs, catalog_version })
+        let private_objects = private_objects(packs.values().map(|p| &p.manifest).chain(previous.iter()));
+        Ok(Snapshot { packs, catalog_version, private_objects })
+    }
+
+    /// The manifest of the version before, which the sync keeps on disk (and `/repo/`
+    /// serves) until the next update; `None` when it is gone.
+    fn previous_manifest(repo: &Repo, hash: &Hash) -> Option<Manifest> {
+        let stored = repo.read_stored(hash).ok()?;
+        let bytes = preau_pack::object::decode_bounded(&stored, preau_pack::limits::MAX_MANIFEST_BYTES).ok()?;
+        (Hash::of(&bytes) == *hash).then(|| Manifest::from_bytes(&bytes).ok()).flatten()
     }
 
     pub fn read_range(repo_dir: &Path, entry: &FileEntry, start: u64, len: u64) -> Result<Vec<u8>> {

@@ -34,8 +34,35 @@ fn checked_path(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
+/// Whether a request for `objects/…` may have that object: the objects of private
+/// `_preau/` files (quiz answers) go only to peer boxes that send the school's
+/// `[sync] peer_token`, never to a pupil's browser on the same network.
+fn may_read(s: &Serving, rel: &str, headers: &HeaderMap) -> bool {
+    let Some(name) = rel.strip_prefix("objects/").and_then(|r| r.rsplit('/').next()) else { return true };
+    let Ok(hash) = name.parse::<preau_pack::Hash>() else { return true };
+    if !s.packs.is_private_object(&hash) {
+        return true;
+    }
+    let Some(token) = &s.peer_token else { return false };
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    sent.is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, headers: HeaderMap) -> Response<Body> {
     let Some(rel) = checked_path(&path) else { return not_found() };
+    if !may_read(&s, rel, &headers) {
+        let mut r = Response::new(Body::from(
+            "Objet privé (réponses de quiz) : réservé aux boîtes qui ont le même [sync] peer_token.\n\
+             Private object (quiz answers): only for boxes with the same [sync] peer_token.\n",
+        ));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        return r;
+    }
     let full: PathBuf = s.packs.repo_dir().join(rel);
     let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(File, std::fs::Metadata)> {
         let f = File::open(&full)?;

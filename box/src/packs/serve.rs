@@ -48,11 +48,13 @@ pub struct Serving {
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
     pub on_open: Option<OpenHook>,
+    /// `[sync] peer_token`: the only key to the private objects under `/repo/`.
+    pub peer_token: Option<String>,
 }
 
 impl Serving {
     pub fn new(packs: Arc<Library>, cache: Cache, metrics: Arc<Metrics>) -> Serving {
-        Serving { packs, cache, metrics, on_open: None }
+        Serving { packs, cache, metrics, on_open: None, peer_token: None }
     }
 
     /// Runs the open hook off the request path (it may write to SQLite).

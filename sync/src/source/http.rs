@@ -19,7 +19,7 @@ use preau_pack::repo::object_rel_path;
 use preau_pack::{Error, Hash, Result};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
 
 use super::{Source, SourceKind, SourceStats};
 
@@ -33,11 +33,20 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Consecutive failed attempts without receiving a byte before giving up.
     pub max_retries: u32,
+    /// The school's shared `[sync] peer_token`, sent to peer boxes only: a box gives the
+    /// objects of its private `_preau/` files (quiz answers) only to requests carrying it.
+    pub peer_token: Option<String>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { max_rate: None, kind: SourceKind::Online, timeout: Duration::from_secs(30), max_retries: 8 }
+        HttpOptions {
+            max_rate: None,
+            kind: SourceKind::Online,
+            timeout: Duration::from_secs(30),
+            max_retries: 8,
+            peer_token: None,
+        }
     }
 }
 
@@ -90,6 +99,9 @@ impl HttpSource {
         let mut req = self.client.get(url);
         if range_from > 0 {
             req = req.header(RANGE, format!("bytes={range_from}-"));
+        }
+        if let (SourceKind::Peer, Some(token)) = (self.opts.kind, &self.opts.peer_token) {
+            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         req.send()
     }
@@ -220,6 +232,15 @@ impl Source for HttpSource {
             match status {
                 StatusCode::NOT_FOUND | StatusCode::GONE => {
                     let _ = fs::remove_file(partial);
+                    return Ok(None);
+                }
+                StatusCode::FORBIDDEN if self.opts.kind == SourceKind::Peer => {
+                    // A peer box keeps quiz answers to boxes of its school: this source
+                    // lacks the object, another (the national server) may have it.
+                    self.warn(format!(
+                        "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
+                        self.base
+                    ));
                     return Ok(None);
                 }
                 StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
