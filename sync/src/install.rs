@@ -4,11 +4,52 @@
 
 use std::path::Path;
 
+use preau_pack::limits::MAX_ROOT_BYTES;
+use preau_pack::repo::{self, ROOTS_DIR};
 use preau_pack::{Error, PublicKey, Result};
 use serde::Serialize;
 
 use crate::pull::{PullOptions, pull};
 use crate::source::FolderSource;
+use crate::trust::TrustState;
+
+/// The keys that signed version 1 of the root of the repository folder `src`: who
+/// published it. Only its self-signature is checked here; whether to trust it is the
+/// caller's decision (a teacher's, on the admin page).
+pub fn folder_publisher(src: &Path) -> Result<Vec<PublicKey>> {
+    let path = src.join(ROOTS_DIR).join("1.json");
+    let root = repo::parse_root(&repo::read_bounded(&path, MAX_ROOT_BYTES)?)?;
+    root.roles.root.keys.iter().map(|k| PublicKey::from_hex(k)).collect()
+}
+
+/// Remembers that a teacher trusts the publisher `key`: every later pull accepts its
+/// root chain (see [`TrustState::publishers`]).
+pub fn trust_publisher(data_dir: &Path, key: &PublicKey) -> Result<()> {
+    let mut state = TrustState::load(data_dir)?;
+    let hex = key.to_hex();
+    if !state.publishers.contains(&hex) {
+        if state.publishers.len() >= 32 {
+            return Err(Error::Other("this box already trusts 32 publishers; no more can be added".into()));
+        }
+        state.publishers.push(hex);
+        state.save(data_dir)?;
+    }
+    Ok(())
+}
+
+/// Whether the box already trusts one of `keys`: given as `configured`, trusted earlier
+/// by a teacher, or a root key of the publisher the box follows now.
+pub fn knows_publisher(data_dir: &Path, configured: &[PublicKey], keys: &[PublicKey]) -> bool {
+    let mut known = TrustState::load(data_dir).map(|s| s.publisher_keys()).unwrap_or_default();
+    known.extend_from_slice(configured);
+    let box_repo = data_dir.join("repo");
+    for file in [box_repo.join(repo::ROOT_FILE), box_repo.join(ROOTS_DIR).join("1.json")] {
+        if let Ok(root) = repo::read_bounded(&file, MAX_ROOT_BYTES).and_then(|b| repo::parse_root(&b)) {
+            known.extend(root.roles.root.keys.iter().filter_map(|k| PublicKey::from_hex(k).ok()));
+        }
+    }
+    keys.iter().any(|k| known.contains(k))
+}
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InstallSummary {

@@ -20,6 +20,8 @@ pub mod remove;
 pub mod source;
 pub mod trust;
 
-pub use install::{InstallSummary, add_from_folder, install_from_folder};
+pub use install::{
+    InstallSummary, add_from_folder, folder_publisher, install_from_folder, knows_publisher, trust_publisher,
+};
 pub use pull::{PullOptions, PullSummary, pull};
 pub use remove::{RemoveSummary, remove_packs};

@@ -109,7 +109,9 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
 
     // 1. Trust.
     let mut state = TrustState::load(data_dir)?;
-    let verified = trust::verify_source(source, &repo_dir, &opts.trusted, &state, opts.now.unwrap_or_else(now_unix))?;
+    let mut trusted = opts.trusted.clone();
+    trusted.extend(state.publisher_keys());
+    let verified = trust::verify_source(source, &repo_dir, &trusted, &state, opts.now.unwrap_or_else(now_unix))?;
     if verified.catalog.issued > state.time_floor {
         state.time_floor = verified.catalog.issued;
         state.save(data_dir)?;

@@ -37,6 +37,18 @@ const STATE_FILE: &str = "state.json";
 pub struct TrustState {
     /// The latest `issued` time of any valid catalog this box has seen (unix seconds).
     pub time_floor: u64,
+    /// Publishers' root keys (hex) a teacher chose to trust on the admin page, for
+    /// example the key of their own course built with `preau pack build`. Every pull
+    /// accepts them like `--trust` keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub publishers: Vec<String>,
+}
+
+impl TrustState {
+    /// The teacher-trusted publishers' keys (unreadable entries are skipped).
+    pub fn publisher_keys(&self) -> Vec<PublicKey> {
+        self.publishers.iter().filter_map(|k| PublicKey::from_hex(k).ok()).collect()
+    }
 }
 
 impl TrustState {

@@ -6,6 +6,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::context::InstallError;
 use super::hours::Hours;
 use super::html::{Lang, Page, date, esc, message};
 use super::web::{Csrf, Shared, TeacherId, check_post, internal, system_now};
@@ -407,6 +408,7 @@ pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: By
 
 pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
+    let csrf = Csrf::from_headers(&headers);
     let form = match check_post(&headers, &body) {
         Ok(f) => f,
         Err(r) => return r,
@@ -429,13 +431,53 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
             lang.t("Ce dossier ne contient pas de catalog.json.", "This folder holds no catalog.json."),
         );
     }
+    let trust = form.text("trust", 64);
+    if trust.is_some() && form.get("confirm") != Some("yes") {
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."),
+        );
+    }
     let packs = app.ctx.packs.clone();
     // Installing verifies and copies many megabytes: off the async workers.
-    match tokio::task::spawn_blocking(move || packs.install_from_folder(&path)).await {
+    match tokio::task::spawn_blocking(move || packs.install_from_folder(&path, trust.as_deref())).await {
         Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), &summary),
-        Ok(Err(e)) => {
-            message(lang, StatusCode::BAD_REQUEST, lang.t("Installation refusée", "Installation refused"), &e)
-        }
+        Ok(Err(InstallError::UnknownPublisher { key, .. })) => unknown_publisher(lang, &csrf, &folder, &key),
+        Ok(Err(e)) => message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Installation refusée", "Installation refused"),
+            &e.to_string(),
+        ),
         Err(e) => internal(lang, e),
     }
+}
+
+/// The folder is signed by a publisher this box has never trusted: show who (the key's
+/// fingerprint, to compare with what the publisher gave) and let the teacher decide.
+fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Response {
+    let grouped: Vec<&str> = key.as_bytes().chunks(8).map(|c| std::str::from_utf8(c).unwrap_or("?")).collect();
+    let body = format!(
+        r#"<p class="warn">{}</p><p>{}</p><p><code class="key">{}</code></p><form method="post" action="/admin/packs/add">{}<input type="hidden" name="other" value="{}"><input type="hidden" name="trust" value="{}"><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button>{}</button></form><p><a href="/admin/">{}</a></p>"#,
+        lang.t(
+            "Ces contenus sont signés par un éditeur que la boîte ne connaît pas encore.",
+            "This content is signed by a publisher this box does not know yet."
+        ),
+        lang.t(
+            "Si c'est votre propre cours (construit avec « preau pack build ») ou un éditeur en qui vous avez confiance, vérifiez que son empreinte est bien celle-ci, puis confirmez. La boîte acceptera ensuite ses mises à jour.",
+            "If it is your own course (built with \"preau pack build\") or a publisher you trust, check that its fingerprint is this one, then confirm. The box will then accept its updates."
+        ),
+        esc(&grouped.join(" ")),
+        csrf.field(),
+        esc(folder),
+        esc(key),
+        lang.t("Je fais confiance à cet éditeur", "I trust this publisher"),
+        lang.t("Faire confiance et installer", "Trust and install"),
+        lang.t("Annuler", "Cancel"),
+    );
+    let mut page = Page::new(lang, lang.t("Éditeur inconnu", "Unknown publisher"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.status(StatusCode::CONFLICT).into_response()
 }

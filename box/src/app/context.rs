@@ -30,10 +30,31 @@ pub trait PackSource: Send + Sync {
     /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
     /// Installs the packs of a repository folder (a USB stick) through the one verified
-    /// apply step of `preau-sync`. Returns a summary for the teacher.
-    fn install_from_folder(&self, folder: &Path) -> Result<String, String>;
+    /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
+    /// chose to trust for this folder. Returns a summary for the teacher.
+    fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError>;
     /// Removes an installed pack and frees its disk space. Returns a summary for the teacher.
     fn remove(&self, pack: &str) -> Result<String, String>;
+}
+
+/// Why a folder could not be installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallError {
+    /// The folder is signed by a publisher the box does not trust yet (its root key, in
+    /// hex): the teacher may choose to trust it, for example their own course.
+    UnknownPublisher {
+        key: String,
+        detail: String,
+    },
+    Failed(String),
+}
+
+impl std::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallError::UnknownPublisher { detail, .. } | InstallError::Failed(detail) => f.write_str(detail),
+        }
+    }
 }
 
 /// What the application runs on: built from the server's context by
@@ -106,16 +127,39 @@ impl PackSource for LibraryPacks {
         self.library.read_file(entry).ok()
     }
 
-    fn install_from_folder(&self, folder: &Path) -> Result<String, String> {
+    fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError> {
+        let failed = |e: &dyn std::fmt::Display| InstallError::Failed(e.to_string());
         let keys = self
             .trusted_keys
             .iter()
             .map(|k| preau_pack::PublicKey::from_hex(k))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(&e))?;
+        if let Some(hex) = trust_publisher {
+            let key = preau_pack::PublicKey::from_hex(hex).map_err(|e| failed(&e))?;
+            let publisher = preau_sync::folder_publisher(folder).map_err(|e| failed(&e))?;
+            if !publisher.contains(&key) {
+                return Err(InstallError::Failed(format!("{hex} is not the key that publishes {}", folder.display())));
+            }
+            preau_sync::trust_publisher(&self.data_dir, &key).map_err(|e| failed(&e))?;
+        }
         // The teacher's explicit "add": packs removed earlier come back.
-        let summary = preau_sync::add_from_folder(folder, &self.data_dir, &keys).map_err(|e| e.to_string())?;
-        self.library.reload().map_err(|e| format!("{e:#}"))?;
+        let summary = match preau_sync::add_from_folder(folder, &self.data_dir, &keys) {
+            Ok(s) => s,
+            Err(e) => {
+                // A repository signed by someone the box has never trusted: the teacher
+                // decides (it is their classroom), with the key's fingerprint in front.
+                if trust_publisher.is_none()
+                    && let Ok(publisher) = preau_sync::folder_publisher(folder)
+                    && let Some(first) = publisher.first()
+                    && !preau_sync::knows_publisher(&self.data_dir, &keys, &publisher)
+                {
+                    return Err(InstallError::UnknownPublisher { key: first.to_hex(), detail: e.to_string() });
+                }
+                return Err(failed(&e));
+            }
+        };
+        self.library.reload().map_err(|e| InstallError::Failed(format!("{e:#}")))?;
         let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
         Ok(format!(
             "Installés / installed: {}. Déjà à jour / up to date: {}.",

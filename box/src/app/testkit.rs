@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use super::context::{AppEnv, PackInfo, PackSource};
+use super::context::{AppEnv, InstallError, PackInfo, PackSource};
 
 /// A pack's files by path.
 pub type PackFiles = BTreeMap<String, Vec<u8>>;
@@ -31,8 +31,8 @@ impl PackSource for MemPacks {
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>> {
         self.packs.lock().unwrap().get(pack)?.1.get(path).cloned()
     }
-    fn install_from_folder(&self, folder: &Path) -> Result<String, String> {
-        Err(format!("no installer in tests ({})", folder.display()))
+    fn install_from_folder(&self, folder: &Path, _trust: Option<&str>) -> Result<String, InstallError> {
+        Err(InstallError::Failed(format!("no installer in tests ({})", folder.display())))
     }
     fn remove(&self, pack: &str) -> Result<String, String> {
         self.packs.lock().unwrap().remove(pack).map(|_| "removed".to_string()).ok_or_else(|| format!("no pack {pack}"))

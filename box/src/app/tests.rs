@@ -439,6 +439,71 @@ async fn admin_page_shows_the_background_sync_and_removes_packs() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
+/// A box as first started (the demo pack, signed by a throw-away key) over the real
+/// installed-pack library, as `preau serve` wires it.
+fn real_box() -> (Fixture, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::demo::install(&data).unwrap();
+    let ctx = crate::context::AppContext {
+        data_dir: data.clone(),
+        config: Arc::new(crate::config::Config::default()),
+        box_id: "0".repeat(32),
+        packs: Arc::new(crate::packs::Library::open(&data.join("repo")).unwrap()),
+        metrics: Arc::default(),
+        sync_status: None,
+    };
+    let env = AppEnv::from_context(&ctx);
+    let store = open_store(&env).unwrap();
+    let app = Arc::new(App::new(env, store));
+    (Fixture { router: router_with(app.clone()), app, _dir: dir }, data)
+}
+
+#[tokio::test]
+async fn a_teacher_adds_their_own_moodle_course_after_trusting_its_publisher() {
+    let Some(fixtures) = preau_tests::fixtures() else { return };
+    let (f, data) = real_box();
+    let mut t = teacher(&f).await;
+
+    // The teacher's own course: a real Moodle backup, built with their own key.
+    let stick = data.parent().unwrap().join("stick");
+    let key = preau_pack::SecretKey::generate();
+    let mbz = fixtures.join("moodle/teluq-inf6450-fr-moodle41.mbz");
+    let imported = preau_import::import(&mbz, &preau_import::ImportOptions::default()).unwrap();
+    let id = imported.tree.meta.id.clone();
+    let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };
+    preau_pack::build::build(&stick, imported.tree, &key, &opts, &mut |_, _| {}).unwrap();
+    let folder = stick.to_str().unwrap().to_string();
+
+    // The box follows the demo's publisher: it shows the stranger's fingerprint.
+    let r = t.post("/admin/packs/add", &[("other", &folder)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let hex = key.public().to_hex();
+    assert!(r.body.contains(&hex[..8]) && r.body.contains("Je fais confiance"), "{}", r.body);
+    assert!(f.app.ctx.packs.list().iter().all(|p| p.id != id));
+
+    // Trusting needs the box ticked, and the key that really signs the folder.
+    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &hex)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let other = preau_pack::SecretKey::generate().public().to_hex();
+    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &other), ("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &hex), ("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed: Vec<String> = f.app.ctx.packs.list().into_iter().map(|p| p.id).collect();
+    let demo = crate::demo::source_tree().meta.id;
+    assert!(listed.contains(&id) && listed.contains(&demo), "the demo pack stays: {listed:?}");
+    assert!(f.app.ctx.packs.read(&id, "_preau/course.json").is_some(), "the course outline is on the box");
+
+    // A second version from the same teacher goes in without asking again.
+    let mut again = preau_import::import(&mbz, &preau_import::ImportOptions::default()).unwrap().tree;
+    again.meta.title = "INF6450 (v2)".into();
+    preau_pack::build::build(&stick, again, &key, &opts, &mut |_, _| {}).unwrap();
+    let r = t.post("/admin/packs/add", &[("other", &folder)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(f.app.ctx.packs.list().iter().any(|p| p.title == "INF6450 (v2)"));
+}
+
 /// Every teacher and admin route, with a method and a path.
 const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/teacher/"),
