@@ -109,7 +109,7 @@ fn a_teacher_removes_a_pack_and_adds_it_back_from_a_folder() {
     preau_sync::install_from_folder(&publisher, &data, &[], None).unwrap();
     packs.reload().unwrap();
     assert_eq!(get("/packs/t/index.html"), 404);
-    env.packs.install_from_folder(&publisher).unwrap();
+    env.packs.install_from_folder(&publisher, None).unwrap();
     assert_eq!(get("/packs/t/index.html"), 200);
     assert_eq!(objects(), before);
     tx.send(()).unwrap();
