@@ -157,6 +157,7 @@ pub async fn page(
     ));
 
     sync_section(&mut body, lang, &app, now, tz);
+    body.push_str(&super::accounts::section(lang, &f, &app.store(), t));
 
     // Packs.
     let packs = app.ctx.packs.list();

@@ -13,6 +13,7 @@
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
+mod accounts;
 mod admin;
 mod assets;
 mod assign;
@@ -66,11 +67,15 @@ pub fn setup_code(ctx: &AppEnv) -> anyhow::Result<Option<String>> {
 /// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
 /// opens (and migrates) the learner records, so a broken database shows at start.
 pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
-    Ok(match setup_code(&AppEnv::from_context(ctx))? {
+    let env = AppEnv::from_context(ctx);
+    Ok(match setup_code(&env)? {
         Some(code) => vec![
             format!("Code d'installation enseignant / teacher setup code: {code}"),
             "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account."
                 .into(),
+        ],
+        None if accounts::unused_config_code(&open_store(&env)?, env.setup_code.as_deref()).is_some() => vec![
+            "Un nouveau setup_code de preau.toml ouvre /teacher/setup une fois (mot de passe oublié). A new setup_code in preau.toml opens /teacher/setup once (forgotten password).".into(),
         ],
         None => Vec::new(),
     })
@@ -158,6 +163,9 @@ fn router_with(app: Arc<App>) -> Router {
         .route("/admin/clock", post(admin::set_clock))
         .route("/admin/packs/remove", post(admin::remove_pack))
         .route("/admin/packs/add", post(admin::add_packs))
+        .route("/admin/teachers", post(accounts::add_teacher))
+        .route("/admin/password", post(accounts::change_password))
+        .route("/admin/teacher/{id}/delete", post(accounts::delete_teacher))
         .route_layer(from_fn_with_state(app.clone(), web::teacher_guard));
 
     let pupil = Router::new()

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::accounts;
 use super::csv;
 use super::html::{Lang, Page, date, esc, message};
 use super::player::{fmt_num, load_quiz, render_attempt};
@@ -16,8 +17,8 @@ use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
 use super::web::{Csrf, Form, Limiter, Shared, TeacherId, check_post, check_token, internal};
 
-const MIN_PASSWORD_CHARS: usize = 8;
-const MAX_PASSWORD_CHARS: usize = 200;
+pub(super) const MIN_PASSWORD_CHARS: usize = 8;
+pub(super) const MAX_PASSWORD_CHARS: usize = 200;
 
 /// The one-time setup code, created on first call while no teacher exists.
 pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
@@ -34,18 +35,18 @@ pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
     Ok(Some(code))
 }
 
-fn hash_password(password: &str) -> Result<String, String> {
+pub(super) fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(super) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn limiter(app: &Shared) -> std::sync::MutexGuard<'_, Limiter> {
+pub(super) fn limiter(app: &Shared) -> std::sync::MutexGuard<'_, Limiter> {
     app.limiter.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -150,13 +151,23 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3V0dr0WtHfqhS4D4q3rzkVBy9DuPJHdDD3p9AlLN6nQ";
 
+/// Whether `/teacher/setup` is open: `Some(false)` on first run, `Some(true)` for a
+/// recovery with an unused `preau.toml` code, `None` when closed.
+fn setup_mode(app: &Shared) -> store::Result<Option<bool>> {
+    let store = app.store();
+    if store.teacher_count()? == 0 {
+        return Ok(Some(false));
+    }
+    Ok(accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()).map(|_| true))
+}
+
 pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
     let lang = Lang::from_headers(&headers);
-    match app.store().teacher_count() {
-        Ok(0) => {}
-        Ok(_) => return back_to("/teacher/login"),
+    let recovery = match setup_mode(&app) {
+        Ok(Some(r)) => r,
+        Ok(None) => return back_to("/teacher/login"),
         Err(e) => return internal(lang, e),
-    }
+    };
     let csrf = Csrf::from_headers(&headers);
     let error = match q.error.as_deref() {
         Some("code") => lang.t("Code d'installation incorrect.", "Wrong setup code."),
@@ -178,10 +189,17 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
 <label>{} <input type="password" name="password" autocomplete="new-password" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>
 <label>{} <input type="password" name="password2" autocomplete="new-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
 <button>{}</button></form>"#,
-        lang.t(
-            "Première mise en route : saisissez le code d'installation affiché au démarrage de la boîte (ou écrit dans preau.toml), puis choisissez votre nom et votre mot de passe.",
-            "First start: enter the setup code the box printed when it started (or the one in preau.toml), then choose your name and password."
-        ),
+        if recovery {
+            lang.t(
+                "Récupération : saisissez le nouveau code écrit dans preau.toml. Si le nom existe déjà, son mot de passe est remplacé ; sinon un compte est créé. Le code ne sert qu'une fois.",
+                "Recovery: enter the new code written in preau.toml. If the name exists, its password is replaced; otherwise an account is created. The code works once."
+            )
+        } else {
+            lang.t(
+                "Première mise en route : saisissez le code d'installation affiché au démarrage de la boîte (ou écrit dans preau.toml), puis choisissez votre nom et votre mot de passe.",
+                "First start: enter the setup code the box printed when it started (or the one in preau.toml), then choose your name and password."
+            )
+        },
         csrf.field(),
         lang.t("Code d'installation", "Setup code"),
         lang.t("Votre nom", "Your name"),
@@ -200,24 +218,29 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
         Ok(f) => f,
         Err(r) => return r,
     };
-    let expected = {
+    let recovery = match setup_mode(&app) {
+        Ok(Some(r)) => r,
+        Ok(None) => return back_to("/teacher/login"),
+        Err(e) => return internal(lang, e),
+    };
+    // First run: the printed code or the config's; recovery: only an unused config code.
+    let (expected, from_config) = {
         let store = app.store();
-        match store.teacher_count() {
-            Ok(0) => {}
-            Ok(_) => return back_to("/teacher/login"),
-            Err(e) => return internal(lang, e),
-        }
-        match setup_code(&store) {
-            Ok(c) => c,
-            Err(e) => return internal(lang, e),
-        }
+        let printed = if recovery {
+            None
+        } else {
+            match setup_code(&store) {
+                Ok(c) => c,
+                Err(e) => return internal(lang, e),
+            }
+        };
+        (printed, accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()))
     };
     if limiter(&app).check("setup").is_err() {
         return back_to("/teacher/setup?error=locked");
     }
     let code = form.get("code").unwrap_or("").trim();
-    let from_config = app.ctx.setup_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    if code.is_empty() || (Some(code) != expected.as_deref() && Some(code) != from_config) {
+    if code.is_empty() || (Some(code) != expected.as_deref() && Some(code) != from_config.as_deref()) {
         limiter(&app).failed("setup");
         return back_to("/teacher/setup?error=code");
     }
@@ -234,15 +257,33 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     };
     let id = {
         let store = app.store();
-        // Re-check under the lock: two first-run forms must not both create a teacher.
-        if store.teacher_count().unwrap_or(1) > 0 {
+        // Re-check under the lock: two first-run forms must not both create a teacher,
+        // and a recovery code works once.
+        let still_open = if recovery {
+            accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()).is_some()
+        } else {
+            store.teacher_count().unwrap_or(1) == 0
+        };
+        if !still_open {
             return back_to("/teacher/login");
         }
-        let id = match store.create_teacher(&name, &hash) {
-            Ok(id) => id,
-            Err(e) => return internal(lang, e),
+        let existing = if recovery { store.teacher_by_name(&name).ok().flatten() } else { None };
+        let id = match existing {
+            Some((id, _)) => match store.set_teacher_password(id, &hash, None) {
+                Ok(_) => id,
+                Err(e) => return internal(lang, e),
+            },
+            None => match store.create_teacher(&name, &hash) {
+                Ok(id) => id,
+                Err(e) => return internal(lang, e),
+            },
         };
         let _ = store.set_setting("setup_code", None);
+        // The config's code has done its job (first run or recovery): a new one is
+        // needed for the next recovery.
+        if let Some(c) = app.ctx.setup_code.as_deref() {
+            accounts::mark_config_code_used(&store, c.trim());
+        }
         id
     };
     limiter(&app).succeeded("setup");

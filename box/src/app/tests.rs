@@ -504,6 +504,62 @@ async fn a_teacher_adds_their_own_moodle_course_after_trusting_its_publisher() {
     assert!(f.app.ctx.packs.list().iter().any(|p| p.title == "INF6450 (v2)"));
 }
 
+#[tokio::test]
+async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    assert!(t.get("/admin/").await.body.contains("Ajouter un collègue"));
+    let add = |pw2: &'static str| [("name", "M. Petit"), ("password", "provisoire1"), ("password2", pw2)];
+    assert_eq!(t.post("/admin/teachers", &add("autre-chose")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.post("/admin/teachers", &add("provisoire1")).await.location.as_deref(), Some("/admin/#teachers"));
+    assert_eq!(t.post("/admin/teachers", &add("provisoire1")).await.status, StatusCode::BAD_REQUEST, "name taken");
+    assert_eq!(f.app.store().teacher_count().unwrap(), 2);
+
+    // The colleague signs in and changes the temporary password.
+    let login = |pw: &'static str| [("name", "M. Petit"), ("password", pw)];
+    let mut c = Client::new(f.router.clone());
+    assert_eq!(c.post("/teacher/login", &login("provisoire1")).await.location.as_deref(), Some("/teacher/"));
+    let change =
+        |current: &'static str| [("current", current), ("password", "le-mien-2026"), ("password2", "le-mien-2026")];
+    assert_eq!(c.post("/admin/password", &change("mauvais!!")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(c.post("/admin/password", &change("provisoire1")).await.status, StatusCode::OK);
+    assert_eq!(c.get("/teacher/").await.status, StatusCode::OK, "the session that changed it stays");
+    let mut c2 = Client::new(f.router.clone());
+    assert_eq!(
+        c2.post("/teacher/login", &login("provisoire1")).await.location.as_deref(),
+        Some("/teacher/login?error=1")
+    );
+    assert_eq!(c2.post("/teacher/login", &login("le-mien-2026")).await.location.as_deref(), Some("/teacher/"));
+
+    // Deleting: confirmed, never oneself; the colleague's sessions end with the account.
+    let petit = f.app.store().teacher_by_name("M. Petit").unwrap().unwrap().0;
+    let durand = f.app.store().teacher_by_name("Mme Durand").unwrap().unwrap().0;
+    let del = |id: i64| format!("/admin/teacher/{id}/delete");
+    assert_eq!(t.post(&del(petit), &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.post(&del(durand), &[("confirm", "yes")]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.post(&del(petit), &[("confirm", "yes")]).await.location.as_deref(), Some("/admin/#teachers"));
+    assert_eq!(c.get("/teacher/").await.location.as_deref(), Some("/teacher/login"));
+
+    // Forgotten password: the config's first code is spent; a new one opens setup once.
+    let mut anyone = Client::new(f.router.clone());
+    assert_eq!(anyone.get("/teacher/setup").await.location.as_deref(), Some("/teacher/login"));
+    let mut ctx = demo_context(f._dir.path());
+    ctx.setup_code = Some("nouveau-code-777".into());
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    let router = router_with(app.clone());
+    let mut r = Client::new(router.clone());
+    assert!(r.get("/teacher/setup").await.body.contains("Récupération"));
+    let reset =
+        [("code", "nouveau-code-777"), ("name", "Mme Durand"), ("password", "retrouve-1"), ("password2", "retrouve-1")];
+    assert_eq!(r.post("/teacher/setup", &reset).await.location.as_deref(), Some("/teacher/"));
+    assert_eq!(app.store().teacher_count().unwrap(), 1, "the existing account got a new password");
+    let mut again = Client::new(router.clone());
+    assert_eq!(again.post("/teacher/setup", &reset).await.location.as_deref(), Some("/teacher/login"), "once");
+    let new_login = [("name", "Mme Durand"), ("password", "retrouve-1")];
+    assert_eq!(again.post("/teacher/login", &new_login).await.location.as_deref(), Some("/teacher/"));
+}
+
 /// Every teacher and admin route, with a method and a path.
 const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/teacher/"),
@@ -529,6 +585,9 @@ const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/clock"),
     ("POST", "/admin/packs/remove"),
     ("POST", "/admin/packs/add"),
+    ("POST", "/admin/teachers"),
+    ("POST", "/admin/password"),
+    ("POST", "/admin/teacher/1/delete"),
 ];
 
 #[tokio::test]

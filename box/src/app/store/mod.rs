@@ -302,6 +302,26 @@ impl Store {
             .optional()
     }
 
+    /// (id, name) of every teacher, by name.
+    pub fn teachers(&self) -> Result<Vec<(i64, String)>> {
+        let mut st = self.conn.prepare("SELECT id, name FROM teachers ORDER BY name COLLATE NOCASE")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    }
+
+    /// Replaces a teacher's password hash and ends their sessions except `keep` (the
+    /// one that changed it), so a leaked session dies with the old password.
+    pub fn set_teacher_password(&self, id: i64, password_hash: &str, keep: Option<&str>) -> Result<bool> {
+        let n =
+            self.conn.execute("UPDATE teachers SET password_hash = ?2 WHERE id = ?1", params![id, password_hash])?;
+        self.conn.execute("DELETE FROM sessions WHERE teacher_id = ?1 AND token IS NOT ?2", params![id, keep])?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a teacher account (their sessions go with it).
+    pub fn delete_teacher(&self, id: i64) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM teachers WHERE id = ?1", [id])? == 1)
+    }
+
     pub fn teacher_name(&self, id: i64) -> Result<Option<String>> {
         self.conn.query_row("SELECT name FROM teachers WHERE id = ?1", [id], |r| r.get(0)).optional()
     }

@@ -1,0 +1,217 @@
+//! Teacher accounts after the first one: colleagues, password changes, and getting back
+//! in when the password is forgotten.
+//!
+//! Recovery needs physical access, like the first setup: whoever can edit `preau.toml`
+//! on the card's boot partition can write a new `[box] setup_code`; `/teacher/setup`
+//! then accepts it once (its hash is remembered) to create an account or to give an
+//! existing name a new password. No records belong to a teacher account, so nothing is
+//! lost by either.
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::html::{Lang, esc, message};
+use super::store::{MAX_NAME_CHARS, Store};
+use super::teacher::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password, verify_password};
+use super::web::{SESSION_COOKIE, Shared, TeacherId, check_post, cookie, internal};
+
+/// The setting that remembers which `preau.toml` setup code was used last.
+const USED_CONFIG_CODE: &str = "used_config_setup_code";
+
+/// The `[box] setup_code` of the config file, if set and not used yet: it opens
+/// `/teacher/setup` even when teachers exist (recovery).
+pub fn unused_config_code(store: &Store, configured: Option<&str>) -> Option<String> {
+    let code = configured.map(str::trim).filter(|c| !c.is_empty())?;
+    let used = store.setting(USED_CONFIG_CODE).ok().flatten();
+    (used.as_deref() != Some(&fingerprint(code))).then(|| code.to_string())
+}
+
+/// Remembers that the config code was used, so that it works once.
+pub fn mark_config_code_used(store: &Store, code: &str) {
+    let _ = store.set_setting(USED_CONFIG_CODE, Some(&fingerprint(code)));
+}
+
+fn fingerprint(code: &str) -> String {
+    preau_pack::Hash::of(format!("preau setup code\0{code}").as_bytes()).to_string()
+}
+
+/// The "Enseignants" section of the admin page.
+pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
+    let mut body = format!(r#"<h2 id="teachers">{}</h2><ul>"#, lang.t("Enseignants", "Teachers"));
+    for (id, name) in store.teachers().unwrap_or_default() {
+        if id == me {
+            body.push_str(&format!("<li>{} <small>({})</small></li>", esc(&name), lang.t("vous", "you")));
+        } else {
+            body.push_str(&format!(
+                r#"<li>{} <form class="inline" method="post" action="/admin/teacher/{id}/delete">{csrf_field}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></li>"#,
+                esc(&name),
+                lang.t("sûr ?", "sure?"),
+                lang.t("Supprimer le compte", "Delete the account")
+            ));
+        }
+    }
+    body.push_str("</ul>");
+    let pw = |name: &str, auto: &str, label: &str| {
+        format!(
+            r#"<label>{label} <input type="password" name="{name}" autocomplete="{auto}" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>"#
+        )
+    };
+    body.push_str(&format!(
+        r#"<h3>{}</h3><form method="post" action="/admin/teachers">{csrf_field}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}" autocomplete="off"></label>{}{}<button>{}</button></form>"#,
+        lang.t("Ajouter un collègue", "Add a colleague"),
+        lang.t("Nom", "Name"),
+        pw("password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")),
+        pw("password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")),
+        lang.t("Ajouter", "Add")
+    ));
+    body.push_str(&format!(
+        r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
+        lang.t("Changer mon mot de passe", "Change my password"),
+        pw("current", "current-password", lang.t("Mot de passe actuel", "Current password")),
+        pw("password", "new-password", lang.t("Nouveau mot de passe", "New password")),
+        pw("password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
+        lang.t("Changer", "Change"),
+        lang.t(
+            "Mot de passe oublié : écrivez un nouveau code dans `setup_code` de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
+            "Forgotten password: write a new code in `setup_code` in preau.toml (SD card), restart the box, then open /teacher/setup."
+        )
+    ));
+    body
+}
+
+fn refused(lang: Lang, text: &str) -> Response {
+    message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
+}
+
+fn password_error(lang: Lang) -> Response {
+    refused(
+        lang,
+        lang.t(
+            "Le mot de passe doit avoir au moins 8 caractères, et les deux saisies être identiques.",
+            "The password needs at least 8 characters, and both entries must match.",
+        ),
+    )
+}
+
+/// The new password of a form (`password` and `password2`), if acceptable.
+fn new_password(form: &super::web::Form) -> Option<String> {
+    let p = form.get("password")?;
+    let n = p.chars().count();
+    ((MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) && form.get("password2") == Some(p)).then(|| p.to_string())
+}
+
+async fn hashed(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| e.to_string())?
+}
+
+fn done() -> Response {
+    Redirect::to("/admin/#teachers").into_response()
+}
+
+pub async fn add_teacher(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else {
+        return refused(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+    };
+    let Some(password) = new_password(&form) else { return password_error(lang) };
+    let hash = match hashed(password).await {
+        Ok(h) => h,
+        Err(e) => return internal(lang, e),
+    };
+    let store = app.store();
+    match store.teacher_by_name(&name) {
+        Ok(Some(_)) => return refused(lang, lang.t("Ce nom est déjà pris.", "That name is taken.")),
+        Ok(None) => {}
+        Err(e) => return internal(lang, e),
+    }
+    match store.create_teacher(&name, &hash) {
+        Ok(_) => done(),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn change_password(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(me)): Extension<TeacherId>,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(password) = new_password(&form) else { return password_error(lang) };
+    let current = form.get("current").unwrap_or("").to_string();
+    let name = match app.store().teacher_name(me) {
+        Ok(Some(n)) => n,
+        Ok(None) => return refused(lang, "no such teacher"),
+        Err(e) => return internal(lang, e),
+    };
+    let key = format!("t:{}", name.to_lowercase());
+    if super::teacher::limiter(&app).check(&key).is_err() {
+        return refused(
+            lang,
+            lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+        );
+    }
+    let old_hash = match app.store().teacher_by_name(&name) {
+        Ok(Some((_, h))) => h,
+        Ok(None) => return refused(lang, "no such teacher"),
+        Err(e) => return internal(lang, e),
+    };
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &old_hash)).await.unwrap_or(false);
+    if !ok {
+        super::teacher::limiter(&app).failed(&key);
+        return refused(lang, lang.t("Mot de passe actuel incorrect.", "Wrong current password."));
+    }
+    super::teacher::limiter(&app).succeeded(&key);
+    let hash = match hashed(password).await {
+        Ok(h) => h,
+        Err(e) => return internal(lang, e),
+    };
+    let keep = cookie(&headers, SESSION_COOKIE);
+    match app.store().set_teacher_password(me, &hash, keep) {
+        Ok(_) => message(
+            lang,
+            StatusCode::OK,
+            lang.t("Mot de passe changé", "Password changed"),
+            lang.t("Vos autres sessions ont été fermées.", "Your other sessions have been signed out."),
+        ),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn delete_teacher(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Extension(TeacherId(me)): Extension<TeacherId>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if form.get("confirm") != Some("yes") {
+        return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    if id == me {
+        return refused(
+            lang,
+            lang.t("Vous ne pouvez pas supprimer votre propre compte.", "You cannot delete your own account."),
+        );
+    }
+    match app.store().delete_teacher(id) {
+        Ok(true) => done(),
+        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such teacher"),
+        Err(e) => internal(lang, e),
+    }
+}
