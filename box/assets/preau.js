@@ -27,6 +27,25 @@
       if (late) { late.textContent = String(Math.round((now - boxTime) / 60)); }
     }
   }
+  // Timed quiz: count down the seconds the box gave, then send the answers as they are.
+  // The box keeps the real deadline; this is only a display and a convenience.
+  var timer = document.getElementById("quiz-timer");
+  var quizForm = document.getElementById("quiz-form");
+  if (timer && quizForm) {
+    var left = parseInt(timer.getAttribute("data-remaining"), 10) || 0;
+    var end = Date.now() + left * 1000;
+    var sent = false;
+    var tick = function () {
+      var s = Math.max(0, Math.round((end - Date.now()) / 1000));
+      timer.textContent = Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+      if (s === 0 && !sent) {
+        sent = true;
+        quizForm.submit();
+      }
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
   // Opening hours form: send this browser's time zone along.
   var tz = document.querySelectorAll("input[name=tz_minutes]");
   for (var i = 0; i < tz.length; i++) {

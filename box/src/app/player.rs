@@ -48,6 +48,27 @@ fn pick(pupil_uuid: &str, quiz_id: &str, qid: &str, attempt_no: usize, n: usize)
     (u64::from_le_bytes(b) % n as u64) as usize
 }
 
+/// The order questions are shown in: the author's, or for a quiz that shuffles them a
+/// permutation fixed per pupil and attempt (a reload shows the same order). Form
+/// fields keep the author's numbering, so marking does not depend on the order.
+pub(super) fn question_order(quiz: &Quiz, pupil_uuid: &str, attempt_no: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..quiz.questions.len()).collect();
+    if quiz.shuffle_questions {
+        order.sort_by_key(|i| {
+            *blake3::hash(format!("{pupil_uuid}\0{}\0{attempt_no}\0{i}", quiz.id).as_bytes()).as_bytes()
+        });
+    }
+    order
+}
+
+/// Time allowed after a timed quiz's limit for the automatic submission to arrive.
+const TIME_LIMIT_GRACE_SECS: i64 = 30;
+
+fn minutes_seconds(secs: i64) -> String {
+    let s = secs.max(0);
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
 fn not_found(lang: Lang) -> Response {
     message(
         lang,
@@ -104,13 +125,31 @@ pub async fn quiz_page(
             lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz.")
         ));
     } else {
+        if let Some(limit) = quiz.time_limit_secs {
+            // The clock starts when the form is first shown, on the box's clock; the
+            // browser only counts down the seconds left and submits at zero.
+            let started = match app.store().quiz_start(pupil, &pack, &quiz_id, used, now) {
+                Ok(t) => t,
+                Err(e) => return internal(lang, e),
+            };
+            let left = (started + limit as i64 - now).max(0);
+            body.push_str(&format!(
+                r#"<p class="msg timer" role="timer">{} {} min. {} <strong id="quiz-timer" data-remaining="{left}">{}</strong></p>"#,
+                lang.t("Temps limité :", "Time limit:"),
+                limit.div_ceil(60),
+                lang.t("Temps restant :", "Time left:"),
+                minutes_seconds(left)
+            ));
+        }
         body.push_str(&format!(
-            r#"<form method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}">"#,
+            r#"<form id="quiz-form" method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}">"#,
             url_seg(&pack),
             url_seg(&quiz_id),
             csrf.field()
         ));
-        for (i, q) in public.questions.iter().enumerate() {
+        let order = question_order(&quiz, &p.uuid, used);
+        for (pos, &i) in order.iter().enumerate() {
+            let Some(q) = public.questions.get(i) else { continue };
             body.push_str(&format!(r#"<div class="question" id="q{i}">"#));
             let shown = match &q.kind {
                 PublicKind::Random { candidates } => {
@@ -119,7 +158,7 @@ pub async fn quiz_page(
                 }
                 _ => q,
             };
-            render_question(&mut body, lang, &format!("q{i}"), shown, (i + 1, public.questions.len()));
+            render_question(&mut body, lang, &format!("q{i}"), shown, (pos + 1, public.questions.len()));
             body.push_str("</div>");
         }
         body.push_str(&format!("<button>{}</button></form>", lang.t("Valider mes réponses", "Submit my answers")));
@@ -435,7 +474,14 @@ pub async fn submit(
     }
     let records = mark_form(&quiz, &form, &p.uuid, used, lang);
     let now = app.now();
-    match store.save_attempt(pupil, &pack, &quiz_id, &records, now) {
+    let over_time = match quiz.time_limit_secs {
+        Some(limit) => match store.quiz_start(pupil, &pack, &quiz_id, used, now) {
+            Ok(started) => (now - started - limit as i64 - TIME_LIMIT_GRACE_SECS).max(0),
+            Err(e) => return internal(lang, e),
+        },
+        None => 0,
+    };
+    match store.save_timed_attempt(pupil, &pack, &quiz_id, &records, now, over_time) {
         // Committed: now the pupil may be told.
         Ok(id) => Redirect::to(&format!("/pupil/attempt/{id}")).into_response(),
         Err(e) => internal(lang, e),
@@ -481,6 +527,13 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
     let mut body =
         format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."));
+    if attempt.over_time > 0 {
+        body.push_str(&format!(
+            r#"<p class="warn" id="over-time">{} {}</p>"#,
+            lang.t("Envoyé après la fin du temps, de", "Sent after the time limit, by"),
+            minutes_seconds(attempt.over_time)
+        ));
+    }
     let scaled = match grade {
         Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
         _ => String::new(),

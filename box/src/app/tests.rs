@@ -560,6 +560,73 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     assert_eq!(again.post("/teacher/login", &new_login).await.location.as_deref(), Some("/teacher/"));
 }
 
+/// The demo pack plus `timed`: the demo quiz with a one-minute limit and shuffled questions.
+fn timed_fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = "timed".into();
+    q["time_limit_secs"] = 60.into();
+    q["shuffle_questions"] = true.into();
+    files.insert("_preau/quiz/timed.json".into(), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = Arc::new(packs);
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    Fixture { router: router_with(app.clone()), app, _dir: dir }
+}
+
+#[test]
+fn shuffled_questions_are_a_fixed_permutation_per_pupil_and_attempt() {
+    let (_, files) = super::testkit::demo_pack();
+    let mut quiz: quiz::Quiz = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    let n = quiz.questions.len();
+    assert_eq!(super::player::question_order(&quiz, "p1", 0), (0..n).collect::<Vec<_>>(), "no shuffle: author's order");
+    quiz.shuffle_questions = true;
+    let orders: Vec<Vec<usize>> = (0..20).map(|k| super::player::question_order(&quiz, &format!("p{k}"), 0)).collect();
+    for o in &orders {
+        let mut sorted = o.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "a permutation");
+    }
+    assert!(orders.iter().any(|o| *o != orders[0]), "pupils get different orders");
+    assert_eq!(orders[3], super::player::question_order(&quiz, "p3", 0), "a reload shows the same order");
+    assert_ne!(super::player::question_order(&quiz, "p3", 0), super::player::question_order(&quiz, "p3", 1));
+}
+
+#[tokio::test]
+async fn timed_quiz_counts_down_from_the_first_view_and_flags_late_answers() {
+    let f = timed_fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let page = p.get(&format!("/packs/{DEMO}/_quiz/timed")).await.body;
+    let left: i64 = page.split(r#"data-remaining=""#).nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    assert!((55..=60).contains(&left), "{left}");
+    // Questions in this pupil's order, numbered as shown; fields keep the author's ids.
+    let uuid = f.app.store().pupil(alice).unwrap().unwrap().uuid;
+    let quiz = super::player::load_quiz(&f.app, DEMO, "timed").unwrap();
+    let order = super::player::question_order(&quiz, &uuid, 0);
+    let positions: Vec<usize> = order.iter().map(|i| page.find(&format!(r#"id="q{i}""#)).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "shown in the shuffled order {order:?}");
+    // A reload does not restart the clock.
+    let again = p.get(&format!("/packs/{DEMO}/_quiz/timed")).await.body;
+    assert!(again.contains("data-remaining="));
+    let r = p.post(&format!("/packs/{DEMO}/_quiz/timed"), &[("n", "0"), ("q0", "1")]).await;
+    let on_time = p.get(r.location.as_deref().unwrap()).await.body;
+    assert!(!on_time.contains(r#"id="over-time""#));
+
+    // Attempt 2 starts now; the answers arrive three days later (by the box's clock).
+    p.get(&format!("/packs/{DEMO}/_quiz/timed")).await;
+    let ahead = (web::system_now() + 3 * 86_400).to_string();
+    t.post("/admin/clock", &[("browser_time", &ahead), ("tz_minutes", "60")]).await;
+    let r = p.post(&format!("/packs/{DEMO}/_quiz/timed"), &[("n", "1"), ("q0", "1")]).await;
+    let late = p.get(r.location.as_deref().unwrap()).await.body;
+    assert!(late.contains(r#"id="over-time""#), "the late attempt is kept and flagged: {late}");
+}
+
 /// Every teacher and admin route, with a method and a path.
 const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/teacher/"),

@@ -67,6 +67,8 @@ pub struct Attempt {
     pub pack: String,
     pub quiz: String,
     pub at: i64,
+    /// Seconds the answers arrived after a timed quiz's limit (and its grace); 0 if on time.
+    pub over_time: i64,
     pub answers: Vec<(i64, AnswerRecord)>,
 }
 
@@ -402,10 +404,37 @@ impl Store {
         answers: &[AnswerRecord],
         now: i64,
     ) -> Result<i64> {
+        self.save_timed_attempt(pupil_id, pack, quiz, answers, now, 0)
+    }
+
+    /// When attempt `attempt_no` of a timed quiz started: the first call records `now`.
+    pub fn quiz_start(&self, pupil_id: i64, pack: &str, quiz: &str, attempt_no: usize, now: i64) -> Result<i64> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO quiz_starts(pupil_id, pack, quiz, attempt_no, started) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![pupil_id, pack, quiz, attempt_no as i64, now],
+        )?;
+        self.conn.query_row(
+            "SELECT started FROM quiz_starts WHERE pupil_id = ?1 AND pack = ?2 AND quiz = ?3 AND attempt_no = ?4",
+            params![pupil_id, pack, quiz, attempt_no as i64],
+            |r| r.get(0),
+        )
+    }
+
+    /// Like [`Store::save_attempt`], for a timed quiz whose answers came `over_time`
+    /// seconds late (they are kept: nothing a pupil sends is thrown away).
+    pub fn save_timed_attempt(
+        &mut self,
+        pupil_id: i64,
+        pack: &str,
+        quiz: &str,
+        answers: &[AnswerRecord],
+        now: i64,
+        over_time: i64,
+    ) -> Result<i64> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO attempts(pupil_id, pack, quiz, at) VALUES (?1, ?2, ?3, ?4)",
-            params![pupil_id, pack, quiz, now],
+            "INSERT INTO attempts(pupil_id, pack, quiz, at, over_time) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![pupil_id, pack, quiz, now, over_time.max(0)],
         )?;
         let attempt = tx.last_insert_rowid();
         let quiz_path = format!("_quiz/{quiz}");
@@ -439,13 +468,14 @@ impl Store {
     pub fn attempt(&self, id: i64) -> Result<Option<Attempt>> {
         let head = self
             .conn
-            .query_row("SELECT id, pupil_id, pack, quiz, at FROM attempts WHERE id = ?1", [id], |r| {
+            .query_row("SELECT id, pupil_id, pack, quiz, at, over_time FROM attempts WHERE id = ?1", [id], |r| {
                 Ok(Attempt {
                     id: r.get(0)?,
                     pupil_id: r.get(1)?,
                     pack: r.get(2)?,
                     quiz: r.get(3)?,
                     at: r.get(4)?,
+                    over_time: r.get(5)?,
                     answers: Vec::new(),
                 })
             })

@@ -88,4 +88,16 @@ CREATE TABLE settings (
     value  TEXT NOT NULL
 );
 "#,
+    // 2: timed quizzes: when each attempt's form was first shown, and how late it came.
+    r#"
+CREATE TABLE quiz_starts (
+    pupil_id    INTEGER NOT NULL REFERENCES pupils(id) ON DELETE CASCADE,
+    pack        TEXT NOT NULL,
+    quiz        TEXT NOT NULL,
+    attempt_no  INTEGER NOT NULL,
+    started     INTEGER NOT NULL,
+    PRIMARY KEY (pupil_id, pack, quiz, attempt_no)
+);
+ALTER TABLE attempts ADD COLUMN over_time INTEGER NOT NULL DEFAULT 0;  -- seconds past the time limit
+"#,
 ];
