@@ -239,7 +239,7 @@ country = \"FR\"\n\
 # trusted_keys = [\"<hex ed25519 public key>\"]\n\
 # hours = \"22:00-06:00\"\n\
 # max_rate = 250000\n\
-# peer_token = \"the same secret on every box of the school\"   # share quiz answers between boxes\n";
+# peer_token = \"ecole-st-martin-7f3k9q2x\"   # the same on every box of the school: they share quiz answers\n";
 
 fn source_date_epoch() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
