@@ -206,10 +206,14 @@ fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
     out
 }
 
-/// One round: probe each candidate and pull from the first that answers.
+/// One round: probe each candidate and pull from the first that answers. When that
+/// source leaves packs incomplete (a peer one version behind, or one that keeps its quiz
+/// answers), the next source is tried too: what the first brought is kept, so the
+/// second only fetches the rest.
 pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSummary> {
     let mut last_err =
         Error::Other("no source configured (set [sync] repository, or put a peer box on the network)".into());
+    let mut partial: Option<PullSummary> = None;
     for (url, kind) in candidates(cfg) {
         set(status, |s| {
             s.state = "probing".into();
@@ -242,9 +246,37 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
         });
         let progress = |done: u64, _: u64| set(status, |s| s.bytes_in_progress = done);
         let opts = PullOptions { trusted: cfg.trusted_keys.clone(), progress: Some(&progress), ..Default::default() };
-        return pull(&src as &dyn Source, &cfg.data_dir, &opts);
+        match pull(&src as &dyn Source, &cfg.data_dir, &opts) {
+            Ok(s) => {
+                let s = merge(partial.take(), s);
+                if s.incomplete.is_empty() {
+                    return Ok(s);
+                }
+                partial = Some(s);
+            }
+            Err(e) => last_err = e,
+        }
     }
-    Err(last_err)
+    partial.ok_or(last_err)
+}
+
+/// The summary of two pulls in a row: the updates of both, the later one's view of
+/// what is still incomplete, the traffic of both.
+fn merge(earlier: Option<PullSummary>, mut later: PullSummary) -> PullSummary {
+    let Some(e) = earlier else { return later };
+    let mut updated = e.updated;
+    updated.extend(later.updated);
+    later.updated = updated;
+    later.up_to_date.retain(|id| !later.updated.iter().any(|u| &u.id == id));
+    later.bytes_downloaded += e.bytes_downloaded;
+    later.requests += e.requests;
+    later.objects += e.objects;
+    later.deltas_used += e.deltas_used;
+    later.seconds += e.seconds;
+    let mut warnings = e.warnings;
+    warnings.extend(later.warnings);
+    later.warnings = warnings;
+    later
 }
 
 fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condvar)) {
@@ -318,6 +350,42 @@ mod tests {
         assert_eq!(decide(t, 60, h), Action::Try);
         assert_eq!(decide(t, 0, h), Action::WaitHours(30 * 60));
         assert_eq!(decide(t, 0, None), Action::Try);
+    }
+
+    fn summary(updated: &[&str], incomplete: &[&str], bytes: u64) -> PullSummary {
+        PullSummary {
+            source: "s".into(),
+            source_kind: SourceKind::Peer,
+            catalog_version: 1,
+            updated: updated
+                .iter()
+                .map(|id| crate::pull::PackUpdate { id: id.to_string(), from_version: None, version: 2 })
+                .collect(),
+            up_to_date: vec!["done".into(), "b".into()],
+            incomplete: incomplete.iter().map(|id| (id.to_string(), "missing".into())).collect(),
+            bytes_downloaded: bytes,
+            requests: 1,
+            retries: 0,
+            objects: 1,
+            deltas_used: 0,
+            deltas_failed: 0,
+            gc_objects: 0,
+            gc_bytes: 0,
+            seconds: 1.0,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_second_source_completes_what_the_first_left() {
+        // The peer brought `a` but not `b`; the national server then brought `b`.
+        let m = merge(Some(summary(&["a"], &["b"], 100)), summary(&["b"], &[], 50));
+        let ids: Vec<&str> = m.updated.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(m.incomplete.is_empty());
+        assert_eq!(m.up_to_date, ["done"], "a pack updated in this round is not also 'up to date'");
+        assert_eq!((m.bytes_downloaded, m.requests), (150, 2));
+        assert_eq!(merge(None, summary(&["a"], &[], 1)).updated.len(), 1);
     }
 
     #[test]

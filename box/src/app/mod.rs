@@ -64,6 +64,24 @@ pub fn setup_code(ctx: &AppEnv) -> anyhow::Result<Option<String>> {
     teacher::setup_code(&store).map_err(|e| anyhow::anyhow!("setup code: {e}"))
 }
 
+/// Minutes east of UTC until a teacher's browser says otherwise: France in winter.
+pub const DEFAULT_TZ_MINUTES: i64 = 60;
+
+/// The school's time zone (minutes east of UTC) as a teacher's browser last sent it,
+/// France's winter offset until then. The background sync reads it at start for
+/// `[sync] hours`.
+pub fn saved_tz_minutes(data_dir: &std::path::Path) -> i32 {
+    let path = data_dir.join("preau.sqlite");
+    if !path.exists() {
+        return DEFAULT_TZ_MINUTES as i32;
+    }
+    Store::open(&path, "")
+        .ok()
+        .and_then(|s| s.setting("tz_minutes").ok().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_TZ_MINUTES as i32)
+}
+
 /// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
 /// opens (and migrates) the learner records, so a broken database shows at start.
 pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {

@@ -62,7 +62,12 @@ impl App {
     /// Minutes east of UTC for displayed times and opening hours (the box has no time
     /// zone database; the teacher's browser sets it).
     pub fn tz_minutes(&self) -> i64 {
-        self.store().setting("tz_minutes").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(60)
+        self.store()
+            .setting("tz_minutes")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(super::DEFAULT_TZ_MINUTES)
     }
 
     /// Whether pupils may use the box now.

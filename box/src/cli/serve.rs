@@ -169,7 +169,8 @@ fn start_auto_sync(
         repository: s.repository.clone(),
         trusted_keys: trusted.to_vec(),
         hours,
-        utc_offset_minutes: 0,
+        // `[sync] hours` are the school's local hours.
+        utc_offset_minutes: crate::app::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
         peers: config.server.mdns != Some(false),
         own_name: Some(config.hostname().to_string()),
