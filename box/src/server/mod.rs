@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -152,14 +153,19 @@ impl ConnService {
         } else {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(self.info);
-            // The hard limit for bodies without a Content-Length (chunked): reading past
-            // it fails, and axum's extractors answer 413.
-            let body = Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize));
+            let body = if body.is_end_stream() {
+                // A GET: nothing to limit, and an empty body costs no allocation.
+                Body::empty()
+            } else {
+                // The hard limit for bodies without a Content-Length (chunked): reading
+                // past it fails, and axum's extractors answer 413.
+                Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize))
+            };
             let req = Request::from_parts(parts, body);
-            match tokio::time::timeout(self.limits.request_timeout, self.router.oneshot(req)).await {
-                Ok(Ok(resp)) => resp,
-                Ok(Err(never)) => match never {},
-                Err(_) => {
+            match lazy_timeout(self.router.oneshot(req), self.limits.request_timeout).await {
+                Some(Ok(resp)) => resp,
+                Some(Err(never)) => match never {},
+                None => {
                     self.metrics.requests_timed_out.fetch_add(1, Relaxed);
                     plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
                 }
@@ -172,12 +178,30 @@ impl ConnService {
             // hyper closes the connection after a response carrying `Connection: close`.
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        headers::add_security_headers(resp.headers_mut());
         self.metrics.count_status(resp.status().as_u16());
         if let Some((method, path, t)) = access {
             tracing::debug!(peer = %self.info.peer, %method, path, status = resp.status().as_u16(), ms = t.elapsed().as_millis() as u64, "request");
         }
         Ok(resp)
     }
+}
+
+/// The handler timeout, with its timer started only if the handler does not answer at
+/// its first poll: most requests (cached pack files, 304s, redirects) answer at once, and
+/// for them a timer would be set up and torn down for nothing. `None` when it expired.
+/// The deadline counts from that first poll, which took no time worth counting.
+async fn lazy_timeout<F: Future>(fut: F, after: std::time::Duration) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(out));
+        }
+        let sleep = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// A short plain-text response (French first, then English).
