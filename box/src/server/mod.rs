@@ -61,8 +61,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_BUF_BYTES)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(64);
+        // hyper's default header count (100) is parsed in a stack array; setting any
+        // other count makes it fill a vector per request. The bytes are bounded anyway.
+        .max_header_size(MAX_HEADER_BYTES);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
