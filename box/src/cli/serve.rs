@@ -84,8 +84,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let banner = routes::app_startup_lines(&ctx)?;
         print_urls(local, &ctx, &data_dir, &banner);
         let advertiser = start_mdns(&ctx, local);
-        let router = routes::router_with_app(app_router, serving);
-        server::serve(listener, router, limits, metrics, server::shutdown_signal()).await?;
+        let router = routes::router_with_app(app_router, serving.clone());
+        server::serve(listener, router, Some(serving), limits, metrics, server::shutdown_signal()).await?;
         if let Some(a) = advertiser {
             a.stop();
         }

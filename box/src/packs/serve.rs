@@ -70,6 +70,70 @@ impl Serving {
     }
 }
 
+/// A pack file named by a request path, found before any routing (see [`Serving::direct`]).
+pub struct Direct {
+    pack: Arc<Pack>,
+    index: usize,
+}
+
+impl Serving {
+    /// The pack file that `GET {uri_path}` names, when the server may answer it without
+    /// the router: `/packs/{id}/{path}` where `path` is a public file of the installed
+    /// pack `id` whose first segment does not start with `_` (`_quiz/…` and `_assign/…`
+    /// are the classroom app's routes, `_preau/…` is never served). Everything else
+    /// (`None`: directories, redirects, 404s, the app's routes, odd encodings) goes
+    /// through the router, whose `pack_file` answers a file exactly as
+    /// [`Serving::serve_direct`] does. This skips, for the bulk of a class's requests,
+    /// the router's per-request work: route lookup, a boxed clone of the route's
+    /// service, a boxed handler future, path parameters copied into the extensions and
+    /// deserialised again.
+    pub fn direct(&self, uri_path: &str) -> Option<Direct> {
+        let rest = uri_path.strip_prefix("/packs/")?;
+        let (id, path) = rest.split_once('/')?;
+        if path.is_empty() || path.starts_with('_') || path.ends_with('/') {
+            return None;
+        }
+        let pack = self.packs.get(&percent_decode(id)?)?;
+        let path = percent_decode(path)?;
+        if path.starts_with('_') {
+            return None;
+        }
+        let index = pack.manifest.files.binary_search_by(|f| f.path.as_str().cmp(&path)).ok()?;
+        Some(Direct { pack, index })
+    }
+
+    /// Answers a request for a file found by [`Serving::direct`].
+    pub async fn serve_direct(&self, d: Direct, headers: &HeaderMap, query: Option<&str>) -> Resp {
+        let entry = &d.pack.manifest.files[d.index];
+        let resp = serve_entry(self, entry, headers, query).await;
+        self.opened(&resp, headers, &d.pack.id, &entry.path);
+        resp
+    }
+}
+
+/// Decodes `%XX` escapes of one URL path part (borrowed when there are none); `None` for
+/// a bad escape or bytes that are not UTF-8 (the router then answers, as before).
+fn percent_decode(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !s.contains('%') {
+        return Some(std::borrow::Cow::Borrowed(s));
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
+}
+
 type Resp = Response<Body>;
 
 /// `GET /packs/{id}`: the pack's root needs the trailing slash for relative links.
@@ -609,6 +673,11 @@ mod tests {
         assert_eq!(content_type("text/x-python"), "text/x-python; charset=utf-8");
         assert_eq!(content_type("text/html; charset=iso-8859-1"), "text/html; charset=iso-8859-1");
         assert_eq!(content_type(""), "application/octet-stream");
+        assert_eq!(percent_decode("cours/%C3%A9t%C3%A9%201.html").unwrap(), "cours/été 1.html");
+        assert_eq!(percent_decode("plain.css").unwrap(), "plain.css");
+        for bad in ["%", "a%2", "%zz", "%C3"] {
+            assert!(percent_decode(bad).is_none(), "{bad}");
+        }
         assert_eq!(encode_path("cours/été 1.html"), "cours/%C3%A9t%C3%A9%201.html");
         assert_eq!(html_escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }

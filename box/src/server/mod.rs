@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use axum::Router;
 use axum::body::Body;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -31,6 +31,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::config::Limits;
+use crate::packs::serve::Serving;
 pub use metrics::Metrics;
 
 /// Where a request came in, added to every request's extensions.
@@ -46,9 +47,12 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 const MAX_BUF_BYTES: usize = 64 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+/// With `packs`, `GET` requests for pack files are answered without the router (see
+/// `Serving::direct`); the router must then be built around the same `Serving`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    packs: Option<Arc<Serving>>,
     limits: Limits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
@@ -91,6 +95,7 @@ pub async fn serve(
         let info = ConnInfo { peer, local };
         let service = ConnService {
             router: router.clone(),
+            packs: packs.clone(),
             limits: limits.clone(),
             metrics: metrics.clone(),
             info,
@@ -133,6 +138,7 @@ async fn refuse(mut stream: TcpStream) {
 #[derive(Clone)]
 struct ConnService {
     router: Router,
+    packs: Option<Arc<Serving>>,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     info: ConnInfo,
@@ -153,24 +159,31 @@ impl ConnService {
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
         } else {
             let (mut parts, body) = req.into_parts();
-            parts.extensions.insert(self.info);
-            let body = if body.is_end_stream() {
-                // A GET: nothing to limit, and an empty body costs no allocation.
-                Body::empty()
-            } else {
-                // The hard limit for bodies without a Content-Length (chunked): reading
-                // past it fails, and axum's extractors answer 413.
-                Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize))
+            let direct = match &self.packs {
+                Some(packs) if parts.method == Method::GET => packs.direct(parts.uri.path()).map(|d| (packs, d)),
+                _ => None,
             };
-            let req = Request::from_parts(parts, body);
-            match lazy_timeout(self.router.oneshot(req), self.limits.request_timeout).await {
-                Some(Ok(resp)) => resp,
-                Some(Err(never)) => match never {},
-                None => {
-                    self.metrics.requests_timed_out.fetch_add(1, Relaxed);
-                    plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
-                }
-            }
+            let answered = if let Some((packs, d)) = direct {
+                lazy_timeout(packs.serve_direct(d, &parts.headers, parts.uri.query()), self.limits.request_timeout)
+                    .await
+            } else {
+                parts.extensions.insert(self.info);
+                let body = if body.is_end_stream() {
+                    // A GET: nothing to limit, and an empty body costs no allocation.
+                    Body::empty()
+                } else {
+                    // The hard limit for bodies without a Content-Length (chunked): reading
+                    // past it fails, and axum's extractors answer 413.
+                    Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize))
+                };
+                let req = Request::from_parts(parts, body);
+                let routed = async { self.router.oneshot(req).await.unwrap_or_else(|never| match never {}) };
+                lazy_timeout(routed, self.limits.request_timeout).await
+            };
+            answered.unwrap_or_else(|| {
+                self.metrics.requests_timed_out.fetch_add(1, Relaxed);
+                plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
+            })
         };
         if n >= self.limits.keep_alive_max_requests
             || resp.status() == StatusCode::REQUEST_TIMEOUT
