@@ -418,10 +418,13 @@ fn stream_range(s: &Serving, entry: &FileEntry, start: u64, len: u64) -> Body {
     Body::from_stream(stream)
 }
 
-/// Splits `start..start+len` at chunk boundaries and at most `PIECE_BYTES` per piece.
+/// Splits `start..start+len` into reads of at most `PIECE_BYTES`, cut at chunk
+/// boundaries (or the range's ends): each read decodes a few whole chunks, so a chunk is
+/// decoded once, and a 64 KiB-average chunking does not cost one hand-off to a blocking
+/// thread per 64 KiB. A chunk larger than `PIECE_BYTES` is read in several pieces.
 pub fn chunk_pieces(entry: &FileEntry, start: u64, len: u64) -> Vec<(u64, u64)> {
     let end = start + len;
-    let mut out = Vec::new();
+    let mut out: Vec<(u64, u64)> = Vec::new();
     let mut chunk_start = 0u64;
     for c in entry.chunk_list() {
         let chunk_end = chunk_start + c.1;
@@ -429,7 +432,11 @@ pub fn chunk_pieces(entry: &FileEntry, start: u64, len: u64) -> Vec<(u64, u64)> 
         let mut pos = a;
         while pos < b {
             let n = (b - pos).min(PIECE_BYTES);
-            out.push((pos, n));
+            match out.last_mut() {
+                // Pieces are contiguous: join this one to the previous read if it fits.
+                Some(last) if pos == a && last.1 + n <= PIECE_BYTES => last.1 += n,
+                _ => out.push((pos, n)),
+            }
             pos += n;
         }
         if chunk_end >= end {
@@ -631,19 +638,36 @@ mod tests {
     use preau_pack::{ChunkRef, Hash};
 
     #[test]
-    fn pieces_follow_chunks() {
+    fn pieces_join_whole_chunks_up_to_the_piece_size() {
         let h = Hash::of(b"x");
+        const K: u64 = 1024;
+        let sizes = [100 * K, 100 * K, 100 * K, 256 * K, 20 * K];
         let e = FileEntry {
             path: "v.mp4".into(),
-            size: 300,
+            size: sizes.iter().sum(),
             media_type: "video/mp4".into(),
             hash: h,
-            chunks: vec![ChunkRef(h, 100), ChunkRef(h, 100), ChunkRef(h, 100)],
+            chunks: sizes.iter().map(|&n| ChunkRef(h, n)).collect(),
         };
-        assert_eq!(chunk_pieces(&e, 0, 300), vec![(0, 100), (100, 100), (200, 100)]);
-        assert_eq!(chunk_pieces(&e, 150, 100), vec![(150, 50), (200, 50)]);
-        assert_eq!(chunk_pieces(&e, 99, 2), vec![(99, 1), (100, 1)]);
-        assert_eq!(chunk_pieces(&e, 299, 1), vec![(299, 1)]);
+        // 100+100 fit in 256 KiB, the third 100 does not; the 256 KiB chunk is alone.
+        assert_eq!(
+            chunk_pieces(&e, 0, e.size),
+            vec![(0, 200 * K), (200 * K, 100 * K), (300 * K, 256 * K), (556 * K, 20 * K)]
+        );
+        assert_eq!(chunk_pieces(&e, 150 * K, 100 * K), vec![(150 * K, 100 * K)]);
+        assert_eq!(chunk_pieces(&e, 99 * K, 2), vec![(99 * K, 2)]);
+        assert_eq!(chunk_pieces(&e, e.size - 1, 1), vec![(e.size - 1, 1)]);
+        // Every piece lies within PIECE_BYTES and they tile the range.
+        for (start, len) in [(0, e.size), (1, e.size - 2), (300 * K - 1, 258 * K)] {
+            let p = chunk_pieces(&e, start, len);
+            assert!(p.iter().all(|&(_, n)| n > 0 && n <= PIECE_BYTES));
+            assert_eq!(p[0].0, start);
+            assert!(p.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            assert_eq!(p.iter().map(|x| x.1).sum::<u64>(), len);
+        }
+        // A chunk over the piece size is read in pieces.
+        let big = FileEntry { size: 600 * K, chunks: vec![ChunkRef(h, 600 * K)], ..e.clone() };
+        assert_eq!(chunk_pieces(&big, 0, 600 * K), vec![(0, 256 * K), (256 * K, 256 * K), (512 * K, 88 * K)]);
     }
 
     #[test]
