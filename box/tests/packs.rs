@@ -259,3 +259,51 @@ fn sigterm_lets_a_download_in_flight_finish() {
     let st = common::wait_exit(&mut s.child, Duration::from_secs(20)).expect("no exit after SIGTERM");
     assert!(st.success());
 }
+
+/// `GET` of a pack file is answered before routing (`Serving::direct`); `HEAD` and
+/// anything unusual go through the router. Both must give the same headers, and the
+/// shortcut must never open what the router keeps closed.
+#[test]
+fn files_answered_before_routing_match_the_router() {
+    let (s, p, _t) = start_with_packs("");
+    for (path, gzip) in [("/packs/t/style.css", false), ("/packs/t/style.css", true), ("/packs/t/index.html", false)] {
+        let h: &[(&str, &str)] = if gzip { &[("accept-encoding", "gzip")] } else { &[] };
+        let get = s.get_with(path, h);
+        let head = request(s.addr, "HEAD", path, h, b"");
+        assert_eq!((get.status, head.status), (200, 200), "{path}");
+        for name in [
+            "etag",
+            "content-type",
+            "content-length",
+            "content-encoding",
+            "cache-control",
+            "content-security-policy",
+            "vary",
+            "accept-ranges",
+            "x-content-type-options",
+            "referrer-policy",
+            "x-frame-options",
+        ] {
+            assert_eq!(get.header(name), head.header(name), "{path} gzip={gzip}: {name}");
+        }
+        assert_eq!(get.header("content-security-policy"), Some(SANDBOX));
+        assert_eq!(get.header("x-content-type-options"), Some("nosniff"));
+    }
+    assert_eq!(s.get("/packs/t/style.css").body, p.css);
+    // Percent-encoded names, and escapes that hide a reserved or private path.
+    assert_eq!(s.get("/packs/t/docs/b%20c.txt").body, b"b");
+    assert_eq!(s.get("/packs/%74/docs/a.txt").body, b"a");
+    for hidden in ["/packs/t/%5Fpreau/quiz/q1.json", "/packs/t/_preau/quiz/q1.json", "/packs/t/_PREAU/quiz/q1.json"] {
+        let r = s.get(hidden);
+        assert_eq!(r.status, 404, "{hidden}");
+        assert!(!r.text().contains("right answer"), "{hidden}");
+    }
+    assert!(s.get("/packs/t/docs/b%2").status >= 400);
+    assert_eq!(s.get("/packs/t/docs").status, 302);
+    assert_eq!(s.get("/packs/nope/style.css").status, 404);
+    // Range and conditional requests on the shortcut.
+    let r = s.get_with("/packs/t/style.css", &[("range", "bytes=0-9")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &p.css[..10]));
+    let etag = s.get("/packs/t/style.css").header("etag").unwrap().to_string();
+    assert_eq!(s.get_with("/packs/t/style.css", &[("if-none-match", &etag)]).status, 304);
+}

@@ -39,14 +39,15 @@ fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
         metrics: metrics.clone(),
         sync_status: None,
     };
-    let router = routes::router(ctx, Arc::new(serving));
+    let serving = Arc::new(serving);
+    let router = routes::router(ctx, serving.clone());
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let limits = Config::default().limits();
-    let server = rt.spawn(server::serve(listener, router, limits, metrics, async {
+    let server = rt.spawn(server::serve(listener, router, Some(serving), limits, metrics, async {
         let _ = rx.await;
     }));
     let get = |path: &str| common::request(addr, "GET", path, &[("cookie", "pupil=x")], b"");

@@ -95,14 +95,28 @@ pub fn decode_bounded(stored: &[u8], max_len: u64) -> std::result::Result<Vec<u8
         return Err("not a zstd frame (bad magic)".into());
     }
     let cap = usize::try_from(max_len).map_err(|_| "expected length too large".to_string())?;
-    let mut d = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
-    // Raw frames declare a single segment as large as the content, which is within the
-    // object bounds; compressed chunks never need more than the 8 MiB window.
-    d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(31)).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(cap);
-    d.decompress_to_buffer(stored, &mut out)
-        .map_err(|e| format!("zstd: {e} (larger than {max_len} bytes or damaged)"))?;
-    Ok(out)
+    // One decompression context per thread, reused: making one (ZSTD_createDCtx) cost
+    // more than decoding a 64 KiB raw chunk, and a video streams a chunk per read.
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(|_| "zstd: decompressor in use".to_string())?;
+        if slot.is_none() {
+            let mut d = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
+            // Raw frames declare a single segment as large as the content, which is within
+            // the object bounds; compressed chunks never need more than the 8 MiB window.
+            d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(31)).map_err(|e| e.to_string())?;
+            *slot = Some(d);
+        }
+        let d = slot.as_mut().expect("set above");
+        let mut out = Vec::with_capacity(cap);
+        // Each call decodes one whole frame from the start; the window limit stays set.
+        d.decompress_to_buffer(stored, &mut out)
+            .map_err(|e| format!("zstd: {e} (larger than {max_len} bytes or damaged)"))?;
+        Ok(out)
+    })
 }
 
 /// Whether a media type is worth trying to compress.

@@ -78,12 +78,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     let serving = Arc::new(serving);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(MAX_BLOCKING_THREADS)
-        .thread_name("preau")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime(std::env::var("PREAU_WORKERS").ok().and_then(|v| v.parse().ok()))?;
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -91,8 +86,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let banner = routes::app_startup_lines(&ctx)?;
         print_urls(local, &ctx, &data_dir, &banner);
         let advertiser = start_mdns(&ctx, local);
-        let router = routes::router_with_app(app_router, serving);
-        server::serve(listener, router, limits, metrics, server::shutdown_signal()).await?;
+        let router = routes::router_with_app(app_router, serving.clone());
+        server::serve(listener, router, Some(serving), limits, metrics, server::shutdown_signal()).await?;
         if let Some(a) = advertiser {
             a.stop();
         }
@@ -102,6 +97,27 @@ pub fn run(args: ServeArgs) -> Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The async runtime: one worker thread per core the process may run on (its CPU
+/// affinity, so `taskset -c 0` means one). With one core, the single-threaded scheduler:
+/// no work-stealing queues, no cross-thread wake-ups, no second thread to switch to.
+/// Blocking work (disk reads, zstd, gzip, SQLite) goes to the blocking pool either way.
+fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    builder
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .thread_name("preau")
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// The root keys named in `[sync] trusted_keys` (already checked by the config parser).

@@ -92,7 +92,7 @@ pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, 
         header::CACHE_CONTROL,
         HeaderValue::from_static(if immutable { "public, max-age=31536000, immutable" } else { "no-cache" }),
     );
-    if if_none_match(&headers, &etag) {
+    if if_none_match(&headers, etag.as_bytes()) {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r.headers_mut().extend(common);

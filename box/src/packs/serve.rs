@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Request, State};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use preau_pack::FileEntry;
@@ -38,8 +38,10 @@ const MIN_GZIP_BYTES: u64 = 256;
 /// Most entries shown in a generated file index.
 const MAX_INDEX_ENTRIES: usize = 5000;
 
-/// Called for each page (HTML or Markdown) of a pack served with status 200, with the
-/// request headers, the pack id and the path: the app records pupils' progress with it.
+/// Called for each page (HTML or Markdown) of a pack served with status 200 to a request
+/// that carries a `Cookie` header, with the request headers, the pack id and the path: the
+/// app records signed-in pupils' progress with it (a request without cookies has no
+/// session, so it is not worth the hand-off to a blocking thread).
 pub type OpenHook = Arc<dyn Fn(&HeaderMap, &str, &str) + Send + Sync>;
 
 /// What the pack handlers share.
@@ -60,13 +62,78 @@ impl Serving {
     /// Runs the open hook off the request path (it may write to SQLite).
     fn opened(&self, resp: &Resp, headers: &HeaderMap, id: &str, path: &str) {
         let Some(hook) = &self.on_open else { return };
-        let is_page = resp.status() == StatusCode::OK
+        let is_page = headers.contains_key(header::COOKIE)
+            && resp.status() == StatusCode::OK
             && resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
         if is_page {
             let (hook, headers, id, path) = (hook.clone(), headers.clone(), id.to_string(), path.to_string());
             tokio::task::spawn_blocking(move || hook(&headers, &id, &path));
         }
     }
+}
+
+/// A pack file named by a request path, found before any routing (see [`Serving::direct`]).
+pub struct Direct {
+    pack: Arc<Pack>,
+    index: usize,
+}
+
+impl Serving {
+    /// The pack file that `GET {uri_path}` names, when the server may answer it without
+    /// the router: `/packs/{id}/{path}` where `path` is a public file of the installed
+    /// pack `id` whose first segment does not start with `_` (`_quiz/…` and `_assign/…`
+    /// are the classroom app's routes, `_preau/…` is never served). Everything else
+    /// (`None`: directories, redirects, 404s, the app's routes, odd encodings) goes
+    /// through the router, whose `pack_file` answers a file exactly as
+    /// [`Serving::serve_direct`] does. This skips, for the bulk of a class's requests,
+    /// the router's per-request work: route lookup, a boxed clone of the route's
+    /// service, a boxed handler future, path parameters copied into the extensions and
+    /// deserialised again.
+    pub fn direct(&self, uri_path: &str) -> Option<Direct> {
+        let rest = uri_path.strip_prefix("/packs/")?;
+        let (id, path) = rest.split_once('/')?;
+        if path.is_empty() || path.starts_with('_') || path.ends_with('/') {
+            return None;
+        }
+        let pack = self.packs.get(&percent_decode(id)?)?;
+        let path = percent_decode(path)?;
+        if path.starts_with('_') {
+            return None;
+        }
+        let index = pack.manifest.files.binary_search_by(|f| f.path.as_str().cmp(&path)).ok()?;
+        Some(Direct { pack, index })
+    }
+
+    /// Answers a request for a file found by [`Serving::direct`].
+    pub async fn serve_direct(&self, d: Direct, headers: &HeaderMap, query: Option<&str>) -> Resp {
+        let entry = &d.pack.manifest.files[d.index];
+        let resp = serve_entry(self, entry, headers, query).await;
+        self.opened(&resp, headers, &d.pack.id, &entry.path);
+        resp
+    }
+}
+
+/// Decodes `%XX` escapes of one URL path part (borrowed when there are none); `None` for
+/// a bad escape or bytes that are not UTF-8 (the router then answers, as before).
+fn percent_decode(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !s.contains('%') {
+        return Some(std::borrow::Cow::Borrowed(s));
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
 }
 
 type Resp = Response<Body>;
@@ -77,40 +144,38 @@ pub async fn pack_root_redirect(Path(id): Path<String>) -> Resp {
 }
 
 /// `GET /packs/{id}/`: the entry page, `index.html`, or a generated index.
-pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, headers: HeaderMap) -> Resp {
+pub async fn pack_root(State(s): State<Arc<Serving>>, Path(id): Path<String>, req: Request) -> Resp {
+    let headers = req.headers();
     let Some(pack) = s.packs.get(&id) else { return not_found() };
     let entry = pack.manifest.meta.entry.trim_start_matches('/');
     if !entry.is_empty() && entry != "index.html" && pack.public_file(entry).is_some() {
         return redirect(&format!("/packs/{}/{}", encode_path(&id), encode_path(entry)));
     }
-    let resp = dir_or_index(&s, &pack, "", &headers, None).await;
-    s.opened(&resp, &headers, &id, "");
+    let resp = dir_or_index(&s, &pack, "", headers, None).await;
+    s.opened(&resp, headers, &id, "");
     resp
 }
 
-/// `GET /packs/{id}/{*path}`.
-pub async fn pack_file(
-    State(s): State<Arc<Serving>>,
-    Path((id, path)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Resp {
+/// `GET /packs/{id}/{*path}`. Takes the request itself (not a copy of its headers) and
+/// reads its headers and query in place.
+pub async fn pack_file(State(s): State<Arc<Serving>>, Path((id, path)): Path<(String, String)>, req: Request) -> Resp {
+    let (headers, query) = (req.headers(), req.uri().query());
     let Some(pack) = s.packs.get(&id) else { return not_found() };
     if is_private(&path) {
         return not_found();
     }
     let resp = if path.ends_with('/') {
-        dir_or_index(&s, &pack, &path, &headers, query.as_deref()).await
+        dir_or_index(&s, &pack, &path, headers, query).await
     } else {
         match pack.public_file(&path) {
-            Some(entry) => serve_entry(&s, entry, &headers, query.as_deref()).await,
+            Some(entry) => serve_entry(&s, entry, headers, query).await,
             None if has_dir(&pack, &format!("{path}/")) => {
                 redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
             }
             None => not_found(),
         }
     };
-    s.opened(&resp, &headers, &id, &path);
+    s.opened(&resp, headers, &id, &path);
     resp
 }
 
@@ -183,13 +248,10 @@ fn file_index(pack: &Pack, dir: &str) -> String {
     out
 }
 
-/// Sends one file of a pack, in the form the request asks for.
+/// Sends one file of a pack, in the form the request asks for. Headers go straight into
+/// the response's map, with values that need no formatting where they can.
 async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query: Option<&str>) -> Resp {
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let if_range_ok = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-        Some(v) => v.trim() == quote(&entry.hash.to_hex()),
-        None => true,
-    };
     let markdown =
         is_markdown(&entry.path) && !query.is_some_and(|q| q.split('&').any(|p| p == "raw" || p.starts_with("raw=")));
     let compressible = is_compressible(&entry.media_type, &entry.path);
@@ -197,67 +259,66 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
         Form::Markdown
     } else if range_header.is_none()
         && compressible
-        && accepts_gzip(headers)
         && entry.size >= MIN_GZIP_BYTES
         && s.cache.fits(entry.size)
+        && accepts_gzip(headers)
     {
         Form::Gzip
     } else {
         Form::Identity
     };
-    let etag = match form {
-        Form::Identity => quote(&entry.hash.to_hex()),
-        Form::Gzip => quote(&format!("{}.gz", entry.hash.to_hex())),
-        Form::Markdown => quote(&format!("{}.md", entry.hash.to_hex())),
-    };
-    let mut common = HeaderMap::new();
-    common.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
-    common.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&entry.media_type, form)));
-    common.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PACK_CSP));
+    let etag = etag(entry, form);
+    let mut h = HeaderMap::with_capacity(16);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&entry.media_type, form)));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PACK_CSP));
     if compressible {
-        common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if form == Form::Identity {
-        common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    if if_none_match(headers, &etag) {
+    if if_none_match(headers, etag.as_bytes()) {
+        h.insert(header::ETAG, etag);
         let mut resp = Response::new(Body::empty());
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        resp.headers_mut().extend(common);
+        *resp.headers_mut() = h;
         return resp;
     }
-    let content_type = match form {
-        Form::Markdown => "text/html; charset=utf-8".to_string(),
-        _ => content_type(&entry.media_type),
-    };
-    common.insert(
+    h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        match form {
+            Form::Markdown => HeaderValue::from_static("text/html; charset=utf-8"),
+            _ => content_type(&entry.media_type),
+        },
     );
+    let if_range_ok = match headers.get(header::IF_RANGE) {
+        Some(v) => v.as_bytes().trim_ascii() == etag.as_bytes(),
+        None => true,
+    };
+    h.insert(header::ETAG, etag);
 
     let answer =
         if form == Form::Identity && if_range_ok { range::parse(range_header, entry.size) } else { RangeAnswer::Whole };
-    let mut resp = match answer {
+    let (status, body) = match answer {
         RangeAnswer::Unsatisfiable => {
-            let mut r = Response::new(Body::empty());
-            *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            r.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{}", entry.size)).expect("ascii"),
-            );
-            r.headers_mut().extend(common);
-            return r;
+            h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{}", entry.size)).expect("ascii"));
+            (StatusCode::RANGE_NOT_SATISFIABLE, Body::empty())
         }
         RangeAnswer::Part { start, len } => {
-            let mut r = Response::new(stream_range(s, entry, start, len));
-            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             let cr = format!("bytes {start}-{}/{}", start + len - 1, entry.size);
-            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
-            r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            r
+            h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).expect("ascii"));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            (StatusCode::PARTIAL_CONTENT, stream_range(s, entry, start, len))
         }
         RangeAnswer::Whole => match whole_body(s, entry, form).await {
-            Ok(r) => r,
+            Ok((body, len)) => {
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                if form == Form::Gzip {
+                    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    s.metrics.gzip_responses.fetch_add(1, Relaxed);
+                }
+                (StatusCode::OK, body)
+            }
             Err(e) => {
                 tracing::error!(path = %entry.path, error = %format!("{e:#}"), "cannot read pack file");
                 return crate::server::plain(
@@ -267,20 +328,38 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
             }
         },
     };
-    if form == Form::Gzip {
-        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        s.metrics.gzip_responses.fetch_add(1, Relaxed);
-    }
-    resp.headers_mut().extend(common);
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = h;
     resp
 }
 
-/// The whole file in the requested form: from the cache, read and cached, or streamed.
-async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Result<Resp> {
+/// The strong ETag of one representation of a file: its BLAKE3 in hex, quoted, with
+/// `.gz` or `.md` for the gzip and rendered-Markdown forms. Made without formatting.
+fn etag(entry: &FileEntry, form: Form) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 2 + 64 + 3];
+    buf[0] = b'"';
+    for (i, b) in entry.hash.0.iter().enumerate() {
+        buf[1 + 2 * i] = HEX[usize::from(b >> 4)];
+        buf[2 + 2 * i] = HEX[usize::from(b & 15)];
+    }
+    let suffix: &[u8] = match form {
+        Form::Identity => b"",
+        Form::Gzip => b".gz",
+        Form::Markdown => b".md",
+    };
+    let end = 65 + suffix.len();
+    buf[65..end].copy_from_slice(suffix);
+    buf[end] = b'"';
+    HeaderValue::from_bytes(&buf[..=end]).expect("hex is a valid header value")
+}
+
+/// The whole file in the requested form, and its length: from the cache (the cached
+/// bytes themselves, no copy), read and cached, or streamed.
+async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Result<(Body, u64)> {
     if form == Form::Identity && !s.cache.fits(entry.size) {
-        let mut r = Response::new(stream_range(s, entry, 0, entry.size));
-        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(entry.size));
-        return Ok(r);
+        return Ok((stream_range(s, entry, 0, entry.size), entry.size));
     }
     let body = match s.cache.get(&entry.hash, form) {
         Some(b) => {
@@ -308,10 +387,9 @@ async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Resul
             body
         }
     };
-    s.metrics.pack_bytes_sent.fetch_add(body.len() as u64, Relaxed);
-    let mut r = Response::new(Body::from(body.clone()));
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Ok(r)
+    let len = body.len() as u64;
+    s.metrics.pack_bytes_sent.fetch_add(len, Relaxed);
+    Ok((Body::from(body), len))
 }
 
 /// A body that reads `start..start+len` piece by piece, each piece inside one chunk, so
@@ -342,10 +420,13 @@ fn stream_range(s: &Serving, entry: &FileEntry, start: u64, len: u64) -> Body {
     Body::from_stream(stream)
 }
 
-/// Splits `start..start+len` at chunk boundaries and at most `PIECE_BYTES` per piece.
+/// Splits `start..start+len` into reads of at most `PIECE_BYTES`, cut at chunk
+/// boundaries (or the range's ends): each read decodes a few whole chunks, so a chunk is
+/// decoded once, and a 64 KiB-average chunking does not cost one hand-off to a blocking
+/// thread per 64 KiB. A chunk larger than `PIECE_BYTES` is read in several pieces.
 pub fn chunk_pieces(entry: &FileEntry, start: u64, len: u64) -> Vec<(u64, u64)> {
     let end = start + len;
-    let mut out = Vec::new();
+    let mut out: Vec<(u64, u64)> = Vec::new();
     let mut chunk_start = 0u64;
     for c in entry.chunk_list() {
         let chunk_end = chunk_start + c.1;
@@ -353,7 +434,11 @@ pub fn chunk_pieces(entry: &FileEntry, start: u64, len: u64) -> Vec<(u64, u64)> 
         let mut pos = a;
         while pos < b {
             let n = (b - pos).min(PIECE_BYTES);
-            out.push((pos, n));
+            match out.last_mut() {
+                // Pieces are contiguous: join this one to the previous read if it fits.
+                Some(last) if pos == a && last.1 + n <= PIECE_BYTES => last.1 += n,
+                _ => out.push((pos, n)),
+            }
             pos += n;
         }
         if chunk_end >= end {
@@ -418,35 +503,67 @@ pub async fn api_packs(State(s): State<Arc<Serving>>) -> Json<serde_json::Value>
 }
 
 fn is_markdown(path: &str) -> bool {
-    let p = path.to_ascii_lowercase();
-    p.ends_with(".md") || p.ends_with(".markdown")
+    ends_with_ignore_case(path, ".md") || ends_with_ignore_case(path, ".markdown")
+}
+
+fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len() && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// Types worth gzip: text, scripts, data, SVG, WebAssembly, fonts without their own compression.
 pub fn is_compressible(media_type: &str, path: &str) -> bool {
-    let t = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    t.starts_with("text/")
-        || matches!(
-            t.as_str(),
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "application/xhtml+xml"
-                | "application/wasm"
-                | "application/x-ipynb+json"
-                | "image/svg+xml"
-                | "font/ttf"
-                | "font/otf"
-                | "application/vnd.ms-fontobject"
-        )
+    let t = media_type.split(';').next().unwrap_or("").trim();
+    (t.len() >= 5 && t.as_bytes()[..5].eq_ignore_ascii_case(b"text/"))
+        || [
+            "application/javascript",
+            "application/json",
+            "application/xml",
+            "application/xhtml+xml",
+            "application/wasm",
+            "application/x-ipynb+json",
+            "image/svg+xml",
+            "font/ttf",
+            "font/otf",
+            "application/vnd.ms-fontobject",
+        ]
+        .iter()
+        .any(|c| t.eq_ignore_ascii_case(c))
         || path.ends_with(".ipynb")
 }
 
-fn content_type(media_type: &str) -> String {
-    let t = if media_type.is_empty() { "application/octet-stream" } else { media_type };
+/// `Content-Type` for a pack file's media type: text gets `charset=utf-8`. The usual
+/// types are static values (no formatting, no allocation).
+fn content_type(media_type: &str) -> HeaderValue {
+    let known = match media_type {
+        "" | "application/octet-stream" => "application/octet-stream",
+        "text/html" => "text/html; charset=utf-8",
+        "text/css" => "text/css; charset=utf-8",
+        "text/plain" => "text/plain; charset=utf-8",
+        "text/markdown" => "text/markdown; charset=utf-8",
+        "application/javascript" | "text/javascript" => {
+            return HeaderValue::from_static(if media_type == "text/javascript" {
+                "text/javascript; charset=utf-8"
+            } else {
+                "application/javascript; charset=utf-8"
+            });
+        }
+        "application/json" => "application/json; charset=utf-8",
+        "image/svg+xml" => "image/svg+xml; charset=utf-8",
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/webp" => "image/webp",
+        "video/mp4" => "video/mp4",
+        "application/pdf" => "application/pdf",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return HeaderValue::from_static(known);
+    }
+    let t = media_type;
     let textual =
         t.starts_with("text/") || t == "application/javascript" || t == "application/json" || t == "image/svg+xml";
-    if textual && !t.contains("charset") { format!("{t}; charset=utf-8") } else { t.to_string() }
+    let value = if textual && !t.contains("charset") { format!("{t}; charset=utf-8") } else { t.to_string() };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// Pages revalidate every time (a pack update must show at once, and a 304 is cheap);
@@ -470,18 +587,16 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// True when `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks) or `*`.
-pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub fn if_none_match(headers: &HeaderMap, etag: &[u8]) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{s}\"")
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|t| {
+            let t = t.trim_ascii();
+            t.strip_prefix(b"W/").unwrap_or(t)
+        })
+        .any(|t| t == etag || t == b"*")
 }
 
 pub fn redirect(location: &str) -> Resp {
@@ -525,19 +640,36 @@ mod tests {
     use preau_pack::{ChunkRef, Hash};
 
     #[test]
-    fn pieces_follow_chunks() {
+    fn pieces_join_whole_chunks_up_to_the_piece_size() {
         let h = Hash::of(b"x");
+        const K: u64 = 1024;
+        let sizes = [100 * K, 100 * K, 100 * K, 256 * K, 20 * K];
         let e = FileEntry {
             path: "v.mp4".into(),
-            size: 300,
+            size: sizes.iter().sum(),
             media_type: "video/mp4".into(),
             hash: h,
-            chunks: vec![ChunkRef(h, 100), ChunkRef(h, 100), ChunkRef(h, 100)],
+            chunks: sizes.iter().map(|&n| ChunkRef(h, n)).collect(),
         };
-        assert_eq!(chunk_pieces(&e, 0, 300), vec![(0, 100), (100, 100), (200, 100)]);
-        assert_eq!(chunk_pieces(&e, 150, 100), vec![(150, 50), (200, 50)]);
-        assert_eq!(chunk_pieces(&e, 99, 2), vec![(99, 1), (100, 1)]);
-        assert_eq!(chunk_pieces(&e, 299, 1), vec![(299, 1)]);
+        // 100+100 fit in 256 KiB, the third 100 does not; the 256 KiB chunk is alone.
+        assert_eq!(
+            chunk_pieces(&e, 0, e.size),
+            vec![(0, 200 * K), (200 * K, 100 * K), (300 * K, 256 * K), (556 * K, 20 * K)]
+        );
+        assert_eq!(chunk_pieces(&e, 150 * K, 100 * K), vec![(150 * K, 100 * K)]);
+        assert_eq!(chunk_pieces(&e, 99 * K, 2), vec![(99 * K, 2)]);
+        assert_eq!(chunk_pieces(&e, e.size - 1, 1), vec![(e.size - 1, 1)]);
+        // Every piece lies within PIECE_BYTES and they tile the range.
+        for (start, len) in [(0, e.size), (1, e.size - 2), (300 * K - 1, 258 * K)] {
+            let p = chunk_pieces(&e, start, len);
+            assert!(p.iter().all(|&(_, n)| n > 0 && n <= PIECE_BYTES));
+            assert_eq!(p[0].0, start);
+            assert!(p.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            assert_eq!(p.iter().map(|x| x.1).sum::<u64>(), len);
+        }
+        // A chunk over the piece size is read in pieces.
+        let big = FileEntry { size: 600 * K, chunks: vec![ChunkRef(h, 600 * K)], ..e.clone() };
+        assert_eq!(chunk_pieces(&big, 0, 600 * K), vec![(0, 256 * K), (256 * K, 256 * K), (512 * K, 88 * K)]);
     }
 
     #[test]
@@ -548,8 +680,30 @@ mod tests {
         h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, br"));
         assert!(!accepts_gzip(&h));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
-        assert!(if_none_match(&h, "\"b\""));
-        assert!(!if_none_match(&h, "\"c\""));
+        assert!(if_none_match(&h, b"\"b\""));
+        assert!(!if_none_match(&h, b"\"c\""));
+        let e = FileEntry {
+            path: "a.md".into(),
+            size: 1,
+            media_type: "text/markdown".into(),
+            hash: Hash::of(b"x"),
+            chunks: vec![],
+        };
+        assert_eq!(etag(&e, Form::Identity).to_str().unwrap(), format!("\"{}\"", e.hash.to_hex()));
+        assert_eq!(etag(&e, Form::Gzip).to_str().unwrap(), format!("\"{}.gz\"", e.hash.to_hex()));
+        assert_eq!(etag(&e, Form::Markdown).to_str().unwrap(), format!("\"{}.md\"", e.hash.to_hex()));
+        assert!(is_markdown("cours/A.MD") && !is_markdown("a.mdx"));
+        assert!(is_compressible("Text/HTML; charset=utf-8", "a") && is_compressible("image/SVG+xml", "a"));
+        assert!(!is_compressible("image/png", "a.png") && is_compressible("", "n.ipynb"));
+        assert_eq!(content_type("text/css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("text/x-python"), "text/x-python; charset=utf-8");
+        assert_eq!(content_type("text/html; charset=iso-8859-1"), "text/html; charset=iso-8859-1");
+        assert_eq!(content_type(""), "application/octet-stream");
+        assert_eq!(percent_decode("cours/%C3%A9t%C3%A9%201.html").unwrap(), "cours/été 1.html");
+        assert_eq!(percent_decode("plain.css").unwrap(), "plain.css");
+        for bad in ["%", "a%2", "%zz", "%C3"] {
+            assert!(percent_decode(bad).is_none(), "{bad}");
+        }
         assert_eq!(encode_path("cours/été 1.html"), "cours/%C3%A9t%C3%A9%201.html");
         assert_eq!(html_escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }

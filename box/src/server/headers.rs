@@ -1,13 +1,13 @@
 //! Security headers added to every response that does not set its own.
 //!
 //! Pack content sets its own `Content-Security-Policy: sandbox …` (see `packs::serve`);
-//! the box's own pages get a policy that forbids framing by other origins.
+//! the box's own pages get a policy that forbids framing by other origins. Applied by the
+//! connection service (`server::ConnService`) to every response of the router, rather
+//! than as a router middleware, which would box a future per request.
 
-use axum::body::Body;
-use http::{HeaderValue, Response, header};
+use http::{HeaderMap, HeaderValue, header};
 
-pub async fn add_security_headers(mut resp: Response<Body>) -> Response<Body> {
-    let h = resp.headers_mut();
+pub fn add_security_headers(h: &mut HeaderMap) {
     h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -18,5 +18,4 @@ pub async fn add_security_headers(mut resp: Response<Body>) -> Response<Body> {
             HeaderValue::from_static("frame-ancestors 'self'; base-uri 'self'; object-src 'none'"),
         );
     }
-    resp
 }

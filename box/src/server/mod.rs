@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use axum::Router;
 use axum::body::Body;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -30,6 +31,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::config::Limits;
+use crate::packs::serve::Serving;
 pub use metrics::Metrics;
 
 /// Where a request came in, added to every request's extensions.
@@ -45,9 +47,12 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 const MAX_BUF_BYTES: usize = 64 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+/// With `packs`, `GET` requests for pack files are answered without the router (see
+/// `Serving::direct`); the router must then be built around the same `Serving`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    packs: Option<Arc<Serving>>,
     limits: Limits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
@@ -60,8 +65,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_BUF_BYTES)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(64);
+        // hyper's default header count (100) is parsed in a stack array; setting any
+        // other count makes it fill a vector per request. The bytes are bounded anyway.
+        .max_header_size(MAX_HEADER_BYTES);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
@@ -89,6 +95,7 @@ pub async fn serve(
         let info = ConnInfo { peer, local };
         let service = ConnService {
             router: router.clone(),
+            packs: packs.clone(),
             limits: limits.clone(),
             metrics: metrics.clone(),
             info,
@@ -131,6 +138,7 @@ async fn refuse(mut stream: TcpStream) {
 #[derive(Clone)]
 struct ConnService {
     router: Router,
+    packs: Option<Arc<Serving>>,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     info: ConnInfo,
@@ -151,19 +159,31 @@ impl ConnService {
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
         } else {
             let (mut parts, body) = req.into_parts();
-            parts.extensions.insert(self.info);
-            // The hard limit for bodies without a Content-Length (chunked): reading past
-            // it fails, and axum's extractors answer 413.
-            let body = Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize));
-            let req = Request::from_parts(parts, body);
-            match tokio::time::timeout(self.limits.request_timeout, self.router.oneshot(req)).await {
-                Ok(Ok(resp)) => resp,
-                Ok(Err(never)) => match never {},
-                Err(_) => {
-                    self.metrics.requests_timed_out.fetch_add(1, Relaxed);
-                    plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
-                }
-            }
+            let direct = match &self.packs {
+                Some(packs) if parts.method == Method::GET => packs.direct(parts.uri.path()).map(|d| (packs, d)),
+                _ => None,
+            };
+            let answered = if let Some((packs, d)) = direct {
+                lazy_timeout(packs.serve_direct(d, &parts.headers, parts.uri.query()), self.limits.request_timeout)
+                    .await
+            } else {
+                parts.extensions.insert(self.info);
+                let body = if body.is_end_stream() {
+                    // A GET: nothing to limit, and an empty body costs no allocation.
+                    Body::empty()
+                } else {
+                    // The hard limit for bodies without a Content-Length (chunked): reading
+                    // past it fails, and axum's extractors answer 413.
+                    Body::new(http_body_util::Limited::new(body, self.limits.max_body_bytes as usize))
+                };
+                let req = Request::from_parts(parts, body);
+                let routed = async { self.router.oneshot(req).await.unwrap_or_else(|never| match never {}) };
+                lazy_timeout(routed, self.limits.request_timeout).await
+            };
+            answered.unwrap_or_else(|| {
+                self.metrics.requests_timed_out.fetch_add(1, Relaxed);
+                plain(StatusCode::REQUEST_TIMEOUT, "Trop lent. Request timed out.\n")
+            })
         };
         if n >= self.limits.keep_alive_max_requests
             || resp.status() == StatusCode::REQUEST_TIMEOUT
@@ -172,12 +192,30 @@ impl ConnService {
             // hyper closes the connection after a response carrying `Connection: close`.
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        headers::add_security_headers(resp.headers_mut());
         self.metrics.count_status(resp.status().as_u16());
         if let Some((method, path, t)) = access {
             tracing::debug!(peer = %self.info.peer, %method, path, status = resp.status().as_u16(), ms = t.elapsed().as_millis() as u64, "request");
         }
         Ok(resp)
     }
+}
+
+/// The handler timeout, with its timer started only if the handler does not answer at
+/// its first poll: most requests (cached pack files, 304s, redirects) answer at once, and
+/// for them a timer would be set up and torn down for nothing. `None` when it expired.
+/// The deadline counts from that first poll, which took no time worth counting.
+async fn lazy_timeout<F: Future>(fut: F, after: std::time::Duration) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(out));
+        }
+        let sleep = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// A short plain-text response (French first, then English).

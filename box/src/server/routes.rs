@@ -1,4 +1,5 @@
-//! The box's router: the HTTP core's routes merged with the classroom app's.
+//! The box's router: the HTTP core's routes merged with the classroom app's. The box's
+//! security headers are added to its responses by `server::ConnService`.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::{captive, headers};
+use super::captive;
 use crate::context::AppContext;
 use crate::packs::repo_static::repo_file;
 use crate::packs::serve::{Serving, api_packs, not_found, pack_file, pack_root, pack_root_redirect};
@@ -35,10 +36,10 @@ pub fn router_with_app(app: Router, serving: Arc<Serving>) -> Router {
         .route("/repo/{*path}", get(repo_file))
         .with_state(serving)
         .merge(captive::router());
-    core.merge(app)
-        .fallback(|| async { not_found() })
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .layer(axum::middleware::map_response(headers::add_security_headers))
+    // The body limit wraps the application's routes only: the core routes read no body,
+    // and each layer is one more service call per request. The security headers are
+    // added by the connection service (`server::ConnService`), for every response.
+    core.merge(app.layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))).fallback(|| async { not_found() })
 }
 
 /// The classroom application's routes (`GET /`, sign-in, quizzes, teacher pages).
