@@ -61,6 +61,27 @@ fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
     }
     let got = seen.lock().unwrap().clone();
     assert_eq!(got, vec![("t".into(), "index.html".into(), true), ("t".into(), "notes.md".into(), true)]);
+
+    // A revalidated page (304, as a shared tablet's cache gets) is an opening too; a
+    // revalidated stylesheet is not.
+    let wait_for = |n: usize| {
+        let t = std::time::Instant::now();
+        while seen.lock().unwrap().len() < n && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let etag = |path: &str| get(path).header("etag").unwrap().to_string();
+    let (page_tag, css_tag) = (etag("/packs/t/index.html"), etag("/packs/t/style.css"));
+    wait_for(3);
+    seen.lock().unwrap().clear();
+    let again = |path: &str, tag: &str| {
+        common::request(addr, "GET", path, &[("cookie", "pupil=y"), ("if-none-match", tag)], b"").status
+    };
+    assert_eq!(again("/packs/t/index.html", &page_tag), 304);
+    assert_eq!(again("/packs/t/style.css", &css_tag), 304);
+    wait_for(1);
+    assert_eq!(seen.lock().unwrap().clone(), vec![("t".into(), "index.html".into(), true)]);
     tx.send(()).unwrap();
     rt.block_on(server).unwrap().unwrap();
 }
@@ -75,7 +96,7 @@ fn a_teacher_removes_a_pack_and_adds_it_back_from_a_folder() {
     preau_sync::install_from_folder(&publisher, &data, &[key.public()], None).unwrap();
     let packs = Arc::new(Library::open(&data.join("repo")).unwrap());
     let metrics = Arc::new(Metrics::default());
-    let serving = Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone());
+    let serving = Arc::new(Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone()));
     let ctx = AppContext {
         data_dir: data.clone(),
         config: Arc::new(Config::default()),
@@ -85,12 +106,12 @@ fn a_teacher_removes_a_pack_and_adds_it_back_from_a_folder() {
         sync_status: None,
     };
     let env = preau_box::app::context::AppEnv::from_context(&ctx);
-    let router = routes::router(ctx, Arc::new(serving));
+    let router = routes::router(ctx, serving.clone());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(server::serve(listener, router, Config::default().limits(), metrics, async {
+    let server = rt.spawn(server::serve(listener, router, Some(serving), Config::default().limits(), metrics, async {
         let _ = rx.await;
     }));
     let get = |path: &str| common::request(addr, "GET", path, &[], b"").status;

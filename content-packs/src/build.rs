@@ -338,13 +338,23 @@ fn lock_repo(dir: &Path) -> Result<fs::File> {
         .write(true)
         .open(&path)
         .context(|| format!("opening {}", path.display()))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Other(format!(
-            "another build is writing to {} right now; try again when it ends",
-            dir.display()
-        ))),
-        Err(fs::TryLockError::Error(e)) => Err(e).context(|| format!("locking {}", path.display())),
+    // A short wait before giving up: a process forked by another thread of this program
+    // holds a copy of the lock until it execs, for a moment after the holder let go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Other(format!(
+                    "another build is writing to {} right now; try again when it ends",
+                    dir.display()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e).context(|| format!("locking {}", path.display())),
+        }
     }
 }
 

@@ -62,14 +62,31 @@ impl Serving {
     /// Runs the open hook off the request path (it may write to SQLite).
     fn opened(&self, resp: &Resp, headers: &HeaderMap, id: &str, path: &str) {
         let Some(hook) = &self.on_open else { return };
+        // A page the browser revalidated (304) was opened too: on a shared tablet the
+        // next pupil gets the cached copy, and their progress must still count it.
         let is_page = headers.contains_key(header::COOKIE)
-            && resp.status() == StatusCode::OK
-            && resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+            && match resp.status() {
+                StatusCode::OK => {
+                    resp.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
+                }
+                StatusCode::NOT_MODIFIED => is_page_path(path),
+                _ => false,
+            };
         if is_page {
             let (hook, headers, id, path) = (hook.clone(), headers.clone(), id.to_string(), path.to_string());
             tokio::task::spawn_blocking(move || hook(&headers, &id, &path));
         }
     }
+}
+
+/// Whether a pack path names a page (what a 304 answer, which has no Content-Type, was
+/// for): HTML, Markdown (served rendered), or the pack's entry.
+fn is_page_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.is_empty()
+        || path.ends_with('/')
+        || [".html", ".htm", ".xhtml"].iter().any(|e| lower.ends_with(e))
+        || is_markdown(path)
 }
 
 /// A pack file named by a request path, found before any routing (see [`Serving::direct`]).
