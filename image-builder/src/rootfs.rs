@@ -38,6 +38,8 @@ pub fn packages(profile: &Profile) -> Vec<String> {
         "dbus",
         "kmod",
         "initramfs-tools",
+        // COMPRESS=zstd below: without the zstd program mkinitramfs falls back to gzip.
+        "zstd",
         "e2fsprogs",
         "dosfstools",
         "fdisk",
@@ -331,6 +333,7 @@ mod tests {
         let pc = Profile::parse("board = \"pc-amd64\"").unwrap();
         let p = packages(&pc);
         assert!(p.contains(&"systemd-boot-efi".into()) && !p.contains(&"raspi-firmware".into()));
+        assert!(p.contains(&"zstd".into()), "the initramfs is zstd-compressed: {p:?}");
         assert!(!p.contains(&"openssh-server".into()));
         let pi = Profile::parse("board = \"rpi-arm64\"\nssh_authorized_keys = [\"ssh-ed25519 AAA x\"]").unwrap();
         let p = packages(&pi);
