@@ -98,10 +98,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Build { profile, out, binary, packs, config, image_tool, rootfs, url_base } => {
             let profile = Profile::load(&profile)?;
-            let binary = binary.unwrap_or_else(|| match profile.board {
-                Board::PcAmd64 => pipeline::default_binary(profile.board),
-                Board::RpiArm64 => cross::output_dir(Path::new(".")).join("preau"),
-            });
+            let binary = binary.unwrap_or_else(|| pipeline::default_binary(profile.board));
             let image_tool = match image_tool {
                 Some(t) => t,
                 None => default_image_tool(profile.board, &binary)?,

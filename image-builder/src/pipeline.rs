@@ -261,6 +261,6 @@ fn uuid_for(board: Board, part: u8) -> String {
 pub fn default_binary(board: Board) -> PathBuf {
     match board {
         Board::PcAmd64 => PathBuf::from("target/release/preau"),
-        Board::RpiArm64 => PathBuf::from("target/aarch64-unknown-linux-gnu/release/preau"),
+        Board::RpiArm64 => crate::cross::output_dir(Path::new("")).join("preau"),
     }
 }

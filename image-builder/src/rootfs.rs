@@ -38,6 +38,8 @@ pub fn packages(profile: &Profile) -> Vec<String> {
         "dbus",
         "kmod",
         "initramfs-tools",
+        // COMPRESS=zstd below: without the zstd program mkinitramfs falls back to gzip.
+        "zstd",
         "e2fsprogs",
         "dosfstools",
         "fdisk",
@@ -133,9 +135,14 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
     let grow = root.join("usr/lib/preau/grow-data");
     write_file(&grow, units::grow_script())?;
     set_mode(&grow, 0o755)?;
+    // A root folder kept between builds (--rootfs) still holds the previous build's
+    // packs: the preload folder is exactly this build's --packs, or absent.
+    let preload = root.join(PRELOAD_DIR.trim_start_matches('/'));
+    if preload.exists() {
+        std::fs::remove_dir_all(&preload).with_context(|| format!("cannot remove the old {}", preload.display()))?;
+    }
     if let Some(packs) = add.packs {
-        let dest = root.join(PRELOAD_DIR.trim_start_matches('/'));
-        copy_dir(packs, &dest).with_context(|| format!("cannot copy the packs from {}", packs.display()))?;
+        copy_dir(packs, &preload).with_context(|| format!("cannot copy the packs from {}", packs.display()))?;
     }
 
     let etc = root.join("etc");
@@ -326,6 +333,7 @@ mod tests {
         let pc = Profile::parse("board = \"pc-amd64\"").unwrap();
         let p = packages(&pc);
         assert!(p.contains(&"systemd-boot-efi".into()) && !p.contains(&"raspi-firmware".into()));
+        assert!(p.contains(&"zstd".into()), "the initramfs is zstd-compressed: {p:?}");
         assert!(!p.contains(&"openssh-server".into()));
         let pi = Profile::parse("board = \"rpi-arm64\"\nssh_authorized_keys = [\"ssh-ed25519 AAA x\"]").unwrap();
         let p = packages(&pi);

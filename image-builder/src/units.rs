@@ -195,8 +195,11 @@ pub fn dnsmasq_service() -> String {
 
 /// Any wired interface takes an address by DHCP (the uplink, or the school network in
 /// Ethernet mode). `net.ifnames=0` on the kernel command line keeps the names eth*/wlan*.
+/// USB network adapters whose address is locally administered (CDC Ethernet adapters, a
+/// phone's USB tethering, QEMU's `usb-net` on the raspi3b board) are named usb* by the
+/// kernel: they are wired links too.
 pub fn wired_network() -> String {
-    "[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\n\n[DHCPv4]\nUseDomains=yes\n".to_string()
+    "[Match]\nName=eth* en* usb*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\n\n[DHCPv4]\nUseDomains=yes\n".to_string()
 }
 
 /// Makes SSH host keys at first boot (only on images with SSH enabled).
@@ -240,5 +243,12 @@ mod tests {
             assert!(u.contains(want), "{want}");
         }
         assert!(grow_service().contains("dev-disk-by\\x2dlabel-preau\\x2ddata.device"));
+    }
+
+    #[test]
+    fn every_wired_interface_takes_dhcp() {
+        let n = wired_network();
+        assert!(n.contains("Name=eth* en* usb*\n") && n.contains("DHCP=yes"), "{n}");
+        assert!(!n.contains("wlan"), "the hotspot interface is configured by firstboot: {n}");
     }
 }

@@ -1,6 +1,7 @@
-//! Helpers for the image tests (`tests/tests/image_*.rs`): finding the binaries, booting
-//! an image under QEMU (software emulation, user networking forwarded to 127.0.0.1
-//! only) and asking the box over HTTP.
+//! Helpers for the image tests (`tests/tests/image_*.rs`): the pack, `preau.toml` and
+//! profile an image is built from, the build itself (timed), booting the image under
+//! QEMU (software emulation, user networking forwarded to 127.0.0.1 only) and checking
+//! that the box inside serves.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,13 +12,20 @@ use std::time::{Duration, Instant};
 pub const PACK_ID: &str = "e2e-demo";
 pub const MARKER: &str = "Bonjour la classe de Préau";
 
+/// `PREAU_IMAGE_STANDIN=1`: the image gets the test stand-in server
+/// (`tests/src/bin/preau-standin.rs`) and a plain pack folder instead of the real box,
+/// to check the image's boot path alone.
+pub fn standin() -> bool {
+    std::env::var("PREAU_IMAGE_STANDIN").as_deref() == Ok("1")
+}
+
 /// A pack repository holding one pack with an index.html, made by the real `preau`.
 /// Returns the repository folder and the hex root public key, if keygen wrote one.
-pub fn make_pack(preau: &Path, work: &Path) -> (std::path::PathBuf, Option<String>) {
+pub fn make_pack(preau: &Path, work: &Path) -> (PathBuf, Option<String>) {
     let src = work.join("pack-src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("index.html"), format!("<!doctype html><h1>{MARKER}</h1>\n")).unwrap();
-    if std::env::var("PREAU_IMAGE_STANDIN").as_deref() == Ok("1") {
+    if standin() {
         // The stand-in serves {preload}/{id}/{path} from a plain folder.
         let repo = work.join("packs");
         std::fs::create_dir_all(repo.join(PACK_ID)).unwrap();
@@ -53,6 +61,11 @@ pub fn e2e_config(public_key: Option<&str>) -> String {
     config
 }
 
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
 /// The workspace's target folder (this test binary lives in `target/debug/deps/`).
 pub fn target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
@@ -81,6 +94,23 @@ pub fn missing_tools(tools: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Whether the host has `tools` and `files`. When it has not: fails under `CI=true` or
+/// when `must` (an ignored test run on purpose), else prints why and returns false
+/// (the caller skips).
+pub fn host_ready(tools: &[&str], files: &[&str], must: bool) -> bool {
+    let missing = missing_tools(tools);
+    let missing_files: Vec<&&str> = files.iter().filter(|f| !Path::new(f).exists()).collect();
+    if missing.is_empty() && missing_files.is_empty() {
+        return true;
+    }
+    let msg = format!("missing host tools {missing:?} or files {missing_files:?}: run bash .ci/install.d/60-image.sh");
+    if must || std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg}");
+    }
+    eprintln!("skipping: {msg}");
+    false
+}
+
 /// Runs a command to completion; panics with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
     let shown = format!("{cmd:?}");
@@ -93,6 +123,113 @@ pub fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a long command with its output shown as it goes; panics when it fails.
+pub fn run_visible(cmd: &mut Command) {
+    let shown = format!("{cmd:?}");
+    let status = cmd.stdin(Stdio::null()).status().unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    assert!(status.success(), "{shown} failed ({status})");
+}
+
+/// The inputs of one image build, in `target/image-e2e/<dir>/` (emptied first). The
+/// Debian root folder is kept in `target/image-e2e/rootfs-<board>/` between local runs
+/// (its marker file makes a changed profile rebuild it); CI starts from a fresh clone.
+pub struct ImageJob {
+    pub board: &'static str,
+    pub work: PathBuf,
+    pub rootfs: PathBuf,
+    pub packs: PathBuf,
+    pub config: PathBuf,
+    pub profile: PathBuf,
+}
+
+/// A built image and how long its two steps took.
+pub struct BuiltImage {
+    pub img: PathBuf,
+    /// `preau-image rootfs`: the Debian root (near zero when an earlier one is reused).
+    pub rootfs_time: Duration,
+    /// `preau-image build` with that root: customisation, partitions, outputs.
+    pub image_time: Duration,
+}
+
+impl ImageJob {
+    /// Makes the pack (with `host_preau`), the preau.toml and the profile for `board`.
+    pub fn prepare(board: &'static str, dir: &str, host_preau: &Path) -> ImageJob {
+        let base = target_dir().join("image-e2e");
+        let work = base.join(dir);
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+        let (packs, public_key) = make_pack(host_preau, &work);
+        let config = work.join("preau.toml");
+        std::fs::write(&config, e2e_config(public_key.as_deref())).unwrap();
+        let profile = work.join("profile.toml");
+        std::fs::write(&profile, format!("board = \"{board}\"\nversion = \"e2e\"\ncompression = \"zstd\"\n")).unwrap();
+        ImageJob { board, rootfs: base.join(format!("rootfs-{board}")), work, packs, config, profile }
+    }
+
+    /// Builds the image with `image_tool` (the host's `preau-image`): the Debian root
+    /// first (timed apart, it is the long step), then the image around `binary`.
+    /// `board_image_tool` is the `preau-image` that runs on the box, when the board is
+    /// not the host's.
+    pub fn build(&self, image_tool: &Path, binary: &Path, board_image_tool: Option<&Path>) -> BuiltImage {
+        let t = Instant::now();
+        run_visible(
+            Command::new(image_tool)
+                .arg("rootfs")
+                .arg("--profile")
+                .arg(&self.profile)
+                .arg("--rootfs")
+                .arg(&self.rootfs),
+        );
+        let rootfs_time = t.elapsed();
+        eprintln!("{}: Debian root ready in {:.0}s", self.board, rootfs_time.as_secs_f64());
+
+        let t = Instant::now();
+        let out = self.work.join("out");
+        let mut cmd = Command::new(image_tool);
+        cmd.arg("build")
+            .arg("--profile")
+            .arg(&self.profile)
+            .arg("--out")
+            .arg(&out)
+            .arg("--binary")
+            .arg(binary)
+            .arg("--packs")
+            .arg(&self.packs)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--rootfs")
+            .arg(&self.rootfs);
+        if let Some(tool) = board_image_tool {
+            cmd.arg("--image-tool").arg(tool);
+        }
+        run(&mut cmd);
+        let image_time = t.elapsed();
+        eprintln!("{}: image built in {:.0}s", self.board, image_time.as_secs_f64());
+        let name = format!("preau-{}-e2e", self.board);
+        for ext in ["img", "img.zst", "bmap", "sha256", "os_list.json"] {
+            assert!(out.join(format!("{name}.{ext}")).is_file(), "no {name}.{ext} in {}", out.display());
+        }
+        BuiltImage { img: out.join(format!("{name}.img")), rootfs_time, image_time }
+    }
+}
+
+/// A copy-on-write qcow2 overlay of the raw image at `path`, `size` bytes large (as if
+/// flashed on a larger card: the data partition must grow at first boot).
+pub fn overlay(img: &Path, path: &Path, size: u64) -> PathBuf {
+    let _ = std::fs::remove_file(path);
+    run(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(img)
+        .arg(path)
+        .arg(size.to_string()));
+    path.to_path_buf()
+}
+
+/// QEMU user networking whose only way in is `127.0.0.1:port` → the guest's port 80.
+pub fn user_net(id: &str, port: u16) -> String {
+    format!("user,id={id},hostfwd=tcp:127.0.0.1:{port}-:80")
 }
 
 /// A free TCP port on 127.0.0.1 for QEMU's hostfwd.
@@ -116,20 +253,25 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// A QEMU guest, killed when dropped; its serial console goes to a file.
 pub struct Guest {
     child: Child,
+    pub name: String,
     pub serial: PathBuf,
     pub port: u16,
     pub started: Instant,
 }
 
 impl Guest {
-    pub fn start(mut cmd: Command, serial: PathBuf, port: u16) -> Guest {
+    /// Starts `cmd` (a QEMU command whose console is written to `serial` and whose port
+    /// 80 is forwarded from `127.0.0.1:port`).
+    pub fn start(name: &str, mut cmd: Command, serial: PathBuf, port: u16) -> Guest {
+        let _ = std::fs::remove_file(&serial);
+        eprintln!("{name}: {cmd:?}");
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        Guest { child, serial, port, started: Instant::now() }
+        Guest { child, name: name.to_string(), serial, port, started: Instant::now() }
     }
 
     pub fn console(&self) -> String {
@@ -140,27 +282,65 @@ impl Guest {
     fn console_tail(&self) -> String {
         let c = self.console();
         let lines: Vec<&str> = c.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
+        lines[lines.len().saturating_sub(80)..].join("\n")
     }
 
-    /// Waits until `GET path` answers 200, or fails with the console's last lines.
+    /// Waits until `GET path` answers 200 (at most `limit` after QEMU started), or
+    /// fails with the console's last lines.
     pub fn wait_http(&mut self, path: &str, limit: Duration) -> String {
         loop {
             if let Some((200, body)) = http_get(self.port, path) {
                 return body;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("QEMU exited ({status}) before {path} answered; console:\n{}", self.console_tail());
+                panic!(
+                    "{}: QEMU exited ({status}) before {path} answered; console ({}):\n{}",
+                    self.name,
+                    self.serial.display(),
+                    self.console_tail()
+                );
             }
             if self.started.elapsed() > limit {
                 panic!(
-                    "{path} did not answer 200 within {}s of boot; console:\n{}",
+                    "{}: {path} did not answer 200 within {}s of boot; console ({}):\n{}",
+                    self.name,
                     limit.as_secs(),
+                    self.serial.display(),
                     self.console_tail()
                 );
             }
             std::thread::sleep(Duration::from_secs(2));
         }
+    }
+
+    /// What every boot test asks of a booted box: `/healthz` answers (within
+    /// `healthz_limit` of QEMU's start), then a page of the preloaded pack; the console
+    /// shows the data partition grew and `preau.toml` was applied. Returns the time
+    /// from QEMU's start to `/healthz`.
+    pub fn expect_serving_box(&mut self, healthz_limit: Duration) -> Duration {
+        let health = self.wait_http("/healthz", healthz_limit);
+        let to_health = self.started.elapsed();
+        eprintln!("{}: /healthz answered {:.0}s after QEMU started: {:?}", self.name, to_health.as_secs_f64(), {
+            let h = health.trim();
+            h.chars().take(120).collect::<String>()
+        });
+        // The box installs the preloaded packs at start; give it a little while.
+        let page_path = format!("/packs/{PACK_ID}/index.html");
+        let page = self.wait_http(&page_path, to_health + Duration::from_secs(180));
+        assert!(page.contains(MARKER), "{}: {page_path} answered without the pack's text: {page}", self.name);
+        eprintln!("{}: {page_path} served {:.0}s after QEMU started", self.name, self.started.elapsed().as_secs_f64());
+        let console = self.console();
+        assert!(
+            console.contains("preau-grow-data: CHANGED"),
+            "{}: the data partition did not grow:\n{console}",
+            self.name
+        );
+        assert!(
+            console.contains("preau: hostname preau, Ethernet mode"),
+            "{}: preau.toml was not applied:\n{console}",
+            self.name
+        );
+        to_health
     }
 }
 
