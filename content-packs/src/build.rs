@@ -127,7 +127,7 @@ pub fn build(
 
     // 2. Chunk, hash and stage new objects.
     let mut staging = Staging::new(&repo)?;
-    // Delta objects staged (not chunks), for the summary.
+    // Objects staged that are not chunks (deltas, bundles), for the summary.
     let mut delta_objects = 0u64;
     let result = (|| {
         let mut files = Vec::with_capacity(tree.files.len());
@@ -210,7 +210,14 @@ pub fn build(
             {
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
-                manifest_deltas.push(crate::meta::ManifestDelta { from: e.manifest, object, size: patch.len() as u64 });
+                let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
+                let bundle = stage_bundle(&mut staging, pm, &manifest, object, &mut delta_objects)?;
+                manifest_deltas.push(crate::meta::ManifestDelta {
+                    from: e.manifest,
+                    object,
+                    size: patch.len() as u64,
+                    bundle,
+                });
             }
         }
         let entry = CatalogEntry {
@@ -319,6 +326,33 @@ fn stage_deltas(
     Ok(out)
 }
 
+/// Stages the update bundle from `prev` to `new` (see `bundle`): the manifest patch
+/// `patch`, then what a box holding `prev` lacks. `None` when it would be too large.
+fn stage_bundle(
+    staging: &mut Staging,
+    prev: &Manifest,
+    new: &Manifest,
+    patch: Hash,
+    new_objects: &mut u64,
+) -> Result<Option<crate::meta::BundleRef>> {
+    let members = crate::bundle::members(prev, new);
+    let mut records = Vec::with_capacity(members.len() + 1);
+    let mut total = 0u64;
+    for h in std::iter::once(patch).chain(members) {
+        let stored = staging.stored(&h)?;
+        total += 36 + stored.len() as u64;
+        if total > crate::bundle::BUILD_MAX_BUNDLE_BYTES {
+            return Ok(None);
+        }
+        records.push((h, stored));
+    }
+    let bytes = crate::bundle::encode(&records);
+    // Its records are zstd frames already: the bundle is stored raw.
+    let (object, fresh) = staging.put(&bytes, Encoding { level: 1, try_compress: false })?;
+    *new_objects += u64::from(fresh);
+    Ok(Some(crate::meta::BundleRef { object, size: bytes.len() as u64 }))
+}
+
 /// The media type of a pack path, from its extension.
 pub fn media_type_of(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
@@ -394,6 +428,15 @@ impl Staging {
         self.staged.push(hash);
         self.new_objects += 1;
         Ok((hash, true))
+    }
+
+    /// The stored bytes of an object this build staged or the repository holds.
+    fn stored(&self, hash: &Hash) -> Result<Vec<u8>> {
+        if self.seen.contains(hash) {
+            let path = self.dir.join(hash.to_hex());
+            return fs::read(&path).context(|| format!("reading {}", path.display()));
+        }
+        self.repo.read_stored(hash)
     }
 
     /// fsyncs every staged object, renames it into `objects/`, fsyncs the folders.

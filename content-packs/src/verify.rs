@@ -94,6 +94,11 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
             if let Err(e) = repo.read_object(&d.object, d.size) {
                 r.problems.push(format!("pack {id}: manifest delta: {e}"));
             }
+            if let Some(b) = &d.bundle
+                && let Err(e) = check_bundle(repo, b, &d.object)
+            {
+                r.problems.push(format!("pack {id}: update bundle {}: {e}", b.object));
+            }
         }
         for d in &manifest.deltas {
             // A delta object is read like any other: decoded, bounded, hashed.
@@ -105,6 +110,25 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
         }
     }
     Ok(r)
+}
+
+/// An update bundle must decode to its hash, start with the manifest patch `first`, and
+/// hold exact copies of objects of the repository.
+fn check_bundle(repo: &Repo, b: &crate::meta::BundleRef, first: &Hash) -> Result<()> {
+    if b.size > crate::bundle::MAX_BUNDLE_BYTES {
+        return Err(Error::TooLarge { what: "update bundle".into(), limit: crate::bundle::MAX_BUNDLE_BYTES });
+    }
+    let bytes = repo.read_object(&b.object, b.size)?;
+    let records = crate::bundle::parse(&bytes)?;
+    if records.first().map(|r| r.0) != Some(*first) {
+        return Err(Error::Other("its first record is not the manifest patch".into()));
+    }
+    for (h, stored) in records {
+        if repo.read_stored(&h)? != stored {
+            return Err(Error::Other(format!("its copy of object {h} differs from the repository's")));
+        }
+    }
+    Ok(())
 }
 
 /// Like [`verify_repo`], but any problem is an error.
