@@ -4,18 +4,22 @@
 //! Without a bundle, an update costs three dependent round trips: the catalog, then the
 //! new manifest (it names the objects), then the objects. On a satellite or rural link
 //! (400 ms or more) that is most of the time of a small update. The publisher therefore
-//! also writes, with each manifest delta of the catalog, one *bundle*: an ordinary object
-//! whose decoded bytes are the manifest patch followed by every object a box that holds
-//! the previous version needs (per-file deltas, chunks of new content). A box fetches it
-//! right after the catalog, in parallel Range requests, and needs no third round.
+//! also writes, with each manifest delta of the catalog, one *bundle*: a file whose
+//! decoded bytes are the manifest patch followed by every object a box that holds the
+//! previous version needs (per-file deltas, chunks of new content). It lives at
+//! `updates/<h[0..2]>/<h>`, named by the manifest `h` it updates, so that a box can ask
+//! for it *in the same round trip as the catalog*, before it knows whether there is an
+//! update (it is written once, when the version after `h` is published). A box that is
+//! one version behind then has everything after one round trip, plus the transfer.
 //!
-//! Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32 bytes),
-//! `length` (u32, little endian) and `length` bytes: the object's stored bytes (one zstd
-//! frame, exactly as in `objects/`). The first record is the manifest patch.
+//! Stored like an object: one raw zstd frame (`object::raw_frame`; its records are zstd
+//! frames already). Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32
+//! bytes), `length` (u32, little endian) and `length` bytes: the object's stored bytes
+//! (one zstd frame, exactly as in `objects/`). The first record is the manifest patch.
 //!
-//! Nothing in a bundle is trusted for being there: the bundle object is named by its hash
-//! in the signed catalog, and every record is still decoded and checked against the hash
-//! and length that the (verified) manifest gives before it is used. Pure code: no I/O.
+//! Nothing in a bundle is trusted for being there: the signed catalog gives its hash and
+//! length (`meta::BundleRef`), and every record is still decoded and checked against the
+//! hash and length that the (verified) manifest gives before it is used. Pure code.
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -44,7 +44,8 @@ pub struct ManifestDelta {
     pub bundle: Option<BundleRef>,
 }
 
-/// An update bundle object: its hash and decoded length.
+/// An update bundle (see `bundle`), at `updates/…/<from>`: the hash and length of its
+/// decoded bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleRef {
     pub object: Hash,

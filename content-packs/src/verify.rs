@@ -95,9 +95,9 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
                 r.problems.push(format!("pack {id}: manifest delta: {e}"));
             }
             if let Some(b) = &d.bundle
-                && let Err(e) = check_bundle(repo, b, &d.object)
+                && let Err(e) = check_bundle(repo, &d.from, b, &d.object)
             {
-                r.problems.push(format!("pack {id}: update bundle {}: {e}", b.object));
+                r.problems.push(format!("pack {id}: update bundle from {}: {e}", d.from));
             }
         }
         for d in &manifest.deltas {
@@ -114,11 +114,8 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
 
 /// An update bundle must decode to its hash, start with the manifest patch `first`, and
 /// hold exact copies of objects of the repository.
-fn check_bundle(repo: &Repo, b: &crate::meta::BundleRef, first: &Hash) -> Result<()> {
-    if b.size > crate::bundle::MAX_BUNDLE_BYTES {
-        return Err(Error::TooLarge { what: "update bundle".into(), limit: crate::bundle::MAX_BUNDLE_BYTES });
-    }
-    let bytes = repo.read_object(&b.object, b.size)?;
+fn check_bundle(repo: &Repo, from: &Hash, b: &crate::meta::BundleRef, first: &Hash) -> Result<()> {
+    let bytes = repo.read_update(from, b)?;
     let records = crate::bundle::parse(&bytes)?;
     if records.first().map(|r| r.0) != Some(*first) {
         return Err(Error::Other("its first record is not the manifest patch".into()));

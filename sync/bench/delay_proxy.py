@@ -43,7 +43,8 @@ class SlowStart:
     def schedule(self, now, n):
         """Returns [(send_time, nbytes)] for n bytes that became available at `now`."""
         out = []
-        t = now
+        # Nothing is sent before what was scheduled already.
+        t = now if self.last is None else max(now, self.last)
         while n > 0:
             if self.last is not None and t - self.last > RTO:
                 self.cwnd, self.round_start, self.sent = IW, None, 0

@@ -146,13 +146,37 @@ pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn
 /// size on separate connections all arrive in about one round trip.
 pub const BUNDLE_PART_BYTES: u64 = 16 * 1024;
 
-/// Splits the stored bytes of a bundle (at most `stored_max` bytes; it is a raw frame, so
-/// exactly that) into at most `workers` Range parts `(start, end)`. The last part runs to
-/// the end of the object (`None`), whatever its exact length.
-pub fn bundle_parts(stored_max: u64, workers: usize) -> Vec<(u64, Option<u64>)> {
-    let k = stored_max.div_ceil(BUNDLE_PART_BYTES).clamp(1, workers.max(1) as u64);
-    let step = stored_max.div_ceil(k);
-    (0..k).map(|i| (i * step, (i + 1 < k).then_some((i + 1) * step))).collect()
+/// The parts asked for with the catalog, before it is known whether there is an update:
+/// how many parts of [`BUNDLE_PART_BYTES`] (from byte 0) each installed pack gets, given
+/// `slots` spare connections. `packs` are in order of preference; a pack beyond the slots
+/// gets none (it is updated with one more round trip if it changed).
+pub fn speculation(packs: usize, slots: usize) -> Vec<u64> {
+    if packs == 0 {
+        return Vec::new();
+    }
+    let (each, extra) = (slots / packs, slots % packs);
+    (0..packs).map(|i| (each + usize::from(i < extra)) as u64).collect()
+}
+
+/// The Range parts `(start, end)` of a bundle stored in exactly `len` bytes: first the
+/// `prefix` parts of [`BUNDLE_PART_BYTES`] that were asked for with the catalog (cut at
+/// `len`), then the rest in at most `workers` parts of at least [`BUNDLE_PART_BYTES`].
+pub fn bundle_parts(len: u64, workers: usize, prefix: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < len && (out.len() as u64) < prefix {
+        out.push((at, (at + BUNDLE_PART_BYTES).min(len)));
+        at += BUNDLE_PART_BYTES;
+    }
+    if at < len {
+        let rest = len - at;
+        let k = rest.div_ceil(BUNDLE_PART_BYTES).clamp(1, workers.max(1) as u64);
+        let step = rest.div_ceil(k);
+        for i in 0..k {
+            out.push((at + i * step, (at + (i + 1) * step).min(len)));
+        }
+    }
+    out
 }
 
 /// Whether an object of `len` decoded bytes goes to the pool's large lane: it keeps a
@@ -247,16 +271,26 @@ mod tests {
         let e = entry(h(2), 5000, vec![huge]);
         assert!(matches!(manifest_fetch(&e, Some((h(1), 4000)), &present), ManifestFetch::Delta { bundle: None, .. }));
 
-        assert_eq!(bundle_parts(1000, 8), vec![(0, None)]);
-        let parts = bundle_parts(110_000, 8);
+        assert_eq!(bundle_parts(1000, 8, 0), vec![(0, 1000)]);
+        let parts = bundle_parts(110_000, 8, 0);
         assert_eq!(parts.len(), 7);
-        assert_eq!(parts[0], (0, Some(15_715)));
-        assert_eq!(parts[6], (6 * 15_715, None));
+        assert_eq!(parts[0], (0, 15_715));
+        assert_eq!(parts[6], (6 * 15_715, 110_000));
+        // After 3 parts asked for with the catalog, the rest is split again.
+        let parts = bundle_parts(700_000, 8, 3);
+        assert_eq!(parts[..3], [(0, 16_384), (16_384, 32_768), (32_768, 49_152)]);
+        assert_eq!(parts.len(), 3 + 8);
+        assert_eq!(parts.last().unwrap().1, 700_000);
         for w in parts.windows(2) {
-            assert_eq!(w[0].1, Some(w[1].0), "parts are contiguous");
+            assert_eq!(w[0].1, w[1].0, "parts are contiguous");
         }
-        assert_eq!(bundle_parts(10_000_000, 4).len(), 4);
-        assert_eq!(bundle_parts(0, 4), vec![(0, None)]);
+        // A bundle shorter than what was asked for: the parts it has, cut at its end.
+        assert_eq!(bundle_parts(20_000, 8, 7), vec![(0, 16_384), (16_384, 20_000)]);
+        assert_eq!(bundle_parts(10_000_000, 4, 0).len(), 4);
+        assert_eq!(speculation(1, 7), vec![7]);
+        assert_eq!(speculation(3, 7), vec![3, 2, 2]);
+        assert_eq!(speculation(9, 7), vec![1, 1, 1, 1, 1, 1, 1, 0, 0]);
+        assert!(speculation(0, 7).is_empty());
     }
 
     #[test]

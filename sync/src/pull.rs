@@ -1,13 +1,14 @@
 //! `preau sync pull`: bring a box's packs up to date from any source.
 //!
-//! 1. verify the source's root chain and catalog (`trust`), while the other keep-alive
-//!    connections open (`Source::warm`);
+//! 1. verify the source's root chain and catalog (`trust`). In the same round trip, from
+//!    an online server, ask for the first parts of the *update bundles* of the installed
+//!    packs (`speculate`; a bundle holds the manifest patch and every object a box one
+//!    version behind lacks), and open the other keep-alive connections (`Source::warm`);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
-//!    manifest and plan its objects (`plan`, pure). From an online server, a pack one
-//!    version behind gets the publisher's *update bundle* (the manifest patch and every
-//!    object the box lacks, in one object fetched in parallel Range parts), so that an
-//!    update costs two round trips, not three. Otherwise the manifest comes as a delta
-//!    from the installed one when the catalog offers it, or whole;
+//!    manifest and plan its objects (`plan`, pure): from its update bundle (the rest of
+//!    it in parallel Range parts), so that a small update is complete after one round
+//!    trip; otherwise as a delta from the installed manifest when the catalog offers it,
+//!    or whole;
 //! 3. fetch, verify and write the objects (`fetch`), rebuilding changed files from deltas
 //!    where the box holds the old file, falling back to chunks when a delta is missing or
 //!    bad. Every pack's jobs run on one pool (`fetch::Pool`): the manifests of all packs
@@ -23,20 +24,20 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use preau_pack::installed::{Installed, InstalledPack};
 use preau_pack::meta::{BundleRef, CatalogEntry, now_unix};
 use preau_pack::object::{self, Encoding};
-use preau_pack::repo::OBJECTS_DIR;
+use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
 use preau_pack::{Error, Hash, Manifest, PublicKey, Repo, Result, bundle, delta, fsutil, limits};
 use serde::Serialize;
 
 use crate::apply::{self, store_verified};
 use crate::fetch::{Lane, Pool, fetch_object};
 use crate::plan::{self, DeltaStep, ManifestFetch};
-use crate::source::{Source, SourceKind, max_stored_len};
+use crate::source::{Source, SourceKind};
 use crate::trust::{self, STATE_DIR, TrustState};
 
 pub struct PullOptions<'a> {
@@ -114,6 +115,16 @@ pub struct Timings {
 
 /// Pulls from `source` into the box data folder `data_dir` (its `repo/`).
 pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<PullSummary> {
+    // The parts of update bundles asked for with the catalog arrive beside the pull.
+    std::thread::scope(|scope| pull_in(scope, source, data_dir, opts))
+}
+
+fn pull_in<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    source: &'e dyn Source,
+    data_dir: &Path,
+    opts: &PullOptions,
+) -> Result<PullSummary> {
     let started = Instant::now();
     let repo_dir = data_dir.join("repo");
     fsutil::create_dir_all_durable(&repo_dir.join(OBJECTS_DIR))?;
@@ -123,10 +134,13 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     let partial_dir = state_dir.join("partial");
     fsutil::create_dir_all_durable(&partial_dir)?;
 
-    // 1. Trust.
+    // 1. Trust. With the catalog go the first parts of the update bundles of installed
+    // packs (see `speculate`) and HEAD requests that open the other connections.
+    let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
     let mut state = TrustState::load(data_dir)?;
     let now = opts.now.unwrap_or_else(now_unix);
-    let verified = trust::verify_source(source, &repo_dir, &opts.trusted, &state, now, opts.workers.saturating_sub(1))?;
+    let spare = opts.workers.saturating_sub(1).saturating_sub(spec.slots);
+    let verified = trust::verify_source(source, &repo_dir, &opts.trusted, &state, now, spare)?;
     if verified.catalog.issued > state.time_floor {
         state.time_floor = verified.catalog.issued;
         state.save(data_dir)?;
@@ -182,6 +196,7 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
         opts,
         warnings: Mutex::new(vec![]),
         inflight: Mutex::new(HashMap::new()),
+        spec: &spec,
         started,
         manifests_done: Mutex::new(0.0),
     };
@@ -289,10 +304,10 @@ enum Job {
     /// Get pack `pack`'s manifest (from disk, its update bundle, a delta or whole), plan
     /// the pack and queue its objects. `bundle`: whether the update bundle may be tried.
     Manifest { pack: usize, bundle: bool },
-    /// One Range part of the pack's update bundle.
-    BundlePart { pack: usize, bundle: BundleRef, part: usize, start: u64, end: Option<u64> },
+    /// One Range part of the update bundle from the manifest `from`.
+    BundlePart { pack: usize, from: Hash, bundle: BundleRef, part: usize, start: u64, end: u64 },
     /// Every part of the bundle is in: verify it, rebuild the manifest, plan.
-    BundleOpen { pack: usize, bundle: BundleRef },
+    BundleOpen { pack: usize, from: Hash, bundle: BundleRef },
     /// Rebuild a file from a delta; `patch` when the bundle brought it.
     Delta { pack: usize, step: Box<DeltaStep>, patch: Option<Stored> },
     /// One object; `stored` when the bundle brought it.
@@ -367,6 +382,8 @@ struct Ctx<'a> {
     /// One lock per object being fetched: two packs (or a delta's fallback) that need the
     /// same object never write the same partial file at once.
     inflight: Mutex<HashMap<Hash, Arc<Mutex<()>>>>,
+    /// Bundle parts asked for with the catalog.
+    spec: &'a Speculation,
     started: Instant,
     /// When the last manifest was planned (seconds since the start).
     manifests_done: Mutex<f64>,
@@ -375,6 +392,12 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn warn(&self, w: String) {
         self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    /// The Range parts of the bundle from `from`: those asked for with the catalog first.
+    fn bundle_parts(&self, from: &Hash, bundle: &BundleRef) -> Vec<(u64, u64)> {
+        let prefix = self.spec.prefix.get(from).copied().unwrap_or(0);
+        plan::bundle_parts(object::raw_frame_len(bundle.size), self.opts.workers, prefix)
     }
 
     fn elapsed(&self) -> f64 {
@@ -471,11 +494,13 @@ impl Ctx<'_> {
     fn run(&self, job: Job, pool: &Pool<Job>, runs: &[PackRun]) -> Result<()> {
         match job {
             Job::Manifest { pack, bundle } => self.manifest_job(pack, bundle, pool, runs),
-            Job::BundlePart { pack, bundle, part, start, end } => {
-                let partial = self.partial_dir.join(format!("{}.part{part}", bundle.object.to_hex()));
-                let stored_max = max_stored_len(bundle.size);
-                let max = end.unwrap_or(stored_max).saturating_sub(start);
-                let got = self.source.get_object_range(&bundle.object, start, end, max, &partial);
+            Job::BundlePart { pack, from, bundle, part, start, end } => {
+                let partial = part_path(self.partial_dir, &from, start);
+                if let Some(gate) = self.spec.gates.get(&partial) {
+                    // Asked for with the catalog: use what arrived, then ask for the rest.
+                    gate.wait();
+                }
+                let got = self.source.get_range(&update_rel_path(&from), start, end, end - start, &partial, true);
                 self.progress();
                 let run = &runs[pack];
                 let mut st = run.st();
@@ -491,11 +516,11 @@ impl Ctx<'_> {
                 st.parts_left -= 1;
                 if st.parts_left == 0 {
                     drop(st);
-                    pool.push(Lane::First, Job::BundleOpen { pack, bundle });
+                    pool.push(Lane::First, Job::BundleOpen { pack, from, bundle });
                 }
                 Ok(())
             }
-            Job::BundleOpen { pack, bundle } => self.open_bundle(pack, bundle, pool, runs),
+            Job::BundleOpen { pack, from, bundle } => self.open_bundle(pack, from, bundle, pool, runs),
             Job::Delta { pack, step, patch } => {
                 if let Some(p) = &patch {
                     self.store(&step.delta.object, step.delta.size, p)?;
@@ -536,17 +561,20 @@ impl Ctx<'_> {
         // one by one (a box keeps no bundles), and round trips there are cheap.
         if try_bundle
             && self.source.kind() == SourceKind::Online
-            && let ManifestFetch::Delta { bundle: Some(bundle), .. } =
+            && let ManifestFetch::Delta { from, bundle: Some(bundle), .. } =
                 plan::manifest_fetch(run.entry, run.current, &present)
         {
-            let parts = plan::bundle_parts(max_stored_len(bundle.size), self.opts.workers);
+            let parts = self.bundle_parts(&from, &bundle);
             {
                 let mut st = run.st();
                 st.parts = vec![None; parts.len()];
                 st.parts_left = parts.len();
             }
+            if parts.is_empty() {
+                pool.push(Lane::First, Job::BundleOpen { pack, from, bundle });
+            }
             for (part, (start, end)) in parts.into_iter().enumerate() {
-                pool.push(Lane::First, Job::BundlePart { pack, bundle, part, start, end });
+                pool.push(Lane::First, Job::BundlePart { pack, from, bundle, part, start, end });
             }
             return Ok(());
         }
@@ -561,19 +589,27 @@ impl Ctx<'_> {
     /// Checks a whole bundle, rebuilds the manifest from its first record and plans the
     /// pack with the objects it holds. Anything wrong with the bundle: warn and do
     /// without it (the manifest delta, then objects one by one).
-    fn open_bundle(&self, pack: usize, bundle: BundleRef, pool: &Pool<Job>, runs: &[PackRun]) -> Result<()> {
+    fn open_bundle(
+        &self,
+        pack: usize,
+        from: Hash,
+        bundle: BundleRef,
+        pool: &Pool<Job>,
+        runs: &[PackRun],
+    ) -> Result<()> {
         let run = &runs[pack];
         let (failed, parts) = {
             let mut st = run.st();
             (st.bundle_failed.take(), std::mem::take(&mut st.parts))
         };
-        for part in 0..parts.len() {
-            let _ = std::fs::remove_file(self.partial_dir.join(format!("{}.part{part}", bundle.object.to_hex())));
+        for (start, _) in self.bundle_parts(&from, &bundle) {
+            let _ = std::fs::remove_file(part_path(self.partial_dir, &from, start));
         }
         let without = |why: String| {
             self.warn(format!(
-                "the update bundle {} of pack {} was not used ({why}); fetching the manifest and objects one by one",
-                bundle.object, run.id
+                "the update bundle of pack {} ({}) was not used ({why}); fetching the manifest and objects one by one",
+                run.id,
+                update_rel_path(&from)
             ));
             pool.push(Lane::First, Job::Manifest { pack, bundle: false });
             Ok(())
@@ -587,7 +623,7 @@ impl Ctx<'_> {
             Err(e) => return without(e.to_string()),
         };
         let present = |h: &Hash| self.repo.has_object(h);
-        let ManifestFetch::Delta { from, from_size, object: patch_hash, size: patch_size, .. } =
+        let ManifestFetch::Delta { from_size, object: patch_hash, size: patch_size, .. } =
             plan::manifest_fetch(run.entry, run.current, &present)
         else {
             return without("the manifest no longer needs it".into());
@@ -722,6 +758,97 @@ impl Ctx<'_> {
         }
         Ok(true)
     }
+}
+
+/// Where a part of the update bundle from the manifest `from` is kept while it arrives.
+/// Named by its start, so that parts never mix whatever the number of connections.
+fn part_path(partial_dir: &Path, from: &Hash, start: u64) -> PathBuf {
+    partial_dir.join(format!("update-{}.from{start}", from.to_hex()))
+}
+
+/// Opens once a download has ended (also if its thread panicked).
+#[derive(Default)]
+struct Gate {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = self.cv.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        *self.0.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.cv.notify_all();
+    }
+}
+
+/// Update bundle parts asked for in the catalog's round trip.
+#[derive(Default)]
+struct Speculation {
+    /// Parts asked for (from byte 0), by the manifest the bundle updates.
+    prefix: HashMap<Hash, u64>,
+    /// Each part's download, by its file: a job waits for it before using the file.
+    gates: HashMap<PathBuf, Arc<Gate>>,
+    /// Connections they use.
+    slots: usize,
+}
+
+/// Asks an online server, in the same round trip as the catalog, for the first parts of
+/// the update bundle of each installed pack (most recently installed first; `workers - 1`
+/// parts in all, see `plan::speculation`). Whether there is an update is known only from
+/// the catalog: when there is none, each costs a 404 (about as much as the HEAD request
+/// it replaces); when the pack is one version behind, a small update has arrived whole
+/// with the catalog, and a larger one continues in the next round without a pause.
+fn speculate<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    source: &'e dyn Source,
+    repo_dir: &Path,
+    partial_dir: &Path,
+    opts: &PullOptions,
+) -> Speculation {
+    let mut spec = Speculation::default();
+    if source.kind() != SourceKind::Online {
+        return spec;
+    }
+    let Ok(installed) = Installed::load(repo_dir) else {
+        return spec;
+    };
+    let mut packs: Vec<&InstalledPack> = installed
+        .packs
+        .iter()
+        .filter(|(id, _)| opts.packs.as_ref().is_none_or(|w| w.contains(id)))
+        .map(|(_, p)| p)
+        .collect();
+    packs.sort_by_key(|p| std::cmp::Reverse(p.installed_at));
+    for (p, k) in packs.iter().zip(plan::speculation(packs.len(), opts.workers.saturating_sub(1))) {
+        if k == 0 {
+            continue;
+        }
+        for i in 0..k {
+            let start = i * plan::BUNDLE_PART_BYTES;
+            let end = start + plan::BUNDLE_PART_BYTES;
+            let path = part_path(partial_dir, &p.manifest, start);
+            let gate = Arc::new(Gate::default());
+            spec.gates.insert(path.clone(), gate.clone());
+            let rel = update_rel_path(&p.manifest);
+            scope.spawn(move || {
+                let _open = OpenOnDrop(gate);
+                let _ = source.get_range(&rel, start, end, end - start, &path, false);
+            });
+        }
+        spec.prefix.insert(p.manifest, k);
+        spec.slots += k as usize;
+    }
+    spec
 }
 
 /// The pool lane of an object of `len` decoded bytes.

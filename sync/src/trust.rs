@@ -118,15 +118,24 @@ pub fn verify_source(
         None => true,
         Some(r) => !extra_keys.is_empty() && !extra_keys.iter().any(|k| r.roles.root.contains(k)),
     };
-    let (catalog_bytes, first_root) = std::thread::scope(|s| {
+    // The chain from roots/1.json too when the box may have to start it (a trusted key
+    // given): one round trip instead of two for a new box.
+    let chain_first = root_first && !extra_keys.is_empty();
+    let joined =
+        |r: std::thread::Result<Result<Vec<u8>>>| r.unwrap_or_else(|_| Err(Error::Other("fetch panicked".into())));
+    let (catalog_bytes, first_root, root1) = std::thread::scope(|s| {
         let warming = s.spawn(|| source.warm(warm));
         let root = root_first.then(|| s.spawn(|| fetch(source, ROOT_FILE, MAX_ROOT_BYTES)));
+        let root1 = chain_first.then(|| s.spawn(|| fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)));
         let cat = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES);
-        let root = root.map(|h| h.join().unwrap_or_else(|_| Err(Error::Other("root.json fetch panicked".into()))));
+        let root = root.map(|h| joined(h.join()));
+        let root1 = root1.map(|h| joined(h.join()));
         let _ = warming.join();
-        (cat, root)
+        (cat, root, root1)
     });
     let first_root = first_root.transpose()?;
+    // Used only if the walk starts there; a failure is reported by the walk's own fetch.
+    let root1 = root1.and_then(Result::ok);
     let catalog_bytes = catalog_bytes?;
     if first_root.is_none()
         && let Some(r) = &local_root
@@ -146,7 +155,8 @@ pub fn verify_source(
         .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
     let chain = |start: Option<Root>| -> Result<(Root, RootFiles, Vec<u8>, Catalog)> {
-        let (root, new_roots, root_bytes) = walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes)?;
+        let (root, new_roots, root_bytes) =
+            walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes, root1.as_ref())?;
         let catalog = repo::parse_catalog(&catalog_bytes, &root)?;
         Ok((root, new_roots, root_bytes, catalog))
     };
@@ -223,8 +233,8 @@ fn check_catalog(
 }
 
 /// Walks the root chain from `start` (the box's root) or, with `None`, from the source's
-/// `roots/1.json`, which must be signed by one of `extra_keys`, up to the source's current
-/// root. Returns the newest root, the root files to install, and the current root's bytes.
+/// `roots/1.json` (`first` when it was fetched already), which must be signed by one of
+/// `extra_keys`, up to the source's current root. Returns the newest root, the root files to install, and the current root's bytes.
 fn walk_roots(
     source: &dyn Source,
     repo_dir: &Path,
@@ -232,6 +242,7 @@ fn walk_roots(
     extra_keys: &[PublicKey],
     remote: &Root,
     remote_bytes: &[u8],
+    first: Option<&Vec<u8>>,
 ) -> Result<(Root, RootFiles, Vec<u8>)> {
     let from = source.describe();
     let mut new_roots = Vec::new();
@@ -246,7 +257,10 @@ fn walk_roots(
                     "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
                 ));
             }
-            let bytes = fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?;
+            let bytes = match first {
+                Some(b) => b.clone(),
+                None => fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?,
+            };
             let r1 = repo::parse_root(&bytes)?;
             let env = Envelope::parse(&bytes, "root version 1")?;
             if r1.version != 1 || !env.valid_signers(&r1.roles.root).iter().any(|k| extra_keys.contains(k)) {

@@ -106,6 +106,18 @@ impl HttpSource {
         max: u64,
         partial: &Path,
     ) -> Result<Option<Vec<u8>>> {
+        self.download_with(url, range, max, partial, self.opts.max_retries)
+    }
+
+    /// [`Self::download`] giving up after `max_retries` failed attempts in a row.
+    fn download_with(
+        &self,
+        url: &str,
+        range: Option<(u64, Option<u64>)>,
+        max: u64,
+        partial: &Path,
+        max_retries: u32,
+    ) -> Result<Option<Vec<u8>>> {
         let url = url.to_string();
         let (base, end) = range.unwrap_or((0, None));
         let mut failures = 0u32;
@@ -122,7 +134,7 @@ impl HttpSource {
             }
             let fail = |failures: &mut u32, why: String| -> Result<()> {
                 *failures += 1;
-                if *failures > self.opts.max_retries {
+                if *failures > max_retries {
                     return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
                 }
                 self.backoff(*failures);
@@ -150,6 +162,11 @@ impl HttpSource {
                 StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
                     // Everything was already received; the caller verifies it.
                     return read_partial(partial).map(Some);
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE if range.is_some() => {
+                    // The file ends before this part: nothing of it is there.
+                    let _ = fs::remove_file(partial);
+                    return Ok(Some(Vec::new()));
                 }
                 StatusCode::PARTIAL_CONTENT => {
                     let expected = format!("bytes {from}-");
@@ -320,15 +337,17 @@ impl Source for HttpSource {
         self.download(&format!("{}{}", self.base, object_rel_path(hash)), None, max, partial)
     }
 
-    fn get_object_range(
+    fn get_range(
         &self,
-        hash: &Hash,
+        rel: &str,
         start: u64,
-        end: Option<u64>,
+        end: u64,
         max: u64,
         partial: &Path,
+        retry: bool,
     ) -> Result<Option<Vec<u8>>> {
-        self.download(&format!("{}{}", self.base, object_rel_path(hash)), Some((start, end)), max, partial)
+        let max_retries = if retry { self.opts.max_retries } else { 0 };
+        self.download_with(&format!("{}{rel}", self.base), Some((start, Some(end))), max, partial, max_retries)
     }
 
     fn warm(&self, n: usize) {
