@@ -12,9 +12,11 @@ TCP handshake and ACKs then cross a link with no delay, so a new connection is f
 there is no slow start: kinder than a real long link.
 
 With --tcp the proxy also models what a real long link costs TCP (an approximation):
-- the handshake: data the client sends on a new connection reaches the server no
-  earlier than 3 one-way delays after the client connected (SYN, SYN-ACK, then the
-  request with the ACK), so opening a connection costs one round trip;
+- the handshake: the first data a client sends on a new connection reaches the server 3
+  one-way delays after it was written instead of 1 (SYN, SYN-ACK, then the request with
+  the ACK): opening a connection costs one round trip. (The client wrote it right after
+  connect() returned, as HTTP clients do; a real connect() would have returned one
+  round trip later.)
 - slow start on the server's side: a connection sends at most its congestion window per
   round trip. The window starts at 10 segments (IW10, 14,480 bytes), grows by what was
   acknowledged (doubling each round trip) and falls back to IW10 after an idle period
@@ -67,7 +69,7 @@ class SlowStart:
         return out
 
 
-async def pump(reader, writer, not_before=0.0, cc=None):
+async def pump(reader, writer, first_extra=0.0, cc=None):
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
 
@@ -87,6 +89,7 @@ async def pump(reader, writer, not_before=0.0, cc=None):
             pass
 
     task = asyncio.create_task(sender())
+    last_due = 0.0
     try:
         while True:
             data = await reader.read(65536)
@@ -94,11 +97,15 @@ async def pump(reader, writer, not_before=0.0, cc=None):
                 break
             now = loop.time()
             if cc is None:
-                queue.put_nowait((max(now + DELAY, not_before), data))
+                # Later data never overtakes the first (delayed by the handshake).
+                due = max(now + DELAY + first_extra, last_due)
+                first_extra = 0.0
+                last_due = due
+                queue.put_nowait((due, data))
             else:
                 at = 0
                 for send, k in cc.schedule(now, len(data)):
-                    queue.put_nowait((max(send + DELAY, not_before), data[at:at + k]))
+                    queue.put_nowait((send + DELAY, data[at:at + k]))
                     at += k
     except OSError:
         pass
@@ -110,11 +117,9 @@ async def pump(reader, writer, not_before=0.0, cc=None):
 
 
 async def handle(creader, cwriter):
-    accepted = asyncio.get_running_loop().time()
     ureader, uwriter = await asyncio.open_connection(UP, UPORT)
-    handshake = accepted + 3 * DELAY if TCP else 0.0
     await asyncio.gather(
-        pump(creader, uwriter, not_before=handshake),
+        pump(creader, uwriter, first_extra=2 * DELAY if TCP else 0.0),
         pump(ureader, cwriter, cc=SlowStart() if TCP else None),
     )
     cwriter.close()

@@ -137,7 +137,7 @@ shaped() {
   : > "$W/ngs/access.log"
   local start end
   start=$(date +%s.%N)
-  ip netns exec "$NS" "$bin" sync pull --from "http://10.231.0.1:18934/$url/" --data "$W/box" "${trust[@]}" --json > "$W/shaped.json"
+  ip netns exec "$NS" "$bin" sync pull --from "http://10.231.0.1:$PPORT/$url/" --data "$W/box" "${trust[@]}" --json > "$W/shaped.json"
   end=$(date +%s.%N)
   sleep 0.3 # nginx logs a request after its response is sent
   read -r n b < <(traffic "$W/ngs")
@@ -150,15 +150,17 @@ print(f"{e - s:.3f} {b} {n} {g} {j['seconds']:.3f} " + " ".join(f"{k}={v:.2f}" f
 PY
 }
 
+PPORT=18933
 for mode in $MODES; do
   flag=(); [ "$mode" = tcp ] && flag=(--tcp)
-  python3 sync/bench/delay_proxy.py 10.231.0.1 18934 127.0.0.1 18933 0.2 "${flag[@]}" & PROXY=$!
+  PPORT=$((PPORT + 1)) # a fresh port per mode: the previous proxy may still hold its own
+  python3 sync/bench/delay_proxy.py 10.231.0.1 "$PPORT" 127.0.0.1 18933 0.2 "${flag[@]}" & PROXY=$!
   PIDS+=($PROXY)
   sleep 0.5
   # Calibration: one curl stream of a 4 MB file, the best a single download can do on
   # this link (TCP/IP and Ethernet headers count against tbf's rate, about 4 %).
   : > "$W/ngs/access.log"
-  cal=$(ip netns exec "$NS" curl -s -o /dev/null -w '%{time_total} %{size_download}' http://10.231.0.1:18934/cal.bin)
+  cal=$(ip netns exec "$NS" curl -s -o /dev/null -w '%{time_total} %{size_download}' "http://10.231.0.1:$PPORT/cal.bin")
   sleep 0.3
   read -r _ cb < <(traffic "$W/ngs")
   echo "$cal" | awk -v m="$mode" -v b="$cb" '{ideal = b * 8 / 2000000; printf "shaped %s calibration (curl, one 4 MB file): %.2f s for %d bytes; bytes/bandwidth %.2f s; ratio %.2f\n", m, $1, b, ideal, $1 / ideal}'

@@ -791,6 +791,9 @@ impl Drop for OpenOnDrop {
     }
 }
 
+/// How long the parts asked for with the catalog wait behind its request.
+const SPECULATION_LAG: std::time::Duration = std::time::Duration::from_millis(30);
+
 /// Update bundle parts asked for in the catalog's round trip.
 #[derive(Default)]
 struct Speculation {
@@ -842,6 +845,9 @@ fn speculate<'s, 'e>(
             let rel = update_rel_path(&p.manifest);
             scope.spawn(move || {
                 let _open = OpenOnDrop(gate);
+                // After the catalog's request, so that its small answer is not queued
+                // behind these parts at the link's bottleneck.
+                std::thread::sleep(SPECULATION_LAG);
                 let _ = source.get_range(&rel, start, end, end - start, &path, false);
             });
         }
