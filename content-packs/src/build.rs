@@ -21,7 +21,7 @@ use crate::hash::Hash;
 use crate::manifest::{ChunkRef, FileEntry, MANIFEST_FORMAT, Manifest};
 use crate::meta::{CatalogEntry, now_unix};
 use crate::object::{self, Encoding};
-use crate::repo::{Repo, object_rel_path};
+use crate::repo::{Repo, object_rel_path, update_rel_path};
 use crate::sign::SecretKey;
 use crate::source::{SourceData, SourceTree};
 use crate::{Error, IoContext, Result, fsutil, limits, path};
@@ -127,7 +127,7 @@ pub fn build(
 
     // 2. Chunk, hash and stage new objects.
     let mut staging = Staging::new(&repo)?;
-    // Delta objects staged (not chunks), for the summary.
+    // Objects staged that are not chunks (deltas, bundles), for the summary.
     let mut delta_objects = 0u64;
     let result = (|| {
         let mut files = Vec::with_capacity(tree.files.len());
@@ -210,7 +210,14 @@ pub fn build(
             {
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
-                manifest_deltas.push(crate::meta::ManifestDelta { from: e.manifest, object, size: patch.len() as u64 });
+                let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
+                let bundle = stage_bundle(&mut staging, pm, &e.manifest, &manifest, object)?;
+                manifest_deltas.push(crate::meta::ManifestDelta {
+                    from: e.manifest,
+                    object,
+                    size: patch.len() as u64,
+                    bundle,
+                });
             }
         }
         let entry = CatalogEntry {
@@ -319,6 +326,34 @@ fn stage_deltas(
     Ok(out)
 }
 
+/// Stages the update bundle from `prev` (manifest `from`) to `new` (see `bundle`): the
+/// manifest patch `patch`, then what a box holding `prev` lacks, to be written at
+/// `updates/…/<from>`. `None` when it would be too large.
+fn stage_bundle(
+    staging: &mut Staging,
+    prev: &Manifest,
+    from: &Hash,
+    new: &Manifest,
+    patch: Hash,
+) -> Result<Option<crate::meta::BundleRef>> {
+    let members = crate::bundle::members(prev, new);
+    let mut records = Vec::with_capacity(members.len() + 1);
+    let mut total = 0u64;
+    for h in std::iter::once(patch).chain(members) {
+        let stored = staging.stored(&h)?;
+        total += 36 + stored.len() as u64;
+        if total > crate::bundle::BUILD_MAX_BUNDLE_BYTES {
+            return Ok(None);
+        }
+        records.push((h, stored));
+    }
+    let bytes = crate::bundle::encode(&records);
+    // Its records are zstd frames already: the bundle is stored raw (its exact stored
+    // length, `object::raw_frame_len`, is what boxes split into Range parts).
+    staging.put_update(from, &object::raw_frame(&bytes))?;
+    Ok(Some(crate::meta::BundleRef { object: Hash::of(&bytes), size: bytes.len() as u64 }))
+}
+
 /// The media type of a pack path, from its extension.
 pub fn media_type_of(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
@@ -377,6 +412,8 @@ struct Staging {
     repo: Repo,
     dir: PathBuf,
     staged: Vec<Hash>,
+    /// Update bundles staged, by the manifest they update.
+    updates: Vec<Hash>,
     seen: HashSet<Hash>,
     new_objects: u64,
 }
@@ -387,7 +424,14 @@ impl Staging {
         getrandom::fill(&mut r).expect("the OS random source works");
         let dir = repo.dir().join(format!("{STAGING_PREFIX}{}", hex::encode(r)));
         fs::create_dir(&dir).context(|| format!("creating {}", dir.display()))?;
-        Ok(Staging { repo: repo.clone(), dir, staged: Vec::new(), seen: HashSet::new(), new_objects: 0 })
+        Ok(Staging {
+            repo: repo.clone(),
+            dir,
+            staged: Vec::new(),
+            updates: Vec::new(),
+            seen: HashSet::new(),
+            new_objects: 0,
+        })
     }
 
     /// Stages `data` unless the repository or this build already has it. Returns its hash
@@ -406,14 +450,33 @@ impl Staging {
         Ok((hash, true))
     }
 
+    /// Stages the update bundle for a box holding the manifest `from` (stored bytes).
+    fn put_update(&mut self, from: &Hash, stored: &[u8]) -> Result<()> {
+        let path = self.dir.join(format!("update-{}", from.to_hex()));
+        fs::write(&path, stored).context(|| format!("writing {}", path.display()))?;
+        self.updates.push(*from);
+        Ok(())
+    }
+
+    /// The stored bytes of an object this build staged or the repository holds.
+    fn stored(&self, hash: &Hash) -> Result<Vec<u8>> {
+        if self.seen.contains(hash) {
+            let path = self.dir.join(hash.to_hex());
+            return fs::read(&path).context(|| format!("reading {}", path.display()));
+        }
+        self.repo.read_stored(hash)
+    }
+
     /// fsyncs every staged object, renames it into `objects/`, fsyncs the folders.
     /// Returns the bytes added.
     fn commit(self) -> Result<u64> {
         let mut added = 0u64;
         let mut dirs = HashSet::new();
-        for hash in &self.staged {
-            let from = self.dir.join(hash.to_hex());
-            let to = self.repo.dir().join(object_rel_path(hash));
+        let objects = self.staged.iter().map(|h| (self.dir.join(h.to_hex()), object_rel_path(h)));
+        let updates =
+            self.updates.iter().map(|h| (self.dir.join(format!("update-{}", h.to_hex())), update_rel_path(h)));
+        for (from, to) in objects.chain(updates) {
+            let to = self.repo.dir().join(to);
             let f = fs::File::open(&from).context(|| format!("opening {}", from.display()))?;
             f.sync_all().context(|| format!("syncing {}", from.display()))?;
             added += f.metadata().context(|| format!("reading {}", from.display()))?.len();

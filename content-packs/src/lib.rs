@@ -10,6 +10,7 @@
 //! fetching them from elsewhere is `preau-sync`'s job.
 
 pub mod build;
+pub mod bundle;
 pub mod chunk;
 pub mod course;
 pub mod delta;

@@ -37,6 +37,19 @@ pub struct ManifestDelta {
     pub from: Hash,
     pub object: Hash,
     pub size: u64,
+    /// Everything a box holding `from` needs, as one object (see `bundle`). Optional:
+    /// repositories built before bundles existed have none, and readers that do not know
+    /// the field ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleRef>,
+}
+
+/// An update bundle (see `bundle`), at `updates/…/<from>`: the hash and length of its
+/// decoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRef {
+    pub object: Hash,
+    pub size: u64,
 }
 
 /// What the catalog says about one pack.

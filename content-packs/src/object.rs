@@ -66,6 +66,12 @@ pub fn raw_frame(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The length of [`raw_frame`] of `len` bytes: the frame header, then 3 bytes per raw
+/// block of at most 128 KiB (one empty block for no data).
+pub fn raw_frame_len(len: u64) -> u64 {
+    13 + len + 3 * len.div_ceil(RAW_BLOCK_MAX as u64).max(1)
+}
+
 fn block_header(len: usize, last: bool) -> [u8; 3] {
     // Block type 0 (raw) in bits 1-2, the size in bits 3-23.
     let v = ((len as u32) << 3) | last as u32;
@@ -148,6 +154,13 @@ pub fn is_compressible(media_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_frame_len_is_exact() {
+        for len in [0usize, 1, 1000, 128 * 1024 - 1, 128 * 1024, 128 * 1024 + 1, 300_000] {
+            assert_eq!(raw_frame(&vec![7u8; len]).len() as u64, raw_frame_len(len as u64), "{len}");
+        }
+    }
 
     #[test]
     fn raw_frames_decode_with_real_zstd() {

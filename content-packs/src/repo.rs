@@ -5,6 +5,7 @@
 //! DIR/roots/1.json …         every root version, for key rotation
 //! DIR/catalog.json           signed catalog: pack id → manifest
 //! DIR/objects/ab/abcd…       immutable objects (chunks, manifests, deltas), zstd frames
+//! DIR/updates/ab/abcd…       update bundles, by the manifest they update (written once)
 //! ```
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
@@ -26,6 +27,7 @@ pub const ROOT_FILE: &str = "root.json";
 pub const ROOTS_DIR: &str = "roots";
 pub const CATALOG_FILE: &str = "catalog.json";
 pub const OBJECTS_DIR: &str = "objects";
+pub const UPDATES_DIR: &str = "updates";
 
 /// Root documents are valid for ten years; they only change when keys rotate.
 const ROOT_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -34,6 +36,13 @@ const ROOT_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
 pub fn object_rel_path(hash: &Hash) -> String {
     let hex = hash.to_hex();
     format!("{OBJECTS_DIR}/{}/{hex}", &hex[..2])
+}
+
+/// The path of the update bundle for a box that holds the manifest `from` (see
+/// `bundle`), relative to a repository's top (also its URL path).
+pub fn update_rel_path(from: &Hash) -> String {
+    let hex = from.to_hex();
+    format!("{UPDATES_DIR}/{}/{hex}", &hex[..2])
 }
 
 /// A repository folder.
@@ -124,6 +133,15 @@ impl Repo {
             fsutil::create_dir_all_durable(dir)?;
         }
         fsutil::atomic_write(&path, stored)
+    }
+
+    /// Reads, decodes and verifies the update bundle from the manifest `from`.
+    pub fn read_update(&self, from: &Hash, b: &crate::meta::BundleRef) -> Result<Vec<u8>> {
+        if b.size > crate::bundle::MAX_BUNDLE_BYTES {
+            return Err(Error::TooLarge { what: "update bundle".into(), limit: crate::bundle::MAX_BUNDLE_BYTES });
+        }
+        let stored = read_bounded(&self.dir.join(update_rel_path(from)), MAX_OBJECT_BYTES)?;
+        object::decode_verified(&stored, &b.object, b.size)
     }
 
     pub fn read_manifest(&self, hash: &Hash, len: u64) -> Result<Manifest> {

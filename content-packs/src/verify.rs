@@ -94,6 +94,11 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
             if let Err(e) = repo.read_object(&d.object, d.size) {
                 r.problems.push(format!("pack {id}: manifest delta: {e}"));
             }
+            if let Some(b) = &d.bundle
+                && let Err(e) = check_bundle(repo, &d.from, b, &d.object)
+            {
+                r.problems.push(format!("pack {id}: update bundle from {}: {e}", d.from));
+            }
         }
         for d in &manifest.deltas {
             // A delta object is read like any other: decoded, bounded, hashed.
@@ -105,6 +110,22 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
         }
     }
     Ok(r)
+}
+
+/// An update bundle must decode to its hash, start with the manifest patch `first`, and
+/// hold exact copies of objects of the repository.
+fn check_bundle(repo: &Repo, from: &Hash, b: &crate::meta::BundleRef, first: &Hash) -> Result<()> {
+    let bytes = repo.read_update(from, b)?;
+    let records = crate::bundle::parse(&bytes)?;
+    if records.first().map(|r| r.0) != Some(*first) {
+        return Err(Error::Other("its first record is not the manifest patch".into()));
+    }
+    for (h, stored) in records {
+        if repo.read_stored(&h)? != stored {
+            return Err(Error::Other(format!("its copy of object {h} differs from the repository's")));
+        }
+    }
+    Ok(())
 }
 
 /// Like [`verify_repo`], but any problem is an error.

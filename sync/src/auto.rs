@@ -373,6 +373,7 @@ mod tests {
             gc_bytes: 0,
             seconds: 1.0,
             warnings: vec![],
+            timings: Default::default(),
         }
     }
 

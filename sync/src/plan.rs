@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use preau_pack::meta::CatalogEntry;
+use preau_pack::bundle::MAX_BUNDLE_BYTES;
+use preau_pack::meta::{BundleRef, CatalogEntry};
 use preau_pack::{DeltaRef, FileEntry, Hash, Manifest};
 
 /// How to obtain the manifest of the new version.
@@ -17,7 +18,9 @@ pub enum ManifestFetch {
     /// Its object is already on disk (an interrupted pull got that far).
     Present,
     /// Rebuild it from the installed manifest `from` with the patch `object` (`size` bytes).
-    Delta { from: Hash, from_size: u64, object: Hash, size: u64 },
+    /// `bundle`: the publisher's update bundle from `from`, which holds the patch and the
+    /// objects a box at `from` lacks (see `preau_pack::bundle`).
+    Delta { from: Hash, from_size: u64, object: Hash, size: u64, bundle: Option<BundleRef> },
     /// Fetch the whole manifest object.
     Whole,
 }
@@ -37,7 +40,13 @@ pub fn manifest_fetch(
         && let Some(d) = entry.manifest_deltas.iter().find(|d| d.from == have)
         && d.size < entry.manifest_size
     {
-        return ManifestFetch::Delta { from: have, from_size: have_size, object: d.object, size: d.size };
+        return ManifestFetch::Delta {
+            from: have,
+            from_size: have_size,
+            object: d.object,
+            size: d.size,
+            bundle: d.bundle.filter(|b| b.size <= MAX_BUNDLE_BYTES),
+        };
     }
     ManifestFetch::Whole
 }
@@ -132,6 +141,50 @@ pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn
     plan
 }
 
+/// Parts of a bundle fetched in parallel: at least this many bytes each. A new TCP
+/// connection sends about 14 KB (ten segments) in its first round trip, so parts of this
+/// size on separate connections all arrive in about one round trip.
+pub const BUNDLE_PART_BYTES: u64 = 16 * 1024;
+
+/// The parts asked for with the catalog, before it is known whether there is an update:
+/// how many parts of [`BUNDLE_PART_BYTES`] (from byte 0) each installed pack gets, given
+/// `slots` spare connections. `packs` are in order of preference; a pack beyond the slots
+/// gets none (it is updated with one more round trip if it changed).
+pub fn speculation(packs: usize, slots: usize) -> Vec<u64> {
+    if packs == 0 {
+        return Vec::new();
+    }
+    let (each, extra) = (slots / packs, slots % packs);
+    (0..packs).map(|i| (each + usize::from(i < extra)) as u64).collect()
+}
+
+/// The Range parts `(start, end)` of a bundle stored in exactly `len` bytes: first the
+/// `prefix` parts of [`BUNDLE_PART_BYTES`] that were asked for with the catalog (cut at
+/// `len`), then the rest in at most `workers` parts of at least [`BUNDLE_PART_BYTES`].
+pub fn bundle_parts(len: u64, workers: usize, prefix: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < len && (out.len() as u64) < prefix {
+        out.push((at, (at + BUNDLE_PART_BYTES).min(len)));
+        at += BUNDLE_PART_BYTES;
+    }
+    if at < len {
+        let rest = len - at;
+        let k = rest.div_ceil(BUNDLE_PART_BYTES).clamp(1, workers.max(1) as u64);
+        let step = rest.div_ceil(k);
+        for i in 0..k {
+            out.push((at + i * step, (at + (i + 1) * step).min(len)));
+        }
+    }
+    out
+}
+
+/// Whether an object of `len` decoded bytes goes to the pool's large lane: it keeps a
+/// connection busy for longer than a round trip on a slow link.
+pub fn is_large(len: u64) -> bool {
+    len >= 32 * 1024
+}
+
 /// The chunks to fetch instead when a delta step cannot be used (the source lacks the
 /// patch, or it does not rebuild the file).
 pub fn fallback_chunks(step: &DeltaStep, present: &dyn Fn(&Hash) -> bool) -> Vec<(Hash, u64)> {
@@ -188,16 +241,56 @@ mod tests {
 
     #[test]
     fn manifest_uses_delta_only_from_what_is_installed() {
-        let d = ManifestDelta { from: h(1), object: h(9), size: 100 };
+        let d = ManifestDelta { from: h(1), object: h(9), size: 100, bundle: None };
         let e = entry(h(2), 5000, vec![d]);
         let present = |x: &Hash| *x == h(1);
         assert_eq!(
             manifest_fetch(&e, Some((h(1), 4000)), &present),
-            ManifestFetch::Delta { from: h(1), from_size: 4000, object: h(9), size: 100 }
+            ManifestFetch::Delta { from: h(1), from_size: 4000, object: h(9), size: 100, bundle: None }
         );
         assert_eq!(manifest_fetch(&e, Some((h(3), 4000)), &present), ManifestFetch::Whole);
         assert_eq!(manifest_fetch(&e, None, &present), ManifestFetch::Whole);
         assert_eq!(manifest_fetch(&e, Some((h(1), 4000)), &|x: &Hash| *x == h(2)), ManifestFetch::Present);
+    }
+
+    #[test]
+    fn a_bundle_is_offered_with_its_manifest_delta_and_split_into_parts() {
+        let b = BundleRef { object: h(8), size: 110_000 };
+        let d = ManifestDelta { from: h(1), object: h(9), size: 100, bundle: Some(b) };
+        let e = entry(h(2), 5000, vec![d]);
+        let present = |x: &Hash| *x == h(1);
+        assert!(
+            matches!(manifest_fetch(&e, Some((h(1), 4000)), &present), ManifestFetch::Delta { bundle: Some(x), .. } if x == b)
+        );
+        let huge = ManifestDelta {
+            from: h(1),
+            object: h(9),
+            size: 100,
+            bundle: Some(BundleRef { object: h(8), size: MAX_BUNDLE_BYTES + 1 }),
+        };
+        let e = entry(h(2), 5000, vec![huge]);
+        assert!(matches!(manifest_fetch(&e, Some((h(1), 4000)), &present), ManifestFetch::Delta { bundle: None, .. }));
+
+        assert_eq!(bundle_parts(1000, 8, 0), vec![(0, 1000)]);
+        let parts = bundle_parts(110_000, 8, 0);
+        assert_eq!(parts.len(), 7);
+        assert_eq!(parts[0], (0, 15_715));
+        assert_eq!(parts[6], (6 * 15_715, 110_000));
+        // After 3 parts asked for with the catalog, the rest is split again.
+        let parts = bundle_parts(700_000, 8, 3);
+        assert_eq!(parts[..3], [(0, 16_384), (16_384, 32_768), (32_768, 49_152)]);
+        assert_eq!(parts.len(), 3 + 8);
+        assert_eq!(parts.last().unwrap().1, 700_000);
+        for w in parts.windows(2) {
+            assert_eq!(w[0].1, w[1].0, "parts are contiguous");
+        }
+        // A bundle shorter than what was asked for: the parts it has, cut at its end.
+        assert_eq!(bundle_parts(20_000, 8, 7), vec![(0, 16_384), (16_384, 20_000)]);
+        assert_eq!(bundle_parts(10_000_000, 4, 0).len(), 4);
+        assert_eq!(speculation(1, 7), vec![7]);
+        assert_eq!(speculation(3, 7), vec![3, 2, 2]);
+        assert_eq!(speculation(9, 7), vec![1, 1, 1, 1, 1, 1, 1, 0, 0]);
+        assert!(speculation(0, 7).is_empty());
     }
 
     #[test]

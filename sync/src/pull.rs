@@ -1,11 +1,18 @@
 //! `preau sync pull`: bring a box's packs up to date from any source.
 //!
-//! 1. verify the source's root chain and catalog (`trust`);
+//! 1. verify the source's root chain and catalog (`trust`). In the same round trip, from
+//!    an online server, ask for the first parts of the *update bundles* of the installed
+//!    packs (`speculate`; a bundle holds the manifest patch and every object a box one
+//!    version behind lacks), and open the other keep-alive connections (`Source::warm`);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
-//!    manifest (a delta from the installed manifest when the catalog offers one) and
-//!    plan its objects (`plan`, pure);
-//! 3. fetch, verify and write them (`fetch`), rebuilding changed files from deltas where
-//!    the box holds the old file, falling back to chunks when a delta is missing or bad;
+//!    manifest and plan its objects (`plan`, pure): from its update bundle (the rest of
+//!    it in parallel Range parts), so that a small update is complete after one round
+//!    trip; otherwise as a delta from the installed manifest when the catalog offers it,
+//!    or whole;
+//! 3. fetch, verify and write the objects (`fetch`), rebuilding changed files from deltas
+//!    where the box holds the old file, falling back to chunks when a delta is missing or
+//!    bad. Every pack's jobs run on one pool (`fetch::Pool`): the manifests of all packs
+//!    go out together, and each pack's objects are queued as soon as its manifest is in;
 //! 4. switch atomically: signed metadata, then `installed.json` (`apply`);
 //! 5. collect garbage, only when everything asked for is installed.
 //!
@@ -13,22 +20,22 @@
 //! interrupted pull (cut, kill, power loss) resumes where it stopped: the next plan
 //! finds those objects present, and partial objects resume with Range requests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use preau_pack::installed::{Installed, InstalledPack};
-use preau_pack::meta::{CatalogEntry, now_unix};
+use preau_pack::meta::{BundleRef, CatalogEntry, now_unix};
 use preau_pack::object::{self, Encoding};
-use preau_pack::repo::OBJECTS_DIR;
-use preau_pack::{Error, Hash, Manifest, PublicKey, Repo, Result, delta, fsutil, limits};
+use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
+use preau_pack::{Error, Hash, Manifest, PublicKey, Repo, Result, bundle, delta, fsutil, limits};
 use serde::Serialize;
 
-use crate::apply;
-use crate::fetch::{fetch_object, parallel};
+use crate::apply::{self, store_verified};
+use crate::fetch::{Lane, Pool, fetch_object};
 use crate::plan::{self, DeltaStep, ManifestFetch};
 use crate::source::{Source, SourceKind};
 use crate::trust::{self, STATE_DIR, TrustState};
@@ -41,7 +48,9 @@ pub struct PullOptions<'a> {
     pub packs: Option<Vec<String>>,
     /// Also bring back packs a teacher removed (the teacher adding a folder again).
     pub revive_removed: bool,
-    /// Parallel fetches (keep-alive connections).
+    /// Parallel fetches (keep-alive connections). Eight new connections carry about
+    /// 115 KB in their first round trip (TCP starts with ten segments each): enough to
+    /// fill a 2 Mbit/s link with a 400 ms round trip from the start.
     pub workers: usize,
     /// The box's clock (unix seconds); tests set it to simulate expiry.
     pub now: Option<u64>,
@@ -57,7 +66,7 @@ impl Default for PullOptions<'_> {
             trusted: Vec::new(),
             packs: None,
             revive_removed: false,
-            workers: 6,
+            workers: 8,
             now: None,
             gc: true,
             progress: None,
@@ -93,11 +102,40 @@ pub struct PullSummary {
     pub gc_objects: u64,
     pub gc_bytes: u64,
     pub seconds: f64,
+    /// When each phase ended, in seconds since the pull started.
+    pub timings: Timings,
     pub warnings: Vec<String>,
+}
+
+/// When each phase of a pull ended, in seconds since it started. Phases overlap (a
+/// pack's objects are fetched while another pack's manifest is in flight), so these are
+/// the ends of the last of each kind.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// The signed catalog was fetched and verified (the first round trip).
+    pub catalog: f64,
+    /// The last manifest needed was in and planned.
+    pub manifests: f64,
+    /// Every object was in, verified and written.
+    pub objects: f64,
+    /// The switch: metadata and `installed.json` written.
+    pub switch: f64,
+    /// Garbage collected: the end of the pull.
+    pub done: f64,
 }
 
 /// Pulls from `source` into the box data folder `data_dir` (its `repo/`).
 pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<PullSummary> {
+    // The parts of update bundles asked for with the catalog arrive beside the pull.
+    std::thread::scope(|scope| pull_in(scope, source, data_dir, opts))
+}
+
+fn pull_in<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    source: &'e dyn Source,
+    data_dir: &Path,
+    opts: &PullOptions,
+) -> Result<PullSummary> {
     let started = Instant::now();
     let repo_dir = data_dir.join("repo");
     fsutil::create_dir_all_durable(&repo_dir.join(OBJECTS_DIR))?;
@@ -107,11 +145,15 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     let partial_dir = state_dir.join("partial");
     fsutil::create_dir_all_durable(&partial_dir)?;
 
-    // 1. Trust.
+    // 1. Trust. With the catalog go the first parts of the update bundles of installed
+    // packs (see `speculate`) and HEAD requests that open the other connections.
+    let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
     let mut state = TrustState::load(data_dir)?;
+    let now = opts.now.unwrap_or_else(now_unix);
+    let spare = opts.workers.saturating_sub(1).saturating_sub(spec.slots);
     let mut trusted = opts.trusted.clone();
     trusted.extend(state.publisher_keys());
-    let verified = trust::verify_source(source, &repo_dir, &trusted, &state, opts.now.unwrap_or_else(now_unix))?;
+    let verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
     if verified.catalog.issued > state.time_floor {
         state.time_floor = verified.catalog.issued;
         state.save(data_dir)?;
@@ -155,19 +197,27 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
         gc_objects: 0,
         gc_bytes: 0,
         seconds: 0.0,
+        timings: Timings { catalog: started.elapsed().as_secs_f64(), ..Default::default() },
         warnings: verified.warnings.clone(),
     };
     let ctx = Ctx {
         source,
         repo: &repo,
         partial_dir: &partial_dir,
+        installed: &installed_manifests,
         fetched: AtomicU64::new(0),
         opts,
         warnings: Mutex::new(vec![]),
+        inflight: Mutex::new(HashMap::new()),
+        spec: &spec,
+        started,
+        manifests_done: Mutex::new(0.0),
     };
 
-    // 2-3. Bring every wanted pack's objects in.
-    let mut switch: Vec<(String, InstalledPack)> = Vec::new();
+    // 2-3. Bring every wanted pack's objects in: one pool of jobs for all packs, so that
+    // the manifests come in one round and each pack's objects are queued as soon as its
+    // manifest arrives.
+    let mut todo: Vec<(&String, &CatalogEntry)> = Vec::new();
     for (id, entry) in &catalog.packs {
         match &wanted {
             Some(w) if !w.contains(id.as_str()) => continue,
@@ -190,12 +240,17 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
             ));
             continue;
         }
-        match ctx.bring_pack(id, entry, current, &installed_manifests) {
+        todo.push((id, entry));
+    }
+    let mut switch: Vec<(String, InstalledPack)> = Vec::new();
+    for ((id, entry), outcome) in todo.iter().zip(ctx.bring(&todo, &installed)?) {
+        let current = installed.packs.get(*id);
+        match outcome {
             Ok(used) => {
                 s.deltas_used += used.0;
                 s.deltas_failed += used.1;
                 switch.push((
-                    id.clone(),
+                    id.to_string(),
                     InstalledPack {
                         version: entry.version,
                         manifest: entry.manifest,
@@ -204,15 +259,17 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
                     },
                 ));
                 s.updated.push(PackUpdate {
-                    id: id.clone(),
+                    id: id.to_string(),
                     from_version: current.map(|p| p.version),
                     version: entry.version,
                 });
             }
-            Err(PackError::Unavailable(why)) => s.incomplete.push((id.clone(), why)),
+            Err(PackError::Unavailable(why)) => s.incomplete.push((id.to_string(), why)),
             Err(PackError::Fatal(e)) => return Err(e),
         }
     }
+    s.timings.objects = ctx.elapsed();
+    s.timings.manifests = ctx.manifests_done.lock().map(|t| *t).unwrap_or(0.0).max(s.timings.catalog);
 
     // 4. The switch: metadata, then installed.json in one atomic rename.
     trust::install_metadata(&repo_dir, &verified)?;
@@ -223,6 +280,8 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
         }
         installed.save(&repo_dir)?;
     }
+
+    s.timings.switch = ctx.elapsed();
 
     // 5. Garbage, only after a complete pull.
     if opts.gc && s.incomplete.is_empty() {
@@ -241,6 +300,7 @@ pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<
     s.warnings.extend(ctx.warnings.into_inner().unwrap_or_default());
     s.warnings.extend(source.take_warnings());
     s.seconds = started.elapsed().as_secs_f64();
+    s.timings.done = s.seconds;
     Ok(s)
 }
 
@@ -256,9 +316,33 @@ pub(crate) fn lock(path: &Path) -> Result<File> {
     }
 }
 
+/// One step of a pull, run by the pool (`fetch::Pool`).
 enum Job {
-    Delta(Box<DeltaStep>),
-    Chunk(Hash, u64),
+    /// Get pack `pack`'s manifest (from disk, its update bundle, a delta or whole), plan
+    /// the pack and queue its objects. `bundle`: whether the update bundle may be tried.
+    Manifest { pack: usize, bundle: bool },
+    /// One Range part of the update bundle from the manifest `from`.
+    BundlePart { pack: usize, from: Hash, bundle: BundleRef, part: usize, start: u64, end: u64 },
+    /// Every part of the bundle is in: verify it, rebuild the manifest, plan.
+    BundleOpen { pack: usize, from: Hash, bundle: BundleRef },
+    /// Rebuild a file from a delta; `patch` when the bundle brought it.
+    Delta { pack: usize, step: Box<DeltaStep>, patch: Option<Stored> },
+    /// One object; `stored` when the bundle brought it.
+    Chunk { pack: usize, hash: Hash, len: u64, stored: Option<Stored> },
+}
+
+/// An object's stored bytes inside a verified bundle.
+#[derive(Clone)]
+struct Stored {
+    bundle: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl Stored {
+    fn bytes(&self) -> &[u8] {
+        &self.bundle[self.start..self.end]
+    }
 }
 
 enum PackError {
@@ -274,13 +358,52 @@ impl From<Error> for PackError {
     }
 }
 
+/// One pack being brought in.
+struct PackRun<'a> {
+    id: &'a str,
+    entry: &'a CatalogEntry,
+    current: Option<(Hash, u64)>,
+    st: Mutex<PackState>,
+}
+
+#[derive(Default)]
+struct PackState {
+    manifest: Option<Manifest>,
+    /// Why this source cannot bring the pack (no manifest).
+    unavailable: Option<String>,
+    /// Objects the source does not have.
+    missing: Vec<Hash>,
+    deltas_used: u64,
+    deltas_failed: u64,
+    /// Bundle parts received (by index) and still expected, and why the bundle failed.
+    parts: Vec<Option<Vec<u8>>>,
+    parts_left: usize,
+    bundle_failed: Option<String>,
+}
+
+impl PackRun<'_> {
+    fn st(&self) -> std::sync::MutexGuard<'_, PackState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 struct Ctx<'a> {
     source: &'a dyn Source,
     repo: &'a Repo,
     partial_dir: &'a PathBuf,
+    /// The manifests of the installed versions (delta bases).
+    installed: &'a [Manifest],
     fetched: AtomicU64,
     opts: &'a PullOptions<'a>,
     warnings: Mutex<Vec<String>>,
+    /// One lock per object being fetched: two packs (or a delta's fallback) that need the
+    /// same object never write the same partial file at once.
+    inflight: Mutex<HashMap<Hash, Arc<Mutex<()>>>>,
+    /// Bundle parts asked for with the catalog.
+    spec: &'a Speculation,
+    started: Instant,
+    /// When the last manifest was planned (seconds since the start).
+    manifests_done: Mutex<f64>,
 }
 
 impl Ctx<'_> {
@@ -288,109 +411,315 @@ impl Ctx<'_> {
         self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(w);
     }
 
-    fn object(&self, hash: &Hash, len: u64) -> Result<Option<Vec<u8>>> {
-        let r = fetch_object(self.source, self.repo, self.partial_dir, hash, len, &self.fetched);
+    /// The Range parts of the bundle from `from`: those asked for with the catalog first.
+    fn bundle_parts(&self, from: &Hash, bundle: &BundleRef) -> Vec<(u64, u64)> {
+        let prefix = self.spec.prefix.get(from).copied().unwrap_or(0);
+        plan::bundle_parts(object::raw_frame_len(bundle.size), self.opts.workers, prefix)
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    fn progress(&self) {
         if let Some(p) = self.opts.progress {
             p(self.source.stats().bytes_downloaded, 0);
         }
+    }
+
+    fn object(&self, hash: &Hash, len: u64) -> Result<Option<Vec<u8>>> {
+        let lock = self.inflight.lock().unwrap_or_else(|e| e.into_inner()).entry(*hash).or_default().clone();
+        let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let r = fetch_object(self.source, self.repo, self.partial_dir, hash, len, &self.fetched);
+        self.progress();
         r
     }
 
-    /// Fetches everything pack `id` at `entry` needs. Returns (deltas used, deltas failed).
-    fn bring_pack(
-        &self,
-        id: &str,
-        entry: &CatalogEntry,
-        current: Option<&InstalledPack>,
-        installed: &[Manifest],
-    ) -> Result<(u64, u64), PackError> {
-        if entry.manifest_size > limits::MAX_MANIFEST_BYTES {
-            return Err(PackError::Fatal(Error::TooLarge {
-                what: format!("manifest of pack {id}"),
-                limit: limits::MAX_MANIFEST_BYTES,
-            }));
+    /// Verifies and writes an object that came in a bundle. `Ok(false)`: the copy is bad
+    /// (the caller fetches the object by itself).
+    fn store(&self, hash: &Hash, len: u64, stored: &Stored) -> Result<bool> {
+        if self.repo.has_object(hash) {
+            return Ok(true);
         }
-        let Some(bytes) = self.manifest(entry, current)? else {
-            return Err(PackError::Unavailable(format!(
-                "{} does not have the manifest of version {}",
-                self.source.describe(),
-                entry.version
-            )));
-        };
-        let m = Manifest::from_bytes(&bytes)?;
-        if m.meta.id != id || m.version != entry.version {
-            return Err(PackError::Fatal(Error::Other(format!(
-                "pack {id}: the catalog names version {} but the manifest is {:?} version {} (mix-and-match refused)",
-                entry.version, m.meta.id, m.version
-            ))));
-        }
-        let present = |h: &Hash| self.repo.has_object(h);
-        let bases = plan::bases(installed, &present);
-        let p = plan::plan_pack(&m, &bases, &present);
-
-        let missing: Mutex<Vec<Hash>> = Mutex::new(Vec::new());
-        let fallback: Mutex<Vec<(Hash, u64)>> = Mutex::new(Vec::new());
-        let (used, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-        // Deltas and chunks in one batch, so that a long link sees a single round of
-        // requests; chunks of the files whose delta failed come in a second batch.
-        let jobs: Vec<Job> = p
-            .deltas
-            .iter()
-            .cloned()
-            .map(|d| Job::Delta(Box::new(d)))
-            .chain(p.fetch.iter().map(|&(h, l)| Job::Chunk(h, l)))
-            .collect();
-        let run = |job: Job| -> Result<()> {
-            match job {
-                Job::Delta(step) => {
-                    if self.apply_delta(&step)? {
-                        used.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        fallback
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .extend(plan::fallback_chunks(&step, &present));
-                    }
-                }
-                Job::Chunk(h, len) => {
-                    if self.object(&h, len)?.is_none() {
-                        missing.lock().unwrap_or_else(|e| e.into_inner()).push(h);
-                    }
-                }
+        match store_verified(self.repo, hash, len, stored.bytes()) {
+            Ok(_) => {
+                self.fetched.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
             }
-            Ok(())
+            Err(e @ Error::CorruptObject { .. }) => {
+                self.warn(format!("the update bundle's copy of object {hash} is bad ({e}); fetching it alone"));
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Brings every pack of `todo` in, all on one pool. Returns each pack's outcome, in
+    /// order: (deltas used, deltas failed), or why it could not be completed. A fatal
+    /// error (bad data, full disk) stops everything.
+    fn bring(
+        &self,
+        todo: &[(&String, &CatalogEntry)],
+        installed: &Installed,
+    ) -> Result<Vec<Result<(u64, u64), PackError>>> {
+        let mut runs = Vec::with_capacity(todo.len());
+        for (id, entry) in todo {
+            if entry.manifest_size > limits::MAX_MANIFEST_BYTES {
+                return Err(Error::TooLarge {
+                    what: format!("manifest of pack {id}"),
+                    limit: limits::MAX_MANIFEST_BYTES,
+                });
+            }
+            let current = installed.packs.get(*id).map(|p| (p.manifest, p.manifest_size));
+            runs.push(PackRun { id, entry, current, st: Mutex::new(PackState::default()) });
+        }
+        if !runs.is_empty() {
+            let pool: Pool<Job> = Pool::new(self.opts.workers);
+            for pack in 0..runs.len() {
+                pool.push(Lane::First, Job::Manifest { pack, bundle: true });
+            }
+            pool.run(&|job, pool| self.run(job, pool, &runs))?;
+        }
+        Ok(runs.into_iter().map(|r| self.outcome(r)).collect())
+    }
+
+    fn outcome(&self, run: PackRun) -> Result<(u64, u64), PackError> {
+        let st = run.st.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = st.unavailable {
+            return Err(PackError::Unavailable(why));
+        }
+        let Some(m) = st.manifest else {
+            return Err(PackError::Unavailable(format!("no manifest for version {}", run.entry.version)));
         };
-        parallel(jobs, self.opts.workers, &run)?;
-        let mut second: Vec<(Hash, u64)> = std::mem::take(&mut *fallback.lock().unwrap_or_else(|e| e.into_inner()));
-        second.sort();
-        second.dedup();
-        parallel(second.into_iter().map(|(h, l)| Job::Chunk(h, l)).collect(), self.opts.workers, &run)?;
-        let missing = missing.into_inner().unwrap_or_default();
-        if let Some(h) = missing.first() {
+        if let Some(h) = st.missing.first() {
             return Err(PackError::Unavailable(format!(
                 "{} lacks {} object(s) of version {}, for example {h}",
                 self.source.describe(),
-                missing.len(),
+                st.missing.len(),
                 m.version
             )));
         }
         if let Some(h) = apply::complete(self.repo, &m) {
             return Err(PackError::Fatal(Error::Other(format!(
-                "pack {id}: object {h} is still missing after the pull"
+                "pack {}: object {h} is still missing after the pull",
+                run.id
             ))));
         }
-        Ok((used.into_inner(), failed.into_inner()))
+        Ok((st.deltas_used, st.deltas_failed))
+    }
+
+    fn run(&self, job: Job, pool: &Pool<Job>, runs: &[PackRun]) -> Result<()> {
+        match job {
+            Job::Manifest { pack, bundle } => self.manifest_job(pack, bundle, pool, runs),
+            Job::BundlePart { pack, from, bundle, part, start, end } => {
+                let partial = part_path(self.partial_dir, &from, start);
+                if let Some(gate) = self.spec.gates.get(&partial) {
+                    // Asked for with the catalog: use what arrived, then ask for the rest.
+                    gate.wait();
+                }
+                let got = self.source.get_range(&update_rel_path(&from), start, end, end - start, &partial, true);
+                self.progress();
+                let run = &runs[pack];
+                let mut st = run.st();
+                match got {
+                    Ok(Some(bytes)) => st.parts[part] = Some(bytes),
+                    Ok(None) => {
+                        st.bundle_failed.get_or_insert_with(|| "the source does not have it".into());
+                    }
+                    Err(e) => {
+                        st.bundle_failed.get_or_insert_with(|| e.to_string());
+                    }
+                }
+                st.parts_left -= 1;
+                if st.parts_left == 0 {
+                    drop(st);
+                    pool.push(Lane::First, Job::BundleOpen { pack, from, bundle });
+                }
+                Ok(())
+            }
+            Job::BundleOpen { pack, from, bundle } => self.open_bundle(pack, from, bundle, pool, runs),
+            Job::Delta { pack, step, patch } => {
+                if let Some(p) = &patch {
+                    self.store(&step.delta.object, step.delta.size, p)?;
+                }
+                let used = self.apply_delta(&step)?;
+                let mut st = runs[pack].st();
+                if used {
+                    st.deltas_used += 1;
+                } else {
+                    st.deltas_failed += 1;
+                    drop(st);
+                    let present = |h: &Hash| self.repo.has_object(h);
+                    for (hash, len) in plan::fallback_chunks(&step, &present) {
+                        pool.push(lane(len), Job::Chunk { pack, hash, len, stored: None });
+                    }
+                }
+                Ok(())
+            }
+            Job::Chunk { pack, hash, len, stored } => {
+                if let Some(s) = &stored
+                    && self.store(&hash, len, s)?
+                {
+                    return Ok(());
+                }
+                if self.object(&hash, len)?.is_none() {
+                    runs[pack].st().missing.push(hash);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Gets a pack's manifest, or starts fetching its update bundle in parts.
+    fn manifest_job(&self, pack: usize, try_bundle: bool, pool: &Pool<Job>, runs: &[PackRun]) -> Result<()> {
+        let run = &runs[pack];
+        let present = |h: &Hash| self.repo.has_object(h);
+        // Bundles only from online servers: a peer box or a USB stick serves the objects
+        // one by one (a box keeps no bundles), and round trips there are cheap.
+        if try_bundle
+            && self.source.kind() == SourceKind::Online
+            && let ManifestFetch::Delta { from, bundle: Some(bundle), .. } =
+                plan::manifest_fetch(run.entry, run.current, &present)
+        {
+            let parts = self.bundle_parts(&from, &bundle);
+            {
+                let mut st = run.st();
+                st.parts = vec![None; parts.len()];
+                st.parts_left = parts.len();
+            }
+            if parts.is_empty() {
+                pool.push(Lane::First, Job::BundleOpen { pack, from, bundle });
+            }
+            for (part, (start, end)) in parts.into_iter().enumerate() {
+                pool.push(Lane::First, Job::BundlePart { pack, from, bundle, part, start, end });
+            }
+            return Ok(());
+        }
+        let Some(bytes) = self.manifest(run.entry, run.current)? else {
+            run.st().unavailable =
+                Some(format!("{} does not have the manifest of version {}", self.source.describe(), run.entry.version));
+            return Ok(());
+        };
+        self.plan_pack(pack, &bytes, &HashMap::new(), pool, runs)
+    }
+
+    /// Checks a whole bundle, rebuilds the manifest from its first record and plans the
+    /// pack with the objects it holds. Anything wrong with the bundle: warn and do
+    /// without it (the manifest delta, then objects one by one).
+    fn open_bundle(
+        &self,
+        pack: usize,
+        from: Hash,
+        bundle: BundleRef,
+        pool: &Pool<Job>,
+        runs: &[PackRun],
+    ) -> Result<()> {
+        let run = &runs[pack];
+        let (failed, parts) = {
+            let mut st = run.st();
+            (st.bundle_failed.take(), std::mem::take(&mut st.parts))
+        };
+        for (start, _) in self.bundle_parts(&from, &bundle) {
+            let _ = std::fs::remove_file(part_path(self.partial_dir, &from, start));
+        }
+        let without = |why: String| {
+            self.warn(format!(
+                "the update bundle of pack {} ({}) was not used ({why}); fetching the manifest and objects one by one",
+                run.id,
+                update_rel_path(&from)
+            ));
+            pool.push(Lane::First, Job::Manifest { pack, bundle: false });
+            Ok(())
+        };
+        if let Some(why) = failed {
+            return without(why);
+        }
+        let stored: Vec<u8> = parts.into_iter().flatten().flatten().collect();
+        let bytes = match object::decode_verified(&stored, &bundle.object, bundle.size) {
+            Ok(b) => b,
+            Err(e) => return without(e.to_string()),
+        };
+        let present = |h: &Hash| self.repo.has_object(h);
+        let ManifestFetch::Delta { from_size, object: patch_hash, size: patch_size, .. } =
+            plan::manifest_fetch(run.entry, run.current, &present)
+        else {
+            return without("the manifest no longer needs it".into());
+        };
+        let records = match bundle::parse(&bytes) {
+            Ok(r) => r,
+            Err(e) => return without(e.to_string()),
+        };
+        let Some((first, first_stored)) = records.first().filter(|r| r.0 == patch_hash) else {
+            return without("it does not start with the manifest patch".into());
+        };
+        let manifest = object::decode_verified(first_stored, first, patch_size).and_then(|patch| {
+            let old = self.repo.read_object(&from, from_size)?;
+            delta::apply_verified(&old, &patch, &run.entry.manifest, run.entry.manifest_size)
+        });
+        let manifest = match manifest {
+            Ok(m) => m,
+            Err(e) => return without(e.to_string()),
+        };
+        self.repo.write_object(&manifest, Encoding { level: 3, try_compress: true })?;
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        let base = bytes.as_ptr() as usize;
+        let offsets: Vec<(Hash, usize, usize)> = records[1..]
+            .iter()
+            .map(|(h, st)| (*h, st.as_ptr() as usize - base, st.as_ptr() as usize - base + st.len()))
+            .collect();
+        let whole = Arc::new(bytes);
+        let index: HashMap<Hash, Stored> =
+            offsets.into_iter().map(|(h, start, end)| (h, Stored { bundle: whole.clone(), start, end })).collect();
+        self.plan_pack(pack, &manifest, &index, pool, runs)
+    }
+
+    /// Plans a pack from its (verified) manifest bytes and queues its objects: those the
+    /// bundle brought first (local work), the others in the large or small lane.
+    fn plan_pack(
+        &self,
+        pack: usize,
+        bytes: &[u8],
+        bundled: &HashMap<Hash, Stored>,
+        pool: &Pool<Job>,
+        runs: &[PackRun],
+    ) -> Result<()> {
+        let run = &runs[pack];
+        let m = Manifest::from_bytes(bytes)?;
+        if m.meta.id != run.id || m.version != run.entry.version {
+            return Err(Error::Other(format!(
+                "pack {}: the catalog names version {} but the manifest is {:?} version {} (mix-and-match refused)",
+                run.id, run.entry.version, m.meta.id, m.version
+            )));
+        }
+        let present = |h: &Hash| self.repo.has_object(h);
+        let bases = plan::bases(self.installed, &present);
+        let p = plan::plan_pack(&m, &bases, &present);
+        run.st().manifest = Some(m);
+        {
+            let mut t = self.manifests_done.lock().unwrap_or_else(|e| e.into_inner());
+            *t = t.max(self.elapsed());
+        }
+        for step in p.deltas {
+            let patch = bundled.get(&step.delta.object).cloned();
+            let l = if patch.is_some() { Lane::First } else { lane(step.delta.size) };
+            pool.push(l, Job::Delta { pack, step: Box::new(step), patch });
+        }
+        for (hash, len) in p.fetch {
+            let stored = bundled.get(&hash).cloned();
+            let l = if stored.is_some() { Lane::First } else { lane(len) };
+            pool.push(l, Job::Chunk { pack, hash, len, stored });
+        }
+        Ok(())
     }
 
     /// The new manifest's bytes (verified), from disk, a delta, or the source.
-    fn manifest(&self, entry: &CatalogEntry, current: Option<&InstalledPack>) -> Result<Option<Vec<u8>>> {
+    fn manifest(&self, entry: &CatalogEntry, current: Option<(Hash, u64)>) -> Result<Option<Vec<u8>>> {
         let present = |h: &Hash| self.repo.has_object(h);
-        match plan::manifest_fetch(entry, current.map(|p| (p.manifest, p.manifest_size)), &present) {
+        match plan::manifest_fetch(entry, current, &present) {
             ManifestFetch::Present => {
                 return self.repo.read_object(&entry.manifest, entry.manifest_size).map(Some);
             }
-            ManifestFetch::Delta { from, from_size, object, size } => {
+            ManifestFetch::Delta { from, from_size, object, size, .. } => {
                 if let Some(patch) = self.object(&object, size)? {
                     let old = self.repo.read_object(&from, from_size)?;
                     match delta::apply_verified(&old, &patch, &entry.manifest, entry.manifest_size) {
@@ -446,4 +775,106 @@ impl Ctx<'_> {
         }
         Ok(true)
     }
+}
+
+/// Where a part of the update bundle from the manifest `from` is kept while it arrives.
+/// Named by its start, so that parts never mix whatever the number of connections.
+fn part_path(partial_dir: &Path, from: &Hash, start: u64) -> PathBuf {
+    partial_dir.join(format!("update-{}.from{start}", from.to_hex()))
+}
+
+/// Opens once a download has ended (also if its thread panicked).
+#[derive(Default)]
+struct Gate {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = self.cv.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        *self.0.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.cv.notify_all();
+    }
+}
+
+/// How long the parts asked for with the catalog wait behind its request.
+const SPECULATION_LAG: std::time::Duration = std::time::Duration::from_millis(30);
+
+/// Update bundle parts asked for in the catalog's round trip.
+#[derive(Default)]
+struct Speculation {
+    /// Parts asked for (from byte 0), by the manifest the bundle updates.
+    prefix: HashMap<Hash, u64>,
+    /// Each part's download, by its file: a job waits for it before using the file.
+    gates: HashMap<PathBuf, Arc<Gate>>,
+    /// Connections they use.
+    slots: usize,
+}
+
+/// Asks an online server, in the same round trip as the catalog, for the first parts of
+/// the update bundle of each installed pack (most recently installed first; `workers - 1`
+/// parts in all, see `plan::speculation`). Whether there is an update is known only from
+/// the catalog: when there is none, each costs a 404 (about as much as the HEAD request
+/// it replaces); when the pack is one version behind, a small update has arrived whole
+/// with the catalog, and a larger one continues in the next round without a pause.
+fn speculate<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    source: &'e dyn Source,
+    repo_dir: &Path,
+    partial_dir: &Path,
+    opts: &PullOptions,
+) -> Speculation {
+    let mut spec = Speculation::default();
+    if source.kind() != SourceKind::Online {
+        return spec;
+    }
+    let Ok(installed) = Installed::load(repo_dir) else {
+        return spec;
+    };
+    let mut packs: Vec<&InstalledPack> = installed
+        .packs
+        .iter()
+        .filter(|(id, _)| opts.packs.as_ref().is_none_or(|w| w.contains(id)))
+        .map(|(_, p)| p)
+        .collect();
+    packs.sort_by_key(|p| std::cmp::Reverse(p.installed_at));
+    for (p, k) in packs.iter().zip(plan::speculation(packs.len(), opts.workers.saturating_sub(1))) {
+        if k == 0 {
+            continue;
+        }
+        for i in 0..k {
+            let start = i * plan::BUNDLE_PART_BYTES;
+            let end = start + plan::BUNDLE_PART_BYTES;
+            let path = part_path(partial_dir, &p.manifest, start);
+            let gate = Arc::new(Gate::default());
+            spec.gates.insert(path.clone(), gate.clone());
+            let rel = update_rel_path(&p.manifest);
+            scope.spawn(move || {
+                let _open = OpenOnDrop(gate);
+                // After the catalog's request, so that its small answer is not queued
+                // behind these parts at the link's bottleneck.
+                std::thread::sleep(SPECULATION_LAG);
+                let _ = source.get_range(&rel, start, end, end - start, &path, false);
+            });
+        }
+        spec.prefix.insert(p.manifest, k);
+        spec.slots += k as usize;
+    }
+    spec
+}
+
+/// The pool lane of an object of `len` decoded bytes.
+fn lane(len: u64) -> Lane {
+    if plan::is_large(len) { Lane::Large } else { Lane::Small }
 }

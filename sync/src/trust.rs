@@ -101,12 +101,21 @@ fn fetch(source: &dyn Source, rel: &str, max: u64) -> Result<Vec<u8>> {
 
 /// Fetches and checks the source's root chain and catalog against what the box trusts.
 /// `now` is the box's clock; the effective time is never before `state.time_floor`.
+/// `warm` more connections are opened while the catalog is in flight (see
+/// `Source::warm`), for the requests that follow.
+///
+/// The first round trip fetches the catalog alone when the box has a root: if the catalog
+/// names that root's version, is signed by its catalog keys and the root has not expired,
+/// the source's `root.json` cannot change the outcome (a source able to serve a bad
+/// catalog can serve an old `root.json` too; a rotation re-signs the catalog with the new
+/// root's version). Otherwise `root.json` is fetched and the chain walked as on a new box.
 pub fn verify_source(
     source: &dyn Source,
     repo_dir: &Path,
     extra_keys: &[PublicKey],
     state: &TrustState,
     now: u64,
+    warm: usize,
 ) -> Result<Verified> {
     let mut warnings = Vec::new();
     let now = now.max(state.time_floor);
@@ -114,19 +123,52 @@ pub fn verify_source(
 
     let local_root =
         if repo_dir.join(ROOT_FILE).is_file() { Some(Repo::open(repo_dir)?.verified_root(None)?) } else { None };
-    // root.json and catalog.json in parallel: one round trip instead of two on a long link.
-    let (remote_bytes, catalog_bytes) = std::thread::scope(|s| {
-        let cat = s.spawn(|| fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES));
-        let root = fetch(source, ROOT_FILE, MAX_ROOT_BYTES);
-        (root, cat.join().unwrap_or_else(|_| Err(Error::Other("catalog fetch panicked".into()))))
+    // root.json in the same round as the catalog when it will surely be needed: a new
+    // box, or a box whose root was not signed by a key given explicitly (the publisher
+    // may change, see below).
+    let root_first = match &local_root {
+        None => true,
+        Some(r) => !extra_keys.is_empty() && !extra_keys.iter().any(|k| r.roles.root.contains(k)),
+    };
+    // The chain from roots/1.json too when the box may have to start it (a trusted key
+    // given): one round trip instead of two for a new box.
+    let chain_first = root_first && !extra_keys.is_empty();
+    let joined =
+        |r: std::thread::Result<Result<Vec<u8>>>| r.unwrap_or_else(|_| Err(Error::Other("fetch panicked".into())));
+    let (catalog_bytes, first_root, root1) = std::thread::scope(|s| {
+        let warming = s.spawn(|| source.warm(warm));
+        let root = root_first.then(|| s.spawn(|| fetch(source, ROOT_FILE, MAX_ROOT_BYTES)));
+        let root1 = chain_first.then(|| s.spawn(|| fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)));
+        let cat = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES);
+        let root = root.map(|h| joined(h.join()));
+        let root1 = root1.map(|h| joined(h.join()));
+        let _ = warming.join();
+        (cat, root, root1)
     });
-    let remote_bytes = remote_bytes?;
+    let first_root = first_root.transpose()?;
+    // Used only if the walk starts there; a failure is reported by the walk's own fetch.
+    let root1 = root1.and_then(Result::ok);
+    let catalog_bytes = catalog_bytes?;
+    if first_root.is_none()
+        && let Some(r) = &local_root
+        && r.expires >= now
+        && let Ok(catalog) = repo::parse_catalog(&catalog_bytes, r)
+        && catalog.root_version == r.version
+    {
+        let root_bytes = std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default();
+        check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, false, &mut warnings)?;
+        return Ok(Verified { root: r.clone(), root_bytes, new_roots: Vec::new(), catalog, catalog_bytes, warnings });
+    }
+    let remote_bytes = match first_root {
+        Some(r) => r,
+        None => fetch(source, ROOT_FILE, MAX_ROOT_BYTES)?,
+    };
     let remote = repo::parse_root(&remote_bytes)
         .map_err(|e| Error::BadSignature { what: format!("root.json from {from}"), detail: e.to_string() })?;
 
-    let catalog_bytes = catalog_bytes?;
     let chain = |start: Option<Root>| -> Result<(Root, RootFiles, Vec<u8>, Catalog)> {
-        let (root, new_roots, root_bytes) = walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes)?;
+        let (root, new_roots, root_bytes) =
+            walk_roots(source, repo_dir, start, extra_keys, &remote, &remote_bytes, root1.as_ref())?;
         let catalog = repo::parse_catalog(&catalog_bytes, &root)?;
         Ok((root, new_roots, root_bytes, catalog))
     };
@@ -158,6 +200,21 @@ pub fn verify_source(
         warnings.push(msg);
     }
 
+    check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, publisher_changed, &mut warnings)?;
+    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+}
+
+/// Rollback and freeze checks of a catalog whose signature is good.
+fn check_catalog(
+    source: &dyn Source,
+    repo_dir: &Path,
+    catalog: &Catalog,
+    catalog_bytes: &[u8],
+    now: u64,
+    publisher_changed: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let from = source.describe();
     let (installed_version, installed_bytes) =
         if publisher_changed { (0, Vec::new()) } else { installed_catalog(repo_dir)? };
     if catalog.version < installed_version {
@@ -184,12 +241,12 @@ pub fn verify_source(
             source.kind()
         ));
     }
-    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+    Ok(())
 }
 
 /// Walks the root chain from `start` (the box's root) or, with `None`, from the source's
-/// `roots/1.json`, which must be signed by one of `extra_keys`, up to the source's current
-/// root. Returns the newest root, the root files to install, and the current root's bytes.
+/// `roots/1.json` (`first` when it was fetched already), which must be signed by one of
+/// `extra_keys`, up to the source's current root. Returns the newest root, the root files to install, and the current root's bytes.
 fn walk_roots(
     source: &dyn Source,
     repo_dir: &Path,
@@ -197,6 +254,7 @@ fn walk_roots(
     extra_keys: &[PublicKey],
     remote: &Root,
     remote_bytes: &[u8],
+    first: Option<&Vec<u8>>,
 ) -> Result<(Root, RootFiles, Vec<u8>)> {
     let from = source.describe();
     let mut new_roots = Vec::new();
@@ -211,7 +269,10 @@ fn walk_roots(
                     "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
                 ));
             }
-            let bytes = fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?;
+            let bytes = match first {
+                Some(b) => b.clone(),
+                None => fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)?,
+            };
             let r1 = repo::parse_root(&bytes)?;
             let env = Envelope::parse(&bytes, "root version 1")?;
             if r1.version != 1 || !env.valid_signers(&r1.roles.root).iter().any(|k| extra_keys.contains(k)) {

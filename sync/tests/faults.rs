@@ -25,7 +25,8 @@ fn child_pull_to_be_killed() {
     let url = std::env::var("PREAU_TEST_URL").unwrap();
     let data = std::env::var("PREAU_TEST_DATA").unwrap();
     let key = PublicKey::from_hex(&std::env::var("PREAU_TEST_KEY").unwrap()).unwrap();
-    let src = HttpSource::new(&url, HttpOptions { max_rate: Some(1_000_000), ..Default::default() }).unwrap();
+    let rate = std::env::var("PREAU_TEST_RATE").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000);
+    let src = HttpSource::new(&url, HttpOptions { max_rate: Some(rate), ..Default::default() }).unwrap();
     pull(&src, Path::new(&data), &PullOptions { trusted: vec![key], ..Default::default() }).unwrap();
 }
 
@@ -65,6 +66,56 @@ fn sigkill_during_apply_then_resume() {
     let s = pull(&src, data.path(), &PullOptions { trusted: vec![key.public()], ..Default::default() }).unwrap();
     assert!(s.objects as usize <= total_objects - already + 1, "refetched verified objects: {s:?}");
     assert_box_matches(data.path(), &v1_tar());
+}
+
+fn partial_bytes(data: &Path) -> u64 {
+    std::fs::read_dir(data.join("sync/partial"))
+        .map(|d| d.flatten().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+/// An update killed while its bundle's parts arrive: the next pull resumes each part
+/// where it stopped instead of fetching the bundle again.
+#[test]
+fn sigkill_during_an_update_bundle_then_resume() {
+    let repo = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    build_version(repo.path(), &key, &v1_tar());
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    let src = HttpSource::new(&nginx.url(), HttpOptions::default()).unwrap();
+    pull(&src, data.path(), &PullOptions { trusted: vec![key.public()], ..Default::default() }).unwrap();
+    build_version(repo.path(), &key, &v2_tar());
+    let before = installed_json(data.path()).unwrap();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_pull_to_be_killed", "--ignored", "--nocapture"])
+        .env("PREAU_TEST_URL", nginx.url())
+        .env("PREAU_TEST_DATA", data.path())
+        .env("PREAU_TEST_KEY", key.public().to_hex())
+        .env("PREAU_TEST_RATE", "20000")
+        .spawn()
+        .unwrap();
+    // The bundle is about 107 KB: at 20 KB/s, kill once 40 KB of its parts are in.
+    loop {
+        if partial_bytes(data.path()) >= 40_000 {
+            break;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the child pull ended before it could be killed: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(installed_json(data.path()).unwrap(), before, "killed before the switch: v1 stays");
+    let kept = partial_bytes(data.path());
+
+    let src = HttpSource::new(&nginx.url(), HttpOptions::default()).unwrap();
+    let s = pull(&src, data.path(), &PullOptions { trusted: vec![key.public()], ..Default::default() }).unwrap();
+    assert!(s.warnings.is_empty(), "the bundle was used: {:?}", s.warnings);
+    assert!(s.bytes_downloaded + kept < 112_000, "only the rest of each part was fetched ({kept} kept): {s:?}");
+    assert_box_matches(data.path(), &v2_tar());
 }
 
 /// A full disk: a 3 MiB tmpfs for the data folder (the pack needs about 6 MB).

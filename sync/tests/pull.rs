@@ -45,20 +45,48 @@ fn fixture_v1_then_v2_over_nginx_is_byte_exact_and_uses_deltas() {
 
     build_version(repo.path(), &key, &v2_tar());
     nginx.clear_log();
+    let s1_manifest = |d: &tempfile::TempDir| Installed::load(&d.path().join("repo")).unwrap().packs[PACK].manifest;
+    let s1_manifest = s1_manifest(&data);
+    let s1_manifest = |_: &tempfile::TempDir| s1_manifest;
     let s2 = pull_from(&http(&nginx.url()), data.path(), &key);
     assert_box_matches(data.path(), &v2_tar());
+    nginx.wait_for_log(s2.requests);
     let (requests, wire) = nginx.traffic();
     assert!(s2.deltas_used >= 6, "the 6 changed chapters come as deltas: {s2:?}");
     assert_eq!(s2.requests, requests, "client and server count the same requests");
     // v1 → v2 must cost far less than the new version (8.5 MB): near the zstd limit.
     assert!(wire < 200_000, "{wire} bytes on the wire");
-    assert!(s2.gc_objects > 0, "objects only v1 used are collected");
+    // One round: the catalog (root.json is not needed: the box's root signed it) and,
+    // beside it, parts of the update bundle for the installed version, which hold the
+    // manifest patch and everything else: no manifest and no object on its own.
+    let gets = nginx.gets();
+    let update = format!("/{}", preau_pack::repo::update_rel_path(&s1_manifest(&data)));
+    assert_eq!(gets.iter().filter(|g| *g == "/catalog.json").count(), 1, "{gets:?}");
+    assert!(gets.len() > 2 && gets.iter().all(|g| g == "/catalog.json" || *g == update), "{gets:?}");
+    assert!(s2.warnings.is_empty(), "{:?}", s2.warnings);
+    // Nothing that no kept version uses stays on the box (the manifest patch came inside
+    // the bundle and was never written).
+    let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+    let live = preau_sync::apply::live_objects(&box_repo, &Installed::load(box_repo.dir()).unwrap()).unwrap();
+    assert_eq!(count_objects(box_repo.dir()), live.len(), "{s2:?}");
 
-    // A third pull has nothing to do and fetches only the signed metadata.
+    // A third pull has nothing to do: the signed catalog, and the parts of an update
+    // from v2 asked for beside it, which do not exist (404, a few hundred bytes each).
     nginx.clear_log();
     let s3 = pull_from(&http(&nginx.url()), data.path(), &key);
     assert_eq!(s3.up_to_date, vec![PACK.to_string()]);
-    assert_eq!(nginx.traffic().0, 2, "root.json and catalog.json only");
+    nginx.wait_for_log(s3.requests);
+    let v2 = Installed::load(&data.path().join("repo")).unwrap().packs[PACK].manifest;
+    let update = format!("/{}", preau_pack::repo::update_rel_path(&v2));
+    let gets = nginx.gets();
+    assert!(gets.iter().all(|g| g == "/catalog.json" || *g == update), "{gets:?}");
+    assert!(nginx.traffic().1 < 5_000, "{:?}", nginx.traffic());
+}
+
+fn count_objects(repo: &Path) -> usize {
+    std::fs::read_dir(repo.join("objects"))
+        .map(|d| d.flatten().map(|s| std::fs::read_dir(s.path()).map(|f| f.count()).unwrap_or(0)).sum())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -84,6 +112,57 @@ fn a_server_ignoring_range_is_detected_and_the_pull_still_completes() {
     let s = pull_from(&http(&proxy.url()), data.path(), &key);
     assert!(s.warnings.iter().any(|w| w.contains("ignores Range")), "{:?}", s.warnings);
     assert_box_matches(data.path(), &v1_tar());
+}
+
+#[test]
+fn the_update_bundle_resumes_after_cuts_and_is_given_up_for_a_server_ignoring_range() {
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let a = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), a.path(), &key);
+    let b = tempfile::tempdir().unwrap();
+    copy_dir(a.path(), b.path());
+    build_version(repo.path(), &key, &v2_tar());
+
+    // Connections cut after at most 8 KB: the bundle's parts resume with Range requests.
+    let cutting = FaultProxy::start(nginx.port, Fault::Cut { max: 8 * 1024 }, 5);
+    let s = pull_from(&http(&cutting.url()), a.path(), &key);
+    assert!(s.retries >= 5, "{s:?}");
+    assert!(s.warnings.is_empty(), "the bundle was used: {:?}", s.warnings);
+    assert!(s.deltas_used >= 6);
+    assert_box_matches(a.path(), &v2_tar());
+
+    // A server that ignores Range answers a part with the whole object: the box stops
+    // reading, does without the bundle, and gets the update the three-round way.
+    let ignoring = FaultProxy::start(nginx.port, Fault::IgnoreRangeAndCut { max: 1 << 40 }, 9);
+    let s = pull_from(&http(&ignoring.url()), b.path(), &key);
+    assert!(s.warnings.iter().any(|w| w.contains("update bundle") && w.contains("ignores Range")), "{:?}", s.warnings);
+    assert!(s.deltas_used >= 6);
+    assert_box_matches(b.path(), &v2_tar());
+}
+
+#[test]
+fn two_packs_sharing_every_object_come_in_together_and_each_object_once() {
+    let (repo, key) = publisher(false);
+    let mut tree = preau_pack::source::from_tar(&v1_tar(), Default::default()).unwrap();
+    tree.meta.id = "copie".into();
+    preau_pack::build::build(repo.path(), tree, &key, &Default::default(), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert_eq!(s.updated.len(), 2, "{s:?}");
+    assert_box_matches(data.path(), &v1_tar());
+    // Both manifests and every object once: the packs were planned together, and an
+    // object both need was fetched by one of them while the other waited for it.
+    nginx.wait_for_log(s.requests);
+    let gets = nginx.gets();
+    let mut unique = gets.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(gets.len(), unique.len(), "an object was fetched twice");
+    let metadata = gets.iter().filter(|g| !g.starts_with("/objects/")).count();
+    assert_eq!(metadata, 3, "root.json, roots/1.json and catalog.json: {gets:?}");
+    assert_eq!(s.objects as usize, gets.len() - metadata, "{s:?}");
 }
 
 #[test]
@@ -116,10 +195,19 @@ fn a_tampered_object_is_refused_by_name_and_the_installed_version_stays() {
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    std::fs::write(&path, bytes).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    // And its copy in the update bundle: the bundle fails its own hash, the box does
+    // without it, and then meets the tampered object itself.
+    let from = e.manifest_deltas[0].from;
+    let bpath = r.dir().join(preau_pack::repo::update_rel_path(&from));
+    let mut stored = std::fs::read(&bpath).unwrap();
+    let at = stored.windows(bytes.len() - 1).position(|w| w == &bytes[..bytes.len() - 1]).unwrap();
+    stored[at + last] ^= 1;
+    std::fs::write(&bpath, stored).unwrap();
     let nginx = Nginx::start(repo.path());
     let err = pull(&http(&nginx.url()), data.path(), &opts(&key)).unwrap_err().to_string();
     assert!(err.contains(&victim.to_hex()), "the error names the object: {err}");
+    assert!(nginx.gets().iter().any(|g| g.ends_with(&from.to_hex())), "the bundle was tried first");
     assert_eq!(installed_json(data.path()).unwrap(), before, "v1 stays installed");
     assert_box_matches(data.path(), &v1_tar());
 }

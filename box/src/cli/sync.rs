@@ -57,7 +57,7 @@ pub struct PullArgs {
     #[arg(long, value_name = "BYTES_PER_S")]
     pub max_rate: Option<u64>,
     /// Parallel connections.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub connections: usize,
     /// Treat --from as a peer box (an expired catalog is then accepted with a warning).
     #[arg(long)]

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use preau_pack::repo::object_rel_path;
+use preau_pack::repo::{CATALOG_FILE, object_rel_path};
 use preau_pack::{Error, Hash, Result};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -94,16 +94,167 @@ impl HttpSource {
         })
     }
 
-    fn send(&self, url: &str, range_from: u64) -> reqwest::Result<Response> {
+    fn send(&self, url: &str, range: Option<String>) -> reqwest::Result<Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut req = self.client.get(url);
-        if range_from > 0 {
-            req = req.header(RANGE, format!("bytes={range_from}-"));
+        if let Some(r) = range {
+            req = req.header(RANGE, r);
         }
         if let (SourceKind::Peer, Some(token)) = (self.opts.kind, &self.opts.peer_token) {
             req = req.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         req.send()
+    }
+
+    /// Downloads `url` into `partial` and returns its bytes, resuming from what `partial`
+    /// already holds. `range` is `None` for a whole object (Range only to resume), or the
+    /// part `start..end` of the object (`end` `None`: to its end), which then must be
+    /// answered with 206: a server that ignores Range is an error here, so that the
+    /// caller falls back to whole objects instead of receiving the whole file per part.
+    fn download(
+        &self,
+        url: &str,
+        range: Option<(u64, Option<u64>)>,
+        max: u64,
+        partial: &Path,
+    ) -> Result<Option<Vec<u8>>> {
+        self.download_with(url, range, max, partial, self.opts.max_retries)
+    }
+
+    /// [`Self::download`] giving up after `max_retries` failed attempts in a row.
+    fn download_with(
+        &self,
+        url: &str,
+        range: Option<(u64, Option<u64>)>,
+        max: u64,
+        partial: &Path,
+        max_retries: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        let url = url.to_string();
+        let (base, end) = range.unwrap_or((0, None));
+        let mut failures = 0u32;
+        loop {
+            let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+            if have > max {
+                let _ = fs::remove_file(partial);
+                have = 0;
+            }
+            if let Some(e) = end
+                && base + have >= e
+            {
+                return read_partial(partial).map(Some);
+            }
+            let fail = |failures: &mut u32, why: String| -> Result<()> {
+                *failures += 1;
+                if *failures > max_retries {
+                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
+                }
+                self.backoff(*failures);
+                Ok(())
+            };
+            let from = base + have;
+            let header = match (range.is_some() || have > 0, end) {
+                (false, _) => None,
+                (true, Some(e)) => Some(format!("bytes={from}-{}", e - 1)),
+                (true, None) => Some(format!("bytes={from}-")),
+            };
+            let mut resp = match self.send(&url, header) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(&mut failures, error_chain(&e))?;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            match status {
+                StatusCode::NOT_FOUND | StatusCode::GONE => {
+                    let _ = fs::remove_file(partial);
+                    return Ok(None);
+                }
+                StatusCode::FORBIDDEN if self.opts.kind == SourceKind::Peer => {
+                    // A peer box keeps quiz answers to boxes of its school: this source
+                    // lacks the object, another (the national server) may have it.
+                    self.warn(format!(
+                        "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
+                        self.base
+                    ));
+                    let _ = fs::remove_file(partial);
+                    return Ok(None);
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
+                    // Everything was already received; the caller verifies it.
+                    return read_partial(partial).map(Some);
+                }
+                StatusCode::RANGE_NOT_SATISFIABLE if range.is_some() => {
+                    // The file ends before this part: nothing of it is there.
+                    let _ = fs::remove_file(partial);
+                    return Ok(Some(Vec::new()));
+                }
+                StatusCode::PARTIAL_CONTENT => {
+                    let expected = format!("bytes {from}-");
+                    let ok = resp
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with(&expected));
+                    if !ok || (range.is_none() && have == 0) {
+                        self.warn(format!(
+                            "{}: wrong Content-Range in a partial response; restarting the object",
+                            self.base
+                        ));
+                        let _ = fs::remove_file(partial);
+                        fail(&mut failures, "wrong Content-Range".into())?;
+                        continue;
+                    }
+                }
+                StatusCode::OK if range.is_some() => {
+                    // Dropping the response closes the connection: the rest is not read.
+                    return Err(Error::Other(format!("GET {url}: the server ignores Range requests")));
+                }
+                StatusCode::OK => {
+                    if have > 0 {
+                        self.warn(format!(
+                            "{}: the server ignores Range requests; interrupted objects are downloaded again from the start",
+                            self.base
+                        ));
+                        have = 0;
+                    }
+                }
+                s if s.is_server_error() => {
+                    fail(&mut failures, format!("the server answered {s}"))?;
+                    continue;
+                }
+                s => return Err(status_error(&url, s)),
+            }
+            let mut file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(have > 0)
+                .truncate(have == 0)
+                .open(partial)
+                .map_err(|e| Error::Io { context: format!("writing {}", partial.display()), source: e })?;
+            let before = have;
+            let complete = match self.read_body(&mut resp, &url, have, max, &mut file) {
+                Ok(c) => c,
+                Err(e) => {
+                    drop(file);
+                    let _ = fs::remove_file(partial);
+                    return Err(e);
+                }
+            };
+            drop(file);
+            if complete {
+                return read_partial(partial).map(Some);
+            }
+            let now = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+            if now > before {
+                // Progress: this link works, it just drops. Resume at once.
+                failures = 0;
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            fail(&mut failures, "connection cut".into())?;
+        }
     }
 
     /// Waits before retry `n` (1, 2, …): 0.2 s doubling up to 5 s.
@@ -178,7 +329,7 @@ impl Source for HttpSource {
                 self.backoff(*failures);
                 Ok(())
             };
-            let mut resp = match self.send(&url, 0) {
+            let mut resp = match self.send(&url, None) {
                 Ok(r) => r,
                 Err(e) => {
                     fail(&mut failures, error_chain(&e))?;
@@ -205,109 +356,34 @@ impl Source for HttpSource {
     }
 
     fn get_object(&self, hash: &Hash, max: u64, partial: &Path) -> Result<Option<Vec<u8>>> {
-        let url = format!("{}{}", self.base, object_rel_path(hash));
-        let mut failures = 0u32;
-        loop {
-            let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-            if have > max {
-                let _ = fs::remove_file(partial);
-                have = 0;
+        self.download(&format!("{}{}", self.base, object_rel_path(hash)), None, max, partial)
+    }
+
+    fn get_range(
+        &self,
+        rel: &str,
+        start: u64,
+        end: u64,
+        max: u64,
+        partial: &Path,
+        retry: bool,
+    ) -> Result<Option<Vec<u8>>> {
+        let max_retries = if retry { self.opts.max_retries } else { 0 };
+        self.download_with(&format!("{}{rel}", self.base), Some((start, Some(end))), max, partial, max_retries)
+    }
+
+    fn warm(&self, n: usize) {
+        // A HEAD request is the cheapest way to make reqwest open (and keep) a connection:
+        // about 250 bytes of response headers each.
+        let url = format!("{}{CATALOG_FILE}", self.base);
+        std::thread::scope(|s| {
+            for _ in 0..n {
+                s.spawn(|| {
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.client.head(&url).timeout(self.opts.timeout.min(Duration::from_secs(10))).send();
+                });
             }
-            let fail = |failures: &mut u32, why: String| -> Result<()> {
-                *failures += 1;
-                if *failures > self.opts.max_retries {
-                    return Err(Error::Other(format!("GET {url}: {why} (gave up after {} attempts)", *failures)));
-                }
-                self.backoff(*failures);
-                Ok(())
-            };
-            let mut resp = match self.send(&url, have) {
-                Ok(r) => r,
-                Err(e) => {
-                    fail(&mut failures, error_chain(&e))?;
-                    continue;
-                }
-            };
-            let status = resp.status();
-            match status {
-                StatusCode::NOT_FOUND | StatusCode::GONE => {
-                    let _ = fs::remove_file(partial);
-                    return Ok(None);
-                }
-                StatusCode::FORBIDDEN if self.opts.kind == SourceKind::Peer => {
-                    // A peer box keeps quiz answers to boxes of its school: this source
-                    // lacks the object, another (the national server) may have it.
-                    self.warn(format!(
-                        "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
-                        self.base
-                    ));
-                    return Ok(None);
-                }
-                StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
-                    // Everything was already received; the caller verifies it.
-                    return read_partial(partial).map(Some);
-                }
-                StatusCode::PARTIAL_CONTENT => {
-                    let expected = format!("bytes {have}-");
-                    let ok = resp
-                        .headers()
-                        .get(CONTENT_RANGE)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|v| v.starts_with(&expected));
-                    if !ok || have == 0 {
-                        self.warn(format!(
-                            "{}: wrong Content-Range in a partial response; restarting the object",
-                            self.base
-                        ));
-                        let _ = fs::remove_file(partial);
-                        fail(&mut failures, "wrong Content-Range".into())?;
-                        continue;
-                    }
-                }
-                StatusCode::OK => {
-                    if have > 0 {
-                        self.warn(format!(
-                            "{}: the server ignores Range requests; interrupted objects are downloaded again from the start",
-                            self.base
-                        ));
-                        have = 0;
-                    }
-                }
-                s if s.is_server_error() => {
-                    fail(&mut failures, format!("the server answered {s}"))?;
-                    continue;
-                }
-                s => return Err(status_error(&url, s)),
-            }
-            let mut file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(have > 0)
-                .truncate(have == 0)
-                .open(partial)
-                .map_err(|e| Error::Io { context: format!("writing {}", partial.display()), source: e })?;
-            let before = have;
-            let complete = match self.read_body(&mut resp, &url, have, max, &mut file) {
-                Ok(c) => c,
-                Err(e) => {
-                    drop(file);
-                    let _ = fs::remove_file(partial);
-                    return Err(e);
-                }
-            };
-            drop(file);
-            if complete {
-                return read_partial(partial).map(Some);
-            }
-            let now = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-            if now > before {
-                // Progress: this link works, it just drops. Resume at once.
-                failures = 0;
-                self.retries.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            fail(&mut failures, "connection cut".into())?;
-        }
+        });
     }
 
     fn stats(&self) -> SourceStats {

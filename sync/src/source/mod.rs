@@ -47,6 +47,26 @@ pub trait Source: Send + Sync {
     /// The stored bytes of an object, at most `max` bytes. An HTTP source keeps what it
     /// received in `partial` and resumes from there with a Range request.
     fn get_object(&self, hash: &Hash, max: u64, partial: &Path) -> Result<Option<Vec<u8>>>;
+    /// Bytes `start..end` of the file `rel` (an update bundle), kept in `partial` and
+    /// resumed from there; at most `max` bytes. Fewer when the file ends before `end`
+    /// (none when it ends before `start`). `Ok(None)` when the source does not have the
+    /// file; an error when it cannot serve parts (the caller then does without). With
+    /// `retry` false, one attempt only (a speculative request). Only sources where a round
+    /// trip is expensive implement it.
+    fn get_range(
+        &self,
+        _rel: &str,
+        _start: u64,
+        _end: u64,
+        _max: u64,
+        _partial: &Path,
+        _retry: bool,
+    ) -> Result<Option<Vec<u8>>> {
+        Err(preau_pack::Error::Other(format!("{} does not serve parts of files", self.describe())))
+    }
+    /// Opens `n` more connections ahead of need, so that the next round of requests does
+    /// not wait for TCP (and TLS) handshakes. Returns when they are open (or failed).
+    fn warm(&self, _n: usize) {}
     fn stats(&self) -> SourceStats;
     /// Warnings gathered while reading (a server that ignores Range…).
     fn take_warnings(&self) -> Vec<String> {

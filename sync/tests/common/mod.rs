@@ -142,6 +142,33 @@ http {{
         (n, bytes)
     }
 
+    /// Waits (up to 5 s) until the access log has `n` requests: nginx writes a line
+    /// after the response is sent, so the client may be done first.
+    pub fn wait_for_log(&self, n: u64) {
+        for _ in 0..500 {
+            if self.traffic().0 >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// (method, path) of every request in the access log, in order.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                Some((w.next()?.to_string(), w.next()?.to_string()))
+            })
+            .collect()
+    }
+
+    /// The GET requests of the access log: their paths, in order.
+    pub fn gets(&self) -> Vec<String> {
+        self.requests().into_iter().filter(|(m, _)| m == "GET").map(|(_, p)| p).collect()
+    }
+
     pub fn clear_log(&self) {
         let _ = std::fs::write(self.dir.path().join("access.log"), b"");
     }

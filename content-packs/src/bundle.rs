@@ -1,0 +1,181 @@
+//! Update bundles: what a box holding one version of a pack lacks for the next, as one
+//! object.
+//!
+//! Without a bundle, an update costs three dependent round trips: the catalog, then the
+//! new manifest (it names the objects), then the objects. On a satellite or rural link
+//! (400 ms or more) that is most of the time of a small update. The publisher therefore
+//! also writes, with each manifest delta of the catalog, one *bundle*: a file whose
+//! decoded bytes are the manifest patch followed by every object a box that holds the
+//! previous version needs (per-file deltas, chunks of new content). It lives at
+//! `updates/<h[0..2]>/<h>`, named by the manifest `h` it updates, so that a box can ask
+//! for it *in the same round trip as the catalog*, before it knows whether there is an
+//! update (it is written once, when the version after `h` is published). A box that is
+//! one version behind then has everything after one round trip, plus the transfer.
+//!
+//! Stored like an object: one raw zstd frame (`object::raw_frame`; its records are zstd
+//! frames already). Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32
+//! bytes), `length` (u32, little endian) and `length` bytes: the object's stored bytes
+//! (one zstd frame, exactly as in `objects/`). The first record is the manifest patch.
+//!
+//! Nothing in a bundle is trusted for being there: the signed catalog gives its hash and
+//! length (`meta::BundleRef`), and every record is still decoded and checked against the
+//! hash and length that the (verified) manifest gives before it is used. Pure code.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::hash::Hash;
+use crate::manifest::{DeltaRef, Manifest};
+use crate::{Error, Result};
+
+pub const BUNDLE_MAGIC: &[u8; 8] = b"PREAUBN1";
+/// Readers refuse larger bundles.
+pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+/// The publisher makes no bundle larger than this: beyond it the transfer dominates and
+/// the round trip a bundle saves is worth little against storing the bytes twice.
+pub const BUILD_MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Serialises records (hash, stored bytes) into a bundle's decoded bytes.
+pub fn encode(records: &[(Hash, Vec<u8>)]) -> Vec<u8> {
+    let total: usize = records.iter().map(|r| 36 + r.1.len()).sum();
+    let mut out = Vec::with_capacity(BUNDLE_MAGIC.len() + total);
+    out.extend_from_slice(BUNDLE_MAGIC);
+    for (h, stored) in records {
+        out.extend_from_slice(&h.0);
+        out.extend_from_slice(&u32::try_from(stored.len()).expect("objects are far below 4 GiB").to_le_bytes());
+        out.extend_from_slice(stored);
+    }
+    out
+}
+
+/// Splits a bundle's decoded bytes into records (hash, stored bytes). Checks only the
+/// framing; the caller verifies each record against the manifest before using it.
+pub fn parse(bytes: &[u8]) -> Result<Vec<(Hash, &[u8])>> {
+    let bad = |detail: String| Error::Malformed { what: "update bundle".into(), detail };
+    let Some(mut rest) = bytes.strip_prefix(BUNDLE_MAGIC.as_slice()) else {
+        return Err(bad("bad magic".into()));
+    };
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if rest.len() < 36 {
+            return Err(bad(format!("truncated record header at record {}", out.len())));
+        }
+        let h = Hash(rest[..32].try_into().expect("32 bytes"));
+        let len = u32::from_le_bytes(rest[32..36].try_into().expect("4 bytes")) as usize;
+        rest = &rest[36..];
+        if rest.len() < len {
+            return Err(bad(format!("record {} ({h}) is truncated", out.len())));
+        }
+        out.push((h, &rest[..len]));
+        rest = &rest[len..];
+    }
+    Ok(out)
+}
+
+/// The objects a box that holds every file and chunk of `prev` lacks to complete `new`,
+/// in manifest order: for each file, its per-file delta when one exists from a file of
+/// `prev` and is smaller than the chunks it replaces, otherwise its missing chunks. This
+/// is the rule of the box's planner (`preau_sync::plan::plan_pack`) for such a box.
+pub fn members(prev: &Manifest, new: &Manifest) -> Vec<Hash> {
+    let have: HashSet<Hash> = prev.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).collect();
+    let bases: HashSet<Hash> = prev.files.iter().map(|f| f.hash).collect();
+    let mut deltas_to: BTreeMap<Hash, Vec<&DeltaRef>> = BTreeMap::new();
+    for d in &new.deltas {
+        deltas_to.entry(d.to).or_default().push(d);
+    }
+    let mut planned: HashSet<Hash> = HashSet::new();
+    let mut rebuilt: HashSet<Hash> = HashSet::new();
+    let mut out = Vec::new();
+    for f in &new.files {
+        let chunks = f.chunk_list();
+        let missing: Vec<_> = chunks.iter().filter(|c| !have.contains(&c.0) && !planned.contains(&c.0)).collect();
+        if missing.is_empty() || rebuilt.contains(&f.hash) {
+            continue;
+        }
+        let missing_len: u64 = missing.iter().map(|c| c.1).sum();
+        let best = deltas_to
+            .get(&f.hash)
+            .into_iter()
+            .flatten()
+            .filter(|d| bases.contains(&d.from) && d.size < missing_len)
+            .min_by_key(|d| d.size);
+        if let Some(d) = best {
+            if planned.insert(d.object) {
+                out.push(d.object);
+            }
+            rebuilt.insert(f.hash);
+            planned.extend(chunks.iter().map(|c| c.0));
+            continue;
+        }
+        for c in missing {
+            if planned.insert(c.0) {
+                out.push(c.0);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ChunkRef, FileEntry, MANIFEST_FORMAT};
+
+    fn h(n: u8) -> Hash {
+        Hash::of(&[n])
+    }
+
+    fn file(path: &str, hash: Hash, chunks: &[(Hash, u64)]) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            size: chunks.iter().map(|c| c.1).sum::<u64>().max(if chunks.is_empty() { 10 } else { 0 }),
+            media_type: "text/plain".into(),
+            hash,
+            chunks: chunks.iter().map(|c| ChunkRef(c.0, c.1)).collect(),
+        }
+    }
+
+    fn manifest(files: Vec<FileEntry>, deltas: Vec<DeltaRef>) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            version: 2,
+            meta: crate::PackMeta { id: "p".into(), ..Default::default() },
+            previous: None,
+            files,
+            deltas,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_damage_is_refused() {
+        let recs = vec![(h(1), b"abc".to_vec()), (h(2), vec![]), (h(3), vec![7u8; 1000])];
+        let bytes = encode(&recs);
+        let back = parse(&bytes).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back[0], (h(1), &b"abc"[..]));
+        assert_eq!(back[2].1.len(), 1000);
+        assert!(parse(&bytes[..bytes.len() - 1]).is_err(), "truncated");
+        assert!(parse(&bytes[1..]).is_err(), "bad magic");
+        assert!(parse(&bytes[..8 + 20]).is_err(), "truncated header");
+        assert_eq!(parse(BUNDLE_MAGIC).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn members_are_what_a_box_at_the_previous_version_lacks() {
+        let prev =
+            manifest(vec![file("a.md", h(10), &[]), file("b.png", h(30), &[(h(20), 100), (h(21), 100)])], vec![]);
+        let d = DeltaRef { from: h(10), to: h(11), object: h(40), size: 30 };
+        let big = DeltaRef { from: h(30), to: h(31), object: h(41), size: 500 };
+        let new = manifest(
+            vec![
+                file("a.md", h(11), &[(h(12), 2500), (h(13), 2500)]),
+                file("b.png", h(31), &[(h(20), 100), (h(22), 100)]),
+                file("c.txt", h(32), &[(h(22), 100), (h(23), 100)]),
+            ],
+            vec![d, big],
+        );
+        // a.md by its small delta; b.png's delta is larger than its one missing chunk;
+        // c.txt shares h22 with b.png and it is listed once.
+        assert_eq!(members(&prev, &new), vec![h(40), h(22), h(23)]);
+        assert!(members(&new, &new).is_empty());
+    }
+}
