@@ -18,4 +18,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     mmdebstrap arch-test mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
     debian-archive-keyring ca-certificates >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
-    qemu-system-x86 qemu-system-arm qemu-user-static ovmf >/dev/null
+    qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils ovmf >/dev/null
