@@ -74,7 +74,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(Hash, &[u8])>> {
 /// The objects a box that holds every file and chunk of `prev` lacks to complete `new`,
 /// in manifest order: for each file, its per-file delta when one exists from a file of
 /// `prev` and is smaller than the chunks it replaces, otherwise its missing chunks. This
-/// is the rule of the box's planner (`preau_sync::plan::plan_pack`) for such a box.
+/// is the rule of the box's planner (`preau_sync::plan::plan_pack`) for such a box; a test
+/// there (`the_publishers_bundle_rule_is_this_planners_rule`) keeps the two in step.
 pub fn members(prev: &Manifest, new: &Manifest) -> Vec<Hash> {
     let have: HashSet<Hash> = prev.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).collect();
     let bases: HashSet<Hash> = prev.files.iter().map(|f| f.hash).collect();

@@ -328,6 +328,47 @@ mod tests {
         assert_eq!(fallback_chunks(&plan.deltas[0], &present), vec![(h(12), 2500), (h(13), 2500)]);
     }
 
+    /// The publisher decides what goes in an update bundle with its own copy of this
+    /// planner's rule (`preau_pack::bundle::members`: the pack crate cannot call the sync
+    /// crate). For a box that holds exactly the previous version, both must name the same
+    /// objects, or boxes would fetch what the bundle left out.
+    fn assert_bundle_agrees(old: &Manifest, new: &Manifest) {
+        let on_disk: HashSet<Hash> = old.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).collect();
+        let present = |x: &Hash| on_disk.contains(x);
+        let plan = plan_pack(new, &bases([old], &present), &present);
+        let mut planned: Vec<Hash> =
+            plan.fetch.iter().map(|f| f.0).chain(plan.deltas.iter().map(|d| d.delta.object)).collect();
+        let mut bundled = preau_pack::bundle::members(old, new);
+        planned.sort();
+        bundled.sort();
+        assert_eq!(bundled, planned);
+    }
+
+    #[test]
+    fn the_publishers_bundle_rule_is_this_planners_rule() {
+        let old =
+            manifest(vec![file("a.md", h(10), &[]), file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)])], vec![]);
+        let new = manifest(
+            vec![
+                file("a.md", h(11), &[(h(12), 2500), (h(13), 2500)]),
+                file("big.pdf", h(30), &[(h(20), 100), (h(21), 100)]),
+                file("c.txt", h(31), &[(h(21), 100), (h(50), 100)]),
+                file("d.txt", h(32), &[(h(50), 100), (h(51), 100)]),
+                file("e.txt", h(11), &[(h(12), 2500), (h(13), 2500)]),
+            ],
+            vec![
+                DeltaRef { from: h(10), to: h(11), object: h(40), size: 300 },
+                DeltaRef { from: h(10), to: h(11), object: h(41), size: 200 },
+                DeltaRef { from: h(99), to: h(32), object: h(42), size: 10 },
+            ],
+        );
+        assert_bundle_agrees(&old, &new);
+        let tiny_old = manifest(vec![file("a", h(10), &[])], vec![]);
+        let tiny_new =
+            manifest(vec![file("a", h(11), &[])], vec![DeltaRef { from: h(10), to: h(11), object: h(40), size: 50 }]);
+        assert_bundle_agrees(&tiny_old, &tiny_new);
+    }
+
     #[test]
     fn a_delta_larger_than_the_chunks_is_not_used_and_a_complete_version_plans_nothing() {
         let old = manifest(vec![file("a", h(10), &[])], vec![]);
