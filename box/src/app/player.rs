@@ -61,6 +61,19 @@ pub(super) fn question_order(quiz: &Quiz, pupil_uuid: &str, attempt_no: usize) -
     order
 }
 
+/// A pupil's attempts at a quiz (newest first), how many, and the pupil.
+fn attempts_so_far(
+    store: &super::store::Store,
+    pupil: i64,
+    pack: &str,
+    quiz: &str,
+) -> Result<(Vec<i64>, usize, super::store::Pupil), String> {
+    let attempts = store.attempts_of(pupil, pack, quiz).map_err(|e| e.to_string())?;
+    let used = store.attempt_count(pupil, pack, quiz).map_err(|e| e.to_string())?;
+    let p = store.pupil(pupil).map_err(|e| e.to_string())?.ok_or("pupil vanished")?;
+    Ok((attempts, used, p))
+}
+
 /// Time allowed after a timed quiz's limit for the automatic submission to arrive.
 const TIME_LIMIT_GRACE_SECS: i64 = 30;
 
@@ -87,17 +100,9 @@ pub async fn quiz_page(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
-    let (attempts, used, p) = {
-        let store = app.store();
-        match (
-            store.attempts_of(pupil, &pack, &quiz_id),
-            store.attempt_count(pupil, &pack, &quiz_id),
-            store.pupil(pupil),
-        ) {
-            (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
-            (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
-        }
+    let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, &pack, &quiz_id) {
+        Ok(x) => x,
+        Err(e) => return internal(lang, e),
     };
     let now = app.now();
     let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
@@ -436,14 +441,9 @@ pub async fn submit(
     };
     let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let mut store = app.store();
-    let (attempts, used, p) = match (
-        store.attempts_of(pupil, &pack, &quiz_id),
-        store.attempt_count(pupil, &pack, &quiz_id),
-        store.pupil(pupil),
-    ) {
-        (Ok(a), Ok(n), Ok(Some(p))) => (a, n, p),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
-        (_, _, Ok(None)) => return internal(lang, "pupil vanished"),
+    let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
+        Ok(x) => x,
+        Err(e) => return internal(lang, e),
     };
     // `n` is the attempt number the form was made for: a second submission of the same
     // form (a double click, a resend after a lost answer) is not a new attempt.
