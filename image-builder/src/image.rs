@@ -32,6 +32,36 @@ pub fn make_fat(file: &Path, mib: u64, stage: &Path, epoch: u64) -> Result<()> {
     Ok(())
 }
 
+/// What a build writes next to the image, for `content` bytes of files: the root
+/// partition image, the disk image (sparse, so about the content again), the compressed
+/// copy (at worst the content once more, before compression wins) and slack for metadata.
+pub fn bytes_needed_on_disk(content: u64) -> u64 {
+    3 * content + 256 * MIB
+}
+
+/// Refuses to start writing partition images into a folder whose file system cannot
+/// hold them: otherwise mke2fs fails half-way with an error that looks like a too small
+/// root partition.
+pub fn check_free_space(dir: &Path, needed: u64) -> Result<()> {
+    let out = Command::new("df").args(["--output=avail", "-B1"]).arg(dir).output().context("running df")?;
+    let free = parse_df_avail(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("df gave no free space for {}", dir.display()))?;
+    if free < needed {
+        bail!(
+            "not enough free space for the image in {}: {} MiB free, about {} MiB needed; free some space or choose another --out",
+            dir.display(),
+            free / MIB,
+            needed.div_ceil(MIB)
+        );
+    }
+    Ok(())
+}
+
+/// The byte count of `df --output=avail -B1`: a header line, then the number.
+fn parse_df_avail(text: &str) -> Option<u64> {
+    text.lines().nth(1)?.trim().parse().ok()
+}
+
 /// Makes an ext4 file system of `mib` MiB in `file`, filled from `dir` when given.
 pub fn make_ext4(file: &Path, mib: u64, label: &str, dir: Option<&Path>, uuid: &str, epoch: u64) -> Result<()> {
     let _ = std::fs::remove_file(file);
@@ -166,5 +196,20 @@ pub mod tempfile_lite {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn df_output_is_read_and_a_full_disk_is_named() {
+        assert_eq!(parse_df_avail("    Avail\n12345678\n"), Some(12_345_678));
+        assert_eq!(parse_df_avail("Avail\n"), None);
+        let dir = tempfile::tempdir().unwrap();
+        check_free_space(dir.path(), 1).unwrap();
+        let err = check_free_space(dir.path(), u64::MAX / 2).unwrap_err().to_string();
+        assert!(err.contains("not enough free space") && err.contains("MiB needed"), "{err}");
     }
 }

@@ -138,6 +138,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         None => needed_root,
     };
     let layout = Layout::new(p.board, p.size.boot_mib, root_mib, p.size.data_mib, p.size.image_mib)?;
+    image::check_free_space(&o.out, image::bytes_needed_on_disk(bytes + boot_bytes))?;
     let root_img = work.join("root.ext4");
     image::make_ext4(&root_img, root_mib, ROOT_LABEL, Some(&root), &uuid_for(p.board, 2), epoch)?;
     let data_img = work.join("data.ext4");
