@@ -11,18 +11,19 @@
 #
 #   apt-get install nginx wrk        # once
 #   cargo build --release -p preau-box
-#   bash box/bench/serve.sh [SECONDS]
+#   bash box/bench/serve.sh [SECONDS]          # ROUNDS=3 by default
 #   PREAU_BASE=/tmp/preau-old bash box/bench/serve.sh 15   # also an older build, same run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-20}
+ROUNDS=${ROUNDS:-3}
 PREAU=${PREAU:-target/release/preau}
 PREAU_BASE=${PREAU_BASE:-}
 [ -x "$PREAU" ] || { echo "build first: cargo build --release -p preau-box" >&2; exit 1; }
 command -v nginx >/dev/null && command -v wrk >/dev/null || { echo "needs: apt-get install nginx wrk" >&2; exit 1; }
 
 W=$(mktemp -d /tmp/preau-bench.XXXXXX)
-cleanup() { [ -n "${P_PID:-}" ] && kill "$P_PID" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"; }
+cleanup() { for p in ${P_PID:-} ${B_PID:-}; do kill "$p" 2>/dev/null || true; done; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 
 # The same files for both: a 4 KiB page, a 20 KiB stylesheet, a 64 MiB "video".
@@ -80,56 +81,76 @@ run_wrk() { # PID URL CONNECTIONS -> "req/s transfer/s p50 p99 cpu-us/req req/cp
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "nginx: $(nginx -v 2>&1 | cut -d/ -f2)   wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)   seconds per run: $SECS"
+echo "nginx: $(nginx -v 2>&1 | cut -d/ -f2)   wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)   seconds per run: $SECS   rounds: $ROUNDS"
 
-# preau serve, one core. PREAU_BASE (an older build) runs first, on a fresh copy of the data.
-bench_preau() { # BINARY -> sets SMALL CSS BIG IDLE PEAK
-  rm -rf "$W/data-run"; cp -r "$W/data" "$W/data-run"
-  taskset -c 0 "$1" serve --data "$W/data-run" --listen 127.0.0.1:18080 --config "$W/preau.toml" > "$W/preau.out" 2> "$W/preau.err" &
-  P_PID=$!
-  for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/healthz >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -sf -o /dev/null http://127.0.0.1:18080/packs/bench/page.html
-  sleep 1
-  IDLE=$(rss $P_PID)
-  SMALL=$(run_wrk $P_PID http://127.0.0.1:18080/packs/bench/page.html 40)
-  CSS=$(run_wrk $P_PID http://127.0.0.1:18080/packs/bench/style.css 40)
-  BIG=$(run_wrk $P_PID http://127.0.0.1:18080/packs/bench/video.mp4 4)
-  PEAK=$(hwm $P_PID)
-  kill -TERM $P_PID; wait $P_PID 2>/dev/null || true; P_PID=
+# All servers run at once, each pinned to CPU 0 and idle while another is measured. The
+# small-file tests alternate between them, round after round: a neighbour that slows the
+# machine for a minute then weighs on both sides of a ratio, not on one server's figure.
+start_preau() { # BINARY PORT DATA -> pid
+  rm -rf "$3"; cp -r "$W/data" "$3"
+  taskset -c 0 "$1" serve --data "$3" --listen "127.0.0.1:$2" --config "$W/preau.toml" > "$3.out" 2> "$3.err" &
+  local pid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf -o /dev/null "http://127.0.0.1:$2/packs/bench/page.html"
+  echo "$pid"
 }
-if [ -n "$PREAU_BASE" ]; then
-  bench_preau "$PREAU_BASE"
-  B_SMALL=$SMALL B_CSS=$CSS B_BIG=$BIG B_IDLE=$IDLE B_PEAK=$PEAK
-fi
-bench_preau "$PREAU"
-P_SMALL=$SMALL P_CSS=$CSS P_BIG=$BIG P_IDLE=$IDLE P_PEAK=$PEAK
-
-# nginx, one worker on the same core.
+P_PID=$(start_preau "$PREAU" 18080 "$W/data-now")
+B_PID=
+[ -n "$PREAU_BASE" ] && B_PID=$(start_preau "$PREAU_BASE" 18082 "$W/data-base")
 taskset -c 0 nginx -c "$W/nginx.conf" -p "$W"
-sleep 0.5
+sleep 1
 N_PID=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
-N_SMALL=$(run_wrk "$N_PID" http://127.0.0.1:18081/page.html 40)
-N_CSS=$(run_wrk "$N_PID" http://127.0.0.1:18081/style.css 40)
+P_IDLE=$(rss "$P_PID")
+[ -n "$B_PID" ] && B_IDLE=$(rss "$B_PID")
+
+# One line per measurement: round test server req/s transfer/s p50 p99 us/req req/cpu-s share
+: > "$W/results"
+for round in $(seq "$ROUNDS"); do
+  for test in page css; do
+    case $test in page) file=page.html ;; css) file=style.css ;; esac
+    echo "$round $test preau $(run_wrk "$P_PID" "http://127.0.0.1:18080/packs/bench/$file" 40)" >> "$W/results"
+    echo "$round $test nginx $(run_wrk "$N_PID" "http://127.0.0.1:18081/$file" 40)" >> "$W/results"
+    [ -n "$B_PID" ] && echo "$round $test base $(run_wrk "$B_PID" "http://127.0.0.1:18082/packs/bench/$file" 40)" >> "$W/results"
+  done
+done
+P_BIG=$(run_wrk "$P_PID" http://127.0.0.1:18080/packs/bench/video.mp4 4)
 N_BIG=$(run_wrk "$N_PID" http://127.0.0.1:18081/video.mp4 4)
-N_PEAK=$(hwm "$N_PID")
-kill "$(cat "$W/nginx.pid")"; rm -f "$W/nginx.pid"
+[ -n "$B_PID" ] && B_BIG=$(run_wrk "$B_PID" http://127.0.0.1:18082/packs/bench/video.mp4 4)
+P_PEAK=$(hwm "$P_PID"); N_PEAK=$(hwm "$N_PID")
+[ -n "$B_PID" ] && B_PEAK=$(hwm "$B_PID")
 
 echo
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "columns: req/s, transfer/s, p50, p99, server CPU per request, requests per CPU-second, share of CPU 0"
+echo "columns: round, test, server, req/s, transfer/s, p50, p99, server CPU per request, requests per CPU-second, share of CPU 0"
 echo
-echo "| test | preau serve | nginx |"
-echo "|---|---|---|"
-echo "| 4 KiB page, 40 connections | $P_SMALL | $N_SMALL |"
-echo "| 20 KiB stylesheet, 40 connections | $P_CSS | $N_CSS |"
-echo "| 64 MiB file, 4 connections | $P_BIG | $N_BIG |"
+sed 's/^/  /' "$W/results"
+echo
+# Ratios within each round (preau ÷ nginx), then their median over the rounds.
+python3 - "$W/results" <<'PY'
+import re, statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def num(v):
+    return float(re.sub(r"[^0-9.]", "", v))
+def get(r, t, s, col):
+    for row in rows:
+        if row[0] == r and row[1] == t and row[2] == s:
+            return row[col]
+rounds = sorted({row[0] for row in rows}, key=int)
+for t, name in (("page", "4 KiB page"), ("css", "20 KiB stylesheet")):
+    for s in ("preau", "base"):
+        if get(rounds[0], t, s, 3) is None:
+            continue
+        cpu = [num(get(r, t, s, 8).replace("req/cpu-s", "")) / num(get(r, t, "nginx", 8).replace("req/cpu-s", "")) for r in rounds]
+        rps = [num(get(r, t, s, 3)) / num(get(r, t, "nginx", 3)) for r in rounds]
+        label = "preau serve" if s == "preau" else "older build"
+        print(f"{name}, {label} / nginx: requests per CPU-second {', '.join(f'{x:.2f}' for x in cpu)} "
+              f"(median {statistics.median(cpu):.2f}); wrk req/s {', '.join(f'{x:.2f}' for x in rps)} (median {statistics.median(rps):.2f})")
+PY
+echo
+echo "| 64 MiB file, 4 connections | preau serve: $P_BIG |"
+echo "| 64 MiB file, 4 connections | nginx: $N_BIG |"
+[ -n "$B_PID" ] && echo "| 64 MiB file, 4 connections | older build: $B_BIG |"
 echo
 echo "preau serve RSS: idle ${P_IDLE} KiB, peak ${P_PEAK} KiB   (nginx worker peak ${N_PEAK} KiB)"
-if [ -n "$PREAU_BASE" ]; then
-  echo
-  echo "older build $PREAU_BASE, same run:"
-  echo "| 4 KiB page, 40 connections | $B_SMALL |"
-  echo "| 20 KiB stylesheet, 40 connections | $B_CSS |"
-  echo "| 64 MiB file, 4 connections | $B_BIG |"
-  echo "RSS: idle ${B_IDLE} KiB, peak ${B_PEAK} KiB"
-fi
+[ -n "$B_PID" ] && echo "older build RSS: idle ${B_IDLE} KiB, peak ${B_PEAK} KiB"
+kill -TERM "$P_PID" ${B_PID:+"$B_PID"} 2>/dev/null || true
