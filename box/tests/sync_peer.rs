@@ -109,6 +109,13 @@ fn quiz_answers_go_only_to_peers_with_the_schools_token() {
     let ok = a.get_with(&answers, &[("authorization", &format!("Bearer {TOKEN}"))]);
     assert_eq!(ok.status, 200);
     assert_eq!(a.get(&object(&p.markdown)).status, 200, "public files' objects stay public");
+    // An update bundle the box kept for its peers may carry answers too.
+    let kept = preau_pack::repo::update_rel_path(&preau_pack::Hash::of(b"some manifest"));
+    std::fs::create_dir_all(a_data.join("repo").join(&kept).parent().unwrap()).unwrap();
+    std::fs::write(a_data.join("repo").join(&kept), &p.secret).unwrap();
+    assert_eq!(a.get(&format!("/repo/{kept}")).status, 403, "kept bundles go to peers only");
+    assert_eq!(a.get_with(&format!("/repo/{kept}"), &[("authorization", &format!("Bearer {TOKEN}"))]).status, 200);
+    std::fs::remove_file(a_data.join("repo").join(&kept)).unwrap();
 
     // A peer without the token gets everything but the answers: the pack stays
     // incomplete on it, with a message that says why.

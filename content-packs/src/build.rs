@@ -211,7 +211,7 @@ pub fn build(
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
                 let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
-                let bundle = stage_bundle(&mut staging, pm, &e.manifest, &manifest, object)?;
+                let bundle = stage_bundle(&repo, &mut staging, pm, &e.manifest, &manifest, object)?;
                 manifest_deltas.push(crate::meta::ManifestDelta {
                     from: e.manifest,
                     object,
@@ -328,14 +328,44 @@ fn stage_deltas(
 
 /// Stages the update bundle from `prev` (manifest `from`) to `new` (see `bundle`): the
 /// manifest patch `patch`, then what a box holding `prev` lacks, to be written at
-/// `updates/…/<from>`. `None` when it would be too large.
+/// `updates/…/<from>`, in the smaller of its two forms (per-file records, or referenced
+/// against the changed files' previous versions). `None` when both are too large.
 fn stage_bundle(
+    repo: &Repo,
     staging: &mut Staging,
     prev: &Manifest,
     from: &Hash,
     new: &Manifest,
     patch: Hash,
 ) -> Result<Option<crate::meta::BundleRef>> {
+    let plain = plain_bundle(staging, prev, new, patch)?;
+    let referenced = referenced_bundle(repo, staging, prev, new, patch)?;
+    let plain_len = plain.as_ref().map(|b| object::raw_frame_len(b.len() as u64));
+    let chosen = match (plain, referenced) {
+        (Some(_), Some((bytes, stored))) if (stored.len() as u64) < plain_len.expect("plain is some") => {
+            Some((bytes, stored, true))
+        }
+        (Some(p), _) => {
+            // Its records are zstd frames already: the bundle is stored raw (its exact
+            // stored length, `object::raw_frame_len`, is what boxes split into parts).
+            let stored = object::raw_frame(&p);
+            Some((p, stored, false))
+        }
+        (None, Some((bytes, stored))) => Some((bytes, stored, true)),
+        (None, None) => None,
+    };
+    let Some((bytes, stored, is_referenced)) = chosen else { return Ok(None) };
+    staging.put_update(from, &stored)?;
+    Ok(Some(crate::meta::BundleRef {
+        object: Hash::of(&bytes),
+        size: bytes.len() as u64,
+        stored: is_referenced.then_some(stored.len() as u64),
+    }))
+}
+
+/// The decoded bytes of the per-file bundle: the patch, then the per-file deltas and
+/// chunks the box's planner would fetch (`bundle::members`).
+fn plain_bundle(staging: &Staging, prev: &Manifest, new: &Manifest, patch: Hash) -> Result<Option<Vec<u8>>> {
     let members = crate::bundle::members(prev, new);
     let mut records = Vec::with_capacity(members.len() + 1);
     let mut total = 0u64;
@@ -347,11 +377,45 @@ fn stage_bundle(
         }
         records.push((h, stored));
     }
+    Ok(Some(crate::bundle::encode(&records)))
+}
+
+/// The referenced bundle: (decoded bytes, stored form). Its records are the patch and
+/// every missing chunk as a raw frame, compressed in one frame against the previous
+/// versions of the changed files. `None` when it would be too large.
+fn referenced_bundle(
+    repo: &Repo,
+    staging: &Staging,
+    prev: &Manifest,
+    new: &Manifest,
+    patch: Hash,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let bases = crate::bundle::referenced_bases(prev, new);
+    if bases.is_empty() {
+        return Ok(None); // nothing to refer to: the per-file form is as good
+    }
+    let mut records = vec![(patch, staging.stored(&patch)?)];
+    let mut total = 0u64;
+    for (h, len) in crate::bundle::missing_chunks(prev, new) {
+        total += 36 + len;
+        if total > crate::bundle::MAX_BUNDLE_BYTES / 2 {
+            return Ok(None);
+        }
+        let data = object::decode_verified(&staging.stored(&h)?, &h, len)?;
+        records.push((h, object::raw_frame(&data)));
+    }
     let bytes = crate::bundle::encode(&records);
-    // Its records are zstd frames already: the bundle is stored raw (its exact stored
-    // length, `object::raw_frame_len`, is what boxes split into Range parts).
-    staging.put_update(from, &object::raw_frame(&bytes))?;
-    Ok(Some(crate::meta::BundleRef { object: Hash::of(&bytes), size: bytes.len() as u64 }))
+    let mut prefix = Vec::new();
+    for f in &bases {
+        prefix.extend_from_slice(&repo.read_file(f)?);
+    }
+    let Some(frame) = crate::delta::make(&prefix, &bytes) else { return Ok(None) };
+    let hashes: Vec<Hash> = bases.iter().map(|f| f.hash).collect();
+    let stored = crate::bundle::encode_referenced(&hashes, &frame);
+    if stored.len() as u64 > crate::bundle::BUILD_MAX_BUNDLE_BYTES {
+        return Ok(None);
+    }
+    Ok(Some((bytes, stored)))
 }
 
 /// The media type of a pack path, from its extension.

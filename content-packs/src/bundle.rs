@@ -20,6 +20,18 @@
 //! Nothing in a bundle is trusted for being there: the signed catalog gives its hash and
 //! length (`meta::BundleRef`), and every record is still decoded and checked against the
 //! hash and length that the (verified) manifest gives before it is used. Pure code.
+//!
+//! **Referenced bundles.** Per-file deltas cannot use what changed files share: a course
+//! site's `reveal.js` and `reveal.esm.js`, or its source maps, change the same way, and
+//! each delta pays for it again (on one real pair, the per-file patches summed to twice
+//! `zstd --patch-from` of the whole tree). A referenced bundle is therefore one zstd
+//! frame made with the *old versions of the changed files*, concatenated, as reference
+//! prefix (`delta::make`), whose decoded bytes are the records above with the missing
+//! chunks as raw frames: one compression context sees every change at once, as
+//! `zstd --patch-from=v1.tar v2.tar` does. Stored form: the magic `PREAUBR1`, the number
+//! of base files (u32, little endian), their content hashes (32 bytes each, files of the
+//! manifest `from`), then the frame. The catalog marks it with `BundleRef::stored`. The
+//! publisher keeps whichever of the two forms is smaller.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -33,6 +45,112 @@ pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 /// The publisher makes no bundle larger than this: beyond it the transfer dominates and
 /// the round trip a bundle saves is worth little against storing the bytes twice.
 pub const BUILD_MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Magic of a referenced bundle's stored form.
+pub const REFERENCED_MAGIC: &[u8; 8] = b"PREAUBR1";
+/// Most base files a referenced bundle may name.
+pub const MAX_BASES: usize = 10_000;
+/// Most bytes of base files (the reference prefix). With the decoded bundle (at most
+/// [`MAX_BUNDLE_BYTES`]) it stays within a delta's bounded window, which a Pi can apply.
+pub const MAX_BASE_BYTES: u64 = 48 * 1024 * 1024;
+
+/// The stored form of a referenced bundle: header, then the zstd `frame`.
+pub fn encode_referenced(bases: &[Hash], frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 32 * bases.len() + frame.len());
+    out.extend_from_slice(REFERENCED_MAGIC);
+    out.extend_from_slice(&u32::try_from(bases.len()).expect("bounded by MAX_BASES").to_le_bytes());
+    for b in bases {
+        out.extend_from_slice(&b.0);
+    }
+    out.extend_from_slice(frame);
+    out
+}
+
+/// Splits a referenced bundle's stored form into its base hashes and its frame.
+pub fn parse_referenced(stored: &[u8]) -> Result<(Vec<Hash>, &[u8])> {
+    let bad = |detail: String| Error::Malformed { what: "referenced update bundle".into(), detail };
+    let rest = stored.strip_prefix(REFERENCED_MAGIC.as_slice()).ok_or_else(|| bad("bad magic".into()))?;
+    let count = rest.get(..4).ok_or_else(|| bad("truncated header".into()))?;
+    let count = u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize;
+    if count > MAX_BASES {
+        return Err(bad(format!("{count} base files, more than {MAX_BASES}")));
+    }
+    let hashes = rest.get(4..4 + 32 * count).ok_or_else(|| bad("truncated list of base files".into()))?;
+    let bases = hashes.chunks_exact(32).map(|c| Hash(c.try_into().expect("32 bytes"))).collect();
+    Ok((bases, &rest[4 + 32 * count..]))
+}
+
+/// Decodes a bundle's stored bytes (raw or referenced, as `b` says) and checks them
+/// against the catalog's hash and length. `read_base` gives the content of a file of the
+/// manifest the bundle updates, by content hash (verified by the caller's reader).
+pub fn decode(
+    stored: &[u8],
+    b: &crate::meta::BundleRef,
+    mut read_base: impl FnMut(&Hash) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    if b.size > MAX_BUNDLE_BYTES {
+        return Err(Error::TooLarge { what: "update bundle".into(), limit: MAX_BUNDLE_BYTES });
+    }
+    let Some(stored_len) = b.stored else {
+        return crate::object::decode_verified(stored, &b.object, b.size);
+    };
+    if stored.len() as u64 != stored_len {
+        return Err(Error::CorruptObject {
+            hash: b.object,
+            detail: format!("the bundle file has {} bytes, the catalog says {stored_len}", stored.len()),
+        });
+    }
+    let (bases, frame) = parse_referenced(stored)?;
+    let mut prefix = Vec::new();
+    for h in &bases {
+        let data = read_base(h)?;
+        if prefix.len() as u64 + data.len() as u64 > MAX_BASE_BYTES {
+            return Err(Error::TooLarge { what: "base files of an update bundle".into(), limit: MAX_BASE_BYTES });
+        }
+        prefix.extend_from_slice(&data);
+    }
+    let bytes = crate::delta::apply(&prefix, frame, b.size)
+        .map_err(|e| Error::CorruptObject { hash: b.object, detail: e.to_string() })?;
+    let got = Hash::of(&bytes);
+    if got != b.object {
+        return Err(Error::CorruptObject { hash: b.object, detail: format!("decodes to content hashing to {got}") });
+    }
+    Ok(bytes)
+}
+
+/// The base files of a referenced bundle from `prev` to `new`: the previous version of
+/// each file that changed (the pairs per-file deltas are made for), in `new`'s order,
+/// each once, within [`MAX_BASE_BYTES`].
+pub fn referenced_bases<'a>(prev: &'a Manifest, new: &'a Manifest) -> Vec<&'a crate::manifest::FileEntry> {
+    let mut seen = HashSet::new();
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for (old, _) in crate::delta::candidates(&prev.files, &new.files) {
+        if total + old.size > MAX_BASE_BYTES {
+            continue;
+        }
+        if seen.insert(old.hash) {
+            total += old.size;
+            out.push(old);
+        }
+    }
+    out
+}
+
+/// The chunks (hash, length) of `new` that a box holding every chunk of `prev` lacks, in
+/// manifest order, each once: a referenced bundle carries them all (no per-file deltas).
+pub fn missing_chunks(prev: &Manifest, new: &Manifest) -> Vec<(Hash, u64)> {
+    let mut have: HashSet<Hash> = prev.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).collect();
+    let mut out = Vec::new();
+    for f in &new.files {
+        for c in f.chunk_list() {
+            if have.insert(c.0) {
+                out.push((c.0, c.1));
+            }
+        }
+    }
+    out
+}
 
 /// Serialises records (hash, stored bytes) into a bundle's decoded bytes.
 pub fn encode(records: &[(Hash, Vec<u8>)]) -> Vec<u8> {
@@ -158,6 +276,55 @@ mod tests {
         assert!(parse(&bytes[1..]).is_err(), "bad magic");
         assert!(parse(&bytes[..8 + 20]).is_err(), "truncated header");
         assert_eq!(parse(BUNDLE_MAGIC).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_referenced_bundle_decodes_only_against_its_bases() {
+        let old_a = b"fn main() { println!(\"bonjour\"); } // version une".repeat(40);
+        let old_b = b"<p>Le groupe nominal.</p>".repeat(60);
+        let bases = [Hash::of(&old_a), Hash::of(&old_b)];
+        let mut new_a = old_a.clone();
+        new_a.extend_from_slice(b"// version deux");
+        let records = vec![(h(1), crate::object::raw_frame(&new_a)), (h(2), crate::object::raw_frame(&old_b))];
+        let decoded = encode(&records);
+        let prefix = [old_a.clone(), old_b.clone()].concat();
+        let frame = crate::delta::make(&prefix, &decoded).unwrap();
+        let stored = encode_referenced(&bases, &frame);
+        assert!(stored.len() < decoded.len() / 10, "the bases do the work: {} of {}", stored.len(), decoded.len());
+        let b = crate::meta::BundleRef {
+            object: Hash::of(&decoded),
+            size: decoded.len() as u64,
+            stored: Some(stored.len() as u64),
+        };
+        let files = |h: &Hash| -> Result<Vec<u8>> {
+            if *h == bases[0] {
+                Ok(old_a.clone())
+            } else if *h == bases[1] {
+                Ok(old_b.clone())
+            } else {
+                Err(Error::Other(format!("no base {h}")))
+            }
+        };
+        assert_eq!(decode(&stored, &b, files).unwrap(), decoded);
+        assert_eq!(parse(&decode(&stored, &b, files).unwrap()).unwrap().len(), 2);
+
+        // A base that differs (the box holds something else): refused, not garbage.
+        let err = decode(&stored, &b, |_| Ok(old_b.clone())).unwrap_err();
+        assert!(matches!(err, Error::CorruptObject { .. }), "{err}");
+        // A missing base, a damaged frame, a cut file, a lying header: refused by name.
+        assert!(decode(&stored, &b, |h| Err(Error::Other(format!("no base {h}")))).is_err());
+        let mut damaged = stored.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x40;
+        assert!(decode(&damaged, &b, files).is_err());
+        let err = decode(&stored[..stored.len() - 1], &b, files).unwrap_err().to_string();
+        assert!(err.contains("the catalog says"), "{err}");
+        let mut lying = stored.clone();
+        lying[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&lying, &b, files).unwrap_err().to_string().contains("base files"));
+        // The plain form still decodes as before.
+        let plain = crate::meta::BundleRef { stored: None, ..b };
+        assert_eq!(decode(&crate::object::raw_frame(&decoded), &plain, files).unwrap(), decoded);
     }
 
     #[test]

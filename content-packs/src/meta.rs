@@ -50,6 +50,19 @@ pub struct ManifestDelta {
 pub struct BundleRef {
     pub object: Hash,
     pub size: u64,
+    /// Set for a *referenced* bundle (compressed against files of `from`, see
+    /// `bundle::decode`): the exact length of the file. Absent: the file is a raw frame
+    /// of `size` bytes. Readers that do not know the field fail to decode such a bundle
+    /// and do without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<u64>,
+}
+
+impl BundleRef {
+    /// The length of the bundle's file, which boxes split into Range parts.
+    pub fn stored_len(&self) -> u64 {
+        self.stored.unwrap_or_else(|| crate::object::raw_frame_len(self.size))
+    }
 }
 
 /// What the catalog says about one pack.

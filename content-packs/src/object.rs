@@ -68,6 +68,11 @@ pub fn raw_frame(data: &[u8]) -> Vec<u8> {
 
 /// The length of [`raw_frame`] of `len` bytes: the frame header, then 3 bytes per raw
 /// block of at most 128 KiB (one empty block for no data).
+/// Whether stored bytes are a frame made by [`raw_frame`] (uncompressed).
+pub fn is_raw_frame(stored: &[u8]) -> bool {
+    stored.len() >= 5 && stored[..4] == ZSTD_MAGIC && stored[4] == 0b1110_0000
+}
+
 pub fn raw_frame_len(len: u64) -> u64 {
     13 + len + 3 * len.div_ceil(RAW_BLOCK_MAX as u64).max(1)
 }
@@ -154,6 +159,13 @@ pub fn is_compressible(media_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_frames_are_recognised() {
+        assert!(is_raw_frame(&raw_frame(b"abc")));
+        assert!(!is_raw_frame(&zstd::encode_all(&b"abcabcabcabc"[..], 3).unwrap()));
+        assert!(!is_raw_frame(b"PREA"));
+    }
 
     #[test]
     fn raw_frame_len_is_exact() {

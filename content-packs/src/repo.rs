@@ -137,11 +137,30 @@ impl Repo {
 
     /// Reads, decodes and verifies the update bundle from the manifest `from`.
     pub fn read_update(&self, from: &Hash, b: &crate::meta::BundleRef) -> Result<Vec<u8>> {
-        if b.size > crate::bundle::MAX_BUNDLE_BYTES {
-            return Err(Error::TooLarge { what: "update bundle".into(), limit: crate::bundle::MAX_BUNDLE_BYTES });
-        }
         let stored = read_bounded(&self.dir.join(update_rel_path(from)), MAX_OBJECT_BYTES)?;
-        object::decode_verified(&stored, &b.object, b.size)
+        let mut old: Option<Manifest> = None;
+        crate::bundle::decode(&stored, b, |h| {
+            if old.is_none() {
+                old = Some(self.read_manifest_unsized(from)?);
+            }
+            let m = old.as_ref().expect("set above");
+            let f = m.files.iter().find(|f| f.hash == *h).ok_or_else(|| Error::Malformed {
+                what: "update bundle".into(),
+                detail: format!("its base file {h} is not in the manifest {from}"),
+            })?;
+            self.read_file(f)
+        })
+    }
+
+    /// Reads a manifest whose length is not known here (bounded by the manifest limit).
+    pub fn read_manifest_unsized(&self, hash: &Hash) -> Result<Manifest> {
+        let data = object::decode_bounded(&self.read_stored(hash)?, crate::limits::MAX_MANIFEST_BYTES)
+            .map_err(|detail| Error::CorruptObject { hash: *hash, detail })?;
+        let got = Hash::of(&data);
+        if got != *hash {
+            return Err(Error::CorruptObject { hash: *hash, detail: format!("content hashes to {got}") });
+        }
+        Manifest::from_bytes(&data)
     }
 
     pub fn read_manifest(&self, hash: &Hash, len: u64) -> Result<Manifest> {

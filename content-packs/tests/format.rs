@@ -134,6 +134,46 @@ fn a_second_version_reuses_unchanged_chunks_and_keeps_history() {
     assert_eq!(m2.previous, Some(v1.manifest));
 }
 
+/// Files that change the same way (a library and its second build, a source map) are
+/// sent once: the bundle is compressed against the changed files' old versions as one
+/// frame, and comes out far smaller than the per-file deltas together.
+#[test]
+fn a_shared_change_is_sent_once_in_a_referenced_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let repo_dir = dir.path().join("repo");
+    let lib: Vec<u8> =
+        (0..4000).flat_map(|i| format!("function f{i}(x) {{ return x * {i}; }}\n").into_bytes()).collect();
+    let mut files = BTreeMap::new();
+    files.insert("dist/lib.js".to_string(), lib.clone());
+    files.insert("dist/lib.esm.js".to_string(), [b"export ".to_vec(), lib.clone()].concat());
+    files.insert("image.bin".to_string(), pseudo_random(3, 300_000));
+    build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+    let change: Vec<u8> = pseudo_random(9, 20_000).iter().map(|b| b'a' + b % 26).collect();
+    for f in ["dist/lib.js", "dist/lib.esm.js"] {
+        files.get_mut(f).unwrap().splice(50_000..50_000, change.iter().copied());
+    }
+    build(&repo_dir, tree_of(&files), &key, &opts(), &mut |_, _| {}).unwrap();
+
+    let repo = Repo::open(&repo_dir).unwrap();
+    let root = repo.verified_root(None).unwrap();
+    let entry = repo.load_catalog(&root).unwrap().packs["p"].clone();
+    let d = &entry.manifest_deltas[0];
+    let b = d.bundle.expect("a bundle from v1");
+    let stored = b.stored.expect("the referenced form is the smaller here");
+    let m2 = repo.read_manifest(&entry.manifest, entry.manifest_size).unwrap();
+    let per_file: u64 = m2.deltas.iter().map(|d| d.size).sum();
+    assert_eq!(m2.deltas.len(), 2, "{:?}", m2.deltas);
+    assert!(
+        stored * 10 < per_file * 7,
+        "one copy of the change: {stored} bytes against {per_file} for the per-file deltas"
+    );
+    // It decodes against v1's files to exactly its catalog hash, and verifies.
+    let decoded = repo.read_update(&d.from, &b).unwrap();
+    assert_eq!(decoded.len() as u64, b.size);
+    preau_pack::verify::verify_repo_strict(&repo, None).unwrap();
+}
+
 #[test]
 fn range_reads_cross_chunk_boundaries() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,21 @@ use preau_pack::repo::OBJECTS_DIR;
 use preau_pack::{Hash, Manifest, Repo, Result, object};
 
 /// Verifies stored object bytes against their name and decoded length, then writes them.
+/// Like [`store_verified`] for an object that may come uncompressed (a referenced update
+/// bundle carries chunks as raw frames so that one frame compresses them all): such a
+/// copy is compressed before it is written, so the box's disk holds what a chunk-by-chunk
+/// pull would have written.
+pub fn store_verified_compact(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
+    if !object::is_raw_frame(stored) {
+        return store_verified(repo, hash, len, stored);
+    }
+    let data = object::decode_verified(stored, hash, len)?;
+    if !repo.has_object(hash) {
+        repo.write_stored(hash, &object::encode(&data, object::Encoding { level: 3, try_compress: true }))?;
+    }
+    Ok(data)
+}
+
 pub fn store_verified(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
     let data = object::decode_verified(stored, hash, len)?;
     if !repo.has_object(hash) {
@@ -84,6 +99,22 @@ pub fn collect_garbage(repo: &Repo, keep: &HashSet<Hash>) -> Result<(u64, u64)> 
         }
     }
     Ok((n, bytes))
+}
+
+/// Removes the update bundles a box kept (`updates/…/<from>`, for peers one version
+/// behind) whose `from` is no kept version any more. Best effort: a bundle left behind
+/// only takes space until the next pull.
+pub fn prune_updates(repo: &Repo, keep: &HashSet<Hash>) {
+    let Ok(dirs) = fs::read_dir(repo.dir().join(preau_pack::repo::UPDATES_DIR)) else { return };
+    for d in dirs.flatten() {
+        let Ok(files) = fs::read_dir(d.path()) else { continue };
+        for f in files.flatten() {
+            let stale = f.file_name().to_str().is_none_or(|n| n.parse::<Hash>().is_ok_and(|h| !keep.contains(&h)));
+            if stale {
+                let _ = fs::remove_file(f.path());
+            }
+        }
+    }
 }
 
 /// Whether every object of `m` is on disk (the condition for switching to it).

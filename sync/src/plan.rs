@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_bundle_is_offered_with_its_manifest_delta_and_split_into_parts() {
-        let b = BundleRef { object: h(8), size: 110_000 };
+        let b = BundleRef { object: h(8), size: 110_000, stored: None };
         let d = ManifestDelta { from: h(1), object: h(9), size: 100, bundle: Some(b) };
         let e = entry(h(2), 5000, vec![d]);
         let present = |x: &Hash| *x == h(1);
@@ -266,7 +266,7 @@ mod tests {
             from: h(1),
             object: h(9),
             size: 100,
-            bundle: Some(BundleRef { object: h(8), size: MAX_BUNDLE_BYTES + 1 }),
+            bundle: Some(BundleRef { object: h(8), size: MAX_BUNDLE_BYTES + 1, stored: None }),
         };
         let e = entry(h(2), 5000, vec![huge]);
         assert!(matches!(manifest_fetch(&e, Some((h(1), 4000)), &present), ManifestFetch::Delta { bundle: None, .. }));

@@ -20,7 +20,7 @@
 //! interrupted pull (cut, kill, power loss) resumes where it stopped: the next plan
 //! finds those objects present, and partial objects resume with Range requests.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +34,7 @@ use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
 use preau_pack::{Error, Hash, Manifest, PublicKey, Repo, Result, bundle, delta, fsutil, limits};
 use serde::Serialize;
 
-use crate::apply::{self, store_verified};
+use crate::apply;
 use crate::fetch::{Lane, Pool, fetch_object};
 use crate::plan::{self, DeltaStep, ManifestFetch};
 use crate::source::{Source, SourceKind};
@@ -287,6 +287,7 @@ fn pull_in<'s, 'e>(
     if opts.gc && s.incomplete.is_empty() {
         let keep = apply::live_objects(&repo, &installed)?;
         let (n, b) = apply::collect_garbage(&repo, &keep)?;
+        apply::prune_updates(&repo, &keep);
         s.gc_objects = n;
         s.gc_bytes = b;
         apply::clear_partials(&partial_dir);
@@ -330,6 +331,9 @@ enum Job {
     /// One object; `stored` when the bundle brought it.
     Chunk { pack: usize, hash: Hash, len: u64, stored: Option<Stored> },
 }
+
+/// Why a bundle was not used when the source has none.
+const NO_BUNDLE: &str = "the source does not have it";
 
 /// An object's stored bytes inside a verified bundle.
 #[derive(Clone)]
@@ -414,7 +418,7 @@ impl Ctx<'_> {
     /// The Range parts of the bundle from `from`: those asked for with the catalog first.
     fn bundle_parts(&self, from: &Hash, bundle: &BundleRef) -> Vec<(u64, u64)> {
         let prefix = self.spec.prefix.get(from).copied().unwrap_or(0);
-        plan::bundle_parts(object::raw_frame_len(bundle.size), self.opts.workers, prefix)
+        plan::bundle_parts(bundle.stored_len(), self.opts.workers, prefix)
     }
 
     fn elapsed(&self) -> f64 {
@@ -441,7 +445,7 @@ impl Ctx<'_> {
         if self.repo.has_object(hash) {
             return Ok(true);
         }
-        match store_verified(self.repo, hash, len, stored.bytes()) {
+        match apply::store_verified_compact(self.repo, hash, len, stored.bytes()) {
             Ok(_) => {
                 self.fetched.fetch_add(1, Ordering::Relaxed);
                 Ok(true)
@@ -524,7 +528,7 @@ impl Ctx<'_> {
                 match got {
                     Ok(Some(bytes)) => st.parts[part] = Some(bytes),
                     Ok(None) => {
-                        st.bundle_failed.get_or_insert_with(|| "the source does not have it".into());
+                        st.bundle_failed.get_or_insert_with(|| NO_BUNDLE.into());
                     }
                     Err(e) => {
                         st.bundle_failed.get_or_insert_with(|| e.to_string());
@@ -574,10 +578,11 @@ impl Ctx<'_> {
     fn manifest_job(&self, pack: usize, try_bundle: bool, pool: &Pool<Job>, runs: &[PackRun]) -> Result<()> {
         let run = &runs[pack];
         let present = |h: &Hash| self.repo.has_object(h);
-        // Bundles only from online servers: a peer box or a USB stick serves the objects
-        // one by one (a box keeps no bundles), and round trips there are cheap.
+        // Bundles from servers: the national one, and a peer box, which keeps the bundle
+        // it used (it is smaller than the per-file deltas it replaced, which the box
+        // never fetched). A USB stick serves objects one by one, at no round-trip cost.
         if try_bundle
-            && self.source.kind() == SourceKind::Online
+            && self.source.kind() != SourceKind::Folder
             && let ManifestFetch::Delta { from, bundle: Some(bundle), .. } =
                 plan::manifest_fetch(run.entry, run.current, &present)
         {
@@ -632,18 +637,36 @@ impl Ctx<'_> {
             Ok(())
         };
         if let Some(why) = failed {
+            if self.source.kind() == SourceKind::Peer && why == NO_BUNDLE {
+                // Most peers have no bundle for this step: nothing worth a warning.
+                pool.push(Lane::First, Job::Manifest { pack, bundle: false });
+                return Ok(());
+            }
             return without(why);
         }
         let stored: Vec<u8> = parts.into_iter().flatten().flatten().collect();
-        let bytes = match object::decode_verified(&stored, &bundle.object, bundle.size) {
-            Ok(b) => b,
-            Err(e) => return without(e.to_string()),
-        };
         let present = |h: &Hash| self.repo.has_object(h);
         let ManifestFetch::Delta { from_size, object: patch_hash, size: patch_size, .. } =
             plan::manifest_fetch(run.entry, run.current, &present)
         else {
             return without("the manifest no longer needs it".into());
+        };
+        // A referenced bundle is decoded against files of the version the box holds.
+        let mut old: Option<Manifest> = None;
+        let read_base = |h: &Hash| {
+            if old.is_none() {
+                old = Some(self.repo.read_manifest(&from, from_size)?);
+            }
+            let m = old.as_ref().expect("set above");
+            let f = m.files.iter().find(|f| f.hash == *h).ok_or_else(|| Error::Malformed {
+                what: "update bundle".into(),
+                detail: format!("its base file {h} is not in the installed version"),
+            })?;
+            self.repo.read_file(f)
+        };
+        let bytes = match bundle::decode(&stored, &bundle, read_base) {
+            Ok(b) => b,
+            Err(e) => return without(e.to_string()),
         };
         let records = match bundle::parse(&bytes) {
             Ok(r) => r,
@@ -662,6 +685,16 @@ impl Ctx<'_> {
         };
         self.repo.write_object(&manifest, Encoding { level: 3, try_compress: true })?;
         self.fetched.fetch_add(1, Ordering::Relaxed);
+        // Kept for peer boxes one version behind (see `apply::prune_updates`); losing it
+        // costs them round trips, not correctness.
+        let kept = self.repo.dir().join(update_rel_path(&from));
+        if let Err(e) = kept
+            .parent()
+            .map_or(Ok(()), fsutil::create_dir_all_durable)
+            .and_then(|()| fsutil::atomic_write(&kept, &stored))
+        {
+            self.warn(format!("the update bundle could not be kept for other boxes: {e}"));
+        }
         let base = bytes.as_ptr() as usize;
         let offsets: Vec<(Hash, usize, usize)> = records[1..]
             .iter()
@@ -691,8 +724,21 @@ impl Ctx<'_> {
                 run.id, run.entry.version, m.meta.id, m.version
             )));
         }
-        let present = |h: &Hash| self.repo.has_object(h);
-        let bases = plan::bases(self.installed, &present);
+        // Chunks the bundle brought are stored first, and planned as present: a file whose
+        // chunks all came in a (referenced) bundle needs no delta.
+        let mut from_bundle = HashSet::new();
+        for f in &m.files {
+            for c in f.chunk_list() {
+                if let Some(stored) = bundled.get(&c.0)
+                    && !self.repo.has_object(&c.0)
+                    && from_bundle.insert(c.0)
+                {
+                    pool.push(Lane::First, Job::Chunk { pack, hash: c.0, len: c.1, stored: Some(stored.clone()) });
+                }
+            }
+        }
+        let present = |h: &Hash| from_bundle.contains(h) || self.repo.has_object(h);
+        let bases = plan::bases(self.installed, &|h: &Hash| self.repo.has_object(h));
         let p = plan::plan_pack(&m, &bases, &present);
         run.st().manifest = Some(m);
         {
@@ -705,9 +751,7 @@ impl Ctx<'_> {
             pool.push(l, Job::Delta { pack, step: Box::new(step), patch });
         }
         for (hash, len) in p.fetch {
-            let stored = bundled.get(&hash).cloned();
-            let l = if stored.is_some() { Lane::First } else { lane(len) };
-            pool.push(l, Job::Chunk { pack, hash, len, stored });
+            pool.push(lane(len), Job::Chunk { pack, hash, len, stored: None });
         }
         Ok(())
     }

@@ -55,6 +55,7 @@ pub fn remove_packs(data_dir: &Path, ids: &[String]) -> Result<RemoveSummary> {
     installed.save(&repo_dir)?;
     let keep = apply::live_objects(&repo, &installed)?;
     let (n, bytes) = apply::collect_garbage(&repo, &keep)?;
+    apply::prune_updates(&repo, &keep);
     summary.gc_objects = n;
     summary.gc_bytes = bytes;
     Ok(summary)

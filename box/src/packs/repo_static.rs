@@ -37,11 +37,15 @@ fn checked_path(path: &str) -> Option<&str> {
 /// Whether a request for `objects/…` may have that object: the objects of private
 /// `_preau/` files (quiz answers) go only to peer boxes that send the school's
 /// `[sync] peer_token`, never to a pupil's browser on the same network.
+/// The update bundles the box kept (`updates/…`) may hold such objects too: they go
+/// only to peers with the token.
 fn may_read(s: &Serving, rel: &str, headers: &HeaderMap) -> bool {
-    let Some(name) = rel.strip_prefix("objects/").and_then(|r| r.rsplit('/').next()) else { return true };
-    let Ok(hash) = name.parse::<preau_pack::Hash>() else { return true };
-    if !s.packs.is_private_object(&hash) {
-        return true;
+    if !rel.starts_with("updates/") {
+        let Some(name) = rel.strip_prefix("objects/").and_then(|r| r.rsplit('/').next()) else { return true };
+        let Ok(hash) = name.parse::<preau_pack::Hash>() else { return true };
+        if !s.packs.is_private_object(&hash) {
+            return true;
+        }
     }
     let Some(token) = &s.peer_token else { return false };
     let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
