@@ -110,6 +110,26 @@ fn fixture_course_v1_then_v2_adds_little_and_extracts_byte_exact() {
 }
 
 #[test]
+fn a_new_version_keeps_the_title_unless_the_source_names_itself() {
+    let t = Setup::new();
+    let (v1, v2) = (t.p("cours-v1"), t.p("cours-v2"));
+    for (dir, text) in [(&v1, "un"), (&v2, "deux")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("index.md"), format!("# Chapitre {text}\n")).unwrap();
+    }
+    let title = || {
+        let list: serde_json::Value =
+            serde_json::from_str(&ok(&["pack", "list", "--repo", s(&t.p("repo")), "--json"])).unwrap();
+        list.to_string()
+    };
+    assert!(t.build(&v1, &["--id", "cours", "--title", "Cours de Python"]).status.success());
+    assert!(t.build(&v2, &["--id", "cours"]).status.success());
+    assert!(title().contains("Cours de Python"), "v2 keeps the title: {}", title());
+    assert!(t.build(&v1, &["--id", "cours", "--title", "Python, 2de"]).status.success());
+    assert!(title().contains("Python, 2de") && !title().contains("Cours de Python"), "{}", title());
+}
+
+#[test]
 fn bad_sources_are_refused_and_the_repository_is_left_as_it_was() {
     use std::os::unix::fs::symlink;
     let t = Setup::new();

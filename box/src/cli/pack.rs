@@ -143,8 +143,13 @@ fn build(a: BuildArgs) -> Result<()> {
     if let Some(id) = a.id {
         tree.meta.id = id;
     }
-    if let Some(title) = a.title {
-        tree.meta.title = title;
+    match a.title {
+        Some(title) => tree.meta.title = title,
+        None => {
+            if let Some(previous) = title_to_keep(&a.repo, &tree.meta) {
+                tree.meta.title = previous;
+            }
+        }
     }
     let opts =
         BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
@@ -165,6 +170,19 @@ fn build(a: BuildArgs) -> Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// The previous version's title, when a new version of a pack is built without
+/// `--title` from a source whose title is only its file or folder name: `cours-v2/` must
+/// not rename "Cours de Python" on every box. A Moodle backup or a ZIM names itself.
+fn title_to_keep(repo: &std::path::Path, meta: &preau_pack::PackMeta) -> Option<String> {
+    if !["folder", "tar", "git"].contains(&meta.kind.as_str()) || !repo.join(preau_pack::repo::ROOT_FILE).exists() {
+        return None;
+    }
+    let repo = preau_pack::Repo::open(repo).ok()?;
+    let root = repo.verified_root(None).ok()?;
+    let previous = repo.load_catalog(&root).ok()?.packs.remove(&meta.id)?;
+    (!previous.title.is_empty()).then_some(previous.title)
 }
 
 fn print_summary(s: &BuildSummary) {
