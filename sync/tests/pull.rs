@@ -186,6 +186,47 @@ fn garbage_from_a_source_is_refused_and_nothing_is_installed() {
     assert!(installed_json(data.path()).is_none());
 }
 
+/// An update that only adds files has no old copies to compress against: the publisher
+/// keeps the per-file bundle form, and a box one version behind uses it the same way.
+#[test]
+fn an_update_that_only_adds_files_comes_in_a_per_file_bundle() {
+    use preau_pack::build::{BuildOptions, build};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let tree = |files: &[(&str, Vec<u8>)]| {
+        let mut t = preau_pack::SourceTree {
+            meta: preau_pack::PackMeta { id: PACK.into(), title: "Cours".into(), ..Default::default() },
+            files: vec![],
+        };
+        for (p, d) in files {
+            t.add_bytes(p.to_string(), d.clone());
+        }
+        t
+    };
+    let page = |n: u32| format!("# Chapitre {n}\n\n{}", "Une phrase du cours. ".repeat(200 + n as usize)).into_bytes();
+    let mut files = vec![("01.md", page(1)), ("02.md", page(2))];
+    build(dir.path(), tree(&files), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), data.path(), &key);
+    files.push(("03.md", page(3)));
+    build(dir.path(), tree(&files), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+
+    let r = preau_pack::Repo::open(dir.path()).unwrap();
+    let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    let bundle = cat.packs[PACK].manifest_deltas[0].bundle.expect("a bundle");
+    assert_eq!(bundle.stored, None, "nothing changed in place: the per-file form");
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let gets = nginx.gets();
+    assert!(gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/")), "{gets:?}");
+    let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+    assert_eq!(box_repo.read_file(m.file("03.md").unwrap()).unwrap(), page(3));
+}
+
 #[test]
 fn a_tampered_object_is_refused_by_name_and_the_installed_version_stays() {
     let (repo, key) = publisher(false);
