@@ -6,15 +6,17 @@
 //!    version behind lacks), and open the other keep-alive connections (`Source::warm`);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
 //!    manifest and plan its objects (`plan`, pure): from its update bundle (the rest of
-//!    it in parallel Range parts), so that a small update is complete after one round
-//!    trip; otherwise as a delta from the installed manifest when the catalog offers it,
-//!    or whole;
+//!    it in parallel Range parts; from a peer box, the bundle it kept), so that a small
+//!    update is complete after one round trip; otherwise as a delta from the installed
+//!    manifest when the catalog offers it, or whole. A bundle used is kept in the box's
+//!    repository for its own peers;
 //! 3. fetch, verify and write the objects (`fetch`), rebuilding changed files from deltas
 //!    where the box holds the old file, falling back to chunks when a delta is missing or
 //!    bad. Every pack's jobs run on one pool (`fetch::Pool`): the manifests of all packs
 //!    go out together, and each pack's objects are queued as soon as its manifest is in;
 //! 4. switch atomically: signed metadata, then `installed.json` (`apply`);
-//! 5. collect garbage, only when everything asked for is installed.
+//! 5. collect garbage (and kept bundles of versions no longer kept), only when
+//!    everything asked for is installed.
 //!
 //! Everything fetched is written as verified objects before the switch, so an
 //! interrupted pull (cut, kill, power loss) resumes where it stopped: the next plan
