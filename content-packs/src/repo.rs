@@ -10,6 +10,7 @@
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -138,15 +139,27 @@ impl Repo {
     /// Reads, decodes and verifies the update bundle from the manifest `from`.
     pub fn read_update(&self, from: &Hash, b: &crate::meta::BundleRef) -> Result<Vec<u8>> {
         let stored = read_bounded(&self.dir.join(update_rel_path(from)), MAX_OBJECT_BYTES)?;
-        let mut old: Option<Manifest> = None;
-        crate::bundle::decode(&stored, b, |h| {
-            if old.is_none() {
-                old = Some(self.read_manifest_unsized(from)?);
+        self.decode_update(&stored, b, || self.read_manifest_unsized(from))
+    }
+
+    /// Decodes an update bundle's stored bytes (see `bundle::decode`). A referenced one
+    /// is rebuilt from this repository's copies of files of the manifest it updates,
+    /// which `old` reads (only when needed).
+    pub fn decode_update(
+        &self,
+        stored: &[u8],
+        b: &crate::meta::BundleRef,
+        old: impl FnOnce() -> Result<Manifest>,
+    ) -> Result<Vec<u8>> {
+        let mut old = Some(old);
+        let mut files: HashMap<Hash, crate::manifest::FileEntry> = HashMap::new();
+        crate::bundle::decode(stored, b, |h| {
+            if let Some(read) = old.take() {
+                files = read()?.files.into_iter().map(|f| (f.hash, f)).collect();
             }
-            let m = old.as_ref().expect("set above");
-            let f = m.files.iter().find(|f| f.hash == *h).ok_or_else(|| Error::Malformed {
+            let f = files.get(h).ok_or_else(|| Error::Malformed {
                 what: "update bundle".into(),
-                detail: format!("its base file {h} is not in the manifest {from}"),
+                detail: format!("its base file {h} is not in the version it updates"),
             })?;
             self.read_file(f)
         })

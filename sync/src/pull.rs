@@ -654,19 +654,7 @@ impl Ctx<'_> {
             return without("the manifest no longer needs it".into());
         };
         // A referenced bundle is decoded against files of the version the box holds.
-        let mut old: Option<Manifest> = None;
-        let read_base = |h: &Hash| {
-            if old.is_none() {
-                old = Some(self.repo.read_manifest(&from, from_size)?);
-            }
-            let m = old.as_ref().expect("set above");
-            let f = m.files.iter().find(|f| f.hash == *h).ok_or_else(|| Error::Malformed {
-                what: "update bundle".into(),
-                detail: format!("its base file {h} is not in the installed version"),
-            })?;
-            self.repo.read_file(f)
-        };
-        let bytes = match bundle::decode(&stored, &bundle, read_base) {
+        let bytes = match self.repo.decode_update(&stored, &bundle, || self.repo.read_manifest(&from, from_size)) {
             Ok(b) => b,
             Err(e) => return without(e.to_string()),
         };
