@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use preau_box::app::{self, testkit};
+use preau_classroom::{self as app, testkit};
 use serde_json::json;
 
 /// A page of the pack that tries to read a teacher page and the cookies.

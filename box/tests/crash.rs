@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use preau_box::app::{store::Store, store::Who, testkit};
+use preau_classroom::{store::Store, store::Who, testkit};
 
 const KILLS: usize = 200;
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";

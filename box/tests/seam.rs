@@ -1,5 +1,6 @@
-//! The seam with the classroom app, in process: the router built from an `AppContext`,
-//! the page-open hook the app uses for progress, and `Library` reads of private files.
+//! The seam with the classroom app, in process: the box's router built by `wiring` from
+//! the app's context, the page-open hook the app uses for progress, and `Library` reads
+//! of private files.
 
 mod common;
 
@@ -7,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use preau_box::config::Config;
-use preau_box::context::AppContext;
+use preau_box::metrics::Metrics;
 use preau_box::packs::Library;
 use preau_box::packs::cache::Cache;
 use preau_box::packs::serve::Serving;
-use preau_box::server::{self, Metrics, routes};
+use preau_box::server::{self, routes};
+use preau_box::wiring;
 
 #[test]
 fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
@@ -31,16 +33,11 @@ fn open_hook_sees_pages_only_and_private_files_are_readable_by_the_app() {
     serving.on_open = Some(Arc::new(move |h: &http::HeaderMap, id: &str, path: &str| {
         log.lock().unwrap().push((id.to_string(), path.to_string(), h.contains_key("cookie")));
     }));
-    let ctx = AppContext {
-        data_dir: data.clone(),
-        config: Arc::new(Config::default()),
-        box_id: "0".repeat(32),
-        packs,
-        metrics: metrics.clone(),
-        sync_status: None,
-    };
+    let env = wiring::classroom_env(&data, &Config::default(), &"0".repeat(32), packs, None);
     let serving = Arc::new(serving);
-    let router = routes::router(ctx, serving.clone());
+    // The test's own page-open hook stands in for the app's, so the app's routes are
+    // merged by hand (as `wiring::router` does).
+    let router = routes::router(serving.clone(), preau_classroom::router(env).0);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -96,17 +93,9 @@ fn a_teacher_removes_a_pack_and_adds_it_back_from_a_folder() {
     preau_sync::install_from_folder(&publisher, &data, &[key.public()], None).unwrap();
     let packs = Arc::new(Library::open(&data.join("repo")).unwrap());
     let metrics = Arc::new(Metrics::default());
-    let serving = Arc::new(Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone()));
-    let ctx = AppContext {
-        data_dir: data.clone(),
-        config: Arc::new(Config::default()),
-        box_id: "0".repeat(32),
-        packs: packs.clone(),
-        metrics: metrics.clone(),
-        sync_status: None,
-    };
-    let env = preau_box::app::context::AppEnv::from_context(&ctx);
-    let router = routes::router(ctx, serving.clone());
+    let serving = Serving::new(packs.clone(), Cache::new(1 << 20), metrics.clone());
+    let env = wiring::classroom_env(&data, &Config::default(), &"0".repeat(32), packs.clone(), None);
+    let (router, serving) = wiring::router(env.clone(), serving);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();

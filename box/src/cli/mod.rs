@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod pack;
 pub mod progress;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod source;
 pub mod sync;
@@ -20,6 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the classroom server.
+    #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
     /// Make an ed25519 signing key (the public key goes to FILE.pub).
     Keygen(pack::KeygenArgs),
@@ -34,6 +36,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(a),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),

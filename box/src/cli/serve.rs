@@ -10,12 +10,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::context::AppContext;
+use crate::metrics::Metrics;
 use crate::packs::Library;
 use crate::packs::cache::Cache;
 use crate::packs::serve::Serving;
-use crate::server::{self, Metrics, routes};
-use crate::{demo, identity, mdns};
+use crate::{demo, identity, mdns, server, wiring};
 
 pub const DEFAULT_DATA: &str = "preau-data";
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
@@ -60,33 +59,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let auto_sync = start_auto_sync(&config, &data_dir, &trusted)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
-    let ctx = AppContext {
-        data_dir: data_dir.clone(),
-        config: Arc::new(config),
-        box_id,
-        packs: packs.clone(),
-        metrics: metrics.clone(),
-        sync_status: auto_sync.as_ref().map(|h| h.status.clone()),
-    };
-    let mut serving = Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone());
-    serving.peer_token = ctx.config.sync.peer_token.clone();
-    // The classroom application records the pack pages a pupil opens (progress).
-    let (app_router, hook) = crate::app::router_and_hook(ctx.clone());
-    if let Some(hook) = hook {
-        serving.on_open =
-            Some(Arc::new(move |h: &http::HeaderMap, id: &str, path: &str| hook.record_open(h, id, path)));
-    }
-    let serving = Arc::new(serving);
+    let env =
+        wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
+    let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
+    serving.peer_token = config.sync.peer_token.clone();
+    let (router, serving) = wiring::router(env.clone(), serving);
 
     let runtime = runtime(std::env::var("PREAU_WORKERS").ok().and_then(|v| v.parse().ok()))?;
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr()?;
-        let banner = routes::app_startup_lines(&ctx)?;
-        print_urls(local, &ctx, &data_dir, &banner);
-        let advertiser = start_mdns(&ctx, local);
-        let router = routes::router_with_app(app_router, serving.clone());
+        let banner = preau_classroom::startup_lines(&env)?;
+        print_urls(local, &config, &box_id, &packs, &data_dir, &banner);
+        let advertiser = start_mdns(&config, &box_id, &packs, local);
         server::serve(listener, router, Some(serving), limits, metrics, server::shutdown_signal()).await?;
         if let Some(a) = advertiser {
             a.stop();
@@ -186,7 +172,7 @@ fn start_auto_sync(
         trusted_keys: trusted.to_vec(),
         hours,
         // `[sync] hours` are the school's local hours.
-        utc_offset_minutes: crate::app::saved_tz_minutes(data_dir),
+        utc_offset_minutes: preau_classroom::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
         peers: config.server.mdns != Some(false),
         own_name: Some(config.hostname().to_string()),
@@ -203,7 +189,7 @@ fn init_logs() {
 }
 
 /// Prints where the box can be reached. Tests read the first line to find the port.
-fn print_urls(local: SocketAddr, ctx: &AppContext, data_dir: &Path, banner: &[String]) {
+fn print_urls(local: SocketAddr, config: &Config, box_id: &str, packs: &Library, data_dir: &Path, banner: &[String]) {
     println!("listening on http://{local}/");
     let port = local.port();
     if local.ip().is_unspecified() {
@@ -212,22 +198,22 @@ fn print_urls(local: SocketAddr, ctx: &AppContext, data_dir: &Path, banner: &[St
                 println!("  ouvrir / open: http://{}:{port}/   ({})", iface.ip(), iface.name);
             }
         }
-        println!("  ouvrir / open: http://{}.local:{port}/ (mDNS)", ctx.config.hostname());
+        println!("  ouvrir / open: http://{}.local:{port}/ (mDNS)", config.hostname());
     }
-    println!("data folder: {}   box id: {}   packs: {}", data_dir.display(), ctx.box_id, ctx.packs.len());
+    println!("data folder: {}   box id: {}   packs: {}", data_dir.display(), box_id, packs.len());
     for line in banner {
         println!("{line}");
     }
 }
 
-fn start_mdns(ctx: &AppContext, local: SocketAddr) -> Option<mdns::Advertiser> {
-    if ctx.config.server.mdns == Some(false) || local.ip().is_loopback() {
+fn start_mdns(config: &Config, box_id: &str, packs: &Library, local: SocketAddr) -> Option<mdns::Advertiser> {
+    if config.server.mdns == Some(false) || local.ip().is_loopback() {
         return None;
     }
     let advert = mdns::Advert {
-        hostname: ctx.config.hostname().to_string(),
-        box_id: ctx.box_id.clone(),
-        catalog_version: ctx.packs.catalog_version(),
+        hostname: config.hostname().to_string(),
+        box_id: box_id.to_string(),
+        catalog_version: packs.catalog_version(),
         port: local.port(),
     };
     match mdns::Advertiser::start(&advert) {

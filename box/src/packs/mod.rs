@@ -4,9 +4,12 @@
 //! `Library` holds a snapshot (pack id → manifest) that is swapped whole on `reload()`,
 //! so a request sees either the old or the new set of packs, never a mix.
 
+#[cfg(feature = "serve")]
 pub mod cache;
 pub mod range;
+#[cfg(feature = "serve")]
 pub mod repo_static;
+#[cfg(feature = "serve")]
 pub mod serve;
 
 use std::collections::{BTreeMap, HashSet};

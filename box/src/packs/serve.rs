@@ -24,7 +24,8 @@ use preau_pack::FileEntry;
 use super::cache::{Cache, Form};
 use super::range::{self, RangeAnswer};
 use super::{Library, Pack, is_private};
-use crate::server::Metrics;
+use crate::metrics::Metrics;
+use crate::respond::plain;
 
 /// The sandbox for pack content: scripts, forms, pop-ups and downloads work, but the
 /// page gets an opaque origin (no `allow-same-origin`): no cookies, no storage of the
@@ -338,10 +339,7 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
             }
             Err(e) => {
                 tracing::error!(path = %entry.path, error = %format!("{e:#}"), "cannot read pack file");
-                return crate::server::plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Fichier illisible. Cannot read this file.\n",
-                );
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "Fichier illisible. Cannot read this file.\n");
             }
         },
     };
@@ -624,7 +622,7 @@ pub fn redirect(location: &str) -> Resp {
 }
 
 pub fn not_found() -> Resp {
-    crate::server::plain(StatusCode::NOT_FOUND, "Page introuvable. Not found.\n")
+    plain(StatusCode::NOT_FOUND, "Page introuvable. Not found.\n")
 }
 
 /// Percent-encodes a pack path for a URL, keeping `/` and unreserved characters.
@@ -640,8 +638,22 @@ pub fn encode_path(p: &str) -> String {
     out
 }
 
-/// The box's one HTML escaper (shared with the classroom pages).
-pub use crate::app::html::esc as html_escape;
+/// Escapes text for HTML content and attribute values (the listing and Markdown pages).
+/// The core keeps its own: it never imports the classroom application.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 fn human_size(n: u64) -> String {
     match n {

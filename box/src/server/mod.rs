@@ -9,7 +9,6 @@
 
 pub mod captive;
 pub mod headers;
-pub mod metrics;
 pub mod routes;
 
 use std::convert::Infallible;
@@ -31,8 +30,9 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::packs::serve::Serving;
-pub use metrics::Metrics;
+use crate::respond::plain;
 
 /// Where a request came in, added to every request's extensions.
 #[derive(Debug, Clone, Copy)]
@@ -216,16 +216,6 @@ async fn lazy_timeout<F: Future>(fut: F, after: std::time::Duration) -> Option<F
         sleep.as_mut().poll(cx).map(|()| None)
     })
     .await
-}
-
-/// A short plain-text response (French first, then English).
-pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from(text))
-        .expect("static response")
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -1,5 +1,7 @@
-//! The box's router: the HTTP core's routes merged with the classroom app's. The box's
-//! security headers are added to its responses by `server::ConnService`.
+//! The box's router: the HTTP core's routes, and the one place where an application's
+//! routes (the classroom app's, handed in by `wiring`) are merged with them. The core
+//! never imports the application. The box's security headers are added to its responses
+//! by `server::ConnService`.
 
 use std::sync::Arc;
 
@@ -10,7 +12,6 @@ use axum::routing::get;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use super::captive;
-use crate::context::AppContext;
 use crate::packs::repo_static::repo_file;
 use crate::packs::serve::{Serving, api_packs, not_found, pack_file, pack_root, pack_root_redirect};
 
@@ -18,14 +19,9 @@ use crate::packs::serve::{Serving, api_packs, not_found, pack_file, pack_root, p
 /// uploads sets its own `DefaultBodyLimit`, up to the server's hard `max_body_bytes`.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
-/// Builds the whole router.
-pub fn router(ctx: AppContext, serving: Arc<Serving>) -> Router {
-    router_with_app(app_router(ctx), serving)
-}
-
-/// Builds the whole router around an already built application router (`preau serve`
-/// builds it first to get the application's progress hook for `Serving::on_open`).
-pub fn router_with_app(app: Router, serving: Arc<Serving>) -> Router {
+/// Builds the whole router: the core's routes around `serving`, and `app` (the
+/// classroom application's routes, with the default body limit).
+pub fn router(serving: Arc<Serving>, app: Router) -> Router {
     let core = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -40,11 +36,6 @@ pub fn router_with_app(app: Router, serving: Arc<Serving>) -> Router {
     // and each layer is one more service call per request. The security headers are
     // added by the connection service (`server::ConnService`), for every response.
     core.merge(app.layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))).fallback(|| async { not_found() })
-}
-
-/// The classroom application's routes (`GET /`, sign-in, quizzes, teacher pages).
-fn app_router(ctx: AppContext) -> Router {
-    crate::app::router(ctx)
 }
 
 async fn healthz(State(s): State<Arc<Serving>>) -> Response<Body> {
@@ -67,9 +58,4 @@ async fn metrics(State(s): State<Arc<Serving>>) -> Response<Body> {
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-/// Lines the app wants printed at start (the teacher setup code on first start).
-pub fn app_startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
-    crate::app::startup_lines(ctx)
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use preau_box::app::testkit;
+use preau_classroom::testkit;
 use preau_pack::build::{BuildOptions, build};
 use preau_pack::sign::SecretKey;
 use preau_pack::{PackMeta, SourceTree};

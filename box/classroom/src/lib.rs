@@ -1,5 +1,7 @@
 //! The classroom application: the pages pupils and teachers use, and the learner
-//! records behind them. The HTTP core serves pack files and merges [`router`].
+//! records behind them. It reads packs through [`PackSource`] and never imports the
+//! box's HTTP core; the box's wiring (`preau_box::wiring`) builds it with [`router`] and
+//! merges its routes with the core's, which serves pack files.
 //!
 //! | module | job |
 //! |---|---|
@@ -37,8 +39,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use crate::context::AppContext;
-pub use context::{AppEnv, PackInfo, PackSource};
+pub use context::{AppEnv, InstallError, PackInfo, PackSource};
 pub(crate) use preau_pack::{course, quiz};
 use store::Store;
 pub use web::App;
@@ -84,50 +85,37 @@ pub fn saved_tz_minutes(data_dir: &std::path::Path) -> i32 {
 
 /// Lines `preau serve` prints at start: the setup code while no teacher exists. Also
 /// opens (and migrates) the learner records, so a broken database shows at start.
-pub fn startup_lines(ctx: &AppContext) -> anyhow::Result<Vec<String>> {
-    let env = AppEnv::from_context(ctx);
-    Ok(match setup_code(&env)? {
+pub fn startup_lines(env: &AppEnv) -> anyhow::Result<Vec<String>> {
+    Ok(match setup_code(env)? {
         Some(code) => vec![
             format!("Code d'installation enseignant / teacher setup code: {code}"),
             "Ouvrez /teacher/setup pour créer le compte enseignant. Open /teacher/setup to create the teacher account."
                 .into(),
         ],
-        None if accounts::unused_config_code(&open_store(&env)?, env.setup_code.as_deref()).is_some() => vec![
+        None if accounts::unused_config_code(&open_store(env)?, env.setup_code.as_deref()).is_some() => vec![
             "Un nouveau setup_code de preau.toml ouvre /teacher/setup une fois (mot de passe oublié). A new setup_code in preau.toml opens /teacher/setup once (forgotten password).".into(),
         ],
         None => Vec::new(),
     })
 }
 
-/// The classroom application's routes. If the learner records cannot be opened, the
-/// application's pages answer 503 with a message (the pack files stay served).
-pub fn router(ctx: AppContext) -> Router {
-    match router_for(AppEnv::from_context(&ctx)) {
-        Ok((r, _hook)) => r,
+/// The classroom application's routes over `env`, and the hook the pack file server
+/// calls for progress tracking. If the learner records cannot be opened, the routes
+/// answer 503 with a message (the pack files stay served) and there is no hook.
+pub fn router(env: AppEnv) -> (Router, Option<ProgressHook>) {
+    match open_store(&env) {
+        Ok(store) => {
+            let app = Arc::new(App::new(env, store));
+            (routes(app.clone()), Some(ProgressHook(app)))
+        }
         Err(e) => {
             tracing::error!("classroom application unavailable: {e:#}");
-            Router::new().fallback(|| async {
+            let unavailable = Router::new().fallback(|| async {
                 (axum::http::StatusCode::SERVICE_UNAVAILABLE, "Préau : le registre des élèves est illisible (voir le journal). Learner records unavailable (see the log).")
-            })
+            });
+            (unavailable, None)
         }
     }
-}
-
-/// The application's routes and its progress hook (`None` when the learner records
-/// cannot be opened: the routes then answer 503), for `preau serve`.
-pub fn router_and_hook(ctx: AppContext) -> (Router, Option<ProgressHook>) {
-    match router_for(AppEnv::from_context(&ctx)) {
-        Ok((r, hook)) => (r, Some(hook)),
-        Err(_) => (router(ctx), None),
-    }
-}
-
-/// The application's routes over `env`, and the hook the pack file server calls for
-/// progress tracking; or why the learner records cannot be opened.
-pub fn router_for(env: AppEnv) -> anyhow::Result<(Router, ProgressHook)> {
-    let store = open_store(&env)?;
-    let app = Arc::new(App::new(env, store));
-    Ok((router_with(app.clone()), ProgressHook(app)))
 }
 
 /// Lets the pack file server record that a signed-in pupil opened a page of a pack (so
@@ -156,7 +144,7 @@ impl ProgressHook {
     }
 }
 
-fn router_with(app: Arc<App>) -> Router {
+fn routes(app: Arc<App>) -> Router {
     let teacher = Router::new()
         .route("/teacher/", get(teacher::dashboard))
         .route("/teacher/classes", post(teacher::create_class))

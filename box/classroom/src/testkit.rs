@@ -1,12 +1,17 @@
 //! Packs held in memory, and a small French maths pack with a course outline, a quiz
 //! and an assignment: what the application's tests (unit, browser, crash) run against.
-//! Not used by `preau serve`, which reads installed packs from the data folder.
+//! Not used by `preau serve`, which reads installed packs from the data folder. Also a
+//! browser stand-in ([`Client`]) that drives a router in process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use serde_json::json;
+use tower::ServiceExt;
 
 use super::context::{AppEnv, InstallError, PackInfo, PackSource};
 
@@ -157,4 +162,73 @@ pub fn pack_files(ctx: &AppEnv) -> axum::Router {
             ),
         )
         .with_state(packs)
+}
+
+/// A browser stand-in: keeps cookies, sends `Host`, adds the CSRF token to forms.
+pub struct Client {
+    pub router: Router,
+    pub cookies: BTreeMap<String, String>,
+    /// The `Origin` header sent with every request, if any.
+    pub origin: Option<&'static str>,
+}
+
+/// A response, its body read whole.
+pub struct Resp {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Client {
+    pub fn new(router: Router) -> Client {
+        Client { router, cookies: BTreeMap::new(), origin: None }
+    }
+
+    pub async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
+        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let mut req = req.header(header::HOST, "preau.test");
+        if !cookie.is_empty() {
+            req = req.header(header::COOKIE, cookie);
+        }
+        if let Some(o) = self.origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        let resp = self.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        for v in resp.headers().get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            if val.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), val.into());
+            }
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+        Resp { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// Posts a form, with the CSRF token from the cookie jar (fetching a page first if
+    /// this client has no token yet).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        if !self.cookies.contains_key("preau_csrf") {
+            self.get("/logout").await;
+        }
+        let token = self.cookies.get("preau_csrf").cloned().unwrap_or_default();
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("csrf", &token);
+        for (k, v) in fields {
+            ser.append_pair(k, v);
+        }
+        let req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(req, Body::from(ser.finish())).await
+    }
 }

@@ -1,94 +1,58 @@
-//! What the classroom application needs from the rest of the box, and the adapter from
-//! the HTTP core's [`crate::context::AppContext`].
+//! The binary's wiring: the box's HTTP core and the classroom application joined. This
+//! module and `cli::serve` are the only parts of the box that import `preau_classroom`;
+//! the core (`server`, `packs`) never does.
 //!
-//! The application reads packs through the small [`PackSource`] trait: the box gives it
-//! the installed pack library ([`LibraryPacks`]); tests give it packs in memory.
+//! The application reads packs through its own [`PackSource`] trait, implemented here
+//! over the core's [`Library`] ([`LibraryPacks`]); it gets one context ([`AppEnv`]),
+//! built by [`classroom_env`]; [`router`] builds it and hands its routes to the core's
+//! one router builder, and its progress hook to the pack file server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::context::AppContext;
+use axum::Router;
+use preau_classroom::{AppEnv, InstallError, PackInfo, PackSource};
+
+use crate::config::Config;
 use crate::packs::Library;
+use crate::packs::serve::Serving;
+use crate::server::routes;
 
-/// An installed pack, as the catalog page shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackInfo {
-    pub id: String,
-    pub title: String,
-    pub subject: String,
-    pub level: String,
-    /// The page to open first, relative to the pack (`index.html`).
-    pub entry: String,
-    /// Bytes of the pack's files.
-    pub size: u64,
-}
-
-/// Read access to the installed packs, including the private `_preau/…` files that
-/// the pack file server never serves.
-pub trait PackSource: Send + Sync {
-    fn list(&self) -> Vec<PackInfo>;
-    /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
-    fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
-    /// Installs the packs of a repository folder (a USB stick) through the one verified
-    /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
-    /// chose to trust for this folder. Returns a summary for the teacher.
-    fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError>;
-    /// Removes an installed pack and frees its disk space. Returns a summary for the teacher.
-    fn remove(&self, pack: &str) -> Result<String, String>;
-}
-
-/// Why a folder could not be installed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InstallError {
-    /// The folder is signed by a publisher the box does not trust yet (its root key, in
-    /// hex): the teacher may choose to trust it, for example their own course.
-    UnknownPublisher {
-        key: String,
-        detail: String,
-    },
-    Failed(String),
-}
-
-impl std::fmt::Display for InstallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InstallError::UnknownPublisher { detail, .. } | InstallError::Failed(detail) => f.write_str(detail),
-        }
+/// The classroom application's context: the box's data folder, its id, the school's
+/// name and setup code from the config, the installed packs and the sync's status.
+pub fn classroom_env(
+    data_dir: &Path,
+    config: &Config,
+    box_id: &str,
+    packs: Arc<Library>,
+    sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
+) -> AppEnv {
+    AppEnv {
+        data_dir: data_dir.to_path_buf(),
+        box_id: box_id.to_string(),
+        school: config.box_.school.clone().unwrap_or_default(),
+        setup_code: config.box_.setup_code.clone(),
+        packs: Arc::new(LibraryPacks {
+            library: packs,
+            data_dir: data_dir.to_path_buf(),
+            trusted_keys: config.sync.trusted_keys.clone(),
+        }),
+        sync_status,
     }
 }
 
-/// What the application runs on: built from the server's context by
-/// [`AppEnv::from_context`], or by hand in tests.
-#[derive(Clone)]
-pub struct AppEnv {
-    /// The box data folder: the learner records live in `preau.sqlite` there.
-    pub data_dir: PathBuf,
-    /// The box's pseudonymous id (xAPI actor home page).
-    pub box_id: String,
-    /// The school's name, shown on pages (`[box] school`).
-    pub school: String,
-    /// `[box] setup_code` from the config file: also accepted to create the first teacher.
-    pub setup_code: Option<String>,
-    pub packs: Arc<dyn PackSource>,
-    /// The background sync's status, if the box syncs by itself (admin page).
-    pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
-}
-
-impl AppEnv {
-    pub fn from_context(ctx: &AppContext) -> AppEnv {
-        AppEnv {
-            data_dir: ctx.data_dir.clone(),
-            box_id: ctx.box_id.clone(),
-            school: ctx.config.box_.school.clone().unwrap_or_default(),
-            setup_code: ctx.config.box_.setup_code.clone(),
-            packs: Arc::new(LibraryPacks {
-                library: ctx.packs.clone(),
-                data_dir: ctx.data_dir.clone(),
-                trusted_keys: ctx.config.sync.trusted_keys.clone(),
-            }),
-            sync_status: ctx.sync_status.clone(),
-        }
+/// The box's whole router: the classroom application over `env` merged with the core's
+/// routes around `serving`. The application records the pack pages a pupil opens
+/// (progress) through `serving.on_open`; the returned `Serving` is the one the accept
+/// loop must answer pack files with.
+pub fn router(env: AppEnv, mut serving: Serving) -> (Router, Arc<Serving>) {
+    let (app, hook) = preau_classroom::router(env);
+    if let Some(hook) = hook {
+        serving.on_open =
+            Some(Arc::new(move |h: &http::HeaderMap, id: &str, path: &str| hook.record_open(h, id, path)));
     }
+    let serving = Arc::new(serving);
+    (routes::router(serving.clone(), app), serving)
 }
 
 /// The installed packs of the box (`DATA/repo/`), through the HTTP core's library.

@@ -1,81 +1,11 @@
 //! Router-level tests: the real routes, store and guards, driven in-process.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
 
-use super::testkit::{DEMO, demo_context};
+use super::testkit::{Client, DEMO, demo_context};
 use super::*;
-
-/// A browser stand-in: keeps cookies, sends `Host`, adds the CSRF token to forms.
-struct Client {
-    router: Router,
-    cookies: BTreeMap<String, String>,
-    origin: Option<&'static str>,
-}
-
-struct Resp {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-    headers: axum::http::HeaderMap,
-}
-
-impl Client {
-    fn new(router: Router) -> Client {
-        Client { router, cookies: BTreeMap::new(), origin: None }
-    }
-
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let mut req = req.header(header::HOST, "preau.test");
-        if !cookie.is_empty() {
-            req = req.header(header::COOKIE, cookie);
-        }
-        if let Some(o) = self.origin {
-            req = req.header(header::ORIGIN, o);
-        }
-        let resp = self.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        for v in resp.headers().get_all(header::SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
-            let (k, val) = kv.split_once('=').unwrap();
-            if val.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), val.into());
-            }
-        }
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-        Resp { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
-    }
-
-    async fn get(&mut self, path: &str) -> Resp {
-        self.send(Request::get(path), Body::empty()).await
-    }
-
-    /// Posts a form, with the CSRF token from the cookie jar (fetching a page first if
-    /// this client has no token yet).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        if !self.cookies.contains_key("preau_csrf") {
-            self.get("/logout").await;
-        }
-        let token = self.cookies.get("preau_csrf").cloned().unwrap_or_default();
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        ser.append_pair("csrf", &token);
-        for (k, v) in fields {
-            ser.append_pair(k, v);
-        }
-        let req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(req, Body::from(ser.finish())).await
-    }
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -88,7 +18,7 @@ fn fixture() -> Fixture {
     let ctx = demo_context(dir.path());
     let store = open_store(&ctx).unwrap();
     let app = Arc::new(App::new(ctx, store));
-    Fixture { router: router_with(app.clone()), app, _dir: dir }
+    Fixture { router: routes(app.clone()), app, _dir: dir }
 }
 
 /// Creates the first teacher through the setup form and returns a signed-in client.
@@ -417,7 +347,7 @@ async fn admin_page_shows_the_background_sync_and_removes_packs() {
     ctx.sync_status = Some(status.clone());
     let store = open_store(&ctx).unwrap();
     let app = Arc::new(App::new(ctx, store));
-    let f2 = Fixture { router: router_with(app.clone()), app, _dir: dir };
+    let f2 = Fixture { router: routes(app.clone()), app, _dir: dir };
     let mut t2 = teacher(&f2).await;
     let body = t2.get("/admin/").await.body;
     assert!(body.contains("aucune source joignable"), "{body}");
@@ -437,71 +367,6 @@ async fn admin_page_shows_the_background_sync_and_removes_packs() {
     assert!(f.app.ctx.packs.list().is_empty());
     let r = t.post("/admin/packs/remove", &[("pack", DEMO), ("confirm", "yes")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-}
-
-/// A box as first started (the demo pack, signed by a throw-away key) over the real
-/// installed-pack library, as `preau serve` wires it.
-fn real_box() -> (Fixture, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    crate::demo::install(&data).unwrap();
-    let ctx = crate::context::AppContext {
-        data_dir: data.clone(),
-        config: Arc::new(crate::config::Config::default()),
-        box_id: "0".repeat(32),
-        packs: Arc::new(crate::packs::Library::open(&data.join("repo")).unwrap()),
-        metrics: Arc::default(),
-        sync_status: None,
-    };
-    let env = AppEnv::from_context(&ctx);
-    let store = open_store(&env).unwrap();
-    let app = Arc::new(App::new(env, store));
-    (Fixture { router: router_with(app.clone()), app, _dir: dir }, data)
-}
-
-#[tokio::test]
-async fn a_teacher_adds_their_own_moodle_course_after_trusting_its_publisher() {
-    let Some(fixtures) = preau_tests::fixtures() else { return };
-    let (f, data) = real_box();
-    let mut t = teacher(&f).await;
-
-    // The teacher's own course: a real Moodle backup, built with their own key.
-    let stick = data.parent().unwrap().join("stick");
-    let key = preau_pack::SecretKey::generate();
-    let mbz = fixtures.join("moodle/teluq-inf6450-fr-moodle41.mbz");
-    let imported = preau_import::import(&mbz, &preau_import::ImportOptions::default()).unwrap();
-    let id = imported.tree.meta.id.clone();
-    let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };
-    preau_pack::build::build(&stick, imported.tree, &key, &opts, &mut |_, _| {}).unwrap();
-    let folder = stick.to_str().unwrap().to_string();
-
-    // The box follows the demo's publisher: it shows the stranger's fingerprint.
-    let r = t.post("/admin/packs/add", &[("other", &folder)]).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    let hex = key.public().to_hex();
-    assert!(r.body.contains(&hex[..8]) && r.body.contains("Je fais confiance"), "{}", r.body);
-    assert!(f.app.ctx.packs.list().iter().all(|p| p.id != id));
-
-    // Trusting needs the box ticked, and the key that really signs the folder.
-    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &hex)]).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let other = preau_pack::SecretKey::generate().public().to_hex();
-    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &other), ("confirm", "yes")]).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let r = t.post("/admin/packs/add", &[("other", &folder), ("trust", &hex), ("confirm", "yes")]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let listed: Vec<String> = f.app.ctx.packs.list().into_iter().map(|p| p.id).collect();
-    let demo = crate::demo::source_tree().meta.id;
-    assert!(listed.contains(&id) && listed.contains(&demo), "the demo pack stays: {listed:?}");
-    assert!(f.app.ctx.packs.read(&id, "_preau/course.json").is_some(), "the course outline is on the box");
-
-    // A second version from the same teacher goes in without asking again.
-    let mut again = preau_import::import(&mbz, &preau_import::ImportOptions::default()).unwrap().tree;
-    again.meta.title = "INF6450 (v2)".into();
-    preau_pack::build::build(&stick, again, &key, &opts, &mut |_, _| {}).unwrap();
-    let r = t.post("/admin/packs/add", &[("other", &folder)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(f.app.ctx.packs.list().iter().any(|p| p.title == "INF6450 (v2)"));
 }
 
 #[tokio::test]
@@ -547,7 +412,7 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     ctx.setup_code = Some("nouveau-code-777".into());
     let store = open_store(&ctx).unwrap();
     let app = Arc::new(App::new(ctx, store));
-    let router = router_with(app.clone());
+    let router = routes(app.clone());
     let mut r = Client::new(router.clone());
     assert!(r.get("/teacher/setup").await.body.contains("Récupération"));
     let reset =
@@ -575,7 +440,7 @@ fn timed_fixture() -> Fixture {
     ctx.packs = Arc::new(packs);
     let store = open_store(&ctx).unwrap();
     let app = Arc::new(App::new(ctx, store));
-    Fixture { router: router_with(app.clone()), app, _dir: dir }
+    Fixture { router: routes(app.clone()), app, _dir: dir }
 }
 
 #[test]

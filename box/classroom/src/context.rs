@@ -1,0 +1,71 @@
+//! What the classroom application needs from the rest of the box: the one context it
+//! runs on ([`AppEnv`]) and the small [`PackSource`] trait it reads packs through.
+//!
+//! The box implements `PackSource` over its installed pack library (`preau_box::wiring`);
+//! tests give it packs in memory (`testkit::MemPacks`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// An installed pack, as the catalog page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackInfo {
+    pub id: String,
+    pub title: String,
+    pub subject: String,
+    pub level: String,
+    /// The page to open first, relative to the pack (`index.html`).
+    pub entry: String,
+    /// Bytes of the pack's files.
+    pub size: u64,
+}
+
+/// Read access to the installed packs, including the private `_preau/…` files that
+/// the pack file server never serves.
+pub trait PackSource: Send + Sync {
+    fn list(&self) -> Vec<PackInfo>;
+    /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
+    fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
+    /// Installs the packs of a repository folder (a USB stick) through the one verified
+    /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
+    /// chose to trust for this folder. Returns a summary for the teacher.
+    fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError>;
+    /// Removes an installed pack and frees its disk space. Returns a summary for the teacher.
+    fn remove(&self, pack: &str) -> Result<String, String>;
+}
+
+/// Why a folder could not be installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallError {
+    /// The folder is signed by a publisher the box does not trust yet (its root key, in
+    /// hex): the teacher may choose to trust it, for example their own course.
+    UnknownPublisher {
+        key: String,
+        detail: String,
+    },
+    Failed(String),
+}
+
+impl std::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallError::UnknownPublisher { detail, .. } | InstallError::Failed(detail) => f.write_str(detail),
+        }
+    }
+}
+
+/// What the application runs on: built by the box's wiring at start, or by hand in tests.
+#[derive(Clone)]
+pub struct AppEnv {
+    /// The box data folder: the learner records live in `preau.sqlite` there.
+    pub data_dir: PathBuf,
+    /// The box's pseudonymous id (xAPI actor home page).
+    pub box_id: String,
+    /// The school's name, shown on pages (`[box] school`).
+    pub school: String,
+    /// `[box] setup_code` from the config file: also accepted to create the first teacher.
+    pub setup_code: Option<String>,
+    pub packs: Arc<dyn PackSource>,
+    /// The background sync's status, if the box syncs by itself (admin page).
+    pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
+}
