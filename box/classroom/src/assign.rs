@@ -4,10 +4,13 @@
 use axum::extract::{Extension, Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use preau_pack::course::{Assignment, assign_path};
 
-use super::course::{Assignment, assign_path};
 use super::html::{Lang, Page, esc, message, url_seg};
 use super::web::{Csrf, PupilId, Shared, check_token, internal};
+
+/// Largest assignment file the box accepts when the assignment names no smaller limit.
+pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
 
 const MAX_TEXT_CHARS: usize = 50_000;
 
@@ -25,8 +28,8 @@ fn load(app: &Shared, pack: &str, id: &str) -> Option<Assignment> {
 /// The file size limit of this assignment, never above the box's.
 fn max_bytes(a: &Assignment) -> usize {
     match a.max_bytes {
-        0 => super::UPLOAD_LIMIT,
-        n => (n as usize).min(super::UPLOAD_LIMIT),
+        0 => UPLOAD_LIMIT,
+        n => (n as usize).min(UPLOAD_LIMIT),
     }
 }
 

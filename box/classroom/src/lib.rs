@@ -39,15 +39,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
+pub use assign::UPLOAD_LIMIT;
 pub use context::{AppEnv, InstallError, PackInfo, PackSource};
-pub(crate) use preau_pack::{course, quiz};
 use store::Store;
-pub use web::App;
+pub use web::{App, DEFAULT_TZ_MINUTES};
 
 /// Form bodies are small; only assignment uploads are larger.
 pub const FORM_LIMIT: usize = 64 * 1024;
-/// Largest assignment file the box accepts when the assignment names no smaller limit.
-pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Opens the learner records in the data folder.
 pub fn open_store(ctx: &AppEnv) -> anyhow::Result<Store> {
@@ -64,9 +62,6 @@ pub fn setup_code(ctx: &AppEnv) -> anyhow::Result<Option<String>> {
     let store = open_store(ctx)?;
     teacher::setup_code(&store).map_err(|e| anyhow::anyhow!("setup code: {e}"))
 }
-
-/// Minutes east of UTC until a teacher's browser says otherwise: France in winter.
-pub const DEFAULT_TZ_MINUTES: i64 = 60;
 
 /// The school's time zone (minutes east of UTC) as a teacher's browser last sent it,
 /// France's winter offset until then. The background sync reads it at start for

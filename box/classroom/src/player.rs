@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
-use super::quiz::{self, PublicKind, PublicQuestion, QuestionKind, Quiz};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
+use preau_pack::quiz::{self, PublicKind, PublicQuestion, QuestionKind, Quiz};
 
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
@@ -25,7 +25,7 @@ pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
     if !valid_id(pack) || !valid_id(quiz_id) {
         return None;
     }
-    let bytes = app.ctx.packs.read(pack, &super::course::quiz_path(quiz_id))?;
+    let bytes = app.ctx.packs.read(pack, &preau_pack::course::quiz_path(quiz_id))?;
     if bytes.len() > MAX_QUIZ_BYTES {
         return None;
     }

@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::course::CourseOutline;
 use super::html::{Lang, Page, esc, message, url_path, url_seg};
 use super::store::Who;
 use super::web::{
     Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, random_token,
     set_cookie,
 };
+use preau_pack::course::CourseOutline;
 
 /// The pictures of a picture code, standing for the digits 1 to 9.
 pub const PICTURES: [&str; 9] = ["🐱", "🐶", "🐟", "🌳", "🌞", "⭐", "🍎", "🚗", "🏠"];
@@ -384,7 +384,7 @@ pub async fn done(
 
 /// Reads a pack's course outline, if it has one.
 pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
-    let bytes = app.ctx.packs.read(pack, super::course::COURSE_PATH)?;
+    let bytes = app.ctx.packs.read(pack, preau_pack::course::COURSE_PATH)?;
     if bytes.len() > 4 * 1024 * 1024 {
         return None;
     }

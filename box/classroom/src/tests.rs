@@ -446,7 +446,7 @@ fn timed_fixture() -> Fixture {
 #[test]
 fn shuffled_questions_are_a_fixed_permutation_per_pupil_and_attempt() {
     let (_, files) = super::testkit::demo_pack();
-    let mut quiz: quiz::Quiz = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    let mut quiz: preau_pack::quiz::Quiz = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
     let n = quiz.questions.len();
     assert_eq!(super::player::question_order(&quiz, "p1", 0), (0..n).collect::<Vec<_>>(), "no shuffle: author's order");
     quiz.shuffle_questions = true;

@@ -16,6 +16,9 @@ use super::hours;
 use super::html::{Lang, esc, message};
 use super::store::{Store, Who};
 
+/// Minutes east of UTC until a teacher's browser says otherwise: France in winter.
+pub const DEFAULT_TZ_MINUTES: i64 = 60;
+
 pub const SESSION_COOKIE: &str = "preau_session";
 pub const CSRF_COOKIE: &str = "preau_csrf";
 /// Sessions last a school day at most.
@@ -62,12 +65,7 @@ impl App {
     /// Minutes east of UTC for displayed times and opening hours (the box has no time
     /// zone database; the teacher's browser sets it).
     pub fn tz_minutes(&self) -> i64 {
-        self.store()
-            .setting("tz_minutes")
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(super::DEFAULT_TZ_MINUTES)
+        self.store().setting("tz_minutes").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_TZ_MINUTES)
     }
 
     /// Whether pupils may use the box now.
