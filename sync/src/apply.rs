@@ -13,7 +13,9 @@ use std::path::Path;
 
 use preau_pack::installed::Installed;
 use preau_pack::repo::OBJECTS_DIR;
-use preau_pack::{Hash, Manifest, Repo, Result, object};
+use preau_pack::{Hash, Manifest, Repo, object};
+
+use crate::error::Result;
 
 /// Verifies stored object bytes against their name and decoded length, then writes them.
 /// Like [`store_verified`] for an object that may come uncompressed (a referenced update

@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod auto;
+pub mod error;
 pub mod fetch;
 pub mod install;
 pub mod mule;
@@ -20,8 +21,7 @@ pub mod remove;
 pub mod source;
 pub mod trust;
 
-pub use install::{
-    InstallSummary, add_from_folder, folder_publisher, install_from_folder, knows_publisher, trust_publisher,
-};
+pub use error::{Error, Result};
+pub use install::{InstallSummary, add_from_folder, folder_publisher, install_from_folder, trust_publisher};
 pub use pull::{PullOptions, PullSummary, pull};
 pub use remove::{RemoveSummary, remove_packs};

@@ -33,10 +33,11 @@ use preau_pack::installed::{Installed, InstalledPack};
 use preau_pack::meta::{BundleRef, CatalogEntry, now_unix};
 use preau_pack::object::{self, Encoding};
 use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
-use preau_pack::{Error, Hash, Manifest, PublicKey, Repo, Result, bundle, delta, fsutil, limits};
+use preau_pack::{Hash, Manifest, PublicKey, Repo, bundle, delta, fsutil, limits};
 use serde::Serialize;
 
 use crate::apply;
+use crate::error::{Error, Result};
 use crate::fetch::{Lane, Pool, fetch_object};
 use crate::plan::{self, DeltaStep, ManifestFetch};
 use crate::source::{Source, SourceKind};
@@ -129,7 +130,7 @@ pub struct Timings {
 /// Pulls from `source` into the box data folder `data_dir` (its `repo/`).
 pub fn pull(source: &dyn Source, data_dir: &Path, opts: &PullOptions) -> Result<PullSummary> {
     // The parts of update bundles asked for with the catalog arrive beside the pull.
-    std::thread::scope(|scope| pull_in(scope, source, data_dir, opts))
+    std::thread::scope(|scope| pull_in(scope, source, data_dir, opts)).map_err(Error::typed)
 }
 
 fn pull_in<'s, 'e>(
@@ -309,13 +310,10 @@ fn pull_in<'s, 'e>(
 
 /// Takes the data folder's writer lock: one pull, removal or install at a time.
 pub(crate) fn lock(path: &Path) -> Result<File> {
-    let f = File::create(path).map_err(|e| Error::Io { context: format!("creating {}", path.display()), source: e })?;
+    let f = File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(_) => Err(Error::Other(format!(
-            "another pull or removal is already running on this data folder ({} is locked); try again when it ends",
-            path.display()
-        ))),
+        Err(_) => Err(Error::Busy { lock: path.to_path_buf() }),
     }
 }
 
@@ -751,7 +749,7 @@ impl Ctx<'_> {
         let present = |h: &Hash| self.repo.has_object(h);
         match plan::manifest_fetch(entry, current, &present) {
             ManifestFetch::Present => {
-                return self.repo.read_object(&entry.manifest, entry.manifest_size).map(Some);
+                return Ok(Some(self.repo.read_object(&entry.manifest, entry.manifest_size)?));
             }
             ManifestFetch::Delta { from, from_size, object, size, .. } => {
                 if let Some(patch) = self.object(&object, size)? {
