@@ -13,6 +13,7 @@ pub mod auto;
 pub mod error;
 pub mod fetch;
 pub mod install;
+pub mod machine;
 pub mod mule;
 pub mod peers;
 pub mod plan;

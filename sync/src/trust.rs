@@ -353,15 +353,3 @@ fn walk_roots(
     };
     Ok((current, new_roots, root_bytes))
 }
-
-/// Installs the verified metadata into `repo_dir` (roots first, then the catalog).
-pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
-    if !v.new_roots.is_empty() {
-        fsutil::create_dir_all_durable(&repo_dir.join(ROOTS_DIR))?;
-        for (version, bytes) in &v.new_roots {
-            fsutil::atomic_write(&repo_dir.join(ROOTS_DIR).join(format!("{version}.json")), bytes)?;
-        }
-        fsutil::atomic_write(&repo_dir.join(ROOT_FILE), &v.root_bytes)?;
-    }
-    Ok(fsutil::atomic_write(&repo_dir.join(CATALOG_FILE), &v.catalog_bytes)?)
-}
