@@ -406,8 +406,10 @@ impl Pull {
         } else if let Some((_, _, waiting)) = self.fetching.get_mut(&hash) {
             waiting.push(to);
         } else {
+            // A manifest unblocks a whole pack: before any queued object.
+            let lane = if matches!(to, For::Manifest(_) | For::ManifestPatch(_)) { Lane::First } else { lane(len) };
             self.fetching.insert(hash, (len, 0, vec![to]));
-            out.push(Action::FetchObject { hash, len, lane: lane(len), attempt: 0 });
+            out.push(Action::FetchObject { hash, len, lane, attempt: 0 });
         }
     }
 
