@@ -3,8 +3,10 @@
 //! - [`source`]: where bytes come from (HTTP repository, peer box, folder); untrusted.
 //! - [`trust`]: root chain, catalog signatures, rollback, freeze, the time floor.
 //! - [`plan`]: pure planning of what to fetch (manifests, deltas, chunks).
-//! - [`fetch`]: parallel, verified fetching; [`apply`]: durable writes, switch, GC.
-//! - [`pull`]: the whole pull; [`install`]: the folder entry point the box uses.
+//! - [`machine`]: the pull as a state machine without I/O (events in, actions out).
+//! - [`pull`]: its driver (the job pool of [`fetch`]); [`apply`]: every durable write,
+//!   the switch, GC; [`install`]: the folder entry point the box uses.
+//! - [`error`]: the typed [`Error`] callers match on (unknown publisher, busy, …).
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
 

@@ -10,11 +10,12 @@
 //!    update is complete after one round trip; otherwise as a delta from the installed
 //!    manifest when the catalog offers it, or whole. A bundle used is kept in the box's
 //!    repository for its own peers;
-//! 3. fetch, verify and write the objects (`fetch`), rebuilding changed files from deltas
-//!    where the box holds the old file, falling back to chunks when a delta is missing or
-//!    bad. Every pack's jobs run on one pool (`fetch::Pool`): the manifests of all packs
-//!    go out together, and each pack's objects are queued as soon as its manifest is in;
-//! 4. switch atomically: signed metadata, then `installed.json` (`apply`);
+//! 3. fetch, verify and write the objects, rebuilding changed files from deltas where the
+//!    box holds the old file, falling back to chunks when a delta is missing or bad.
+//!    Steps 2 and 3 are decided by `machine::Pull` (no I/O); this module is its driver:
+//!    every action runs on one pool (`fetch::Pool`), so the manifests of all packs go out
+//!    together and each pack's objects are queued as soon as its manifest is in;
+//! 4. switch atomically: signed metadata, then `installed.json` (`apply::switch`);
 //! 5. collect garbage (and kept bundles of versions no longer kept), only when
 //!    everything asked for is installed.
 //!
