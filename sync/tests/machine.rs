@@ -177,7 +177,7 @@ impl World {
                 if let Some(s) = &mut stored
                     && f.corrupt_objects
                     && attempt == 0
-                    && choice % 3 == 0
+                    && choice.is_multiple_of(3)
                 {
                     let last = s.len() - 1;
                     s[last] ^= 0x01;
