@@ -129,25 +129,30 @@ pub enum Event {
     Written { hash: Hash },
 }
 
+/// A manifest update through a bundle: from the installed manifest `from` (`from_size`
+/// bytes) with the patch `patch` (`patch_size` bytes), which the bundle starts with.
+#[derive(Debug, Clone, Copy)]
+struct Via {
+    from: Hash,
+    from_size: u64,
+    patch: Hash,
+    patch_size: u64,
+    bundle: BundleRef,
+}
+
 /// Where one pack stands.
 #[derive(Debug)]
 enum Phase {
     /// Update bundle parts in flight.
-    Parts {
-        from: Hash,
-        bundle: BundleRef,
-        parts: Vec<Option<Vec<u8>>>,
-        waiting: BTreeSet<usize>,
-        failed: Option<String>,
-    },
+    Parts { via: Via, parts: Vec<Option<Vec<u8>>>, waiting: BTreeSet<usize>, failed: Option<String> },
     /// The whole bundle is being decoded.
-    Decoding { from: Hash, stored: Arc<Vec<u8>> },
+    Decoding { via: Via, stored: Arc<Vec<u8>> },
     /// The bundle checked out: the installed manifest is being read to apply its patch.
     BundleBase { from: Hash, stored: Arc<Vec<u8>>, bytes: Arc<Vec<u8>>, patch: Vec<u8> },
     /// Getting the new manifest without a bundle.
     Manifest,
-    /// The manifest patch is in: the installed manifest is being read.
-    ManifestBase { patch: Vec<u8> },
+    /// The manifest patch (object `object`) is in: the installed manifest is being read.
+    ManifestBase { object: Hash, patch: Vec<u8> },
     /// Planned: objects in flight.
     Objects,
     /// This source cannot bring the pack.
@@ -359,16 +364,16 @@ impl Pull {
         let (hash, len) = (p.t.entry.manifest, p.t.entry.manifest_size);
         if try_bundle
             && self.cfg.bundles
-            && let ManifestFetch::Delta { from, bundle: Some(bundle), .. } = fetch
+            && let ManifestFetch::Delta { from, from_size, object, size, bundle: Some(bundle) } = fetch
         {
+            let via = Via { from, from_size, patch: object, patch_size: size, bundle };
             let prefix = self.cfg.prefix.get(&from).copied().unwrap_or(0);
             let parts = plan::bundle_parts(bundle.stored_len(), self.cfg.workers, prefix);
             for (part, (start, end)) in parts.iter().enumerate() {
                 out.push(Action::FetchPart { pack, from, part, start: *start, end: *end });
             }
             let waiting = (0..parts.len()).collect();
-            self.packs[pack].phase =
-                Phase::Parts { from, bundle, parts: vec![None; parts.len()], waiting, failed: None };
+            self.packs[pack].phase = Phase::Parts { via, parts: vec![None; parts.len()], waiting, failed: None };
             if parts.is_empty() {
                 return self.open_bundle(pack, present, out);
             }
@@ -466,30 +471,20 @@ impl Pull {
 
     /// Every part is in: decode the whole bundle.
     fn open_bundle(&mut self, pack: usize, present: Present, out: &mut Vec<Action>) -> Result<()> {
-        let Phase::Parts { from, bundle, parts, failed, .. } =
-            std::mem::replace(&mut self.packs[pack].phase, Phase::Manifest)
+        let Phase::Parts { via, parts, failed, .. } = std::mem::replace(&mut self.packs[pack].phase, Phase::Manifest)
         else {
             return Ok(());
         };
+        let prefix = self.cfg.prefix.get(&via.from).copied().unwrap_or(0);
         let starts =
-            plan::bundle_parts(bundle.stored_len(), self.cfg.workers, self.cfg.prefix.get(&from).copied().unwrap_or(0))
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect();
-        out.push(Action::ClearParts { from, starts });
+            plan::bundle_parts(via.bundle.stored_len(), self.cfg.workers, prefix).into_iter().map(|(s, _)| s).collect();
+        out.push(Action::ClearParts { from: via.from, starts });
         if let Some(why) = failed {
-            return self.without(pack, &from, why, present, out);
+            return self.without(pack, &via.from, why, present, out);
         }
-        let p = &self.packs[pack];
-        let ManifestFetch::Delta { from_size, .. } =
-            plan::manifest_fetch(&p.t.entry, p.t.current, &|h: &Hash| self.has(h, present))
-        else {
-            return self.without(pack, &from, "the manifest no longer needs it".into(), present, out);
-        };
-        let stored: Vec<u8> = parts.into_iter().flatten().flatten().collect();
-        let stored = Arc::new(stored);
-        self.packs[pack].phase = Phase::Decoding { from, stored: stored.clone() };
-        out.push(Action::Decode { pack, from, from_size, bundle, stored });
+        let stored = Arc::new(parts.into_iter().flatten().flatten().collect::<Vec<u8>>());
+        self.packs[pack].phase = Phase::Decoding { via, stored: stored.clone() };
+        out.push(Action::Decode { pack, from: via.from, from_size: via.from_size, bundle: via.bundle, stored });
         Ok(())
     }
 
@@ -504,18 +499,13 @@ impl Pull {
         if !matches!(p.phase, Phase::Decoding { .. }) {
             return Ok(());
         }
-        let Phase::Decoding { from, stored, .. } = std::mem::replace(&mut p.phase, Phase::Manifest) else {
+        let Phase::Decoding { via, stored } = std::mem::replace(&mut p.phase, Phase::Manifest) else {
             return Ok(());
         };
+        let Via { from, from_size, patch: patch_hash, patch_size, .. } = via;
         let bytes = match got {
             Ok(b) => b,
             Err(why) => return self.without(pack, &from, why, present, out),
-        };
-        let p = &self.packs[pack];
-        let ManifestFetch::Delta { from_size, object: patch_hash, size: patch_size, .. } =
-            plan::manifest_fetch(&p.t.entry, p.t.current, &|h: &Hash| self.has(h, present))
-        else {
-            return self.without(pack, &from, "the manifest no longer needs it".into(), present, out);
         };
         let patch = match bundle::parse(&bytes) {
             Err(e) => Err(e.to_string()),
@@ -617,7 +607,7 @@ impl Pull {
             For::Manifest(pack) => self.plan(pack, &bytes, &HashMap::new(), present, out),
             For::ManifestPatch(pack) => {
                 let Some((from, from_size)) = self.packs[pack].t.current else { return Ok(()) };
-                self.packs[pack].phase = Phase::ManifestBase { patch: bytes };
+                self.packs[pack].phase = Phase::ManifestBase { object: hash, patch: bytes };
                 self.read(from, from_size, For::ManifestBase(pack), out);
                 Ok(())
             }
@@ -650,41 +640,30 @@ impl Pull {
                 self.objects += 1;
                 out.push(Action::KeepBundle { from, stored });
                 // The other records, by object: each is checked when it is used.
-                let mut index: HashMap<Hash, (usize, usize)> = HashMap::new();
-                if let Ok(records) = bundle::parse(&bytes) {
-                    let base = bytes.as_ptr() as usize;
-                    for (h, st) in records.iter().skip(1) {
-                        let start = st.as_ptr() as usize - base;
-                        index.insert(*h, (start, start + st.len()));
-                    }
-                }
-                let bundled: HashMap<Hash, &[u8]> = index.into_iter().map(|(h, (s, e))| (h, &bytes[s..e])).collect();
+                let bundled: HashMap<Hash, &[u8]> =
+                    bundle::parse(&bytes).map(|r| r.into_iter().skip(1).collect()).unwrap_or_default();
                 self.plan(pack, &manifest, &bundled, present, out)
             }
-            Phase::ManifestBase { patch } => match delta::apply_verified(old, &patch, &entry_hash, entry_size) {
-                Ok(manifest) => {
-                    self.write(entry_hash, object::encode(&manifest, Encoding { level: 3, try_compress: true }), out);
-                    self.plan(pack, &manifest, &HashMap::new(), present, out)
+            Phase::ManifestBase { object, patch } => {
+                match delta::apply_verified(old, &patch, &entry_hash, entry_size) {
+                    Ok(manifest) => {
+                        self.write(
+                            entry_hash,
+                            object::encode(&manifest, Encoding { level: 3, try_compress: true }),
+                            out,
+                        );
+                        self.plan(pack, &manifest, &HashMap::new(), present, out)
+                    }
+                    Err(e) => {
+                        Self::warn(
+                            out,
+                            format!("the manifest delta {object} did not apply ({e}); fetching the whole manifest"),
+                        );
+                        self.need(entry_hash, entry_size, For::Manifest(pack), present, out);
+                        Ok(())
+                    }
                 }
-                Err(e) => {
-                    let object = self.packs[pack]
-                        .t
-                        .entry
-                        .manifest_deltas
-                        .iter()
-                        .find(|d| Some(d.from) == self.packs[pack].t.current.map(|c| c.0))
-                        .map(|d| d.object);
-                    Self::warn(
-                        out,
-                        format!(
-                            "the manifest delta {} did not apply ({e}); fetching the whole manifest",
-                            object.map(|o| o.to_string()).unwrap_or_default()
-                        ),
-                    );
-                    self.need(entry_hash, entry_size, For::Manifest(pack), present, out);
-                    Ok(())
-                }
-            },
+            }
             other => {
                 self.packs[pack].phase = other;
                 Ok(())
