@@ -1,14 +1,17 @@
 //! The typed errors a caller matches on (`preau_sync::Error`): an unknown publisher with
-//! its key, a busy data folder, a rollback. Small packs built here, no fixtures.
+//! its key, a busy data folder, a rollback, an HTTP status. Small packs built here, no
+//! fixtures.
 
 use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
 use preau_pack::SecretKey;
 use preau_pack::build::{BuildOptions, build};
 use preau_pack::source::SourceTree;
-use preau_sync::source::FolderSource;
+use preau_sync::source::{FolderSource, HttpOptions, HttpSource};
 use preau_sync::{Error, PullOptions, install_from_folder, pull};
 
 fn pack(repo: &Path, key: &SecretKey, title: &str) {
@@ -87,4 +90,28 @@ fn a_second_writer_is_busy_and_an_older_catalog_is_a_rollback() {
     let e = pull(&FolderSource::new(old.path()).unwrap(), data.path(), &PullOptions::default()).unwrap_err();
     assert!(matches!(e, Error::Rollback { .. }), "{e:?}");
     assert!(e.to_string().contains("older than the installed version"), "{e}");
+}
+
+#[test]
+fn a_server_that_refuses_is_an_http_status_with_the_url() {
+    // A real HTTP server on 127.0.0.1 that answers 403 to everything (a peer box asked
+    // without the school's token, a misconfigured mirror).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let src = HttpSource::new(&format!("http://127.0.0.1:{port}/"), HttpOptions::default()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let opts = PullOptions { trusted: vec![key.public()], ..Default::default() };
+    let e = pull(&src, data.path(), &opts).unwrap_err();
+    let Error::Http { url, status } = &e else { panic!("not an HTTP status: {e:?}") };
+    assert_eq!(*status, 403);
+    assert!(url.starts_with(&format!("http://127.0.0.1:{port}/")) && url.ends_with(".json"), "{url}");
+    assert!(e.to_string().contains("403 Forbidden"), "{e}");
 }
