@@ -1,8 +1,8 @@
 //! What can go wrong in a pull, typed so that callers decide without reading messages.
 //!
 //! The box matches on [`Error::UnknownPublisher`] to offer the teacher the publisher's
-//! fingerprint, the background loop can back off on [`Error::Busy`], and the CLI prints
-//! any variant as it is: every message names the problem and, where there is one, what to
+//! fingerprint; a caller can tell a busy data folder ([`Error::Busy`], try later) or a full
+//! disk from a bad source; the CLI prints any variant as it is: every message names the problem and, where there is one, what to
 //! do about it. Errors of the pack format (`preau_pack::Error`) keep their own variants
 //! when a caller may act on them (corrupt object, bad signature, I/O, disk full) and are
 //! carried whole otherwise.
