@@ -362,8 +362,11 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Hands an event to the machine and queues what it asks for next.
-    fn feed(&self, ev: Event, pool: &Pool<Action>) -> Result<()> {
+    /// Hands an event to the machine and queues what it asks for next. The write of the
+    /// object `inline` (the one this worker just fetched) is done at once by this worker,
+    /// as a fetch and its write always were: an object received is on disk before the
+    /// worker takes another job, so a pull killed then loses as little as possible.
+    fn feed(&self, ev: Event, pool: &Pool<Action>, inline: Option<Hash>) -> Result<()> {
         let actions = {
             let mut m = self.machine.lock().unwrap_or_else(|e| e.into_inner());
             let planned = m.planned();
@@ -374,7 +377,12 @@ impl Driver<'_> {
             }
             actions
         };
-        self.queue(actions, pool);
+        let (now, later): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(|a| matches!(a, Action::Write { hash, .. } if Some(*hash) == inline));
+        self.queue(later, pool);
+        for a in now {
+            self.run(a, pool)?;
+        }
         Ok(())
     }
 
@@ -390,6 +398,7 @@ impl Driver<'_> {
 
     /// One action: network and disk I/O only, every decision is the machine's.
     fn run(&self, action: Action, pool: &Pool<Action>) -> Result<()> {
+        let mut inline = None;
         let ev = match action {
             Action::FetchPart { pack, from, part, start, end } => {
                 let partial = part_path(self.partial_dir, &from, start);
@@ -409,6 +418,7 @@ impl Driver<'_> {
                     let _ = std::fs::remove_file(&partial);
                 }
                 self.progress();
+                inline = Some(hash);
                 Event::Object { hash, attempt, stored }
             }
             Action::Read { hash, len, to } => Event::Read { hash, to, bytes: self.repo.read_object(&hash, len)? },
@@ -443,7 +453,7 @@ impl Driver<'_> {
                 return Ok(());
             }
         };
-        self.feed(ev, pool)
+        self.feed(ev, pool, inline)
     }
 
     fn warn(&self, w: String) {
