@@ -113,12 +113,10 @@ impl PackSource for LibraryPacks {
             Err(e) => {
                 // A repository signed by someone the box has never trusted: the teacher
                 // decides (it is their classroom), with the key's fingerprint in front.
-                if trust_publisher.is_none()
-                    && let Ok(publisher) = preau_sync::folder_publisher(folder)
-                    && let Some(first) = publisher.first()
-                    && !preau_sync::knows_publisher(&self.data_dir, &keys, &publisher)
+                if let preau_sync::Error::UnknownPublisher { key, .. } = &e
+                    && trust_publisher.is_none()
                 {
-                    return Err(InstallError::UnknownPublisher { key: first.to_hex(), detail: e.to_string() });
+                    return Err(InstallError::UnknownPublisher { key: key.to_hex(), detail: e.to_string() });
                 }
                 return Err(failed(&e));
             }

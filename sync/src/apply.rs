@@ -11,32 +11,74 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
-use preau_pack::installed::Installed;
-use preau_pack::repo::OBJECTS_DIR;
-use preau_pack::{Hash, Manifest, Repo, Result, object};
+use preau_pack::installed::{Installed, InstalledPack};
+use preau_pack::repo::{CATALOG_FILE, OBJECTS_DIR, ROOT_FILE, ROOTS_DIR, update_rel_path};
+use preau_pack::{Hash, Manifest, Repo, fsutil, object};
 
-/// Verifies stored object bytes against their name and decoded length, then writes them.
-/// Like [`store_verified`] for an object that may come uncompressed (a referenced update
-/// bundle carries chunks as raw frames so that one frame compresses them all): such a
-/// copy is compressed before it is written, so the box's disk holds what a chunk-by-chunk
-/// pull would have written.
-pub fn store_verified_compact(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
-    if !object::is_raw_frame(stored) {
-        return store_verified(repo, hash, len, stored);
-    }
-    let data = object::decode_verified(stored, hash, len)?;
-    if !repo.has_object(hash) {
-        repo.write_stored(hash, &object::encode(&data, object::Encoding { level: 3, try_compress: true }))?;
-    }
-    Ok(data)
-}
+use crate::error::Result;
+use crate::trust::Verified;
 
-pub fn store_verified(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
-    let data = object::decode_verified(stored, hash, len)?;
+/// Writes an object's stored bytes, which the caller has verified against `hash`
+/// (`machine::Pull` does, before it asks for the write): temp + fsync + rename.
+pub fn write_object(repo: &Repo, hash: &Hash, stored: &[u8]) -> Result<()> {
     if !repo.has_object(hash) {
         repo.write_stored(hash, stored)?;
     }
+    Ok(())
+}
+
+/// Verifies stored object bytes against their name and decoded length, then writes them.
+pub fn store_verified(repo: &Repo, hash: &Hash, len: u64, stored: &[u8]) -> Result<Vec<u8>> {
+    let data = object::decode_verified(stored, hash, len)?;
+    write_object(repo, hash, stored)?;
     Ok(data)
+}
+
+/// Keeps an update bundle the box used at its path in the box's repository, for peer
+/// boxes one version behind (see [`prune_updates`]). Losing it costs them round trips,
+/// not correctness.
+pub fn keep_bundle(repo: &Repo, from: &Hash, stored: &[u8]) -> Result<()> {
+    let kept = repo.dir().join(update_rel_path(from));
+    if let Some(dir) = kept.parent() {
+        fsutil::create_dir_all_durable(dir)?;
+    }
+    Ok(fsutil::atomic_write(&kept, stored)?)
+}
+
+/// The root files of a new box, before anything else: `Repo::open` needs them.
+pub fn install_root(repo_dir: &Path, v: &Verified) -> Result<()> {
+    fsutil::create_dir_all_durable(&repo_dir.join(ROOTS_DIR))?;
+    for (version, bytes) in &v.new_roots {
+        fsutil::atomic_write(&repo_dir.join(ROOTS_DIR).join(format!("{version}.json")), bytes)?;
+    }
+    Ok(fsutil::atomic_write(&repo_dir.join(ROOT_FILE), &v.root_bytes)?)
+}
+
+/// Installs the verified metadata into `repo_dir` (roots first, then the catalog).
+pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
+    if !v.new_roots.is_empty() {
+        install_root(repo_dir, v)?;
+    }
+    Ok(fsutil::atomic_write(&repo_dir.join(CATALOG_FILE), &v.catalog_bytes)?)
+}
+
+/// The switch, once every object of the new versions is written: the signed metadata,
+/// then `installed.json` with `packs` in one atomic rename (when there are any).
+pub fn switch(
+    repo_dir: &Path,
+    v: &Verified,
+    installed: &mut Installed,
+    packs: Vec<(String, InstalledPack)>,
+) -> Result<()> {
+    install_metadata(repo_dir, v)?;
+    if packs.is_empty() {
+        return Ok(());
+    }
+    for (id, p) in packs {
+        installed.removed.remove(&id);
+        installed.packs.insert(id, p);
+    }
+    Ok(installed.save(repo_dir)?)
 }
 
 /// Every object that the installed versions, and the versions just before them, use.
@@ -48,11 +90,9 @@ pub fn live_objects(repo: &Repo, installed: &Installed) -> Result<HashSet<Hash>>
         add_manifest(&mut keep, &m);
         // The previous version stays for requests that started before the switch, and
         // for peers that are one version behind.
+        // Its size is not recorded anywhere the box keeps: read with the manifest bound.
         if let Some(prev) = m.previous
-            && let Ok(stored) = repo.read_stored(&prev)
-            && let Ok(bytes) = zstd::stream::decode_all(&stored[..])
-            && Hash::of(&bytes) == prev
-            && let Ok(pm) = Manifest::from_bytes(&bytes)
+            && let Ok(pm) = repo.read_manifest_unsized(&prev)
         {
             keep.insert(prev);
             add_manifest(&mut keep, &pm);
@@ -115,11 +155,6 @@ pub fn prune_updates(repo: &Repo, keep: &HashSet<Hash>) {
             }
         }
     }
-}
-
-/// Whether every object of `m` is on disk (the condition for switching to it).
-pub fn complete(repo: &Repo, m: &Manifest) -> Option<Hash> {
-    m.files.iter().flat_map(|f| f.chunk_list()).map(|c| c.0).find(|h| !repo.has_object(h))
 }
 
 /// Removes leftover partial downloads.

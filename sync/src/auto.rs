@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use preau_pack::PublicKey;
 use preau_pack::meta::now_unix;
-use preau_pack::{Error, PublicKey, Result};
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::pull::{PullOptions, PullSummary, pull};
 use crate::source::{HttpOptions, HttpSource, Source, SourceKind};
 

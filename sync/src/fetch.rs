@@ -13,9 +13,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use preau_pack::{Error, Hash, Repo, Result};
+use preau_pack::{Hash, Repo};
 
 use crate::apply::store_verified;
+use crate::error::{Error, Result};
 use crate::source::{Source, max_stored_len};
 
 /// Runs `work` on every job with `workers` threads; stops at the first error.
@@ -176,7 +177,7 @@ pub fn fetch_object(
     fetched: &AtomicU64,
 ) -> Result<Option<Vec<u8>>> {
     if repo.has_object(hash) {
-        return repo.read_object(hash, len).map(Some);
+        return Ok(Some(repo.read_object(hash, len)?));
     }
     let partial = partial_dir.join(hash.to_hex());
     let max = max_stored_len(len);
@@ -193,7 +194,10 @@ pub fn fetch_object(
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
                 if attempt == 1 || !matches!(e, Error::CorruptObject { .. }) {
-                    return Err(Error::Other(format!("{} served a bad copy of object {hash}: {e}", source.describe())));
+                    return Err(Error::CorruptObject {
+                        hash: *hash,
+                        detail: format!("{} served a bad copy of it: {e}", source.describe()),
+                    });
                 }
             }
         }

@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
+use preau_pack::PublicKey;
 use preau_pack::limits::MAX_ROOT_BYTES;
 use preau_pack::repo::{self, ROOTS_DIR};
-use preau_pack::{Error, PublicKey, Result};
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::pull::{PullOptions, pull};
 use crate::source::FolderSource;
 use crate::trust::TrustState;
@@ -19,7 +20,7 @@ use crate::trust::TrustState;
 pub fn folder_publisher(src: &Path) -> Result<Vec<PublicKey>> {
     let path = src.join(ROOTS_DIR).join("1.json");
     let root = repo::parse_root(&repo::read_bounded(&path, MAX_ROOT_BYTES)?)?;
-    root.roles.root.keys.iter().map(|k| PublicKey::from_hex(k)).collect()
+    Ok(root.roles.root.keys.iter().map(|k| PublicKey::from_hex(k)).collect::<preau_pack::Result<_>>()?)
 }
 
 /// Remembers that a teacher trusts the publisher `key`: every later pull accepts its
@@ -35,20 +36,6 @@ pub fn trust_publisher(data_dir: &Path, key: &PublicKey) -> Result<()> {
         state.save(data_dir)?;
     }
     Ok(())
-}
-
-/// Whether the box already trusts one of `keys`: given as `configured`, trusted earlier
-/// by a teacher, or a root key of the publisher the box follows now.
-pub fn knows_publisher(data_dir: &Path, configured: &[PublicKey], keys: &[PublicKey]) -> bool {
-    let mut known = TrustState::load(data_dir).map(|s| s.publisher_keys()).unwrap_or_default();
-    known.extend_from_slice(configured);
-    let box_repo = data_dir.join("repo");
-    for file in [box_repo.join(repo::ROOT_FILE), box_repo.join(ROOTS_DIR).join("1.json")] {
-        if let Ok(root) = repo::read_bounded(&file, MAX_ROOT_BYTES).and_then(|b| repo::parse_root(&b)) {
-            known.extend(root.roles.root.keys.iter().filter_map(|k| PublicKey::from_hex(k).ok()));
-        }
-    }
-    keys.iter().any(|k| known.contains(k))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

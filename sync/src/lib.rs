@@ -3,15 +3,19 @@
 //! - [`source`]: where bytes come from (HTTP repository, peer box, folder); untrusted.
 //! - [`trust`]: root chain, catalog signatures, rollback, freeze, the time floor.
 //! - [`plan`]: pure planning of what to fetch (manifests, deltas, chunks).
-//! - [`fetch`]: parallel, verified fetching; [`apply`]: durable writes, switch, GC.
-//! - [`pull`]: the whole pull; [`install`]: the folder entry point the box uses.
+//! - [`machine`]: the pull as a state machine without I/O (events in, actions out).
+//! - [`pull`]: its driver (the job pool of [`fetch`]); [`apply`]: every durable write,
+//!   the switch, GC; [`install`]: the folder entry point the box uses.
+//! - [`error`]: the typed [`Error`] callers match on (unknown publisher, busy, …).
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
 
 pub mod apply;
 pub mod auto;
+pub mod error;
 pub mod fetch;
 pub mod install;
+pub mod machine;
 pub mod mule;
 pub mod peers;
 pub mod plan;
@@ -20,8 +24,7 @@ pub mod remove;
 pub mod source;
 pub mod trust;
 
-pub use install::{
-    InstallSummary, add_from_folder, folder_publisher, install_from_folder, knows_publisher, trust_publisher,
-};
+pub use error::{Error, Result};
+pub use install::{InstallSummary, add_from_folder, folder_publisher, install_from_folder, trust_publisher};
 pub use pull::{PullOptions, PullSummary, pull};
 pub use remove::{RemoveSummary, remove_packs};

@@ -19,9 +19,10 @@ use preau_pack::installed::Installed;
 use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_ROOT_BYTES};
 use preau_pack::meta::Catalog;
 use preau_pack::repo::{self, CATALOG_FILE, OBJECTS_DIR, ROOT_FILE, ROOTS_DIR};
-use preau_pack::{Error, FileEntry, Hash, Manifest, Repo, Result, fsutil};
+use preau_pack::{FileEntry, Hash, Manifest, Repo, fsutil};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::fetch::{fetch_object, parallel};
 use crate::plan::{self, ManifestFetch};
 use crate::source::Source;
@@ -92,7 +93,7 @@ impl Wants {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fsutil::create_dir_all_durable(parent)?;
         }
-        fsutil::atomic_write(path, &bytes)
+        Ok(fsutil::atomic_write(path, &bytes)?)
     }
 }
 

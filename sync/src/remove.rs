@@ -12,11 +12,12 @@
 
 use std::path::Path;
 
+use preau_pack::Repo;
 use preau_pack::installed::Installed;
-use preau_pack::{Error, Repo, Result};
 use serde::Serialize;
 
 use crate::apply;
+use crate::error::{Error, Result};
 use crate::pull::lock;
 use crate::trust::STATE_DIR;
 

@@ -20,9 +20,10 @@ use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_ROOT_BYTES};
 use preau_pack::meta::{Catalog, Root};
 use preau_pack::repo::{self, CATALOG_FILE, ROOT_FILE, ROOTS_DIR};
 use preau_pack::sign::Envelope;
-use preau_pack::{Error, PublicKey, Repo, Result, fsutil};
+use preau_pack::{PublicKey, Repo, fsutil};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result, fingerprint};
 use crate::source::{Source, SourceKind};
 
 pub const STATE_DIR: &str = "sync";
@@ -65,7 +66,7 @@ impl TrustState {
     pub fn save(&self, data_dir: &Path) -> Result<()> {
         let dir = data_dir.join(STATE_DIR);
         fsutil::create_dir_all_durable(&dir)?;
-        fsutil::atomic_write(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(self).expect("serialisable"))
+        Ok(fsutil::atomic_write(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(self).expect("serialisable"))?)
     }
 }
 
@@ -109,7 +110,47 @@ fn fetch(source: &dyn Source, rel: &str, max: u64) -> Result<Vec<u8>> {
 /// the source's `root.json` cannot change the outcome (a source able to serve a bad
 /// catalog can serve an old `root.json` too; a rotation re-signs the catalog with the new
 /// root's version). Otherwise `root.json` is fetched and the chain walked as on a new box.
+///
+/// A chain that starts at a key this box does not know is reported as
+/// [`Error::UnknownPublisher`], with the key, so that a teacher can decide.
 pub fn verify_source(
+    source: &dyn Source,
+    repo_dir: &Path,
+    extra_keys: &[PublicKey],
+    state: &TrustState,
+    now: u64,
+    warm: usize,
+) -> Result<Verified> {
+    verify_chain(source, repo_dir, extra_keys, state, now, warm).map_err(|e| match e {
+        Error::BadSignature { .. } | Error::Pack(preau_pack::Error::Key(_)) => {
+            unknown_publisher(source, repo_dir, extra_keys).unwrap_or(e)
+        }
+        e => e,
+    })
+}
+
+/// After a signature failure: [`Error::UnknownPublisher`] when the source's chain starts
+/// (its `roots/1.json`, self-signed) at keys this box does not know, neither given nor
+/// those of the root it holds. `None` when the publisher is known: then the failure is
+/// a bad or tampered copy, reported as it is.
+fn unknown_publisher(source: &dyn Source, repo_dir: &Path, extra_keys: &[PublicKey]) -> Option<Error> {
+    let first = source.get(&format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES).ok()??;
+    let publisher: Vec<PublicKey> =
+        repo::parse_root(&first).ok()?.roles.root.keys.iter().filter_map(|k| PublicKey::from_hex(k).ok()).collect();
+    let mut known = extra_keys.to_vec();
+    for file in [repo_dir.join(ROOT_FILE), repo_dir.join(ROOTS_DIR).join("1.json")] {
+        if let Ok(root) = repo::read_bounded(&file, MAX_ROOT_BYTES).and_then(|b| repo::parse_root(&b)) {
+            known.extend(root.roles.root.keys.iter().filter_map(|k| PublicKey::from_hex(k).ok()));
+        }
+    }
+    if publisher.iter().any(|k| known.contains(k)) {
+        return None;
+    }
+    let key = publisher.into_iter().next()?;
+    Some(Error::UnknownPublisher { from: source.describe(), fingerprint: fingerprint(&key), key })
+}
+
+fn verify_chain(
     source: &dyn Source,
     repo_dir: &Path,
     extra_keys: &[PublicKey],
@@ -195,7 +236,7 @@ pub fn verify_source(
     if current.expires < now {
         let msg = format!("the root of trust (version {}) expired at {}", current.version, current.expires);
         if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!("{msg}: the publisher must sign a new root")));
+            return Err(Error::Expired { detail: msg, why: "the publisher must sign a new root".into() });
         }
         warnings.push(msg);
     }
@@ -218,15 +259,16 @@ fn check_catalog(
     let (installed_version, installed_bytes) =
         if publisher_changed { (0, Vec::new()) } else { installed_catalog(repo_dir)? };
     if catalog.version < installed_version {
-        return Err(Error::Other(format!(
-            "refusing the catalog of {from}: version {} is older than the installed version {installed_version} (a rollback attack, or a stale copy)",
-            catalog.version
-        )));
+        return Err(Error::Rollback {
+            from,
+            detail: format!("version {} is older than the installed version {installed_version}", catalog.version),
+        });
     }
     if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
-        return Err(Error::Other(format!(
-            "refusing the catalog of {from}: it differs from the installed catalog but has the same version {installed_version}"
-        )));
+        return Err(Error::Rollback {
+            from,
+            detail: format!("it differs from the installed catalog but has the same version {installed_version}"),
+        });
     }
     if catalog.expires < now {
         let msg = format!(
@@ -234,7 +276,7 @@ fn check_catalog(
             catalog.version, catalog.expires
         );
         if source.kind() == SourceKind::Online {
-            return Err(Error::Other(format!("{msg}: refusing it from an online server (a frozen or stale mirror)")));
+            return Err(Error::Expired { detail: msg, why: "a frozen or stale mirror".into() });
         }
         warnings.push(format!(
             "{msg}; accepted from a {:?} source because it is not older than what this box has",
@@ -265,9 +307,9 @@ fn walk_roots(
         }
         None => {
             if extra_keys.is_empty() {
-                return Err(Error::Key(
+                return Err(Error::Pack(preau_pack::Error::Key(
                     "this box trusts no signing key yet: pass the publisher's public key (--trust FILE.pub)".into(),
-                ));
+                )));
             }
             let bytes = match first {
                 Some(b) => b.clone(),
@@ -310,16 +352,4 @@ fn walk_roots(
         std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default()
     };
     Ok((current, new_roots, root_bytes))
-}
-
-/// Installs the verified metadata into `repo_dir` (roots first, then the catalog).
-pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
-    if !v.new_roots.is_empty() {
-        fsutil::create_dir_all_durable(&repo_dir.join(ROOTS_DIR))?;
-        for (version, bytes) in &v.new_roots {
-            fsutil::atomic_write(&repo_dir.join(ROOTS_DIR).join(format!("{version}.json")), bytes)?;
-        }
-        fsutil::atomic_write(&repo_dir.join(ROOT_FILE), &v.root_bytes)?;
-    }
-    fsutil::atomic_write(&repo_dir.join(CATALOG_FILE), &v.catalog_bytes)
 }

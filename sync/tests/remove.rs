@@ -7,9 +7,9 @@ use std::path::Path;
 use preau_pack::build::{BuildOptions, build};
 use preau_pack::installed::Installed;
 use preau_pack::source::SourceTree;
-use preau_pack::{Error, Repo, SecretKey};
+use preau_pack::{Repo, SecretKey};
 use preau_sync::source::FolderSource;
-use preau_sync::{PullOptions, add_from_folder, install_from_folder, pull, remove_packs};
+use preau_sync::{Error, PullOptions, add_from_folder, install_from_folder, pull, remove_packs};
 
 fn pack(repo: &Path, key: &SecretKey, id: &str, seed: u8) {
     let mut tree = SourceTree::default();

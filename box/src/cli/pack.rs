@@ -270,13 +270,7 @@ fn extract(a: ExtractArgs) -> Result<()> {
         // Older versions are reached through each manifest's `previous` link.
         while manifest.version > wanted {
             let prev = manifest.previous.ok_or_else(|| anyhow::anyhow!("pack {} has no version {wanted}", a.id))?;
-            let bytes = repo.read_stored(&prev)?;
-            let json = preau_pack::object::decode_bounded(&bytes, preau_pack::limits::MAX_MANIFEST_BYTES)
-                .map_err(|detail| preau_pack::Error::CorruptObject { hash: prev, detail })?;
-            if preau_pack::Hash::of(&json) != prev {
-                bail!("manifest {prev} is damaged");
-            }
-            manifest = preau_pack::Manifest::from_bytes(&json)?;
+            manifest = repo.read_manifest_unsized(&prev)?;
         }
         if manifest.version != wanted {
             bail!("pack {} has no version {wanted}", a.id);

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use preau_pack::Hash;
 use preau_pack::repo::{self, object_rel_path};
-use preau_pack::{Error, Hash, Result};
 
 use super::{Source, SourceKind, SourceStats};
+use crate::error::{Error, Result};
 
 pub struct FolderSource {
     dir: PathBuf,
@@ -34,8 +35,8 @@ impl FolderSource {
                 self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 Ok(Some(b))
             }
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(preau_pack::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 }

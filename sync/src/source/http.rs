@@ -15,13 +15,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use preau_pack::Hash;
 use preau_pack::repo::{CATALOG_FILE, object_rel_path};
-use preau_pack::{Error, Hash, Result};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
 
 use super::{Source, SourceKind, SourceStats};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -305,7 +306,7 @@ fn too_large(url: &str, max: u64) -> Error {
 }
 
 fn status_error(url: &str, status: StatusCode) -> Error {
-    Error::Other(format!("GET {url}: the server answered {status}"))
+    Error::Http { url: url.to_string(), status: status.as_u16() }
 }
 
 impl Source for HttpSource {

@@ -8,10 +8,12 @@ pub mod http;
 
 use std::path::Path;
 
-use preau_pack::{Hash, Result};
+use preau_pack::Hash;
 use serde::Serialize;
 
 pub use folder::FolderSource;
+
+use crate::error::Result;
 pub use http::{HttpOptions, HttpSource};
 
 /// What kind of place a source is. It changes only the freshness policy: an expired
@@ -62,7 +64,7 @@ pub trait Source: Send + Sync {
         _partial: &Path,
         _retry: bool,
     ) -> Result<Option<Vec<u8>>> {
-        Err(preau_pack::Error::Other(format!("{} does not serve parts of files", self.describe())))
+        Err(crate::Error::Other(format!("{} does not serve parts of files", self.describe())))
     }
     /// Opens `n` more connections ahead of need, so that the next round of requests does
     /// not wait for TCP (and TLS) handshakes. Returns when they are open (or failed).
