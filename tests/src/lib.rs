@@ -32,11 +32,14 @@ pub fn fixture(rel: &str) -> Option<PathBuf> {
             path.display()
         );
     }
-    eprintln!(
+    // Straight to the process's stderr, not `eprintln!`: libtest captures the macros'
+    // output of passing tests, and a skip must be seen, not pass for green.
+    let line = format!(
         "skipping {test}: fixture {rel} is missing (looked at {}; tests/fixtures/fetch.sh fetches it, \
-         {FIXTURES_ENV} moves the root)",
+         {FIXTURES_ENV} moves the root)\n",
         path.display()
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     None
 }
 
