@@ -2,6 +2,8 @@
 # Host tools for the image builder (preau-image) and its boot tests.
 # QEMU comes from bookworm-backports: bookworm's own qemu-system would replace the
 # machine's newer qemu-utils (10.x from backports) with an older one.
+# binfmt-support gives update-binfmts, which preau-image (as root) uses to enable the
+# qemu-aarch64 entry before a Pi build; it writes the entry itself when that is missing.
 set -euo pipefail
 SUDO="${SUDO:-}"
 
@@ -16,6 +18,6 @@ fi
 
 $SUDO apt-get install -y -qq --no-install-recommends \
     mmdebstrap arch-test mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
-    debian-archive-keyring ca-certificates >/dev/null
+    debian-archive-keyring ca-certificates binfmt-support >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
     qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils ovmf >/dev/null

@@ -44,14 +44,13 @@ async fn teacher(env: &AppEnv, router: Router) -> Client {
 
 #[tokio::test]
 async fn a_teacher_adds_their_own_moodle_course_after_trusting_its_publisher() {
-    let Some(fixtures) = preau_tests::fixtures() else { return };
+    let Some(mbz) = preau_tests::fixture("moodle/teluq-inf6450-fr-moodle41.mbz") else { return };
     let (env, router, data, _dir) = real_box();
     let mut t = teacher(&env, router).await;
 
     // The teacher's own course: a real Moodle backup, built with their own key.
     let stick = data.parent().unwrap().join("stick");
     let key = preau_pack::SecretKey::generate();
-    let mbz = fixtures.join("moodle/teluq-inf6450-fr-moodle41.mbz");
     let imported = preau_import::import(&mbz, &preau_import::ImportOptions::default()).unwrap();
     let id = imported.tree.meta.id.clone();
     let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };

@@ -73,12 +73,8 @@ impl Setup {
 
 #[test]
 fn fixture_course_v1_then_v2_adds_little_and_extracts_byte_exact() {
-    let Some(fixtures) = preau_tests::fixtures() else {
-        return;
-    };
-    let sites = fixtures.join("sites");
-    let v1 = sites.join("cours-python_2024-11-14_d996c94.tar");
-    let v2 = sites.join("cours-python_2025-09-29_366b8c0.tar");
+    let Some(v1) = preau_tests::fixture("sites/cours-python_2024-11-14_d996c94.tar") else { return };
+    let Some(v2) = preau_tests::fixture("sites/cours-python_2025-09-29_366b8c0.tar") else { return };
     let t = Setup::new();
     let repo = t.p("repo");
     let json = |o: Output| -> serde_json::Value {
@@ -383,10 +379,11 @@ fn rotating_the_key_keeps_old_trust_working_and_retires_the_old_key() {
 /// a GIFT file without extension; the import report comes with the build summary.
 #[test]
 fn pack_build_imports_moodle_backups_and_question_files_by_content() {
-    let Some(fixtures) = preau_tests::fixtures() else { return };
+    let Some(teluq) = preau_tests::fixture("moodle/teluq-inf6450-fr-moodle41.mbz") else { return };
+    let Some(module2) = preau_tests::fixture("questions/gift/uclouvain-louv23x-module2-fr.gift") else { return };
     let t = Setup::new();
     let mbz = t.p("cours.tar");
-    std::fs::copy(fixtures.join("moodle/teluq-inf6450-fr-moodle41.mbz"), &mbz).unwrap();
+    std::fs::copy(teluq, &mbz).unwrap();
     let out = t.build(&mbz, &["--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -395,7 +392,7 @@ fn pack_build_imports_moodle_backups_and_question_files_by_content() {
     let id = v["id"].as_str().unwrap().to_string();
 
     let gift = t.p("questions");
-    std::fs::copy(fixtures.join("questions/gift/uclouvain-louv23x-module2-fr.gift"), &gift).unwrap();
+    std::fs::copy(module2, &gift).unwrap();
     let out = t.build(&gift, &["--id", "quiz-module2"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);

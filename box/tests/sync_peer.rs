@@ -15,10 +15,6 @@ use preau_pack::{Repo, SecretKey};
 
 const PACK: &str = "cours-python";
 
-fn tar(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sites").join(name)
-}
-
 fn publish(repo: &Path, key: &SecretKey, tar: &Path) {
     let mut tree = from_tar(tar, SourceLimits::default()).unwrap();
     tree.meta.id = PACK.into();
@@ -54,8 +50,8 @@ fn sync_pull(from: &str, data: &Path, trust: &Path) -> serde_json::Value {
 
 #[test]
 fn box_b_pulls_v1_then_v2_from_box_a() {
-    let v1 = tar("cours-python_2024-11-14_d996c94.tar");
-    let v2 = tar("cours-python_2025-09-29_366b8c0.tar");
+    let Some(v1) = preau_tests::fixture("sites/cours-python_2024-11-14_d996c94.tar") else { return };
+    let Some(v2) = preau_tests::fixture("sites/cours-python_2025-09-29_366b8c0.tar") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let publisher = tmp.path().join("publisher");
     let key = SecretKey::generate();

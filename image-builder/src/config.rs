@@ -1,13 +1,15 @@
 //! `preau.toml`, the one file a technician edits on the card's boot partition.
 //!
-//! These types mirror the box's config (ARCHITECTURE.md) without depending on the box
-//! crate: the image tool validates the file before it goes on a card (`build`,
-//! `personalize`, `check-config`) and, on the box at every boot, turns it into the
-//! network configuration (`firstboot`). Unknown keys are errors, as in the box.
+//! The schema and every check are the `preau-config` crate, the same the box reads with:
+//! the image tool validates the file before it goes on a card (`build`, `personalize`,
+//! `check-config`) with exactly the box's rules and messages, and, on the box at every
+//! boot, turns it into the network configuration (`firstboot`). What is the image's own
+//! is here: where things are on the image, the defaults of its hotspot, and writing the
+//! effective file back.
 
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub use preau_config::{Config as BoxConfig, ConfigError, WifiMode};
 
 /// Where the image mounts the FAT boot partition (on both boards).
 pub const BOOT_MOUNT: &str = "/boot/firmware";
@@ -15,84 +17,6 @@ pub const BOOT_MOUNT: &str = "/boot/firmware";
 pub const DATA_DIR: &str = "/var/lib/preau";
 /// Where `--packs` goes in the root filesystem; the box installs it at start.
 pub const PRELOAD_DIR: &str = "/usr/share/preau/preload";
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BoxConfig {
-    #[serde(default, rename = "box", skip_serializing_if = "BoxSection::is_empty")]
-    pub box_: BoxSection,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wifi: Option<Wifi>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync: Option<Sync>,
-    /// The box's HTTP server limits: passed through as written, the box checks them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<toml::Table>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BoxSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub school: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub setup_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-}
-
-impl BoxSection {
-    fn is_empty(&self) -> bool {
-        *self == BoxSection::default()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum WifiMode {
-    /// The built-in radio is an access point (about 8–10 devices).
-    #[default]
-    Hotspot,
-    /// The box is on Ethernet behind an external access point (a full class).
-    Ethernet,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Wifi {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<WifiMode>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passphrase: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sync {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repository: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trusted_keys: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preload: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hours: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_rate: Option<u64>,
-    /// Shared by the boxes of one school: peers with it get each other's quiz answers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peer_token: Option<String>,
-}
 
 /// The network settings the image derives from the config, with defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,104 +30,60 @@ pub struct Network {
     pub country: String,
 }
 
-impl BoxConfig {
-    pub fn parse(text: &str) -> Result<BoxConfig> {
-        let config: BoxConfig = toml::from_str(text)?;
-        config.network()?;
-        config.validate_rest()?;
-        Ok(config)
-    }
-
-    pub fn load(path: &Path) -> Result<BoxConfig> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read the config {}", path.display()))?;
-        BoxConfig::parse(&text)
-            .with_context(|| format!("invalid config {} (see image-builder/README.md for the keys)", path.display()))
-    }
-
+/// What the image does with a checked config.
+pub trait ImageConfig {
     /// The config the box runs with on an image: the technician's file, with the image's
     /// data folder and preload folder filled in where the file leaves them out.
-    pub fn effective(&self, preload: bool) -> BoxConfig {
+    fn effective(&self, preload: bool) -> BoxConfig;
+    fn to_toml(&self) -> String;
+    /// The network settings for hostapd and dnsmasq, defaults filled in (the values
+    /// were checked when the file was parsed).
+    fn network(&self) -> Network;
+}
+
+/// `preau-image check-config FILE`: the file checked with exactly the box's rules (the
+/// same loader as `preau serve --config FILE`, same messages), and what the image makes
+/// of it, for the technician.
+pub fn check_config(path: &Path) -> Result<String, ConfigError> {
+    let n = BoxConfig::load(path)?.network();
+    Ok(format!(
+        "{}: valid. hostname {}, {:?} mode, SSID \"{}\" ({}), channel {}, country {}",
+        path.display(),
+        n.hostname,
+        n.mode,
+        n.ssid,
+        if n.passphrase.is_some() { "WPA2" } else { "open" },
+        n.channel,
+        n.country
+    ))
+}
+
+impl ImageConfig for BoxConfig {
+    fn effective(&self, preload: bool) -> BoxConfig {
         let mut c = self.clone();
-        c.box_.data.get_or_insert_with(|| DATA_DIR.to_string());
-        c.box_.listen.get_or_insert_with(|| "0.0.0.0:80".to_string());
+        c.box_.data.get_or_insert_with(|| PathBuf::from(DATA_DIR));
+        c.box_.listen.get_or_insert_with(|| ([0, 0, 0, 0], 80).into());
         if preload {
-            let sync = c.sync.get_or_insert_with(Sync::default);
-            sync.preload.get_or_insert_with(|| PRELOAD_DIR.to_string());
+            c.sync.preload.get_or_insert_with(|| PathBuf::from(PRELOAD_DIR));
         }
         c
     }
 
-    pub fn to_toml(&self) -> String {
+    fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serializes")
     }
 
-    /// The network settings, checked: anything hostapd or dnsmasq would refuse (or
-    /// misread) is refused here with the rule it breaks.
-    pub fn network(&self) -> Result<Network> {
-        let wifi = self.wifi.clone().unwrap_or_default();
-        let hostname = self.box_.hostname.clone().unwrap_or_else(|| "preau".into());
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        };
-        if !label_ok(&hostname) {
-            bail!("box.hostname {hostname:?}: use 1-63 letters, digits or '-' (not at either end)");
+    fn network(&self) -> Network {
+        let w = &self.wifi;
+        Network {
+            hostname: self.hostname().to_string(),
+            mode: w.mode.unwrap_or_default(),
+            ssid: w.ssid.clone().unwrap_or_else(|| "Preau".into()),
+            passphrase: w.passphrase.clone(),
+            // Checked to be 1 to 13 by preau-config.
+            channel: w.channel.map_or(6, |c| u8::try_from(c).unwrap_or(6)),
+            country: w.country.clone().unwrap_or_else(|| "FR".into()),
         }
-        let ssid = wifi.ssid.unwrap_or_else(|| "Preau".into());
-        if ssid.is_empty() || ssid.len() > 32 || ssid.chars().any(|c| c.is_control()) {
-            bail!("wifi.ssid {ssid:?}: use 1 to 32 bytes, no control characters");
-        }
-        if let Some(p) = &wifi.passphrase
-            && (p.len() < 8 || p.len() > 63 || !p.chars().all(|c| (' '..='~').contains(&c)))
-        {
-            bail!("wifi.passphrase: use 8 to 63 printable ASCII characters (WPA2 rule)");
-        }
-        let channel = wifi.channel.unwrap_or(6);
-        if !(1..=13).contains(&channel) {
-            bail!("wifi.channel = {channel}: use a 2.4 GHz channel from 1 to 13");
-        }
-        let country = wifi.country.unwrap_or_else(|| "FR".into());
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            bail!("wifi.country {country:?}: use a two-letter upper-case country code such as \"FR\"");
-        }
-        Ok(Network {
-            hostname,
-            mode: wifi.mode.unwrap_or_default(),
-            ssid,
-            passphrase: wifi.passphrase,
-            channel,
-            country,
-        })
-    }
-
-    fn validate_rest(&self) -> Result<()> {
-        if let Some(listen) = &self.box_.listen
-            && listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            bail!("box.listen {listen:?}: use an address and port such as \"0.0.0.0:80\"");
-        }
-        if let Some(code) = &self.box_.setup_code
-            && code.len() < 6
-        {
-            bail!("box.setup_code: use at least 6 characters");
-        }
-        if let Some(sync) = &self.sync {
-            for key in sync.trusted_keys.iter().flatten() {
-                if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
-                    bail!("sync.trusted_keys: {key:?} is not a hex ed25519 public key (64 hex digits)");
-                }
-            }
-            if let Some(url) = &sync.repository
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                bail!("sync.repository {url:?}: use an http:// or https:// URL");
-            }
-        }
-        Ok(())
     }
 }
 
@@ -238,7 +118,7 @@ max_rate = 250000
     fn the_architecture_example_parses_and_round_trips() {
         let c = BoxConfig::parse(FULL).unwrap();
         assert_eq!(c.box_.school.as_deref(), Some("École de Saint-Martin"));
-        let n = c.network().unwrap();
+        let n = c.network();
         assert_eq!(n.ssid, "Preau-Ecole");
         assert_eq!(n.mode, WifiMode::Hotspot);
         let again = BoxConfig::parse(&c.to_toml()).unwrap();
@@ -248,28 +128,29 @@ max_rate = 250000
     #[test]
     fn empty_config_is_valid_and_open() {
         let c = BoxConfig::parse("").unwrap();
-        let n = c.network().unwrap();
+        let n = c.network();
         assert_eq!((n.hostname.as_str(), n.ssid.as_str(), n.channel), ("preau", "Preau", 6));
         assert_eq!(n.passphrase, None, "no default password");
         let e = c.effective(true);
-        assert_eq!(e.box_.data.as_deref(), Some(DATA_DIR));
-        assert_eq!(e.sync.unwrap().preload.as_deref(), Some(PRELOAD_DIR));
-        assert!(c.effective(false).sync.is_none());
+        assert_eq!(e.box_.data.as_deref(), Some(Path::new(DATA_DIR)));
+        assert_eq!(e.sync.preload.as_deref(), Some(Path::new(PRELOAD_DIR)));
+        assert!(c.effective(false).sync.preload.is_none());
     }
 
     #[test]
     fn effective_keeps_what_the_technician_wrote() {
         let c = BoxConfig::parse("[box]\ndata = \"/srv/x\"\n[sync]\npreload = \"/p\"").unwrap();
         let e = c.effective(true);
-        assert_eq!(e.box_.data.as_deref(), Some("/srv/x"));
-        assert_eq!(e.sync.unwrap().preload.as_deref(), Some("/p"));
+        assert_eq!(e.box_.data.as_deref(), Some(Path::new("/srv/x")));
+        assert_eq!(e.sync.preload.as_deref(), Some(Path::new("/p")));
     }
 
     #[test]
     fn server_section_passes_through() {
         let c = BoxConfig::parse("[server]\nmax_connections = 64\nmdns = false").unwrap();
         let again = BoxConfig::parse(&c.effective(false).to_toml()).unwrap();
-        assert_eq!(again.server.unwrap()["max_connections"].as_integer(), Some(64));
+        assert_eq!(again.server.max_connections, Some(64));
+        assert_eq!(again.server.mdns, Some(false));
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub fn cross_build(
         names.push(bin.to_string());
     }
     tools::require(&[&tools::MMDEBSTRAP])?;
+    // The binaries are for a Pi image, whose Debian root runs arm64 programs: check that
+    // this machine can (or make it so, as root) now, not after the cross-build.
+    crate::binfmt::ensure_arm64()?;
     if !workspace.join("Cargo.toml").is_file() {
         bail!(
             "{} is not the workspace (no Cargo.toml): run from the repository root or pass --workspace",

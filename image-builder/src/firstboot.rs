@@ -6,7 +6,7 @@
 //!
 //! The same generators run at build time, so the files can be read back from an image.
 
-use crate::config::{BoxConfig, Network, WifiMode};
+use crate::config::{BoxConfig, ImageConfig, Network, WifiMode};
 use crate::tools::write_file;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -90,7 +90,7 @@ pub fn wlan_network(_n: &Network) -> String {
 /// `hostname_file` when it differs. Returns what it did, for the console.
 pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: bool) -> Result<String> {
     let config = if config_path.exists() { BoxConfig::load(config_path)? } else { BoxConfig::default() };
-    let n = config.network()?;
+    let n = config.network();
     std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     // The effective config holds the setup code and the Wi-Fi passphrase: readable by
     // root and the box's group only.
@@ -155,7 +155,7 @@ mod tests {
     use super::*;
 
     fn net(text: &str) -> Network {
-        BoxConfig::parse(text).unwrap().network().unwrap()
+        BoxConfig::parse(text).unwrap().network()
     }
 
     #[test]
@@ -193,8 +193,8 @@ mod tests {
         assert!(run.join("network/10-preau-wlan.network").exists());
         assert_eq!(std::fs::read_to_string(&hostname).unwrap(), "salle-3\n");
         let eff = BoxConfig::parse(&std::fs::read_to_string(run.join("preau.toml")).unwrap()).unwrap();
-        assert_eq!(eff.box_.data.as_deref(), Some("/var/lib/preau"));
-        assert_eq!(eff.sync.unwrap().preload.as_deref(), Some("/usr/share/preau/preload"));
+        assert_eq!(eff.box_.data.as_deref(), Some(Path::new("/var/lib/preau")));
+        assert_eq!(eff.sync.preload.as_deref(), Some(Path::new("/usr/share/preau/preload")));
 
         std::fs::write(&cfg, "[wifi]\nmode = \"ethernet\"").unwrap();
         let said = apply(&cfg, &run, &hostname, false).unwrap();

@@ -8,8 +8,10 @@
 //! - `image`: assembling partitions without loop mounts; `outputs`: xz/zstd, bmap,
 //!   checksums, os_list.
 //! - `personalize`: a new `preau.toml` into a built image; `cross`: the aarch64 build.
-//! - `elf`, `tools`: binary architecture checks, host tools.
+//! - `elf`, `tools`: binary architecture checks, host tools; `binfmt`: arm64 programs
+//!   through QEMU on an x86 build machine, set up before a Pi build starts.
 
+pub mod binfmt;
 pub mod boot;
 pub mod config;
 pub mod cross;

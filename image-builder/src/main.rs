@@ -121,18 +121,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::CheckConfig { config } => {
-            let c = config::BoxConfig::load(&config)?;
-            let n = c.network()?;
-            println!(
-                "{}: valid. hostname {}, {:?} mode, SSID \"{}\" ({}), channel {}, country {}",
-                config.display(),
-                n.hostname,
-                n.mode,
-                n.ssid,
-                if n.passphrase.is_some() { "WPA2" } else { "open" },
-                n.channel,
-                n.country
-            );
+            println!("{}", config::check_config(&config)?);
             Ok(())
         }
         Cmd::CrossBuild { workspace, chroot, mirror, security_mirror, mut bins } => {

@@ -108,15 +108,8 @@ pub fn mmdebstrap(profile: &Profile, target: &Path) -> Result<()> {
     if target.exists() {
         std::fs::remove_dir_all(target).with_context(|| format!("cannot remove the old {}", target.display()))?;
     }
-    if profile.board == Board::RpiArm64 && !cfg!(target_arch = "aarch64") {
-        tools::require(&[&tools::QEMU_ARM_STATIC])?;
-        if !Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
-            bail!(
-                "arm64 programs cannot run here: binfmt_misc has no qemu-aarch64 entry. Run: \
-                 sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
-                 sudo /usr/lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf"
-            );
-        }
+    if profile.board == Board::RpiArm64 {
+        crate::binfmt::ensure_arm64()?;
     }
     tools::run_visible(&mut mmdebstrap_command(profile, target))
 }

@@ -2,19 +2,44 @@
 
 use std::path::PathBuf;
 
-/// The shared fixtures folder (`../shared/fixtures` from the repository root).
-///
-/// Returns `None` when it is missing, unless `CI=true`, where a missing fixture folder
-/// is a broken setup and must fail loudly rather than skip.
-pub fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    if dir.is_dir() {
-        return Some(dir.canonicalize().expect("canonical fixtures path"));
+/// The environment variable that moves the fixture root (a newcomer's own copy, or an
+/// empty folder to check that every fixture test skips or fails as it should).
+pub const FIXTURES_ENV: &str = "PREAU_FIXTURES";
+
+/// Where the shared fixtures are: `$PREAU_FIXTURES`, else `../shared/fixtures` beside
+/// the repository. README, "Test fixtures", says what they are and how to fetch them.
+pub fn fixtures_root() -> PathBuf {
+    match std::env::var_os(FIXTURES_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
     }
+}
+
+/// One fixture (a file or a folder), by its path under the fixture root, such as
+/// `moodle/teluq-inf6450-fr-moodle41.mbz`. The one rule for every test that needs one:
+/// when it is missing, the test skips with one line naming it, except with `CI=true`,
+/// where a missing fixture is a broken setup and the test fails loudly.
+pub fn fixture(rel: &str) -> Option<PathBuf> {
+    let path = fixtures_root().join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    let test = std::thread::current().name().unwrap_or("this test").to_string();
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("../shared/fixtures is missing (looked at {}) and CI=true", dir.display());
+        panic!(
+            "fixture {rel} is missing (looked at {}) and CI=true: the shared fixtures must be there \
+             (tests/fixtures/fetch.sh, or set {FIXTURES_ENV})",
+            path.display()
+        );
     }
-    eprintln!("skipping: ../shared/fixtures is missing");
+    // Straight to the process's stderr, not `eprintln!`: libtest captures the macros'
+    // output of passing tests, and a skip must be seen, not pass for green.
+    let line = format!(
+        "skipping {test}: fixture {rel} is missing (looked at {}; tests/fixtures/fetch.sh fetches it, \
+         {FIXTURES_ENV} moves the root)\n",
+        path.display()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     None
 }
 

@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,18 +18,28 @@ use preau_pack::{Repo, SecretKey};
 
 pub const PACK: &str = "cours-python";
 
-pub fn fixture(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sites").join(name);
-    assert!(p.is_file(), "missing fixture {}", p.display());
-    p
+const V1: &str = "sites/cours-python_2024-11-14_d996c94.tar";
+const V2: &str = "sites/cours-python_2025-09-29_366b8c0.tar";
+
+/// Whether the two versions of the fixture course are there: a test that uses them starts
+/// with `let Some(()) = course() else { return };` (skip outside CI, fail with `CI=true`:
+/// the one rule of `preau_tests::fixture`).
+pub fn course() -> Option<()> {
+    preau_tests::fixture(V1)?;
+    preau_tests::fixture(V2)?;
+    Some(())
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    preau_tests::fixture(rel).unwrap_or_else(|| panic!("{rel}: call common::course() first"))
 }
 
 pub fn v1_tar() -> PathBuf {
-    fixture("cours-python_2024-11-14_d996c94.tar")
+    fixture(V1)
 }
 
 pub fn v2_tar() -> PathBuf {
-    fixture("cours-python_2025-09-29_366b8c0.tar")
+    fixture(V2)
 }
 
 /// Builds (or adds a version to) the fixture pack in `repo` from a tar.
@@ -113,8 +124,11 @@ http {{
             root = root.display()
         );
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        // Its own process group (master and worker), so that Drop stops both: killing the
+        // master alone left its worker listening, one per test run.
         let child = Command::new("nginx")
             .args(["-c", &dir.path().join("nginx.conf").display().to_string(), "-e", &format!("{d}/error.log")])
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -175,8 +189,24 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// Stops the whole process group, also when a test panics (Drop runs on unwinding):
+    /// SIGTERM (nginx's fast shutdown), and SIGKILL to the group if the master has not
+    /// exited within 5 s. (The group is signalled while the master, its leader, is not
+    /// yet reaped, so its id cannot have been reused.)
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill").args([sig, "--", &group]).stderr(Stdio::null()).status();
+        };
+        signal("-TERM");
+        for _ in 0..500 {
+            // nginx's master exits after its workers: once it is gone, so is the group.
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signal("-KILL");
         let _ = self.child.wait();
     }
 }

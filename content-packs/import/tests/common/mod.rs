@@ -6,17 +6,10 @@ use std::path::{Path, PathBuf};
 
 use preau_import::Imported;
 
-/// `<repo root>/../shared/fixtures/<sub>`, or None (skip) when absent outside CI.
+/// A real fixture under the shared fixture root, or None (skip) when absent outside CI:
+/// the one rule of `preau_tests::fixture`.
 pub fn fixture(sub: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(sub);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixture {} is missing (CI=true): the shared fixtures must be beside the repository", p.display());
-    }
-    eprintln!("skipping: fixture {} not found", p.display());
-    None
+    preau_tests::fixture(sub)
 }
 
 /// The bytes of one file of an import's tree.
