@@ -7,6 +7,7 @@
 //! - [`pull`]: the whole pull; [`install`]: the folder entry point the box uses.
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
+//! - [`upstream`]: pushing the box's xAPI outbox to a learning record store.
 
 pub mod apply;
 pub mod auto;
@@ -19,6 +20,7 @@ pub mod pull;
 pub mod remove;
 pub mod source;
 pub mod trust;
+pub mod upstream;
 
 pub use install::{
     InstallSummary, add_from_folder, folder_publisher, install_from_folder, knows_publisher, trust_publisher,
