@@ -22,6 +22,7 @@ pub struct Config {
     pub wifi: WifiSection,
     pub sync: SyncSection,
     pub server: ServerSection,
+    pub upstream: UpstreamSection,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,6 +70,70 @@ pub struct SyncSection {
     /// that carry it, and the background sync sends it to peers. Without it, peers get
     /// everything but quiz answers, and pupils cannot fetch answers through `/repo/`.
     pub peer_token: Option<String>,
+}
+
+/// `[upstream]`: where the outbox of xAPI statements goes (a learning record store).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSection {
+    /// LRS base URL, http(s), ending with `/`; statements go to `<lrs>xAPI/statements`.
+    pub lrs: Option<String>,
+    pub username: Option<String>,
+    /// Never printed or logged (`Debug` redacts it).
+    pub password: Option<String>,
+    pub enabled: bool,
+    /// Days an acknowledged statement is kept on the box (1 to 3650).
+    pub keep_days: u32,
+    /// Send free-text responses as they are (the school decided so); otherwise a hash
+    /// and a length.
+    pub send_responses: bool,
+    /// Most statements the outbox keeps when it cannot drain.
+    pub max_outbox: u64,
+    /// Base URL of the actors' `account.homePage` (`<home_page>box/<box id>`); the
+    /// LRS URL when unset.
+    pub home_page: Option<String>,
+}
+
+impl Default for UpstreamSection {
+    fn default() -> UpstreamSection {
+        UpstreamSection {
+            lrs: None,
+            username: None,
+            password: None,
+            enabled: true,
+            keep_days: 30,
+            send_responses: false,
+            max_outbox: 200_000,
+            home_page: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for UpstreamSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSection")
+            .field("lrs", &self.lrs)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("enabled", &self.enabled)
+            .field("keep_days", &self.keep_days)
+            .field("send_responses", &self.send_responses)
+            .field("max_outbox", &self.max_outbox)
+            .field("home_page", &self.home_page)
+            .finish()
+    }
+}
+
+impl UpstreamSection {
+    /// Whether the box pushes at all: enabled and an LRS configured.
+    pub fn active(&self) -> bool {
+        self.enabled && self.lrs.is_some()
+    }
+
+    /// The home page base: `home_page`, or the LRS URL.
+    pub fn home_page_base(&self) -> Option<&str> {
+        self.home_page.as_deref().or(self.lrs.as_deref())
+    }
 }
 
 /// Limits of the HTTP server. The defaults suit a Pi serving one class (30 pupils, each
@@ -203,6 +268,28 @@ impl Config {
         check_range("server.max_body_bytes", v.max_body_bytes, 1024, 4 * 1024 * 1024 * 1024)?;
         check_range("server.keep_alive_max_requests", v.keep_alive_max_requests.map(u64::from), 1, 1_000_000)?;
         check_range("server.cache_bytes", v.cache_bytes, 0, 1024 * 1024 * 1024)?;
+        let u = &self.upstream;
+        if let Some(l) = &u.lrs {
+            check_base_url("upstream.lrs", l)?;
+        }
+        if let Some(h) = &u.home_page {
+            check_base_url("upstream.home_page", h)?;
+        }
+        if let Some(n) = &u.username {
+            check_len("upstream.username", n, 1, 200)?;
+            if n.contains(':') {
+                bail!("upstream.username: must not contain ':' (HTTP basic authentication)");
+            }
+        }
+        if let Some(p) = &u.password {
+            // Never echo the value itself.
+            check_len("upstream.password", p, 1, 200)?;
+        }
+        if u.lrs.is_some() && (u.username.is_none() || u.password.is_none()) {
+            bail!("upstream: set both username and password for the LRS");
+        }
+        check_range("upstream.keep_days", Some(u64::from(u.keep_days)), 1, 3650)?;
+        check_range("upstream.max_outbox", Some(u.max_outbox), 1000, 10_000_000)?;
         Ok(())
     }
 
@@ -234,6 +321,23 @@ fn check_len(key: &str, value: &str, min: usize, max: usize) -> Result<()> {
     }
     if value.chars().any(char::is_control) {
         bail!("{key}: control characters are not allowed");
+    }
+    Ok(())
+}
+
+/// An http(s) URL ending with `/`, without user info (credentials have their own keys).
+fn check_base_url(key: &str, url: &str) -> Result<()> {
+    check_len(key, url, 8, 2000)?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("{key}: {url:?} is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains('@') || rest.contains(char::is_whitespace) {
+        bail!("{key}: {url:?} needs a host name, and no user name or spaces in it");
+    }
+    if !url.ends_with('/') {
+        bail!("{key}: {url:?} must end with '/'");
     }
     Ok(())
 }
@@ -311,6 +415,16 @@ max_rate = 250000
 [server]
 max_connections = 64
 mdns = false
+
+[upstream]
+lrs = "https://lrs.example.org/"
+username = "box"
+password = "s3cret-pass"
+enabled = true
+keep_days = 60
+send_responses = false
+max_outbox = 100000
+home_page = "https://preau.example.org/"
 "#,
         )
         .unwrap();
@@ -318,6 +432,29 @@ mdns = false
         assert_eq!(c.wifi.mode, Some(WifiMode::Hotspot));
         assert_eq!(c.limits().max_connections, 64);
         assert_eq!(parse_hours("22:00-06:00").unwrap(), (22 * 60, 6 * 60));
+        assert!(c.upstream.active() && c.upstream.keep_days == 60);
+        assert_eq!(c.upstream.home_page_base(), Some("https://preau.example.org/"));
+        assert!(!format!("{c:?}").contains("s3cret-pass"), "Debug must redact the password");
+    }
+
+    #[test]
+    fn upstream_defaults_and_errors() {
+        let u = Config::parse("").unwrap().upstream;
+        assert!(u.enabled && !u.active() && !u.send_responses);
+        assert_eq!((u.keep_days, u.max_outbox), (30, 200_000));
+        let err = |t: &str| format!("{:#}", Config::parse(t).unwrap_err());
+        let e = err("[upstream]\nlrs = \"ftp://x/\"\nusername = \"a\"\npassword = \"b\"\n");
+        assert!(e.contains("upstream.lrs"), "{e}");
+        let e = err("[upstream]\nlrs = \"https://x.org/lrs\"\nusername = \"a\"\npassword = \"b\"\n");
+        assert!(e.contains("end with '/'"), "{e}");
+        let e = err("[upstream]\nlrs = \"https://x.org/\"\n");
+        assert!(e.contains("username and password"), "{e}");
+        let e = err("[upstream]\nkeep_days = 0\n");
+        assert!(e.contains("upstream.keep_days"), "{e}");
+        let e = err("[upstream]\npasword = \"x\"\n");
+        assert!(e.contains("pasword"), "{e}");
+        let e = err("[upstream]\nusername = \"a\"\npassword = \"hunter2-secret\"\nlrs = \"https://u:p@x.org/\"\n");
+        assert!(e.contains("upstream.lrs") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub trait PackSource: Send + Sync {
     fn list(&self) -> Vec<PackInfo>;
     /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
+    /// The installed version of a pack (xAPI statements name it).
+    fn version(&self, _pack: &str) -> Option<u64> {
+        None
+    }
     /// Installs the packs of a repository folder (a USB stick) through the one verified
     /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
     /// chose to trust for this folder. Returns a summary for the teacher.
@@ -125,6 +129,10 @@ impl PackSource for LibraryPacks {
         let p = self.library.get(pack)?;
         let entry = p.public_file(path)?;
         self.library.read_file(entry).ok()
+    }
+
+    fn version(&self, pack: &str) -> Option<u64> {
+        self.library.get(pack).map(|p| p.manifest.version)
     }
 
     fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError> {

@@ -9,6 +9,7 @@ pub mod progress;
 pub mod serve;
 pub mod source;
 pub mod sync;
+pub mod upstream;
 
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
@@ -29,6 +30,9 @@ enum Command {
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Send pupils' activity (the xAPI outbox) to the learning record store.
+    #[command(subcommand)]
+    Upstream(upstream::UpstreamCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -38,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
+        Command::Upstream(c) => upstream::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

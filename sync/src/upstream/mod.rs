@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod plan;
 pub mod publish;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use preau_pack::Result;
@@ -163,6 +164,49 @@ pub fn push(
     sum.gzip = transport.gzip();
     sum.seconds = started.elapsed().as_secs_f64();
     Ok(sum)
+}
+
+/// The learner database inside a box data folder.
+pub const DB_FILE: &str = "preau.sqlite";
+
+/// Everything a push from a data folder needs (the CLI and the background loop).
+#[derive(Debug, Clone)]
+pub struct UpstreamJob {
+    pub data_dir: PathBuf,
+    pub endpoint: LrsEndpoint,
+    pub push: PushOptions,
+    /// Send the box's health statement after a push that reached the LRS.
+    pub send_health: bool,
+}
+
+/// One push from the data folder's outbox, then the health statement. `last_sync` is
+/// the last content sync's outcome, for the health report.
+pub fn run_job(
+    job: &UpstreamJob,
+    last_sync: Option<String>,
+    progress: Progress<'_>,
+    sleep: Sleep<'_>,
+) -> Result<(PushSummary, bool)> {
+    let mut outbox = SqliteOutbox::open(&job.data_dir.join(DB_FILE))?;
+    let mut transport = HttpTransport::new(job.endpoint.clone())?;
+    // The box's corrected time, as its statements use.
+    let offset = outbox.clock_offset()?;
+    let now = move || preau_pack::meta::now_unix() as i64 + offset;
+    let summary = push(&mut outbox, &mut transport, &job.push, &now, progress, sleep)?;
+    let mut health_sent = false;
+    if job.send_health && summary.error.is_none() {
+        let mut h = Health::probe(&job.data_dir);
+        h.box_id = job.push.publish.box_id.clone();
+        h.clock_offset_secs = offset;
+        h.last_sync = last_sync;
+        h.packs = preau_pack::installed::Installed::load(&job.data_dir.join("repo"))
+            .map(|i| i.packs.into_iter().map(|(id, p)| (id, p.version)).collect())
+            .unwrap_or_default();
+        let statement = health_statement(&h, &job.push.publish, now());
+        let item = Item { id: String::new(), json: statement.to_string() };
+        health_sent = transport.post(&plan::body(std::slice::from_ref(&item))) == Reply::Stored;
+    }
+    Ok((summary, health_sent))
 }
 
 #[cfg(test)]

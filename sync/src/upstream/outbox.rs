@@ -5,7 +5,8 @@
 //! - `outbox(id TEXT PRIMARY KEY, pupil_id, statement TEXT, created INTEGER,
 //!   sent INTEGER NULL, quarantined TEXT NULL, quarantined_at INTEGER NULL)`, schema
 //!   version ([`MIN_SCHEMA`]) or later; the box inserts, this module marks and deletes;
-//! - `settings(key, value)`: this module owns the keys starting with `upstream.`.
+//! - `settings(key, value)`: this module owns the keys starting with `upstream.`, and
+//!   reads the box's `clock_offset` (seconds added to the system clock).
 //!
 //! Every query is bounded (`LIMIT`), and every change is one transaction: a statement is
 //! marked sent in the same transaction as the counters, only after the LRS acknowledged
@@ -175,6 +176,11 @@ impl SqliteOutbox {
             Some((t.parse().ok()?, msg.to_string()))
         });
         Ok(PushStatus { last_success, last_error })
+    }
+
+    /// Seconds the box adds to its system clock (the box's `clock_offset` setting).
+    pub fn clock_offset(&self) -> Result<i64> {
+        Ok(get(&self.conn, "clock_offset")?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     pub fn set_error(&self, now: i64, why: &str) -> Result<()> {
