@@ -76,6 +76,19 @@ pub struct AppEnv {
     pub packs: Arc<dyn PackSource>,
     /// The background sync's status, if the box syncs by itself (admin page).
     pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
+    /// `[upstream]` as the admin page shows it, if the box pushes to an LRS.
+    pub upstream: Option<UpstreamInfo>,
+}
+
+/// What the admin page says about the upstream push (never the password).
+#[derive(Debug, Clone)]
+pub struct UpstreamInfo {
+    /// The LRS base URL.
+    pub lrs: String,
+    /// How statements are rendered before they leave (the example statement uses it).
+    pub publish: preau_sync::upstream::PublishOptions,
+    pub keep_days: u32,
+    pub max_outbox: u64,
 }
 
 impl AppEnv {
@@ -91,6 +104,12 @@ impl AppEnv {
                 trusted_keys: ctx.config.sync.trusted_keys.clone(),
             }),
             sync_status: ctx.sync_status.clone(),
+            upstream: crate::cli::upstream::job(&ctx.config, &ctx.data_dir, &ctx.box_id).map(|j| UpstreamInfo {
+                lrs: ctx.config.upstream.lrs.clone().unwrap_or_default(),
+                publish: j.push.publish,
+                keep_days: j.push.keep_days,
+                max_outbox: j.push.max_outbox,
+            }),
         }
     }
 }
