@@ -238,6 +238,12 @@ fn check_lrs(lrs: &Lrs, expected: &[String], box_id: &str, uuids: &HashSet<Strin
         assert!(uuids.contains(acc["name"].as_str().unwrap()), "{s}");
         assert!(s["actor"].get("name").is_none() && s["actor"].get("mbox").is_none());
         assert!(s["timestamp"].as_str().unwrap().starts_with("20"));
+        // The activity names the content: the pack and its installed version.
+        let pack = &s["object"]["definition"]["extensions"]["urn:preau:xapi:ext:pack"];
+        assert_eq!(pack["id"], testkit::DEMO, "{s}");
+        assert!(pack["version"].as_u64().is_some(), "{s}");
+        // This machine's clock is set: no statement carries the unset-clock mark.
+        assert!(s["context"]["extensions"].get("urn:preau:xapi:ext:clock-unset").is_none(), "{s}");
     }
     // The short answer and the essay went as a digest and a length.
     let digests = pupils

@@ -29,8 +29,8 @@ pub trait PackSource: Send + Sync {
     fn list(&self) -> Vec<PackInfo>;
     /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
-    /// The installed version of a pack (xAPI statements name it).
-    fn version(&self, _pack: &str) -> Option<u64> {
+    /// The installed version and source of a pack (xAPI statements name them).
+    fn xapi_ref(&self, _pack: &str) -> Option<super::xapi::PackRef> {
         None
     }
     /// Installs the packs of a repository folder (a USB stick) through the one verified
@@ -150,8 +150,12 @@ impl PackSource for LibraryPacks {
         self.library.read_file(entry).ok()
     }
 
-    fn version(&self, pack: &str) -> Option<u64> {
-        self.library.get(pack).map(|p| p.manifest.version)
+    fn xapi_ref(&self, pack: &str) -> Option<super::xapi::PackRef> {
+        self.library.get(pack).map(|p| super::xapi::PackRef {
+            version: p.manifest.version,
+            kind: p.manifest.meta.kind.clone(),
+            source_url: p.manifest.meta.source_url.clone(),
+        })
     }
 
     fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError> {

@@ -15,6 +15,19 @@ pub const CLOCK_FLOOR: i64 = 1_767_225_600;
 pub const EXT_CLOCK_UNSET: &str = "urn:preau:xapi:ext:clock-unset";
 /// Activity definition extension naming the pack and its version.
 pub const EXT_PACK: &str = "urn:preau:xapi:ext:pack";
+/// Activity definition extension with the Moodle source's own identifiers (site, course,
+/// activity, question), for content imported from a Moodle backup.
+pub const EXT_MOODLE: &str = "urn:preau:xapi:ext:moodle-source";
+
+/// What the box knows of an installed pack when a statement is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PackRef {
+    pub version: u64,
+    /// The importer that made it (`moodle`, `git`, `folder`…).
+    pub kind: String,
+    /// Where it came from (for a Moodle backup, the site's `wwwroot`).
+    pub source_url: String,
+}
 
 /// Verbs the box emits, with their ADL identifiers.
 fn verb_iri(verb: &str) -> String {
@@ -50,8 +63,32 @@ pub fn iri_escape(s: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub box_id: String,
-    pub pack_version: Option<u64>,
+    pub pack: Option<PackRef>,
     pub clock_set: bool,
+}
+
+/// The Moodle identifiers behind a path of a Moodle import: the importer names quizzes
+/// `quiz-<cmid>`, assignments `assign-<cmid>`, and keeps Moodle's question ids.
+fn moodle_source(pack: &str, path: &str, r: &PackRef) -> Option<Value> {
+    if r.kind != "moodle" {
+        return None;
+    }
+    let mut v = json!({"site": r.source_url, "course": pack});
+    let (activity, question) = match path.split_once('#') {
+        Some((a, q)) => (a, Some(q)),
+        None => (path, None),
+    };
+    let name = activity.rsplit('/').next().unwrap_or("");
+    if let Some((_, cmid)) = name.split_once('-')
+        && !cmid.is_empty()
+        && cmid.bytes().all(|b| b.is_ascii_digit())
+    {
+        v["activity"] = json!(cmid);
+    }
+    if let Some(q) = question {
+        v["question"] = json!(q);
+    }
+    Some(v)
 }
 
 /// Builds a statement. `now` is a Unix time in seconds (the box's corrected time).
@@ -71,9 +108,14 @@ pub fn statement(
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
     let mut pack_ref = json!({"id": pack});
-    if let Some(v) = origin.pack_version {
-        pack_ref["version"] = json!(v);
+    let mut extensions = serde_json::Map::new();
+    if let Some(r) = &origin.pack {
+        pack_ref["version"] = json!(r.version);
+        if let Some(m) = moodle_source(pack, path, r) {
+            extensions.insert(EXT_MOODLE.into(), m);
+        }
     }
+    extensions.insert(EXT_PACK.into(), pack_ref);
     let mut s = json!({
         "id": id,
         "actor": {
@@ -84,7 +126,7 @@ pub fn statement(
         "object": {
             "objectType": "Activity",
             "id": format!("urn:preau:pack:{}/{}", iri_escape(pack), iri_escape(path)),
-            "definition": {"extensions": {EXT_PACK: pack_ref}},
+            "definition": {"extensions": extensions},
         },
         "timestamp": timestamp,
     });
@@ -103,7 +145,8 @@ mod tests {
 
     #[test]
     fn statements_name_content_and_mark_an_unset_clock() {
-        let o = Origin { box_id: "b".into(), pack_version: Some(4), clock_set: false };
+        let r = PackRef { version: 4, kind: "folder".into(), source_url: String::new() };
+        let o = Origin { box_id: "b".into(), pack: Some(r), clock_set: false };
         let s = statement("i", &o, "u", "opened", "maths", "cours 1/index.html", None, 0);
         assert_eq!(s["object"]["id"], "urn:preau:pack:maths/cours%201/index.html");
         assert_eq!(s["object"]["definition"]["extensions"][EXT_PACK], json!({"id": "maths", "version": 4}));
@@ -113,5 +156,19 @@ mod tests {
         assert!(s.get("context").is_none());
         assert_eq!(s["object"]["id"], "urn:preau:pack:maths/é%22%3C");
         assert_eq!(s["timestamp"], "2026-01-01T00:00:00Z");
+        assert!(s["object"]["definition"]["extensions"].get(EXT_MOODLE).is_none());
+    }
+
+    #[test]
+    fn moodle_imports_carry_the_sources_identifiers() {
+        let r = PackRef { version: 2, kind: "moodle".into(), source_url: "https://elea.example/".into() };
+        let o = Origin { box_id: "b".into(), pack: Some(r), clock_set: true };
+        let s = statement("i", &o, "u", "answered", "fractions-cm2", "_quiz/quiz-812#4471", None, CLOCK_FLOOR);
+        assert_eq!(
+            s["object"]["definition"]["extensions"][EXT_MOODLE],
+            json!({"site": "https://elea.example/", "course": "fractions-cm2", "activity": "812", "question": "4471"})
+        );
+        let s = statement("i", &o, "u", "opened", "fractions-cm2", "section-1/index.html", None, CLOCK_FLOOR);
+        assert_eq!(s["object"]["definition"]["extensions"][EXT_MOODLE].get("activity"), None);
     }
 }

@@ -145,8 +145,8 @@ pub struct PendingAnswer {
     pub max: f64,
 }
 
-/// The installed version of a pack, looked up when a statement is written.
-pub type PackVersions = Box<dyn Fn(&str) -> Option<u64> + Send>;
+/// What the box knows of an installed pack, looked up when a statement is written.
+pub type PackVersions = Box<dyn Fn(&str) -> Option<xapi::PackRef> + Send>;
 
 pub struct Store {
     conn: Connection,
@@ -188,7 +188,7 @@ impl Store {
         &self.box_id
     }
 
-    /// How statements learn the version of the pack they are about.
+    /// How statements learn the version (and source) of the pack they are about.
     pub fn set_pack_versions(&mut self, f: PackVersions) {
         self.pack_versions = Some(f);
     }
@@ -200,7 +200,7 @@ impl Store {
         let clock_set = now >= xapi::CLOCK_FLOOR || self.setting("clock_offset")?.is_some();
         Ok(xapi::Origin {
             box_id: self.box_id.clone(),
-            pack_version: self.pack_versions.as_ref().and_then(|f| f(pack)),
+            pack: self.pack_versions.as_ref().and_then(|f| f(pack)),
             clock_set,
         })
     }
