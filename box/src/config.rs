@@ -199,7 +199,8 @@ impl Config {
 
     /// Parses and checks config text.
     pub fn parse(text: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", redact_secrets(e.to_string().trim_end())))?;
         config.check()?;
         Ok(config)
     }
@@ -323,6 +324,18 @@ fn check_len(key: &str, value: &str, min: usize, max: usize) -> Result<()> {
         bail!("{key}: control characters are not allowed");
     }
     Ok(())
+}
+
+/// toml's errors quote the offending line: never let them show a password.
+fn redact_secrets(message: &str) -> String {
+    message
+        .lines()
+        .map(|l| match l.find("password") {
+            Some(i) if l[i..].contains('=') => format!("{}password = <redacted>", &l[..i]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// An http(s) URL ending with `/`, without user info (credentials have their own keys).
@@ -455,6 +468,9 @@ home_page = "https://preau.example.org/"
         assert!(e.contains("pasword"), "{e}");
         let e = err("[upstream]\nusername = \"a\"\npassword = \"hunter2-secret\"\nlrs = \"https://u:p@x.org/\"\n");
         assert!(e.contains("upstream.lrs") && !e.contains("hunter2"), "{e}");
+        // A syntax error on the password line is reported without the password.
+        let e = err("[upstream]\npassword = hunter2-secret\n");
+        assert!(e.contains("<redacted>") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

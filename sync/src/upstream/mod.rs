@@ -76,6 +76,8 @@ pub struct PushSummary {
     pub deleted: u64,
     pub dropped: u64,
     pub seconds: f64,
+    /// The reason of the last retried request, if any (a cut, a timeout, a 5xx).
+    pub last_retry: Option<String>,
     /// Why the push stopped before the outbox was empty, if it did.
     pub error: Option<String>,
 }
@@ -137,6 +139,7 @@ pub fn push(
                 Step::Retry(why) => {
                     failures += 1;
                     sum.retries += 1;
+                    sum.last_retry = Some(why.clone());
                     if failures > opts.max_retries {
                         sum.error = Some(why);
                         break 'windows;
