@@ -47,7 +47,8 @@ fn b64(input: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in input.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -144,7 +145,13 @@ impl Lrs {
 
     fn get(&self, path: &str) -> common::Resp {
         let auth = format!("Basic {}", b64(format!("{USER}:{}", self.password).as_bytes()));
-        common::request(self.addr(), "GET", path, &[("authorization", &auth), ("x-experience-api-version", "1.0.3")], b"")
+        common::request(
+            self.addr(),
+            "GET",
+            path,
+            &[("authorization", &auth), ("x-experience-api-version", "1.0.3")],
+            b"",
+        )
     }
 
     /// Every statement the LRS holds, through its own query API (following `more`).
@@ -180,8 +187,10 @@ fn box_http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str)
     let text = String::from_utf8_lossy(&resp).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap();
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let location =
-        head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("location: ").map(str::to_string)).unwrap_or_default();
+    let location = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("location: ").map(str::to_string))
+        .unwrap_or_default();
     (status, location, rest.to_string())
 }
 
@@ -195,7 +204,9 @@ fn pupils_answer(data: &Path, tokens: &[String], attempts: usize, tag: &str) {
             let (st, _, page) = box_http(server.addr, token, "GET", &quiz, "");
             assert_eq!(st, 200, "{page}");
             let n = page.split("name=\"n\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
-            let body = format!("csrf={CSRF}&n={n}&q0=1&q1=true&q2=secret-short-{tag}-{p}-{i}&q3=12&q4=secret-essay-{tag}-{p}-{i}");
+            let body = format!(
+                "csrf={CSRF}&n={n}&q0=1&q1=true&q2=secret-short-{tag}-{p}-{i}&q3=12&q4=secret-essay-{tag}-{p}-{i}"
+            );
             let (st, loc, page) = box_http(server.addr, token, "POST", &quiz, &body);
             assert_eq!(st, 303, "{page}");
             assert!(loc.contains("/pupil/attempt/"));
@@ -246,10 +257,8 @@ fn check_lrs(lrs: &Lrs, expected: &[String], box_id: &str, uuids: &HashSet<Strin
         assert!(s["context"]["extensions"].get("urn:preau:xapi:ext:clock-unset").is_none(), "{s}");
     }
     // The short answer and the essay went as a digest and a length.
-    let digests = pupils
-        .iter()
-        .filter(|s| s["result"]["extensions"].get("urn:preau:xapi:ext:response-digest").is_some())
-        .count();
+    let digests =
+        pupils.iter().filter(|s| s["result"]["extensions"].get("urn:preau:xapi:ext:response-digest").is_some()).count();
     assert!(digests > 0, "no response digest found");
     assert!(!health.is_empty(), "no health statement");
     let h = &health[0]["context"]["extensions"]["urn:preau:xapi:ext:health"];
@@ -445,7 +454,10 @@ fn the_outbox_reaches_a_real_lrs_exactly_once_through_cuts_and_kills() {
     assert!(ids_a.len() >= 2 * 3 * 6 && sent.is_empty(), "{} statements", ids_a.len());
     let config = tmp.path().join("preau.toml");
     write_config(&config, lrs.port, &lrs.password);
-    let mut server = common::Server::start_in(&data, &std::fs::read_to_string(&config).unwrap().replace("[server]\nmdns = false\n", ""));
+    let mut server = common::Server::start_in(
+        &data,
+        &std::fs::read_to_string(&config).unwrap().replace("[server]\nmdns = false\n", ""),
+    );
     let box_id = identity(&data);
     let t = Instant::now();
     while outbox(&data).1.len() < ids_a.len() {
@@ -483,8 +495,7 @@ fn the_outbox_reaches_a_real_lrs_exactly_once_through_cuts_and_kills() {
         let _ = child.wait();
         // Marks none wrongly: whatever the box marked sent, the LRS holds.
         let (_, sent) = outbox(&data);
-        let at_lrs: HashSet<String> =
-            lrs.statements().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        let at_lrs: HashSet<String> = lrs.statements().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
         let wrong: Vec<_> = sent.difference(&at_lrs).collect();
         assert!(wrong.is_empty(), "marked sent but not at the LRS: {wrong:?}");
     }
@@ -507,7 +518,10 @@ fn the_outbox_reaches_a_real_lrs_exactly_once_through_cuts_and_kills() {
     println!("after 50 faults and {kills} SIGKILLs: {n} statements at the LRS, once each; faults {injected:?}");
 
     // 3. Resending everything creates nothing new at the LRS.
-    rusqlite::Connection::open(data.join("preau.sqlite")).unwrap().execute("UPDATE outbox SET sent = NULL", []).unwrap();
+    rusqlite::Connection::open(data.join("preau.sqlite"))
+        .unwrap()
+        .execute("UPDATE outbox SET sent = NULL", [])
+        .unwrap();
     let out = push_cmd(&data, &config).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     check_lrs(&lrs, &ids_all, &box_id, &uuids);

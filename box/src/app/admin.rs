@@ -261,7 +261,10 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
         (lang.t("Destination", "Destination"), esc(&up.lrs)),
         (lang.t("En attente", "Waiting"), counts.waiting.to_string()),
         (lang.t("Envoyées", "Sent"), counts.sent_total.to_string()),
-        (lang.t("En quarantaine (refusées, jamais renvoyées)", "Quarantined (refused, never resent)"), counts.quarantined.to_string()),
+        (
+            lang.t("En quarantaine (refusées, jamais renvoyées)", "Quarantined (refused, never resent)"),
+            counts.quarantined.to_string(),
+        ),
         (lang.t("Dernier envoi réussi", "Last successful send"), when(status.last_success)),
     ];
     body.push_str(r#"<table class="sync" id="upstream-counts">"#);
@@ -315,7 +318,10 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
     if let Some(json) = example {
         body.push_str(&format!(
             r#"<details id="upstream-example"><summary>{}</summary><pre>{}</pre></details>"#,
-            lang.t("Exemple : la prochaine activité telle qu'elle partira", "Example: the next record exactly as it will leave"),
+            lang.t(
+                "Exemple : la prochaine activité telle qu'elle partira",
+                "Example: the next record exactly as it will leave"
+            ),
             esc(&json)
         ));
     }

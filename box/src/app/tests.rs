@@ -794,7 +794,8 @@ async fn admin_page_shows_what_goes_upstream_without_names_or_free_text() {
     let mut p = pupil(&f, alice, None).await;
     let url = format!("/packs/{DEMO}/_quiz/quiz-1");
     p.get(&url).await;
-    let answers = [("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", "Lyon-secret"), ("q3", "12"), ("q4", "Essai-secret")];
+    let answers =
+        [("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", "Lyon-secret"), ("q3", "12"), ("q4", "Essai-secret")];
     let r = p.post(&url, &answers).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // One statement quarantined by a past push, with the LRS's reason.

@@ -45,7 +45,8 @@ fn verb_iri(verb: &str) -> String {
 pub fn iri_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let keep = c.is_alphanumeric() && !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~/#:@!$&'()*+,;=".contains(c);
+        let keep =
+            c.is_alphanumeric() && !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~/#:@!$&'()*+,;=".contains(c);
         if keep {
             out.push(c);
         } else {

@@ -107,7 +107,8 @@ mod tests {
         h.box_id = "b0x".into();
         h.packs = vec![("maths".into(), 3)];
         assert!(h.uptime_secs.is_some() && h.free_bytes.is_some(), "{h:?}");
-        let opts = PublishOptions { box_id: "b0x".into(), home_page: "https://lrs.example/".into(), send_responses: false };
+        let opts =
+            PublishOptions { box_id: "b0x".into(), home_page: "https://lrs.example/".into(), send_responses: false };
         let s = health_statement(&h, &opts, 1_767_225_600);
         assert_eq!(s["actor"]["account"]["name"], "box-b0x");
         assert_eq!(s["context"]["extensions"][EXT_HEALTH]["packs"][0], json!(["maths", 3]));

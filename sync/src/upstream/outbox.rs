@@ -103,8 +103,7 @@ impl SqliteOutbox {
         let tx = self.conn.transaction().map_err(db)?;
         let mut n = 0u64;
         {
-            let mut st =
-                tx.prepare_cached("UPDATE outbox SET sent = ?2 WHERE id = ?1 AND sent IS NULL").map_err(db)?;
+            let mut st = tx.prepare_cached("UPDATE outbox SET sent = ?2 WHERE id = ?1 AND sent IS NULL").map_err(db)?;
             for id in ids {
                 n += st.execute(params![id, now]).map_err(db)? as u64;
             }
@@ -210,7 +209,8 @@ impl SqliteOutbox {
             if excess <= 0 {
                 break;
             }
-            let verb_filter = if only_opened { "AND statement LIKE '%\"http://activitystrea.ms/schema/1.0/open\"%'" } else { "" };
+            let verb_filter =
+                if only_opened { "AND statement LIKE '%\"http://activitystrea.ms/schema/1.0/open\"%'" } else { "" };
             let sql = format!(
                 "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox
                    WHERE sent IS NULL AND quarantined IS NULL {verb_filter} ORDER BY rowid LIMIT ?1)"

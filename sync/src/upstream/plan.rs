@@ -198,10 +198,10 @@ mod tests {
 
     #[test]
     fn body_is_a_json_array() {
-        let it = vec![Item { id: "a".into(), json: r#"{"id":"a"}"#.into() }, Item {
-            id: "b".into(),
-            json: r#"{"id":"b"}"#.into(),
-        }];
+        let it = vec![
+            Item { id: "a".into(), json: r#"{"id":"a"}"#.into() },
+            Item { id: "b".into(), json: r#"{"id":"b"}"#.into() },
+        ];
         let v: serde_json::Value = serde_json::from_slice(&body(&it)).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
     }

@@ -59,12 +59,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(script: Vec<Reply>, bad: &[usize]) -> Scripted {
-        Scripted {
-            script: script.into(),
-            bad: bad.iter().map(|i| uid(*i)).collect(),
-            seen: vec![],
-            stored: vec![],
-        }
+        Scripted { script: script.into(), bad: bad.iter().map(|i| uid(*i)).collect(), seen: vec![], stored: vec![] }
     }
 }
 

@@ -703,9 +703,9 @@ impl Store {
 
     /// Statements not yet pushed upstream, oldest first.
     pub fn outbox_pending(&self, limit: usize) -> Result<Vec<(String, Value)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, statement FROM outbox WHERE sent IS NULL AND quarantined IS NULL ORDER BY rowid LIMIT ?1")?;
+        let mut st = self.conn.prepare(
+            "SELECT id, statement FROM outbox WHERE sent IS NULL AND quarantined IS NULL ORDER BY rowid LIMIT ?1",
+        )?;
         let rows = st.query_map([limit as i64], |r| {
             let text: String = r.get(1)?;
             Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or(Value::Null)))
