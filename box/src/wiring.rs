@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use preau_classroom::{AppEnv, InstallError, PackInfo, PackSource};
+use preau_classroom::{AppEnv, InstallError, PackInfo, PackSource, UpstreamInfo};
 
 use crate::config::Config;
 use crate::packs::Library;
@@ -38,6 +38,12 @@ pub fn classroom_env(
             trusted_keys: config.sync.trusted_keys.clone(),
         }),
         sync_status,
+        upstream: crate::cli::upstream::job(config, data_dir, box_id).map(|j| UpstreamInfo {
+            lrs: config.upstream.lrs.clone().unwrap_or_default(),
+            publish: j.push.publish,
+            keep_days: j.push.keep_days,
+            max_outbox: j.push.max_outbox,
+        }),
     }
 }
 

@@ -284,7 +284,8 @@ impl Config {
         if text.len() as u64 > MAX_CONFIG_BYTES {
             return Err(invalid(format!("{} bytes, more than the limit of {MAX_CONFIG_BYTES}", text.len())));
         }
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string().trim_end().into()))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(redact_secrets(e.to_string().trim_end())))?;
         config.check()?;
         Ok(config)
     }
@@ -386,13 +387,23 @@ impl Config {
 }
 
 impl UpstreamSection {
+    /// Whether the box pushes at all: enabled and an LRS configured.
+    pub fn active(&self) -> bool {
+        self.enabled && self.lrs.is_some()
+    }
+
+    /// The base of the xAPI actors' `account.homePage`: `home_page`, or the LRS URL.
+    pub fn home_page_base(&self) -> Option<&str> {
+        self.home_page.as_deref().or(self.lrs.as_deref())
+    }
+
     fn check(&self) -> Result<()> {
         if let Some(lrs) = &self.lrs {
             check_len("upstream.lrs", lrs, 1, 2000)?;
             check_http_url("upstream.lrs", lrs)?;
             if !lrs.ends_with('/') {
                 return Err(invalid(format!(
-                    "upstream.lrs: {lrs:?} must end with '/' (statements go to <lrs>statements)"
+                    "upstream.lrs: {lrs:?} must end with '/' (statements go to <lrs>xAPI/statements)"
                 )));
             }
         }
@@ -463,6 +474,19 @@ fn check_hostname(h: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// toml's errors quote the offending line: never let them show a secret (the LRS password,
+/// the peer token, the Wi-Fi passphrase).
+fn redact_secrets(message: &str) -> String {
+    message
+        .lines()
+        .map(|l| match ["password", "peer_token", "passphrase"].iter().find_map(|k| l.find(k).map(|i| (i, k))) {
+            Some((i, k)) if l[i..].contains('=') => format!("{}{k} = <redacted>", &l[..i]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Parses `HH:MM-HH:MM` into minutes since midnight (start, end).

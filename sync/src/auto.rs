@@ -166,6 +166,12 @@ impl Drop for AutoHandle {
 /// Starts the loop on its own thread (it blocks on network I/O, never on the server's
 /// async runtime).
 pub fn spawn(cfg: AutoConfig) -> AutoHandle {
+    spawn_with_upstream(cfg, None)
+}
+
+/// Like [`spawn`], and after each round of pulls (inside the hours, whatever the pull
+/// gave) pushes the outbox upstream ([`crate::upstream`]).
+pub fn spawn_with_upstream(cfg: AutoConfig, upstream: Option<crate::upstream::UpstreamJob>) -> AutoHandle {
     let status = Arc::new(Mutex::new(AutoStatus { state: "starting".into(), ..Default::default() }));
     let stop = Arc::new((Mutex::new(false), Condvar::new()));
     let running = Arc::new(AtomicBool::new(true));
@@ -173,7 +179,7 @@ pub fn spawn(cfg: AutoConfig) -> AutoHandle {
     let thread = std::thread::Builder::new()
         .name("preau-auto-sync".into())
         .spawn(move || {
-            run(&cfg, &st, &sp);
+            run(&cfg, upstream.as_ref(), &st, &sp);
             st.lock().unwrap_or_else(|e| e.into_inner()).state = "stopped".into();
             rn.store(false, Ordering::Relaxed);
         })
@@ -280,7 +286,27 @@ fn merge(earlier: Option<PullSummary>, mut later: PullSummary) -> PullSummary {
     later
 }
 
-fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condvar)) {
+/// Pushes the outbox after a round of pulls; its outcome is kept in the learner
+/// database (the admin page reads it there), so the pull status is left as it is.
+fn push_upstream(
+    job: &crate::upstream::UpstreamJob,
+    last_sync: String,
+    status: &Mutex<AutoStatus>,
+    stop: &(Mutex<bool>, Condvar),
+) {
+    set(status, |s| s.state = "pushing".into());
+    let wait = |d: Duration| sleep(stop, d.as_secs().max(1));
+    if let Err(e) = crate::upstream::run_job(job, Some(last_sync), &|_, _| {}, &wait) {
+        set(status, |s| s.last_error = Some(format!("upstream push: {e}")));
+    }
+}
+
+fn run(
+    cfg: &AutoConfig,
+    upstream: Option<&crate::upstream::UpstreamJob>,
+    status: &Mutex<AutoStatus>,
+    stop: &(Mutex<bool>, Condvar),
+) {
     let mut failures = 0u32;
     loop {
         let wait = match decide(now_unix(), cfg.utc_offset_minutes, cfg.hours) {
@@ -293,7 +319,12 @@ fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condva
             }
             Action::Try => {
                 set(status, |s| s.last_attempt = Some(now_unix()));
-                match run_once(cfg, status) {
+                let round = run_once(cfg, status);
+                if let Some(job) = upstream {
+                    let outcome = round.as_ref().map_or_else(|e| e.to_string(), |_| "ok".to_string());
+                    push_upstream(job, outcome, status, stop);
+                }
+                match round {
                     Ok(summary) => {
                         failures = 0;
                         let w = cfg.interval.as_secs().max(MIN_BACKOFF_SECS);

@@ -9,8 +9,10 @@
 //! - [`error`]: the typed [`Error`] callers match on (unknown publisher, busy, …).
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
+//! - [`upstream`]: pushing the box's xAPI outbox to a learning record store.
 
 pub mod apply;
+#[cfg(feature = "box-loop")]
 pub mod auto;
 pub mod error;
 pub mod fetch;
@@ -23,6 +25,8 @@ pub mod pull;
 pub mod remove;
 pub mod source;
 pub mod trust;
+#[cfg(feature = "box-loop")]
+pub mod upstream;
 
 pub use error::{Error, Result};
 pub use install::{InstallSummary, add_from_folder, folder_publisher, install_from_folder, trust_publisher};

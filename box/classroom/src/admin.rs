@@ -157,6 +157,7 @@ pub async fn page(
     ));
 
     sync_section(&mut body, lang, &app, now, tz);
+    upstream_section(&mut body, lang, &app, tz);
     body.push_str(&super::accounts::section(lang, &f, &app.store(), t));
 
     // Packs.
@@ -226,6 +227,104 @@ pub async fn page(
     page.user = teacher;
     page.set_cookies.extend(csrf.cookie());
     page.into_response()
+}
+
+/// The upstream push: what waits, what went, what the LRS refused and why, and one
+/// statement exactly as it will leave the box.
+fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
+    use preau_sync::upstream::{SqliteOutbox, publish};
+    body.push_str(&format!(
+        r#"<h2 id="upstream">{}</h2>"#,
+        lang.t("Envoi des activités des élèves", "Sending pupils' activity")
+    ));
+    let Some(up) = &app.ctx.upstream else {
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t(
+                "Les activités restent dans la boîte : aucun entrepôt d'activités (LRS) n'est configuré (`[upstream] lrs` dans preau.toml).",
+                "Activity stays on the box: no learning record store (LRS) is configured (`[upstream] lrs` in preau.toml)."
+            )
+        ));
+        return;
+    };
+    let outbox = match SqliteOutbox::open(&app.ctx.data_dir.join(preau_sync::upstream::DB_FILE)) {
+        Ok(o) => o,
+        Err(e) => {
+            body.push_str(&format!(r#"<p class="error">{}</p>"#, esc(&e.to_string())));
+            return;
+        }
+    };
+    let counts = outbox.counts().unwrap_or_default();
+    let status = outbox.status().unwrap_or_default();
+    let when = |t: Option<i64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| date(t, tz));
+    let rows = [
+        (lang.t("Destination", "Destination"), esc(&up.lrs)),
+        (lang.t("En attente", "Waiting"), counts.waiting.to_string()),
+        (lang.t("Envoyées", "Sent"), counts.sent_total.to_string()),
+        (
+            lang.t("En quarantaine (refusées, jamais renvoyées)", "Quarantined (refused, never resent)"),
+            counts.quarantined.to_string(),
+        ),
+        (lang.t("Dernier envoi réussi", "Last successful send"), when(status.last_success)),
+    ];
+    body.push_str(r#"<table class="sync" id="upstream-counts">"#);
+    for (k, v) in rows {
+        body.push_str(&format!("<tr><th>{k}</th><td>{v}</td></tr>"));
+    }
+    body.push_str("</table>");
+    if let Some((t, e)) = &status.last_error {
+        body.push_str(&format!(
+            r#"<p class="error">{} ({}) {}</p>"#,
+            lang.t("Dernière erreur", "Last error"),
+            date(*t, tz),
+            esc(e)
+        ));
+    }
+    if counts.dropped > 0 {
+        body.push_str(&format!(
+            r#"<p class="warn">{} {} {}</p>"#,
+            counts.dropped,
+            lang.t(
+                "activités jamais envoyées ont été supprimées de la file, les plus anciennes d'abord (ouvertures de pages avant le reste), car elle dépassait sa limite (`[upstream] max_outbox`). Les résultats des élèves dans la boîte sont intacts.",
+                "never-sent activity records were dropped from the queue, oldest first (page openings before the rest), because it went past its limit (`[upstream] max_outbox`). Pupils' results on the box are intact."
+            ),
+            up.max_outbox
+        ));
+    }
+    let quarantined = outbox.quarantined(5).unwrap_or_default();
+    if !quarantined.is_empty() {
+        body.push_str(&format!("<h3>{}</h3><ul>", lang.t("Refusées par l'entrepôt", "Refused by the store")));
+        for (id, why, t) in quarantined {
+            body.push_str(&format!("<li><code>{}</code> ({}) : {}</li>", esc(&id), date(t, tz), esc(&why)));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(&format!(
+        "<p>{} {} {}</p>",
+        lang.t(
+            "Les élèves y sont désignés par un identifiant aléatoire, jamais par leur nom ; les réponses écrites restent dans la boîte (seuls une empreinte et une longueur partent) sauf décision de l'école (`send_responses`). Les activités envoyées sont effacées de la boîte après",
+            "Pupils appear there under a random id, never their name; written answers stay on the box (only a digest and a length leave) unless the school decides otherwise (`send_responses`). Sent records are erased from the box after"
+        ),
+        up.keep_days,
+        lang.t("jours.", "days.")
+    ));
+    let example = outbox
+        .first_waiting()
+        .ok()
+        .flatten()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|v| publish(&v, &up.publish).ok())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    if let Some(json) = example {
+        body.push_str(&format!(
+            r#"<details id="upstream-example"><summary>{}</summary><pre>{}</pre></details>"#,
+            lang.t(
+                "Exemple : la prochaine activité telle qu'elle partira",
+                "Example: the next record exactly as it will leave"
+            ),
+            esc(&json)
+        ));
+    }
 }
 
 /// The background sync: what it is doing, the last result, what is stale.

@@ -26,6 +26,10 @@ pub trait PackSource: Send + Sync {
     fn list(&self) -> Vec<PackInfo>;
     /// The bytes of one file of the pack (`_preau/…` included), `None` if missing.
     fn read(&self, pack: &str, path: &str) -> Option<Vec<u8>>;
+    /// The installed version and source of a pack (xAPI statements name them).
+    fn xapi_ref(&self, _pack: &str) -> Option<crate::xapi::PackRef> {
+        None
+    }
     /// Installs the packs of a repository folder (a USB stick) through the one verified
     /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
     /// chose to trust for this folder. Returns a summary for the teacher.
@@ -68,4 +72,17 @@ pub struct AppEnv {
     pub packs: Arc<dyn PackSource>,
     /// The background sync's status, if the box syncs by itself (admin page).
     pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
+    /// `[upstream]` as the admin page shows it, if the box pushes to an LRS.
+    pub upstream: Option<UpstreamInfo>,
+}
+
+/// What the admin page says about the upstream push (never the password).
+#[derive(Debug, Clone)]
+pub struct UpstreamInfo {
+    /// The LRS base URL.
+    pub lrs: String,
+    /// How statements are rendered before they leave (the example statement uses it).
+    pub publish: preau_sync::upstream::PublishOptions,
+    pub keep_days: u32,
+    pub max_outbox: u64,
 }

@@ -40,7 +40,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 pub use assign::UPLOAD_LIMIT;
-pub use context::{AppEnv, InstallError, PackInfo, PackSource};
+pub use context::{AppEnv, InstallError, PackInfo, PackSource, UpstreamInfo};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
 

@@ -123,6 +123,7 @@ pub fn demo_context(data_dir: &Path) -> AppEnv {
         setup_code: Some("24681357".into()),
         packs: Arc::new(packs),
         sync_status: None,
+        upstream: None,
     }
 }
 

@@ -636,3 +636,55 @@ async fn pages_follow_accept_language_and_escape_names() {
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(c.get("/static/nope.js").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn admin_page_shows_what_goes_upstream_without_names_or_free_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    ctx.upstream = Some(super::context::UpstreamInfo {
+        lrs: "https://lrs.example.org/".into(),
+        publish: preau_sync::upstream::PublishOptions {
+            box_id: "test-box".into(),
+            home_page: "https://preau.example.org/".into(),
+            send_responses: false,
+        },
+        keep_days: 30,
+        max_outbox: 200_000,
+    });
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    let f = Fixture { router: routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let url = format!("/packs/{DEMO}/_quiz/quiz-1");
+    p.get(&url).await;
+    let answers =
+        [("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", "Lyon-secret"), ("q3", "12"), ("q4", "Essai-secret")];
+    let r = p.post(&url, &answers).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // One statement quarantined by a past push, with the LRS's reason.
+    let db = f.app.ctx.data_dir.join("preau.sqlite");
+    let mut outbox = preau_sync::upstream::SqliteOutbox::open(&db).unwrap();
+    let last = f.app.store().outbox_pending(100).unwrap().pop().unwrap().0;
+    outbox.quarantine(&last, "422 refused by the LRS: <bad>", 1_767_225_600).unwrap();
+    outbox.set_error(1_767_225_600, "cannot reach the LRS").unwrap();
+
+    let body = t.get("/admin/").await.body;
+    assert!(body.contains("Envoi des activités des élèves"), "{body}");
+    assert!(body.contains("https://lrs.example.org/"));
+    let waiting = f.app.store().outbox_pending(100).unwrap().len();
+    assert!(body.contains(&format!("<th>En attente</th><td>{waiting}</td>")), "{body}");
+    assert!(body.contains("<td>1</td>"), "one quarantined");
+    assert!(body.contains("422 refused by the LRS: &lt;bad&gt;"), "the reason, escaped");
+    assert!(body.contains("cannot reach the LRS"));
+    let example = body.split(r#"<details id="upstream-example">"#).nth(1).expect("an example statement");
+    let example = example.split("</details>").next().unwrap();
+    assert!(example.contains("https://preau.example.org/box/test-box"), "{example}");
+    for secret in ["Alice", "CM2", "Lyon-secret", "Essai-secret"] {
+        assert!(!example.contains(secret), "{secret} in the example statement");
+    }
+    // English second.
+    let en = t.send(Request::get("/admin/").header(header::ACCEPT_LANGUAGE, "en"), Body::empty()).await.body;
+    assert!(en.contains("Sending pupils' activity"), "{en}");
+}

@@ -36,7 +36,9 @@ pub struct App {
 pub type Shared = Arc<App>;
 
 impl App {
-    pub fn new(ctx: AppEnv, store: Store) -> App {
+    pub fn new(ctx: AppEnv, mut store: Store) -> App {
+        let packs = ctx.packs.clone();
+        store.set_pack_versions(Box::new(move |id| packs.xapi_ref(id)));
         let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
         App { ctx, store: Mutex::new(store), limiter: Mutex::new(Limiter::default()), clock_offset: offset.into() }
     }

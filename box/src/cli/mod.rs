@@ -10,6 +10,8 @@ pub mod progress;
 pub mod serve;
 pub mod source;
 pub mod sync;
+#[cfg(feature = "serve")]
+pub mod upstream;
 
 #[derive(Parser)]
 #[command(name = "preau", version, about = "Préau: the offline classroom box and its content packs")]
@@ -31,6 +33,10 @@ enum Command {
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Send pupils' activity (the xAPI outbox) to the learning record store.
+    #[command(subcommand)]
+    #[cfg(feature = "serve")]
+    Upstream(upstream::UpstreamCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -41,6 +47,8 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
+        #[cfg(feature = "serve")]
+        Command::Upstream(c) => upstream::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

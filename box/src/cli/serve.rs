@@ -56,7 +56,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     install_preloaded(&config, &data_dir, &trusted);
     let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
     watch_installed(packs.clone());
-    let auto_sync = start_auto_sync(&config, &data_dir, &trusted)?;
+    let auto_sync = start_auto_sync(&config, &data_dir, &box_id, &trusted)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
     let env =
@@ -154,12 +154,15 @@ fn watch_installed(packs: Arc<Library>) {
 fn start_auto_sync(
     config: &Config,
     data_dir: &Path,
+    box_id: &str,
     trusted: &[preau_pack::PublicKey],
 ) -> Result<Option<preau_sync::auto::AutoHandle>> {
     let s = &config.sync;
+    let upstream = super::upstream::job(config, data_dir, box_id);
     // Without a national repository there is nothing to probe for; peers alone are
-    // pulled from on demand (`preau sync pull --auto`).
-    if s.repository.is_none() {
+    // pulled from on demand (`preau sync pull --auto`). A box that pushes to an LRS
+    // runs the loop all the same: the push follows each round.
+    if s.repository.is_none() && upstream.is_none() {
         return Ok(None);
     }
     let hours = match &s.hours {
@@ -179,7 +182,7 @@ fn start_auto_sync(
         interval: std::time::Duration::from_secs(6 * 3600),
         peer_token: s.peer_token.clone(),
     };
-    Ok(Some(preau_sync::auto::spawn(cfg)))
+    Ok(Some(preau_sync::auto::spawn_with_upstream(cfg, upstream)))
 }
 
 fn init_logs() {

@@ -145,9 +145,13 @@ pub struct PendingAnswer {
     pub max: f64,
 }
 
+/// What the box knows of an installed pack, looked up when a statement is written.
+pub type PackVersions = Box<dyn Fn(&str) -> Option<xapi::PackRef> + Send>;
+
 pub struct Store {
     conn: Connection,
     box_id: String,
+    pack_versions: Option<PackVersions>,
 }
 
 impl Store {
@@ -160,7 +164,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store { conn, box_id: box_id.to_string() };
+        let mut store = Store { conn, box_id: box_id.to_string(), pack_versions: None };
         store.migrate()?;
         Ok(store)
     }
@@ -182,6 +186,23 @@ impl Store {
 
     pub fn box_id(&self) -> &str {
         &self.box_id
+    }
+
+    /// How statements learn the version (and source) of the pack they are about.
+    pub fn set_pack_versions(&mut self, f: PackVersions) {
+        self.pack_versions = Some(f);
+    }
+
+    /// The facts a statement carries besides the event: the box, the pack's version, and
+    /// whether the clock was ever set (a teacher recorded an offset, or the time is past
+    /// [`xapi::CLOCK_FLOOR`]).
+    fn origin(&self, pack: &str, now: i64) -> Result<xapi::Origin> {
+        let clock_set = now >= xapi::CLOCK_FLOOR || self.setting("clock_offset")?.is_some();
+        Ok(xapi::Origin {
+            box_id: self.box_id.clone(),
+            pack: self.pack_versions.as_ref().and_then(|f| f(pack)),
+            clock_set,
+        })
     }
 
     // ---- settings ----
@@ -369,6 +390,7 @@ impl Store {
     /// Records `verb` (`opened`, `completed`) on a pack path, with its xAPI statement.
     /// `opened` is recorded once per pupil and path: progress, not a click log.
     pub fn record_event(&mut self, pupil_id: i64, verb: &str, pack: &str, path: &str, now: i64) -> Result<()> {
+        let origin = self.origin(pack, now)?;
         let tx = self.conn.transaction()?;
         let seen: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM events WHERE pupil_id=?1 AND verb=?2 AND pack=?3 AND path=?4)",
@@ -380,7 +402,7 @@ impl Store {
                 "INSERT INTO events(pupil_id, verb, pack, path, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![pupil_id, verb, pack, path, now],
             )?;
-            push_statement(&tx, &self.box_id, pupil_id, verb, pack, path, None, now)?;
+            push_statement(&tx, &origin, pupil_id, verb, pack, path, None, now)?;
         }
         tx.commit()
     }
@@ -431,6 +453,7 @@ impl Store {
         now: i64,
         over_time: i64,
     ) -> Result<i64> {
+        let origin = self.origin(pack, now)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO attempts(pupil_id, pack, quiz, at, over_time) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -449,12 +472,12 @@ impl Store {
                 "response": a.response,
             });
             let path = format!("{quiz_path}#{}", a.question);
-            push_statement(&tx, &self.box_id, pupil_id, "answered", pack, &path, Some(result), now)?;
+            push_statement(&tx, &origin, pupil_id, "answered", pack, &path, Some(result), now)?;
         }
         let got: f64 = answers.iter().map(|a| a.score.unwrap_or(0.0)).sum();
         let max: f64 = answers.iter().map(|a| a.max).sum();
         let result = json!({"score": {"raw": got, "max": max}, "completion": true});
-        push_statement(&tx, &self.box_id, pupil_id, "completed", pack, &quiz_path, Some(result), now)?;
+        push_statement(&tx, &origin, pupil_id, "completed", pack, &quiz_path, Some(result), now)?;
         tx.execute(
             "INSERT INTO events(pupil_id, verb, pack, path, at)
              SELECT ?1, 'completed', ?2, ?3, ?4
@@ -610,6 +633,7 @@ impl Store {
         file: Option<(&str, &str, &[u8])>,
         now: i64,
     ) -> Result<i64> {
+        let origin = self.origin(pack, now)?;
         let tx = self.conn.transaction()?;
         let (name, ty, bytes) = match file {
             Some((n, t, b)) => (Some(n), Some(t), Some(b)),
@@ -622,7 +646,7 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         let path = format!("_assign/{assign}");
-        push_statement(&tx, &self.box_id, pupil_id, "submitted", pack, &path, None, now)?;
+        push_statement(&tx, &origin, pupil_id, "submitted", pack, &path, None, now)?;
         tx.commit()?;
         Ok(id)
     }
@@ -679,9 +703,9 @@ impl Store {
 
     /// Statements not yet pushed upstream, oldest first.
     pub fn outbox_pending(&self, limit: usize) -> Result<Vec<(String, Value)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, statement FROM outbox WHERE sent IS NULL ORDER BY created, rowid LIMIT ?1")?;
+        let mut st = self.conn.prepare(
+            "SELECT id, statement FROM outbox WHERE sent IS NULL AND quarantined IS NULL ORDER BY rowid LIMIT ?1",
+        )?;
         let rows = st.query_map([limit as i64], |r| {
             let text: String = r.get(1)?;
             Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or(Value::Null)))
@@ -762,7 +786,7 @@ fn limit_error(what: &str) -> Error {
 #[allow(clippy::too_many_arguments)]
 fn push_statement(
     tx: &Transaction<'_>,
-    box_id: &str,
+    origin: &xapi::Origin,
     pupil_id: i64,
     verb: &str,
     pack: &str,
@@ -772,7 +796,7 @@ fn push_statement(
 ) -> Result<()> {
     let pupil_uuid: String = tx.query_row("SELECT uuid FROM pupils WHERE id = ?1", [pupil_id], |r| r.get(0))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let statement = xapi::statement(&id, box_id, &pupil_uuid, verb, pack, path, result, now);
+    let statement = xapi::statement(&id, origin, &pupil_uuid, verb, pack, path, result, now);
     tx.execute(
         "INSERT INTO outbox(id, pupil_id, statement, created) VALUES (?1, ?2, ?3, ?4)",
         params![id, pupil_id, statement.to_string(), now],

@@ -100,4 +100,11 @@ CREATE TABLE quiz_starts (
 );
 ALTER TABLE attempts ADD COLUMN over_time INTEGER NOT NULL DEFAULT 0;  -- seconds past the time limit
 "#,
+    // 3: the upstream push (preau-sync's `upstream` module marks and deletes rows; the
+    // contract is in ARCHITECTURE.md, "Upstream push").
+    r#"
+ALTER TABLE outbox ADD COLUMN quarantined TEXT;        -- why the LRS refused it; never resent
+ALTER TABLE outbox ADD COLUMN quarantined_at INTEGER;
+CREATE INDEX outbox_sent ON outbox(sent);
+"#,
 ];
