@@ -488,7 +488,7 @@ pub fn unrendered_constructs(text: &str) -> Vec<(&'static str, String)> {
     let sample = |s: &str| s.trim().chars().take(80).collect::<String>();
     for line in text.lines() {
         let t = line.trim();
-        if t.starts_with("!!!") || t.starts_with("???") {
+        if is_admonition(t) {
             found.push(("admonition", sample(t)));
         }
         if t.starts_with("=== \"") {
@@ -518,6 +518,20 @@ pub fn unrendered_constructs(text: &str) -> Vec<(&'static str, String)> {
         }
     }
     found
+}
+
+/// `!!! note`, `??? tip "Titre"`, `???+ danger classe`: a marker, a lowercase type,
+/// then a quoted title or more classes. Prose such as « ??? » or « ??? Qu'est-ce ??? » is not.
+fn is_admonition(t: &str) -> bool {
+    let Some(rest) = ["???+", "!!!", "???"].iter().find_map(|m| t.strip_prefix(m)) else { return false };
+    let Some(rest) = rest.strip_prefix(' ') else { return false };
+    let rest = rest.trim_start();
+    let word_len = rest.bytes().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-').count();
+    let after = rest[word_len..].trim();
+    word_len > 0
+        && (after.is_empty()
+            || after.starts_with('"')
+            || after.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b' '))
 }
 
 /// `{: .x}`, `{ .x }`, `{.x}`, `{#id}`, `{: width=30%}`: attribute lists of attr_list.
@@ -624,7 +638,8 @@ mod tests {
                     <pre><code>!!! note\n{{ x }} :smile:</code></pre><script>var a = '{{ y }}';</script>";
         let found: Vec<&str> = unrendered_constructs(&visible_text(html)).into_iter().map(|(c, _)| c).collect();
         assert_eq!(found, ["admonition", "attr_list", "jinja", "jinja", "shortcode", "maths"]);
-        let clean = "<p>Le lien {lien} et l'heure 10:30:00, http://a:b/ et 5 $ ou 6 $.</p>";
+        let clean = "<p>Le lien {lien} et l'heure 10:30:00, http://a:b/ et 5 $ ou 6 $.</p><p>???</p>\
+                     <p>??? Qu'est-ce ???</p>";
         assert!(unrendered_constructs(&visible_text(clean)).is_empty());
     }
 }
