@@ -160,7 +160,7 @@ fn site(imported: &preau_import::Imported) -> preau_import::SiteReport {
     imported.report.site.clone().expect("a site report")
 }
 
-fn file<'a>(imported: &'a preau_import::Imported, path: &str) -> String {
+fn file(imported: &preau_import::Imported, path: &str) -> String {
     let f = imported.tree.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} is missing"));
     match &f.data {
         preau_pack::source::SourceData::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
