@@ -17,9 +17,9 @@ pub struct KeygenArgs {
 #[derive(Subcommand)]
 pub enum PackCommand {
     /// Build a pack from SRC into a repository, or add a new version of it, and re-sign the
-    /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a Moodle backup (.mbz, tar or
-    /// ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the kind is
-    /// detected from the content.
+    /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a zip, a Moodle backup (.mbz,
+    /// tar or ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the
+    /// kind is detected from the content. A MkDocs project is built with MkDocs itself.
     Build(BuildArgs),
     /// List the packs of a repository.
     List(RepoArgs),

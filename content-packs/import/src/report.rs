@@ -81,8 +81,8 @@ pub struct SiteReport {
     pub generator: String,
     /// Why each earlier path of the chain was not taken.
     pub reasons: Vec<String>,
-    /// Source syntax the internal rendering left as text (first ones; `unrendered_total`
-    /// counts them all).
+    /// Source syntax the internal rendering left as text, every one (up to 5000;
+    /// `unrendered_total` counts them all).
     pub unrendered: Vec<Unrendered>,
     pub unrendered_total: u32,
 }
@@ -189,8 +189,22 @@ impl fmt::Display for ImportReport {
             }
             if site.unrendered_total > 0 {
                 writeln!(f, "    {} élément(s) de syntaxe laissé(s) en texte :", site.unrendered_total)?;
+                // A few of each kind per page on screen; every one is in the JSON report.
+                let mut shown: BTreeMap<(&str, &str), u32> = BTreeMap::new();
                 for u in &site.unrendered {
-                    writeln!(f, "      {} {} : {}", u.page, u.construct, u.sample)?;
+                    let n = shown.entry((u.page.as_str(), u.construct.as_str())).or_default();
+                    *n += 1;
+                    if *n <= 3 {
+                        writeln!(f, "      {} {} : {}", u.page, u.construct, u.sample)?;
+                    }
+                }
+                let listed: u32 = shown.values().map(|n| (*n).min(3)).sum();
+                if site.unrendered_total > listed {
+                    writeln!(
+                        f,
+                        "      … et {} autre(s) (liste complète : _preau/import-report.json)",
+                        site.unrendered_total - listed
+                    )?;
                 }
             }
         }

@@ -415,22 +415,17 @@ fn find_tag(lower: &str, name: &str) -> Option<(usize, usize)> {
     None
 }
 
-/// Entries kept in the report (all are counted): a few of each construct per page, so
-/// that a page full of maths does not hide the other constructs.
-const MAX_UNRENDERED: usize = 300;
-const MAX_UNRENDERED_PER_KIND: usize = 3;
+/// Entries kept in the report: every one up to this bound (all are counted).
+const MAX_UNRENDERED: usize = 5000;
 
 fn scan_pages(files: &BTreeMap<String, Vec<u8>>) -> (Vec<Unrendered>, u32) {
     let mut out = Vec::new();
     let mut total = 0u32;
     for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".html")) {
         let text = visible_text(&String::from_utf8_lossy(bytes));
-        let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
         for (construct, sample) in unrendered_constructs(&text) {
             total += 1;
-            let seen = per_kind.entry(construct).or_default();
-            *seen += 1;
-            if out.len() < MAX_UNRENDERED && *seen <= MAX_UNRENDERED_PER_KIND {
+            if out.len() < MAX_UNRENDERED {
                 out.push(Unrendered { page: path.clone(), construct: construct.into(), sample });
             }
         }
