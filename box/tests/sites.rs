@@ -2,7 +2,8 @@
 //! built by `preau pack build` with MkDocs itself (preau-sitegen), from the git
 //! repository and from the same files as a plain folder, installed in a real box and
 //! crawled as a pupil's browser would: from the pack's start page, every link inside
-//! the pack. One page is screenshotted in Chromium (`target/e2e/site-mkdocs.png`).
+//! the pack. Then in Chromium: the site's own navigation and the link back to the box;
+//! one page is screenshotted (`target/e2e/site-mkdocs.png`).
 //!
 //! Needs the fixture, python3-venv, bubblewrap and PyPI (`.ci/install.d/35-sitegen.sh`);
 //! outside CI it skips with one line when they are missing.
@@ -289,37 +290,97 @@ fn forge_mkdocs_site_built_by_mkdocs_is_navigable_on_the_box() {
     // The home page is the site's own (Material), not a file listing.
     let home = server.get("/packs/learn-git/").text();
     assert!(home.contains("De Jupyter à MkDocs") && home.contains("md-header"), "{}", &home[..home.len().min(500)]);
-    screenshot(&server, "/packs/learn-git/markdown-mkdocs/", "site-mkdocs.png");
+    browse(&server, "learn-git");
 }
 
-/// A headless Chromium screenshot of `path`, kept in `target/e2e/`.
-fn screenshot(server: &Server, path: &str, name: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let file = dir.join(name);
-    let _ = std::fs::remove_file(&file);
-    let status = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1200,1400",
-            "--lang=fr-FR",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", file.display()))
-        .arg(format!("http://{}{path}", server.addr))
-        .output();
-    match status {
-        Ok(o) if o.status.success() => assert!(file.is_file(), "chromium wrote no {}", file.display()),
-        other => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "chromium failed in CI: {other:?}");
-            eprintln!("no screenshot: chromium did not run ({other:?})");
-        }
+/// Kills chromedriver when the test ends, however it ends.
+struct Driver(std::process::Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
+
+/// In Chromium (over chromedriver), as a pupil: open a page of the site, follow the
+/// site's own navigation tab to another page (Material's scripts run in the pack
+/// sandbox), take a screenshot (`target/e2e/site-mkdocs.png`), then follow the link back
+/// to the box's home.
+fn browse(server: &Server, id: &str) {
+    use fantoccini::{ClientBuilder, Locator};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let spawned = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = spawned else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "chromedriver is missing in CI");
+        eprintln!("browser part skipped: chromedriver is not installed");
+        return;
+    };
+    let _driver = Driver(child);
+    let profile = tempfile::tempdir().unwrap();
+    let base = format!("http://{}", server.addr);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                    "--hide-scrollbars", "--window-size=1400,1400", "--lang=fr-FR",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps.as_object().unwrap().clone());
+        let mut client = None;
+        // chromedriver needs a moment to listen (the test fails only if it never does).
+        for _ in 0..100 {
+            if let Ok(c) = builder.connect(&format!("http://127.0.0.1:{port}")).await {
+                client = Some(c);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let c = client.expect("a Chromium session");
+        c.goto(&format!("{base}/packs/{id}/markdown-bases/")).await.unwrap();
+        let found = c.wait().for_element(Locator::Css("a.md-tabs__link[href$='/maths/']")).await;
+        let Ok(tab) = found else {
+            let html = c.source().await.unwrap_or_default();
+            panic!(
+                "no navigation tab to ../maths/ in {}: {}",
+                c.current_url().await.unwrap(),
+                &html[..html.len().min(3000)]
+            );
+        };
+        tab.click().await.unwrap();
+        let mut url = String::new();
+        for _ in 0..200 {
+            url = c.current_url().await.unwrap().to_string();
+            if url.ends_with("/maths/") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(url, format!("{base}/packs/{id}/maths/"), "the site's navigation tab leads to the page");
+        c.goto(&format!("{base}/packs/{id}/markdown-mkdocs/")).await.unwrap();
+        c.wait().for_element(Locator::Css("div.admonition")).await.unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("site-mkdocs.png"), c.screenshot().await.unwrap()).unwrap();
+        c.find(Locator::Css("a.preau-retour")).await.unwrap().click().await.unwrap();
+        for _ in 0..200 {
+            url = c.current_url().await.unwrap().to_string();
+            if !url.contains("/packs/") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(url, format!("{base}/"), "the back link leads to the box's home");
+        c.close().await.unwrap();
+    });
 }
