@@ -68,11 +68,10 @@ pub fn ensure(
         .prefix(".tmp-")
         .tempdir_in(&venvs)
         .map_err(|e| Error::Io(format!("creating a folder in {}: {e}", venvs.display())))?;
-    let made = run_bounded(
-        Command::new(python).arg("-m").arg("venv").arg(tmp.path()),
-        opts.pip_time_limit,
-        &tmp.path().with_extension("log"),
-    )?;
+    let log = venvs.join(format!("{}.log", tmp.path().file_name().unwrap_or_default().to_string_lossy()));
+    let made = run_bounded(Command::new(python).arg("-m").arg("venv").arg(tmp.path()), opts.pip_time_limit, &log);
+    let _ = std::fs::remove_file(&log);
+    let made = made?;
     if !made.success {
         return Err(Error::Unavailable(format!("`python3 -m venv` failed: {}", made.tail)));
     }
@@ -85,9 +84,9 @@ pub fn ensure(
     }
     // Never from a folder of the project: specifiers are names checked by `packages`.
     pip.arg("--").args(specs);
-    let log = venvs.join(format!("{}.pip.log", tmp.path().file_name().unwrap_or_default().to_string_lossy()));
-    let installed = run_bounded(&mut pip, opts.pip_time_limit, &log)?;
+    let installed = run_bounded(&mut pip, opts.pip_time_limit, &log);
     let _ = std::fs::remove_file(&log);
+    let installed = installed?;
     if installed.timed_out {
         return Err(Error::Pip(format!("pip install took more than {}s", opts.pip_time_limit.as_secs())));
     }
@@ -111,7 +110,7 @@ pub fn ensure(
     }
 }
 
-/// `.tmp-…` folders older than a day are what killed builds left.
+/// `.tmp-…` folders (and their logs) older than a day are what killed builds left.
 fn remove_stale(venvs: &Path) {
     let Ok(rd) = std::fs::read_dir(venvs) else { return };
     for e in rd.flatten() {
