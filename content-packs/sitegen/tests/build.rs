@@ -212,3 +212,20 @@ fn without_generator_the_sources_built_site_then_the_internal_rendering() {
     assert!(file(&imported, "maths/index.html").contains("Retour à l'accueil"));
     assert!(!imported.tree.files.iter().any(|f| f.path.ends_with(".md")), "only the built site goes in the pack");
 }
+
+#[test]
+fn refused_packages_fall_back_with_the_reason() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cours");
+    project(&src, "def define_env(env):\n    pass\n");
+    // A package from somewhere else than PyPI is never installed.
+    std::fs::write(src.join("requirements.txt"), "mkdocs\ngit+https://example.org/plugin.git\n").unwrap();
+    let imported = preau_sitegen::import(&src, &Options::new(cache())).unwrap();
+    let s = site(&imported);
+    assert_eq!(s.path, "internal", "{s:?}");
+    assert!(s.reasons[0].contains("requirements.txt") && s.reasons[0].contains("not URLs"), "{:?}", s.reasons);
+    assert!(s.unrendered.iter().any(|u| u.construct == "jinja"), "{s:?}");
+}
