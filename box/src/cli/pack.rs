@@ -17,9 +17,9 @@ pub struct KeygenArgs {
 #[derive(Subcommand)]
 pub enum PackCommand {
     /// Build a pack from SRC into a repository, or add a new version of it, and re-sign the
-    /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a Moodle backup (.mbz, tar or
-    /// ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the kind is
-    /// detected from the content.
+    /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a zip, a Moodle backup (.mbz,
+    /// tar or ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the
+    /// kind is detected from the content. A MkDocs project is built with MkDocs itself.
     Build(BuildArgs),
     /// List the packs of a repository.
     List(RepoArgs),
@@ -75,6 +75,13 @@ pub struct BuildArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where site generators' Python environments are cached (one per set of packages).
+    #[arg(long = "cache", value_name = "DIR", env = "PREAU_CACHE_DIR")]
+    pub cache: Option<PathBuf>,
+    /// Do not run a site's own generator (MkDocs): use the built site the source holds,
+    /// else Préau's internal rendering.
+    #[arg(long)]
+    pub no_generator: bool,
 }
 
 #[derive(Args)]
@@ -138,7 +145,7 @@ pub fn run(cmd: PackCommand) -> Result<()> {
 
 fn build(a: BuildArgs) -> Result<()> {
     let key = SecretKey::read_file(&a.key)?;
-    let imported = super::source::read_source(&a.src, a.max_file_size, a.git_ref.clone())?;
+    let imported = read_site_source(&a)?;
     let mut tree = imported.tree;
     if let Some(id) = a.id {
         tree.meta.id = id;
@@ -170,6 +177,18 @@ fn build(a: BuildArgs) -> Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// `super::source::read_source`, except that a site project is built with its own generator
+/// (`preau-sitegen`: publisher side only; the box never runs it).
+fn read_site_source(a: &BuildArgs) -> Result<preau_import::Imported> {
+    let mut opts = preau_sitegen::Options::new(a.cache.clone().unwrap_or_else(preau_sitegen::default_cache_dir));
+    opts.import.git_ref = a.git_ref.clone();
+    opts.import.limits.max_file_bytes = a.max_file_size;
+    opts.generator = !a.no_generator;
+    let kind = preau_import::detect(&a.src).with_context(|| format!("reading {}", a.src.display()))?;
+    preau_sitegen::import(&a.src, &opts)
+        .with_context(|| format!("importing {} (detected as {kind:?})", a.src.display()))
 }
 
 /// The previous version's title, when a new version of a pack is built without

@@ -22,24 +22,23 @@ fn git_err(path: &Path, detail: impl std::fmt::Display) -> ImportError {
     ImportError::Git { path: path.to_path_buf(), detail: detail.to_string() }
 }
 
-pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Result<Imported> {
+/// The files of one commit of a repository, with what the pack's metadata needs.
+pub struct Commit {
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub id: String,
+    /// The `origin` remote, without credentials.
+    pub source_url: String,
+    /// The repository's folder name (without `.git`).
+    pub folder: String,
+    /// What reading left out (links, submodules, oversized images).
+    pub report: ImportReport,
+}
+
+/// Reads the tree of `git_ref` (default `HEAD`: the default branch's head, in a working
+/// copy or a bare repository).
+pub fn read_commit(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Result<Commit> {
     let repo = gix::open(src).map_err(|e| git_err(src, format!("cannot open: {e}")))?;
-    let commit = match git_ref {
-        None | Some("HEAD") => repo.head_commit().map_err(|e| git_err(src, format!("HEAD has no commit: {e}")))?,
-        Some(r) => {
-            let by_name = repo.try_find_reference(r).ok().flatten();
-            match by_name {
-                Some(mut reference) => {
-                    reference.peel_to_commit().map_err(|e| git_err(src, format!("ref {r:?} is not a commit: {e}")))?
-                }
-                None => {
-                    let id: gix::ObjectId =
-                        r.parse().map_err(|_| git_err(src, format!("no branch, tag or full commit id named {r:?}")))?;
-                    repo.find_commit(id).map_err(|e| git_err(src, format!("commit {r}: {e}")))?
-                }
-            }
-        }
-    };
+    let commit = find_commit(&repo, src, git_ref)?;
     let commit_id = commit.id.to_string();
     let tree = commit.tree().map_err(|e| git_err(src, format!("tree of {commit_id}: {e}")))?;
     let mut report = ImportReport::new("git");
@@ -47,12 +46,59 @@ pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Resul
     let mut files = BTreeMap::new();
     let mut budget = (0u64, 0u64);
     walk(&repo, src, tree, "", limits, &mut files, &mut budget, &mut report, 0)?;
-
     let folder = src
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().trim_end_matches(".git").to_string()))
         .unwrap_or_else(|| "depot".into());
+    let source_url = repo
+        .config_snapshot()
+        .string("remote.origin.url")
+        .map(|u| strip_credentials(&u.to_string()))
+        .unwrap_or_default();
+    Ok(Commit { files, id: commit_id, source_url, folder, report })
+}
+
+/// The files of the site a `gh-pages` branch holds (local or `origin`'s), if any.
+pub fn read_pages_branch(src: &Path, limits: &ImportLimits) -> Option<BTreeMap<String, Vec<u8>>> {
+    let repo = gix::open(src).ok()?;
+    let name =
+        ["gh-pages", "origin/gh-pages"].into_iter().find(|n| repo.try_find_reference(*n).ok().flatten().is_some())?;
+    let commit = find_commit(&repo, src, Some(name)).ok()?;
+    let tree = commit.tree().ok()?;
+    let mut files = BTreeMap::new();
+    let mut report = ImportReport::new("git");
+    walk(&repo, src, tree, "", limits, &mut files, &mut (0, 0), &mut report, 0).ok()?;
+    files.contains_key("index.html").then_some(files)
+}
+
+fn find_commit<'r>(repo: &'r gix::Repository, src: &Path, git_ref: Option<&str>) -> Result<gix::Commit<'r>> {
+    match git_ref {
+        None | Some("HEAD") => repo.head_commit().map_err(|e| git_err(src, format!("HEAD has no commit: {e}"))),
+        Some(r) => {
+            let by_name = repo.try_find_reference(r).ok().flatten();
+            match by_name {
+                Some(mut reference) => {
+                    reference.peel_to_commit().map_err(|e| git_err(src, format!("ref {r:?} is not a commit: {e}")))
+                }
+                None => {
+                    let id: gix::ObjectId =
+                        r.parse().map_err(|_| git_err(src, format!("no branch, tag or full commit id named {r:?}")))?;
+                    repo.find_commit(id).map_err(|e| git_err(src, format!("commit {r}: {e}")))
+                }
+            }
+        }
+    }
+}
+
+/// A repository that holds no site project: every Markdown file rendered (or the
+/// prebuilt site it holds), as [`crate::markdown::build_site`] does.
+pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Result<Imported> {
+    Ok(from_commit(read_commit(src, git_ref, limits)?))
+}
+
+pub(crate) fn from_commit(c: Commit) -> Imported {
+    let Commit { files, id: commit_id, source_url, folder, mut report } = c;
     let site = crate::markdown::build_site(&files, &folder);
     report.pages = site.pages;
     report.title = site.title.clone();
@@ -68,17 +114,13 @@ pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Resul
     tree.meta.kind = "git".into();
     tree.meta.entry = "index.html".into();
     tree.meta.source_revision = commit_id;
-    tree.meta.source_url = repo
-        .config_snapshot()
-        .string("remote.origin.url")
-        .map(|u| strip_credentials(&u.to_string()))
-        .unwrap_or_default();
+    tree.meta.source_url = source_url;
     tree.meta.licence = licence(&files);
     tree.meta.language = "fr".into();
     tree.meta.id = preau_pack::path::slugify_id(&folder);
     report.files = tree.files.len() as u32 + 1;
     tree.add_bytes(preau_pack::course::IMPORT_REPORT_PATH, report.to_json());
-    Ok(Imported { tree, report })
+    Imported { tree, report }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -19,6 +19,7 @@ pub mod moodle_xml;
 pub mod render;
 pub mod report;
 pub mod sanitize;
+pub mod site;
 pub mod xml;
 pub mod zim;
 
@@ -26,7 +27,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::{ImportError, Result};
-pub use report::{Counts, ImportReport, Status};
+pub use report::{Counts, ImportReport, SiteReport, Status, Unrendered};
 
 /// Bounds on everything an importer reads.
 #[derive(Debug, Clone)]
@@ -79,6 +80,8 @@ pub struct Imported {
 pub enum SourceKind {
     Folder,
     Tar,
+    /// A ZIP archive that is not a Moodle backup (a site or a folder, zipped).
+    Zip,
     MoodleBackup,
     Gift,
     MoodleXml,
@@ -118,11 +121,7 @@ pub fn detect(src: &Path) -> Result<SourceKind> {
         };
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        return if moodle::zip_has_backup_xml(src)? {
-            Ok(SourceKind::MoodleBackup)
-        } else {
-            Err(unknown("a ZIP archive without moodle_backup.xml (not a Moodle backup)"))
-        };
+        return if moodle::zip_has_backup_xml(src)? { Ok(SourceKind::MoodleBackup) } else { Ok(SourceKind::Zip) };
     }
     if head.starts_with(&[0x5a, 0x49, 0x4d, 0x04]) {
         return Ok(SourceKind::Zim);
@@ -157,12 +156,14 @@ pub fn detect(src: &Path) -> Result<SourceKind> {
 pub fn import(src: &Path, opts: &ImportOptions) -> Result<Imported> {
     let kind = detect(src)?;
     let mut imported = match kind {
-        SourceKind::Folder => plain(preau_pack::source::from_folder(src, source_limits(&opts.limits))?, "folder", src),
-        SourceKind::Tar => plain(preau_pack::source::from_tar(src, source_limits(&opts.limits))?, "tar", src),
+        SourceKind::Folder | SourceKind::Tar | SourceKind::Zip | SourceKind::Git => {
+            let reasons =
+                vec!["preau-import runs no site generator (`preau pack build` does, with preau-sitegen)".into()];
+            site::import(site::load(src, kind, opts)?, reasons)?
+        }
         SourceKind::MoodleBackup => moodle::import(src, &opts.limits)?,
         SourceKind::Gift => gift::import(src, &opts.limits)?,
         SourceKind::MoodleXml => moodle_xml::import(src, &opts.limits)?,
-        SourceKind::Git => git::import(src, opts.git_ref.as_deref(), &opts.limits)?,
         SourceKind::Zim => zim::import(src, &opts.limits)?,
     };
     if imported.tree.meta.id.is_empty() {
@@ -175,7 +176,7 @@ pub fn import(src: &Path, opts: &ImportOptions) -> Result<Imported> {
     Ok(imported)
 }
 
-fn source_limits(l: &ImportLimits) -> preau_pack::source::SourceLimits {
+pub(crate) fn source_limits(l: &ImportLimits) -> preau_pack::source::SourceLimits {
     preau_pack::source::SourceLimits {
         max_file_bytes: l.max_file_bytes,
         max_total_bytes: l.max_total_bytes,
@@ -183,13 +184,14 @@ fn source_limits(l: &ImportLimits) -> preau_pack::source::SourceLimits {
     }
 }
 
-/// A folder or tar kept byte-exact: only metadata is added.
-fn plain(mut tree: preau_pack::SourceTree, kind: &str, src: &Path) -> Imported {
+/// A folder, tar or zip kept byte-exact: only metadata is added. `name` is the title
+/// when the source gave none.
+pub(crate) fn plain(mut tree: preau_pack::SourceTree, kind: &str, name: &str) -> Imported {
     if tree.meta.kind.is_empty() {
         tree.meta.kind = kind.into();
     }
     if tree.meta.title.is_empty() {
-        tree.meta.title = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        tree.meta.title = name.to_string();
     }
     if tree.meta.entry.is_empty() && tree.files.iter().any(|f| f.path == "index.html") {
         tree.meta.entry = "index.html".into();

@@ -61,6 +61,39 @@ pub struct ImportReport {
     /// Everything degraded or skipped, with its reason.
     pub items: Vec<Item>,
     pub warnings: Vec<String>,
+    /// For a site project (MkDocs…): how its pages were made. Absent for other sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteReport>,
+}
+
+/// How the pages of a site project were made, and why that way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteReport {
+    /// `mkdocs`, `sphinx`, `jupyter-book`, `hugo` or `quarto`.
+    pub project: String,
+    /// The project's folder inside the source (`""`: its top).
+    pub root: String,
+    /// `generator` (the project's own generator ran), `prebuilt` (a built site the
+    /// source holds: `site/`, `public/` or a `gh-pages` branch), `internal` (Préau's
+    /// Markdown rendering) or `none` (a project kind that is recognised, not built).
+    pub path: String,
+    /// The generator and the packages it ran with, when it ran.
+    pub generator: String,
+    /// Why each earlier path of the chain was not taken.
+    pub reasons: Vec<String>,
+    /// Source syntax the internal rendering left as text, every one (up to 5000;
+    /// `unrendered_total` counts them all).
+    pub unrendered: Vec<Unrendered>,
+    pub unrendered_total: u32,
+}
+
+/// One piece of source syntax left as text in a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unrendered {
+    pub page: String,
+    /// `admonition`, `attr_list`, `jinja`, `shortcode`, `maths`, `tabs` or `keys`.
+    pub construct: String,
+    pub sample: String,
 }
 
 impl ImportReport {
@@ -138,6 +171,42 @@ impl fmt::Display for ImportReport {
         }
         for w in &self.warnings {
             writeln!(f, "  attention : {w}")?;
+        }
+        if let Some(site) = &self.site {
+            let how = match site.path.as_str() {
+                "generator" => "construit par son générateur",
+                "prebuilt" => "site déjà construit trouvé dans la source",
+                "internal" => "rendu Markdown interne de Préau",
+                _ => "reconnu, non construit",
+            };
+            let root = if site.root.is_empty() { String::new() } else { format!(" (dossier {})", site.root) };
+            writeln!(f, "  site {}{root} : {how}", site.project)?;
+            if !site.generator.is_empty() {
+                writeln!(f, "    générateur : {}", site.generator)?;
+            }
+            for r in &site.reasons {
+                writeln!(f, "    pourquoi : {r}")?;
+            }
+            if site.unrendered_total > 0 {
+                writeln!(f, "    {} élément(s) de syntaxe laissé(s) en texte :", site.unrendered_total)?;
+                // A few of each kind per page on screen; every one is in the JSON report.
+                let mut shown: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+                for u in &site.unrendered {
+                    let n = shown.entry((u.page.as_str(), u.construct.as_str())).or_default();
+                    *n += 1;
+                    if *n <= 3 {
+                        writeln!(f, "      {} {} : {}", u.page, u.construct, u.sample)?;
+                    }
+                }
+                let listed: u32 = shown.values().map(|n| (*n).min(3)).sum();
+                if site.unrendered_total > listed {
+                    writeln!(
+                        f,
+                        "      … et {} autre(s) (liste complète : _preau/import-report.json)",
+                        site.unrendered_total - listed
+                    )?;
+                }
+            }
         }
         Ok(())
     }

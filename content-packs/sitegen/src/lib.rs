@@ -1,0 +1,284 @@
+//! Site projects built the way their authors build them: a MkDocs project (recognised in a
+//! folder, tar, zip or git repository by `preau_import::site`) is built by MkDocs itself,
+//! with the theme, plugins and extensions the project declares ([`packages`]), installed
+//! from PyPI into a virtual environment cached per set of packages ([`venv`]), and run
+//! confined ([`confine`]: no network, the source read-only, only the output writable,
+//! time and memory bounds). The generator's output folder becomes the pack's files.
+//!
+//! When the generator cannot run or fails, the import falls back to a built site the
+//! source holds, then to Préau's internal Markdown rendering; the import report says
+//! which path was taken and why.
+//!
+//! This is the one publisher-side crate that runs processes and reaches the network
+//! (PyPI, through pip). `preau-pack` and `preau-import` do neither, and the box never
+//! calls this crate.
+
+pub mod confine;
+pub mod packages;
+pub mod venv;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use preau_import::site::{Project, SiteSource};
+use preau_import::{ImportOptions, Imported, SourceKind};
+
+/// The versions installed when a project pins none (see the file's header).
+pub const CONSTRAINTS: &str = include_str!("../constraints.txt");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Python, its venv module, bubblewrap or prlimit is missing.
+    #[error("site generator unavailable: {0}")]
+    Unavailable(String),
+    #[error("the project's Python packages: {0}")]
+    Packages(String),
+    #[error("pip install failed: {0}")]
+    Pip(String),
+    #[error("the site build broke its time bound ({secs} s) and was stopped")]
+    TimeBound { secs: u64 },
+    #[error("the site build broke its memory bound ({mib} MiB of address space): {tail}")]
+    MemoryBound { mib: u64, tail: String },
+    #[error("the site build broke its file size bound ({mib} MiB per file)")]
+    FileSizeBound { mib: u64 },
+    #[error("mkdocs build failed: {0}")]
+    Build(String),
+    #[error("the generator's output: {0}")]
+    Output(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// How the generator is run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Holds `sitegen/venvs/<key>/`.
+    pub cache_dir: PathBuf,
+    pub import: ImportOptions,
+    /// `false`: go straight to the fallbacks (`preau pack build --no-generator`).
+    pub generator: bool,
+    pub python: PathBuf,
+    /// Wall-clock bound of one `mkdocs build`.
+    pub time_limit: Duration,
+    /// Address-space bound of the build's processes.
+    pub memory_bytes: u64,
+    /// Bound of `python -m venv` and of `pip install`.
+    pub pip_time_limit: Duration,
+}
+
+impl Options {
+    pub fn new(cache_dir: PathBuf) -> Options {
+        Options {
+            cache_dir,
+            import: ImportOptions::default(),
+            generator: true,
+            python: default_python(),
+            time_limit: Duration::from_secs(600),
+            memory_bytes: 4 << 30,
+            pip_time_limit: Duration::from_secs(1200),
+        }
+    }
+}
+
+/// `PREAU_CACHE_DIR`, else `~/.cache/preau`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PREAU_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache/preau"),
+        None => std::env::temp_dir().join("preau-cache"),
+    }
+}
+
+/// `PREAU_PYTHON`, else the system's `/usr/bin/python3` (Debian's, with python3-venv),
+/// else `python3` on the PATH.
+pub fn default_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PREAU_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let system = Path::new("/usr/bin/python3");
+    if system.exists() { system.to_path_buf() } else { PathBuf::from("python3") }
+}
+
+/// What the generator produced.
+#[derive(Debug)]
+pub struct Generated {
+    /// The output folder's files, by path.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// The generator and its packages, for the report.
+    pub generator: String,
+    /// The venv came from the cache.
+    pub venv_cached: bool,
+}
+
+/// Imports `src` like `preau_import::import`, except that a MkDocs project is built by
+/// MkDocs (falling back as the crate's documentation says).
+pub fn import(src: &Path, opts: &Options) -> preau_import::Result<Imported> {
+    let kind = preau_import::detect(src)?;
+    if !matches!(kind, SourceKind::Folder | SourceKind::Tar | SourceKind::Zip | SourceKind::Git) {
+        return preau_import::import(src, &opts.import);
+    }
+    let site = preau_import::site::load(src, kind, &opts.import)?;
+    if site.project.as_ref().map(|f| f.project) != Some(Project::MkDocs) {
+        return preau_import::site::import(site, Vec::new());
+    }
+    if !opts.generator {
+        return preau_import::site::import(site, vec!["the generator was not run (--no-generator)".into()]);
+    }
+    match generate(&site, opts) {
+        Ok(g) => preau_import::site::import_generated(site, g.files, g.generator, Vec::new()),
+        Err(e) => preau_import::site::import(site, vec![e.to_string()]),
+    }
+}
+
+/// Builds the MkDocs project of `site` with MkDocs.
+pub fn generate(site: &SiteSource, opts: &Options) -> Result<Generated, Error> {
+    let files = site.project_files().map_err(|e| Error::Io(e.to_string()))?;
+    let work = tempfile::tempdir().map_err(|e| Error::Io(format!("temporary folder: {e}")))?;
+    let src = work.path().join("src");
+    for (path, bytes) in &files {
+        if path.starts_with(".git/") {
+            continue;
+        }
+        if path.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(Error::Io(format!("unsafe path {path:?} in the project")));
+        }
+        let to = src.join(path);
+        let dir = to.parent().expect("a file path has a parent");
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::write(&to, bytes).map_err(|e| Error::Io(format!("{}: {e}", to.display())))?;
+    }
+    build_mkdocs(&src, opts)
+}
+
+/// Builds the MkDocs project in folder `project` (read-only to the build).
+pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> {
+    confine::check_tools()?;
+    let files = small_files(project)?;
+    let packages = packages::declared(&files).map_err(Error::Packages)?;
+    let constraints = (!packages.pinned()).then_some(CONSTRAINTS);
+    let (venv, venv_cached) = venv::ensure(opts, &opts.python, &packages.specs, constraints)?;
+    let mut extra_ro = Vec::new();
+    let base = base_prefix(&venv)?;
+    if !base.starts_with("/usr") {
+        extra_ro.push(base);
+    }
+    let work = tempfile::tempdir().map_err(|e| Error::Io(format!("temporary folder: {e}")))?;
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).map_err(|e| Error::Io(format!("{}: {e}", out.display())))?;
+    let extra: Vec<&Path> = extra_ro.iter().map(PathBuf::as_path).collect();
+    let mut cmd = confine::sandbox(
+        project,
+        &out,
+        &venv,
+        &extra,
+        opts.memory_bytes,
+        opts.import.limits.max_file_bytes,
+        &["/venv/bin/python", "-m", "mkdocs", "build", "--site-dir", "/out/site"],
+    );
+    let ran = confine::run_bounded(&mut cmd, opts.time_limit, &work.path().join("build.log"))?;
+    if ran.timed_out {
+        return Err(Error::TimeBound { secs: opts.time_limit.as_secs() });
+    }
+    if !ran.success {
+        let t = &ran.tail;
+        if t.contains("MemoryError") || t.contains("Cannot allocate memory") || t.contains("cannot allocate memory") {
+            return Err(Error::MemoryBound { mib: opts.memory_bytes >> 20, tail: last_line(t) });
+        }
+        if t.contains("File too large") || t.contains("File size limit exceeded") {
+            return Err(Error::FileSizeBound { mib: opts.import.limits.max_file_bytes >> 20 });
+        }
+        return Err(Error::Build(t.clone()));
+    }
+    let site = out.join("site");
+    let files = read_output(&site, &opts.import.limits)?;
+    let versions =
+        if constraints.is_some() { "versions of preau-sitegen's constraints.txt" } else { "versions the project pins" };
+    let generator = format!(
+        "mkdocs build, confined (bubblewrap, no network), with packages from {}: {} ({versions})",
+        packages.declared_in,
+        packages.specs.join(", ")
+    );
+    Ok(Generated { files, generator, venv_cached })
+}
+
+fn last_line(t: &str) -> String {
+    t.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+}
+
+/// The installation the venv's interpreter comes from (bound read-only in the sandbox).
+fn base_prefix(venv: &Path) -> Result<PathBuf, Error> {
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .map_err(|e| Error::Unavailable(format!("the venv's Python does not run: {e}")))?;
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// The project's configuration files that say which packages it needs.
+fn small_files(project: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let mut out = BTreeMap::new();
+    for name in ["requirements.txt", "docs/requirements.txt", ".gitlab-ci.yml", "mkdocs.yml", "mkdocs.yaml"] {
+        let p = project.join(name);
+        if p.is_file() {
+            let bytes = std::fs::read(&p).map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;
+            if bytes.len() > 1 << 20 {
+                return Err(Error::Packages(format!("{name} is larger than 1 MiB")));
+            }
+            out.insert(name.to_string(), bytes);
+        }
+    }
+    // `-r other.txt` lines name more files: give the reader every small text file at the top.
+    if let Ok(rd) = std::fs::read_dir(project) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".txt") && e.metadata().is_ok_and(|m| m.is_file() && m.len() <= 1 << 20) {
+                let bytes = std::fs::read(e.path()).map_err(|err| Error::Io(format!("{name}: {err}")))?;
+                out.entry(name).or_insert(bytes);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The files of the generator's output, bounded like any import.
+fn read_output(site: &Path, limits: &preau_import::ImportLimits) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    if !site.join("index.html").is_file() {
+        return Err(Error::Output("mkdocs wrote no index.html".into()));
+    }
+    let mut out = BTreeMap::new();
+    let mut total = 0u64;
+    let mut stack = vec![(site.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        for e in rd {
+            let e = e.map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+            let name =
+                e.file_name().into_string().map_err(|n| Error::Output(format!("a file name is not UTF-8: {n:?}")))?;
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let meta = std::fs::symlink_metadata(e.path()).map_err(|err| Error::Output(format!("{rel}: {err}")))?;
+            if meta.is_dir() {
+                stack.push((e.path(), rel));
+                continue;
+            }
+            if !meta.is_file() {
+                return Err(Error::Output(format!("{rel} is not a regular file (links are not accepted)")));
+            }
+            total += meta.len();
+            if out.len() as u64 >= limits.max_entries
+                || total > limits.max_total_bytes
+                || meta.len() > limits.max_file_bytes
+            {
+                return Err(Error::Output(format!(
+                    "more than {} files or {} bytes (at {rel})",
+                    limits.max_entries, limits.max_total_bytes
+                )));
+            }
+            let bytes = std::fs::read(e.path()).map_err(|err| Error::Output(format!("{rel}: {err}")))?;
+            out.insert(rel, bytes);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,268 @@
+//! The Python packages a MkDocs project needs, as its authors declared them: its
+//! `requirements.txt`, else the `pip install` lines of its `.gitlab-ci.yml` (the Pages
+//! job that really builds the site on La Forge), else the theme, plugins and Markdown
+//! extensions named in `mkdocs.yml`, mapped to their PyPI packages.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The packages to install, and where they were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packages {
+    /// Requirement specifiers, sorted, deduplicated (`mkdocs-material`, `mkdocs==1.6.1`).
+    pub specs: Vec<String>,
+    /// `requirements.txt`, `.gitlab-ci.yml` or `mkdocs.yml`.
+    pub declared_in: String,
+}
+
+impl Packages {
+    /// True when the project chose versions itself: then the crate's constraints file is
+    /// not used (it could contradict them).
+    pub fn pinned(&self) -> bool {
+        self.specs.iter().any(|s| s.contains(['=', '<', '>', '~']))
+    }
+}
+
+/// Most requirement lines read from a project.
+const MAX_SPECS: usize = 200;
+
+/// Finds the packages of the MkDocs project whose files are `files` (paths relative to
+/// the project's folder).
+pub fn declared(files: &BTreeMap<String, Vec<u8>>) -> Result<Packages, String> {
+    let text = |p: &str| files.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let (mut specs, declared_in) = if let Some((path, req)) =
+        ["requirements.txt", "docs/requirements.txt"].iter().find_map(|p| text(p).map(|t| (*p, t)))
+    {
+        (requirements(&req, files, path, 0)?, path.to_string())
+    } else if let Some(ci) =
+        text(".gitlab-ci.yml").map(|ci| gitlab_ci(&ci, files)).transpose()?.filter(|s| !s.is_empty())
+    {
+        (ci, ".gitlab-ci.yml".to_string())
+    } else {
+        let yml = text("mkdocs.yml").or_else(|| text("mkdocs.yaml")).unwrap_or_default();
+        (from_mkdocs_yml(&yml)?, "mkdocs.yml".to_string())
+    };
+    if !specs.iter().any(|s| name_of(s) == "mkdocs") {
+        specs.push("mkdocs".into());
+    }
+    let specs: BTreeSet<String> =
+        specs.into_iter().filter(|s| !["pip", "setuptools", "wheel"].contains(&name_of(s).as_str())).collect();
+    if specs.len() > MAX_SPECS {
+        return Err(format!("more than {MAX_SPECS} Python packages declared in {declared_in}"));
+    }
+    Ok(Packages { specs: specs.into_iter().collect(), declared_in })
+}
+
+/// The normalised distribution name of a specifier (`Mkdocs_Material[x]>=9` → `mkdocs-material`).
+pub fn name_of(spec: &str) -> String {
+    spec.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect::<String>()
+        .to_ascii_lowercase()
+        .replace(['_', '.'], "-")
+}
+
+/// One requirement specifier, checked: a name, extras, versions, markers; never a URL,
+/// a path or a pip option (those would fetch or run something else than PyPI packages).
+fn check_spec(spec: &str, whence: &str) -> Result<String, String> {
+    let spec = spec.trim().trim_matches(['"', '\'']);
+    let bad = |why: &str| Err(format!("{whence}: requirement {spec:?} is not accepted ({why})"));
+    if spec.starts_with('-') {
+        return bad("pip options are not accepted");
+    }
+    if spec.contains("://") || spec.contains('@') || spec.starts_with(['.', '/']) {
+        return bad("only packages from the Python package index, not URLs or paths");
+    }
+    if name_of(spec).is_empty() || spec.len() > 200 {
+        return bad("not a package name");
+    }
+    let ok = spec.chars().all(|c| c.is_ascii_alphanumeric() || " -_.[],<>=!~*;\"'+()".contains(c));
+    if !ok {
+        return bad("unexpected characters");
+    }
+    Ok(spec.to_string())
+}
+
+fn requirements(text: &str, files: &BTreeMap<String, Vec<u8>>, whence: &str, depth: u8) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(other) = line.strip_prefix("-r ").or_else(|| line.strip_prefix("--requirement ")) {
+            out.extend(included(other.trim(), files, whence, depth)?);
+            continue;
+        }
+        out.push(check_spec(line, whence)?);
+    }
+    Ok(out)
+}
+
+fn included(path: &str, files: &BTreeMap<String, Vec<u8>>, whence: &str, depth: u8) -> Result<Vec<String>, String> {
+    if depth >= 2 {
+        return Err(format!("{whence}: requirement files nested too deep"));
+    }
+    let path = path.trim_matches(['"', '\'']).trim_start_matches("./");
+    let text = files.get(path).ok_or_else(|| format!("{whence}: requirement file {path} is not in the project"))?;
+    requirements(&String::from_utf8_lossy(text), files, path, depth + 1)
+}
+
+/// The packages of every `pip install` of a GitLab CI file.
+fn gitlab_ci(ci: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for line in ci.lines() {
+        let Some(at) = line.find("pip install").or_else(|| line.find("pip3 install")) else { continue };
+        let rest = &line[at..];
+        let rest = &rest[rest.find("install").expect("found above") + "install".len()..];
+        let mut words = rest.split_whitespace();
+        while let Some(w) = words.next() {
+            if ["&&", ";", "|", "||"].contains(&w) {
+                break;
+            }
+            match w {
+                "-r" | "--requirement" => {
+                    let file = words.next().ok_or(".gitlab-ci.yml: `pip install -r` without a file")?;
+                    out.extend(included(file, files, ".gitlab-ci.yml", 0)?);
+                }
+                // Options that change nothing about what is installed.
+                "-U" | "--upgrade" | "-q" | "--quiet" | "--user" | "--no-cache-dir" | "-v" | "--verbose" => {}
+                w if w.starts_with('-') => {
+                    return Err(format!(".gitlab-ci.yml: pip option {w} is not accepted"));
+                }
+                w => out.push(check_spec(w, ".gitlab-ci.yml")?),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// PyPI packages of the MkDocs plugins Forge course sites use.
+const PLUGINS: &[(&str, &str)] = &[
+    ("search", ""),
+    ("macros", "mkdocs-macros-plugin"),
+    ("awesome-pages", "mkdocs-awesome-pages-plugin"),
+    ("git-revision-date-localized", "mkdocs-git-revision-date-localized-plugin"),
+    ("glightbox", "mkdocs-glightbox"),
+    ("pyodide_macros", "pyodide-mkdocs-theme"),
+    ("exclude", "mkdocs-exclude"),
+    ("mermaid2", "mkdocs-mermaid2-plugin"),
+    ("redirects", "mkdocs-redirects"),
+    ("minify", "mkdocs-minify-plugin"),
+    ("tags", ""),
+    ("offline", ""),
+    ("blog", ""),
+    ("i18n", "mkdocs-static-i18n"),
+];
+
+fn from_mkdocs_yml(yml: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut section = "";
+    for line in yml.lines() {
+        let top = !line.starts_with([' ', '\t', '-']) && !line.trim().is_empty();
+        if top {
+            let (key, value) = line.split_once(':').unwrap_or((line, ""));
+            section = match key.trim() {
+                "theme" => "theme",
+                "plugins" => "plugins",
+                "markdown_extensions" => "extensions",
+                _ => "",
+            };
+            let value = value.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            if section == "theme" && !value.is_empty() {
+                out.extend(theme_package(value));
+            }
+            continue;
+        }
+        let t = line.trim();
+        match section {
+            "theme" => {
+                if let Some(v) = t.strip_prefix("name:") {
+                    out.extend(theme_package(v.split('#').next().unwrap_or("").trim().trim_matches(['"', '\''])));
+                }
+            }
+            "plugins" | "extensions" if t.starts_with("- ") && item_indent(line) => {
+                let item = t[2..].split(['#', ':']).next().unwrap_or("").trim().trim_matches(['"', '\'']);
+                if section == "plugins" {
+                    match PLUGINS.iter().find(|(n, _)| *n == item) {
+                        Some((_, "")) => {}
+                        Some((_, package)) => out.push(package.to_string()),
+                        None => {
+                            return Err(format!(
+                                "mkdocs.yml: plugin {item:?} has no known PyPI package: list the project's packages in requirements.txt"
+                            ));
+                        }
+                    }
+                } else if item.starts_with("pymdownx.") {
+                    out.push("pymdown-extensions".into());
+                }
+            }
+            _ => {}
+        }
+        if t.contains("materialx.") {
+            out.push("mkdocs-material-extensions".into());
+        }
+    }
+    Ok(out)
+}
+
+/// True for the items of the list directly under a top-level key (not nested options).
+fn item_indent(line: &str) -> bool {
+    line.len() - line.trim_start().len() <= 4
+}
+
+fn theme_package(name: &str) -> Option<String> {
+    match name {
+        "material" => Some("mkdocs-material".into()),
+        "readthedocs" | "mkdocs" | "" => None,
+        other => Some(format!("mkdocs-{other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        list.iter().map(|(p, t)| (p.to_string(), t.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn requirements_win_then_ci_then_mkdocs_yml() {
+        let ci = "pages:\n  script:\n    - /usr/local/bin/python -m pip install --upgrade pip\n    - python -m pip install mkdocs-material\n    - pip install mkdocs-macros-plugin && mkdocs build\n";
+        let yml = "theme:\n  name: material\nplugins:\n  - search\n  - awesome-pages\nmarkdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:materialx.emoji.twemoji\n";
+        let p = declared(&files(&[
+            ("requirements.txt", "mkdocs==1.6.1\n# c\nMkdocs_Material>=9\n"),
+            (".gitlab-ci.yml", ci),
+        ]))
+        .unwrap();
+        assert_eq!(p.specs, ["Mkdocs_Material>=9", "mkdocs==1.6.1"]);
+        assert!(p.pinned());
+        let p = declared(&files(&[(".gitlab-ci.yml", ci), ("mkdocs.yml", yml)])).unwrap();
+        assert_eq!(p.specs, ["mkdocs", "mkdocs-macros-plugin", "mkdocs-material"]);
+        assert_eq!(p.declared_in, ".gitlab-ci.yml");
+        assert!(!p.pinned());
+        let p = declared(&files(&[("mkdocs.yml", yml)])).unwrap();
+        assert_eq!(
+            p.specs,
+            [
+                "mkdocs",
+                "mkdocs-awesome-pages-plugin",
+                "mkdocs-material",
+                "mkdocs-material-extensions",
+                "pymdown-extensions"
+            ]
+        );
+    }
+
+    #[test]
+    fn urls_options_and_unknown_plugins_are_refused_by_name() {
+        let err = declared(&files(&[("requirements.txt", "git+https://evil.example/x.git\n")])).unwrap_err();
+        assert!(err.contains("not URLs"), "{err}");
+        let err = declared(&files(&[("requirements.txt", "--index-url http://x\n")])).unwrap_err();
+        assert!(err.contains("pip options"), "{err}");
+        let err = declared(&files(&[("requirements.txt", "-r missing.txt\n")])).unwrap_err();
+        assert!(err.contains("missing.txt"), "{err}");
+        let err = declared(&files(&[("mkdocs.yml", "plugins:\n  - strange-thing\n")])).unwrap_err();
+        assert!(err.contains("strange-thing"), "{err}");
+    }
+}
