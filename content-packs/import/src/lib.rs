@@ -26,7 +26,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::{ImportError, Result};
-pub use report::{Counts, ImportReport, Status};
+pub use report::{Counts, ImportReport, OfflineChange, Status};
 
 /// Bounds on everything an importer reads.
 #[derive(Debug, Clone)]

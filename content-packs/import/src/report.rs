@@ -61,6 +61,29 @@ pub struct ImportReport {
     /// Everything degraded or skipped, with its reason.
     pub items: Vec<Item>,
     pub warnings: Vec<String>,
+    /// What was done so that no page loads anything from outside the box
+    /// (`preau-offline`, after the import): one line per reference and page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline: Vec<OfflineChange>,
+}
+
+/// One outside reference of one page, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineChange {
+    /// The pack file (page or stylesheet) that holds the reference.
+    pub page: String,
+    /// The reference as written.
+    pub url: String,
+    /// `library` (now from the libraries pack), `downloaded` (stored in the pack),
+    /// `removed`, `shim-dropped`, `link-marked` (an outside link kept, marked as needing
+    /// the internet).
+    pub action: String,
+    /// The new reference, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// Why, in French (a substituted version, a failed download…).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 impl ImportReport {
@@ -138,6 +161,24 @@ impl fmt::Display for ImportReport {
         }
         for w in &self.warnings {
             writeln!(f, "  attention : {w}")?;
+        }
+        for c in &self.offline {
+            let what = match c.action.as_str() {
+                "library" => "bibliothèque locale",
+                "downloaded" => "téléchargé",
+                "removed" => "retiré",
+                "shim-dropped" => "polyfill retiré",
+                "link-marked" => "lien marqué (internet)",
+                other => other,
+            };
+            write!(f, "  [hors ligne] {} : {} — {what}", c.page, c.url)?;
+            if !c.target.is_empty() {
+                write!(f, " → {}", c.target)?;
+            }
+            if !c.detail.is_empty() {
+                write!(f, " ({})", c.detail)?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
