@@ -129,7 +129,11 @@ fn image_server() -> std::net::SocketAddr {
                 line.clear();
             }
             let mut w = conn;
-            let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", PNG.len());
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                PNG.len()
+            );
             let _ = w.write_all(PNG);
         }
     });
@@ -196,8 +200,21 @@ async fn no_request_leaves_the_box() {
     let cache = workspace().join("target/offline-cache");
     let resolve = format!("images.example=127.0.0.1:{}", images.port());
     let report = preau(&[
-        "pack", "build", site.to_str().unwrap(), "--repo", repo_s, "--key", key_s, "--id", "maths",
-        "--level", "3", "--cache", cache.to_str().unwrap(), "--resolve", &resolve,
+        "pack",
+        "build",
+        site.to_str().unwrap(),
+        "--repo",
+        repo_s,
+        "--key",
+        key_s,
+        "--id",
+        "maths",
+        "--level",
+        "3",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--resolve",
+        &resolve,
     ]);
     assert!(report.contains("preau-libs v1"), "the libraries pack was built: {report}");
 
@@ -281,7 +298,9 @@ async fn no_request_leaves_the_box() {
         } else {
             // Let late loads (images, fonts) start before reading the log.
             let deadline = Instant::now() + Duration::from_secs(10);
-            while c.execute("return document.readyState;", vec![]).await.unwrap() != json!("complete") && Instant::now() < deadline {
+            while c.execute("return document.readyState;", vec![]).await.unwrap() != json!("complete")
+                && Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -27,8 +27,8 @@ pub struct OfflineArgs {
 
 impl OfflineArgs {
     pub fn options(&self) -> Result<preau_offline::Options> {
-        let registry = url::Url::parse(&self.npm_registry)
-            .map_err(|e| anyhow!("--npm-registry {:?}: {e}", self.npm_registry))?;
+        let registry =
+            url::Url::parse(&self.npm_registry).map_err(|e| anyhow!("--npm-registry {:?}: {e}", self.npm_registry))?;
         let resolve = self
             .resolve
             .iter()

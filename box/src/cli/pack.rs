@@ -161,8 +161,9 @@ fn build(a: BuildArgs) -> Result<()> {
         BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
     // Nothing a page loads may come from outside the box: libraries from the shared
     // libraries pack (built first if it lacks some), the rest downloaded or removed.
-    let libs = preau_offline::prepare_pack(&a.repo, &key, &mut tree, &mut imported.report, &a.outside.options()?, &opts)
-        .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?;
+    let libs =
+        preau_offline::prepare_pack(&a.repo, &key, &mut tree, &mut imported.report, &a.outside.options()?, &opts)
+            .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?;
     let bar = super::progress::bytes_bar(!a.json, "building");
     let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
         bar.set_length(total);

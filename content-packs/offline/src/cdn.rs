@@ -77,7 +77,8 @@ pub enum Known {
 }
 
 /// Hosts that serve polyfill bundles computed from the browser's User-Agent.
-const SHIM_HOSTS: &[&str] = &["polyfill.io", "cdn.polyfill.io", "polyfill-fastly.io", "polyfill-fastly.net", "polyfill.alicdn.com"];
+const SHIM_HOSTS: &[&str] =
+    &["polyfill.io", "cdn.polyfill.io", "polyfill-fastly.io", "polyfill-fastly.net", "polyfill.alicdn.com"];
 
 /// Recognises a well-known library or shim URL (`http`, `https` or protocol-relative,
 /// already made absolute by the caller).
@@ -103,17 +104,17 @@ pub fn classify(url: &Url) -> Option<Known> {
 }
 
 fn jsdelivr(seg: &[&str]) -> Option<LibRef> {
-    match seg.first()? {
-        &"npm" => npm_path(&seg[1..]),
+    match *seg.first()? {
+        "npm" => npm_path(&seg[1..]),
         // Pyodide has its own folder: `/pyodide/v0.25.0/full/pyodide.js`.
-        &"pyodide" => {
+        "pyodide" => {
             let version = seg.get(1)?.strip_prefix('v')?.to_string();
             let rest = seg.get(3..)?.join("/");
             Some(LibRef { package: "pyodide", version: Some(version), path: rest })
         }
         // twemoji's SVGs straight from its GitHub repository (as Material for MkDocs and
         // many sites use them): the same files are the npm package `@twemoji/svg`.
-        &"gh" => {
+        "gh" => {
             let (repo, version) = split_version(seg.get(2)?);
             let owner = seg.get(1)?;
             let is_twemoji = repo == "twemoji" && ["twitter", "jdecked"].contains(owner);
@@ -253,7 +254,10 @@ mod tests {
             lib("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"),
             libref("mathjax", Some("3"), "es5/tex-mml-chtml.js")
         );
-        assert_eq!(lib("https://cdn.jsdelivr.net/npm/mermaid/dist/mermaid.min.js"), libref("mermaid", None, "dist/mermaid.min.js"));
+        assert_eq!(
+            lib("https://cdn.jsdelivr.net/npm/mermaid/dist/mermaid.min.js"),
+            libref("mermaid", None, "dist/mermaid.min.js")
+        );
         assert_eq!(
             lib("https://cdn.jsdelivr.net/npm/@highlightjs/cdn-assets@11.9.0/highlight.min.js"),
             libref("@highlightjs/cdn-assets", Some("11.9.0"), "highlight.min.js")
@@ -266,7 +270,10 @@ mod tests {
 
     #[test]
     fn unpkg_cdnjs_and_others() {
-        assert_eq!(lib("https://unpkg.com/mermaid@10.9.1/dist/mermaid.min.js"), libref("mermaid", Some("10.9.1"), "dist/mermaid.min.js"));
+        assert_eq!(
+            lib("https://unpkg.com/mermaid@10.9.1/dist/mermaid.min.js"),
+            libref("mermaid", Some("10.9.1"), "dist/mermaid.min.js")
+        );
         assert_eq!(
             lib("https://cdnjs.cloudflare.com/ajax/libs/highlight.js/11.9.0/styles/default.min.css"),
             libref("@highlightjs/cdn-assets", Some("11.9.0"), "styles/default.min.css")
@@ -283,7 +290,10 @@ mod tests {
             lib("https://cdnjs.cloudflare.com/ajax/libs/KaTeX/0.16.9/katex.min.js"),
             libref("katex", Some("0.16.9"), "dist/katex.min.js")
         );
-        assert_eq!(lib("https://code.jquery.com/jquery-3.6.0.min.js"), libref("jquery", Some("3.6.0"), "dist/jquery.min.js"));
+        assert_eq!(
+            lib("https://code.jquery.com/jquery-3.6.0.min.js"),
+            libref("jquery", Some("3.6.0"), "dist/jquery.min.js")
+        );
         assert_eq!(
             lib("https://cdn.jsdelivr.net/pyodide/v0.25.0/full/pyodide.js"),
             libref("pyodide", Some("0.25.0"), "pyodide.js")

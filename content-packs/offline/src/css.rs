@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn rewrites_only_what_is_decided() {
-        let css = "a{background:url(https://c.example/i.png) no-repeat}@import 'https://x.example/a.css';b{c:url(keep.png)}";
+        let css =
+            "a{background:url(https://c.example/i.png) no-repeat}@import 'https://x.example/a.css';b{c:url(keep.png)}";
         let out = rewrite(css, &mut |u| u.starts_with("https://").then(|| format!("local/{}", u.len())));
         assert_eq!(out, "a{background:url(\"local/23\") no-repeat}@import \"local/23\";b{c:url(keep.png)}");
     }

@@ -94,7 +94,8 @@ impl Fetcher {
         }
         let left = self.limits.max_total_bytes.saturating_sub(self.spent.get());
         let max = max.min(left);
-        let mut req = self.client.get(url.clone()).timeout(self.limits.request_timeout.min(self.limits.total_time - elapsed));
+        let mut req =
+            self.client.get(url.clone()).timeout(self.limits.request_timeout.min(self.limits.total_time - elapsed));
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }

@@ -129,7 +129,8 @@ fn on_element(el: &mut Element<'_, '_>, decide: &mut Decide<'_>) {
             } else if rels.iter().any(|r| ["preconnect", "dns-prefetch"].contains(r)) {
                 Use::Connection
             } else if rels.iter().any(|r| {
-                ["icon", "preload", "modulepreload", "prefetch", "manifest", "apple-touch-icon", "mask-icon"].contains(r)
+                ["icon", "preload", "modulepreload", "prefetch", "manifest", "apple-touch-icon", "mask-icon"]
+                    .contains(r)
             }) {
                 Use::LinkResource
             } else {
@@ -269,9 +270,19 @@ fn srcset(el: &mut Element<'_, '_>, kind: Use, decide: &mut Decide<'_>) {
 pub fn is_video(url: &str) -> bool {
     let abs = if url.starts_with("//") { format!("https:{url}") } else { url.to_string() };
     let host = url::Url::parse(&abs).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default();
-    ["youtube.com", "youtube-nocookie.com", "youtu.be", "vimeo.com", "dailymotion.com", "dai.ly", "peertube", "tube", "video"]
-        .iter()
-        .any(|h| host == *h || host.ends_with(&format!(".{h}")) || (!h.contains('.') && host.contains(h)))
+    [
+        "youtube.com",
+        "youtube-nocookie.com",
+        "youtu.be",
+        "vimeo.com",
+        "dailymotion.com",
+        "dai.ly",
+        "peertube",
+        "tube",
+        "video",
+    ]
+    .iter()
+    .any(|h| host == *h || host.ends_with(&format!(".{h}")) || (!h.contains('.') && host.contains(h)))
 }
 
 pub(crate) fn esc(s: &str) -> String {
@@ -365,7 +376,10 @@ mod tests {
                 assert!(line.contains("data-preau-internet"), "outside reference left: {line}");
             }
         }
-        assert!(out.contains(r#"<link rel="stylesheet" href="/packs/preau-libs/katex@0.16.9/dist/katex.min.css">"#), "{out}");
+        assert!(
+            out.contains(r#"<link rel="stylesheet" href="/packs/preau-libs/katex@0.16.9/dist/katex.min.css">"#),
+            "{out}"
+        );
         assert!(!out.contains("preconnect") && !out.contains("polyfill") && !out.contains("favicon"));
         assert!(out.contains(r#"<script src="js/local.js">"#));
         assert!(out.contains(r#"url("data:,")"#) && out.contains("url(img/ok.png)"));
@@ -388,12 +402,20 @@ mod tests {
     fn replacement_keeps_the_rest_byte_for_byte() {
         let page = "<p>  Texte   <b>gras</b> &eacute; <!-- c --></p><img src=\"https://x.example/i.png\" alt=i>";
         let out = rewrite(page.as_bytes(), &mut |_| Action::Replace("ext/i.png".into())).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "<p>  Texte   <b>gras</b> &eacute; <!-- c --></p><img src=\"ext/i.png\" alt=i>");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<p>  Texte   <b>gras</b> &eacute; <!-- c --></p><img src=\"ext/i.png\" alt=i>"
+        );
     }
 
     #[test]
     fn videos_are_recognised() {
-        for u in ["https://www.youtube.com/embed/x", "//player.vimeo.com/video/1", "https://www.dailymotion.com/embed/video/x", "https://tube.ac-lyon.fr/videos/embed/1"] {
+        for u in [
+            "https://www.youtube.com/embed/x",
+            "//player.vimeo.com/video/1",
+            "https://www.dailymotion.com/embed/video/x",
+            "https://tube.ac-lyon.fr/videos/embed/1",
+        ] {
             assert!(is_video(u), "{u}");
         }
         assert!(!is_video("https://h5p.org/h5p/embed/1"));

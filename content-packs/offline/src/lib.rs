@@ -134,8 +134,8 @@ pub fn build_libs(
         return Ok((done, None));
     }
     let tree = libs.into_tree()?;
-    let summary =
-        preau_pack::build::build(repo_dir, tree, key, build, &mut |_, _| {}).map_err(|e| format!("paquet {LIBS_PACK_ID} : {e}"))?;
+    let summary = preau_pack::build::build(repo_dir, tree, key, build, &mut |_, _| {})
+        .map_err(|e| format!("paquet {LIBS_PACK_ID} : {e}"))?;
     Ok((done, Some(summary)))
 }
 
@@ -201,10 +201,8 @@ pub fn make_offline(
                 .map_err(|e| format!("{path} : {e}"))?
         } else {
             let text = String::from_utf8_lossy(&bytes);
-            css::rewrite(&text, &mut |u| {
-                html::css_decision(u, &mut |found| state.decide(&path, found, base.as_ref()))
-            })
-            .into_bytes()
+            css::rewrite(&text, &mut |u| html::css_decision(u, &mut |found| state.decide(&path, found, base.as_ref())))
+                .into_bytes()
         };
         if base.is_some() || new != bytes {
             replaced.insert(path, new);
@@ -260,19 +258,37 @@ impl State<'_, '_> {
             return Action::MarkOutside;
         }
         if found.kind == Use::Connection {
-            self.note(page, &found.url, "removed", "", "préconnexion à un serveur extérieur, inutile hors ligne".into());
+            self.note(
+                page,
+                &found.url,
+                "removed",
+                "",
+                "préconnexion à un serveur extérieur, inutile hors ligne".into(),
+            );
             return Action::Remove;
         }
         if found.kind == Use::Frame {
             // An embedded outside page (a video player, an exercise site) runs only with
             // the internet: downloading it would bring its own outside loads.
             let what = if html::is_video(&found.url) { "lecteur vidéo" } else { "page extérieure" };
-            self.note(page, &found.url, "removed", "", format!("{what} intégré : remplacé par un lien « nécessite internet »"));
+            self.note(
+                page,
+                &found.url,
+                "removed",
+                "",
+                format!("{what} intégré : remplacé par un lien « nécessite internet »"),
+            );
             return Action::Remove;
         }
         let known = cdn::classify(&url);
         if known == Some(Known::Shim) {
-            self.note(page, &found.url, "shim-dropped", "", "service de polyfills : les navigateurs servis n'en ont pas besoin".into());
+            self.note(
+                page,
+                &found.url,
+                "shim-dropped",
+                "",
+                "service de polyfills : les navigateurs servis n'en ont pas besoin".into(),
+            );
             return Action::Remove;
         }
         let key = url.as_str().to_string();
@@ -330,16 +346,24 @@ impl State<'_, '_> {
                 let path = self.store_path(url, &got.content_type);
                 let css = got.content_type == "text/css" || path.ends_with(".css");
                 self.stored.insert(path.clone(), (got.bytes, !css));
-                (Target::Local(path.clone()), "downloaded", path, why_not_library.trim_end_matches([' ', ';']).to_string())
+                (
+                    Target::Local(path.clone()),
+                    "downloaded",
+                    path,
+                    why_not_library.trim_end_matches([' ', ';']).to_string(),
+                )
             }
-            Err(e) => (Target::Removed, "removed", String::new(), format!("{why_not_library}téléchargement impossible : {e}")),
+            Err(e) => {
+                (Target::Removed, "removed", String::new(), format!("{why_not_library}téléchargement impossible : {e}"))
+            }
         }
     }
 
     /// A pack path for a downloaded URL, unique per URL: `preau-offline/<host>/<path>`.
     fn store_path(&self, url: &Url, content_type: &str) -> String {
         let host = sanitize(url.host_str().unwrap_or("host"));
-        let mut segs: Vec<String> = url.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).map(sanitize).collect();
+        let mut segs: Vec<String> =
+            url.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).map(sanitize).collect();
         if segs.is_empty() {
             segs.push("index".into());
         }
@@ -349,12 +373,18 @@ impl State<'_, '_> {
             _ => (last.clone(), extension_for(content_type).to_string()),
         };
         // A query or a clash with another URL gets a short hash of the whole URL.
-        let plain = format!("{DOWNLOAD_DIR}/{host}/{}{stem}{}{ext}", prefix_dirs(&segs), if ext.is_empty() { "" } else { "." });
+        let plain =
+            format!("{DOWNLOAD_DIR}/{host}/{}{stem}{}{ext}", prefix_dirs(&segs), if ext.is_empty() { "" } else { "." });
         if url.query().is_none() && !self.stored.contains_key(&plain) {
             return plain;
         }
         let h = preau_pack::Hash::of(url.as_str().as_bytes()).to_string();
-        format!("{DOWNLOAD_DIR}/{host}/{}{stem}-{}{}{ext}", prefix_dirs(&segs), &h[..12], if ext.is_empty() { "" } else { "." })
+        format!(
+            "{DOWNLOAD_DIR}/{host}/{}{stem}-{}{}{ext}",
+            prefix_dirs(&segs),
+            &h[..12],
+            if ext.is_empty() { "" } else { "." }
+        )
     }
 
     fn take_new_stylesheets(&mut self) -> Vec<(String, Vec<u8>, Option<Url>)> {
@@ -466,7 +496,10 @@ mod tests {
         let r = parse_lib_arg("katex@0.16.9").unwrap();
         assert_eq!((r.package, r.version.as_deref(), r.path.as_str()), ("katex", Some("0.16.9"), ""));
         let r = parse_lib_arg("@highlightjs/cdn-assets@11.9.0/highlight.min.js").unwrap();
-        assert_eq!((r.package, r.version.as_deref(), r.path.as_str()), ("@highlightjs/cdn-assets", Some("11.9.0"), "highlight.min.js"));
+        assert_eq!(
+            (r.package, r.version.as_deref(), r.path.as_str()),
+            ("@highlightjs/cdn-assets", Some("11.9.0"), "highlight.min.js")
+        );
         assert!(parse_lib_arg("left-pad@1").unwrap_err().contains("pas une bibliothèque connue"));
     }
 }

@@ -139,7 +139,8 @@ impl<'f> Libs<'f> {
         for name in files.keys() {
             let lower = name.to_ascii_lowercase();
             // The licence travels with the files (most licences require it).
-            if name == "package.json" || (!name.contains('/') && (lower.starts_with("licen") || lower.starts_with("copying")))
+            if name == "package.json"
+                || (!name.contains('/') && (lower.starts_with("licen") || lower.starts_with("copying")))
             {
                 wanted.insert(name.clone());
             }

@@ -110,7 +110,9 @@ impl<'f> Npm<'f> {
         {
             return unpack(&bytes).map_err(|e| format!("{pkg}@{version} : {e}"));
         }
-        let fetch = self.fetch.ok_or_else(|| format!("{pkg}@{version} n'est pas dans le cache et la construction est hors ligne"))?;
+        let fetch = self
+            .fetch
+            .ok_or_else(|| format!("{pkg}@{version} n'est pas dans le cache et la construction est hors ligne"))?;
         let dist = self
             .metadata(pkg)?
             .get(version)

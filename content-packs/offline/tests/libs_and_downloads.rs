@@ -64,7 +64,9 @@ fn libraries_pack_from_npm_then_offline_from_the_cache() {
     assert!(!names.iter().any(|n| n.starts_with("katex@0.16.9/src/") || n.contains("/dist/chunks/")));
     let katex_js = &files.iter().find(|(p, _)| p == "katex@0.16.9/dist/katex.min.js").unwrap().1;
     assert!(String::from_utf8_lossy(katex_js).contains("katex"), "the real library file");
-    preau_pack::verify::verify_repo(&Repo::open(&repo).unwrap(), None).map(|r| assert!(r.ok(), "{:?}", r.problems)).unwrap();
+    preau_pack::verify::verify_repo(&Repo::open(&repo).unwrap(), None)
+        .map(|r| assert!(r.ok(), "{:?}", r.problems))
+        .unwrap();
 
     // Offline: the same request adds nothing; a prefix is honoured from what is there; a
     // version nobody has gets the nearest one, said so.
@@ -73,7 +75,8 @@ fn libraries_pack_from_npm_then_offline_from_the_cache() {
     assert!(again.is_none(), "nothing new to add");
     let (done, _) = build_libs(&repo, &key, &["katex@0.16/dist/katex.min.js".into()], &offline, &build_opts()).unwrap();
     assert!(done[0].exact && done[0].version == "0.16.9");
-    let (done, _) = build_libs(&repo, &key, &["katex@0.15.2/dist/katex.min.js".into()], &offline, &build_opts()).unwrap();
+    let (done, _) =
+        build_libs(&repo, &key, &["katex@0.15.2/dist/katex.min.js".into()], &offline, &build_opts()).unwrap();
     assert!(!done[0].exact && done[0].version == "0.16.9");
     // Offline with an empty cache and a library the pack lacks: a clear error.
     let empty = Options { offline: true, cache_dir: tmp.path().join("no-cache"), ..Default::default() };
@@ -82,7 +85,9 @@ fn libraries_pack_from_npm_then_offline_from_the_cache() {
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that answers fixed files and logs every request.
-fn serve(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+fn serve(
+    files: Vec<(&'static str, &'static str, Vec<u8>)>,
+) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -108,7 +113,11 @@ fn serve(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> (SocketAddr, std:
             let found = files.iter().find(|(p, _, _)| *p == path);
             let resp = match found {
                 Some((_, ct, body)) => {
-                    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
                     r.extend_from_slice(body);
                     r
                 }
@@ -144,7 +153,10 @@ fn a_site_made_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let key = SecretKey::generate();
-    let mut tree = SourceTree { meta: PackMeta { id: "cours".into(), entry: "a/index.html".into(), ..Default::default() }, files: vec![] };
+    let mut tree = SourceTree {
+        meta: PackMeta { id: "cours".into(), entry: "a/index.html".into(), ..Default::default() },
+        files: vec![],
+    };
     tree.add_bytes("a/index.html", PAGE.as_bytes().to_vec());
     let opts = Options {
         cache_dir: cache(),
