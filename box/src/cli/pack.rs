@@ -78,6 +78,10 @@ pub struct BuildArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Keep every file byte for byte: pages keep their outside references (CDN scripts,
+    /// outside images), which do not load on a box without internet.
+    #[arg(long)]
+    pub verbatim: bool,
     #[command(flatten)]
     pub outside: super::offline::OfflineArgs,
 }
@@ -161,9 +165,12 @@ fn build(a: BuildArgs) -> Result<()> {
         BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
     // Nothing a page loads may come from outside the box: libraries from the shared
     // libraries pack (built first if it lacks some), the rest downloaded or removed.
-    let libs =
+    let libs = if a.verbatim {
+        None
+    } else {
         preau_offline::prepare_pack(&a.repo, &key, &mut tree, &mut imported.report, &a.outside.options()?, &opts)
-            .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?
+    };
     let bar = super::progress::bytes_bar(!a.json, "building");
     let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
         bar.set_length(total);

@@ -2,7 +2,8 @@
 //! bytes per file, in bytes per build and in time, `http`/`https` only, with a resolver
 //! override (`--resolve HOST=ADDR`) so that tests serve "outside" hosts from 127.0.0.1.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -42,6 +43,9 @@ pub struct Fetcher {
     limits: FetchLimits,
     started: Instant,
     spent: Cell<u64>,
+    /// Hosts that could not be reached (DNS, connection, timeout): not tried again in this
+    /// build, so that a page with fifty images from a dead host costs one timeout.
+    unreachable: RefCell<HashSet<String>>,
 }
 
 #[derive(Debug)]
@@ -75,7 +79,7 @@ impl Fetcher {
             b = b.resolve(host, *addr);
         }
         let client = b.build().map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Fetcher { client, limits, started: Instant::now(), spent: Cell::new(0) })
+        Ok(Fetcher { client, limits, started: Instant::now(), spent: Cell::new(0), unreachable: RefCell::default() })
     }
 
     pub fn limits(&self) -> &FetchLimits {
@@ -99,7 +103,16 @@ impl Fetcher {
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
-        let resp = req.send().map_err(|e| format!("inaccessible : {}", error_chain(&e)))?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if self.unreachable.borrow().contains(&host) {
+            return Err(format!("{host} inaccessible (déjà constaté pendant cette construction)"));
+        }
+        let resp = req.send().map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                self.unreachable.borrow_mut().insert(host.clone());
+            }
+            format!("inaccessible : {}", error_chain(&e))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("réponse HTTP {status}"));
