@@ -76,7 +76,7 @@ pub struct OfflineChange {
     pub url: String,
     /// `library` (now from the libraries pack), `downloaded` (stored in the pack),
     /// `removed`, `shim-dropped`, `link-marked` (an outside link kept, marked as needing
-    /// the internet).
+    /// the internet), `kept` (a library URL in a script that could not be made local).
     pub action: String,
     /// The new reference, if any.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -169,6 +169,7 @@ impl fmt::Display for ImportReport {
                 "removed" => "retiré",
                 "shim-dropped" => "polyfill retiré",
                 "link-marked" => "lien marqué (internet)",
+                "kept" => "laissé tel quel",
                 other => other,
             };
             write!(f, "  [hors ligne] {} : {} — {what}", c.page, c.url)?;

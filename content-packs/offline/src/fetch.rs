@@ -43,8 +43,9 @@ pub struct Fetcher {
     limits: FetchLimits,
     started: Instant,
     spent: Cell<u64>,
-    /// Hosts that could not be reached (DNS, connection, timeout): not tried again in this
-    /// build, so that a page with fifty images from a dead host costs one timeout.
+    /// Servers (scheme, host, port) that could not be reached (DNS, connection, TLS,
+    /// timeout): not tried again in this build, so that a page with fifty images from a
+    /// dead host costs one timeout.
     unreachable: RefCell<HashSet<String>>,
 }
 
@@ -103,7 +104,8 @@ impl Fetcher {
         if let Some(a) = accept {
             req = req.header(reqwest::header::ACCEPT, a);
         }
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        // Per scheme, host and port: `https://h` failing says nothing of `http://h`.
+        let host = format!("{}://{}", url.scheme(), url.authority());
         if self.unreachable.borrow().contains(&host) {
             return Err(format!("{host} inaccessible (déjà constaté pendant cette construction)"));
         }

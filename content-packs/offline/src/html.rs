@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use lol_html::html_content::{ContentType, Element};
 use lol_html::{HtmlRewriter, Settings, element, text};
 
-use crate::css;
+use crate::{css, js};
 
 /// How a page uses a reference: it decides what a removal looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -29,6 +29,9 @@ pub enum Use {
     Css,
     /// `<a href>` / `<area href>`: followed only when the pupil clicks.
     Link,
+    /// A URL string literal in a script (inline or a `.js` file): only a well-known
+    /// library file is replaced; anything else is left as it is.
+    ScriptLiteral,
 }
 
 /// One reference, as the decision sees it.
@@ -68,6 +71,7 @@ pub fn references(html: &[u8]) -> Result<Vec<Found>, String> {
 pub fn rewrite(html: &[u8], decide: &mut Decide<'_>) -> Result<Vec<u8>, String> {
     let decide = RefCell::new(decide);
     let style_text = RefCell::new(String::new());
+    let script_text = RefCell::new(String::new());
     let mut out = Vec::with_capacity(html.len() + html.len() / 16);
     {
         let mut rewriter = HtmlRewriter::new(
@@ -75,6 +79,17 @@ pub fn rewrite(html: &[u8], decide: &mut Decide<'_>) -> Result<Vec<u8>, String> 
                 element_content_handlers: vec![
                     element!("*", |el| {
                         on_element(el, &mut **decide.borrow_mut());
+                        Ok(())
+                    }),
+                    text!("script", |t| {
+                        script_text.borrow_mut().push_str(t.as_str());
+                        if t.last_in_text_node() {
+                            let whole = std::mem::take(&mut *script_text.borrow_mut());
+                            let new = js::rewrite(&whole, &mut |u| script_decision(u, &mut **decide.borrow_mut()));
+                            t.replace(&new, ContentType::Html);
+                        } else {
+                            t.remove();
+                        }
                         Ok(())
                     }),
                     // A <style> element's text arrives in chunks: gather it, rewrite it whole.
@@ -98,6 +113,14 @@ pub fn rewrite(html: &[u8], decide: &mut Decide<'_>) -> Result<Vec<u8>, String> 
         rewriter.end().map_err(|e| format!("HTML could not be rewritten: {e}"))?;
     }
     Ok(out)
+}
+
+/// A script literal's new URL: only a replacement changes it.
+pub(crate) fn script_decision(url: &str, decide: &mut Decide<'_>) -> Option<String> {
+    match decide(&Found { url: url.to_string(), kind: Use::ScriptLiteral }) {
+        Action::Replace(new) => Some(new),
+        _ => None,
+    }
 }
 
 /// A CSS reference's new URL, or `data:,` (loads nothing) for a removal.
@@ -396,6 +419,21 @@ mod tests {
             r#"<a href="https://fr.wikipedia.org/wiki/Chat" data-preau-internet="" rel="noopener noreferrer">Wikipédia</a><small class="preau-internet""#
         ));
         assert!(out.contains(r#"<a href="page2.html">suite</a>"#));
+    }
+
+    #[test]
+    fn script_literals_are_offered_and_replaced_only_on_request() {
+        let page = r#"<script type="module">import m from "https://cdn.jsdelivr.net/npm/mermaid@10/dist/mermaid.esm.min.mjs"; const api = "https://api.example/x";</script>"#;
+        let found = references(page.as_bytes()).unwrap();
+        assert_eq!(found.iter().filter(|f| f.kind == Use::ScriptLiteral).count(), 2);
+        let out = rewrite(page.as_bytes(), &mut |f| {
+            if f.url.contains("mermaid") { Action::Replace("/packs/preau-libs/m.mjs".into()) } else { Action::Remove }
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"<script type="module">import m from "/packs/preau-libs/m.mjs"; const api = "https://api.example/x";</script>"#
+        );
     }
 
     #[test]

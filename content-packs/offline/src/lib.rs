@@ -19,6 +19,7 @@ pub mod cdn;
 pub mod css;
 pub mod fetch;
 pub mod html;
+pub mod js;
 pub mod libs;
 pub mod npm;
 
@@ -186,7 +187,7 @@ pub fn make_offline(
     let mut replaced: HashMap<String, Vec<u8>> = HashMap::new();
     for f in &tree.files {
         let lower = f.path.to_ascii_lowercase();
-        if lower.starts_with("_preau/") || !(is_html(&lower) || lower.ends_with(".css")) {
+        if lower.starts_with("_preau/") || !(is_html(&lower) || lower.ends_with(".css") || is_script(&lower)) {
             continue;
         }
         let bytes = match &f.data {
@@ -196,9 +197,19 @@ pub fn make_offline(
         queue.push((f.path.clone(), bytes, None));
     }
     while let Some((path, bytes, base)) = queue.pop() {
-        let new = if is_html(&path.to_ascii_lowercase()) {
+        let lower = path.to_ascii_lowercase();
+        let new = if is_html(&lower) {
             html::rewrite(&bytes, &mut |found| state.decide(&path, found, base.as_ref()))
                 .map_err(|e| format!("{path} : {e}"))?
+        } else if is_script(&lower) {
+            // Scripts that are not UTF-8 are left as they are.
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => js::rewrite(text, &mut |u| {
+                    html::script_decision(u, &mut |found| state.decide(&path, found, base.as_ref()))
+                })
+                .into_bytes(),
+                Err(_) => bytes.clone(),
+            }
         } else {
             let text = String::from_utf8_lossy(&bytes);
             css::rewrite(&text, &mut |u| html::css_decision(u, &mut |found| state.decide(&path, found, base.as_ref())))
@@ -227,6 +238,10 @@ pub fn make_offline(
     Ok(())
 }
 
+fn is_script(lower: &str) -> bool {
+    lower.ends_with(".js") || lower.ends_with(".mjs")
+}
+
 fn is_html(lower: &str) -> bool {
     lower.ends_with(".html") || lower.ends_with(".htm") || lower.ends_with(".xhtml")
 }
@@ -253,6 +268,9 @@ impl State<'_, '_> {
 
     fn decide(&mut self, page: &str, found: &Found, base: Option<&Url>) -> Action {
         let Some(url) = outside_url(&found.url, base) else { return Action::Keep };
+        if found.kind == Use::ScriptLiteral {
+            return self.decide_script_literal(page, &found.url, &url);
+        }
         if found.kind == Use::Link {
             self.note(page, &found.url, "link-marked", "", String::new());
             return Action::MarkOutside;
@@ -308,6 +326,28 @@ impl State<'_, '_> {
         };
         self.note(page, &found.url, action, &shown, "déjà traité pour une autre page".into());
         self.action_for(page, &target)
+    }
+
+    /// A URL in script code: the libraries pack's copy when it is a well-known library
+    /// file, else left alone (a script's strings are not all loads).
+    fn decide_script_literal(&mut self, page: &str, written: &str, url: &Url) -> Action {
+        let Some(Known::Library(r)) = cdn::classify(url) else { return Action::Keep };
+        match self.libs.resolve(&r) {
+            Ok(res) => {
+                self.note(page, written, "library", &res.url(), "adresse dans un script".into());
+                Action::Replace(res.url())
+            }
+            Err(e) => {
+                self.note(
+                    page,
+                    written,
+                    "kept",
+                    "",
+                    format!("adresse dans un script, bibliothèque non disponible : {e}"),
+                );
+                Action::Keep
+            }
+        }
     }
 
     fn action_for(&self, page: &str, t: &Target) -> Action {

@@ -158,6 +158,11 @@ fn a_site_made_offline() {
         files: vec![],
     };
     tree.add_bytes("a/index.html", PAGE.as_bytes().to_vec());
+    // A theme's script that loads a library by URL at run time.
+    tree.add_bytes(
+        "js/theme.js",
+        br#"load("https://cdn.jsdelivr.net/npm/katex@0.16.9/dist/katex.min.js", "https://api.example/v1");"#.to_vec(),
+    );
     let opts = Options {
         cache_dir: cache(),
         resolve: vec![("images.example".into(), addr), ("fonts.example".into(), addr)],
@@ -179,6 +184,10 @@ fn a_site_made_offline() {
     assert!(page.contains("La photosynthèse</a> — nécessite internet"));
     assert!(page.contains("data-preau-internet") && page.contains(" (internet)"));
     assert!(!page.contains("polyfill"));
+    assert_eq!(
+        file("js/theme.js"),
+        br#"load("/packs/preau-libs/katex@0.16.9/dist/katex.min.js", "https://api.example/v1");"#.to_vec()
+    );
     assert_eq!(file("preau-offline/images.example/cat.png"), png);
     // The downloaded stylesheet's own font, found through its relative url().
     let css = String::from_utf8(file("preau-offline/fonts.example/css/font.css")).unwrap();
