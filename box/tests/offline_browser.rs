@@ -8,7 +8,8 @@
 //! packages (the registry, cached under `target/offline-cache`). Chromium resolves every
 //! host but 127.0.0.1 to "not found", and its performance log (DevTools network events,
 //! read through chromedriver) lists every request of every page: none may leave the box.
-//! Maths must be rendered by KaTeX and the mermaid diagram must be an SVG.
+//! Maths must be rendered by KaTeX and the mermaid diagram must be an SVG. A control pack,
+//! the same site built `--verbatim`, must show its outside requests in the same log.
 
 mod common;
 
@@ -217,6 +218,22 @@ async fn no_request_leaves_the_box() {
         &resolve,
     ]);
     assert!(report.contains("preau-libs v1"), "the libraries pack was built: {report}");
+    // The control: the same site kept byte for byte, whose page must show outside requests
+    // in the log (else the log would prove nothing).
+    preau(&[
+        "pack",
+        "build",
+        site.to_str().unwrap(),
+        "--repo",
+        repo_s,
+        "--key",
+        key_s,
+        "--id",
+        "control",
+        "--level",
+        "3",
+        "--verbatim",
+    ]);
 
     let fixtures = workspace().join("../shared/fixtures/moodle");
     let mut backups: Vec<PathBuf> = std::fs::read_dir(&fixtures)
@@ -242,7 +259,7 @@ async fn no_request_leaves_the_box() {
     let catalog = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
     let mut pages = Vec::new();
     for (id, e) in &catalog.packs {
-        if id == "preau-libs" {
+        if id == "preau-libs" || id == "control" {
             continue;
         }
         let m = r.read_manifest(&e.manifest, e.manifest_size).unwrap();
@@ -308,6 +325,15 @@ async fn no_request_leaves_the_box() {
         assert!(urls.iter().any(|u| u.ends_with(page.as_str())), "the log holds the page itself: {page} {urls:?}");
         seen += urls.len();
         outside.extend(urls.into_iter().filter(|u| leaves_the_box(u)).map(|u| format!("{page}: {u}")));
+    }
+    c.goto(&format!("{base}/packs/control/index.html")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let control: Vec<String> = requested_urls(&c).await.into_iter().filter(|u| leaves_the_box(u)).collect();
+    for host in ["cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "polyfill.io", "images.example"] {
+        assert!(
+            control.iter().any(|u| u.contains(host)),
+            "the log misses the unmodified page's request to {host}: {control:?}"
+        );
     }
     c.close().await.unwrap();
     eprintln!("{} pages, {seen} requests, {} outside", pages.len(), outside.len());
