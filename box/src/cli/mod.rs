@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod offline;
 pub mod pack;
 pub mod progress;
 #[cfg(feature = "serve")]

@@ -27,6 +27,9 @@ pub enum PackCommand {
     Verify(VerifyArgs),
     /// Write a pack's files back to a folder, byte for byte.
     Extract(ExtractArgs),
+    /// Add library files from npm packages to the repository's shared libraries pack
+    /// (`preau-libs`), which pack pages load instead of CDNs.
+    Libs(super::offline::LibsArgs),
     /// Replace the repository's signing key: boxes that trust the old key follow the
     /// signed chain to the new one.
     RotateKey(RotateArgs),
@@ -75,13 +78,16 @@ pub struct BuildArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Where site generators' Python environments are cached (one per set of packages).
-    #[arg(long = "cache", value_name = "DIR", env = "PREAU_CACHE_DIR")]
-    pub cache: Option<PathBuf>,
     /// Do not run a site's own generator (MkDocs): use the built site the source holds,
     /// else Préau's internal rendering.
     #[arg(long)]
     pub no_generator: bool,
+    /// Keep every file byte for byte: pages keep their outside references (CDN scripts,
+    /// outside images), which do not load on a box without internet.
+    #[arg(long)]
+    pub verbatim: bool,
+    #[command(flatten)]
+    pub outside: super::offline::OfflineArgs,
 }
 
 #[derive(Args)]
@@ -133,6 +139,7 @@ pub fn run(cmd: PackCommand) -> Result<()> {
         PackCommand::List(a) => list(&a.repo, a.json),
         PackCommand::Verify(a) => verify(a),
         PackCommand::Extract(a) => extract(a),
+        PackCommand::Libs(a) => super::offline::libs(a),
         PackCommand::RotateKey(a) => {
             let old = SecretKey::read_file(&a.key)?;
             let new = SecretKey::read_file(&a.new_key)?;
@@ -145,8 +152,8 @@ pub fn run(cmd: PackCommand) -> Result<()> {
 
 fn build(a: BuildArgs) -> Result<()> {
     let key = SecretKey::read_file(&a.key)?;
-    let imported = read_site_source(&a)?;
-    let mut tree = imported.tree;
+    let mut imported = read_site_source(&a)?;
+    let mut tree = std::mem::take(&mut imported.tree);
     if let Some(id) = a.id {
         tree.meta.id = id;
     }
@@ -160,6 +167,14 @@ fn build(a: BuildArgs) -> Result<()> {
     }
     let opts =
         BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
+    // Nothing a page loads may come from outside the box: libraries from the shared
+    // libraries pack (built first if it lacks some), the rest downloaded or removed.
+    let libs = if a.verbatim {
+        None
+    } else {
+        preau_offline::prepare_pack(&a.repo, &key, &mut tree, &mut imported.report, &a.outside.options()?, &opts)
+            .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?
+    };
     let bar = super::progress::bytes_bar(!a.json, "building");
     let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
         bar.set_length(total);
@@ -171,9 +186,13 @@ fn build(a: BuildArgs) -> Result<()> {
         // The build summary's fields at the top level, the import report beside them.
         let mut out = serde_json::to_value(&summary)?;
         out["import"] = serde_json::to_value(&imported.report)?;
+        out["libs"] = serde_json::to_value(&libs)?;
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("{}", imported.report);
+        if let Some(l) = &libs {
+            print_summary(l);
+        }
         print_summary(&summary);
     }
     Ok(())
@@ -182,7 +201,7 @@ fn build(a: BuildArgs) -> Result<()> {
 /// `super::source::read_source`, except that a site project is built with its own generator
 /// (`preau-sitegen`: publisher side only; the box never runs it).
 fn read_site_source(a: &BuildArgs) -> Result<preau_import::Imported> {
-    let mut opts = preau_sitegen::Options::new(a.cache.clone().unwrap_or_else(preau_sitegen::default_cache_dir));
+    let mut opts = preau_sitegen::Options::new(a.outside.cache.clone().unwrap_or_else(preau_sitegen::default_cache_dir));
     opts.import.git_ref = a.git_ref.clone();
     opts.import.limits.max_file_bytes = a.max_file_size;
     opts.generator = !a.no_generator;

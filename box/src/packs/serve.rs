@@ -289,6 +289,10 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
     let mut h = HeaderMap::with_capacity(16);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&entry.media_type, form)));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PACK_CSP));
+    // Pack pages run in an opaque origin (the sandbox CSP), so their fonts and module
+    // scripts, which browsers fetch in CORS mode, would be refused without this. Pack
+    // files are public and sent without credentials; `_preau/` is never served.
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if compressible {
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }

@@ -27,7 +27,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::{ImportError, Result};
-pub use report::{Counts, ImportReport, SiteReport, Status, Unrendered};
+pub use report::{Counts, ImportReport, OfflineChange, SiteReport, Status, Unrendered};
 
 /// Bounds on everything an importer reads.
 #[derive(Debug, Clone)]

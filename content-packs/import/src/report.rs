@@ -64,6 +64,10 @@ pub struct ImportReport {
     /// For a site project (MkDocs…): how its pages were made. Absent for other sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<SiteReport>,
+    /// What was done so that no page loads anything from outside the box
+    /// (`preau-offline`, after the import): one line per reference and page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline: Vec<OfflineChange>,
 }
 
 /// How the pages of a site project were made, and why that way.
@@ -94,6 +98,25 @@ pub struct Unrendered {
     /// `admonition`, `attr_list`, `jinja`, `shortcode`, `maths`, `tabs` or `keys`.
     pub construct: String,
     pub sample: String,
+}
+
+/// One outside reference of one page, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineChange {
+    /// The pack file (page or stylesheet) that holds the reference.
+    pub page: String,
+    /// The reference as written.
+    pub url: String,
+    /// `library` (now from the libraries pack), `downloaded` (stored in the pack),
+    /// `removed`, `shim-dropped`, `link-marked` (an outside link kept, marked as needing
+    /// the internet), `kept` (a library URL in a script that could not be made local).
+    pub action: String,
+    /// The new reference, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// Why, in French (a substituted version, a failed download…).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 impl ImportReport {
@@ -207,6 +230,25 @@ impl fmt::Display for ImportReport {
                     )?;
                 }
             }
+        }
+        for c in &self.offline {
+            let what = match c.action.as_str() {
+                "library" => "bibliothèque locale",
+                "downloaded" => "téléchargé",
+                "removed" => "retiré",
+                "shim-dropped" => "polyfill retiré",
+                "link-marked" => "lien marqué (internet)",
+                "kept" => "laissé tel quel",
+                other => other,
+            };
+            write!(f, "  [hors ligne] {} : {} — {what}", c.page, c.url)?;
+            if !c.target.is_empty() {
+                write!(f, " → {}", c.target)?;
+            }
+            if !c.detail.is_empty() {
+                write!(f, " ({})", c.detail)?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
