@@ -52,6 +52,21 @@ fn sync_pull(from: &str, data: &Path, trust: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Waits until box A serves what was just installed beside it: a box serves an object
+/// in clear only once it has classified it (public or private), at its next reload.
+fn wait_servable(a: &common::Server, data: &Path) {
+    let installed = Installed::load(&data.join("repo")).unwrap();
+    for _ in 0..100 {
+        if installed.packs.values().all(|p| {
+            a.get(&format!("/repo/{}", preau_pack::repo::object_rel_path(&p.manifest))).status == 200
+        }) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("box A did not reload its packs within 10 s");
+}
+
 #[test]
 fn box_b_pulls_v1_then_v2_from_box_a() {
     let v1 = tar("cours-python_2024-11-14_d996c94.tar");
@@ -67,6 +82,7 @@ fn box_b_pulls_v1_then_v2_from_box_a() {
     let a_data = tmp.path().join("a");
     let a = common::Server::start_in(&a_data, "");
     preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
+    wait_servable(&a, &a_data);
     let url = format!("http://{}/repo/", a.addr);
 
     let b_data = tmp.path().join("b");
@@ -78,15 +94,17 @@ fn box_b_pulls_v1_then_v2_from_box_a() {
     // v2 reaches A; B follows with deltas that A kept and serves.
     publish(&publisher, &key, &v2);
     preau_sync::install_from_folder(&publisher, &a_data, &[], None).unwrap();
+    wait_servable(&a, &a_data);
     let s2 = sync_pull(&url, &b_data, &pubkey);
     assert!(s2["deltas_used"].as_u64().unwrap() >= 6, "{s2}");
     assert!(s2["bytes_downloaded"].as_u64().unwrap() < 250_000, "{s2}");
     assert_matches(&b_data, &v2);
 }
 
-/// Quiz answers live in the private `_preau/` files of a pack. A pupil on the box's
-/// network must not fetch them through `/repo/objects/`; a peer box of the same school
-/// (same `[sync] peer_token`) gets them and so the whole pack.
+/// Quiz answers live in the private `_preau/` files of a pack. Nobody on the box's
+/// network gets them in clear, whatever it sends (the token is not a password any more:
+/// it never travels); a peer box of the same school (same `[sync] peer_token`) gets them
+/// sealed under a key derived from it, and so the whole pack.
 #[test]
 fn quiz_answers_go_only_to_peers_with_the_schools_token() {
     const TOKEN: &str = "ecole-des-tilleuls-2026";
@@ -100,21 +118,34 @@ fn quiz_answers_go_only_to_peers_with_the_schools_token() {
     preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
     let a = common::Server::start_in(&a_data, &format!("[sync]\npeer_token = \"{TOKEN}\""));
 
-    let object = |bytes: &[u8]| format!("/repo/{}", preau_pack::repo::object_rel_path(&preau_pack::Hash::of(bytes)));
-    let answers = object(&p.secret);
+    let hash = preau_pack::Hash::of(&p.secret);
+    let answers = format!("/repo/{}", preau_pack::repo::object_rel_path(&hash));
     let forbidden = a.get(&answers);
     assert_eq!(forbidden.status, 403, "a pupil's browser cannot read quiz answers");
     assert!(forbidden.text().contains("peer_token"));
-    assert_eq!(a.get_with(&answers, &[("authorization", "Bearer not-the-school-token")]).status, 403);
-    let ok = a.get_with(&answers, &[("authorization", &format!("Bearer {TOKEN}"))]);
-    assert_eq!(ok.status, 200);
+    assert_eq!(
+        a.get_with(&answers, &[("authorization", &format!("Bearer {TOKEN}"))]).status,
+        403,
+        "never in clear, even to a request that knows the token"
+    );
+    let object = |bytes: &[u8]| format!("/repo/{}", preau_pack::repo::object_rel_path(&preau_pack::Hash::of(bytes)));
     assert_eq!(a.get(&object(&p.markdown)).status, 200, "public files' objects stay public");
-    // An update bundle the box kept for its peers may carry answers too.
+    assert_eq!(a.get(&object(b"an object this box does not know")).status, 403, "unknown: refused");
+    // Sealed: anyone may ask, only the school's key opens it, and only as this object.
+    let sealed = a.get(&format!("/repo/private/{}", hash.to_hex()));
+    assert_eq!(sealed.status, 200);
+    assert!(!sealed.body.windows(p.secret.len().min(32)).any(|w| w == &p.secret[..p.secret.len().min(32)]));
+    let stored = preau_sync::private::SchoolKey::derive(TOKEN).open(&hash, &sealed.body).unwrap();
+    assert_eq!(std::fs::read(a_data.join("repo").join(preau_pack::repo::object_rel_path(&hash))).unwrap(), stored);
+    assert!(preau_sync::private::SchoolKey::derive("another-school-2026").open(&hash, &sealed.body).is_err());
+    assert_ne!(a.get(&format!("/repo/private/{}", hash.to_hex())).body, sealed.body, "a fresh nonce each time");
+    let public = preau_pack::Hash::of(&p.markdown);
+    assert_eq!(a.get(&format!("/repo/private/{}", public.to_hex())).status, 404, "only private objects are sealed");
+    // A kept update bundle of a pack with quiz answers could carry them: never served.
     let kept = preau_pack::repo::update_rel_path(&preau_pack::Hash::of(b"some manifest"));
     std::fs::create_dir_all(a_data.join("repo").join(&kept).parent().unwrap()).unwrap();
     std::fs::write(a_data.join("repo").join(&kept), &p.secret).unwrap();
-    assert_eq!(a.get(&format!("/repo/{kept}")).status, 403, "kept bundles go to peers only");
-    assert_eq!(a.get_with(&format!("/repo/{kept}"), &[("authorization", &format!("Bearer {TOKEN}"))]).status, 200);
+    assert_eq!(a.get(&format!("/repo/{kept}")).status, 403, "kept bundles with answers are not served");
     std::fs::remove_file(a_data.join("repo").join(&kept)).unwrap();
 
     // A peer without the token gets everything but the answers: the pack stays

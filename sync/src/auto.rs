@@ -5,7 +5,9 @@
 //! 1 hour, no busy loop). Within the configured hours it pulls, with the configured rate
 //! limit, through exactly the same code as `preau sync pull`. Sources are tried in the
 //! order of preference: a peer box on the LAN (found by mDNS), then the national server.
-//! The box shows [`AutoStatus`] on the teacher's admin page.
+//! The box shows [`AutoStatus`] on the teacher's admin page. Every round is logged
+//! (tracing, which `preau serve` writes to its output, so journald): the sources found
+//! and probed, which answered, what was pulled, and why a source was skipped.
 //!
 //! The decision of what to do next is pure ([`decide`]); the thread around it is thin.
 
@@ -69,10 +71,12 @@ pub struct AutoConfig {
     pub max_rate: Option<u64>,
     /// Look for peer boxes with mDNS before the national server.
     pub peers: bool,
-    /// This box's own mDNS instance name (so that it does not pull from itself).
-    pub own_name: Option<String>,
+    /// This box's id (so that it never lists or pulls from itself).
+    pub own_id: Option<String>,
     /// Time between pulls once up to date.
     pub interval: Duration,
+    /// The first wait after a failed round (doubling up to [`MAX_BACKOFF_SECS`]).
+    pub min_backoff: Duration,
     /// The school's shared token that peer boxes ask for their private objects.
     pub peer_token: Option<String>,
 }
@@ -111,7 +115,12 @@ pub const MAX_BACKOFF_SECS: u64 = 3600;
 
 /// Backoff after `failures` consecutive failed probes or pulls.
 pub fn backoff_secs(failures: u32) -> u64 {
-    (MIN_BACKOFF_SECS << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF_SECS)
+    backoff_from(MIN_BACKOFF_SECS, failures)
+}
+
+/// Backoff after `failures` failures, starting at `min` seconds.
+pub fn backoff_from(min: u64, failures: u32) -> u64 {
+    (min.max(1) << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF_SECS)
 }
 
 /// Pure: whether to try now, given the time and the window.
@@ -195,10 +204,15 @@ fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
 /// The sources to try, best first: peers on the LAN, then the national server.
 fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
     let mut out = Vec::new();
-    if cfg.peers
-        && let Ok(peers) = crate::peers::discover(Duration::from_secs(3), cfg.own_name.as_deref())
-    {
-        out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
+    if cfg.peers {
+        match crate::peers::discover(Duration::from_secs(3), cfg.own_id.as_deref()) {
+            Ok(peers) => {
+                let names: Vec<String> = peers.iter().map(|p| format!("{} {}", p.name, p.url)).collect();
+                tracing::info!("sync: {} peer box(es) on the LAN: {names:?}", peers.len());
+                out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
+            }
+            Err(e) => tracing::warn!("sync: no peer discovery: {e}"),
+        }
     }
     if let Some(r) = &cfg.repository {
         out.push((r.clone(), SourceKind::Online));
@@ -230,12 +244,14 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
             },
         )?;
         match src.get(preau_pack::repo::ROOT_FILE, preau_pack::limits::MAX_ROOT_BYTES) {
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => tracing::info!("sync: {url} answered the probe"),
             Ok(None) => {
+                tracing::info!("sync: skipped {url}: no root.json there, not a Préau repository");
                 last_err = Error::Other(format!("{url} is not a Préau repository"));
                 continue;
             }
             Err(e) => {
+                tracing::info!("sync: skipped {url}: {e}");
                 last_err = e;
                 continue;
             }
@@ -248,16 +264,37 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
         let opts = PullOptions { trusted: cfg.trusted_keys.clone(), progress: Some(&progress), ..Default::default() };
         match pull(&src as &dyn Source, &cfg.data_dir, &opts) {
             Ok(s) => {
+                log_pull(&url, &s);
                 let s = merge(partial.take(), s);
                 if s.incomplete.is_empty() {
                     return Ok(s);
                 }
                 partial = Some(s);
             }
-            Err(e) => last_err = e,
+            Err(e) => {
+                tracing::warn!("sync: pull from {url} failed: {e}");
+                last_err = e;
+            }
         }
     }
     partial.ok_or(last_err)
+}
+
+fn log_pull(url: &str, s: &PullSummary) {
+    let updated: Vec<String> = s.updated.iter().map(|u| format!("{} v{}", u.id, u.version)).collect();
+    tracing::info!(
+        "sync: pulled from {url}: catalog v{}, updated {updated:?}, {} up to date, {} bytes in {} requests",
+        s.catalog_version,
+        s.up_to_date.len(),
+        s.bytes_downloaded,
+        s.requests
+    );
+    for (id, why) in &s.incomplete {
+        tracing::info!("sync: {id} is still incomplete after {url}: {why}");
+    }
+    for w in &s.warnings {
+        tracing::info!("sync: {url}: {w}");
+    }
 }
 
 /// The summary of two pulls in a row: the updates of both, the later one's view of
@@ -295,7 +332,8 @@ fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condva
                 match run_once(cfg, status) {
                     Ok(summary) => {
                         failures = 0;
-                        let w = cfg.interval.as_secs().max(MIN_BACKOFF_SECS);
+                        let w = cfg.interval.as_secs().max(cfg.min_backoff.as_secs()).max(1);
+                        tracing::info!("sync: round done; next in {w} s");
                         set(status, |s| {
                             s.state = if summary.incomplete.is_empty() { "idle".into() } else { "incomplete".into() };
                             s.last_success = Some(now_unix());
@@ -309,7 +347,8 @@ fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condva
                     }
                     Err(e) => {
                         failures += 1;
-                        let w = backoff_secs(failures);
+                        let w = backoff_from(cfg.min_backoff.as_secs(), failures);
+                        tracing::info!("sync: round failed ({e}); next try in {w} s");
                         set(status, |s| {
                             s.state = "unreachable".into();
                             s.last_error = Some(e.to_string());
@@ -394,5 +433,6 @@ mod tests {
         assert_eq!(backoff_secs(1), 60);
         assert_eq!(backoff_secs(2), 120);
         assert_eq!(backoff_secs(30), MAX_BACKOFF_SECS);
+        assert_eq!((backoff_from(2, 1), backoff_from(2, 3), backoff_from(0, 1)), (2, 8, 1));
     }
 }

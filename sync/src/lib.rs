@@ -7,6 +7,7 @@
 //! - [`pull`]: the whole pull; [`install`]: the folder entry point the box uses.
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
+//! - [`private`]: quiz answers sealed between the boxes of one school.
 
 pub mod apply;
 pub mod auto;
@@ -15,6 +16,7 @@ pub mod install;
 pub mod mule;
 pub mod peers;
 pub mod plan;
+pub mod private;
 pub mod pull;
 pub mod remove;
 pub mod source;

@@ -57,7 +57,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     install_preloaded(&config, &data_dir, &trusted);
     let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
     watch_installed(packs.clone());
-    let auto_sync = start_auto_sync(&config, &data_dir, &trusted)?;
+    let auto_sync = start_auto_sync(&config, &data_dir, &trusted, &box_id)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
     let ctx = AppContext {
@@ -69,7 +69,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         sync_status: auto_sync.as_ref().map(|h| h.status.clone()),
     };
     let mut serving = Serving::new(packs, Cache::new(limits.cache_bytes), metrics.clone());
-    serving.peer_token = ctx.config.sync.peer_token.clone();
+    serving.school_key = ctx.config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
     // The classroom application records the pack pages a pupil opens (progress).
     let (app_router, hook) = crate::app::router_and_hook(ctx.clone());
     if let Some(hook) = hook {
@@ -169,6 +169,7 @@ fn start_auto_sync(
     config: &Config,
     data_dir: &Path,
     trusted: &[preau_pack::PublicKey],
+    box_id: &str,
 ) -> Result<Option<preau_sync::auto::AutoHandle>> {
     let s = &config.sync;
     // Without a national repository there is nothing to probe for; peers alone are
@@ -176,6 +177,7 @@ fn start_auto_sync(
     if s.repository.is_none() {
         return Ok(None);
     }
+    let interval = sync_interval_override()?;
     let hours = match &s.hours {
         Some(h) => Some(preau_sync::auto::Hours::parse(h)?),
         None => None,
@@ -189,11 +191,25 @@ fn start_auto_sync(
         utc_offset_minutes: crate::app::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
         peers: config.server.mdns != Some(false),
-        own_name: Some(config.hostname().to_string()),
-        interval: std::time::Duration::from_secs(6 * 3600),
+        own_id: Some(box_id.to_string()),
+        interval: std::time::Duration::from_secs(interval.unwrap_or(6 * 3600)),
+        min_backoff: std::time::Duration::from_secs(interval.unwrap_or(preau_sync::auto::MIN_BACKOFF_SECS)),
         peer_token: s.peer_token.clone(),
     };
     Ok(Some(preau_sync::auto::spawn(cfg)))
+}
+
+/// `PREAU_SYNC_INTERVAL_SECS`: seconds between background sync rounds, and the first
+/// wait after a failed one (default: 6 hours and 1 minute). For tests and for a
+/// technician watching a box join the school mesh; 1 to 86400.
+pub const SYNC_INTERVAL_ENV: &str = "PREAU_SYNC_INTERVAL_SECS";
+
+fn sync_interval_override() -> Result<Option<u64>> {
+    let Ok(v) = std::env::var(SYNC_INTERVAL_ENV) else { return Ok(None) };
+    match v.trim().parse::<u64>() {
+        Ok(n) if (1..=86400).contains(&n) => Ok(Some(n)),
+        _ => anyhow::bail!("{SYNC_INTERVAL_ENV}={v:?}: expected a number of seconds from 1 to 86400"),
+    }
 }
 
 fn init_logs() {
@@ -224,13 +240,8 @@ fn start_mdns(ctx: &AppContext, local: SocketAddr) -> Option<mdns::Advertiser> {
     if ctx.config.server.mdns == Some(false) || local.ip().is_loopback() {
         return None;
     }
-    let advert = mdns::Advert {
-        hostname: ctx.config.hostname().to_string(),
-        box_id: ctx.box_id.clone(),
-        catalog_version: ctx.packs.catalog_version(),
-        port: local.port(),
-    };
-    match mdns::Advertiser::start(&advert) {
+    let advert = preau_sync::peers::Advert::new(&ctx.box_id, ctx.packs.catalog_version());
+    match mdns::Advertiser::start(&advert, ctx.config.hostname(), local.port()) {
         Ok(a) => Some(a),
         Err(e) => {
             // No multicast (a container, a locked-down network): the box still serves.

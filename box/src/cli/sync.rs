@@ -62,8 +62,8 @@ pub struct PullArgs {
     /// Treat --from as a peer box (an expired catalog is then accepted with a warning).
     #[arg(long)]
     pub peer: bool,
-    /// The school's shared `[sync] peer_token`: a peer box gives its quiz answers only
-    /// to requests carrying it.
+    /// The school's shared `[sync] peer_token`: a peer box of the school gives its quiz
+    /// answers sealed under a key derived from it (the token itself is never sent).
     #[arg(long, env = "PREAU_PEER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub peer_token: Option<String>,
     /// Pick the best source: --from if it is a folder, else a peer box found by mDNS,
