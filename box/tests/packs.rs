@@ -216,7 +216,11 @@ fn repo_is_a_repository_another_tool_can_read() {
     // Without the school's secret the answers stay out of reach, and verify says so.
     let verify = pack(&["verify"], None);
     assert!(!verify.status.success());
-    assert!(String::from_utf8_lossy(&verify.stderr).contains("peer_token"), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains("peer_token"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     // A URL that is not a repository gets a message naming that problem.
     let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_preau"))
         .args(["pack", "list", "--repo", &format!("http://{}/nothing/", s.addr)])

@@ -57,9 +57,11 @@ fn sync_pull(from: &str, data: &Path, trust: &Path) -> serde_json::Value {
 fn wait_servable(a: &common::Server, data: &Path) {
     let installed = Installed::load(&data.join("repo")).unwrap();
     for _ in 0..100 {
-        if installed.packs.values().all(|p| {
-            a.get(&format!("/repo/{}", preau_pack::repo::object_rel_path(&p.manifest))).status == 200
-        }) {
+        if installed
+            .packs
+            .values()
+            .all(|p| a.get(&format!("/repo/{}", preau_pack::repo::object_rel_path(&p.manifest))).status == 200)
+        {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -363,9 +363,10 @@ mod remote {
         };
         let src = HttpSource::new(&url, opts)?;
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let root = src.get(ROOT_FILE, MAX_ROOT_BYTES).with_context(|| format!("cannot read {url}"))?.with_context(|| {
-            format!("{url} has no root.json: not a Préau repository (a box serves its own at http://BOX/repo/)")
-        })?;
+        let root =
+            src.get(ROOT_FILE, MAX_ROOT_BYTES).with_context(|| format!("cannot read {url}"))?.with_context(|| {
+                format!("{url} has no root.json: not a Préau repository (a box serves its own at http://BOX/repo/)")
+            })?;
         let version = preau_pack::repo::parse_root(&root)
             .with_context(|| format!("{url}root.json is not a Préau root document"))?
             .version;
