@@ -176,3 +176,48 @@ fn quiz_answers_go_only_to_peers_with_the_schools_token() {
     let m = repo.read_manifest(&t.manifest, t.manifest_size).unwrap();
     assert_eq!(repo.read_file(m.file("_preau/quiz/q1.json").unwrap()).unwrap(), p.secret);
 }
+
+/// A box of another school (another secret) gives the public packs of a publisher this
+/// box trusts, never its quiz answers (sealed under a key this box does not have), and a
+/// box that does not trust the publisher installs nothing from it.
+#[test]
+fn a_peer_of_another_school_gives_only_public_packs_of_trusted_publishers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = tmp.path().join("publisher");
+    let (_, key) = common::build_test_packs(&publisher);
+    let mut open = preau_pack::SourceTree {
+        meta: preau_pack::PackMeta { id: "open".into(), title: "Open".into(), ..Default::default() },
+        files: vec![],
+    };
+    open.add_bytes("page.html", b"<p>public</p>".to_vec());
+    build(&publisher, open, &key, &BuildOptions { level: 1, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let a_data = tmp.path().join("a");
+    std::fs::create_dir_all(&a_data).unwrap();
+    preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
+    let a = common::Server::start_in(&a_data, "[sync]\npeer_token = \"ecole-des-tilleuls-2026\"");
+    let url = format!("http://{}/repo/", a.addr);
+    let pull = |data: &Path, trust: &SecretKey| {
+        let pubkey = data.with_extension("pub");
+        std::fs::write(&pubkey, format!("{}\n", trust.public().to_hex())).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_preau"))
+            .args(["sync", "pull", "--peer", "--json", "--from", &url, "--peer-token", "lycee-des-platanes-2026", "--data"])
+            .arg(data)
+            .arg("--trust")
+            .arg(&pubkey)
+            .env_remove("PREAU_PEER_TOKEN")
+            .output()
+            .unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let b_data = tmp.path().join("b");
+    let said = pull(&b_data, &key);
+    let installed = Installed::load(&b_data.join("repo")).unwrap_or_default();
+    assert!(installed.packs.contains_key("open"), "a public pack of a trusted publisher: {said}");
+    assert!(!installed.packs.contains_key("t"), "its answers are sealed for another school: {said}");
+    assert!(said.contains("another school"), "the pull says why: {said}");
+
+    let c_data = tmp.path().join("c");
+    let said = pull(&c_data, &SecretKey::generate());
+    let installed = Installed::load(&c_data.join("repo")).unwrap_or_default();
+    assert!(installed.packs.is_empty(), "an untrusted publisher's packs are not installed: {said}");
+}
