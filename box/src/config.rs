@@ -64,10 +64,10 @@ pub struct SyncSection {
     pub hours: Option<String>,
     /// Bytes per second.
     pub max_rate: Option<u64>,
-    /// A secret shared by the boxes of one school (at least 16 characters): `/repo/`
-    /// gives the objects of private `_preau/` files (quiz answers) only to requests
-    /// that carry it, and the background sync sends it to peers. Without it, peers get
-    /// everything but quiz answers, and pupils cannot fetch answers through `/repo/`.
+    /// A secret shared by the boxes of one school (at least 16 characters), never sent:
+    /// `/repo/` gives the objects of private `_preau/` files (quiz answers) only sealed
+    /// under a key derived from it (`preau_sync::private`). Without it, peers get
+    /// everything but quiz answers; nobody ever gets answers in clear through `/repo/`.
     pub peer_token: Option<String>,
 }
 

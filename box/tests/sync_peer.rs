@@ -200,7 +200,17 @@ fn a_peer_of_another_school_gives_only_public_packs_of_trusted_publishers() {
         let pubkey = data.with_extension("pub");
         std::fs::write(&pubkey, format!("{}\n", trust.public().to_hex())).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_preau"))
-            .args(["sync", "pull", "--peer", "--json", "--from", &url, "--peer-token", "lycee-des-platanes-2026", "--data"])
+            .args([
+                "sync",
+                "pull",
+                "--peer",
+                "--json",
+                "--from",
+                &url,
+                "--peer-token",
+                "lycee-des-platanes-2026",
+                "--data",
+            ])
             .arg(data)
             .arg("--trust")
             .arg(&pubkey)

@@ -136,7 +136,7 @@ pub fn decide(now_unix: u64, utc_offset_minutes: i32, hours: Option<Hours>) -> A
 /// A running loop: read its status, stop it.
 pub struct AutoHandle {
     pub status: Arc<Mutex<AutoStatus>>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    stop: Arc<Signal>,
     running: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -155,9 +155,8 @@ impl AutoHandle {
     }
 
     fn signal_stop(&self) {
-        let (m, c) = &*self.stop;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        c.notify_all();
+        *self.stop.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.wake.notify_all();
     }
 
     pub fn is_running(&self) -> bool {
@@ -175,8 +174,11 @@ impl Drop for AutoHandle {
 /// async runtime).
 pub fn spawn(cfg: AutoConfig) -> AutoHandle {
     let status = Arc::new(Mutex::new(AutoStatus { state: "starting".into(), ..Default::default() }));
-    let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    let stop = Arc::new(Signal { stop: Mutex::new(false), wake: Condvar::new(), new_peer: AtomicBool::new(false) });
     let running = Arc::new(AtomicBool::new(true));
+    if cfg.peers {
+        watch_peers(cfg.own_id.clone(), stop.clone());
+    }
     let (st, sp, rn) = (status.clone(), stop.clone(), running.clone());
     let thread = std::thread::Builder::new()
         .name("preau-auto-sync".into())
@@ -193,12 +195,61 @@ fn set(status: &Mutex<AutoStatus>, f: impl FnOnce(&mut AutoStatus)) {
     f(&mut status.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
-/// Sleeps `secs`, or less if asked to stop. Returns true when stopping.
-fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
-    let (m, c) = stop;
-    let guard = m.lock().unwrap_or_else(|e| e.into_inner());
-    let (guard, _) = c.wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s).unwrap_or_else(|e| e.into_inner());
+/// What wakes the loop: a stop, or a box appearing on the LAN.
+struct Signal {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    new_peer: AtomicBool,
+}
+
+/// Sleeps `secs`, or less if asked to stop or if a new peer box appeared (then the
+/// next round starts at once, whatever the backoff). Returns true when stopping.
+fn sleep(signal: &Signal, secs: u64) -> bool {
+    let guard = signal.stop.lock().unwrap_or_else(|e| e.into_inner());
+    let (guard, _) = signal
+        .wake
+        .wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s && !signal.new_peer.load(Ordering::Relaxed))
+        .unwrap_or_else(|e| e.into_inner());
+    signal.new_peer.store(false, Ordering::Relaxed);
     *guard
+}
+
+/// Watches `_preau._tcp` for as long as the loop runs and wakes it when a box it has
+/// not seen (or whose catalog version changed) appears: a box that has backed off for
+/// an hour while alone still picks up a peer within seconds.
+fn watch_peers(own_id: Option<String>, signal: Arc<Signal>) {
+    let spawned = std::thread::Builder::new().name("preau-peer-watch".into()).spawn(move || {
+        let daemon = match mdns_sd::ServiceDaemon::new() {
+            Ok(d) => d,
+            Err(e) => return tracing::warn!("sync: cannot watch for peer boxes: {e}"),
+        };
+        let Ok(rx) = daemon.browse(crate::peers::SERVICE_TYPE) else { return };
+        let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        while !*signal.stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            let Ok(ev) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+            let mdns_sd::ServiceEvent::ServiceResolved(info) = ev else { continue };
+            let Ok(advert) = crate::peers::Advert::from_txt(|k| info.get_property_val_str(k)) else { continue };
+            if own_id.as_deref() == Some(advert.box_id.as_str())
+                || seen.get(&advert.box_id) == Some(&advert.catalog_version)
+                || seen.len() >= 1000
+            {
+                continue;
+            }
+            tracing::info!(
+                "sync: peer box {} appeared (catalog v{}); syncing now",
+                advert.box_id,
+                advert.catalog_version
+            );
+            seen.insert(advert.box_id, advert.catalog_version);
+            let _guard = signal.stop.lock().unwrap_or_else(|e| e.into_inner());
+            signal.new_peer.store(true, Ordering::Relaxed);
+            signal.wake.notify_all();
+        }
+        let _ = daemon.shutdown();
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("sync: cannot watch for peer boxes: {e}");
+    }
 }
 
 /// The sources to try, best first: peers on the LAN, then the national server.
@@ -316,7 +367,7 @@ fn merge(earlier: Option<PullSummary>, mut later: PullSummary) -> PullSummary {
     later
 }
 
-fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &(Mutex<bool>, Condvar)) {
+fn run(cfg: &AutoConfig, status: &Mutex<AutoStatus>, stop: &Signal) {
     let mut failures = 0u32;
     loop {
         let wait = match decide(now_unix(), cfg.utc_offset_minutes, cfg.hours) {
