@@ -514,16 +514,30 @@ fn boxes_share_packs_by_themselves_and_keep_answers_private() {
             .args(["netns", "exec", &ns_v, "avahi-browse", "-rpt", ty])
             .env("DBUS_SYSTEM_BUS_ADDRESS", &bus_env))
     };
-    let preau_adverts = browse("_preau._tcp");
-    for data in [&b_data, &c_data] {
-        let id = std::fs::read_to_string(data.join("identity/box-id")).unwrap();
-        let id = id.trim();
-        let line = preau_adverts
-            .lines()
-            .find(|l| l.starts_with("=;") && l.contains(&format!("\"id={id}\"")))
-            .unwrap_or_else(|| panic!("Avahi does not see box {id}:\n{preau_adverts}"));
+    let catalog = {
+        let repo = preau_pack::Repo::open(&publisher).unwrap();
+        repo.load_catalog(&repo.verified_root(None).unwrap()).unwrap().version
+    };
+    let ids: Vec<String> = [&b_data, &c_data]
+        .iter()
+        .map(|d| std::fs::read_to_string(d.join("identity/box-id")).unwrap().trim().to_string())
+        .collect();
+    // The adverts follow the installed catalog (v2 reached both after they started): a
+    // box re-announces within seconds of its reload.
+    let advert_of = |adverts: &str, id: &str| {
+        adverts.lines().find(|l| l.starts_with("=;") && l.contains(&format!("\"id={id}\""))).map(str::to_string)
+    };
+    let mut preau_adverts = String::new();
+    wait_until("Avahi to see B and C with catalog v2", Duration::from_secs(30), &logs, || {
+        preau_adverts = browse("_preau._tcp");
+        ids.iter()
+            .all(|id| advert_of(&preau_adverts, id).is_some_and(|l| l.contains(&format!("\"catalog={catalog}\""))))
+    });
+    let http = browse("_http._tcp");
+    for id in &ids {
+        let line = advert_of(&preau_adverts, id).unwrap();
         assert!(line.contains("\"path=/repo/\"") && line.contains("\"api=2\""), "{line}");
-        let http = browse("_http._tcp");
+        assert!(line.contains(";_preau._tcp;local;preau-"), "the host name of the box: {line}");
         assert!(http.lines().any(|l| l.starts_with("=;") && l.contains(&id[..8])), "no _http._tcp for {id}:\n{http}");
     }
 

@@ -241,7 +241,8 @@ fn start_mdns(ctx: &AppContext, local: SocketAddr) -> Option<mdns::Advertiser> {
         return None;
     }
     let advert = preau_sync::peers::Advert::new(&ctx.box_id, ctx.packs.catalog_version());
-    match mdns::Advertiser::start(&advert, ctx.config.hostname(), local.port()) {
+    let packs = ctx.packs.clone();
+    match mdns::Advertiser::start(&advert, ctx.config.hostname(), local.port(), move || packs.catalog_version()) {
         Ok(a) => Some(a),
         Err(e) => {
             // No multicast (a container, a locked-down network): the box still serves.
