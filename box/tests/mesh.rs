@@ -8,7 +8,7 @@
 //! - A fake peer advertises `_preau._tcp` with Avahi, records and relays every request
 //!   to A: the boxes talk to it, yet it never sees the secret nor a private object in
 //!   clear. Polling `/repo/objects/<new quiz object>` without the secret during A's CLI
-//!   pull and B's background pull never gets a 200.
+//!   pull and B's background pull never gets a 200 (a teacher's add: `sync_peer.rs`).
 //! - `avahi-browse -rpt` sees each box's `_preau._tcp` TXT record and its `_http._tcp`.
 //!
 //! Root only (CI runs as root): outside CI a non-root run skips with one line; with

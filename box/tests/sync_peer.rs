@@ -231,3 +231,72 @@ fn a_peer_of_another_school_gives_only_public_packs_of_trusted_publishers() {
     let installed = Installed::load(&c_data.join("repo")).unwrap_or_default();
     assert!(installed.packs.is_empty(), "an untrusted publisher's packs are not installed: {said}");
 }
+
+/// A teacher adds a new version with a quiz from the admin page while a pupil's laptop
+/// polls `/repo/objects/<new answers>`: never a 200, before, during or after the add
+/// (the server classifies a version before it serves any of its objects in clear).
+#[test]
+fn a_teachers_add_never_exposes_the_new_answers() {
+    use preau_box::app::{self, testkit};
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = tmp.path().join("publisher");
+    let (_, key) = common::build_test_packs(&publisher);
+    let a_data = tmp.path().join("a");
+    std::fs::create_dir_all(&a_data).unwrap();
+    preau_sync::install_from_folder(&publisher, &a_data, &[key.public()], None).unwrap();
+    let a = common::Server::start_in(&a_data, &format!("[sync]\ntrusted_keys = [\"{}\"]", key.public().to_hex()));
+    // v2 of `t` with new answers, on the "stick".
+    let answers = br#"{"answers": "new key: C, A, D"}"#.to_vec();
+    let mut t = preau_pack::SourceTree {
+        meta: preau_pack::PackMeta {
+            id: "t".into(),
+            title: "Test <pack>".into(),
+            entry: "index.html".into(),
+            ..Default::default()
+        },
+        files: vec![],
+    };
+    t.add_bytes("index.html", b"<p>v2</p>".to_vec());
+    t.add_bytes("_preau/quiz/q2.json", answers.clone());
+    build(&publisher, t, &key, &BuildOptions { level: 1, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let path = format!("/repo/{}", preau_pack::repo::object_rel_path(&preau_pack::Hash::of(&answers)));
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (stop, addr, path) = (stop.clone(), a.addr, path.clone());
+        std::thread::spawn(move || {
+            let mut codes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                codes.push(common::request(addr, "GET", &path, &[], b"").status);
+            }
+            codes
+        })
+    };
+    // The teacher: account from the setup code, then "add from a USB stick".
+    let code = app::setup_code(&testkit::demo_context(&a_data)).unwrap().expect("a fresh box has a setup code");
+    let csrf = "0123456789abcdef0123456789abcdef";
+    let cookie = format!("preau_csrf={csrf}");
+    let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookie.as_str())];
+    let body = format!("csrf={csrf}&code={code}&name=Mme+Durand&password=motdepasse1&password2=motdepasse1");
+    let r = common::request(a.addr, "POST", "/teacher/setup", &form, body.as_bytes());
+    let session = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(!session.is_empty(), "the teacher is signed in: {} {}", r.status, r.text());
+    let cookies = format!("{cookie}; {session}");
+    let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookies.as_str())];
+    let folder: String = form_urlencoded::byte_serialize(publisher.to_str().unwrap().as_bytes()).collect();
+    let r =
+        common::request(a.addr, "POST", "/admin/packs/add", &form, format!("csrf={csrf}&folder={folder}").as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(Installed::load(&a_data.join("repo")).unwrap().packs["t"].version, 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let codes = poller.join().unwrap();
+    assert!(codes.len() > 10, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 403), "the new answers were served: {codes:?}");
+}
