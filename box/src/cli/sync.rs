@@ -193,7 +193,11 @@ fn run_pull(a: PullArgs) -> Result<()> {
         }
         (from, true) => {
             // Preference: a folder (above), then a peer on the LAN, then the server.
-            let peers = preau_sync::peers::discover(Duration::from_secs(3), None).unwrap_or_default();
+            // Never this box itself (run beside its `preau serve`): known by its box id.
+            let own =
+                std::fs::read_to_string(crate::identity::identity_dir(&a.data).join(crate::identity::ID_FILE)).ok();
+            let own = own.as_deref().map(str::trim);
+            let peers = preau_sync::peers::discover(Duration::from_secs(3), own).unwrap_or_default();
             match (peers.first(), from) {
                 (Some(p), _) => {
                     eprintln!("pulling from peer box {} ({})", p.name, p.url);
