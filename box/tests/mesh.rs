@@ -443,15 +443,19 @@ fn boxes_share_packs_by_themselves_and_keep_answers_private() {
     });
     eprintln!("B installed v1 {:.1} s after A appeared", started.elapsed().as_secs_f64());
     assert_byte_exact(&b_data, "cours", &course, t);
+    // The switch comes before the pull's log line: wait for it.
+    let pulled = |log: &Path, urls: &[&str]| {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        urls.iter().any(|u| text.contains(&format!("sync: pulled from {u}")))
+    };
+    let (a_url, fake_url) = ("http://10.77.0.1:8080/repo/", "http://10.77.0.5:8080/repo/");
+    wait_until("B to log where it pulled from", Duration::from_secs(20), &logs, || {
+        pulled(&logs[1], &[a_url, fake_url])
+    });
     let b_log = std::fs::read_to_string(&logs[1]).unwrap();
     for l in b_log.lines().filter(|l| l.contains("appeared") || l.contains("sync: pulled from")) {
         eprintln!("B: {l}");
     }
-    assert!(
-        b_log.contains("sync: pulled from http://10.77.0.1:8080/repo/")
-            || b_log.contains("sync: pulled from http://10.77.0.5:8080/repo/"),
-        "B logs where it pulled from:\n{b_log}"
-    );
 
     // v2 with a new quiz; pollers without the secret ask for its private object on A
     // (during A's CLI pull) and on B (during B's background pull).
@@ -505,8 +509,9 @@ fn boxes_share_packs_by_themselves_and_keep_answers_private() {
         installed_version(&c_data, "cours") == Some(2)
     });
     assert_byte_exact(&c_data, "cours", &course, t);
-    let c_log = std::fs::read_to_string(&logs[2]).unwrap();
-    assert!(c_log.contains("sync: pulled from http://10.77.0.2:8080/repo/"), "C pulled from B:\n{c_log}");
+    wait_until("C to log that it pulled from B", Duration::from_secs(20), &logs, || {
+        pulled(&logs[2], &["http://10.77.0.2:8080/repo/"])
+    });
 
     // Avahi sees each box with its TXT record, and the laptops' `_http._tcp`.
     let browse = |ty: &str| {
