@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-const ID_FILE: &str = "box-id";
+pub const ID_FILE: &str = "box-id";
 
 /// The identity folder inside a data folder.
 pub fn identity_dir(data_dir: &Path) -> PathBuf {

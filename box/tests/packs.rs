@@ -188,16 +188,49 @@ fn entry_pages_indexes_and_markdown() {
 
 #[test]
 fn repo_is_a_repository_another_tool_can_read() {
-    let (s, p, t) = start_with_packs("[sync]\npeer_token = \"0123456789abcdef-peer\"");
-    let mirror = tempfile::tempdir().unwrap();
+    const TOKEN: &str = "0123456789abcdef-peer";
+    let (s, p, t) = start_with_packs(&format!("[sync]\npeer_token = \"{TOKEN}\""));
+    let url = format!("http://{}/repo/", s.addr);
+    // `preau pack` reads the box's /repo/ over HTTP (preau-sync's HTTP source), as a
+    // technician checks a peer or a mirror from a shell.
+    let pack = |args: &[&str], token: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_preau"));
+        c.arg("pack").args(args).args(["--repo", &url]).env_remove("PREAU_PEER_TOKEN");
+        if let Some(t) = token {
+            c.env("PREAU_PEER_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let list = pack(&["list", "--json"], None);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let catalog: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(catalog["packs"]["t"]["version"].as_u64().is_some(), "{catalog}");
+    let out_dir = t.path().join("out");
+    let out = pack(&["extract", "--id", "t", "--out", out_dir.to_str().unwrap()], Some(TOKEN));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(out_dir.join("media/video.mp4")).unwrap(), p.video);
+    assert_eq!(std::fs::read(out_dir.join("_preau/quiz/q1.json")).unwrap(), p.secret, "answers opened with the token");
+    let verify = pack(&["verify"], Some(TOKEN));
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("OK"));
+    // Without the school's secret the answers stay out of reach, and verify says so.
+    let verify = pack(&["verify"], None);
+    assert!(!verify.status.success());
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains("peer_token"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // A URL that is not a repository gets a message naming that problem.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_preau"))
+        .args(["pack", "list", "--repo", &format!("http://{}/nothing/", s.addr)])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a Préau repository"));
+
     let repo_dir = t.path().join("data/repo");
-    // Mirror every file the box has, over HTTP only, as a peer box of the same school
-    // (quiz answers need the school's token), then check it with `preau pack`.
-    let peer = [("authorization", "Bearer 0123456789abcdef-peer")];
-    let mut files = vec!["root.json".to_string(), "catalog.json".to_string(), "installed.json".to_string()];
-    for e in std::fs::read_dir(repo_dir.join("roots")).unwrap() {
-        files.push(format!("roots/{}", e.unwrap().file_name().to_string_lossy()));
-    }
+    let mut files = Vec::new();
     for d in std::fs::read_dir(repo_dir.join("objects")).unwrap() {
         let d = d.unwrap();
         for o in std::fs::read_dir(d.path()).unwrap() {
@@ -208,25 +241,9 @@ fn repo_is_a_repository_another_tool_can_read() {
             ));
         }
     }
-    for f in &files {
-        let r = s.get_with(&format!("/repo/{f}"), &peer);
-        assert_eq!(r.status, 200, "{f}");
-        if f.starts_with("objects/") {
-            assert!(r.header("cache-control").unwrap().contains("immutable"), "{f}");
-        }
-        let dst = mirror.path().join(f);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::write(dst, r.body).unwrap();
-    }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_preau"))
-        .args(["pack", "extract", "--repo"])
-        .arg(mirror.path())
-        .args(["--id", "t", "--out"])
-        .arg(mirror.path().join("out"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(mirror.path().join("out/media/video.mp4")).unwrap(), p.video);
+    let secret = format!("objects/{}", &preau_pack::repo::object_rel_path(&preau_pack::Hash::of(&p.secret))[8..]);
+    let obj = files.iter().find(|f| **f != secret).unwrap();
+    assert!(s.get(&format!("/repo/{obj}")).header("cache-control").unwrap().contains("immutable"));
     // Range and conditional requests on /repo/ too (resumed downloads).
     let obj = files.iter().find(|f| f.starts_with("objects/")).unwrap();
     let full = s.get(&format!("/repo/{obj}"));

@@ -5,7 +5,9 @@
 //! 1 hour, no busy loop). Within the configured hours it pulls, with the configured rate
 //! limit, through exactly the same code as `preau sync pull`. Sources are tried in the
 //! order of preference: a peer box on the LAN (found by mDNS), then the national server.
-//! The box shows [`AutoStatus`] on the teacher's admin page.
+//! The box shows [`AutoStatus`] on the teacher's admin page. Every round is logged
+//! (tracing, which `preau serve` writes to its output, so journald): the sources found
+//! and probed, which answered, what was pulled, and why a source was skipped.
 //!
 //! The decision of what to do next is pure ([`decide`]); the thread around it is thin.
 
@@ -70,10 +72,12 @@ pub struct AutoConfig {
     pub max_rate: Option<u64>,
     /// Look for peer boxes with mDNS before the national server.
     pub peers: bool,
-    /// This box's own mDNS instance name (so that it does not pull from itself).
-    pub own_name: Option<String>,
+    /// This box's id (so that it never lists or pulls from itself).
+    pub own_id: Option<String>,
     /// Time between pulls once up to date.
     pub interval: Duration,
+    /// The first wait after a failed round (doubling up to [`MAX_BACKOFF_SECS`]).
+    pub min_backoff: Duration,
     /// The school's shared token that peer boxes ask for their private objects.
     pub peer_token: Option<String>,
 }
@@ -112,7 +116,12 @@ pub const MAX_BACKOFF_SECS: u64 = 3600;
 
 /// Backoff after `failures` consecutive failed probes or pulls.
 pub fn backoff_secs(failures: u32) -> u64 {
-    (MIN_BACKOFF_SECS << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF_SECS)
+    backoff_from(MIN_BACKOFF_SECS, failures)
+}
+
+/// Backoff after `failures` failures, starting at `min` seconds.
+pub fn backoff_from(min: u64, failures: u32) -> u64 {
+    (min.max(1) << failures.saturating_sub(1).min(6)).min(MAX_BACKOFF_SECS)
 }
 
 /// Pure: whether to try now, given the time and the window.
@@ -128,7 +137,7 @@ pub fn decide(now_unix: u64, utc_offset_minutes: i32, hours: Option<Hours>) -> A
 /// A running loop: read its status, stop it.
 pub struct AutoHandle {
     pub status: Arc<Mutex<AutoStatus>>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    stop: Arc<Signal>,
     running: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -147,9 +156,8 @@ impl AutoHandle {
     }
 
     fn signal_stop(&self) {
-        let (m, c) = &*self.stop;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        c.notify_all();
+        *self.stop.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.wake.notify_all();
     }
 
     pub fn is_running(&self) -> bool {
@@ -173,8 +181,11 @@ pub fn spawn(cfg: AutoConfig) -> AutoHandle {
 /// gave) pushes the outbox upstream ([`crate::upstream`]).
 pub fn spawn_with_upstream(cfg: AutoConfig, upstream: Option<crate::upstream::UpstreamJob>) -> AutoHandle {
     let status = Arc::new(Mutex::new(AutoStatus { state: "starting".into(), ..Default::default() }));
-    let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    let stop = Arc::new(Signal { stop: Mutex::new(false), wake: Condvar::new(), new_peer: AtomicBool::new(false) });
     let running = Arc::new(AtomicBool::new(true));
+    if cfg.peers {
+        watch_peers(cfg.own_id.clone(), stop.clone());
+    }
     let (st, sp, rn) = (status.clone(), stop.clone(), running.clone());
     let thread = std::thread::Builder::new()
         .name("preau-auto-sync".into())
@@ -191,21 +202,75 @@ fn set(status: &Mutex<AutoStatus>, f: impl FnOnce(&mut AutoStatus)) {
     f(&mut status.lock().unwrap_or_else(|e| e.into_inner()));
 }
 
-/// Sleeps `secs`, or less if asked to stop. Returns true when stopping.
-fn sleep(stop: &(Mutex<bool>, Condvar), secs: u64) -> bool {
-    let (m, c) = stop;
-    let guard = m.lock().unwrap_or_else(|e| e.into_inner());
-    let (guard, _) = c.wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s).unwrap_or_else(|e| e.into_inner());
+/// What wakes the loop: a stop, or a box appearing on the LAN.
+struct Signal {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    new_peer: AtomicBool,
+}
+
+/// Sleeps `secs`, or less if asked to stop or if a new peer box appeared (then the
+/// next round starts at once, whatever the backoff). Returns true when stopping.
+fn sleep(signal: &Signal, secs: u64) -> bool {
+    let guard = signal.stop.lock().unwrap_or_else(|e| e.into_inner());
+    let (guard, _) = signal
+        .wake
+        .wait_timeout_while(guard, Duration::from_secs(secs), |s| !*s && !signal.new_peer.load(Ordering::Relaxed))
+        .unwrap_or_else(|e| e.into_inner());
+    signal.new_peer.store(false, Ordering::Relaxed);
     *guard
+}
+
+/// Watches `_preau._tcp` for as long as the loop runs and wakes it when a box it has
+/// not seen (or whose catalog version changed) appears: a box that has backed off for
+/// an hour while alone still picks up a peer within seconds.
+fn watch_peers(own_id: Option<String>, signal: Arc<Signal>) {
+    let spawned = std::thread::Builder::new().name("preau-peer-watch".into()).spawn(move || {
+        let daemon = match mdns_sd::ServiceDaemon::new() {
+            Ok(d) => d,
+            Err(e) => return tracing::warn!("sync: cannot watch for peer boxes: {e}"),
+        };
+        let Ok(rx) = daemon.browse(crate::peers::SERVICE_TYPE) else { return };
+        let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        while !*signal.stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            let Ok(ev) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+            let mdns_sd::ServiceEvent::ServiceResolved(info) = ev else { continue };
+            let Ok(advert) = crate::peers::Advert::from_txt(|k| info.get_property_val_str(k)) else { continue };
+            if own_id.as_deref() == Some(advert.box_id.as_str())
+                || seen.get(&advert.box_id) == Some(&advert.catalog_version)
+                || seen.len() >= 1000
+            {
+                continue;
+            }
+            tracing::info!(
+                "sync: peer box {} appeared (catalog v{}); syncing now",
+                advert.box_id,
+                advert.catalog_version
+            );
+            seen.insert(advert.box_id, advert.catalog_version);
+            let _guard = signal.stop.lock().unwrap_or_else(|e| e.into_inner());
+            signal.new_peer.store(true, Ordering::Relaxed);
+            signal.wake.notify_all();
+        }
+        let _ = daemon.shutdown();
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("sync: cannot watch for peer boxes: {e}");
+    }
 }
 
 /// The sources to try, best first: peers on the LAN, then the national server.
 fn candidates(cfg: &AutoConfig) -> Vec<(String, SourceKind)> {
     let mut out = Vec::new();
-    if cfg.peers
-        && let Ok(peers) = crate::peers::discover(Duration::from_secs(3), cfg.own_name.as_deref())
-    {
-        out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
+    if cfg.peers {
+        match crate::peers::discover(Duration::from_secs(3), cfg.own_id.as_deref()) {
+            Ok(peers) => {
+                let names: Vec<String> = peers.iter().map(|p| format!("{} {}", p.name, p.url)).collect();
+                tracing::info!("sync: {} peer box(es) on the LAN: {names:?}", peers.len());
+                out.extend(peers.into_iter().map(|p| (p.url, SourceKind::Peer)));
+            }
+            Err(e) => tracing::warn!("sync: no peer discovery: {e}"),
+        }
     }
     if let Some(r) = &cfg.repository {
         out.push((r.clone(), SourceKind::Online));
@@ -237,12 +302,14 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
             },
         )?;
         match src.get(preau_pack::repo::ROOT_FILE, preau_pack::limits::MAX_ROOT_BYTES) {
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => tracing::info!("sync: {url} answered the probe"),
             Ok(None) => {
+                tracing::info!("sync: skipped {url}: no root.json there, not a Préau repository");
                 last_err = Error::Other(format!("{url} is not a Préau repository"));
                 continue;
             }
             Err(e) => {
+                tracing::info!("sync: skipped {url}: {e}");
                 last_err = e;
                 continue;
             }
@@ -255,16 +322,37 @@ pub fn run_once(cfg: &AutoConfig, status: &Mutex<AutoStatus>) -> Result<PullSumm
         let opts = PullOptions { trusted: cfg.trusted_keys.clone(), progress: Some(&progress), ..Default::default() };
         match pull(&src as &dyn Source, &cfg.data_dir, &opts) {
             Ok(s) => {
+                log_pull(&url, &s);
                 let s = merge(partial.take(), s);
                 if s.incomplete.is_empty() {
                     return Ok(s);
                 }
                 partial = Some(s);
             }
-            Err(e) => last_err = e,
+            Err(e) => {
+                tracing::warn!("sync: pull from {url} failed: {e}");
+                last_err = e;
+            }
         }
     }
     partial.ok_or(last_err)
+}
+
+fn log_pull(url: &str, s: &PullSummary) {
+    let updated: Vec<String> = s.updated.iter().map(|u| format!("{} v{}", u.id, u.version)).collect();
+    tracing::info!(
+        "sync: pulled from {url}: catalog v{}, updated {updated:?}, {} up to date, {} bytes in {} requests",
+        s.catalog_version,
+        s.up_to_date.len(),
+        s.bytes_downloaded,
+        s.requests
+    );
+    for (id, why) in &s.incomplete {
+        tracing::info!("sync: {id} is still incomplete after {url}: {why}");
+    }
+    for w in &s.warnings {
+        tracing::info!("sync: {url}: {w}");
+    }
 }
 
 /// The summary of two pulls in a row: the updates of both, the later one's view of
@@ -292,7 +380,7 @@ fn push_upstream(
     job: &crate::upstream::UpstreamJob,
     last_sync: String,
     status: &Mutex<AutoStatus>,
-    stop: &(Mutex<bool>, Condvar),
+    stop: &Signal,
 ) {
     set(status, |s| s.state = "pushing".into());
     let wait = |d: Duration| sleep(stop, d.as_secs().max(1));
@@ -305,7 +393,7 @@ fn run(
     cfg: &AutoConfig,
     upstream: Option<&crate::upstream::UpstreamJob>,
     status: &Mutex<AutoStatus>,
-    stop: &(Mutex<bool>, Condvar),
+    stop: &Signal,
 ) {
     let mut failures = 0u32;
     loop {
@@ -327,7 +415,8 @@ fn run(
                 match round {
                     Ok(summary) => {
                         failures = 0;
-                        let w = cfg.interval.as_secs().max(MIN_BACKOFF_SECS);
+                        let w = cfg.interval.as_secs().max(cfg.min_backoff.as_secs()).max(1);
+                        tracing::info!("sync: round done; next in {w} s");
                         set(status, |s| {
                             s.state = if summary.incomplete.is_empty() { "idle".into() } else { "incomplete".into() };
                             s.last_success = Some(now_unix());
@@ -341,7 +430,8 @@ fn run(
                     }
                     Err(e) => {
                         failures += 1;
-                        let w = backoff_secs(failures);
+                        let w = backoff_from(cfg.min_backoff.as_secs(), failures);
+                        tracing::info!("sync: round failed ({e}); next try in {w} s");
                         set(status, |s| {
                             s.state = "unreachable".into();
                             s.last_error = Some(e.to_string());
@@ -426,5 +516,6 @@ mod tests {
         assert_eq!(backoff_secs(1), 60);
         assert_eq!(backoff_secs(2), 120);
         assert_eq!(backoff_secs(30), MAX_BACKOFF_SECS);
+        assert_eq!((backoff_from(2, 1), backoff_from(2, 3), backoff_from(0, 1)), (2, 8, 1));
     }
 }

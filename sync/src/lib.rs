@@ -10,6 +10,7 @@
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
 //! - [`upstream`]: pushing the box's xAPI outbox to a learning record store.
+//! - [`private`]: quiz answers sealed between the boxes of one school.
 
 pub mod apply;
 #[cfg(feature = "box-loop")]
@@ -21,6 +22,7 @@ pub mod machine;
 pub mod mule;
 pub mod peers;
 pub mod plan;
+pub mod private;
 pub mod pull;
 pub mod remove;
 pub mod source;

@@ -424,8 +424,9 @@ fn auto_sync_pulls_when_the_server_answers_and_backs_off_when_not() {
         utc_offset_minutes: 60,
         max_rate: None,
         peers: false,
-        own_name: None,
+        own_id: None,
         interval: std::time::Duration::from_secs(3600),
+        min_backoff: std::time::Duration::from_secs(preau_sync::auto::MIN_BACKOFF_SECS),
         peer_token: None,
     };
     // Nothing listens: the loop reports it and waits (backoff), it does not spin.

@@ -1,11 +1,11 @@
 //! `preau keygen` and `preau pack build|list|verify|extract`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use preau_pack::build::{BuildOptions, BuildSummary};
-use preau_pack::{PublicKey, Repo, SecretKey};
+use preau_pack::{PublicKey, SecretKey};
 
 #[derive(Args)]
 pub struct KeygenArgs {
@@ -90,20 +90,31 @@ pub struct BuildArgs {
     pub outside: super::offline::OfflineArgs,
 }
 
+/// How `list`, `verify` and `extract` reach a repository.
+#[derive(Args)]
+pub struct RepoAt {
+    /// The repository: a folder, or the URL of a remote one (another box's
+    /// `http://BOX/repo/`, a mirror, the national server).
+    #[arg(long, value_name = "DIR|URL")]
+    pub repo: PathBuf,
+    /// For a remote box: the school's `[sync] peer_token`, which opens the quiz answers it
+    /// gives sealed (the token itself is never sent).
+    #[arg(long, env = "PREAU_PEER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub peer_token: Option<String>,
+}
+
 #[derive(Args)]
 pub struct RepoArgs {
-    /// The repository folder.
-    #[arg(long, value_name = "DIR")]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub at: RepoAt,
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The repository folder.
-    #[arg(long, value_name = "DIR")]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub at: RepoAt,
     /// Also require the repository to be signed by this public key (a `.pub` file).
     #[arg(long, value_name = "PUBKEY_FILE")]
     pub trust: Vec<PathBuf>,
@@ -113,8 +124,8 @@ pub struct VerifyArgs {
 
 #[derive(Args)]
 pub struct ExtractArgs {
-    #[arg(long, value_name = "DIR")]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub at: RepoAt,
     #[arg(long)]
     pub id: String,
     /// An older version of the pack (default: the current one).
@@ -136,7 +147,7 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
 pub fn run(cmd: PackCommand) -> Result<()> {
     match cmd {
         PackCommand::Build(a) => build(a),
-        PackCommand::List(a) => list(&a.repo, a.json),
+        PackCommand::List(a) => list(&a.at, a.json),
         PackCommand::Verify(a) => verify(a),
         PackCommand::Extract(a) => extract(a),
         PackCommand::Libs(a) => super::offline::libs(a),
@@ -250,8 +261,9 @@ pub fn human(bytes: u64) -> String {
     if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
-fn list(repo_dir: &Path, json: bool) -> Result<()> {
-    let repo = Repo::open(repo_dir)?;
+fn list(at: &RepoAt, json: bool) -> Result<()> {
+    let opened = remote::open(at)?;
+    let repo = &opened.repo;
     let root = repo.verified_root(None)?;
     let catalog = repo.load_catalog(&root)?;
     if json {
@@ -266,10 +278,13 @@ fn list(repo_dir: &Path, json: bool) -> Result<()> {
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
-    let repo = Repo::open(&a.repo)?;
     let trusted: Vec<PublicKey> = a.trust.iter().map(|p| PublicKey::read_file(p)).collect::<Result<_, _>>()?;
-    let report = preau_pack::verify::verify_repo(&repo, if trusted.is_empty() { None } else { Some(&trusted) })
-        .with_context(|| format!("verifying {}", a.repo.display()))?;
+    let opened = remote::open(&a.at)?;
+    if let Some(r) = &opened.remote {
+        r.fetch_all(&opened.repo)?;
+    }
+    let report = preau_pack::verify::verify_repo(&opened.repo, if trusted.is_empty() { None } else { Some(&trusted) })
+        .with_context(|| format!("verifying {}", a.at.repo.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -299,22 +314,32 @@ fn verify(a: VerifyArgs) -> Result<()> {
 }
 
 fn extract(a: ExtractArgs) -> Result<()> {
-    let repo = Repo::open(&a.repo)?;
+    let opened = remote::open(&a.at)?;
+    let repo = &opened.repo;
     let root = repo.verified_root(None)?;
     let catalog = repo.load_catalog(&root)?;
     let entry = catalog.packs.get(&a.id).ok_or_else(|| preau_pack::Error::NoSuchPack(a.id.clone()))?;
+    if let Some(r) = &opened.remote {
+        r.fetch_manifest(repo, &entry.manifest, entry.manifest_size)?;
+    }
     let mut manifest = repo.read_manifest(&entry.manifest, entry.manifest_size)?;
     if let Some(wanted) = a.version {
         // Older versions are reached through each manifest's `previous` link.
         while manifest.version > wanted {
             let prev = manifest.previous.ok_or_else(|| anyhow::anyhow!("pack {} has no version {wanted}", a.id))?;
+            if let Some(r) = &opened.remote {
+                r.fetch_manifest(repo, &prev, preau_pack::limits::MAX_MANIFEST_BYTES)?;
+            }
             manifest = repo.read_manifest_unsized(&prev)?;
         }
         if manifest.version != wanted {
             bail!("pack {} has no version {wanted}", a.id);
         }
     }
-    let bytes = preau_pack::extract::extract(&repo, &manifest, &a.out)?;
+    if let Some(r) = &opened.remote {
+        r.fetch_files(repo, &manifest)?;
+    }
+    let bytes = preau_pack::extract::extract(repo, &manifest, &a.out)?;
     println!(
         "{} v{}: {} files, {} written to {}",
         a.id,
@@ -324,4 +349,125 @@ fn extract(a: ExtractArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// `--repo URL`: a remote repository read through preau-sync's HTTP source (the one the
+/// sync uses, with its bounds and retries) into a temporary folder, which the same
+/// folder code then reads and verifies. Only what the command needs is fetched: the
+/// signed metadata for `list`, one pack's objects for `extract`, everything for `verify`.
+mod remote {
+    use std::collections::HashSet;
+
+    use anyhow::{Context, Result, bail};
+    use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_MANIFEST_BYTES, MAX_ROOT_BYTES};
+    use preau_pack::repo::{CATALOG_FILE, ROOT_FILE, ROOTS_DIR};
+    use preau_pack::{Hash, Manifest, Repo};
+    use preau_sync::source::{HttpOptions, HttpSource, Source, SourceKind, max_stored_len};
+
+    use super::RepoAt;
+
+    /// Most root versions followed (a key rotation adds one).
+    const MAX_ROOT_VERSIONS: u64 = 1000;
+
+    pub struct Opened {
+        pub repo: Repo,
+        pub remote: Option<Remote>,
+    }
+
+    pub struct Remote {
+        src: HttpSource,
+        url: String,
+        // Kept for its Drop: the temporary copy goes with the command.
+        _dir: tempfile::TempDir,
+    }
+
+    pub fn open(at: &RepoAt) -> Result<Opened> {
+        let given = at.repo.to_string_lossy();
+        if !(given.starts_with("http://") || given.starts_with("https://")) {
+            return Ok(Opened { repo: Repo::open(&at.repo)?, remote: None });
+        }
+        let url = given.to_string();
+        let opts = HttpOptions {
+            kind: SourceKind::Peer,
+            max_retries: 2,
+            peer_token: at.peer_token.clone(),
+            ..Default::default()
+        };
+        let src = HttpSource::new(&url, opts)?;
+        let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let root =
+            src.get(ROOT_FILE, MAX_ROOT_BYTES).with_context(|| format!("cannot read {url}"))?.with_context(|| {
+                format!("{url} has no root.json: not a Préau repository (a box serves its own at http://BOX/repo/)")
+            })?;
+        let version = preau_pack::repo::parse_root(&root)
+            .with_context(|| format!("{url}root.json is not a Préau root document"))?
+            .version;
+        if version > MAX_ROOT_VERSIONS {
+            bail!("{url}root.json claims version {version}, more than {MAX_ROOT_VERSIONS}: refused");
+        }
+        std::fs::create_dir_all(dir.path().join(ROOTS_DIR))?;
+        std::fs::write(dir.path().join(ROOT_FILE), &root)?;
+        for v in 1..=version {
+            let rel = format!("{ROOTS_DIR}/{v}.json");
+            let bytes = src.get(&rel, MAX_ROOT_BYTES)?.with_context(|| format!("{url} lacks {rel}"))?;
+            std::fs::write(dir.path().join(&rel), bytes)?;
+        }
+        if let Some(catalog) = src.get(CATALOG_FILE, MAX_CATALOG_BYTES)? {
+            std::fs::write(dir.path().join(CATALOG_FILE), catalog)?;
+        }
+        let repo = Repo::open(dir.path())?;
+        Ok(Opened { repo, remote: Some(Remote { src, url, _dir: dir }) })
+    }
+
+    impl Remote {
+        /// Fetches one object into the copy (absent ones are left for the reader to
+        /// report; the reader verifies every hash).
+        fn fetch(&self, repo: &Repo, hash: &Hash, len: u64) -> Result<()> {
+            if repo.has_object(hash) {
+                return Ok(());
+            }
+            let partial = repo.dir().join(format!(".partial-{}", hash.to_hex()));
+            let got = self.src.get_object(hash, max_stored_len(len), &partial);
+            let _ = std::fs::remove_file(&partial);
+            match got.with_context(|| format!("fetching object {hash} from {}", self.url))? {
+                Some(stored) => repo.write_stored(hash, &stored)?,
+                None => {
+                    for w in self.src.take_warnings() {
+                        eprintln!("warning: {w}");
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        pub fn fetch_manifest(&self, repo: &Repo, hash: &Hash, len: u64) -> Result<()> {
+            self.fetch(repo, hash, len.min(MAX_MANIFEST_BYTES))
+        }
+
+        /// Every chunk of every file of `manifest`.
+        pub fn fetch_files(&self, repo: &Repo, manifest: &Manifest) -> Result<()> {
+            let mut seen = HashSet::new();
+            for f in &manifest.files {
+                for preau_pack::ChunkRef(hash, len) in f.chunk_list() {
+                    if seen.insert(hash) {
+                        self.fetch(repo, &hash, len)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Everything the catalog references, for `verify`.
+        pub fn fetch_all(&self, repo: &Repo) -> Result<()> {
+            let root = repo.verified_root(None)?;
+            let catalog = repo.load_catalog(&root)?;
+            for e in catalog.packs.values() {
+                self.fetch_manifest(repo, &e.manifest, e.manifest_size)?;
+                if let Ok(m) = repo.read_manifest(&e.manifest, e.manifest_size) {
+                    self.fetch_files(repo, &m)?;
+                }
+            }
+            Ok(())
+        }
+    }
 }

@@ -56,13 +56,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
     install_preloaded(&config, &data_dir, &trusted);
     let packs = Arc::new(Library::open(&data_dir.join("repo"))?);
     watch_installed(packs.clone());
-    let auto_sync = start_auto_sync(&config, &data_dir, &box_id, &trusted)?;
+    let auto_sync = start_auto_sync(&config, &data_dir, &trusted, &box_id)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
     let env =
         wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
     let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
-    serving.peer_token = config.sync.peer_token.clone();
+    serving.school_key = config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
     let (router, serving) = wiring::router(env.clone(), serving);
 
     let runtime = runtime(std::env::var("PREAU_WORKERS").ok().and_then(|v| v.parse().ok()))?;
@@ -154,8 +154,8 @@ fn watch_installed(packs: Arc<Library>) {
 fn start_auto_sync(
     config: &Config,
     data_dir: &Path,
-    box_id: &str,
     trusted: &[preau_pack::PublicKey],
+    box_id: &str,
 ) -> Result<Option<preau_sync::auto::AutoHandle>> {
     let s = &config.sync;
     let upstream = super::upstream::job(config, data_dir, box_id);
@@ -165,6 +165,7 @@ fn start_auto_sync(
     if s.repository.is_none() && upstream.is_none() {
         return Ok(None);
     }
+    let interval = sync_interval_override()?;
     let hours = match &s.hours {
         Some(h) => Some(preau_sync::auto::Hours::parse(h)?),
         None => None,
@@ -178,11 +179,25 @@ fn start_auto_sync(
         utc_offset_minutes: preau_classroom::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
         peers: config.server.mdns != Some(false),
-        own_name: Some(config.hostname().to_string()),
-        interval: std::time::Duration::from_secs(6 * 3600),
+        own_id: Some(box_id.to_string()),
+        interval: std::time::Duration::from_secs(interval.unwrap_or(6 * 3600)),
+        min_backoff: std::time::Duration::from_secs(interval.unwrap_or(preau_sync::auto::MIN_BACKOFF_SECS)),
         peer_token: s.peer_token.clone(),
     };
     Ok(Some(preau_sync::auto::spawn_with_upstream(cfg, upstream)))
+}
+
+/// `PREAU_SYNC_INTERVAL_SECS`: seconds between background sync rounds, and the first
+/// wait after a failed one (default: 6 hours and 1 minute). For tests and for a
+/// technician watching a box join the school mesh; 1 to 86400.
+pub const SYNC_INTERVAL_ENV: &str = "PREAU_SYNC_INTERVAL_SECS";
+
+fn sync_interval_override() -> Result<Option<u64>> {
+    let Ok(v) = std::env::var(SYNC_INTERVAL_ENV) else { return Ok(None) };
+    match v.trim().parse::<u64>() {
+        Ok(n) if (1..=86400).contains(&n) => Ok(Some(n)),
+        _ => anyhow::bail!("{SYNC_INTERVAL_ENV}={v:?}: expected a number of seconds from 1 to 86400"),
+    }
 }
 
 fn init_logs() {
@@ -209,17 +224,13 @@ fn print_urls(local: SocketAddr, config: &Config, box_id: &str, packs: &Library,
     }
 }
 
-fn start_mdns(config: &Config, box_id: &str, packs: &Library, local: SocketAddr) -> Option<mdns::Advertiser> {
+fn start_mdns(config: &Config, box_id: &str, packs: &Arc<Library>, local: SocketAddr) -> Option<mdns::Advertiser> {
     if config.server.mdns == Some(false) || local.ip().is_loopback() {
         return None;
     }
-    let advert = mdns::Advert {
-        hostname: config.hostname().to_string(),
-        box_id: box_id.to_string(),
-        catalog_version: packs.catalog_version(),
-        port: local.port(),
-    };
-    match mdns::Advertiser::start(&advert) {
+    let advert = preau_sync::peers::Advert::new(box_id, packs.catalog_version());
+    let packs = packs.clone();
+    match mdns::Advertiser::start(&advert, config.hostname(), local.port(), move || packs.catalog_version()) {
         Ok(a) => Some(a),
         Err(e) => {
             // No multicast (a container, a locked-down network): the box still serves.

@@ -62,8 +62,8 @@ pub struct PullArgs {
     /// Treat --from as a peer box (an expired catalog is then accepted with a warning).
     #[arg(long)]
     pub peer: bool,
-    /// The school's shared `[sync] peer_token`: a peer box gives its quiz answers only
-    /// to requests carrying it.
+    /// The school's shared `[sync] peer_token`: a peer box of the school gives its quiz
+    /// answers sealed under a key derived from it (the token itself is never sent).
     #[arg(long, env = "PREAU_PEER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub peer_token: Option<String>,
     /// Pick the best source: --from if it is a folder, else a peer box found by mDNS,
@@ -193,7 +193,11 @@ fn run_pull(a: PullArgs) -> Result<()> {
         }
         (from, true) => {
             // Preference: a folder (above), then a peer on the LAN, then the server.
-            let peers = preau_sync::peers::discover(Duration::from_secs(3), None).unwrap_or_default();
+            // Never this box itself (run beside its `preau serve`): known by its box id.
+            let own =
+                std::fs::read_to_string(crate::identity::identity_dir(&a.data).join(crate::identity::ID_FILE)).ok();
+            let own = own.as_deref().map(str::trim);
+            let peers = preau_sync::peers::discover(Duration::from_secs(3), own).unwrap_or_default();
             match (peers.first(), from) {
                 (Some(p), _) => {
                     eprintln!("pulling from peer box {} ({})", p.name, p.url);

@@ -53,8 +53,17 @@ struct Snapshot {
     packs: BTreeMap<String, Arc<Pack>>,
     catalog_version: u64,
     /// Objects that only `_preau/` files use (quiz answers), in the installed versions
-    /// and the versions kept before them: `/repo/` gives them to peers only.
+    /// and the versions kept before them: `/repo/` gives them to peers only, sealed.
     private_objects: HashSet<Hash>,
+    /// Objects `/repo/objects/` may serve in clear: the manifests and the objects of
+    /// public files of the installed and kept versions. Anything else is refused, so an
+    /// object the server has not classified yet (a version installed after the last
+    /// reload) is never public by default.
+    public_objects: HashSet<Hash>,
+    /// Kept update bundles (`updates/…/<from>`) that `/repo/` may serve: those of packs
+    /// without private files. A bundle of a pack with quiz answers would carry them in
+    /// clear; peers fetch such updates object by object instead.
+    public_updates: HashSet<Hash>,
 }
 
 /// The objects that carry the bytes of `_preau/` files (their chunks and the deltas
@@ -62,6 +71,12 @@ struct Snapshot {
 /// to fetch from `/repo/objects/`. Manifests stay public: they hold names and hashes,
 /// not answers.
 pub fn private_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> HashSet<Hash> {
+    classify(manifests).0
+}
+
+/// The private objects (as [`private_objects`]) and the public ones: the objects of
+/// public files. Every object of these manifests' files is in exactly one of the two.
+pub fn classify<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> (HashSet<Hash>, HashSet<Hash>) {
     let mut private = HashSet::new();
     let mut public = HashSet::new();
     for m in manifests {
@@ -84,7 +99,7 @@ pub fn private_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) ->
         }
     }
     private.retain(|h| !public.contains(h));
-    private
+    (private, public)
 }
 
 pub struct Library {
@@ -136,6 +151,16 @@ impl Library {
     /// Whether `/repo/objects/{hash}` holds bytes of private `_preau/` files only.
     pub fn is_private_object(&self, hash: &Hash) -> bool {
         self.snap().private_objects.contains(hash)
+    }
+
+    /// Whether `/repo/objects/{hash}` may be served in clear: known, and public.
+    pub fn is_public_object(&self, hash: &Hash) -> bool {
+        self.snap().public_objects.contains(hash)
+    }
+
+    /// Whether the kept update bundle `updates/…/{from}` may be served (no private bytes).
+    pub fn is_public_update(&self, from: &Hash) -> bool {
+        self.snap().public_updates.contains(from)
     }
 
     /// The version of the installed catalog (0 when nothing is installed).
@@ -207,15 +232,27 @@ mod store {
         let catalog_version = repo.load_catalog(&root)?.version;
         let mut packs = BTreeMap::new();
         let mut previous = Vec::new();
+        let mut manifests = HashSet::new();
+        let mut public_updates = HashSet::new();
         for (id, p) in &installed.packs {
             let manifest =
                 repo.read_manifest(&p.manifest, p.manifest_size).with_context(|| format!("manifest of pack {id:?}"))?;
-            previous.extend(manifest.previous.and_then(|h| previous_manifest(&repo, &h)));
+            manifests.insert(p.manifest);
+            if let Some(h) = manifest.previous {
+                manifests.insert(h);
+                previous.extend(previous_manifest(&repo, &h));
+                if !manifest.files.iter().any(|f| is_private(&f.path)) {
+                    public_updates.insert(h);
+                }
+            }
             let pack = Pack { id: id.clone(), version: p.version, manifest_hash: p.manifest, manifest };
             packs.insert(id.clone(), Arc::new(pack));
         }
-        let private_objects = private_objects(packs.values().map(|p| &p.manifest).chain(previous.iter()));
-        Ok(Snapshot { packs, catalog_version, private_objects })
+        let (private_objects, mut public_objects) =
+            classify(packs.values().map(|p| &p.manifest).chain(previous.iter()));
+        // Manifests hold names and hashes, not answers: peers need them to pull.
+        public_objects.extend(manifests);
+        Ok(Snapshot { packs, catalog_version, private_objects, public_objects, public_updates })
     }
 
     /// The manifest of the version before, which the sync keeps on disk (and `/repo/`

@@ -20,6 +20,9 @@ use super::serve::{PIECE_BYTES, Serving, if_none_match, not_found};
 
 /// Deepest path served (`objects/ab/abcd…` is 3).
 const MAX_DEPTH: usize = 6;
+/// Largest private object sealed in one response (chunks are at most 256 KiB; a delta
+/// of a big private file is bounded like a manifest).
+const MAX_PRIVATE_OBJECT_BYTES: u64 = preau_pack::limits::MAX_MANIFEST_BYTES;
 
 /// Checks a repository path: plain names of `[A-Za-z0-9._-]`, none starting with `.`
 /// (no `..`, no temporary files of an apply in progress).
@@ -34,38 +37,70 @@ fn checked_path(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
-/// Whether a request for `objects/…` may have that object: the objects of private
-/// `_preau/` files (quiz answers) go only to peer boxes that send the school's
-/// `[sync] peer_token`, never to a pupil's browser on the same network.
-/// The update bundles the box kept (`updates/…`) may hold such objects too: they go
-/// only to peers with the token.
-fn may_read(s: &Serving, rel: &str, headers: &HeaderMap) -> bool {
-    if !rel.starts_with("updates/") {
-        let Some(name) = rel.strip_prefix("objects/").and_then(|r| r.rsplit('/').next()) else { return true };
-        let Ok(hash) = name.parse::<preau_pack::Hash>() else { return true };
-        if !s.packs.is_private_object(&hash) {
-            return true;
-        }
+/// Whether `rel` may be served in clear. Deny by default: an object only when the
+/// server knows it is public (a manifest, or used by a public file of an installed or
+/// kept version), so the objects of a version installed after the last reload are
+/// refused until the server has classified them; a kept update bundle only when its pack
+/// has no private files. Quiz answers never leave in clear, whoever asks: boxes of the
+/// school get them sealed from `private/<hash>` ([`private_object`]).
+fn may_read(s: &Serving, rel: &str) -> bool {
+    let name = || rel.rsplit('/').next().and_then(|n| n.parse::<preau_pack::Hash>().ok());
+    if rel.starts_with("objects/") {
+        name().is_some_and(|h| s.packs.is_public_object(&h))
+    } else if rel.starts_with("updates/") {
+        name().is_some_and(|h| s.packs.is_public_update(&h))
+    } else {
+        // Signed metadata: root, catalog, installed.json.
+        !rel.starts_with(preau_sync::private::PRIVATE_DIR)
     }
-    let Some(token) = &s.peer_token else { return false };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    sent.is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn forbidden() -> Response<Body> {
+    let mut r = Response::new(Body::from(
+        "Objet privé (réponses de quiz) ou pas encore classé : jamais servi en clair. Les boîtes qui ont le même \
+         [sync] peer_token le reçoivent chiffré.\n\
+         Private object (quiz answers) or not classified yet: never served in clear. Boxes with the same \
+         [sync] peer_token receive it encrypted.\n",
+    ));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// `GET /repo/private/<hash>`: a private object sealed under the school's key (see
+/// `preau_sync::private`). 404 when the box has no `peer_token` or the object is not a
+/// private one of its installed or kept versions. Anyone may ask; only a box that knows
+/// the secret can open the answer.
+async fn private_object(s: Arc<Serving>, hex: &str) -> Response<Body> {
+    let Ok(hash) = hex.parse::<preau_pack::Hash>() else { return not_found() };
+    if s.school_key.is_none() || !s.packs.is_private_object(&hash) {
+        return not_found();
+    }
+    let sealed = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let path = s.packs.repo_dir().join(preau_pack::repo::object_rel_path(&hash));
+        let stored = preau_pack::repo::read_bounded(&path, MAX_PRIVATE_OBJECT_BYTES)?;
+        let key = s.school_key.as_ref().expect("checked above");
+        Ok(key.seal(&hash, &stored)?)
+    })
+    .await;
+    match sealed {
+        Ok(Ok(body)) => {
+            let mut r = Response::new(Body::from(body));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        _ => not_found(),
+    }
 }
 
 pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, headers: HeaderMap) -> Response<Body> {
     let Some(rel) = checked_path(&path) else { return not_found() };
-    if !may_read(&s, rel, &headers) {
-        let mut r = Response::new(Body::from(
-            "Objet privé (réponses de quiz) : réservé aux boîtes qui ont le même [sync] peer_token.\n\
-             Private object (quiz answers): only for boxes with the same [sync] peer_token.\n",
-        ));
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        return r;
+    if let Some(hex) = rel.strip_prefix(preau_sync::private::PRIVATE_DIR).and_then(|r| r.strip_prefix('/')) {
+        return private_object(s, hex).await;
+    }
+    if !may_read(&s, rel) {
+        return forbidden();
     }
     let full: PathBuf = s.packs.repo_dir().join(rel);
     let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(File, std::fs::Metadata)> {

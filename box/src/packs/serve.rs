@@ -51,13 +51,14 @@ pub struct Serving {
     pub cache: Cache,
     pub metrics: Arc<Metrics>,
     pub on_open: Option<OpenHook>,
-    /// `[sync] peer_token`: the only key to the private objects under `/repo/`.
-    pub peer_token: Option<String>,
+    /// The key derived from `[sync] peer_token`: private objects leave `/repo/` only
+    /// sealed under it (`/repo/private/<hash>`), never in clear.
+    pub school_key: Option<preau_sync::private::SchoolKey>,
 }
 
 impl Serving {
     pub fn new(packs: Arc<Library>, cache: Cache, metrics: Arc<Metrics>) -> Serving {
-        Serving { packs, cache, metrics, on_open: None, peer_token: None }
+        Serving { packs, cache, metrics, on_open: None, school_key: None }
     }
 
     /// Runs the open hook off the request path (it may write to SQLite).

@@ -19,10 +19,11 @@ use preau_pack::Hash;
 use preau_pack::repo::{CATALOG_FILE, object_rel_path};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
+use reqwest::header::{CONTENT_RANGE, RANGE};
 
 use super::{Source, SourceKind, SourceStats};
 use crate::error::{Error, Result};
+use crate::private::{OVERHEAD, SchoolKey, private_rel_path};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -34,8 +35,9 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Consecutive failed attempts without receiving a byte before giving up.
     pub max_retries: u32,
-    /// The school's shared `[sync] peer_token`, sent to peer boxes only: a box gives the
-    /// objects of its private `_preau/` files (quiz answers) only to requests carrying it.
+    /// The school's shared `[sync] peer_token`. It never leaves the box: a peer box
+    /// gives the objects of its private `_preau/` files (quiz answers) only sealed under
+    /// a key derived from it (see [`crate::private`]), which this source opens.
     pub peer_token: Option<String>,
 }
 
@@ -55,6 +57,7 @@ pub struct HttpSource {
     base: String,
     client: Client,
     opts: HttpOptions,
+    school_key: Option<SchoolKey>,
     limiter: Option<RateLimit>,
     bytes: AtomicU64,
     requests: AtomicU64,
@@ -83,10 +86,12 @@ impl HttpSource {
             base.push('/');
         }
         let limiter = opts.max_rate.filter(|r| *r > 0).map(RateLimit::new);
+        let school_key = opts.peer_token.as_deref().map(SchoolKey::derive);
         Ok(HttpSource {
             base,
             client,
             opts,
+            school_key,
             limiter,
             bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -101,9 +106,6 @@ impl HttpSource {
         if let Some(r) = range {
             req = req.header(RANGE, r);
         }
-        if let (SourceKind::Peer, Some(token)) = (self.opts.kind, &self.opts.peer_token) {
-            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
-        }
         req.send()
     }
 
@@ -112,17 +114,7 @@ impl HttpSource {
     /// part `start..end` of the object (`end` `None`: to its end), which then must be
     /// answered with 206: a server that ignores Range is an error here, so that the
     /// caller falls back to whole objects instead of receiving the whole file per part.
-    fn download(
-        &self,
-        url: &str,
-        range: Option<(u64, Option<u64>)>,
-        max: u64,
-        partial: &Path,
-    ) -> Result<Option<Vec<u8>>> {
-        self.download_with(url, range, max, partial, self.opts.max_retries)
-    }
-
-    /// [`Self::download`] giving up after `max_retries` failed attempts in a row.
+    /// Gives up after `max_retries` failed attempts in a row.
     fn download_with(
         &self,
         url: &str,
@@ -131,6 +123,28 @@ impl HttpSource {
         partial: &Path,
         max_retries: u32,
     ) -> Result<Option<Vec<u8>>> {
+        match self.fetch(url, range, max, partial, max_retries)? {
+            Fetched::Bytes(b) => Ok(Some(b)),
+            Fetched::Absent => Ok(None),
+            Fetched::Private => {
+                self.warn(format!(
+                    "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
+                    self.base
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`Self::download_with`], telling a refused private object from an absent one.
+    fn fetch(
+        &self,
+        url: &str,
+        range: Option<(u64, Option<u64>)>,
+        max: u64,
+        partial: &Path,
+        max_retries: u32,
+    ) -> Result<Fetched> {
         let url = url.to_string();
         let (base, end) = range.unwrap_or((0, None));
         let mut failures = 0u32;
@@ -143,7 +157,7 @@ impl HttpSource {
             if let Some(e) = end
                 && base + have >= e
             {
-                return read_partial(partial).map(Some);
+                return read_partial(partial).map(Fetched::Bytes);
             }
             let fail = |failures: &mut u32, why: String| -> Result<()> {
                 *failures += 1;
@@ -170,26 +184,22 @@ impl HttpSource {
             match status {
                 StatusCode::NOT_FOUND | StatusCode::GONE => {
                     let _ = fs::remove_file(partial);
-                    return Ok(None);
+                    return Ok(Fetched::Absent);
                 }
                 StatusCode::FORBIDDEN if self.opts.kind == SourceKind::Peer => {
-                    // A peer box keeps quiz answers to boxes of its school: this source
-                    // lacks the object, another (the national server) may have it.
-                    self.warn(format!(
-                        "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
-                        self.base
-                    ));
+                    // A peer box never gives quiz answers in clear: the caller may ask
+                    // for them sealed, or another source (the national server) may have them.
                     let _ = fs::remove_file(partial);
-                    return Ok(None);
+                    return Ok(Fetched::Private);
                 }
                 StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
                     // Everything was already received; the caller verifies it.
-                    return read_partial(partial).map(Some);
+                    return read_partial(partial).map(Fetched::Bytes);
                 }
                 StatusCode::RANGE_NOT_SATISFIABLE if range.is_some() => {
                     // The file ends before this part: nothing of it is there.
                     let _ = fs::remove_file(partial);
-                    return Ok(Some(Vec::new()));
+                    return Ok(Fetched::Bytes(Vec::new()));
                 }
                 StatusCode::PARTIAL_CONTENT => {
                     let expected = format!("bytes {from}-");
@@ -245,7 +255,7 @@ impl HttpSource {
             };
             drop(file);
             if complete {
-                return read_partial(partial).map(Some);
+                return read_partial(partial).map(Fetched::Bytes);
             }
             let now = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
             if now > before {
@@ -357,7 +367,12 @@ impl Source for HttpSource {
     }
 
     fn get_object(&self, hash: &Hash, max: u64, partial: &Path) -> Result<Option<Vec<u8>>> {
-        self.download(&format!("{}{}", self.base, object_rel_path(hash)), None, max, partial)
+        let url = format!("{}{}", self.base, object_rel_path(hash));
+        match self.fetch(&url, None, max, partial, self.opts.max_retries)? {
+            Fetched::Bytes(b) => Ok(Some(b)),
+            Fetched::Absent => Ok(None),
+            Fetched::Private => self.get_sealed(hash, max),
+        }
     }
 
     fn get_range(
@@ -398,6 +413,40 @@ impl Source for HttpSource {
     fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+impl HttpSource {
+    /// A private object of a peer box, sealed for the boxes of its school: opened with
+    /// this box's key (the caller then checks its hash). `None` without a key, or when
+    /// the peer is of another school.
+    fn get_sealed(&self, hash: &Hash, max: u64) -> Result<Option<Vec<u8>>> {
+        let Some(key) = &self.school_key else {
+            self.warn(format!(
+                "{}: this box keeps its quiz answers private; give both boxes the same [sync] peer_token to share them",
+                self.base
+            ));
+            return Ok(None);
+        };
+        let Some(sealed) = self.get(&private_rel_path(hash), max.saturating_add(OVERHEAD))? else {
+            return Ok(None);
+        };
+        match key.open(hash, &sealed) {
+            Ok(stored) => Ok(Some(stored)),
+            Err(e) => {
+                self.warn(format!("{}: {e}", self.base));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// What a GET of an object brought.
+enum Fetched {
+    Bytes(Vec<u8>),
+    /// 404: the source does not have it.
+    Absent,
+    /// 403 from a peer box: a private object, never served in clear.
+    Private,
 }
 
 fn read_partial(path: &Path) -> Result<Vec<u8>> {
