@@ -21,6 +21,7 @@ mod assets;
 mod assign;
 pub mod context;
 mod csv;
+mod passwords;
 mod hours;
 pub mod html;
 mod player;
@@ -195,3 +196,5 @@ fn routes(app: Arc<App>) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hardening;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::html::{Lang, Page, esc, message, url_path, url_seg};
+use super::passwords::{self, Client};
 use super::store::Who;
 use super::web::{
     Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, random_token,
@@ -250,7 +251,7 @@ pub async fn login_names(
 }
 
 /// `POST /login`: a pupil signs in.
-pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     if !app.is_open() {
         return closed_page(lang);
@@ -270,20 +271,22 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     let back = |err: &str| {
         Redirect::to(&format!("/login/class/{}?pupil={}&error={err}", pupil.class_id, pupil.id)).into_response()
     };
-    let key = format!("p:{}", pupil.id);
     if let Some(expected) = &pupil.code {
-        if app.limiter.lock().unwrap_or_else(|e| e.into_inner()).check(&key).is_err() {
+        // Per (pupil, device) and per device across pupils, like teachers' passwords.
+        let keys = passwords::keys("p", &pupil.id.to_string(), client);
+        let keys = passwords::borrow(&keys);
+        if app.attempts().begin(&keys).is_err() {
             return back("locked");
         }
         let given: String = match pupil.code_kind.as_str() {
             "pictures" => (1..=4).filter_map(|i| form.get(&format!("pic{i}"))).collect(),
             _ => form.get("code").unwrap_or("").trim().to_string(),
         };
-        if given != *expected {
-            app.limiter.lock().unwrap_or_else(|e| e.into_inner()).failed(&key);
+        let ok = given == *expected;
+        app.attempts().end(&keys, ok);
+        if !ok {
             return back("code");
         }
-        app.limiter.lock().unwrap_or_else(|e| e.into_inner()).succeeded(&key);
     }
     start_session(&app, lang, Who::Pupil(pupil.id), &headers, "/")
 }

@@ -7,13 +7,13 @@ use axum::http::{Request, StatusCode, header};
 use super::testkit::{Client, DEMO, demo_context};
 use super::*;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    router: Router,
-    app: Arc<App>,
+pub(super) struct Fixture {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) router: Router,
+    pub(super) app: Arc<App>,
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let ctx = demo_context(dir.path());
     let store = open_store(&ctx).unwrap();
@@ -22,7 +22,7 @@ fn fixture() -> Fixture {
 }
 
 /// Creates the first teacher through the setup form and returns a signed-in client.
-async fn teacher(f: &Fixture) -> Client {
+pub(super) async fn teacher(f: &Fixture) -> Client {
     let mut c = Client::new(f.router.clone());
     let r = c.get("/teacher/login").await;
     assert_eq!(r.location.as_deref(), Some("/teacher/setup"), "no teacher yet: setup first");
@@ -97,7 +97,7 @@ async fn teacher_login_is_rate_limited() {
     let f = fixture();
     let _ = teacher(&f).await;
     let mut c = Client::new(f.router.clone());
-    for _ in 0..web::Limiter::FREE_FAILURES {
+    for _ in 0..passwords::Attempts::FREE_FAILURES {
         let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "wrong-password")]).await;
         assert_eq!(r.location.as_deref(), Some("/teacher/login?error=1"));
     }
@@ -118,7 +118,7 @@ async fn pupil_code_is_checked_and_rate_limited() {
     let r = c.post("/login", &[("pupil", &bob_s), ("code", "1111")]).await;
     assert_eq!(r.location, Some(format!("/login/class/{class}?pupil={bob}&error=code")));
     assert!(!c.cookies.contains_key("preau_session"));
-    for _ in 1..web::Limiter::FREE_FAILURES {
+    for _ in 1..passwords::Attempts::FREE_FAILURES {
         c.post("/login", &[("pupil", &bob_s), ("code", "1111")]).await;
     }
     let r = c.post("/login", &[("pupil", &bob_s), ("code", "4321")]).await;

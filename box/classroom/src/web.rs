@@ -1,10 +1,8 @@
 //! The application's shared state and the request plumbing every page uses: sessions,
 //! CSRF tokens, the Origin check, form parsing and the role guards.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::context::AppEnv;
 use super::hours;
+use super::passwords::{Attempts, Passwords};
 use super::html::{Lang, esc, message};
 use super::store::{Store, Who};
 
@@ -27,7 +26,10 @@ pub const SESSION_SECS: i64 = 14 * 3600;
 pub struct App {
     pub ctx: AppEnv,
     store: Mutex<Store>,
-    pub limiter: Mutex<Limiter>,
+    /// Failed sign-in tries (teachers, pupils, setup code).
+    pub attempts: Mutex<Attempts>,
+    /// The argon2 slots every password check goes through.
+    pub passwords: Arc<Passwords>,
     /// Seconds added to the system clock (set by a teacher when the box booted without
     /// the time: it has no real-time clock).
     clock_offset: AtomicI64,
@@ -38,7 +40,9 @@ pub type Shared = Arc<App>;
 impl App {
     pub fn new(ctx: AppEnv, store: Store) -> App {
         let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-        App { ctx, store: Mutex::new(store), limiter: Mutex::new(Limiter::default()), clock_offset: offset.into() }
+        App { ctx, store: Mutex::new(store), attempts: Mutex::new(Attempts::default()),
+            passwords: Arc::new(Passwords::default()),
+            clock_offset: offset.into() }
     }
 
     /// The store. A panic while holding the lock leaves SQLite consistent (transactions
@@ -75,6 +79,12 @@ impl App {
             Ok(h) => h.is_open(self.now(), self.tz_minutes()),
             Err(_) => true,
         }
+    }
+
+    /// The sign-in limiter. A panic while holding it leaves counts that only err on the
+    /// safe side, so a poisoned lock is taken over.
+    pub fn attempts(&self) -> MutexGuard<'_, Attempts> {
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Who is signed in on this request, if anyone.
@@ -122,8 +132,41 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> Str
     format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}")
 }
 
-/// Double-submit CSRF token: a random cookie that forms repeat in a hidden field. A page
-/// from another origin can neither read the cookie nor make the browser send it.
+/// The key of the CSRF tokens' MAC, drawn at each start: tokens issued before a restart
+/// stop working (the page offers a fresh one, the form is sent again).
+fn csrf_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        getrandom::fill(&mut k).expect("the OS random source works");
+        k
+    })
+}
+
+fn csrf_mac(nonce: &str) -> String {
+    hex::encode(&blake3::keyed_hash(csrf_key(), nonce.as_bytes()).as_bytes()[..16])
+}
+
+/// A CSRF token this box issued: 32 random hex digits and their MAC (32 hex digits).
+pub fn new_csrf_token() -> String {
+    let nonce = random_token();
+    let mac = csrf_mac(&nonce);
+    nonce + &mac
+}
+
+/// Whether `s` is a token this box issued (since its last start).
+fn is_csrf_token(s: &str) -> bool {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let mac = csrf_mac(&s[..32]);
+    mac.bytes().zip(s[32..].bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Double-submit CSRF token: a cookie that forms repeat in a hidden field. A page from
+/// another origin can neither read the cookie nor make the browser send it; and since the
+/// token carries the box's MAC, a visitor cannot make one up (any 32 hex digits sent as
+/// both cookie and field used to pass, so a script could post anonymous forms at will).
 pub struct Csrf {
     pub token: String,
     new: bool,
@@ -131,9 +174,9 @@ pub struct Csrf {
 
 impl Csrf {
     pub fn from_headers(headers: &HeaderMap) -> Csrf {
-        match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+        match cookie(headers, CSRF_COOKIE).filter(|t| is_csrf_token(t)) {
             Some(t) => Csrf { token: t.to_string(), new: false },
-            None => Csrf { token: random_token(), new: true },
+            None => Csrf { token: new_csrf_token(), new: true },
         }
     }
 
@@ -210,7 +253,7 @@ pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
 /// Compares the submitted token with the cookie.
 pub fn check_token(headers: &HeaderMap, submitted: Option<&str>) -> Result<(), ()> {
     match (cookie(headers, CSRF_COOKIE), submitted) {
-        (Some(c), Some(s)) if is_token(c) && c.len() == s.len() => {
+        (Some(c), Some(s)) if is_csrf_token(c) && c.len() == s.len() => {
             // Constant-time comparison: no early exit on the first differing byte.
             let diff = c.bytes().zip(s.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 { Ok(()) } else { Err(()) }
@@ -303,46 +346,6 @@ pub fn internal(lang: Lang, e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// Failed sign-in attempts, per key (a teacher name, a pupil id). After
-/// [`Limiter::FREE_FAILURES`] failures the key is locked, twice as long each time.
-#[derive(Default)]
-pub struct Limiter {
-    keys: HashMap<String, (u32, Option<Instant>)>,
-}
-
-impl Limiter {
-    pub const FREE_FAILURES: u32 = 5;
-    const MAX_KEYS: usize = 10_000;
-
-    /// `Err(seconds)` while the key is locked.
-    pub fn check(&mut self, key: &str) -> Result<(), u64> {
-        if let Some((_, Some(until))) = self.keys.get(key) {
-            let now = Instant::now();
-            if *until > now {
-                return Err((*until - now).as_secs() + 1);
-            }
-        }
-        Ok(())
-    }
-
-    pub fn failed(&mut self, key: &str) {
-        if self.keys.len() >= Self::MAX_KEYS && !self.keys.contains_key(key) {
-            let now = Instant::now();
-            self.keys.retain(|_, (_, until)| until.is_some_and(|u| u > now));
-        }
-        let entry = self.keys.entry(key.to_string()).or_insert((0, None));
-        entry.0 += 1;
-        if entry.0 >= Self::FREE_FAILURES {
-            let exp = (entry.0 - Self::FREE_FAILURES).min(4);
-            entry.1 = Some(Instant::now() + Duration::from_secs(60 << exp));
-        }
-    }
-
-    pub fn succeeded(&mut self, key: &str) {
-        self.keys.remove(key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,10 +371,14 @@ mod tests {
 
     #[test]
     fn csrf_token_must_match_the_cookie() {
-        let tok = "0123456789abcdef0123456789abcdef";
-        let h = headers(&[("host", "b"), ("cookie", "x=1; preau_csrf=0123456789abcdef0123456789abcdef")]);
+        let tok = new_csrf_token();
+        let tok = tok.as_str();
+        let mut h = headers(&[("host", "b")]);
+        h.append("cookie", HeaderValue::from_str(&format!("x=1; preau_csrf={tok}")).unwrap());
         assert!(check_token(&h, Some(tok)).is_ok());
-        assert!(check_token(&h, Some("0123456789abcdef0123456789abcdee")).is_err());
+        let mut other = tok.to_string();
+        other.replace_range(63.., if tok.ends_with('0') { "1" } else { "0" });
+        assert!(check_token(&h, Some(&other)).is_err());
         assert!(check_token(&h, None).is_err());
         assert!(check_token(&headers(&[]), Some(tok)).is_err(), "no cookie");
         let body = format!("csrf={tok}&name=a");
@@ -387,17 +394,14 @@ mod tests {
     }
 
     #[test]
-    fn limiter_locks_after_repeated_failures() {
-        let mut l = Limiter::default();
-        for _ in 0..Limiter::FREE_FAILURES - 1 {
-            l.failed("t:prof");
-            assert!(l.check("t:prof").is_ok());
+    fn csrf_tokens_the_box_did_not_issue_are_refused() {
+        // The flood of issue 14 sent the same made-up value as cookie and field.
+        for made_up in ["0123456789abcdef0123456789abcdef", &"ab".repeat(32)] {
+            let mut h = headers(&[("host", "b")]);
+            h.append("cookie", HeaderValue::from_str(&format!("preau_csrf={made_up}")).unwrap());
+            assert!(check_token(&h, Some(made_up)).is_err(), "{made_up}");
+            assert!(Csrf::from_headers(&h).cookie().is_some(), "a made-up cookie is replaced");
         }
-        l.failed("t:prof");
-        assert!(l.check("t:prof").is_err());
-        assert!(l.check("t:other").is_ok());
-        l.succeeded("t:prof");
-        assert!(l.check("t:prof").is_ok());
     }
 
     #[test]

@@ -168,6 +168,9 @@ impl ConnService {
                     .await
             } else {
                 parts.extensions.insert(self.info);
+                // The peer in axum's own type too: the classroom app (which does not know
+                // the box's types) limits sign-in tries per client with it.
+                parts.extensions.insert(axum::extract::ConnectInfo(self.info.peer));
                 let body = if body.is_end_stream() {
                     // A GET: nothing to limit, and an empty body costs no allocation.
                     Body::empty()

@@ -1,0 +1,113 @@
+//! Issue 14: what an outside attacker on the LAN could do to sign-ins, as tests.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+
+use super::passwords::Attempts;
+use super::testkit::Client;
+use super::tests::{fixture, teacher};
+
+/// A client at `ip` with a CSRF cookie the box issued (from the login page).
+async fn client_at(router: &axum::Router, ip: &str) -> Client {
+    let mut c = Client::at(router.clone(), ip);
+    c.get("/teacher/login").await;
+    assert!(c.cookies.contains_key("preau_csrf"));
+    c
+}
+
+/// `n` guesses sent at once from one client (each task a copy of its cookie jar); returns
+/// the redirect targets.
+async fn burst(c: &Client, n: usize, guess: impl Fn(usize) -> (String, String)) -> Vec<String> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let mut c = Client { router: c.router.clone(), cookies: c.cookies.clone(), origin: None, peer: c.peer };
+            let (name, password) = guess(i);
+            tokio::spawn(async move {
+                let r = c.post("/teacher/login", &[("name", &name), ("password", &password)]).await;
+                r.location.unwrap_or_else(|| format!("status {}", r.status))
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_guesses_evaluates_at_most_the_limit_and_the_teacher_still_signs_in() {
+    let f = fixture();
+    let _ = teacher(&f).await;
+    let attacker = client_at(&f.router, "10.0.0.66").await;
+    let before = f.app.passwords.evaluations();
+    let answers = burst(&attacker, 200, |_| ("Mme Durand".into(), "devine".into())).await;
+    let evaluated = f.app.passwords.evaluations() - before;
+    assert!(evaluated <= Attempts::FREE_FAILURES as u64, "{evaluated} passwords checked for a limit of 5");
+    assert!(answers.iter().all(|a| a == "/teacher/login?error=1" || a == "/teacher/login?error=locked"), "{answers:?}");
+    assert!(answers.iter().filter(|a| a.ends_with("locked")).count() >= 195);
+
+    // The attacker's client is locked, even with the right password...
+    let mut a = attacker;
+    let r = a.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/login?error=locked"));
+    // ...while the teacher, from her own computer, signs in during a second wave.
+    let attack = {
+        let a = Client { router: a.router.clone(), cookies: a.cookies.clone(), origin: None, peer: a.peer };
+        tokio::spawn(async move { burst(&a, 100, |_| ("Mme Durand".into(), "devine".into())).await })
+    };
+    let mut t = client_at(&f.router, "10.0.0.5").await;
+    let r = t.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/"), "{}", r.body);
+    assert!(t.get("/teacher/").await.body.contains("Mme Durand"));
+    attack.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_names_from_one_client_are_limited_too() {
+    let f = fixture();
+    let _ = teacher(&f).await;
+    let attacker = client_at(&f.router, "10.0.0.66").await;
+    let before = f.app.passwords.evaluations();
+    // 300 distinct names, 16 at a time: the old per-name lockout never triggered.
+    for wave in 0..300 / 16 + 1 {
+        burst(&attacker, 16, |i| (format!("nom-{wave}-{i}"), "devine".into())).await;
+    }
+    let evaluated = f.app.passwords.evaluations() - before;
+    assert!(evaluated <= Attempts::FREE_PER_CLIENT as u64, "{evaluated} checks for one client");
+    // Unknown names still cost a real check while the client is allowed to try.
+    assert!(evaluated >= Attempts::FREE_FAILURES as u64, "{evaluated}");
+}
+
+#[tokio::test]
+async fn the_setup_code_limiter_is_per_client_and_the_card_code_always_works() {
+    let f = fixture();
+    let wrong = [("code", "00000000"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")];
+    let mut a = Client::at(f.router.clone(), "10.0.0.66");
+    for _ in 0..10 {
+        a.post("/teacher/setup", &wrong).await;
+    }
+    assert_eq!(a.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?error=locked"));
+    // Another client is not locked by the first one's guesses.
+    let mut b = Client::at(f.router.clone(), "10.0.0.5");
+    assert_eq!(b.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?error=code"));
+    // The code written in preau.toml (physical access) works even for the locked client.
+    let card = [("code", "24681357"), ("name", "Mme Durand"), ("password", "motdepasse1"), ("password2", "motdepasse1")];
+    assert_eq!(a.post("/teacher/setup", &card).await.location.as_deref(), Some("/teacher/"));
+}
+
+#[tokio::test]
+async fn a_csrf_token_the_box_did_not_issue_is_refused() {
+    let f = fixture();
+    let _ = teacher(&f).await;
+    let made_up = "0123456789abcdef0123456789abcdef";
+    let req = Request::post("/teacher/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("preau_csrf={made_up}"));
+    let before = f.app.passwords.evaluations();
+    let mut c = Client::new(f.router.clone());
+    c.cookies.clear();
+    let r = c.send(req, Body::from(format!("csrf={made_up}&name=Mme+Durand&password=devine"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.location);
+    assert_eq!(f.app.passwords.evaluations(), before, "no password check for a forged form");
+}
