@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, esc, message};
-use super::store::{MAX_NAME_CHARS, Store};
 use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use super::store::{MAX_NAME_CHARS, Store};
 use super::web::{SESSION_COOKIE, Shared, TeacherId, check_post, cookie, internal};
 
 /// The setting that remembers which `preau.toml` setup code was used last.

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `store` | SQLite records, migrations, outbox |
 //! | `web` | shared state, sessions, CSRF, Origin check, role guards |
+//! | `passwords` | argon2 slots, sign-in limiter, client address |
 //! | `html` | escaping, page frame, French/English |
 //! | `pupil` | catalog, pupil sign-in, progress |
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
@@ -21,9 +22,9 @@ mod assets;
 mod assign;
 pub mod context;
 mod csv;
-mod passwords;
 mod hours;
 pub mod html;
+mod passwords;
 mod player;
 mod pupil;
 pub mod store;

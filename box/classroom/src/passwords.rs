@@ -226,10 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
         ))
     }
 }
@@ -261,6 +258,8 @@ impl Attempts {
     /// Free failures per client, across accounts (random names, many pupils).
     pub const FREE_PER_CLIENT: u32 = 20;
     const MAX_KEYS: usize = 10_000;
+    /// Tries checked at the same time per key (below the queue of one argon2 slot).
+    pub const MAX_IN_FLIGHT: u32 = 2;
 
     /// Reserves one try on every key, or none: `Err(seconds to wait)` if any is locked
     /// or has its free tries reserved.
@@ -276,8 +275,10 @@ impl Attempts {
                 if e.in_flight == 0 && e.last.is_some_and(|l| now - l > FORGET_AFTER) {
                     *e = Entry::default();
                 }
-                // Reserved tries count as failures; after a lock ends, one try at a time.
-                if e.in_flight > 0 && e.failures + e.in_flight >= *free {
+                // Reserved tries count as failures; after a lock ends, one try at a time;
+                // and never more than a few at once per key, so that one client cannot
+                // fill the queue of password checks and starve the others.
+                if e.in_flight >= Self::MAX_IN_FLIGHT || (e.in_flight > 0 && e.failures + e.in_flight >= *free) {
                     return Err(1);
                 }
             }
@@ -361,10 +362,16 @@ mod tests {
         let mut a = Attempts::default();
         let k = [("t:prof|1.2.3.4", 5)];
         let granted = (0..200).filter(|_| a.begin(&k).is_ok()).count();
-        assert_eq!(granted, 5);
-        for _ in 0..5 {
+        assert_eq!(granted, Attempts::MAX_IN_FLIGHT as usize, "a few at a time");
+        for _ in 0..granted {
             a.end(&k, false);
         }
+        let mut checked = granted;
+        while a.begin(&k).is_ok() {
+            a.end(&k, false);
+            checked += 1;
+        }
+        assert_eq!(checked, 5);
         assert!(a.begin(&k).is_err(), "locked after 5 failures");
         assert!(a.begin(&[("t:prof|5.6.7.8", 5)]).is_ok(), "another client is not locked");
     }

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use super::accounts;
 use super::csv;
 use super::html::{Lang, Page, date, esc, message};
+use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::player::{fmt_num, load_quiz, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
-use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
 
 /// The one-time setup code, created on first call while no teacher exists.

@@ -185,7 +185,10 @@ pub struct Resp {
 impl Client {
     /// A client at `ip` (as the box's server would see it).
     pub fn at(router: Router, ip: &str) -> Client {
-        Client { peer: Some(std::net::SocketAddr::new(ip.parse().expect("an IP address"), 40000)), ..Client::new(router) }
+        Client {
+            peer: Some(std::net::SocketAddr::new(ip.parse().expect("an IP address"), 40000)),
+            ..Client::new(router)
+        }
     }
 
     pub fn new(router: Router) -> Client {

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::context::AppEnv;
 use super::hours;
-use super::passwords::{Attempts, Passwords};
 use super::html::{Lang, esc, message};
+use super::passwords::{Attempts, Passwords};
 use super::store::{Store, Who};
 
 /// Minutes east of UTC until a teacher's browser says otherwise: France in winter.
@@ -40,9 +40,13 @@ pub type Shared = Arc<App>;
 impl App {
     pub fn new(ctx: AppEnv, store: Store) -> App {
         let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-        App { ctx, store: Mutex::new(store), attempts: Mutex::new(Attempts::default()),
+        App {
+            ctx,
+            store: Mutex::new(store),
+            attempts: Mutex::new(Attempts::default()),
             passwords: Arc::new(Passwords::default()),
-            clock_offset: offset.into() }
+            clock_offset: offset.into(),
+        }
     }
 
     /// The store. A panic while holding the lock leaves SQLite consistent (transactions
