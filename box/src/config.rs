@@ -78,6 +78,9 @@ pub struct SyncSection {
 pub struct ServerSection {
     /// Open connections at once; more are answered 503 and closed.
     pub max_connections: Option<usize>,
+    /// Open connections at once from one client address, below `max_connections` so that
+    /// one machine (idle sockets, a slowloris) cannot take them all; more get a 503.
+    pub max_connections_per_client: Option<usize>,
     /// Time a client has to send a request's headers (also the keep-alive idle time).
     pub header_read_timeout_secs: Option<u64>,
     /// Time a handler has to produce a response head (it includes reading the body).
@@ -96,6 +99,8 @@ pub struct ServerSection {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    /// At most `max_connections`.
+    pub max_connections_per_client: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body_bytes: u64,
@@ -109,6 +114,10 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 512,
+            // A browser opens up to 6 connections; a classroom behind one address (a
+            // proxy, a NAT'ed cart of tablets) fits in 64, and 8 such clients still leave
+            // room under 512.
+            max_connections_per_client: 64,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             // Assignment uploads (a photo of a page, a short video) are the largest bodies.
@@ -198,6 +207,12 @@ impl Config {
         }
         let v = &self.server;
         check_range("server.max_connections", v.max_connections.map(|x| x as u64), 1, 100_000)?;
+        check_range("server.max_connections_per_client", v.max_connections_per_client.map(|x| x as u64), 1, 100_000)?;
+        if let (Some(per), Some(all)) = (v.max_connections_per_client, v.max_connections)
+            && per > all
+        {
+            bail!("server.max_connections_per_client: {per} is more than server.max_connections ({all})");
+        }
         check_range("server.header_read_timeout_secs", v.header_read_timeout_secs, 1, 600)?;
         check_range("server.request_timeout_secs", v.request_timeout_secs, 1, 3600)?;
         check_range("server.max_body_bytes", v.max_body_bytes, 1024, 4 * 1024 * 1024 * 1024)?;
@@ -210,8 +225,13 @@ impl Config {
     pub fn limits(&self) -> Limits {
         let d = Limits::default();
         let v = &self.server;
+        let max_connections = v.max_connections.unwrap_or(d.max_connections);
         Limits {
-            max_connections: v.max_connections.unwrap_or(d.max_connections),
+            max_connections,
+            max_connections_per_client: v
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client)
+                .min(max_connections),
             header_read_timeout: v.header_read_timeout_secs.map(Duration::from_secs).unwrap_or(d.header_read_timeout),
             request_timeout: v.request_timeout_secs.map(Duration::from_secs).unwrap_or(d.request_timeout),
             max_body_bytes: v.max_body_bytes.unwrap_or(d.max_body_bytes),
@@ -336,6 +356,14 @@ mdns = false
         assert!(e.contains("box.hostname"), "{e}");
         let e = format!("{:#}", Config::parse("[server]\nmax_connections = 0\n").unwrap_err());
         assert!(e.contains("server.max_connections"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse("[server]\nmax_connections = 10\nmax_connections_per_client = 20\n").unwrap_err()
+        );
+        assert!(e.contains("max_connections_per_client: 20 is more than"), "{e}");
+        let small = Config::parse("[server]\nmax_connections = 10\n").unwrap();
+        assert_eq!(small.limits().max_connections_per_client, 10, "never above the global cap");
+        assert_eq!(Config::default().limits().max_connections_per_client, 64);
         let e = format!("{:#}", Config::parse("[box]\nlisten = \"nowhere\"\n").unwrap_err());
         assert!(e.contains("listen"), "{e}");
     }

@@ -2,7 +2,8 @@
 //!
 //! `axum::serve` sets no timer, so one slow client could hold a connection forever. Here
 //! every connection gets: a header read timeout (which also bounds keep-alive idle time),
-//! a permit from a fixed connection cap (over the cap: a quick 503 and close), a request
+//! a permit from a fixed connection cap and a smaller one per client address (over
+//! either: a quick 503 and close, so one machine cannot take every connection), a request
 //! count after which keep-alive ends, a hard body size limit and a handler timeout.
 //! Shutdown stops accepting, lets requests in flight finish for a grace period, then
 //! returns.
@@ -11,11 +12,12 @@ pub mod captive;
 pub mod headers;
 pub mod routes;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -41,6 +43,43 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
+/// Open connections per client address, bounded.
+struct PerClient {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted for its client; dropping it gives the place back.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn take(table: &Arc<PerClient>, ip: IpAddr) -> Option<ClientSlot> {
+        let mut open = table.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= table.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { table: table.clone(), ip })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                // The map holds only clients with open connections: bounded by the cap.
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Largest request head (start line and headers) accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Read buffer per connection: bounds memory per idle connection.
@@ -59,6 +98,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient { max: limits.max_connections_per_client, open: Mutex::new(HashMap::new()) });
     let limits = Arc::new(limits);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -83,6 +123,12 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        // The client's share first: a client over its share does not use up a global permit.
+        let Some(slot) = PerClient::take(&per_client, peer.ip()) else {
+            metrics.connections_refused.fetch_add(1, Relaxed);
+            tokio::spawn(refuse(stream));
+            continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics.connections_refused.fetch_add(1, Relaxed);
@@ -112,6 +158,7 @@ pub async fn serve(
             }
             metrics.connections_open.fetch_sub(1, Relaxed);
             drop(permit);
+            drop(slot);
         });
     }
     drop(listener);
