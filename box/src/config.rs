@@ -108,6 +108,9 @@ pub struct Limits {
     pub cache_bytes: u64,
     /// How long shutdown waits for requests in flight before closing them.
     pub shutdown_grace: Duration,
+    /// The box's host name (`[box] hostname`): state-changing requests are answered only
+    /// for it, `NAME.local`, `localhost` and the box's addresses.
+    pub hostname: String,
 }
 
 impl Default for Limits {
@@ -125,6 +128,7 @@ impl Default for Limits {
             keep_alive_max_requests: 1000,
             cache_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            hostname: "preau".into(),
         }
     }
 }
@@ -238,6 +242,7 @@ impl Config {
             keep_alive_max_requests: v.keep_alive_max_requests.unwrap_or(d.keep_alive_max_requests),
             cache_bytes: v.cache_bytes.unwrap_or(d.cache_bytes),
             shutdown_grace: d.shutdown_grace,
+            hostname: self.hostname().to_string(),
         }
     }
 

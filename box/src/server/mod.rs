@@ -170,6 +170,26 @@ pub async fn serve(
     Ok(())
 }
 
+/// Whether the request's `Host` names this box: its host name, `NAME.local`, `localhost`,
+/// a loopback address or the address the connection came in on (any port).
+fn own_host(headers: &http::HeaderMap, hostname: &str, local: IpAddr) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let host = host.trim().to_ascii_lowercase();
+    // Strip the port: `[v6]:port`, `v4:port` or `name:port`.
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':')
+            .map_or(host.as_str(), |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { "" })
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return ip.is_loopback() || ip == local || ip.to_canonical() == local.to_canonical();
+    }
+    let own = hostname.to_ascii_lowercase();
+    name == own || name.strip_suffix(".local") == Some(own.as_str()) || name == "localhost"
+}
+
 /// Answers a connection over the cap with a short 503 and closes it, without reading.
 async fn refuse(mut stream: TcpStream) {
     let body = "La boîte est occupée, réessayez. Box busy: retry.\n";
@@ -201,7 +221,15 @@ impl ConnService {
             .then(|| (req.method().clone(), req.uri().path().to_string(), std::time::Instant::now()));
         let declared =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
+        let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let mut resp = if changes_state && !own_host(req.headers(), &self.limits.hostname, self.info.local.ip()) {
+            // DNS rebinding: a page on evil.example whose name now points at the box would
+            // pass an Origin-equals-Host check. State changes answer only the box's names.
+            plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "Nom d'hôte inconnu de cette boîte. Unknown host name for this box.\n",
+            )
+        } else if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
             self.metrics.bodies_too_large.fetch_add(1, Relaxed);
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
         } else {
@@ -284,5 +312,38 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(h: &str) -> http::HeaderMap {
+        let mut m = http::HeaderMap::new();
+        m.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+        m
+    }
+
+    #[test]
+    fn only_the_box_names_are_its_own() {
+        let local: IpAddr = "192.168.4.1".parse().unwrap();
+        for ok in [
+            "preau",
+            "preau:8080",
+            "PREAU.local",
+            "preau.local.",
+            "localhost:80",
+            "127.0.0.1:9",
+            "[::1]:80",
+            "192.168.4.1",
+        ] {
+            assert!(own_host(&host(ok), "preau", local), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:8080", "preau.evil.example", "192.168.4.2", "preau:x", "[::2]"] {
+            assert!(!own_host(&host(bad), "preau", local), "{bad}");
+        }
+        assert!(!own_host(&http::HeaderMap::new(), "preau", local), "no Host");
+        assert!(own_host(&host("ecole-b.local"), "ecole-b", local));
     }
 }
