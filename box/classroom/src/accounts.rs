@@ -67,6 +67,16 @@ pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
         lang.t("Ajouter", "Add")
     ));
     body.push_str(&format!(
+        r#"<h3>{}</h3><form method="post" action="/admin/sessions/end">{csrf_field}<p>{}</p><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
+        lang.t("Sessions", "Sessions"),
+        lang.t(
+            "Déconnecte tous les élèves et enseignants, sur tous les appareils, sauf cette session-ci (un appareil perdu, un mot de passe vu par un élève).",
+            "Signs out every pupil and teacher on every device except this session (a lost device, a password seen by a pupil)."
+        ),
+        lang.t("sûr ?", "sure?"),
+        lang.t("Déconnecter toutes les sessions", "End all sessions")
+    ));
+    body.push_str(&format!(
         r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
         lang.t("Changer mon mot de passe", "Change my password"),
         pw("current", "current-password", lang.t("Mot de passe actuel", "Current password")),
@@ -191,6 +201,27 @@ pub async fn change_password(
             StatusCode::OK,
             lang.t("Mot de passe changé", "Password changed"),
             lang.t("Vos autres sessions ont été fermées.", "Your other sessions have been signed out."),
+        ),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// `POST /admin/sessions/end`: ends every session but the teacher's own.
+pub async fn end_sessions(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if form.get("confirm") != Some("yes") {
+        return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    match app.store().delete_sessions_except(cookie(&headers, SESSION_COOKIE)) {
+        Ok(n) => message(
+            lang,
+            StatusCode::OK,
+            lang.t("Sessions fermées", "Sessions ended"),
+            &format!("{n} {}", lang.t("session(s) fermée(s).", "session(s) ended.")),
         ),
         Err(e) => internal(lang, e),
     }

@@ -169,6 +169,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/admin/teachers", post(accounts::add_teacher))
         .route("/admin/password", post(accounts::change_password))
         .route("/admin/teacher/{id}/delete", post(accounts::delete_teacher))
+        .route("/admin/sessions/end", post(accounts::end_sessions))
         .route_layer(from_fn_with_state(app.clone(), web::teacher_guard));
 
     let pupil = Router::new()

@@ -38,7 +38,7 @@ pub(super) async fn teacher(f: &Fixture) -> Client {
 }
 
 /// A class "CM2" with pupils Alice (no code) and Bob (code 4321); returns their ids.
-async fn class_with_pupils(t: &mut Client, f: &Fixture) -> (i64, i64, i64) {
+pub(super) async fn class_with_pupils(t: &mut Client, f: &Fixture) -> (i64, i64, i64) {
     let r = t.post("/teacher/classes", &[("name", "CM2")]).await;
     let class: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
     t.post(&format!("/teacher/class/{class}/pupils"), &[("name", "Alice")]).await;
@@ -50,7 +50,7 @@ async fn class_with_pupils(t: &mut Client, f: &Fixture) -> (i64, i64, i64) {
     (class, alice, bob)
 }
 
-async fn pupil(f: &Fixture, id: i64, code: Option<&str>) -> Client {
+pub(super) async fn pupil(f: &Fixture, id: i64, code: Option<&str>) -> Client {
     let mut c = Client::new(f.router.clone());
     let id_s = id.to_string();
     let mut fields = vec![("pupil", id_s.as_str())];

@@ -4,8 +4,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
 use super::passwords::Attempts;
+use super::store::Who;
 use super::testkit::Client;
-use super::tests::{fixture, teacher};
+use super::tests::{class_with_pupils, fixture, pupil, teacher};
 
 /// A client at `ip` with a CSRF cookie the box issued (from the login page).
 async fn client_at(router: &axum::Router, ip: &str) -> Client {
@@ -115,4 +116,45 @@ async fn a_csrf_token_the_box_did_not_issue_is_refused() {
     let r = c.send(req, Body::from(format!("csrf={made_up}&name=Mme+Durand&password=devine"))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.location);
     assert_eq!(f.app.passwords.evaluations(), before, "no password check for a forged form");
+}
+
+#[tokio::test]
+async fn sessions_expire_on_the_server() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    // A pupil session dated 30 days back, its cookie still in a browser.
+    let old = "0123456789abcdef0123456789abcdef";
+    f.app.store().create_session(Who::Pupil(alice), old, f.app.now() - 30 * 24 * 3600).unwrap();
+    let mut p = Client::new(f.router.clone());
+    p.cookies.insert("preau_session".into(), old.into());
+    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"), "an expired session is refused");
+    assert_eq!(f.app.store().session(old).unwrap(), None, "and deleted");
+    // Correcting the box's clock moves sessions with it: nobody is signed out by it.
+    assert_eq!(t.get("/teacher/").await.status, StatusCode::OK);
+    f.app.set_clock_offset(3 * 86_400).unwrap();
+    assert_eq!(t.get("/teacher/").await.status, StatusCode::OK);
+    // A teacher idle for three hours is signed out: the session's last request is moved
+    // back in time (as if the teacher had left the computer signed in).
+    let token = t.cookies["preau_session"].clone();
+    f.app.backdate_teacher_activity(&token, 3 * 3600);
+    assert_eq!(t.get("/teacher/").await.location.as_deref(), Some("/teacher/login"));
+    assert_eq!(f.app.store().session(&token).unwrap(), None, "and deleted");
+}
+
+#[tokio::test]
+async fn a_teacher_ends_all_sessions() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    assert_eq!(p.get("/pupil/").await.status, StatusCode::OK);
+    let admin = t.get("/admin/").await;
+    assert!(admin.body.contains("/admin/sessions/end"), "the button is on the admin page");
+    let r = t.post("/admin/sessions/end", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "needs the confirmation box");
+    let r = t.post("/admin/sessions/end", &[("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"), "the pupil is signed out");
+    assert_eq!(t.get("/teacher/").await.status, StatusCode::OK, "the teacher keeps this session");
 }

@@ -1,6 +1,7 @@
 //! The application's shared state and the request plumbing every page uses: sessions,
 //! CSRF tokens, the Origin check, form parsing and the role guards.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -20,8 +21,12 @@ pub const DEFAULT_TZ_MINUTES: i64 = 60;
 
 pub const SESSION_COOKIE: &str = "preau_session";
 pub const CSRF_COOKIE: &str = "preau_csrf";
-/// Sessions last a school day at most.
+/// Sessions last a school day at most (checked on the server, not only by the cookie's
+/// Max-Age).
 pub const SESSION_SECS: i64 = 14 * 3600;
+/// A teacher's session ends after this long without a request (a computer left signed in
+/// in a classroom).
+pub const TEACHER_IDLE_SECS: i64 = 2 * 3600;
 
 pub struct App {
     pub ctx: AppEnv,
@@ -30,6 +35,9 @@ pub struct App {
     pub attempts: Mutex<Attempts>,
     /// The argon2 slots every password check goes through.
     pub passwords: Arc<Passwords>,
+    /// Last request time of each teacher session, for the idle bound. In memory: after a
+    /// restart the idle clock starts again (the absolute bound still holds).
+    teacher_seen: Mutex<HashMap<String, i64>>,
     /// Seconds added to the system clock (set by a teacher when the box booted without
     /// the time: it has no real-time clock).
     clock_offset: AtomicI64,
@@ -45,6 +53,7 @@ impl App {
             store: Mutex::new(store),
             attempts: Mutex::new(Attempts::default()),
             passwords: Arc::new(Passwords::default()),
+            teacher_seen: Mutex::new(HashMap::new()),
             clock_offset: offset.into(),
         }
     }
@@ -64,8 +73,17 @@ impl App {
         self.clock_offset.load(Ordering::Relaxed)
     }
 
+    /// Sets the clock offset. Sessions are dated by the box's clock, so their times move
+    /// by the same amount: correcting a box that booted without the time must not end
+    /// (or prolong) every session.
     pub fn set_clock_offset(&self, secs: i64) -> Result<(), super::store::Error> {
-        self.store().set_setting("clock_offset", Some(&secs.to_string()))?;
+        let delta = secs - self.clock_offset();
+        {
+            let store = self.store();
+            store.set_setting("clock_offset", Some(&secs.to_string()))?;
+            store.shift_sessions(delta)?;
+        }
+        self.teacher_seen.lock().unwrap_or_else(|e| e.into_inner()).values_mut().for_each(|t| *t += delta);
         self.clock_offset.store(secs, Ordering::Relaxed);
         Ok(())
     }
@@ -91,13 +109,38 @@ impl App {
         self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tests: moves a teacher session's last request `secs` into the past.
+    #[cfg(test)]
+    pub fn backdate_teacher_activity(&self, token: &str, secs: i64) {
+        if let Some(t) = self.teacher_seen.lock().unwrap().get_mut(token) {
+            *t -= secs;
+        }
+    }
+
     /// Who is signed in on this request, if anyone.
     pub fn who(&self, headers: &HeaderMap) -> Option<Who> {
         let token = cookie(headers, SESSION_COOKIE)?;
         if !is_token(token) {
             return None;
         }
-        self.store().session(token).ok().flatten()
+        let now = self.now();
+        let who = self.store().live_session(token, now, SESSION_SECS).ok().flatten()?;
+        if let Who::Teacher(_) = who {
+            let mut seen = self.teacher_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let last = *seen.get(token).unwrap_or(&now);
+            if now - last >= TEACHER_IDLE_SECS {
+                seen.remove(token);
+                drop(seen);
+                let _ = self.store().delete_session(token);
+                return None;
+            }
+            if seen.len() >= 10_000 && !seen.contains_key(token) {
+                // Entries of sessions that ended without a request: idle long enough.
+                seen.retain(|_, t| now - *t < TEACHER_IDLE_SECS);
+            }
+            seen.insert(token.to_string(), now);
+        }
+        Some(who)
     }
 }
 
