@@ -356,9 +356,12 @@ pub async fn open(
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
         return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
     }
-    let now = app.now();
-    if let Err(e) = app.store().record_event(pupil, "opened", &pack, &path, now) {
-        return internal(lang, e);
+    // A page that is not in the pack is not progress (the pack server answers 404).
+    if page_exists(&app, &pack, &path) {
+        let now = app.now();
+        if let Err(e) = app.store().record_event(pupil, "opened", &pack, &path, now) {
+            return internal(lang, e);
+        }
     }
     Redirect::to(&format!("/packs/{}/{}", url_seg(&pack), url_path(&path))).into_response()
 }
@@ -375,7 +378,8 @@ pub async fn done(
     if let Err(r) = check_post(&headers, &body) {
         return r;
     }
-    if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
+    // Only pages of the pack: invented paths would each store an event and an outbox row.
+    if !valid_pack_path(&pack) || !valid_pack_path(&path) || !page_exists(&app, &pack, &path) {
         return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
     }
     let now = app.now();
@@ -383,6 +387,16 @@ pub async fn done(
         return internal(lang, e);
     }
     Redirect::to("/pupil/").into_response()
+}
+
+/// Whether `path` is a public file of an installed pack (a folder path means its
+/// `index.html`, as the pack server serves it).
+fn page_exists(app: &Shared, pack: &str, path: &str) -> bool {
+    if path.starts_with('_') || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
+        return false;
+    }
+    let file = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+    app.ctx.packs.has_file(pack, &file)
 }
 
 /// Reads a pack's course outline, if it has one.

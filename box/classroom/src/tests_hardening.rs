@@ -158,3 +158,76 @@ async fn a_teacher_ends_all_sessions() {
     assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"), "the pupil is signed out");
     assert_eq!(t.get("/teacher/").await.status, StatusCode::OK, "the teacher keeps this session");
 }
+
+/// The demo fixture with `quotas`.
+fn fixture_with(quotas: super::web::Quotas) -> super::tests::Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = super::testkit::demo_context(dir.path());
+    let store = super::open_store(&ctx).unwrap();
+    let mut app = super::App::new(ctx, store);
+    app.quotas = quotas;
+    let app = std::sync::Arc::new(app);
+    super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir }
+}
+
+/// Hands in `bytes` bytes as a file for the demo assignment.
+async fn hand_in(p: &mut Client, bytes: usize) -> super::testkit::Resp {
+    let token = p.cookies["preau_csrf"].clone();
+    let b = "XBOUNDARYX";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fiche.txt\"\r\nContent-Type: text/plain\r\n\r\n{}\r\n--{b}--\r\n",
+        "x".repeat(bytes)
+    );
+    let req = Request::post(format!("/packs/{}/_assign/devoir-1", super::testkit::DEMO))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
+    p.send(req, Body::from(body)).await
+}
+
+#[tokio::test]
+async fn upload_quotas_per_pupil_and_class_and_the_free_space_floor_hold() {
+    let quotas = super::web::Quotas { pupil_bytes: 250_000, class_bytes: 300_000, free_floor_bytes: 0 };
+    let f = fixture_with(quotas);
+    let mut t = teacher(&f).await;
+    let (_class, alice, bob) = class_with_pupils(&mut t, &f).await;
+    let mut a = pupil(&f, alice, None).await;
+    a.get(&format!("/packs/{}/_assign/devoir-1", super::testkit::DEMO)).await;
+    assert_eq!(hand_in(&mut a, 90_000).await.status, StatusCode::OK);
+    assert_eq!(hand_in(&mut a, 90_000).await.status, StatusCode::OK);
+    let r = hand_in(&mut a, 90_000).await;
+    assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE, "the pupil's quota");
+    assert!(r.body.contains("trop de fichiers"), "{}", r.body);
+    // Bob, same class: 180 kB used by the class, 300 kB allowed.
+    let mut b = pupil(&f, bob, Some("4321")).await;
+    b.get(&format!("/packs/{}/_assign/devoir-1", super::testkit::DEMO)).await;
+    assert_eq!(hand_in(&mut b, 90_000).await.status, StatusCode::OK);
+    let r = hand_in(&mut b, 90_000).await;
+    assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE, "the class's quota");
+    assert!(r.body.contains("Ta classe"), "{}", r.body);
+    assert_eq!(f.app.store().upload_bytes(alice).unwrap(), (180_000, 270_000));
+
+    // The free-space floor, against the real file system of the data folder.
+    let f = fixture_with(super::web::Quotas { free_floor_bytes: u64::MAX, ..super::web::Quotas::default() });
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut a = pupil(&f, alice, None).await;
+    a.get(&format!("/packs/{}/_assign/devoir-1", super::testkit::DEMO)).await;
+    let r = hand_in(&mut a, 10).await;
+    assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE);
+    assert!(r.body.contains("presque pleine"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn progress_only_for_pages_of_the_pack() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let demo = super::testkit::DEMO;
+    let invented = format!("/pupil/done/{demo}/{}", "x".repeat(900));
+    assert_eq!(p.post(&invented, &[]).await.status, StatusCode::NOT_FOUND);
+    p.get(&format!("/pupil/open/{demo}/nulle-part.html")).await;
+    let outbox_before = f.app.store().events(alice).unwrap().len();
+    assert_eq!(outbox_before, 0, "no event for invented paths");
+    assert_eq!(p.post(&format!("/pupil/done/{demo}/index.html"), &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(f.app.store().events(alice).unwrap().len(), 1);
+}

@@ -38,12 +38,34 @@ pub struct App {
     /// Last request time of each teacher session, for the idle bound. In memory: after a
     /// restart the idle clock starts again (the absolute bound still holds).
     teacher_seen: Mutex<HashMap<String, i64>>,
+    /// Upload quotas and the free-space floor.
+    pub quotas: Quotas,
     /// Seconds added to the system clock (set by a teacher when the box booted without
     /// the time: it has no real-time clock).
     clock_offset: AtomicI64,
 }
 
 pub type Shared = Arc<App>;
+
+/// What pupils may store on the card: a curious pupil must not fill it (issue 14: 20
+/// uploads of 8 MiB in 5 s were accepted).
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// Bytes of handed-in files per pupil.
+    pub pupil_bytes: u64,
+    /// Bytes of handed-in files per class.
+    pub class_bytes: u64,
+    /// Uploads are refused when the data folder's file system would keep less free space.
+    pub free_floor_bytes: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        // 64 MiB is eight full-size photos of pages per pupil; 30 pupils fill at most
+        // 1 GiB per class; 512 MiB free keeps room for the records and the system.
+        Quotas { pupil_bytes: 64 << 20, class_bytes: 1 << 30, free_floor_bytes: 512 << 20 }
+    }
+}
 
 impl App {
     pub fn new(ctx: AppEnv, store: Store) -> App {
@@ -54,6 +76,7 @@ impl App {
             attempts: Mutex::new(Attempts::default()),
             passwords: Arc::new(Passwords::default()),
             teacher_seen: Mutex::new(HashMap::new()),
+            quotas: Quotas::default(),
             clock_offset: offset.into(),
         }
     }

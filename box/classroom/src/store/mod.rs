@@ -632,6 +632,22 @@ impl Store {
     // ---- assignments ----
 
     #[allow(clippy::too_many_arguments)]
+    /// Bytes of files handed in by this pupil, and by their whole class.
+    pub fn upload_bytes(&self, pupil_id: i64) -> Result<(u64, u64)> {
+        let pupil: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(file)), 0) FROM submissions WHERE pupil_id = ?1",
+            [pupil_id],
+            |r| r.get(0),
+        )?;
+        let class: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(s.file)), 0) FROM submissions s JOIN pupils p ON p.id = s.pupil_id
+             WHERE p.class_id = (SELECT class_id FROM pupils WHERE id = ?1)",
+            [pupil_id],
+            |r| r.get(0),
+        )?;
+        Ok((pupil.max(0) as u64, class.max(0) as u64))
+    }
+
     pub fn save_submission(
         &mut self,
         pupil_id: i64,
