@@ -22,7 +22,7 @@ fn load(app: &Shared, pack: &str, id: &str) -> Option<Assignment> {
     if bytes.len() > 1024 * 1024 {
         return None;
     }
-    serde_json::from_slice(&bytes).ok()
+    super::packtext::parse(&bytes)
 }
 
 /// The file size limit of this assignment, never above the box's.

@@ -8,6 +8,7 @@
 //! | `store` | SQLite records, migrations, outbox |
 //! | `web` | shared state, sessions, CSRF, Origin check, role guards |
 //! | `passwords` | argon2 slots, sign-in limiter, client address |
+//! | `packtext` | pack HTML cleaned at load time (importers' allowlist) |
 //! | `html` | escaping, page frame, French/English |
 //! | `pupil` | catalog, pupil sign-in, progress |
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
@@ -24,6 +25,7 @@ pub mod context;
 mod csv;
 mod hours;
 pub mod html;
+mod packtext;
 mod passwords;
 mod player;
 mod pupil;

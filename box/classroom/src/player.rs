@@ -29,7 +29,7 @@ pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
     if bytes.len() > MAX_QUIZ_BYTES {
         return None;
     }
-    quiz::from_json(&bytes).ok()
+    quiz::from_json(&super::packtext::cleaned_bytes(&bytes)?).ok()
 }
 
 fn valid_id(s: &str) -> bool {

@@ -405,7 +405,7 @@ pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
     if bytes.len() > 4 * 1024 * 1024 {
         return None;
     }
-    serde_json::from_slice(&bytes).ok()
+    super::packtext::parse(&bytes)
 }
 
 /// `GET /pupil/`: what the pupil opened and completed, course by course, and quiz scores.

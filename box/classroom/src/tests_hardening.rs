@@ -231,3 +231,30 @@ async fn progress_only_for_pages_of_the_pack() {
     assert_eq!(p.post(&format!("/pupil/done/{demo}/index.html"), &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(f.app.store().events(alice).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_hand_written_folder_quiz_cannot_inject_into_the_box_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = super::testkit::demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = "x".into();
+    q["intro_html"] = r#"<meta http-equiv="refresh" content="0;url=http://evil.example/">Intro"#.into();
+    q["questions"][0]["text_html"] = r#"<div style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:9999">Voile</div><form action="/admin/teachers" method="post"><input name="name" value="intrus"><button>OK</button></form><script>document.title='pwned'</script>Question ?"#.into();
+    files.insert("_preau/quiz/x.json".into(), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = std::sync::Arc::new(packs);
+    let store = super::open_store(&ctx).unwrap();
+    let app = std::sync::Arc::new(super::App::new(ctx, store));
+    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let page = p.get(&format!("/packs/{}/_quiz/x", super::testkit::DEMO)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Question ?") && page.body.contains("Voile"), "the text is kept");
+    for bad in ["http-equiv", "evil.example", "position:fixed", "z-index", "/admin/teachers", "intrus", "pwned"] {
+        assert!(!page.body.contains(bad), "{bad} reached the page");
+    }
+}
