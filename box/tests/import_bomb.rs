@@ -26,7 +26,7 @@ fn deflate(c: &mut Compress, input: &[u8]) -> Vec<u8> {
 /// A gzip tar whose `members` each hold `member_mib` MiB of zeros. The deflate output for
 /// a MiB of zeros becomes the same once the window is all zeros, so it is computed twice
 /// and then repeated: the file is written without decompressing gigabytes.
-fn write_bomb(path: &Path, members: usize, member_mib: u64) {
+fn write_bomb(path: &Path, members: usize, member_mib: u64, moodle: bool) {
     let mut c = Compress::new(Compression::best(), false);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     // gzip header: deflate, no flags, no time, unknown OS. The trailer is never reached.
@@ -43,7 +43,9 @@ fn write_bomb(path: &Path, members: usize, member_mib: u64) {
     let mut first = header.as_bytes().to_vec();
     first.extend_from_slice(xml);
     first.resize(512 + 512, 0);
-    f.write_all(&deflate(&mut c, &first)).unwrap();
+    if moodle {
+        f.write_all(&deflate(&mut c, &first)).unwrap();
+    }
     let zeros = vec![0u8; 1 << 20];
     for m in 0..members {
         let mut header = tar::Header::new_gnu();
@@ -72,35 +74,45 @@ fn write_bomb(path: &Path, members: usize, member_mib: u64) {
     f.flush().unwrap();
 }
 
-#[test]
-fn an_mbz_bomb_is_refused_with_bounded_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let bomb = dir.path().join("bombe.mbz");
-    write_bomb(&bomb, 5, 900);
-    let size = std::fs::metadata(&bomb).unwrap().len();
-    assert!((1_000_000..6_000_000).contains(&size), "a few MB on disk: {size}");
-    let key = dir.path().join("key");
-    let st = Command::new(env!("CARGO_BIN_EXE_preau")).args(["keygen", "--out"]).arg(&key).output().unwrap();
-    assert!(st.status.success());
+/// Runs `preau pack build` on `src` under GNU time: (exit ok, stderr, peak RSS in KiB).
+fn build_measured(dir: &Path, src: &Path) -> (bool, String, u64) {
+    let key = dir.join("key");
+    if !key.exists() {
+        let st = Command::new(env!("CARGO_BIN_EXE_preau")).args(["keygen", "--out"]).arg(&key).output().unwrap();
+        assert!(st.status.success());
+    }
     let out = Command::new("/usr/bin/time")
         .args(["-f", "maxrss_kib=%M"])
         .arg(env!("CARGO_BIN_EXE_preau"))
         .args(["pack", "build"])
-        .arg(&bomb)
+        .arg(src)
         .arg("--repo")
-        .arg(dir.path().join("repo"))
+        .arg(dir.join("repo"))
         .arg("--key")
         .arg(&key)
         .output()
         .expect("/usr/bin/time runs (Debian package `time`)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the bomb must be refused: {stderr}");
-    assert!(stderr.contains("compression ratio") && stderr.contains("bomb"), "a clear error: {stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let rss: u64 = stderr
         .lines()
         .find_map(|l| l.strip_prefix("maxrss_kib="))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no max RSS in {stderr}"));
-    eprintln!("bomb of {size} bytes refused, peak RSS {rss} KiB");
-    assert!(rss < 64 * 1024, "peak memory {} MiB", rss / 1024);
+    (out.status.success(), stderr, rss)
+}
+
+#[test]
+fn an_mbz_bomb_is_refused_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (moodle, name) in [(true, "bombe.mbz"), (false, "bombe.tar.gz")] {
+        let bomb = dir.path().join(name);
+        write_bomb(&bomb, 5, 900, moodle);
+        let size = std::fs::metadata(&bomb).unwrap().len();
+        assert!((1_000_000..6_000_000).contains(&size), "a few MB on disk: {size}");
+        let (ok, stderr, rss) = build_measured(dir.path(), &bomb);
+        assert!(!ok, "the bomb must be refused: {stderr}");
+        assert!(stderr.contains("more than 200 to 1") && stderr.contains("bomb"), "a clear error: {stderr}");
+        eprintln!("{name}: {size} bytes refused, peak RSS {rss} KiB");
+        assert!(rss < 64 * 1024, "{name}: peak memory {} MiB", rss / 1024);
+    }
 }
