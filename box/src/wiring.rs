@@ -97,6 +97,10 @@ impl PackSource for LibraryPacks {
         self.library.read_file(entry).ok()
     }
 
+    fn has_file(&self, pack: &str, path: &str) -> bool {
+        self.library.get(pack).is_some_and(|p| p.public_file(path).is_some())
+    }
+
     fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError> {
         let failed = |e: &dyn std::fmt::Display| InstallError::Failed(e.to_string());
         let keys = self

@@ -15,14 +15,14 @@ use preau_classroom::{store::Store, store::Who, testkit};
 
 const KILLS: usize = 200;
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const CSRF: &str = "fedcba9876543210fedcba9876543210";
 
 /// One HTTP/1.1 request; `None` when the connection fails (the server was killed).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, String, String)> {
+/// `csrf`: the token the server issued (CSRF tokens carry its MAC), empty before the first page.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str, csrf: &str) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: preau_session={TOKEN}; preau_csrf={CSRF}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: preau_session={TOKEN}; preau_csrf={csrf}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -60,7 +60,9 @@ fn crash_test_acknowledged_answers_survive_sigkill() {
         let store = Store::open(&data.join("preau.sqlite"), "test-box").unwrap();
         let class = store.create_class("CM2").unwrap();
         let pupil = store.create_pupil(class, "Léa").unwrap();
-        store.create_session(Who::Pupil(pupil), TOKEN, i64::MAX / 2).unwrap();
+        // Sessions expire on the server (a school day): start this one now.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        store.create_session(Who::Pupil(pupil), TOKEN, now).unwrap();
         pupil
     };
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
@@ -81,16 +83,21 @@ fn crash_test_acknowledged_answers_survive_sigkill() {
             std::thread::spawn(move || {
                 let mut acks = Vec::new();
                 let mut i = base;
+                let mut csrf = String::new();
                 while !stop.load(Ordering::Relaxed) {
                     // Which attempt number the quiz expects now.
-                    let Some((200, _, page)) = http(addr, "GET", &quiz, "") else { break };
+                    let Some((200, _, page)) = http(addr, "GET", &quiz, "", &csrf) else { break };
+                    // The page repeats the token in its form (a new one after each restart).
+                    if let Some(t) = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()) {
+                        csrf = t.to_string();
+                    }
                     let Some(n) = page.split("name=\"n\" value=\"").nth(1).and_then(|r| r.split('"').next()) else {
                         panic!("no attempt number in the quiz page");
                     };
                     i += 1;
                     let answer = format!("answer-{round}-{i}");
-                    let body = format!("csrf={CSRF}&n={n}&q0=1&q1=true&q2={answer}&q3=12");
-                    match http(addr, "POST", &quiz, &body) {
+                    let body = format!("csrf={csrf}&n={n}&q0=1&q1=true&q2={answer}&q3=12");
+                    match http(addr, "POST", &quiz, &body, &csrf) {
                         Some((303, location, _)) => {
                             let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
                             acks.push((id, answer));

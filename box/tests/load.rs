@@ -2,7 +2,9 @@
 //! keep-alive connections, while 200 slowloris connections trickle half-sent headers.
 //! Every pupil request must succeed. Speed is not asserted here (see BENCHMARKS.md).
 //!
-//! `PREAU_LOAD_SECS` sets the duration (default 60).
+//! `PREAU_LOAD_SECS` sets the duration (default 60). Every client here is 127.0.0.1, so
+//! the per-client connection cap is raised to the global one (`connection_fairness`
+//! tests the per-client cap).
 
 mod common;
 
@@ -69,7 +71,7 @@ impl Client {
 #[test]
 fn forty_pupils_and_two_hundred_slowloris() {
     let secs: u64 = std::env::var("PREAU_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60).clamp(5, 600);
-    let (s, p, _t) = start_with_packs("[server]\nheader_read_timeout_secs = 5");
+    let (s, p, _t) = start_with_packs("[server]\nheader_read_timeout_secs = 5\nmax_connections_per_client = 512");
     let addr = s.addr;
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs(secs);

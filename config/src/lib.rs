@@ -157,6 +157,10 @@ pub struct ServerSection {
     /// Open connections at once; more are answered 503 and closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Open connections at once from one client address, below `max_connections` so that
+    /// one machine (idle sockets, a slowloris) cannot take them all; more get a 503.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_client: Option<usize>,
     /// Time a client has to send a request's headers (also the keep-alive idle time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header_read_timeout_secs: Option<u64>,
@@ -243,6 +247,8 @@ impl std::fmt::Debug for UpstreamSection {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    /// At most `max_connections`.
+    pub max_connections_per_client: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body_bytes: u64,
@@ -250,12 +256,19 @@ pub struct Limits {
     pub cache_bytes: u64,
     /// How long shutdown waits for requests in flight before closing them.
     pub shutdown_grace: Duration,
+    /// The box's host name (`[box] hostname`): state-changing requests are answered only
+    /// for it, `NAME.local`, `localhost` and the box's addresses.
+    pub hostname: String,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 512,
+            // A browser opens up to 6 connections; a classroom behind one address (a
+            // proxy, a NAT'ed cart of tablets) fits in 64, and 8 such clients still leave
+            // room under 512.
+            max_connections_per_client: 64,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             // Assignment uploads (a photo of a page, a short video) are the largest bodies.
@@ -263,6 +276,7 @@ impl Default for Limits {
             keep_alive_max_requests: 1000,
             cache_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            hostname: "preau".into(),
         }
     }
 }
@@ -357,6 +371,14 @@ impl Config {
         }
         let v = &self.server;
         check_range("server.max_connections", v.max_connections.map(|x| x as u64), 1, 100_000)?;
+        check_range("server.max_connections_per_client", v.max_connections_per_client.map(|x| x as u64), 1, 100_000)?;
+        if let (Some(per), Some(all)) = (v.max_connections_per_client, v.max_connections)
+            && per > all
+        {
+            return Err(invalid(format!(
+                "server.max_connections_per_client: {per} is more than server.max_connections ({all})"
+            )));
+        }
         check_range("server.header_read_timeout_secs", v.header_read_timeout_secs, 1, 600)?;
         check_range("server.request_timeout_secs", v.request_timeout_secs, 1, 3600)?;
         check_range("server.max_body_bytes", v.max_body_bytes, 1024, 4 * 1024 * 1024 * 1024)?;
@@ -371,12 +393,17 @@ impl Config {
         let v = &self.server;
         Limits {
             max_connections: v.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_client: v
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client)
+                .min(v.max_connections.unwrap_or(d.max_connections)),
             header_read_timeout: v.header_read_timeout_secs.map(Duration::from_secs).unwrap_or(d.header_read_timeout),
             request_timeout: v.request_timeout_secs.map(Duration::from_secs).unwrap_or(d.request_timeout),
             max_body_bytes: v.max_body_bytes.unwrap_or(d.max_body_bytes),
             keep_alive_max_requests: v.keep_alive_max_requests.unwrap_or(d.keep_alive_max_requests),
             cache_bytes: v.cache_bytes.unwrap_or(d.cache_bytes),
             shutdown_grace: d.shutdown_grace,
+            hostname: self.hostname().to_string(),
         }
     }
 

@@ -146,6 +146,25 @@ pub fn from_folder(dir: &std::path::Path, limits: SourceLimits) -> crate::Result
 ///
 /// Entries with `..` or absolute paths, symbolic links, devices and FIFOs are errors;
 /// hard links to an earlier regular file of the archive are kept as a copy.
+/// Decompressed bytes allowed per compressed byte of a gzip tar, past the floor (real
+/// course material is near 1:1 for media, 10-30:1 for text; deflate bombs near 1000:1).
+const TAR_MAX_RATIO: u64 = 200;
+const TAR_RATIO_FLOOR: u64 = 8 * 1024 * 1024;
+
+/// Counts the bytes read from the archive file.
+struct CountingReader<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 pub fn from_tar(path: &std::path::Path, limits: SourceLimits) -> crate::Result<SourceTree> {
     use std::io::Read;
 
@@ -156,8 +175,13 @@ pub fn from_tar(path: &std::path::Path, limits: SourceLimits) -> crate::Result<S
     let n = file.read(&mut magic).context(|| format!("reading {}", path.display()))?;
     drop(file);
     let file = std::fs::File::open(path).context(|| format!("reading {}", path.display()))?;
+    // Bytes read from the file, to refuse a gzip bomb by its ratio while its output is
+    // small (the size limits alone let it fill memory up to the total limit first).
+    let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let gzip = n == 2 && magic == [0x1f, 0x8b];
+    let counted = CountingReader { inner: file, read: compressed.clone() };
     let reader: Box<dyn Read> =
-        if n == 2 && magic == [0x1f, 0x8b] { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+        if gzip { Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(counted))) } else { Box::new(counted) };
     let mut archive = tar::Archive::new(reader);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total = 0u64;
@@ -182,11 +206,26 @@ pub fn from_tar(path: &std::path::Path, limits: SourceLimits) -> crate::Result<S
                     limit: limits.max_total_bytes,
                 });
             }
-            let mut buf = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(size + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| bad(format!("damaged or truncated tar archive at {name:?}: {e}")))?;
+            // Never reserve the declared size: read in chunks and watch the ratio.
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut member = (&mut entry).take(size + 1);
+            loop {
+                let got = match member.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(got) => got,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(bad(format!("damaged or truncated tar archive at {name:?}: {e}"))),
+                };
+                buf.extend_from_slice(&chunk[..got]);
+                let out = total - size + buf.len() as u64;
+                if gzip && out > TAR_RATIO_FLOOR && out / compressed.get().max(1) > TAR_MAX_RATIO {
+                    return Err(bad(format!(
+                        "{out} bytes out of {} compressed bytes, more than {TAR_MAX_RATIO} to 1: refusing a decompression bomb",
+                        compressed.get()
+                    )));
+                }
+            }
             if buf.len() as u64 != size {
                 return Err(bad(format!("truncated tar archive: entry {name:?} is cut short")));
             }

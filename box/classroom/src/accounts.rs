@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, esc, message};
+use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::store::{MAX_NAME_CHARS, Store};
-use super::teacher::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password, verify_password};
 use super::web::{SESSION_COOKIE, Shared, TeacherId, check_post, cookie, internal};
 
 /// The setting that remembers which `preau.toml` setup code was used last.
@@ -67,6 +67,16 @@ pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
         lang.t("Ajouter", "Add")
     ));
     body.push_str(&format!(
+        r#"<h3>{}</h3><form method="post" action="/admin/sessions/end">{csrf_field}<p>{}</p><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
+        lang.t("Sessions", "Sessions"),
+        lang.t(
+            "Déconnecte tous les élèves et enseignants, sur tous les appareils, sauf cette session-ci (un appareil perdu, un mot de passe vu par un élève).",
+            "Signs out every pupil and teacher on every device except this session (a lost device, a password seen by a pupil)."
+        ),
+        lang.t("sûr ?", "sure?"),
+        lang.t("Déconnecter toutes les sessions", "End all sessions")
+    ));
+    body.push_str(&format!(
         r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
         lang.t("Changer mon mot de passe", "Change my password"),
         pw("current", "current-password", lang.t("Mot de passe actuel", "Current password")),
@@ -102,8 +112,13 @@ fn new_password(form: &super::web::Form) -> Option<String> {
     ((MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) && form.get("password2") == Some(p)).then(|| p.to_string())
 }
 
-async fn hashed(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| e.to_string())?
+/// A new password's hash, through the argon2 slots (429 when they are all taken).
+async fn hashed(app: &Shared, lang: Lang, password: String) -> Result<String, Response> {
+    match app.passwords.hash(password).await {
+        Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) => Err(internal(lang, e)),
+        Err(busy) => Err(busy.into_response()),
+    }
 }
 
 fn done() -> Response {
@@ -120,9 +135,9 @@ pub async fn add_teacher(State(app): State<Shared>, headers: HeaderMap, body: By
         return refused(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
     let Some(password) = new_password(&form) else { return password_error(lang) };
-    let hash = match hashed(password).await {
+    let hash = match hashed(&app, lang, password).await {
         Ok(h) => h,
-        Err(e) => return internal(lang, e),
+        Err(r) => return r,
     };
     let store = app.store();
     match store.teacher_by_name(&name) {
@@ -140,6 +155,7 @@ pub async fn change_password(
     State(app): State<Shared>,
     headers: HeaderMap,
     Extension(TeacherId(me)): Extension<TeacherId>,
+    client: Client,
     body: Bytes,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
@@ -154,27 +170,29 @@ pub async fn change_password(
         Ok(None) => return refused(lang, "no such teacher"),
         Err(e) => return internal(lang, e),
     };
-    let key = format!("t:{}", name.to_lowercase());
-    if super::teacher::limiter(&app).check(&key).is_err() {
-        return refused(
-            lang,
-            lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
-        );
-    }
     let old_hash = match app.store().teacher_by_name(&name) {
         Ok(Some((_, h))) => h,
         Ok(None) => return refused(lang, "no such teacher"),
         Err(e) => return internal(lang, e),
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &old_hash)).await.unwrap_or(false);
-    if !ok {
-        super::teacher::limiter(&app).failed(&key);
-        return refused(lang, lang.t("Mot de passe actuel incorrect.", "Wrong current password."));
+    let keys = passwords::keys("t", &name.to_lowercase(), client);
+    let keys = passwords::borrow(&keys);
+    if app.attempts().begin(&keys).is_err() {
+        return refused(
+            lang,
+            lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+        );
     }
-    super::teacher::limiter(&app).succeeded(&key);
-    let hash = match hashed(password).await {
+    let checked = app.passwords.verify(current, Some(old_hash)).await;
+    app.attempts().settle(&keys, &checked);
+    match checked {
+        Ok(true) => {}
+        Ok(false) => return refused(lang, lang.t("Mot de passe actuel incorrect.", "Wrong current password.")),
+        Err(busy) => return busy.into_response(),
+    }
+    let hash = match hashed(&app, lang, password).await {
         Ok(h) => h,
-        Err(e) => return internal(lang, e),
+        Err(r) => return r,
     };
     let keep = cookie(&headers, SESSION_COOKIE);
     match app.store().set_teacher_password(me, &hash, keep) {
@@ -183,6 +201,27 @@ pub async fn change_password(
             StatusCode::OK,
             lang.t("Mot de passe changé", "Password changed"),
             lang.t("Vos autres sessions ont été fermées.", "Your other sessions have been signed out."),
+        ),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// `POST /admin/sessions/end`: ends every session but the teacher's own.
+pub async fn end_sessions(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if form.get("confirm") != Some("yes") {
+        return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
+    }
+    match app.store().delete_sessions_except(cookie(&headers, SESSION_COOKIE)) {
+        Ok(n) => message(
+            lang,
+            StatusCode::OK,
+            lang.t("Sessions fermées", "Sessions ended"),
+            &format!("{n} {}", lang.t("session(s) fermée(s).", "session(s) ended.")),
         ),
         Err(e) => internal(lang, e),
     }

@@ -22,7 +22,7 @@ fn load(app: &Shared, pack: &str, id: &str) -> Option<Assignment> {
     if bytes.len() > 1024 * 1024 {
         return None;
     }
-    serde_json::from_slice(&bytes).ok()
+    super::packtext::parse(&bytes)
 }
 
 /// The file size limit of this assignment, never above the box's.
@@ -31,6 +31,42 @@ fn max_bytes(a: &Assignment) -> usize {
         0 => UPLOAD_LIMIT,
         n => (n as usize).min(UPLOAD_LIMIT),
     }
+}
+
+/// Whether `len` more bytes fit the pupil's and the class's quotas and the free-space
+/// floor; otherwise the message to show.
+fn within_quotas(app: &Shared, lang: Lang, pupil: i64, len: u64) -> Result<(), String> {
+    let q = app.quotas;
+    let (mine, class) = app.store().upload_bytes(pupil).map_err(|e| {
+        tracing::error!("upload quota: {e}");
+        lang.t("Erreur, réessaie.", "Error, try again.").to_string()
+    })?;
+    if mine + len > q.pupil_bytes {
+        return Err(lang
+            .t(
+                "Tu as déjà rendu trop de fichiers sur cette boîte : demande à ton enseignant d'en supprimer.",
+                "You have already handed in too many files on this box: ask your teacher to remove some.",
+            )
+            .to_string());
+    }
+    if class + len > q.class_bytes {
+        return Err(lang
+            .t(
+                "Ta classe a déjà rendu trop de fichiers sur cette boîte : préviens ton enseignant.",
+                "Your class has already handed in too many files on this box: tell your teacher.",
+            )
+            .to_string());
+    }
+    let free = rustix::fs::statvfs(&app.ctx.data_dir).map(|s| s.f_bavail.saturating_mul(s.f_frsize)).unwrap_or(0);
+    if free.saturating_sub(len) < q.free_floor_bytes {
+        return Err(lang
+            .t(
+                "La carte de la boîte est presque pleine : l'envoi est refusé. Préviens ton enseignant.",
+                "The box's card is almost full: the upload is refused. Tell your teacher.",
+            )
+            .to_string());
+    }
+    Ok(())
 }
 
 fn not_found(lang: Lang) -> Response {
@@ -204,6 +240,11 @@ pub async fn submit(
     }
     if text.trim().is_empty() && file.is_none() {
         return bad(lang.t("Écris un texte ou choisis un fichier.", "Write a text or choose a file.").to_string());
+    }
+    if let Some((_, _, bytes)) = &file
+        && let Err(msg) = within_quotas(&app, lang, pupil, bytes.len() as u64)
+    {
+        return render(&app, lang, &headers, pupil, &pack, &a, Some((false, msg)), StatusCode::INSUFFICIENT_STORAGE);
     }
     let now = app.now();
     let saved = app.store().save_submission(

@@ -30,6 +30,11 @@ pub trait PackSource: Send + Sync {
     fn xapi_ref(&self, _pack: &str) -> Option<crate::xapi::PackRef> {
         None
     }
+    /// Whether the pack has this public file (progress is recorded only for real pages).
+    /// The default reads it; sources with an index answer without reading.
+    fn has_file(&self, pack: &str, path: &str) -> bool {
+        self.read(pack, path).is_some()
+    }
     /// Installs the packs of a repository folder (a USB stick) through the one verified
     /// apply step of `preau-sync`. `trust_publisher` is a publisher key (hex) the teacher
     /// chose to trust for this folder. Returns a summary for the teacher.

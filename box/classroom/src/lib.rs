@@ -7,6 +7,8 @@
 //! |---|---|
 //! | `store` | SQLite records, migrations, outbox |
 //! | `web` | shared state, sessions, CSRF, Origin check, role guards |
+//! | `passwords` | argon2 slots, sign-in limiter, client address |
+//! | `packtext` | pack HTML cleaned at load time (importers' allowlist) |
 //! | `html` | escaping, page frame, French/English |
 //! | `pupil` | catalog, pupil sign-in, progress |
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
@@ -23,6 +25,8 @@ pub mod context;
 mod csv;
 mod hours;
 pub mod html;
+mod packtext;
+mod passwords;
 mod player;
 mod pupil;
 pub mod store;
@@ -167,6 +171,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/admin/teachers", post(accounts::add_teacher))
         .route("/admin/password", post(accounts::change_password))
         .route("/admin/teacher/{id}/delete", post(accounts::delete_teacher))
+        .route("/admin/sessions/end", post(accounts::end_sessions))
         .route_layer(from_fn_with_state(app.clone(), web::teacher_guard));
 
     let pupil = Router::new()
@@ -195,3 +200,5 @@ fn routes(app: Arc<App>) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hardening;

@@ -29,7 +29,7 @@ pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
     if bytes.len() > MAX_QUIZ_BYTES {
         return None;
     }
-    quiz::from_json(&bytes).ok()
+    quiz::from_json(&super::packtext::cleaned_bytes(&bytes)?).ok()
 }
 
 fn valid_id(s: &str) -> bool {
@@ -385,6 +385,10 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
 pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, lang: Lang) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
+    // Right answers only with the last allowed attempt (issue 14: any submission, even
+    // blank, showed them, and the next attempt scored full marks). Without an attempt
+    // limit there is no last attempt, so they are not shown.
+    let reveal = quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize);
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -407,7 +411,10 @@ pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, 
             r => summary(kind, r, lang),
         };
         let mut feedback = mark.feedback_html.clone();
-        if !mark.needs_grading && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9) && !mark.right_answer_summary.is_empty()
+        if reveal
+            && !mark.needs_grading
+            && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9)
+            && !mark.right_answer_summary.is_empty()
         {
             feedback.push_str(&format!(
                 "<p><strong>{}</strong> {}</p>",

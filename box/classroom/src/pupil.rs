@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::html::{Lang, Page, esc, message, url_path, url_seg};
+use super::passwords::{self, Client};
 use super::store::Who;
 use super::web::{
     Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, random_token,
@@ -250,7 +251,7 @@ pub async fn login_names(
 }
 
 /// `POST /login`: a pupil signs in.
-pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     if !app.is_open() {
         return closed_page(lang);
@@ -270,20 +271,22 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     let back = |err: &str| {
         Redirect::to(&format!("/login/class/{}?pupil={}&error={err}", pupil.class_id, pupil.id)).into_response()
     };
-    let key = format!("p:{}", pupil.id);
     if let Some(expected) = &pupil.code {
-        if app.limiter.lock().unwrap_or_else(|e| e.into_inner()).check(&key).is_err() {
+        // Per (pupil, device) and per device across pupils, like teachers' passwords.
+        let keys = passwords::keys("p", &pupil.id.to_string(), client);
+        let keys = passwords::borrow(&keys);
+        if app.attempts().begin(&keys).is_err() {
             return back("locked");
         }
         let given: String = match pupil.code_kind.as_str() {
             "pictures" => (1..=4).filter_map(|i| form.get(&format!("pic{i}"))).collect(),
             _ => form.get("code").unwrap_or("").trim().to_string(),
         };
-        if given != *expected {
-            app.limiter.lock().unwrap_or_else(|e| e.into_inner()).failed(&key);
+        let ok = given == *expected;
+        app.attempts().end(&keys, ok);
+        if !ok {
             return back("code");
         }
-        app.limiter.lock().unwrap_or_else(|e| e.into_inner()).succeeded(&key);
     }
     start_session(&app, lang, Who::Pupil(pupil.id), &headers, "/")
 }
@@ -353,9 +356,12 @@ pub async fn open(
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
         return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
     }
-    let now = app.now();
-    if let Err(e) = app.store().record_event(pupil, "opened", &pack, &path, now) {
-        return internal(lang, e);
+    // A page that is not in the pack is not progress (the pack server answers 404).
+    if page_exists(&app, &pack, &path) {
+        let now = app.now();
+        if let Err(e) = app.store().record_event(pupil, "opened", &pack, &path, now) {
+            return internal(lang, e);
+        }
     }
     Redirect::to(&format!("/packs/{}/{}", url_seg(&pack), url_path(&path))).into_response()
 }
@@ -372,7 +378,8 @@ pub async fn done(
     if let Err(r) = check_post(&headers, &body) {
         return r;
     }
-    if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
+    // Only pages of the pack: invented paths would each store an event and an outbox row.
+    if !valid_pack_path(&pack) || !valid_pack_path(&path) || !page_exists(&app, &pack, &path) {
         return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
     }
     let now = app.now();
@@ -382,13 +389,23 @@ pub async fn done(
     Redirect::to("/pupil/").into_response()
 }
 
+/// Whether `path` is a public file of an installed pack (a folder path means its
+/// `index.html`, as the pack server serves it).
+fn page_exists(app: &Shared, pack: &str, path: &str) -> bool {
+    if path.starts_with('_') || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
+        return false;
+    }
+    let file = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
+    app.ctx.packs.has_file(pack, &file)
+}
+
 /// Reads a pack's course outline, if it has one.
 pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
     let bytes = app.ctx.packs.read(pack, preau_pack::course::COURSE_PATH)?;
     if bytes.len() > 4 * 1024 * 1024 {
         return None;
     }
-    serde_json::from_slice(&bytes).ok()
+    super::packtext::parse(&bytes)
 }
 
 /// `GET /pupil/`: what the pupil opened and completed, course by course, and quiz scores.

@@ -1,8 +1,6 @@
 //! The teachers' side: first-run setup, sign-in, classes and pupils, results, marking and
 //! exports. Every route here except `login` and `setup` sits behind `web::teacher_guard`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::Bytes;
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,13 +10,11 @@ use serde::Deserialize;
 use super::accounts;
 use super::csv;
 use super::html::{Lang, Page, date, esc, message};
+use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::player::{fmt_num, load_quiz, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
-use super::web::{Csrf, Form, Limiter, Shared, TeacherId, check_post, check_token, internal};
-
-pub(super) const MIN_PASSWORD_CHARS: usize = 8;
-pub(super) const MAX_PASSWORD_CHARS: usize = 200;
+use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
 
 /// The one-time setup code, created on first call while no teacher exists.
 pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
@@ -33,21 +29,6 @@ pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
     let code = format!("{:08}", u64::from_le_bytes(b) % 100_000_000);
     store.set_setting("setup_code", Some(&code))?;
     Ok(Some(code))
-}
-
-pub(super) fn hash_password(password: &str) -> Result<String, String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
-}
-
-pub(super) fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
-
-pub(super) fn limiter(app: &Shared) -> std::sync::MutexGuard<'_, Limiter> {
-    app.limiter.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: String) -> Page {
@@ -113,7 +94,7 @@ pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
     page.into_response()
 }
 
-pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     let form = match check_post(&headers, &body) {
         Ok(f) => f,
@@ -124,32 +105,36 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || password.chars().count() > MAX_PASSWORD_CHARS {
         return back_to("/teacher/login?error=1");
     }
-    let key = format!("t:{}", name.to_lowercase());
-    if limiter(&app).check(&key).is_err() {
+    // Per (name, client) and per client across names: random names from one client are
+    // limited too, and guesses from a pupil's laptop do not lock the teacher's computer.
+    // The try is reserved before the slow check, so a burst gets at most the free tries.
+    let keys = passwords::keys("t", &name.to_lowercase(), client);
+    let keys = passwords::borrow(&keys);
+    if app.attempts().begin(&keys).is_err() {
         return back_to("/teacher/login?error=locked");
     }
     let found = match app.store().teacher_by_name(&name) {
         Ok(f) => f,
-        Err(e) => return internal(lang, e),
+        Err(e) => {
+            app.attempts().release(&keys);
+            return internal(lang, e);
+        }
     };
-    // Verify even for an unknown name, so the answer time does not tell names apart.
-    let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
-    match found {
-        Some((id, _)) if ok => {
-            limiter(&app).succeeded(&key);
-            start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/")
-        }
-        _ => {
-            limiter(&app).failed(&key);
-            back_to("/teacher/login?error=1")
-        }
+    // An unknown name is checked against a dummy hash at the same cost, so neither the
+    // answer time nor the memory tells names apart.
+    let checked = app.passwords.verify(password, found.as_ref().map(|(_, h)| h.clone())).await;
+    app.attempts().settle(&keys, &checked);
+    match (found, checked) {
+        (Some((id, _)), Ok(true)) => start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/"),
+        (_, Err(busy)) => busy.into_response(),
+        _ => back_to("/teacher/login?error=1"),
     }
 }
 
-/// An argon2 hash of a random password nobody knows.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3V0dr0WtHfqhS4D4q3rzkVBy9DuPJHdDD3p9AlLN6nQ";
+/// Constant-time comparison of two codes.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// Whether `/teacher/setup` is open: `Some(false)` on first run, `Some(true)` for a
 /// recovery with an unused `preau.toml` code, `None` when closed.
@@ -212,7 +197,7 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
     page.into_response()
 }
 
-pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn setup(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     let form = match check_post(&headers, &body) {
         Ok(f) => f,
@@ -236,13 +221,22 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
         };
         (printed, accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()))
     };
-    if limiter(&app).check("setup").is_err() {
-        return back_to("/teacher/setup?error=locked");
-    }
     let code = form.get("code").unwrap_or("").trim();
-    if code.is_empty() || (Some(code) != expected.as_deref() && Some(code) != from_config.as_deref()) {
-        limiter(&app).failed("setup");
-        return back_to("/teacher/setup?error=code");
+    // The code written in preau.toml proves physical access to the card: it always
+    // works, even while this client is locked out of guessing the printed code. The
+    // printed code's limiter is per client, so nobody can lock the others out.
+    let physical = !code.is_empty() && from_config.as_deref().is_some_and(|c| same(c, code));
+    if !physical {
+        let key = format!("setup|{}", client.0);
+        let keys = [(key.as_str(), Attempts::FREE_FAILURES)];
+        if app.attempts().begin(&keys).is_err() {
+            return back_to("/teacher/setup?error=locked");
+        }
+        let ok = !code.is_empty() && expected.as_deref().is_some_and(|c| same(c, code));
+        app.attempts().end(&keys, ok);
+        if !ok {
+            return back_to("/teacher/setup?error=code");
+        }
     }
     let Some(name) = form.text("name", MAX_NAME_CHARS) else { return back_to("/teacher/setup?error=name") };
     let password = form.get("password").unwrap_or("").to_string();
@@ -250,10 +244,10 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) || form.get("password2") != Some(password.as_str()) {
         return back_to("/teacher/setup?error=password");
     }
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+    let hash = match app.passwords.hash(password).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return internal(lang, e),
-        Err(e) => return internal(lang, e),
+        Err(busy) => return busy.into_response(),
     };
     let id = {
         let store = app.store();
@@ -286,7 +280,6 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
         }
         id
     };
-    limiter(&app).succeeded("setup");
     start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/")
 }
 
@@ -1007,16 +1000,6 @@ pub async fn submission_file(State(app): State<Shared>, headers: HeaderMap, Path
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_hash_and_verify() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "the dummy hash parses, so unknown names cost a verify");
-    }
 
     #[test]
     fn setup_code_exists_until_a_teacher_does() {

@@ -171,6 +171,8 @@ pub struct Client {
     pub cookies: BTreeMap<String, String>,
     /// The `Origin` header sent with every request, if any.
     pub origin: Option<&'static str>,
+    /// The TCP peer the box's server would record (`ConnectInfo`), if any.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// A response, its body read whole.
@@ -182,8 +184,16 @@ pub struct Resp {
 }
 
 impl Client {
+    /// A client at `ip` (as the box's server would see it).
+    pub fn at(router: Router, ip: &str) -> Client {
+        Client {
+            peer: Some(std::net::SocketAddr::new(ip.parse().expect("an IP address"), 40000)),
+            ..Client::new(router)
+        }
+    }
+
     pub fn new(router: Router) -> Client {
-        Client { router, cookies: BTreeMap::new(), origin: None }
+        Client { router, cookies: BTreeMap::new(), origin: None, peer: None }
     }
 
     pub async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
@@ -194,6 +204,9 @@ impl Client {
         }
         if let Some(o) = self.origin {
             req = req.header(header::ORIGIN, o);
+        }
+        if let Some(peer) = self.peer {
+            req = req.extension(axum::extract::ConnectInfo(peer));
         }
         let resp = self.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
         for v in resp.headers().get_all(header::SET_COOKIE) {
@@ -224,12 +237,16 @@ impl Client {
             self.get("/logout").await;
         }
         let token = self.cookies.get("preau_csrf").cloned().unwrap_or_default();
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        ser.append_pair("csrf", &token);
-        for (k, v) in fields {
-            ser.append_pair(k, v);
-        }
+        // The serializer is not `Send`: finish it before awaiting, so posts can be spawned.
+        let body = {
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            ser.append_pair("csrf", &token);
+            for (k, v) in fields {
+                ser.append_pair(k, v);
+            }
+            ser.finish()
+        };
         let req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(req, Body::from(ser.finish())).await
+        self.send(req, Body::from(body)).await
     }
 }

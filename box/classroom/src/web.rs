@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::context::AppEnv;
 use super::hours;
 use super::html::{Lang, esc, message};
+use super::passwords::{Attempts, Passwords};
 use super::store::{Store, Who};
 
 /// Minutes east of UTC until a teacher's browser says otherwise: France in winter.
@@ -21,13 +21,25 @@ pub const DEFAULT_TZ_MINUTES: i64 = 60;
 
 pub const SESSION_COOKIE: &str = "preau_session";
 pub const CSRF_COOKIE: &str = "preau_csrf";
-/// Sessions last a school day at most.
+/// Sessions last a school day at most (checked on the server, not only by the cookie's
+/// Max-Age).
 pub const SESSION_SECS: i64 = 14 * 3600;
+/// A teacher's session ends after this long without a request (a computer left signed in
+/// in a classroom).
+pub const TEACHER_IDLE_SECS: i64 = 2 * 3600;
 
 pub struct App {
     pub ctx: AppEnv,
     store: Mutex<Store>,
-    pub limiter: Mutex<Limiter>,
+    /// Failed sign-in tries (teachers, pupils, setup code).
+    pub attempts: Mutex<Attempts>,
+    /// The argon2 slots every password check goes through.
+    pub passwords: Arc<Passwords>,
+    /// Last request time of each teacher session, for the idle bound. In memory: after a
+    /// restart the idle clock starts again (the absolute bound still holds).
+    teacher_seen: Mutex<HashMap<String, i64>>,
+    /// Upload quotas and the free-space floor.
+    pub quotas: Quotas,
     /// Seconds added to the system clock (set by a teacher when the box booted without
     /// the time: it has no real-time clock).
     clock_offset: AtomicI64,
@@ -35,12 +47,40 @@ pub struct App {
 
 pub type Shared = Arc<App>;
 
+/// What pupils may store on the card: a curious pupil must not fill it (issue 14: 20
+/// uploads of 8 MiB in 5 s were accepted).
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// Bytes of handed-in files per pupil.
+    pub pupil_bytes: u64,
+    /// Bytes of handed-in files per class.
+    pub class_bytes: u64,
+    /// Uploads are refused when the data folder's file system would keep less free space.
+    pub free_floor_bytes: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        // 64 MiB is eight full-size photos of pages per pupil; 30 pupils fill at most
+        // 1 GiB per class; 512 MiB free keeps room for the records and the system.
+        Quotas { pupil_bytes: 64 << 20, class_bytes: 1 << 30, free_floor_bytes: 512 << 20 }
+    }
+}
+
 impl App {
     pub fn new(ctx: AppEnv, mut store: Store) -> App {
         let packs = ctx.packs.clone();
         store.set_pack_versions(Box::new(move |id| packs.xapi_ref(id)));
         let offset = store.setting("clock_offset").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-        App { ctx, store: Mutex::new(store), limiter: Mutex::new(Limiter::default()), clock_offset: offset.into() }
+        App {
+            ctx,
+            store: Mutex::new(store),
+            attempts: Mutex::new(Attempts::default()),
+            passwords: Arc::new(Passwords::default()),
+            teacher_seen: Mutex::new(HashMap::new()),
+            quotas: Quotas::default(),
+            clock_offset: offset.into(),
+        }
     }
 
     /// The store. A panic while holding the lock leaves SQLite consistent (transactions
@@ -58,8 +98,17 @@ impl App {
         self.clock_offset.load(Ordering::Relaxed)
     }
 
+    /// Sets the clock offset. Sessions are dated by the box's clock, so their times move
+    /// by the same amount: correcting a box that booted without the time must not end
+    /// (or prolong) every session.
     pub fn set_clock_offset(&self, secs: i64) -> Result<(), super::store::Error> {
-        self.store().set_setting("clock_offset", Some(&secs.to_string()))?;
+        let delta = secs - self.clock_offset();
+        {
+            let store = self.store();
+            store.set_setting("clock_offset", Some(&secs.to_string()))?;
+            store.shift_sessions(delta)?;
+        }
+        self.teacher_seen.lock().unwrap_or_else(|e| e.into_inner()).values_mut().for_each(|t| *t += delta);
         self.clock_offset.store(secs, Ordering::Relaxed);
         Ok(())
     }
@@ -79,13 +128,44 @@ impl App {
         }
     }
 
+    /// The sign-in limiter. A panic while holding it leaves counts that only err on the
+    /// safe side, so a poisoned lock is taken over.
+    pub fn attempts(&self) -> MutexGuard<'_, Attempts> {
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tests: moves a teacher session's last request `secs` into the past.
+    #[cfg(test)]
+    pub fn backdate_teacher_activity(&self, token: &str, secs: i64) {
+        if let Some(t) = self.teacher_seen.lock().unwrap().get_mut(token) {
+            *t -= secs;
+        }
+    }
+
     /// Who is signed in on this request, if anyone.
     pub fn who(&self, headers: &HeaderMap) -> Option<Who> {
         let token = cookie(headers, SESSION_COOKIE)?;
         if !is_token(token) {
             return None;
         }
-        self.store().session(token).ok().flatten()
+        let now = self.now();
+        let who = self.store().live_session(token, now, SESSION_SECS).ok().flatten()?;
+        if let Who::Teacher(_) = who {
+            let mut seen = self.teacher_seen.lock().unwrap_or_else(|e| e.into_inner());
+            let last = *seen.get(token).unwrap_or(&now);
+            if now - last >= TEACHER_IDLE_SECS {
+                seen.remove(token);
+                drop(seen);
+                let _ = self.store().delete_session(token);
+                return None;
+            }
+            if seen.len() >= 10_000 && !seen.contains_key(token) {
+                // Entries of sessions that ended without a request: idle long enough.
+                seen.retain(|_, t| now - *t < TEACHER_IDLE_SECS);
+            }
+            seen.insert(token.to_string(), now);
+        }
+        Some(who)
     }
 }
 
@@ -124,8 +204,41 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> Str
     format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}")
 }
 
-/// Double-submit CSRF token: a random cookie that forms repeat in a hidden field. A page
-/// from another origin can neither read the cookie nor make the browser send it.
+/// The key of the CSRF tokens' MAC, drawn at each start: tokens issued before a restart
+/// stop working (the page offers a fresh one, the form is sent again).
+fn csrf_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        getrandom::fill(&mut k).expect("the OS random source works");
+        k
+    })
+}
+
+fn csrf_mac(nonce: &str) -> String {
+    hex::encode(&blake3::keyed_hash(csrf_key(), nonce.as_bytes()).as_bytes()[..16])
+}
+
+/// A CSRF token this box issued: 32 random hex digits and their MAC (32 hex digits).
+pub fn new_csrf_token() -> String {
+    let nonce = random_token();
+    let mac = csrf_mac(&nonce);
+    nonce + &mac
+}
+
+/// Whether `s` is a token this box issued (since its last start).
+fn is_csrf_token(s: &str) -> bool {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let mac = csrf_mac(&s[..32]);
+    mac.bytes().zip(s[32..].bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Double-submit CSRF token: a cookie that forms repeat in a hidden field. A page from
+/// another origin can neither read the cookie nor make the browser send it; and since the
+/// token carries the box's MAC, a visitor cannot make one up (any 32 hex digits sent as
+/// both cookie and field used to pass, so a script could post anonymous forms at will).
 pub struct Csrf {
     pub token: String,
     new: bool,
@@ -133,9 +246,9 @@ pub struct Csrf {
 
 impl Csrf {
     pub fn from_headers(headers: &HeaderMap) -> Csrf {
-        match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+        match cookie(headers, CSRF_COOKIE).filter(|t| is_csrf_token(t)) {
             Some(t) => Csrf { token: t.to_string(), new: false },
-            None => Csrf { token: random_token(), new: true },
+            None => Csrf { token: new_csrf_token(), new: true },
         }
     }
 
@@ -212,7 +325,7 @@ pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
 /// Compares the submitted token with the cookie.
 pub fn check_token(headers: &HeaderMap, submitted: Option<&str>) -> Result<(), ()> {
     match (cookie(headers, CSRF_COOKIE), submitted) {
-        (Some(c), Some(s)) if is_token(c) && c.len() == s.len() => {
+        (Some(c), Some(s)) if is_csrf_token(c) && c.len() == s.len() => {
             // Constant-time comparison: no early exit on the first differing byte.
             let diff = c.bytes().zip(s.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 { Ok(()) } else { Err(()) }
@@ -305,46 +418,6 @@ pub fn internal(lang: Lang, e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// Failed sign-in attempts, per key (a teacher name, a pupil id). After
-/// [`Limiter::FREE_FAILURES`] failures the key is locked, twice as long each time.
-#[derive(Default)]
-pub struct Limiter {
-    keys: HashMap<String, (u32, Option<Instant>)>,
-}
-
-impl Limiter {
-    pub const FREE_FAILURES: u32 = 5;
-    const MAX_KEYS: usize = 10_000;
-
-    /// `Err(seconds)` while the key is locked.
-    pub fn check(&mut self, key: &str) -> Result<(), u64> {
-        if let Some((_, Some(until))) = self.keys.get(key) {
-            let now = Instant::now();
-            if *until > now {
-                return Err((*until - now).as_secs() + 1);
-            }
-        }
-        Ok(())
-    }
-
-    pub fn failed(&mut self, key: &str) {
-        if self.keys.len() >= Self::MAX_KEYS && !self.keys.contains_key(key) {
-            let now = Instant::now();
-            self.keys.retain(|_, (_, until)| until.is_some_and(|u| u > now));
-        }
-        let entry = self.keys.entry(key.to_string()).or_insert((0, None));
-        entry.0 += 1;
-        if entry.0 >= Self::FREE_FAILURES {
-            let exp = (entry.0 - Self::FREE_FAILURES).min(4);
-            entry.1 = Some(Instant::now() + Duration::from_secs(60 << exp));
-        }
-    }
-
-    pub fn succeeded(&mut self, key: &str) {
-        self.keys.remove(key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,10 +443,14 @@ mod tests {
 
     #[test]
     fn csrf_token_must_match_the_cookie() {
-        let tok = "0123456789abcdef0123456789abcdef";
-        let h = headers(&[("host", "b"), ("cookie", "x=1; preau_csrf=0123456789abcdef0123456789abcdef")]);
+        let tok = new_csrf_token();
+        let tok = tok.as_str();
+        let mut h = headers(&[("host", "b")]);
+        h.append("cookie", HeaderValue::from_str(&format!("x=1; preau_csrf={tok}")).unwrap());
         assert!(check_token(&h, Some(tok)).is_ok());
-        assert!(check_token(&h, Some("0123456789abcdef0123456789abcdee")).is_err());
+        let mut other = tok.to_string();
+        other.replace_range(63.., if tok.ends_with('0') { "1" } else { "0" });
+        assert!(check_token(&h, Some(&other)).is_err());
         assert!(check_token(&h, None).is_err());
         assert!(check_token(&headers(&[]), Some(tok)).is_err(), "no cookie");
         let body = format!("csrf={tok}&name=a");
@@ -389,17 +466,14 @@ mod tests {
     }
 
     #[test]
-    fn limiter_locks_after_repeated_failures() {
-        let mut l = Limiter::default();
-        for _ in 0..Limiter::FREE_FAILURES - 1 {
-            l.failed("t:prof");
-            assert!(l.check("t:prof").is_ok());
+    fn csrf_tokens_the_box_did_not_issue_are_refused() {
+        // The flood of issue 14 sent the same made-up value as cookie and field.
+        for made_up in ["0123456789abcdef0123456789abcdef", &"ab".repeat(32)] {
+            let mut h = headers(&[("host", "b")]);
+            h.append("cookie", HeaderValue::from_str(&format!("preau_csrf={made_up}")).unwrap());
+            assert!(check_token(&h, Some(made_up)).is_err(), "{made_up}");
+            assert!(Csrf::from_headers(&h).cookie().is_some(), "a made-up cookie is replaced");
         }
-        l.failed("t:prof");
-        assert!(l.check("t:prof").is_err());
-        assert!(l.check("t:other").is_ok());
-        l.succeeded("t:prof");
-        assert!(l.check("t:prof").is_ok());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! `axum::serve` sets no timer, so one slow client could hold a connection forever. Here
 //! every connection gets: a header read timeout (which also bounds keep-alive idle time),
-//! a permit from a fixed connection cap (over the cap: a quick 503 and close), a request
+//! a permit from a fixed connection cap and a smaller one per client address (over
+//! either: a quick 503 and close, so one machine cannot take every connection), a request
 //! count after which keep-alive ends, a hard body size limit and a handler timeout.
 //! Shutdown stops accepting, lets requests in flight finish for a grace period, then
 //! returns.
@@ -11,11 +12,12 @@ pub mod captive;
 pub mod headers;
 pub mod routes;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -41,6 +43,43 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
+/// Open connections per client address, bounded.
+struct PerClient {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted for its client; dropping it gives the place back.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn take(table: &Arc<PerClient>, ip: IpAddr) -> Option<ClientSlot> {
+        let mut open = table.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= table.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { table: table.clone(), ip })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                // The map holds only clients with open connections: bounded by the cap.
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Largest request head (start line and headers) accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Read buffer per connection: bounds memory per idle connection.
@@ -59,6 +98,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient { max: limits.max_connections_per_client, open: Mutex::new(HashMap::new()) });
     let limits = Arc::new(limits);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -83,6 +123,12 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        // The client's share first: a client over its share does not use up a global permit.
+        let Some(slot) = PerClient::take(&per_client, peer.ip()) else {
+            metrics.connections_refused.fetch_add(1, Relaxed);
+            tokio::spawn(refuse(stream));
+            continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics.connections_refused.fetch_add(1, Relaxed);
@@ -112,6 +158,7 @@ pub async fn serve(
             }
             metrics.connections_open.fetch_sub(1, Relaxed);
             drop(permit);
+            drop(slot);
         });
     }
     drop(listener);
@@ -121,6 +168,26 @@ pub async fn serve(
         () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("connections still open after the grace period; closing them"),
     }
     Ok(())
+}
+
+/// Whether the request's `Host` names this box: its host name, `NAME.local`, `localhost`,
+/// a loopback address or the address the connection came in on (any port).
+fn own_host(headers: &http::HeaderMap, hostname: &str, local: IpAddr) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let host = host.trim().to_ascii_lowercase();
+    // Strip the port: `[v6]:port`, `v4:port` or `name:port`.
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':')
+            .map_or(host.as_str(), |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { "" })
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return ip.is_loopback() || ip == local || ip.to_canonical() == local.to_canonical();
+    }
+    let own = hostname.to_ascii_lowercase();
+    name == own || name.strip_suffix(".local") == Some(own.as_str()) || name == "localhost"
 }
 
 /// Answers a connection over the cap with a short 503 and closes it, without reading.
@@ -154,7 +221,15 @@ impl ConnService {
             .then(|| (req.method().clone(), req.uri().path().to_string(), std::time::Instant::now()));
         let declared =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        let mut resp = if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
+        let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let mut resp = if changes_state && !own_host(req.headers(), &self.limits.hostname, self.info.local.ip()) {
+            // DNS rebinding: a page on evil.example whose name now points at the box would
+            // pass an Origin-equals-Host check. State changes answer only the box's names.
+            plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "Nom d'hôte inconnu de cette boîte. Unknown host name for this box.\n",
+            )
+        } else if declared.is_some_and(|len| len > self.limits.max_body_bytes) {
             self.metrics.bodies_too_large.fetch_add(1, Relaxed);
             plain(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop gros. Request body too large.\n")
         } else {
@@ -168,6 +243,9 @@ impl ConnService {
                     .await
             } else {
                 parts.extensions.insert(self.info);
+                // The peer in axum's own type too: the classroom app (which does not know
+                // the box's types) limits sign-in tries per client with it.
+                parts.extensions.insert(axum::extract::ConnectInfo(self.info.peer));
                 let body = if body.is_end_stream() {
                     // A GET: nothing to limit, and an empty body costs no allocation.
                     Body::empty()
@@ -234,5 +312,38 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(h: &str) -> http::HeaderMap {
+        let mut m = http::HeaderMap::new();
+        m.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+        m
+    }
+
+    #[test]
+    fn only_the_box_names_are_its_own() {
+        let local: IpAddr = "192.168.4.1".parse().unwrap();
+        for ok in [
+            "preau",
+            "preau:8080",
+            "PREAU.local",
+            "preau.local.",
+            "localhost:80",
+            "127.0.0.1:9",
+            "[::1]:80",
+            "192.168.4.1",
+        ] {
+            assert!(own_host(&host(ok), "preau", local), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:8080", "preau.evil.example", "192.168.4.2", "preau:x", "[::2]"] {
+            assert!(!own_host(&host(bad), "preau", local), "{bad}");
+        }
+        assert!(!own_host(&http::HeaderMap::new(), "preau", local), "no Host");
+        assert!(own_host(&host("ecole-b.local"), "ecole-b", local));
     }
 }

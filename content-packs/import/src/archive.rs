@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ImportLimits;
 use crate::error::{ImportError, Result};
@@ -36,11 +38,43 @@ impl Archive {
     }
 }
 
+/// Decompressed bytes allowed per compressed byte read, once [`RATIO_FLOOR`] bytes came
+/// out. Real Moodle backups are compressed media (about 1:1) and XML (10-30:1); gzip
+/// and deflate top out near 1030:1, which is what bombs use.
+const MAX_RATIO: u64 = 200;
+/// Below this many decompressed bytes the ratio is not checked (small, very regular
+/// files compress well).
+const RATIO_FLOOR: u64 = 8 * 1024 * 1024;
+/// Bytes copied at a time from a member, so a bomb is seen before memory grows.
+const CHUNK: usize = 64 * 1024;
+
+/// Counts the compressed bytes read from the archive file, for the ratio check.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Counting<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 /// Counts what has been accepted so far against the limits.
 struct Budget<'a> {
     limits: &'a ImportLimits,
     entries: u64,
     total: u64,
+    /// Compressed bytes read so far (`None`: not compressed, or not counted).
+    compressed: Option<Arc<AtomicU64>>,
 }
 
 impl Budget<'_> {
@@ -67,10 +101,32 @@ impl Budget<'_> {
         let left = self.limits.max_total_bytes.saturating_sub(self.total);
         let cap = per_file.min(left);
         let mut buf = Vec::new();
-        reader
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut buf)
-            .map_err(|e| ImportError::corrupt(format!("archive member {name:?}"), e))?;
+        let mut reader = reader.take(cap.saturating_add(1));
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ImportError::corrupt(format!("archive member {name:?}"), e)),
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            // A bomb is refused while its output is still small: memory stays bounded by
+            // the floor, not by the archive's claimed sizes or the total limit.
+            let out = self.total + buf.len() as u64;
+            if let Some(read) = &self.compressed
+                && out > RATIO_FLOOR
+                && out / read.load(Ordering::Relaxed).max(1) > MAX_RATIO
+            {
+                return Err(ImportError::limit(
+                    "compression ratio",
+                    format!(
+                        "{out} bytes out of {} compressed bytes, more than {MAX_RATIO} to 1 (zip or tar bomb?)",
+                        read.load(Ordering::Relaxed)
+                    ),
+                ));
+            }
+        }
         if buf.len() as u64 > cap {
             return Err(if cap == per_file {
                 ImportError::limit(format!("size of {name:?}"), format!("more than {per_file} bytes"))
@@ -111,12 +167,18 @@ fn normalise(name: &str) -> String {
 /// Reads a gzip-compressed tar (Moodle 2.6+ `.mbz`).
 pub fn read_tar_gz(path: &Path, limits: &ImportLimits) -> Result<Archive> {
     let file = std::fs::File::open(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
-    read_tar(flate2::read::GzDecoder::new(std::io::BufReader::new(file)), limits)
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = Counting { inner: file, read: read.clone() };
+    read_tar_counted(flate2::read::GzDecoder::new(std::io::BufReader::new(counted)), limits, Some(read))
 }
 
 pub fn read_tar(reader: impl Read, limits: &ImportLimits) -> Result<Archive> {
+    read_tar_counted(reader, limits, None)
+}
+
+fn read_tar_counted(reader: impl Read, limits: &ImportLimits, compressed: Option<Arc<AtomicU64>>) -> Result<Archive> {
     let mut archive = tar::Archive::new(reader);
-    let mut budget = Budget { limits, entries: 0, total: 0 };
+    let mut budget = Budget { limits, entries: 0, total: 0, compressed };
     let mut out = Archive::default();
     let entries = archive.entries().map_err(|e| ImportError::corrupt("tar archive", e))?;
     for entry in entries {
@@ -148,15 +210,17 @@ pub fn read_tar(reader: impl Read, limits: &ImportLimits) -> Result<Archive> {
 /// Reads a ZIP archive (Moodle before 2.6 and some re-zipped backups).
 pub fn read_zip(path: &Path, limits: &ImportLimits) -> Result<Archive> {
     let file = std::fs::File::open(path).map_err(|source| ImportError::Io { path: path.into(), source })?;
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = Counting { inner: file, read: read.clone() };
     let mut zip =
-        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
+        zip::ZipArchive::new(std::io::BufReader::new(counted)).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
     if zip.len() as u64 > limits.max_entries {
         return Err(ImportError::limit(
             "archive entry count",
             format!("{} entries, more than {}", zip.len(), limits.max_entries),
         ));
     }
-    let mut budget = Budget { limits, entries: 0, total: 0 };
+    let mut budget = Budget { limits, entries: 0, total: 0, compressed: Some(read) };
     let mut out = Archive::default();
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| ImportError::corrupt("ZIP archive", e))?;
@@ -179,7 +243,7 @@ pub fn read_zip(path: &Path, limits: &ImportLimits) -> Result<Archive> {
 
 /// Reads an extracted backup folder. Symbolic links are refused, like in archives.
 pub fn read_folder(root: &Path, limits: &ImportLimits) -> Result<Archive> {
-    let mut budget = Budget { limits, entries: 0, total: 0 };
+    let mut budget = Budget { limits, entries: 0, total: 0, compressed: None };
     let mut out = Archive::default();
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {

@@ -375,6 +375,37 @@ impl Store {
         })
     }
 
+    /// The session of `token` if it is younger than `max_age` seconds at `now`; an older
+    /// one is deleted (a stolen or forgotten cookie stops working on the server, whatever
+    /// the browser keeps).
+    pub fn live_session(&self, token: &str, now: i64, max_age: i64) -> Result<Option<Who>> {
+        let row: Option<(Option<i64>, Option<i64>, i64)> = self
+            .conn
+            .query_row("SELECT pupil_id, teacher_id, created FROM sessions WHERE token = ?1", [token], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        Ok(match row {
+            Some((_, _, created)) if now - created >= max_age || created > now + 300 => {
+                self.delete_session(token)?;
+                None
+            }
+            Some((Some(p), None, _)) => Some(Who::Pupil(p)),
+            Some((None, Some(t), _)) => Some(Who::Teacher(t)),
+            _ => None,
+        })
+    }
+
+    /// Moves every session's start by `delta` seconds (the box's clock was corrected).
+    pub fn shift_sessions(&self, delta: i64) -> Result<usize> {
+        self.conn.execute("UPDATE sessions SET created = created + ?1", [delta])
+    }
+
+    /// Ends every session but `keep` (a teacher's "sign out every device").
+    pub fn delete_sessions_except(&self, keep: Option<&str>) -> Result<usize> {
+        self.conn.execute("DELETE FROM sessions WHERE token IS NOT ?1", [keep])
+    }
+
     pub fn delete_session(&self, token: &str) -> Result<()> {
         self.conn.execute("DELETE FROM sessions WHERE token = ?1", [token])?;
         Ok(())
@@ -624,6 +655,22 @@ impl Store {
     // ---- assignments ----
 
     #[allow(clippy::too_many_arguments)]
+    /// Bytes of files handed in by this pupil, and by their whole class.
+    pub fn upload_bytes(&self, pupil_id: i64) -> Result<(u64, u64)> {
+        let pupil: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(file)), 0) FROM submissions WHERE pupil_id = ?1",
+            [pupil_id],
+            |r| r.get(0),
+        )?;
+        let class: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(s.file)), 0) FROM submissions s JOIN pupils p ON p.id = s.pupil_id
+             WHERE p.class_id = (SELECT class_id FROM pupils WHERE id = ?1)",
+            [pupil_id],
+            |r| r.get(0),
+        )?;
+        Ok((pupil.max(0) as u64, class.max(0) as u64))
+    }
+
     pub fn save_submission(
         &mut self,
         pupil_id: i64,

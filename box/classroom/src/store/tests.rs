@@ -155,6 +155,24 @@ fn sessions_keep_roles_apart() {
 }
 
 #[test]
+fn old_sessions_are_refused_and_deleted() {
+    let (_d, s) = store();
+    let c = s.create_class("A").unwrap();
+    let p = s.create_pupil(c, "Jo").unwrap();
+    let day = 24 * 3600;
+    // A pupil session dated 30 days back (issue 14: it still worked).
+    s.create_session(Who::Pupil(p), "old", 1_000_000).unwrap();
+    s.create_session(Who::Pupil(p), "new", 1_000_000 + 30 * day - 60).unwrap();
+    assert_eq!(s.live_session("old", 1_000_000 + 30 * day, 14 * 3600).unwrap(), None);
+    assert_eq!(s.session("old").unwrap(), None, "deleted, not just refused");
+    assert_eq!(s.live_session("new", 1_000_000 + 30 * day, 14 * 3600).unwrap(), Some(Who::Pupil(p)));
+    assert_eq!(s.delete_sessions_except(Some("new")).unwrap(), 0);
+    s.create_session(Who::Pupil(p), "other", 1).unwrap();
+    assert_eq!(s.delete_sessions_except(Some("new")).unwrap(), 1);
+    assert_eq!(s.delete_sessions_except(None).unwrap(), 1);
+}
+
+#[test]
 fn export_contains_the_pupils_work() {
     let (_d, mut s) = store();
     let c = s.create_class("A").unwrap();
