@@ -376,12 +376,7 @@ fn merge(earlier: Option<PullSummary>, mut later: PullSummary) -> PullSummary {
 
 /// Pushes the outbox after a round of pulls; its outcome is kept in the learner
 /// database (the admin page reads it there), so the pull status is left as it is.
-fn push_upstream(
-    job: &crate::upstream::UpstreamJob,
-    last_sync: String,
-    status: &Mutex<AutoStatus>,
-    stop: &Signal,
-) {
+fn push_upstream(job: &crate::upstream::UpstreamJob, last_sync: String, status: &Mutex<AutoStatus>, stop: &Signal) {
     set(status, |s| s.state = "pushing".into());
     let wait = |d: Duration| sleep(stop, d.as_secs().max(1));
     if let Err(e) = crate::upstream::run_job(job, Some(last_sync), &|_, _| {}, &wait) {
@@ -389,12 +384,7 @@ fn push_upstream(
     }
 }
 
-fn run(
-    cfg: &AutoConfig,
-    upstream: Option<&crate::upstream::UpstreamJob>,
-    status: &Mutex<AutoStatus>,
-    stop: &Signal,
-) {
+fn run(cfg: &AutoConfig, upstream: Option<&crate::upstream::UpstreamJob>, status: &Mutex<AutoStatus>, stop: &Signal) {
     let mut failures = 0u32;
     loop {
         let wait = match decide(now_unix(), cfg.utc_offset_minutes, cfg.hours) {

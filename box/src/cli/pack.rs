@@ -212,7 +212,8 @@ fn build(a: BuildArgs) -> Result<()> {
 /// `super::source::read_source`, except that a site project is built with its own generator
 /// (`preau-sitegen`: publisher side only; the box never runs it).
 fn read_site_source(a: &BuildArgs) -> Result<preau_import::Imported> {
-    let mut opts = preau_sitegen::Options::new(a.outside.cache.clone().unwrap_or_else(preau_sitegen::default_cache_dir));
+    let mut opts =
+        preau_sitegen::Options::new(a.outside.cache.clone().unwrap_or_else(preau_sitegen::default_cache_dir));
     opts.import.git_ref = a.git_ref.clone();
     opts.import.limits.max_file_bytes = a.max_file_size;
     opts.generator = !a.no_generator;
