@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use preau_classroom::{AppEnv, InstallError, PackInfo, PackSource, UpstreamInfo};
+use preau_classroom::{AppEnv, InstallError, PackInfo, PackRef, PackSource};
 
 use crate::config::Config;
 use crate::packs::Library;
@@ -38,12 +38,8 @@ pub fn classroom_env(
             trusted_keys: config.sync.trusted_keys.clone(),
         }),
         sync_status,
-        upstream: crate::cli::upstream::job(config, data_dir, box_id).map(|j| UpstreamInfo {
-            lrs: config.upstream.lrs.clone().unwrap_or_default(),
-            publish: j.push.publish,
-            keep_days: j.push.keep_days,
-            max_outbox: j.push.max_outbox,
-        }),
+        // `preau serve` fills it from `[upstream]` (`cli::upstream::upstream_info`).
+        upstream: None,
     }
 }
 
@@ -70,6 +66,14 @@ pub struct LibraryPacks {
 }
 
 impl PackSource for LibraryPacks {
+    fn xapi_ref(&self, pack: &str) -> Option<PackRef> {
+        self.library.get(pack).map(|p| PackRef {
+            version: p.manifest.version,
+            kind: p.manifest.meta.kind.clone(),
+            source_url: p.manifest.meta.source_url.clone(),
+        })
+    }
+
     fn list(&self) -> Vec<PackInfo> {
         self.library
             .list()

@@ -24,7 +24,6 @@ use serde_json::Value;
 
 const USER: &str = "preau-box";
 const HOME: &str = "https://preau.example.org/";
-const CSRF: &str = "fedcba9876543210fedcba9876543210";
 const HEALTH_VERB: &str = "urn:preau:xapi:verb:reported-health";
 
 fn venv() -> Option<PathBuf> {
@@ -173,11 +172,12 @@ impl Lrs {
 }
 
 /// One HTTP/1.1 request to the box with a pupil's session.
-fn box_http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> (u16, String, String) {
+/// `csrf`: the token the server issued (CSRF tokens carry its MAC), empty before the first page.
+fn box_http(addr: SocketAddr, token: &str, csrf: &str, method: &str, path: &str, body: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: preau_session={token}; preau_csrf={CSRF}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: preau_session={token}; preau_csrf={csrf}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -200,14 +200,19 @@ fn pupils_answer(data: &Path, tokens: &[String], attempts: usize, tag: &str) {
     let server = common::Server::start_in(data, "");
     let quiz = format!("/packs/{}/_quiz/quiz-1", testkit::DEMO);
     for (p, token) in tokens.iter().enumerate() {
+        let mut csrf = String::new();
         for i in 0..attempts {
-            let (st, _, page) = box_http(server.addr, token, "GET", &quiz, "");
+            let (st, _, page) = box_http(server.addr, token, &csrf, "GET", &quiz, "");
             assert_eq!(st, 200, "{page}");
+            // The page repeats the token in its form (a new one after each restart).
+            if let Some(t) = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()) {
+                csrf = t.to_string();
+            }
             let n = page.split("name=\"n\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
             let body = format!(
-                "csrf={CSRF}&n={n}&q0=1&q1=true&q2=secret-short-{tag}-{p}-{i}&q3=12&q4=secret-essay-{tag}-{p}-{i}"
+                "csrf={csrf}&n={n}&q0=1&q1=true&q2=secret-short-{tag}-{p}-{i}&q3=12&q4=secret-essay-{tag}-{p}-{i}"
             );
-            let (st, loc, page) = box_http(server.addr, token, "POST", &quiz, &body);
+            let (st, loc, page) = box_http(server.addr, token, &csrf, "POST", &quiz, &body);
             assert_eq!(st, 303, "{page}");
             assert!(loc.contains("/pupil/attempt/"));
         }
@@ -441,7 +446,9 @@ fn the_outbox_reaches_a_real_lrs_exactly_once_through_cuts_and_kills() {
         for (i, name) in ["Léa Dupont", "Noé Martin", "Zoé Petit"].iter().enumerate() {
             let p = store.create_pupil(class, name).unwrap();
             let token = format!("{i:02}23456789abcdef0123456789abcdef");
-            store.create_session(Who::Pupil(p), &token, i64::MAX / 2).unwrap();
+            // Sessions expire on the server (a school day): start this one now.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            store.create_session(Who::Pupil(p), &token, now).unwrap();
             uuids.insert(store.pupil(p).unwrap().unwrap().uuid);
             tokens.push(token);
         }

@@ -47,6 +47,7 @@ pub use assign::UPLOAD_LIMIT;
 pub use context::{AppEnv, InstallError, PackInfo, PackSource, UpstreamInfo};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
+pub use xapi::PackRef;
 
 /// Form bodies are small; only assignment uploads are larger.
 pub const FORM_LIMIT: usize = 64 * 1024;

@@ -59,8 +59,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let auto_sync = start_auto_sync(&config, &data_dir, &trusted, &box_id)?;
     let limits = config.limits();
     let metrics = Arc::new(Metrics::default());
-    let env =
+    let mut env =
         wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
+    env.upstream = super::upstream::upstream_info(&config, &data_dir, &box_id);
     let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
     serving.school_key = config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
     let (router, serving) = wiring::router(env.clone(), serving);

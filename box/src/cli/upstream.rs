@@ -148,3 +148,13 @@ fn push(a: PushArgs) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// What the admin page shows of `[upstream]` (never the password), if the box pushes.
+pub fn upstream_info(config: &Config, data_dir: &Path, box_id: &str) -> Option<preau_classroom::UpstreamInfo> {
+    job(config, data_dir, box_id).map(|j| preau_classroom::UpstreamInfo {
+        lrs: config.upstream.lrs.clone().unwrap_or_default(),
+        publish: j.push.publish,
+        keep_days: j.push.keep_days,
+        max_outbox: j.push.max_outbox,
+    })
+}
