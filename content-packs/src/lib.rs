@@ -73,6 +73,13 @@ pub enum Error {
     BadSource { path: PathBuf, why: String },
     #[error("no pack with id {0:?} in this repository")]
     NoSuchPack(String),
+    /// Signed metadata older than what the box already holds: a replayed catalog of the
+    /// same repository, or an older version of an installed pack. A variant of its own
+    /// so that the teacher's page can say it in French.
+    #[error(
+        "refusing {what} from {from}: version {offered} is older than version {installed} already seen (a rollback attack, or a stale copy)"
+    )]
+    Rollback { what: String, from: String, offered: u64, installed: u64 },
     #[error("{0}")]
     Other(String),
 }
