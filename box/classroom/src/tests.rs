@@ -248,6 +248,13 @@ async fn assignment_text_and_file_are_stored_and_bounded() {
     let r = t.post(&format!("/teacher/submission/{}/mark", subs[0].id), &[("mark", "15"), ("comment", "Bien")]).await;
     assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
     assert_eq!(f.app.store().submissions(Some(alice)).unwrap()[0].mark, Some(15.0));
+    // The pupil's home: the assignment is handed in with its mark, and counts as done;
+    // the forum (needs the Moodle server) is shown as such and not counted.
+    let progress = p.get("/pupil/").await;
+    assert!(progress.body.contains("rendu, noté 15"), "{}", progress.body);
+    assert!(progress.body.contains("Activités terminées : 1 / 3"), "{}", progress.body);
+    assert!(progress.body.contains("non disponible hors ligne"), "{}", progress.body);
+    assert!(!progress.body.contains("Forum</a> <small>(à faire)"), "{}", progress.body);
 }
 
 #[tokio::test]
