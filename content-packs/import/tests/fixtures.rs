@@ -328,7 +328,7 @@ fn zim_files_become_packs() {
 #[test]
 fn course_pages_show_only_sections_with_content() {
     // Moodle hides empty sections from pupils; so does the course page.
-    let mut hidden = 0;
+    let (mut hidden, mut images) = (0, 0);
     for name in [
         "teluq-inf6450-fr-moodle41.mbz",
         "quiz_archiver-referencequiz-moodle41.mbz",
@@ -345,6 +345,15 @@ fn course_pages_show_only_sections_with_content() {
         let page = text(&imp, "index.html");
         let shown = page.matches("<section class=\"section\">").count();
         assert_eq!(shown, outline.sections.len() - empty, "{name}: {} sections, {empty} empty", outline.sections.len());
+        // Images of the summaries are files of the pack (served by the box).
+        for src in page.split("src=\"").skip(1).filter_map(|r| r.split('"').next()) {
+            if src.starts_with("http") || src.starts_with("data:") {
+                continue;
+            }
+            images += 1;
+            let path = src.replace("%20", " ");
+            assert!(has(&imp, &path) || has(&imp, src), "{name}: index.html shows {src}, not in the pack");
+        }
         for s in outline.sections.iter().filter(|s| !s.activities.is_empty()) {
             assert!(
                 page.contains(&format!("<h2>{}</h2>", s.title.replace('&', "&amp;").replace('<', "&lt;")))
@@ -354,6 +363,6 @@ fn course_pages_show_only_sections_with_content() {
             );
         }
     }
-    eprintln!("{hidden} empty section(s) hidden");
+    eprintln!("{hidden} empty section(s) hidden, {images} image(s) on course pages");
     assert!(hidden > 0, "the fixtures have empty sections: the check must have something to hide");
 }
