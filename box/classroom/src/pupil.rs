@@ -458,13 +458,13 @@ pub async fn progress(
                 // what needs the Moodle server is neither to do nor counted.
                 let state_text;
                 let (mark, state) = if !a.available_offline {
-                    (
-                        "⊘",
-                        lang.t(
-                            "non disponible hors ligne : nécessite le serveur Moodle",
-                            "not available offline: needs the Moodle server",
-                        ),
-                    )
+                    state_text = match lang {
+                        Lang::Fr => {
+                            format!("non disponible hors ligne : {}", preau_pack::course::offline_reason_fr(&a.kind))
+                        }
+                        Lang::En => "not available offline: needs the Moodle server".to_string(),
+                    };
+                    ("⊘", state_text.as_str())
                 } else if let Some(marked) = handed_in(&pack.id, &a.path) {
                     state_text = match marked {
                         Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), fmt_mark(m)),
