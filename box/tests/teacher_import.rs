@@ -1,7 +1,7 @@
 //! A teacher adds a course without a command line: a real `preau serve` on 127.0.0.1,
 //! a signed-in teacher, and multipart uploads sent as a browser sends them (session
 //! and CSRF cookies, the CSRF field first, `Origin`). Each fixture Moodle backup and a
-//! GIFT file are imported, signed with the box's own key, installed and shown to pupils;
+//! GIFT file are uploaded, another GIFT file is picked by path (a USB stick); each is imported, signed with the box's own key, installed and shown to pupils;
 //! the report page is French. Too large and full-card uploads are refused before a byte
 //! is stored; two repositories signed by one key both install from the admin page and
 //! an older copy of one is refused in French.
@@ -138,13 +138,19 @@ fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
     let mut ids = Vec::new();
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        // A neutral name: the kind is found from the content, not the name.
-        let r = t.upload("cours", &bytes);
+        // Backups under a neutral name (the kind is found from the content, not the
+        // name); the GIFT file under its own name, which gives its title.
+        let is_gift = f.extension().is_some_and(|e| e == "gift");
+        let name = if is_gift { f.file_name().unwrap().to_str().unwrap() } else { "cours" };
+        let r = t.upload(name, &bytes);
         let html = r.text();
         assert_eq!(r.status, 200, "{}: {html}", f.display());
         assert!(html.contains("Rapport d'import") && html.contains("Cours installé"), "{html}");
         assert!(html.contains("<html lang=\"fr\""), "the page is French");
         let id = pack_of(&html);
+        if is_gift {
+            assert!(html.contains("« uclouvain-louv23x-module2-fr »"), "{html}");
+        }
         // The pupil's catalog lists it and its start page is served.
         let api = server.get("/api/packs").text();
         assert!(api.contains(&format!("\"{id}\"")), "{id} missing from {api}");
@@ -164,6 +170,14 @@ fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
     assert_eq!(again.status, 200, "{}", again.text());
     assert_eq!(pack_of(&again.text()), ids[0]);
     assert!(again.text().contains("version 1"), "{}", again.text());
+
+    // A raw course file picked on a USB stick (the folder picker's path): imported in place.
+    let on_stick = fixtures.join("questions/gift/moodle-gift-format-php-examples.gift");
+    let r = t.post_form("/admin/packs/add", &[("other", on_stick.to_str().unwrap())]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Rapport d'import"), "{}", r.text());
+    let id = pack_of(&r.text());
+    assert!(server.get("/api/packs").text().contains(&format!("\"{id}\"")));
 
     // Not a course: a clear refusal, nothing installed, nothing kept.
     let r = t.upload("photo.mbz", b"\x89PNG\r\n\x1a\n not a course at all");

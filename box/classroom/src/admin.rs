@@ -637,15 +637,21 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
     if getrandom::fill(&mut token).is_err() {
         return internal(lang, "no randomness");
     }
-    let path = uploads.join(format!("{}.upload", hex::encode(token)));
+    // One folder per upload, holding the file under its own name: importers take a
+    // question file's title from its name.
+    let folder = uploads.join(hex::encode(token));
     // Removed whatever happens below (a refused upload, a failed import, a panic).
     struct Remove(std::path::PathBuf);
     impl Drop for Remove {
         fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
-    let guard = Remove(path.clone());
+    let guard = Remove(folder.clone());
+    if let Err(e) = std::fs::create_dir(&folder) {
+        return internal(lang, e);
+    }
+    let mut path = folder.join("cours");
     let mut csrf_ok = false;
     let mut got = 0u64;
     loop {
@@ -670,6 +676,7 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
                 if !csrf_ok {
                     break;
                 }
+                path = folder.join(upload_name(field.file_name().unwrap_or("")));
                 let mut out = match tokio::fs::File::create(&path).await {
                     Ok(f) => f,
                     Err(e) => return internal(lang, e),
@@ -715,7 +722,7 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
     let packs = app.ctx.packs.clone();
     // Importing and signing read and compress the whole course: off the async workers.
     let result = tokio::task::spawn_blocking(move || {
-        let r = packs.import_file(&guard.0);
+        let r = packs.import_file(&path);
         drop(guard);
         r
     })
@@ -724,6 +731,17 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
         Ok(r) => import_result(lang, r),
         Err(e) => internal(lang, e),
     }
+}
+
+/// A safe file name from the browser's: letters (accents included), digits, spaces and
+/// `-_.`, at most 100 characters, never hidden; `cours` when nothing is left.
+fn upload_name(browser: &str) -> String {
+    // Some browsers send a whole Windows path.
+    let base = browser.rsplit(['/', '\\']).next().unwrap_or("");
+    let kept: String =
+        base.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')).take(100).collect();
+    let kept = kept.trim_start_matches('.').trim().to_string();
+    if kept.is_empty() { "cours".into() } else { kept }
 }
 
 /// The answer to an import: the report in French, or why it was refused.
