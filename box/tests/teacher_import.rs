@@ -158,6 +158,15 @@ fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
         assert!(page.status == 200 || page.status == 302 || page.status == 301, "{id}: {}", page.status);
         ids.push(id);
     }
+    // Six courses side by side: no import displaced an earlier one.
+    let api = server.get("/api/packs").text();
+    for id in &ids {
+        assert!(api.contains(&format!("\"{id}\"")), "{id} missing from {api}");
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), files.len(), "{ids:?}");
     assert!(uploads_empty(&server.data), "uploads are removed after the import");
     // Signed with the box's own key, which only this box trusts.
     let publisher = std::fs::read_to_string(server.data.join("identity/publisher/key.pub")).unwrap();
