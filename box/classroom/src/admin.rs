@@ -280,26 +280,33 @@ pub async fn page(
     ));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
+    let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
     body.push_str(&format!(
-        r#"<h3>{}</h3><p>{}</p><form method="post" enctype="multipart/form-data" action="/admin/packs/upload">{f}<label>{} <input type="file" name="file" required></label><button>{}</button></form>"#,
+        r#"<h3>{}</h3><p>{}</p><form id="upload-form" data-max="{max}" method="post" enctype="multipart/form-data" action="/admin/packs/upload">{f}<label>{} <input type="file" name="file" required></label><button>{}</button><p id="upload-note" role="status" data-running="{}" data-too-big="{}"></p></form>"#,
         lang.t("Importer un cours depuis cet appareil", "Import a course from this device"),
         lang.t(
             "Une sauvegarde Éléa/Moodle (.mbz), un fichier de questions GIFT ou Moodle XML, une archive (tar) d'un site. La boîte l'importe, le signe avec sa propre clé (connue d'elle seule) et l'installe ; vous voyez ensuite le rapport d'import.",
             "An Éléa/Moodle backup (.mbz), a GIFT or Moodle XML question file, an archive (tar) of a site. The box imports it, signs it with its own key (known to it only) and installs it; you then see the import report."
         ),
         lang.t("Fichier :", "File:"),
-        lang.t("Importer", "Import")
+        lang.t("Importer", "Import"),
+        lang.t(
+            "Envoi et import en cours… Ne fermez pas cette page : le rapport s'affichera ici.",
+            "Uploading and importing… Keep this page open: the report will show here."
+        ),
+        lang.t(
+            "Ce fichier est trop gros pour la place libre sur la carte.",
+            "This file is too large for the free space on the card."
+        )
     ));
-    if let Some(free) = free {
-        body.push_str(&format!(
-            "<p><small>{} {}</small></p>",
-            lang.t(
-                "Taille maximale d'un import (place libre sur la carte) :",
-                "Largest import (free space on the card):"
-            ),
-            human_size(free / 3)
-        ));
-    }
+    body.push_str(&format!(
+        "<p><small>{} {}</small></p>",
+        lang.t(
+            "Taille maximale d'un import (selon la place libre sur la carte) :",
+            "Largest import (from the free space on the card):"
+        ),
+        human_size(max)
+    ));
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
     page.set_cookies.extend(csrf.cookie());
