@@ -39,6 +39,36 @@ pub fn load_or_create(data_dir: &Path) -> Result<String> {
     Ok(id)
 }
 
+/// The box's own local publisher key: it signs the courses a teacher imports on the
+/// admin page, and only this box trusts it (`DATA/sync/state.json` publishers). Made
+/// at first start in `DATA/identity/publisher/` (never baked into an image): the key
+/// files are written in a fresh folder that is then renamed, so a power cut leaves
+/// either no key (made again) or a whole one.
+pub fn publisher_key(data_dir: &Path) -> Result<preau_pack::SecretKey> {
+    let dir = identity_dir(data_dir);
+    let path = dir.join(PUBLISHER_DIR).join("key");
+    if path.exists() {
+        return preau_pack::SecretKey::read_file(&path)
+            .with_context(|| format!("local publisher key {}", path.display()));
+    }
+    let fresh = dir.join(".publisher-new");
+    if fresh.exists() {
+        fs::remove_dir_all(&fresh).with_context(|| format!("cannot remove {}", fresh.display()))?;
+    }
+    fs::create_dir_all(&fresh).with_context(|| format!("cannot create {}", fresh.display()))?;
+    let key = preau_pack::SecretKey::generate();
+    key.write_files(&fresh.join("key")).context("cannot write the local publisher key")?;
+    for f in ["key", "key.pub"] {
+        fs::File::open(fresh.join(f)).and_then(|f| f.sync_all()).context("cannot sync the local publisher key")?;
+    }
+    fs::File::open(&fresh).and_then(|d| d.sync_all()).context("cannot sync the local publisher key")?;
+    fs::rename(&fresh, dir.join(PUBLISHER_DIR)).context("cannot install the local publisher key")?;
+    fs::File::open(&dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(key)
+}
+
+const PUBLISHER_DIR: &str = "publisher";
+
 fn parse(bytes: &[u8]) -> Result<String> {
     let text = std::str::from_utf8(bytes).ok().map(str::trim).unwrap_or("");
     if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
@@ -59,6 +89,16 @@ mod tests {
         assert_eq!(id.len(), 32);
         assert_eq!(load_or_create(a.path()).unwrap(), id);
         assert_ne!(load_or_create(b.path()).unwrap(), id);
+    }
+
+    #[test]
+    fn the_local_publisher_key_is_made_once_per_box() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let k = publisher_key(a.path()).unwrap();
+        assert_eq!(publisher_key(a.path()).unwrap().public(), k.public());
+        assert_ne!(publisher_key(b.path()).unwrap().public(), k.public());
+        assert!(identity_dir(a.path()).join("publisher/key.pub").is_file());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use preau_classroom::{AppEnv, InstallError, PackInfo, PackRef, PackSource};
+use preau_classroom::{AppEnv, ImportSummary, InstallError, PackInfo, PackRef, PackSource};
 
 use crate::config::Config;
 use crate::packs::Library;
@@ -124,6 +124,7 @@ impl PackSource for LibraryPacks {
         // The teacher's explicit "add": packs removed earlier come back.
         let summary = match preau_sync::add_from_folder(folder, &self.data_dir, &keys) {
             Ok(s) => s,
+            Err(e @ preau_sync::Error::Rollback { .. }) => return Err(install_error(e)),
             Err(e) => {
                 // A repository signed by someone the box has never trusted: the teacher
                 // decides (it is their classroom), with the key's fingerprint in front.
@@ -144,10 +145,52 @@ impl PackSource for LibraryPacks {
         ))
     }
 
+    fn import_file(&self, file: &Path) -> Result<ImportSummary, InstallError> {
+        let failed = |e: &dyn std::fmt::Display| InstallError::Failed(e.to_string());
+        // The same importers as `preau pack build`, the kind found from the bytes.
+        let imported = preau_import::import(file, &preau_import::ImportOptions::default())
+            .map_err(|e| InstallError::Failed(format!("Import impossible : {e}")))?;
+        let mut tree = imported.tree;
+        let report = imported.report;
+        let has = |p: &str| tree.files.iter().any(|f| f.path == p || f.path.ends_with(&format!("/{p}")));
+        let mkdocs_unbuilt = has("mkdocs.yml") && !has("site/index.html") && !has("public/index.html");
+        if tree.meta.title.is_empty() {
+            tree.meta.title = tree.meta.id.clone();
+        }
+        let (id, title) = (tree.meta.id.clone(), tree.meta.title.clone());
+        // Built into the box's own publishing repository (`DATA/local/`), signed with
+        // its local key, then installed like any USB stick: preau-sync stays the one
+        // writer of `DATA/repo/`.
+        let key = crate::identity::publisher_key(&self.data_dir).map_err(|e| failed(&format!("{e:#}")))?;
+        let local = self.data_dir.join(LOCAL_REPOSITORY);
+        // Level 9: most of level 19's ratio at a fraction of its time on a Pi.
+        let opts = preau_pack::build::BuildOptions { level: 9, ..Default::default() };
+        let built = preau_pack::build::build(&local, tree, &key, &opts, &mut |_, _| {}).map_err(|e| failed(&e))?;
+        preau_sync::trust_publisher(&self.data_dir, &key.public()).map_err(|e| failed(&e))?;
+        preau_sync::install_from_folder(&local, &self.data_dir, &[key.public()], Some(std::slice::from_ref(&id)))
+            .map_err(install_error)?;
+        self.library.reload().map_err(|e| InstallError::Failed(format!("{e:#}")))?;
+        Ok(ImportSummary { pack: id, title, version: built.version, report: report.to_string(), mkdocs_unbuilt })
+    }
+
     fn remove(&self, pack: &str) -> Result<String, String> {
         // Through preau-sync, the one writer of installed packs (its lock, its switch).
         let s = preau_sync::remove_packs(&self.data_dir, &[pack.to_string()]).map_err(|e| e.to_string())?;
         self.library.reload().map_err(|e| format!("{e:#}"))?;
         Ok(format!("{} Mo libérés / MB freed.", s.gc_bytes.div_ceil(1_000_000)))
+    }
+}
+
+/// The box's own publishing repository: courses a teacher imported, signed with the
+/// local publisher key (`identity::publisher_key`), installed from there.
+pub const LOCAL_REPOSITORY: &str = "local";
+
+/// A sync error as the teacher's page shows it (a rollback has French words of its own).
+fn install_error(e: preau_sync::Error) -> InstallError {
+    match e {
+        preau_sync::Error::Rollback { what, offered, installed, .. } => {
+            InstallError::Rollback { what: what.strip_prefix("pack ").map(str::to_string), offered, installed }
+        }
+        e => InstallError::Failed(e.to_string()),
     }
 }

@@ -53,6 +53,26 @@ pub struct Activity {
     pub available_offline: bool,
 }
 
+/// Why an activity of Moodle module `kind` cannot run on the box, in French, for the
+/// course page and the pupil's home (the same words on both).
+pub fn offline_reason_fr(kind: &str) -> &'static str {
+    match kind {
+        "forum" => "les messages d'un forum s'échangent sur le serveur Moodle",
+        "chat" => "une discussion en direct se tient sur le serveur Moodle",
+        "lti" => "c'est un outil externe (LTI), hébergé hors de la boîte",
+        "bigbluebutton" | "bigbluebuttonbn" => "c'est une classe virtuelle en direct, qui nécessite internet",
+        "feedback" | "choice" | "survey" | "questionnaire" => {
+            "les réponses de la classe sont rassemblées sur le serveur Moodle"
+        }
+        "workshop" => "l'évaluation entre élèves se fait sur le serveur Moodle",
+        "wiki" | "glossary" | "data" => "ce contenu s'écrit à plusieurs sur le serveur Moodle",
+        "h5pactivity" | "hvp" => "une activité H5P a besoin du lecteur H5P de Moodle",
+        "scorm" | "imscp" => "ce paquet interactif a besoin du lecteur de Moodle",
+        "quiz" => "aucune question de ce test ne peut être jouée hors ligne",
+        _ => "cette activité a besoin du serveur Moodle",
+    }
+}
+
 /// What a pupil hands in for an assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {

@@ -38,8 +38,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Signed metadata older than what the box holds (a rollback attack or a stale copy).
-    #[error("refusing the catalog of {from}: {detail} (a rollback attack, or a stale copy)")]
-    Rollback { from: String, detail: String },
+    /// `what` is `the catalog` or `pack ID`; `offered` equal to `installed` means the
+    /// same version number with other contents.
+    #[error("refusing {what} of {from}: {} (a rollback attack, or a stale copy)", rollback_detail(*offered, *installed))]
+    Rollback { what: String, from: String, offered: u64, installed: u64 },
     /// Signed metadata past its expiry, refused from an online server (a frozen mirror).
     #[error("{detail}: refusing it from an online server ({why})")]
     Expired { detail: String, why: String },
@@ -142,5 +144,13 @@ mod tests {
         let f = fingerprint(&key);
         assert_eq!(f.replace(' ', ""), key.to_hex());
         assert!(f.split(' ').all(|g| g.len() == 8), "{f}");
+    }
+}
+
+fn rollback_detail(offered: u64, installed: u64) -> String {
+    if offered < installed {
+        format!("version {offered} is older than the installed version {installed}")
+    } else {
+        format!("it differs from what this box already has but has the same version {installed}")
     }
 }

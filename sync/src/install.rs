@@ -83,6 +83,28 @@ fn install(
     };
     let s = pull(&source, data_dir, &opts)?;
     if let Some((id, why)) = s.incomplete.first() {
+        // An older version of an installed pack: its own error, so that a teacher's page
+        // can say it in French. The catalog was verified by the pull.
+        let installed = preau_pack::installed::Installed::load(&data_dir.join("repo"))?;
+        let offered = repo::read_bounded(&src.join(repo::CATALOG_FILE), preau_pack::limits::MAX_CATALOG_BYTES)
+            .ok()
+            .and_then(|b| {
+                preau_pack::sign::Envelope::parse(&b, "catalog")
+                    .ok()?
+                    .payload::<preau_pack::meta::Catalog>("catalog")
+                    .ok()
+            })
+            .and_then(|c| c.packs.get(id).map(|e| e.version));
+        if let (Some(have), Some(offered)) = (installed.packs.get(id).map(|p| p.version), offered)
+            && offered < have
+        {
+            return Err(Error::Rollback {
+                what: format!("pack {id}"),
+                from: src.display().to_string(),
+                offered,
+                installed: have,
+            });
+        }
         return Err(Error::Other(format!("pack {id} could not be installed from {}: {why}", src.display())));
     }
     Ok(InstallSummary {

@@ -157,8 +157,9 @@ fn pull_in<'s, 'e>(
     let mut trusted = opts.trusted.clone();
     trusted.extend(state.publisher_keys());
     let verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
-    if verified.catalog.issued > state.time_floor {
-        state.time_floor = verified.catalog.issued;
+    if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
+        state.time_floor = state.time_floor.max(verified.catalog.issued);
+        state.note_catalog(&verified, &repo_dir);
         state.save(data_dir)?;
     }
     let catalog = &verified.catalog;

@@ -4,8 +4,13 @@
 //!   (its installed root, or `--trust` on a new box) and every newer root must be signed
 //!   by the previous root's keys; the catalog must be signed by the current root's
 //!   catalog keys. Where the bytes came from does not matter.
-//! - *Rollback*: a catalog older than the installed one is refused, and so is a
-//!   different catalog carrying the same version.
+//! - *Rollback*: a catalog older than the newest one seen *of the same repository* is
+//!   refused, and so is a different catalog carrying the same version. A repository is
+//!   named by the BLAKE3 of its `roots/1.json` (stable across key rotations): two
+//!   repositories signed by one publisher key (a teacher's two USB sticks) each count
+//!   their own versions ([`TrustState::repositories`]). An online source is compared
+//!   with the installed catalog, as it always was. Packs are protected on their own: an
+//!   older version of an installed pack is never installed (`pull`).
 //! - *Freeze*: an expired catalog is refused from an online server. A USB stick or a
 //!   peer box is allowed to be stale (with a warning) as long as it is not older than
 //!   what the box holds. A Pi has no clock, so "now" is never earlier than the latest
@@ -14,6 +19,7 @@
 //!   manifests; the caller also checks each manifest's id and version.
 //! - *Endless data*: every read is bounded by the limits in `preau_pack::limits`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_ROOT_BYTES};
@@ -43,12 +49,62 @@ pub struct TrustState {
     /// accepts them like `--trust` keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub publishers: Vec<String>,
+    /// The newest catalog seen of each repository read from a USB stick or a peer,
+    /// by repository id (see the module's *Rollback*): the rollback floor of that
+    /// repository only.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub repositories: BTreeMap<String, SeenCatalog>,
 }
+
+/// The newest catalog of one repository this box has accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenCatalog {
+    pub version: u64,
+    /// BLAKE3 (hex) of its signed bytes: another catalog with the same version is refused.
+    pub catalog: String,
+    /// Its `issued` time: the oldest entries are forgotten first past [`MAX_REPOSITORIES`].
+    pub issued: u64,
+}
+
+/// Repositories remembered in `state.json` (each entry is about 200 bytes of the 64 KiB
+/// the file may hold). A forgotten repository keeps per-pack rollback protection.
+pub const MAX_REPOSITORIES: usize = 128;
 
 impl TrustState {
     /// The teacher-trusted publishers' keys (unreadable entries are skipped).
     pub fn publisher_keys(&self) -> Vec<PublicKey> {
         self.publishers.iter().filter_map(|k| PublicKey::from_hex(k).ok()).collect()
+    }
+
+    /// Remembers the catalog of `v` as the newest of its repository (when the source
+    /// named one), so that an older catalog of that repository is refused later.
+    /// The first time, the installed catalog is recorded too, as the repository's whose
+    /// root the box follows (what the rollback check compared with before).
+    pub fn note_catalog(&mut self, v: &Verified, repo_dir: &Path) {
+        let Some(id) = &v.repository else { return };
+        if let Some(local) = local_repository(repo_dir)
+            && !self.repositories.contains_key(&local)
+            && let Ok((version, bytes)) = installed_catalog(repo_dir)
+            && version > 0
+            && let Ok(cat) =
+                Envelope::parse(&bytes, "installed catalog").and_then(|e| e.payload::<Catalog>("installed catalog"))
+        {
+            let seen = SeenCatalog { version, catalog: blake3::hash(&bytes).to_hex().to_string(), issued: cat.issued };
+            self.repositories.insert(local, seen);
+        }
+        let seen = SeenCatalog {
+            version: v.catalog.version,
+            catalog: blake3::hash(&v.catalog_bytes).to_hex().to_string(),
+            issued: v.catalog.issued,
+        };
+        self.repositories.insert(id.clone(), seen);
+        while self.repositories.len() > MAX_REPOSITORIES {
+            let oldest = self.repositories.iter().min_by_key(|(_, s)| s.issued).map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => self.repositories.remove(&k),
+                None => break,
+            };
+        }
     }
 }
 
@@ -79,6 +135,9 @@ pub struct Verified {
     pub new_roots: Vec<(u64, Vec<u8>)>,
     pub catalog: Catalog,
     pub catalog_bytes: Vec<u8>,
+    /// The source repository's id (BLAKE3 hex of its `roots/1.json`) for a USB stick or
+    /// a peer; `None` for an online server, compared with the installed catalog.
+    pub repository: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -92,6 +151,13 @@ pub fn installed_catalog(repo_dir: &Path) -> Result<(u64, Vec<u8>)> {
     let bytes = repo::read_bounded(&path, MAX_CATALOG_BYTES)?;
     let cat: Catalog = Envelope::parse(&bytes, "installed catalog")?.payload("installed catalog")?;
     Ok((cat.version, bytes))
+}
+
+/// The id of the repository whose root chain the box holds (BLAKE3 of its
+/// `roots/1.json`), if any.
+fn local_repository(repo_dir: &Path) -> Option<String> {
+    let bytes = repo::read_bounded(&repo_dir.join(ROOTS_DIR).join("1.json"), MAX_ROOT_BYTES).ok()?;
+    Some(blake3::hash(&bytes).to_hex().to_string())
 }
 
 fn fetch(source: &dyn Source, rel: &str, max: u64) -> Result<Vec<u8>> {
@@ -174,12 +240,16 @@ fn verify_chain(
     // The chain from roots/1.json too when the box may have to start it (a trusted key
     // given): one round trip instead of two for a new box.
     let chain_first = root_first && !extra_keys.is_empty();
+    // The repository's id for a USB stick or a peer (cheap to read there); an online
+    // server keeps its round trips as they were.
+    let offline = source.kind() != SourceKind::Online;
     let joined =
         |r: std::thread::Result<Result<Vec<u8>>>| r.unwrap_or_else(|_| Err(Error::Other("fetch panicked".into())));
     let (catalog_bytes, first_root, root1) = std::thread::scope(|s| {
         let warming = s.spawn(|| source.warm(warm));
         let root = root_first.then(|| s.spawn(|| fetch(source, ROOT_FILE, MAX_ROOT_BYTES)));
-        let root1 = chain_first.then(|| s.spawn(|| fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)));
+        let root1 =
+            (chain_first || offline).then(|| s.spawn(|| fetch(source, &format!("{ROOTS_DIR}/1.json"), MAX_ROOT_BYTES)));
         let cat = fetch(source, CATALOG_FILE, MAX_CATALOG_BYTES);
         let root = root.map(|h| joined(h.join()));
         let root1 = root1.map(|h| joined(h.join()));
@@ -189,6 +259,8 @@ fn verify_chain(
     let first_root = first_root.transpose()?;
     // Used only if the walk starts there; a failure is reported by the walk's own fetch.
     let root1 = root1.and_then(Result::ok);
+    let repository = if offline { root1.as_ref().map(|b| blake3::hash(b).to_hex().to_string()) } else { None };
+    let rollback = Floor { state, repository: repository.as_deref() };
     let catalog_bytes = catalog_bytes?;
     if first_root.is_none()
         && let Some(r) = &local_root
@@ -197,8 +269,16 @@ fn verify_chain(
         && catalog.root_version == r.version
     {
         let root_bytes = std::fs::read(repo_dir.join(ROOT_FILE)).unwrap_or_default();
-        check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, false, &mut warnings)?;
-        return Ok(Verified { root: r.clone(), root_bytes, new_roots: Vec::new(), catalog, catalog_bytes, warnings });
+        check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, false, &rollback, &mut warnings)?;
+        return Ok(Verified {
+            root: r.clone(),
+            root_bytes,
+            new_roots: Vec::new(),
+            catalog,
+            catalog_bytes,
+            repository,
+            warnings,
+        });
     }
     let remote_bytes = match first_root {
         Some(r) => r,
@@ -241,11 +321,45 @@ fn verify_chain(
         warnings.push(msg);
     }
 
-    check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, publisher_changed, &mut warnings)?;
-    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, warnings })
+    check_catalog(source, repo_dir, &catalog, &catalog_bytes, now, publisher_changed, &rollback, &mut warnings)?;
+    Ok(Verified { root: current, root_bytes, new_roots, catalog, catalog_bytes, repository, warnings })
+}
+
+/// What a catalog's version is compared with.
+struct Floor<'a> {
+    state: &'a TrustState,
+    /// The source's repository id, when it has one (see [`Verified::repository`]).
+    repository: Option<&'a str>,
+}
+
+impl Floor<'_> {
+    /// (version, BLAKE3 of the catalog) a new catalog must not go below: the newest
+    /// seen of the same repository; for a repository never seen, the installed catalog
+    /// if it is that repository's (a box from before repositories were remembered),
+    /// else nothing. Without an id (online), the installed catalog.
+    fn of(&self, repo_dir: &Path, publisher_changed: bool) -> Result<(u64, Option<blake3::Hash>)> {
+        if publisher_changed {
+            return Ok((0, None));
+        }
+        let installed = || -> Result<(u64, Option<blake3::Hash>)> {
+            let (v, bytes) = installed_catalog(repo_dir)?;
+            Ok((v, (v > 0).then(|| blake3::hash(&bytes))))
+        };
+        let Some(id) = self.repository else { return installed() };
+        if let Some(seen) = self.state.repositories.get(id) {
+            return Ok((seen.version, blake3::Hash::from_hex(&seen.catalog).ok()));
+        }
+        // Never recorded, but the box follows this repository's root: its installed
+        // catalog (a box from before repositories were remembered).
+        if local_repository(repo_dir).as_deref() == Some(id) {
+            return installed();
+        }
+        Ok((0, None))
+    }
 }
 
 /// Rollback and freeze checks of a catalog whose signature is good.
+#[allow(clippy::too_many_arguments)]
 fn check_catalog(
     source: &dyn Source,
     repo_dir: &Path,
@@ -253,21 +367,28 @@ fn check_catalog(
     catalog_bytes: &[u8],
     now: u64,
     publisher_changed: bool,
+    floor: &Floor<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let from = source.describe();
-    let (installed_version, installed_bytes) =
-        if publisher_changed { (0, Vec::new()) } else { installed_catalog(repo_dir)? };
+    let (installed_version, installed_hash) = floor.of(repo_dir, publisher_changed)?;
     if catalog.version < installed_version {
         return Err(Error::Rollback {
+            what: "the catalog".into(),
             from,
-            detail: format!("version {} is older than the installed version {installed_version}", catalog.version),
+            offered: catalog.version,
+            installed: installed_version,
         });
     }
-    if catalog.version == installed_version && installed_version > 0 && catalog_bytes != installed_bytes {
+    if catalog.version == installed_version
+        && installed_version > 0
+        && installed_hash.is_some_and(|h| h != blake3::hash(catalog_bytes))
+    {
         return Err(Error::Rollback {
+            what: "the catalog".into(),
             from,
-            detail: format!("it differs from the installed catalog but has the same version {installed_version}"),
+            offered: catalog.version,
+            installed: installed_version,
         });
     }
     if catalog.expires < now {

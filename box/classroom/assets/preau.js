@@ -46,6 +46,24 @@
     tick();
     setInterval(tick, 1000);
   }
+  // Course import: refuse a file the card cannot hold before sending it (the box checks
+  // again), and say that the import is running while the page waits for the report.
+  var up = document.getElementById("upload-form");
+  if (up) {
+    var file = up.querySelector("input[type=file]");
+    var note = document.getElementById("upload-note");
+    var button = up.querySelector("button");
+    var max = parseInt(up.getAttribute("data-max"), 10);
+    file.addEventListener("change", function () {
+      var tooBig = !isNaN(max) && file.files.length > 0 && file.files[0].size > max;
+      button.disabled = tooBig;
+      note.textContent = tooBig ? note.getAttribute("data-too-big") : "";
+    });
+    up.addEventListener("submit", function () {
+      button.disabled = true;
+      note.textContent = note.getAttribute("data-running");
+    });
+  }
   // Opening hours form: send this browser's time zone along.
   var tz = document.querySelectorAll("input[name=tz_minutes]");
   for (var i = 0; i < tz.length; i++) {

@@ -2,14 +2,15 @@
 //! opening hours, the clock, and what the Wi-Fi can serve.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::context::ImportSummary;
 use super::context::InstallError;
 use super::hours::Hours;
 use super::html::{Lang, Page, date, esc, message};
-use super::web::{Csrf, Shared, TeacherId, check_post, internal, system_now};
+use super::web::{Csrf, Shared, TeacherId, check_post, check_token, internal, system_now};
 use super::wifi;
 
 const DAYS_FR: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
@@ -48,6 +49,50 @@ fn usb_repositories() -> Vec<std::path::PathBuf> {
                 for dir in [c.clone(), c.join("preau"), c.join("repo")] {
                     if dir.join("catalog.json").is_file() && !found.contains(&dir) && found.len() < 20 {
                         found.push(dir);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The largest file a teacher may import from the browser (the box's `[server]
+/// max_body_bytes` caps every request before this route's own limit).
+pub const IMPORT_LIMIT: usize = 1 << 30;
+
+/// Free space kept on the card whatever is imported (learner records, logs, updates).
+/// `PREAU_FREE_FLOOR_BYTES` overrides it, for tests that simulate a full card.
+fn free_floor() -> u64 {
+    std::env::var("PREAU_FREE_FLOOR_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(64 << 20)
+}
+
+/// Bytes of card an import of `len` bytes needs: the upload itself while it is read,
+/// the pack in the box's own repository and the installed copy.
+fn import_needs(len: u64) -> u64 {
+    len.saturating_mul(3)
+}
+
+/// Raw course files on removable media (an Éléa/Moodle backup, a GIFT or Moodle XML
+/// file, an archive of a site, a git bundle). The name only lists candidates: the
+/// importer decides the kind from the content.
+fn usb_files() -> Vec<std::path::PathBuf> {
+    const EXTS: [&str; 9] = ["mbz", "gift", "txt", "xml", "tar", "tgz", "gz", "zip", "bundle"];
+    let mut found = Vec::new();
+    for root in ["/media", "/mnt", "/run/media"] {
+        let Ok(level1) = std::fs::read_dir(root) else { continue };
+        for a in level1.flatten().take(20) {
+            let mut dirs = vec![a.path()];
+            if let Ok(level2) = std::fs::read_dir(a.path()) {
+                dirs.extend(level2.flatten().take(50).map(|e| e.path()).filter(|p| p.is_dir()));
+            }
+            for d in dirs {
+                let Ok(entries) = std::fs::read_dir(&d) else { continue };
+                for e in entries.flatten().take(200) {
+                    let p = e.path();
+                    let ext = p.extension().and_then(|x| x.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+                    if p.is_file() && EXTS.contains(&ext.as_str()) && found.len() < 50 {
+                        found.push(p);
                     }
                 }
             }
@@ -218,10 +263,50 @@ pub async fn page(
             lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")
         ));
     }
+    let files = usb_files();
+    for dir in &files {
+        let d = dir.display().to_string();
+        body.push_str(&format!(
+            r#"<label><input type="radio" name="folder" value="{}"{}> {} <small>({})</small></label>"#,
+            esc(&d),
+            if found.is_empty() && d == files[0].display().to_string() { " checked" } else { "" },
+            esc(&d),
+            lang.t("fichier à importer", "file to import")
+        ));
+    }
     body.push_str(&format!(
         r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb/preau"></label><button>{}</button></form>"#,
-        lang.t("ou chemin du dossier :", "or folder path:"),
+        lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:"),
         lang.t("Installer", "Install")
+    ));
+    // Importing a raw course file from this device.
+    let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
+    let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
+    body.push_str(&format!(
+        r#"<h3>{}</h3><p>{}</p><form id="upload-form" data-max="{max}" method="post" enctype="multipart/form-data" action="/admin/packs/upload">{f}<label>{} <input type="file" name="file" required></label><button>{}</button><p id="upload-note" role="status" data-running="{}" data-too-big="{}"></p></form>"#,
+        lang.t("Importer un cours depuis cet appareil", "Import a course from this device"),
+        lang.t(
+            "Une sauvegarde Éléa/Moodle (.mbz), un fichier de questions GIFT ou Moodle XML, une archive (tar) d'un site. La boîte l'importe, le signe avec sa propre clé (connue d'elle seule) et l'installe ; vous voyez ensuite le rapport d'import.",
+            "An Éléa/Moodle backup (.mbz), a GIFT or Moodle XML question file, an archive (tar) of a site. The box imports it, signs it with its own key (known to it only) and installs it; you then see the import report."
+        ),
+        lang.t("Fichier :", "File:"),
+        lang.t("Importer", "Import"),
+        lang.t(
+            "Envoi et import en cours… Ne fermez pas cette page : le rapport s'affichera ici.",
+            "Uploading and importing… Keep this page open: the report will show here."
+        ),
+        lang.t(
+            "Ce fichier est trop gros pour la place libre sur la carte.",
+            "This file is too large for the free space on the card."
+        )
+    ));
+    body.push_str(&format!(
+        "<p><small>{} {}</small></p>",
+        lang.t(
+            "Taille maximale d'un import (selon la place libre sur la carte) :",
+            "Largest import (from the free space on the card):"
+        ),
+        human_size(max)
     ));
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
@@ -523,6 +608,14 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
         );
     };
     let path = std::path::PathBuf::from(&folder);
+    if path.is_absolute() && path.is_file() {
+        // A raw course file on the stick: imported like an upload, read in place.
+        let packs = app.ctx.packs.clone();
+        return match tokio::task::spawn_blocking(move || packs.import_file(&path)).await {
+            Ok(r) => import_result(lang, r),
+            Err(e) => internal(lang, e),
+        };
+    }
     if !path.is_absolute() || !path.join("catalog.json").is_file() {
         return message(
             lang,
@@ -545,6 +638,9 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
     match tokio::task::spawn_blocking(move || packs.install_from_folder(&path, trust.as_deref())).await {
         Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), &summary),
         Ok(Err(InstallError::UnknownPublisher { key, .. })) => unknown_publisher(lang, &csrf, &folder, &key),
+        Ok(Err(e @ InstallError::Rollback { .. })) => {
+            message(lang, StatusCode::CONFLICT, lang.t("Installation refusée", "Installation refused"), &e.to_string())
+        }
         Ok(Err(e)) => message(
             lang,
             StatusCode::BAD_REQUEST,
@@ -580,4 +676,212 @@ fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Respon
     let mut page = Page::new(lang, lang.t("Éditeur inconnu", "Unknown publisher"), body);
     page.set_cookies.extend(csrf.cookie());
     page.status(StatusCode::CONFLICT).into_response()
+}
+
+fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
+    message(lang, status, lang.t("Import refusé", "Import refused"), text)
+}
+
+/// `POST /admin/packs/upload` (multipart: `csrf` first, then `file`): a raw course file
+/// from the teacher's device. Refused before a byte is read when it cannot fit on the
+/// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
+/// signed and installed off the async workers; the import report is the answer.
+pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return refused(
+            lang,
+            StatusCode::LENGTH_REQUIRED,
+            lang.t(
+                "La taille de l'envoi est inconnue (en-tête Content-Length).",
+                "The upload's size is unknown (Content-Length).",
+            ),
+        );
+    };
+    if len > IMPORT_LIMIT as u64 {
+        return refused(
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "{} {}.",
+                lang.t("Fichier trop gros : au plus", "File too large: at most"),
+                human_size(IMPORT_LIMIT as u64)
+            ),
+        );
+    }
+    if let Some((_, free)) = disk_space(&app.ctx.data_dir) {
+        let usable = free.saturating_sub(free_floor());
+        if import_needs(len) > usable {
+            return refused(
+                lang,
+                StatusCode::INSUFFICIENT_STORAGE,
+                &format!(
+                    "{} {} ; {} {} ({} {}). {}",
+                    lang.t("Carte pleine : place libre", "Card full: free space"),
+                    human_size(free),
+                    lang.t("cet import demande environ", "this import needs about"),
+                    human_size(import_needs(len)),
+                    lang.t("en gardant", "keeping"),
+                    human_size(free_floor()),
+                    lang.t(
+                        "Retirez des contenus ci-dessous pour faire de la place.",
+                        "Remove content below to make room."
+                    )
+                ),
+            );
+        }
+    }
+    let uploads = app.ctx.data_dir.join("uploads");
+    if let Err(e) = std::fs::create_dir_all(&uploads) {
+        return internal(lang, e);
+    }
+    let mut token = [0u8; 12];
+    if getrandom::fill(&mut token).is_err() {
+        return internal(lang, "no randomness");
+    }
+    // One folder per upload, holding the file under its own name: importers take a
+    // question file's title from its name.
+    let folder = uploads.join(hex::encode(token));
+    // Removed whatever happens below (a refused upload, a failed import, a panic).
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let guard = Remove(folder.clone());
+    if let Err(e) = std::fs::create_dir(&folder) {
+        return internal(lang, e);
+    }
+    let mut path = folder.join("cours");
+    let mut csrf_ok = false;
+    let mut got = 0u64;
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                return refused(
+                    lang,
+                    StatusCode::BAD_REQUEST,
+                    lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
+                );
+            }
+        };
+        match field.name() {
+            Some("csrf") => {
+                let t = field.text().await.ok();
+                csrf_ok = check_token(&headers, t.as_deref()).is_ok();
+            }
+            Some("file") if got == 0 => {
+                // The token comes first in the form: no byte of a forged upload is stored.
+                if !csrf_ok {
+                    break;
+                }
+                path = folder.join(upload_name(field.file_name().unwrap_or("")));
+                let mut out = match tokio::fs::File::create(&path).await {
+                    Ok(f) => f,
+                    Err(e) => return internal(lang, e),
+                };
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(c)) => {
+                            got += c.len() as u64;
+                            if got > len {
+                                return refused(lang, StatusCode::BAD_REQUEST, "more bytes than Content-Length");
+                            }
+                            if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut out, &c).await {
+                                return internal(lang, e);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            return refused(
+                                lang,
+                                StatusCode::BAD_REQUEST,
+                                lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
+                            );
+                        }
+                    }
+                }
+                if let Err(e) = tokio::io::AsyncWriteExt::flush(&mut out).await {
+                    return internal(lang, e);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
+    }
+    if got == 0 {
+        return refused(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Choisissez un fichier non vide.", "Choose a non-empty file."),
+        );
+    }
+    let packs = app.ctx.packs.clone();
+    // Importing and signing read and compress the whole course: off the async workers.
+    let result = tokio::task::spawn_blocking(move || {
+        let r = packs.import_file(&path);
+        drop(guard);
+        r
+    })
+    .await;
+    match result {
+        Ok(r) => import_result(lang, r),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// A safe file name from the browser's: letters (accents included), digits, spaces and
+/// `-_.`, at most 100 characters, never hidden; `cours` when nothing is left.
+fn upload_name(browser: &str) -> String {
+    // Some browsers send a whole Windows path.
+    let base = browser.rsplit(['/', '\\']).next().unwrap_or("");
+    let kept: String =
+        base.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')).take(100).collect();
+    let kept = kept.trim_start_matches('.').trim().to_string();
+    if kept.is_empty() { "cours".into() } else { kept }
+}
+
+/// The answer to an import: the report in French, or why it was refused.
+fn import_result(lang: Lang, r: Result<ImportSummary, InstallError>) -> Response {
+    let s = match r {
+        Ok(s) => s,
+        Err(e @ InstallError::Rollback { .. }) => return refused(lang, StatusCode::CONFLICT, &e.to_string()),
+        Err(e) => return refused(lang, StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let mut body = format!(
+        r#"<p class="msg">{} « {} » ({} {}, {} {}).</p>"#,
+        lang.t("Cours installé :", "Course installed:"),
+        esc(&s.title),
+        lang.t("identifiant", "id"),
+        esc(&s.pack),
+        lang.t("version", "version"),
+        s.version
+    );
+    if s.mkdocs_unbuilt {
+        body.push_str(&format!(
+            r#"<p class="warn">{}</p>"#,
+            lang.t(
+                "C'est un projet MkDocs sans site construit : la boîte ne lance jamais de générateur de site, elle montre donc un rendu interne, moins fidèle (voir le rapport). Pour le vrai site, téléchargez sur la Forge l'artefact « Pages » du projet (Build → Artifacts, tâche « pages », dossier public/) et importez-le ici.",
+                "This is a MkDocs project without a built site: the box never runs a site generator, so it shows an internal, less faithful rendering (see the report). For the real site, download the project's Pages artifact from the Forge (Build → Artifacts, job \"pages\", folder public/) and import it here."
+            )
+        ));
+    }
+    body.push_str(&format!(
+        r#"<h2>{}</h2><pre class="report">{}</pre><p><a href="/packs/{}/">{}</a> · <a href="/admin/">{}</a></p>"#,
+        lang.t("Rapport d'import", "Import report"),
+        esc(&s.report),
+        esc(&s.pack),
+        lang.t("Ouvrir le cours", "Open the course"),
+        lang.t("Retour à la boîte", "Back to the box")
+    ));
+    Page::new(lang, lang.t("Cours importé", "Course imported"), body).into_response()
 }

@@ -41,6 +41,24 @@ pub trait PackSource: Send + Sync {
     fn install_from_folder(&self, folder: &Path, trust_publisher: Option<&str>) -> Result<String, InstallError>;
     /// Removes an installed pack and frees its disk space. Returns a summary for the teacher.
     fn remove(&self, pack: &str) -> Result<String, String>;
+    /// Imports a raw source file (a Moodle `.mbz`, GIFT, Moodle XML, a tar of a site…,
+    /// recognised by its content) as a pack signed by the box's own local publisher
+    /// key, and installs it through the same verified apply step. Blocking (run it off
+    /// the async workers).
+    fn import_file(&self, file: &Path) -> Result<ImportSummary, InstallError>;
+}
+
+/// What the import of a raw source file did, for the teacher's report page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub pack: String,
+    pub title: String,
+    pub version: u64,
+    /// The importer's report (French): what was imported, degraded or left out, and why.
+    pub report: String,
+    /// A MkDocs project (`mkdocs.yml`) without a built site: shown as the internal
+    /// rendering; the teacher is told where to get the real site.
+    pub mkdocs_unbuilt: bool,
 }
 
 /// Why a folder could not be installed.
@@ -52,6 +70,14 @@ pub enum InstallError {
         key: String,
         detail: String,
     },
+    /// Signed metadata older than what the box holds: a replayed catalog of the same
+    /// repository, or an older version of an installed pack (`what`: the pack's id, or
+    /// `None` for the catalog).
+    Rollback {
+        what: Option<String>,
+        offered: u64,
+        installed: u64,
+    },
     Failed(String),
 }
 
@@ -59,6 +85,14 @@ impl std::fmt::Display for InstallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InstallError::UnknownPublisher { detail, .. } | InstallError::Failed(detail) => f.write_str(detail),
+            InstallError::Rollback { what: None, offered, installed } => write!(
+                f,
+                "Refusé : ce catalogue (version {offered}) est plus ancien que la version {installed} déjà vue de ce dépôt. C'est une ancienne copie (ou une tentative de remettre une version dépassée) : utilisez la clé la plus récente."
+            ),
+            InstallError::Rollback { what: Some(pack), offered, installed } => write!(
+                f,
+                "Refusé : le contenu « {pack} » est proposé en version {offered}, plus ancienne que la version {installed} déjà installée. Une version dépassée ne remplace jamais une version plus récente."
+            ),
         }
     }
 }

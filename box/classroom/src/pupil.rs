@@ -399,6 +399,11 @@ fn page_exists(app: &Shared, pack: &str, path: &str) -> bool {
     app.ctx.packs.has_file(pack, &file)
 }
 
+/// A mark as teachers enter it: `15`, `12.5`.
+fn fmt_mark(m: f64) -> String {
+    if m.fract() == 0.0 { format!("{m:.0}") } else { format!("{m:.1}") }
+}
+
 /// Reads a pack's course outline, if it has one.
 pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
     let bytes = app.ctx.packs.read(pack, preau_pack::course::COURSE_PATH)?;
@@ -425,6 +430,18 @@ pub async fn progress(
         }
     };
     let has = |verb: &str, pack: &str, path: &str| events.iter().any(|(v, k, p)| v == verb && k == pack && p == path);
+    // Handed-in work: (pack, assignment) -> the best mark so far, if marked.
+    let submissions = match app.store().submissions(Some(pupil)) {
+        Ok(s) => s,
+        Err(e) => return internal(lang, e),
+    };
+    let handed_in = |pack: &str, path: &str| -> Option<Option<f64>> {
+        let id = path.strip_prefix("_assign/")?;
+        let mut found = submissions.iter().filter(|s| s.pack == pack && s.assign == id).peekable();
+        found.peek()?;
+        Some(found.filter_map(|s| s.mark).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))))
+    };
+    let finished = |pack: &str, path: &str| has("completed", pack, path) || handed_in(pack, path).is_some();
     let mut body = String::new();
     for pack in app.ctx.packs.list() {
         let Some(outline) = outline(&app, &pack.id) else {
@@ -439,8 +456,7 @@ pub async fn progress(
             continue;
         };
         let total = outline.activities().filter(|a| a.available_offline).count();
-        let done_count =
-            outline.activities().filter(|a| a.available_offline && has("completed", &pack.id, &a.path)).count();
+        let done_count = outline.activities().filter(|a| a.available_offline && finished(&pack.id, &a.path)).count();
         body.push_str(&format!(
             r#"<div class="card"><h2>{}</h2><p>{} {done_count} / {total}</p>"#,
             esc(&outline.title),
@@ -455,7 +471,24 @@ pub async fn progress(
                 if !valid_pack_path(&a.path) {
                     continue;
                 }
-                let (mark, state) = if has("completed", &pack.id, &a.path) {
+                // As Éléa shows it: work handed in is "rendu", with its mark once marked;
+                // what needs the Moodle server is neither to do nor counted.
+                let state_text;
+                let (mark, state) = if !a.available_offline {
+                    state_text = match lang {
+                        Lang::Fr => {
+                            format!("non disponible hors ligne : {}", preau_pack::course::offline_reason_fr(&a.kind))
+                        }
+                        Lang::En => "not available offline: needs the Moodle server".to_string(),
+                    };
+                    ("⊘", state_text.as_str())
+                } else if let Some(marked) = handed_in(&pack.id, &a.path) {
+                    state_text = match marked {
+                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), fmt_mark(m)),
+                        None => lang.t("rendu", "handed in").to_string(),
+                    };
+                    ("✔", state_text.as_str())
+                } else if has("completed", &pack.id, &a.path) {
                     ("✔", lang.t("terminé", "done"))
                 } else if has("opened", &pack.id, &a.path) {
                     ("◐", lang.t("commencé", "started"))

@@ -737,13 +737,14 @@ pub async fn results(
         lang.t("Score", "Score"),
         lang.t("Date", "Date")
     ));
+    let titles = Titles::new(&app);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
         body.push_str(&format!(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td></tr>"#,
             esc(&r.pupil),
-            esc(&r.pack),
-            esc(&r.quiz),
+            esc(&titles.pack(&r.pack)),
+            esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
             r.attempt_id,
             fmt_num(r.score),
             fmt_num(r.max),
@@ -763,8 +764,8 @@ pub async fn results(
     for s in &stats {
         body.push_str(&format!(
             "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td></tr>",
-            esc(&s.pack),
-            esc(&s.quiz),
+            esc(&titles.pack(&s.pack)),
+            esc(&titles.activity(&s.pack, "quiz", &s.quiz)),
             esc(&question_label(&app, &s.pack, &s.quiz, &s.question)),
             s.answers,
             s.right,
@@ -788,6 +789,45 @@ fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usi
         }
     }
     out
+}
+
+/// The titles teachers read instead of internal ids: a pack's title, and a quiz's or
+/// an assignment's title from the course outline (or the quiz itself). Looked up once
+/// per pack for a page.
+struct Titles<'a> {
+    app: &'a Shared,
+    packs: std::collections::HashMap<String, String>,
+    outlines: std::cell::RefCell<std::collections::HashMap<String, Option<preau_pack::course::CourseOutline>>>,
+}
+
+impl<'a> Titles<'a> {
+    fn new(app: &'a Shared) -> Titles<'a> {
+        let packs = app.ctx.packs.list().into_iter().map(|p| (p.id, p.title)).collect();
+        Titles { app, packs, outlines: Default::default() }
+    }
+
+    fn pack(&self, id: &str) -> String {
+        self.packs.get(id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    /// `kind` is `quiz` or `assign`.
+    fn activity(&self, pack: &str, kind: &str, id: &str) -> String {
+        let path = format!("_{kind}/{id}");
+        let mut outlines = self.outlines.borrow_mut();
+        let outline = outlines.entry(pack.to_string()).or_insert_with(|| super::pupil::outline(self.app, pack));
+        if let Some(a) = outline.as_ref().and_then(|o| o.activities().find(|a| a.path == path).cloned())
+            && !a.title.is_empty()
+        {
+            return a.title;
+        }
+        if kind == "quiz"
+            && let Some(q) = load_quiz(self.app, pack, id)
+            && !q.title.is_empty()
+        {
+            return q.title;
+        }
+        id.to_string()
+    }
 }
 
 /// A short label for a question: its name, or the start of its text.
@@ -818,12 +858,13 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
         lang.t("à corriger", "to mark").into(),
         "date".into(),
     ]));
+    let titles = Titles::new(&app);
     for r in rows {
         out.push_str(&csv::line(&[
             r.class,
             r.pupil,
-            r.pack,
-            r.quiz,
+            titles.pack(&r.pack),
+            titles.activity(&r.pack, "quiz", &r.quiz),
             fmt_num(r.score),
             fmt_num(r.max),
             if r.pending { "1" } else { "0" }.into(),
@@ -895,12 +936,13 @@ pub async fn marking(
     if answers.is_empty() {
         body.push_str(&format!("<p>{}</p>", lang.t("Rien à corriger.", "Nothing to mark.")));
     }
+    let titles = Titles::new(&app);
     for a in &answers {
         body.push_str(&format!(
             r#"<div class="question pending"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div><form method="post" action="/teacher/answer/{}/mark">{f}<label>{} <input name="score" inputmode="decimal" required size="5"> / {}</label><label>{} <textarea name="feedback" maxlength="5000"></textarea></label><button>{}</button></form></div>"#,
             esc(&a.pupil),
-            esc(&a.pack),
-            esc(&a.quiz),
+            esc(&titles.pack(&a.pack)),
+            esc(&titles.activity(&a.pack, "quiz", &a.quiz)),
             esc(&question_label(&app, &a.pack, &a.quiz, &a.question)),
             esc(&a.response).replace('\n', "<br>"),
             a.answer_id,
@@ -929,8 +971,8 @@ pub async fn marking(
         body.push_str(&format!(
             r#"<div class="question {class}"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div>{file}<form method="post" action="/teacher/submission/{}/mark">{f}<label>{} <input name="mark" inputmode="decimal" required size="5" value="{mark}"></label><label>{} <textarea name="comment" maxlength="5000">{}</textarea></label><button>{}</button></form></div>"#,
             esc(names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")),
-            esc(&s.pack),
-            esc(&s.assign),
+            esc(&titles.pack(&s.pack)),
+            esc(&titles.activity(&s.pack, "assign", &s.assign)),
             date(s.at, tz),
             esc(&s.text).replace('\n', "<br>"),
             s.id,

@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::context::{AppEnv, InstallError, PackInfo, PackSource};
+use super::context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource};
 
 /// A pack's files by path.
 pub type PackFiles = BTreeMap<String, Vec<u8>>;
@@ -38,6 +38,9 @@ impl PackSource for MemPacks {
     }
     fn install_from_folder(&self, folder: &Path, _trust: Option<&str>) -> Result<String, InstallError> {
         Err(InstallError::Failed(format!("no installer in tests ({})", folder.display())))
+    }
+    fn import_file(&self, file: &Path) -> Result<ImportSummary, InstallError> {
+        Err(InstallError::Failed(format!("no importer in tests ({})", file.display())))
     }
     fn remove(&self, pack: &str) -> Result<String, String> {
         self.packs.lock().unwrap().remove(pack).map(|_| "removed".to_string()).ok_or_else(|| format!("no pack {pack}"))

@@ -190,7 +190,9 @@ async fn pupil_takes_the_quiz_and_the_teacher_sees_the_score() {
     assert!(results.body.contains("Trois quarts"), "questions are named");
     let csv = t.get("/teacher/results.csv").await;
     assert!(csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().contains("attachment"));
-    assert!(csv.body.contains("CM2;Bob;maths-cm2;quiz-1;4;6;1;"), "{}", csv.body);
+    // Titles, never internal ids (the course outline's quiz title, the pack's title).
+    assert!(csv.body.contains("CM2;Bob;Fractions — CM2;Quiz;4;6;1;"), "{}", csv.body);
+    assert!(!results.body.contains("quiz-1") && !results.body.contains("maths-cm2"), "{}", results.body);
     // Marking the essay completes the score.
     let pending = f.app.store().pending_answers().unwrap();
     let r = t
@@ -246,9 +248,24 @@ async fn assignment_text_and_file_are_stored_and_bounded() {
     let file = t.get(&format!("/teacher/submission/{}/file", subs[0].id)).await;
     assert_eq!(file.body, "1/2 = 2/4");
     assert!(file.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().starts_with("attachment"));
+    let marking = t.get("/teacher/marking").await;
+    assert!(marking.body.contains("Fractions — CM2 / Devoir"), "{}", marking.body);
+    assert!(!marking.body.contains("devoir-1</p>") && !marking.body.contains("/ devoir-1"), "{}", marking.body);
     let r = t.post(&format!("/teacher/submission/{}/mark", subs[0].id), &[("mark", "15"), ("comment", "Bien")]).await;
     assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
     assert_eq!(f.app.store().submissions(Some(alice)).unwrap()[0].mark, Some(15.0));
+    // The pupil's home: the assignment is handed in with its mark, and counts as done;
+    // the forum (needs the Moodle server) is shown as such and not counted.
+    let progress = p.get("/pupil/").await;
+    assert!(progress.body.contains("rendu, noté 15"), "{}", progress.body);
+    assert!(progress.body.contains("Activités terminées : 1 / 3"), "{}", progress.body);
+    assert!(
+        progress.body.contains("non disponible hors ligne : les messages d&#39;un forum")
+            || progress.body.contains("non disponible hors ligne : les messages d'un forum"),
+        "{}",
+        progress.body
+    );
+    assert!(!progress.body.contains("Forum</a> <small>(à faire)"), "{}", progress.body);
 }
 
 #[tokio::test]

@@ -46,6 +46,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let box_id = identity::load_or_create(&data_dir)?;
+    identity::publisher_key(&data_dir)?;
     // A box that cannot install its demo pack still serves the packs it has.
     match demo::install_on_first_start(&data_dir) {
         Ok(true) => tracing::info!("first start: demo pack installed"),

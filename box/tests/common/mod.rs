@@ -27,6 +27,11 @@ impl Server {
 
     /// Starts the server on `data` (kept by the caller).
     pub fn start_in(data: &Path, config: &str) -> Server {
+        Server::start_in_env(data, config, &[])
+    }
+
+    /// Starts the server on `data` with extra environment variables.
+    pub fn start_in_env(data: &Path, config: &str, env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let config_path = data.with_extension("toml");
         // mDNS off: tests must not talk to the network.
@@ -44,6 +49,7 @@ impl Server {
             .arg("--config")
             .arg(&config_path)
             .env("PREAU_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -42,10 +42,11 @@ pub fn page(title: &str, lang: &str, nav: &[NavLink], body: &str) -> String {
 }
 
 /// The body of a page for an activity that needs a server.
-pub fn offline_notice(kind_label: &str, intro_html: &str) -> String {
+pub fn offline_notice(kind_label: &str, reason: &str, intro_html: &str) -> String {
     format!(
-        "<p class=\"horsligne\"><strong>Non disponible hors ligne.</strong> Cette activité ({}) a besoin du serveur Moodle ; elle n'a pas pu être copiée sur la box.</p>\n{}",
+        "<p class=\"horsligne\"><strong>Non disponible hors ligne.</strong> Cette activité ({}) ne peut pas fonctionner sur la boîte : {}.</p>\n{}",
         escape(kind_label),
+        escape(reason),
         intro_html
     )
 }

@@ -324,3 +324,45 @@ fn zim_files_become_packs() {
     assert!(has(&imp, &imp.tree.meta.entry.clone()), "{}", imp.tree.meta.entry);
     assert_eq!(text(&imp, "Main_Page.html"), text(&imp, &imp.tree.meta.entry.clone()));
 }
+
+#[test]
+fn course_pages_show_only_sections_with_content() {
+    // Moodle hides empty sections from pupils; so does the course page.
+    let (mut hidden, mut images) = (0, 0);
+    for name in [
+        "teluq-inf6450-fr-moodle41.mbz",
+        "quiz_archiver-referencequiz-moodle41.mbz",
+        "studentquiz-course-moodle40.mbz",
+        "studentquiz-versions-moodle45.mbz",
+        "stack-demo-moodle27-zipformat.mbz",
+    ] {
+        let Some(p) = fixture(&format!("moodle/{name}")) else { return };
+        let imp = import(&p, &ImportOptions::default()).unwrap();
+        let outline: CourseOutline = serde_json::from_slice(file(&imp, "_preau/course.json")).unwrap();
+        let empty =
+            outline.sections.iter().filter(|s| s.activities.is_empty() && s.summary_html.trim().is_empty()).count();
+        hidden += empty;
+        let page = text(&imp, "index.html");
+        let shown = page.matches("<section class=\"section\">").count();
+        assert_eq!(shown, outline.sections.len() - empty, "{name}: {} sections, {empty} empty", outline.sections.len());
+        // Images of the summaries are files of the pack (served by the box).
+        for src in page.split("src=\"").skip(1).filter_map(|r| r.split('"').next()) {
+            if src.starts_with("http") || src.starts_with("data:") {
+                continue;
+            }
+            images += 1;
+            let path = src.replace("%20", " ");
+            assert!(has(&imp, &path) || has(&imp, src), "{name}: index.html shows {src}, not in the pack");
+        }
+        for s in outline.sections.iter().filter(|s| !s.activities.is_empty()) {
+            assert!(
+                page.contains(&format!("<h2>{}</h2>", s.title.replace('&', "&amp;").replace('<', "&lt;")))
+                    || s.title.is_empty(),
+                "{name}: {}",
+                s.title
+            );
+        }
+    }
+    eprintln!("{hidden} empty section(s) hidden, {images} image(s) on course pages");
+    assert!(hidden > 0, "the fixtures have empty sections: the check must have something to hide");
+}

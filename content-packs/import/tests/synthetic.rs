@@ -329,3 +329,46 @@ proptest! {
         let _ = preau_import::moodle_xml::import(&p, &ImportLimits::default());
     }
 }
+
+#[test]
+fn section_summaries_keep_their_images_and_empty_sections_are_hidden() {
+    // Section 1 ("Chapitre 1") gets an image in its summary, stored in the course
+    // context's `section` file area (as Moodle keeps it), and an empty third section.
+    let mut members = synthetic_backup();
+    for (name, bytes) in members.iter_mut() {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let changed = match name.as_str() {
+            "sections/section_2/section.xml" => text.replace(
+                "&lt;p&gt;Les cellules.&lt;/p&gt;",
+                "&lt;p&gt;Les cellules.&lt;/p&gt;&lt;img src=\"@@PLUGINFILE@@/cellule%20vue.png\" alt=\"une cellule\"&gt;",
+            ),
+            "files.xml" => text.replace(
+                "</files>",
+                &format!("<file id=\"3\"><contenthash>{IMAGE_HASH}</contenthash><contextid>20</contextid><component>course</component><filearea>section</filearea><itemid>2</itemid><filepath>/</filepath><filename>cellule vue.png</filename><mimetype>image/png</mimetype></file></files>"),
+            ),
+            "moodle_backup.xml" => text.replace(
+                "</sections>",
+                "<section><sectionid>3</sectionid><title>Vide</title><directory>sections/section_3</directory></section></sections>",
+            ),
+            _ => continue,
+        };
+        assert_ne!(changed, text, "{name} was changed");
+        *bytes = changed.into_bytes();
+    }
+    members.push((
+        "sections/section_3/section.xml".into(),
+        b"<section id=\"3\"><number>2</number><name>Vide</name><summary></summary><sequence></sequence><visible>1</visible></section>".to_vec(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cours.bin");
+    write_tar_gz(&p, &members);
+    let imp = import(&p, &ImportOptions::default()).unwrap();
+    let page = text(&imp, "index.html");
+    let src =
+        page.split("alt=\"une cellule\"").next().unwrap().rsplit("src=\"").next().unwrap().split('"').next().unwrap();
+    assert!(!src.contains("PLUGINFILE") && !src.starts_with("http"), "{src}");
+    let path = src.replace("%20", " ");
+    assert_eq!(file(&imp, &path), IMAGE, "the summary's image is a file of the pack at {path}");
+    assert!(!page.contains("<h2>Vide</h2>"), "the empty section is hidden: {page}");
+    assert!(page.contains("<h2>Chapitre 1</h2>"));
+}

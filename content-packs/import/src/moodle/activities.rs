@@ -79,13 +79,17 @@ pub fn section_html(section: &Section, inline: &[String]) -> String {
     if !listed.is_empty() {
         out.push_str("<ul class=\"activites\">\n");
         for a in listed {
-            let mark = if a.available_offline { "" } else { " — non disponible hors ligne" };
+            let mark = if a.available_offline {
+                String::new()
+            } else {
+                format!(" — non disponible hors ligne : {}", course::offline_reason_fr(&a.kind))
+            };
             out.push_str(&format!(
                 "<li><a href=\"{}\">{}</a><span class=\"type\">{}{}</span></li>\n",
                 url_path(&a.path),
                 escape(&a.title),
                 escape(french_kind(&a.kind)),
-                mark
+                escape(&mark)
             ));
         }
         out.push_str("</ul>\n");
@@ -243,7 +247,7 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
                 activity.available_offline = false;
                 activity.path = format!("activities/quiz-{cmid}.html");
                 status = (Status::Degraded, "no question of this quiz can be played offline".into());
-                Some(render::offline_notice("test", &intro))
+                Some(render::offline_notice("test", course::offline_reason_fr("quiz"), &intro))
             }
         },
         "assign" => {
@@ -260,7 +264,7 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
                 Status::Degraded,
                 format!("{other}: needs the Moodle server; a \"not available offline\" page was made"),
             );
-            Some(render::offline_notice(french_kind(other), &intro))
+            Some(render::offline_notice(french_kind(other), course::offline_reason_fr(other), &intro))
         }
     };
     if !missing.is_empty() {

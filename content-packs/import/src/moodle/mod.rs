@@ -235,6 +235,11 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
     let mut body = String::new();
     body.push_str(&outline.summary_html);
     for (section, inline) in &section_blocks {
+        // Moodle hides a section with nothing in it from pupils (a fresh course has
+        // many): no activity, no label, no summary.
+        if section.activities.is_empty() && inline.is_empty() && section.summary_html.trim().is_empty() {
+            continue;
+        }
         body.push_str(&activities::section_html(section, inline));
     }
     tree.add_bytes("index.html", crate::render::page(&title, &lang, &[], &body));

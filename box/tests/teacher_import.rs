@@ -1,0 +1,300 @@
+//! A teacher adds a course without a command line: a real `preau serve` on 127.0.0.1,
+//! a signed-in teacher, and multipart uploads sent as a browser sends them (session
+//! and CSRF cookies, the CSRF field first, `Origin`). Each fixture Moodle backup and a
+//! GIFT file are uploaded, another GIFT file is picked by path (a USB stick); each is imported, signed with the box's own key, installed and shown to pupils;
+//! the report page is French. Too large and full-card uploads are refused before a byte
+//! is stored; two repositories signed by one key both install from the admin page and
+//! an older copy of one is refused in French.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use common::{Resp, Server, request};
+
+const CODE: &str = "483920";
+
+struct Teacher {
+    addr: SocketAddr,
+    cookies: String,
+    csrf: String,
+}
+
+fn set_cookie(r: &Resp, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| v.strip_prefix(&format!("{name}="))?.split(';').next().map(str::to_string))
+}
+
+fn csrf_field(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Creates the first teacher with the config's setup code, as a browser does.
+fn teacher(server: &Server) -> Teacher {
+    let addr = server.addr;
+    let r = server.get("/teacher/setup");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let csrf = set_cookie(&r, "preau_csrf").expect("a CSRF cookie");
+    assert_eq!(csrf_field(&r.text()), csrf);
+    let body = format!("csrf={csrf}&code={CODE}&name=Mme+Durand&password=motdepasse1&password2=motdepasse1");
+    let origin = format!("http://{addr}");
+    let r = request(
+        addr,
+        "POST",
+        "/teacher/setup",
+        &[
+            ("origin", &origin),
+            ("cookie", &format!("preau_csrf={csrf}")),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = set_cookie(&r, "preau_session").expect("a session cookie");
+    Teacher { addr, cookies: format!("preau_csrf={csrf}; preau_session={session}"), csrf }
+}
+
+impl Teacher {
+    fn get(&self, path: &str) -> Resp {
+        request(self.addr, "GET", path, &[("cookie", &self.cookies), ("accept-language", "fr")], b"")
+    }
+
+    fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let mut body = format!("csrf={}", self.csrf);
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", v.replace('%', "%25").replace('/', "%2F").replace(' ', "+")));
+        }
+        let origin = format!("http://{}", self.addr);
+        request(
+            self.addr,
+            "POST",
+            path,
+            &[
+                ("origin", &origin),
+                ("cookie", &self.cookies),
+                ("accept-language", "fr"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// `multipart/form-data` as a browser sends the admin page's upload form.
+    fn upload(&self, name: &str, bytes: &[u8]) -> Resp {
+        let b = "----preauboundary7MA4YWxkTrZu0gW";
+        let mut body = format!(
+            "--{b}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{b}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n",
+            self.csrf
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+        let origin = format!("http://{}", self.addr);
+        request(
+            self.addr,
+            "POST",
+            "/admin/packs/upload",
+            &[
+                ("origin", &origin),
+                ("cookie", &self.cookies),
+                ("accept-language", "fr"),
+                ("content-type", &format!("multipart/form-data; boundary={b}")),
+            ],
+            &body,
+        )
+    }
+}
+
+fn config() -> String {
+    format!("[box]\nsetup_code = \"{CODE}\"\n")
+}
+
+fn uploads_empty(data: &Path) -> bool {
+    std::fs::read_dir(data.join("uploads")).map(|d| d.count() == 0).unwrap_or(true)
+}
+
+/// The pack id of the page's "Ouvrir le cours" link.
+fn pack_of(html: &str) -> String {
+    let at = html.find(r#"<a href="/packs/"#).expect("a link to the course") + r#"<a href="/packs/"#.len();
+    html[at..].split('/').next().unwrap().to_string()
+}
+
+#[test]
+fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
+    let Some(fixtures) = preau_tests::fixture("moodle").map(|m| m.parent().unwrap().to_path_buf()) else { return };
+    let server = Server::start(&config());
+    let t = teacher(&server);
+    let admin = t.get("/admin/");
+    assert!(admin.text().contains(r#"action="/admin/packs/upload""#), "the admin page has the upload form");
+
+    let mut files: Vec<_> = std::fs::read_dir(fixtures.join("moodle")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    files.push(fixtures.join("questions/gift/uclouvain-louv23x-module2-fr.gift"));
+    let mut ids = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        // Backups under a neutral name (the kind is found from the content, not the
+        // name); the GIFT file under its own name, which gives its title.
+        let is_gift = f.extension().is_some_and(|e| e == "gift");
+        let name = if is_gift { f.file_name().unwrap().to_str().unwrap() } else { "cours" };
+        let r = t.upload(name, &bytes);
+        let html = r.text();
+        assert_eq!(r.status, 200, "{}: {html}", f.display());
+        assert!(html.contains("Rapport d'import") && html.contains("Cours installé"), "{html}");
+        assert!(html.contains("<html lang=\"fr\""), "the page is French");
+        let id = pack_of(&html);
+        if is_gift {
+            assert!(html.contains("« uclouvain-louv23x-module2-fr »"), "{html}");
+        }
+        // The pupil's catalog lists it and its start page is served.
+        let api = server.get("/api/packs").text();
+        assert!(api.contains(&format!("\"{id}\"")), "{id} missing from {api}");
+        let page = server.get(&format!("/packs/{id}/"));
+        assert!(page.status == 200 || page.status == 302 || page.status == 301, "{id}: {}", page.status);
+        ids.push(id);
+    }
+    // Six courses side by side: no import displaced an earlier one.
+    let api = server.get("/api/packs").text();
+    for id in &ids {
+        assert!(api.contains(&format!("\"{id}\"")), "{id} missing from {api}");
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), files.len(), "{ids:?}");
+    assert!(uploads_empty(&server.data), "uploads are removed after the import");
+    // Signed with the box's own key, which only this box trusts.
+    let publisher = std::fs::read_to_string(server.data.join("identity/publisher/key.pub")).unwrap();
+    let state = std::fs::read_to_string(server.data.join("sync/state.json")).unwrap();
+    assert!(state.contains(publisher.trim()), "{state}");
+    assert!(server.data.join("local/catalog.json").is_file());
+
+    // The same backup again: the same pack, unchanged (same version), not a refusal.
+    let again = t.upload("cours", &std::fs::read(&files[0]).unwrap());
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(pack_of(&again.text()), ids[0]);
+    assert!(again.text().contains("version 1"), "{}", again.text());
+
+    // A raw course file picked on a USB stick (the folder picker's path): imported in place.
+    let on_stick = fixtures.join("questions/gift/moodle-gift-format-php-examples.gift");
+    let r = t.post_form("/admin/packs/add", &[("other", on_stick.to_str().unwrap())]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Rapport d'import"), "{}", r.text());
+    let id = pack_of(&r.text());
+    assert!(server.get("/api/packs").text().contains(&format!("\"{id}\"")));
+
+    // Not a course: a clear refusal, nothing installed, nothing kept.
+    let r = t.upload("photo.mbz", b"\x89PNG\r\n\x1a\n not a course at all");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Import impossible"), "{}", r.text());
+    assert!(uploads_empty(&server.data));
+
+    // Without the CSRF field, or from another origin: refused.
+    let forged = Teacher { csrf: "0".repeat(t.csrf.len()), addr: t.addr, cookies: t.cookies.clone() };
+    assert_eq!(forged.upload("cours", b"x").status, 403);
+    assert!(uploads_empty(&server.data));
+}
+
+#[test]
+fn too_large_and_full_card_uploads_are_refused_before_they_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The card "has" less free space than the floor the box keeps: every import is too big.
+    let server = Server::start_in_env(&data, &config(), &[("PREAU_FREE_FLOOR_BYTES", &(u64::MAX / 4).to_string())]);
+    let t = teacher(&server);
+    let r = t.upload("cours.gift", b"::Q1:: 1 + 1 ? {=2 ~3}");
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("Carte pleine : place libre"), "{}", r.text());
+    assert!(uploads_empty(&server.data));
+    drop(server);
+
+    // More than the import limit (1 Gio), announced by Content-Length: refused at once,
+    // before the body is read (the box's own max_body_bytes is raised above it).
+    let big = format!("{}\n[server]\nmax_body_bytes = 4000000000\n", config());
+    let server = Server::start_in(&dir.path().join("data2"), &big);
+    let t = teacher(&server);
+    let origin = format!("http://{}", t.addr);
+    let mut s = std::net::TcpStream::connect(t.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "POST /admin/packs/upload HTTP/1.1\r\nhost: {}\r\norigin: {origin}\r\ncookie: {}\r\naccept-language: fr\r\ncontent-type: multipart/form-data; boundary=x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n--x\r\n",
+        t.addr,
+        t.cookies,
+        2u64 << 30
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let r = common::parse_response(&raw, false);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("Fichier trop gros : au plus"), "{}", r.text());
+    assert!(uploads_empty(&server.data));
+}
+
+fn build(repo: &Path, key: &preau_pack::SecretKey, id: &str, text: &str) {
+    let mut tree = preau_pack::SourceTree {
+        meta: preau_pack::PackMeta {
+            id: id.into(),
+            title: id.into(),
+            entry: "index.html".into(),
+            ..Default::default()
+        },
+        files: vec![],
+    };
+    tree.add_bytes("index.html", format!("<p>{text}</p>"));
+    let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };
+    preau_pack::build::build(repo, tree, key, &opts, &mut |_, _| {}).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn two_sticks_of_one_key_install_and_an_old_copy_is_refused_in_french() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = preau_pack::SecretKey::generate();
+    let (a, a_old, b) = (dir.path().join("a"), dir.path().join("a-old"), dir.path().join("b"));
+    build(&a, &key, "maths", "v1");
+    copy_dir(&a, &a_old);
+    build(&a, &key, "maths", "v2");
+    build(&a, &key, "maths", "v3");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    build(&b, &key, "histoire", "v1");
+
+    let server = Server::start_in(&dir.path().join("data"), &config());
+    let t = teacher(&server);
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    // First stick: an unknown publisher, trusted by the teacher.
+    let r = t.post_form("/admin/packs/add", &[("other", &path(&a))]);
+    assert_eq!(r.status, 409, "{}", r.text());
+    let hex = key.public().to_hex();
+    let r = t.post_form("/admin/packs/add", &[("other", &path(&a)), ("trust", &hex), ("confirm", "yes")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Second stick, same key, a lower catalog version: installed.
+    let r = t.post_form("/admin/packs/add", &[("other", &path(&b))]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let api = server.get("/api/packs").text();
+    assert!(api.contains("\"maths\"") && api.contains("\"histoire\""), "{api}");
+    // An older copy of the first stick: refused, in French.
+    let r = t.post_form("/admin/packs/add", &[("other", &path(&a_old))]);
+    assert_eq!(r.status, 409, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("plus ancien que la version 3"), "{text}");
+    assert!(!text.contains("rollback"), "{text}");
+}
