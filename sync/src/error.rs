@@ -121,6 +121,14 @@ impl From<preau_pack::Error> for Error {
     }
 }
 
+fn rollback_detail(offered: u64, installed: u64) -> String {
+    if offered < installed {
+        format!("version {offered} is older than the installed version {installed}")
+    } else {
+        format!("it differs from what this box already has but has the same version {installed}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,13 +152,5 @@ mod tests {
         let f = fingerprint(&key);
         assert_eq!(f.replace(' ', ""), key.to_hex());
         assert!(f.split(' ').all(|g| g.len() == 8), "{f}");
-    }
-}
-
-fn rollback_detail(offered: u64, installed: u64) -> String {
-    if offered < installed {
-        format!("version {offered} is older than the installed version {installed}")
-    } else {
-        format!("it differs from what this box already has but has the same version {installed}")
     }
 }
