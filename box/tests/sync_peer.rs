@@ -270,7 +270,14 @@ fn a_teachers_add_never_exposes_the_new_answers() {
     };
     // The teacher: account from the setup code, then "add from a USB stick".
     let code = app::setup_code(&testkit::demo_context(&a_data)).unwrap().expect("a fresh box has a setup code");
-    let csrf = "0123456789abcdef0123456789abcdef";
+    // A CSRF token the box issued (tokens carry the server's MAC), from the setup page.
+    let page = common::request(a.addr, "GET", "/teacher/setup", &[], b"");
+    let csrf = page
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("preau_csrf="))
+        .and_then(|(_, v)| v.strip_prefix("preau_csrf=")?.split(';').next().map(str::to_string))
+        .expect("the setup page sets a CSRF cookie");
     let cookie = format!("preau_csrf={csrf}");
     let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookie.as_str())];
     let body = format!("csrf={csrf}&code={code}&name=Mme+Durand&password=motdepasse1&password2=motdepasse1");

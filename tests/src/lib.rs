@@ -22,7 +22,8 @@ pub fn fixtures_root() -> PathBuf {
 pub fn fixture(rel: &str) -> Option<PathBuf> {
     let path = fixtures_root().join(rel);
     if path.exists() {
-        return Some(path);
+        // Canonical: some consumers refuse `..` in a path (chromedriver's file upload).
+        return Some(path.canonicalize().unwrap_or(path));
     }
     let test = std::thread::current().name().unwrap_or("this test").to_string();
     if std::env::var("CI").as_deref() == Ok("true") {
