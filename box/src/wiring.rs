@@ -71,6 +71,7 @@ impl PackSource for LibraryPacks {
             version: p.manifest.version,
             kind: p.manifest.meta.kind.clone(),
             source_url: p.manifest.meta.source_url.clone(),
+            source_id: p.manifest.meta.source_id.clone(),
         })
     }
 

@@ -31,6 +31,11 @@ pub struct PackMeta {
     pub source_url: String,
     /// Revision of the source, for example a git commit id.
     pub source_revision: String,
+    /// The source's own id of the content, when it has one (a Moodle backup's
+    /// `original_course_id`): the national side groups the same course across boxes by it.
+    /// Absent from manifests of sources that have none, so their bytes are unchanged.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source_id: String,
     /// Licence name or SPDX id, for example `CC-BY-SA-4.0`.
     pub licence: String,
     /// The page a pupil opens first, a path inside the pack (for example `index.html`).

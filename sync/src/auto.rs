@@ -418,6 +418,22 @@ fn run(cfg: &AutoConfig, upstream: Option<&crate::upstream::UpstreamJob>, status
                         });
                         w
                     }
+                    // A box that only pushes to an LRS (no national repository) has
+                    // nothing to pull until a peer appears (the peer watcher wakes the
+                    // loop then): that is not a failure to back off from, or its pupils'
+                    // statements would wait up to an hour between pushes.
+                    Err(e) if upstream.is_some() && cfg.repository.is_none() => {
+                        failures = 0;
+                        let w = cfg.min_backoff.as_secs().max(1);
+                        tracing::info!("sync: nothing pulled ({e}); upstream push done; next round in {w} s");
+                        set(status, |s| {
+                            s.state = "idle".into();
+                            s.last_error = Some(e.to_string());
+                            s.consecutive_failures = 0;
+                            s.next_check_secs = w;
+                        });
+                        w
+                    }
                     Err(e) => {
                         failures += 1;
                         let w = backoff_from(cfg.min_backoff.as_secs(), failures);

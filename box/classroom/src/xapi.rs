@@ -27,6 +27,8 @@ pub struct PackRef {
     pub kind: String,
     /// Where it came from (for a Moodle backup, the site's `wwwroot`).
     pub source_url: String,
+    /// The source's own id of the course (Moodle's `original_course_id`), if known.
+    pub source_id: String,
 }
 
 /// Verbs the box emits, with their ADL identifiers.
@@ -74,7 +76,10 @@ fn moodle_source(pack: &str, path: &str, r: &PackRef) -> Option<Value> {
     if r.kind != "moodle" {
         return None;
     }
-    let mut v = json!({"site": r.source_url, "course": pack});
+    // The course as the source names it; the pack id (from the course's short name) for
+    // packs built before the importer kept Moodle's course id.
+    let course = if r.source_id.is_empty() { pack } else { r.source_id.as_str() };
+    let mut v = json!({"site": r.source_url, "course": course});
     let (activity, question) = match path.split_once('#') {
         Some((a, q)) => (a, Some(q)),
         None => (path, None),
@@ -146,7 +151,7 @@ mod tests {
 
     #[test]
     fn statements_name_content_and_mark_an_unset_clock() {
-        let r = PackRef { version: 4, kind: "folder".into(), source_url: String::new() };
+        let r = PackRef { version: 4, kind: "folder".into(), ..Default::default() };
         let o = Origin { box_id: "b".into(), pack: Some(r), clock_set: false };
         let s = statement("i", &o, "u", "opened", "maths", "cours 1/index.html", None, 0);
         assert_eq!(s["object"]["id"], "urn:preau:pack:maths/cours%201/index.html");
@@ -162,8 +167,13 @@ mod tests {
 
     #[test]
     fn moodle_imports_carry_the_sources_identifiers() {
-        let r = PackRef { version: 2, kind: "moodle".into(), source_url: "https://elea.example/".into() };
-        let o = Origin { box_id: "b".into(), pack: Some(r), clock_set: true };
+        let r = PackRef {
+            version: 2,
+            kind: "moodle".into(),
+            source_url: "https://elea.example/".into(),
+            source_id: String::new(),
+        };
+        let o = Origin { box_id: "b".into(), pack: Some(r.clone()), clock_set: true };
         let s = statement("i", &o, "u", "answered", "fractions-cm2", "_quiz/quiz-812#4471", None, CLOCK_FLOOR);
         assert_eq!(
             s["object"]["definition"]["extensions"][EXT_MOODLE],
@@ -171,5 +181,10 @@ mod tests {
         );
         let s = statement("i", &o, "u", "opened", "fractions-cm2", "section-1/index.html", None, CLOCK_FLOOR);
         assert_eq!(s["object"]["definition"]["extensions"][EXT_MOODLE].get("activity"), None);
+        // With Moodle's own course id, the course is named by it.
+        let r = PackRef { source_id: "2798".into(), ..r };
+        let o = Origin { box_id: "b".into(), pack: Some(r), clock_set: true };
+        let s = statement("i", &o, "u", "opened", "fractions-cm2", "index.html", None, CLOCK_FLOOR);
+        assert_eq!(s["object"]["definition"]["extensions"][EXT_MOODLE]["course"], "2798");
     }
 }

@@ -32,6 +32,9 @@ fn french_course_browses_in_order() {
     assert_eq!(imp.tree.meta.language, "fr");
     assert_eq!(imp.tree.meta.entry, "index.html");
     assert_eq!(imp.tree.meta.kind, "moodle");
+    // The course as TÉLUQ's Moodle names it (course 2798 of m2.teluq.ca): xAPI statements
+    // carry it so that the national side can group the same course across boxes.
+    assert_eq!(imp.tree.meta.source_id, "2798");
     preau_pack::path::check_pack_id(&imp.tree.meta.id).unwrap();
 
     let outline: CourseOutline = serde_json::from_slice(file(&imp, "_preau/course.json")).unwrap();

@@ -262,6 +262,7 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
     tree.meta.entry = "index.html".into();
     tree.meta.source_revision = report.source_version.clone();
     tree.meta.source_url = info.text("original_wwwroot");
+    tree.meta.source_id = info.text("original_course_id");
     tree.meta.description = crate::markdown::plain_text(&outline.summary_html, 300);
     tree.meta.id = preau_pack::path::slugify_id(
         &course_xml.as_ref().map(|c| c.text("shortname")).filter(|s| !s.is_empty()).unwrap_or(title),
