@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
-use preau_pack::quiz::{self, PublicKind, PublicQuestion, QuestionKind, Quiz};
+use preau_pack::quiz::{self, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
 
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
@@ -385,10 +385,20 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
 pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, lang: Lang) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
-    // Right answers only with the last allowed attempt (issue 14: any submission, even
-    // blank, showed them, and the next attempt scored full marks). Without an attempt
-    // limit there is no last attempt, so they are not shown.
-    let reveal = quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize);
+    // The feedback is stored with the attempt when it is marked, so what the source quiz
+    // allows "immediately after the attempt" decides it (Moodle's review options).
+    // Without review options (GIFT, Moodle XML, folders), right answers only with the last
+    // allowed attempt (issue 14: any submission, even blank, showed them, and the next
+    // attempt scored full marks); without an attempt limit there is no last attempt.
+    let now = ReviewTime::ImmediatelyAfter;
+    let (reveal, specific, general) = match &quiz.review {
+        Some(r) => (
+            ReviewOptions::allows(r.right_answer, now),
+            ReviewOptions::allows(r.specific_feedback, now),
+            ReviewOptions::allows(r.general_feedback, now),
+        ),
+        None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
+    };
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -405,12 +415,23 @@ pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, 
         if matches!(kind, PublicKind::Description) {
             continue;
         }
-        let mark = quiz::score(q, &response);
+        // General feedback is scored apart so each kind follows its own review option.
+        let mark = if q.general_feedback_html.is_empty() {
+            quiz::score(q, &response)
+        } else {
+            quiz::score(&Question { general_feedback_html: String::new(), ..q.clone() }, &response)
+        };
         let shown = match &response {
             quiz::Response::Random { response, .. } => summary(kind, response, lang),
             r => summary(kind, r, lang),
         };
-        let mut feedback = mark.feedback_html.clone();
+        let mut feedback = if specific { mark.feedback_html.clone() } else { String::new() };
+        if general && !q.general_feedback_html.trim().is_empty() {
+            if !feedback.is_empty() {
+                feedback.push('\n');
+            }
+            feedback.push_str(&q.general_feedback_html);
+        }
         if reveal
             && !mark.needs_grading
             && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9)

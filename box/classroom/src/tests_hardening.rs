@@ -289,3 +289,65 @@ async fn a_blank_submission_does_not_reveal_right_answers() {
     let last = p.get(&r.location.expect("an attempt")).await;
     assert!(last.body.contains("Bonne réponse") && last.body.contains("Paris"), "{}", last.body);
 }
+
+/// The demo pack with two copies of its quiz carrying Moodle review options.
+async fn review_fixture() -> (super::tests::Fixture, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = super::testkit::demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let base: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    // `rev`: right answers and general feedback immediately after, no specific feedback;
+    // no attempt limit (today's rule would never show right answers).
+    // `rev1`: right answers only later while open, specific feedback immediately after,
+    // no general feedback; one attempt (today's rule would show right answers).
+    for (id, limit, review) in [
+        ("rev", None, serde_json::json!({"right_answer": 0x1000, "specific_feedback": 0, "general_feedback": 0x1000})),
+        (
+            "rev1",
+            Some(1),
+            serde_json::json!({"right_answer": 0x100, "specific_feedback": 0x1000, "general_feedback": 0}),
+        ),
+    ] {
+        let mut q = base.clone();
+        q["id"] = id.into();
+        q["questions"][2]["general_feedback_html"] = "<p>GENERALE</p>".into();
+        if let Some(l) = limit {
+            q["attempts_allowed"] = l.into();
+        }
+        q["review"] = review;
+        files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
+    }
+    packs.add(info, files);
+    ctx.packs = std::sync::Arc::new(packs);
+    let store = super::open_store(&ctx).unwrap();
+    let app = std::sync::Arc::new(super::App::new(ctx, store));
+    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let p = pupil(&f, alice, None).await;
+    (f, p)
+}
+
+#[tokio::test]
+async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
+    let (_f, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    // A wrong choice (specific feedback "Non : 3 divisé par 4.") and a wrong capital.
+    let wrong = |n: &'static str| [("n", n), ("q0", "0"), ("q2", "Lyon")];
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev"), &wrong("0")).await;
+    let a = p.get(&r.location.expect("an attempt")).await;
+    assert!(a.body.contains("Bonne réponse") && a.body.contains("Paris"), "right answers allowed: {}", a.body);
+    assert!(a.body.contains("GENERALE"), "general feedback allowed");
+    assert!(!a.body.contains("3 divisé par 4"), "specific feedback not allowed");
+
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("0")).await;
+    let a = p.get(&r.location.expect("an attempt")).await;
+    assert!(!a.body.contains("Bonne réponse") && !a.body.contains("Paris"), "only later: {}", a.body);
+    assert!(!a.body.contains("GENERALE"), "general feedback not allowed");
+    assert!(a.body.contains("3 divisé par 4"), "specific feedback allowed");
+    // The attempt limit still holds with review options.
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("1")).await;
+    assert!(r.location.is_none(), "no second attempt");
+    assert!(r.body.contains("Tu as utilisé tous tes essais"), "{}", r.body);
+}
