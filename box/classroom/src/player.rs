@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
-use preau_pack::quiz::{self, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
+use preau_pack::quiz::{
+    self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
+};
 
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
@@ -610,6 +612,19 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     body
 }
 
+/// A pupil's grade for a quiz out of `max_grade`, from their attempts oldest first, each
+/// as (score, max), by the quiz's grading method (Moodle's `grademethod`).
+pub fn quiz_grade(method: GradeMethod, max_grade: f64, attempts: &[(f64, f64)]) -> Option<f64> {
+    let ratios: Vec<f64> = attempts.iter().map(|(s, m)| if *m > 0.0 { s / m } else { 0.0 }).collect();
+    let ratio = match method {
+        GradeMethod::Highest => ratios.iter().copied().reduce(f64::max)?,
+        GradeMethod::Average => ratios.iter().sum::<f64>() / ratios.len().max(1) as f64,
+        GradeMethod::First => *ratios.first()?,
+        GradeMethod::Last => *ratios.last()?,
+    };
+    if ratios.is_empty() { None } else { Some(ratio * max_grade) }
+}
+
 pub fn fmt_num(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x:.2}") }
 }
@@ -617,6 +632,17 @@ pub fn fmt_num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiz_grade_follows_the_grading_method() {
+        // Oldest first: 1/4, 4/4, 2/4, out of a quiz graded on 20.
+        let a = [(1.0, 4.0), (4.0, 4.0), (2.0, 4.0)];
+        assert_eq!(quiz_grade(GradeMethod::Highest, 20.0, &a), Some(20.0));
+        assert!((quiz_grade(GradeMethod::Average, 20.0, &a).unwrap() - 35.0 / 3.0).abs() < 1e-9);
+        assert_eq!(quiz_grade(GradeMethod::First, 20.0, &a), Some(5.0));
+        assert_eq!(quiz_grade(GradeMethod::Last, 20.0, &a), Some(10.0));
+        assert_eq!(quiz_grade(GradeMethod::Average, 20.0, &[]), None);
+    }
 
     #[test]
     fn markers_are_replaced_and_unknown_ones_kept() {

@@ -1,6 +1,8 @@
 //! The teachers' side: first-run setup, sign-in, classes and pupils, results, marking and
 //! exports. Every route here except `login` and `setup` sits behind `web::teacher_guard`.
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,7 +13,7 @@ use super::accounts;
 use super::csv;
 use super::html::{Lang, Page, date, esc, message};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use super::player::{fmt_num, load_quiz, render_attempt};
+use super::player::{fmt_num, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
 use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
@@ -729,19 +731,22 @@ pub async fn results(
     }
     body.push_str("</table></div>");
     body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Quiz, par élève", "Quizzes, per pupil"),
         lang.t("Élève", "Pupil"),
         lang.t("Contenu", "Content"),
         lang.t("Quiz", "Quiz"),
         lang.t("Score", "Score"),
-        lang.t("Date", "Date")
+        lang.t("Date", "Date"),
+        lang.t("Note du quiz", "Quiz grade")
     ));
     let titles = Titles::new(&app);
+    let grades = quiz_grades(&app, &rows);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
+        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
         body.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td><td class="grade">{grade}</td></tr>"#,
             esc(&r.pupil),
             esc(&titles.pack(&r.pack)),
             esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
@@ -794,6 +799,28 @@ fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usi
 /// The titles teachers read instead of internal ids: a pack's title, and a quiz's or
 /// an assignment's title from the course outline (or the quiz itself). Looked up once
 /// per pack for a page.
+/// Each pupil's grade per quiz, by the quiz's grading method, keyed by (pupil, pack, quiz).
+/// `rows` are in attempt order within a pupil and quiz (as `Store::results` gives them).
+fn quiz_grades(app: &Shared, rows: &[store::ResultRow]) -> HashMap<(i64, String, String), f64> {
+    let mut attempts: HashMap<(i64, String, String), Vec<(f64, f64)>> = HashMap::new();
+    for r in rows {
+        attempts.entry((r.pupil_id, r.pack.clone(), r.quiz.clone())).or_default().push((r.score, r.max));
+    }
+    let mut quizzes: HashMap<(String, String), Option<preau_pack::quiz::Quiz>> = HashMap::new();
+    attempts
+        .into_iter()
+        .filter_map(|(k, list)| {
+            let quiz = quizzes.entry((k.1.clone(), k.2.clone())).or_insert_with(|| load_quiz(app, &k.1, &k.2));
+            // A quiz no longer on the box: the best attempt, on the attempts' own scale.
+            let (method, max) = match quiz {
+                Some(q) => (q.grade_method, q.max_grade),
+                None => (Default::default(), list.last().map(|a| a.1).unwrap_or(0.0)),
+            };
+            quiz_grade(method, max, &list).map(|g| (k, g))
+        })
+        .collect()
+}
+
 struct Titles<'a> {
     app: &'a Shared,
     packs: std::collections::HashMap<String, String>,
@@ -857,9 +884,12 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
         "max".into(),
         lang.t("à corriger", "to mark").into(),
         "date".into(),
+        lang.t("note du quiz", "quiz grade").into(),
     ]));
     let titles = Titles::new(&app);
+    let grades = quiz_grades(&app, &rows);
     for r in rows {
+        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
         out.push_str(&csv::line(&[
             r.class,
             r.pupil,
@@ -869,6 +899,7 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
             fmt_num(r.max),
             if r.pending { "1" } else { "0" }.into(),
             date(r.at, tz),
+            grade,
         ]));
     }
     download(out.into_bytes(), "text/csv; charset=utf-8", "resultats.csv")

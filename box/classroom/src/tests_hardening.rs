@@ -291,7 +291,7 @@ async fn a_blank_submission_does_not_reveal_right_answers() {
 }
 
 /// The demo pack with two copies of its quiz carrying Moodle review options.
-async fn review_fixture() -> (super::tests::Fixture, Client) {
+async fn review_fixture() -> (super::tests::Fixture, Client, Client) {
     let dir = tempfile::tempdir().unwrap();
     let mut ctx = super::testkit::demo_context(dir.path());
     let packs = super::testkit::MemPacks::default();
@@ -318,6 +318,11 @@ async fn review_fixture() -> (super::tests::Fixture, Client) {
         q["review"] = review;
         files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
     }
+    // `premier`: graded on the first attempt, without review options.
+    let mut q = base.clone();
+    q["id"] = "premier".into();
+    q["grade_method"] = "first".into();
+    files.insert("_preau/quiz/premier.json".into(), serde_json::to_vec(&q).unwrap());
     packs.add(info, files);
     ctx.packs = std::sync::Arc::new(packs);
     let store = super::open_store(&ctx).unwrap();
@@ -326,12 +331,12 @@ async fn review_fixture() -> (super::tests::Fixture, Client) {
     let mut t = teacher(&f).await;
     let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
     let p = pupil(&f, alice, None).await;
-    (f, p)
+    (f, t, p)
 }
 
 #[tokio::test]
 async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
-    let (_f, mut p) = review_fixture().await;
+    let (_f, _t, mut p) = review_fixture().await;
     let demo = super::testkit::DEMO;
     // A wrong choice (specific feedback "Non : 3 divisé par 4.") and a wrong capital.
     let wrong = |n: &'static str| [("n", n), ("q0", "0"), ("q2", "Lyon")];
@@ -350,4 +355,24 @@ async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
     let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("1")).await;
     assert!(r.location.is_none(), "no second attempt");
     assert!(r.body.contains("Tu as utilisé tous tes essais"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_quiz_grade_follows_the_grading_method() {
+    let (_f, mut t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    // First attempt 0 / 6, second 4 / 6 (the essay waits for the teacher); the quiz is on 20.
+    p.post(&format!("/packs/{demo}/_quiz/premier"), &[("n", "0"), ("q0", "0"), ("q2", "Lyon")]).await;
+    let right = [("n", "1"), ("q0", "1"), ("q1", "true"), ("q2", "Paris"), ("q3", "12")];
+    p.post(&format!("/packs/{demo}/_quiz/premier"), &right).await;
+    let results = t.get("/teacher/results").await;
+    assert!(results.body.contains(">4 / 6</a>") && results.body.contains(">0 / 6</a>"), "{}", results.body);
+    // Graded on the first attempt: 0, not the best (13.33).
+    assert_eq!(results.body.matches(r#"<td class="grade">0</td>"#).count(), 2, "{}", results.body);
+    assert!(!results.body.contains("13.33") && !results.body.contains("13,33"), "{}", results.body);
+    let csv = t.get("/teacher/results.csv").await;
+    assert!(csv.body.contains("quiz grade") || csv.body.contains("note du quiz"), "{}", csv.body);
+    let rows: Vec<&str> = csv.body.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{}", csv.body);
+    assert!(rows.iter().all(|r| r.trim_end().ends_with(";0")), "{}", csv.body);
 }
