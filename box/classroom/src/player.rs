@@ -38,6 +38,18 @@ fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && !s.contains('/') && s != "." && s != ".."
 }
 
+/// The quiz as a pupil meets it on this box: the pack's quiz with the teacher's attempt
+/// limit, and whether the teacher released the right answers.
+fn pupil_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<(Quiz, bool)> {
+    let mut quiz = load_quiz(app, pack, quiz_id)?;
+    // An unreadable setting must not lift a limit: the pack's values then stand.
+    let s = app.store().quiz_settings(pack, quiz_id).unwrap_or_default();
+    if let Some(n) = s.attempts_allowed {
+        quiz.attempts_allowed = (n > 0).then_some(n);
+    }
+    Some((quiz, s.release_answers))
+}
+
 /// Which candidate a random question shows: fixed for a pupil, quiz and attempt number,
 /// so the page and its submission agree without trusting the browser.
 fn pick(pupil_uuid: &str, quiz_id: &str, qid: &str, attempt_no: usize, n: usize) -> usize {
@@ -101,7 +113,7 @@ pub async fn quiz_page(
     Path((pack, quiz_id)): Path<(String, String)>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
-    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let Some((quiz, _)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, &pack, &quiz_id) {
         Ok(x) => x,
         Err(e) => return internal(lang, e),
@@ -385,7 +397,15 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
 }
 
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
-pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, lang: Lang) -> Vec<AnswerRecord> {
+/// `released`: the teacher released the right answers of this quiz on the box.
+pub fn mark_form(
+    quiz: &Quiz,
+    form: &Form,
+    pupil_uuid: &str,
+    attempt_no: usize,
+    released: bool,
+    lang: Lang,
+) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
     // The feedback is stored with the attempt when it is marked, so what the source quiz
     // allows "immediately after the attempt" decides it (Moodle's review options).
@@ -401,6 +421,7 @@ pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, 
         ),
         None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
     };
+    let reveal = reveal || released;
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -469,7 +490,7 @@ pub async fn submit(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let Some((quiz, released)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let mut store = app.store();
     let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
         Ok(x) => x,
@@ -502,7 +523,7 @@ pub async fn submit(
             lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz."),
         );
     }
-    let records = mark_form(&quiz, &form, &p.uuid, used, lang);
+    let records = mark_form(&quiz, &form, &p.uuid, used, released, lang);
     let now = app.now();
     let over_time = match quiz.time_limit_secs {
         Some(limit) => match store.quiz_start(pupil, &pack, &quiz_id, used, now) {

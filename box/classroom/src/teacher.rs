@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, date, esc, message};
+use super::html::{Lang, Page, date, esc, message, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::player::{fmt_num, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
@@ -692,6 +692,7 @@ pub async fn results(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     let tz = app.tz_minutes();
+    let csrf = Csrf::from_headers(&headers);
     let (rows, stats, classes, progress) = {
         let store = app.store();
         let progress = progress_counts(&store, filter.class);
@@ -778,7 +779,82 @@ pub async fn results(
         ));
     }
     body.push_str("</table></div>");
-    teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body).into_response()
+    quiz_settings_forms(&app, lang, &rows, &csrf, &mut body);
+    let mut page = teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+/// Per quiz with attempts: release the right answers, change the attempt limit (issue 14).
+/// Kept in the box's SQLite, never in the signed pack.
+fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf: &Csrf, body: &mut String) {
+    let mut quizzes: Vec<(&str, &str)> = rows.iter().map(|r| (r.pack.as_str(), r.quiz.as_str())).collect();
+    quizzes.sort_unstable();
+    quizzes.dedup();
+    if quizzes.is_empty() {
+        return;
+    }
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Réglages des quiz", "Quiz settings")));
+    let titles = Titles::new(app);
+    let f = csrf.field();
+    for (pack, quiz) in quizzes {
+        let s = app.store().quiz_settings(pack, quiz).unwrap_or_default();
+        let pack_limit = load_quiz(app, pack, quiz).and_then(|q| q.attempts_allowed);
+        let checked = if s.release_answers { " checked" } else { "" };
+        let limit = s.attempts_allowed.map(|n| n.to_string()).unwrap_or_default();
+        let default = match pack_limit {
+            Some(n) => format!("{} {n}", lang.t("vide = celle du contenu :", "empty = the content's:")),
+            None => lang.t("vide = celle du contenu : illimité", "empty = the content's: unlimited").to_string(),
+        };
+        body.push_str(&format!(
+            r#"<form class="card" method="post" action="/teacher/quiz/{}/{}/settings">{f}<p><strong>{} / {}</strong></p><label><input type="checkbox" name="release" value="1"{checked}> {}</label><label>{} <input name="attempts" inputmode="numeric" size="4" value="{limit}"> <small>({default}, 0 = {})</small></label><button>{}</button></form>"#,
+            url_seg(pack),
+            url_seg(quiz),
+            esc(&titles.pack(pack)),
+            esc(&titles.activity(pack, "quiz", quiz)),
+            lang.t("Montrer les bonnes réponses aux élèves", "Show right answers to pupils"),
+            lang.t("Nombre d'essais :", "Attempts allowed:"),
+            lang.t("illimité", "unlimited"),
+            lang.t("Enregistrer", "Save")
+        ));
+    }
+}
+
+/// `POST /teacher/quiz/{pack}/{quiz}/settings`: the form of `quiz_settings_forms`.
+pub async fn set_quiz_settings(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((pack, quiz)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if load_quiz(&app, &pack, &quiz).is_none() {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such quiz");
+    }
+    let attempts = match form.get("attempts").map(str::trim).unwrap_or("") {
+        "" => None,
+        n => match n.parse::<u32>() {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                return bad(
+                    lang,
+                    lang.t(
+                        "Nombre d'essais invalide : un entier de 0 (illimité) à 1000, ou vide.",
+                        "Invalid number of attempts: a whole number from 0 (unlimited) to 1000, or empty.",
+                    ),
+                );
+            }
+        },
+    };
+    let s = store::QuizSettings { release_answers: form.get("release") == Some("1"), attempts_allowed: attempts };
+    match app.store().set_quiz_settings(&pack, &quiz, &s) {
+        Ok(()) => back_to("/teacher/results"),
+        Err(e) => internal(lang, e),
+    }
 }
 
 /// (pupil name, pages opened, activities completed) for each pupil.

@@ -376,3 +376,32 @@ async fn the_quiz_grade_follows_the_grading_method() {
     assert_eq!(rows.len(), 2, "{}", csv.body);
     assert!(rows.iter().all(|r| r.trim_end().ends_with(";0")), "{}", csv.body);
 }
+
+#[tokio::test]
+async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
+    let (_f, mut t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    let quiz = format!("/packs/{demo}/_quiz/quiz-1");
+    let r = p.post(&quiz, &[("n", "0"), ("q2", "Lyon")]).await;
+    let a = p.get(&r.location.expect("an attempt")).await;
+    assert!(!a.body.contains("Bonne réponse"), "not released, no limit: {}", a.body);
+    let results = t.get("/teacher/results").await;
+    assert!(results.body.contains("Montrer les bonnes réponses"), "{}", results.body);
+    let settings = format!("/teacher/quiz/{demo}/quiz-1/settings");
+    let r = t.post(&settings, &[("attempts", "deux")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("essais invalide"), "{}", r.body);
+    assert_eq!(t.post(&format!("/teacher/quiz/{demo}/absent/settings"), &[]).await.status, StatusCode::NOT_FOUND);
+    let r = t.post(&settings, &[("release", "1"), ("attempts", "2")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/results"), "{}", r.body);
+    let r = p.post(&quiz, &[("n", "1"), ("q2", "Lyon")]).await;
+    let a = p.get(&r.location.expect("a second attempt")).await;
+    assert!(a.body.contains("Bonne réponse") && a.body.contains("Paris"), "released: {}", a.body);
+    let r = p.post(&quiz, &[("n", "2")]).await;
+    assert!(r.location.is_none() && r.body.contains("Tu as utilisé tous tes essais"), "limit 2: {}", r.body);
+    // 0 lifts the limit; the pack itself is untouched.
+    t.post(&settings, &[("attempts", "0")]).await;
+    assert!(p.post(&quiz, &[("n", "2")]).await.location.is_some(), "unlimited");
+    let q = super::player::load_quiz(&_f.app, demo, "quiz-1").unwrap();
+    assert_eq!(q.attempts_allowed, None);
+}
