@@ -558,6 +558,11 @@ pub async fn attempt_page(
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = render_attempt(&attempt, quiz.as_ref(), lang);
+    // The teacher's release reaches attempts marked before it.
+    let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
+    if released && let Some(q) = &quiz {
+        body.push_str(&released_answers(q, &attempt, lang));
+    }
     body.push_str(&format!(
         r#"<p><a class="button" href="/packs/{}/_quiz/{}">{}</a> <a href="/pupil/">{}</a></p>"#,
         url_seg(&attempt.pack),
@@ -570,6 +575,39 @@ pub async fn attempt_page(
     page.user = Some(name);
     page.katex = true;
     page.into_response()
+}
+
+/// The right answers of an attempt's questions not fully right whose stored feedback does
+/// not already give them. A random question's drawn candidate is not stored with the
+/// answer, so it is left out.
+fn released_answers(quiz: &Quiz, attempt: &super::store::Attempt, lang: Lang) -> String {
+    let mut items = String::new();
+    for (i, (_, a)) in attempt.answers.iter().enumerate() {
+        let shown = a.feedback.contains("Bonne réponse :") || a.feedback.contains("Right answer:");
+        if shown || a.score.is_none_or(|s| s >= a.max - 1e-9) {
+            continue;
+        }
+        let Some(q) = quiz.questions.iter().find(|q| q.id == a.question) else { continue };
+        if matches!(q.kind, QuestionKind::Random(_)) {
+            continue;
+        }
+        let right = quiz::score(q, &quiz::Response::Empty).right_answer_summary;
+        if !right.is_empty() {
+            items.push_str(&format!(
+                "<li>{} {} : {}</li>",
+                lang.t("Question", "Question"),
+                i + 1,
+                esc(&strip_tags(&right))
+            ));
+        }
+    }
+    if items.is_empty() {
+        return items;
+    }
+    format!(
+        r#"<div class="card"><h2>{}</h2><ul>{items}</ul></div>"#,
+        lang.t("Bonnes réponses (publiées par l'enseignant)", "Right answers (released by the teacher)")
+    )
 }
 
 /// An attempt with its answers, marks and feedback (shared with the teacher's view).

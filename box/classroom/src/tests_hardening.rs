@@ -383,8 +383,9 @@ async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
     let demo = super::testkit::DEMO;
     let quiz = format!("/packs/{demo}/_quiz/quiz-1");
     let r = p.post(&quiz, &[("n", "0"), ("q2", "Lyon")]).await;
-    let a = p.get(&r.location.expect("an attempt")).await;
-    assert!(!a.body.contains("Bonne réponse"), "not released, no limit: {}", a.body);
+    let first = r.location.expect("an attempt");
+    let a = p.get(&first).await;
+    assert!(!a.body.contains("Bonne réponse") && !a.body.contains("Paris"), "not released, no limit: {}", a.body);
     let results = t.get("/teacher/results").await;
     assert!(results.body.contains("Montrer les bonnes réponses"), "{}", results.body);
     let settings = format!("/teacher/quiz/{demo}/quiz-1/settings");
@@ -394,9 +395,12 @@ async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
     assert_eq!(t.post(&format!("/teacher/quiz/{demo}/absent/settings"), &[]).await.status, StatusCode::NOT_FOUND);
     let r = t.post(&settings, &[("release", "1"), ("attempts", "2")]).await;
     assert_eq!(r.location.as_deref(), Some("/teacher/results"), "{}", r.body);
+    let a = p.get(&first).await;
+    assert!(a.body.contains("publiées par l") && a.body.contains("Paris"), "released on a past attempt: {}", a.body);
     let r = p.post(&quiz, &[("n", "1"), ("q2", "Lyon")]).await;
     let a = p.get(&r.location.expect("a second attempt")).await;
     assert!(a.body.contains("Bonne réponse") && a.body.contains("Paris"), "released: {}", a.body);
+    assert!(!a.body.contains("publiées par l"), "shown once, inline: {}", a.body);
     let r = p.post(&quiz, &[("n", "2")]).await;
     assert!(r.location.is_none() && r.body.contains("Tu as utilisé tous tes essais"), "limit 2: {}", r.body);
     // 0 lifts the limit; the pack itself is untouched.
