@@ -557,7 +557,8 @@ pub async fn attempt_page(
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
-    let mut body = render_attempt(&attempt, quiz.as_ref(), lang);
+    let shown = shown_to_pupil(quiz.as_ref(), attempt.at, app.now());
+    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang);
     // The teacher's release reaches attempts marked before it.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
     if released && let Some(q) = &quiz {
@@ -611,7 +612,32 @@ fn released_answers(quiz: &Quiz, attempt: &super::store::Attempt, lang: Lang) ->
 }
 
 /// An attempt with its answers, marks and feedback (shared with the teacher's view).
-pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang: Lang) -> String {
+/// What of an attempt's marking is shown: everything to the teacher; to a pupil, what the
+/// source quiz's review options allow at that moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    pub marks: bool,
+    pub correctness: bool,
+}
+
+impl Shown {
+    pub const ALL: Shown = Shown { marks: true, correctness: true };
+}
+
+/// How long after submitting an attempt counts as Moodle's "immediately after" (two
+/// minutes, as Moodle's `quiz_attempt_state`).
+const IMMEDIATELY_AFTER_SECS: i64 = 120;
+
+/// What a pupil may see of an attempt submitted at `at`, at `now`. A quiz on the box has no
+/// close date, so after the first minutes it is "later, while the quiz is still open".
+fn shown_to_pupil(quiz: Option<&Quiz>, at: i64, now: i64) -> Shown {
+    let Some(r) = quiz.and_then(|q| q.review) else { return Shown::ALL };
+    let when =
+        if now - at < IMMEDIATELY_AFTER_SECS { ReviewTime::ImmediatelyAfter } else { ReviewTime::LaterWhileOpen };
+    Shown { marks: ReviewOptions::allows(r.marks, when), correctness: ReviewOptions::allows(r.correctness, when) }
+}
+
+pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, shown: Shown, lang: Lang) -> String {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
     let mut body =
@@ -627,12 +653,14 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
         Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
         _ => String::new(),
     };
-    body.push_str(&format!(
-        r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
-        lang.t("Score :", "Score:"),
-        fmt_num(got),
-        fmt_num(max)
-    ));
+    if shown.marks {
+        body.push_str(&format!(
+            r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
+            lang.t("Score :", "Score:"),
+            fmt_num(got),
+            fmt_num(max)
+        ));
+    }
     if attempt.pending() {
         body.push_str(&format!(
             "<p>{}</p>",
@@ -645,6 +673,7 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     for (i, (_, a)) in attempt.answers.iter().enumerate() {
         let class = match a.score {
             None => "pending",
+            _ if !shown.correctness => "answered",
             Some(s) if s >= a.max - 1e-9 => "right",
             Some(_) => "wrong",
         };
@@ -653,6 +682,7 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
             .map(|q| q.text_html.clone())
             .unwrap_or_default();
         let score = match a.score {
+            _ if !shown.marks => String::new(),
             Some(s) => format!("{} / {}", fmt_num(s), fmt_num(a.max)),
             None => lang.t("à corriger", "to be marked").to_string(),
         };

@@ -13,7 +13,7 @@ use super::accounts;
 use super::csv;
 use super::html::{Lang, Page, date, esc, message, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use super::player::{fmt_num, load_quiz, quiz_grade, render_attempt};
+use super::player::{Shown, fmt_num, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
 use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
@@ -1006,7 +1006,7 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
     body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(&attempt, quiz.as_ref(), lang));
+    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::ALL, lang));
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,

@@ -318,6 +318,11 @@ async fn review_fixture() -> (super::tests::Fixture, Client, Client) {
         q["review"] = review;
         files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
     }
+    // `notes`: marks immediately after only, correctness never.
+    let mut q = base.clone();
+    q["id"] = "notes".into();
+    q["review"] = serde_json::json!({"marks": 0x1000, "correctness": 0});
+    files.insert("_preau/quiz/notes.json".into(), serde_json::to_vec(&q).unwrap());
     // `premier`: graded on the first attempt, without review options.
     let mut q = base.clone();
     q["id"] = "premier".into();
@@ -408,4 +413,24 @@ async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
     assert!(p.post(&quiz, &[("n", "2")]).await.location.is_some(), "unlimited");
     let q = super::player::load_quiz(&_f.app, demo, "quiz-1").unwrap();
     assert_eq!(q.attempts_allowed, None);
+}
+
+#[tokio::test]
+async fn marks_and_correctness_follow_the_review_options_over_time() {
+    let (f, _t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    let r = p.post(&format!("/packs/{demo}/_quiz/notes"), &[("n", "0"), ("q0", "1"), ("q2", "Lyon")]).await;
+    let at = r.location.expect("an attempt");
+    let a = p.get(&at).await;
+    assert!(a.body.contains(r#"id="score""#) && a.body.contains("1 / 1"), "marks immediately after: {}", a.body);
+    assert!(!a.body.contains("question right") && !a.body.contains("question wrong"), "no correctness: {}", a.body);
+    assert!(a.body.contains("question answered"), "{}", a.body);
+    // Three minutes later, still open: marks are no longer shown.
+    f.app.set_clock_offset(f.app.clock_offset() + 180).unwrap();
+    let a = p.get(&at).await;
+    assert!(!a.body.contains(r#"id="score""#) && !a.body.contains("1 / 1"), "no marks later: {}", a.body);
+    // Without review options (the demo quiz), everything as before.
+    let r = p.post(&format!("/packs/{demo}/_quiz/quiz-1"), &[("n", "0"), ("q0", "1")]).await;
+    let a = p.get(&r.location.expect("an attempt")).await;
+    assert!(a.body.contains(r#"id="score""#) && a.body.contains("question right"), "{}", a.body);
 }
