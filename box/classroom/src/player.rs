@@ -413,12 +413,12 @@ pub fn mark_form(
     // allowed attempt (issue 14: any submission, even blank, showed them, and the next
     // attempt scored full marks); without an attempt limit there is no last attempt.
     let now = ReviewTime::ImmediatelyAfter;
+    // With review options, right answers are not stored but listed when the pupil looks
+    // (`attempt_page`), so "later while open" differs from "immediately after".
     let (reveal, specific, general) = match &quiz.review {
-        Some(r) => (
-            ReviewOptions::allows(r.right_answer, now),
-            ReviewOptions::allows(r.specific_feedback, now),
-            ReviewOptions::allows(r.general_feedback, now),
-        ),
+        Some(r) => {
+            (false, ReviewOptions::allows(r.specific_feedback, now), ReviewOptions::allows(r.general_feedback, now))
+        }
         None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
     };
     let reveal = reveal || released;
@@ -557,12 +557,22 @@ pub async fn attempt_page(
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
-    let shown = shown_to_pupil(quiz.as_ref(), attempt.at, app.now());
+    let now = app.now();
+    let shown = shown_to_pupil(quiz.as_ref(), attempt.at, now);
     let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang);
-    // The teacher's release reaches attempts marked before it.
+    // The teacher's release reaches attempts marked before it; the source quiz's review
+    // options say when right answers show.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
-    if released && let Some(q) = &quiz {
-        body.push_str(&released_answers(q, &attempt, lang));
+    if let Some(q) = &quiz {
+        let by_review = q.review.is_some_and(|r| ReviewOptions::allows(r.right_answer, review_time(attempt.at, now)));
+        let heading = if released {
+            lang.t("Bonnes réponses (publiées par l'enseignant)", "Right answers (released by the teacher)")
+        } else {
+            lang.t("Bonnes réponses", "Right answers")
+        };
+        if released || by_review {
+            body.push_str(&right_answers(q, &attempt, heading, lang));
+        }
     }
     body.push_str(&format!(
         r#"<p><a class="button" href="/packs/{}/_quiz/{}">{}</a> <a href="/pupil/">{}</a></p>"#,
@@ -581,7 +591,7 @@ pub async fn attempt_page(
 /// The right answers of an attempt's questions not fully right whose stored feedback does
 /// not already give them. A random question's drawn candidate is not stored with the
 /// answer, so it is left out.
-fn released_answers(quiz: &Quiz, attempt: &super::store::Attempt, lang: Lang) -> String {
+fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, lang: Lang) -> String {
     let mut items = String::new();
     for (i, (_, a)) in attempt.answers.iter().enumerate() {
         let shown = a.feedback.contains("Bonne réponse :") || a.feedback.contains("Right answer:");
@@ -605,10 +615,7 @@ fn released_answers(quiz: &Quiz, attempt: &super::store::Attempt, lang: Lang) ->
     if items.is_empty() {
         return items;
     }
-    format!(
-        r#"<div class="card"><h2>{}</h2><ul>{items}</ul></div>"#,
-        lang.t("Bonnes réponses (publiées par l'enseignant)", "Right answers (released by the teacher)")
-    )
+    format!(r#"<div class="card" id="right-answers"><h2>{}</h2><ul>{items}</ul></div>"#, esc(heading))
 }
 
 /// An attempt with its answers, marks and feedback (shared with the teacher's view).
@@ -630,10 +637,13 @@ const IMMEDIATELY_AFTER_SECS: i64 = 120;
 
 /// What a pupil may see of an attempt submitted at `at`, at `now`. A quiz on the box has no
 /// close date, so after the first minutes it is "later, while the quiz is still open".
+fn review_time(at: i64, now: i64) -> ReviewTime {
+    if now - at < IMMEDIATELY_AFTER_SECS { ReviewTime::ImmediatelyAfter } else { ReviewTime::LaterWhileOpen }
+}
+
 fn shown_to_pupil(quiz: Option<&Quiz>, at: i64, now: i64) -> Shown {
     let Some(r) = quiz.and_then(|q| q.review) else { return Shown::ALL };
-    let when =
-        if now - at < IMMEDIATELY_AFTER_SECS { ReviewTime::ImmediatelyAfter } else { ReviewTime::LaterWhileOpen };
+    let when = review_time(at, now);
     Shown { marks: ReviewOptions::allows(r.marks, when), correctness: ReviewOptions::allows(r.correctness, when) }
 }
 

@@ -341,18 +341,20 @@ async fn review_fixture() -> (super::tests::Fixture, Client, Client) {
 
 #[tokio::test]
 async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
-    let (_f, _t, mut p) = review_fixture().await;
+    let (f, _t, mut p) = review_fixture().await;
     let demo = super::testkit::DEMO;
     // A wrong choice (specific feedback "Non : 3 divisé par 4.") and a wrong capital.
     let wrong = |n: &'static str| [("n", n), ("q0", "0"), ("q2", "Lyon")];
     let r = p.post(&format!("/packs/{demo}/_quiz/rev"), &wrong("0")).await;
-    let a = p.get(&r.location.expect("an attempt")).await;
-    assert!(a.body.contains("Bonne réponse") && a.body.contains("Paris"), "right answers allowed: {}", a.body);
+    let rev = r.location.expect("an attempt");
+    let a = p.get(&rev).await;
+    assert!(a.body.contains(r#"id="right-answers""#) && a.body.contains("Paris"), "right answers allowed: {}", a.body);
     assert!(a.body.contains("GENERALE"), "general feedback allowed");
     assert!(!a.body.contains("3 divisé par 4"), "specific feedback not allowed");
 
     let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("0")).await;
-    let a = p.get(&r.location.expect("an attempt")).await;
+    let rev1 = r.location.expect("an attempt");
+    let a = p.get(&rev1).await;
     assert!(!a.body.contains("Bonne réponse") && !a.body.contains("Paris"), "only later: {}", a.body);
     assert!(!a.body.contains("GENERALE"), "general feedback not allowed");
     assert!(a.body.contains("3 divisé par 4"), "specific feedback allowed");
@@ -360,6 +362,12 @@ async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
     let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("1")).await;
     assert!(r.location.is_none(), "no second attempt");
     assert!(r.body.contains("Tu as utilisé tous tes essais"), "{}", r.body);
+    // Three minutes later, the quiz still open: `rev1` shows right answers, `rev` no longer.
+    f.app.set_clock_offset(f.app.clock_offset() + 180).unwrap();
+    let a = p.get(&rev1).await;
+    assert!(a.body.contains(r#"id="right-answers""#) && a.body.contains("Paris"), "later while open: {}", a.body);
+    let a = p.get(&rev).await;
+    assert!(!a.body.contains("Paris"), "not later: {}", a.body);
 }
 
 #[tokio::test]
