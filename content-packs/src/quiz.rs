@@ -57,6 +57,85 @@ pub struct Quiz {
     pub time_limit_secs: Option<u64>,
     #[serde(default)]
     pub shuffle_questions: bool,
+    /// How the pupil's grade for the quiz is drawn from their attempts (Moodle's `grademethod`).
+    #[serde(default)]
+    pub grade_method: GradeMethod,
+    /// What a pupil may see of a submitted attempt (Moodle's review options). `None` when the
+    /// source says nothing (GIFT, Moodle XML, folders): the player keeps its own rule.
+    #[serde(default)]
+    pub review: Option<ReviewOptions>,
+}
+
+/// Moodle's `grademethod`: 1 highest, 2 average, 3 first, 4 last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GradeMethod {
+    #[default]
+    Highest,
+    Average,
+    First,
+    Last,
+}
+
+impl GradeMethod {
+    /// Moodle's code; `None` for a code Moodle does not define.
+    pub fn from_moodle(code: i64) -> Option<GradeMethod> {
+        match code {
+            1 => Some(GradeMethod::Highest),
+            2 => Some(GradeMethod::Average),
+            3 => Some(GradeMethod::First),
+            4 => Some(GradeMethod::Last),
+            _ => None,
+        }
+    }
+}
+
+/// When a pupil looks at an attempt, in Moodle's terms
+/// (`mod/quiz/classes/question/display_options.php`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewTime {
+    During,
+    ImmediatelyAfter,
+    LaterWhileOpen,
+    AfterClose,
+}
+
+impl ReviewTime {
+    /// Moodle's bit for this time in every `review*` field.
+    pub fn bit(self) -> u32 {
+        match self {
+            ReviewTime::During => 0x10000,
+            ReviewTime::ImmediatelyAfter => 0x01000,
+            ReviewTime::LaterWhileOpen => 0x00100,
+            ReviewTime::AfterClose => 0x00010,
+        }
+    }
+}
+
+/// Moodle's review options, each a bit field of `ReviewTime::bit`s, kept as Moodle stores them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewOptions {
+    #[serde(default)]
+    pub attempt: u32,
+    #[serde(default)]
+    pub correctness: u32,
+    #[serde(default)]
+    pub marks: u32,
+    #[serde(default)]
+    pub specific_feedback: u32,
+    #[serde(default)]
+    pub general_feedback: u32,
+    #[serde(default)]
+    pub right_answer: u32,
+    #[serde(default)]
+    pub overall_feedback: u32,
+}
+
+impl ReviewOptions {
+    /// Whether the field `f` (one of this struct's values) allows showing at `when`.
+    pub fn allows(f: u32, when: ReviewTime) -> bool {
+        f & when.bit() != 0
+    }
 }
 
 fn quiz_format() -> u32 {
@@ -1213,6 +1292,8 @@ mod tests {
             attempts_allowed: None,
             time_limit_secs: None,
             shuffle_questions: false,
+            grade_method: GradeMethod::default(),
+            review: None,
         };
         let json = serde_json::to_string(&public_view(&quiz)).unwrap();
         for secret in

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
-use preau_pack::quiz::{self, PublicKind, PublicQuestion, QuestionKind, Quiz};
+use preau_pack::quiz::{
+    self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
+};
 
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
@@ -34,6 +36,18 @@ pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
 
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && !s.contains('/') && s != "." && s != ".."
+}
+
+/// The quiz as a pupil meets it on this box: the pack's quiz with the teacher's attempt
+/// limit, and whether the teacher released the right answers.
+fn pupil_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<(Quiz, bool)> {
+    let mut quiz = load_quiz(app, pack, quiz_id)?;
+    // An unreadable setting must not lift a limit: the pack's values then stand.
+    let s = app.store().quiz_settings(pack, quiz_id).unwrap_or_default();
+    if let Some(n) = s.attempts_allowed {
+        quiz.attempts_allowed = (n > 0).then_some(n);
+    }
+    Some((quiz, s.release_answers))
 }
 
 /// Which candidate a random question shows: fixed for a pupil, quiz and attempt number,
@@ -99,7 +113,7 @@ pub async fn quiz_page(
     Path((pack, quiz_id)): Path<(String, String)>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
-    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let Some((quiz, _)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, &pack, &quiz_id) {
         Ok(x) => x,
         Err(e) => return internal(lang, e),
@@ -383,12 +397,31 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
 }
 
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
-pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, lang: Lang) -> Vec<AnswerRecord> {
+/// `released`: the teacher released the right answers of this quiz on the box.
+pub fn mark_form(
+    quiz: &Quiz,
+    form: &Form,
+    pupil_uuid: &str,
+    attempt_no: usize,
+    released: bool,
+    lang: Lang,
+) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
-    // Right answers only with the last allowed attempt (issue 14: any submission, even
-    // blank, showed them, and the next attempt scored full marks). Without an attempt
-    // limit there is no last attempt, so they are not shown.
-    let reveal = quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize);
+    // The feedback is stored with the attempt when it is marked, so what the source quiz
+    // allows "immediately after the attempt" decides it (Moodle's review options).
+    // Without review options (GIFT, Moodle XML, folders), right answers only with the last
+    // allowed attempt (issue 14: any submission, even blank, showed them, and the next
+    // attempt scored full marks); without an attempt limit there is no last attempt.
+    let now = ReviewTime::ImmediatelyAfter;
+    // With review options, right answers are not stored but listed when the pupil looks
+    // (`attempt_page`), so "later while open" differs from "immediately after".
+    let (reveal, specific, general) = match &quiz.review {
+        Some(r) => {
+            (false, ReviewOptions::allows(r.specific_feedback, now), ReviewOptions::allows(r.general_feedback, now))
+        }
+        None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
+    };
+    let reveal = reveal || released;
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -405,12 +438,23 @@ pub fn mark_form(quiz: &Quiz, form: &Form, pupil_uuid: &str, attempt_no: usize, 
         if matches!(kind, PublicKind::Description) {
             continue;
         }
-        let mark = quiz::score(q, &response);
+        // General feedback is scored apart so each kind follows its own review option.
+        let mark = if q.general_feedback_html.is_empty() {
+            quiz::score(q, &response)
+        } else {
+            quiz::score(&Question { general_feedback_html: String::new(), ..q.clone() }, &response)
+        };
         let shown = match &response {
             quiz::Response::Random { response, .. } => summary(kind, response, lang),
             r => summary(kind, r, lang),
         };
-        let mut feedback = mark.feedback_html.clone();
+        let mut feedback = if specific { mark.feedback_html.clone() } else { String::new() };
+        if general && !q.general_feedback_html.trim().is_empty() {
+            if !feedback.is_empty() {
+                feedback.push('\n');
+            }
+            feedback.push_str(&q.general_feedback_html);
+        }
         if reveal
             && !mark.needs_grading
             && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9)
@@ -446,7 +490,7 @@ pub async fn submit(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let Some(quiz) = load_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
+    let Some((quiz, released)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let mut store = app.store();
     let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
         Ok(x) => x,
@@ -479,7 +523,7 @@ pub async fn submit(
             lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz."),
         );
     }
-    let records = mark_form(&quiz, &form, &p.uuid, used, lang);
+    let records = mark_form(&quiz, &form, &p.uuid, used, released, lang);
     let now = app.now();
     let over_time = match quiz.time_limit_secs {
         Some(limit) => match store.quiz_start(pupil, &pack, &quiz_id, used, now) {
@@ -513,7 +557,23 @@ pub async fn attempt_page(
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
-    let mut body = render_attempt(&attempt, quiz.as_ref(), lang);
+    let now = app.now();
+    let shown = shown_to_pupil(quiz.as_ref(), attempt.at, now);
+    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang);
+    // The teacher's release reaches attempts marked before it; the source quiz's review
+    // options say when right answers show.
+    let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
+    if let Some(q) = &quiz {
+        let by_review = q.review.is_some_and(|r| ReviewOptions::allows(r.right_answer, review_time(attempt.at, now)));
+        let heading = if released {
+            lang.t("Bonnes réponses (publiées par l'enseignant)", "Right answers (released by the teacher)")
+        } else {
+            lang.t("Bonnes réponses", "Right answers")
+        };
+        if released || by_review {
+            body.push_str(&right_answers(q, &attempt, heading, lang));
+        }
+    }
     body.push_str(&format!(
         r#"<p><a class="button" href="/packs/{}/_quiz/{}">{}</a> <a href="/pupil/">{}</a></p>"#,
         url_seg(&attempt.pack),
@@ -528,8 +588,66 @@ pub async fn attempt_page(
     page.into_response()
 }
 
+/// The right answers of an attempt's questions not fully right whose stored feedback does
+/// not already give them. A random question's drawn candidate is not stored with the
+/// answer, so it is left out.
+fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, lang: Lang) -> String {
+    let mut items = String::new();
+    for (i, (_, a)) in attempt.answers.iter().enumerate() {
+        let shown = a.feedback.contains("Bonne réponse :") || a.feedback.contains("Right answer:");
+        if shown || a.score.is_none_or(|s| s >= a.max - 1e-9) {
+            continue;
+        }
+        let Some(q) = quiz.questions.iter().find(|q| q.id == a.question) else { continue };
+        if matches!(q.kind, QuestionKind::Random(_)) {
+            continue;
+        }
+        let right = quiz::score(q, &quiz::Response::Empty).right_answer_summary;
+        if !right.is_empty() {
+            items.push_str(&format!(
+                "<li>{} {} : {}</li>",
+                lang.t("Question", "Question"),
+                i + 1,
+                esc(&strip_tags(&right))
+            ));
+        }
+    }
+    if items.is_empty() {
+        return items;
+    }
+    format!(r#"<div class="card" id="right-answers"><h2>{}</h2><ul>{items}</ul></div>"#, esc(heading))
+}
+
 /// An attempt with its answers, marks and feedback (shared with the teacher's view).
-pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang: Lang) -> String {
+/// What of an attempt's marking is shown: everything to the teacher; to a pupil, what the
+/// source quiz's review options allow at that moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    pub marks: bool,
+    pub correctness: bool,
+}
+
+impl Shown {
+    pub const ALL: Shown = Shown { marks: true, correctness: true };
+}
+
+/// How long after submitting an attempt counts as Moodle's "immediately after" (two
+/// minutes, as Moodle's `quiz_attempt_state`).
+const IMMEDIATELY_AFTER_SECS: i64 = 120;
+
+/// What a pupil may see of an attempt submitted at `at`, at `now`. A quiz on the box has no
+/// close date, so after the first minutes it is "later, while the quiz is still open".
+fn review_time(at: i64, now: i64) -> ReviewTime {
+    if now - at < IMMEDIATELY_AFTER_SECS { ReviewTime::ImmediatelyAfter } else { ReviewTime::LaterWhileOpen }
+}
+
+fn shown_to_pupil(quiz: Option<&Quiz>, at: i64, now: i64) -> Shown {
+    let Some(r) = quiz.and_then(|q| q.review) else { return Shown::ALL };
+    let when = review_time(at, now);
+    Shown { marks: ReviewOptions::allows(r.marks, when), correctness: ReviewOptions::allows(r.correctness, when) }
+}
+
+pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, shown: Shown, lang: Lang) -> String {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
     let mut body =
@@ -545,12 +663,14 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
         Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
         _ => String::new(),
     };
-    body.push_str(&format!(
-        r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
-        lang.t("Score :", "Score:"),
-        fmt_num(got),
-        fmt_num(max)
-    ));
+    if shown.marks {
+        body.push_str(&format!(
+            r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
+            lang.t("Score :", "Score:"),
+            fmt_num(got),
+            fmt_num(max)
+        ));
+    }
     if attempt.pending() {
         body.push_str(&format!(
             "<p>{}</p>",
@@ -563,6 +683,7 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     for (i, (_, a)) in attempt.answers.iter().enumerate() {
         let class = match a.score {
             None => "pending",
+            _ if !shown.correctness => "answered",
             Some(s) if s >= a.max - 1e-9 => "right",
             Some(_) => "wrong",
         };
@@ -571,6 +692,7 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
             .map(|q| q.text_html.clone())
             .unwrap_or_default();
         let score = match a.score {
+            _ if !shown.marks => String::new(),
             Some(s) => format!("{} / {}", fmt_num(s), fmt_num(a.max)),
             None => lang.t("à corriger", "to be marked").to_string(),
         };
@@ -589,6 +711,19 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, lang
     body
 }
 
+/// A pupil's grade for a quiz out of `max_grade`, from their attempts oldest first, each
+/// as (score, max), by the quiz's grading method (Moodle's `grademethod`).
+pub fn quiz_grade(method: GradeMethod, max_grade: f64, attempts: &[(f64, f64)]) -> Option<f64> {
+    let ratios: Vec<f64> = attempts.iter().map(|(s, m)| if *m > 0.0 { s / m } else { 0.0 }).collect();
+    let ratio = match method {
+        GradeMethod::Highest => ratios.iter().copied().reduce(f64::max)?,
+        GradeMethod::Average => ratios.iter().sum::<f64>() / ratios.len().max(1) as f64,
+        GradeMethod::First => *ratios.first()?,
+        GradeMethod::Last => *ratios.last()?,
+    };
+    if ratios.is_empty() { None } else { Some(ratio * max_grade) }
+}
+
 pub fn fmt_num(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x:.2}") }
 }
@@ -596,6 +731,17 @@ pub fn fmt_num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiz_grade_follows_the_grading_method() {
+        // Oldest first: 1/4, 4/4, 2/4, out of a quiz graded on 20.
+        let a = [(1.0, 4.0), (4.0, 4.0), (2.0, 4.0)];
+        assert_eq!(quiz_grade(GradeMethod::Highest, 20.0, &a), Some(20.0));
+        assert!((quiz_grade(GradeMethod::Average, 20.0, &a).unwrap() - 35.0 / 3.0).abs() < 1e-9);
+        assert_eq!(quiz_grade(GradeMethod::First, 20.0, &a), Some(5.0));
+        assert_eq!(quiz_grade(GradeMethod::Last, 20.0, &a), Some(10.0));
+        assert_eq!(quiz_grade(GradeMethod::Average, 20.0, &[]), None);
+    }
 
     #[test]
     fn markers_are_replaced_and_unknown_ones_kept() {

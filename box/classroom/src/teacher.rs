@@ -1,6 +1,8 @@
 //! The teachers' side: first-run setup, sign-in, classes and pupils, results, marking and
 //! exports. Every route here except `login` and `setup` sits behind `web::teacher_guard`.
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,9 +11,9 @@ use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, date, esc, message};
+use super::html::{Lang, Page, date, esc, message, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use super::player::{fmt_num, load_quiz, render_attempt};
+use super::player::{Shown, fmt_num, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
 use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
@@ -690,6 +692,7 @@ pub async fn results(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     let tz = app.tz_minutes();
+    let csrf = Csrf::from_headers(&headers);
     let (rows, stats, classes, progress) = {
         let store = app.store();
         let progress = progress_counts(&store, filter.class);
@@ -729,19 +732,22 @@ pub async fn results(
     }
     body.push_str("</table></div>");
     body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Quiz, par élève", "Quizzes, per pupil"),
         lang.t("Élève", "Pupil"),
         lang.t("Contenu", "Content"),
         lang.t("Quiz", "Quiz"),
         lang.t("Score", "Score"),
-        lang.t("Date", "Date")
+        lang.t("Date", "Date"),
+        lang.t("Note du quiz", "Quiz grade")
     ));
     let titles = Titles::new(&app);
+    let grades = quiz_grades(&app, &rows);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
+        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
         body.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td><td class="grade">{grade}</td></tr>"#,
             esc(&r.pupil),
             esc(&titles.pack(&r.pack)),
             esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
@@ -773,7 +779,82 @@ pub async fn results(
         ));
     }
     body.push_str("</table></div>");
-    teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body).into_response()
+    quiz_settings_forms(&app, lang, &rows, &csrf, &mut body);
+    let mut page = teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body);
+    page.set_cookies.extend(csrf.cookie());
+    page.into_response()
+}
+
+/// Per quiz with attempts: release the right answers, change the attempt limit (issue 14).
+/// Kept in the box's SQLite, never in the signed pack.
+fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf: &Csrf, body: &mut String) {
+    let mut quizzes: Vec<(&str, &str)> = rows.iter().map(|r| (r.pack.as_str(), r.quiz.as_str())).collect();
+    quizzes.sort_unstable();
+    quizzes.dedup();
+    if quizzes.is_empty() {
+        return;
+    }
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Réglages des quiz", "Quiz settings")));
+    let titles = Titles::new(app);
+    let f = csrf.field();
+    for (pack, quiz) in quizzes {
+        let s = app.store().quiz_settings(pack, quiz).unwrap_or_default();
+        let pack_limit = load_quiz(app, pack, quiz).and_then(|q| q.attempts_allowed);
+        let checked = if s.release_answers { " checked" } else { "" };
+        let limit = s.attempts_allowed.map(|n| n.to_string()).unwrap_or_default();
+        let default = match pack_limit {
+            Some(n) => format!("{} {n}", lang.t("vide = celle du contenu :", "empty = the content's:")),
+            None => lang.t("vide = celle du contenu : illimité", "empty = the content's: unlimited").to_string(),
+        };
+        body.push_str(&format!(
+            r#"<form class="card" method="post" action="/teacher/quiz/{}/{}/settings">{f}<p><strong>{} / {}</strong></p><label><input type="checkbox" name="release" value="1"{checked}> {}</label><label>{} <input name="attempts" inputmode="numeric" size="4" value="{limit}"> <small>({default}, 0 = {})</small></label><button>{}</button></form>"#,
+            url_seg(pack),
+            url_seg(quiz),
+            esc(&titles.pack(pack)),
+            esc(&titles.activity(pack, "quiz", quiz)),
+            lang.t("Montrer les bonnes réponses aux élèves", "Show right answers to pupils"),
+            lang.t("Nombre d'essais :", "Attempts allowed:"),
+            lang.t("illimité", "unlimited"),
+            lang.t("Enregistrer", "Save")
+        ));
+    }
+}
+
+/// `POST /teacher/quiz/{pack}/{quiz}/settings`: the form of `quiz_settings_forms`.
+pub async fn set_quiz_settings(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((pack, quiz)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if load_quiz(&app, &pack, &quiz).is_none() {
+        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such quiz");
+    }
+    let attempts = match form.get("attempts").map(str::trim).unwrap_or("") {
+        "" => None,
+        n => match n.parse::<u32>() {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                return bad(
+                    lang,
+                    lang.t(
+                        "Nombre d'essais invalide : un entier de 0 (illimité) à 1000, ou vide.",
+                        "Invalid number of attempts: a whole number from 0 (unlimited) to 1000, or empty.",
+                    ),
+                );
+            }
+        },
+    };
+    let s = store::QuizSettings { release_answers: form.get("release") == Some("1"), attempts_allowed: attempts };
+    match app.store().set_quiz_settings(&pack, &quiz, &s) {
+        Ok(()) => back_to("/teacher/results"),
+        Err(e) => internal(lang, e),
+    }
 }
 
 /// (pupil name, pages opened, activities completed) for each pupil.
@@ -794,6 +875,28 @@ fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usi
 /// The titles teachers read instead of internal ids: a pack's title, and a quiz's or
 /// an assignment's title from the course outline (or the quiz itself). Looked up once
 /// per pack for a page.
+/// Each pupil's grade per quiz, by the quiz's grading method, keyed by (pupil, pack, quiz).
+/// `rows` are in attempt order within a pupil and quiz (as `Store::results` gives them).
+fn quiz_grades(app: &Shared, rows: &[store::ResultRow]) -> HashMap<(i64, String, String), f64> {
+    let mut attempts: HashMap<(i64, String, String), Vec<(f64, f64)>> = HashMap::new();
+    for r in rows {
+        attempts.entry((r.pupil_id, r.pack.clone(), r.quiz.clone())).or_default().push((r.score, r.max));
+    }
+    let mut quizzes: HashMap<(String, String), Option<preau_pack::quiz::Quiz>> = HashMap::new();
+    attempts
+        .into_iter()
+        .filter_map(|(k, list)| {
+            let quiz = quizzes.entry((k.1.clone(), k.2.clone())).or_insert_with(|| load_quiz(app, &k.1, &k.2));
+            // A quiz no longer on the box: the best attempt, on the attempts' own scale.
+            let (method, max) = match quiz {
+                Some(q) => (q.grade_method, q.max_grade),
+                None => (Default::default(), list.last().map(|a| a.1).unwrap_or(0.0)),
+            };
+            quiz_grade(method, max, &list).map(|g| (k, g))
+        })
+        .collect()
+}
+
 struct Titles<'a> {
     app: &'a Shared,
     packs: std::collections::HashMap<String, String>,
@@ -857,9 +960,12 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
         "max".into(),
         lang.t("à corriger", "to mark").into(),
         "date".into(),
+        lang.t("note du quiz", "quiz grade").into(),
     ]));
     let titles = Titles::new(&app);
+    let grades = quiz_grades(&app, &rows);
     for r in rows {
+        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
         out.push_str(&csv::line(&[
             r.class,
             r.pupil,
@@ -869,6 +975,7 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
             fmt_num(r.max),
             if r.pending { "1" } else { "0" }.into(),
             date(r.at, tz),
+            grade,
         ]));
     }
     download(out.into_bytes(), "text/csv; charset=utf-8", "resultats.csv")
@@ -899,7 +1006,7 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
     body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(&attempt, quiz.as_ref(), lang));
+    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::ALL, lang));
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,

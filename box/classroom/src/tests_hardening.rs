@@ -289,3 +289,156 @@ async fn a_blank_submission_does_not_reveal_right_answers() {
     let last = p.get(&r.location.expect("an attempt")).await;
     assert!(last.body.contains("Bonne réponse") && last.body.contains("Paris"), "{}", last.body);
 }
+
+/// The demo pack with two copies of its quiz carrying Moodle review options.
+async fn review_fixture() -> (super::tests::Fixture, Client, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = super::testkit::demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let base: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    // `rev`: right answers and general feedback immediately after, no specific feedback;
+    // no attempt limit (today's rule would never show right answers).
+    // `rev1`: right answers only later while open, specific feedback immediately after,
+    // no general feedback; one attempt (today's rule would show right answers).
+    for (id, limit, review) in [
+        ("rev", None, serde_json::json!({"right_answer": 0x1000, "specific_feedback": 0, "general_feedback": 0x1000})),
+        (
+            "rev1",
+            Some(1),
+            serde_json::json!({"right_answer": 0x100, "specific_feedback": 0x1000, "general_feedback": 0}),
+        ),
+    ] {
+        let mut q = base.clone();
+        q["id"] = id.into();
+        q["questions"][2]["general_feedback_html"] = "<p>GENERALE</p>".into();
+        if let Some(l) = limit {
+            q["attempts_allowed"] = l.into();
+        }
+        q["review"] = review;
+        files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
+    }
+    // `notes`: marks immediately after only, correctness never.
+    let mut q = base.clone();
+    q["id"] = "notes".into();
+    q["review"] = serde_json::json!({"marks": 0x1000, "correctness": 0});
+    files.insert("_preau/quiz/notes.json".into(), serde_json::to_vec(&q).unwrap());
+    // `premier`: graded on the first attempt, without review options.
+    let mut q = base.clone();
+    q["id"] = "premier".into();
+    q["grade_method"] = "first".into();
+    files.insert("_preau/quiz/premier.json".into(), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = std::sync::Arc::new(packs);
+    let store = super::open_store(&ctx).unwrap();
+    let app = std::sync::Arc::new(super::App::new(ctx, store));
+    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let p = pupil(&f, alice, None).await;
+    (f, t, p)
+}
+
+#[tokio::test]
+async fn review_options_decide_what_a_pupil_sees_after_an_attempt() {
+    let (f, _t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    // A wrong choice (specific feedback "Non : 3 divisé par 4.") and a wrong capital.
+    let wrong = |n: &'static str| [("n", n), ("q0", "0"), ("q2", "Lyon")];
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev"), &wrong("0")).await;
+    let rev = r.location.expect("an attempt");
+    let a = p.get(&rev).await;
+    assert!(a.body.contains(r#"id="right-answers""#) && a.body.contains("Paris"), "right answers allowed: {}", a.body);
+    assert!(a.body.contains("GENERALE"), "general feedback allowed");
+    assert!(!a.body.contains("3 divisé par 4"), "specific feedback not allowed");
+
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("0")).await;
+    let rev1 = r.location.expect("an attempt");
+    let a = p.get(&rev1).await;
+    assert!(!a.body.contains("Bonne réponse") && !a.body.contains("Paris"), "only later: {}", a.body);
+    assert!(!a.body.contains("GENERALE"), "general feedback not allowed");
+    assert!(a.body.contains("3 divisé par 4"), "specific feedback allowed");
+    // The attempt limit still holds with review options.
+    let r = p.post(&format!("/packs/{demo}/_quiz/rev1"), &wrong("1")).await;
+    assert!(r.location.is_none(), "no second attempt");
+    assert!(r.body.contains("Tu as utilisé tous tes essais"), "{}", r.body);
+    // Three minutes later, the quiz still open: `rev1` shows right answers, `rev` no longer.
+    f.app.set_clock_offset(f.app.clock_offset() + 180).unwrap();
+    let a = p.get(&rev1).await;
+    assert!(a.body.contains(r#"id="right-answers""#) && a.body.contains("Paris"), "later while open: {}", a.body);
+    let a = p.get(&rev).await;
+    assert!(!a.body.contains("Paris"), "not later: {}", a.body);
+}
+
+#[tokio::test]
+async fn the_quiz_grade_follows_the_grading_method() {
+    let (_f, mut t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    // First attempt 0 / 6, second 4 / 6 (the essay waits for the teacher); the quiz is on 20.
+    p.post(&format!("/packs/{demo}/_quiz/premier"), &[("n", "0"), ("q0", "0"), ("q2", "Lyon")]).await;
+    let right = [("n", "1"), ("q0", "1"), ("q1", "true"), ("q2", "Paris"), ("q3", "12")];
+    p.post(&format!("/packs/{demo}/_quiz/premier"), &right).await;
+    let results = t.get("/teacher/results").await;
+    assert!(results.body.contains(">4 / 6</a>") && results.body.contains(">0 / 6</a>"), "{}", results.body);
+    // Graded on the first attempt: 0, not the best (13.33).
+    assert_eq!(results.body.matches(r#"<td class="grade">0</td>"#).count(), 2, "{}", results.body);
+    assert!(!results.body.contains("13.33") && !results.body.contains("13,33"), "{}", results.body);
+    let csv = t.get("/teacher/results.csv").await;
+    assert!(csv.body.contains("quiz grade") || csv.body.contains("note du quiz"), "{}", csv.body);
+    let rows: Vec<&str> = csv.body.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{}", csv.body);
+    assert!(rows.iter().all(|r| r.trim_end().ends_with(";0")), "{}", csv.body);
+}
+
+#[tokio::test]
+async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
+    let (_f, mut t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    let quiz = format!("/packs/{demo}/_quiz/quiz-1");
+    let r = p.post(&quiz, &[("n", "0"), ("q2", "Lyon")]).await;
+    let first = r.location.expect("an attempt");
+    let a = p.get(&first).await;
+    assert!(!a.body.contains("Bonne réponse") && !a.body.contains("Paris"), "not released, no limit: {}", a.body);
+    let results = t.get("/teacher/results").await;
+    assert!(results.body.contains("Montrer les bonnes réponses"), "{}", results.body);
+    let settings = format!("/teacher/quiz/{demo}/quiz-1/settings");
+    let r = t.post(&settings, &[("attempts", "deux")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("essais invalide"), "{}", r.body);
+    assert_eq!(t.post(&format!("/teacher/quiz/{demo}/absent/settings"), &[]).await.status, StatusCode::NOT_FOUND);
+    let r = t.post(&settings, &[("release", "1"), ("attempts", "2")]).await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/results"), "{}", r.body);
+    let a = p.get(&first).await;
+    assert!(a.body.contains("publiées par l") && a.body.contains("Paris"), "released on a past attempt: {}", a.body);
+    let r = p.post(&quiz, &[("n", "1"), ("q2", "Lyon")]).await;
+    let a = p.get(&r.location.expect("a second attempt")).await;
+    assert!(a.body.contains("Bonne réponse") && a.body.contains("Paris"), "released: {}", a.body);
+    assert!(!a.body.contains("publiées par l"), "shown once, inline: {}", a.body);
+    let r = p.post(&quiz, &[("n", "2")]).await;
+    assert!(r.location.is_none() && r.body.contains("Tu as utilisé tous tes essais"), "limit 2: {}", r.body);
+    // 0 lifts the limit; the pack itself is untouched.
+    t.post(&settings, &[("attempts", "0")]).await;
+    assert!(p.post(&quiz, &[("n", "2")]).await.location.is_some(), "unlimited");
+    let q = super::player::load_quiz(&_f.app, demo, "quiz-1").unwrap();
+    assert_eq!(q.attempts_allowed, None);
+}
+
+#[tokio::test]
+async fn marks_and_correctness_follow_the_review_options_over_time() {
+    let (f, _t, mut p) = review_fixture().await;
+    let demo = super::testkit::DEMO;
+    let r = p.post(&format!("/packs/{demo}/_quiz/notes"), &[("n", "0"), ("q0", "1"), ("q2", "Lyon")]).await;
+    let at = r.location.expect("an attempt");
+    let a = p.get(&at).await;
+    assert!(a.body.contains(r#"id="score""#) && a.body.contains("1 / 1"), "marks immediately after: {}", a.body);
+    assert!(!a.body.contains("question right") && !a.body.contains("question wrong"), "no correctness: {}", a.body);
+    assert!(a.body.contains("question answered"), "{}", a.body);
+    // Three minutes later, still open: marks are no longer shown.
+    f.app.set_clock_offset(f.app.clock_offset() + 180).unwrap();
+    let a = p.get(&at).await;
+    assert!(!a.body.contains(r#"id="score""#) && !a.body.contains("1 / 1"), "no marks later: {}", a.body);
+    // Without review options (the demo quiz), everything as before.
+    let r = p.post(&format!("/packs/{demo}/_quiz/quiz-1"), &[("n", "0"), ("q0", "1")]).await;
+    let a = p.get(&r.location.expect("an attempt")).await;
+    assert!(a.body.contains(r#"id="score""#) && a.body.contains("question right"), "{}", a.body);
+}

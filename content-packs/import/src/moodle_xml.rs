@@ -510,6 +510,8 @@ pub fn quiz_pack(kind: &str, title: &str, questions: Vec<Question>, mut report: 
         attempts_allowed: None,
         time_limit_secs: None,
         shuffle_questions: false,
+        grade_method: Default::default(),
+        review: None,
     };
     let mut cats: Vec<String> = quiz.questions.iter().map(|q| q.category.clone()).filter(|c| !c.is_empty()).collect();
     cats.dedup();

@@ -116,6 +116,24 @@ fn reference_quiz_keeps_every_playable_type() {
     let q = quiz::from_json(file(&imp, "_preau/quiz/quiz-2.json")).unwrap();
     assert_eq!(q.questions.len(), 11);
     assert_eq!(q.max_grade, 100.0);
+    // activities/quiz_2/quiz.xml: attempts_number 0 (unlimited), grademethod 1 (highest),
+    // reviewattempt 69888 = 0x11100 (during, immediately after, later while open), every
+    // other review option 4352 = 0x01100 (immediately after, later while open).
+    assert_eq!(q.attempts_allowed, None);
+    assert_eq!(q.grade_method, quiz::GradeMethod::Highest);
+    let after = 0x01000 | 0x00100;
+    assert_eq!(
+        q.review,
+        Some(quiz::ReviewOptions {
+            attempt: 0x10000 | after,
+            correctness: after,
+            marks: after,
+            specific_feedback: after,
+            general_feedback: after,
+            right_answer: after,
+            overall_feedback: after,
+        })
+    );
     let types: Vec<&str> = q.questions.iter().map(|q| q.kind.type_name()).collect();
     for t in [
         "multichoice",

@@ -122,6 +122,15 @@ pub struct ResultRow {
     pub pending: bool,
 }
 
+/// A teacher's choices for one quiz on this box.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuizSettings {
+    /// Pupils see the right answers of their attempts, whatever the pack says.
+    pub release_answers: bool,
+    /// `None`: the pack's attempt limit; `Some(0)`: unlimited; `Some(n)`: n attempts.
+    pub attempts_allowed: Option<u32>,
+}
+
 /// Per question: how many answers, how many fully right, mean score ratio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuestionStat {
@@ -203,6 +212,31 @@ impl Store {
             pack: self.pack_versions.as_ref().and_then(|f| f(pack)),
             clock_set,
         })
+    }
+
+    // ---- per-quiz settings ----
+
+    /// The teacher's choices for one quiz (defaults when none was made).
+    pub fn quiz_settings(&self, pack: &str, quiz: &str) -> Result<QuizSettings> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT release_answers, attempts_allowed FROM quiz_settings WHERE pack = ?1 AND quiz = ?2",
+                params![pack, quiz],
+                |r| Ok(QuizSettings { release_answers: r.get::<_, i64>(0)? != 0, attempts_allowed: r.get(1)? }),
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    pub fn set_quiz_settings(&self, pack: &str, quiz: &str, s: &QuizSettings) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO quiz_settings(pack, quiz, release_answers, attempts_allowed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(pack, quiz) DO UPDATE SET release_answers = excluded.release_answers,
+                                                   attempts_allowed = excluded.attempts_allowed",
+            params![pack, quiz, s.release_answers as i64, s.attempts_allowed],
+        )?;
+        Ok(())
     }
 
     // ---- settings ----

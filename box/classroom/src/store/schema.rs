@@ -107,4 +107,14 @@ ALTER TABLE outbox ADD COLUMN quarantined TEXT;        -- why the LRS refused it
 ALTER TABLE outbox ADD COLUMN quarantined_at INTEGER;
 CREATE INDEX outbox_sent ON outbox(sent);
 "#,
+    // 4: the teacher's per-quiz choices on this box (issue 14), never in the signed pack.
+    r#"
+CREATE TABLE quiz_settings (
+    pack             TEXT NOT NULL,
+    quiz             TEXT NOT NULL,
+    release_answers  INTEGER NOT NULL DEFAULT 0,   -- 1: pupils see the right answers
+    attempts_allowed INTEGER,                      -- NULL: the pack's limit; 0: unlimited
+    PRIMARY KEY (pack, quiz)
+);
+"#,
 ];

@@ -185,3 +185,16 @@ fn export_contains_the_pupils_work() {
     assert_eq!(v["submissions"][0]["text"], "essai");
     assert_eq!(v["events"][0]["verb"], "completed");
 }
+
+#[test]
+fn quiz_settings_default_then_stick_per_quiz() {
+    let (_d, s) = store();
+    assert_eq!(s.quiz_settings("p", "q").unwrap(), QuizSettings::default());
+    let set = QuizSettings { release_answers: true, attempts_allowed: Some(3) };
+    s.set_quiz_settings("p", "q", &set).unwrap();
+    assert_eq!(s.quiz_settings("p", "q").unwrap(), set);
+    assert_eq!(s.quiz_settings("p", "other").unwrap(), QuizSettings::default(), "per quiz");
+    let back = QuizSettings { release_answers: false, attempts_allowed: None };
+    s.set_quiz_settings("p", "q", &back).unwrap();
+    assert_eq!(s.quiz_settings("p", "q").unwrap(), back, "an update replaces both");
+}

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use preau_pack::SourceTree;
 use preau_pack::course::{self, Activity, Assignment, Section};
-use preau_pack::quiz::{QUIZ_FORMAT, Question, Quiz};
+use preau_pack::quiz::{GradeMethod, QUIZ_FORMAT, Question, Quiz, ReviewOptions};
 
 use super::files::Files;
 use super::questions::{self, Bank, FileArea};
@@ -460,9 +460,39 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
             attempts_allowed: attempts,
             time_limit_secs: timelimit,
             shuffle_questions: false,
+            grade_method: data.int("grademethod").and_then(GradeMethod::from_moodle).unwrap_or_default(),
+            review: review_options(data),
         },
         lost,
     ))
+}
+
+/// The quiz's review options, as Moodle's bit fields (only the four time bits are kept).
+/// `None` when the backup has none of them (a quiz.xml older than Moodle 2.1).
+fn review_options(data: &crate::xml::Element) -> Option<ReviewOptions> {
+    const TIMES: i64 = 0x10000 | 0x01000 | 0x00100 | 0x00010;
+    let field = |name: &str| data.int(name).map(|v| (v & TIMES) as u32);
+    let fields = [
+        "reviewattempt",
+        "reviewcorrectness",
+        "reviewmarks",
+        "reviewspecificfeedback",
+        "reviewgeneralfeedback",
+        "reviewrightanswer",
+        "reviewoverallfeedback",
+    ];
+    if fields.iter().all(|f| data.int(f).is_none()) {
+        return None;
+    }
+    Some(ReviewOptions {
+        attempt: field(fields[0]).unwrap_or(0),
+        correctness: field(fields[1]).unwrap_or(0),
+        marks: field(fields[2]).unwrap_or(0),
+        specific_feedback: field(fields[3]).unwrap_or(0),
+        general_feedback: field(fields[4]).unwrap_or(0),
+        right_answer: field(fields[5]).unwrap_or(0),
+        overall_feedback: field(fields[6]).unwrap_or(0),
+    })
 }
 
 #[cfg(test)]
