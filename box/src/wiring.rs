@@ -216,20 +216,30 @@ impl PackSource for LibraryPacks {
         }
         let wants = Wants::parse(&std::fs::read(&wants_path).map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
         // This box's own packs first (no network); the national repository only when
-        // they do not cover the list (a pack this box does not hold).
+        // they do not cover the list (a pack this box does not hold) or have nothing
+        // the other box lacks.
         let local = FolderSource::new(&self.data_dir.join("repo"))
             .map_err(|e| e.to_string())
             .and_then(|s| mule::export_needs(&s, Some(&wants)).map(|n| (s, n)).map_err(|e| e.to_string()));
-        let (src, need): (Box<dyn Source>, u64) = match (local, &self.repository) {
-            (Ok((s, n)), _) => (Box::new(s), n),
+        let (src, need): (Box<dyn Source>, mule::ExportNeeds) = match (local, &self.repository) {
+            (Ok((s, n)), _) if !n.packs.is_empty() => (Box::new(s), n),
+            (Ok(_), None) => {
+                return Err(StickError::Failed(
+                    "Rien à écrire : l'autre boîte a déjà tous les contenus de celle-ci. / Nothing to write: the other box already has all of this box's content.".into(),
+                ));
+            }
             (Err(e), None) => {
                 return Err(StickError::Failed(format!(
                     "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré ([sync] repository). / This box lacks what the list asks for and has no [sync] repository: {e}"
                 )));
             }
-            (Err(e), Some(url)) => {
-                tracing::info!(error = %e, "this box's packs do not cover the want-list: filling from {url}");
-                let s = source::open(url, HttpOptions::default()).map_err(|e| failed(&e))?;
+            (local, Some(url)) => {
+                let why = local.err().unwrap_or_else(|| "nothing new here".into());
+                tracing::info!(reason = %why, "this box's packs do not cover the want-list: filling from {url}");
+                // A teacher waits at the page: fewer retries than the background sync
+                // before saying the repository is unreachable.
+                let opts = HttpOptions { max_retries: 4, ..HttpOptions::default() };
+                let s = source::open(url, opts).map_err(|e| failed(&e))?;
                 let n = mule::export_needs(s.as_ref(), Some(&wants)).map_err(|e| {
                     StickError::Failed(format!(
                         "Dépôt national injoignable ou incomplet. / National repository unreachable or incomplete: {e}"
@@ -238,7 +248,7 @@ impl PackSource for LibraryPacks {
                 (s, n)
             }
         };
-        room(need).map_err(StickError::TooSmall)?;
+        room(need.bytes).map_err(StickError::TooSmall)?;
         let s = mule::export(src.as_ref(), Some(&wants), &folder, 4).map_err(|e| failed(&e))?;
         tracing::info!(folder = %folder.display(), packs = s.packs.len(), bytes = s.bytes_written, from = %src.describe(), "stick filled for another box");
         let packs = if s.packs.is_empty() { "—".to_string() } else { s.packs.join(", ") };

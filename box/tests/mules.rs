@@ -3,7 +3,8 @@
 //! internet, writes its want-list into a folder (the stick); box A, which holds the
 //! packs, first refuses a stick too small (free space simulated with
 //! `PREAU_STICK_FREE_BYTES`), then fills it; B installs from it with "add from a USB
-//! stick"; the pack `preau pack extract` gives back from B is byte-exact.
+//! stick"; the pack `preau pack extract` gives back from B is byte-exact. A box C
+//! without the packs turns to its unreachable `[sync] repository` and says so.
 
 mod common;
 
@@ -166,6 +167,18 @@ fn box_b_gets_packs_from_box_a_on_a_stick_through_the_admin_pages() {
     assert!(stick.join("catalog.json").is_file());
     let written: u64 = walk_size(&stick.join("objects"));
     assert!(written <= need, "the need ({need}) bounds what was written ({written})");
+
+    // A box that lacks the packs turns to its national repository, and says when it
+    // cannot reach it (nothing listens on port 9 of 127.0.0.1).
+    let stick2 = tmp.path().join("stick2");
+    std::fs::create_dir(&stick2).unwrap();
+    std::fs::copy(stick.join("preau-wants.json"), stick2.join("preau-wants.json")).unwrap();
+    let c = Server::start_in(&tmp.path().join("c"), &config("[sync]\nrepository = \"http://127.0.0.1:9/repo/\"\n"));
+    let r = teacher(&c).post_form("/admin/stick/fill", &[("other", stick2.to_str().unwrap())]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Dépôt national injoignable"), "{}", r.text());
+    assert!(!stick2.join("catalog.json").exists());
+    drop(c);
 
     // B installs from the stick as from any repository on a stick.
     let hex = key.public().to_hex();

@@ -239,7 +239,7 @@ pub fn on_disk(len: u64) -> u64 {
 /// not counted, so this bounds what is written from above), each in whole clusters
 /// ([`on_disk`]), plus the signed metadata. Fails
 /// like `export` when the source lacks a wanted pack's manifest.
-pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<u64> {
+pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<ExportNeeds> {
     let get = |rel: &str, max: u64| -> Result<Vec<u8>> {
         source.get(rel, max)?.ok_or_else(|| Error::Other(format!("{} has no {rel}", source.describe())))
     };
@@ -258,6 +258,7 @@ pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<u64> {
     // Every root version, the root and the catalog (a root file is small: its limit).
     let mut need = on_disk(MAX_ROOT_BYTES) * (root.version + 1) + on_disk(catalog_bytes.len() as u64);
     let mut counted: HashSet<Hash> = HashSet::new();
+    let mut packs = Vec::new();
     for (id, entry) in &catalog.packs {
         if wants.is_some_and(|w| !w.only.is_empty() && !w.only.contains(id)) {
             continue;
@@ -280,8 +281,18 @@ pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<u64> {
                 need += on_disk(crate::source::max_stored_len(c.1));
             }
         }
+        packs.push(id.clone());
     }
-    Ok(need)
+    Ok(ExportNeeds { bytes: need, packs })
+}
+
+/// What an export would write, before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportNeeds {
+    /// Stick bytes, at most.
+    pub bytes: u64,
+    /// The packs it would write (new to the box, or newer than what it holds).
+    pub packs: Vec<String>,
 }
 
 fn dir_size(dir: &Path) -> u64 {
