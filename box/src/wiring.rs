@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use preau_classroom::{AppEnv, ImportSummary, InstallError, PackInfo, PackRef, PackSource};
+use preau_classroom::{AppEnv, ImportSummary, InstallError, PackInfo, PackRef, PackSource, StickError, WANTS_FILE};
+use preau_sync::mule::{self, Wants};
+use preau_sync::source::{self, FolderSource, HttpOptions, Source};
 
 use crate::config::Config;
 use crate::packs::Library;
@@ -36,6 +38,7 @@ pub fn classroom_env(
             library: packs,
             data_dir: data_dir.to_path_buf(),
             trusted_keys: config.sync.trusted_keys.clone(),
+            repository: config.sync.repository.clone(),
         }),
         sync_status,
         // `preau serve` fills it from `[upstream]` (`cli::upstream::upstream_info`).
@@ -63,6 +66,9 @@ pub struct LibraryPacks {
     data_dir: PathBuf,
     /// Root keys a box that trusts none yet accepts (`[sync] trusted_keys`).
     trusted_keys: Vec<String>,
+    /// `[sync] repository`: where a stick for another box is filled from when this
+    /// box's own packs do not cover its want-list.
+    repository: Option<String>,
 }
 
 impl PackSource for LibraryPacks {
@@ -174,6 +180,89 @@ impl PackSource for LibraryPacks {
         Ok(ImportSummary { pack: id, title, version: built.version, report: report.to_string(), mkdocs_unbuilt })
     }
 
+    fn write_wants(&self, folder: &Path, room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError> {
+        let folder = stick_folder(folder, &self.data_dir)?;
+        let wants = Wants::of_box(&self.data_dir).map_err(|e| StickError::Failed(e.to_string()))?;
+        let bytes = wants.to_bytes();
+        room(mule::on_disk(bytes.len() as u64)).map_err(StickError::TooSmall)?;
+        let path = folder.join(WANTS_FILE);
+        // Temp file, fsync, rename, fsync of the folder: a stick pulled out early holds
+        // the old list or the new one, never half of one.
+        preau_pack::fsutil::atomic_write(&path, &bytes).map_err(|e| StickError::Failed(e.to_string()))?;
+        tracing::info!(path = %path.display(), packs = wants.packs.len(), "want-list written to a stick");
+        Ok(format!(
+            "Liste des besoins écrite dans {} ({} contenu(s) installé(s), {} octets). / Want-list written to {} ({} installed pack(s), {} bytes).",
+            path.display(),
+            wants.packs.len(),
+            bytes.len(),
+            path.display(),
+            wants.packs.len(),
+            bytes.len()
+        ))
+    }
+
+    fn fill_stick(&self, folder: &Path, room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError> {
+        let failed = |e: &dyn std::fmt::Display| StickError::Failed(e.to_string());
+        let folder = stick_folder(folder, &self.data_dir)?;
+        let wants_path = folder.join(WANTS_FILE);
+        let len = std::fs::metadata(&wants_path)
+            .map_err(|_| {
+                StickError::Failed(format!("Pas de {WANTS_FILE} dans ce dossier. / No {WANTS_FILE} in this folder."))
+            })?
+            .len();
+        // `Wants::parse` bounds it too, but only once read.
+        if len > 4 * 1024 * 1024 {
+            return Err(StickError::Failed(format!("{WANTS_FILE}: {len} bytes, more than 4 MiB")));
+        }
+        let wants = Wants::parse(&std::fs::read(&wants_path).map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+        // This box's own packs first (no network); the national repository only when
+        // they do not cover the list (a pack this box does not hold) or have nothing
+        // the other box lacks.
+        let local = FolderSource::new(&self.data_dir.join("repo"))
+            .map_err(|e| e.to_string())
+            .and_then(|s| mule::export_needs(&s, Some(&wants)).map(|n| (s, n)).map_err(|e| e.to_string()));
+        let (src, need): (Box<dyn Source>, mule::ExportNeeds) = match (local, &self.repository) {
+            (Ok((s, n)), _) if !n.packs.is_empty() => (Box::new(s), n),
+            (Ok(_), None) => {
+                return Err(StickError::Failed(
+                    "Rien à écrire : l'autre boîte a déjà tous les contenus de celle-ci. / Nothing to write: the other box already has all of this box's content.".into(),
+                ));
+            }
+            (Err(e), None) => {
+                return Err(StickError::Failed(format!(
+                    "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré ([sync] repository). / This box lacks what the list asks for and has no [sync] repository: {e}"
+                )));
+            }
+            (local, Some(url)) => {
+                let why = local.err().unwrap_or_else(|| "nothing new here".into());
+                tracing::info!(reason = %why, "this box's packs do not cover the want-list: filling from {url}");
+                // A teacher waits at the page: fewer retries than the background sync
+                // before saying the repository is unreachable.
+                let opts = HttpOptions { max_retries: 4, ..HttpOptions::default() };
+                let s = source::open(url, opts).map_err(|e| failed(&e))?;
+                let n = mule::export_needs(s.as_ref(), Some(&wants)).map_err(|e| {
+                    StickError::Failed(format!(
+                        "Dépôt national injoignable ou incomplet. / National repository unreachable or incomplete: {e}"
+                    ))
+                })?;
+                (s, n)
+            }
+        };
+        room(need.bytes).map_err(StickError::TooSmall)?;
+        let s = mule::export(src.as_ref(), Some(&wants), &folder, 4).map_err(|e| failed(&e))?;
+        tracing::info!(folder = %folder.display(), packs = s.packs.len(), bytes = s.bytes_written, from = %src.describe(), "stick filled for another box");
+        let packs = if s.packs.is_empty() { "—".to_string() } else { s.packs.join(", ") };
+        Ok(format!(
+            "Clé remplie depuis {} : {packs} ({} objets, {} octets écrits). Branchez-la sur l'autre boîte et utilisez « Ajouter depuis une clé USB ». / Stick filled from {}: {packs} ({} objects, {} bytes written). Plug it into the other box and use \"Add from a USB stick\".",
+            src.describe(),
+            s.objects,
+            s.bytes_written,
+            src.describe(),
+            s.objects,
+            s.bytes_written
+        ))
+    }
+
     fn remove(&self, pack: &str) -> Result<String, String> {
         // Through preau-sync, the one writer of installed packs (its lock, its switch).
         let s = preau_sync::remove_packs(&self.data_dir, &[pack.to_string()]).map_err(|e| e.to_string())?;
@@ -185,6 +274,23 @@ impl PackSource for LibraryPacks {
 /// The box's own publishing repository: courses a teacher imported, signed with the
 /// local publisher key (`identity::publisher_key`), installed from there.
 pub const LOCAL_REPOSITORY: &str = "local";
+
+/// A stick folder the teacher named: an existing folder, outside the box's data folder
+/// (filling "a stick" there would overwrite the box's own repository).
+fn stick_folder(folder: &Path, data_dir: &Path) -> Result<PathBuf, StickError> {
+    let bad = |fr: &str, en: &str| StickError::Failed(format!("{fr} / {en}: {}", folder.display()));
+    if !folder.is_absolute() {
+        return Err(bad("Chemin non absolu", "Not an absolute path"));
+    }
+    let real = folder.canonicalize().map_err(|_| bad("Dossier introuvable", "No such folder"))?;
+    if !real.is_dir() {
+        return Err(bad("Pas un dossier", "Not a folder"));
+    }
+    if data_dir.canonicalize().is_ok_and(|d| real.starts_with(&d) || d.starts_with(&real)) {
+        return Err(bad("Ce dossier est celui de la boîte, pas une clé", "This folder is the box's own, not a stick"));
+    }
+    Ok(real)
+}
 
 /// A sync error as the teacher's page shows it (a rollback has French words of its own).
 fn install_error(e: preau_sync::Error) -> InstallError {

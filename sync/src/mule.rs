@@ -87,9 +87,15 @@ impl Wants {
         Ok(w)
     }
 
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// The file's bytes, as `write` writes them (a stick's free space is checked first).
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("serialisable");
         bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fsutil::create_dir_all_durable(parent)?;
         }
@@ -219,6 +225,74 @@ pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: us
     s.bytes_downloaded = st.bytes_downloaded;
     s.requests = st.requests;
     Ok(s)
+}
+
+/// Bytes a file of `len` bytes takes on a stick: whole 32 KiB clusters (the cluster of
+/// FAT32 sticks of 16 GiB and more).
+pub fn on_disk(len: u64) -> u64 {
+    const CLUSTER: u64 = 32 * 1024;
+    len.div_ceil(CLUSTER).max(1) * CLUSTER
+}
+
+/// Bytes the stick needs for `export(source, wants, …)`, counted before a byte is
+/// written: every object the export may write at its largest stored size (deltas are
+/// not counted, so this bounds what is written from above), each in whole clusters
+/// ([`on_disk`]), plus the signed metadata. Fails
+/// like `export` when the source lacks a wanted pack's manifest.
+pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<ExportNeeds> {
+    let get = |rel: &str, max: u64| -> Result<Vec<u8>> {
+        source.get(rel, max)?.ok_or_else(|| Error::Other(format!("{} has no {rel}", source.describe())))
+    };
+    let root_bytes = get(ROOT_FILE, MAX_ROOT_BYTES)?;
+    let root = repo::parse_root(&root_bytes)?;
+    let catalog_bytes = get(CATALOG_FILE, MAX_CATALOG_BYTES)?;
+    let catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
+    let partial =
+        tempfile::tempdir().map_err(|e| Error::Io { context: "making a temporary folder".into(), source: e })?;
+    let manifest = |h: &Hash, size: u64| -> Result<Option<Manifest>> {
+        match source.get_object(h, crate::source::max_stored_len(size), &partial.path().join("m"))? {
+            Some(stored) => Ok(Some(Manifest::from_bytes(&preau_pack::object::decode_verified(&stored, h, size)?)?)),
+            None => Ok(None),
+        }
+    };
+    // Every root version, the root and the catalog (a root file is small: its limit).
+    let mut need = on_disk(MAX_ROOT_BYTES) * (root.version + 1) + on_disk(catalog_bytes.len() as u64);
+    let mut counted: HashSet<Hash> = HashSet::new();
+    let mut packs = Vec::new();
+    for (id, entry) in &catalog.packs {
+        if wants.is_some_and(|w| !w.only.is_empty() && !w.only.contains(id)) {
+            continue;
+        }
+        let have = wants.and_then(|w| w.packs.get(id));
+        if have.is_some_and(|h| h.manifest == entry.manifest) {
+            continue;
+        }
+        let m = manifest(&entry.manifest, entry.manifest_size)?
+            .ok_or_else(|| Error::Other(format!("{} lacks the manifest of pack {id}", source.describe())))?;
+        let old = match have {
+            Some(h) => manifest(&h.manifest, h.manifest_size)?,
+            None => None,
+        };
+        let box_has: HashSet<Hash> =
+            old.iter().flat_map(|o| o.files.iter().flat_map(|f| f.chunk_list())).map(|c| c.0).collect();
+        need += on_disk(crate::source::max_stored_len(entry.manifest_size));
+        for c in m.files.iter().flat_map(|f| f.chunk_list()) {
+            if !box_has.contains(&c.0) && counted.insert(c.0) {
+                need += on_disk(crate::source::max_stored_len(c.1));
+            }
+        }
+        packs.push(id.clone());
+    }
+    Ok(ExportNeeds { bytes: need, packs })
+}
+
+/// What an export would write, before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportNeeds {
+    /// Stick bytes, at most.
+    pub bytes: u64,
+    /// The packs it would write (new to the box, or newer than what it holds).
+    pub packs: Vec<String>,
 }
 
 fn dir_size(dir: &Path) -> u64 {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::context::ImportSummary;
 use super::context::InstallError;
+use super::context::StickError;
 use super::hours::Hours;
 use super::html::{Lang, Page, date, esc, message};
 use super::web::{Csrf, Shared, TeacherId, check_post, check_token, internal, system_now};
@@ -37,6 +38,12 @@ fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
 
 /// Folders on removable media that look like a pack repository (`catalog.json`).
 fn usb_repositories() -> Vec<std::path::PathBuf> {
+    usb_folders(|dir| dir.join("catalog.json").is_file())
+}
+
+/// Folders on removable media where `keep` holds: mount points, their first-level
+/// folders, and `preau/` or `repo/` inside them (at most 20).
+fn usb_folders(keep: impl Fn(&std::path::Path) -> bool) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for root in ["/media", "/mnt", "/run/media"] {
         let Ok(level1) = std::fs::read_dir(root) else { continue };
@@ -47,7 +54,7 @@ fn usb_repositories() -> Vec<std::path::PathBuf> {
             }
             for c in candidates {
                 for dir in [c.clone(), c.join("preau"), c.join("repo")] {
-                    if dir.join("catalog.json").is_file() && !found.contains(&dir) && found.len() < 20 {
+                    if keep(&dir) && !found.contains(&dir) && found.len() < 20 {
                         found.push(dir);
                     }
                 }
@@ -279,6 +286,7 @@ pub async fn page(
         lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:"),
         lang.t("Installer", "Install")
     ));
+    stick_section(&mut body, lang, &f);
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
@@ -312,6 +320,71 @@ pub async fn page(
     page.user = teacher;
     page.set_cookies.extend(csrf.cookie());
     page.into_response()
+}
+
+/// Free bytes on the stick holding `dir` (`statvfs`). `PREAU_STICK_FREE_BYTES`
+/// overrides it, for tests that simulate a small stick.
+fn stick_free(dir: &std::path::Path) -> Option<u64> {
+    if let Some(v) = std::env::var("PREAU_STICK_FREE_BYTES").ok().and_then(|v| v.parse().ok()) {
+        return Some(v);
+    }
+    rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Mules: a box without internet writes its want-list on a stick; a box that has the
+/// packs (or internet) fills the stick; the first box installs it with "add from a USB
+/// stick" above.
+fn stick_section(body: &mut String, lang: Lang, f: &str) {
+    let radios = |body: &mut String, found: &[std::path::PathBuf]| {
+        for (i, dir) in found.iter().enumerate() {
+            let d = dir.display().to_string();
+            body.push_str(&format!(
+                r#"<label><input type="radio" name="folder" value="{}"{}> {}</label>"#,
+                esc(&d),
+                if i == 0 { " checked" } else { "" },
+                esc(&d)
+            ));
+        }
+    };
+    body.push_str(&format!(
+        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/stick/wants">{f}"#,
+        lang.t("Écrire la liste des besoins sur une clé USB", "Write the want-list on a USB stick"),
+        lang.t(
+            "Sans internet ? La boîte écrit sur la clé ce qu'elle a déjà (preau-wants.json). Une boîte qui a les contenus, ou internet, remplit ensuite la clé avec ce qui manque ; rebranchez-la ici et utilisez « Ajouter depuis une clé USB ».",
+            "No internet? The box writes on the stick what it already has (preau-wants.json). A box that has the content, or internet, then fills the stick with what is missing; plug it back in here and use \"Add from a USB stick\"."
+        )
+    ));
+    let sticks = usb_folders(|d| d.is_dir());
+    radios(body, &sticks);
+    if sticks.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Aucune clé n'est détectée.", "No stick detected.")));
+    }
+    body.push_str(&format!(
+        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb"></label><button>{}</button></form>"#,
+        lang.t("ou chemin du dossier :", "or path of the folder:"),
+        lang.t("Écrire la liste", "Write the list")
+    ));
+    body.push_str(&format!(
+        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/stick/fill">{f}"#,
+        lang.t("Remplir une clé pour une autre boîte", "Fill a stick for another box"),
+        lang.t(
+            "Branchez la clé où une autre boîte a écrit sa liste des besoins (preau-wants.json). Cette boîte y écrit ce qui lui manque, depuis ses propres contenus ou, s'il le faut, depuis le dépôt national.",
+            "Plug in the stick where another box wrote its want-list (preau-wants.json). This box writes onto it what that box lacks, from its own content or, if needed, from the national repository."
+        )
+    ));
+    let lists = usb_folders(|d| d.join(super::context::WANTS_FILE).is_file());
+    radios(body, &lists);
+    if lists.is_empty() {
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t("Aucune clé avec une liste des besoins n'est détectée.", "No stick with a want-list detected.")
+        ));
+    }
+    body.push_str(&format!(
+        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb"></label><button>{}</button></form>"#,
+        lang.t("ou chemin du dossier :", "or path of the folder:"),
+        lang.t("Remplir la clé", "Fill the stick")
+    ));
 }
 
 /// The upstream push: what waits, what went, what the LRS refused and why, and one
@@ -647,6 +720,67 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
             lang.t("Installation refusée", "Installation refused"),
             &e.to_string(),
         ),
+        Err(e) => internal(lang, e),
+    }
+}
+
+/// `POST /admin/stick/wants`: writes this box's want-list into the chosen stick folder.
+pub async fn stick_wants(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    stick_step(app, headers, body, false).await
+}
+
+/// `POST /admin/stick/fill`: fills the chosen stick folder for the box whose want-list
+/// it holds.
+pub async fn stick_fill(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    stick_step(app, headers, body, true).await
+}
+
+async fn stick_step(app: Shared, headers: HeaderMap, body: Bytes, fill: bool) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let form = match check_post(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(folder) = form.text("other", 500).or_else(|| form.text("folder", 500)) else {
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("Choisissez un dossier.", "Choose a folder."),
+        );
+    };
+    let path = std::path::PathBuf::from(folder);
+    let packs = app.ctx.packs.clone();
+    // The need is known only once the box has read what the list asks for: the check
+    // runs inside the step, before a byte is written.
+    let room = move |dir: std::path::PathBuf| {
+        move |need: u64| match stick_free(&dir) {
+            Some(free) if free < need => Err(format!(
+                "Clé trop petite : place libre {} ({free} octets) ; il faut {} ({need} octets). Libérez de la place ou prenez une clé plus grande. / Stick too small: {} free, {} needed.",
+                human_size(free),
+                human_size(need),
+                human_size(free),
+                human_size(need)
+            )),
+            _ => Ok(()),
+        }
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let room = room(path.clone());
+        if fill { packs.fill_stick(&path, &room) } else { packs.write_wants(&path, &room) }
+    })
+    .await;
+    let (done, refused) = if fill {
+        (lang.t("Clé remplie", "Stick filled"), lang.t("Clé non remplie", "Stick not filled"))
+    } else {
+        (lang.t("Liste des besoins écrite", "Want-list written"), lang.t("Liste non écrite", "List not written"))
+    };
+    match result {
+        Ok(Ok(summary)) => message(lang, StatusCode::OK, done, &summary),
+        Ok(Err(e @ StickError::TooSmall(_))) => {
+            message(lang, StatusCode::INSUFFICIENT_STORAGE, refused, &e.to_string())
+        }
+        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, refused, &e.to_string()),
         Err(e) => internal(lang, e),
     }
 }

@@ -46,6 +46,33 @@ pub trait PackSource: Send + Sync {
     /// key, and installs it through the same verified apply step. Blocking (run it off
     /// the async workers).
     fn import_file(&self, file: &Path) -> Result<ImportSummary, InstallError>;
+    /// Writes this box's want-list ([`WANTS_FILE`]: what it holds) into `folder` (a USB
+    /// stick), durably. `room` is called first with the bytes it needs and stops the
+    /// write with its error (a stick too small). Returns a summary for the teacher.
+    fn write_wants(&self, folder: &Path, room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError>;
+    /// Fills `folder`, which holds another box's [`WANTS_FILE`], with the repository
+    /// subset that box lacks: from this box's own packs, else from its `[sync]
+    /// repository`. `room` is called first with the bytes it needs, as above. Blocking.
+    fn fill_stick(&self, folder: &Path, room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError>;
+}
+
+/// The want-list's name on a stick: a box writes it, another fills the same folder.
+pub const WANTS_FILE: &str = "preau-wants.json";
+
+/// Why a stick could not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StickError {
+    /// `room` refused: the stick has less free space than the step needs.
+    TooSmall(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for StickError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StickError::TooSmall(s) | StickError::Failed(s) => f.write_str(s),
+        }
+    }
 }
 
 /// What the import of a raw source file did, for the teacher's report page.

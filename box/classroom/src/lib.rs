@@ -44,7 +44,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 pub use assign::UPLOAD_LIMIT;
-pub use context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource, UpstreamInfo};
+pub use context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
 pub use xapi::PackRef;
@@ -170,6 +170,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/admin/clock", post(admin::set_clock))
         .route("/admin/packs/remove", post(admin::remove_pack))
         .route("/admin/packs/add", post(admin::add_packs))
+        .route("/admin/stick/wants", post(admin::stick_wants))
+        .route("/admin/stick/fill", post(admin::stick_fill))
         .route("/admin/packs/upload", post(admin::upload).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
         .route("/admin/teachers", post(accounts::add_teacher))
         .route("/admin/password", post(accounts::change_password))

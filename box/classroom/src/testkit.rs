@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource};
+use super::context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource, StickError};
 
 /// A pack's files by path.
 pub type PackFiles = BTreeMap<String, Vec<u8>>;
@@ -44,6 +44,12 @@ impl PackSource for MemPacks {
     }
     fn remove(&self, pack: &str) -> Result<String, String> {
         self.packs.lock().unwrap().remove(pack).map(|_| "removed".to_string()).ok_or_else(|| format!("no pack {pack}"))
+    }
+    fn write_wants(&self, folder: &Path, _room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError> {
+        Err(StickError::Failed(format!("no want-list in tests ({})", folder.display())))
+    }
+    fn fill_stick(&self, folder: &Path, _room: &dyn Fn(u64) -> Result<(), String>) -> Result<String, StickError> {
+        Err(StickError::Failed(format!("no repository in tests ({})", folder.display())))
     }
 }
 

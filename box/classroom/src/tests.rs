@@ -538,6 +538,8 @@ const TEACHER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/clock"),
     ("POST", "/admin/packs/remove"),
     ("POST", "/admin/packs/add"),
+    ("POST", "/admin/stick/wants"),
+    ("POST", "/admin/stick/fill"),
     ("POST", "/admin/teachers"),
     ("POST", "/admin/password"),
     ("POST", "/admin/teacher/1/delete"),
