@@ -163,8 +163,9 @@ impl PackSource for LibraryPacks {
         });
         preau_offline::prepare_on_box(&mut tree, &mut report, libs)
             .map_err(|e| InstallError::Failed(format!("Import impossible : {e}")))?;
-        let has = |p: &str| tree.files.iter().any(|f| f.path == p || f.path.ends_with(&format!("/{p}")));
-        let mkdocs_unbuilt = has("mkdocs.yml") && !has("site/index.html") && !has("public/index.html");
+        // From the report, which says which path the site importer took: the tree of an
+        // internally rendered git source no longer holds `mkdocs.yml`.
+        let mkdocs_unbuilt = report.site.as_ref().is_some_and(|s| s.project == "mkdocs" && s.path == "internal");
         if tree.meta.title.is_empty() {
             tree.meta.title = tree.meta.id.clone();
         }

@@ -371,3 +371,94 @@ fn an_uploaded_site_loads_nothing_from_outside_and_the_report_says_what_changed(
     // The library file itself is served by the box.
     assert_eq!(server.get("/packs/preau-libs/katex@0.16.9/dist/katex.min.js").status, 200);
 }
+
+fn site_zip(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, text) in files {
+        w.start_file(*path, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=Prof", "-c", "user.email=prof@example.org", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("the git command");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_zip_of_a_built_site_and_a_git_bundle_are_uploaded_and_shown_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(&dir.path().join("data"), &config());
+    let t = teacher(&server);
+
+    // A zipped MkDocs project that holds its built site: the built site is what pupils get.
+    let built = r#"<!doctype html><html lang="fr"><head><title>Algo</title></head><body>
+<h1 id="built-marker">Algorithmique (site construit)</h1>
+<img src="https://forge.example.org/logo.png" alt="Logo de la Forge"></body></html>"#;
+    let zip = site_zip(&[
+        ("algo/mkdocs.yml", "site_name: Algorithmique\n"),
+        ("algo/docs/index.md", "# Algorithmique\n\nSource, pas le site.\n"),
+        ("algo/site/index.html", built),
+    ]);
+    let r = t.upload("algo", &zip);
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(html.contains("Cours installé"), "{html}");
+    assert!(!html.contains("sans site construit"), "the built site was found: {html}");
+    assert!(html.contains("https://forge.example.org/logo.png — retiré"), "{html}");
+    let id = pack_of(&html);
+    let start = server.get(&format!("/packs/{id}/"));
+    let page = if start.status == 200 {
+        start.text()
+    } else {
+        let loc = start.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).unwrap().1.clone();
+        server.get(&loc).text()
+    };
+    assert!(page.contains("built-marker"), "{page}");
+    assert!(page.contains("Logo de la Forge") && !page.contains("forge.example.org/logo.png\""), "{page}");
+
+    // A git bundle of a MkDocs source without a built site: the internal rendering, and
+    // the page tells the teacher where the real site is.
+    let work = dir.path().join("cours-nsi");
+    std::fs::create_dir_all(work.join("docs")).unwrap();
+    std::fs::write(work.join("mkdocs.yml"), "site_name: Cours NSI\n").unwrap();
+    std::fs::write(
+        work.join("docs/index.md"),
+        "# Les réseaux\n\nUn schéma : ![Modèle OSI](https://cdn.example.net/osi.png)\n",
+    )
+    .unwrap();
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "cours"]);
+    let bundle = dir.path().join("cours-nsi.bundle");
+    git(&work, &["bundle", "create", "-q", bundle.to_str().unwrap(), "--all"]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(bytes.starts_with(b"# v2 git bundle") || bytes.starts_with(b"# v3 git bundle"));
+    let r = t.upload("cours-nsi.bundle", &bytes);
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(html.contains("Cours installé") && html.contains("Cours NSI"), "{html}");
+    assert!(html.contains("sans site construit"), "{html}");
+    assert!(html.contains("https://cdn.example.net/osi.png — retiré"), "{html}");
+    let id = pack_of(&html);
+    let listing = server.get("/api/packs").text();
+    assert!(listing.contains(&format!("\"{id}\"")), "{listing}");
+    let page = server.get(&format!("/packs/{id}/index.html")).text();
+    assert!(page.contains("Les réseaux") && page.contains("Modèle OSI"), "{page}");
+    assert!(!page.contains("cdn.example.net/osi.png\""), "{page}");
+
+    // A truncated bundle: a clear refusal naming the problem, nothing kept.
+    let r = t.upload("casse.bundle", &bytes[..bytes.len() / 2]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Import impossible") && r.text().contains("bundle"), "{}", r.text());
+    assert!(uploads_empty(&server.data));
+}
