@@ -158,9 +158,20 @@ impl PackSource for LibraryPacks {
         let imported = preau_import::import(file, &preau_import::ImportOptions::default())
             .map_err(|e| InstallError::Failed(format!("Import impossible : {e}")))?;
         let mut tree = imported.tree;
-        let report = imported.report;
-        let has = |p: &str| tree.files.iter().any(|f| f.path == p || f.path.ends_with(&format!("/{p}")));
-        let mkdocs_unbuilt = has("mkdocs.yml") && !has("site/index.html") && !has("public/index.html");
+        let mut report = imported.report;
+        // The same offline pass as `preau pack build`, without downloads: an uploaded
+        // course loads nothing from outside the box either.
+        let libs = self.library.get(preau_offline::libs::LIBS_PACK_ID).map(|p| {
+            let library = self.library.clone();
+            let read: preau_offline::libs::ReadFile<'_> =
+                Box::new(move |f| library.read_file(f).map_err(|e| format!("{} : {e:#}", f.path)));
+            (p.manifest.files.clone(), read)
+        });
+        preau_offline::prepare_on_box(&mut tree, &mut report, libs)
+            .map_err(|e| InstallError::Failed(format!("Import impossible : {e}")))?;
+        // From the report, which says which path the site importer took: the tree of an
+        // internally rendered git source no longer holds `mkdocs.yml`.
+        let mkdocs_unbuilt = report.site.as_ref().is_some_and(|s| s.project == "mkdocs" && s.path == "internal");
         if tree.meta.title.is_empty() {
             tree.meta.title = tree.meta.id.clone();
         }

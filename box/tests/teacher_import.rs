@@ -298,3 +298,167 @@ fn two_sticks_of_one_key_install_and_an_old_copy_is_refused_in_french() {
     assert!(text.contains("plus ancien que la version 3"), "{text}");
     assert!(!text.contains("rollback"), "{text}");
 }
+
+/// A tar of a built site, as a teacher uploads it.
+fn site_tar(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, text.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn an_uploaded_site_loads_nothing_from_outside_and_the_report_says_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    // The box already holds KaTeX 0.16.9 in an installed libraries pack (from a stick).
+    let key = preau_pack::SecretKey::generate();
+    let stick = dir.path().join("stick");
+    let mut libs = preau_pack::SourceTree {
+        meta: preau_pack::PackMeta { id: "preau-libs".into(), title: "libs".into(), ..Default::default() },
+        files: vec![],
+    };
+    libs.add_bytes("katex@0.16.9/package.json", r#"{"name":"katex","version":"0.16.9","main":"dist/katex.js"}"#);
+    libs.add_bytes("katex@0.16.9/dist/katex.min.js", "/* katex */");
+    let opts = preau_pack::build::BuildOptions { level: 1, ..Default::default() };
+    preau_pack::build::build(&stick, libs, &key, &opts, &mut |_, _| {}).unwrap();
+
+    let server = Server::start_in(&dir.path().join("data"), &config());
+    let t = teacher(&server);
+    let hex = key.public().to_hex();
+    let stick = stick.to_str().unwrap().to_string();
+    let r = t.post_form("/admin/packs/add", &[("other", &stick), ("trust", &hex), ("confirm", "yes")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let page = r#"<!doctype html><html lang="fr"><head>
+<script src="https://cdn.jsdelivr.net/npm/katex@0.16.9/dist/katex.min.js"></script>
+<script src="https://cdn.jsdelivr.net/npm/mermaid@10.9.0/dist/mermaid.min.js"></script>
+<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">
+</head><body><h1>Photosynthèse</h1>
+<img src="https://i.creativecommons.org/l/by/4.0/88x31.png" alt="Licence CC BY">
+<iframe src="https://www.youtube.com/embed/abc" title="La photosynthèse"></iframe>
+<a href="https://fr.wikipedia.org/wiki/Photosynth%C3%A8se">Wikipédia</a>
+</body></html>"#;
+    let r = t.upload("photosynthese.tar", &site_tar(&[("index.html", page)]));
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(html.contains("Cours installé"), "{html}");
+    // The report page lists every change, in French.
+    for line in [
+        "[hors ligne] index.html : https://cdn.jsdelivr.net/npm/katex@0.16.9/dist/katex.min.js — bibliothèque locale → /packs/preau-libs/katex@0.16.9/dist/katex.min.js",
+        "[hors ligne] index.html : https://cdn.jsdelivr.net/npm/mermaid@10.9.0/dist/mermaid.min.js — retiré",
+        "[hors ligne] index.html : https://i.creativecommons.org/l/by/4.0/88x31.png — retiré",
+        "[hors ligne] index.html : https://www.youtube.com/embed/abc — retiré",
+        "lien marqué (internet)",
+    ] {
+        assert!(html.contains(&line.replace('"', "&quot;")) || html.contains(line), "{line} not in {html}");
+    }
+    let id = pack_of(&html);
+    let served = server.get(&format!("/packs/{id}/index.html"));
+    assert_eq!(served.status, 200);
+    let served = served.text();
+    assert!(served.contains(r#"src="/packs/preau-libs/katex@0.16.9/dist/katex.min.js""#), "{served}");
+    for outside in ["cdn.jsdelivr.net", "fonts.googleapis.com", "i.creativecommons.org", "<iframe"] {
+        assert!(!served.contains(outside), "{outside} still loaded: {served}");
+    }
+    assert!(served.contains("Licence CC BY"), "the image keeps its alt text: {served}");
+    assert!(served.contains(">La photosynthèse</a> — nécessite internet"), "{served}");
+    assert!(served.contains("data-preau-internet"), "{served}");
+    // The library file itself is served by the box.
+    assert_eq!(server.get("/packs/preau-libs/katex@0.16.9/dist/katex.min.js").status, 200);
+}
+
+fn site_zip(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, text) in files {
+        w.start_file(*path, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=Prof", "-c", "user.email=prof@example.org", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("the git command");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_zip_of_a_built_site_and_a_git_bundle_are_uploaded_and_shown_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(&dir.path().join("data"), &config());
+    let t = teacher(&server);
+
+    // A zipped MkDocs project that holds its built site: the built site is what pupils get.
+    let built = r#"<!doctype html><html lang="fr"><head><title>Algo</title></head><body>
+<h1 id="built-marker">Algorithmique (site construit)</h1>
+<img src="https://forge.example.org/logo.png" alt="Logo de la Forge"></body></html>"#;
+    let zip = site_zip(&[
+        ("algo/mkdocs.yml", "site_name: Algorithmique\n"),
+        ("algo/docs/index.md", "# Algorithmique\n\nSource, pas le site.\n"),
+        ("algo/site/index.html", built),
+    ]);
+    let r = t.upload("algo", &zip);
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(html.contains("Cours installé"), "{html}");
+    assert!(!html.contains("sans site construit"), "the built site was found: {html}");
+    assert!(html.contains("https://forge.example.org/logo.png — retiré"), "{html}");
+    let id = pack_of(&html);
+    let start = server.get(&format!("/packs/{id}/"));
+    let page = if start.status == 200 {
+        start.text()
+    } else {
+        let loc = start.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).unwrap().1.clone();
+        server.get(&loc).text()
+    };
+    assert!(page.contains("built-marker"), "{page}");
+    assert!(page.contains("Logo de la Forge") && !page.contains("forge.example.org/logo.png\""), "{page}");
+
+    // A git bundle of a MkDocs source without a built site: the internal rendering, and
+    // the page tells the teacher where the real site is.
+    let work = dir.path().join("cours-nsi");
+    std::fs::create_dir_all(work.join("docs")).unwrap();
+    std::fs::write(work.join("mkdocs.yml"), "site_name: Cours NSI\n").unwrap();
+    std::fs::write(
+        work.join("docs/index.md"),
+        "# Les réseaux\n\nUn schéma : ![Modèle OSI](https://cdn.example.net/osi.png)\n",
+    )
+    .unwrap();
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "cours"]);
+    let bundle = dir.path().join("cours-nsi.bundle");
+    git(&work, &["bundle", "create", "-q", bundle.to_str().unwrap(), "--all"]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(bytes.starts_with(b"# v2 git bundle") || bytes.starts_with(b"# v3 git bundle"));
+    let r = t.upload("cours-nsi.bundle", &bytes);
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(html.contains("Cours installé") && html.contains("Cours NSI"), "{html}");
+    assert!(html.contains("sans site construit"), "{html}");
+    assert!(html.contains("https://cdn.example.net/osi.png — retiré"), "{html}");
+    let id = pack_of(&html);
+    let listing = server.get("/api/packs").text();
+    assert!(listing.contains(&format!("\"{id}\"")), "{listing}");
+    let page = server.get(&format!("/packs/{id}/index.html")).text();
+    assert!(page.contains("Les réseaux") && page.contains("Modèle OSI"), "{page}");
+    assert!(!page.contains("cdn.example.net/osi.png\""), "{page}");
+
+    // A truncated bundle: a clear refusal naming the problem, nothing kept.
+    let r = t.upload("casse.bundle", &bytes[..bytes.len() / 2]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("Import impossible") && r.text().contains("bundle"), "{}", r.text());
+    assert!(uploads_empty(&server.data));
+}

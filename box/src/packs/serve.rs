@@ -126,7 +126,7 @@ impl Serving {
     /// Answers a request for a file found by [`Serving::direct`].
     pub async fn serve_direct(&self, d: Direct, headers: &HeaderMap, query: Option<&str>) -> Resp {
         let entry = &d.pack.manifest.files[d.index];
-        let resp = serve_entry(self, entry, headers, query).await;
+        let resp = serve_entry(self, entry, &d.pack.manifest.meta.language, headers, query).await;
         self.opened(&resp, headers, &d.pack.id, &entry.path);
         resp
     }
@@ -187,7 +187,7 @@ pub async fn pack_file(State(s): State<Arc<Serving>>, Path((id, path)): Path<(St
         dir_or_index(&s, &pack, &path, headers, query).await
     } else {
         match pack.public_file(&path) {
-            Some(entry) => serve_entry(&s, entry, headers, query).await,
+            Some(entry) => serve_entry(&s, entry, &pack.manifest.meta.language, headers, query).await,
             None if has_dir(&pack, &format!("{path}/")) => {
                 redirect(&format!("/packs/{}/{}/", encode_path(&id), encode_path(&path)))
             }
@@ -200,7 +200,7 @@ pub async fn pack_file(State(s): State<Arc<Serving>>, Path((id, path)): Path<(St
 
 async fn dir_or_index(s: &Serving, pack: &Pack, dir: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
     if let Some(entry) = pack.public_file(&format!("{dir}index.html")) {
-        return serve_entry(s, entry, headers, query).await;
+        return serve_entry(s, entry, &pack.manifest.meta.language, headers, query).await;
     }
     if !dir.is_empty() && !has_dir(pack, dir) {
         return not_found();
@@ -269,7 +269,8 @@ fn file_index(pack: &Pack, dir: &str) -> String {
 
 /// Sends one file of a pack, in the form the request asks for. Headers go straight into
 /// the response's map, with values that need no formatting where they can.
-async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query: Option<&str>) -> Resp {
+/// `lang` is the pack's language, for the pages the box renders itself (Markdown).
+async fn serve_entry(s: &Serving, entry: &FileEntry, lang: &str, headers: &HeaderMap, query: Option<&str>) -> Resp {
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let markdown =
         is_markdown(&entry.path) && !query.is_some_and(|q| q.split('&').any(|p| p == "raw" || p.starts_with("raw=")));
@@ -333,7 +334,7 @@ async fn serve_entry(s: &Serving, entry: &FileEntry, headers: &HeaderMap, query:
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             (StatusCode::PARTIAL_CONTENT, stream_range(s, entry, start, len))
         }
-        RangeAnswer::Whole => match whole_body(s, entry, form).await {
+        RangeAnswer::Whole => match whole_body(s, entry, form, lang).await {
             Ok((body, len)) => {
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
                 if form == Form::Gzip {
@@ -377,7 +378,7 @@ fn etag(entry: &FileEntry, form: Form) -> HeaderValue {
 
 /// The whole file in the requested form, and its length: from the cache (the cached
 /// bytes themselves, no copy), read and cached, or streamed.
-async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Result<(Body, u64)> {
+async fn whole_body(s: &Serving, entry: &FileEntry, form: Form, lang: &str) -> anyhow::Result<(Body, u64)> {
     if form == Form::Identity && !s.cache.fits(entry.size) {
         return Ok((stream_range(s, entry, 0, entry.size), entry.size));
     }
@@ -401,7 +402,7 @@ async fn whole_body(s: &Serving, entry: &FileEntry, form: Form) -> anyhow::Resul
             let body = match form {
                 Form::Identity => raw,
                 Form::Gzip => Bytes::from(tokio::task::spawn_blocking(move || gzip(&raw)).await??),
-                Form::Markdown => Bytes::from(render_markdown(&entry.path, &raw)),
+                Form::Markdown => Bytes::from(render_markdown(&entry.path, &raw, lang)),
             };
             s.cache.insert(entry.hash, form, body.clone());
             body
@@ -475,7 +476,8 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
-fn render_markdown(path: &str, raw: &[u8]) -> String {
+/// `lang`: the pack's language (`fr` when it gives none, the box's first language).
+fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
     use pulldown_cmark::{Options, Parser, html};
     let text = String::from_utf8_lossy(raw);
     let parser =
@@ -483,8 +485,9 @@ fn render_markdown(path: &str, raw: &[u8]) -> String {
     // The first level-1 heading names the page; else the file name.
     let heading = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim);
     let title = html_escape(heading.unwrap_or(path.rsplit('/').next().unwrap_or(path)));
+    let lang = if lang.is_empty() { "fr".to_string() } else { html_escape(lang) };
     let mut out = format!(
-        "<!doctype html><html><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
+        "<!doctype html><html lang=\"{lang}\"><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\
          pre{{overflow:auto;background:#f4f4f4;padding:.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2em .4em}}</style>\n"
     );

@@ -18,6 +18,64 @@ pub fn is_bare_repository(p: &Path) -> bool {
     p.join("HEAD").is_file() && p.join("objects").is_dir() && p.join("refs").is_dir()
 }
 
+/// A git bundle file (`git bundle create`) starts with its signature line.
+pub fn is_bundle(head: &[u8]) -> bool {
+    head.starts_with(b"# v2 git bundle\n") || head.starts_with(b"# v3 git bundle\n")
+}
+
+/// How long cloning a bundle may take before it is stopped.
+const CLONE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A bare clone of a bundle, removed when dropped.
+pub struct BundleClone {
+    /// The clone; its folder name is the bundle's name (the title when nothing better).
+    pub path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Clones the bundle `src` with the `git` command into a temporary folder: bare (no
+/// working copy to write, no hook run), with no user or system configuration, stopped
+/// after [`CLONE_TIMEOUT`]. Its size is bounded by the bundle's, which the caller
+/// bounded; what is read from it is bounded by [`read_commit`]'s limits.
+pub fn clone_bundle(src: &Path) -> Result<BundleClone> {
+    let dir = tempfile::tempdir().map_err(|e| git_err(src, format!("temporary folder: {e}")))?;
+    let name = src.file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty() && *s != "..").unwrap_or("bundle");
+    let path = dir.path().join(format!("{name}.git"));
+    let mut child = std::process::Command::new("git")
+        .args(["clone", "--bare", "--quiet", "--"])
+        .arg(src)
+        .arg(&path)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| git_err(src, format!("a git bundle needs the git command to be read: {e}")))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| git_err(src, format!("git clone: {e}")))? {
+            break status;
+        }
+        if started.elapsed() > CLONE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(git_err(src, format!("cloning the bundle took more than {} s", CLONE_TIMEOUT.as_secs())));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.by_ref().take(4096).read_to_string(&mut err);
+        }
+        return Err(git_err(src, format!("not a usable git bundle ({}): {}", status, err.trim())));
+    }
+    Ok(BundleClone { path, _dir: dir })
+}
+
 fn git_err(path: &Path, detail: impl std::fmt::Display) -> ImportError {
     ImportError::Git { path: path.to_path_buf(), detail: detail.to_string() }
 }

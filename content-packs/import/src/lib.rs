@@ -85,6 +85,8 @@ pub enum SourceKind {
     MoodleBackup,
     Gift,
     MoodleXml,
+    /// A git repository: a working copy, a bare repository, or a bundle file
+    /// (`git bundle create`).
     Git,
     Zim,
 }
@@ -122,6 +124,9 @@ pub fn detect(src: &Path) -> Result<SourceKind> {
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return if moodle::zip_has_backup_xml(src)? { Ok(SourceKind::MoodleBackup) } else { Ok(SourceKind::Zip) };
+    }
+    if git::is_bundle(&head) {
+        return Ok(SourceKind::Git);
     }
     if head.starts_with(&[0x5a, 0x49, 0x4d, 0x04]) {
         return Ok(SourceKind::Zim);

@@ -117,6 +117,13 @@ fn kind_name(kind: SourceKind) -> &'static str {
 pub fn load(src: &Path, kind: SourceKind, opts: &ImportOptions) -> Result<SiteSource> {
     let limits = &opts.limits;
     let files = match kind {
+        SourceKind::Git if src.is_file() => {
+            // A bundle: cloned (bounded) into a folder that lives while it is read.
+            let clone = crate::git::clone_bundle(src)?;
+            let commit = crate::git::read_commit(&clone.path, opts.git_ref.as_deref(), limits)?;
+            let pages = crate::git::read_pages_branch(&clone.path, limits);
+            Files::Commit(commit, pages)
+        }
         SourceKind::Git => {
             let commit = crate::git::read_commit(src, opts.git_ref.as_deref(), limits)?;
             let pages = crate::git::read_pages_branch(src, limits);

@@ -115,6 +115,18 @@ fn mkdocs_is_recognised_in_every_source_form() {
     git(dir.path(), &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
     assert_eq!(detect(&bare).unwrap(), SourceKind::Git);
     assert_internal_site(&import(&bare, &opts).unwrap(), "git", "");
+    // A bundle file (`git bundle create`), found by its signature line whatever its name.
+    let bundle = dir.path().join("televerse");
+    git(&work, &["bundle", "create", "-q", bundle.to_str().unwrap(), "--all"]);
+    assert_eq!(detect(&bundle).unwrap(), SourceKind::Git);
+    assert_internal_site(&import(&bundle, &opts).unwrap(), "git", "");
+    // A bundle that lacks its objects is refused with git's own reason.
+    let bytes = std::fs::read(&bundle).unwrap();
+    let cut = dir.path().join("coupe.bundle");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    assert_eq!(detect(&cut).unwrap(), SourceKind::Git);
+    let err = import(&cut, &opts).unwrap_err().to_string();
+    assert!(err.contains("not a usable git bundle"), "{err}");
 }
 
 #[test]

@@ -114,6 +114,41 @@ pub fn prepare_pack(
         .map_err(|e| format!("paquet {LIBS_PACK_ID} : {e}"))
 }
 
+/// The offline pass of an import on the box itself (a teacher's upload): the box never
+/// downloads, so outside resources are removed (an image keeps its alt text, a video
+/// iframe becomes a link) and well-known libraries are pointed at the box's installed
+/// libraries pack only when it already holds the file (`installed_libs`: its files and a
+/// reader), else removed with a report line. Records the changes like [`prepare_pack`].
+pub fn prepare_on_box(
+    tree: &mut SourceTree,
+    report: &mut ImportReport,
+    installed_libs: Option<(Vec<preau_pack::FileEntry>, libs::ReadFile<'_>)>,
+) -> Result<(), String> {
+    if tree.meta.id == LIBS_PACK_ID {
+        return Err(format!("l'identifiant {LIBS_PACK_ID} est réservé au paquet des bibliothèques partagées"));
+    }
+    // An empty cache of its own: nothing outside the installed pack can be resolved, so
+    // the libraries pack never needs a new version here.
+    let empty_cache = std::env::temp_dir().join(format!("preau-no-npm-cache-{}", std::process::id()));
+    let npm = Npm::new(None, Url::parse(npm::DEFAULT_REGISTRY).expect("a valid URL"), &empty_cache, 0);
+    let (files, read) = match installed_libs {
+        Some((files, read)) => (files, read),
+        None => (Vec::new(), Box::new(|f: &preau_pack::FileEntry| Err(format!("{} : pas installé", f.path))) as _),
+    };
+    let mut libs = Libs::installed(files, read, npm);
+    let before = report.offline.len();
+    make_offline(tree, report, &mut libs, None)?;
+    if libs.changed() {
+        return Err("le paquet des bibliothèques changerait, ce que la boîte ne fait pas".into());
+    }
+    if report.offline.len() > before {
+        let path = preau_pack::course::IMPORT_REPORT_PATH;
+        tree.files.retain(|f| f.path != path);
+        tree.add_bytes(path, report.to_json());
+    }
+    Ok(())
+}
+
 /// `preau pack libs`: adds library files (`LIB@VER`, or `LIB@VER/path` for one file) to
 /// the libraries pack and builds its new version if anything was added.
 pub fn build_libs(

@@ -35,10 +35,14 @@ impl Resolved {
     }
 }
 
+/// Reads the bytes of a file of the present libraries pack.
+pub type ReadFile<'f> = Box<dyn Fn(&FileEntry) -> Result<Vec<u8>, String> + 'f>;
+
 /// The libraries pack being completed during a build.
 pub struct Libs<'f> {
     npm: Npm<'f>,
-    repo: Option<Repo>,
+    /// Reads the present version's files (none when there is no libraries pack yet).
+    read: Option<ReadFile<'f>>,
     /// The current version's files.
     present: BTreeMap<String, FileEntry>,
     /// Files to add in the next version.
@@ -53,7 +57,7 @@ impl<'f> Libs<'f> {
     pub fn open(repo_dir: &Path, npm: Npm<'f>) -> Result<Libs<'f>, String> {
         let mut libs = Libs {
             npm,
-            repo: None,
+            read: None,
             present: BTreeMap::new(),
             added: BTreeMap::new(),
             unpacked: HashMap::new(),
@@ -70,8 +74,22 @@ impl<'f> Libs<'f> {
             let manifest = repo.read_manifest(&entry.manifest, entry.manifest_size).map_err(err)?;
             libs.present = manifest.files.into_iter().map(|f| (f.path.clone(), f)).collect();
         }
-        libs.repo = Some(repo);
+        libs.read = Some(Box::new(move |f: &FileEntry| repo.read_file(f).map_err(|e| format!("{} : {e}", f.path))));
         Ok(libs)
+    }
+
+    /// The libraries pack a box has installed (`files`, read with `read`), for an import
+    /// on the box itself: with an offline `npm` whose cache is empty, nothing is ever
+    /// added, so pages use only what the box already holds.
+    pub fn installed(files: Vec<FileEntry>, read: ReadFile<'f>, npm: Npm<'f>) -> Libs<'f> {
+        Libs {
+            npm,
+            read: Some(read),
+            present: files.into_iter().map(|f| (f.path.clone(), f)).collect(),
+            added: BTreeMap::new(),
+            unpacked: HashMap::new(),
+            versions: HashMap::new(),
+        }
     }
 
     fn has(&self, path: &str) -> bool {
@@ -184,8 +202,8 @@ impl<'f> Libs<'f> {
         let pj_path = format!("{package}@{version}/package.json");
         let bytes = if let Some(b) = self.added.get(&pj_path) {
             b.clone()
-        } else if let (Some(f), Some(repo)) = (self.present.get(&pj_path), &self.repo) {
-            repo.read_file(f).map_err(|e| format!("{pj_path} : {e}"))?
+        } else if let (Some(f), Some(read)) = (self.present.get(&pj_path), &self.read) {
+            read(f)?
         } else {
             self.package(package, version)?.get("package.json").cloned().unwrap_or_default()
         };
@@ -220,9 +238,9 @@ impl<'f> Libs<'f> {
             },
             files: Vec::new(),
         };
-        if let Some(repo) = &self.repo {
+        if let Some(read) = &self.read {
             for f in self.present.values() {
-                let bytes = repo.read_file(f).map_err(|e| format!("{} : {e}", f.path))?;
+                let bytes = read(f)?;
                 tree.add_bytes(f.path.clone(), bytes);
             }
         }
