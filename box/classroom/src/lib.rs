@@ -135,12 +135,15 @@ impl ProgressHook {
         if !pupil::valid_pack_path(&path) {
             return;
         }
-        if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
-            let now = self.0.now();
-            if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
-                tracing::warn!("progress not recorded: {e}");
+        // The pack server calls this on its blocking pool.
+        web::already_off_worker(|| {
+            if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
+                let now = self.0.now();
+                if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
+                    tracing::warn!("progress not recorded: {e}");
+                }
             }
-        }
+        })
     }
 }
 

@@ -94,6 +94,13 @@ impl App {
     /// The store. A panic while holding the lock leaves SQLite consistent (transactions
     /// roll back), so a poisoned lock is simply taken over.
     pub fn store(&self) -> MutexGuard<'_, Store> {
+        // A tripwire for debug builds (the integration tests run one): on an async worker
+        // this lock and the commit's fsync would stall every connection of a one-core box.
+        #[cfg(not(test))]
+        debug_assert!(
+            is_off_worker() || tokio::runtime::Handle::try_current().is_err(),
+            "the learner store was called on an async worker"
+        );
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -573,6 +580,15 @@ thread_local! {
 /// Whether this thread is running work for [`off_worker`] (blocking is fine here).
 pub fn is_off_worker() -> bool {
     OFF_WORKER.get()
+}
+
+/// Runs `f` inline, for callers that are already on the blocking pool without
+/// [`off_worker`] (the pack server's page-open hook).
+pub fn already_off_worker<T>(f: impl FnOnce() -> T) -> T {
+    let was = OFF_WORKER.replace(true);
+    let out = f();
+    OFF_WORKER.set(was);
+    out
 }
 
 /// Runs `f` on tokio's blocking pool (inline when already there) and returns its value.
