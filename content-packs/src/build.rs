@@ -34,7 +34,16 @@ pub struct BuildOptions {
     pub max_file_bytes: u64,
     /// How long the re-signed catalog stays valid for online sources.
     pub catalog_lifetime_secs: u64,
+    /// How many previous versions of a pack get an update bundle straight to the new
+    /// one (the *K-window*): a box at any of them updates in one bundle; older boxes
+    /// fetch manifests and chunks. 1 is "only the version before"; 0 makes no bundles.
+    pub bundle_window: usize,
 }
+
+/// Default K-window: a box that misses up to eight versions still gets one bundle.
+pub const DEFAULT_BUNDLE_WINDOW: usize = 8;
+/// Largest K-window accepted (each version stores one bundle per version in it).
+pub const MAX_BUNDLE_WINDOW: usize = 64;
 
 impl Default for BuildOptions {
     fn default() -> Self {
@@ -42,6 +51,7 @@ impl Default for BuildOptions {
             level: 19,
             max_file_bytes: limits::DEFAULT_MAX_FILE_BYTES,
             catalog_lifetime_secs: 90 * 24 * 3600,
+            bundle_window: DEFAULT_BUNDLE_WINDOW,
         }
     }
 }
@@ -200,24 +210,26 @@ pub fn build(
         manifest.check()?;
         let bytes = manifest.to_bytes();
         let (mhash, _) = staging.put(&bytes, Encoding { level: opts.level, try_compress: true })?;
-        // The new manifest as a delta against the previous one: a box pays for the
-        // changed entries only, not a full copy of the manifest per version.
+        // The new manifest as a delta against each of the last K versions, each with
+        // an update bundle from that version (see `bundle`): a box pays for the changed
+        // entries only, and a box several versions behind still updates in one bundle.
         let mut manifest_deltas = Vec::new();
         if let Some(e) = &previous {
-            let old_bytes = repo.read_object(&e.manifest, e.manifest_size)?;
-            if let Some(patch) = crate::delta::make(&old_bytes, &bytes)
-                && crate::delta::worth_it(patch.len(), bytes.len() as u64)
-            {
+            let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
+            for (from, from_size, from_manifest) in window(&repo, e, pm, opts.bundle_window)? {
+                let old_bytes = repo.read_object(&from, from_size)?;
+                let Some(patch) = crate::delta::make(&old_bytes, &bytes) else { continue };
+                if !crate::delta::worth_it(patch.len(), bytes.len() as u64) {
+                    continue;
+                }
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
-                let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
-                let bundle = stage_bundle(&repo, &mut staging, pm, &e.manifest, &manifest, object)?;
-                manifest_deltas.push(crate::meta::ManifestDelta {
-                    from: e.manifest,
-                    object,
-                    size: patch.len() as u64,
-                    bundle,
-                });
+                let bundle = if opts.bundle_window > 0 {
+                    stage_bundle(&repo, &mut staging, &from_manifest, &from, &manifest, object)?
+                } else {
+                    None
+                };
+                manifest_deltas.push(crate::meta::ManifestDelta { from, object, size: patch.len() as u64, bundle });
             }
         }
         let entry = CatalogEntry {
@@ -292,6 +304,24 @@ fn summary_of(
         bytes_added: 0,
         catalog_version,
     }
+}
+
+/// The versions a new version gets a manifest delta (and a bundle) from: the previous
+/// one, then its predecessors by the manifests' `previous` links, `k` in all (at least
+/// the previous one, as before K-windows). A predecessor this repository no longer
+/// holds ends the walk. Each: (manifest hash, its JSON length, the manifest).
+fn window(repo: &Repo, prev: &CatalogEntry, pm: &Manifest, k: usize) -> Result<Vec<(Hash, u64, Manifest)>> {
+    let k = k.clamp(1, MAX_BUNDLE_WINDOW);
+    let mut out = vec![(prev.manifest, prev.manifest_size, pm.clone())];
+    while out.len() < k {
+        let Some(h) = out.last().expect("not empty").2.previous else { break };
+        if out.iter().any(|(x, _, _)| *x == h) || !repo.has_object(&h) {
+            break; // a loop would be a bug elsewhere; a missing one ends the history
+        }
+        let bytes = repo.read_manifest_bytes_unsized(&h)?;
+        out.push((h, bytes.len() as u64, Manifest::from_bytes(&bytes)?));
+    }
+    Ok(out)
 }
 
 /// Makes, stages and lists the deltas from the files of `prev` to the changed `files`.

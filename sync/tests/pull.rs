@@ -459,3 +459,78 @@ fn wait_for(
     }
     panic!("the auto-sync loop never got there: {:?}", h.status());
 }
+
+/// The K-window: a box that missed versions still updates in one update bundle, straight
+/// from the version it holds; beyond the window it falls back to manifests and chunks.
+#[test]
+fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
+    use preau_pack::build::{BuildOptions, build};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let page = |n: u32, v: u32| {
+        format!("# Chapitre {n}, version {v}\n\n{}", "Une phrase du cours sur les boucles. ".repeat(150 + n as usize))
+            .into_bytes()
+    };
+    let version = |v: u32| {
+        let mut t = preau_pack::SourceTree {
+            meta: preau_pack::PackMeta { id: PACK.into(), title: "Cours".into(), ..Default::default() },
+            files: vec![],
+        };
+        // Version v edits chapter v and adds chapter 10 + v.
+        for n in 1..=6 {
+            t.add_bytes(format!("{n:02}.md"), page(n, if n <= v { v } else { 0 }));
+        }
+        for n in 1..v {
+            t.add_bytes(format!("{:02}.md", 10 + n), page(10 + n, 1));
+        }
+        t
+    };
+    let window = |k: usize| BuildOptions { bundle_window: k, ..BuildOptions::default() };
+    build(dir.path(), version(1), &key, &window(3), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(dir.path());
+    let at_v1 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), at_v1.path(), &key);
+    let still_v1 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), still_v1.path(), &key);
+    build(dir.path(), version(2), &key, &window(3), &mut |_, _| {}).unwrap();
+    let at_v2 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), at_v2.path(), &key);
+    build(dir.path(), version(3), &key, &window(3), &mut |_, _| {}).unwrap();
+    build(dir.path(), version(4), &key, &window(3), &mut |_, _| {}).unwrap();
+
+    let r = preau_pack::Repo::open(dir.path()).unwrap();
+    let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    let deltas = &cat.packs[PACK].manifest_deltas;
+    assert_eq!(deltas.len(), 3, "v3, v2 and v1 each get a bundle to v4: {deltas:?}");
+    assert!(deltas.iter().all(|d| d.bundle.is_some()), "{deltas:?}");
+
+    for (data, v) in [(&at_v2, 2), (&at_v1, 1)] {
+        nginx.clear_log();
+        let s = pull_from(&http(&nginx.url()), data.path(), &key);
+        assert!(s.warnings.is_empty(), "from v{v}: {:?}", s.warnings);
+        let gets = nginx.gets();
+        assert!(
+            gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/")),
+            "from v{v}, only the catalog and the bundle: {gets:?}"
+        );
+        let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+        let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+        assert_eq!(p.manifest, cat.packs[PACK].manifest, "from v{v}");
+        let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+        assert_eq!(box_repo.read_file(m.file("04.md").unwrap()).unwrap(), page(4, 4));
+        assert_eq!(box_repo.read_file(m.file("13.md").unwrap()).unwrap(), page(13, 1));
+    }
+
+    // A fifth version with a window of 3: v1 is out of it; a box still there updates
+    // through the manifest and the chunks it lacks.
+    build(dir.path(), version(5), &key, &window(3), &mut |_, _| {}).unwrap();
+    let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    assert_eq!(cat.packs[PACK].manifest_deltas.len(), 3);
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), still_v1.path(), &key);
+    assert_eq!(s.updated.len(), 1);
+    assert!(nginx.gets().iter().any(|g| g.starts_with("/objects/")), "{:?}", nginx.gets());
+    let box_repo = preau_pack::Repo::open(&still_v1.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    assert_eq!(p.manifest, cat.packs[PACK].manifest);
+}
