@@ -153,7 +153,10 @@ fn pull_in<'s, 'e>(
     let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
     let mut state = TrustState::load(data_dir)?;
     let now = opts.now.unwrap_or_else(now_unix);
-    let spare = opts.workers.saturating_sub(1).saturating_sub(spec.slots);
+    // Connections opened ahead (HEAD requests, ~250 bytes each) only for a box that
+    // speculates nothing (a new box: many objects follow). An updating box continues its
+    // bundles on the connections of the first round (`bundle_lanes`).
+    let spare = if spec.slots > 0 { 0 } else { opts.workers.saturating_sub(1) };
     let mut trusted = opts.trusted.clone();
     trusted.extend(state.publisher_keys());
     let verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
@@ -239,7 +242,7 @@ fn pull_in<'s, 'e>(
         // it used. A USB stick serves objects one by one, at no round-trip cost.
         bundles: source.kind() != SourceKind::Folder,
         peer: source.kind() == SourceKind::Peer,
-        workers: opts.workers,
+        workers: if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers },
         prefix: spec.prefix.clone(),
         installed: installed_manifests,
     };
