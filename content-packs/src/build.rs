@@ -424,17 +424,18 @@ fn referenced_bundle(
     if bases.is_empty() {
         return Ok(None); // nothing to refer to: the per-file form is as good
     }
-    let mut records = vec![(patch, staging.stored(&patch)?)];
+    let first = (patch, staging.stored(&patch)?);
+    let mut chunks = Vec::new();
     let mut total = 0u64;
     for (h, len) in crate::bundle::missing_chunks(prev, new) {
-        total += 36 + len;
+        total += 4 + len;
         if total > crate::bundle::MAX_BUNDLE_BYTES / 2 {
             return Ok(None);
         }
         let data = object::decode_verified(&staging.stored(&h)?, &h, len)?;
-        records.push((h, object::raw_frame(&data)));
+        chunks.push(object::raw_frame(&data));
     }
-    let bytes = crate::bundle::encode(&records);
+    let bytes = crate::bundle::encode_hashless(&first, &chunks);
     let mut prefix = Vec::new();
     for f in &bases {
         prefix.extend_from_slice(&repo.read_file(f)?);
