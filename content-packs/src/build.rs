@@ -232,6 +232,20 @@ pub fn build(
                 manifest_deltas.push(crate::meta::ManifestDelta { from, object, size: patch.len() as u64, bundle });
             }
         }
+        // The previous version's delta stays in the catalog; older ones go to one object.
+        let older = if manifest_deltas.first().is_some_and(|d| Some(d.from) == previous.as_ref().map(|e| e.manifest)) {
+            manifest_deltas.split_off(1)
+        } else {
+            std::mem::take(&mut manifest_deltas)
+        };
+        let window = if older.is_empty() {
+            None
+        } else {
+            let json = serde_json::to_vec(&older).expect("deltas serialise");
+            let (object, new) = staging.put(&json, Encoding { level: opts.level, try_compress: true })?;
+            delta_objects += u64::from(new);
+            Some(crate::meta::WindowRef { object, size: json.len() as u64 })
+        };
         let entry = CatalogEntry {
             version: manifest.version,
             manifest: mhash,
@@ -245,6 +259,7 @@ pub fn build(
             kind: manifest.meta.kind.clone(),
             published: now_unix(),
             manifest_deltas,
+            window,
         };
         let s =
             summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);

@@ -90,7 +90,17 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
                 r.problems.push(format!("pack {id}: file {:?} does not match its hash", f.path));
             }
         }
-        for d in &entry.manifest_deltas {
+        let mut window = Vec::new();
+        if let Some(w) = &entry.window {
+            match repo.read_object(&w.object, w.size).and_then(|b| {
+                serde_json::from_slice::<crate::meta::DeltaWindow>(&b)
+                    .map_err(|e| Error::Malformed { what: "window object".into(), detail: e.to_string() })
+            }) {
+                Ok(list) => window = list,
+                Err(e) => r.problems.push(format!("pack {id}: window: {e}")),
+            }
+        }
+        for d in entry.manifest_deltas.iter().chain(&window) {
             if let Err(e) = repo.read_object(&d.object, d.size) {
                 r.problems.push(format!("pack {id}: manifest delta: {e}"));
             }

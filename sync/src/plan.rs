@@ -250,6 +250,7 @@ mod tests {
             kind: String::new(),
             published: 0,
             manifest_deltas: deltas,
+            window: None,
         }
     }
 

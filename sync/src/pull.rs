@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use preau_pack::installed::{Installed, InstalledPack};
-use preau_pack::meta::now_unix;
+use preau_pack::meta::{ManifestDelta, now_unix};
 use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
 use preau_pack::{Hash, Manifest, PublicKey, Repo, fsutil};
 use serde::Serialize;
@@ -236,11 +236,19 @@ fn pull_in<'s, 'e>(
             current: current.map(|p| (p.manifest, p.manifest_size)),
         });
     }
+    // A box several versions behind finds its delta and bundle in the pack's window
+    // object (second round, beside the bundle parts asked for with the catalog).
+    if cfg_bundles(source) {
+        let found = window_deltas(source, &partial_dir, &todo, &mut s.warnings);
+        for (t, d) in todo.iter_mut().zip(found) {
+            t.entry.manifest_deltas.extend(d);
+        }
+    }
     let cfg = machine::Config {
         source: source.describe(),
         // Bundles from servers: the national one, and a peer box, which keeps the bundle
         // it used. A USB stick serves objects one by one, at no round-trip cost.
-        bundles: source.kind() != SourceKind::Folder,
+        bundles: cfg_bundles(source),
         peer: source.kind() == SourceKind::Peer,
         workers: if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers },
         prefix: spec.prefix.clone(),
@@ -320,6 +328,70 @@ fn pull_in<'s, 'e>(
     s.seconds = started.elapsed().as_secs_f64();
     s.timings.done = s.seconds;
     Ok(s)
+}
+
+/// Whether update bundles are tried from `source`: servers (the national one, and a peer
+/// box, which keeps the bundle it used). A USB stick serves objects one by one, at no
+/// round-trip cost.
+fn cfg_bundles(source: &dyn Source) -> bool {
+    source.kind() != SourceKind::Folder
+}
+
+/// For each target whose installed version has no delta in the catalog entry but is in
+/// its K-window: the delta (with its bundle) from the entry's window object. Fetched in
+/// parallel; a window that cannot be had is a warning (the pack updates without bundle).
+fn window_deltas(
+    source: &dyn Source,
+    partial_dir: &Path,
+    todo: &[Target],
+    warnings: &mut Vec<String>,
+) -> Vec<Option<ManifestDelta>> {
+    let needs = |t: &Target| -> Option<(Hash, preau_pack::meta::WindowRef)> {
+        let (have, _) = t.current?;
+        let w = t.entry.window?;
+        (!t.entry.manifest_deltas.iter().any(|d| d.from == have)).then_some((have, w))
+    };
+    let got: Vec<Option<Result<Option<ManifestDelta>>>> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = todo
+            .iter()
+            .map(|t| {
+                needs(t).map(|(have, w)| {
+                    scope.spawn(move || -> Result<Option<ManifestDelta>> {
+                        if w.size > preau_pack::meta::MAX_WINDOW_BYTES {
+                            return Err(Error::Other(format!(
+                                "its window object is larger than {} bytes",
+                                preau_pack::meta::MAX_WINDOW_BYTES
+                            )));
+                        }
+                        let partial = part_path(partial_dir, &w.object, 0);
+                        let stored = source
+                            .get_object(&w.object, max_stored_len(w.size), &partial)?
+                            .ok_or_else(|| Error::Other(format!("the source has no window object {}", w.object)))?;
+                        let _ = std::fs::remove_file(&partial);
+                        let bytes = preau_pack::object::decode_verified(&stored, &w.object, w.size)?;
+                        let list: preau_pack::meta::DeltaWindow = serde_json::from_slice(&bytes).map_err(|e| {
+                            Error::Malformed { what: format!("window object {}", w.object), detail: e.to_string() }
+                        })?;
+                        Ok(list.into_iter().find(|d| d.from == have))
+                    })
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.map(|h| h.join().unwrap_or_else(|_| Err(Error::Other("a thread panicked".into())))))
+            .collect()
+    });
+    todo.iter()
+        .zip(got)
+        .map(|(t, r)| match r {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(d))) => Some(d),
+            Some(Err(e)) => {
+                warnings.push(format!("pack {}: versions window: {e}", t.id));
+                None
+            }
+        })
+        .collect()
 }
 
 /// Takes the data folder's writer lock: one pull, removal or install at a time.

@@ -500,9 +500,16 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
 
     let r = preau_pack::Repo::open(dir.path()).unwrap();
     let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
-    let deltas = &cat.packs[PACK].manifest_deltas;
-    assert_eq!(deltas.len(), 3, "v3, v2 and v1 each get a bundle to v4: {deltas:?}");
-    assert!(deltas.iter().all(|d| d.bundle.is_some()), "{deltas:?}");
+    // v3's delta is in the catalog, v2's and v1's in the window object: each with a
+    // bundle straight to v4.
+    let entry = &cat.packs[PACK];
+    assert_eq!(entry.manifest_deltas.len(), 1, "{:?}", entry.manifest_deltas);
+    let w = entry.window.expect("a window object");
+    let older: preau_pack::meta::DeltaWindow =
+        serde_json::from_slice(&r.read_object(&w.object, w.size).unwrap()).unwrap();
+    assert_eq!(older.len(), 2, "{older:?}");
+    assert!(entry.manifest_deltas.iter().chain(&older).all(|d| d.bundle.is_some()));
+    let window_get = format!("/{}", preau_pack::repo::object_rel_path(&w.object));
 
     for (data, v) in [(&at_v2, 2), (&at_v1, 1)] {
         nginx.clear_log();
@@ -510,9 +517,10 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
         assert!(s.warnings.is_empty(), "from v{v}: {:?}", s.warnings);
         let gets = nginx.gets();
         assert!(
-            gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/")),
-            "from v{v}, only the catalog and the bundle: {gets:?}"
+            gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || *g == window_get),
+            "from v{v}, only the catalog, the window and the bundle: {gets:?}"
         );
+        assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
         let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
         let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
         assert_eq!(p.manifest, cat.packs[PACK].manifest, "from v{v}");
@@ -525,7 +533,10 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
     // through the manifest and the chunks it lacks.
     build(dir.path(), version(5), &key, &window(3), &mut |_, _| {}).unwrap();
     let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
-    assert_eq!(cat.packs[PACK].manifest_deltas.len(), 3);
+    let w = cat.packs[PACK].window.expect("a window object");
+    let older: preau_pack::meta::DeltaWindow =
+        serde_json::from_slice(&r.read_object(&w.object, w.size).unwrap()).unwrap();
+    assert_eq!(older.len(), 2, "a window of 3: v4 inline, v3 and v2 in the object");
     nginx.clear_log();
     let s = pull_from(&http(&nginx.url()), still_v1.path(), &key);
     assert_eq!(s.updated.len(), 1);
