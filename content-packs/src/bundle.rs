@@ -9,8 +9,10 @@
 //! previous version needs (per-file deltas, chunks of new content). It lives at
 //! `updates/<h[0..2]>/<h>`, named by the manifest `h` it updates, so that a box can ask
 //! for it *in the same round trip as the catalog*, before it knows whether there is an
-//! update (it is written once, when the version after `h` is published). A box that is
-//! one version behind then has everything after one round trip, plus the transfer.
+//! update (it is rewritten at each publication to lead to the newest version: the
+//! publisher's K-window, `build::window`). A box that is behind by up to K versions
+//! then has everything after one round trip (plus the window object when it is more
+//! than one behind), plus the transfer.
 //!
 //! Stored like an object: one raw zstd frame (`object::raw_frame`; its records are zstd
 //! frames already). Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32

@@ -5,7 +5,7 @@
 //! DIR/roots/1.json …         every root version, for key rotation
 //! DIR/catalog.json           signed catalog: pack id → manifest
 //! DIR/objects/ab/abcd…       immutable objects (chunks, manifests, deltas), zstd frames
-//! DIR/updates/ab/abcd…       update bundles, by the manifest they update (written once)
+//! DIR/updates/ab/abcd…       update bundles, by the manifest they update (to the newest version)
 //! ```
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
