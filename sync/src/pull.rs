@@ -147,6 +147,7 @@ fn pull_in<'s, 'e>(
     let _lock = lock(&state_dir.join("pull.lock"))?;
     let partial_dir = state_dir.join("partial");
     fsutil::create_dir_all_durable(&partial_dir)?;
+    source.keep_validators(&state_dir.join("http"));
 
     // 1. Trust. With the catalog go the first parts of the update bundles of installed
     // packs (see `speculate`) and HEAD requests that open the other connections.

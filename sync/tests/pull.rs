@@ -545,3 +545,64 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
     let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
     assert_eq!(p.manifest, cat.packs[PACK].manifest);
 }
+
+/// The catalog is asked for with `If-None-Match`: unchanged, nginx answers 304 with no
+/// body and the kept copy is verified as if it had come; changed, the new one comes. A
+/// damaged kept copy is not used.
+#[test]
+fn an_unchanged_catalog_costs_a_304_and_a_changed_one_comes_whole() {
+    use preau_pack::build::{BuildOptions, build};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let tree = |text: &str| {
+        let mut t = preau_pack::SourceTree {
+            meta: preau_pack::PackMeta { id: PACK.into(), title: "Cours".into(), ..Default::default() },
+            files: vec![],
+        };
+        t.add_bytes("index.md".to_string(), text.as_bytes().to_vec());
+        t
+    };
+    build(dir.path(), tree("# Version 1"), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), data.path(), &key);
+    let catalog_answers = |n: &Nginx| -> Vec<(String, u64)> {
+        let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(" /catalog.json "))
+            .map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w[2].to_string(), w[3].parse().unwrap())
+            })
+            .collect()
+    };
+
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.up_to_date, vec![PACK.to_string()]);
+    let got = catalog_answers(&nginx);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "304", "{got:?}");
+    let full = std::fs::metadata(dir.path().join("catalog.json")).unwrap().len();
+    assert!(got[0].1 < full, "a 304 ({} bytes) is smaller than the catalog ({full})", got[0].1);
+
+    build(dir.path(), tree("# Version 2"), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.updated.len(), 1, "{s:?}");
+    assert_eq!(catalog_answers(&nginx)[0].0, "200");
+
+    // A damaged kept copy: the next GET is unconditional, and the pull still works.
+    for e in std::fs::read_dir(data.path().join("sync/http")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "body") {
+            std::fs::write(e.path(), b"{\"not\": \"the catalog\"}").unwrap();
+        }
+    }
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.up_to_date, vec![PACK.to_string()]);
+    assert_eq!(catalog_answers(&nginx)[0].0, "200");
+}
