@@ -365,9 +365,10 @@ fn window_deltas(
                             )));
                         }
                         let partial = part_path(partial_dir, &w.object, 0);
-                        let stored = source
-                            .get_object(&w.object, max_stored_len(w.size), &partial)?
-                            .ok_or_else(|| Error::Other(format!("the source has no window object {}", w.object)))?;
+                        // A peer box may not have it (it never stores it): no bundle then.
+                        let Some(stored) = source.get_object(&w.object, max_stored_len(w.size), &partial)? else {
+                            return Ok(None);
+                        };
                         let _ = std::fs::remove_file(&partial);
                         let bytes = preau_pack::object::decode_verified(&stored, &w.object, w.size)?;
                         let list: preau_pack::meta::DeltaWindow = serde_json::from_slice(&bytes).map_err(|e| {
