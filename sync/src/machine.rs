@@ -640,7 +640,7 @@ impl Pull {
                 // The other records, by object: each is checked when it is used.
                 let records = Manifest::from_bytes(old)
                     .and_then(|prev| Ok((prev, Manifest::from_bytes(&manifest)?)))
-                    .and_then(|(prev, new)| Ok(bundle::later_records(&bytes, &prev, &new)?));
+                    .and_then(|(prev, new)| bundle::later_records(&bytes, &prev, &new));
                 let bundled: HashMap<Hash, &[u8]> = records.map(|r| r.into_iter().collect()).unwrap_or_default();
                 self.plan(pack, &manifest, &bundled, present, out)
             }
