@@ -606,3 +606,47 @@ fn an_unchanged_catalog_costs_a_304_and_a_changed_one_comes_whole() {
     assert_eq!(s.up_to_date, vec![PACK.to_string()]);
     assert_eq!(catalog_answers(&nginx)[0].0, "200");
 }
+
+/// The fixture course two versions behind (v1 → v3, v3 = v2 with five chapters edited):
+/// one bundle straight from v1, near the physical limit (102,664 bytes,
+/// `zstd -19 --long=31 --patch-from=v1.tar v3.tar`, `sync/bench/chain.sh`), where it was
+/// 3.1× before the K-window.
+#[test]
+fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
+    let Some(()) = common::course() else { return };
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), data.path(), &key);
+    build_version(repo.path(), &key, &v2_tar());
+    let mut v3 = preau_pack::source::from_tar(&v2_tar(), Default::default()).unwrap();
+    v3.meta.id = PACK.into();
+    v3.meta.title = "Cours de Python".into();
+    let mut edited = 0;
+    for f in v3.files.iter_mut().filter(|f| f.path.ends_with("_tests.md") || f.path.ends_with("_listes.md")) {
+        let mut text = match &f.data {
+            preau_pack::SourceData::Bytes(b) => b.clone(),
+            preau_pack::SourceData::File(p) => std::fs::read(p).unwrap(),
+        };
+        text.extend_from_slice(b"\n\n## Pour aller plus loin\n\nRefaites les exercices de ce chapitre.\n");
+        f.data = preau_pack::SourceData::Bytes(text);
+        edited += 1;
+    }
+    assert!(edited >= 2, "{edited} chapters edited");
+    preau_pack::build::build(repo.path(), v3, &key, &Default::default(), &mut |_, _| {}).unwrap();
+
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    nginx.wait_for_log(s.requests);
+    let (_, wire) = nginx.traffic();
+    let gets = nginx.gets();
+    // The catalog, the window object (v1's delta is not the previous version's), the
+    // bundle: no manifest and no chunk on their own.
+    assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 1, "{gets:?}");
+    assert!(gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || g.starts_with("/objects/")));
+    assert!(wire < 125_000, "{wire} bytes on the wire (limit 102,664 for v1 → v2 plus these edits)");
+    let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    assert_eq!(p.version, 3);
+}
