@@ -139,6 +139,9 @@ pub fn build(
     let mut staging = Staging::new(&repo)?;
     // Objects staged that are not chunks (deltas, bundles), for the summary.
     let mut delta_objects = 0u64;
+    // The version just beyond the K-window: its bundle leads to an older version and is
+    // removed once the new catalog is out (a box there gets a 404, not useless bytes).
+    let mut beyond: Option<Hash> = None;
     let result = (|| {
         let mut files = Vec::with_capacity(tree.files.len());
         let mut done = 0u64;
@@ -216,7 +219,11 @@ pub fn build(
         let mut manifest_deltas = Vec::new();
         if let Some(e) = &previous {
             let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
-            for (from, from_size, from_manifest) in window(&repo, e, pm, opts.bundle_window)? {
+            let versions = window(&repo, e, pm, opts.bundle_window)?;
+            if versions.len() >= opts.bundle_window.max(1) {
+                beyond = versions.last().and_then(|v| v.2.previous);
+            }
+            for (from, from_size, from_manifest) in versions {
                 let old_bytes = repo.read_object(&from, from_size)?;
                 let Some(patch) = crate::delta::make(&old_bytes, &bytes) else { continue };
                 if !crate::delta::worth_it(patch.len(), bytes.len() as u64) {
@@ -291,6 +298,9 @@ pub fn build(
     catalog.root_version = root.version;
     catalog.packs.insert(tree.meta.id.clone(), entry);
     repo.publish_catalog(&catalog, key)?;
+    if let Some(h) = beyond {
+        let _ = fs::remove_file(repo_dir.join(update_rel_path(&h)));
+    }
     drop(lock);
     Ok(summary)
 }

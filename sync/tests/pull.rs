@@ -537,6 +537,10 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
     let older: preau_pack::meta::DeltaWindow =
         serde_json::from_slice(&r.read_object(&w.object, w.size).unwrap()).unwrap();
     assert_eq!(older.len(), 2, "a window of 3: v4 inline, v3 and v2 in the object");
+    // v1's bundle (to v4, out of date) is gone: a box at v1 gets a 404, not useless parts.
+    let v1 = Installed::load(&still_v1.path().join("repo")).unwrap().packs[PACK].manifest;
+    assert!(!dir.path().join(preau_pack::repo::update_rel_path(&v1)).exists());
+    assert!(older.iter().all(|d| dir.path().join(preau_pack::repo::update_rel_path(&d.from)).exists()));
     nginx.clear_log();
     let s = pull_from(&http(&nginx.url()), still_v1.path(), &key);
     assert_eq!(s.updated.len(), 1);
