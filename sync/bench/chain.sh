@@ -9,7 +9,9 @@
 # Every tar is rewritten the same way (sorted, mtime 0, owner 0) so that the limit
 # compares contents. nginx on 127.0.0.1 serves the repository as it is after the
 # publication of vj; bytes are nginx's `$bytes_sent` (headers included).
-# Environment: WINDOW (the publisher's --bundle-window, default 8), LEVEL (19).
+# Environment: WINDOW (the publisher's --bundle-window, default 8); DELAY (seconds each
+# way, e.g. 0.2): pull through sync/bench/delay_proxy.py (plain mode) and print the
+# pull's wall time, whose multiples of 2 × DELAY are the round trips it waited for.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PREAU=$(realpath "${1:?usage: chain.sh PREAU_BINARY [ID A.tar B.tar ...]}")
@@ -20,8 +22,10 @@ chmod 755 "$W"
 USER_LINE=
 [ "$(id -u)" != 0 ] || USER_LINE="user root;"
 NGINX_PID=
+PROXY_PID=
 cleanup() {
   [ -z "$NGINX_PID" ] || kill "$NGINX_PID" 2>/dev/null || true
+  [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -94,6 +98,12 @@ CONF
 mkdir -p "$W/repo"
 nginx -c "$W/ng/nginx.conf" -e "$W/ng/error.log" &
 NGINX_PID=$!
+URL_PORT=$PORT
+if [ -n "${DELAY:-}" ]; then
+  URL_PORT=$((PORT + 1))
+  python3 sync/bench/delay_proxy.py 127.0.0.1 "$URL_PORT" 127.0.0.1 "$PORT" "$DELAY" &
+  PROXY_PID=$!
+fi
 sleep 0.5
 
 "$PREAU" keygen --out "$W/key" >/dev/null
@@ -106,17 +116,19 @@ for j in $(seq 1 "$N"); do
     rm -rf "$W/box"
     cp -a "$W/box-v$i" "$W/box"
     : > "$W/ng/access.log"
-    "$PREAU" sync pull --from "http://127.0.0.1:$PORT/" --data "$W/box" --json > "$W/pull.json"
+    "$PREAU" sync pull --from "http://127.0.0.1:$URL_PORT/" --data "$W/box" --json > "$W/pull.json"
     sleep 0.3 # nginx writes its log line after the answer
     read -r REQ BYTES < <(awk '{n++; b+=$NF} END {printf "%d %d\n", n, b}' "$W/ng/access.log")
     [ -z "${SHOWLOG:-}" ] || sed "s/^/    /" "$W/ng/access.log"
     KINDS=$(awk '{split($2, p, "/"); k = p[2]; if (k == "") k = $2; c[k]++} END {for (k in c) printf "%s:%d ", k, c[k]}' "$W/ng/access.log")
     # Rounds: the catalog with two bundle parts of 16 KiB is the first; the window object
-    # of a box several versions behind (one object GET) one more; bundle parts beyond the
-    # first two one more. More objects: the pack came without a bundle ("3+").
-    ROUNDS=$(awk '$2 ~ /^\/updates\// {u++} $2 ~ /^\/objects\// {o++} END {if (o > 1) print "3+"; else print 1 + (o > 0) + (u > 2)}' "$W/ng/access.log")
+    # of a box several versions behind (one object GET) and bundle parts past the first
+    # two (asked for beside the window object) the second. More objects: the pack came
+    # without a bundle ("3+"). DELAY shows it in the wall time.
+    ROUNDS=$(awk '$2 ~ /^\/updates\// {u++} $2 ~ /^\/objects\// {o++} END {if (o > 1) print "3+"; else print 1 + (o > 0 || u > 2)}' "$W/ng/access.log")
     LIMIT=$(zstd -q -19 --long=31 --patch-from="${TARS[$((i - 1))]}" "${TARS[$((j - 1))]}" -c 2>/dev/null | wc -c)
     RATIO=$(awk -v b="$BYTES" -v l="$LIMIT" 'BEGIN {printf "%.2f", b / l}')
+    [ -z "${DELAY:-}" ] || KINDS="$KINDS wall $(python3 -c 'import json,sys; print("%.2f s" % json.load(open(sys.argv[1]))["seconds"])' "$W/pull.json")"
     printf '%-8s %12s %9s %8s %12s %8s %s\n' "v$i→v$j" "$BYTES" "$REQ" "$ROUNDS" "$LIMIT" "$RATIO" "$KINDS"
   done
   "$PREAU" sync pull --from "$W/repo" --data "$W/box-v$j" --trust "$W/key.pub" --json > /dev/null

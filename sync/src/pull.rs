@@ -240,7 +240,8 @@ fn pull_in<'s, 'e>(
     // A box several versions behind finds its delta and bundle in the pack's window
     // object (second round, beside the bundle parts asked for with the catalog).
     if cfg_bundles(source) {
-        let found = window_deltas(source, &partial_dir, &todo, &mut s.warnings);
+        let parts = (bundle_lanes(opts, &spec), &spec);
+        let found = window_deltas(source, &partial_dir, &todo, parts, &mut s.warnings);
         for (t, d) in todo.iter_mut().zip(found) {
             t.entry.manifest_deltas.extend(d);
         }
@@ -251,7 +252,7 @@ fn pull_in<'s, 'e>(
         // it used. A USB stick serves objects one by one, at no round-trip cost.
         bundles: cfg_bundles(source),
         peer: source.kind() == SourceKind::Peer,
-        workers: if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers },
+        workers: bundle_lanes(opts, &spec),
         prefix: spec.prefix.clone(),
         installed: installed_manifests,
     };
@@ -338,13 +339,24 @@ fn cfg_bundles(source: &dyn Source) -> bool {
     source.kind() != SourceKind::Folder
 }
 
+/// Connections a bundle's parts are split for: an updating box continues on the
+/// connections of the first round (see `speculate`).
+fn bundle_lanes(opts: &PullOptions, spec: &Speculation) -> usize {
+    if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers }
+}
+
 /// For each target whose installed version has no delta in the catalog entry but is in
 /// its K-window: the delta (with its bundle) from the entry's window object. Fetched in
 /// parallel; a window that cannot be had is a warning (the pack updates without bundle).
+/// Beside each window, the rest of the bundle at `updates/…/<installed>` when the first
+/// round's parts gave its length: the parts the machine will ask for (`parts`: lanes and
+/// parts already asked for, as `plan::bundle_parts` splits them), so that they are on
+/// disk when it does (at most two rounds); the machine still checks the whole bundle.
 fn window_deltas(
     source: &dyn Source,
     partial_dir: &Path,
     todo: &[Target],
+    parts: (usize, &Speculation),
     warnings: &mut Vec<String>,
 ) -> Vec<Option<ManifestDelta>> {
     let needs = |t: &Target| -> Option<(Hash, preau_pack::meta::WindowRef)> {
@@ -357,6 +369,29 @@ fn window_deltas(
             .iter()
             .map(|t| {
                 needs(t).map(|(have, w)| {
+                    let asked = parts.1.prefix.get(&have).copied().unwrap_or(0);
+                    let first = parts.1.gates.get(&part_path(partial_dir, &have, 0)).cloned();
+                    if let Some(first) = first.filter(|_| asked > 0) {
+                        scope.spawn(move || {
+                            // The first part's answer gives the bundle's length.
+                            first.wait();
+                            let rel = update_rel_path(&have);
+                            let Some(len) =
+                                source.known_length(&rel).filter(|l| *l <= preau_pack::bundle::MAX_BUNDLE_BYTES)
+                            else {
+                                return;
+                            };
+                            let rest = plan::bundle_parts(len, parts.0, asked).into_iter().skip(asked as usize);
+                            std::thread::scope(|inner| {
+                                for (start, end) in rest {
+                                    let (path, rel) = (part_path(partial_dir, &have, start), rel.clone());
+                                    inner.spawn(move || {
+                                        let _ = source.get_range(&rel, start, end, end - start, &path, false);
+                                    });
+                                }
+                            });
+                        });
+                    }
                     scope.spawn(move || -> Result<Option<ManifestDelta>> {
                         if w.size > preau_pack::meta::MAX_WINDOW_BYTES {
                             return Err(Error::Other(format!(

@@ -65,6 +65,8 @@ pub struct HttpSource {
     warnings: Mutex<Vec<String>>,
     /// Where the catalog's last answer and its ETag are kept (`Source::keep_validators`).
     validators: Mutex<Option<PathBuf>>,
+    /// Lengths of files learnt from `Content-Range` answers, by URL (bounded).
+    lengths: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// Makes ring the process's TLS provider (reqwest is built without one). Idempotent.
@@ -100,6 +102,7 @@ impl HttpSource {
             retries: AtomicU64::new(0),
             warnings: Mutex::new(Vec::new()),
             validators: Mutex::new(None),
+            lengths: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -264,6 +267,18 @@ impl HttpSource {
                         fail(&mut failures, "wrong Content-Range".into())?;
                         continue;
                     }
+                    // "bytes a-b/total": the file's length, for `Source::known_length`.
+                    let total = resp
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.rsplit_once('/').and_then(|(_, t)| t.parse::<u64>().ok()));
+                    if let Some(t) = total {
+                        let mut lengths = self.lengths.lock().unwrap_or_else(|e| e.into_inner());
+                        if lengths.len() < 4096 {
+                            lengths.insert(url.clone(), t);
+                        }
+                    }
                 }
                 StatusCode::OK if range.is_some() => {
                     // Dropping the response closes the connection: the rest is not read.
@@ -425,6 +440,10 @@ impl Source for HttpSource {
             }
             fail(&mut failures, "connection cut".into())?;
         }
+    }
+
+    fn known_length(&self, rel: &str) -> Option<u64> {
+        self.lengths.lock().unwrap_or_else(|e| e.into_inner()).get(&format!("{}{rel}", self.base)).copied()
     }
 
     fn keep_validators(&self, dir: &Path) {

@@ -73,6 +73,10 @@ pub trait Source: Send + Sync {
     /// next time (`If-None-Match`; a 304 gives the kept bytes, verified as usual).
     /// Only sources where a transfer is expensive implement it.
     fn keep_validators(&self, _dir: &Path) {}
+    /// The length of `rel` when an earlier partial answer gave it (`Content-Range`).
+    fn known_length(&self, _rel: &str) -> Option<u64> {
+        None
+    }
     fn stats(&self) -> SourceStats;
     /// Warnings gathered while reading (a server that ignores Range…).
     fn take_warnings(&self) -> Vec<String> {
