@@ -611,10 +611,10 @@ fn an_unchanged_catalog_costs_a_304_and_a_changed_one_comes_whole() {
     assert_eq!(catalog_answers(&nginx)[0].0, "200");
 }
 
-/// The fixture course two versions behind (v1 → v3, v3 = v2 with five chapters edited):
-/// one bundle straight from v1, near the physical limit (102,664 bytes,
-/// `zstd -19 --long=31 --patch-from=v1.tar v3.tar`, `sync/bench/chain.sh`), where it was
-/// 3.1× before the K-window.
+/// The fixture course two versions behind (v1 → v3, v3 = v2 with a few chapters edited):
+/// one bundle straight from v1, near the physical limit (about 102,700 bytes for such a
+/// v3: `zstd -19 --long=31 --patch-from`, `sync/bench/chain.sh`). Before the K-window a
+/// box two versions behind fetched the new manifest and its chunks one by one.
 #[test]
 fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
     let Some(()) = common::course() else { return };
