@@ -34,7 +34,16 @@ pub struct BuildOptions {
     pub max_file_bytes: u64,
     /// How long the re-signed catalog stays valid for online sources.
     pub catalog_lifetime_secs: u64,
+    /// How many previous versions of a pack get an update bundle straight to the new
+    /// one (the *K-window*): a box at any of them updates in one bundle; older boxes
+    /// fetch manifests and chunks. 1 is "only the version before"; 0 makes no bundles.
+    pub bundle_window: usize,
 }
+
+/// Default K-window: a box that misses up to eight versions still gets one bundle.
+pub const DEFAULT_BUNDLE_WINDOW: usize = 8;
+/// Largest K-window accepted (each version stores one bundle per version in it).
+pub const MAX_BUNDLE_WINDOW: usize = 64;
 
 impl Default for BuildOptions {
     fn default() -> Self {
@@ -42,6 +51,7 @@ impl Default for BuildOptions {
             level: 19,
             max_file_bytes: limits::DEFAULT_MAX_FILE_BYTES,
             catalog_lifetime_secs: 90 * 24 * 3600,
+            bundle_window: DEFAULT_BUNDLE_WINDOW,
         }
     }
 }
@@ -129,6 +139,9 @@ pub fn build(
     let mut staging = Staging::new(&repo)?;
     // Objects staged that are not chunks (deltas, bundles), for the summary.
     let mut delta_objects = 0u64;
+    // The version just beyond the K-window: its bundle leads to an older version and is
+    // removed once the new catalog is out (a box there gets a 404, not useless bytes).
+    let mut beyond: Option<Hash> = None;
     let result = (|| {
         let mut files = Vec::with_capacity(tree.files.len());
         let mut done = 0u64;
@@ -200,26 +213,46 @@ pub fn build(
         manifest.check()?;
         let bytes = manifest.to_bytes();
         let (mhash, _) = staging.put(&bytes, Encoding { level: opts.level, try_compress: true })?;
-        // The new manifest as a delta against the previous one: a box pays for the
-        // changed entries only, not a full copy of the manifest per version.
+        // The new manifest as a delta against each of the last K versions, each with
+        // an update bundle from that version (see `bundle`): a box pays for the changed
+        // entries only, and a box several versions behind still updates in one bundle.
         let mut manifest_deltas = Vec::new();
         if let Some(e) = &previous {
-            let old_bytes = repo.read_object(&e.manifest, e.manifest_size)?;
-            if let Some(patch) = crate::delta::make(&old_bytes, &bytes)
-                && crate::delta::worth_it(patch.len(), bytes.len() as u64)
-            {
+            let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
+            let versions = window(&repo, e, pm, opts.bundle_window)?;
+            if versions.len() >= opts.bundle_window.max(1) {
+                beyond = versions.last().and_then(|v| v.2.previous);
+            }
+            for (from, from_size, from_manifest) in versions {
+                let old_bytes = repo.read_object(&from, from_size)?;
+                let Some(patch) = crate::delta::make(&old_bytes, &bytes) else { continue };
+                if !crate::delta::worth_it(patch.len(), bytes.len() as u64) {
+                    continue;
+                }
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
-                let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
-                let bundle = stage_bundle(&repo, &mut staging, pm, &e.manifest, &manifest, object)?;
-                manifest_deltas.push(crate::meta::ManifestDelta {
-                    from: e.manifest,
-                    object,
-                    size: patch.len() as u64,
-                    bundle,
-                });
+                let bundle = if opts.bundle_window > 0 {
+                    stage_bundle(&repo, &mut staging, &from_manifest, &from, &manifest, object)?
+                } else {
+                    None
+                };
+                manifest_deltas.push(crate::meta::ManifestDelta { from, object, size: patch.len() as u64, bundle });
             }
         }
+        // The previous version's delta stays in the catalog; older ones go to one object.
+        let older = if manifest_deltas.first().is_some_and(|d| Some(d.from) == previous.as_ref().map(|e| e.manifest)) {
+            manifest_deltas.split_off(1)
+        } else {
+            std::mem::take(&mut manifest_deltas)
+        };
+        let window = if older.is_empty() {
+            None
+        } else {
+            let json = serde_json::to_vec(&older).expect("deltas serialise");
+            let (object, new) = staging.put(&json, Encoding { level: opts.level, try_compress: true })?;
+            delta_objects += u64::from(new);
+            Some(crate::meta::WindowRef { object, size: json.len() as u64 })
+        };
         let entry = CatalogEntry {
             version: manifest.version,
             manifest: mhash,
@@ -233,6 +266,7 @@ pub fn build(
             kind: manifest.meta.kind.clone(),
             published: now_unix(),
             manifest_deltas,
+            window,
         };
         let s =
             summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);
@@ -264,6 +298,9 @@ pub fn build(
     catalog.root_version = root.version;
     catalog.packs.insert(tree.meta.id.clone(), entry);
     repo.publish_catalog(&catalog, key)?;
+    if let Some(h) = beyond {
+        let _ = fs::remove_file(repo_dir.join(update_rel_path(&h)));
+    }
     drop(lock);
     Ok(summary)
 }
@@ -292,6 +329,24 @@ fn summary_of(
         bytes_added: 0,
         catalog_version,
     }
+}
+
+/// The versions a new version gets a manifest delta (and a bundle) from: the previous
+/// one, then its predecessors by the manifests' `previous` links, `k` in all (at least
+/// the previous one, as before K-windows). A predecessor this repository no longer
+/// holds ends the walk. Each: (manifest hash, its JSON length, the manifest).
+fn window(repo: &Repo, prev: &CatalogEntry, pm: &Manifest, k: usize) -> Result<Vec<(Hash, u64, Manifest)>> {
+    let k = k.clamp(1, MAX_BUNDLE_WINDOW);
+    let mut out = vec![(prev.manifest, prev.manifest_size, pm.clone())];
+    while out.len() < k {
+        let Some(h) = out.last().expect("not empty").2.previous else { break };
+        if out.iter().any(|(x, _, _)| *x == h) || !repo.has_object(&h) {
+            break; // a loop would be a bug elsewhere; a missing one ends the history
+        }
+        let bytes = repo.read_manifest_bytes_unsized(&h)?;
+        out.push((h, bytes.len() as u64, Manifest::from_bytes(&bytes)?));
+    }
+    Ok(out)
 }
 
 /// Makes, stages and lists the deltas from the files of `prev` to the changed `files`.
@@ -394,17 +449,18 @@ fn referenced_bundle(
     if bases.is_empty() {
         return Ok(None); // nothing to refer to: the per-file form is as good
     }
-    let mut records = vec![(patch, staging.stored(&patch)?)];
+    let first = (patch, staging.stored(&patch)?);
+    let mut chunks = Vec::new();
     let mut total = 0u64;
     for (h, len) in crate::bundle::missing_chunks(prev, new) {
-        total += 36 + len;
+        total += 4 + len;
         if total > crate::bundle::MAX_BUNDLE_BYTES / 2 {
             return Ok(None);
         }
         let data = object::decode_verified(&staging.stored(&h)?, &h, len)?;
-        records.push((h, object::raw_frame(&data)));
+        chunks.push(object::raw_frame(&data));
     }
-    let bytes = crate::bundle::encode(&records);
+    let bytes = crate::bundle::encode_hashless(&first, &chunks);
     let mut prefix = Vec::new();
     for f in &bases {
         prefix.extend_from_slice(&repo.read_file(f)?);

@@ -9,8 +9,10 @@
 //! previous version needs (per-file deltas, chunks of new content). It lives at
 //! `updates/<h[0..2]>/<h>`, named by the manifest `h` it updates, so that a box can ask
 //! for it *in the same round trip as the catalog*, before it knows whether there is an
-//! update (it is written once, when the version after `h` is published). A box that is
-//! one version behind then has everything after one round trip, plus the transfer.
+//! update (it is rewritten at each publication to lead to the newest version: the
+//! publisher's K-window, `build::window`). A box that is behind by up to K versions
+//! then has everything after one round trip (plus the window object when it is more
+//! than one behind), plus the transfer.
 //!
 //! Stored like an object: one raw zstd frame (`object::raw_frame`; its records are zstd
 //! frames already). Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32
@@ -32,6 +34,14 @@
 //! of base files (u32, little endian), their content hashes (32 bytes each, files of the
 //! manifest `from`), then the frame. The catalog marks it with `BundleRef::stored`. The
 //! publisher keeps whichever of the two forms is smaller.
+//!
+//! **Records without hashes** (`PREAUBN2`, inside referenced bundles). The records after
+//! the manifest patch are the missing chunks in the order of [`missing_chunks`] between
+//! the box's manifest and the new one, which the box knows once it has applied the
+//! patch: each is only `length` and bytes. A BLAKE3 hash is 32 incompressible bytes per
+//! chunk (1.3 KB of a 21 KB update on reveal.js); the box still checks every chunk
+//! against the manifest's hash before it uses it. Boxes that do not know `PREAUBN2`
+//! fail to read the bundle and update the three-round way.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -40,6 +50,8 @@ use crate::manifest::{DeltaRef, Manifest};
 use crate::{Error, Result};
 
 pub const BUNDLE_MAGIC: &[u8; 8] = b"PREAUBN1";
+/// Decoded bundle whose records after the first carry no hash (see the module doc).
+pub const HASHLESS_MAGIC: &[u8; 8] = b"PREAUBN2";
 /// Readers refuse larger bundles.
 pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 /// The publisher makes no bundle larger than this: beyond it the transfer dominates and
@@ -167,6 +179,71 @@ pub fn encode(records: &[(Hash, Vec<u8>)]) -> Vec<u8> {
 
 /// Splits a bundle's decoded bytes into records (hash, stored bytes). Checks only the
 /// framing; the caller verifies each record against the manifest before using it.
+/// The decoded bytes of a bundle without hashes: the manifest patch `(hash, stored)` with
+/// its hash, then each chunk of [`missing_chunks`] (in that order) as length and bytes.
+pub fn encode_hashless(patch: &(Hash, Vec<u8>), chunks: &[Vec<u8>]) -> Vec<u8> {
+    let total: usize = 36 + patch.1.len() + chunks.iter().map(|c| 4 + c.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(HASHLESS_MAGIC.len() + total);
+    out.extend_from_slice(HASHLESS_MAGIC);
+    out.extend_from_slice(&patch.0.0);
+    for stored in std::iter::once(&patch.1).chain(chunks) {
+        out.extend_from_slice(&u32::try_from(stored.len()).expect("objects are far below 4 GiB").to_le_bytes());
+        out.extend_from_slice(stored);
+    }
+    out
+}
+
+/// The first record of a decoded bundle (either form): the manifest patch.
+pub fn first_record(bytes: &[u8]) -> Result<(Hash, &[u8])> {
+    if let Some(rest) = bytes.strip_prefix(HASHLESS_MAGIC.as_slice()) {
+        let bad = || Error::Malformed { what: "update bundle".into(), detail: "truncated first record".into() };
+        let h = Hash(rest.get(..32).ok_or_else(bad)?.try_into().expect("32 bytes"));
+        let (first, _) = split_lengths(&rest[32..], 1)?;
+        return Ok((h, first[0]));
+    }
+    parse(bytes)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Malformed { what: "update bundle".into(), detail: "it has no record".into() })
+}
+
+/// Every record after the first, by object hash. For records without hashes the box's
+/// manifest `prev` and the new manifest `new` give the hashes ([`missing_chunks`]).
+pub fn later_records<'a>(bytes: &'a [u8], prev: &Manifest, new: &Manifest) -> Result<Vec<(Hash, &'a [u8])>> {
+    let Some(rest) = bytes.strip_prefix(HASHLESS_MAGIC.as_slice()) else {
+        return Ok(parse(bytes)?.into_iter().skip(1).collect());
+    };
+    let missing = missing_chunks(prev, new);
+    let rest = rest.get(32..).unwrap_or_default();
+    let (records, left) = split_lengths(rest, missing.len() + 1)?;
+    if !left.is_empty() {
+        return Err(Error::Malformed {
+            what: "update bundle".into(),
+            detail: "more records than the chunks the update needs".into(),
+        });
+    }
+    Ok(missing.into_iter().map(|(h, _)| h).zip(records.into_iter().skip(1)).collect())
+}
+
+/// Splits `n` records of `length` and bytes off `rest`; returns them and what is left.
+fn split_lengths(mut rest: &[u8], n: usize) -> Result<(Vec<&[u8]>, &[u8])> {
+    let bad = |detail: String| Error::Malformed { what: "update bundle".into(), detail };
+    let mut out = Vec::with_capacity(n.min(MAX_BASES));
+    while out.len() < n {
+        if rest.len() < 4 {
+            return Err(bad(format!("truncated record header at record {}", out.len())));
+        }
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        rest = &rest[4..];
+        if rest.len() < len {
+            return Err(bad(format!("record {} is truncated", out.len())));
+        }
+        out.push(&rest[..len]);
+        rest = &rest[len..];
+    }
+    Ok((out, rest))
+}
+
 pub fn parse(bytes: &[u8]) -> Result<Vec<(Hash, &[u8])>> {
     let bad = |detail: String| Error::Malformed { what: "update bundle".into(), detail };
     let Some(mut rest) = bytes.strip_prefix(BUNDLE_MAGIC.as_slice()) else {
@@ -276,6 +353,30 @@ mod tests {
         assert!(parse(&bytes[1..]).is_err(), "bad magic");
         assert!(parse(&bytes[..8 + 20]).is_err(), "truncated header");
         assert_eq!(parse(BUNDLE_MAGIC).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn records_without_hashes_are_named_by_the_two_manifests() {
+        let old = manifest(vec![file("a", h(10), &[(h(1), 5), (h(2), 5)])], vec![]);
+        let new = manifest(
+            vec![file("a", h(11), &[(h(1), 5), (h(3), 4)]), file("b", h(12), &[(h(4), 3), (h(3), 4)])],
+            vec![],
+        );
+        assert_eq!(missing_chunks(&old, &new), vec![(h(3), 4), (h(4), 3)]);
+        let bytes = encode_hashless(&(h(9), b"patch".to_vec()), &[b"cccc".to_vec(), b"ddd".to_vec()]);
+        assert_eq!(first_record(&bytes).unwrap(), (h(9), &b"patch"[..]));
+        let later = later_records(&bytes, &old, &new).unwrap();
+        assert_eq!(later, vec![(h(3), &b"cccc"[..]), (h(4), &b"ddd"[..])]);
+        // One record too many or too few for what the manifests say is missing: refused.
+        let extra = encode_hashless(&(h(9), b"patch".to_vec()), &[b"cccc".to_vec(), b"ddd".to_vec(), b"e".to_vec()]);
+        assert!(later_records(&extra, &old, &new).is_err());
+        let short = encode_hashless(&(h(9), b"patch".to_vec()), &[b"cccc".to_vec()]);
+        assert!(later_records(&short, &old, &new).is_err());
+        assert!(first_record(&bytes[..20]).is_err(), "truncated");
+        // The older form still reads.
+        let old_form = encode(&[(h(9), b"patch".to_vec()), (h(3), b"cccc".to_vec())]);
+        assert_eq!(first_record(&old_form).unwrap(), (h(9), &b"patch"[..]));
+        assert_eq!(later_records(&old_form, &old, &new).unwrap(), vec![(h(3), &b"cccc"[..])]);
     }
 
     #[test]

@@ -88,9 +88,30 @@ pub struct CatalogEntry {
     /// Unix seconds of the build that published this version.
     #[serde(default)]
     pub published: u64,
+    /// Manifest deltas from the version before this one (with its bundle): inline, so
+    /// that a box one version behind needs nothing else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifest_deltas: Vec<ManifestDelta>,
+    /// The deltas (and bundles) from older versions of the K-window, in one object (a
+    /// JSON list of [`ManifestDelta`], see [`DeltaWindow`]): a box several versions
+    /// behind fetches it in the second round; the catalog does not grow with K.
+    /// Readers that do not know the field ignore it and update without a bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowRef>,
 }
+
+/// The object holding a version's older manifest deltas: its hash and decoded length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRef {
+    pub object: Hash,
+    pub size: u64,
+}
+
+/// Readers refuse larger window objects (64 versions of about 300 bytes each fit).
+pub const MAX_WINDOW_BYTES: u64 = 64 * 1024;
+
+/// The content of a window object.
+pub type DeltaWindow = Vec<ManifestDelta>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {

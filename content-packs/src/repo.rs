@@ -5,7 +5,7 @@
 //! DIR/roots/1.json …         every root version, for key rotation
 //! DIR/catalog.json           signed catalog: pack id → manifest
 //! DIR/objects/ab/abcd…       immutable objects (chunks, manifests, deltas), zstd frames
-//! DIR/updates/ab/abcd…       update bundles, by the manifest they update (written once)
+//! DIR/updates/ab/abcd…       update bundles, by the manifest they update (to the newest version)
 //! ```
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
@@ -167,13 +167,18 @@ impl Repo {
 
     /// Reads a manifest whose length is not known here (bounded by the manifest limit).
     pub fn read_manifest_unsized(&self, hash: &Hash) -> Result<Manifest> {
+        Manifest::from_bytes(&self.read_manifest_bytes_unsized(hash)?)
+    }
+
+    /// The verified JSON bytes of a manifest whose length is not known here (bounded).
+    pub fn read_manifest_bytes_unsized(&self, hash: &Hash) -> Result<Vec<u8>> {
         let data = object::decode_bounded(&self.read_stored(hash)?, crate::limits::MAX_MANIFEST_BYTES)
             .map_err(|detail| Error::CorruptObject { hash: *hash, detail })?;
         let got = Hash::of(&data);
         if got != *hash {
             return Err(Error::CorruptObject { hash: *hash, detail: format!("content hashes to {got}") });
         }
-        Manifest::from_bytes(&data)
+        Ok(data)
     }
 
     pub fn read_manifest(&self, hash: &Hash, len: u64) -> Result<Manifest> {

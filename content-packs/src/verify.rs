@@ -90,12 +90,22 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
                 r.problems.push(format!("pack {id}: file {:?} does not match its hash", f.path));
             }
         }
-        for d in &entry.manifest_deltas {
+        let mut window = Vec::new();
+        if let Some(w) = &entry.window {
+            match repo.read_object(&w.object, w.size).and_then(|b| {
+                serde_json::from_slice::<crate::meta::DeltaWindow>(&b)
+                    .map_err(|e| Error::Malformed { what: "window object".into(), detail: e.to_string() })
+            }) {
+                Ok(list) => window = list,
+                Err(e) => r.problems.push(format!("pack {id}: window: {e}")),
+            }
+        }
+        for d in entry.manifest_deltas.iter().chain(&window) {
             if let Err(e) = repo.read_object(&d.object, d.size) {
                 r.problems.push(format!("pack {id}: manifest delta: {e}"));
             }
             if let Some(b) = &d.bundle
-                && let Err(e) = check_bundle(repo, &d.from, b, &d.object)
+                && let Err(e) = check_bundle(repo, &d.from, b, &d.object, &manifest)
             {
                 r.problems.push(format!("pack {id}: update bundle from {}: {e}", d.from));
             }
@@ -114,12 +124,20 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
 
 /// An update bundle must decode to its hash, start with the manifest patch `first`, and
 /// hold exact copies of objects of the repository.
-fn check_bundle(repo: &Repo, from: &Hash, b: &crate::meta::BundleRef, first: &Hash) -> Result<()> {
+fn check_bundle(
+    repo: &Repo,
+    from: &Hash,
+    b: &crate::meta::BundleRef,
+    first: &Hash,
+    new: &crate::Manifest,
+) -> Result<()> {
     let bytes = repo.read_update(from, b)?;
-    let records = crate::bundle::parse(&bytes)?;
-    if records.first().map(|r| r.0) != Some(*first) {
+    let (patch, patch_stored) = crate::bundle::first_record(&bytes)?;
+    if patch != *first {
         return Err(Error::Other("its first record is not the manifest patch".into()));
     }
+    let mut records = vec![(patch, patch_stored)];
+    records.extend(crate::bundle::later_records(&bytes, &repo.read_manifest_unsized(from)?, new)?);
     for (h, stored) in records {
         // A referenced bundle holds raw frames of the chunks, not the repository's copy:
         // compare what they decode to.

@@ -507,14 +507,12 @@ impl Pull {
             Ok(b) => b,
             Err(why) => return self.without(pack, &from, why, present, out),
         };
-        let patch = match bundle::parse(&bytes) {
+        let patch = match bundle::first_record(&bytes) {
             Err(e) => Err(e.to_string()),
-            Ok(records) => match records.first() {
-                Some((h, first)) if *h == patch_hash => {
-                    object::decode_verified(first, h, patch_size).map_err(|e| e.to_string())
-                }
-                _ => Err("it does not start with the manifest patch".into()),
-            },
+            Ok((h, first)) if h == patch_hash => {
+                object::decode_verified(first, &h, patch_size).map_err(|e| e.to_string())
+            }
+            Ok(_) => Err("it does not start with the manifest patch".into()),
         };
         let patch = match patch {
             Ok(p) => p,
@@ -640,8 +638,10 @@ impl Pull {
                 self.objects += 1;
                 out.push(Action::KeepBundle { from, stored });
                 // The other records, by object: each is checked when it is used.
-                let bundled: HashMap<Hash, &[u8]> =
-                    bundle::parse(&bytes).map(|r| r.into_iter().skip(1).collect()).unwrap_or_default();
+                let records = Manifest::from_bytes(old)
+                    .and_then(|prev| Ok((prev, Manifest::from_bytes(&manifest)?)))
+                    .and_then(|(prev, new)| bundle::later_records(&bytes, &prev, &new));
+                let bundled: HashMap<Hash, &[u8]> = records.map(|r| r.into_iter().collect()).unwrap_or_default();
                 self.plan(pack, &manifest, &bundled, present, out)
             }
             Phase::ManifestBase { object, patch } => {

@@ -146,16 +146,30 @@ pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn
 /// size on separate connections all arrive in about one round trip.
 pub const BUNDLE_PART_BYTES: u64 = 16 * 1024;
 
+/// Most parts asked for per pack with the catalog. Each part beyond a bundle's end costs
+/// an answer of about 400 bytes (416): more than a small update itself. Two parts (32 KiB)
+/// hold a typical one-page edit whole; a larger bundle is completed in a second round,
+/// on connections the HEAD requests of the first round opened (at most two rounds).
+pub const MAX_SPECULATIVE_PARTS: u64 = 2;
+
 /// The parts asked for with the catalog, before it is known whether there is an update:
 /// how many parts of [`BUNDLE_PART_BYTES`] (from byte 0) each installed pack gets, given
-/// `slots` spare connections. `packs` are in order of preference; a pack beyond the slots
-/// gets none (it is updated with one more round trip if it changed).
+/// `slots` spare connections (at most [`MAX_SPECULATIVE_PARTS`] each). `packs` are in
+/// order of preference; a pack beyond the slots gets none (it is updated with one more
+/// round trip if it changed).
 pub fn speculation(packs: usize, slots: usize) -> Vec<u64> {
-    if packs == 0 {
-        return Vec::new();
+    let mut out = vec![0u64; packs];
+    let mut left = slots;
+    for _ in 0..MAX_SPECULATIVE_PARTS {
+        for k in out.iter_mut() {
+            if left == 0 {
+                return out;
+            }
+            *k += 1;
+            left -= 1;
+        }
     }
-    let (each, extra) = (slots / packs, slots % packs);
-    (0..packs).map(|i| (each + usize::from(i < extra)) as u64).collect()
+    out
 }
 
 /// The Range parts `(start, end)` of a bundle stored in exactly `len` bytes: first the
@@ -236,6 +250,7 @@ mod tests {
             kind: String::new(),
             published: 0,
             manifest_deltas: deltas,
+            window: None,
         }
     }
 
@@ -287,8 +302,9 @@ mod tests {
         // A bundle shorter than what was asked for: the parts it has, cut at its end.
         assert_eq!(bundle_parts(20_000, 8, 7), vec![(0, 16_384), (16_384, 20_000)]);
         assert_eq!(bundle_parts(10_000_000, 4, 0).len(), 4);
-        assert_eq!(speculation(1, 7), vec![7]);
-        assert_eq!(speculation(3, 7), vec![3, 2, 2]);
+        assert_eq!(speculation(1, 7), vec![2]);
+        assert_eq!(speculation(3, 7), vec![2, 2, 2]);
+        assert_eq!(speculation(5, 7), vec![2, 2, 1, 1, 1]);
         assert_eq!(speculation(9, 7), vec![1, 1, 1, 1, 1, 1, 1, 0, 0]);
         assert!(speculation(0, 7).is_empty());
     }

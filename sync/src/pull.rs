@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use preau_pack::installed::{Installed, InstalledPack};
-use preau_pack::meta::now_unix;
+use preau_pack::meta::{ManifestDelta, now_unix};
 use preau_pack::repo::{OBJECTS_DIR, update_rel_path};
 use preau_pack::{Hash, Manifest, PublicKey, Repo, fsutil};
 use serde::Serialize;
@@ -147,13 +147,17 @@ fn pull_in<'s, 'e>(
     let _lock = lock(&state_dir.join("pull.lock"))?;
     let partial_dir = state_dir.join("partial");
     fsutil::create_dir_all_durable(&partial_dir)?;
+    source.keep_validators(&state_dir.join("http"));
 
     // 1. Trust. With the catalog go the first parts of the update bundles of installed
     // packs (see `speculate`) and HEAD requests that open the other connections.
     let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
     let mut state = TrustState::load(data_dir)?;
     let now = opts.now.unwrap_or_else(now_unix);
-    let spare = opts.workers.saturating_sub(1).saturating_sub(spec.slots);
+    // Connections opened ahead (HEAD requests, ~250 bytes each) only for a box that
+    // speculates nothing (a new box: many objects follow). An updating box continues its
+    // bundles on the connections of the first round (`bundle_lanes`).
+    let spare = if spec.slots > 0 { 0 } else { opts.workers.saturating_sub(1) };
     let mut trusted = opts.trusted.clone();
     trusted.extend(state.publisher_keys());
     let verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
@@ -233,13 +237,22 @@ fn pull_in<'s, 'e>(
             current: current.map(|p| (p.manifest, p.manifest_size)),
         });
     }
+    // A box several versions behind finds its delta and bundle in the pack's window
+    // object (second round, beside the bundle parts asked for with the catalog).
+    if cfg_bundles(source) {
+        let parts = (bundle_lanes(opts, &spec), &spec);
+        let found = window_deltas(source, &partial_dir, &todo, parts, &mut s.warnings);
+        for (t, d) in todo.iter_mut().zip(found) {
+            t.entry.manifest_deltas.extend(d);
+        }
+    }
     let cfg = machine::Config {
         source: source.describe(),
         // Bundles from servers: the national one, and a peer box, which keeps the bundle
         // it used. A USB stick serves objects one by one, at no round-trip cost.
-        bundles: source.kind() != SourceKind::Folder,
+        bundles: cfg_bundles(source),
         peer: source.kind() == SourceKind::Peer,
-        workers: opts.workers,
+        workers: bundle_lanes(opts, &spec),
         prefix: spec.prefix.clone(),
         installed: installed_manifests,
     };
@@ -317,6 +330,105 @@ fn pull_in<'s, 'e>(
     s.seconds = started.elapsed().as_secs_f64();
     s.timings.done = s.seconds;
     Ok(s)
+}
+
+/// Whether update bundles are tried from `source`: servers (the national one, and a peer
+/// box, which keeps the bundle it used). A USB stick serves objects one by one, at no
+/// round-trip cost.
+fn cfg_bundles(source: &dyn Source) -> bool {
+    source.kind() != SourceKind::Folder
+}
+
+/// Connections a bundle's parts are split for: an updating box continues on the
+/// connections of the first round (see `speculate`).
+fn bundle_lanes(opts: &PullOptions, spec: &Speculation) -> usize {
+    if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers }
+}
+
+/// For each target whose installed version has no delta in the catalog entry but is in
+/// its K-window: the delta (with its bundle) from the entry's window object. Fetched in
+/// parallel; a window that cannot be had is a warning (the pack updates without bundle).
+/// Beside each window, the rest of the bundle at `updates/…/<installed>` when the first
+/// round's parts gave its length: the parts the machine will ask for (`parts`: lanes and
+/// parts already asked for, as `plan::bundle_parts` splits them), so that they are on
+/// disk when it does (at most two rounds); the machine still checks the whole bundle.
+fn window_deltas(
+    source: &dyn Source,
+    partial_dir: &Path,
+    todo: &[Target],
+    parts: (usize, &Speculation),
+    warnings: &mut Vec<String>,
+) -> Vec<Option<ManifestDelta>> {
+    let needs = |t: &Target| -> Option<(Hash, preau_pack::meta::WindowRef)> {
+        let (have, _) = t.current?;
+        let w = t.entry.window?;
+        (!t.entry.manifest_deltas.iter().any(|d| d.from == have)).then_some((have, w))
+    };
+    let got: Vec<Option<Result<Option<ManifestDelta>>>> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = todo
+            .iter()
+            .map(|t| {
+                needs(t).map(|(have, w)| {
+                    let asked = parts.1.prefix.get(&have).copied().unwrap_or(0);
+                    let first = parts.1.gates.get(&part_path(partial_dir, &have, 0)).cloned();
+                    if let Some(first) = first.filter(|_| asked > 0) {
+                        scope.spawn(move || {
+                            // The first part's answer gives the bundle's length.
+                            first.wait();
+                            let rel = update_rel_path(&have);
+                            let Some(len) =
+                                source.known_length(&rel).filter(|l| *l <= preau_pack::bundle::MAX_BUNDLE_BYTES)
+                            else {
+                                return;
+                            };
+                            let rest = plan::bundle_parts(len, parts.0, asked).into_iter().skip(asked as usize);
+                            std::thread::scope(|inner| {
+                                for (start, end) in rest {
+                                    let (path, rel) = (part_path(partial_dir, &have, start), rel.clone());
+                                    inner.spawn(move || {
+                                        let _ = source.get_range(&rel, start, end, end - start, &path, false);
+                                    });
+                                }
+                            });
+                        });
+                    }
+                    scope.spawn(move || -> Result<Option<ManifestDelta>> {
+                        if w.size > preau_pack::meta::MAX_WINDOW_BYTES {
+                            return Err(Error::Other(format!(
+                                "its window object is larger than {} bytes",
+                                preau_pack::meta::MAX_WINDOW_BYTES
+                            )));
+                        }
+                        let partial = part_path(partial_dir, &w.object, 0);
+                        // A peer box may not have it (it never stores it): no bundle then.
+                        let Some(stored) = source.get_object(&w.object, max_stored_len(w.size), &partial)? else {
+                            return Ok(None);
+                        };
+                        let _ = std::fs::remove_file(&partial);
+                        let bytes = preau_pack::object::decode_verified(&stored, &w.object, w.size)?;
+                        let list: preau_pack::meta::DeltaWindow = serde_json::from_slice(&bytes).map_err(|e| {
+                            Error::Malformed { what: format!("window object {}", w.object), detail: e.to_string() }
+                        })?;
+                        Ok(list.into_iter().find(|d| d.from == have))
+                    })
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.map(|h| h.join().unwrap_or_else(|_| Err(Error::Other("a thread panicked".into())))))
+            .collect()
+    });
+    todo.iter()
+        .zip(got)
+        .map(|(t, r)| match r {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(d))) => Some(d),
+            Some(Err(e)) => {
+                warnings.push(format!("pack {}: versions window: {e}", t.id));
+                None
+            }
+        })
+        .collect()
 }
 
 /// Takes the data folder's writer lock: one pull, removal or install at a time.

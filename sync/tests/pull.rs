@@ -459,3 +459,198 @@ fn wait_for(
     }
     panic!("the auto-sync loop never got there: {:?}", h.status());
 }
+
+/// The K-window: a box that missed versions still updates in one update bundle, straight
+/// from the version it holds; beyond the window it falls back to manifests and chunks.
+#[test]
+fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
+    use preau_pack::build::{BuildOptions, build};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let page = |n: u32, v: u32| {
+        format!("# Chapitre {n}, version {v}\n\n{}", "Une phrase du cours sur les boucles. ".repeat(150 + n as usize))
+            .into_bytes()
+    };
+    let version = |v: u32| {
+        let mut t = preau_pack::SourceTree {
+            meta: preau_pack::PackMeta { id: PACK.into(), title: "Cours".into(), ..Default::default() },
+            files: vec![],
+        };
+        // Version v edits chapter v and adds chapter 10 + v.
+        for n in 1..=6 {
+            t.add_bytes(format!("{n:02}.md"), page(n, if n <= v { v } else { 0 }));
+        }
+        for n in 1..v {
+            t.add_bytes(format!("{:02}.md", 10 + n), page(10 + n, 1));
+        }
+        t
+    };
+    let window = |k: usize| BuildOptions { bundle_window: k, ..BuildOptions::default() };
+    build(dir.path(), version(1), &key, &window(3), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(dir.path());
+    let at_v1 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), at_v1.path(), &key);
+    let still_v1 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), still_v1.path(), &key);
+    build(dir.path(), version(2), &key, &window(3), &mut |_, _| {}).unwrap();
+    let at_v2 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), at_v2.path(), &key);
+    build(dir.path(), version(3), &key, &window(3), &mut |_, _| {}).unwrap();
+    build(dir.path(), version(4), &key, &window(3), &mut |_, _| {}).unwrap();
+
+    let r = preau_pack::Repo::open(dir.path()).unwrap();
+    let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    // v3's delta is in the catalog, v2's and v1's in the window object: each with a
+    // bundle straight to v4.
+    let entry = &cat.packs[PACK];
+    assert_eq!(entry.manifest_deltas.len(), 1, "{:?}", entry.manifest_deltas);
+    let w = entry.window.expect("a window object");
+    let older: preau_pack::meta::DeltaWindow =
+        serde_json::from_slice(&r.read_object(&w.object, w.size).unwrap()).unwrap();
+    assert_eq!(older.len(), 2, "{older:?}");
+    assert!(entry.manifest_deltas.iter().chain(&older).all(|d| d.bundle.is_some()));
+    let window_get = format!("/{}", preau_pack::repo::object_rel_path(&w.object));
+
+    for (data, v) in [(&at_v2, 2), (&at_v1, 1)] {
+        nginx.clear_log();
+        let s = pull_from(&http(&nginx.url()), data.path(), &key);
+        assert!(s.warnings.is_empty(), "from v{v}: {:?}", s.warnings);
+        let gets = nginx.gets();
+        assert!(
+            gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || *g == window_get),
+            "from v{v}, only the catalog, the window and the bundle: {gets:?}"
+        );
+        assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
+        let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+        let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+        assert_eq!(p.manifest, cat.packs[PACK].manifest, "from v{v}");
+        let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+        assert_eq!(box_repo.read_file(m.file("04.md").unwrap()).unwrap(), page(4, 4));
+        assert_eq!(box_repo.read_file(m.file("13.md").unwrap()).unwrap(), page(13, 1));
+    }
+
+    // A fifth version with a window of 3: v1 is out of it; a box still there updates
+    // through the manifest and the chunks it lacks.
+    build(dir.path(), version(5), &key, &window(3), &mut |_, _| {}).unwrap();
+    let cat = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    let w = cat.packs[PACK].window.expect("a window object");
+    let older: preau_pack::meta::DeltaWindow =
+        serde_json::from_slice(&r.read_object(&w.object, w.size).unwrap()).unwrap();
+    assert_eq!(older.len(), 2, "a window of 3: v4 inline, v3 and v2 in the object");
+    // v1's bundle (to v4, out of date) is gone: a box at v1 gets a 404, not useless parts.
+    let v1 = Installed::load(&still_v1.path().join("repo")).unwrap().packs[PACK].manifest;
+    assert!(!dir.path().join(preau_pack::repo::update_rel_path(&v1)).exists());
+    assert!(older.iter().all(|d| dir.path().join(preau_pack::repo::update_rel_path(&d.from)).exists()));
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), still_v1.path(), &key);
+    assert_eq!(s.updated.len(), 1);
+    assert!(nginx.gets().iter().any(|g| g.starts_with("/objects/")), "{:?}", nginx.gets());
+    let box_repo = preau_pack::Repo::open(&still_v1.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    assert_eq!(p.manifest, cat.packs[PACK].manifest);
+}
+
+/// The catalog is asked for with `If-None-Match`: unchanged, nginx answers 304 with no
+/// body and the kept copy is verified as if it had come; changed, the new one comes. A
+/// damaged kept copy is not used.
+#[test]
+fn an_unchanged_catalog_costs_a_304_and_a_changed_one_comes_whole() {
+    use preau_pack::build::{BuildOptions, build};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let tree = |text: &str| {
+        let mut t = preau_pack::SourceTree {
+            meta: preau_pack::PackMeta { id: PACK.into(), title: "Cours".into(), ..Default::default() },
+            files: vec![],
+        };
+        t.add_bytes("index.md".to_string(), text.as_bytes().to_vec());
+        t
+    };
+    build(dir.path(), tree("# Version 1"), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+    let nginx = Nginx::start(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), data.path(), &key);
+    let catalog_answers = |n: &Nginx| -> Vec<(String, u64)> {
+        let log = std::fs::read_to_string(n.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(" /catalog.json "))
+            .map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w[2].to_string(), w[3].parse().unwrap())
+            })
+            .collect()
+    };
+
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.up_to_date, vec![PACK.to_string()]);
+    let got = catalog_answers(&nginx);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "304", "{got:?}");
+    let full = std::fs::metadata(dir.path().join("catalog.json")).unwrap().len();
+    assert!(got[0].1 < full, "a 304 ({} bytes) is smaller than the catalog ({full})", got[0].1);
+
+    build(dir.path(), tree("# Version 2"), &key, &BuildOptions::default(), &mut |_, _| {}).unwrap();
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.updated.len(), 1, "{s:?}");
+    assert_eq!(catalog_answers(&nginx)[0].0, "200");
+
+    // A damaged kept copy: the next GET is unconditional, and the pull still works.
+    for e in std::fs::read_dir(data.path().join("sync/http")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "body") {
+            std::fs::write(e.path(), b"{\"not\": \"the catalog\"}").unwrap();
+        }
+    }
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    nginx.wait_for_log(s.requests);
+    assert_eq!(s.up_to_date, vec![PACK.to_string()]);
+    assert_eq!(catalog_answers(&nginx)[0].0, "200");
+}
+
+/// The fixture course two versions behind (v1 → v3, v3 = v2 with a few chapters edited):
+/// one bundle straight from v1, near the physical limit (about 102,700 bytes for such a
+/// v3: `zstd -19 --long=31 --patch-from`, `sync/bench/chain.sh`). Before the K-window a
+/// box two versions behind fetched the new manifest and its chunks one by one.
+#[test]
+fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
+    let Some(()) = common::course() else { return };
+    let (repo, key) = publisher(false);
+    let nginx = Nginx::start(repo.path());
+    let data = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), data.path(), &key);
+    build_version(repo.path(), &key, &v2_tar());
+    let mut v3 = preau_pack::source::from_tar(&v2_tar(), Default::default()).unwrap();
+    v3.meta.id = PACK.into();
+    v3.meta.title = "Cours de Python".into();
+    let mut edited = 0;
+    for f in v3.files.iter_mut().filter(|f| f.path.ends_with("_tests.md") || f.path.ends_with("_listes.md")) {
+        let mut text = match &f.data {
+            preau_pack::SourceData::Bytes(b) => b.clone(),
+            preau_pack::SourceData::File(p) => std::fs::read(p).unwrap(),
+        };
+        text.extend_from_slice(b"\n\n## Pour aller plus loin\n\nRefaites les exercices de ce chapitre.\n");
+        f.data = preau_pack::SourceData::Bytes(text);
+        edited += 1;
+    }
+    assert!(edited >= 2, "{edited} chapters edited");
+    preau_pack::build::build(repo.path(), v3, &key, &Default::default(), &mut |_, _| {}).unwrap();
+
+    nginx.clear_log();
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    nginx.wait_for_log(s.requests);
+    let (_, wire) = nginx.traffic();
+    let gets = nginx.gets();
+    // The catalog, the window object (v1's delta is not the previous version's), the
+    // bundle: no manifest and no chunk on their own.
+    assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 1, "{gets:?}");
+    assert!(gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || g.starts_with("/objects/")));
+    assert!(wire < 125_000, "{wire} bytes on the wire (limit 102,664 for v1 → v2 plus these edits)");
+    let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    assert_eq!(p.version, 3);
+}

@@ -66,6 +66,7 @@ pub fn libs(a: LibsArgs) -> Result<()> {
         level: 19,
         max_file_bytes: preau_pack::limits::DEFAULT_MAX_FILE_BYTES,
         catalog_lifetime_secs: 90 * 86400,
+        ..BuildOptions::default()
     };
     let (done, summary) =
         preau_offline::build_libs(&a.repo, &key, &a.libs, &a.offline.options()?, &build).map_err(|e| anyhow!(e))?;

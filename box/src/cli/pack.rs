@@ -72,6 +72,11 @@ pub struct BuildArgs {
     /// Days the re-signed catalog stays valid for online sources.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub expires_days: u64,
+    /// Update bundles straight to the new version from each of this many previous
+    /// versions (a box that missed up to K versions updates in one bundle; 0: none).
+    #[arg(long, value_name = "K", default_value_t = preau_pack::build::DEFAULT_BUNDLE_WINDOW as u64,
+          value_parser = clap::value_parser!(u64).range(0..=preau_pack::build::MAX_BUNDLE_WINDOW as u64))]
+    pub bundle_window: u64,
     /// For a git repository: the branch, tag or commit to pack (default HEAD).
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
@@ -176,8 +181,12 @@ fn build(a: BuildArgs) -> Result<()> {
             }
         }
     }
-    let opts =
-        BuildOptions { level: a.level, max_file_bytes: a.max_file_size, catalog_lifetime_secs: a.expires_days * 86400 };
+    let opts = BuildOptions {
+        level: a.level,
+        max_file_bytes: a.max_file_size,
+        catalog_lifetime_secs: a.expires_days * 86400,
+        bundle_window: a.bundle_window as usize,
+    };
     // Nothing a page loads may come from outside the box: libraries from the shared
     // libraries pack (built first if it lacks some), the rest downloaded or removed.
     let libs = if a.verbatim {

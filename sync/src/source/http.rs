@@ -10,7 +10,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use preau_pack::Hash;
 use preau_pack::repo::{CATALOG_FILE, object_rel_path};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_NONE_MATCH, RANGE};
 
 use super::{Source, SourceKind, SourceStats};
 use crate::error::{Error, Result};
@@ -63,6 +63,10 @@ pub struct HttpSource {
     requests: AtomicU64,
     retries: AtomicU64,
     warnings: Mutex<Vec<String>>,
+    /// Where the catalog's last answer and its ETag are kept (`Source::keep_validators`).
+    validators: Mutex<Option<PathBuf>>,
+    /// Lengths of files learnt from `Content-Range` answers, by URL (bounded).
+    lengths: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// Makes ring the process's TLS provider (reqwest is built without one). Idempotent.
@@ -97,16 +101,62 @@ impl HttpSource {
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             warnings: Mutex::new(Vec::new()),
+            validators: Mutex::new(None),
+            lengths: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
     fn send(&self, url: &str, range: Option<String>) -> reqwest::Result<Response> {
+        self.send_if(url, range, None)
+    }
+
+    /// `send`, with `If-None-Match: etag` when given.
+    fn send_if(&self, url: &str, range: Option<String>, etag: Option<&str>) -> reqwest::Result<Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut req = self.client.get(url);
         if let Some(r) = range {
             req = req.header(RANGE, r);
         }
+        if let Some(e) = etag {
+            req = req.header(IF_NONE_MATCH, e);
+        }
         req.send()
+    }
+
+    /// The kept answer for `url` (ETag, body) when there is one, it is intact and within
+    /// `max` bytes. A damaged copy is forgotten (the next GET is unconditional).
+    fn kept(&self, url: &str, max: u64) -> Option<(String, Vec<u8>)> {
+        let (tag_path, body_path) = self.kept_paths(url)?;
+        let tag = crate::source::read_small(&tag_path, 512)?;
+        let body = crate::source::read_small(&body_path, max)?;
+        let tag = String::from_utf8(tag).ok()?;
+        let (etag, hash) = tag.split_once('\n')?;
+        if blake3::hash(&body).to_hex().as_str() != hash.trim() || etag.is_empty() || !etag.is_ascii() {
+            let _ = fs::remove_file(&tag_path);
+            return None;
+        }
+        Some((etag.to_string(), body))
+    }
+
+    /// Keeps `body` and its `etag` for the next conditional GET of `url` (best effort:
+    /// a failure costs one unconditional GET later).
+    fn keep(&self, url: &str, etag: &str, body: &[u8]) {
+        let Some((tag_path, body_path)) = self.kept_paths(url) else { return };
+        if etag.len() > 256 || !etag.is_ascii() || etag.contains('\n') {
+            return;
+        }
+        let _ = fs::remove_file(&tag_path);
+        if preau_pack::fsutil::atomic_write(&body_path, body).is_ok() {
+            let tag = format!("{etag}\n{}", blake3::hash(body).to_hex());
+            let _ = preau_pack::fsutil::atomic_write(&tag_path, tag.as_bytes());
+        }
+    }
+
+    fn kept_paths(&self, url: &str) -> Option<(PathBuf, PathBuf)> {
+        let dir = self.validators.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let name = blake3::hash(url.as_bytes()).to_hex();
+        let name = &name.as_str()[..32];
+        Some((dir.join(format!("{name}.etag")), dir.join(format!("{name}.body"))))
     }
 
     /// Downloads `url` into `partial` and returns its bytes, resuming from what `partial`
@@ -216,6 +266,18 @@ impl HttpSource {
                         let _ = fs::remove_file(partial);
                         fail(&mut failures, "wrong Content-Range".into())?;
                         continue;
+                    }
+                    // "bytes a-b/total": the file's length, for `Source::known_length`.
+                    let total = resp
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.rsplit_once('/').and_then(|(_, t)| t.parse::<u64>().ok()));
+                    if let Some(t) = total {
+                        let mut lengths = self.lengths.lock().unwrap_or_else(|e| e.into_inner());
+                        if lengths.len() < 4096 {
+                            lengths.insert(url.clone(), t);
+                        }
                     }
                 }
                 StatusCode::OK if range.is_some() => {
@@ -330,6 +392,9 @@ impl Source for HttpSource {
 
     fn get(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
         let url = format!("{}{rel}", self.base);
+        // The catalog is asked for conditionally: when it has not changed the server
+        // answers 304 with no body, and the kept copy is verified as if it had come.
+        let kept = if rel == CATALOG_FILE { self.kept(&url, max) } else { None };
         let mut failures = 0u32;
         loop {
             let fail = |failures: &mut u32, why: String| -> Result<()> {
@@ -340,7 +405,7 @@ impl Source for HttpSource {
                 self.backoff(*failures);
                 Ok(())
             };
-            let mut resp = match self.send(&url, None) {
+            let mut resp = match self.send_if(&url, None, kept.as_ref().map(|k| k.0.as_str())) {
                 Ok(r) => r,
                 Err(e) => {
                     fail(&mut failures, error_chain(&e))?;
@@ -348,6 +413,11 @@ impl Source for HttpSource {
                 }
             };
             let status = resp.status();
+            if status == StatusCode::NOT_MODIFIED
+                && let Some((_, body)) = &kept
+            {
+                return Ok(Some(body.clone()));
+            }
             if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
                 return Ok(None);
             }
@@ -358,11 +428,27 @@ impl Source for HttpSource {
             if !status.is_success() {
                 return Err(status_error(&url, status));
             }
+            let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
             let mut body = Vec::new();
             if self.read_body(&mut resp, &url, 0, max, &mut body)? {
+                if rel == CATALOG_FILE
+                    && let Some(e) = etag
+                {
+                    self.keep(&url, &e, &body);
+                }
                 return Ok(Some(body));
             }
             fail(&mut failures, "connection cut".into())?;
+        }
+    }
+
+    fn known_length(&self, rel: &str) -> Option<u64> {
+        self.lengths.lock().unwrap_or_else(|e| e.into_inner()).get(&format!("{}{rel}", self.base)).copied()
+    }
+
+    fn keep_validators(&self, dir: &Path) {
+        if preau_pack::fsutil::create_dir_all_durable(dir).is_ok() {
+            *self.validators.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.to_path_buf());
         }
     }
 

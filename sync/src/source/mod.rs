@@ -69,6 +69,14 @@ pub trait Source: Send + Sync {
     /// Opens `n` more connections ahead of need, so that the next round of requests does
     /// not wait for TCP (and TLS) handshakes. Returns when they are open (or failed).
     fn warm(&self, _n: usize) {}
+    /// Keep the catalog's answer and its ETag in `dir` and ask for it conditionally
+    /// next time (`If-None-Match`; a 304 gives the kept bytes, verified as usual).
+    /// Only sources where a transfer is expensive implement it.
+    fn keep_validators(&self, _dir: &Path) {}
+    /// The length of `rel` when an earlier partial answer gave it (`Content-Range`).
+    fn known_length(&self, _rel: &str) -> Option<u64> {
+        None
+    }
     fn stats(&self) -> SourceStats;
     /// Warnings gathered while reading (a server that ignores Range…).
     fn take_warnings(&self) -> Vec<String> {
@@ -89,4 +97,10 @@ pub fn open(from: &str, opts: HttpOptions) -> Result<Box<dyn Source>> {
     } else {
         Ok(Box::new(FolderSource::new(Path::new(from))?))
     }
+}
+
+/// The bytes of a small local file, or `None` when it is missing, unreadable or larger
+/// than `max`.
+pub(crate) fn read_small(path: &Path, max: u64) -> Option<Vec<u8>> {
+    preau_pack::repo::read_bounded(path, max).ok()
 }
