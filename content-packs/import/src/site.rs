@@ -292,12 +292,13 @@ fn site_pack(
     s: &SiteSource,
     project: &BTreeMap<String, Vec<u8>>,
     output: BTreeMap<String, Vec<u8>>,
-    site: SiteReport,
+    mut site: SiteReport,
 ) -> Imported {
     let yml = project.get("mkdocs.yml").or_else(|| project.get("mkdocs.yaml"));
     let yml = yml.map(|y| String::from_utf8_lossy(y).into_owned()).unwrap_or_default();
     let cfg = crate::markdown::parse_mkdocs(&yml);
     let lang = mkdocs_language(&yml).unwrap_or_else(|| "fr".into());
+    site.site_url = mkdocs_site_url(&yml).unwrap_or_default();
     let mut report = s.report();
     let mut tree = SourceTree::default();
     let mut pages = 0;
@@ -360,6 +361,15 @@ pub fn mkdocs_language(yml: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// `site_url:` of a `mkdocs.yml`, when it is a plain http(s) address (not `!ENV […]`).
+pub fn mkdocs_site_url(yml: &str) -> Option<String> {
+    let line = yml.lines().find(|l| l.starts_with("site_url:"))?;
+    let v = line["site_url:".len()..].split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']);
+    let ok =
+        (v.starts_with("https://") || v.starts_with("http://")) && v.len() <= 300 && !v.contains(char::is_whitespace);
+    ok.then(|| v.to_string())
 }
 
 /// Marks the link back to the box added to every page.
@@ -624,6 +634,16 @@ mod tests {
         assert!(p.starts_with("<html lang=\"en\"><body><a class"), "{p}");
         assert_eq!(finish_page("<p>fragment</p>", "fr"), "<html lang=\"fr\"><p>fragment</p>");
         assert!(finish_page("<html><bodyx><body>", "fr").contains("<bodyx><body><a"));
+    }
+
+    #[test]
+    fn site_url_is_read() {
+        assert_eq!(
+            mkdocs_site_url("site_name: x\nsite_url: https://a.github.io/pnsi # serve\n").as_deref(),
+            Some("https://a.github.io/pnsi")
+        );
+        assert_eq!(mkdocs_site_url("site_url: !ENV [CI_PAGES_URL, \"http://127.0.0.1:8000/\"]\n"), None);
+        assert_eq!(mkdocs_site_url("# site_url: https://x.org/\n"), None);
     }
 
     #[test]

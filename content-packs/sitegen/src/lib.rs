@@ -17,7 +17,7 @@ pub mod confine;
 pub mod packages;
 pub mod venv;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -196,11 +196,14 @@ pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> 
     let files = read_output(&site, &opts.import.limits)?;
     let versions =
         if constraints.is_some() { "versions of preau-sitegen's constraints.txt" } else { "versions the project pins" };
-    let generator = format!(
+    let mut generator = format!(
         "mkdocs build, confined (bubblewrap, no network), with packages from {}: {} ({versions})",
         packages.declared_in,
         packages.specs.join(", ")
     );
+    if !packages.skipped.is_empty() {
+        generator.push_str(&format!("; not from PyPI, left out: {}", packages.skipped.join(", ")));
+    }
     Ok(Generated { files, generator, venv_cached })
 }
 
@@ -220,7 +223,19 @@ fn base_prefix(venv: &Path) -> Result<PathBuf, Error> {
 /// The project's configuration files that say which packages it needs.
 fn small_files(project: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut out = BTreeMap::new();
-    for name in ["requirements.txt", "docs/requirements.txt", ".gitlab-ci.yml", "mkdocs.yml", "mkdocs.yaml"] {
+    let workflows = std::fs::read_dir(project.join(".github/workflows"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| format!(".github/workflows/{}", e.file_name().to_string_lossy()))
+                .filter(|n| n.ends_with(".yml") || n.ends_with(".yaml"))
+                .collect::<BTreeSet<_>>()
+        })
+        .unwrap_or_default();
+    // A bound on what is read: the first 20 workflows by name.
+    let workflows: Vec<String> = workflows.into_iter().take(20).collect();
+    let names = ["requirements.txt", "docs/requirements.txt", ".gitlab-ci.yml", "mkdocs.yml", "mkdocs.yaml"];
+    for name in names.iter().map(|n| n.to_string()).chain(workflows) {
+        let name = name.as_str();
         let p = project.join(name);
         if p.is_file() {
             let bytes = std::fs::read(&p).map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;
