@@ -150,7 +150,44 @@ pub fn generate(site: &SiteSource, opts: &Options) -> Result<Generated, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
         std::fs::write(&to, bytes).map_err(|e| Error::Io(format!("{}: {e}", to.display())))?;
     }
+    let yml = files.get("mkdocs.yml").or_else(|| files.get("mkdocs.yaml"));
+    if yml.is_some_and(|y| uses_git_plugin(&String::from_utf8_lossy(y))) {
+        git_snapshot(&src)?;
+    }
     build_mkdocs(&src, opts)
+}
+
+/// True when `mkdocs.yml` names a plugin that reads the git history (page dates,
+/// authors): those stop the build when the project is not a git working copy.
+fn uses_git_plugin(yml: &str) -> bool {
+    yml.lines().any(|l| {
+        let t = l.trim_start().trim_start_matches("- ").trim();
+        ["git-revision-date", "git-authors", "git-committers"].iter().any(|p| t.starts_with(p))
+    })
+}
+
+/// Makes the project copy a git working copy of one commit, so that git-based plugins
+/// run (their dates are then the build's; the copy holds no history). Run outside the
+/// sandbox on our own copy, with no user or system git configuration.
+fn git_snapshot(src: &Path) -> Result<(), Error> {
+    for args in [&["init", "-q"][..], &["add", "-A"], &["commit", "-q", "--no-verify", "-m", "source"]] {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(src)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("HOME", src)
+            .envs([("GIT_AUTHOR_NAME", "preau"), ("GIT_COMMITTER_NAME", "preau")])
+            .envs([("GIT_AUTHOR_EMAIL", "preau@localhost"), ("GIT_COMMITTER_EMAIL", "preau@localhost")])
+            .output()
+            .map_err(|e| Error::Unavailable(format!("git (for the project's git-based plugins): {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Io(format!("git {}: {}", args[0], String::from_utf8_lossy(&out.stderr).trim())));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the MkDocs project in folder `project` (read-only to the build).
