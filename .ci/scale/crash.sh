@@ -10,10 +10,15 @@ cd "$(dirname "$0")/../.."
 export CARGO_INCREMENTAL=0
 kills="${KILLS:-1000}"
 cargo build -q -p preau-box --bin preau
+failed=0
 for t in crash_test_acknowledged_answers_survive_sigkill crash_test_sync_applies_survive_sigkill; do
     echo "== $t ($kills kills)"
     start=$(date +%s)
-    PREAU_CRASH_KILLS="$kills" cargo test -q -p preau-box --test crash -- --exact "$t" --nocapture 2>&1 \
-        | grep -E "seed|kills|rounds|test result|panicked|assert" || true
+    log=$(mktemp)
+    PREAU_CRASH_KILLS="$kills" cargo test -q -p preau-box --test crash -- --exact "$t" --nocapture >"$log" 2>&1 \
+        || failed=1
+    grep -E "seed|kills|rounds|test result|panicked|assert" "$log" || true
+    rm -f "$log"
     echo "   wall time: $(( $(date +%s) - start )) s"
 done
+exit "$failed"

@@ -156,8 +156,23 @@ pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Resul
 }
 
 pub(crate) fn from_commit(c: Commit) -> Imported {
-    let Commit { files, id: commit_id, source_url, folder, mut report } = c;
-    let site = crate::markdown::build_site(&files, &folder);
+    let Commit { files, id: commit_id, source_url, folder, report } = c;
+    let mut imported = rendered(files, &folder, report, "git");
+    imported.tree.meta.source_revision = commit_id;
+    imported.tree.meta.source_url = source_url;
+    imported
+}
+
+/// Every Markdown file of `files` rendered into pages with a start page and navigation
+/// ([`crate::markdown::build_site`]), the other files kept: the pack of a Markdown course
+/// (a git repository, or a folder, tar or zip of one without a site project).
+pub(crate) fn rendered(
+    files: BTreeMap<String, Vec<u8>>,
+    folder: &str,
+    mut report: ImportReport,
+    kind: &str,
+) -> Imported {
+    let site = crate::markdown::build_site(&files, folder);
     report.pages = site.pages;
     report.title = site.title.clone();
     if site.layout == "static" {
@@ -169,13 +184,11 @@ pub(crate) fn from_commit(c: Commit) -> Imported {
     }
     tree.meta.title = site.title;
     tree.meta.description = site.description;
-    tree.meta.kind = "git".into();
+    tree.meta.kind = kind.into();
     tree.meta.entry = "index.html".into();
-    tree.meta.source_revision = commit_id;
-    tree.meta.source_url = source_url;
     tree.meta.licence = licence(&files);
     tree.meta.language = "fr".into();
-    tree.meta.id = preau_pack::path::slugify_id(&folder);
+    tree.meta.id = preau_pack::path::slugify_id(folder);
     report.files = tree.files.len() as u32 + 1;
     tree.add_bytes(preau_pack::course::IMPORT_REPORT_PATH, report.to_json());
     Imported { tree, report }

@@ -101,6 +101,7 @@ pub struct SiteSource {
     pub project: Option<Found>,
     files: Files,
     max_file_bytes: u64,
+    verbatim: bool,
 }
 
 fn kind_name(kind: SourceKind) -> &'static str {
@@ -137,7 +138,7 @@ pub fn load(src: &Path, kind: SourceKind, opts: &ImportOptions) -> Result<SiteSo
         Files::Tree(t) => (t.meta.title.clone(), find_project(t.files.iter().map(|f| f.path.as_str()))),
         Files::Commit(c, _) => (c.folder.clone(), find_project(c.files.keys().map(String::as_str))),
     };
-    Ok(SiteSource { kind, name, project, files, max_file_bytes: limits.max_file_bytes })
+    Ok(SiteSource { kind, name, project, files, max_file_bytes: limits.max_file_bytes, verbatim: opts.verbatim })
 }
 
 /// A zip that is not a Moodle backup: its files, a single top folder dropped (as for tars).
@@ -213,7 +214,15 @@ pub fn import(s: SiteSource, reasons: Vec<String>) -> Result<Imported> {
         Some(found) if found.project == Project::MkDocs => mkdocs_without_generator(s, found, reasons),
         other => {
             let kind = kind_name(s.kind);
+            let course = other.is_none() && !s.verbatim && matches!(&s.files, Files::Tree(t) if markdown_course(t));
             let mut imported = match s.files {
+                // A Markdown course in a folder, tar or zip: pages, a start page with
+                // the chapters and previous/next, as from a git repository.
+                Files::Tree(_) if course => {
+                    let files = s.project_files()?;
+                    let report = ImportReport::new(kind);
+                    crate::git::rendered(files, &s.name, report, kind)
+                }
                 Files::Tree(t) => crate::plain(t, kind, &s.name),
                 Files::Commit(c, _) => crate::git::from_commit(c),
             };
@@ -361,6 +370,18 @@ pub fn mkdocs_language(yml: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A folder of Markdown chapters without a start page of its own: no `index.html` at the
+/// top (else it is a site, served as it is), no `_preau/` data (a hand-made pack whose
+/// outline names its files), and at least two Markdown files.
+fn markdown_course(tree: &SourceTree) -> bool {
+    let md = tree.files.iter().filter(|f| f.path.to_ascii_lowercase().ends_with(".md")).count();
+    md >= 2
+        && !tree.files.iter().any(|f| {
+            let p = f.path.to_ascii_lowercase();
+            p == "index.html" || p == "index.htm" || p.starts_with("_preau/")
+        })
 }
 
 /// `site_url:` of a `mkdocs.yml`, when it is a plain http(s) address (not `!ENV […]`).
