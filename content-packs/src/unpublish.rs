@@ -52,15 +52,7 @@ pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublis
     // next build's deltas and boxes one version behind), with their manifest deltas.
     let mut keep: HashSet<Hash> = HashSet::new();
     for e in catalog.packs.values() {
-        keep.insert(e.manifest);
-        let m = repo.read_manifest(&e.manifest, e.manifest_size)?;
-        add_manifest(&mut keep, &m);
-        if let Some(prev) = m.previous
-            && let Ok(pm) = repo.read_manifest_unsized(&prev)
-        {
-            keep.insert(prev);
-            add_manifest(&mut keep, &pm);
-        }
+        keep_version(&repo, &e.manifest, e.manifest_size, &mut keep)?;
         for d in &e.manifest_deltas {
             keep.insert(d.from);
             keep.insert(d.object);
@@ -69,6 +61,22 @@ pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublis
     (out.objects, out.bytes) = repo.sweep_objects(&keep);
     repo.sweep_updates(&keep);
     Ok(out)
+}
+
+/// Adds to `keep` every object of the version whose manifest is `manifest` (its chunks,
+/// its deltas, the manifest) and of the version before it, when the repository holds it
+/// (its size is recorded nowhere a box keeps: read with the manifest bound).
+pub fn keep_version(repo: &Repo, manifest: &Hash, size: u64, keep: &mut HashSet<Hash>) -> Result<()> {
+    keep.insert(*manifest);
+    let m = repo.read_manifest(manifest, size)?;
+    add_manifest(keep, &m);
+    if let Some(prev) = m.previous
+        && let Ok(pm) = repo.read_manifest_unsized(&prev)
+    {
+        keep.insert(prev);
+        add_manifest(keep, &pm);
+    }
+    Ok(())
 }
 
 fn add_manifest(keep: &mut HashSet<Hash>, m: &Manifest) {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use preau_pack::installed::{Installed, InstalledPack};
 use preau_pack::repo::{CATALOG_FILE, ROOT_FILE, ROOTS_DIR, update_rel_path};
-use preau_pack::{Hash, Manifest, Repo, fsutil, object};
+use preau_pack::{Hash, Repo, fsutil, object};
 
 use crate::error::Result;
 use crate::trust::Verified;
@@ -85,27 +85,11 @@ pub fn switch(
 pub fn live_objects(repo: &Repo, installed: &Installed) -> Result<HashSet<Hash>> {
     let mut keep = HashSet::new();
     for p in installed.packs.values() {
-        keep.insert(p.manifest);
-        let m = repo.read_manifest(&p.manifest, p.manifest_size)?;
-        add_manifest(&mut keep, &m);
         // The previous version stays for requests that started before the switch, and
         // for peers that are one version behind.
-        // Its size is not recorded anywhere the box keeps: read with the manifest bound.
-        if let Some(prev) = m.previous
-            && let Ok(pm) = repo.read_manifest_unsized(&prev)
-        {
-            keep.insert(prev);
-            add_manifest(&mut keep, &pm);
-        }
+        preau_pack::unpublish::keep_version(repo, &p.manifest, p.manifest_size, &mut keep)?;
     }
     Ok(keep)
-}
-
-fn add_manifest(keep: &mut HashSet<Hash>, m: &Manifest) {
-    for f in &m.files {
-        keep.extend(f.chunk_list().iter().map(|c| c.0));
-    }
-    keep.extend(m.deltas.iter().map(|d| d.object));
 }
 
 /// Removes objects no kept version needs. Returns (objects removed, bytes freed).
