@@ -176,7 +176,7 @@ pub(crate) fn rendered(
     report.pages = site.pages;
     report.title = site.title.clone();
     if site.layout == "static" {
-        report.warn("a prebuilt site (public/ or site/) was found and is served as it is");
+        report.warn("site déjà construit trouvé (public/ ou site/), servi tel quel / a prebuilt site (public/ or site/) was found and is served as it is");
     }
     let mut tree = preau_pack::SourceTree::default();
     for (path, bytes) in site.files {
@@ -249,8 +249,12 @@ fn walk(
                 let obj = repo.find_object(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?;
                 files.insert(path, obj.data.clone());
             }
-            EntryKind::Link => report.file(&path, Status::Skipped, "symbolic link (not followed)"),
-            EntryKind::Commit => report.file(&path, Status::Skipped, "git submodule (not included)"),
+            EntryKind::Link => {
+                report.file(&path, Status::Skipped, "lien symbolique, non suivi / symbolic link (not followed)")
+            }
+            EntryKind::Commit => {
+                report.file(&path, Status::Skipped, "sous-module git, non inclus / git submodule (not included)")
+            }
         }
     }
     Ok(())

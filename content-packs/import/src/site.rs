@@ -313,7 +313,7 @@ fn site_pack(
     let mut pages = 0;
     for (path, bytes) in output {
         if path.starts_with("_preau/") {
-            report.warn(format!("{path}: a site file under _preau/ is left out (reserved by Préau)"));
+            report.warn(format!("{path} : fichier du site sous _preau/ omis (réservé à Préau) / a site file under _preau/ is left out (reserved by Préau)"));
             continue;
         }
         if path.ends_with(".html") {
@@ -336,7 +336,7 @@ fn site_pack(
         tree.meta.source_url = c.source_url.clone();
     }
     if !tree.files.iter().any(|f| f.path == "index.html") {
-        report.warn("the site has no index.html at its top: the box shows its file list");
+        report.warn("le site n'a pas d'index.html à sa racine : la boîte montre la liste de ses fichiers / the site has no index.html at its top: the box shows its file list");
         tree.meta.entry.clear();
     }
     report.pages = pages;
