@@ -175,6 +175,9 @@ impl PackSource for LibraryPacks {
         if tree.meta.title.is_empty() {
             tree.meta.title = tree.meta.id.clone();
         }
+        // Ids come from titles: a second course named like an installed one gets its own
+        // id instead of replacing it; the same course imported again updates it.
+        tree.meta.id = free_id(&tree.meta, |id| self.library.get(id).map(|p| p.manifest.meta.clone()));
         let (id, title) = (tree.meta.id.clone(), tree.meta.title.clone());
         // Built into the box's own publishing repository (`DATA/local/`), signed with
         // its local key, then installed like any USB stick: preau-sync stays the one
@@ -278,7 +281,19 @@ impl PackSource for LibraryPacks {
         // Through preau-sync, the one writer of installed packs (its lock, its switch).
         let s = preau_sync::remove_packs(&self.data_dir, &[pack.to_string()]).map_err(|e| e.to_string())?;
         self.library.reload().map_err(|e| format!("{e:#}"))?;
-        Ok(format!("{} Mo libérés / MB freed.", s.gc_bytes.div_ceil(1_000_000)))
+        // A course the teacher imported also sits in the box's own publishing repository:
+        // out of its catalog, and its objects deleted, or « Retirer » would free nothing.
+        let mut freed = s.gc_bytes;
+        let local = self.data_dir.join(LOCAL_REPOSITORY);
+        if local.join(preau_pack::repo::CATALOG_FILE).is_file() {
+            let key = crate::identity::publisher_key(&self.data_dir).map_err(|e| format!("{e:#}"))?;
+            match preau_pack::unpublish::unpublish(&local, &[pack.to_string()], &key) {
+                Ok(u) => freed += u.bytes,
+                // The pack is removed for pupils already; the space comes back at the next removal.
+                Err(e) => tracing::warn!(pack, error = %e, "removing the pack from the box's own repository"),
+            }
+        }
+        Ok(format!("{} Mo libérés / MB freed.", freed.div_ceil(1_000_000)))
     }
 }
 
@@ -303,6 +318,45 @@ fn stick_folder(folder: &Path, data_dir: &Path) -> Result<PathBuf, StickError> {
     Ok(real)
 }
 
+/// The id a teacher's import is installed under: its own (from its title) unless an
+/// installed pack of another source has it, then `-2`, `-3`… The same source is a pack
+/// with the same address and id in its source (a Moodle backup's site and course id), or,
+/// when neither names one, the same title and kind: importing it again updates it.
+fn free_id(
+    meta: &preau_pack::manifest::PackMeta,
+    installed: impl Fn(&str) -> Option<preau_pack::manifest::PackMeta>,
+) -> String {
+    let same_source = |o: &preau_pack::manifest::PackMeta| {
+        let named = |m: &preau_pack::manifest::PackMeta| !m.source_url.is_empty() || !m.source_id.is_empty();
+        if named(meta) || named(o) {
+            o.source_url == meta.source_url && o.source_id == meta.source_id && o.kind == meta.kind
+        } else {
+            o.title == meta.title && o.kind == meta.kind
+        }
+    };
+    let base = meta.id.as_str();
+    for n in 1..1000u32 {
+        let id = if n == 1 { base.to_string() } else { with_suffix(base, n) };
+        // The shared libraries pack's id is never a course's.
+        if id == preau_offline::libs::LIBS_PACK_ID {
+            continue;
+        }
+        match installed(&id) {
+            None => return id,
+            Some(o) if same_source(&o) => return id,
+            Some(_) => {}
+        }
+    }
+    with_suffix(base, preau_pack::meta::now_unix())
+}
+
+/// `base-n`, within the id length limit (ids are ASCII).
+fn with_suffix(base: &str, n: impl std::fmt::Display) -> String {
+    let suffix = format!("-{n}");
+    let keep = preau_pack::limits::MAX_ID_BYTES.saturating_sub(suffix.len()).min(base.len());
+    format!("{}{suffix}", base[..keep].trim_end_matches('-'))
+}
+
 /// A sync error as the teacher's page shows it (a rollback has French words of its own).
 fn install_error(e: preau_sync::Error) -> InstallError {
     match e {
@@ -310,5 +364,48 @@ fn install_error(e: preau_sync::Error) -> InstallError {
             InstallError::Rollback { what: what.strip_prefix("pack ").map(str::to_string), offered, installed }
         }
         e => InstallError::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preau_pack::manifest::PackMeta;
+
+    fn meta(id: &str, title: &str, url: &str, course: &str) -> PackMeta {
+        PackMeta {
+            id: id.into(),
+            title: title.into(),
+            kind: "moodle".into(),
+            source_url: url.into(),
+            source_id: course.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn same_titles_get_their_own_ids_and_the_same_course_updates() {
+        let installed = [
+            meta("mathematiques", "Mathématiques", "https://elea.example/a", "12"),
+            meta("mathematiques-2", "Mathématiques", "https://elea.example/b", "7"),
+        ];
+        let find = |id: &str| installed.iter().find(|m| m.id == id).cloned();
+        let other = meta("mathematiques", "Mathématiques", "https://elea.example/c", "3");
+        assert_eq!(free_id(&other, find), "mathematiques-3");
+        let again = meta("mathematiques", "Mathématiques", "https://elea.example/b", "7");
+        assert_eq!(free_id(&again, find), "mathematiques-2");
+        let first = meta("mathematiques", "Mathématiques", "https://elea.example/a", "12");
+        assert_eq!(free_id(&first, find), "mathematiques");
+        // Sources that name nothing (a GIFT file): the same title and kind are the same.
+        let gift = PackMeta { id: "quiz".into(), title: "Quiz".into(), kind: "gift".into(), ..Default::default() };
+        let find = |id: &str| (id == "quiz").then(|| gift.clone());
+        assert_eq!(free_id(&gift, find), "quiz");
+        let other = PackMeta { title: "Autre".into(), ..gift.clone() };
+        assert_eq!(free_id(&other, find), "quiz-2");
+        // A long id keeps within the limit with its suffix.
+        let long = PackMeta { id: "a".repeat(64), title: "Long".into(), ..Default::default() };
+        let find = |id: &str| (id == "a".repeat(64)).then(|| gift.clone());
+        let id = free_id(&long, find);
+        assert_eq!(id, format!("{}-2", "a".repeat(62)));
     }
 }

@@ -198,6 +198,25 @@ fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
     let forged = Teacher { csrf: "0".repeat(t.csrf.len()), addr: t.addr, cookies: t.cookies.clone() };
     assert_eq!(forged.upload("cours", b"x").status, 403);
     assert!(uploads_empty(&server.data));
+
+    // « Retirer » an imported course frees the box's own repository too, and the course
+    // can be imported again afterwards.
+    let local = server.data.join("local");
+    let before = count_files(&local.join("objects"));
+    let r = t.post_form("/admin/packs/remove", &[("pack", ids[0].as_str()), ("confirm", "yes")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let catalog = std::fs::read_to_string(local.join("catalog.json")).unwrap();
+    assert!(!catalog.contains(&format!("\"{}\"", ids[0])), "{} still in DATA/local: {catalog}", ids[0]);
+    let after = count_files(&local.join("objects"));
+    assert!(after < before, "DATA/local/objects: {before} files before the removal, {after} after");
+    let back = t.upload("cours", &std::fs::read(&files[0]).unwrap());
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert_eq!(pack_of(&back.text()), ids[0]);
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map_or(0, |rd| rd.flatten().map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum())
 }
 
 #[test]

@@ -485,7 +485,7 @@ pub fn media_type_of(path: &str) -> String {
 
 /// Serialises builds into one repository: two builds at once would each re-sign a
 /// catalog that lacks the other's pack.
-fn lock_repo(dir: &Path) -> Result<fs::File> {
+pub(crate) fn lock_repo(dir: &Path) -> Result<fs::File> {
     let path = dir.join(".lock");
     let f = fs::OpenOptions::new()
         .create(true)

@@ -10,7 +10,7 @@
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -226,6 +226,55 @@ impl Repo {
     // ----- signed metadata -----
 
     /// The current root, checked to be signed by its own root keys.
+    /// Removes every object not in `keep` (and writes a crash left half done). Returns
+    /// (objects removed, bytes freed). Only for a caller that holds the repository's
+    /// writer lock: an object being written by someone else is not in `keep` yet.
+    pub fn sweep_objects(&self, keep: &HashSet<Hash>) -> (u64, u64) {
+        let (mut n, mut bytes) = (0u64, 0u64);
+        let Ok(dirs) = fs::read_dir(self.dir.join(OBJECTS_DIR)) else {
+            return (0, 0);
+        };
+        for d in dirs.flatten() {
+            let Ok(files) = fs::read_dir(d.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with(".tmp-") {
+                    // A write interrupted by a crash: never renamed, never referenced.
+                    let _ = fs::remove_file(f.path());
+                    continue;
+                }
+                let Ok(h) = name.parse::<Hash>() else {
+                    continue;
+                };
+                if !keep.contains(&h) {
+                    bytes += f.metadata().map(|m| m.len()).unwrap_or(0);
+                    if fs::remove_file(f.path()).is_ok() {
+                        n += 1;
+                    }
+                }
+            }
+        }
+        (n, bytes)
+    }
+
+    /// Removes the update bundles (`updates/…/<from>`) whose `from` is not in `keep`.
+    /// Best effort: a bundle left behind only takes space.
+    pub fn sweep_updates(&self, keep: &HashSet<Hash>) {
+        let Ok(dirs) = fs::read_dir(self.dir.join(UPDATES_DIR)) else { return };
+        for d in dirs.flatten() {
+            let Ok(files) = fs::read_dir(d.path()) else { continue };
+            for f in files.flatten() {
+                let stale = f.file_name().to_str().is_none_or(|n| n.parse::<Hash>().is_ok_and(|h| !keep.contains(&h)));
+                if stale {
+                    let _ = fs::remove_file(f.path());
+                }
+            }
+        }
+    }
+
     pub fn load_root(&self) -> Result<(Root, Vec<u8>)> {
         let bytes = read_bounded(&self.dir.join(ROOT_FILE), MAX_ROOT_BYTES)?;
         let root = parse_root(&bytes)?;

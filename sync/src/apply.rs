@@ -12,8 +12,8 @@ use std::fs;
 use std::path::Path;
 
 use preau_pack::installed::{Installed, InstalledPack};
-use preau_pack::repo::{CATALOG_FILE, OBJECTS_DIR, ROOT_FILE, ROOTS_DIR, update_rel_path};
-use preau_pack::{Hash, Manifest, Repo, fsutil, object};
+use preau_pack::repo::{CATALOG_FILE, ROOT_FILE, ROOTS_DIR, update_rel_path};
+use preau_pack::{Hash, Repo, fsutil, object};
 
 use crate::error::Result;
 use crate::trust::Verified;
@@ -85,76 +85,23 @@ pub fn switch(
 pub fn live_objects(repo: &Repo, installed: &Installed) -> Result<HashSet<Hash>> {
     let mut keep = HashSet::new();
     for p in installed.packs.values() {
-        keep.insert(p.manifest);
-        let m = repo.read_manifest(&p.manifest, p.manifest_size)?;
-        add_manifest(&mut keep, &m);
         // The previous version stays for requests that started before the switch, and
         // for peers that are one version behind.
-        // Its size is not recorded anywhere the box keeps: read with the manifest bound.
-        if let Some(prev) = m.previous
-            && let Ok(pm) = repo.read_manifest_unsized(&prev)
-        {
-            keep.insert(prev);
-            add_manifest(&mut keep, &pm);
-        }
+        preau_pack::unpublish::keep_version(repo, &p.manifest, p.manifest_size, &mut keep)?;
     }
     Ok(keep)
 }
 
-fn add_manifest(keep: &mut HashSet<Hash>, m: &Manifest) {
-    for f in &m.files {
-        keep.extend(f.chunk_list().iter().map(|c| c.0));
-    }
-    keep.extend(m.deltas.iter().map(|d| d.object));
-}
-
 /// Removes objects no kept version needs. Returns (objects removed, bytes freed).
 pub fn collect_garbage(repo: &Repo, keep: &HashSet<Hash>) -> Result<(u64, u64)> {
-    let (mut n, mut bytes) = (0u64, 0u64);
-    let top = repo.dir().join(OBJECTS_DIR);
-    let Ok(dirs) = fs::read_dir(&top) else {
-        return Ok((0, 0));
-    };
-    for d in dirs.flatten() {
-        let Ok(files) = fs::read_dir(d.path()) else {
-            continue;
-        };
-        for f in files.flatten() {
-            let name = f.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with(".tmp-") {
-                // A write interrupted by a crash: never renamed, never referenced.
-                let _ = fs::remove_file(f.path());
-                continue;
-            }
-            let Ok(h) = name.parse::<Hash>() else {
-                continue;
-            };
-            if !keep.contains(&h) {
-                bytes += f.metadata().map(|m| m.len()).unwrap_or(0);
-                if fs::remove_file(f.path()).is_ok() {
-                    n += 1;
-                }
-            }
-        }
-    }
-    Ok((n, bytes))
+    Ok(repo.sweep_objects(keep))
 }
 
 /// Removes the update bundles a box kept (`updates/…/<from>`, for peers one version
 /// behind) whose `from` is no kept version any more. Best effort: a bundle left behind
 /// only takes space until the next pull.
 pub fn prune_updates(repo: &Repo, keep: &HashSet<Hash>) {
-    let Ok(dirs) = fs::read_dir(repo.dir().join(preau_pack::repo::UPDATES_DIR)) else { return };
-    for d in dirs.flatten() {
-        let Ok(files) = fs::read_dir(d.path()) else { continue };
-        for f in files.flatten() {
-            let stale = f.file_name().to_str().is_none_or(|n| n.parse::<Hash>().is_ok_and(|h| !keep.contains(&h)));
-            if stale {
-                let _ = fs::remove_file(f.path());
-            }
-        }
-    }
+    repo.sweep_updates(keep);
 }
 
 /// Removes leftover partial downloads.

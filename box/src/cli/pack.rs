@@ -88,7 +88,8 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_generator: bool,
     /// Keep every file byte for byte: pages keep their outside references (CDN scripts,
-    /// outside images), which do not load on a box without internet.
+    /// outside images), which do not load on a box without internet, and a folder of
+    /// Markdown chapters is not rendered into pages.
     #[arg(long)]
     pub verbatim: bool,
     #[command(flatten)]
@@ -226,6 +227,7 @@ fn read_site_source(a: &BuildArgs) -> Result<preau_import::Imported> {
     opts.import.git_ref = a.git_ref.clone();
     opts.import.limits.max_file_bytes = a.max_file_size;
     opts.generator = !a.no_generator;
+    opts.import.verbatim = a.verbatim;
     let kind = preau_import::detect(&a.src).with_context(|| format!("reading {}", a.src.display()))?;
     preau_sitegen::import(&a.src, &opts)
         .with_context(|| format!("importing {} (detected as {kind:?})", a.src.display()))

@@ -47,7 +47,7 @@ pub fn import(src: &Path, limits: &ImportLimits) -> Result<Imported> {
         report.question(q.kind.type_name(), &q.name, Status::Imported, "");
     }
     if text.contains("@@PLUGINFILE@@") {
-        report.warn("the file refers to @@PLUGINFILE@@ images that a GIFT export does not contain; they are left out");
+        report.warn("le fichier appelle des images @@PLUGINFILE@@ qu'un export GIFT ne contient pas : elles sont omises / the file refers to @@PLUGINFILE@@ images that a GIFT export does not contain; they are left out");
     }
     Ok(crate::moodle_xml::quiz_pack("gift", &title, questions, report))
 }

@@ -156,12 +156,27 @@ pub fn import(src: &Path, git_ref: Option<&str>, limits: &ImportLimits) -> Resul
 }
 
 pub(crate) fn from_commit(c: Commit) -> Imported {
-    let Commit { files, id: commit_id, source_url, folder, mut report } = c;
-    let site = crate::markdown::build_site(&files, &folder);
+    let Commit { files, id: commit_id, source_url, folder, report } = c;
+    let mut imported = rendered(files, &folder, report, "git");
+    imported.tree.meta.source_revision = commit_id;
+    imported.tree.meta.source_url = source_url;
+    imported
+}
+
+/// Every Markdown file of `files` rendered into pages with a start page and navigation
+/// ([`crate::markdown::build_site`]), the other files kept: the pack of a Markdown course
+/// (a git repository, or a folder, tar or zip of one without a site project).
+pub(crate) fn rendered(
+    files: BTreeMap<String, Vec<u8>>,
+    folder: &str,
+    mut report: ImportReport,
+    kind: &str,
+) -> Imported {
+    let site = crate::markdown::build_site(&files, folder);
     report.pages = site.pages;
     report.title = site.title.clone();
     if site.layout == "static" {
-        report.warn("a prebuilt site (public/ or site/) was found and is served as it is");
+        report.warn("site déjà construit trouvé (public/ ou site/), servi tel quel / a prebuilt site (public/ or site/) was found and is served as it is");
     }
     let mut tree = preau_pack::SourceTree::default();
     for (path, bytes) in site.files {
@@ -169,13 +184,11 @@ pub(crate) fn from_commit(c: Commit) -> Imported {
     }
     tree.meta.title = site.title;
     tree.meta.description = site.description;
-    tree.meta.kind = "git".into();
+    tree.meta.kind = kind.into();
     tree.meta.entry = "index.html".into();
-    tree.meta.source_revision = commit_id;
-    tree.meta.source_url = source_url;
     tree.meta.licence = licence(&files);
     tree.meta.language = "fr".into();
-    tree.meta.id = preau_pack::path::slugify_id(&folder);
+    tree.meta.id = preau_pack::path::slugify_id(folder);
     report.files = tree.files.len() as u32 + 1;
     tree.add_bytes(preau_pack::course::IMPORT_REPORT_PATH, report.to_json());
     Imported { tree, report }
@@ -236,8 +249,12 @@ fn walk(
                 let obj = repo.find_object(id).map_err(|e| git_err(src, format!("object of {path}: {e}")))?;
                 files.insert(path, obj.data.clone());
             }
-            EntryKind::Link => report.file(&path, Status::Skipped, "symbolic link (not followed)"),
-            EntryKind::Commit => report.file(&path, Status::Skipped, "git submodule (not included)"),
+            EntryKind::Link => {
+                report.file(&path, Status::Skipped, "lien symbolique, non suivi / symbolic link (not followed)")
+            }
+            EntryKind::Commit => {
+                report.file(&path, Status::Skipped, "sous-module git, non inclus / git submodule (not included)")
+            }
         }
     }
     Ok(())

@@ -67,6 +67,9 @@ pub struct ImportOptions {
     /// For git sources: the branch, tag or commit to import (default `HEAD`).
     pub git_ref: Option<String>,
     pub limits: ImportLimits,
+    /// Keep a folder, tar or zip file for file (`preau pack build --verbatim`): a Markdown
+    /// course is not rendered into pages.
+    pub verbatim: bool,
 }
 
 /// What an import produced.

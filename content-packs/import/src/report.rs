@@ -89,6 +89,10 @@ pub struct SiteReport {
     /// `unrendered_total` counts them all).
     pub unrendered: Vec<Unrendered>,
     pub unrendered_total: u32,
+    /// The site's own address online (`site_url` of `mkdocs.yml`): pages and plugins that
+    /// write absolute addresses to it are pointed at the pack's own files (`preau-offline`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub site_url: String,
 }
 
 /// One piece of source syntax left as text in a page.

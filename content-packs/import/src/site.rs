@@ -101,6 +101,7 @@ pub struct SiteSource {
     pub project: Option<Found>,
     files: Files,
     max_file_bytes: u64,
+    verbatim: bool,
 }
 
 fn kind_name(kind: SourceKind) -> &'static str {
@@ -137,7 +138,7 @@ pub fn load(src: &Path, kind: SourceKind, opts: &ImportOptions) -> Result<SiteSo
         Files::Tree(t) => (t.meta.title.clone(), find_project(t.files.iter().map(|f| f.path.as_str()))),
         Files::Commit(c, _) => (c.folder.clone(), find_project(c.files.keys().map(String::as_str))),
     };
-    Ok(SiteSource { kind, name, project, files, max_file_bytes: limits.max_file_bytes })
+    Ok(SiteSource { kind, name, project, files, max_file_bytes: limits.max_file_bytes, verbatim: opts.verbatim })
 }
 
 /// A zip that is not a Moodle backup: its files, a single top folder dropped (as for tars).
@@ -213,7 +214,15 @@ pub fn import(s: SiteSource, reasons: Vec<String>) -> Result<Imported> {
         Some(found) if found.project == Project::MkDocs => mkdocs_without_generator(s, found, reasons),
         other => {
             let kind = kind_name(s.kind);
+            let course = other.is_none() && !s.verbatim && matches!(&s.files, Files::Tree(t) if markdown_course(t));
             let mut imported = match s.files {
+                // A Markdown course in a folder, tar or zip: pages, a start page with
+                // the chapters and previous/next, as from a git repository.
+                Files::Tree(_) if course => {
+                    let files = s.project_files()?;
+                    let report = ImportReport::new(kind);
+                    crate::git::rendered(files, &s.name, report, kind)
+                }
                 Files::Tree(t) => crate::plain(t, kind, &s.name),
                 Files::Commit(c, _) => crate::git::from_commit(c),
             };
@@ -292,18 +301,19 @@ fn site_pack(
     s: &SiteSource,
     project: &BTreeMap<String, Vec<u8>>,
     output: BTreeMap<String, Vec<u8>>,
-    site: SiteReport,
+    mut site: SiteReport,
 ) -> Imported {
     let yml = project.get("mkdocs.yml").or_else(|| project.get("mkdocs.yaml"));
     let yml = yml.map(|y| String::from_utf8_lossy(y).into_owned()).unwrap_or_default();
     let cfg = crate::markdown::parse_mkdocs(&yml);
     let lang = mkdocs_language(&yml).unwrap_or_else(|| "fr".into());
+    site.site_url = mkdocs_site_url(&yml).unwrap_or_default();
     let mut report = s.report();
     let mut tree = SourceTree::default();
     let mut pages = 0;
     for (path, bytes) in output {
         if path.starts_with("_preau/") {
-            report.warn(format!("{path}: a site file under _preau/ is left out (reserved by Préau)"));
+            report.warn(format!("{path} : fichier du site sous _preau/ omis (réservé à Préau) / a site file under _preau/ is left out (reserved by Préau)"));
             continue;
         }
         if path.ends_with(".html") {
@@ -326,7 +336,7 @@ fn site_pack(
         tree.meta.source_url = c.source_url.clone();
     }
     if !tree.files.iter().any(|f| f.path == "index.html") {
-        report.warn("the site has no index.html at its top: the box shows its file list");
+        report.warn("le site n'a pas d'index.html à sa racine : la boîte montre la liste de ses fichiers / the site has no index.html at its top: the box shows its file list");
         tree.meta.entry.clear();
     }
     report.pages = pages;
@@ -360,6 +370,27 @@ pub fn mkdocs_language(yml: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A folder of Markdown chapters without a start page of its own: no `index.html` at the
+/// top (else it is a site, served as it is), no `_preau/` data (a hand-made pack whose
+/// outline names its files), and at least two Markdown files.
+fn markdown_course(tree: &SourceTree) -> bool {
+    let md = tree.files.iter().filter(|f| f.path.to_ascii_lowercase().ends_with(".md")).count();
+    md >= 2
+        && !tree.files.iter().any(|f| {
+            let p = f.path.to_ascii_lowercase();
+            p == "index.html" || p == "index.htm" || p.starts_with("_preau/")
+        })
+}
+
+/// `site_url:` of a `mkdocs.yml`, when it is a plain http(s) address (not `!ENV […]`).
+pub fn mkdocs_site_url(yml: &str) -> Option<String> {
+    let line = yml.lines().find(|l| l.starts_with("site_url:"))?;
+    let v = line["site_url:".len()..].split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']);
+    let ok =
+        (v.starts_with("https://") || v.starts_with("http://")) && v.len() <= 300 && !v.contains(char::is_whitespace);
+    ok.then(|| v.to_string())
 }
 
 /// Marks the link back to the box added to every page.
@@ -624,6 +655,16 @@ mod tests {
         assert!(p.starts_with("<html lang=\"en\"><body><a class"), "{p}");
         assert_eq!(finish_page("<p>fragment</p>", "fr"), "<html lang=\"fr\"><p>fragment</p>");
         assert!(finish_page("<html><bodyx><body>", "fr").contains("<bodyx><body><a"));
+    }
+
+    #[test]
+    fn site_url_is_read() {
+        assert_eq!(
+            mkdocs_site_url("site_name: x\nsite_url: https://a.github.io/pnsi # serve\n").as_deref(),
+            Some("https://a.github.io/pnsi")
+        );
+        assert_eq!(mkdocs_site_url("site_url: !ENV [CI_PAGES_URL, \"http://127.0.0.1:8000/\"]\n"), None);
+        assert_eq!(mkdocs_site_url("# site_url: https://x.org/\n"), None);
     }
 
     #[test]

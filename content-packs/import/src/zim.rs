@@ -261,7 +261,7 @@ pub fn import(src: &Path, limits: &ImportLimits) -> Result<Imported> {
     });
     tree.meta.entry = main_path.unwrap_or_default();
     if tree.meta.entry.is_empty() || !tree.files.iter().any(|f| f.path == tree.meta.entry) {
-        report.warn("no main page found; the pack has no entry page");
+        report.warn("pas de page principale : le paquet n'a pas de page d'entrée / no main page found; the pack has no entry page");
         tree.meta.entry.clear();
     }
     tree.meta.id = preau_pack::path::slugify_id(&tree.meta.title);

@@ -186,7 +186,7 @@ fn studentquiz_backups_report_their_banks() {
     assert_eq!(counts(&r.questions, "multichoice"), (0, 0, 1));
     assert_eq!(counts(&r.questions, "match"), (0, 0, 1));
     assert_eq!(counts(&r.questions, "numerical"), (0, 0, 1));
-    assert!(r.warnings.iter().any(|w| w.starts_with("11 older question version")), "{:?}", r.warnings);
+    assert!(r.warnings.iter().any(|w| w.starts_with("11 ancienne(s) version(s) de question")), "{:?}", r.warnings);
     let page = served_text(&imp);
     assert!(page.contains("Non disponible hors ligne"));
 
@@ -195,7 +195,7 @@ fn studentquiz_backups_report_their_banks() {
     assert_builds(&imp);
     // Moodle 4.5: one bank entry with three versions of a truefalse question.
     assert_eq!(counts(&imp.report.questions, "truefalse"), (0, 0, 1));
-    assert!(imp.report.warnings.iter().any(|w| w.starts_with("2 older question version")));
+    assert!(imp.report.warnings.iter().any(|w| w.starts_with("2 ancienne(s) version(s) de question")));
     assert!(imp.report.source_version.starts_with("4.5"));
 }
 

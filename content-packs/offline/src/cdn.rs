@@ -47,6 +47,13 @@ pub const LIBRARIES: &[Library] = &[
         cdnjs_prefix: "src-min-noconflict/",
         companions: &[("", "src-min-noconflict/")],
     },
+    // What Forge course sites with Python terminals and SQL consoles load beside ACE and
+    // Pyodide (pyodide-mkdocs, mkdocs-sqlite-console), and Material's table sorting recipe.
+    Library { npm: "jquery.terminal", cdnjs: Some("jquery.terminal"), cdnjs_prefix: "", companions: &[] },
+    Library { npm: "js-md5", cdnjs: Some("js-md5"), cdnjs_prefix: "build/", companions: &[] },
+    Library { npm: "tablesort", cdnjs: Some("tablesort"), cdnjs_prefix: "dist/", companions: &[] },
+    // CodeMirror 5: cdnjs puts `lib/` files at the top (see `cdnjs`).
+    Library { npm: "codemirror", cdnjs: Some("codemirror"), cdnjs_prefix: "", companions: &[] },
     // Pyodide's core: the loader fetches the WebAssembly interpreter, the standard library
     // and the lock file from its own folder.
     Library { npm: "pyodide", cdnjs: None, cdnjs_prefix: "", companions: &[("", "")] },
@@ -98,6 +105,12 @@ pub fn classify(url: &Url) -> Option<Known> {
             cdnjs(&segments)
         }
         "code.jquery.com" => jquery_cdn(&segments),
+        // The former twemoji CDN (Material for MkDocs before 8.x): `/v/<version>/svg/<file>`,
+        // the same files as the npm package `@twemoji/svg`.
+        "twemoji.maxcdn.com" if segments.len() == 4 && segments[0] == "v" && segments[2] == "svg" => {
+            let version = Some(segments[1]).filter(|v| *v != "latest").map(String::from);
+            Some(LibRef { package: "@twemoji/svg", version, path: segments[3].to_string() })
+        }
         _ => None,
     }?;
     Some(Known::Library(lib))
@@ -153,7 +166,11 @@ fn cdnjs(seg: &[&str]) -> Option<LibRef> {
     let name = seg.get(2)?;
     let lib = LIBRARIES.iter().find(|l| l.cdnjs == Some(name))?;
     let version = seg.get(3)?.to_string();
-    let path = format!("{}{}", lib.cdnjs_prefix, seg.get(4..)?.join("/"));
+    let rest = seg.get(4..)?.join("/");
+    // CodeMirror 5 on cdnjs: `codemirror.min.js` at the top is `lib/codemirror.js` in
+    // the npm package; `mode/`, `addon/` and `theme/` keep their place.
+    let prefix = if lib.npm == "codemirror" && !rest.contains('/') { "lib/" } else { lib.cdnjs_prefix };
+    let path = format!("{prefix}{rest}");
     Some(LibRef { package: lib.npm, version: Some(version), path })
 }
 
@@ -302,6 +319,20 @@ mod tests {
             lib("https://cdn.jsdelivr.net/gh/jdecked/twemoji@15.0.3/assets/svg/1f600.svg"),
             libref("@twemoji/svg", Some("15.0.3"), "1f600.svg")
         );
+        assert_eq!(
+            lib("https://cdnjs.cloudflare.com/ajax/libs/codemirror/5.58.1/codemirror.js"),
+            libref("codemirror", Some("5.58.1"), "lib/codemirror.js")
+        );
+        assert_eq!(
+            lib("https://cdnjs.cloudflare.com/ajax/libs/codemirror/5.58.1/mode/sql/sql.min.js"),
+            libref("codemirror", Some("5.58.1"), "mode/sql/sql.min.js")
+        );
+        assert_eq!(
+            lib("https://cdn.jsdelivr.net/npm/jquery.terminal@2.34.0/js/jquery.terminal.min.js"),
+            libref("jquery.terminal", Some("2.34.0"), "js/jquery.terminal.min.js")
+        );
+        assert_eq!(lib("https://cdn.jsdelivr.net/npm/js-md5"), libref("js-md5", None, ""));
+        assert_eq!(lib("https://twemoji.maxcdn.com/v/latest/svg/25aa.svg"), libref("@twemoji/svg", None, "25aa.svg"));
         assert_eq!(lib("https://cdnjs.cloudflare.com/ajax/libs/unknownlib/1.0/x.js"), None);
         assert_eq!(lib("https://example.org/npm/katex@1/x.js"), None);
     }

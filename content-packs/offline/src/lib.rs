@@ -216,7 +216,11 @@ pub fn make_offline(
     libs: &mut Libs<'_>,
     fetcher: Option<&Fetcher>,
 ) -> Result<(), String> {
-    let mut state = State { libs, fetcher, done: HashMap::new(), stored: BTreeMap::new(), changes: Vec::new() };
+    let own = OwnSite {
+        base: report.site.as_ref().and_then(|s| Url::parse(&s.site_url).ok()),
+        files: tree.files.iter().map(|f| f.path.clone()).collect(),
+    };
+    let mut state = State { libs, fetcher, own, done: HashMap::new(), stored: BTreeMap::new(), changes: Vec::new() };
     // Downloaded stylesheets are worked on too, with their own URL as base.
     let mut queue: Vec<(String, Vec<u8>, Option<Url>)> = Vec::new();
     let mut replaced: HashMap<String, Vec<u8>> = HashMap::new();
@@ -281,9 +285,83 @@ fn is_html(lower: &str) -> bool {
     lower.ends_with(".html") || lower.ends_with(".htm") || lower.ends_with(".xhtml")
 }
 
+/// Hosts of forges' static pages (GitHub, GitLab and La Forge's Pages): a site published
+/// there often names its own files by their published address.
+const PAGES_HOSTS: &[&str] = &[".github.io", ".gitlab.io", ".forge.aeif.fr", ".forge.apps.education.fr"];
+
+/// The site's own address online (`site_url`, when the source says it) and the pack's
+/// files: an absolute reference to a page or file of the site itself is a reference
+/// inside the pack.
+struct OwnSite {
+    base: Option<Url>,
+    files: std::collections::HashSet<String>,
+}
+
+impl OwnSite {
+    /// The pack file `url` names, if it is under the site's address and the pack holds it
+    /// (a folder address: its `index.html`). `http` and `https` are the same site. Without
+    /// a known address, an address on a Pages host whose path, after the project's
+    /// folder, is a file of the pack in a sub-folder (`…github.io/Cours/abr/images/x.png`
+    /// and `abr/images/x.png`) is taken as the site's own.
+    fn file(&self, url: &Url) -> Option<String> {
+        let segments = |path: &str| -> Vec<String> {
+            // Plugins that join `site_url` and a path by hand write `…/pnsi//js/x.js`.
+            path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
+        };
+        let Some(base) = &self.base else {
+            let host = url.host_str()?;
+            if !PAGES_HOSTS.iter().any(|h| host.ends_with(h)) {
+                return None;
+            }
+            let segs = segments(url.path());
+            return (0..=1.min(segs.len())).find_map(|skip| {
+                let path = segs[skip..].join("/");
+                (path.contains('/') && self.files.contains(&path)).then_some(path)
+            });
+        };
+        if url.host_str()? != base.host_str()? || url.port() != base.port() {
+            return None;
+        }
+        let rest = url.path().strip_prefix(base.path().trim_end_matches('/'))?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        let path = segments(rest).join("/");
+        let index = if path.is_empty() { "index.html".to_string() } else { format!("{path}/index.html") };
+        if !path.is_empty() && self.files.contains(&path) {
+            Some(path)
+        } else if self.files.contains(&index) {
+            Some(index)
+        } else {
+            None
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 struct State<'a, 'f> {
     libs: &'a mut Libs<'f>,
     fetcher: Option<&'a Fetcher>,
+    own: OwnSite,
     done: HashMap<String, Target>,
     /// Downloaded files: pack path → (bytes, whether its references were seen to).
     stored: BTreeMap<String, (Vec<u8>, bool)>,
@@ -303,6 +381,17 @@ impl State<'_, '_> {
 
     fn decide(&mut self, page: &str, found: &Found, base: Option<&Url>) -> Action {
         let Some(url) = outside_url(&found.url, base) else { return Action::Keep };
+        if base.is_none()
+            && found.kind != Use::ScriptLiteral
+            && let Some(file) = self.own.file(&url)
+        {
+            let mut to = relative(page, &file);
+            if let Some(f) = url.fragment() {
+                to = format!("{to}#{f}");
+            }
+            self.note(page, &found.url, "own-site", &file, "adresse du site lui-même : le fichier du paquet".into());
+            return Action::Replace(to);
+        }
         if found.kind == Use::ScriptLiteral {
             return self.decide_script_literal(page, &found.url, &url);
         }
@@ -564,6 +653,29 @@ mod tests {
         }
         let base = Url::parse("https://fonts.example/css/s.css").unwrap();
         assert_eq!(outside_url("../f/a.woff2", Some(&base)).unwrap().as_str(), "https://fonts.example/f/a.woff2");
+    }
+
+    #[test]
+    fn own_site_addresses_are_pack_files() {
+        let own = OwnSite {
+            base: Some(Url::parse("https://a.github.io/pnsi").unwrap()),
+            files: ["js/x.js", "index.html", "T1/index.html", "img/é t.png"].iter().map(|s| s.to_string()).collect(),
+        };
+        let f = |u: &str| own.file(&Url::parse(u).unwrap());
+        assert_eq!(f("https://a.github.io/pnsi//js/x.js").as_deref(), Some("js/x.js"));
+        assert_eq!(f("http://a.github.io/pnsi/").as_deref(), Some("index.html"));
+        assert_eq!(f("https://a.github.io/pnsi/T1/#top").as_deref(), Some("T1/index.html"));
+        assert_eq!(f("https://a.github.io/pnsi/img/%C3%A9%20t.png").as_deref(), Some("img/é t.png"));
+        assert_eq!(f("https://a.github.io/pnsi/missing.js"), None);
+        assert_eq!(f("https://a.github.io/pnsi2/js/x.js"), None);
+        assert_eq!(f("https://b.github.io/pnsi/js/x.js"), None);
+        // No address known: a Pages host's path that is a pack file in a sub-folder.
+        let own = OwnSite { base: None, ..own };
+        let f = |u: &str| own.file(&Url::parse(u).unwrap());
+        assert_eq!(f("https://n.github.io/Cours/js/x.js").as_deref(), Some("js/x.js"));
+        assert_eq!(f("https://n.github.io/js/x.js").as_deref(), Some("js/x.js"));
+        assert_eq!(f("https://n.github.io/Cours/index.html"), None, "a top-level name proves nothing");
+        assert_eq!(f("https://cdn.example/Cours/js/x.js"), None, "not a Pages host");
     }
 
     #[test]

@@ -142,6 +142,9 @@ impl<'f> Libs<'f> {
         if path.is_empty() {
             path = self.main_file(r.package, &version)?;
         }
+        if !self.has(&format!("{base}/{path}")) {
+            path = self.unminified_if_only(r.package, &version, path);
+        }
         let pack_path = format!("{base}/{path}");
         let resolved = Resolved { package: r.package.to_string(), version: version.clone(), pack_path, exact };
         if self.has(&resolved.pack_path) {
@@ -198,6 +201,24 @@ impl<'f> Libs<'f> {
     }
 
     /// The file a CDN serves for a bare package URL: `jsdelivr`, `unpkg`, `browser`, `main`.
+    /// cdnjs serves a minified `x.min.js` for every file, where the npm package may hold
+    /// only `x.js` (ACE's `src-min-noconflict/`, already minified; CodeMirror's modes): the
+    /// package's `x.js` then, when the package has no `x.min.js`.
+    fn unminified_if_only(&mut self, package: &str, version: &str, path: String) -> String {
+        let unmin = match (path.strip_suffix(".min.js"), path.strip_suffix(".min.css")) {
+            (Some(stem), _) => format!("{stem}.js"),
+            (_, Some(stem)) => format!("{stem}.css"),
+            _ => return path,
+        };
+        if self.has(&format!("{package}@{version}/{unmin}")) {
+            return unmin;
+        }
+        match self.package(package, version) {
+            Ok(files) if !files.contains_key(&path) && files.contains_key(&unmin) => unmin,
+            _ => path,
+        }
+    }
+
     fn main_file(&mut self, package: &str, version: &str) -> Result<String, String> {
         let pj_path = format!("{package}@{version}/package.json");
         let bytes = if let Some(b) = self.added.get(&pj_path) {

@@ -17,7 +17,7 @@ pub mod confine;
 pub mod packages;
 pub mod venv;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -150,7 +150,44 @@ pub fn generate(site: &SiteSource, opts: &Options) -> Result<Generated, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
         std::fs::write(&to, bytes).map_err(|e| Error::Io(format!("{}: {e}", to.display())))?;
     }
+    let yml = files.get("mkdocs.yml").or_else(|| files.get("mkdocs.yaml"));
+    if yml.is_some_and(|y| uses_git_plugin(&String::from_utf8_lossy(y))) {
+        git_snapshot(&src)?;
+    }
     build_mkdocs(&src, opts)
+}
+
+/// True when `mkdocs.yml` names a plugin that reads the git history (page dates,
+/// authors): those stop the build when the project is not a git working copy.
+fn uses_git_plugin(yml: &str) -> bool {
+    yml.lines().any(|l| {
+        let t = l.trim_start().trim_start_matches("- ").trim();
+        ["git-revision-date", "git-authors", "git-committers"].iter().any(|p| t.starts_with(p))
+    })
+}
+
+/// Makes the project copy a git working copy of one commit, so that git-based plugins
+/// run (their dates are then the build's; the copy holds no history). Run outside the
+/// sandbox on our own copy, with no user or system git configuration.
+fn git_snapshot(src: &Path) -> Result<(), Error> {
+    for args in [&["init", "-q"][..], &["add", "-A"], &["commit", "-q", "--no-verify", "-m", "source"]] {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(src)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("HOME", src)
+            .envs([("GIT_AUTHOR_NAME", "preau"), ("GIT_COMMITTER_NAME", "preau")])
+            .envs([("GIT_AUTHOR_EMAIL", "preau@localhost"), ("GIT_COMMITTER_EMAIL", "preau@localhost")])
+            .output()
+            .map_err(|e| Error::Unavailable(format!("git (for the project's git-based plugins): {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Io(format!("git {}: {}", args[0], String::from_utf8_lossy(&out.stderr).trim())));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the MkDocs project in folder `project` (read-only to the build).
@@ -196,11 +233,14 @@ pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> 
     let files = read_output(&site, &opts.import.limits)?;
     let versions =
         if constraints.is_some() { "versions of preau-sitegen's constraints.txt" } else { "versions the project pins" };
-    let generator = format!(
+    let mut generator = format!(
         "mkdocs build, confined (bubblewrap, no network), with packages from {}: {} ({versions})",
         packages.declared_in,
         packages.specs.join(", ")
     );
+    if !packages.skipped.is_empty() {
+        generator.push_str(&format!("; not from PyPI, left out: {}", packages.skipped.join(", ")));
+    }
     Ok(Generated { files, generator, venv_cached })
 }
 
@@ -220,7 +260,19 @@ fn base_prefix(venv: &Path) -> Result<PathBuf, Error> {
 /// The project's configuration files that say which packages it needs.
 fn small_files(project: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut out = BTreeMap::new();
-    for name in ["requirements.txt", "docs/requirements.txt", ".gitlab-ci.yml", "mkdocs.yml", "mkdocs.yaml"] {
+    let workflows = std::fs::read_dir(project.join(".github/workflows"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| format!(".github/workflows/{}", e.file_name().to_string_lossy()))
+                .filter(|n| n.ends_with(".yml") || n.ends_with(".yaml"))
+                .collect::<BTreeSet<_>>()
+        })
+        .unwrap_or_default();
+    // A bound on what is read: the first 20 workflows by name.
+    let workflows: Vec<String> = workflows.into_iter().take(20).collect();
+    let names = ["requirements.txt", "docs/requirements.txt", ".gitlab-ci.yml", "mkdocs.yml", "mkdocs.yaml"];
+    for name in names.iter().map(|n| n.to_string()).chain(workflows) {
+        let name = name.as_str();
         let p = project.join(name);
         if p.is_file() {
             let bytes = std::fs::read(&p).map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;

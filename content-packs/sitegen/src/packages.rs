@@ -1,7 +1,9 @@
 //! The Python packages a MkDocs project needs, as its authors declared them: its
-//! `requirements.txt`, else the `pip install` lines of its `.gitlab-ci.yml` (the Pages
-//! job that really builds the site on La Forge), else the theme, plugins and Markdown
-//! extensions named in `mkdocs.yml`, mapped to their PyPI packages.
+//! `requirements.txt`, else the `pip install` lines of its CI (`.gitlab-ci.yml`, the Pages
+//! job that really builds the site on La Forge, or a GitHub Actions workflow under
+//! `.github/workflows/`), completed by the plugins of `mkdocs.yml` the CI lines do not
+//! name, else the theme, plugins and Markdown extensions named in `mkdocs.yml`, mapped to
+//! their PyPI packages.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Packages {
     /// Requirement specifiers, sorted, deduplicated (`mkdocs-material`, `mkdocs==1.6.1`).
     pub specs: Vec<String>,
-    /// `requirements.txt`, `.gitlab-ci.yml` or `mkdocs.yml`.
+    /// `requirements.txt`, `.gitlab-ci.yml`, `.github/workflows/…` or `mkdocs.yml`.
     pub declared_in: String,
+    /// What a CI file installs from elsewhere than PyPI (`git+https://…`), left out: the
+    /// same plugin from PyPI (named in `mkdocs.yml`) takes its place when there is one.
+    pub skipped: Vec<String>,
 }
 
 impl Packages {
@@ -29,17 +34,34 @@ const MAX_SPECS: usize = 200;
 /// the project's folder).
 pub fn declared(files: &BTreeMap<String, Vec<u8>>) -> Result<Packages, String> {
     let text = |p: &str| files.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let yml = text("mkdocs.yml").or_else(|| text("mkdocs.yaml")).unwrap_or_default();
+    let mut skipped = Vec::new();
+    let ci_files = std::iter::once(".gitlab-ci.yml".to_string())
+        .chain(files.keys().filter(|p| p.starts_with(".github/workflows/")).cloned());
+    let mut from_ci = None;
+    for path in ci_files {
+        let Some(ci) = text(&path) else { continue };
+        let specs = ci_pip_lines(&ci, files, &path, &mut skipped)?;
+        if !specs.is_empty() {
+            from_ci = Some((specs, path));
+            break;
+        }
+        skipped.clear();
+    }
     let (mut specs, declared_in) = if let Some((path, req)) =
         ["requirements.txt", "docs/requirements.txt"].iter().find_map(|p| text(p).map(|t| (*p, t)))
     {
+        skipped.clear();
         (requirements(&req, files, path, 0)?, path.to_string())
-    } else if let Some(ci) =
-        text(".gitlab-ci.yml").map(|ci| gitlab_ci(&ci, files)).transpose()?.filter(|s| !s.is_empty())
-    {
-        (ci, ".gitlab-ci.yml".to_string())
+    } else if let Some((mut ci, path)) = from_ci {
+        // A CI file often installs a plugin from its git repository, or forgets one the
+        // image already had: the PyPI packages of `mkdocs.yml`'s plugins complete it.
+        let have: BTreeSet<String> = ci.iter().map(|s| name_of(s)).collect();
+        let extra = from_mkdocs_yml(&yml, false)?;
+        ci.extend(extra.into_iter().filter(|s| !have.contains(&name_of(s))));
+        (ci, path)
     } else {
-        let yml = text("mkdocs.yml").or_else(|| text("mkdocs.yaml")).unwrap_or_default();
-        (from_mkdocs_yml(&yml)?, "mkdocs.yml".to_string())
+        (from_mkdocs_yml(&yml, true)?, "mkdocs.yml".to_string())
     };
     if !specs.iter().any(|s| name_of(s) == "mkdocs") {
         specs.push("mkdocs".into());
@@ -49,7 +71,7 @@ pub fn declared(files: &BTreeMap<String, Vec<u8>>) -> Result<Packages, String> {
     if specs.len() > MAX_SPECS {
         return Err(format!("more than {MAX_SPECS} Python packages declared in {declared_in}"));
     }
-    Ok(Packages { specs: specs.into_iter().collect(), declared_in })
+    Ok(Packages { specs: specs.into_iter().collect(), declared_in, skipped })
 }
 
 /// The normalised distribution name of a specifier (`Mkdocs_Material[x]>=9` → `mkdocs-material`).
@@ -107,13 +129,20 @@ fn included(path: &str, files: &BTreeMap<String, Vec<u8>>, whence: &str, depth: 
     requirements(&String::from_utf8_lossy(text), files, path, depth + 1)
 }
 
-/// The packages of every `pip install` of a GitLab CI file.
-fn gitlab_ci(ci: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<String>, String> {
+/// The packages of every `pip install` line of a CI file (GitLab CI or a GitHub Actions
+/// workflow). URLs and paths are left out into `skipped` (a CI job may install a plugin
+/// from its git repository; the box's builder takes only PyPI packages).
+fn ci_pip_lines(
+    ci: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    whence: &str,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for line in ci.lines() {
         let Some(at) = line.find("pip install").or_else(|| line.find("pip3 install")) else { continue };
         let rest = &line[at..];
-        let rest = &rest[rest.find("install").expect("found above") + "install".len()..];
+        let rest = without_ci_expressions(&rest[rest.find("install").expect("found above") + "install".len()..]);
         let mut words = rest.split_whitespace();
         while let Some(w) = words.next() {
             if ["&&", ";", "|", "||"].contains(&w) {
@@ -121,19 +150,36 @@ fn gitlab_ci(ci: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<String>,
             }
             match w {
                 "-r" | "--requirement" => {
-                    let file = words.next().ok_or(".gitlab-ci.yml: `pip install -r` without a file")?;
-                    out.extend(included(file, files, ".gitlab-ci.yml", 0)?);
+                    let file = words.next().ok_or(format!("{whence}: `pip install -r` without a file"))?;
+                    out.extend(included(file, files, whence, 0)?);
                 }
                 // Options that change nothing about what is installed.
                 "-U" | "--upgrade" | "-q" | "--quiet" | "--user" | "--no-cache-dir" | "-v" | "--verbose" => {}
                 w if w.starts_with('-') => {
-                    return Err(format!(".gitlab-ci.yml: pip option {w} is not accepted"));
+                    return Err(format!("{whence}: pip option {w} is not accepted"));
                 }
-                w => out.push(check_spec(w, ".gitlab-ci.yml")?),
+                w if w.contains("://") || w.starts_with(['.', '/']) || w.contains('@') => {
+                    skipped.push(w.trim_matches(['"', '\'']).to_string());
+                }
+                // `${{ … }}` and `$VAR`: CI variables, not packages.
+                w if w.contains('$') || w.contains('{') => {}
+                w => out.push(check_spec(w, whence)?),
             }
         }
     }
     Ok(out)
+}
+
+/// A line without its GitHub Actions expressions (`${{ matrix.x }}`): CI values, not packages.
+fn without_ci_expressions(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("${{") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].find("}}").map_or("", |end| &rest[at + end + 2..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// PyPI packages of the MkDocs plugins Forge course sites use.
@@ -152,9 +198,23 @@ const PLUGINS: &[(&str, &str)] = &[
     ("offline", ""),
     ("blog", ""),
     ("i18n", "mkdocs-static-i18n"),
+    ("sqlite-console", "mkdocs-sqlite-console"),
+    ("exclude-search", "mkdocs-exclude-search"),
+    ("enumerate-headings", "mkdocs-enumerate-headings-plugin"),
+    ("git-revision-date", "mkdocs-git-revision-date-plugin"),
+    ("git-authors", "mkdocs-git-authors-plugin"),
+    ("include-markdown", "mkdocs-include-markdown-plugin"),
+    ("print-site", "mkdocs-print-site-plugin"),
+    ("section-index", "mkdocs-section-index"),
+    ("literate-nav", "mkdocs-literate-nav"),
+    ("table-reader", "mkdocs-table-reader-plugin"),
+    ("codeinclude", "mkdocs-codeinclude-plugin"),
+    ("markmap", "mkdocs-markmap"),
+    ("mkdocs-jupyter", "mkdocs-jupyter"),
 ];
 
-fn from_mkdocs_yml(yml: &str) -> Result<Vec<String>, String> {
+/// `strict`: an unknown plugin is an error naming it (else it is left for MkDocs to report).
+fn from_mkdocs_yml(yml: &str, strict: bool) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut section = "";
     for line in yml.lines() {
@@ -175,7 +235,9 @@ fn from_mkdocs_yml(yml: &str) -> Result<Vec<String>, String> {
         }
         let t = line.trim();
         match section {
-            "theme" => {
+            // The theme's own `name:` (the first level under `theme:`), not a palette
+            // toggle's `name: Mode clair` further in.
+            "theme" if item_indent(line) && !t.starts_with('-') => {
                 if let Some(v) = t.strip_prefix("name:") {
                     out.extend(theme_package(v.split('#').next().unwrap_or("").trim().trim_matches(['"', '\''])));
                 }
@@ -186,6 +248,7 @@ fn from_mkdocs_yml(yml: &str) -> Result<Vec<String>, String> {
                     match PLUGINS.iter().find(|(n, _)| *n == item) {
                         Some((_, "")) => {}
                         Some((_, package)) => out.push(package.to_string()),
+                        None if !strict => {}
                         None => {
                             return Err(format!(
                                 "mkdocs.yml: plugin {item:?} has no known PyPI package: list the project's packages in requirements.txt"
@@ -238,7 +301,18 @@ mod tests {
         assert_eq!(p.specs, ["Mkdocs_Material>=9", "mkdocs==1.6.1"]);
         assert!(p.pinned());
         let p = declared(&files(&[(".gitlab-ci.yml", ci), ("mkdocs.yml", yml)])).unwrap();
-        assert_eq!(p.specs, ["mkdocs", "mkdocs-macros-plugin", "mkdocs-material"]);
+        // The CI's packages, completed by what mkdocs.yml names and the CI does not.
+        assert_eq!(
+            p.specs,
+            [
+                "mkdocs",
+                "mkdocs-awesome-pages-plugin",
+                "mkdocs-macros-plugin",
+                "mkdocs-material",
+                "mkdocs-material-extensions",
+                "pymdown-extensions"
+            ]
+        );
         assert_eq!(p.declared_in, ".gitlab-ci.yml");
         assert!(!p.pinned());
         let p = declared(&files(&[("mkdocs.yml", yml)])).unwrap();
@@ -255,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn a_github_workflow_counts_and_mkdocs_yml_completes_it() {
+        let wf = "jobs:\n  deploy:\n    steps:\n      - run: pip install mkdocs-material\n      - run: pip install git+https://github.com/Epithumia/mkdocs-sqlite-console.git\n      - run: pip install ${{ matrix.x }}\n";
+        let yml = "theme:\n  name: material\nplugins:\n  - search\n  - sqlite-console\n  - macros\n  - unknown-thing\n";
+        let p = declared(&files(&[(".github/workflows/ci.yml", wf), ("mkdocs.yml", yml)])).unwrap();
+        assert_eq!(p.declared_in, ".github/workflows/ci.yml");
+        assert_eq!(p.specs, ["mkdocs", "mkdocs-macros-plugin", "mkdocs-material", "mkdocs-sqlite-console"]);
+        assert_eq!(p.skipped, ["git+https://github.com/Epithumia/mkdocs-sqlite-console.git"]);
+    }
+
+    #[test]
     fn urls_options_and_unknown_plugins_are_refused_by_name() {
         let err = declared(&files(&[("requirements.txt", "git+https://evil.example/x.git\n")])).unwrap_err();
         assert!(err.contains("not URLs"), "{err}");
@@ -262,6 +346,9 @@ mod tests {
         assert!(err.contains("pip options"), "{err}");
         let err = declared(&files(&[("requirements.txt", "-r missing.txt\n")])).unwrap_err();
         assert!(err.contains("missing.txt"), "{err}");
+        let toggles =
+            "theme:\n  name: material\n  palette:\n    - scheme: default\n      toggle:\n        name: Mode clair\n";
+        assert_eq!(declared(&files(&[("mkdocs.yml", toggles)])).unwrap().specs, ["mkdocs", "mkdocs-material"]);
         let err = declared(&files(&[("mkdocs.yml", "plugins:\n  - strange-thing\n")])).unwrap_err();
         assert!(err.contains("strange-thing"), "{err}");
     }

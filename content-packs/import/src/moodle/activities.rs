@@ -135,7 +135,12 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
     let module = super::member_xml(ctx.archive, &format!("{dir}/module.xml"), ctx.limits)?;
     let doc = super::member_xml(ctx.archive, &format!("{dir}/{modname}.xml"), ctx.limits)?;
     if module.as_ref().is_some_and(|m| m.text("visible") == "0") {
-        ctx.report.activity(&modname, &listed_title, Status::Skipped, "hidden from students in Moodle");
+        ctx.report.activity(
+            &modname,
+            &listed_title,
+            Status::Skipped,
+            "caché aux élèves dans Moodle / hidden from students in Moodle",
+        );
         return Ok(None);
     }
     let Some(doc) = doc else {
@@ -191,7 +196,8 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             let internal = raw.starts_with("$@");
             let href = rewritten.split("href=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("#").to_string();
             if !internal {
-                status = (Status::Degraded, "external link: needs Internet".into());
+                status =
+                    (Status::Degraded, "lien extérieur : nécessite internet / external link: needs Internet".into());
             }
             let note = if internal { "" } else { " <em>(lien externe : nécessite Internet)</em>" };
             Some(format!(
@@ -202,7 +208,11 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
         "resource" | "folder" => {
             let list = ctx.files.in_area(&contextid, &component, "content");
             if list.is_empty() {
-                status = (Status::Degraded, "no file of this activity is in the backup".into());
+                status = (
+                    Status::Degraded,
+                    "aucun fichier de cette activité dans la sauvegarde / no file of this activity is in the backup"
+                        .into(),
+                );
             }
             let items: Vec<String> = list
                 .iter()
@@ -246,7 +256,7 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             None => {
                 activity.available_offline = false;
                 activity.path = format!("activities/quiz-{cmid}.html");
-                status = (Status::Degraded, "no question of this quiz can be played offline".into());
+                status = (Status::Degraded, "aucune question de ce test ne peut se jouer hors ligne / no question of this quiz can be played offline".into());
                 Some(render::offline_notice("test", course::offline_reason_fr("quiz"), &intro))
             }
         },
@@ -254,7 +264,11 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             let a = assignment(data, &cmid, &title, &intro);
             ctx.tree.add_bytes(course::assign_path(&a.id), serde_json::to_vec_pretty(&a).expect("serialisable"));
             if !a.accepts_file && !a.accepts_text {
-                status = (Status::Degraded, "accepts no online submission (text or file)".into());
+                status = (
+                    Status::Degraded,
+                    "n'accepte aucune remise en ligne (texte ou fichier) / accepts no online submission (text or file)"
+                        .into(),
+                );
             }
             None
         }
@@ -262,14 +276,16 @@ pub fn import_activity(ctx: &mut Ctx<'_>, listed: &Element) -> Result<Option<Don
             activity.available_offline = false;
             status = (
                 Status::Degraded,
-                format!("{other}: needs the Moodle server; a \"not available offline\" page was made"),
+                format!(
+                    "{other} : nécessite le serveur Moodle ; une page « non disponible hors ligne » a été faite / needs the Moodle server; a \"not available offline\" page was made"
+                ),
             );
             Some(render::offline_notice(french_kind(other), course::offline_reason_fr(other), &intro))
         }
     };
     if !missing.is_empty() {
         ctx.report.warn(format!(
-            "{title}: {} file link(s) not found in the backup: {}",
+            "{title} : {} lien(s) de fichier absent(s) de la sauvegarde / file link(s) not found in the backup : {}",
             missing.len(),
             missing.join(", ")
         ));
@@ -437,7 +453,12 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
         if playable || status == Status::Skipped {
             ctx.report.question(&qtype, &name, status, &reason);
         } else {
-            ctx.report.question(&qtype, &name, Status::Skipped, "its quiz has no question that can be played offline");
+            ctx.report.question(
+                &qtype,
+                &name,
+                Status::Skipped,
+                "son test n'a aucune question jouable hors ligne / its quiz has no question that can be played offline",
+            );
         }
     }
     for id in used {

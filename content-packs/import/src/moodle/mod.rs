@@ -209,7 +209,7 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
                     &act.text("modulename"),
                     &act.text("title"),
                     Status::Skipped,
-                    "in a section hidden from students",
+                    "dans une section cachée aux élèves / in a section hidden from students",
                 );
                 continue;
             }
@@ -277,7 +277,7 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
 fn report_bank(bank: &questions::Bank<'_>, used: &std::collections::HashSet<String>, report: &mut ImportReport) {
     let older = bank.order.iter().filter(|id| !bank.is_latest(id)).count();
     if older > 0 {
-        report.warn(format!("{older} older question version(s) ignored; the latest version of each question is used"));
+        report.warn(format!("{older} ancienne(s) version(s) de question ignorée(s) : la dernière version de chaque question est utilisée / {older} older question version(s) ignored; the latest version of each question is used"));
     }
     for id in &bank.order {
         if used.contains(id) || !bank.is_latest(id) || bank.is_child(id) {

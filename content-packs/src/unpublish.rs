@@ -1,0 +1,137 @@
+//! Taking packs out of a publishing repository: a new catalog without them, signed like a
+//! build's, then the objects and update bundles that no remaining pack needs are deleted.
+//!
+//! The box's own repository of imported courses (`DATA/local/`) uses it when a teacher
+//! removes a course, so that « Retirer » frees the disk there too. Same writer lock as a
+//! build; the catalog is replaced (atomic rename) before anything is deleted, so a kill at
+//! any moment leaves a catalog whose every object is present.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::hash::Hash;
+use crate::manifest::Manifest;
+use crate::meta::now_unix;
+use crate::repo::Repo;
+use crate::sign::SecretKey;
+use crate::{Error, Result};
+
+/// What an unpublication freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unpublished {
+    /// The ids that were in the catalog and are no longer.
+    pub removed: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Removes `ids` from the catalog of the repository at `dir` (ids it does not list are
+/// ignored) and deletes what no remaining pack needs. Nothing is re-signed when no id
+/// is listed, but the sweep still runs (it finishes one that was interrupted).
+pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublished> {
+    let _lock = crate::build::lock_repo(dir)?;
+    let repo = Repo::open(dir)?;
+    let root = repo.verified_root(None)?;
+    if !root.roles.catalog.contains(&key.public()) {
+        return Err(Error::Key(format!("this key is not authorised to sign the catalog of {}", dir.display())));
+    }
+    let mut catalog = repo.load_catalog(&root)?;
+    let mut out = Unpublished::default();
+    for id in ids {
+        if catalog.packs.remove(id).is_some() {
+            out.removed.push(id.clone());
+        }
+    }
+    if !out.removed.is_empty() {
+        catalog.version += 1;
+        catalog.issued = now_unix().max(catalog.issued);
+        catalog.root_version = root.version;
+        repo.publish_catalog(&catalog, key)?;
+    }
+    // What the remaining packs need: each current version and the one before it (the
+    // next build's deltas and boxes one version behind), with their manifest deltas.
+    let mut keep: HashSet<Hash> = HashSet::new();
+    for e in catalog.packs.values() {
+        keep_version(&repo, &e.manifest, e.manifest_size, &mut keep)?;
+        for d in &e.manifest_deltas {
+            keep.insert(d.from);
+            keep.insert(d.object);
+        }
+    }
+    (out.objects, out.bytes) = repo.sweep_objects(&keep);
+    repo.sweep_updates(&keep);
+    Ok(out)
+}
+
+/// Adds to `keep` every object of the version whose manifest is `manifest` (its chunks,
+/// its deltas, the manifest) and of the version before it, when the repository holds it
+/// (its size is recorded nowhere a box keeps: read with the manifest bound).
+pub fn keep_version(repo: &Repo, manifest: &Hash, size: u64, keep: &mut HashSet<Hash>) -> Result<()> {
+    keep.insert(*manifest);
+    let m = repo.read_manifest(manifest, size)?;
+    add_manifest(keep, &m);
+    if let Some(prev) = m.previous
+        && let Ok(pm) = repo.read_manifest_unsized(&prev)
+    {
+        keep.insert(prev);
+        add_manifest(keep, &pm);
+    }
+    Ok(())
+}
+
+fn add_manifest(keep: &mut HashSet<Hash>, m: &Manifest) {
+    for f in &m.files {
+        keep.extend(f.chunk_list().iter().map(|c| c.0));
+    }
+    keep.extend(m.deltas.iter().map(|d| d.object));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{BuildOptions, build};
+    use crate::source::SourceTree;
+
+    fn tree(id: &str, text: &str) -> SourceTree {
+        let mut t = SourceTree::default();
+        t.meta.id = id.into();
+        t.add_bytes("index.html", format!("<p>{text}</p>").into_bytes());
+        t.add_bytes("big.bin", text.repeat(5000).into_bytes());
+        t
+    }
+
+    fn objects(dir: &Path) -> usize {
+        walk(&dir.join("objects"))
+    }
+
+    fn walk(d: &Path) -> usize {
+        std::fs::read_dir(d)
+            .map_or(0, |rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+    }
+
+    #[test]
+    fn removed_packs_leave_no_objects_and_the_rest_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        let key = SecretKey::generate();
+        let opts = BuildOptions::default();
+        build(&dir, tree("keep", "gardé"), &key, &opts, &mut |_, _| {}).unwrap();
+        let alone = objects(&dir);
+        build(&dir, tree("gone", "retiré v1"), &key, &opts, &mut |_, _| {}).unwrap();
+        build(&dir, tree("gone", "retiré v2"), &key, &opts, &mut |_, _| {}).unwrap();
+        assert!(objects(&dir) > alone);
+        let u = unpublish(&dir, &["gone".into(), "never-there".into()], &key).unwrap();
+        assert_eq!(u.removed, ["gone"]);
+        assert!(u.bytes > 0);
+        assert_eq!(objects(&dir), alone, "only the remaining pack's objects are left");
+        let repo = Repo::open(&dir).unwrap();
+        let root = repo.verified_root(None).unwrap();
+        let catalog = repo.load_catalog(&root).unwrap();
+        assert_eq!(catalog.packs.keys().collect::<Vec<_>>(), ["keep"]);
+        assert_eq!(catalog.version, 4, "one version more than the three builds");
+        crate::verify::verify_repo_strict(&repo, None).unwrap();
+        // Nothing to remove: the catalog is not re-signed.
+        unpublish(&dir, &["gone".into()], &key).unwrap();
+        assert_eq!(repo.load_catalog(&root).unwrap().version, 4);
+    }
+}
