@@ -27,6 +27,7 @@ pub mod quiz;
 pub mod repo;
 pub mod sign;
 pub mod source;
+pub mod text;
 pub mod verify;
 
 pub use hash::Hash;
