@@ -1,6 +1,7 @@
 //! Text for HTML pages and URLs, shared by every crate that writes them (the importers,
 //! the offline pass, the box's pack server and the classroom app): one HTML escaper, and
-//! percent-encoding of pack paths through the `percent-encoding` crate.
+//! percent-encoding of pack paths through the `percent-encoding` crate; an error with its
+//! sources on one line.
 
 use std::borrow::Cow;
 
@@ -56,6 +57,19 @@ pub fn percent_decode_strict(s: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     percent_decode_str(s).decode_utf8().ok()
+}
+
+/// An error and its sources, `: `-joined (what a transport library puts in its chain
+/// is what a teacher or operator needs to read).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
 }
 
 #[cfg(test)]
