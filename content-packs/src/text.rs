@@ -47,6 +47,9 @@ pub fn percent_decode_lossy(s: &str) -> String {
 /// Decodes `%XX` escapes of a request path (borrowed when there are none); `None` for a
 /// `%` without two hex digits or bytes that are not UTF-8.
 pub fn percent_decode_strict(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('%') {
+        return Some(Cow::Borrowed(s));
+    }
     let b = s.as_bytes();
     let escapes_ok = b
         .iter()
