@@ -73,15 +73,7 @@ fn crawl(server: &Server, id: &str, seeds: &[String]) -> (Vec<String>, usize) {
     let mut seen: BTreeSet<String> = queue.iter().map(|(u, _)| u.clone()).collect();
     while let Some((url, from)) = queue.pop_front() {
         assert!(seen.len() < 5000, "{id}: the crawl does not end");
-        let mut resp = server.get(&url);
-        let mut at = url.clone();
-        for _ in 0..5 {
-            if !(300..400).contains(&resp.status) {
-                break;
-            }
-            at = resp.header("location").expect("a redirect has a Location").to_string();
-            resp = server.get(&at);
-        }
+        let (at, resp) = server.get_following(&url);
         if resp.status != 200 {
             problems.push(format!("{url} (linked from {from}): HTTP {}", resp.status));
             continue;

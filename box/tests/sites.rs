@@ -137,15 +137,7 @@ fn crawl(server: &Server, id: &str) -> Crawl {
     let mut seen = BTreeSet::from([prefix.clone()]);
     while let Some((url, from)) = queue.pop_front() {
         assert!(seen.len() < 5000, "the crawl does not end");
-        let mut resp = server.get(&url);
-        let mut at = url.clone();
-        for _ in 0..5 {
-            if !(300..400).contains(&resp.status) {
-                break;
-            }
-            at = resp.header("location").expect("a redirect has a Location").to_string();
-            resp = server.get(&at);
-        }
+        let (at, resp) = server.get_following(&url);
         if resp.status != 200 {
             c.problems.push(format!("{url} (linked from {from}): HTTP {}", resp.status));
             continue;

@@ -71,6 +71,20 @@ impl Server {
         request(self.addr, "GET", path, &[], b"")
     }
 
+    /// GETs `path`, following up to five redirects; returns where it ended and the answer.
+    pub fn get_following(&self, path: &str) -> (String, Resp) {
+        let mut resp = self.get(path);
+        let mut at = path.to_string();
+        for _ in 0..5 {
+            if !(300..400).contains(&resp.status) {
+                break;
+            }
+            at = resp.header("location").expect("a redirect has a Location").to_string();
+            resp = self.get(&at);
+        }
+        (at, resp)
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         request(self.addr, "GET", path, headers, b"")
     }
