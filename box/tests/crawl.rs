@@ -57,33 +57,6 @@ fn tag_attrs(html: &str, tags: &[&str], attr: &str) -> Vec<String> {
     out
 }
 
-/// `link` seen on page `base`: the URL path it leads to on the box, if it stays there.
-fn resolve(base: &str, link: &str) -> Option<String> {
-    let link = link.split(['#', '?']).next().unwrap_or("");
-    if link.is_empty() || link.starts_with("//") || link.contains(':') && !link.starts_with('/') {
-        return None;
-    }
-    if link.starts_with('/') {
-        return Some(link.to_string());
-    }
-    let mut parts: Vec<&str> = base.split('/').collect();
-    parts.pop();
-    for seg in link.split('/') {
-        match seg {
-            "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    let mut path = parts.join("/");
-    if link.ends_with('/') && !path.ends_with('/') {
-        path.push('/');
-    }
-    Some(path)
-}
-
 fn is_outside(v: &str) -> bool {
     let v = v.trim().to_ascii_lowercase();
     v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")
@@ -100,15 +73,7 @@ fn crawl(server: &Server, id: &str, seeds: &[String]) -> (Vec<String>, usize) {
     let mut seen: BTreeSet<String> = queue.iter().map(|(u, _)| u.clone()).collect();
     while let Some((url, from)) = queue.pop_front() {
         assert!(seen.len() < 5000, "{id}: the crawl does not end");
-        let mut resp = server.get(&url);
-        let mut at = url.clone();
-        for _ in 0..5 {
-            if !(300..400).contains(&resp.status) {
-                break;
-            }
-            at = resp.header("location").expect("a redirect has a Location").to_string();
-            resp = server.get(&at);
-        }
+        let (at, resp) = server.get_following(&url);
         if resp.status != 200 {
             problems.push(format!("{url} (linked from {from}): HTTP {}", resp.status));
             continue;
@@ -136,7 +101,7 @@ fn crawl(server: &Server, id: &str, seeds: &[String]) -> (Vec<String>, usize) {
         let mut links = tag_attrs(&text, &["a", "area"], "href");
         links.extend(loads);
         for link in links {
-            let Some(target) = resolve(&at, &link) else { continue };
+            let Some(target) = common::resolve_link(&at, &link) else { continue };
             if target.starts_with(&prefix) && seen.insert(target.clone()) {
                 queue.push_back((target, at.clone()));
             }

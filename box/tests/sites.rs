@@ -114,54 +114,11 @@ fn decode_entities(v: &str) -> String {
     out
 }
 
-/// `link` seen on page `base` (a URL path): the URL path it leads to, when it stays on
-/// the box; `None` for other sites, `mailto:`, in-page anchors.
-fn resolve(base: &str, link: &str) -> Option<String> {
-    let link = link.split(['#', '?']).next().unwrap_or("");
-    if link.is_empty() || link.starts_with("//") || link.contains(':') && !link.starts_with('/') {
-        return None;
-    }
-    if link.starts_with('/') {
-        return Some(link.to_string());
-    }
-    let mut parts: Vec<&str> = base.split('/').collect();
-    parts.pop(); // the page's own name (empty for `…/`)
-    for seg in link.split('/') {
-        match seg {
-            "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    let mut path = parts.join("/");
-    if link.ends_with('/') && !path.ends_with('/') {
-        path.push('/');
-    }
-    Some(path)
-}
-
 /// The pack file a URL path names (`/packs/x/a/` → `a/index.html`), percent-decoded.
 fn file_of(prefix: &str, url: &str) -> String {
     let rest = url.strip_prefix(prefix).unwrap_or(url);
     let rest = if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_string() };
-    let bytes = rest.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 3 <= bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
+    preau_pack::text::percent_decode_lossy(&rest)
 }
 
 /// What the crawl of one pack found.
@@ -180,15 +137,7 @@ fn crawl(server: &Server, id: &str) -> Crawl {
     let mut seen = BTreeSet::from([prefix.clone()]);
     while let Some((url, from)) = queue.pop_front() {
         assert!(seen.len() < 5000, "the crawl does not end");
-        let mut resp = server.get(&url);
-        let mut at = url.clone();
-        for _ in 0..5 {
-            if !(300..400).contains(&resp.status) {
-                break;
-            }
-            at = resp.header("location").expect("a redirect has a Location").to_string();
-            resp = server.get(&at);
-        }
+        let (at, resp) = server.get_following(&url);
         if resp.status != 200 {
             c.problems.push(format!("{url} (linked from {from}): HTTP {}", resp.status));
             continue;
@@ -216,7 +165,7 @@ fn crawl(server: &Server, id: &str) -> Crawl {
             }
         }
         for link in links(&text) {
-            let Some(target) = resolve(&at, &link) else { continue };
+            let Some(target) = common::resolve_link(&at, &link) else { continue };
             // The back link and the box's own pages are not the pack's.
             if !target.starts_with(&prefix) {
                 continue;

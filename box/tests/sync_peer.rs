@@ -270,33 +270,9 @@ fn a_teachers_add_never_exposes_the_new_answers() {
     };
     // The teacher: account from the setup code, then "add from a USB stick".
     let code = app::setup_code(&testkit::demo_context(&a_data)).unwrap().expect("a fresh box has a setup code");
-    // A CSRF token the box issued (tokens carry the server's MAC), from the setup page.
-    let page = common::request(a.addr, "GET", "/teacher/setup", &[], b"");
-    let csrf = page
-        .headers
-        .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("preau_csrf="))
-        .and_then(|(_, v)| v.strip_prefix("preau_csrf=")?.split(';').next().map(str::to_string))
-        .expect("the setup page sets a CSRF cookie");
-    let cookie = format!("preau_csrf={csrf}");
-    let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookie.as_str())];
-    let body = format!("csrf={csrf}&code={code}&name=Mme+Durand&password=motdepasse1&password2=motdepasse1");
-    let r = common::request(a.addr, "POST", "/teacher/setup", &form, body.as_bytes());
-    let session = r
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
-    assert!(!session.is_empty(), "the teacher is signed in: {} {}", r.status, r.text());
-    let cookies = format!("{cookie}; {session}");
-    let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookies.as_str())];
-    // A temporary path: letters, digits, `/`, `.`, `_`: nothing to escape in a form.
-    let folder = publisher.to_str().unwrap();
-    assert!(folder.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)), "{folder}");
-    let r =
-        common::request(a.addr, "POST", "/admin/packs/add", &form, format!("csrf={csrf}&folder={folder}").as_bytes());
+    // Signed in as a browser is, with the CSRF token the box issued (it carries the MAC).
+    let t = common::first_teacher(&a, &code);
+    let r = t.post_form("/admin/packs/add", &[("folder", publisher.to_str().unwrap())]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(Installed::load(&a_data.join("repo")).unwrap().packs["t"].version, 2);
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -8,105 +8,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{Resp, Server, request};
+use common::{Server, Teacher, first_teacher};
 
 const CODE: &str = "483920";
 
-struct Teacher {
-    addr: SocketAddr,
-    cookies: String,
-    csrf: String,
-}
-
-fn set_cookie(r: &Resp, name: &str) -> Option<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .find_map(|(_, v)| v.strip_prefix(&format!("{name}="))?.split(';').next().map(str::to_string))
-}
-
-fn csrf_field(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
 /// Creates the first teacher with the config's setup code, as a browser does.
 fn teacher(server: &Server) -> Teacher {
-    let addr = server.addr;
-    let r = server.get("/teacher/setup");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let csrf = set_cookie(&r, "preau_csrf").expect("a CSRF cookie");
-    assert_eq!(csrf_field(&r.text()), csrf);
-    let body = format!("csrf={csrf}&code={CODE}&name=Mme+Durand&password=motdepasse1&password2=motdepasse1");
-    let origin = format!("http://{addr}");
-    let r = request(
-        addr,
-        "POST",
-        "/teacher/setup",
-        &[
-            ("origin", &origin),
-            ("cookie", &format!("preau_csrf={csrf}")),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
-        body.as_bytes(),
-    );
-    assert_eq!(r.status, 303, "{}", r.text());
-    let session = set_cookie(&r, "preau_session").expect("a session cookie");
-    Teacher { addr, cookies: format!("preau_csrf={csrf}; preau_session={session}"), csrf }
-}
-
-impl Teacher {
-    fn get(&self, path: &str) -> Resp {
-        request(self.addr, "GET", path, &[("cookie", &self.cookies), ("accept-language", "fr")], b"")
-    }
-
-    fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let mut body = format!("csrf={}", self.csrf);
-        for (k, v) in fields {
-            body.push_str(&format!("&{k}={}", v.replace('%', "%25").replace('/', "%2F").replace(' ', "+")));
-        }
-        let origin = format!("http://{}", self.addr);
-        request(
-            self.addr,
-            "POST",
-            path,
-            &[
-                ("origin", &origin),
-                ("cookie", &self.cookies),
-                ("accept-language", "fr"),
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-            body.as_bytes(),
-        )
-    }
-
-    /// `multipart/form-data` as a browser sends the admin page's upload form.
-    fn upload(&self, name: &str, bytes: &[u8]) -> Resp {
-        let b = "----preauboundary7MA4YWxkTrZu0gW";
-        let mut body = format!(
-            "--{b}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{b}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n",
-            self.csrf
-        )
-        .into_bytes();
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-        let origin = format!("http://{}", self.addr);
-        request(
-            self.addr,
-            "POST",
-            "/admin/packs/upload",
-            &[
-                ("origin", &origin),
-                ("cookie", &self.cookies),
-                ("accept-language", "fr"),
-                ("content-type", &format!("multipart/form-data; boundary={b}")),
-            ],
-            &body,
-        )
-    }
+    first_teacher(server, CODE)
 }
 
 fn config() -> String {

@@ -28,6 +28,7 @@ pub mod repo;
 pub mod sign;
 pub mod source;
 pub mod unpublish;
+pub mod text;
 pub mod verify;
 
 pub use hash::Hash;

@@ -23,3 +23,72 @@ pub const MAX_ID_BYTES: usize = 64;
 pub const MAX_OBJECT_BYTES: u64 = MAX_MANIFEST_BYTES + 1024;
 /// Signatures and keys on one root or catalog.
 pub const MAX_SIGNATURES: usize = 32;
+
+/// How a bounded copy ended (see [`copy_bounded`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Copied {
+    /// The reader ended: `total` bytes (with those the sink held before).
+    Ended { total: u64 },
+    /// The reader failed (a connection cut): what came before it was written.
+    Cut { total: u64 },
+    /// More than the bound came: the copy stopped at the first chunk past it.
+    TooLarge,
+}
+
+/// Copies `from` into `to` in 64 KiB chunks, stopping as soon as the total (counting
+/// `already`, the bytes the sink held before) passes `max`: a body is never trusted to
+/// end where it says. `each` sees every chunk's length once written (rate limits,
+/// counters). Errors are the sink's; a failing reader ends the copy as `Cut`. The one
+/// bounded body reader of the downloads (`preau-sync`'s HTTP source, `preau-offline`).
+pub fn copy_bounded(
+    from: &mut dyn std::io::Read,
+    to: &mut dyn std::io::Write,
+    already: u64,
+    max: u64,
+    mut each: impl FnMut(usize),
+) -> std::io::Result<Copied> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = already;
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return Ok(Copied::Ended { total }),
+            Ok(n) => {
+                total += n as u64;
+                if total > max {
+                    return Ok(Copied::TooLarge);
+                }
+                to.write_all(&buf[..n])?;
+                each(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(Copied::Cut { total }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+
+    #[test]
+    fn copy_stops_past_the_bound_and_reports_cuts() {
+        let mut out = Vec::new();
+        assert_eq!(copy_bounded(&mut &[1u8; 100][..], &mut out, 0, 100, |_| {}).unwrap(), Copied::Ended { total: 100 });
+        assert_eq!(copy_bounded(&mut &[1u8; 101][..], &mut Vec::new(), 0, 100, |_| {}).unwrap(), Copied::TooLarge);
+        assert_eq!(copy_bounded(&mut &[1u8; 10][..], &mut Vec::new(), 95, 100, |_| {}).unwrap(), Copied::TooLarge);
+        struct Cut(bool);
+        impl std::io::Read for Cut {
+            fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+                if std::mem::replace(&mut self.0, true) {
+                    Err(std::io::ErrorKind::ConnectionReset.into())
+                } else {
+                    b[..3].copy_from_slice(b"abc");
+                    Ok(3)
+                }
+            }
+        }
+        let mut seen = 0;
+        assert_eq!(copy_bounded(&mut Cut(false), &mut out, 0, 100, |n| seen += n).unwrap(), Copied::Cut { total: 3 });
+        assert_eq!(seen, 3);
+    }
+}

@@ -8,38 +8,14 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Escapes one path segment for a URL inside an attribute.
-pub fn url_seg(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+pub use preau_pack::text::encode_segment as url_seg;
+/// Escapes text for HTML element content and quoted attribute values (the one escaper
+/// of the workspace).
+pub use preau_pack::text::escape_html as esc;
 
 /// Escapes a relative path, keeping its slashes.
-pub fn url_path(s: &str) -> String {
-    s.split('/').map(url_seg).collect::<Vec<_>>().join("/")
-}
+pub use preau_pack::text::encode_path as url_path;
 
 /// The page language: French unless the browser prefers English.
 #[derive(Debug, Clone, Copy, PartialEq)]

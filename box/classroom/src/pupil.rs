@@ -246,8 +246,7 @@ pub async fn login_names(
             ));
         }
     }
-    let page = Page::new(lang, class.name.clone(), body);
-    page.into_response()
+    Page::new(lang, class.name.clone(), body).into_response()
 }
 
 /// `POST /login`: a pupil signs in.

@@ -88,8 +88,7 @@ pub async fn login_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         lang.t("Mot de passe", "Password"),
         lang.t("Se connecter", "Sign in")
     );
-    let page = Page::new(lang, lang.t("Espace enseignant", "Teachers"), body);
-    page.into_response()
+    Page::new(lang, lang.t("Espace enseignant", "Teachers"), body).into_response()
 }
 
 pub async fn login(
@@ -189,8 +188,7 @@ pub async fn setup_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         lang.t("Mot de passe (encore)", "Password (again)"),
         lang.t("Créer mon compte", "Create my account")
     );
-    let page = Page::new(lang, lang.t("Installation", "Setup"), body);
-    page.into_response()
+    Page::new(lang, lang.t("Installation", "Setup"), body).into_response()
 }
 
 pub async fn setup(

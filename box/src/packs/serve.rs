@@ -134,26 +134,7 @@ impl Serving {
 
 /// Decodes `%XX` escapes of one URL path part (borrowed when there are none); `None` for
 /// a bad escape or bytes that are not UTF-8 (the router then answers, as before).
-fn percent_decode(s: &str) -> Option<std::borrow::Cow<'_, str>> {
-    if !s.contains('%') {
-        return Some(std::borrow::Cow::Borrowed(s));
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
-}
+use preau_pack::text::percent_decode_strict as percent_decode;
 
 type Resp = Response<Body>;
 
@@ -634,34 +615,10 @@ pub fn not_found() -> Resp {
 }
 
 /// Percent-encodes a pack path for a URL, keeping `/` and unreserved characters.
-pub fn encode_path(p: &str) -> String {
-    let mut out = String::with_capacity(p.len());
-    for b in p.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use preau_pack::text::encode_path;
 
 /// Escapes text for HTML content and attribute values (the listing and Markdown pages).
-/// The core keeps its own: it never imports the classroom application.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use preau_pack::text::escape_html as html_escape;
 
 fn human_size(n: u64) -> String {
     match n {

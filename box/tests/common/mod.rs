@@ -71,6 +71,20 @@ impl Server {
         request(self.addr, "GET", path, &[], b"")
     }
 
+    /// GETs `path`, following up to five redirects; returns where it ended and the answer.
+    pub fn get_following(&self, path: &str) -> (String, Resp) {
+        let mut resp = self.get(path);
+        let mut at = path.to_string();
+        for _ in 0..5 {
+            if !(300..400).contains(&resp.status) {
+                break;
+            }
+            at = resp.header("location").expect("a redirect has a Location").to_string();
+            resp = self.get(&at);
+        }
+        (at, resp)
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         request(self.addr, "GET", path, headers, b"")
     }
@@ -271,4 +285,144 @@ pub fn start_with_packs(config: &str) -> (Server, TestPack, tempfile::TempDir) {
     let data = tmp.path().join("data");
     let pack = install_test_packs(&data);
     (Server::start_in(&data, config), pack, tmp)
+}
+
+/// The value of the cookie `name` set by a response.
+pub fn set_cookie(r: &Resp, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| v.strip_prefix(&format!("{name}="))?.split(';').next().map(str::to_string))
+}
+
+/// The CSRF token in a page's form.
+pub fn csrf_field(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// A signed-in teacher as a browser is: session and CSRF cookies (the token the server
+/// issued in the `preau_csrf` cookie), `Origin` on every post.
+pub struct Teacher {
+    pub addr: SocketAddr,
+    pub cookies: String,
+    pub csrf: String,
+}
+
+/// The teacher every test creates (`Mme Durand`, `motdepasse1`).
+pub const TEACHER_NAME: &str = "Mme Durand";
+pub const TEACHER_PASSWORD: &str = "motdepasse1";
+
+/// Posts a form from a page of `addr` with these cookies (no session needed).
+fn post_as_browser(addr: SocketAddr, path: &str, cookies: &str, csrf: &str, fields: &[(&str, &str)]) -> Resp {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("csrf", csrf);
+    for (k, v) in fields {
+        form.append_pair(k, v);
+    }
+    let origin = format!("http://{addr}");
+    request(
+        addr,
+        "POST",
+        path,
+        &[
+            ("origin", &origin),
+            ("cookie", cookies),
+            ("accept-language", "fr"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form.finish().as_bytes(),
+    )
+}
+
+/// Opens `page`, then posts `fields` to it with the CSRF token the box issued; returns the
+/// signed-in teacher once the box set a session cookie.
+fn teacher_from(server: &Server, page: &str, fields: &[(&str, &str)]) -> Teacher {
+    let addr = server.addr;
+    let r = server.get(page);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let csrf = set_cookie(&r, "preau_csrf").expect("a CSRF cookie");
+    assert_eq!(csrf_field(&r.text()), csrf);
+    let r = post_as_browser(addr, page, &format!("preau_csrf={csrf}"), &csrf, fields);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = set_cookie(&r, "preau_session").expect("a session cookie");
+    Teacher { addr, cookies: format!("preau_csrf={csrf}; preau_session={session}"), csrf }
+}
+
+/// Creates the first teacher with the setup `code` (the config's or the printed one).
+pub fn first_teacher(server: &Server, code: &str) -> Teacher {
+    teacher_from(
+        server,
+        "/teacher/setup",
+        &[("code", code), ("name", TEACHER_NAME), ("password", TEACHER_PASSWORD), ("password2", TEACHER_PASSWORD)],
+    )
+}
+
+/// Signs in the teacher created earlier on this box's data (after a restart).
+pub fn sign_in(server: &Server) -> Teacher {
+    teacher_from(server, "/teacher/login", &[("name", TEACHER_NAME), ("password", TEACHER_PASSWORD)])
+}
+
+impl Teacher {
+    pub fn get(&self, path: &str) -> Resp {
+        request(self.addr, "GET", path, &[("cookie", &self.cookies), ("accept-language", "fr")], b"")
+    }
+
+    pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        post_as_browser(self.addr, path, &self.cookies, &self.csrf, fields)
+    }
+
+    /// `multipart/form-data` as a browser sends the admin page's upload form (the CSRF
+    /// field first).
+    pub fn upload(&self, name: &str, bytes: &[u8]) -> Resp {
+        let b = "----preauboundary7MA4YWxkTrZu0gW";
+        let mut body = format!(
+            "--{b}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{b}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n",
+            self.csrf
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+        let origin = format!("http://{}", self.addr);
+        request(
+            self.addr,
+            "POST",
+            "/admin/packs/upload",
+            &[
+                ("origin", &origin),
+                ("cookie", &self.cookies),
+                ("accept-language", "fr"),
+                ("content-type", &format!("multipart/form-data; boundary={b}")),
+            ],
+            &body,
+        )
+    }
+}
+
+/// The URL path a `link` seen on page `base` leads to on the box, if it stays there
+/// (query and fragment dropped, `.` and `..` resolved).
+pub fn resolve_link(base: &str, link: &str) -> Option<String> {
+    let link = link.split(['#', '?']).next().unwrap_or("");
+    if link.is_empty() || link.starts_with("//") || link.contains(':') && !link.starts_with('/') {
+        return None;
+    }
+    if link.starts_with('/') {
+        return Some(link.to_string());
+    }
+    let mut parts: Vec<&str> = base.split('/').collect();
+    parts.pop(); // the page's own name (empty for `…/`)
+    for seg in link.split('/') {
+        match seg {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut path = parts.join("/");
+    if link.ends_with('/') && !path.ends_with('/') {
+        path.push('/');
+    }
+    Some(path)
 }

@@ -4,7 +4,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -109,7 +108,7 @@ impl Fetcher {
         if self.unreachable.borrow().contains(&host) {
             return Err(format!("{host} inaccessible (déjà constaté pendant cette construction)"));
         }
-        let resp = req.send().map_err(|e| {
+        let mut resp = req.send().map_err(|e| {
             if e.is_connect() || e.is_timeout() {
                 self.unreachable.borrow_mut().insert(host.clone());
             }
@@ -132,10 +131,12 @@ impl Fetcher {
             .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
             .unwrap_or_default();
         let mut bytes = Vec::new();
-        resp.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("lecture interrompue : {e}"))?;
+        let copied = copy_bounded(&mut resp, &mut bytes, 0, max, |_| {}).map_err(|e| format!("lecture : {e}"));
         self.spent.set(self.spent.get() + bytes.len() as u64);
-        if bytes.len() as u64 > max {
-            return Err(too_big(bytes.len() as u64, max, left));
+        match copied? {
+            Copied::Ended { .. } => {}
+            Copied::Cut { total } => return Err(format!("lecture interrompue après {total} octets")),
+            Copied::TooLarge => return Err(too_big(max + 1, max, left)),
         }
         Ok(Fetched { bytes, content_type, final_url })
     }
@@ -149,16 +150,8 @@ fn too_big(len: u64, max: u64, left: u64) -> String {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
+use preau_pack::limits::{Copied, copy_bounded};
+use preau_pack::text::error_chain;
 
 /// `HOST=IP:PORT`, as curl's `--resolve`: HOST is reached at IP, on PORT unless the URL
 /// names its own port.

@@ -308,20 +308,7 @@ pub fn is_video(url: &str) -> bool {
     .any(|h| host == *h || host.ends_with(&format!(".{h}")) || (!h.contains('.') && host.contains(h)))
 }
 
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use preau_pack::text::escape_html as esc;
 
 #[cfg(test)]
 mod tests {

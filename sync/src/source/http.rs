@@ -9,7 +9,7 @@
 //! link that drops every few minutes still completes while a dead one fails quickly.
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -351,24 +351,17 @@ impl HttpSource {
         {
             return Err(too_large(url, max));
         }
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = already;
-        loop {
-            match resp.read(&mut buf) {
-                Ok(0) => return Ok(true),
-                Ok(n) => {
-                    total += n as u64;
-                    if total > max {
-                        return Err(too_large(url, max));
-                    }
-                    self.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    out.write_all(&buf[..n]).map_err(|e| Error::Io { context: format!("saving {url}"), source: e })?;
-                    if let Some(l) = &self.limiter {
-                        l.take(n as u64);
-                    }
-                }
-                Err(_) => return Ok(false),
+        let copied = copy_bounded(resp, out, already, max, |n| {
+            self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            if let Some(l) = &self.limiter {
+                l.take(n as u64);
             }
+        })
+        .map_err(|e| Error::Io { context: format!("saving {url}"), source: e })?;
+        match copied {
+            Copied::Ended { .. } => Ok(true),
+            Copied::Cut { .. } => Ok(false),
+            Copied::TooLarge => Err(too_large(url, max)),
         }
     }
 }
@@ -539,16 +532,8 @@ fn read_partial(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::Io { context: format!("reading {}", path.display()), source: e })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
+use preau_pack::limits::{Copied, copy_bounded};
+use preau_pack::text::error_chain;
 
 /// A token bucket shared by all connections: at most `rate` bytes per second on average,
 /// with bursts of at most one second's worth.

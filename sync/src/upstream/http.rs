@@ -150,15 +150,6 @@ impl Transport for HttpTransport {
     }
 }
 
-/// The error and its causes on one line, without the URL's userinfo (there is none: the
-/// password goes in a header, never in the URL).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+// The error and its causes on one line (the URL has no userinfo to hide: the password
+// goes in a header, never in the URL).
+use preau_pack::text::error_chain;
