@@ -14,7 +14,7 @@ use tantivy::query::TermQuery;
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+use tantivy::{Index, IndexWriter, Searcher, TantivyDocument, Term};
 
 use crate::analyzer;
 use crate::extract::{self, Extracted};
@@ -143,9 +143,7 @@ fn try_open(dir: &Path, schema: &Schema) -> Result<Index> {
 }
 
 /// The packs the index holds completely: (pack id, stamp) from the `done` markers.
-pub fn indexed(index: &Index, f: &Fields) -> Result<Vec<(String, String)>> {
-    let reader = index.reader()?;
-    let searcher = reader.searcher();
+pub fn indexed(searcher: &Searcher, f: &Fields) -> Result<Vec<(String, String)>> {
     let q = TermQuery::new(Term::from_field_text(f.kind, DONE), IndexRecordOption::Basic);
     let hits = searcher.search(&q, &TopDocs::with_limit(100_000).order_by_score())?;
     let mut out = Vec::with_capacity(hits.len());

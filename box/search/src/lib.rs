@@ -135,8 +135,8 @@ impl Search {
     /// [`Search::spawn_indexer`] or [`Search::build_now`].
     pub fn open(dir: &Path, packs: Arc<dyn Packs>) -> Result<Arc<Search>> {
         let (index, fields) = index::open(dir)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let count = index::indexed(&index, &fields)?.len();
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let count = index::indexed(&reader.searcher(), &fields)?.len();
         // Generation 1, seen 0: the first round, at start, rebuilds whatever a cut left.
         let wake = Wake { generation: 1, packs: count, ..Wake::default() };
         Ok(Arc::new(Search { index, fields, reader, packs, analyzer: analyzer::french(), wake: Mutex::new(wake), cv: Condvar::new() }))
@@ -237,7 +237,7 @@ impl Search {
 
     fn round(&self) -> Result<RoundReport> {
         let installed = self.packs.installed();
-        let have: HashMap<String, String> = index::indexed(&self.index, &self.fields)?.into_iter().collect();
+        let have: HashMap<String, String> = index::indexed(&self.reader.searcher(), &self.fields)?.into_iter().collect();
         let now: HashMap<&str, &str> = installed.iter().map(|p| (p.id.as_str(), p.stamp.as_str())).collect();
         let gone: Vec<&String> = have.keys().filter(|id| !now.contains_key(String::as_str(id))).collect();
         let todo: Vec<&PackContent> =
@@ -270,7 +270,7 @@ impl Search {
         }
         writer.wait_merging_threads()?;
         self.reader.reload()?;
-        self.wake().packs = index::indexed(&self.index, &self.fields)?.len();
+        self.wake().packs = index::indexed(&self.reader.searcher(), &self.fields)?.len();
         Ok(report)
     }
 
