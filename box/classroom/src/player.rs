@@ -5,14 +5,13 @@
 //! `quiz::Response`s and marked on the server with `quiz::score`. The attempt is
 //! committed before the pupil sees "saved", then shown back with feedback.
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
-use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
+use super::web::{Csrf, Form, Post, PupilId, Shared, internal};
 use preau_pack::quiz::{
     self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
 };
@@ -108,11 +107,11 @@ fn not_found(lang: Lang) -> Response {
 /// `GET /packs/{id}/_quiz/{quiz}`
 pub async fn quiz_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path((pack, quiz_id)): Path<(String, String)>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let Some((quiz, _)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, &pack, &quiz_id) {
         Ok(x) => x,
@@ -120,7 +119,6 @@ pub async fn quiz_page(
     };
     let now = app.now();
     let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
-    let csrf = Csrf::from_headers(&headers);
     let public = quiz::public_view(&quiz);
     let mut body = String::new();
     if !public.intro_html.is_empty() {
@@ -186,7 +184,6 @@ pub async fn quiz_page(
     let mut page = Page::new(lang, quiz.title.clone(), body);
     page.user = Some(p.name);
     page.katex = true;
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }
 
@@ -480,16 +477,10 @@ pub fn mark_form(
 /// `POST /packs/{id}/_quiz/{quiz}`: marks the attempt, commits it, then shows it.
 pub async fn submit(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    Extension(PupilId(pupil)): Extension<PupilId>,
+    lang: Lang,
     Path((pack, quiz_id)): Path<(String, String)>,
-    body: Bytes,
+    Post { who: PupilId(pupil), form }: Post<PupilId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some((quiz, released)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let mut store = app.store();
     let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
@@ -542,11 +533,10 @@ pub async fn submit(
 /// `GET /pupil/attempt/{id}`: the pupil's attempt with scores and feedback.
 pub async fn attempt_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let (attempt, name) = {
         let store = app.store();
         match (store.attempt(id), store.pupil(pupil)) {
