@@ -16,7 +16,7 @@ use preau_search::{Hit, Request, Search, SearchError};
 use super::html::{Lang, Page, esc, search_box, url_path, url_seg};
 use super::pupil::user_label;
 use super::store::Who;
-use super::web::{Shared, closed_page};
+use super::web::{Shared, closed_page, off_worker};
 
 /// The raw query string at most (bytes): `q` (200 characters, each up to 12 bytes
 /// percent-encoded), `pack` and `limit`.
@@ -54,14 +54,13 @@ fn params(raw: Option<&str>, default_limit: usize) -> Result<Params, Refusal> {
                 p.pack = Some(v.into_owned());
             }
             "limit" => {
-                p.limit = v.parse::<usize>().ok().filter(|n| (1..=preau_search::MAX_LIMIT).contains(n)).ok_or(
-                    Refusal(
+                p.limit =
+                    v.parse::<usize>().ok().filter(|n| (1..=preau_search::MAX_LIMIT).contains(n)).ok_or(Refusal(
                         StatusCode::BAD_REQUEST,
                         "bad_limit",
                         "Le paramètre limit doit être un nombre de 1 à 50.",
                         "The limit parameter must be a number from 1 to 50.",
-                    ),
-                )?
+                    ))?
             }
             _ => {}
         }
@@ -69,12 +68,10 @@ fn params(raw: Option<&str>, default_limit: usize) -> Result<Params, Refusal> {
     Ok(p)
 }
 
-/// Runs the search on the blocking pool (it reads pack files for the snippets).
+/// Runs the search off the async workers (it reads pack files for the snippets).
 async fn run(search: Arc<Search>, p: &Params) -> Result<Vec<Hit>, SearchError> {
     let (q, pack, limit) = (p.q.clone(), p.pack.clone(), p.limit);
-    tokio::task::spawn_blocking(move || search.search(&Request { q: &q, pack: pack.as_deref(), limit, allowed: None }))
-        .await
-        .unwrap_or_else(|e| Err(SearchError::Index(e.to_string())))
+    off_worker(move || search.search(&Request { q: &q, pack: pack.as_deref(), limit, allowed: None })).await
 }
 
 /// Where a result links to. A signed-in pupil's pages go through `/pupil/open/` so the
@@ -99,8 +96,7 @@ fn unavailable() -> Refusal {
 }
 
 /// `GET /search?q=…`: results grouped by pack, best pack first, matches highlighted.
-pub async fn page(State(app): State<Shared>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn page(State(app): State<Shared>, headers: HeaderMap, lang: Lang, RawQuery(raw): RawQuery) -> Response {
     let who = app.who(&headers);
     if !matches!(who, Some(Who::Teacher(_))) && !app.is_open() {
         return closed_page(lang);

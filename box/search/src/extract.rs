@@ -29,8 +29,35 @@ const SKIP: &[&str] = &["script", "style", "template", "svg", "noscript", "nav",
 
 /// Elements that separate words even without spaces around them.
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "tr", "table", "section",
-    "article", "main", "pre", "blockquote", "dt", "dd", "hr", "figure", "figcaption", "summary", "details", "option",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "td",
+    "th",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "main",
+    "pre",
+    "blockquote",
+    "dt",
+    "dd",
+    "hr",
+    "figure",
+    "figcaption",
+    "summary",
+    "details",
+    "option",
 ];
 
 /// The class of the box's own link back to its home, added to every site page by the
@@ -374,8 +401,7 @@ mod tests {
 
     #[test]
     fn broken_html_does_not_loop_or_panic() {
-        for page in ["<", "<p", "<script>never closed", "a & b &unknown; &#xZZ;", "<!-- open", "<a href='x>y'>t</a>"]
-        {
+        for page in ["<", "<p", "<script>never closed", "a & b &unknown; &#xZZ;", "<!-- open", "<a href='x>y'>t</a>"] {
             let _ = html(page);
         }
         assert_eq!(html("a & b &unknown; &lt;").text, "a & b &unknown; <");

@@ -139,7 +139,15 @@ impl Search {
         let count = index::indexed(&reader.searcher(), &fields)?.len();
         // Generation 1, seen 0: the first round, at start, rebuilds whatever a cut left.
         let wake = Wake { generation: 1, packs: count, ..Wake::default() };
-        Ok(Arc::new(Search { index, fields, reader, packs, analyzer: analyzer::french(), wake: Mutex::new(wake), cv: Condvar::new() }))
+        Ok(Arc::new(Search {
+            index,
+            fields,
+            reader,
+            packs,
+            analyzer: analyzer::french(),
+            wake: Mutex::new(wake),
+            cv: Condvar::new(),
+        }))
     }
 
     fn wake(&self) -> std::sync::MutexGuard<'_, Wake> {
@@ -237,7 +245,8 @@ impl Search {
 
     fn round(&self) -> Result<RoundReport> {
         let installed = self.packs.installed();
-        let have: HashMap<String, String> = index::indexed(&self.reader.searcher(), &self.fields)?.into_iter().collect();
+        let have: HashMap<String, String> =
+            index::indexed(&self.reader.searcher(), &self.fields)?.into_iter().collect();
         let now: HashMap<&str, &str> = installed.iter().map(|p| (p.id.as_str(), p.stamp.as_str())).collect();
         let gone: Vec<&String> = have.keys().filter(|id| !now.contains_key(String::as_str(id))).collect();
         let todo: Vec<&PackContent> =

@@ -39,9 +39,7 @@ impl QueryError {
             QueryError::Empty => "Écris un ou plusieurs mots à chercher.",
             QueryError::TooShort => "La recherche est trop courte : écris au moins 2 lettres.",
             QueryError::TooLong => "La recherche est trop longue : 200 caractères au plus.",
-            QueryError::OnlyStopWords => {
-                "Ces mots sont trop courants pour être cherchés : ajoute un mot plus précis."
-            }
+            QueryError::OnlyStopWords => "Ces mots sont trop courants pour être cherchés : ajoute un mot plus précis.",
         }
     }
 
@@ -147,8 +145,7 @@ pub fn build(parsed: &Parsed, f: &Fields, pack: Option<&str>) -> Box<dyn Query> 
         for (field, boost) in [(f.title, TITLE_BOOST), (f.body, 1.0)] {
             if part.phrase {
                 let first = part.words[0].pos;
-                let terms =
-                    part.words.iter().map(|w| (w.pos - first, Term::from_field_text(field, &w.term))).collect();
+                let terms = part.words.iter().map(|w| (w.pos - first, Term::from_field_text(field, &w.term))).collect();
                 let q: Box<dyn Query> = Box::new(PhraseQuery::new_with_offset(terms));
                 any.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
             } else {

@@ -105,21 +105,9 @@ fn highlight_range(text: &str, from: usize, to: usize, words: &[analyzer::Word],
     out
 }
 
-/// HTML escaping of text for element content and attribute values.
+/// HTML escaping of text for element content and attribute values (`& < > " '`).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    htmlescape::encode_minimal(s)
 }
 
 /// Damerau–Levenshtein distance of at most 1 (one insertion, deletion, substitution or
@@ -162,7 +150,8 @@ mod tests {
     #[test]
     fn snippet_marks_every_form_and_escapes() {
         let text = "Intro <b> longue. ".repeat(40) + "Les Réseaux sociaux & le réseau local.";
-        let exact = analyzer::analyse(&mut analyzer::french(), "reseau").into_iter().map(|w| w.term).collect::<Vec<_>>();
+        let exact =
+            analyzer::analyse(&mut analyzer::french(), "reseau").into_iter().map(|w| w.term).collect::<Vec<_>>();
         let s = snippet(&mut analyzer::french(), &text, &Marker { exact: &exact, fuzzy: &[] });
         assert!(s.contains("<mark>Réseaux</mark>"), "{s}");
         assert!(s.contains("<mark>réseau</mark>"), "{s}");
