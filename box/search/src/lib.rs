@@ -219,7 +219,7 @@ impl Search {
     pub fn wait_ready(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut w = self.wake();
-        while !(w.seen == w.generation && !w.running) {
+        while w.seen != w.generation || w.running {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;

@@ -10,7 +10,7 @@ use crate::analyzer;
 /// Words around the matches in a snippet.
 pub const SNIPPET_WORDS: usize = 30;
 /// Text analysed for a snippet: a match further into a long page gives the page's start.
-const MAX_SNIPPET_SCAN_BYTES: usize = 256 * 1024;
+const MAX_SNIPPET_SCAN_BYTES: usize = 32 * 1024;
 
 /// What to mark: exact terms, and terms that may be one edit away.
 pub struct Marker<'a> {
