@@ -15,6 +15,8 @@ pub mod packs;
 #[cfg(feature = "serve")]
 pub mod respond;
 #[cfg(feature = "serve")]
+pub mod search;
+#[cfg(feature = "serve")]
 pub mod server;
 #[cfg(feature = "serve")]
 pub mod wiring;

@@ -43,6 +43,8 @@ pub fn classroom_env(
         sync_status,
         // `preau serve` fills it from `[upstream]` (`cli::upstream::upstream_info`).
         upstream: None,
+        // `preau serve` fills it once the index is open (`search::start`).
+        search: None,
     }
 }
 

@@ -140,6 +140,9 @@ pub struct AppEnv {
     pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
     /// `[upstream]` as the admin page shows it, if the box pushes to an LRS.
     pub upstream: Option<UpstreamInfo>,
+    /// Full-text search over the installed packs (`preau-search`), when the box has
+    /// its index; `/search` and `/api/search` answer 503 without it.
+    pub search: Option<Arc<preau_search::Search>>,
 }
 
 /// What the admin page says about the upstream push (never the password).

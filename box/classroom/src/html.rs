@@ -124,7 +124,7 @@ impl IntoResponse for Page {
 <script nonce="{nonce}" defer src="/static/preau.js"></script>
 </head>
 <body>
-<header><a class="home" href="/">Préau</a><nav>{user}</nav></header>
+<header><a class="home" href="/">Préau</a>{search}<nav>{user}</nav></header>
 <main>
 <h1>{title}</h1>
 {body}
@@ -133,6 +133,7 @@ impl IntoResponse for Page {
 </html>
 "#,
             code = lang.code(),
+            search = search_box(lang, ""),
             title = esc(&self.title),
             body = self.body,
         );
@@ -153,6 +154,17 @@ impl IntoResponse for Page {
         }
         resp
     }
+}
+
+/// The search form of every page's header (and, filled in, of the results page).
+pub fn search_box(lang: Lang, q: &str) -> String {
+    format!(
+        r#"<form class="search" method="get" action="/search" role="search"><input type="search" name="q" value="{}" maxlength="200" placeholder="{}" aria-label="{}"><button>{}</button></form>"#,
+        esc(q),
+        lang.t("Chercher dans les contenus…", "Search the content…"),
+        lang.t("Chercher dans les contenus", "Search the content"),
+        lang.t("Chercher", "Search")
+    )
 }
 
 /// A short message page (errors, refusals, confirmations).

@@ -29,6 +29,7 @@ mod packtext;
 mod passwords;
 mod player;
 mod pupil;
+mod search;
 pub mod store;
 mod teacher;
 pub mod testkit;
@@ -191,6 +192,8 @@ fn routes(app: Arc<App>) -> Router {
 
     let open = Router::new()
         .route("/", get(pupil::catalog))
+        .route("/search", get(search::page))
+        .route("/api/search", get(search::api))
         .route("/login", get(pupil::login_classes).post(pupil::login))
         .route("/login/class/{id}", get(pupil::login_names))
         .route("/logout", get(pupil::logout_page).post(pupil::logout))

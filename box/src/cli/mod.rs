@@ -8,6 +8,8 @@ pub mod offline;
 pub mod pack;
 pub mod progress;
 #[cfg(feature = "serve")]
+pub mod search;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod source;
 pub mod sync;
@@ -34,6 +36,9 @@ enum Command {
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Bring the search index in step with the installed packs; run a query.
+    #[cfg(feature = "serve")]
+    Search(search::SearchArgs),
     /// Send pupils' activity (the xAPI outbox) to the learning record store.
     #[command(subcommand)]
     #[cfg(feature = "serve")]
@@ -48,6 +53,8 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
+        #[cfg(feature = "serve")]
+        Command::Search(a) => search::run(a),
         #[cfg(feature = "serve")]
         Command::Upstream(c) => upstream::run(c),
     };

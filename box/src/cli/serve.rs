@@ -63,8 +63,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let mut env =
         wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
     env.upstream = super::upstream::upstream_info(&config, &data_dir, &box_id);
+    env.search = crate::search::start(&data_dir, packs.clone());
     let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
     serving.school_key = config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
+    let env_search = env.search.clone();
     let (router, serving) = wiring::router(env.clone(), serving);
 
     let runtime = runtime(std::env::var("PREAU_WORKERS").ok().and_then(|v| v.parse().ok()))?;
@@ -81,6 +83,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
         if let Some(h) = auto_sync {
             h.stop();
+        }
+        if let Some(s) = &env_search {
+            s.stop();
         }
         tracing::info!("stopped");
         Ok(())

@@ -14,7 +14,7 @@ pub mod serve;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context, Result, bail};
 use preau_pack::{FileEntry, Hash, Manifest};
@@ -105,12 +105,21 @@ pub fn classify<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> (HashS
 pub struct Library {
     repo_dir: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Called after every reload: whatever derives from the installed packs (the search
+    /// index) follows the same switch.
+    listeners: Mutex<Vec<Listener>>,
 }
+
+type Listener = Box<dyn Fn() + Send + Sync>;
 
 impl Library {
     /// Opens the installed packs in `repo_dir` (a missing folder is an empty box).
     pub fn open(repo_dir: &Path) -> Result<Library> {
-        let lib = Library { repo_dir: repo_dir.to_path_buf(), snapshot: RwLock::new(Arc::default()) };
+        let lib = Library {
+            repo_dir: repo_dir.to_path_buf(),
+            snapshot: RwLock::new(Arc::default()),
+            listeners: Mutex::default(),
+        };
         lib.reload()?;
         Ok(lib)
     }
@@ -124,7 +133,15 @@ impl Library {
         let snap = store::load(&self.repo_dir)
             .with_context(|| format!("cannot read the installed packs in {}", self.repo_dir.display()))?;
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+        for listener in self.listeners.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            listener();
+        }
         Ok(())
+    }
+
+    /// Calls `f` after every reload (an install, update or removal made visible).
+    pub fn on_reload(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(f));
     }
 
     fn snap(&self) -> Arc<Snapshot> {
