@@ -145,10 +145,11 @@ impl PackSource for LibraryPacks {
         };
         self.library.reload().map_err(|e| InstallError::Failed(format!("{e:#}")))?;
         let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
+        let installed = if installed.is_empty() { "—".into() } else { installed.join(", ") };
+        let up_to_date = if summary.up_to_date.is_empty() { "—".into() } else { summary.up_to_date.join(", ") };
+        // "French / English": the page shows the half in its language (`html::half`).
         Ok(format!(
-            "Installés / installed: {}. Déjà à jour / up to date: {}.",
-            if installed.is_empty() { "—".into() } else { installed.join(", ") },
-            if summary.up_to_date.is_empty() { "—".into() } else { summary.up_to_date.join(", ") }
+            "Installés : {installed}. Déjà à jour : {up_to_date}. / Installed: {installed}. Up to date: {up_to_date}."
         ))
     }
 
@@ -241,7 +242,7 @@ impl PackSource for LibraryPacks {
             }
             (Err(e), None) => {
                 return Err(StickError::Failed(format!(
-                    "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré ([sync] repository). / This box lacks what the list asks for and has no [sync] repository: {e}"
+                    "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré (repository dans la section [sync] de preau.toml). / This box lacks what the list asks for and has no [sync] repository: {e}"
                 )));
             }
             (local, Some(url)) => {
@@ -278,7 +279,8 @@ impl PackSource for LibraryPacks {
         // Through preau-sync, the one writer of installed packs (its lock, its switch).
         let s = preau_sync::remove_packs(&self.data_dir, &[pack.to_string()]).map_err(|e| e.to_string())?;
         self.library.reload().map_err(|e| format!("{e:#}"))?;
-        Ok(format!("{} Mo libérés / MB freed.", s.gc_bytes.div_ceil(1_000_000)))
+        let (fr, en) = (preau_classroom::html::Lang::Fr, preau_classroom::html::Lang::En);
+        Ok(format!("{} libérés. / {} freed.", fr.size(s.gc_bytes), en.size(s.gc_bytes)))
     }
 }
 

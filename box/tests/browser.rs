@@ -205,12 +205,15 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     fill(&c, "input[name=q3]", "11").await;
     fill(&c, "textarea[name=q4]", "Un morceau d'un tout.").await;
     screenshot(&c, "quiz.png").await;
+    // "Terminer l'essai…" leads to the summary; only its confirmation ends the attempt.
     click(&c, "form[action$='/_quiz/quiz-1'] > button").await;
+    c.wait().for_element(Locator::Css("#finish")).await.unwrap();
+    click(&c, "#finish").await;
     assert_eq!(text_of(&c, "#score").await, "3 / 6");
     screenshot(&c, "quiz-result.png").await;
-    // Progress shows the lesson opened and the quiz done.
+    // Progress shows the lesson read (the pupil went on to the quiz) and the quiz done.
     c.goto(&format!("{base}/pupil/")).await.unwrap();
-    assert!(text_of(&c, "main").await.contains("Activités terminées : 1 / 3"));
+    assert!(text_of(&c, "main").await.contains("Activités terminées : 2 / 3"));
     // A page reached without the box's own links is recorded too (the pack server's hook;
     // a page this browser has cached is answered 304 and not counted).
     c.goto(&format!("{base}/packs/{}/page2.html", testkit::DEMO)).await.unwrap();

@@ -541,7 +541,19 @@ fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
     for i in &selected {
         let c = &mc.choices[*i];
         sum += c.fraction;
-        push_feedback(&mut feedback, &c.feedback_html);
+        if mc.single || c.feedback_html.trim().is_empty() {
+            push_feedback(&mut feedback, &c.feedback_html);
+        } else {
+            // Several choices: each comment goes with its choice, or a pupil cannot tell
+            // which comment is about which answer.
+            push_feedback(
+                &mut feedback,
+                &format!(
+                    r#"<div class="choice-feedback"><span class="choice">{}</span> <span class="comment">{}</span></div>"#,
+                    c.text_html, c.feedback_html
+                ),
+            );
+        }
     }
     let fraction = if mc.single { sum.clamp(-1.0, 1.0) } else { sum.clamp(0.0, 1.0) };
     push_feedback(&mut feedback, combined_for(&mc.combined, fraction));
@@ -998,6 +1010,15 @@ mod tests {
         assert_eq!(frac(sel(&[0, 0, 0])), 0.5, "duplicates count once");
         assert_eq!(sel(&[]).fraction, Some(0.0));
         assert_eq!(sel(&[0]).right_answer_summary, "a; b; d");
+        // Per-choice comments of a several-answer question each name their choice.
+        let mut commented = question.clone();
+        if let QuestionKind::MultiChoice(mc) = &mut commented.kind {
+            mc.choices[0].feedback_html = "Oui, a".into();
+            mc.choices[2].feedback_html = "Non, c".into();
+        }
+        let fb = score(&commented, &Response::Choice { selected: vec![0, 2] }).feedback_html;
+        assert!(fb.contains(r#"<span class="choice">a</span> <span class="comment">Oui, a</span>"#), "{fb}");
+        assert!(fb.contains(r#"<span class="choice">c</span> <span class="comment">Non, c</span>"#), "{fb}");
     }
 
     #[test]

@@ -206,4 +206,6 @@ fn routes(app: Arc<App>) -> Router {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_classroom;
+#[cfg(test)]
 mod tests_hardening;

@@ -5,16 +5,16 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::html::{Lang, Page, esc, message, url_path, url_seg};
+use super::html::{Lang, Page, esc, not_found, url_path, url_seg};
 use super::passwords::{self, Client};
 use super::store::Who;
 use super::web::{
-    Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, random_token,
-    set_cookie,
+    Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, local_path,
+    random_token, set_cookie,
 };
 use preau_pack::course::CourseOutline;
 
@@ -54,7 +54,7 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
     let lang = Lang::from_headers(&headers);
     let who = app.who(&headers);
     if !matches!(who, Some(Who::Teacher(_))) && !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let q: String = query.q.trim().chars().take(100).collect();
     let needle = q.to_lowercase();
@@ -95,6 +95,15 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
         body.push_str(&format!("<p>{}</p>", lang.t("Aucun contenu trouvé.", "No content found.")));
     }
     let pupil = matches!(who, Some(Who::Pupil(_)));
+    // A pupil sees each course's progress as on their progress page (same rule).
+    let (events, submissions) = match who {
+        Some(Who::Pupil(id)) => {
+            let store = app.store();
+            (store.events(id).unwrap_or_default(), store.submissions(Some(id)).unwrap_or_default())
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let done = Done { events: &events, submissions: &submissions };
     for (subject, levels) in by_subject {
         body.push_str(&format!("<h2>{}</h2>", esc(&subject)));
         for (level, packs) in levels {
@@ -109,7 +118,17 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
                 } else {
                     format!("/packs/{}/{}", url_seg(&p.id), url_path(&p.entry))
                 };
-                body.push_str(&format!(r#"<li><a href="{}">{}</a></li>"#, esc(&href), esc(&p.title)));
+                let progress = match (pupil, outline(&app, &p.id)) {
+                    (true, Some(o)) => {
+                        let (d, t) = done.course(&p.id, &o);
+                        format!(
+                            r#"<br><small class="course-progress">{d} / {t} {}</small>"#,
+                            lang.t("terminées", "done")
+                        )
+                    }
+                    _ => String::new(),
+                };
+                body.push_str(&format!(r#"<li><a href="{}">{}{progress}</a></li>"#, esc(&href), esc(&p.title)));
             }
             body.push_str("</ul>");
         }
@@ -119,11 +138,24 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
     page.into_response()
 }
 
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `&next=…` (or `?next=…`) carrying the page that asked for sign-in through the steps.
+fn next_param(next: Option<&str>, sep: char) -> String {
+    match next.and_then(local_path) {
+        Some(n) => format!("{sep}next={}", form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()),
+        None => String::new(),
+    }
+}
+
 /// `GET /login`: choose your class.
-pub async fn login_classes(State(app): State<Shared>, headers: HeaderMap) -> Response {
+pub async fn login_classes(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
     let lang = Lang::from_headers(&headers);
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let classes = match app.store().classes() {
         Ok(c) => c,
@@ -141,7 +173,12 @@ pub async fn login_classes(State(app): State<Shared>, headers: HeaderMap) -> Res
     }
     body.push_str(r#"<ul class="grid">"#);
     for c in classes {
-        body.push_str(&format!(r#"<li><a href="/login/class/{}">{}</a></li>"#, c.id, esc(&c.name)));
+        body.push_str(&format!(
+            r#"<li><a href="/login/class/{}{}">{}</a></li>"#,
+            c.id,
+            esc(&next_param(q.next.as_deref(), '?')),
+            esc(&c.name)
+        ));
     }
     body.push_str("</ul>");
     Page::new(lang, lang.t("Entrer", "Sign in"), body).into_response()
@@ -151,6 +188,7 @@ pub async fn login_classes(State(app): State<Shared>, headers: HeaderMap) -> Res
 pub struct NamesQuery {
     pupil: Option<i64>,
     error: Option<String>,
+    next: Option<String>,
 }
 
 /// `GET /login/class/{id}`: choose your name; then, if the teacher set one, your code.
@@ -162,14 +200,14 @@ pub async fn login_names(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let (class, pupils) = {
         let store = app.store();
         match (store.class(class_id), store.pupils(class_id)) {
             (Ok(Some(c)), Ok(p)) => (c, p),
             (Ok(None), _) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+                return not_found(lang, "Cette classe", "This class");
             }
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
@@ -177,6 +215,7 @@ pub async fn login_names(
     let csrf = Csrf::from_headers(&headers);
     let mut body = String::new();
     let chosen = query.pupil.and_then(|id| pupils.iter().find(|p| p.id == id));
+    let next = next_param(query.next.as_deref(), '&');
     match chosen {
         None => {
             body.push_str(&format!(
@@ -185,14 +224,19 @@ pub async fn login_names(
             ));
             for p in &pupils {
                 body.push_str(&format!(
-                    r#"<li><a href="/login/class/{}?pupil={}">{}</a></li>"#,
+                    r#"<li><a href="/login/class/{}?pupil={}{}">{}</a></li>"#,
                     class.id,
                     p.id,
+                    esc(&next),
                     esc(&p.name)
                 ));
             }
             body.push_str("</ul>");
-            body.push_str(&format!(r#"<p><a href="/login">{}</a></p>"#, lang.t("← Autre classe", "← Another class")));
+            body.push_str(&format!(
+                r#"<p><a href="/login{}">{}</a></p>"#,
+                esc(&next_param(query.next.as_deref(), '?')),
+                lang.t("← Autre classe", "← Another class")
+            ));
         }
         Some(p) => {
             if let Some(err) = &query.error {
@@ -206,9 +250,10 @@ pub async fn login_names(
                 body.push_str(&format!(r#"<p class="error" role="alert">{text}</p>"#));
             }
             body.push_str(&format!(
-                r#"<form method="post" action="/login">{}<input type="hidden" name="pupil" value="{}"><p>{} <strong>{}</strong> ?</p>"#,
+                r#"<form method="post" action="/login">{}<input type="hidden" name="pupil" value="{}"><input type="hidden" name="next" value="{}"><p>{} <strong>{}</strong> ?</p>"#,
                 csrf.field(),
                 p.id,
+                esc(query.next.as_deref().and_then(local_path).unwrap_or("")),
                 lang.t("Tu es", "Are you"),
                 esc(&p.name)
             ));
@@ -238,9 +283,10 @@ pub async fn login_names(
                 _ => {}
             }
             body.push_str(&format!(
-                r#"<button>{}</button></form><p><a href="/login/class/{}">{}</a></p>"#,
+                r#"<button>{}</button></form><p><a href="/login/class/{}{}">{}</a></p>"#,
                 lang.t("Entrer", "Enter"),
                 class.id,
+                esc(&next_param(query.next.as_deref(), '?')),
                 lang.t("← Ce n'est pas moi", "← That's not me")
             ));
         }
@@ -254,22 +300,29 @@ pub async fn login_names(
 pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let form = match check_post(&headers, &body) {
         Ok(f) => f,
         Err(r) => return r,
     };
     let Some(pupil_id) = form.get("pupil").and_then(|v| v.parse::<i64>().ok()) else {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Erreur", "Error"), "missing pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     let pupil = match app.store().pupil(pupil_id) {
         Ok(Some(p)) => p,
-        Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil"),
+        Ok(None) => return not_found(lang, "Cet élève", "This pupil"),
         Err(e) => return internal(lang, e),
     };
+    let next = form.get("next").and_then(local_path).map(str::to_string);
     let back = |err: &str| {
-        Redirect::to(&format!("/login/class/{}?pupil={}&error={err}", pupil.class_id, pupil.id)).into_response()
+        Redirect::to(&format!(
+            "/login/class/{}?pupil={}&error={err}{}",
+            pupil.class_id,
+            pupil.id,
+            next_param(next.as_deref(), '&')
+        ))
+        .into_response()
     };
     if let Some(expected) = &pupil.code {
         // Per (pupil, device) and per device across pupils, like teachers' passwords.
@@ -288,7 +341,7 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client
             return back("code");
         }
     }
-    start_session(&app, lang, Who::Pupil(pupil.id), &headers, "/")
+    start_session(&app, lang, Who::Pupil(pupil.id), &headers, next.as_deref().unwrap_or("/"))
 }
 
 /// Creates a session, replacing any previous one of this browser, and redirects.
@@ -354,7 +407,7 @@ pub async fn open(
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
+        return not_found(lang, "Cette page", "This page");
     }
     // A page that is not in the pack is not progress (the pack server answers 404).
     if page_exists(&app, &pack, &path) {
@@ -380,7 +433,7 @@ pub async fn done(
     }
     // Only pages of the pack: invented paths would each store an event and an outbox row.
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !page_exists(&app, &pack, &path) {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
+        return not_found(lang, "Cette page", "This page");
     }
     let now = app.now();
     if let Err(e) = app.store().record_event(pupil, "completed", &pack, &path, now) {
@@ -399,9 +452,54 @@ fn page_exists(app: &Shared, pack: &str, path: &str) -> bool {
     app.ctx.packs.has_file(pack, &file)
 }
 
-/// A mark as teachers enter it: `15`, `12.5`.
-fn fmt_mark(m: f64) -> String {
-    if m.fract() == 0.0 { format!("{m:.0}") } else { format!("{m:.1}") }
+/// What a pupil has done, read from their events and submissions: one rule for the
+/// progress page, the home page and the teacher's view.
+pub struct Done<'a> {
+    /// (verb, pack, path)
+    pub events: &'a [(String, String, String)],
+    pub submissions: &'a [super::store::Submission],
+}
+
+impl Done<'_> {
+    pub fn has(&self, verb: &str, pack: &str, path: &str) -> bool {
+        self.events.iter().any(|(v, k, p)| v == verb && k == pack && p == path)
+    }
+
+    /// Work handed in for `_assign/<id>`: `Some(best mark so far, if marked)`.
+    pub fn handed_in(&self, pack: &str, path: &str) -> Option<Option<f64>> {
+        let id = path.strip_prefix("_assign/")?;
+        let mut found = self.submissions.iter().filter(|s| s.pack == pack && s.assign == id).peekable();
+        found.peek()?;
+        Some(found.filter_map(|s| s.mark).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))))
+    }
+
+    /// Whether an activity of `outline` is done: marked done, handed in, a quiz
+    /// attempted, or (a lesson page) the pupil went on to a later activity of the course
+    /// (reaching the next page means this one was read to its end).
+    pub fn finished(&self, pack: &str, outline: &CourseOutline, path: &str) -> bool {
+        // A submitted quiz attempt writes `completed` for `_quiz/<id>`.
+        if self.has("completed", pack, path) || self.handed_in(pack, path).is_some() {
+            return true;
+        }
+        if path.starts_with('_') {
+            return false;
+        }
+        let offline: Vec<&str> =
+            outline.activities().filter(|a| a.available_offline).map(|a| a.path.as_str()).collect();
+        let Some(i) = offline.iter().position(|p| *p == path) else { return false };
+        self.has("opened", pack, path)
+            && offline[i + 1..]
+                .iter()
+                .any(|later| self.has("opened", pack, later) || self.has("completed", pack, later))
+    }
+
+    /// (done, total) over the course's activities a pupil can do offline.
+    pub fn course(&self, pack: &str, outline: &CourseOutline) -> (usize, usize) {
+        let offline: Vec<&str> =
+            outline.activities().filter(|a| a.available_offline).map(|a| a.path.as_str()).collect();
+        let done = offline.iter().filter(|p| self.finished(pack, outline, p)).count();
+        (done, offline.len())
+    }
 }
 
 /// Reads a pack's course outline, if it has one.
@@ -429,19 +527,13 @@ pub async fn progress(
             (_, Ok(None)) => return internal(lang, "pupil vanished"),
         }
     };
-    let has = |verb: &str, pack: &str, path: &str| events.iter().any(|(v, k, p)| v == verb && k == pack && p == path);
-    // Handed-in work: (pack, assignment) -> the best mark so far, if marked.
     let submissions = match app.store().submissions(Some(pupil)) {
         Ok(s) => s,
         Err(e) => return internal(lang, e),
     };
-    let handed_in = |pack: &str, path: &str| -> Option<Option<f64>> {
-        let id = path.strip_prefix("_assign/")?;
-        let mut found = submissions.iter().filter(|s| s.pack == pack && s.assign == id).peekable();
-        found.peek()?;
-        Some(found.filter_map(|s| s.mark).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))))
-    };
-    let finished = |pack: &str, path: &str| has("completed", pack, path) || handed_in(pack, path).is_some();
+    let done = Done { events: &events, submissions: &submissions };
+    let has = |verb: &str, pack: &str, path: &str| done.has(verb, pack, path);
+    let handed_in = |pack: &str, path: &str| done.handed_in(pack, path);
     let mut body = String::new();
     for pack in app.ctx.packs.list() {
         let Some(outline) = outline(&app, &pack.id) else {
@@ -455,10 +547,20 @@ pub async fn progress(
             }
             continue;
         };
-        let total = outline.activities().filter(|a| a.available_offline).count();
-        let done_count = outline.activities().filter(|a| a.available_offline && finished(&pack.id, &a.path)).count();
+        let (done_count, total) = done.course(&pack.id, &outline);
+        let online_only = outline.activities().filter(|a| !a.available_offline).count();
+        let not_counted = match online_only {
+            0 => String::new(),
+            n => format!(
+                " <small>({n} {})</small>",
+                lang.t(
+                    "activité(s) nécessitant internet, non comptée(s)",
+                    "activity(ies) needing the internet, not counted"
+                )
+            ),
+        };
         body.push_str(&format!(
-            r#"<div class="card"><h2>{}</h2><p>{} {done_count} / {total}</p>"#,
+            r#"<div class="card"><h2>{}</h2><p class="course-progress">{} {done_count} / {total}{not_counted}</p>"#,
             esc(&outline.title),
             lang.t("Activités terminées :", "Activities completed:")
         ));
@@ -484,11 +586,11 @@ pub async fn progress(
                     ("⊘", state_text.as_str())
                 } else if let Some(marked) = handed_in(&pack.id, &a.path) {
                     state_text = match marked {
-                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), fmt_mark(m)),
+                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), lang.num(m, 2)),
                         None => lang.t("rendu", "handed in").to_string(),
                     };
                     ("✔", state_text.as_str())
-                } else if has("completed", &pack.id, &a.path) {
+                } else if done.finished(&pack.id, &outline, &a.path) {
                     ("✔", lang.t("terminé", "done"))
                 } else if has("opened", &pack.id, &a.path) {
                     ("◐", lang.t("commencé", "started"))
@@ -506,7 +608,7 @@ pub async fn progress(
                     esc(&href),
                     esc(&a.title)
                 ));
-                if is_page && a.available_offline && !has("completed", &pack.id, &a.path) {
+                if is_page && a.available_offline && !done.finished(&pack.id, &outline, &a.path) {
                     body.push_str(&format!(
                         r#" <form class="inline" method="post" action="/pupil/done/{}/{}">{}<button class="secondary">{}</button></form>"#,
                         url_seg(&pack.id),

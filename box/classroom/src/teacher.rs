@@ -11,12 +11,12 @@ use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, date, esc, message, url_seg};
+use super::html::{Lang, Page, date, esc, message, not_found, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use super::player::{Shown, fmt_num, load_quiz, quiz_grade, render_attempt};
+use super::player::{Shown, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
-use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal};
+use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal, local_path};
 
 /// The one-time setup code, created on first call while no teacher exists.
 pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
@@ -62,6 +62,24 @@ fn bad(lang: Lang, text: &str) -> Response {
 #[derive(Deserialize)]
 pub struct LoginQuery {
     error: Option<String>,
+    /// What was typed, given back after an error (never a password or a code).
+    name: Option<String>,
+    /// The page that asked for sign-in.
+    next: Option<String>,
+}
+
+/// Where a refused sign-in or setup form goes back to: the error, the name typed and the
+/// page that asked, so that nothing typed but the secrets has to be typed again.
+fn form_again(page: &str, error: &str, name: &str, next: Option<&str>) -> Response {
+    let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let mut to = format!("{page}?");
+    if !name.is_empty() {
+        to.push_str(&format!("name={}&", enc(&name.chars().take(MAX_NAME_CHARS).collect::<String>())));
+    }
+    if let Some(n) = next.and_then(local_path) {
+        to.push_str(&format!("next={}&", enc(n)));
+    }
+    back_to(&format!("{to}error={error}"))
 }
 
 pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
@@ -81,13 +99,18 @@ pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
         None => "",
     };
     let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
+    let name = q.name.as_deref().unwrap_or("");
+    // After an error the name is kept and the focus goes to the password.
+    let (name_focus, pw_focus) = if name.is_empty() { (" autofocus", "") } else { ("", " autofocus") };
     let body = format!(
-        r#"{error}<form method="post" action="/teacher/login">{}
-<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
-<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
+        r#"{error}<form method="post" action="/teacher/login">{}<input type="hidden" name="next" value="{}">
+<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"{name_focus}></label>
+<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"{pw_focus}></label>
 <button>{}</button></form>"#,
         csrf.field(),
+        esc(q.next.as_deref().and_then(local_path).unwrap_or("")),
         lang.t("Nom", "Name"),
+        esc(name),
         lang.t("Mot de passe", "Password"),
         lang.t("Se connecter", "Sign in")
     );
@@ -104,8 +127,10 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client
     };
     let name = form.get("name").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
+    let next = form.get("next").and_then(local_path).map(str::to_string);
+    let again = |error: &str| form_again("/teacher/login", error, &name, next.as_deref());
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || password.chars().count() > MAX_PASSWORD_CHARS {
-        return back_to("/teacher/login?error=1");
+        return again("1");
     }
     // Per (name, client) and per client across names: random names from one client are
     // limited too, and guesses from a pupil's laptop do not lock the teacher's computer.
@@ -113,7 +138,7 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client
     let keys = passwords::keys("t", &name.to_lowercase(), client);
     let keys = passwords::borrow(&keys);
     if app.attempts().begin(&keys).is_err() {
-        return back_to("/teacher/login?error=locked");
+        return again("locked");
     }
     let found = match app.store().teacher_by_name(&name) {
         Ok(f) => f,
@@ -127,9 +152,11 @@ pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client
     let checked = app.passwords.verify(password, found.as_ref().map(|(_, h)| h.clone())).await;
     app.attempts().settle(&keys, &checked);
     match (found, checked) {
-        (Some((id, _)), Ok(true)) => start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/"),
+        (Some((id, _)), Ok(true)) => {
+            start_session(&app, lang, Who::Teacher(id), &headers, next.as_deref().unwrap_or("/teacher/"))
+        }
         (_, Err(busy)) => busy.into_response(),
-        _ => back_to("/teacher/login?error=1"),
+        _ => again("1"),
     }
 }
 
@@ -172,7 +199,7 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
     let body = format!(
         r#"<p>{}</p>{error}<form method="post" action="/teacher/setup">{}
 <label>{} <input name="code" inputmode="numeric" autocomplete="off" required maxlength="32"></label>
-<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
+<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
 <label>{} <input type="password" name="password" autocomplete="new-password" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>
 <label>{} <input type="password" name="password2" autocomplete="new-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
 <button>{}</button></form>"#,
@@ -190,6 +217,7 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
         csrf.field(),
         lang.t("Code d'installation", "Setup code"),
         lang.t("Votre nom", "Your name"),
+        esc(q.name.as_deref().unwrap_or("")),
         lang.t("Mot de passe", "Password"),
         lang.t("Mot de passe (encore)", "Password (again)"),
         lang.t("Créer mon compte", "Create my account")
@@ -224,6 +252,8 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, client: Client
         (printed, accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()))
     };
     let code = form.get("code").unwrap_or("").trim();
+    let typed = form.get("name").unwrap_or("").trim().to_string();
+    let again = |error: &str| form_again("/teacher/setup", error, &typed, None);
     // The code written in preau.toml proves physical access to the card: it always
     // works, even while this client is locked out of guessing the printed code. The
     // printed code's limiter is per client, so nobody can lock the others out.
@@ -232,19 +262,19 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, client: Client
         let key = format!("setup|{}", client.0);
         let keys = [(key.as_str(), Attempts::FREE_FAILURES)];
         if app.attempts().begin(&keys).is_err() {
-            return back_to("/teacher/setup?error=locked");
+            return again("locked");
         }
         let ok = !code.is_empty() && expected.as_deref().is_some_and(|c| same(c, code));
         app.attempts().end(&keys, ok);
         if !ok {
-            return back_to("/teacher/setup?error=code");
+            return again("code");
         }
     }
-    let Some(name) = form.text("name", MAX_NAME_CHARS) else { return back_to("/teacher/setup?error=name") };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else { return again("name") };
     let password = form.get("password").unwrap_or("").to_string();
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) || form.get("password2") != Some(password.as_str()) {
-        return back_to("/teacher/setup?error=password");
+        return again("password");
     }
     let hash = match app.passwords.hash(password).await {
         Ok(Ok(h)) => h,
@@ -376,7 +406,7 @@ pub async fn class_page(
         match (store.class(id), store.pupils(id)) {
             (Ok(Some(c)), Ok(p)) => (c, p),
             (Ok(None), _) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+                return not_found(lang, "Cette classe", "This class");
             }
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
@@ -545,7 +575,7 @@ pub async fn import_csv(
     };
     let store = app.store();
     if store.class(id).ok().flatten().is_none() {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+        return not_found(lang, "Cette classe", "This class");
     }
     let existing: Vec<String> = store.pupils(id).unwrap_or_default().into_iter().map(|p| p.name).collect();
     let mut added = 0;
@@ -577,7 +607,7 @@ pub async fn rename_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
         return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().rename_pupil(id, &name) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -595,7 +625,7 @@ pub async fn delete_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
         return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().delete_pupil(id) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -638,7 +668,7 @@ pub async fn set_code(State(app): State<Shared>, headers: HeaderMap, Path(id): P
         );
     };
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().set_pupil_code(id, code.as_deref(), kind) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -651,7 +681,7 @@ pub async fn export_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
     let lang = Lang::from_headers(&headers);
     let data = match app.store().export_pupil(id) {
         Ok(Some(d)) => d,
-        Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil"),
+        Ok(None) => return not_found(lang, "Cet élève", "This pupil"),
         Err(e) => return internal(lang, e),
     };
     let body = serde_json::to_string_pretty(&data).unwrap_or_default();
@@ -666,9 +696,7 @@ fn download(bytes: Vec<u8>, content_type: &str, file_name: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let safe: String =
-        file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&super::html::attachment(file_name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -693,9 +721,16 @@ pub async fn results(
     let lang = Lang::from_headers(&headers);
     let tz = app.tz_minutes();
     let csrf = Csrf::from_headers(&headers);
+    let outlines: Vec<(String, preau_pack::course::CourseOutline)> = app
+        .ctx
+        .packs
+        .list()
+        .into_iter()
+        .filter_map(|p| super::pupil::outline(&app, &p.id).map(|o| (p.id, o)))
+        .collect();
     let (rows, stats, classes, progress) = {
         let store = app.store();
-        let progress = progress_counts(&store, filter.class);
+        let progress = progress_counts(&store, &outlines, filter.class);
         match (store.results(filter.class), store.question_stats(filter.class), store.classes()) {
             (Ok(r), Ok(s), Ok(c)) => (r, s, c, progress),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
@@ -745,16 +780,17 @@ pub async fn results(
     let grades = quiz_grades(&app, &rows);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
-        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
+        let grade =
+            grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| lang.num(*g, 2)).unwrap_or_default();
         body.push_str(&format!(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td><td class="grade">{grade}</td></tr>"#,
             esc(&r.pupil),
             esc(&titles.pack(&r.pack)),
             esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
             r.attempt_id,
-            fmt_num(r.score),
-            fmt_num(r.max),
-            date(r.at, tz)
+            lang.num(r.score, 2),
+            lang.num(r.max, 2),
+            lang.date(r.at, tz)
         ));
     }
     body.push_str("</table></div>");
@@ -833,7 +869,7 @@ pub async fn set_quiz_settings(
         Err(r) => return r,
     };
     if load_quiz(&app, &pack, &quiz).is_none() {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such quiz");
+        return not_found(lang, "Ce quiz", "This quiz");
     }
     let attempts = match form.get("attempts").map(str::trim).unwrap_or("") {
         "" => None,
@@ -857,15 +893,26 @@ pub async fn set_quiz_settings(
     }
 }
 
-/// (pupil name, pages opened, activities completed) for each pupil.
-fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usize)> {
+/// (pupil name, pages opened, activities completed) for each pupil; completed by the
+/// pupils' own rule (`pupil::Done`) over the courses' offline activities, plus pages
+/// marked done outside a course.
+fn progress_counts(
+    store: &Store,
+    outlines: &[(String, preau_pack::course::CourseOutline)],
+    class: Option<i64>,
+) -> Vec<(String, usize, usize)> {
     let classes = store.classes().unwrap_or_default();
     let mut out = Vec::new();
     for c in classes.iter().filter(|c| class.is_none_or(|id| id == c.id)) {
         for p in store.pupils(c.id).unwrap_or_default() {
             let events = store.events(p.id).unwrap_or_default();
+            let submissions = store.submissions(Some(p.id)).unwrap_or_default();
+            let done = super::pupil::Done { events: &events, submissions: &submissions };
             let opened = events.iter().filter(|(v, _, _)| v == "opened").count();
-            let completed = events.iter().filter(|(v, _, _)| v == "completed").count();
+            let in_course: usize = outlines.iter().map(|(id, o)| done.course(id, o).0).sum();
+            let elsewhere =
+                events.iter().filter(|(v, k, _)| v == "completed" && !outlines.iter().any(|(id, _)| id == k)).count();
+            let completed = in_course + elsewhere;
             out.push((format!("{} ({})", p.name, c.name), opened, completed));
         }
     }
@@ -965,14 +1012,15 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
     let titles = Titles::new(&app);
     let grades = quiz_grades(&app, &rows);
     for r in rows {
-        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
+        let grade =
+            grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| lang.num(*g, 2)).unwrap_or_default();
         out.push_str(&csv::line(&[
             r.class,
             r.pupil,
             titles.pack(&r.pack),
             titles.activity(&r.pack, "quiz", &r.quiz),
-            fmt_num(r.score),
-            fmt_num(r.max),
+            lang.num(r.score, 2),
+            lang.num(r.max, 2),
             if r.pending { "1" } else { "0" }.into(),
             date(r.at, tz),
             grade,
@@ -998,24 +1046,25 @@ pub async fn attempt_page(
                 (a, p)
             }
             Ok(None) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt");
+                return not_found(lang, "Cet essai", "This attempt");
             }
             Err(e) => return internal(lang, e),
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
-    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::ALL, lang));
+    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), lang.date(attempt.at, app.tz_minutes())));
+    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::TEACHER, lang));
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
             lang.t("Corriger", "Mark")
         ));
     }
+    let katex = quiz.as_ref().is_some_and(super::player::has_maths);
     let title = quiz.map(|q| q.title).unwrap_or(attempt.quiz);
     let mut page = teacher_page(&app, lang, t, &title, body);
-    page.katex = true;
+    page.katex = katex;
     page.into_response()
 }
 
@@ -1054,7 +1103,7 @@ pub async fn marking(
             esc(&a.response).replace('\n', "<br>"),
             a.answer_id,
             lang.t("Note :", "Mark:"),
-            fmt_num(a.max),
+            lang.num(a.max, 2),
             lang.t("Commentaire :", "Comment:"),
             lang.t("Enregistrer", "Save")
         ));
@@ -1067,20 +1116,20 @@ pub async fn marking(
         let class = if s.mark.is_some() { "right" } else { "pending" };
         let file = match &s.file_name {
             Some(n) => format!(
-                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({} Ko)</p>"#,
+                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({})</p>"#,
                 s.id,
                 esc(n),
-                (s.file_size + 1023) / 1024
+                lang.size(s.file_size as u64)
             ),
             None => String::new(),
         };
-        let mark = s.mark.map(fmt_num).unwrap_or_default();
+        let mark = s.mark.map(|m| lang.num(m, 2)).unwrap_or_default();
         body.push_str(&format!(
             r#"<div class="question {class}"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div>{file}<form method="post" action="/teacher/submission/{}/mark">{f}<label>{} <input name="mark" inputmode="decimal" required size="5" value="{mark}"></label><label>{} <textarea name="comment" maxlength="5000">{}</textarea></label><button>{}</button></form></div>"#,
             esc(names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")),
             esc(&titles.pack(&s.pack)),
             esc(&titles.activity(&s.pack, "assign", &s.assign)),
-            date(s.at, tz),
+            lang.date(s.at, tz),
             esc(&s.text).replace('\n', "<br>"),
             s.id,
             lang.t("Note :", "Mark:"),
@@ -1110,7 +1159,7 @@ pub async fn mark_answer(State(app): State<Shared>, headers: HeaderMap, Path(id)
     let feedback = super::html::esc(&form.get("feedback").unwrap_or("").chars().take(5000).collect::<String>());
     match app.store().mark_answer(id, score, &feedback) {
         Ok(true) => back_to("/teacher/marking"),
-        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such answer"),
+        Ok(false) => not_found(lang, "Cette réponse", "This answer"),
         Err(e) => internal(lang, e),
     }
 }
@@ -1132,7 +1181,7 @@ pub async fn mark_submission(
     let comment: String = form.get("comment").unwrap_or("").chars().take(5000).collect();
     match app.store().mark_submission(id, mark, &comment) {
         Ok(true) => back_to("/teacher/marking"),
-        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such submission"),
+        Ok(false) => not_found(lang, "Ce rendu", "This submission"),
         Err(e) => internal(lang, e),
     }
 }
@@ -1141,7 +1190,7 @@ pub async fn submission_file(State(app): State<Shared>, headers: HeaderMap, Path
     let lang = Lang::from_headers(&headers);
     match app.store().submission_file(id) {
         Ok(Some(f)) => download(f.bytes, "application/octet-stream", &f.name),
-        Ok(None) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such file"),
+        Ok(None) => not_found(lang, "Ce fichier", "This file"),
         Err(e) => internal(lang, e),
     }
 }

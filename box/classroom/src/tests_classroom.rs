@@ -1,0 +1,191 @@
+//! The classroom as a teacher runs it (issue 15), in process: the quiz flow as Moodle's
+//! (summary, confirmation, no blank attempts), progress that means something, sign-in
+//! that returns to the page that asked, French that reads right.
+
+use axum::http::{StatusCode, header};
+
+use super::testkit::{Client, DEMO};
+use super::tests::{class_with_pupils, fixture, pupil, teacher};
+
+#[tokio::test]
+async fn the_quiz_form_leads_to_a_summary_and_only_the_confirmation_ends_the_attempt() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let url = format!("/packs/{DEMO}/_quiz/quiz-1");
+    let form = p.get(&url).await.body;
+    // What Enter in a text field sends is the form with `step=summary`.
+    assert!(form.contains(r#"<input type="hidden" name="step" value="summary">"#), "{form}");
+    assert!(form.contains(r#"<fieldset class="question" id="q0" aria-describedby="q0-text"><legend>Question 1 / 5"#));
+    assert!(form.contains("Terminer l&#39;essai…") || form.contains("Terminer l'essai…"));
+    let answers = [("n", "0"), ("step", "summary"), ("q0", "1"), ("q2", "Paris")];
+    let summary = p.post(&url, &answers).await;
+    assert_eq!(summary.status, StatusCode::OK);
+    assert_eq!(f.app.store().attempt_count(alice, DEMO, "quiz-1").unwrap(), 0, "nothing saved by the summary");
+    assert!(
+        summary.body.contains(r#"id="unanswered""#) && summary.body.contains("sans réponse : 2, 4, 5."),
+        "{}",
+        summary.body
+    );
+    assert!(summary.body.contains(r#"<input type="hidden" name="q2" value="Paris">"#), "{}", summary.body);
+    // Back to the attempt: the answers are there again.
+    let edit = p.post(&url, &[("n", "0"), ("step", "edit"), ("q0", "1"), ("q2", "Paris")]).await;
+    assert!(edit.body.contains(r#"name="q2" value="Paris""#), "{}", edit.body);
+    assert!(edit.body.contains(r#"name="q0" value="1" checked"#), "{}", edit.body);
+    // The confirmation ends it.
+    let r = p.post(&url, &[("n", "0"), ("step", "finish"), ("q0", "1"), ("q2", "Paris")]).await;
+    assert!(r.location.as_deref().is_some_and(|l| l.starts_with("/pupil/attempt/")), "{}", r.body);
+    assert_eq!(f.app.store().attempt_count(alice, DEMO, "quiz-1").unwrap(), 1);
+    // A summary of nothing offers no way to finish, and a blank finish is refused.
+    let blank = p.post(&url, &[("n", "1"), ("step", "summary")]).await;
+    assert!(!blank.body.contains(r#"id="finish""#), "{}", blank.body);
+    let r = p.post(&url, &[("n", "1"), ("step", "finish")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(f.app.store().attempt_count(alice, DEMO, "quiz-1").unwrap(), 1, "a blank attempt is no attempt");
+}
+
+#[tokio::test]
+async fn a_timed_quiz_whose_time_is_up_is_ended_even_from_the_summary_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = super::testkit::demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = "chrono".into();
+    q["time_limit_secs"] = 60.into();
+    files.insert("_preau/quiz/chrono.json".into(), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = std::sync::Arc::new(packs);
+    let store = super::open_store(&ctx).unwrap();
+    let app = std::sync::Arc::new(super::App::new(ctx, store));
+    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let url = format!("/packs/{DEMO}/_quiz/chrono");
+    p.get(&url).await;
+    f.app.set_clock_offset(f.app.clock_offset() + 120).unwrap();
+    // Time is up: even a blank form from the summary step is saved (the browser sent it).
+    let r = p.post(&url, &[("n", "0"), ("step", "summary")]).await;
+    assert!(r.location.is_some(), "{}", r.body);
+    assert_eq!(f.app.store().attempt_count(alice, DEMO, "chrono").unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_lesson_counts_as_read_once_the_pupil_goes_on_and_home_and_progress_agree() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    p.get(&format!("/pupil/open/{DEMO}/index.html")).await;
+    let progress = p.get("/pupil/").await.body;
+    assert!(progress.contains("Activités terminées : 0 / 3"), "{progress}");
+    assert!(progress.contains("(commencé)"), "opened, not yet read: {progress}");
+    assert!(progress.contains("1 activité(s) nécessitant internet, non comptée(s)"), "{progress}");
+    // Going on to the next activity (the quiz) means the lesson was read to its end.
+    p.get(&format!("/packs/{DEMO}/_quiz/quiz-1")).await;
+    let progress = p.get("/pupil/").await.body;
+    assert!(progress.contains("Activités terminées : 1 / 3"), "{progress}");
+    let home = p.get("/").await.body;
+    assert!(home.contains(r#"<small class="course-progress">1 / 3 terminées</small>"#), "{home}");
+    // The teacher's table counts the same.
+    let results = t.get("/teacher/results").await.body;
+    assert!(results.contains("<td>Alice (CM2)</td><td>2</td><td>1</td>"), "{results}");
+}
+
+#[tokio::test]
+async fn signing_in_returns_to_the_page_that_asked() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, _alice, bob) = class_with_pupils(&mut t, &f).await;
+    let mut c = Client::new(f.router.clone());
+    let quiz = format!("/packs/{DEMO}/_quiz/quiz-1");
+    let r = c.get(&quiz).await;
+    let login = r.location.unwrap();
+    assert_eq!(login, format!("/login?next=%2Fpacks%2F{DEMO}%2F_quiz%2Fquiz-1"));
+    let classes = c.get(&login).await.body;
+    let class_link = format!("/login/class/{class}?next=%2Fpacks%2F{DEMO}%2F_quiz%2Fquiz-1");
+    assert!(classes.contains(&class_link), "{classes}");
+    let names = c.get(&class_link).await.body;
+    assert!(names.contains(&format!("?pupil={bob}&amp;next=%2Fpacks")), "{names}");
+    // A wrong code keeps the way back; the right one lands on the quiz.
+    let bob_s = bob.to_string();
+    let r = c.post("/login", &[("pupil", &bob_s), ("code", "0000"), ("next", &quiz)]).await;
+    assert!(r.location.unwrap().ends_with(&format!("error=code&next=%2Fpacks%2F{DEMO}%2F_quiz%2Fquiz-1")));
+    let r = c.post("/login", &[("pupil", &bob_s), ("code", "4321"), ("next", &quiz)]).await;
+    assert_eq!(r.location, Some(quiz.clone()));
+    // Another site is never a destination.
+    let mut d = Client::new(f.router.clone());
+    let r = d.post("/login", &[("pupil", &bob_s), ("code", "4321"), ("next", "//evil.example/")]).await;
+    assert_eq!(r.location.as_deref(), Some("/"));
+    // The teacher too.
+    let mut t2 = Client::new(f.router.clone());
+    let r = t2.get("/teacher/results?class=1").await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/login?next=%2Fteacher%2Fresults%3Fclass%3D1"));
+    let page = t2.get(r.location.as_deref().unwrap()).await.body;
+    assert!(page.contains(r#"name="next" value="/teacher/results?class=1""#), "{page}");
+    let r = t2
+        .post(
+            "/teacher/login",
+            &[("name", "Mme Durand"), ("password", "motdepasse1"), ("next", "/teacher/results?class=1")],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/results?class=1"));
+    // A wrong password keeps the name typed and the focus goes to the password.
+    let r = t2.post("/teacher/login", &[("name", "Mme Durand"), ("password", "non")]).await;
+    let again = t2.get(r.location.as_deref().unwrap()).await.body;
+    assert!(again.contains(r#"name="name" value="Mme Durand""#), "{again}");
+    assert!(again.contains(r#"autocomplete="current-password" required maxlength="200" autofocus"#), "{again}");
+}
+
+#[tokio::test]
+async fn french_pages_read_right() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    // 2.5 / 4 of a quiz on 20: 12,5.
+    let url = format!("/packs/{DEMO}/_quiz/quiz-1");
+    let r = p.post(&url, &[("n", "0"), ("q0", "1"), ("q1", "true"), ("q4", "Une part.")]).await;
+    let shown = p.get(&r.location.unwrap()).await.body;
+    assert!(shown.contains(r#"<strong id="score">2 / 6</strong> (note 6,7 / 20)"#), "{shown}");
+    // Unknown things are named in French, with the way back.
+    let nf = t.get("/teacher/attempt/999").await;
+    assert_eq!(nf.status, StatusCode::NOT_FOUND);
+    assert!(nf.body.contains("Cet essai n&#39;existe pas ou plus.") && nf.body.contains("data-back"), "{}", nf.body);
+    // Opening hours: the error is French, and the closed page says when it reopens.
+    let r = t.post("/admin/hours", &[("day", "1"), ("ranges", "8h30-12:00")]).await;
+    assert!(r.body.contains("écrivez HH:MM") && !r.body.contains("bad "), "{}", r.body);
+    let r = t
+        .post(
+            "/admin/hours",
+            &[
+                ("day", "1"),
+                ("day", "2"),
+                ("day", "3"),
+                ("day", "4"),
+                ("day", "5"),
+                ("day", "6"),
+                ("day", "7"),
+                ("ranges", "00:00-00:01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let closed = p.get("/").await;
+    if closed.status == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(closed.body.contains("Il rouvre") && closed.body.contains(" à 00:00."), "{}", closed.body);
+    }
+    t.post("/admin/hours", &[("ranges", "")]).await;
+    // Removing a pack frees a size in French units.
+    let admin = t.get("/admin/").await.body;
+    assert!(!admin.contains("`") && !admin.contains(" / installed"), "{admin}");
+    assert!(admin.contains("12,1\u{a0}Ko"), "the demo pack's 12 345 bytes: {admin}");
+    // A file name with accents survives the download (RFC 6266).
+    let cd = super::html::attachment("Ébauche_Léa.txt");
+    assert!(cd.contains("filename*=UTF-8''%C3%89bauche_L%C3%A9a.txt"));
+    let csv = t.get("/teacher/results.csv").await;
+    let disp = csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().to_string();
+    assert!(disp.contains("filename*=UTF-8''resultats.csv"), "{disp}");
+}
