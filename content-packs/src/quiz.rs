@@ -549,7 +549,7 @@ fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
             push_feedback(
                 &mut feedback,
                 &format!(
-                    r#"<div class="choice-feedback"><span class="choice">{}</span> <span class="comment">{}</span></div>"#,
+                    r#"<div class="choice-feedback"><span class="choice">{}</span> — <span class="comment">{}</span></div>"#,
                     c.text_html, c.feedback_html
                 ),
             );
@@ -1017,8 +1017,8 @@ mod tests {
             mc.choices[2].feedback_html = "Non, c".into();
         }
         let fb = score(&commented, &Response::Choice { selected: vec![0, 2] }).feedback_html;
-        assert!(fb.contains(r#"<span class="choice">a</span> <span class="comment">Oui, a</span>"#), "{fb}");
-        assert!(fb.contains(r#"<span class="choice">c</span> <span class="comment">Non, c</span>"#), "{fb}");
+        assert!(fb.contains(r#"<span class="choice">a</span> — <span class="comment">Oui, a</span>"#), "{fb}");
+        assert!(fb.contains(r#"<span class="choice">c</span> — <span class="comment">Non, c</span>"#), "{fb}");
     }
 
     #[test]

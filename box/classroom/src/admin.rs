@@ -114,12 +114,7 @@ pub async fn page(
         let store = app.store();
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = format!(
-        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a></nav>"#,
-        lang.t("Classes", "Classes"),
-        lang.t("Résultats", "Results"),
-        lang.t("À corriger", "Marking")
-    );
+    let mut body = super::teacher::nav(lang);
 
     // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
     // (a box set from a wrong device must be correctable from a right one).
@@ -211,10 +206,11 @@ pub async fn page(
     let total: u64 = packs.iter().map(|p| p.size).sum();
     body.push_str(&format!("<h2>{}</h2>", lang.t("Contenus installés", "Installed content")));
     body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Titre", "Title"),
         lang.t("Identifiant", "Id"),
-        lang.t("Taille", "Size")
+        lang.t("Taille", "Size"),
+        lang.t("Retirer", "Remove")
     ));
     for p in &packs {
         body.push_str(&format!(

@@ -247,7 +247,7 @@ impl IntoResponse for Page {
 </head>
 <body>
 <a class="skip" href="#main">{skip}</a>
-<header><a class="home" href="/">Préau</a><nav>{user}</nav></header>
+<header><a class="home" href="/">Préau</a><nav aria-label="{account}">{user}</nav></header>
 <main id="main" tabindex="-1">
 <h1>{title}</h1>
 {body}
@@ -257,6 +257,7 @@ impl IntoResponse for Page {
 "##,
             code = lang.code(),
             skip = lang.t("Aller au contenu", "Skip to content"),
+            account = lang.t("Compte", "Account"),
             title = esc(&self.title),
             body = self.body,
         );

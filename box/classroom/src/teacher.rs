@@ -39,9 +39,11 @@ fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: Strin
     page
 }
 
-fn nav(lang: Lang) -> String {
+/// The teachers' menu, on every teacher and admin page.
+pub(super) fn nav(lang: Lang) -> String {
     format!(
-        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/admin/">{}</a></nav>"#,
+        r#"<nav class="card" aria-label="{}"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/admin/">{}</a></nav>"#,
+        lang.t("Menu enseignant", "Teacher menu"),
         lang.t("Classes", "Classes"),
         lang.t("Résultats", "Results"),
         lang.t("À corriger", "Marking"),
@@ -418,10 +420,11 @@ pub async fn class_page(
     ));
     body.push_str(&format!("<h2>{}</h2>", lang.t("Élèves", "Pupils")));
     body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Nom", "Name"),
         lang.t("Code", "Code"),
         lang.t("Renommer", "Rename"),
+        lang.t("Retirer", "Remove"),
     ));
     for p in &pupils {
         let code = match (p.code_kind.as_str(), &p.code) {
