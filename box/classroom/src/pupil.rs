@@ -122,13 +122,13 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
                     (true, Some(o)) => {
                         let (d, t) = done.course(&p.id, &o);
                         format!(
-                            r#"<br><small class="course-progress">{d} / {t} {}</small>"#,
+                            r#"<small class="course-progress">{d} / {t} {}</small>"#,
                             lang.t("terminées", "done")
                         )
                     }
                     _ => String::new(),
                 };
-                body.push_str(&format!(r#"<li><a href="{}">{}{progress}</a></li>"#, esc(&href), esc(&p.title)));
+                body.push_str(&format!(r#"<li><a href="{}">{}</a>{progress}</li>"#, esc(&href), esc(&p.title)));
             }
             body.push_str("</ul>");
         }
