@@ -14,6 +14,7 @@
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
 //! | `assign` | assignment submission (`/packs/{id}/_assign/{assign}`) |
 //! | `teacher` | teacher sign-in, classes, results, marking, exports |
+//! | `work` | work given to a class (« À faire ») and its progress per pupil |
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
@@ -34,6 +35,7 @@ mod teacher;
 pub mod testkit;
 mod web;
 mod wifi;
+mod work;
 mod xapi;
 
 use std::sync::Arc;
@@ -165,6 +167,10 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/quiz/{pack}/{quiz}/settings", post(teacher::set_quiz_settings))
         .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
         .route("/teacher/submission/{id}/file", get(teacher::submission_file))
+        .route("/teacher/class/{id}/work", post(work::create))
+        .route("/teacher/work/{id}", get(work::page))
+        .route("/teacher/work/{id}/visible", post(work::set_visible))
+        .route("/teacher/work/{id}/delete", post(work::delete))
         .route("/admin/", get(admin::page))
         .route("/admin/hours", post(admin::set_hours))
         .route("/admin/clock", post(admin::set_clock))

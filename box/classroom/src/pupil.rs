@@ -104,6 +104,9 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
         _ => (Vec::new(), Vec::new()),
     };
     let done = Done { events: &events, submissions: &submissions };
+    if let Some(Who::Pupil(id)) = who {
+        body.push_str(&super::work::todo_section(&app, lang, id, &done));
+    }
     for (subject, levels) in by_subject {
         body.push_str(&format!("<h2>{}</h2>", esc(&subject)));
         for (level, packs) in levels {
@@ -121,10 +124,7 @@ pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query)
                 let progress = match (pupil, outline(&app, &p.id)) {
                     (true, Some(o)) => {
                         let (d, t) = done.course(&p.id, &o);
-                        format!(
-                            r#"<small class="course-progress">{d} / {t} {}</small>"#,
-                            lang.t("terminées", "done")
-                        )
+                        format!(r#"<small class="course-progress">{d} / {t} {}</small>"#, lang.t("terminées", "done"))
                     }
                     _ => String::new(),
                 };

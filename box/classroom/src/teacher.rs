@@ -475,6 +475,7 @@ pub async fn class_page(
         lang.t("ou collez la liste :", "or paste the list:"),
         lang.t("Importer", "Import")
     ));
+    body.push_str(&super::work::class_section(&app, lang, &f, id, &pupils));
     body.push_str(&format!(
         r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
 <form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,

@@ -189,3 +189,76 @@ async fn french_pages_read_right() {
     let disp = csv.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().to_string();
     assert!(disp.contains("filename*=UTF-8''resultats.csv"), "{disp}");
 }
+
+#[tokio::test]
+async fn work_given_to_a_class_shows_on_the_pupils_home_in_order_with_what_is_done() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, alice, bob) = class_with_pupils(&mut t, &f).await;
+    let page = t.get(&format!("/teacher/class/{class}")).await.body;
+    assert!(page.contains("Donner du travail à la classe"), "{page}");
+    let lesson = format!("{DEMO}/index.html");
+    let quiz = format!("{DEMO}/_quiz/quiz-1");
+    assert!(page.contains(&format!(r#"value="{lesson}""#)) && page.contains(&format!(r#"value="{quiz}""#)));
+    assert!(!page.contains("forum-1"), "what needs the internet is not offered");
+    // The quiz first (numbered 1), then the lesson, due on a Tuesday.
+    let form = [
+        ("title", "Pour mardi"),
+        ("due", "2026-12-08"),
+        ("visible", "1"),
+        ("item", lesson.as_str()),
+        ("item", quiz.as_str()),
+        (&format!("order:{quiz}"), "1"),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+    let r = t.post(&format!("/teacher/class/{class}/work"), &form).await;
+    let work_url = r.location.clone().expect("the work's page");
+    // Refusals: no title, nothing ticked, an item that is not installed, a bad date.
+    for bad in [
+        vec![("title", ""), ("item", lesson.as_str())],
+        vec![("title", "X")],
+        vec![("title", "X"), ("item", "autre/page.html")],
+        vec![("title", "X"), ("item", lesson.as_str()), ("due", "30/02/2026")],
+    ] {
+        let r = t.post(&format!("/teacher/class/{class}/work"), &bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    // Only for Bob: Alice does not see it.
+    let bob_s = bob.to_string();
+    t.post(
+        &format!("/teacher/class/{class}/work"),
+        &[("title", "Rien que Bob"), ("item", lesson.as_str()), ("pupil", &bob_s)],
+    )
+    .await;
+    let mut a = pupil(&f, alice, None).await;
+    let home = a.get("/").await.body;
+    assert!(home.contains(r#"<h2 id="todo">À faire</h2>"#), "{home}");
+    assert!(home.contains("Pour mardi") && home.contains("pour le mardi 8 décembre 2026"), "{home}");
+    assert!(!home.contains("Rien que Bob"), "{home}");
+    let quiz_pos = home.find("/_quiz/quiz-1").unwrap();
+    let lesson_pos = home.find(&format!("/pupil/open/{DEMO}/index.html")).unwrap();
+    assert!(quiz_pos < lesson_pos, "the teacher's order");
+    assert!(home.contains("0 / 2 fait(s)"), "{home}");
+    // Alice does the quiz: 1 of 2; past the due date the rest is late.
+    a.post(&format!("/packs/{DEMO}/_quiz/quiz-1"), &[("n", "0"), ("q0", "1")]).await;
+    f.app.set_clock_offset(10 * 86_400).unwrap();
+    let home = a.get("/").await.body;
+    assert!(home.contains("1 / 2 fait(s)"), "{home}");
+    let late = f.app.now() > 1_796_770_799;
+    assert_eq!(home.contains("en retard"), late, "{home}");
+    // The teacher sees it per pupil.
+    let progress = t.get(&work_url).await.body;
+    assert!(progress.contains("<td>Alice</td>") && progress.contains("<td>1 / 2</td>"), "{progress}");
+    assert!(progress.contains("<td>Bob</td>") && progress.contains("<td>0 / 2</td>"), "{progress}");
+    // Hidden, it leaves the pupils' home.
+    let r = t.post(&format!("{work_url}/visible"), &[("visible", "0")]).await;
+    assert_eq!(r.location.as_deref(), Some(work_url.as_str()));
+    assert!(!a.get("/").await.body.contains("Pour mardi"));
+    // Removed with confirmation only.
+    assert_eq!(t.post(&format!("{work_url}/delete"), &[]).await.status, StatusCode::BAD_REQUEST);
+    let r = t.post(&format!("{work_url}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(r.location, Some(format!("/teacher/class/{class}#work")));
+    assert_eq!(t.get(&work_url).await.status, StatusCode::NOT_FOUND);
+    // Pupils cannot reach the teacher's routes.
+    assert_eq!(a.post(&format!("/teacher/class/{class}/work"), &[("title", "x")]).await.status, StatusCode::FORBIDDEN);
+}

@@ -9,6 +9,9 @@
 mod schema;
 #[cfg(test)]
 mod tests;
+mod work;
+
+pub use work::{MAX_WORK_ITEMS, MAX_WORKS_PER_CLASS, NewWork, Work, WorkItem};
 
 use std::path::Path;
 
