@@ -7,15 +7,14 @@
 //! existing name a new password. No records belong to a teacher account, so nothing is
 //! lost by either.
 
-use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, esc, message, not_found};
 use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::store::{MAX_NAME_CHARS, Store};
-use super::web::{SESSION_COOKIE, Shared, TeacherId, check_post, cookie, internal};
+use super::web::{Post, SESSION_COOKIE, Shared, TeacherId, cookie, internal};
 
 /// The setting that remembers which `preau.toml` setup code was used last.
 const USED_CONFIG_CODE: &str = "used_config_setup_code";
@@ -125,12 +124,7 @@ fn done() -> Response {
     Redirect::to("/admin/#teachers").into_response()
 }
 
-pub async fn add_teacher(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn add_teacher(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return refused(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
@@ -154,15 +148,10 @@ pub async fn add_teacher(State(app): State<Shared>, headers: HeaderMap, body: By
 pub async fn change_password(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Extension(TeacherId(me)): Extension<TeacherId>,
+    lang: Lang,
     client: Client,
-    body: Bytes,
+    Post { who: TeacherId(me), form }: Post<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some(password) = new_password(&form) else { return password_error(lang) };
     let current = form.get("current").unwrap_or("").to_string();
     let name = match app.store().teacher_name(me) {
@@ -207,12 +196,12 @@ pub async fn change_password(
 }
 
 /// `POST /admin/sessions/end`: ends every session but the teacher's own.
-pub async fn end_sessions(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn end_sessions(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     if form.get("confirm") != Some("yes") {
         return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
@@ -229,16 +218,10 @@ pub async fn end_sessions(State(app): State<Shared>, headers: HeaderMap, body: B
 
 pub async fn delete_teacher(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    Extension(TeacherId(me)): Extension<TeacherId>,
+    lang: Lang,
     Path(id): Path<i64>,
-    body: Bytes,
+    Post { who: TeacherId(me), form }: Post<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     if form.get("confirm") != Some("yes") {
         return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }

@@ -1,8 +1,7 @@
 //! The box page for teachers: packs (list, remove, add from a USB folder, disk use),
 //! opening hours, the clock, and what the Wi-Fi can serve.
 
-use axum::body::Bytes;
-use axum::extract::{Extension, Multipart, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -11,7 +10,7 @@ use super::context::InstallError;
 use super::context::StickError;
 use super::hours::Hours;
 use super::html::{Lang, Page, esc, half, message};
-use super::web::{Csrf, Shared, TeacherId, check_post, check_token, internal, system_now};
+use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, is_off_worker, off_worker, system_now};
 use super::wifi;
 
 const DAYS_FR: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
@@ -102,11 +101,10 @@ fn usb_files() -> Vec<std::path::PathBuf> {
 
 pub async fn page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let f = csrf.field();
     let now = app.now();
     let tz = app.tz_minutes();
@@ -308,7 +306,6 @@ pub async fn page(
     ));
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }
 
@@ -559,12 +556,7 @@ fn tz_from(form: &super::web::Form) -> Option<i64> {
     form.get("tz_minutes")?.parse::<i64>().ok().filter(|m| (-14 * 60..=14 * 60).contains(m))
 }
 
-pub async fn set_hours(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn set_hours(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
     let ranges = form.get("ranges").unwrap_or("").trim().to_string();
     let spec = if ranges.is_empty() {
         String::new()
@@ -599,12 +591,7 @@ pub async fn set_hours(State(app): State<Shared>, headers: HeaderMap, body: Byte
 }
 
 /// Records the difference between the teacher's device and the box's clock.
-pub async fn set_clock(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn set_clock(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
     let Some(browser) = form.get("browser_time").and_then(|v| v.parse::<i64>().ok()) else {
         return message(
             lang,
@@ -637,12 +624,7 @@ pub async fn set_clock(State(app): State<Shared>, headers: HeaderMap, body: Byte
     back()
 }
 
-pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn remove_pack(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
     if form.get("confirm") != Some("yes") {
         return message(
             lang,
@@ -671,13 +653,12 @@ pub async fn remove_pack(State(app): State<Shared>, headers: HeaderMap, body: By
     }
 }
 
-pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn add_packs(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let folder = form.text("other", 500).or_else(|| form.text("folder", 500));
     let Some(folder) = folder else {
         return message(
@@ -734,22 +715,17 @@ pub async fn add_packs(State(app): State<Shared>, headers: HeaderMap, body: Byte
 }
 
 /// `POST /admin/stick/wants`: writes this box's want-list into the chosen stick folder.
-pub async fn stick_wants(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    stick_step(app, headers, body, false).await
+pub async fn stick_wants(State(app): State<Shared>, lang: Lang, post: Post<TeacherId>) -> Response {
+    stick_step(app, lang, post.form, false).await
 }
 
 /// `POST /admin/stick/fill`: fills the chosen stick folder for the box whose want-list
 /// it holds.
-pub async fn stick_fill(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    stick_step(app, headers, body, true).await
+pub async fn stick_fill(State(app): State<Shared>, lang: Lang, post: Post<TeacherId>) -> Response {
+    stick_step(app, lang, post.form, true).await
 }
 
-async fn stick_step(app: Shared, headers: HeaderMap, body: Bytes, fill: bool) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn stick_step(app: Shared, lang: Lang, form: Form, fill: bool) -> Response {
     let Some(folder) = form.text("other", 500).or_else(|| form.text("folder", 500)) else {
         return message(
             lang,
@@ -816,8 +792,7 @@ fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Respon
         lang.t("Faire confiance et installer", "Trust and install"),
         lang.t("Annuler", "Cancel"),
     );
-    let mut page = Page::new(lang, lang.t("Éditeur inconnu", "Unknown publisher"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = Page::new(lang, lang.t("Éditeur inconnu", "Unknown publisher"), body);
     page.status(StatusCode::CONFLICT).into_response()
 }
 
@@ -829,8 +804,12 @@ fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
 /// from the teacher's device. Refused before a byte is read when it cannot fit on the
 /// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
 /// signed and installed off the async workers; the import report is the answer.
-pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn upload(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    post: MultipartPost<TeacherId>,
+) -> Response {
     let Some(len) = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -856,7 +835,8 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
             ),
         );
     }
-    if let Some((_, free)) = disk_space(&app.ctx.data_dir) {
+    let data_dir = app.ctx.data_dir.clone();
+    if let Some((_, free)) = off_worker(move || disk_space(&data_dir)).await {
         let usable = free.saturating_sub(free_floor());
         if import_needs(len) > usable {
             return refused(
@@ -878,10 +858,11 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
             );
         }
     }
+    let mut multipart = match post.fields().await {
+        Ok(m) => m,
+        Err(refused) => return refused,
+    };
     let uploads = app.ctx.data_dir.join("uploads");
-    if let Err(e) = std::fs::create_dir_all(&uploads) {
-        return internal(lang, e);
-    }
     let mut token = [0u8; 12];
     if getrandom::fill(&mut token).is_err() {
         return internal(lang, "no randomness");
@@ -889,19 +870,27 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
     // One folder per upload, holding the file under its own name: importers take a
     // question file's title from its name.
     let folder = uploads.join(hex::encode(token));
-    // Removed whatever happens below (a refused upload, a failed import, a panic).
+    // Removed whatever happens below (a refused upload, a failed import, a panic), on
+    // the blocking pool when dropped on an async worker.
     struct Remove(std::path::PathBuf);
     impl Drop for Remove {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let dir = std::mem::take(&mut self.0);
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) if !is_off_worker() => drop(rt.spawn_blocking(move || std::fs::remove_dir_all(dir))),
+                _ => drop(std::fs::remove_dir_all(dir)),
+            }
         }
     }
     let guard = Remove(folder.clone());
-    if let Err(e) = std::fs::create_dir(&folder) {
+    let made = {
+        let folder = folder.clone();
+        off_worker(move || std::fs::create_dir_all(&uploads).and_then(|_| std::fs::create_dir(&folder))).await
+    };
+    if let Err(e) = made {
         return internal(lang, e);
     }
     let mut path = folder.join("cours");
-    let mut csrf_ok = false;
     let mut got = 0u64;
     loop {
         let mut field = match multipart.next_field().await {
@@ -916,15 +905,7 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
             }
         };
         match field.name() {
-            Some("csrf") => {
-                let t = field.text().await.ok();
-                csrf_ok = check_token(&headers, t.as_deref()).is_ok();
-            }
             Some("file") if got == 0 => {
-                // The token comes first in the form: no byte of a forged upload is stored.
-                if !csrf_ok {
-                    break;
-                }
                 path = folder.join(upload_name(field.file_name().unwrap_or("")));
                 let mut out = match tokio::fs::File::create(&path).await {
                     Ok(f) => f,
@@ -958,9 +939,6 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
             _ => {}
         }
     }
-    if !csrf_ok {
-        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
-    }
     if got == 0 {
         return refused(
             lang,
@@ -970,16 +948,13 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
     }
     let packs = app.ctx.packs.clone();
     // Importing and signing read and compress the whole course: off the async workers.
-    let result = tokio::task::spawn_blocking(move || {
+    let result = off_worker(move || {
         let r = packs.import_file(&path);
         drop(guard);
         r
     })
     .await;
-    match result {
-        Ok(r) => import_result(lang, r),
-        Err(e) => internal(lang, e),
-    }
+    import_result(lang, result)
 }
 
 /// A safe file name from the browser's: letters (accents included), digits, spaces and

@@ -2,12 +2,12 @@
 //! bounded, stored in the learner records (one transaction: it survives a power cut).
 
 use axum::extract::{Extension, Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use preau_pack::course::{Assignment, assign_path};
 
-use super::html::{Lang, Page, esc, message, url_seg};
-use super::web::{Csrf, PupilId, Shared, check_token, internal};
+use super::html::{Lang, Page, esc, url_seg};
+use super::web::{Csrf, MultipartPost, PupilId, Shared, internal, off_worker};
 
 /// Largest assignment file the box accepts when the assignment names no smaller limit.
 pub const UPLOAD_LIMIT: usize = 8 * 1024 * 1024;
@@ -76,27 +76,26 @@ fn not_found(lang: Lang) -> Response {
 /// `GET /packs/{id}/_assign/{assign}`
 pub async fn page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path((pack, id)): Path<(String, String)>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let Some(a) = load(&app, &pack, &id) else { return not_found(lang) };
-    render(&app, lang, &headers, pupil, &pack, &a, None, StatusCode::OK)
+    render(&app, lang, &csrf, pupil, &pack, &a, None, StatusCode::OK)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn render(
     app: &Shared,
     lang: Lang,
-    headers: &HeaderMap,
+    csrf: &Csrf,
     pupil: i64,
     pack: &str,
     a: &Assignment,
     note: Option<(bool, String)>,
     status: StatusCode,
 ) -> Response {
-    let csrf = Csrf::from_headers(headers);
     let (previous, name) = {
         let store = app.store();
         let subs = store.submissions(Some(pupil)).unwrap_or_default();
@@ -147,44 +146,64 @@ fn render(
     body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
     let mut page = Page::new(lang, a.title.clone(), body).status(status);
     page.user = name;
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }
 
-/// `POST /packs/{id}/_assign/{assign}` (multipart: `csrf`, `text`, `file`).
+/// What a pupil sent: the text, the file (name, type, bytes).
+type Upload = (String, Option<(String, String, Vec<u8>)>);
+
+/// `POST /packs/{id}/_assign/{assign}` (multipart: `csrf` first, `text`, `file`). The
+/// body is read on the async worker (it streams); the checks and the store run on the
+/// blocking pool.
 pub async fn submit(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    Extension(PupilId(pupil)): Extension<PupilId>,
+    lang: Lang,
+    csrf: Csrf,
     Path((pack, id)): Path<(String, String)>,
-    mut multipart: Multipart,
+    post: MultipartPost<PupilId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let Some(a) = load(&app, &pack, &id) else { return not_found(lang) };
-    let limit = max_bytes(&a);
-    let mut csrf = None;
+    let PupilId(pupil) = post.who;
+    let a = {
+        let (app, pack, id) = (app.clone(), pack.clone(), id.clone());
+        off_worker(move || load(&app, &pack, &id)).await
+    };
+    let Some(a) = a else { return not_found(lang) };
+    let mut multipart = match post.fields().await {
+        Ok(m) => m,
+        Err(refused) => return refused,
+    };
+    let upload = read_upload(&mut multipart, &a, lang).await;
+    off_worker(move || match upload {
+        Ok(upload) => store_upload(&app, lang, &csrf, pupil, &pack, &a, upload),
+        Err(msg) => render(&app, lang, &csrf, pupil, &pack, &a, Some((false, msg)), StatusCode::BAD_REQUEST),
+    })
+    .await
+}
+
+/// Reads the multipart body within the assignment's bounds; the error is the message
+/// to show the pupil.
+async fn read_upload(multipart: &mut Multipart, a: &Assignment, lang: Lang) -> Result<Upload, String> {
+    let limit = max_bytes(a);
     let mut text = String::new();
     let mut file: Option<(String, String, Vec<u8>)> = None;
-    let bad = |msg: String| render(&app, lang, &headers, pupil, &pack, &a, Some((false, msg)), StatusCode::BAD_REQUEST);
     let mut fields = 0;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                return bad(lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted.").to_string());
+                return Err(lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted.").to_string());
             }
         };
         fields += 1;
         if fields > 10 {
-            return bad("too many fields".into());
+            return Err("too many fields".into());
         }
         match field.name() {
-            Some("csrf") => csrf = field.text().await.ok(),
             Some("text") if a.accepts_text => {
                 text = field.text().await.unwrap_or_default();
                 if text.chars().count() > MAX_TEXT_CHARS {
-                    return bad(format!(
+                    return Err(format!(
                         "{} {MAX_TEXT_CHARS}",
                         lang.t("Texte trop long : au plus", "Text too long: at most")
                     ));
@@ -199,7 +218,7 @@ pub async fn submit(
                     match field.chunk().await {
                         Ok(Some(c)) => {
                             if bytes.len() + c.len() > limit {
-                                return bad(format!(
+                                return Err(format!(
                                     "{} {}",
                                     lang.t("Fichier trop gros : au plus", "File too large: at most"),
                                     lang.size(limit as u64)
@@ -208,7 +227,7 @@ pub async fn submit(
                             bytes.extend_from_slice(&c);
                         }
                         Ok(None) => break,
-                        Err(_) => return bad(lang.t("Envoi interrompu.", "Upload interrupted.").to_string()),
+                        Err(_) => return Err(lang.t("Envoi interrompu.", "Upload interrupted.").to_string()),
                     }
                 }
                 if !bytes.is_empty() {
@@ -218,9 +237,20 @@ pub async fn submit(
             _ => {}
         }
     }
-    if check_token(&headers, csrf.as_deref()).is_err() {
-        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
-    }
+    Ok((text, file))
+}
+
+/// Checks the upload, then stores it (one transaction).
+fn store_upload(
+    app: &Shared,
+    lang: Lang,
+    csrf: &Csrf,
+    pupil: i64,
+    pack: &str,
+    a: &Assignment,
+    (text, file): Upload,
+) -> Response {
+    let bad = |msg: String| render(app, lang, csrf, pupil, pack, a, Some((false, msg)), StatusCode::BAD_REQUEST);
     if let Some((name, _, _)) = &file
         && !a.allowed_extensions.is_empty()
     {
@@ -242,14 +272,14 @@ pub async fn submit(
         return bad(lang.t("Écris un texte ou choisis un fichier.", "Write a text or choose a file.").to_string());
     }
     if let Some((_, _, bytes)) = &file
-        && let Err(msg) = within_quotas(&app, lang, pupil, bytes.len() as u64)
+        && let Err(msg) = within_quotas(app, lang, pupil, bytes.len() as u64)
     {
-        return render(&app, lang, &headers, pupil, &pack, &a, Some((false, msg)), StatusCode::INSUFFICIENT_STORAGE);
+        return render(app, lang, csrf, pupil, pack, a, Some((false, msg)), StatusCode::INSUFFICIENT_STORAGE);
     }
     let now = app.now();
     let saved = app.store().save_submission(
         pupil,
-        &pack,
+        pack,
         &a.id,
         text.trim(),
         file.as_ref().map(|(n, t, b)| (n.as_str(), t.as_str(), b.as_slice())),
@@ -257,12 +287,12 @@ pub async fn submit(
     );
     match saved {
         Ok(_) => render(
-            &app,
+            app,
             lang,
-            &headers,
+            csrf,
             pupil,
-            &pack,
-            &a,
+            pack,
+            a,
             Some((true, lang.t("Travail rendu et enregistré.", "Work handed in and saved.").to_string())),
             StatusCode::OK,
         ),

@@ -184,21 +184,12 @@ pub struct Page {
     /// Shown at the top right: who is signed in.
     pub user: Option<String>,
     pub status: StatusCode,
-    pub set_cookies: Vec<String>,
     pub katex: bool,
 }
 
 impl Page {
     pub fn new(lang: Lang, title: impl Into<String>, body: impl Into<String>) -> Page {
-        Page {
-            lang,
-            title: title.into(),
-            body: body.into(),
-            user: None,
-            status: StatusCode::OK,
-            set_cookies: Vec::new(),
-            katex: false,
-        }
+        Page { lang, title: title.into(), body: body.into(), user: None, status: StatusCode::OK, katex: false }
     }
 
     pub fn status(mut self, s: StatusCode) -> Page {
@@ -275,11 +266,6 @@ impl IntoResponse for Page {
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         if let Ok(v) = HeaderValue::from_str(&csp) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
-        }
-        for c in &self.set_cookies {
-            if let Ok(v) = HeaderValue::from_str(c) {
-                h.append(header::SET_COOKIE, v);
-            }
         }
         resp
     }

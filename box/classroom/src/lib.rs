@@ -137,12 +137,15 @@ impl ProgressHook {
         if !pupil::valid_pack_path(&path) {
             return;
         }
-        if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
-            let now = self.0.now();
-            if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
-                tracing::warn!("progress not recorded: {e}");
+        // The pack server calls this on its blocking pool.
+        web::already_off_worker(|| {
+            if let Some(store::Who::Pupil(id)) = self.0.who(headers) {
+                let now = self.0.now();
+                if let Err(e) = self.0.store().record_event(id, "opened", pack, &path, now) {
+                    tracing::warn!("progress not recorded: {e}");
+                }
             }
-        }
+        })
     }
 }
 
@@ -154,7 +157,6 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/class/{id}/rename", post(teacher::rename_class))
         .route("/teacher/class/{id}/delete", post(teacher::delete_class))
         .route("/teacher/class/{id}/pupils", post(teacher::add_pupil))
-        .route("/teacher/class/{id}/import", post(teacher::import_csv))
         .route("/teacher/pupil/{id}/rename", post(teacher::rename_pupil))
         .route("/teacher/pupil/{id}/delete", post(teacher::delete_pupil))
         .route("/teacher/pupil/{id}/code", post(teacher::set_code))
@@ -178,7 +180,6 @@ fn routes(app: Arc<App>) -> Router {
         .route("/admin/packs/add", post(admin::add_packs))
         .route("/admin/stick/wants", post(admin::stick_wants))
         .route("/admin/stick/fill", post(admin::stick_fill))
-        .route("/admin/packs/upload", post(admin::upload).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
         .route("/admin/teachers", post(accounts::add_teacher))
         .route("/admin/password", post(accounts::change_password))
         .route("/admin/teacher/{id}/delete", post(accounts::delete_teacher))
@@ -191,10 +192,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/pupil/done/{pack}/{*path}", post(pupil::done))
         .route("/pupil/attempt/{id}", get(player::attempt_page))
         .route("/packs/{id}/_quiz/{quiz}", get(player::quiz_page).post(player::submit))
-        .route(
-            "/packs/{id}/_assign/{assign}",
-            get(assign::page).post(assign::submit).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + FORM_LIMIT)),
-        )
+        .route("/packs/{id}/_assign/{assign}", get(assign::page))
         .route_layer(from_fn_with_state(app.clone(), web::pupil_guard));
 
     let open = Router::new()
@@ -206,7 +204,34 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/setup", get(teacher::setup_page).post(teacher::setup))
         .route("/static/{*path}", get(assets::serve));
 
-    Router::new().merge(teacher).merge(pupil).merge(open).layer(DefaultBodyLimit::max(FORM_LIMIT)).with_state(app)
+    // Every route above runs on the blocking pool (`web::on_blocking_pool`): its body
+    // is a small form, read first. The uploads below stream their multipart body on the
+    // async worker and call `web::off_worker` for their store work.
+    let on_pool = Router::new()
+        .merge(teacher)
+        .merge(pupil)
+        .merge(open)
+        .layer(from_fn_with_state(FORM_LIMIT, web::on_blocking_pool));
+
+    let uploads = Router::new()
+        .route("/teacher/class/{id}/import", post(teacher::import_csv))
+        .route("/admin/packs/upload", post(admin::upload).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
+        .route_layer(from_fn_with_state(app.clone(), web::teacher_guard))
+        .merge(
+            Router::new()
+                .route(
+                    "/packs/{id}/_assign/{assign}",
+                    post(assign::submit).layer(DefaultBodyLimit::max(UPLOAD_LIMIT + FORM_LIMIT)),
+                )
+                .route_layer(from_fn_with_state(app.clone(), web::pupil_guard)),
+        );
+
+    Router::new()
+        .merge(on_pool)
+        .merge(uploads)
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn(web::csrf_cookie))
+        .with_state(app)
 }
 
 #[cfg(test)]

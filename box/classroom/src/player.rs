@@ -5,14 +5,13 @@
 //! `quiz::Response`s and marked on the server with `quiz::score`. The attempt is
 //! committed before the pupil sees "saved", then shown back with feedback.
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
-use super::web::{Csrf, Form, PupilId, Shared, check_post, internal};
+use super::web::{Csrf, Form, Post, PupilId, Shared, internal};
 use preau_pack::quiz::{
     self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
 };
@@ -108,36 +107,37 @@ fn not_found(lang: Lang) -> Response {
 /// `GET /packs/{id}/_quiz/{quiz}`
 pub async fn quiz_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path((pack, quiz_id)): Path<(String, String)>,
 ) -> Response {
     if load_quiz(&app, &pack, &quiz_id).is_none() {
-        return not_found(Lang::from_headers(&headers));
+        return not_found(lang);
     }
     let now = app.now();
     let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
-    quiz_form_page(&app, &headers, pupil, &pack, &quiz_id, None, None)
+    quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, None, None)
 }
 
 /// The quiz form, filled with `prefill` (back from the summary) and with `notice` on top.
+#[allow(clippy::too_many_arguments)]
 fn quiz_form_page(
     app: &Shared,
-    headers: &HeaderMap,
+    lang: Lang,
+    csrf: &Csrf,
     pupil: i64,
     pack: &str,
     quiz_id: &str,
     prefill: Option<&Form>,
     notice: Option<&str>,
 ) -> Response {
-    let lang = Lang::from_headers(headers);
     let Some((quiz, _)) = pupil_quiz(app, pack, quiz_id) else { return not_found(lang) };
     let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, pack, quiz_id) {
         Ok(x) => x,
         Err(e) => return internal(lang, e),
     };
     let now = app.now();
-    let csrf = Csrf::from_headers(headers);
     let public = quiz::public_view(&quiz);
     let mut body = String::new();
     if let Some(n) = notice {
@@ -204,7 +204,6 @@ fn quiz_form_page(
     let mut page = Page::new(lang, quiz.title.clone(), body);
     page.user = Some(p.name);
     page.katex = has_maths(&quiz);
-    page.set_cookies.extend(csrf.cookie());
     if notice.is_some() {
         page = page.status(StatusCode::UNPROCESSABLE_ENTITY);
     }
@@ -557,16 +556,11 @@ pub fn mark_form(
 /// `POST /packs/{id}/_quiz/{quiz}`: marks the attempt, commits it, then shows it.
 pub async fn submit(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    Extension(PupilId(pupil)): Extension<PupilId>,
+    lang: Lang,
+    csrf: Csrf,
     Path((pack, quiz_id)): Path<(String, String)>,
-    body: Bytes,
+    Post { who: PupilId(pupil), form }: Post<PupilId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some((quiz, released)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
     let store = app.store();
     let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
@@ -613,9 +607,9 @@ pub async fn submit(
     match form.get("step") {
         // Moodle's flow: the quiz form leads to a summary, and only its confirmation
         // ends the attempt. A timed quiz whose time is up is ended as it is.
-        Some("summary") if !time_up => return summary_page(&headers, &pack, &quiz, &form, &p, &answered),
+        Some("summary") if !time_up => return summary_page(lang, &csrf, &pack, &quiz, &form, &p, &answered),
         Some("edit") if !time_up => {
-            return quiz_form_page(&app, &headers, pupil, &pack, &quiz_id, Some(&form), None);
+            return quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, Some(&form), None);
         }
         _ => {}
     }
@@ -625,7 +619,7 @@ pub async fn submit(
             "Tu n'as répondu à aucune question : réponds à au moins une question avant de terminer.",
             "You have not answered any question: answer at least one before finishing.",
         );
-        return quiz_form_page(&app, &headers, pupil, &pack, &quiz_id, Some(&form), Some(text));
+        return quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, Some(&form), Some(text));
     }
     let mut store = app.store();
     let records = mark_form(&quiz, &form, &p.uuid, used, released, lang);
@@ -672,15 +666,14 @@ fn is_blank(r: &quiz::Response) -> bool {
 /// The summary before finishing (Moodle's): which questions have an answer, with the
 /// answers carried in hidden fields; back to the attempt, or send everything.
 fn summary_page(
-    headers: &HeaderMap,
+    lang: Lang,
+    csrf: &Csrf,
     pack: &str,
     quiz: &Quiz,
     form: &Form,
     p: &super::store::Pupil,
     answered: &[(usize, bool)],
 ) -> Response {
-    let lang = Lang::from_headers(headers);
-    let csrf = Csrf::from_headers(headers);
     let missing: Vec<usize> = answered.iter().filter(|(_, a)| !a).map(|(n, _)| *n).collect();
     let mut body = String::new();
     if missing.is_empty() {
@@ -750,18 +743,16 @@ fn summary_page(
     let title = format!("{} — {}", quiz.title, lang.t("Résumé de l'essai", "Attempt summary"));
     let mut page = Page::new(lang, title, body);
     page.user = Some(p.name.clone());
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }
 
 /// `GET /pupil/attempt/{id}`: the pupil's attempt with scores and feedback.
 pub async fn attempt_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let (attempt, name) = {
         let store = app.store();
         match (store.attempt(id), store.pupil(pupil)) {

@@ -3,18 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::SameSite;
 use serde::Deserialize;
 
 use super::html::{Lang, Page, esc, not_found, url_path, url_seg};
 use super::passwords::{self, Client};
 use super::store::Who;
 use super::web::{
-    Csrf, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, check_post, closed_page, cookie, internal, local_path,
-    random_token, set_cookie,
+    Csrf, Post, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, closed_page, cookie, internal, local_path, random_token,
+    set_cookie,
 };
 use preau_pack::course::CourseOutline;
 
@@ -50,8 +50,12 @@ pub struct CatalogQuery {
 }
 
 /// `GET /`: the packs by subject and level, with a search by title.
-pub async fn catalog(State(app): State<Shared>, headers: HeaderMap, Query(query): Query<CatalogQuery>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn catalog(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    Query(query): Query<CatalogQuery>,
+) -> Response {
     let who = app.who(&headers);
     if !matches!(who, Some(Who::Teacher(_))) && !app.is_open() {
         return closed_page(&app, lang);
@@ -152,8 +156,7 @@ fn next_param(next: Option<&str>, sep: char) -> String {
 }
 
 /// `GET /login`: choose your class.
-pub async fn login_classes(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn login_classes(State(app): State<Shared>, lang: Lang, Query(q): Query<NextQuery>) -> Response {
     if !app.is_open() {
         return closed_page(&app, lang);
     }
@@ -194,11 +197,11 @@ pub struct NamesQuery {
 /// `GET /login/class/{id}`: choose your name; then, if the teacher set one, your code.
 pub async fn login_names(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Path(class_id): Path<i64>,
     Query(query): Query<NamesQuery>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     if !app.is_open() {
         return closed_page(&app, lang);
     }
@@ -212,7 +215,6 @@ pub async fn login_names(
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
     };
-    let csrf = Csrf::from_headers(&headers);
     let mut body = String::new();
     let chosen = query.pupil.and_then(|id| pupils.iter().find(|p| p.id == id));
     let next = next_param(query.next.as_deref(), '&');
@@ -291,21 +293,21 @@ pub async fn login_names(
             ));
         }
     }
-    let mut page = Page::new(lang, class.name.clone(), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = Page::new(lang, class.name.clone(), body);
     page.into_response()
 }
 
 /// `POST /login`: a pupil signs in.
-pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn login(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    client: Client,
+    Post { form, .. }: Post,
+) -> Response {
     if !app.is_open() {
         return closed_page(&app, lang);
     }
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some(pupil_id) = form.get("pupil").and_then(|v| v.parse::<i64>().ok()) else {
         return not_found(lang, "Cet élève", "This pupil");
     };
@@ -359,8 +361,8 @@ pub fn start_session(app: &Shared, lang: Lang, who: Who, headers: &HeaderMap, to
         }
     }
     let same_site = match who {
-        Who::Pupil(_) => "Lax",
-        Who::Teacher(_) => "Strict",
+        Who::Pupil(_) => SameSite::Lax,
+        Who::Teacher(_) => SameSite::Strict,
     };
     let mut resp = Redirect::to(to).into_response();
     if let Ok(v) = set_cookie(SESSION_COOKIE, &token, SESSION_SECS, same_site).parse() {
@@ -370,28 +372,21 @@ pub fn start_session(app: &Shared, lang: Lang, who: Who, headers: &HeaderMap, to
 }
 
 /// `GET /logout`: a button (signing out changes state, so it is a form).
-pub async fn logout_page(headers: HeaderMap) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
+pub async fn logout_page(lang: Lang, csrf: Csrf) -> Response {
     let body = format!(
         r#"<form method="post" action="/logout">{}<button>{}</button></form>"#,
         csrf.field(),
         lang.t("Se déconnecter", "Sign out")
     );
-    let mut page = Page::new(lang, lang.t("Se déconnecter", "Sign out"), body);
-    page.set_cookies.extend(csrf.cookie());
-    page.into_response()
+    Page::new(lang, lang.t("Se déconnecter", "Sign out"), body).into_response()
 }
 
-pub async fn logout(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_post(&headers, &body) {
-        return r;
-    }
+pub async fn logout(State(app): State<Shared>, headers: HeaderMap, _: Post) -> Response {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         let _ = app.store().delete_session(token);
     }
     let mut resp = Redirect::to("/").into_response();
-    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, "Lax").parse() {
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, SameSite::Lax).parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -401,11 +396,10 @@ pub async fn logout(State(app): State<Shared>, headers: HeaderMap, body: Bytes) 
 /// them to it. Links on the box's own pages go through here.
 pub async fn open(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path((pack, path)): Path<(String, String)>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
         return not_found(lang, "Cette page", "This page");
     }
@@ -422,15 +416,10 @@ pub async fn open(
 /// `POST /pupil/done/{pack}/{path}`: the pupil says they finished a page.
 pub async fn done(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    Extension(PupilId(pupil)): Extension<PupilId>,
+    lang: Lang,
     Path((pack, path)): Path<(String, String)>,
-    body: Bytes,
+    Post { who: PupilId(pupil), .. }: Post<PupilId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    if let Err(r) = check_post(&headers, &body) {
-        return r;
-    }
     // Only pages of the pack: invented paths would each store an event and an outbox row.
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !page_exists(&app, &pack, &path) {
         return not_found(lang, "Cette page", "This page");
@@ -514,11 +503,10 @@ pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
 /// `GET /pupil/`: what the pupil opened and completed, course by course, and quiz scores.
 pub async fn progress(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(PupilId(pupil)): Extension<PupilId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let (events, name) = {
         let store = app.store();
         match (store.events(pupil), store.pupil(pupil)) {
@@ -635,6 +623,5 @@ pub async fn progress(
     body.push_str(&format!(r#"<p><a href="/">{}</a></p>"#, lang.t("← Accueil", "← Home")));
     let mut page = Page::new(lang, lang.t("Ma progression", "My progress"), body);
     page.user = Some(name);
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::{Extension, Multipart, Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_
 use super::player::{Shown, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
-use super::web::{Csrf, Form, Shared, TeacherId, check_post, check_token, internal, local_path};
+use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, local_path, off_worker};
 
 /// The one-time setup code, created on first call while no teacher exists.
 pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
@@ -84,14 +83,12 @@ fn form_again(page: &str, error: &str, name: &str, next: Option<&str>) -> Respon
     back_to(&format!("{to}error={error}"))
 }
 
-pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn login_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query(q): Query<LoginQuery>) -> Response {
     match app.store().teacher_count() {
         Ok(0) => return back_to("/teacher/setup"),
         Ok(_) => {}
         Err(e) => return internal(lang, e),
     }
-    let csrf = Csrf::from_headers(&headers);
     let error = match q.error.as_deref() {
         Some("locked") => lang.t(
             "Trop d'essais : attendez quelques minutes avant de réessayer.",
@@ -116,17 +113,17 @@ pub async fn login_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
         lang.t("Mot de passe", "Password"),
         lang.t("Se connecter", "Sign in")
     );
-    let mut page = Page::new(lang, lang.t("Espace enseignant", "Teachers"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = Page::new(lang, lang.t("Espace enseignant", "Teachers"), body);
     page.into_response()
 }
 
-pub async fn login(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn login(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    client: Client,
+    Post { form, .. }: Post,
+) -> Response {
     let name = form.get("name").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
     let next = form.get("next").and_then(local_path).map(str::to_string);
@@ -177,14 +174,12 @@ fn setup_mode(app: &Shared) -> store::Result<Option<bool>> {
     Ok(accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()).map(|_| true))
 }
 
-pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn setup_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query(q): Query<LoginQuery>) -> Response {
     let recovery = match setup_mode(&app) {
         Ok(Some(r)) => r,
         Ok(None) => return back_to("/teacher/login"),
         Err(e) => return internal(lang, e),
     };
-    let csrf = Csrf::from_headers(&headers);
     let error = match q.error.as_deref() {
         Some("code") => lang.t("Code d'installation incorrect.", "Wrong setup code."),
         Some("locked") => {
@@ -224,17 +219,17 @@ pub async fn setup_page(State(app): State<Shared>, headers: HeaderMap, Query(q):
         lang.t("Mot de passe (encore)", "Password (again)"),
         lang.t("Créer mon compte", "Create my account")
     );
-    let mut page = Page::new(lang, lang.t("Installation", "Setup"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = Page::new(lang, lang.t("Installation", "Setup"), body);
     page.into_response()
 }
 
-pub async fn setup(State(app): State<Shared>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn setup(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    client: Client,
+    Post { form, .. }: Post,
+) -> Response {
     let recovery = match setup_mode(&app) {
         Ok(Some(r)) => r,
         Ok(None) => return back_to("/teacher/login"),
@@ -321,11 +316,10 @@ pub async fn setup(State(app): State<Shared>, headers: HeaderMap, client: Client
 
 pub async fn dashboard(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let (classes, pending, subs) = {
         let store = app.store();
         match (store.classes(), store.pending_answers(), store.submissions(None)) {
@@ -362,8 +356,7 @@ pub async fn dashboard(
         lang.t("Nouvelle classe :", "New class:"),
         lang.t("Créer", "Create")
     ));
-    let mut page = teacher_page(&app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = teacher_page(&app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
     page.into_response()
 }
 
@@ -379,12 +372,7 @@ fn store_error(lang: Lang, e: store::Error) -> Response {
     }
 }
 
-pub async fn create_class(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn create_class(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return bad(lang, lang.t("Nom de classe manquant ou trop long.", "Class name missing or too long."));
     };
@@ -396,12 +384,11 @@ pub async fn create_class(State(app): State<Shared>, headers: HeaderMap, body: B
 
 pub async fn class_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let f = csrf.field();
     let (class, pupils) = {
         let store = app.store();
@@ -486,17 +473,16 @@ pub async fn class_page(
         lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"),
         lang.t("Supprimer la classe", "Delete the class")
     ));
-    let mut page = teacher_page(&app, lang, t, &class.name, body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = teacher_page(&app, lang, t, &class.name, body);
     page.into_response()
 }
 
-pub async fn rename_class(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn rename_class(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
@@ -510,12 +496,12 @@ fn confirmed(form: &Form) -> bool {
     form.get("confirm") == Some("yes")
 }
 
-pub async fn delete_class(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn delete_class(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     if !confirmed(&form) {
         return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
@@ -525,12 +511,12 @@ pub async fn delete_class(State(app): State<Shared>, headers: HeaderMap, Path(id
     }
 }
 
-pub async fn add_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn add_pupil(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
@@ -540,15 +526,17 @@ pub async fn add_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): 
     }
 }
 
-/// `POST /teacher/class/{id}/import` (multipart: `csrf`, `file` or `text`).
+/// `POST /teacher/class/{id}/import` (multipart: `csrf` first, then `file` or `text`).
 pub async fn import_csv(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Path(id): Path<i64>,
-    mut multipart: Multipart,
+    post: MultipartPost<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let mut csrf = None;
+    let mut multipart = match post.fields().await {
+        Ok(m) => m,
+        Err(refused) => return refused,
+    };
     let mut text = String::new();
     let mut fields = 0;
     while let Ok(Some(field)) = multipart.next_field().await {
@@ -557,7 +545,6 @@ pub async fn import_csv(
             break;
         }
         match field.name() {
-            Some("csrf") => csrf = field.text().await.ok(),
             Some("file") | Some("text") => {
                 let bytes = field.bytes().await.unwrap_or_default();
                 // School software often exports Windows-1252: keep what decodes.
@@ -570,13 +557,15 @@ pub async fn import_csv(
             _ => {}
         }
     }
-    if !super::web::same_origin(&headers) || check_token(&headers, csrf.as_deref()).is_err() {
-        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
-    }
     let names = match csv::parse_class_list(&text) {
         Ok(n) => n,
         Err(e) => return bad(lang, &format!("{} {e}", lang.t("Liste illisible :", "Unreadable list:"))),
     };
+    off_worker(move || add_pupils(&app, lang, id, &names)).await
+}
+
+/// Adds the pupils of an imported list that the class does not have yet.
+fn add_pupils(app: &Shared, lang: Lang, id: i64, names: &[String]) -> Response {
     let store = app.store();
     if store.class(id).ok().flatten().is_none() {
         return not_found(lang, "Cette classe", "This class");
@@ -601,12 +590,12 @@ fn pupil_class(app: &Shared, id: i64) -> Option<i64> {
     app.store().pupil(id).ok().flatten().map(|p| p.class_id)
 }
 
-pub async fn rename_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn rename_pupil(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
@@ -619,12 +608,12 @@ pub async fn rename_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
     }
 }
 
-pub async fn delete_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn delete_pupil(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     if !confirmed(&form) {
         return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
@@ -639,12 +628,12 @@ pub async fn delete_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id
 
 /// Sets a pupil's code: `kind` none, digits (0-9) or pictures (digits 1-9, one per
 /// picture). An empty code draws one at random.
-pub async fn set_code(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn set_code(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let kind = form.get("kind").unwrap_or("none");
     let lowest = match kind {
         "none" => 0,
@@ -681,8 +670,7 @@ pub async fn set_code(State(app): State<Shared>, headers: HeaderMap, Path(id): P
 }
 
 /// `GET /teacher/pupil/{id}/export`: everything the box holds about one pupil (RGPD).
-pub async fn export_pupil(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn export_pupil(State(app): State<Shared>, lang: Lang, Path(id): Path<i64>) -> Response {
     let data = match app.store().export_pupil(id) {
         Ok(Some(d)) => d,
         Ok(None) => return not_found(lang, "Cet élève", "This pupil"),
@@ -718,13 +706,12 @@ pub struct ClassFilter {
 
 pub async fn results(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Query(filter): Query<ClassFilter>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let tz = app.tz_minutes();
-    let csrf = Csrf::from_headers(&headers);
     let outlines: Vec<(String, preau_pack::course::CourseOutline)> = app
         .ctx
         .packs
@@ -820,8 +807,7 @@ pub async fn results(
     }
     body.push_str("</table></div>");
     quiz_settings_forms(&app, lang, &rows, &csrf, &mut body);
-    let mut page = teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body);
     page.into_response()
 }
 
@@ -863,15 +849,10 @@ fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf
 /// `POST /teacher/quiz/{pack}/{quiz}/settings`: the form of `quiz_settings_forms`.
 pub async fn set_quiz_settings(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Path((pack, quiz)): Path<(String, String)>,
-    body: Bytes,
+    Post { form, .. }: Post<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     if load_quiz(&app, &pack, &quiz).is_none() {
         return not_found(lang, "Ce quiz", "This quiz");
     }
@@ -994,8 +975,7 @@ fn question_label(app: &Shared, pack: &str, quiz: &str, qid: &str) -> String {
     }
 }
 
-pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(filter): Query<ClassFilter>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Query<ClassFilter>) -> Response {
     let rows = match app.store().results(filter.class) {
         Ok(r) => r,
         Err(e) => return internal(lang, e),
@@ -1037,11 +1017,10 @@ pub async fn results_csv(State(app): State<Shared>, headers: HeaderMap, Query(fi
 
 pub async fn attempt_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
     let (attempt, pupil) = {
         let store = app.store();
         match store.attempt(id) {
@@ -1074,11 +1053,10 @@ pub async fn attempt_page(
 
 pub async fn marking(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let f = csrf.field();
     let tz = app.tz_minutes();
     let (answers, subs, names) = {
@@ -1142,8 +1120,7 @@ pub async fn marking(
             lang.t("Enregistrer", "Save")
         ));
     }
-    let mut page = teacher_page(&app, lang, t, lang.t("À corriger", "Marking"), body);
-    page.set_cookies.extend(csrf.cookie());
+    let page = teacher_page(&app, lang, t, lang.t("À corriger", "Marking"), body);
     page.into_response()
 }
 
@@ -1151,12 +1128,12 @@ fn parse_mark(form: &Form, name: &str) -> Option<f64> {
     form.get(name)?.trim().replace(',', ".").parse::<f64>().ok().filter(|x| x.is_finite() && (0.0..=1000.0).contains(x))
 }
 
-pub async fn mark_answer(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn mark_answer(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     let Some(score) = parse_mark(&form, "score") else {
         return bad(lang, lang.t("Note invalide.", "Invalid mark."));
     };
@@ -1170,15 +1147,10 @@ pub async fn mark_answer(State(app): State<Shared>, headers: HeaderMap, Path(id)
 
 pub async fn mark_submission(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
     Path(id): Path<i64>,
-    body: Bytes,
+    Post { form, .. }: Post<TeacherId>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Some(mark) = parse_mark(&form, "mark") else {
         return bad(lang, lang.t("Note invalide.", "Invalid mark."));
     };
@@ -1190,8 +1162,7 @@ pub async fn mark_submission(
     }
 }
 
-pub async fn submission_file(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn submission_file(State(app): State<Shared>, lang: Lang, Path(id): Path<i64>) -> Response {
     match app.store().submission_file(id) {
         Ok(Some(f)) => download(f.bytes, "application/octet-stream", &f.name),
         Ok(None) => not_found(lang, "Ce fichier", "This file"),

@@ -1,14 +1,22 @@
 //! The application's shared state and the request plumbing every page uses: sessions,
-//! CSRF tokens, the Origin check, form parsing and the role guards.
+//! CSRF tokens, the Origin check, form parsing, the role guards, and the extractors that
+//! make them hard to forget: [`Post`] (a checked form post), [`Csrf`] (its cookie is
+//! added by [`csrf_cookie`]) and [`Lang`]. Handlers run on the blocking pool
+//! ([`on_blocking_pool`], [`off_worker`]): they call SQLite and read pack files.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
 
 use super::context::AppEnv;
 use super::hours;
@@ -86,6 +94,13 @@ impl App {
     /// The store. A panic while holding the lock leaves SQLite consistent (transactions
     /// roll back), so a poisoned lock is simply taken over.
     pub fn store(&self) -> MutexGuard<'_, Store> {
+        // A tripwire for debug builds (the integration tests run one): on an async worker
+        // this lock and the commit's fsync would stall every connection of a one-core box.
+        #[cfg(not(test))]
+        debug_assert!(
+            is_off_worker() || tokio::runtime::Handle::try_current().is_err(),
+            "the learner store was called on an async worker"
+        );
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -184,12 +199,16 @@ fn is_token(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The value of one cookie.
+/// The value of one cookie (the first of that name), as the browser sent it.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// A `Set-Cookie` value, always HttpOnly (no script reads it).
@@ -200,8 +219,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// (`_quiz/…`) is a top-level navigation from that opaque origin, and the pupil must
 /// arrive signed in. `Lax` cookies are never sent with cross-site POSTs, and every state
 /// change is a POST checked for its Origin and CSRF token.
-pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: &str) -> String {
-    format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}")
+pub fn set_cookie(name: &str, value: &str, max_age: i64, same_site: SameSite) -> String {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(same_site)
+        .max_age(time::Duration::seconds(max_age))
+        .build()
+        .to_string()
 }
 
 /// The key of the CSRF tokens' MAC, drawn at each start: tokens issued before a restart
@@ -259,7 +284,56 @@ impl Csrf {
 
     /// The cookie to set when the visitor had none.
     pub fn cookie(&self) -> Option<String> {
-        self.new.then(|| set_cookie(CSRF_COOKIE, &self.token, SESSION_SECS, "Lax"))
+        self.new.then(|| set_cookie(CSRF_COOKIE, &self.token, SESSION_SECS, SameSite::Lax))
+    }
+}
+
+/// A token made for a visitor without one during this request, set as a cookie on the
+/// response by [`csrf_cookie`].
+#[derive(Clone, Default)]
+struct NewCsrf(Arc<Mutex<Option<String>>>);
+
+/// A page's CSRF token: the visitor's, or a new one whose cookie [`csrf_cookie`] adds to
+/// the response. A page never attaches the cookie itself.
+impl<S: Send + Sync> FromRequestParts<S> for Csrf {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Csrf, Response> {
+        let csrf = Csrf::from_headers(&parts.headers);
+        if !csrf.new {
+            return Ok(csrf);
+        }
+        let Some(slot) = parts.extensions.get::<NewCsrf>() else {
+            return Err(internal(Lang::from_headers(&parts.headers), "Csrf used on a route without csrf_cookie"));
+        };
+        let mut slot = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        let token = slot.get_or_insert(csrf.token).clone();
+        Ok(Csrf { token, new: true })
+    }
+}
+
+/// The layer around every classroom route: if a handler took a new [`Csrf`], the
+/// response carries its cookie.
+pub async fn csrf_cookie(mut req: Request, next: Next) -> Response {
+    let slot = NewCsrf::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut resp = next.run(req).await;
+    let issued = slot.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(token) = issued {
+        let c = Csrf { token, new: true };
+        if let Some(v) = c.cookie().and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// The page language, from Accept-Language.
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
+        Ok(Lang::from_headers(&parts.headers))
     }
 }
 
@@ -301,19 +375,9 @@ impl Form {
 /// Checks the Origin and the CSRF token of a state-changing request; returns its form.
 /// The error is the ready refusal page (a large value, but only on the refusal path).
 #[allow(clippy::result_large_err)]
-pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
+fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
     let lang = Lang::from_headers(headers);
-    let refused = || {
-        message(
-            lang,
-            StatusCode::FORBIDDEN,
-            lang.t("Demande refusée", "Request refused"),
-            lang.t(
-                "Ce formulaire a expiré ou ne vient pas de cette boîte. Rechargez la page et recommencez.",
-                "This form has expired or does not come from this box. Reload the page and try again.",
-            ),
-        )
-    };
+    let refused = || refused_post(lang);
     if !same_origin(headers) {
         return Err(refused());
     }
@@ -322,8 +386,114 @@ pub fn check_post(headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
     Ok(form)
 }
 
+/// Who may send a [`Post`]: the role a guard put in the request.
+pub trait Role: Sized + Send {
+    fn from_extensions(ext: &Extensions) -> Option<Self>;
+}
+
+/// Any visitor (sign-in forms, sign-out).
+pub struct Anyone;
+
+impl Role for Anyone {
+    fn from_extensions(_: &Extensions) -> Option<Self> {
+        Some(Anyone)
+    }
+}
+
+impl Role for TeacherId {
+    fn from_extensions(ext: &Extensions) -> Option<Self> {
+        ext.get::<TeacherId>().copied()
+    }
+}
+
+impl Role for PupilId {
+    fn from_extensions(ext: &Extensions) -> Option<Self> {
+        ext.get::<PupilId>().copied()
+    }
+}
+
+/// A state-changing form post that passed its checks before the handler runs: the
+/// Origin ([`same_origin`]), the CSRF token the box issued ([`check_post`]) and the role
+/// `R` its guard put in the request (`Post<TeacherId>` behind [`teacher_guard`],
+/// `Post<PupilId>` behind [`pupil_guard`]). A POST handler takes one instead of the raw
+/// body, so it cannot forget a check; on a route without the guard it answers 500.
+pub struct Post<R: Role = Anyone> {
+    pub who: R,
+    pub form: Form,
+}
+
+impl<S: Send + Sync, R: Role> FromRequest<S> for Post<R> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let lang = Lang::from_headers(req.headers());
+        let Some(who) = R::from_extensions(req.extensions()) else {
+            return Err(internal(lang, "a Post with a role on a route without its guard"));
+        };
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let form = check_post(&headers, &body)?;
+        Ok(Post { who, form })
+    }
+}
+
+/// A multipart post (an upload) whose Origin and role `R` were checked before the handler
+/// runs. Its fields come only through [`MultipartPost::fields`], which checks that the
+/// first one is the box-issued CSRF token: no byte of a forged upload is read further.
+/// The handler may refuse first on the headers alone (a declared size too large).
+pub struct MultipartPost<R: Role = Anyone> {
+    pub who: R,
+    headers: HeaderMap,
+    multipart: axum::extract::Multipart,
+}
+
+impl<S: Send + Sync, R: Role> FromRequest<S> for MultipartPost<R> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let lang = Lang::from_headers(req.headers());
+        let Some(who) = R::from_extensions(req.extensions()) else {
+            return Err(internal(lang, "a MultipartPost with a role on a route without its guard"));
+        };
+        if !same_origin(req.headers()) {
+            return Err(refused_post(lang));
+        }
+        let headers = req.headers().clone();
+        let multipart =
+            axum::extract::Multipart::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        Ok(MultipartPost { who, headers, multipart })
+    }
+}
+
+impl<R: Role> MultipartPost<R> {
+    /// The remaining fields, once the first one proved to be this visitor's CSRF token.
+    #[allow(clippy::result_large_err)]
+    pub async fn fields(mut self) -> Result<axum::extract::Multipart, Response> {
+        let lang = Lang::from_headers(&self.headers);
+        let token = match self.multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.ok(),
+            _ => None,
+        };
+        check_token(&self.headers, token.as_deref()).map_err(|_| refused_post(lang))?;
+        Ok(self.multipart)
+    }
+}
+
+/// The page a post that failed its Origin or CSRF check gets.
+fn refused_post(lang: Lang) -> Response {
+    message(
+        lang,
+        StatusCode::FORBIDDEN,
+        lang.t("Demande refusée", "Request refused"),
+        lang.t(
+            "Ce formulaire a expiré ou ne vient pas de cette boîte. Rechargez la page et recommencez.",
+            "This form has expired or does not come from this box. Reload the page and try again.",
+        ),
+    )
+}
+
 /// Compares the submitted token with the cookie.
-pub fn check_token(headers: &HeaderMap, submitted: Option<&str>) -> Result<(), ()> {
+fn check_token(headers: &HeaderMap, submitted: Option<&str>) -> Result<(), ()> {
     match (cookie(headers, CSRF_COOKIE), submitted) {
         (Some(c), Some(s)) if is_csrf_token(c) && c.len() == s.len() => {
             // Constant-time comparison: no early exit on the first differing byte.
@@ -358,7 +528,11 @@ pub async fn teacher_guard(State(app): State<Shared>, mut req: Request, next: Ne
             ),
         );
     }
-    match app.who(req.headers()) {
+    let who = {
+        let (app, headers) = (app.clone(), req.headers().clone());
+        off_worker(move || app.who(&headers)).await
+    };
+    match who {
         Some(Who::Teacher(id)) => {
             req.extensions_mut().insert(TeacherId(id));
             next.run(req).await
@@ -379,10 +553,15 @@ pub async fn teacher_guard(State(app): State<Shared>, mut req: Request, next: Ne
 /// Lets through only a pupil session, and only within opening hours.
 pub async fn pupil_guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
     let lang = Lang::from_headers(req.headers());
-    match app.who(req.headers()) {
+    let (who, open) = {
+        let (app, headers) = (app.clone(), req.headers().clone());
+        off_worker(move || (app.who(&headers), app.is_open())).await
+    };
+    match who {
         Some(Who::Pupil(id)) => {
-            if !app.is_open() {
-                return closed_page(&app, lang);
+            if !open {
+                let app = app.clone();
+                return off_worker(move || closed_page(&app, lang)).await;
             }
             if req.method() != axum::http::Method::GET && !same_origin(req.headers()) {
                 return message(
@@ -414,6 +593,68 @@ pub async fn pupil_guard(State(app): State<Shared>, mut req: Request, next: Next
     }
 }
 
+thread_local! {
+    /// Set on a blocking-pool thread while it runs a handler's work for [`off_worker`].
+    static OFF_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running work for [`off_worker`] (blocking is fine here).
+pub fn is_off_worker() -> bool {
+    OFF_WORKER.get()
+}
+
+/// Runs `f` inline, for callers that are already on the blocking pool without
+/// [`off_worker`] (the pack server's page-open hook).
+pub fn already_off_worker<T>(f: impl FnOnce() -> T) -> T {
+    let was = OFF_WORKER.replace(true);
+    let out = f();
+    OFF_WORKER.set(was);
+    out
+}
+
+/// Runs `f` on tokio's blocking pool (inline when already there) and returns its value.
+/// Store calls (a mutex, an fsync on commit) and pack-file reads go through here, so a
+/// one-core box keeps serving files while a quiz is committed. A panic in `f` goes on
+/// in the caller, as if `f` had run inline.
+pub async fn off_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    if OFF_WORKER.get() {
+        return f();
+    }
+    let done = tokio::task::spawn_blocking(move || {
+        OFF_WORKER.set(true);
+        let out = f();
+        OFF_WORKER.set(false);
+        out
+    })
+    .await;
+    match done {
+        Ok(v) => v,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("blocking task cancelled: {e}"),
+        },
+    }
+}
+
+/// The layer around every classroom route whose body is a small form (or none): reads
+/// the body on the async worker (at most `limit` bytes; more is 413), then runs the
+/// guard and handler on the blocking pool, where their SQLite calls and pack-file reads
+/// belong. A new route under it cannot block a worker by mistake. Multipart uploads stay
+/// on the worker to stream and call [`off_worker`] for their store work.
+pub async fn on_blocking_pool(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+    };
+    let req = Request::from_parts(parts, Body::from(body));
+    let runtime = tokio::runtime::Handle::current();
+    // `block_on` on a blocking-pool thread: the handler's awaits (an argon2 slot, a
+    // spawned install) still complete; the runtime's own threads drive I/O and timers.
+    off_worker(move || runtime.block_on(next.run(req))).await
+}
+
+/// A form sent after the session ended (a GET is sent to the sign-in page instead).
 fn sign_in_first(lang: Lang) -> Response {
     message(
         lang,

@@ -7,15 +7,13 @@
 //! `POST /teacher/work/{id}/visible`, `POST /teacher/work/{id}/delete`. What is done is
 //! read from the pupils' events and submissions (`pupil::Done`), never stored twice.
 
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, not_found, url_path, url_seg};
 use super::pupil::{Done, outline, valid_pack_path};
 use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, Work, WorkItem};
-use super::web::{Csrf, Form, Shared, TeacherId, check_post, internal};
+use super::web::{Csrf, Form, Post, Shared, TeacherId, internal};
 
 /// Where a pupil is with one item of a piece of work.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,12 +167,12 @@ fn refused(lang: Lang, text: &str) -> Response {
 }
 
 /// `POST /teacher/class/{id}/work`
-pub async fn create(State(app): State<Shared>, headers: HeaderMap, Path(class_id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn create(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(class_id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     match app.store().class(class_id) {
         Ok(Some(_)) => {}
         Ok(None) => return not_found(lang, "Cette classe", "This class"),
@@ -276,12 +274,11 @@ fn state_word(lang: Lang, s: State3) -> &'static str {
 /// `GET /teacher/work/{id}`: the piece of work and each pupil's progress in it.
 pub async fn page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let csrf = Csrf::from_headers(&headers);
     let f = csrf.field();
     let tz = app.tz_minutes();
     let (w, pupils, teacher) = {
@@ -352,17 +349,16 @@ pub async fn page(
     ));
     let mut page = Page::new(lang, w.title.clone(), body);
     page.user = teacher;
-    page.set_cookies.extend(csrf.cookie());
     page.into_response()
 }
 
 /// `POST /teacher/work/{id}/visible`
-pub async fn set_visible(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn set_visible(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     match app.store().set_work_visible(id, form.get("visible") == Some("1")) {
         Ok(true) => Redirect::to(&format!("/teacher/work/{id}")).into_response(),
         Ok(false) => not_found(lang, "Ce travail", "This work"),
@@ -371,12 +367,12 @@ pub async fn set_visible(State(app): State<Shared>, headers: HeaderMap, Path(id)
 }
 
 /// `POST /teacher/work/{id}/delete`
-pub async fn delete(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, body: Bytes) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let form = match check_post(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn delete(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { form, .. }: Post<TeacherId>,
+) -> Response {
     if form.get("confirm") != Some("yes") {
         return refused(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
