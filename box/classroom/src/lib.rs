@@ -166,6 +166,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/attempt/{id}", get(teacher::attempt_page))
         .route("/teacher/marking", get(teacher::marking))
         .route("/teacher/answer/{id}/mark", post(teacher::mark_answer))
+        .route("/teacher/answer/{id}/override", post(teacher::override_mark))
+        .route("/teacher/answers.csv", get(teacher::answers_csv))
         .route("/teacher/quiz/{pack}/{quiz}/settings", post(teacher::set_quiz_settings))
         .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
         .route("/teacher/submission/{id}/file", get(teacher::submission_file))

@@ -765,7 +765,7 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let now = app.now();
     let shown = shown_to_pupil(quiz.as_ref(), attempt.at, now);
-    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang);
+    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang, app.tz_minutes(), None);
     // The teacher's release reaches attempts marked before it; the source quiz's review
     // options say when right answers show.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
@@ -860,7 +860,16 @@ fn shown_to_pupil(quiz: Option<&Quiz>, at: i64, now: i64) -> Shown {
     }
 }
 
-pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, shown: Shown, lang: Lang) -> String {
+/// `tz`: minutes east of UTC for the dates of teachers' marks; `edit`: the CSRF field,
+/// to give the teacher a form per answer that changes its mark.
+pub fn render_attempt(
+    attempt: &super::store::Attempt,
+    quiz: Option<&Quiz>,
+    shown: Shown,
+    lang: Lang,
+    tz: i64,
+    edit: Option<&str>,
+) -> String {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
     let mut body = if shown.teacher {
@@ -902,7 +911,7 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, show
             }
         ));
     }
-    for (i, (_, a)) in attempt.answers.iter().enumerate() {
+    for (i, (answer_id, a)) in attempt.answers.iter().enumerate() {
         let class = match a.score {
             None => "pending",
             _ if !shown.correctness => "answered",
@@ -931,6 +940,25 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, show
         ));
         if !a.feedback.is_empty() {
             body.push_str(&format!(r#"<div class="feedback">{}</div>"#, a.feedback));
+        }
+        if let Some(m) = attempt.marks.get(answer_id) {
+            let comment = if m.comment.trim().is_empty() { String::new() } else { format!(" : {}", esc(&m.comment)) };
+            body.push_str(&format!(
+                r#"<p class="teacher-mark">{} ({}, {}){comment}</p>"#,
+                lang.t("Note donnée par l'enseignant", "Mark given by the teacher"),
+                esc(&m.by),
+                lang.date(m.at, tz)
+            ));
+        }
+        if let Some(f) = edit {
+            let value = a.score.map(|s| lang.num(s, 2)).unwrap_or_default();
+            body.push_str(&format!(
+                r#"<form class="mark-form" method="post" action="/teacher/answer/{answer_id}/override">{f}<label>{} <input name="score" inputmode="decimal" required size="5" value="{value}"> / {}</label><label>{} <textarea name="comment" maxlength="5000"></textarea></label><button class="secondary">{}</button></form>"#,
+                lang.t("Note :", "Mark:"),
+                lang.num(a.max, 2),
+                lang.t("Commentaire pour l'élève :", "Comment for the pupil:"),
+                lang.t("Changer la note", "Change the mark")
+            ));
         }
         body.push_str("</div>");
     }

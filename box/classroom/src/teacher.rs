@@ -741,10 +741,12 @@ pub async fn results(
         Some(c) => format!("/teacher/results.csv?class={c}"),
         None => "/teacher/results.csv".into(),
     };
+    let answers_link = csv_link.replace("/results.csv", "/answers.csv");
     body.push_str(&format!(
-        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a></p>"#,
+        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a> <a class="button secondary" href="{answers_link}">{}</a></p>"#,
         lang.t("Afficher", "Show"),
-        lang.t("Exporter en CSV", "Export as CSV")
+        lang.t("Exporter en CSV", "Export as CSV"),
+        lang.t("Réponses par question (CSV)", "Answers per question (CSV)")
     ));
     body.push_str(&format!(
         r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>"#,
@@ -796,13 +798,35 @@ pub async fn results(
     ));
     for s in &stats {
         body.push_str(&format!(
-            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td></tr>",
+            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}\u{a0}%</td></tr>",
             esc(&titles.pack(&s.pack)),
             esc(&titles.activity(&s.pack, "quiz", &s.quiz)),
             esc(&question_label(&app, &s.pack, &s.quiz, &s.question)),
             s.answers,
             s.right,
-            s.mean * 100.0
+            lang.num(s.mean * 100.0, 0)
+        ));
+    }
+    body.push_str("</table></div>");
+    // Handed-in assignments and their marks.
+    let subs = app.store().submission_rows(filter.class).unwrap_or_default();
+    body.push_str(&format!(
+        r#"<h2>{}</h2><div class="table-wrap"><table id="assignments"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Devoirs rendus", "Handed-in assignments"),
+        lang.t("Élève", "Pupil"),
+        lang.t("Contenu", "Content"),
+        lang.t("Devoir", "Assignment"),
+        lang.t("Date", "Date"),
+        lang.t("Note", "Mark")
+    ));
+    for r in &subs {
+        let mark = r.mark.map(|m| lang.num(m, 2)).unwrap_or_else(|| lang.t("à corriger", "to mark").to_string());
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mark}</td></tr>",
+            esc(&r.pupil),
+            esc(&titles.pack(&r.pack)),
+            esc(&titles.activity(&r.pack, "assign", &r.assign)),
+            lang.date(r.at, tz)
         ));
     }
     body.push_str("</table></div>");
@@ -1010,7 +1034,65 @@ pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
             grade,
         ]));
     }
+    // Assignments: their mark in the score column, no maximum (a teacher's mark).
+    for r in app.store().submission_rows(filter.class).unwrap_or_default() {
+        out.push_str(&csv::line(&[
+            r.class,
+            r.pupil,
+            titles.pack(&r.pack),
+            titles.activity(&r.pack, "assign", &r.assign),
+            r.mark.map(|m| lang.num(m, 2)).unwrap_or_default(),
+            String::new(),
+            if r.mark.is_none() { "1" } else { "0" }.into(),
+            date(r.at, tz),
+            String::new(),
+        ]));
+    }
     download(out.into_bytes(), "text/csv; charset=utf-8", "resultats.csv")
+}
+
+/// `GET /teacher/answers.csv`: each pupil's answer to each question of each attempt
+/// (UTF-8 with BOM, `;`, CRLF, decimal commas in French, as `results.csv`).
+pub async fn answers_csv(State(app): State<Shared>, lang: Lang, Query(filter): Query<ClassFilter>) -> Response {
+    let rows = match app.store().answer_rows(filter.class) {
+        Ok(r) => r,
+        Err(e) => return internal(lang, e),
+    };
+    let tz = app.tz_minutes();
+    let mut out = String::from("\u{feff}");
+    out.push_str(&csv::line(&[
+        lang.t("classe", "class").into(),
+        lang.t("élève", "pupil").into(),
+        lang.t("contenu", "content").into(),
+        "quiz".into(),
+        lang.t("essai", "attempt").into(),
+        "date".into(),
+        "question".into(),
+        lang.t("réponse", "answer").into(),
+        "score".into(),
+        "max".into(),
+    ]));
+    let titles = Titles::new(&app);
+    let mut labels: HashMap<(String, String, String), String> = HashMap::new();
+    for r in rows {
+        let label = labels
+            .entry((r.pack.clone(), r.quiz.clone(), r.question.clone()))
+            .or_insert_with(|| question_label(&app, &r.pack, &r.quiz, &r.question))
+            .clone();
+        out.push_str(&csv::line(&[
+            r.class,
+            r.pupil,
+            titles.pack(&r.pack),
+            titles.activity(&r.pack, "quiz", &r.quiz),
+            r.attempt_id.to_string(),
+            date(r.at, tz),
+            label,
+            r.response,
+            r.score.map(|x| lang.num(x, 2)).unwrap_or_default(),
+            lang.num(r.max, 2),
+        ]));
+    }
+    download(out.into_bytes(), "text/csv; charset=utf-8", "reponses.csv")
 }
 
 // ---- marking ----
@@ -1018,6 +1100,7 @@ pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
 pub async fn attempt_page(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
@@ -1037,7 +1120,14 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
     body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), lang.date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::TEACHER, lang));
+    body.push_str(&render_attempt(
+        &attempt,
+        quiz.as_ref(),
+        Shown::TEACHER,
+        lang,
+        app.tz_minutes(),
+        Some(&csrf.field()),
+    ));
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
@@ -1132,15 +1222,41 @@ pub async fn mark_answer(
     State(app): State<Shared>,
     lang: Lang,
     Path(id): Path<i64>,
-    Post { form, .. }: Post<TeacherId>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     let Some(score) = parse_mark(&form, "score") else {
         return bad(lang, lang.t("Note invalide.", "Invalid mark."));
     };
-    let feedback = super::html::esc(&form.get("feedback").unwrap_or("").chars().take(5000).collect::<String>());
-    match app.store().mark_answer(id, score, &feedback) {
-        Ok(true) => back_to("/teacher/marking"),
-        Ok(false) => not_found(lang, "Cette réponse", "This answer"),
+    let comment: String = form.get("feedback").unwrap_or("").chars().take(5000).collect();
+    set_mark(&app, lang, t, id, score, &comment, false)
+}
+
+/// `POST /teacher/answer/{id}/override`: the teacher changes an answer's mark, with a
+/// comment the pupil sees; kept with the teacher's name and the time.
+pub async fn override_mark(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    let Some(score) = parse_mark(&form, "score") else {
+        return bad(
+            lang,
+            lang.t("Note invalide : un nombre, par exemple 1,5.", "Invalid mark: a number, for example 1.5."),
+        );
+    };
+    let comment: String = form.get("comment").unwrap_or("").chars().take(5000).collect();
+    set_mark(&app, lang, t, id, score, &comment, true)
+}
+
+/// Records a teacher's mark, then goes back to the attempt (`to_attempt`) or to marking.
+fn set_mark(app: &Shared, lang: Lang, teacher: i64, id: i64, score: f64, comment: &str, to_attempt: bool) -> Response {
+    let store = app.store();
+    let by = store.teacher_name(teacher).ok().flatten().unwrap_or_default();
+    match store.set_answer_mark(id, score, comment, &by, app.now()) {
+        Ok(Some(attempt)) if to_attempt => back_to(&format!("/teacher/attempt/{attempt}")),
+        Ok(Some(_)) => back_to("/teacher/marking"),
+        Ok(None) => not_found(lang, "Cette réponse", "This answer"),
         Err(e) => internal(lang, e),
     }
 }

@@ -262,3 +262,75 @@ async fn work_given_to_a_class_shows_on_the_pupils_home_in_order_with_what_is_do
     // Pupils cannot reach the teacher's routes.
     assert_eq!(a.post(&format!("/teacher/class/{class}/work"), &[("title", "x")]).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_teacher_changes_a_mark_and_exports_answers_and_assignment_marks() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let url = format!("/packs/{DEMO}/_quiz/quiz-1");
+    let r = p.post(&url, &[("n", "0"), ("q0", "1"), ("q2", "Lyon; ville"), ("q3", "12,5")]).await;
+    let attempt_url = r.location.unwrap();
+    let attempt_id: i64 = attempt_url.rsplit('/').next().unwrap().parse().unwrap();
+    // The teacher's view speaks to the teacher and offers to change each mark.
+    let view = t.get(&format!("/teacher/attempt/{attempt_id}")).await.body;
+    assert!(view.contains("Réponse de l&#39;élève") || view.contains("Réponse de l'élève"), "{view}");
+    assert!(!view.contains("Ta réponse") && !view.contains("Réponses enregistrées"), "{view}");
+    // The third marked answer: the short answer "Lyon; ville".
+    let q3 = f.app.store().attempt(attempt_id).unwrap().unwrap().answers[2].0;
+    assert!(view.contains(&format!("/teacher/answer/{q3}/override")), "{view}");
+    let r = t
+        .post(
+            &format!("/teacher/answer/{q3}/override"),
+            &[("score", "0,5"), ("comment", "Lyon est <b>une</b> grande ville.")],
+        )
+        .await;
+    assert_eq!(r.location, Some(format!("/teacher/attempt/{attempt_id}")), "{}", r.body);
+    assert_eq!(
+        t.post(&format!("/teacher/answer/{q3}/override"), &[("score", "beaucoup")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(t.post("/teacher/answer/99999/override", &[("score", "1")]).await.status, StatusCode::NOT_FOUND);
+    // Kept with who and when; the pupil sees the new mark and the comment, escaped.
+    let a = f.app.store().attempt(attempt_id).unwrap().unwrap();
+    let m = &a.marks[&q3];
+    assert_eq!((m.by.as_str(), m.comment.as_str()), ("Mme Durand", "Lyon est <b>une</b> grande ville."));
+    let shown = p.get(&attempt_url).await.body;
+    // 0,75 (1) + Paris? no, but 0,5 given by the teacher + 12,5 within 12 ± 0,5 (1).
+    assert!(shown.contains(r#"<strong id="score">2,5 / 6</strong>"#), "{shown}");
+    assert!(
+        shown.contains("Note donnée par l&#39;enseignant (Mme Durand,")
+            || shown.contains("Note donnée par l'enseignant (Mme Durand,"),
+        "{shown}"
+    );
+    assert!(shown.contains("Lyon est &lt;b&gt;une&lt;/b&gt; grande ville."), "{shown}");
+    assert!(!shown.contains("/override"), "no form for the pupil");
+    // An assignment handed in and marked shows in the results and the CSV.
+    let now = f.app.now();
+    let sub = f.app.store().save_submission(alice, DEMO, "devoir-1", "Mon texte", None, now).unwrap();
+    t.post(&format!("/teacher/submission/{sub}/mark"), &[("mark", "13,5"), ("comment", "Bien")]).await;
+    let results = t.get("/teacher/results").await.body;
+    assert!(results.contains(r#"<table id="assignments">"#) && results.contains("<td>13,5</td>"), "{results}");
+    let csv = t.get("/teacher/results.csv").await.body;
+    assert!(csv.contains("CM2;Alice;Fractions — CM2;Devoir;13,5;;0;"), "{csv}");
+    // Per question: every answer, parsed back.
+    let r = t.get("/teacher/answers.csv").await;
+    let disp = r.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().to_string();
+    assert!(disp.contains("reponses.csv"), "{disp}");
+    assert!(r.body.starts_with('\u{feff}'), "UTF-8 BOM for spreadsheets");
+    assert!(r.body.ends_with("\r\n") && !r.body.replace("\r\n", "").contains('\n'), "CRLF line ends");
+    // Parsed back with quotes (an answer may hold the separator).
+    let rows = super::csv::records(r.body.trim_start_matches('\u{feff}'), ';');
+    assert_eq!(rows[0].join(";"), "classe;élève;contenu;quiz;essai;date;question;réponse;score;max");
+    let rows = &rows[1..];
+    assert_eq!(rows.len(), 5, "every question, the blank essay too: {rows:?}");
+    assert_eq!(rows[4][8], "", "the essay waits for marking: {rows:?}");
+    let numerical = rows.iter().find(|r| r[7] == "12,5").expect("the numerical answer");
+    assert_eq!(
+        (numerical[6].as_str(), numerical[8].as_str(), numerical[9].as_str()),
+        ("Combien font 3 × 4 ?", "1", "1")
+    );
+    let short = rows.iter().find(|r| r[7] == "Lyon; ville").expect("the short answer, quoted");
+    assert_eq!(short[8], "0,5", "the teacher's mark: {short:?}");
+}

@@ -144,4 +144,11 @@ CREATE TABLE work_pupils (
     PRIMARY KEY (work_id, pupil_id)
 );
 "#,
+    // 6: a teacher's mark on an answer (an essay marked, or a mark changed), kept with
+    // who and when; the pupil sees it with the comment.
+    r#"
+ALTER TABLE answers ADD COLUMN marked_by TEXT;           -- the teacher's name
+ALTER TABLE answers ADD COLUMN marked_at INTEGER;
+ALTER TABLE answers ADD COLUMN teacher_comment TEXT NOT NULL DEFAULT '';
+"#,
 ];
