@@ -15,6 +15,7 @@
 //! | `assign` | assignment submission (`/packs/{id}/_assign/{assign}`) |
 //! | `teacher` | teacher sign-in, classes, results, marking, exports |
 //! | `work` | work given to a class (« À faire ») and its progress per pupil |
+//! | `bank` | quizzes a teacher builds from the installed packs' question banks |
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
@@ -22,6 +23,7 @@ mod accounts;
 mod admin;
 mod assets;
 mod assign;
+mod bank;
 pub mod context;
 mod csv;
 mod hours;
@@ -171,6 +173,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/quiz/{pack}/{quiz}/settings", post(teacher::set_quiz_settings))
         .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
         .route("/teacher/submission/{id}/file", get(teacher::submission_file))
+        .route("/teacher/quizzes", get(bank::page).post(bank::create))
         .route("/teacher/class/{id}/work", post(work::create))
         .route("/teacher/work/{id}", get(work::page))
         .route("/teacher/work/{id}/visible", post(work::set_visible))

@@ -334,3 +334,55 @@ async fn the_teacher_changes_a_mark_and_exports_answers_and_assignment_marks() {
     let short = rows.iter().find(|r| r[7] == "Lyon; ville").expect("the short answer, quoted");
     assert_eq!(short[8], "0,5", "the teacher's mark: {short:?}");
 }
+
+#[tokio::test]
+async fn a_quiz_built_from_the_banks_is_given_played_and_marked_like_a_packs() {
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let page = t.get("/teacher/quizzes").await.body;
+    // The demo pack's quiz questions, by pack and category, with a random draw per category.
+    assert!(page.contains("Fractions — CM2 — Quiz des fractions"), "{page}");
+    let q1 = format!("{DEMO}/quiz-1/q1");
+    let q3 = format!("{DEMO}/quiz-1/q3");
+    assert!(page.contains(&format!(r#"value="{q1}""#)), "{page}");
+    let draw = format!("draw:{DEMO}\u{1f}Quiz des fractions");
+    // Refused: nothing chosen; a question that is not installed.
+    assert_eq!(t.post("/teacher/quizzes", &[("title", "Vide")]).await.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/teacher/quizzes", &[("title", "X"), ("q", "autre/quiz/q")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .post(
+            "/teacher/quizzes",
+            &[("title", "Révision"), ("q", &q1), ("q", &q3), (&draw, "1"), ("attempts", "2"), ("answers", "after")],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/teacher/quizzes"), "{}", r.body);
+    assert!(t.get("/teacher/quizzes").await.body.contains("Révision"));
+    // Stored on the box, never in a pack; offered as work for a class.
+    let quiz = super::player::load_quiz(&f.app, super::bank::OWN_PACK, "q1").expect("the teacher's quiz");
+    assert_eq!((quiz.questions.len(), quiz.attempts_allowed), (3, Some(2)));
+    assert!(matches!(quiz.questions[2].kind, preau_pack::quiz::QuestionKind::Random(_)));
+    let class_page = t.get(&format!("/teacher/class/{class}")).await.body;
+    let item = format!("{}/_quiz/q1", super::bank::OWN_PACK);
+    assert!(class_page.contains(&format!(r#"value="{item}""#)), "{class_page}");
+    t.post(&format!("/teacher/class/{class}/work"), &[("title", "Révisions"), ("item", &item), ("visible", "1")]).await;
+    // The pupil finds it under « À faire » and plays it with the same player.
+    let mut p = pupil(&f, alice, None).await;
+    let home = p.get("/").await.body;
+    let url = format!("/packs/{}/_quiz/q1", super::bank::OWN_PACK);
+    assert!(home.contains(&url), "{home}");
+    let form = p.get(&url).await.body;
+    assert!(form.contains("Quelle fraction vaut") && form.contains("Capitale de la France"), "{form}");
+    let r = p.post(&url, &[("n", "0"), ("step", "finish"), ("q0", "1"), ("q1", "Paris")]).await;
+    let shown = p.get(&r.location.expect("an attempt")).await.body;
+    assert!(
+        shown.contains(r#"<strong id="score">2 / 3</strong>"#)
+            || shown.contains(r#"<strong id="score">3 / 3</strong>"#),
+        "{shown}"
+    );
+    // Right answers after each attempt, as chosen.
+    assert!(shown.contains("Oui !"), "feedback after the attempt: {shown}");
+    let results = t.get("/teacher/results").await.body;
+    assert!(results.contains("Révision"), "{results}");
+}

@@ -61,6 +61,11 @@ fn candidates(app: &Shared) -> Vec<(String, WorkItem)> {
             None => {}
         }
     }
+    // The teacher's own quizzes (built from the banks).
+    for (id, title) in app.store().own_quizzes().unwrap_or_default() {
+        let pack = super::bank::OWN_PACK.to_string();
+        out.push(("Quiz de l'enseignant".to_string(), WorkItem { pack, path: format!("_quiz/{id}"), title }));
+    }
     out
 }
 

@@ -12,7 +12,7 @@ mod schema;
 mod tests;
 mod work;
 
-pub use review::{AnswerRow, SubmissionRow, TeacherMark};
+pub use review::{AnswerRow, MAX_OWN_QUIZZES, SubmissionRow, TeacherMark};
 pub use work::{MAX_WORK_ITEMS, MAX_WORKS_PER_CLASS, NewWork, Work, WorkItem};
 
 use std::path::Path;

@@ -45,7 +45,49 @@ pub struct SubmissionRow {
 /// Rows an export reads at most (a year of a few classes).
 const MAX_ROWS: i64 = 200_000;
 
+/// Quizzes a teacher may build on one box.
+pub const MAX_OWN_QUIZZES: i64 = 500;
+
 impl Store {
+    /// Stores a teacher's quiz (`preau_pack::quiz` JSON); returns its id, `None` past the
+    /// bound. The id is made here: `q1`, `q2`…
+    pub fn create_own_quiz(
+        &mut self,
+        title: &str,
+        make_json: impl FnOnce(&str) -> String,
+        now: i64,
+    ) -> Result<Option<String>> {
+        let tx = self.conn.transaction()?;
+        let n: i64 = tx.query_row("SELECT count(*) FROM own_quizzes", [], |r| r.get(0))?;
+        if n >= MAX_OWN_QUIZZES {
+            return Ok(None);
+        }
+        let next: i64 =
+            tx.query_row("SELECT coalesce(max(CAST(substr(id, 2) AS INTEGER)), 0) + 1 FROM own_quizzes", [], |r| {
+                r.get(0)
+            })?;
+        let id = format!("q{next}");
+        tx.execute(
+            "INSERT INTO own_quizzes(id, title, quiz, created) VALUES (?1, ?2, ?3, ?4)",
+            params![id, title, make_json(&id), now],
+        )?;
+        tx.commit()?;
+        Ok(Some(id))
+    }
+
+    /// A teacher's quiz, as JSON.
+    pub fn own_quiz(&self, id: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.conn.query_row("SELECT quiz FROM own_quizzes WHERE id = ?1", [id], |r| r.get(0)).optional()
+    }
+
+    /// (id, title) of the teacher's quizzes, newest first.
+    pub fn own_quizzes(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare("SELECT id, title FROM own_quizzes ORDER BY created DESC, id DESC LIMIT ?1")?;
+        let rows = st.query_map([MAX_OWN_QUIZZES], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
     pub(super) fn teacher_marks(&self, attempt_id: i64) -> Result<HashMap<i64, TeacherMark>> {
         let mut st = self.conn.prepare(
             "SELECT id, marked_by, marked_at, teacher_comment FROM answers

@@ -151,4 +151,15 @@ ALTER TABLE answers ADD COLUMN marked_by TEXT;           -- the teacher's name
 ALTER TABLE answers ADD COLUMN marked_at INTEGER;
 ALTER TABLE answers ADD COLUMN teacher_comment TEXT NOT NULL DEFAULT '';
 "#,
+    // 7: quizzes a teacher built from the question banks of installed packs, stored on
+    // the box as the teacher's own (never inside a signed pack), as `preau_pack::quiz`
+    // JSON so the player reads them like a pack's.
+    r#"
+CREATE TABLE own_quizzes (
+    id       TEXT PRIMARY KEY,
+    title    TEXT NOT NULL,
+    quiz     TEXT NOT NULL,
+    created  INTEGER NOT NULL
+);
+"#,
 ];
