@@ -210,9 +210,12 @@ impl IntoResponse for Page {
         let lang = self.lang;
         let katex = if self.katex {
             format!(
-                r#"<link rel="stylesheet" href="/static/katex/katex.min.css">
-<script nonce="{nonce}" defer src="/static/katex/katex.min.js"></script>
-<script nonce="{nonce}" defer src="/static/katex/auto-render.min.js"></script>"#
+                r#"<link rel="stylesheet" href="{}">
+<script nonce="{nonce}" defer src="{}"></script>
+<script nonce="{nonce}" defer src="{}"></script>"#,
+                super::assets::url("katex/katex.min.css"),
+                super::assets::url("katex/katex.min.js"),
+                super::assets::url("katex/auto-render.min.js"),
             )
         } else {
             String::new()
@@ -232,9 +235,10 @@ impl IntoResponse for Page {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Préau</title>
-<link rel="stylesheet" href="/static/preau.css">
+<link rel="icon" href="{icon}" type="image/svg+xml">
+<link rel="stylesheet" href="{css}">
 {katex}
-<script nonce="{nonce}" defer src="/static/preau.js"></script>
+<script nonce="{nonce}" defer src="{js}"></script>
 </head>
 <body>
 <a class="skip" href="#main">{skip}</a>
@@ -249,6 +253,9 @@ impl IntoResponse for Page {
             code = lang.code(),
             skip = lang.t("Aller au contenu", "Skip to content"),
             account = lang.t("Compte", "Account"),
+            icon = super::assets::url("favicon.svg"),
+            css = super::assets::url("preau.css"),
+            js = super::assets::url("preau.js"),
             title = esc(&self.title),
             body = self.body,
         );

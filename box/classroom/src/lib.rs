@@ -207,7 +207,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/logout", get(pupil::logout_page).post(pupil::logout))
         .route("/teacher/login", get(teacher::login_page).post(teacher::login))
         .route("/teacher/setup", get(teacher::setup_page).post(teacher::setup))
-        .route("/static/{*path}", get(assets::serve));
+        .route("/static/{*path}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon));
 
     // Every route above runs on the blocking pool (`web::on_blocking_pool`): its body
     // is a small form, read first. The uploads below stream their multipart body on the

@@ -386,3 +386,40 @@ async fn a_quiz_built_from_the_banks_is_given_played_and_marked_like_a_packs() {
     let results = t.get("/teacher/results").await.body;
     assert!(results.contains("Révision"), "{results}");
 }
+
+#[tokio::test]
+async fn the_boxs_own_assets_are_light_and_katex_comes_only_with_maths() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let f = fixture();
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let mut p = pupil(&f, alice, None).await;
+    let home = p.get("/").await.body;
+    let css = home.split(r#"<link rel="stylesheet" href=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(css.starts_with("/static/preau.") && css.len() == "/static/preau.12345678.css".len(), "{css}");
+    assert!(home.contains(r#"<link rel="icon" href="/static/favicon."#), "{home}");
+    assert!(!home.contains("katex"), "no maths on the home page");
+    // The demo quiz has maths; an attempt page without any does not load KaTeX.
+    assert!(p.get(&format!("/packs/{DEMO}/_quiz/quiz-1")).await.body.contains("katex.min."));
+    // gzip for who asks, a year of caching under the hashed name, 304 on a revisit.
+    let r = p.send(Request::get(&css).header(header::ACCEPT_ENCODING, "gzip, deflate"), Body::empty()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers.get(header::CONTENT_ENCODING).unwrap(), "gzip");
+    assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "public, max-age=31536000, immutable");
+    let etag = r.headers.get(header::ETAG).unwrap().to_str().unwrap().to_string();
+    let raw = p.get(&css).await;
+    assert!(raw.headers.get(header::CONTENT_ENCODING).is_none() && raw.body.contains(".question"));
+    let again = p
+        .send(
+            Request::get(&css).header(header::ACCEPT_ENCODING, "gzip").header(header::IF_NONE_MATCH, &etag),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    assert_eq!(p.get("/static/preau.00000000.css").await.status, StatusCode::NOT_FOUND, "a stale hash");
+    let icon = p.get("/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.headers.get(header::CONTENT_TYPE).unwrap(), "image/svg+xml");
+}
