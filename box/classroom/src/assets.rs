@@ -68,7 +68,7 @@ fn lookup(path: &str) -> Option<(&'static Asset, bool)> {
     (a.hash == hash).then_some((a, true))
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
         |e| {
             let mut it = e.split(';');
@@ -125,6 +125,38 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
+}
+
+/// Largest page the box compresses (its pages are a few kilobytes).
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The layer around the classroom's routes: HTML pages go out gzipped to browsers that
+/// ask (every browser does, even on plain HTTP). Pages are personal and `no-store`, so
+/// each is compressed as it is made; at a few kilobytes that costs well under a
+/// millisecond.
+pub async fn gzip_pages(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let gzip = accepts_gzip(req.headers());
+    let resp = next.run(req).await;
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !gzip || !html || resp.headers().contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAGE_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "page too large").into_response();
+    };
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    let Ok(gz) = enc.write_all(&bytes).and_then(|_| enc.finish()) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    parts.headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(gz))
 }
 
 #[cfg(test)]

@@ -237,6 +237,7 @@ fn routes(app: Arc<App>) -> Router {
         .merge(uploads)
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf_cookie))
+        .layer(axum::middleware::from_fn(assets::gzip_pages))
         .with_state(app)
 }
 

@@ -419,6 +419,9 @@ async fn the_boxs_own_assets_are_light_and_katex_comes_only_with_maths() {
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.body.is_empty());
     assert_eq!(p.get("/static/preau.00000000.css").await.status, StatusCode::NOT_FOUND, "a stale hash");
+    // Pages too, to browsers that ask.
+    let page = p.send(Request::get("/").header(header::ACCEPT_ENCODING, "gzip"), Body::empty()).await;
+    assert_eq!(page.headers.get(header::CONTENT_ENCODING).unwrap(), "gzip");
     let icon = p.get("/favicon.ico").await;
     assert_eq!(icon.status, StatusCode::OK);
     assert_eq!(icon.headers.get(header::CONTENT_TYPE).unwrap(), "image/svg+xml");
