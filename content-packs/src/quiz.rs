@@ -64,6 +64,29 @@ pub struct Quiz {
     /// source says nothing (GIFT, Moodle XML, folders): the player keeps its own rule.
     #[serde(default)]
     pub review: Option<ReviewOptions>,
+    /// Moodle's overall feedback: a text per band of the quiz grade (out of `max_grade`),
+    /// shown with an attempt when `review.overall_feedback` allows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overall_feedback: Vec<OverallFeedback>,
+}
+
+/// One band of Moodle's overall feedback (`quiz_feedback`): for grades with
+/// `min_grade <= grade < max_grade` (Moodle's rule; the top band includes the maximum).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverallFeedback {
+    pub min_grade: f64,
+    pub max_grade: f64,
+    /// Sanitised HTML.
+    pub text_html: String,
+}
+
+/// The overall feedback for a grade (out of the quiz's `max_grade`), if a band holds it.
+pub fn overall_feedback_for(quiz: &Quiz, grade: f64) -> Option<&str> {
+    quiz.overall_feedback
+        .iter()
+        .find(|b| grade >= b.min_grade - 1e-9 && (grade < b.max_grade - 1e-9 || b.max_grade > quiz.max_grade - 1e-9))
+        .map(|b| b.text_html.as_str())
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// Moodle's `grademethod`: 1 highest, 2 average, 3 first, 4 last.
@@ -1315,6 +1338,7 @@ mod tests {
             shuffle_questions: false,
             grade_method: GradeMethod::default(),
             review: None,
+            overall_feedback: Vec::new(),
         };
         let json = serde_json::to_string(&public_view(&quiz)).unwrap();
         for secret in

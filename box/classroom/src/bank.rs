@@ -269,6 +269,7 @@ pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Po
             shuffle_questions: form.get("shuffle") == Some("1"),
             grade_method: Default::default(),
             review,
+            overall_feedback: Vec::new(),
         };
         serde_json::to_string(&q).unwrap_or_default()
     };

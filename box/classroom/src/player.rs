@@ -478,6 +478,27 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
     }
 }
 
+// Markers around stored feedback that the review options decide on when the pupil looks.
+// Pack HTML cannot hold them: the sanitiser drops comments.
+const SPECIFIC_OPEN: &str = "<!--preau:specific-->";
+const SPECIFIC_CLOSE: &str = "<!--/preau:specific-->";
+const GENERAL_OPEN: &str = "<!--preau:general-->";
+const GENERAL_CLOSE: &str = "<!--/preau:general-->";
+
+/// Stored feedback with the marked parts the review options do not allow now removed
+/// (`specific`, `general`: allowed). Feedback stored without markers is kept as it is.
+fn review_feedback(stored: &str, specific: bool, general: bool) -> String {
+    let mut out = stored.to_string();
+    for (open, close, keep) in [(SPECIFIC_OPEN, SPECIFIC_CLOSE, specific), (GENERAL_OPEN, GENERAL_CLOSE, general)] {
+        while let Some(a) = out.find(open) {
+            let Some(b) = out[a..].find(close).map(|b| a + b) else { break };
+            let inner = out[a + open.len()..b].to_string();
+            out.replace_range(a..b + close.len(), if keep { &inner } else { "" });
+        }
+    }
+    out.trim().to_string()
+}
+
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
 /// `released`: the teacher released the right answers of this quiz on the box.
 pub fn mark_form(
@@ -489,21 +510,15 @@ pub fn mark_form(
     lang: Lang,
 ) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
-    // The feedback is stored with the attempt when it is marked, so what the source quiz
-    // allows "immediately after the attempt" decides it (Moodle's review options).
-    // Without review options (GIFT, Moodle XML, folders), right answers only with the last
-    // allowed attempt (issue 14: any submission, even blank, showed them, and the next
-    // attempt scored full marks); without an attempt limit there is no last attempt.
-    let now = ReviewTime::ImmediatelyAfter;
-    // With review options, right answers are not stored but listed when the pupil looks
-    // (`attempt_page`), so "later while open" differs from "immediately after".
-    let (reveal, specific, general) = match &quiz.review {
-        Some(r) => {
-            (false, ReviewOptions::allows(r.specific_feedback, now), ReviewOptions::allows(r.general_feedback, now))
-        }
-        None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
-    };
-    let reveal = reveal || released;
+    // With Moodle's review options, specific and general feedback are stored with the
+    // attempt inside markers, and what shows is decided when the pupil looks
+    // (`review_feedback`): "immediately after" and "later while open" may differ. Right
+    // answers are not stored but listed when the pupil looks (`attempt_page`).
+    // Without review options (GIFT, Moodle XML, folders), feedback shows, and right answers
+    // only with the last allowed attempt (issue 14: any submission, even blank, showed
+    // them, and the next attempt scored full marks); without a limit there is no last one.
+    let marked = quiz.review.is_some();
+    let reveal = released || (!marked && quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize));
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -530,12 +545,21 @@ pub fn mark_form(
             quiz::Response::Random { response, .. } => summary(kind, response, lang),
             r => summary(kind, r, lang),
         };
-        let mut feedback = if specific { mark.feedback_html.clone() } else { String::new() };
-        if general && !q.general_feedback_html.trim().is_empty() {
+        let general = q.general_feedback_html.trim();
+        let mut feedback = match (marked, mark.feedback_html.trim().is_empty()) {
+            (_, true) => String::new(),
+            (true, false) => format!("{SPECIFIC_OPEN}{}{SPECIFIC_CLOSE}", mark.feedback_html),
+            (false, false) => mark.feedback_html.clone(),
+        };
+        if !general.is_empty() {
             if !feedback.is_empty() {
                 feedback.push('\n');
             }
-            feedback.push_str(&q.general_feedback_html);
+            if marked {
+                feedback.push_str(&format!("{GENERAL_OPEN}{general}{GENERAL_CLOSE}"));
+            } else {
+                feedback.push_str(general);
+            }
         }
         if reveal
             && !mark.needs_grading
@@ -759,7 +783,7 @@ pub async fn attempt_page(
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let (attempt, name) = {
+    let (mut attempt, name) = {
         let store = app.store();
         match (store.attempt(id), store.pupil(pupil)) {
             (Ok(Some(a)), Ok(Some(p))) if a.pupil_id == pupil => (a, p.name),
@@ -771,7 +795,31 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let now = app.now();
     let shown = shown_to_pupil(quiz.as_ref(), attempt.at, now);
+    // The source quiz's review options decide, now, which stored feedback shows.
+    let review = quiz.as_ref().and_then(|q| q.review);
+    let when = review_time(attempt.at, now);
+    if let Some(r) = review {
+        let (specific, general) =
+            (ReviewOptions::allows(r.specific_feedback, when), ReviewOptions::allows(r.general_feedback, when));
+        for (_, a) in &mut attempt.answers {
+            a.feedback = review_feedback(&a.feedback, specific, general);
+        }
+    }
     let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang, app.tz_minutes(), None);
+    // Moodle's overall feedback for the attempt's grade, once every answer is marked.
+    if let Some(q) = &quiz
+        && review.is_none_or(|r| ReviewOptions::allows(r.overall_feedback, when))
+        && !attempt.pending()
+    {
+        let (got, max) = attempt.score();
+        let grade = if max > 0.0 { got / max * q.max_grade } else { 0.0 };
+        if let Some(text) = quiz::overall_feedback_for(q, grade) {
+            body.push_str(&format!(
+                r#"<div class="card" id="overall-feedback"><h2>{}</h2>{text}</div>"#,
+                lang.t("Commentaire général", "Overall feedback")
+            ));
+        }
+    }
     // The teacher's release reaches attempts marked before it; the source quiz's review
     // options say when right answers show.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);

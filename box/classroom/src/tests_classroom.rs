@@ -426,3 +426,63 @@ async fn the_boxs_own_assets_are_light_and_katex_comes_only_with_maths() {
     assert_eq!(icon.status, StatusCode::OK);
     assert_eq!(icon.headers.get(header::CONTENT_TYPE).unwrap(), "image/svg+xml");
 }
+
+/// The demo pack with a quiz whose Moodle review options differ between "immediately
+/// after" and "later while open", and overall feedback bands (issue 14's leftovers).
+async fn later_fixture(overall: u32) -> (super::tests::Fixture, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = super::testkit::demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = "tard".into();
+    q["questions"][2]["general_feedback_html"] = "<p>GENERALE</p>".into();
+    // Specific feedback only later while open; general feedback only immediately after.
+    q["review"] = serde_json::json!({"marks": 0x1100, "specific_feedback": 0x100, "general_feedback": 0x1000, "overall_feedback": overall});
+    q["overall_feedback"] = serde_json::json!([
+        {"min_grade": 10.0, "max_grade": 21.0, "text_html": "<p>BRAVO</p>"},
+        {"min_grade": 0.0, "max_grade": 10.0, "text_html": "<p>COURAGE</p>"}
+    ]);
+    q["questions"].as_array_mut().unwrap().truncate(4);
+    files.insert("_preau/quiz/tard.json".into(), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = std::sync::Arc::new(packs);
+    let store = super::open_store(&ctx).unwrap();
+    let app = std::sync::Arc::new(super::App::new(ctx, store));
+    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let mut t = teacher(&f).await;
+    let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
+    let p = pupil(&f, alice, None).await;
+    (f, p)
+}
+
+#[tokio::test]
+async fn feedback_follows_the_review_options_when_the_pupil_looks_and_overall_feedback_too() {
+    let (f, mut p) = later_fixture(0x1100).await;
+    let url = format!("/packs/{DEMO}/_quiz/tard");
+    // 0,75 right (Oui !), Vrai right, Paris right, 12 right: 4 / 4, grade 20 / 20.
+    let r = p.post(&url, &[("n", "0"), ("q0", "1"), ("q1", "true"), ("q2", "Paris"), ("q3", "12")]).await;
+    let attempt = r.location.unwrap();
+    let now = p.get(&attempt).await.body;
+    assert!(!now.contains("Oui !"), "specific feedback is for later: {now}");
+    assert!(now.contains("GENERALE"), "general feedback immediately after: {now}");
+    assert!(now.contains(r#"id="overall-feedback""#) && now.contains("BRAVO") && !now.contains("COURAGE"), "{now}");
+    // Three minutes later the same attempt shows the other way round.
+    f.app.set_clock_offset(f.app.clock_offset() + 180).unwrap();
+    let later = p.get(&attempt).await.body;
+    assert!(later.contains("Oui !"), "specific feedback later while open: {later}");
+    assert!(!later.contains("GENERALE"), "general feedback was for immediately after: {later}");
+    // A weak attempt gets the lower band.
+    let r = p.post(&url, &[("n", "1"), ("q0", "0")]).await;
+    let weak = p.get(&r.location.unwrap()).await.body;
+    assert!(weak.contains("COURAGE") && !weak.contains("BRAVO"), "{weak}");
+}
+
+#[tokio::test]
+async fn overall_feedback_is_hidden_when_the_review_options_say_so() {
+    let (_f, mut p) = later_fixture(0).await;
+    let url = format!("/packs/{DEMO}/_quiz/tard");
+    let r = p.post(&url, &[("n", "0"), ("q0", "1")]).await;
+    let shown = p.get(&r.location.unwrap()).await.body;
+    assert!(!shown.contains("overall-feedback") && !shown.contains("COURAGE"), "{shown}");
+}
