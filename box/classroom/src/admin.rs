@@ -112,7 +112,7 @@ pub async fn page(
         let store = app.store();
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::teacher::nav(lang);
+    let mut body = super::html::teacher_nav(lang);
 
     // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
     // (a box set from a wrong device must be correctable from a right one).

@@ -2,7 +2,7 @@
 //! installed packs' quizzes (by pack and category; picked one by one, or drawn at random
 //! from a category), with shuffling, an attempt limit, a time limit and when right answers
 //! show. It is stored on the box as the teacher's own (`own_quizzes`, never inside a
-//! signed pack) under the pseudo-pack [`OWN_PACK`], and played and marked by the same
+//! signed pack) under the pseudo-pack `player::OWN_PACK`, and played and marked by the same
 //! player as imported quizzes (`player::load_quiz` reads it from the store).
 //!
 //! Routes: `GET /teacher/quizzes`, `POST /teacher/quizzes`.
@@ -15,13 +15,9 @@ use preau_pack::quiz::{self, Question, QuestionKind, Quiz, ReviewOptions, Review
 
 use super::html::{Lang, Page, esc, message, strip_tags};
 use super::player::load_quiz;
-use super::pupil::outline;
+use super::progress::outline;
 use super::store::MAX_NAME_CHARS;
 use super::web::{Csrf, Post, Shared, TeacherId, internal};
-
-/// The pack id under which the teacher's own quizzes are played (`/packs/_enseignant/_quiz/q1`).
-/// Pack ids never start with `_`.
-pub const OWN_PACK: &str = "_enseignant";
 /// Questions in one built quiz.
 const MAX_QUESTIONS: usize = 100;
 
@@ -88,7 +84,7 @@ pub async fn page(
         let store = app.store();
         (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::teacher::nav(lang);
+    let mut body = super::html::teacher_nav(lang);
     body.push_str(&format!("<h2>{}</h2>", lang.t("Mes quiz", "My quizzes")));
     if own.is_empty() {
         body.push_str(&format!("<p>{}</p>", lang.t("Aucun quiz pour l'instant.", "No quiz yet.")));

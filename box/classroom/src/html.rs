@@ -278,6 +278,19 @@ impl IntoResponse for Page {
     }
 }
 
+/// The teachers' menu, on every teacher and admin page.
+pub fn teacher_nav(lang: Lang) -> String {
+    format!(
+        r#"<nav class="card" aria-label="{}"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/teacher/quizzes">{}</a> · <a href="/admin/">{}</a></nav>"#,
+        lang.t("Menu enseignant", "Teacher menu"),
+        lang.t("Classes", "Classes"),
+        lang.t("Résultats", "Results"),
+        lang.t("À corriger", "Marking"),
+        lang.t("Mes quiz", "My quizzes"),
+        lang.t("Boîte", "Box")
+    )
+}
+
 /// A short message page (errors, refusals, confirmations). Never a dead end: it offers
 /// the previous page (by script, when there is one) and the home page.
 pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {

@@ -10,7 +10,8 @@
 //! | `passwords` | argon2 slots, sign-in limiter, client address |
 //! | `packtext` | pack HTML cleaned at load time (importers' allowlist) |
 //! | `html` | escaping, page frame, French/English |
-//! | `pupil` | catalog, pupil sign-in, progress |
+//! | `pupil` | catalog, pupil sign-in, progress page |
+//! | `progress` | what a pupil has done (one rule), course outlines |
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
 //! | `assign` | assignment submission (`/packs/{id}/_assign/{assign}`) |
 //! | `teacher` | teacher sign-in, classes, results, marking, exports |
@@ -31,6 +32,7 @@ pub mod html;
 mod packtext;
 mod passwords;
 mod player;
+mod progress;
 mod pupil;
 pub mod store;
 mod teacher;

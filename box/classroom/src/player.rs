@@ -16,6 +16,10 @@ use preau_pack::quiz::{
     self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
 };
 
+/// The pack id under which a teacher's own quizzes (`bank`) are played
+/// (`/packs/_enseignant/_quiz/q1`). Pack ids never start with `_`.
+pub const OWN_PACK: &str = "_enseignant";
+
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
 /// Longest text answer kept (an essay of a few pages).
@@ -26,7 +30,7 @@ pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
     if !valid_id(pack) || !valid_id(quiz_id) {
         return None;
     }
-    if pack == super::bank::OWN_PACK {
+    if pack == OWN_PACK {
         // A teacher's own quiz: built on this box from installed packs' questions, whose
         // HTML the packs' loader already cleaned.
         let json = app.store().own_quiz(quiz_id).ok()??;

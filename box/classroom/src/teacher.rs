@@ -38,17 +38,8 @@ fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: Strin
     page
 }
 
-/// The teachers' menu, on every teacher and admin page.
-pub(super) fn nav(lang: Lang) -> String {
-    format!(
-        r#"<nav class="card" aria-label="{}"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/teacher/quizzes">{}</a> · <a href="/admin/">{}</a></nav>"#,
-        lang.t("Menu enseignant", "Teacher menu"),
-        lang.t("Classes", "Classes"),
-        lang.t("Résultats", "Results"),
-        lang.t("À corriger", "Marking"),
-        lang.t("Mes quiz", "My quizzes"),
-        lang.t("Boîte", "Box")
-    )
+fn nav(lang: Lang) -> String {
+    super::html::teacher_nav(lang)
 }
 
 fn back_to(to: &str) -> Response {

@@ -202,15 +202,15 @@ async fn work_given_to_a_class_shows_on_the_pupils_home_in_order_with_what_is_do
     assert!(page.contains(&format!(r#"value="{lesson}""#)) && page.contains(&format!(r#"value="{quiz}""#)));
     assert!(!page.contains("forum-1"), "what needs the internet is not offered");
     // The quiz first (numbered 1), then the lesson, due on a Tuesday.
+    let order = format!("order:{quiz}");
     let form = [
         ("title", "Pour mardi"),
         ("due", "2026-12-08"),
         ("visible", "1"),
         ("item", lesson.as_str()),
         ("item", quiz.as_str()),
-        (&format!("order:{quiz}"), "1"),
+        (order.as_str(), "1"),
     ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
     let r = t.post(&format!("/teacher/class/{class}/work"), &form).await;
     let work_url = r.location.clone().expect("the work's page");
     // Refusals: no title, nothing ticked, an item that is not installed, a bad date.
@@ -360,17 +360,17 @@ async fn a_quiz_built_from_the_banks_is_given_played_and_marked_like_a_packs() {
     assert_eq!(r.location.as_deref(), Some("/teacher/quizzes"), "{}", r.body);
     assert!(t.get("/teacher/quizzes").await.body.contains("Révision"));
     // Stored on the box, never in a pack; offered as work for a class.
-    let quiz = super::player::load_quiz(&f.app, super::bank::OWN_PACK, "q1").expect("the teacher's quiz");
+    let quiz = super::player::load_quiz(&f.app, super::player::OWN_PACK, "q1").expect("the teacher's quiz");
     assert_eq!((quiz.questions.len(), quiz.attempts_allowed), (3, Some(2)));
     assert!(matches!(quiz.questions[2].kind, preau_pack::quiz::QuestionKind::Random(_)));
     let class_page = t.get(&format!("/teacher/class/{class}")).await.body;
-    let item = format!("{}/_quiz/q1", super::bank::OWN_PACK);
+    let item = format!("{}/_quiz/q1", super::player::OWN_PACK);
     assert!(class_page.contains(&format!(r#"value="{item}""#)), "{class_page}");
     t.post(&format!("/teacher/class/{class}/work"), &[("title", "Révisions"), ("item", &item), ("visible", "1")]).await;
     // The pupil finds it under « À faire » and plays it with the same player.
     let mut p = pupil(&f, alice, None).await;
     let home = p.get("/").await.body;
-    let url = format!("/packs/{}/_quiz/q1", super::bank::OWN_PACK);
+    let url = format!("/packs/{}/_quiz/q1", super::player::OWN_PACK);
     assert!(home.contains(&url), "{home}");
     let form = p.get(&url).await.body;
     assert!(form.contains("Quelle fraction vaut") && form.contains("Capitale de la France"), "{form}");

@@ -11,7 +11,7 @@ use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, esc, message, not_found, url_path, url_seg};
-use super::pupil::{Done, outline, valid_pack_path};
+use super::progress::{Done, outline, valid_pack_path};
 use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, Work, WorkItem};
 use super::web::{Csrf, Form, Post, Shared, TeacherId, internal};
 
@@ -63,7 +63,7 @@ fn candidates(app: &Shared) -> Vec<(String, WorkItem)> {
     }
     // The teacher's own quizzes (built from the banks).
     for (id, title) in app.store().own_quizzes().unwrap_or_default() {
-        let pack = super::bank::OWN_PACK.to_string();
+        let pack = super::player::OWN_PACK.to_string();
         out.push(("Quiz de l'enseignant".to_string(), WorkItem { pack, path: format!("_quiz/{id}"), title }));
     }
     out
@@ -276,6 +276,9 @@ fn state_word(lang: Lang, s: State3) -> &'static str {
     }
 }
 
+/// A pupil with their events (verb, pack, path) and submissions.
+type PupilRecords = (Pupil, Vec<(String, String, String)>, Vec<super::store::Submission>);
+
 /// `GET /teacher/work/{id}`: the piece of work and each pupil's progress in it.
 pub async fn page(
     State(app): State<Shared>,
@@ -300,7 +303,7 @@ pub async fn page(
         if !w.pupils.is_empty() {
             pupils.retain(|p| w.pupils.contains(&p.id));
         }
-        let pupils: Vec<(Pupil, Vec<(String, String, String)>, Vec<super::store::Submission>)> = pupils
+        let pupils: Vec<PupilRecords> = pupils
             .into_iter()
             .map(|p| {
                 let ev = store.events(p.id).unwrap_or_default();
@@ -310,7 +313,7 @@ pub async fn page(
             .collect();
         (w, pupils, store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::teacher::nav(lang);
+    let mut body = super::html::teacher_nav(lang);
     body.push_str(&format!(
         r#"<p>{} — {}</p><p><a href="/teacher/class/{}#work">{}</a></p>"#,
         due_text(lang, w.due, tz),
