@@ -21,6 +21,24 @@ pub(super) fn fixture() -> Fixture {
     Fixture { router: routes(app.clone()), app, _dir: dir }
 }
 
+/// A fixture whose demo pack also holds a copy of its quiz as `id`, changed by `edit`
+/// (review options, limits…).
+pub(super) fn fixture_with_quiz(id: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = id.into();
+    edit(&mut q);
+    files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = Arc::new(packs);
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    Fixture { router: routes(app.clone()), app, _dir: dir }
+}
+
 /// Creates the first teacher through the setup form and returns a signed-in client.
 pub(super) async fn teacher(f: &Fixture) -> Client {
     let mut c = Client::new(f.router.clone());

@@ -47,19 +47,7 @@ async fn the_quiz_form_leads_to_a_summary_and_only_the_confirmation_ends_the_att
 
 #[tokio::test]
 async fn a_timed_quiz_whose_time_is_up_is_ended_even_from_the_summary_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ctx = super::testkit::demo_context(dir.path());
-    let packs = super::testkit::MemPacks::default();
-    let (info, mut files) = super::testkit::demo_pack();
-    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
-    q["id"] = "chrono".into();
-    q["time_limit_secs"] = 60.into();
-    files.insert("_preau/quiz/chrono.json".into(), serde_json::to_vec(&q).unwrap());
-    packs.add(info, files);
-    ctx.packs = std::sync::Arc::new(packs);
-    let store = super::open_store(&ctx).unwrap();
-    let app = std::sync::Arc::new(super::App::new(ctx, store));
-    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let f = super::tests::fixture_with_quiz("chrono", |q| q["time_limit_secs"] = 60.into());
     let mut t = teacher(&f).await;
     let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
     let mut p = pupil(&f, alice, None).await;
@@ -430,26 +418,16 @@ async fn the_boxs_own_assets_are_light_and_katex_comes_only_with_maths() {
 /// The demo pack with a quiz whose Moodle review options differ between "immediately
 /// after" and "later while open", and overall feedback bands (issue 14's leftovers).
 async fn later_fixture(overall: u32) -> (super::tests::Fixture, Client) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ctx = super::testkit::demo_context(dir.path());
-    let packs = super::testkit::MemPacks::default();
-    let (info, mut files) = super::testkit::demo_pack();
-    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
-    q["id"] = "tard".into();
-    q["questions"][2]["general_feedback_html"] = "<p>GENERALE</p>".into();
-    // Specific feedback only later while open; general feedback only immediately after.
-    q["review"] = serde_json::json!({"marks": 0x1100, "specific_feedback": 0x100, "general_feedback": 0x1000, "overall_feedback": overall});
-    q["overall_feedback"] = serde_json::json!([
-        {"min_grade": 10.0, "max_grade": 21.0, "text_html": "<p>BRAVO</p>"},
-        {"min_grade": 0.0, "max_grade": 10.0, "text_html": "<p>COURAGE</p>"}
-    ]);
-    q["questions"].as_array_mut().unwrap().truncate(4);
-    files.insert("_preau/quiz/tard.json".into(), serde_json::to_vec(&q).unwrap());
-    packs.add(info, files);
-    ctx.packs = std::sync::Arc::new(packs);
-    let store = super::open_store(&ctx).unwrap();
-    let app = std::sync::Arc::new(super::App::new(ctx, store));
-    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let f = super::tests::fixture_with_quiz("tard", |q| {
+        q["questions"][2]["general_feedback_html"] = "<p>GENERALE</p>".into();
+        // Specific feedback only later while open; general feedback only immediately after.
+        q["review"] = serde_json::json!({"marks": 0x1100, "specific_feedback": 0x100, "general_feedback": 0x1000, "overall_feedback": overall});
+        q["overall_feedback"] = serde_json::json!([
+            {"min_grade": 10.0, "max_grade": 21.0, "text_html": "<p>BRAVO</p>"},
+            {"min_grade": 0.0, "max_grade": 10.0, "text_html": "<p>COURAGE</p>"}
+        ]);
+        q["questions"].as_array_mut().unwrap().truncate(4);
+    });
     let mut t = teacher(&f).await;
     let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
     let p = pupil(&f, alice, None).await;

@@ -270,19 +270,7 @@ async fn a_hand_written_folder_quiz_cannot_inject_into_the_box_pages() {
 
 #[tokio::test]
 async fn a_blank_submission_does_not_reveal_right_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ctx = super::testkit::demo_context(dir.path());
-    let packs = super::testkit::MemPacks::default();
-    let (info, mut files) = super::testkit::demo_pack();
-    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
-    q["id"] = "deux".into();
-    q["attempts_allowed"] = 2.into();
-    files.insert("_preau/quiz/deux.json".into(), serde_json::to_vec(&q).unwrap());
-    packs.add(info, files);
-    ctx.packs = std::sync::Arc::new(packs);
-    let store = super::open_store(&ctx).unwrap();
-    let app = std::sync::Arc::new(super::App::new(ctx, store));
-    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let f = super::tests::fixture_with_quiz("deux", |q| q["attempts_allowed"] = 2.into());
     let mut t = teacher(&f).await;
     let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
     let mut p = pupil(&f, alice, None).await;

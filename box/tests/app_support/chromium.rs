@@ -100,10 +100,10 @@ pub async fn fill(c: &Client, css: &str, text: &str) {
 }
 
 /// A click starts a navigation that WebDriver does not wait for: wait until the new
-/// page's heading shows (bounded), and return the heading seen last.
+/// page's heading shows (bounded: 30 s, an import's report), and return the heading seen last.
 pub async fn wait_h1(c: &Client, expected: &str) -> String {
     let mut last = String::new();
-    for _ in 0..400 {
+    for _ in 0..1200 {
         if let Ok(e) = c.find(Locator::Css("h1")).await
             && let Ok(t) = e.text().await
         {
