@@ -991,24 +991,29 @@ fn question_label(app: &Shared, pack: &str, quiz: &str, qid: &str) -> String {
     }
 }
 
+/// A CSV export's start: the byte-order mark (spreadsheets then read UTF-8) and the header
+/// line, the four columns every export starts with, then `rest`.
+fn csv_start(lang: Lang, rest: &[&str]) -> String {
+    let mut head: Vec<String> = vec![
+        lang.t("classe", "class").into(),
+        lang.t("élève", "pupil").into(),
+        lang.t("contenu", "content").into(),
+        "quiz".into(),
+    ];
+    head.extend(rest.iter().map(|s| s.to_string()));
+    format!("\u{feff}{}", csv::line(&head))
+}
+
 pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Query<ClassFilter>) -> Response {
     let rows = match app.store().results(filter.class) {
         Ok(r) => r,
         Err(e) => return internal(lang, e),
     };
     let tz = app.tz_minutes();
-    let mut out = String::from("\u{feff}");
-    out.push_str(&csv::line(&[
-        lang.t("classe", "class").into(),
-        lang.t("élève", "pupil").into(),
-        lang.t("contenu", "content").into(),
-        "quiz".into(),
-        "score".into(),
-        "max".into(),
-        lang.t("à corriger", "to mark").into(),
-        "date".into(),
-        lang.t("note du quiz", "quiz grade").into(),
-    ]));
+    let mut out = csv_start(
+        lang,
+        &["score", "max", lang.t("à corriger", "to mark"), "date", lang.t("note du quiz", "quiz grade")],
+    );
     let titles = Titles::new(&app);
     let grades = quiz_grades(&app, &rows);
     for r in rows {
@@ -1051,19 +1056,8 @@ pub async fn answers_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
         Err(e) => return internal(lang, e),
     };
     let tz = app.tz_minutes();
-    let mut out = String::from("\u{feff}");
-    out.push_str(&csv::line(&[
-        lang.t("classe", "class").into(),
-        lang.t("élève", "pupil").into(),
-        lang.t("contenu", "content").into(),
-        "quiz".into(),
-        lang.t("essai", "attempt").into(),
-        "date".into(),
-        "question".into(),
-        lang.t("réponse", "answer").into(),
-        "score".into(),
-        "max".into(),
-    ]));
+    let mut out =
+        csv_start(lang, &[lang.t("essai", "attempt"), "date", "question", lang.t("réponse", "answer"), "score", "max"]);
     let titles = Titles::new(&app);
     let mut labels: HashMap<(String, String, String), String> = HashMap::new();
     for r in rows {
