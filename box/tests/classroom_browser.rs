@@ -126,6 +126,25 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
     click(&t, "form[action$='/pupils'] button").await;
     t.wait().for_element(Locator::Css("input[value='Inès']")).await.unwrap();
     check_page(&t, "fr", &mut seen, &mut failures).await;
+    let class_url = t.current_url().await.unwrap().to_string();
+    // A quiz from the banks: the course quiz's first question.
+    t.goto(&format!("{base}/teacher/quizzes")).await.unwrap();
+    check_page(&t, "fr", &mut seen, &mut failures).await;
+    fill(&t, "form[action='/teacher/quizzes'] input[name=title]", "Révision").await;
+    click(&t, &format!("input[name=q][value='{}/quiz-1/q1']", testkit::DEMO)).await;
+    click(&t, "form[action='/teacher/quizzes'] > button").await;
+    t.wait().for_element(Locator::Css("#own-quizzes")).await.unwrap();
+    assert!(text_of(&t, "#own-quizzes").await.contains("Révision"));
+    // Work for the class: the lesson, then that quiz, due on a day.
+    t.goto(&class_url).await.unwrap();
+    click(&t, "details > summary").await;
+    fill(&t, "form[action$='/work'] input[name=title]", "Pour lundi").await;
+    click(&t, &format!("input[name=item][value='{}/index.html']", testkit::DEMO)).await;
+    click(&t, "input[name=item][value='_enseignant/_quiz/q1']").await;
+    click(&t, "form[action$='/work'] > button").await;
+    assert_eq!(wait_h1(&t, "Pour lundi").await, "Pour lundi", "{}", t.source().await.unwrap());
+    check_page(&t, "fr", &mut seen, &mut failures).await;
+    let work_url = t.current_url().await.unwrap().to_string();
 
     // The pupil, on a phone: a link to the quiz while signed out.
     let pupil_profile = tempfile::tempdir().unwrap();
@@ -185,6 +204,15 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
         p.wait().for_element(Locator::Css("h1")).await.unwrap();
         check_page(&p, "fr", &mut seen, &mut failures).await;
     }
+    // The work is on the pupil's home, in the teacher's order; the bank quiz plays.
+    let todo = text_of(&p, "section[aria-labelledby=todo]").await;
+    assert!(todo.contains("Pour lundi") && todo.contains("0 / 2"), "{todo}");
+    click(&p, "section[aria-labelledby=todo] a[href='/packs/_enseignant/_quiz/q1']").await;
+    assert_eq!(wait_h1(&p, "Révision").await, "Révision");
+    check_page(&p, "fr", &mut seen, &mut failures).await;
+    t.goto(&work_url).await.unwrap();
+    let progress = text_of(&t, "#work-progress").await;
+    assert!(progress.contains("Inès"), "{progress}");
 
     // The teacher's pages, in French, then everything again in English.
     let attempt = store.attempts_of(pupil, testkit::DEMO, "qcm").unwrap()[0];
