@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,8 +20,10 @@ struct Assets;
 /// One asset, ready to send.
 struct Asset {
     raw: Vec<u8>,
-    /// `None` when gzip does not make it smaller (fonts, already compressed).
-    gz: Option<Vec<u8>>,
+    /// Made at the first request that can take it (not at start: the first page of a
+    /// fresh box must not wait for KaTeX to be compressed). `None` when gzip does not
+    /// make it smaller (fonts, already compressed).
+    gz: OnceLock<Option<Vec<u8>>>,
     /// The first 8 hex digits of its BLAKE3: in its hashed name and its ETag.
     hash: String,
     mime: String,
@@ -31,14 +33,24 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
     Assets::iter()
         .filter_map(|path| {
             let raw = Assets::get(&path)?.data.into_owned();
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            let gz = enc.write_all(&raw).and_then(|_| enc.finish()).ok().filter(|gz| gz.len() < raw.len());
+            let gz = OnceLock::new();
             let hash = blake3::hash(&raw).to_hex()[..8].to_string();
             let mime = mime_guess::from_path(path.as_ref()).first_or_octet_stream().to_string();
             Some((path.to_string(), Asset { raw, gz, hash, mime }))
         })
         .collect()
 });
+
+impl Asset {
+    fn gz(&self) -> Option<&[u8]> {
+        self.gz
+            .get_or_init(|| {
+                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                enc.write_all(&self.raw).and_then(|_| enc.finish()).ok().filter(|gz| gz.len() < self.raw.len())
+            })
+            .as_deref()
+    }
+}
 
 /// `name.ext` → `name.<hash>.ext`; the name itself when unknown.
 fn hashed(path: &str, hash: &str) -> String {
@@ -93,7 +105,8 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
     let Some((asset, immutable)) = lookup(path) else {
         return (StatusCode::NOT_FOUND, "introuvable / not found").into_response();
     };
-    let gzip = asset.gz.is_some() && accepts_gzip(headers);
+    let gz = if accepts_gzip(headers) { asset.gz() } else { None };
+    let gzip = gz.is_some();
     let etag = format!("\"{}{}\"", asset.hash, if gzip { ".gz" } else { "" });
     let matched = headers
         .get(header::IF_NONE_MATCH)
@@ -101,8 +114,8 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
         .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));
     let mut resp = if matched {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if gzip {
-        asset.gz.clone().unwrap_or_default().into_response()
+    } else if let Some(gz) = gz {
+        gz.to_vec().into_response()
     } else {
         asset.raw.clone().into_response()
     };
@@ -113,9 +126,7 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
     if gzip && !matched {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    if asset.gz.is_some() {
-        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
