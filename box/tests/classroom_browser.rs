@@ -177,8 +177,9 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
     check_page(&p, "fr", &mut seen, &mut failures).await;
     // Back to the attempt: the answer typed is still there.
     click(&p, "button[value=edit]").await;
-    p.wait().for_element(Locator::Css("input[name=q1]")).await.unwrap();
-    let typed = p.find(Locator::Css("input[name=q1]")).await.unwrap().prop("value").await.unwrap();
+    // (The summary holds the answers in hidden fields too: wait for the quiz form itself.)
+    let q1 = p.wait().for_element(Locator::Css("#quiz-form input[name=q1]")).await.unwrap();
+    let typed = q1.prop("value").await.unwrap();
     assert_eq!(typed.as_deref(), Some("7"));
     click(&p, "input[name=q0][value='0']").await;
     click(&p, "input[name=q0][value='1']").await;
