@@ -147,10 +147,11 @@ impl PackSource for LibraryPacks {
         };
         self.library.reload().map_err(|e| InstallError::Failed(format!("{e:#}")))?;
         let installed: Vec<String> = summary.installed.iter().map(|(id, v)| format!("{id} (v{v})")).collect();
+        let installed = if installed.is_empty() { "—".into() } else { installed.join(", ") };
+        let up_to_date = if summary.up_to_date.is_empty() { "—".into() } else { summary.up_to_date.join(", ") };
+        // "French / English": the page shows the half in its language (`html::half`).
         Ok(format!(
-            "Installés / installed: {}. Déjà à jour / up to date: {}.",
-            if installed.is_empty() { "—".into() } else { installed.join(", ") },
-            if summary.up_to_date.is_empty() { "—".into() } else { summary.up_to_date.join(", ") }
+            "Installés : {installed}. Déjà à jour : {up_to_date}. / Installed: {installed}. Up to date: {up_to_date}."
         ))
     }
 
@@ -246,7 +247,7 @@ impl PackSource for LibraryPacks {
             }
             (Err(e), None) => {
                 return Err(StickError::Failed(format!(
-                    "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré ([sync] repository). / This box lacks what the list asks for and has no [sync] repository: {e}"
+                    "Cette boîte n'a pas tout ce que la liste demande, et aucun dépôt national n'est configuré (repository dans la section [sync] de preau.toml). / This box lacks what the list asks for and has no [sync] repository: {e}"
                 )));
             }
             (local, Some(url)) => {
@@ -295,7 +296,8 @@ impl PackSource for LibraryPacks {
                 Err(e) => tracing::warn!(pack, error = %e, "removing the pack from the box's own repository"),
             }
         }
-        Ok(format!("{} Mo libérés / MB freed.", freed.div_ceil(1_000_000)))
+        let (fr, en) = (preau_classroom::html::Lang::Fr, preau_classroom::html::Lang::En);
+        Ok(format!("{} libérés. / {} freed.", fr.size(freed), en.size(freed)))
     }
 }
 

@@ -8,13 +8,11 @@
 mod app_support;
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use app_support::chromium::{click, click_link, fill, screenshot, start_driver, text_of, wait_h1};
+use fantoccini::Locator;
 use preau_classroom::{self as app, testkit};
-use serde_json::json;
 
 /// A page of the pack that tries to read a teacher page and the cookies.
 const SPY: &[u8] = br#"<!DOCTYPE html><html><body><p id="out"></p><script>
@@ -24,116 +22,6 @@ fetch("/teacher/results", {credentials: "include"})
   .then(function (r) { return r.text().then(function (t) { out.textContent = (t.indexOf("L\u00e9a") >= 0 ? "LEAK" : "no-data:" + r.status) + " cookies=" + cookies; }); })
   .catch(function () { out.textContent = "fetch-refused cookies=" + cookies; });
 </script></body></html>"#;
-
-/// Kills chromedriver when the test ends, however it ends.
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(
-            "chromedriver is installed (apt-get install chromium chromium-driver; see .ci/install.d/50-box-app.sh)",
-        );
-    let driver = Driver(child);
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            // A French classroom: the box answers in French.
-            "prefs": {"intl.accept_languages": "fr-FR,fr"},
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=420,900", "--lang=fr-FR",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let caps = caps.as_object().unwrap().clone();
-    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-    builder.capabilities(caps);
-    // chromedriver needs a moment to listen: retry the connection (not a timed assertion:
-    // the test fails only if it never comes up).
-    let mut last = None;
-    for _ in 0..100 {
-        match builder.connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => return (driver, c),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot start a Chromium session: {last:?}");
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
-}
-
-async fn click_link(c: &Client, text: &str) {
-    c.wait()
-        .for_element(Locator::LinkText(text))
-        .await
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(text)
-        .await
-        .unwrap();
-}
-
-/// A click starts a navigation that WebDriver does not wait for: wait until the new
-/// page's heading shows (bounded), and return the heading seen last.
-async fn wait_h1(c: &Client, expected: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..400 {
-        if let Ok(e) = c.find(Locator::Css("h1")).await
-            && let Ok(t) = e.text().await
-        {
-            if t == expected {
-                return t;
-            }
-            last = t;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    last
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(artifacts().join(name), png).unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
@@ -205,12 +93,15 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     fill(&c, "input[name=q3]", "11").await;
     fill(&c, "textarea[name=q4]", "Un morceau d'un tout.").await;
     screenshot(&c, "quiz.png").await;
+    // "Terminer l'essai…" leads to the summary; only its confirmation ends the attempt.
     click(&c, "form[action$='/_quiz/quiz-1'] > button").await;
+    c.wait().for_element(Locator::Css("#finish")).await.unwrap();
+    click(&c, "#finish").await;
     assert_eq!(text_of(&c, "#score").await, "3 / 6");
     screenshot(&c, "quiz-result.png").await;
-    // Progress shows the lesson opened and the quiz done.
+    // Progress shows the lesson read (the pupil went on to the quiz) and the quiz done.
     c.goto(&format!("{base}/pupil/")).await.unwrap();
-    assert!(text_of(&c, "main").await.contains("Activités terminées : 1 / 3"));
+    assert!(text_of(&c, "main").await.contains("Activités terminées : 2 / 3"));
     // A page reached without the box's own links is recorded too (the pack server's hook;
     // a page this browser has cached is answered 304 and not counted).
     c.goto(&format!("{base}/packs/{}/page2.html", testkit::DEMO)).await.unwrap();

@@ -4,77 +4,14 @@
 //! course is on the pupils' home page (screenshot in `target/e2e/`). A file larger than
 //! the card can hold is refused in the page before it is sent.
 
+mod app_support;
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-
-/// Kills chromedriver when the test ends, however it ends.
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_driver(profile: &std::path::Path) -> (Driver, Client) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (see .ci/install.d/50-box-app.sh)");
-    let driver = Driver(child);
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "prefs": {"intl.accept_languages": "fr-FR,fr"},
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=420,900", "--lang=fr-FR",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-    builder.capabilities(caps.as_object().unwrap().clone());
-    // chromedriver needs a moment to listen: retry (fails only if it never comes up).
-    let mut last = None;
-    for _ in 0..100 {
-        match builder.connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => return (driver, c),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot start a Chromium session: {last:?}");
-}
+use app_support::chromium::{start_driver, wait_h1};
+use fantoccini::{Client, Locator};
 
 async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
-}
-
-/// Waits (bounded) for the page's heading to be `expected`; returns the last seen.
-async fn wait_h1(c: &Client, expected: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..1200 {
-        if let Ok(e) = c.find(Locator::Css("h1")).await
-            && let Ok(t) = e.text().await
-        {
-            if t == expected {
-                return t;
-            }
-            last = t;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    last
 }
 
 /// Creates the first teacher and opens the admin page.

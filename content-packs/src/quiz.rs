@@ -64,6 +64,29 @@ pub struct Quiz {
     /// source says nothing (GIFT, Moodle XML, folders): the player keeps its own rule.
     #[serde(default)]
     pub review: Option<ReviewOptions>,
+    /// Moodle's overall feedback: a text per band of the quiz grade (out of `max_grade`),
+    /// shown with an attempt when `review.overall_feedback` allows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overall_feedback: Vec<OverallFeedback>,
+}
+
+/// One band of Moodle's overall feedback (`quiz_feedback`): for grades with
+/// `min_grade <= grade < max_grade` (Moodle's rule; the top band includes the maximum).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverallFeedback {
+    pub min_grade: f64,
+    pub max_grade: f64,
+    /// Sanitised HTML.
+    pub text_html: String,
+}
+
+/// The overall feedback for a grade (out of the quiz's `max_grade`), if a band holds it.
+pub fn overall_feedback_for(quiz: &Quiz, grade: f64) -> Option<&str> {
+    quiz.overall_feedback
+        .iter()
+        .find(|b| grade >= b.min_grade - 1e-9 && (grade < b.max_grade - 1e-9 || b.max_grade > quiz.max_grade - 1e-9))
+        .map(|b| b.text_html.as_str())
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// Moodle's `grademethod`: 1 highest, 2 average, 3 first, 4 last.
@@ -541,7 +564,19 @@ fn score_multichoice(qid: &str, mc: &MultiChoice, r: &Response) -> Mark {
     for i in &selected {
         let c = &mc.choices[*i];
         sum += c.fraction;
-        push_feedback(&mut feedback, &c.feedback_html);
+        if mc.single || c.feedback_html.trim().is_empty() {
+            push_feedback(&mut feedback, &c.feedback_html);
+        } else {
+            // Several choices: each comment goes with its choice, or a pupil cannot tell
+            // which comment is about which answer.
+            push_feedback(
+                &mut feedback,
+                &format!(
+                    r#"<div class="choice-feedback"><span class="choice">{}</span> — <span class="comment">{}</span></div>"#,
+                    c.text_html, c.feedback_html
+                ),
+            );
+        }
     }
     let fraction = if mc.single { sum.clamp(-1.0, 1.0) } else { sum.clamp(0.0, 1.0) };
     push_feedback(&mut feedback, combined_for(&mc.combined, fraction));
@@ -998,6 +1033,15 @@ mod tests {
         assert_eq!(frac(sel(&[0, 0, 0])), 0.5, "duplicates count once");
         assert_eq!(sel(&[]).fraction, Some(0.0));
         assert_eq!(sel(&[0]).right_answer_summary, "a; b; d");
+        // Per-choice comments of a several-answer question each name their choice.
+        let mut commented = question.clone();
+        if let QuestionKind::MultiChoice(mc) = &mut commented.kind {
+            mc.choices[0].feedback_html = "Oui, a".into();
+            mc.choices[2].feedback_html = "Non, c".into();
+        }
+        let fb = score(&commented, &Response::Choice { selected: vec![0, 2] }).feedback_html;
+        assert!(fb.contains(r#"<span class="choice">a</span> — <span class="comment">Oui, a</span>"#), "{fb}");
+        assert!(fb.contains(r#"<span class="choice">c</span> — <span class="comment">Non, c</span>"#), "{fb}");
     }
 
     #[test]
@@ -1294,6 +1338,7 @@ mod tests {
             shuffle_questions: false,
             grade_method: GradeMethod::default(),
             review: None,
+            overall_feedback: Vec::new(),
         };
         let json = serde_json::to_string(&public_view(&quiz)).unwrap();
         for secret in

@@ -21,10 +21,12 @@
     var now = Math.floor(Date.now() / 1000);
     clock.elements["browser_time"].value = String(now);
     clock.elements["tz_minutes"].value = String(-new Date().getTimezoneOffset());
-    if (now - boxTime > 300) {
+    if (Math.abs(now - boxTime) > 300) {
       clock.className = clock.className.replace("hidden", "");
+      var dir = document.getElementById("clock-dir");
+      dir.textContent = dir.getAttribute(now > boxTime ? "data-behind" : "data-ahead");
       var late = document.getElementById("clock-late");
-      if (late) { late.textContent = String(Math.round((now - boxTime) / 60)); }
+      if (late) { late.textContent = String(Math.round(Math.abs(now - boxTime) / 60)); }
     }
   }
   // Timed quiz: count down the seconds the box gave, then send the answers as they are.
@@ -40,6 +42,8 @@
       timer.textContent = Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
       if (s === 0 && !sent) {
         sent = true;
+        // Time is up: the answers go as they are, without the summary step.
+        quizForm.elements["step"].value = "finish";
         quizForm.submit();
       }
     };
@@ -64,6 +68,18 @@
       note.textContent = note.getAttribute("data-running");
     });
   }
+  // Error pages: "previous page" goes back in history when there is one (the form
+  // keeps what was typed), else it stays a link to the home page.
+  var back = document.querySelectorAll("a[data-back]");
+  for (var b = 0; b < back.length; b++) {
+    back[b].addEventListener("click", function (e) {
+      if (window.history.length > 1) { e.preventDefault(); window.history.back(); }
+    });
+  }
+  // Forms with errors: focus the first field in error so a keyboard or screen reader
+  // user lands on it.
+  var bad = document.querySelector("[aria-invalid=true]");
+  if (bad) { bad.focus(); }
   // Opening hours form: send this browser's time zone along.
   var tz = document.querySelectorAll("input[name=tz_minutes]");
   for (var i = 0; i < tz.length; i++) {

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, esc, message};
+use super::html::{Lang, esc, message, not_found};
 use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::store::{MAX_NAME_CHARS, Store};
 use super::web::{Post, SESSION_COOKIE, Shared, TeacherId, cookie, internal};
@@ -83,8 +83,8 @@ pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
         pw("password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
         lang.t("Changer", "Change"),
         lang.t(
-            "Mot de passe oublié : écrivez un nouveau code dans `setup_code` de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
-            "Forgotten password: write a new code in `setup_code` in preau.toml (SD card), restart the box, then open /teacher/setup."
+            "Mot de passe oublié : écrivez un nouveau code à la ligne setup_code de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
+            "Forgotten password: write a new code on the setup_code line of preau.toml (SD card), restart the box, then open /teacher/setup."
         )
     ));
     body
@@ -156,12 +156,12 @@ pub async fn change_password(
     let current = form.get("current").unwrap_or("").to_string();
     let name = match app.store().teacher_name(me) {
         Ok(Some(n)) => n,
-        Ok(None) => return refused(lang, "no such teacher"),
+        Ok(None) => return not_found(lang, "Ce compte", "This account"),
         Err(e) => return internal(lang, e),
     };
     let old_hash = match app.store().teacher_by_name(&name) {
         Ok(Some((_, h))) => h,
-        Ok(None) => return refused(lang, "no such teacher"),
+        Ok(None) => return not_found(lang, "Ce compte", "This account"),
         Err(e) => return internal(lang, e),
     };
     let keys = passwords::keys("t", &name.to_lowercase(), client);
@@ -233,7 +233,7 @@ pub async fn delete_teacher(
     }
     match app.store().delete_teacher(id) {
         Ok(true) => done(),
-        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such teacher"),
+        Ok(false) => not_found(lang, "Ce compte", "This account"),
         Err(e) => internal(lang, e),
     }
 }

@@ -9,7 +9,7 @@ use super::context::ImportSummary;
 use super::context::InstallError;
 use super::context::StickError;
 use super::hours::Hours;
-use super::html::{Lang, Page, date, esc, message};
+use super::html::{Lang, Page, esc, half, message};
 use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, is_off_worker, off_worker, system_now};
 use super::wifi;
 
@@ -17,14 +17,6 @@ const DAYS_FR: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "
 const DAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 /// The box's clock is "clearly behind" past this many seconds.
 const CLOCK_SLACK: i64 = 300;
-
-fn human_size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} Go", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} Mo", b as f64 / (1u64 << 20) as f64),
-        b => format!("{} Ko", b.div_ceil(1024)),
-    }
-}
 
 /// (total, available) bytes of the file system holding `dir`, from `df` (no libc call
 /// needed; `df -P` output is specified by POSIX).
@@ -120,24 +112,21 @@ pub async fn page(
         let store = app.store();
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = format!(
-        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a></nav>"#,
-        lang.t("Classes", "Classes"),
-        lang.t("Résultats", "Results"),
-        lang.t("À corriger", "Marking")
-    );
+    let mut body = super::html::teacher_nav(lang);
 
-    // Clock: shown by preau.js only when the box is clearly behind this browser.
+    // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
+    // (a box set from a wrong device must be correctable from a right one).
     body.push_str(&format!(
-        r#"<form id="clock-form" class="warn hidden" method="post" action="/admin/clock" data-box-time="{now}">{f}<p>{} <span id="clock-late">?</span> min. {}</p><input type="hidden" name="browser_time"><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
+        r#"<form id="clock-form" class="warn hidden" method="post" action="/admin/clock" data-box-time="{now}">{f}<p><span id="clock-dir" data-behind="{}" data-ahead="{}"></span> <span id="clock-late">?</span> min. {}</p><input type="hidden" name="browser_time"><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
         lang.t("L'heure de la boîte est en retard d'environ", "The box's clock is behind by about"),
+        lang.t("L'heure de la boîte est en avance d'environ", "The box's clock is ahead by about"),
         lang.t(
             "(Elle n'a pas d'horloge sauvegardée.) Préau enregistre l'écart et l'utilise pour dater le travail des élèves ; l'horloge du système n'est pas modifiée.",
             "(It has no battery-backed clock.) Préau records the difference and uses it to date pupils' work; the system clock is not changed."
         ),
         lang.t("Mettre la boîte à l'heure de cet appareil", "Set the box to this device's time")
     ));
-    body.push_str(&format!("<p>{} {}</p>", lang.t("Heure de la boîte :", "Box time:"), date(now, tz)));
+    body.push_str(&format!("<p>{} {}</p>", lang.t("Heure de la boîte :", "Box time:"), lang.date(now, tz)));
 
     // Wi-Fi.
     body.push_str(&format!("<h2>{}</h2>", lang.t("Wi-Fi", "Wi-Fi")));
@@ -215,17 +204,18 @@ pub async fn page(
     let total: u64 = packs.iter().map(|p| p.size).sum();
     body.push_str(&format!("<h2>{}</h2>", lang.t("Contenus installés", "Installed content")));
     body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Titre", "Title"),
         lang.t("Identifiant", "Id"),
-        lang.t("Taille", "Size")
+        lang.t("Taille", "Size"),
+        lang.t("Retirer", "Remove")
     ));
     for p in &packs {
         body.push_str(&format!(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><form method="post" action="/admin/packs/remove">{f}<input type="hidden" name="pack" value="{}"><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></td></tr>"#,
             esc(&p.title),
             esc(&p.id),
-            human_size(p.size),
+            lang.size(p.size),
             esc(&p.id),
             lang.t("sûr ?", "sure?"),
             lang.t("Retirer", "Remove")
@@ -236,12 +226,12 @@ pub async fn page(
         Some((size, free)) => format!(
             "{} {} — {} {} / {}",
             lang.t("Contenus :", "Content:"),
-            human_size(total),
+            lang.size(total),
             lang.t("libre sur la carte :", "free on the card:"),
-            human_size(free),
-            human_size(size)
+            lang.size(free),
+            lang.size(size)
         ),
-        None => format!("{} {}", lang.t("Contenus :", "Content:"), human_size(total)),
+        None => format!("{} {}", lang.t("Contenus :", "Content:"), lang.size(total)),
     };
     body.push_str(&format!("<p>{disk}</p>"));
     body.push_str(&format!(
@@ -312,7 +302,7 @@ pub async fn page(
             "Taille maximale d'un import (selon la place libre sur la carte) :",
             "Largest import (from the free space on the card):"
         ),
-        human_size(max)
+        lang.size(max)
     ));
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
@@ -396,8 +386,8 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
         body.push_str(&format!(
             "<p>{}</p>",
             lang.t(
-                "Les activités restent dans la boîte : aucun entrepôt d'activités (LRS) n'est configuré (`[upstream] lrs` dans preau.toml).",
-                "Activity stays on the box: no learning record store (LRS) is configured (`[upstream] lrs` in preau.toml)."
+                "Les activités restent dans la boîte : aucun entrepôt d'activités (LRS) n'est configuré (la clé lrs de la section [upstream] de preau.toml).",
+                "Activity stays on the box: no learning record store (LRS) is configured (lrs in the [upstream] section of preau.toml)."
             )
         ));
         return;
@@ -411,7 +401,7 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
     };
     let counts = outbox.counts().unwrap_or_default();
     let status = outbox.status().unwrap_or_default();
-    let when = |t: Option<i64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| date(t, tz));
+    let when = |t: Option<i64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| lang.date(t, tz));
     let rows = [
         (lang.t("Destination", "Destination"), esc(&up.lrs)),
         (lang.t("En attente", "Waiting"), counts.waiting.to_string()),
@@ -431,7 +421,7 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
         body.push_str(&format!(
             r#"<p class="error">{} ({}) {}</p>"#,
             lang.t("Dernière erreur", "Last error"),
-            date(*t, tz),
+            lang.date(*t, tz),
             esc(e)
         ));
     }
@@ -440,8 +430,8 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
             r#"<p class="warn">{} {} {}</p>"#,
             counts.dropped,
             lang.t(
-                "activités jamais envoyées ont été supprimées de la file, les plus anciennes d'abord (ouvertures de pages avant le reste), car elle dépassait sa limite (`[upstream] max_outbox`). Les résultats des élèves dans la boîte sont intacts.",
-                "never-sent activity records were dropped from the queue, oldest first (page openings before the rest), because it went past its limit (`[upstream] max_outbox`). Pupils' results on the box are intact."
+                "activités jamais envoyées ont été supprimées de la file, les plus anciennes d'abord (ouvertures de pages avant le reste), car elle dépassait sa limite (max_outbox dans la section [upstream] de preau.toml). Les résultats des élèves dans la boîte sont intacts.",
+                "never-sent activity records were dropped from the queue, oldest first (page openings before the rest), because it went past its limit (max_outbox in the [upstream] section of preau.toml). Pupils' results on the box are intact."
             ),
             up.max_outbox
         ));
@@ -450,15 +440,15 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
     if !quarantined.is_empty() {
         body.push_str(&format!("<h3>{}</h3><ul>", lang.t("Refusées par l'entrepôt", "Refused by the store")));
         for (id, why, t) in quarantined {
-            body.push_str(&format!("<li><code>{}</code> ({}) : {}</li>", esc(&id), date(t, tz), esc(&why)));
+            body.push_str(&format!("<li><code>{}</code> ({}) : {}</li>", esc(&id), lang.date(t, tz), esc(&why)));
         }
         body.push_str("</ul>");
     }
     body.push_str(&format!(
         "<p>{} {} {}</p>",
         lang.t(
-            "Les élèves y sont désignés par un identifiant aléatoire, jamais par leur nom ; les réponses écrites restent dans la boîte (seuls une empreinte et une longueur partent) sauf décision de l'école (`send_responses`). Les activités envoyées sont effacées de la boîte après",
-            "Pupils appear there under a random id, never their name; written answers stay on the box (only a digest and a length leave) unless the school decides otherwise (`send_responses`). Sent records are erased from the box after"
+            "Les élèves y sont désignés par un identifiant aléatoire, jamais par leur nom ; les réponses écrites restent dans la boîte (seuls une empreinte et une longueur partent) sauf décision de l'école (send_responses dans preau.toml). Les activités envoyées sont effacées de la boîte après",
+            "Pupils appear there under a random id, never their name; written answers stay on the box (only a digest and a length leave) unless the school decides otherwise (send_responses in preau.toml). Sent records are erased from the box after"
         ),
         up.keep_days,
         lang.t("jours.", "days.")
@@ -489,8 +479,8 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
         body.push_str(&format!(
             "<p>{}</p>",
             lang.t(
-                "La boîte ne se met pas à jour toute seule : aucun dépôt national n'est configuré (`[sync] repository` dans preau.toml). Ajoutez des contenus depuis une clé USB ci-dessous.",
-                "The box does not update by itself: no national repository is configured (`[sync] repository` in preau.toml). Add content from a USB stick below."
+                "La boîte ne se met pas à jour toute seule : aucun dépôt national n'est configuré (la clé repository de la section [sync] de preau.toml). Ajoutez des contenus depuis une clé USB ci-dessous.",
+                "The box does not update by itself: no national repository is configured (repository in the [sync] section of preau.toml). Add content from a USB stick below."
             )
         ));
         return;
@@ -511,12 +501,12 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
         rows.push((lang.t("Source", "Source"), esc(src)));
     }
     if st.state == "pulling" {
-        rows.push((lang.t("Reçu", "Received"), human_size(st.bytes_in_progress)));
+        rows.push((lang.t("Reçu", "Received"), lang.size(st.bytes_in_progress)));
     }
     // The loop stamps times with the system clock; pages show the corrected clock.
     let offset = now - system_now();
     let when =
-        |t: Option<u64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| date(t as i64 + offset, tz));
+        |t: Option<u64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| lang.date(t as i64 + offset, tz));
     rows.push((lang.t("Dernière réussite", "Last success"), when(st.last_success)));
     rows.push((lang.t("Dernier essai", "Last attempt"), when(st.last_attempt)));
     if let Some(s) = &st.last_summary {
@@ -530,13 +520,13 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
                 } else {
                     updated.join(", ")
                 },
-                human_size(s.bytes_downloaded),
+                lang.size(s.bytes_downloaded),
                 lang.t("téléchargés", "downloaded")
             ),
         ));
     }
     if st.next_check_secs > 0 && st.state != "pulling" {
-        rows.push((lang.t("Prochain essai", "Next check"), date(now + st.next_check_secs as i64, tz)));
+        rows.push((lang.t("Prochain essai", "Next check"), lang.date(now + st.next_check_secs as i64, tz)));
     }
     body.push_str(r#"<table class="sync">"#);
     for (k, v) in rows {
@@ -586,7 +576,7 @@ pub async fn set_hours(State(app): State<Shared>, lang: Lang, Post { form, .. }:
         format!("{} {}", days.concat(), ranges)
     };
     if let Err(e) = Hours::parse(&spec) {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Heures illisibles", "Unreadable hours"), &e);
+        return message(lang, StatusCode::BAD_REQUEST, lang.t("Heures illisibles", "Unreadable hours"), half(lang, &e));
     }
     let store = app.store();
     let saved = store.set_setting("hours", Some(&spec)).and_then(|_| match tz_from(&form) {
@@ -607,12 +597,20 @@ pub async fn set_clock(State(app): State<Shared>, lang: Lang, Post { form, .. }:
             lang,
             StatusCode::BAD_REQUEST,
             lang.t("Saisie refusée", "Input refused"),
-            "missing browser time",
+            lang.t(
+                "L'heure de cet appareil manque : rechargez la page.",
+                "This device's time is missing: reload the page.",
+            ),
         );
     };
     // A device in 2020-2100: anything else is a broken clock on the other side.
     if !(1_577_836_800..=4_102_444_800).contains(&browser) {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "implausible time");
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("L'heure envoyée par cet appareil n'est pas plausible.", "This device sent an implausible time."),
+        );
     }
     let offset = browser - system_now();
     let offset = if offset.abs() <= CLOCK_SLACK { 0 } else { offset };
@@ -636,12 +634,21 @@ pub async fn remove_pack(State(app): State<Shared>, lang: Lang, Post { form, .. 
         );
     }
     let Some(pack) = form.text("pack", 200) else {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), "missing pack");
+        return message(
+            lang,
+            StatusCode::BAD_REQUEST,
+            lang.t("Saisie refusée", "Input refused"),
+            lang.t("Aucun contenu choisi.", "No content chosen."),
+        );
     };
     let packs = app.ctx.packs.clone();
     match tokio::task::spawn_blocking(move || packs.remove(&pack)).await {
-        Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenu retiré", "Content removed"), &summary),
-        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, lang.t("Impossible de retirer", "Cannot remove"), &e),
+        Ok(Ok(summary)) => {
+            message(lang, StatusCode::OK, lang.t("Contenu retiré", "Content removed"), half(lang, &summary))
+        }
+        Ok(Err(e)) => {
+            message(lang, StatusCode::BAD_REQUEST, lang.t("Impossible de retirer", "Cannot remove"), half(lang, &e))
+        }
         Err(e) => internal(lang, e),
     }
 }
@@ -690,7 +697,9 @@ pub async fn add_packs(
     let packs = app.ctx.packs.clone();
     // Installing verifies and copies many megabytes: off the async workers.
     match tokio::task::spawn_blocking(move || packs.install_from_folder(&path, trust.as_deref())).await {
-        Ok(Ok(summary)) => message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), &summary),
+        Ok(Ok(summary)) => {
+            message(lang, StatusCode::OK, lang.t("Contenus installés", "Content installed"), half(lang, &summary))
+        }
         Ok(Err(InstallError::UnknownPublisher { key, .. })) => unknown_publisher(lang, &csrf, &folder, &key),
         Ok(Err(e @ InstallError::Rollback { .. })) => {
             message(lang, StatusCode::CONFLICT, lang.t("Installation refusée", "Installation refused"), &e.to_string())
@@ -733,10 +742,10 @@ async fn stick_step(app: Shared, lang: Lang, form: Form, fill: bool) -> Response
         move |need: u64| match stick_free(&dir) {
             Some(free) if free < need => Err(format!(
                 "Clé trop petite : place libre {} ({free} octets) ; il faut {} ({need} octets). Libérez de la place ou prenez une clé plus grande. / Stick too small: {} free, {} needed.",
-                human_size(free),
-                human_size(need),
-                human_size(free),
-                human_size(need)
+                Lang::Fr.size(free),
+                Lang::Fr.size(need),
+                Lang::En.size(free),
+                Lang::En.size(need)
             )),
             _ => Ok(()),
         }
@@ -752,11 +761,11 @@ async fn stick_step(app: Shared, lang: Lang, form: Form, fill: bool) -> Response
         (lang.t("Liste des besoins écrite", "Want-list written"), lang.t("Liste non écrite", "List not written"))
     };
     match result {
-        Ok(Ok(summary)) => message(lang, StatusCode::OK, done, &summary),
+        Ok(Ok(summary)) => message(lang, StatusCode::OK, done, half(lang, &summary)),
         Ok(Err(e @ StickError::TooSmall(_))) => {
-            message(lang, StatusCode::INSUFFICIENT_STORAGE, refused, &e.to_string())
+            message(lang, StatusCode::INSUFFICIENT_STORAGE, refused, half(lang, &e.to_string()))
         }
-        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, refused, &e.to_string()),
+        Ok(Err(e)) => message(lang, StatusCode::BAD_REQUEST, refused, half(lang, &e.to_string())),
         Err(e) => internal(lang, e),
     }
 }
@@ -822,7 +831,7 @@ pub async fn upload(
             &format!(
                 "{} {}.",
                 lang.t("Fichier trop gros : au plus", "File too large: at most"),
-                human_size(IMPORT_LIMIT as u64)
+                lang.size(IMPORT_LIMIT as u64)
             ),
         );
     }
@@ -836,11 +845,11 @@ pub async fn upload(
                 &format!(
                     "{} {} ; {} {} ({} {}). {}",
                     lang.t("Carte pleine : place libre", "Card full: free space"),
-                    human_size(free),
+                    lang.size(free),
                     lang.t("cet import demande environ", "this import needs about"),
-                    human_size(import_needs(len)),
+                    lang.size(import_needs(len)),
                     lang.t("en gardant", "keeping"),
-                    human_size(free_floor()),
+                    lang.size(free_floor()),
                     lang.t(
                         "Retirez des contenus ci-dessous pour faire de la place.",
                         "Remove content below to make room."

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use preau_pack::course::{Assignment, assign_path};
 
-use super::html::{Lang, Page, esc, message, url_seg};
+use super::html::{Lang, Page, esc, url_seg};
 use super::web::{Csrf, MultipartPost, PupilId, Shared, internal, off_worker};
 
 /// Largest assignment file the box accepts when the assignment names no smaller limit.
@@ -70,7 +70,7 @@ fn within_quotas(app: &Shared, lang: Lang, pupil: i64, len: u64) -> Result<(), S
 }
 
 fn not_found(lang: Lang) -> Response {
-    message(lang, StatusCode::NOT_FOUND, lang.t("Devoir introuvable", "Assignment not found"), "no such assignment")
+    super::html::not_found(lang, "Ce devoir", "This assignment")
 }
 
 /// `GET /packs/{id}/_assign/{assign}`
@@ -125,11 +125,11 @@ fn render(
     if a.accepts_file {
         let accept = a.allowed_extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(",");
         body.push_str(&format!(
-            r#"<label>{} <input type="file" name="file" accept="{}"></label><p><small>{} {} Mo</small></p>"#,
+            r#"<label>{} <input type="file" name="file" accept="{}"></label><p><small>{} {}</small></p>"#,
             lang.t("Ton fichier :", "Your file:"),
             esc(&accept),
             lang.t("Taille maximale :", "Largest size:"),
-            max_bytes(a) / (1024 * 1024)
+            lang.size(max_bytes(a) as u64)
         ));
     }
     body.push_str(&format!("<button>{}</button></form>", lang.t("Rendre mon travail", "Hand in my work")));
@@ -139,7 +139,7 @@ fn render(
             let mark = s.mark.map(|m| format!(" — {} {m}", lang.t("note", "mark"))).unwrap_or_default();
             let file = s.file_name.map(|f| format!(" — {}", esc(&f))).unwrap_or_default();
             let comment = if s.comment.is_empty() { String::new() } else { format!(" — {}", esc(&s.comment)) };
-            body.push_str(&format!("<li>{}{file}{mark}{comment}</li>", super::html::date(s.at, app.tz_minutes())));
+            body.push_str(&format!("<li>{}{file}{mark}{comment}</li>", lang.date(s.at, app.tz_minutes())));
         }
         body.push_str("</ul>");
     }
@@ -219,9 +219,9 @@ async fn read_upload(multipart: &mut Multipart, a: &Assignment, lang: Lang) -> R
                         Ok(Some(c)) => {
                             if bytes.len() + c.len() > limit {
                                 return Err(format!(
-                                    "{} {} Mo",
+                                    "{} {}",
                                     lang.t("Fichier trop gros : au plus", "File too large: at most"),
-                                    limit / (1024 * 1024)
+                                    lang.size(limit as u64)
                                 ));
                             }
                             bytes.extend_from_slice(&c);

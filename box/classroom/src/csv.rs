@@ -10,7 +10,7 @@ use super::store::MAX_NAME_CHARS;
 pub const MAX_ROWS: usize = 100;
 
 /// Splits CSV text into records of fields (RFC 4180 quoting).
-fn records(text: &str, sep: char) -> Vec<Vec<String>> {
+pub(super) fn records(text: &str, sep: char) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut record = Vec::new();
     let mut field = String::new();
@@ -108,7 +108,8 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
 pub fn field(s: &str) -> String {
     let s =
         if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
-    if s.contains([';', ',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    // `;` separates; a decimal comma (French numbers) needs no quotes.
+    if s.contains([';', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 /// One CSV line (`;` separated, as French spreadsheets expect).

@@ -22,26 +22,26 @@ impl Hours {
             return Ok(Hours { days: [true; 7], ranges: vec![(0, 24 * 60)] });
         }
         let (days_part, ranges_part) =
-            spec.split_once(' ').ok_or_else(|| "expected days then ranges, e.g. 12345 08:30-16:30".to_string())?;
+            spec.split_once(' ').ok_or_else(|| "Attendu : des jours puis des plages, par exemple 12345 08:30-16:30. / Expected days then ranges, e.g. 12345 08:30-16:30.".to_string())?;
         let mut days = [false; 7];
         for c in days_part.chars() {
-            let d = c.to_digit(10).filter(|d| (1..=7).contains(d)).ok_or_else(|| format!("bad weekday {c:?}"))?;
+            let d = c.to_digit(10).filter(|d| (1..=7).contains(d)).ok_or_else(|| format!("Jour inconnu « {c} » (1 = lundi … 7 = dimanche). / Unknown weekday {c:?} (1 = Monday … 7 = Sunday)."))?;
             days[d as usize - 1] = true;
         }
         let mut ranges = Vec::new();
         for r in ranges_part.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             if ranges.len() == MAX_RANGES {
-                return Err(format!("at most {MAX_RANGES} time ranges"));
+                return Err(format!("Au plus {MAX_RANGES} plages horaires. / At most {MAX_RANGES} time ranges."));
             }
-            let (a, b) = r.split_once('-').ok_or_else(|| format!("bad range {r:?}: use HH:MM-HH:MM"))?;
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("Plage « {r} » illisible : écrivez HH:MM-HH:MM, par exemple 08:30-12:00. / Unreadable range {r:?}: use HH:MM-HH:MM."))?;
             let (a, b) = (minutes(a)?, minutes(b)?);
             if a >= b {
-                return Err(format!("range {r:?} ends before it starts"));
+                return Err(format!("La plage « {r} » finit avant de commencer. / Range {r:?} ends before it starts."));
             }
             ranges.push((a, b));
         }
         if ranges.is_empty() {
-            return Err("no time range".into());
+            return Err("Aucune plage horaire. / No time range.".into());
         }
         Ok(Hours { days, ranges })
     }
@@ -56,15 +56,40 @@ impl Hours {
         let minute = (local.rem_euclid(86_400) / 60) as u32;
         self.days[weekday] && self.ranges.iter().any(|&(a, b)| minute >= a && minute < b)
     }
+
+    /// The next time (Unix seconds, after `unix`) the box opens, within a week; `None`
+    /// when it never does (no open day) or is open now for good.
+    pub fn next_opening(&self, unix: i64, tz_minutes: i64) -> Option<i64> {
+        let local = unix + tz_minutes * 60;
+        let today = local.div_euclid(86_400);
+        let mut starts: Vec<u32> = self.ranges.iter().map(|r| r.0).collect();
+        starts.sort_unstable();
+        for d in today..=today + 7 {
+            if !self.days[(d + 3).rem_euclid(7) as usize] {
+                continue;
+            }
+            for &a in &starts {
+                let at = d * 86_400 + a as i64 * 60 - tz_minutes * 60;
+                // A range that starts where the previous one ends is not a new opening.
+                if at > unix && !self.is_open(at - 60, tz_minutes) {
+                    return Some(at);
+                }
+            }
+        }
+        None
+    }
 }
 
 fn minutes(hhmm: &str) -> Result<u32, String> {
     let hhmm = hhmm.trim();
-    let (h, m) = hhmm.split_once(':').ok_or_else(|| format!("bad time {hhmm:?}: use HH:MM"))?;
-    let h: u32 = h.parse().map_err(|_| format!("bad hour in {hhmm:?}"))?;
-    let m: u32 = m.parse().map_err(|_| format!("bad minute in {hhmm:?}"))?;
+    let (h, m) = hhmm.split_once(':').ok_or_else(|| {
+        format!("Heure « {hhmm} » illisible : écrivez HH:MM, par exemple 08:30. / Unreadable time {hhmm:?}: use HH:MM.")
+    })?;
+    let unreadable = || format!("Heure « {hhmm} » illisible : écrivez HH:MM. / Unreadable time {hhmm:?}: use HH:MM.");
+    let h: u32 = h.parse().map_err(|_| unreadable())?;
+    let m: u32 = m.parse().map_err(|_| unreadable())?;
     if h > 24 || m > 59 || (h == 24 && m > 0) {
-        return Err(format!("time {hhmm:?} out of range"));
+        return Err(format!("L'heure « {hhmm} » n'existe pas. / Time {hhmm:?} out of range."));
     }
     Ok(h * 60 + m)
 }
@@ -96,6 +121,19 @@ mod tests {
         // Paris in winter: 07:45 UTC is 08:45 local.
         assert!(h.is_open(at(0, 7, 45), 60));
         assert!(!h.is_open(at(0, 7, 45), 0));
+    }
+
+    #[test]
+    fn next_opening_is_the_next_range_start_on_an_open_day() {
+        let h = Hours::parse("1245 08:30-12:00,13:30-16:30").unwrap();
+        let at = |day: i64, hh: i64, mm: i64| MONDAY + day * 86_400 + hh * 3600 + mm * 60;
+        assert_eq!(h.next_opening(at(0, 12, 10), 0), Some(at(0, 13, 30)));
+        // Tuesday evening: Wednesday is closed, Thursday 08:30.
+        assert_eq!(h.next_opening(at(1, 17, 0), 0), Some(at(3, 8, 30)));
+        // Friday evening: Monday.
+        assert_eq!(h.next_opening(at(4, 18, 0), 0), Some(at(7, 8, 30)));
+        // In Paris (UTC+1) 08:30 local is 07:30 UTC.
+        assert_eq!(h.next_opening(at(1, 5, 0), 60), Some(at(1, 7, 30)));
     }
 
     #[test]

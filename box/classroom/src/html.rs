@@ -60,6 +60,95 @@ impl Lang {
     pub fn code(self) -> &'static str {
         self.t("fr", "en")
     }
+
+    /// A number with at most `decimals` decimals, rounded half away from zero as a
+    /// person rounds (6.25 → 6,3), trailing zeros dropped, with a decimal comma in French.
+    pub fn num(self, x: f64, decimals: u32) -> String {
+        let p = 10f64.powi(decimals as i32);
+        // The nudge makes 6.25 (stored as 6.2499999…) and 2.675 round up, as on paper.
+        let scaled = x * p;
+        let r = (scaled + scaled.signum() * 1e-7).round() / p;
+        let mut s = format!("{r:.*}", decimals as usize);
+        if s.contains('.') {
+            s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        if s == "-0" {
+            s = "0".into();
+        }
+        match self {
+            Lang::Fr => s.replace('.', ","),
+            Lang::En => s,
+        }
+    }
+
+    /// A size in bytes as people read it: o/Ko/Mo/Go in French, B/KB/MB/GB in English
+    /// (powers of 1024, one decimal from Ko up).
+    pub fn size(self, bytes: u64) -> String {
+        let units = match self {
+            Lang::Fr => ["o", "Ko", "Mo", "Go", "To"],
+            Lang::En => ["B", "KB", "MB", "GB", "TB"],
+        };
+        let mut v = bytes as f64;
+        let mut u = 0;
+        while v >= 1024.0 && u < units.len() - 1 {
+            v /= 1024.0;
+            u += 1;
+        }
+        let n = if u == 0 { self.num(v, 0) } else { self.num(v, 1) };
+        // A non-breaking space keeps the number with its unit.
+        format!("{n}\u{a0}{}", units[u])
+    }
+
+    /// A date and time: `vendredi 5 décembre 2026 à 14:30` / `Friday 5 December 2026, 14:30`.
+    pub fn date(self, t: i64, offset_minutes: i64) -> String {
+        let Ok(d) = time::OffsetDateTime::from_unix_timestamp(t + offset_minutes * 60) else { return "?".into() };
+        format!("{}, {:02}:{:02}", self.day(t, offset_minutes), d.hour(), d.minute()).replacen(
+            ", ",
+            self.t(" à ", ", "),
+            1,
+        )
+    }
+
+    /// A day: `vendredi 5 décembre 2026` / `Friday 5 December 2026`.
+    pub fn day(self, t: i64, offset_minutes: i64) -> String {
+        const DAYS_FR: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
+        const DAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+        const MONTHS_FR: [&str; 12] = [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ];
+        const MONTHS_EN: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let Ok(d) = time::OffsetDateTime::from_unix_timestamp(t + offset_minutes * 60) else { return "?".into() };
+        let wd = d.weekday().number_days_from_monday() as usize;
+        let m = d.month() as usize - 1;
+        match self {
+            Lang::Fr => format!("{} {} {} {}", DAYS_FR[wd], d.day(), MONTHS_FR[m], d.year()),
+            Lang::En => format!("{} {} {} {}", DAYS_EN[wd], d.day(), MONTHS_EN[m], d.year()),
+        }
+    }
 }
 
 /// A page ready to send: the frame around `body`, security headers, no caching (pages
@@ -97,9 +186,12 @@ impl IntoResponse for Page {
         let lang = self.lang;
         let katex = if self.katex {
             format!(
-                r#"<link rel="stylesheet" href="/static/katex/katex.min.css">
-<script nonce="{nonce}" defer src="/static/katex/katex.min.js"></script>
-<script nonce="{nonce}" defer src="/static/katex/auto-render.min.js"></script>"#
+                r#"<link rel="stylesheet" href="{}">
+<script nonce="{nonce}" defer src="{}"></script>
+<script nonce="{nonce}" defer src="{}"></script>"#,
+                super::assets::url("katex/katex.min.css"),
+                super::assets::url("katex/katex.min.js"),
+                super::assets::url("katex/auto-render.min.js"),
             )
         } else {
             String::new()
@@ -113,27 +205,34 @@ impl IntoResponse for Page {
             None => String::new(),
         };
         let html = format!(
-            r#"<!DOCTYPE html>
+            r##"<!DOCTYPE html>
 <html lang="{code}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Préau</title>
-<link rel="stylesheet" href="/static/preau.css">
+<link rel="icon" href="{icon}" type="image/svg+xml">
+<link rel="stylesheet" href="{css}">
 {katex}
-<script nonce="{nonce}" defer src="/static/preau.js"></script>
+<script nonce="{nonce}" defer src="{js}"></script>
 </head>
 <body>
-<header><a class="home" href="/">Préau</a>{search}<nav>{user}</nav></header>
-<main>
+<a class="skip" href="#main">{skip}</a>
+<header><a class="home" href="/">Préau</a>{search}<nav aria-label="{account}">{user}</nav></header>
+<main id="main" tabindex="-1">
 <h1>{title}</h1>
 {body}
 </main>
 </body>
 </html>
-"#,
+"##,
             code = lang.code(),
             search = search_box(lang, ""),
+            skip = lang.t("Aller au contenu", "Skip to content"),
+            account = lang.t("Compte", "Account"),
+            icon = super::assets::url("favicon.svg"),
+            css = super::assets::url("preau.css"),
+            js = super::assets::url("preau.js"),
             title = esc(&self.title),
             body = self.body,
         );
@@ -167,10 +266,68 @@ pub fn search_box(lang: Lang, q: &str) -> String {
     )
 }
 
-/// A short message page (errors, refusals, confirmations).
+
+/// The teachers' menu, on every teacher and admin page.
+pub fn teacher_nav(lang: Lang) -> String {
+    format!(
+        r#"<nav class="card" aria-label="{}"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/teacher/quizzes">{}</a> · <a href="/admin/">{}</a></nav>"#,
+        lang.t("Menu enseignant", "Teacher menu"),
+        lang.t("Classes", "Classes"),
+        lang.t("Résultats", "Results"),
+        lang.t("À corriger", "Marking"),
+        lang.t("Mes quiz", "My quizzes"),
+        lang.t("Boîte", "Box")
+    )
+}
+
+/// A short message page (errors, refusals, confirmations). Never a dead end: it offers
+/// the previous page (by script, when there is one) and the home page.
 pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(r#"<p class="msg">{}</p><p><a href="/">{}</a></p>"#, esc(text), lang.t("Accueil", "Home"));
+    let role = if status.is_success() { "status" } else { "alert" };
+    let body = format!(
+        r#"<p class="msg" role="{role}">{}</p><p><a href="/" data-back>{}</a> <a href="/">{}</a></p>"#,
+        esc(text),
+        lang.t("← Page précédente", "← Previous page"),
+        lang.t("Accueil", "Home")
+    );
     Page::new(lang, title, body).status(status).into_response()
+}
+
+/// The half of a "French / English" text (the seam's summaries, `PackSource`) in the
+/// page's language; a text without the separator is shown whole.
+pub fn half(lang: Lang, s: &str) -> &str {
+    match s.split_once(" / ") {
+        Some((fr, en)) => lang.t(fr.trim(), en.trim()),
+        None => s,
+    }
+}
+
+/// The "not found" page for a thing a link or form named (`what_fr`/`what_en`: "Cette
+/// classe"…), in the page's language.
+pub fn not_found(lang: Lang, what_fr: &str, what_en: &str) -> Response {
+    message(
+        lang,
+        StatusCode::NOT_FOUND,
+        lang.t("Introuvable", "Not found"),
+        &format!("{} {}", lang.t(what_fr, what_en), lang.t("n'existe pas ou plus.", "does not exist (any more).")),
+    )
+}
+
+/// `Content-Disposition: attachment` for a file name with any characters (RFC 6266): an
+/// ASCII fallback and the UTF-8 name in `filename*`, so `Ébauche_Léa.txt` keeps its accents.
+pub fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') { c } else { '_' })
+        .collect();
+    let mut enc = String::new();
+    for b in name.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' => enc.push(b as char),
+            _ => enc.push_str(&format!("%{b:02X}")),
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{enc}")
 }
 
 /// Formats a Unix time as `YYYY-MM-DD HH:MM` (UTC plus the box's configured offset).
@@ -212,6 +369,33 @@ mod tests {
     fn escapes_markup_and_quotes() {
         assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         assert_eq!(url_path("a b/é.html"), "a%20b/%C3%A9.html");
+    }
+
+    #[test]
+    fn numbers_sizes_and_dates_read_right() {
+        assert_eq!(Lang::Fr.num(6.25, 1), "6,3");
+        assert_eq!(Lang::En.num(6.25, 1), "6.3");
+        assert_eq!(Lang::Fr.num(2.5, 2), "2,5");
+        assert_eq!(Lang::Fr.num(4.0, 2), "4");
+        assert_eq!(Lang::Fr.num(2.675, 2), "2,68");
+        assert_eq!(Lang::Fr.num(-0.004, 2), "0");
+        assert_eq!(Lang::Fr.num(-1.25, 1), "-1,3");
+        assert_eq!(Lang::Fr.size(3 * 1024), "3\u{a0}Ko");
+        assert_eq!(Lang::Fr.size(512), "512\u{a0}o");
+        assert_eq!(Lang::Fr.size(80_207_000_000), "74,7\u{a0}Go");
+        assert_eq!(Lang::En.size(80_207_000_000), "74.7\u{a0}GB");
+        // 2026-12-04 13:30 UTC, shown at UTC+1.
+        let t = 1_796_391_000;
+        assert_eq!(Lang::Fr.date(t, 60), "vendredi 4 décembre 2026 à 14:30");
+        assert_eq!(Lang::En.date(t, 60), "Friday 4 December 2026, 14:30");
+    }
+
+    #[test]
+    fn attachment_names_keep_their_accents() {
+        assert_eq!(
+            attachment("Ébauche_Léa.txt"),
+            "attachment; filename=\"_bauche_L_a.txt\"; filename*=UTF-8''%C3%89bauche_L%C3%A9a.txt"
+        );
     }
 
     #[test]

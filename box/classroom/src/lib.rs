@@ -10,10 +10,13 @@
 //! | `passwords` | argon2 slots, sign-in limiter, client address |
 //! | `packtext` | pack HTML cleaned at load time (importers' allowlist) |
 //! | `html` | escaping, page frame, French/English |
-//! | `pupil` | catalog, pupil sign-in, progress |
+//! | `pupil` | catalog, pupil sign-in, progress page |
+//! | `progress` | what a pupil has done (one rule), course outlines |
 //! | `player` | quiz player (`/packs/{id}/_quiz/{quiz}`) |
 //! | `assign` | assignment submission (`/packs/{id}/_assign/{assign}`) |
 //! | `teacher` | teacher sign-in, classes, results, marking, exports |
+//! | `work` | work given to a class (« À faire ») and its progress per pupil |
+//! | `bank` | quizzes a teacher builds from the installed packs' question banks |
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
@@ -21,6 +24,7 @@ mod accounts;
 mod admin;
 mod assets;
 mod assign;
+mod bank;
 pub mod context;
 mod csv;
 mod hours;
@@ -28,6 +32,7 @@ pub mod html;
 mod packtext;
 mod passwords;
 mod player;
+mod progress;
 mod pupil;
 mod search;
 pub mod store;
@@ -35,6 +40,7 @@ mod teacher;
 pub mod testkit;
 mod web;
 mod wifi;
+mod work;
 mod xapi;
 
 use std::sync::Arc;
@@ -165,9 +171,16 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/attempt/{id}", get(teacher::attempt_page))
         .route("/teacher/marking", get(teacher::marking))
         .route("/teacher/answer/{id}/mark", post(teacher::mark_answer))
+        .route("/teacher/answer/{id}/override", post(teacher::override_mark))
+        .route("/teacher/answers.csv", get(teacher::answers_csv))
         .route("/teacher/quiz/{pack}/{quiz}/settings", post(teacher::set_quiz_settings))
         .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
         .route("/teacher/submission/{id}/file", get(teacher::submission_file))
+        .route("/teacher/quizzes", get(bank::page).post(bank::create))
+        .route("/teacher/class/{id}/work", post(work::create))
+        .route("/teacher/work/{id}", get(work::page))
+        .route("/teacher/work/{id}/visible", post(work::set_visible))
+        .route("/teacher/work/{id}/delete", post(work::delete))
         .route("/admin/", get(admin::page))
         .route("/admin/hours", post(admin::set_hours))
         .route("/admin/clock", post(admin::set_clock))
@@ -199,7 +212,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/logout", get(pupil::logout_page).post(pupil::logout))
         .route("/teacher/login", get(teacher::login_page).post(teacher::login))
         .route("/teacher/setup", get(teacher::setup_page).post(teacher::setup))
-        .route("/static/{*path}", get(assets::serve));
+        .route("/static/{*path}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon));
 
     // Every route above runs on the blocking pool (`web::on_blocking_pool`): its body
     // is a small form, read first. The uploads below stream their multipart body on the
@@ -228,10 +242,13 @@ fn routes(app: Arc<App>) -> Router {
         .merge(uploads)
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf_cookie))
+        .layer(axum::middleware::from_fn(assets::gzip_pages))
         .with_state(app)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_classroom;
 #[cfg(test)]
 mod tests_hardening;

@@ -16,6 +16,10 @@ use preau_pack::quiz::{
     self, GradeMethod, PublicKind, PublicQuestion, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime,
 };
 
+/// The pack id under which a teacher's own quizzes (`bank`) are played
+/// (`/packs/_enseignant/_quiz/q1`). Pack ids never start with `_`.
+pub const OWN_PACK: &str = "_enseignant";
+
 /// Largest quiz file the box reads.
 const MAX_QUIZ_BYTES: usize = 4 * 1024 * 1024;
 /// Longest text answer kept (an essay of a few pages).
@@ -25,6 +29,12 @@ const MAX_ANSWER_CHARS: usize = 20_000;
 pub fn load_quiz(app: &Shared, pack: &str, quiz_id: &str) -> Option<Quiz> {
     if !valid_id(pack) || !valid_id(quiz_id) {
         return None;
+    }
+    if pack == OWN_PACK {
+        // A teacher's own quiz: built on this box from installed packs' questions, whose
+        // HTML the packs' loader already cleaned.
+        let json = app.store().own_quiz(quiz_id).ok()??;
+        return quiz::from_json(json.as_bytes()).ok();
     }
     let bytes = app.ctx.packs.read(pack, &preau_pack::course::quiz_path(quiz_id))?;
     if bytes.len() > MAX_QUIZ_BYTES {
@@ -112,15 +122,37 @@ pub async fn quiz_page(
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path((pack, quiz_id)): Path<(String, String)>,
 ) -> Response {
-    let Some((quiz, _)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
-    let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, &pack, &quiz_id) {
+    if load_quiz(&app, &pack, &quiz_id).is_none() {
+        return not_found(lang);
+    }
+    let now = app.now();
+    let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
+    quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, None, None)
+}
+
+/// The quiz form, filled with `prefill` (back from the summary) and with `notice` on top.
+#[allow(clippy::too_many_arguments)]
+fn quiz_form_page(
+    app: &Shared,
+    lang: Lang,
+    csrf: &Csrf,
+    pupil: i64,
+    pack: &str,
+    quiz_id: &str,
+    prefill: Option<&Form>,
+    notice: Option<&str>,
+) -> Response {
+    let Some((quiz, _)) = pupil_quiz(app, pack, quiz_id) else { return not_found(lang) };
+    let (attempts, used, p) = match attempts_so_far(&app.store(), pupil, pack, quiz_id) {
         Ok(x) => x,
         Err(e) => return internal(lang, e),
     };
     let now = app.now();
-    let _ = app.store().record_event(pupil, "opened", &pack, &format!("_quiz/{quiz_id}"), now);
     let public = quiz::public_view(&quiz);
     let mut body = String::new();
+    if let Some(n) = notice {
+        body.push_str(&format!(r#"<p class="error" role="alert" id="quiz-notice">{}</p>"#, esc(n)));
+    }
     if !public.intro_html.is_empty() {
         body.push_str(&format!(r#"<div class="card">{}</div>"#, public.intro_html));
     }
@@ -145,7 +177,7 @@ pub async fn quiz_page(
         if let Some(limit) = quiz.time_limit_secs {
             // The clock starts when the form is first shown, on the box's clock; the
             // browser only counts down the seconds left and submits at zero.
-            let started = match app.store().quiz_start(pupil, &pack, &quiz_id, used, now) {
+            let started = match app.store().quiz_start(pupil, pack, quiz_id, used, now) {
                 Ok(t) => t,
                 Err(e) => return internal(lang, e),
             };
@@ -158,92 +190,147 @@ pub async fn quiz_page(
                 minutes_seconds(left)
             ));
         }
+        // `step=summary`: the form's only button, and what Enter in a text field sends,
+        // leads to the summary page; nothing is marked before the pupil confirms there.
         body.push_str(&format!(
-            r#"<form id="quiz-form" method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}">"#,
-            url_seg(&pack),
-            url_seg(&quiz_id),
+            r#"<form id="quiz-form" method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}"><input type="hidden" name="step" value="summary">"#,
+            url_seg(pack),
+            url_seg(quiz_id),
             csrf.field()
         ));
         let order = question_order(&quiz, &p.uuid, used);
         for (pos, &i) in order.iter().enumerate() {
             let Some(q) = public.questions.get(i) else { continue };
-            body.push_str(&format!(r#"<div class="question" id="q{i}">"#));
-            let shown = match &q.kind {
-                PublicKind::Random { candidates } => {
-                    let k = pick(&p.uuid, &quiz_id, &q.id, used, candidates.len());
-                    candidates.get(k).unwrap_or(q)
-                }
-                _ => q,
-            };
-            render_question(&mut body, lang, &format!("q{i}"), shown, (pos + 1, public.questions.len()));
-            body.push_str("</div>");
+            let shown = shown_candidate(q, &p.uuid, quiz_id, used);
+            // One fieldset per question: a screen reader ties its inputs to it, and the
+            // text describes the group.
+            body.push_str(&format!(r#"<fieldset class="question" id="q{i}" aria-describedby="q{i}-text">"#));
+            render_question(&mut body, lang, &format!("q{i}"), shown, (pos + 1, public.questions.len()), prefill);
+            body.push_str("</fieldset>");
         }
-        body.push_str(&format!("<button>{}</button></form>", lang.t("Valider mes réponses", "Submit my answers")));
+        body.push_str(&format!("<button>{}</button></form>", lang.t("Terminer l'essai…", "Finish attempt…")));
     }
     body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
     let mut page = Page::new(lang, quiz.title.clone(), body);
     page.user = Some(p.name);
-    page.katex = true;
+    page.katex = has_maths(&quiz);
+    if notice.is_some() {
+        page = page.status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
     page.into_response()
 }
 
-/// Writes one question's text and inputs; form names start with `name`.
-fn render_question(out: &mut String, lang: Lang, name: &str, q: &PublicQuestion, (n, total): (usize, usize)) {
-    let marks = if q.mark > 0.0 { format!(" · {} pt", q.mark) } else { String::new() };
-    out.push_str(&format!(r#"<p><small>{} {n} / {total}{marks}</small></p>"#, lang.t("Question", "Question")));
+/// The question a pupil is shown in a slot: a random slot's drawn candidate.
+fn shown_candidate<'a>(q: &'a PublicQuestion, pupil_uuid: &str, quiz_id: &str, used: usize) -> &'a PublicQuestion {
+    match &q.kind {
+        PublicKind::Random { candidates } => {
+            let k = pick(pupil_uuid, quiz_id, &q.id, used, candidates.len());
+            candidates.get(k).unwrap_or(q)
+        }
+        _ => q,
+    }
+}
+
+/// Whether a quiz holds TeX for KaTeX (its delimiters as `preau.js` configures them):
+/// pages without maths do not load KaTeX's 100 KB.
+pub fn has_maths(quiz: &Quiz) -> bool {
+    let tex = |t: &str| t.contains("$$") || t.contains("\\(") || t.contains("\\[") || t.matches('$').count() >= 2;
+    let json = serde_json::to_string(quiz).unwrap_or_default();
+    // JSON escapes a backslash: look for both forms.
+    tex(&quiz.intro_html) || tex(&json) || json.contains("\\\\(") || json.contains("\\\\[")
+}
+
+/// Writes one question's text and inputs; form names start with `name`. `prefill`: the
+/// answers to show again (from the summary page).
+fn render_question(
+    out: &mut String,
+    lang: Lang,
+    name: &str,
+    q: &PublicQuestion,
+    (n, total): (usize, usize),
+    prefill: Option<&Form>,
+) {
+    let marks = if q.mark > 0.0 { format!(" · {} pt", lang.num(q.mark, 2)) } else { String::new() };
+    let value = |n: &str| prefill.and_then(|f| f.get(n)).unwrap_or("").to_string();
+    let checked = |n: &str, v: &str| if prefill.is_some_and(|f| f.all(n).contains(&v)) { " checked" } else { "" };
+    out.push_str(&format!(r#"<legend>{} {n} / {total}{marks}</legend>"#, lang.t("Question", "Question")));
+    out.push_str(&format!(r#"<div class="text" id="{name}-text">"#));
     match &q.kind {
         PublicKind::MultiAnswer { parts } => {
             out.push_str(&fill_markers(&q.text_html, "{#", "}", |k| {
-                parts.get(k.wrapping_sub(1)).map(|p| inline_input(lang, &format!("{name}.{}", k - 1), p))
+                let field = format!("{name}.{}", k.wrapping_sub(1));
+                parts.get(k.wrapping_sub(1)).map(|p| inline_input(lang, &field, p, &value(&field)))
             }));
         }
         PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps } => {
             out.push_str(&fill_markers(&q.text_html, "[[", "]]", |k| {
-                gaps.get(k.wrapping_sub(1)).map(|opts| select(&format!("{name}.{}", k - 1), opts, lang))
+                let field = format!("{name}.{}", k.wrapping_sub(1));
+                gaps.get(k.wrapping_sub(1)).map(|opts| select(&field, opts, lang, &value(&field)))
             }));
         }
-        _ => out.push_str(&format!(r#"<div class="text">{}</div>"#, q.text_html)),
+        _ => out.push_str(&q.text_html),
     }
+    out.push_str("</div>");
     match &q.kind {
         PublicKind::MultiChoice { single, choices } => {
             let ty = if *single { "radio" } else { "checkbox" };
             out.push_str(r#"<div class="choices">"#);
             for (k, c) in choices.iter().enumerate() {
-                out.push_str(&format!(r#"<label><input type="{ty}" name="{name}" value="{k}"> {c}</label>"#));
+                let on = checked(name, &k.to_string());
+                out.push_str(&format!(r#"<label><input type="{ty}" name="{name}" value="{k}"{on}> {c}</label>"#));
             }
             out.push_str("</div>");
         }
         PublicKind::TrueFalse => out.push_str(&format!(
-            r#"<div class="choices"><label><input type="radio" name="{name}" value="true"> {}</label><label><input type="radio" name="{name}" value="false"> {}</label></div>"#,
+            r#"<div class="choices"><label><input type="radio" name="{name}" value="true"{}> {}</label><label><input type="radio" name="{name}" value="false"{}> {}</label></div>"#,
+            checked(name, "true"),
             lang.t("Vrai", "True"),
+            checked(name, "false"),
             lang.t("Faux", "False")
         )),
         PublicKind::ShortAnswer => out.push_str(&format!(
-            r#"<label>{} <input name="{name}" maxlength="500" autocomplete="off"></label>"#,
-            lang.t("Ta réponse :", "Your answer:")
+            r#"<label>{} <input name="{name}" value="{}" maxlength="500" autocomplete="off"></label>"#,
+            lang.t("Ta réponse :", "Your answer:"),
+            esc(&value(name))
         )),
         PublicKind::Numerical { units } => {
             out.push_str(&format!(
-                r#"<label>{} <input name="{name}" inputmode="decimal" maxlength="100" autocomplete="off"></label>"#,
-                lang.t("Ta réponse :", "Your answer:")
+                r#"<label>{} <input name="{name}" value="{}" inputmode="decimal" maxlength="100" autocomplete="off"></label>"#,
+                lang.t("Ta réponse :", "Your answer:"),
+                esc(&value(name))
             ));
             if !units.is_empty() {
                 let opts: Vec<String> = units.to_vec();
-                out.push_str(&format!("<label>{} {}</label>", lang.t("Unité :", "Unit:"), select(&format!("{name}u"), &opts, lang)));
+                let field = format!("{name}u");
+                out.push_str(&format!(
+                    "<label>{} {}</label>",
+                    lang.t("Unité :", "Unit:"),
+                    select(&field, &opts, lang, &value(&field))
+                ));
             }
         }
         PublicKind::Match { stems, options } => {
             out.push_str("<table>");
             for (j, stem) in stems.iter().enumerate() {
-                out.push_str(&format!("<tr><td>{stem}</td><td>{}</td></tr>", select(&format!("{name}.{j}"), options, lang)));
+                let field = format!("{name}.{j}");
+                out.push_str(&format!(
+                    "<tr><td>{stem}</td><td>{}</td></tr>",
+                    select(&field, options, lang, &value(&field))
+                ));
             }
             out.push_str("</table>");
         }
-        PublicKind::Essay { template_html, .. } => out.push_str(&format!(
-            r#"<label>{} <textarea name="{name}" maxlength="{MAX_ANSWER_CHARS}">{}</textarea></label>"#,
-            lang.t("Ta réponse :", "Your answer:"),
-            esc(&strip_tags(template_html))
-        )),
+        PublicKind::Essay { template_html, .. } => {
+            let text = match prefill {
+                Some(_) => value(name),
+                None => strip_tags(template_html),
+            };
+            out.push_str(&format!(
+                r#"<label>{} <textarea name="{name}" maxlength="{MAX_ANSWER_CHARS}">{}</textarea></label>"#,
+                lang.t("Ta réponse :", "Your answer:"),
+                esc(&text)
+            ))
+        }
         PublicKind::Description
         | PublicKind::MultiAnswer { .. }
         | PublicKind::GapSelect { .. }
@@ -252,23 +339,25 @@ fn render_question(out: &mut String, lang: Lang, name: &str, q: &PublicQuestion,
     }
 }
 
-/// A drop-down list; option values are positions in `options`.
-fn select(name: &str, options: &[String], lang: Lang) -> String {
+/// A drop-down list; option values are positions in `options`; `chosen` is selected.
+fn select(name: &str, options: &[String], lang: Lang, chosen: &str) -> String {
     let mut s =
         format!(r#"<select name="{name}" aria-label="{}"><option value=""></option>"#, lang.t("Choisir", "Choose"));
     for (k, o) in options.iter().enumerate() {
-        s.push_str(&format!(r#"<option value="{k}">{}</option>"#, esc(&strip_tags(o))));
+        let on = if chosen == k.to_string() { " selected" } else { "" };
+        s.push_str(&format!(r#"<option value="{k}"{on}>{}</option>"#, esc(&strip_tags(o))));
     }
     s.push_str("</select>");
     s
 }
 
-/// The input of one cloze part.
-fn inline_input(lang: Lang, name: &str, kind: &PublicKind) -> String {
+/// The input of one cloze part, holding `value`.
+fn inline_input(lang: Lang, name: &str, kind: &PublicKind, value: &str) -> String {
     match kind {
-        PublicKind::MultiChoice { choices, .. } => select(name, choices, lang),
+        PublicKind::MultiChoice { choices, .. } => select(name, choices, lang, value),
         _ => format!(
-            r#"<input name="{name}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#,
+            r#"<input name="{name}" value="{}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#,
+            esc(value),
             lang.t("Réponse", "Answer")
         ),
     }
@@ -393,6 +482,27 @@ fn summary(kind: &PublicKind, r: &quiz::Response, lang: Lang) -> String {
     }
 }
 
+// Markers around stored feedback that the review options decide on when the pupil looks.
+// Pack HTML cannot hold them: the sanitiser drops comments.
+const SPECIFIC_OPEN: &str = "<!--preau:specific-->";
+const SPECIFIC_CLOSE: &str = "<!--/preau:specific-->";
+const GENERAL_OPEN: &str = "<!--preau:general-->";
+const GENERAL_CLOSE: &str = "<!--/preau:general-->";
+
+/// Stored feedback with the marked parts the review options do not allow now removed
+/// (`specific`, `general`: allowed). Feedback stored without markers is kept as it is.
+fn review_feedback(stored: &str, specific: bool, general: bool) -> String {
+    let mut out = stored.to_string();
+    for (open, close, keep) in [(SPECIFIC_OPEN, SPECIFIC_CLOSE, specific), (GENERAL_OPEN, GENERAL_CLOSE, general)] {
+        while let Some(a) = out.find(open) {
+            let Some(b) = out[a..].find(close).map(|b| a + b) else { break };
+            let inner = out[a + open.len()..b].to_string();
+            out.replace_range(a..b + close.len(), if keep { &inner } else { "" });
+        }
+    }
+    out.trim().to_string()
+}
+
 /// Marks every question of a submitted form. Descriptions (no marks) are left out.
 /// `released`: the teacher released the right answers of this quiz on the box.
 pub fn mark_form(
@@ -404,21 +514,15 @@ pub fn mark_form(
     lang: Lang,
 ) -> Vec<AnswerRecord> {
     let public = quiz::public_view(quiz);
-    // The feedback is stored with the attempt when it is marked, so what the source quiz
-    // allows "immediately after the attempt" decides it (Moodle's review options).
-    // Without review options (GIFT, Moodle XML, folders), right answers only with the last
-    // allowed attempt (issue 14: any submission, even blank, showed them, and the next
-    // attempt scored full marks); without an attempt limit there is no last attempt.
-    let now = ReviewTime::ImmediatelyAfter;
-    // With review options, right answers are not stored but listed when the pupil looks
-    // (`attempt_page`), so "later while open" differs from "immediately after".
-    let (reveal, specific, general) = match &quiz.review {
-        Some(r) => {
-            (false, ReviewOptions::allows(r.specific_feedback, now), ReviewOptions::allows(r.general_feedback, now))
-        }
-        None => (quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize), true, true),
-    };
-    let reveal = reveal || released;
+    // With Moodle's review options, specific and general feedback are stored with the
+    // attempt inside markers, and what shows is decided when the pupil looks
+    // (`review_feedback`): "immediately after" and "later while open" may differ. Right
+    // answers are not stored but listed when the pupil looks (`attempt_page`).
+    // Without review options (GIFT, Moodle XML, folders), feedback shows, and right answers
+    // only with the last allowed attempt (issue 14: any submission, even blank, showed
+    // them, and the next attempt scored full marks); without a limit there is no last one.
+    let marked = quiz.review.is_some();
+    let reveal = released || (!marked && quiz.attempts_allowed.is_some_and(|a| attempt_no + 1 >= a as usize));
     let mut records = Vec::new();
     for (i, (q, pq)) in quiz.questions.iter().zip(&public.questions).enumerate() {
         let name = format!("q{i}");
@@ -445,12 +549,21 @@ pub fn mark_form(
             quiz::Response::Random { response, .. } => summary(kind, response, lang),
             r => summary(kind, r, lang),
         };
-        let mut feedback = if specific { mark.feedback_html.clone() } else { String::new() };
-        if general && !q.general_feedback_html.trim().is_empty() {
+        let general = q.general_feedback_html.trim();
+        let mut feedback = match (marked, mark.feedback_html.trim().is_empty()) {
+            (_, true) => String::new(),
+            (true, false) => format!("{SPECIFIC_OPEN}{}{SPECIFIC_CLOSE}", mark.feedback_html),
+            (false, false) => mark.feedback_html.clone(),
+        };
+        if !general.is_empty() {
             if !feedback.is_empty() {
                 feedback.push('\n');
             }
-            feedback.push_str(&q.general_feedback_html);
+            if marked {
+                feedback.push_str(&format!("{GENERAL_OPEN}{general}{GENERAL_CLOSE}"));
+            } else {
+                feedback.push_str(general);
+            }
         }
         if reveal
             && !mark.needs_grading
@@ -478,11 +591,12 @@ pub fn mark_form(
 pub async fn submit(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Path((pack, quiz_id)): Path<(String, String)>,
     Post { who: PupilId(pupil), form }: Post<PupilId>,
 ) -> Response {
     let Some((quiz, released)) = pupil_quiz(&app, &pack, &quiz_id) else { return not_found(lang) };
-    let mut store = app.store();
+    let store = app.store();
     let (attempts, used, p) = match attempts_so_far(&store, pupil, &pack, &quiz_id) {
         Ok(x) => x,
         Err(e) => return internal(lang, e),
@@ -514,8 +628,35 @@ pub async fn submit(
             lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz."),
         );
     }
-    let records = mark_form(&quiz, &form, &p.uuid, used, released, lang);
     let now = app.now();
+    let time_up = match quiz.time_limit_secs {
+        Some(limit) => match store.quiz_start(pupil, &pack, &quiz_id, used, now) {
+            Ok(started) => now - started >= limit as i64,
+            Err(e) => return internal(lang, e),
+        },
+        None => false,
+    };
+    let answered = answered_questions(&quiz, &form, &p.uuid, used);
+    drop(store);
+    match form.get("step") {
+        // Moodle's flow: the quiz form leads to a summary, and only its confirmation
+        // ends the attempt. A timed quiz whose time is up is ended as it is.
+        Some("summary") if !time_up => return summary_page(lang, &csrf, &pack, &quiz, &form, &p, &answered),
+        Some("edit") if !time_up => {
+            return quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, Some(&form), None);
+        }
+        _ => {}
+    }
+    // Nothing answered is not an attempt (it would use one up, and showed answers).
+    if !time_up && answered.iter().all(|(_, a)| !a) {
+        let text = lang.t(
+            "Tu n'as répondu à aucune question : réponds à au moins une question avant de terminer.",
+            "You have not answered any question: answer at least one before finishing.",
+        );
+        return quiz_form_page(&app, lang, &csrf, pupil, &pack, &quiz_id, Some(&form), Some(text));
+    }
+    let mut store = app.store();
+    let records = mark_form(&quiz, &form, &p.uuid, used, released, lang);
     let over_time = match quiz.time_limit_secs {
         Some(limit) => match store.quiz_start(pupil, &pack, &quiz_id, used, now) {
             Ok(started) => (now - started - limit as i64 - TIME_LIMIT_GRACE_SECS).max(0),
@@ -530,6 +671,115 @@ pub async fn submit(
     }
 }
 
+/// For each question slot in the order shown (descriptions left out): its position
+/// and whether the form holds an answer to it.
+fn answered_questions(quiz: &Quiz, form: &Form, pupil_uuid: &str, used: usize) -> Vec<(usize, bool)> {
+    let public = quiz::public_view(quiz);
+    let mut out = Vec::new();
+    for (pos, &i) in question_order(quiz, pupil_uuid, used).iter().enumerate() {
+        let Some(q) = public.questions.get(i) else { continue };
+        let shown = shown_candidate(q, pupil_uuid, &quiz.id, used);
+        if matches!(shown.kind, PublicKind::Description) {
+            continue;
+        }
+        out.push((pos + 1, !is_blank(&response_from(form, &format!("q{i}"), &shown.kind))));
+    }
+    out
+}
+
+fn is_blank(r: &quiz::Response) -> bool {
+    match r {
+        quiz::Response::Empty => true,
+        quiz::Response::Select { choices } => choices.iter().all(Option::is_none),
+        quiz::Response::Cloze { parts } => parts.iter().all(is_blank),
+        quiz::Response::Random { response, .. } => is_blank(response),
+        _ => false,
+    }
+}
+
+/// The summary before finishing (Moodle's): which questions have an answer, with the
+/// answers carried in hidden fields; back to the attempt, or send everything.
+fn summary_page(
+    lang: Lang,
+    csrf: &Csrf,
+    pack: &str,
+    quiz: &Quiz,
+    form: &Form,
+    p: &super::store::Pupil,
+    answered: &[(usize, bool)],
+) -> Response {
+    let missing: Vec<usize> = answered.iter().filter(|(_, a)| !a).map(|(n, _)| *n).collect();
+    let mut body = String::new();
+    if missing.is_empty() {
+        body.push_str(&format!(
+            r#"<p class="msg ok" role="status">{}</p>"#,
+            lang.t("Tu as répondu à toutes les questions.", "You have answered every question.")
+        ));
+    } else {
+        let list = missing.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+        body.push_str(&format!(
+            r#"<p class="warn" role="alert" id="unanswered">{} {list}.</p>"#,
+            if missing.len() == 1 {
+                lang.t("Une question est sans réponse :", "One question has no answer:")
+            } else {
+                lang.t("Questions sans réponse :", "Questions without an answer:")
+            }
+        ));
+    }
+    body.push_str(&format!(
+        r#"<div class="table-wrap"><table id="summary"><tr><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Question", "Question"),
+        lang.t("État", "Status")
+    ));
+    for (n, a) in answered {
+        let state =
+            if *a { lang.t("Réponse enregistrée", "Answer saved") } else { lang.t("Sans réponse", "Not answered") };
+        let class = if *a { "answered" } else { "unanswered" };
+        body.push_str(&format!(r#"<tr class="{class}"><td>{n}</td><td>{state}</td></tr>"#));
+    }
+    body.push_str("</table></div>");
+    body.push_str(&format!(
+        r#"<form id="summary-form" method="post" action="/packs/{}/_quiz/{}">{}"#,
+        url_seg(pack),
+        url_seg(&quiz.id),
+        csrf.field()
+    ));
+    for (k, v) in &form.0 {
+        if k == "csrf" || k == "step" || !(k == "n" || k.starts_with('q')) {
+            continue;
+        }
+        body.push_str(&format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(k), esc(v)));
+    }
+    let all_blank = answered.iter().all(|(_, a)| !a);
+    body.push_str(&format!(
+        r#"<p><button name="step" value="edit" class="secondary">{}</button> "#,
+        lang.t("Revenir à l'essai", "Return to attempt")
+    ));
+    if all_blank {
+        body.push_str(&format!(
+            "</p><p>{}</p>",
+            lang.t(
+                "Réponds à au moins une question pour pouvoir terminer.",
+                "Answer at least one question to be able to finish."
+            )
+        ));
+    } else {
+        body.push_str(&format!(
+            r#"<button name="step" value="finish" id="finish">{}</button></p><p><small>{}</small></p>"#,
+            lang.t("Tout envoyer et terminer", "Submit all and finish"),
+            lang.t(
+                "Une fois envoyées, tes réponses ne pourront plus être modifiées.",
+                "Once submitted, your answers can no longer be changed."
+            )
+        ));
+    }
+    body.push_str("</form>");
+    let title = format!("{} — {}", quiz.title, lang.t("Résumé de l'essai", "Attempt summary"));
+    let mut page = Page::new(lang, title, body);
+    page.user = Some(p.name.clone());
+    page.into_response()
+}
+
 /// `GET /pupil/attempt/{id}`: the pupil's attempt with scores and feedback.
 pub async fn attempt_page(
     State(app): State<Shared>,
@@ -537,19 +787,43 @@ pub async fn attempt_page(
     Extension(PupilId(pupil)): Extension<PupilId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let (attempt, name) = {
+    let (mut attempt, name) = {
         let store = app.store();
         match (store.attempt(id), store.pupil(pupil)) {
             (Ok(Some(a)), Ok(Some(p))) if a.pupil_id == pupil => (a, p.name),
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
             // Another pupil's attempt is "not found", not "forbidden": nothing to learn.
-            _ => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt"),
+            _ => return super::html::not_found(lang, "Cet essai", "This attempt"),
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let now = app.now();
     let shown = shown_to_pupil(quiz.as_ref(), attempt.at, now);
-    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang);
+    // The source quiz's review options decide, now, which stored feedback shows.
+    let review = quiz.as_ref().and_then(|q| q.review);
+    let when = review_time(attempt.at, now);
+    if let Some(r) = review {
+        let (specific, general) =
+            (ReviewOptions::allows(r.specific_feedback, when), ReviewOptions::allows(r.general_feedback, when));
+        for (_, a) in &mut attempt.answers {
+            a.feedback = review_feedback(&a.feedback, specific, general);
+        }
+    }
+    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang, app.tz_minutes(), None);
+    // Moodle's overall feedback for the attempt's grade, once every answer is marked.
+    if let Some(q) = &quiz
+        && review.is_none_or(|r| ReviewOptions::allows(r.overall_feedback, when))
+        && !attempt.pending()
+    {
+        let (got, max) = attempt.score();
+        let grade = if max > 0.0 { got / max * q.max_grade } else { 0.0 };
+        if let Some(text) = quiz::overall_feedback_for(q, grade) {
+            body.push_str(&format!(
+                r#"<div class="card" id="overall-feedback"><h2>{}</h2>{text}</div>"#,
+                lang.t("Commentaire général", "Overall feedback")
+            ));
+        }
+    }
     // The teacher's release reaches attempts marked before it; the source quiz's review
     // options say when right answers show.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
@@ -574,7 +848,7 @@ pub async fn attempt_page(
     let title = quiz.as_ref().map(|q| q.title.clone()).unwrap_or_else(|| attempt.quiz.clone());
     let mut page = Page::new(lang, title, body);
     page.user = Some(name);
-    page.katex = true;
+    page.katex = quiz.as_ref().is_some_and(has_maths);
     page.into_response()
 }
 
@@ -615,10 +889,13 @@ fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, la
 pub struct Shown {
     pub marks: bool,
     pub correctness: bool,
+    /// The page speaks to the teacher ("the pupil's answer"), not to the pupil.
+    pub teacher: bool,
 }
 
 impl Shown {
-    pub const ALL: Shown = Shown { marks: true, correctness: true };
+    pub const ALL: Shown = Shown { marks: true, correctness: true, teacher: false };
+    pub const TEACHER: Shown = Shown { marks: true, correctness: true, teacher: true };
 }
 
 /// How long after submitting an attempt counts as Moodle's "immediately after" (two
@@ -634,14 +911,30 @@ fn review_time(at: i64, now: i64) -> ReviewTime {
 fn shown_to_pupil(quiz: Option<&Quiz>, at: i64, now: i64) -> Shown {
     let Some(r) = quiz.and_then(|q| q.review) else { return Shown::ALL };
     let when = review_time(at, now);
-    Shown { marks: ReviewOptions::allows(r.marks, when), correctness: ReviewOptions::allows(r.correctness, when) }
+    Shown {
+        marks: ReviewOptions::allows(r.marks, when),
+        correctness: ReviewOptions::allows(r.correctness, when),
+        teacher: false,
+    }
 }
 
-pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, shown: Shown, lang: Lang) -> String {
+/// `tz`: minutes east of UTC for the dates of teachers' marks; `edit`: the CSRF field,
+/// to give the teacher a form per answer that changes its mark.
+pub fn render_attempt(
+    attempt: &super::store::Attempt,
+    quiz: Option<&Quiz>,
+    shown: Shown,
+    lang: Lang,
+    tz: i64,
+    edit: Option<&str>,
+) -> String {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
-    let mut body =
-        format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."));
+    let mut body = if shown.teacher {
+        String::new()
+    } else {
+        format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."))
+    };
     if attempt.over_time > 0 {
         body.push_str(&format!(
             r#"<p class="warn" id="over-time">{} {}</p>"#,
@@ -650,27 +943,33 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, show
         ));
     }
     let scaled = match grade {
-        Some(g) if max > 0.0 => format!(" ({} {:.1} / {g})", lang.t("note", "grade"), got / max * g),
+        Some(g) if max > 0.0 => {
+            format!(" ({} {} / {})", lang.t("note", "grade"), lang.num(got / max * g, 1), lang.num(g, 2))
+        }
         _ => String::new(),
     };
     if shown.marks {
         body.push_str(&format!(
             r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
             lang.t("Score :", "Score:"),
-            fmt_num(got),
-            fmt_num(max)
+            lang.num(got, 2),
+            lang.num(max, 2)
         ));
     }
     if attempt.pending() {
         body.push_str(&format!(
             "<p>{}</p>",
-            lang.t(
-                "Certaines réponses seront corrigées par ton enseignant.",
-                "Some answers will be marked by your teacher."
-            )
+            if shown.teacher {
+                lang.t("Des réponses attendent votre correction.", "Some answers wait for your marking.")
+            } else {
+                lang.t(
+                    "Certaines réponses seront corrigées par ton enseignant.",
+                    "Some answers will be marked by your teacher.",
+                )
+            }
         ));
     }
-    for (i, (_, a)) in attempt.answers.iter().enumerate() {
+    for (i, (answer_id, a)) in attempt.answers.iter().enumerate() {
         let class = match a.score {
             None => "pending",
             _ if !shown.correctness => "answered",
@@ -683,18 +982,41 @@ pub fn render_attempt(attempt: &super::store::Attempt, quiz: Option<&Quiz>, show
             .unwrap_or_default();
         let score = match a.score {
             _ if !shown.marks => String::new(),
-            Some(s) => format!("{} / {}", fmt_num(s), fmt_num(a.max)),
+            Some(s) => format!("{} / {}", lang.num(s, 2), lang.num(a.max, 2)),
             None => lang.t("à corriger", "to be marked").to_string(),
         };
         body.push_str(&format!(
             r#"<div class="question {class}"><p><small>{} {}</small></p><div class="text">{text}</div><p>{} <strong>{}</strong></p><p>{score}</p>"#,
             lang.t("Question", "Question"),
             i + 1,
-            lang.t("Ta réponse :", "Your answer:"),
+            if shown.teacher {
+                lang.t("Réponse de l'élève :", "The pupil's answer:")
+            } else {
+                lang.t("Ta réponse :", "Your answer:")
+            },
             esc(if a.response.is_empty() { "—" } else { &a.response })
         ));
         if !a.feedback.is_empty() {
             body.push_str(&format!(r#"<div class="feedback">{}</div>"#, a.feedback));
+        }
+        if let Some(m) = attempt.marks.get(answer_id) {
+            let comment = if m.comment.trim().is_empty() { String::new() } else { format!(" : {}", esc(&m.comment)) };
+            body.push_str(&format!(
+                r#"<p class="teacher-mark">{} ({}, {}){comment}</p>"#,
+                lang.t("Note donnée par l'enseignant", "Mark given by the teacher"),
+                esc(&m.by),
+                lang.date(m.at, tz)
+            ));
+        }
+        if let Some(f) = edit {
+            let value = a.score.map(|s| lang.num(s, 2)).unwrap_or_default();
+            body.push_str(&format!(
+                r#"<form class="mark-form" method="post" action="/teacher/answer/{answer_id}/override">{f}<label>{} <input name="score" inputmode="decimal" required size="5" value="{value}"> / {}</label><label>{} <textarea name="comment" maxlength="5000"></textarea></label><button class="secondary">{}</button></form>"#,
+                lang.t("Note :", "Mark:"),
+                lang.num(a.max, 2),
+                lang.t("Commentaire pour l'élève :", "Comment for the pupil:"),
+                lang.t("Changer la note", "Change the mark")
+            ));
         }
         body.push_str("</div>");
     }
@@ -712,10 +1034,6 @@ pub fn quiz_grade(method: GradeMethod, max_grade: f64, attempts: &[(f64, f64)]) 
         GradeMethod::Last => *ratios.last()?,
     };
     if ratios.is_empty() { None } else { Some(ratio * max_grade) }
-}
-
-pub fn fmt_num(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x:.2}") }
 }
 
 #[cfg(test)]

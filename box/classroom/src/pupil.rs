@@ -4,18 +4,19 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::SameSite;
 use serde::Deserialize;
 
-use super::html::{Lang, Page, esc, message, url_path, url_seg};
+use super::html::{Lang, Page, esc, not_found, url_path, url_seg};
 use super::passwords::{self, Client};
+pub use super::progress::{Done, outline, valid_pack_path};
 use super::store::Who;
 use super::web::{
-    Csrf, Post, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, closed_page, cookie, internal, random_token, set_cookie,
+    Csrf, Post, PupilId, SESSION_COOKIE, SESSION_SECS, Shared, closed_page, cookie, internal, local_path, random_token,
+    set_cookie,
 };
-use preau_pack::course::CourseOutline;
 
 /// The pictures of a picture code, standing for the digits 1 to 9.
 pub const PICTURES: [&str; 9] = ["🐱", "🐶", "🐟", "🌳", "🌞", "⭐", "🍎", "🚗", "🏠"];
@@ -30,16 +31,6 @@ pub fn user_label(app: &Shared, who: Option<Who>) -> Option<String> {
         Who::Pupil(id) => store.pupil(id).ok().flatten().map(|p| p.name),
         Who::Teacher(id) => store.teacher_name(id).ok().flatten(),
     }
-}
-
-/// A pack id or a path inside a pack that a pupil may open: relative, no `..`, not the
-/// box-only `_preau/` folder.
-pub fn valid_pack_path(path: &str) -> bool {
-    !path.is_empty()
-        && path.len() <= 1024
-        && !path.starts_with('/')
-        && !path.starts_with("_preau/")
-        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 #[derive(Deserialize)]
@@ -57,7 +48,7 @@ pub async fn catalog(
 ) -> Response {
     let who = app.who(&headers);
     if !matches!(who, Some(Who::Teacher(_))) && !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let q: String = query.q.trim().chars().take(100).collect();
     let needle = q.to_lowercase();
@@ -98,6 +89,18 @@ pub async fn catalog(
         body.push_str(&format!("<p>{}</p>", lang.t("Aucun contenu trouvé.", "No content found.")));
     }
     let pupil = matches!(who, Some(Who::Pupil(_)));
+    // A pupil sees each course's progress as on their progress page (same rule).
+    let (events, submissions) = match who {
+        Some(Who::Pupil(id)) => {
+            let store = app.store();
+            (store.events(id).unwrap_or_default(), store.submissions(Some(id)).unwrap_or_default())
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let done = Done { events: &events, submissions: &submissions };
+    if let Some(Who::Pupil(id)) = who {
+        body.push_str(&super::work::todo_section(&app, lang, id, &done));
+    }
     for (subject, levels) in by_subject {
         body.push_str(&format!("<h2>{}</h2>", esc(&subject)));
         for (level, packs) in levels {
@@ -112,7 +115,14 @@ pub async fn catalog(
                 } else {
                     format!("/packs/{}/{}", url_seg(&p.id), url_path(&p.entry))
                 };
-                body.push_str(&format!(r#"<li><a href="{}">{}</a></li>"#, esc(&href), esc(&p.title)));
+                let progress = match (pupil, outline(&app, &p.id)) {
+                    (true, Some(o)) => {
+                        let (d, t) = done.course(&p.id, &o);
+                        format!(r#"<small class="course-progress">{d} / {t} {}</small>"#, lang.t("terminées", "done"))
+                    }
+                    _ => String::new(),
+                };
+                body.push_str(&format!(r#"<li><a href="{}">{}</a>{progress}</li>"#, esc(&href), esc(&p.title)));
             }
             body.push_str("</ul>");
         }
@@ -122,10 +132,23 @@ pub async fn catalog(
     page.into_response()
 }
 
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `&next=…` (or `?next=…`) carrying the page that asked for sign-in through the steps.
+fn next_param(next: Option<&str>, sep: char) -> String {
+    match next.and_then(local_path) {
+        Some(n) => format!("{sep}next={}", form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()),
+        None => String::new(),
+    }
+}
+
 /// `GET /login`: choose your class.
-pub async fn login_classes(State(app): State<Shared>, lang: Lang) -> Response {
+pub async fn login_classes(State(app): State<Shared>, lang: Lang, Query(q): Query<NextQuery>) -> Response {
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let classes = match app.store().classes() {
         Ok(c) => c,
@@ -143,7 +166,12 @@ pub async fn login_classes(State(app): State<Shared>, lang: Lang) -> Response {
     }
     body.push_str(r#"<ul class="grid">"#);
     for c in classes {
-        body.push_str(&format!(r#"<li><a href="/login/class/{}">{}</a></li>"#, c.id, esc(&c.name)));
+        body.push_str(&format!(
+            r#"<li><a href="/login/class/{}{}">{}</a></li>"#,
+            c.id,
+            esc(&next_param(q.next.as_deref(), '?')),
+            esc(&c.name)
+        ));
     }
     body.push_str("</ul>");
     Page::new(lang, lang.t("Entrer", "Sign in"), body).into_response()
@@ -153,6 +181,7 @@ pub async fn login_classes(State(app): State<Shared>, lang: Lang) -> Response {
 pub struct NamesQuery {
     pupil: Option<i64>,
     error: Option<String>,
+    next: Option<String>,
 }
 
 /// `GET /login/class/{id}`: choose your name; then, if the teacher set one, your code.
@@ -164,20 +193,21 @@ pub async fn login_names(
     Query(query): Query<NamesQuery>,
 ) -> Response {
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let (class, pupils) = {
         let store = app.store();
         match (store.class(class_id), store.pupils(class_id)) {
             (Ok(Some(c)), Ok(p)) => (c, p),
             (Ok(None), _) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+                return not_found(lang, "Cette classe", "This class");
             }
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
     };
     let mut body = String::new();
     let chosen = query.pupil.and_then(|id| pupils.iter().find(|p| p.id == id));
+    let next = next_param(query.next.as_deref(), '&');
     match chosen {
         None => {
             body.push_str(&format!(
@@ -186,14 +216,19 @@ pub async fn login_names(
             ));
             for p in &pupils {
                 body.push_str(&format!(
-                    r#"<li><a href="/login/class/{}?pupil={}">{}</a></li>"#,
+                    r#"<li><a href="/login/class/{}?pupil={}{}">{}</a></li>"#,
                     class.id,
                     p.id,
+                    esc(&next),
                     esc(&p.name)
                 ));
             }
             body.push_str("</ul>");
-            body.push_str(&format!(r#"<p><a href="/login">{}</a></p>"#, lang.t("← Autre classe", "← Another class")));
+            body.push_str(&format!(
+                r#"<p><a href="/login{}">{}</a></p>"#,
+                esc(&next_param(query.next.as_deref(), '?')),
+                lang.t("← Autre classe", "← Another class")
+            ));
         }
         Some(p) => {
             if let Some(err) = &query.error {
@@ -207,9 +242,10 @@ pub async fn login_names(
                 body.push_str(&format!(r#"<p class="error" role="alert">{text}</p>"#));
             }
             body.push_str(&format!(
-                r#"<form method="post" action="/login">{}<input type="hidden" name="pupil" value="{}"><p>{} <strong>{}</strong> ?</p>"#,
+                r#"<form method="post" action="/login">{}<input type="hidden" name="pupil" value="{}"><input type="hidden" name="next" value="{}"><p>{} <strong>{}</strong> ?</p>"#,
                 csrf.field(),
                 p.id,
+                esc(query.next.as_deref().and_then(local_path).unwrap_or("")),
                 lang.t("Tu es", "Are you"),
                 esc(&p.name)
             ));
@@ -239,9 +275,10 @@ pub async fn login_names(
                 _ => {}
             }
             body.push_str(&format!(
-                r#"<button>{}</button></form><p><a href="/login/class/{}">{}</a></p>"#,
+                r#"<button>{}</button></form><p><a href="/login/class/{}{}">{}</a></p>"#,
                 lang.t("Entrer", "Enter"),
                 class.id,
+                esc(&next_param(query.next.as_deref(), '?')),
                 lang.t("← Ce n'est pas moi", "← That's not me")
             ));
         }
@@ -258,18 +295,25 @@ pub async fn login(
     Post { form, .. }: Post,
 ) -> Response {
     if !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let Some(pupil_id) = form.get("pupil").and_then(|v| v.parse::<i64>().ok()) else {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Erreur", "Error"), "missing pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     let pupil = match app.store().pupil(pupil_id) {
         Ok(Some(p)) => p,
-        Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil"),
+        Ok(None) => return not_found(lang, "Cet élève", "This pupil"),
         Err(e) => return internal(lang, e),
     };
+    let next = form.get("next").and_then(local_path).map(str::to_string);
     let back = |err: &str| {
-        Redirect::to(&format!("/login/class/{}?pupil={}&error={err}", pupil.class_id, pupil.id)).into_response()
+        Redirect::to(&format!(
+            "/login/class/{}?pupil={}&error={err}{}",
+            pupil.class_id,
+            pupil.id,
+            next_param(next.as_deref(), '&')
+        ))
+        .into_response()
     };
     if let Some(expected) = &pupil.code {
         // Per (pupil, device) and per device across pupils, like teachers' passwords.
@@ -288,7 +332,7 @@ pub async fn login(
             return back("code");
         }
     }
-    start_session(&app, lang, Who::Pupil(pupil.id), &headers, "/")
+    start_session(&app, lang, Who::Pupil(pupil.id), &headers, next.as_deref().unwrap_or("/"))
 }
 
 /// Creates a session, replacing any previous one of this browser, and redirects.
@@ -346,7 +390,7 @@ pub async fn open(
     Path((pack, path)): Path<(String, String)>,
 ) -> Response {
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !app.ctx.packs.list().iter().any(|p| p.id == pack) {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
+        return not_found(lang, "Cette page", "This page");
     }
     // A page that is not in the pack is not progress (the pack server answers 404).
     if page_exists(&app, &pack, &path) {
@@ -367,7 +411,7 @@ pub async fn done(
 ) -> Response {
     // Only pages of the pack: invented paths would each store an event and an outbox row.
     if !valid_pack_path(&pack) || !valid_pack_path(&path) || !page_exists(&app, &pack, &path) {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such page");
+        return not_found(lang, "Cette page", "This page");
     }
     let now = app.now();
     if let Err(e) = app.store().record_event(pupil, "completed", &pack, &path, now) {
@@ -386,20 +430,6 @@ fn page_exists(app: &Shared, pack: &str, path: &str) -> bool {
     app.ctx.packs.has_file(pack, &file)
 }
 
-/// A mark as teachers enter it: `15`, `12.5`.
-fn fmt_mark(m: f64) -> String {
-    if m.fract() == 0.0 { format!("{m:.0}") } else { format!("{m:.1}") }
-}
-
-/// Reads a pack's course outline, if it has one.
-pub fn outline(app: &Shared, pack: &str) -> Option<CourseOutline> {
-    let bytes = app.ctx.packs.read(pack, preau_pack::course::COURSE_PATH)?;
-    if bytes.len() > 4 * 1024 * 1024 {
-        return None;
-    }
-    super::packtext::parse(&bytes)
-}
-
 /// `GET /pupil/`: what the pupil opened and completed, course by course, and quiz scores.
 pub async fn progress(
     State(app): State<Shared>,
@@ -415,19 +445,13 @@ pub async fn progress(
             (_, Ok(None)) => return internal(lang, "pupil vanished"),
         }
     };
-    let has = |verb: &str, pack: &str, path: &str| events.iter().any(|(v, k, p)| v == verb && k == pack && p == path);
-    // Handed-in work: (pack, assignment) -> the best mark so far, if marked.
     let submissions = match app.store().submissions(Some(pupil)) {
         Ok(s) => s,
         Err(e) => return internal(lang, e),
     };
-    let handed_in = |pack: &str, path: &str| -> Option<Option<f64>> {
-        let id = path.strip_prefix("_assign/")?;
-        let mut found = submissions.iter().filter(|s| s.pack == pack && s.assign == id).peekable();
-        found.peek()?;
-        Some(found.filter_map(|s| s.mark).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))))
-    };
-    let finished = |pack: &str, path: &str| has("completed", pack, path) || handed_in(pack, path).is_some();
+    let done = Done { events: &events, submissions: &submissions };
+    let has = |verb: &str, pack: &str, path: &str| done.has(verb, pack, path);
+    let handed_in = |pack: &str, path: &str| done.handed_in(pack, path);
     let mut body = String::new();
     for pack in app.ctx.packs.list() {
         let Some(outline) = outline(&app, &pack.id) else {
@@ -441,10 +465,20 @@ pub async fn progress(
             }
             continue;
         };
-        let total = outline.activities().filter(|a| a.available_offline).count();
-        let done_count = outline.activities().filter(|a| a.available_offline && finished(&pack.id, &a.path)).count();
+        let (done_count, total) = done.course(&pack.id, &outline);
+        let online_only = outline.activities().filter(|a| !a.available_offline).count();
+        let not_counted = match online_only {
+            0 => String::new(),
+            n => format!(
+                " <small>({n} {})</small>",
+                lang.t(
+                    "activité(s) nécessitant internet, non comptée(s)",
+                    "activity(ies) needing the internet, not counted"
+                )
+            ),
+        };
         body.push_str(&format!(
-            r#"<div class="card"><h2>{}</h2><p>{} {done_count} / {total}</p>"#,
+            r#"<div class="card"><h2>{}</h2><p class="course-progress">{} {done_count} / {total}{not_counted}</p>"#,
             esc(&outline.title),
             lang.t("Activités terminées :", "Activities completed:")
         ));
@@ -470,11 +504,11 @@ pub async fn progress(
                     ("⊘", state_text.as_str())
                 } else if let Some(marked) = handed_in(&pack.id, &a.path) {
                     state_text = match marked {
-                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), fmt_mark(m)),
+                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), lang.num(m, 2)),
                         None => lang.t("rendu", "handed in").to_string(),
                     };
                     ("✔", state_text.as_str())
-                } else if has("completed", &pack.id, &a.path) {
+                } else if done.finished(&pack.id, &outline, &a.path) {
                     ("✔", lang.t("terminé", "done"))
                 } else if has("opened", &pack.id, &a.path) {
                     ("◐", lang.t("commencé", "started"))
@@ -492,7 +526,7 @@ pub async fn progress(
                     esc(&href),
                     esc(&a.title)
                 ));
-                if is_page && a.available_offline && !has("completed", &pack.id, &a.path) {
+                if is_page && a.available_offline && !done.finished(&pack.id, &outline, &a.path) {
                     body.push_str(&format!(
                         r#" <form class="inline" method="post" action="/pupil/done/{}/{}">{}<button class="secondary">{}</button></form>"#,
                         url_seg(&pack.id),

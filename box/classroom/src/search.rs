@@ -99,7 +99,7 @@ fn unavailable() -> Refusal {
 pub async fn page(State(app): State<Shared>, headers: HeaderMap, lang: Lang, RawQuery(raw): RawQuery) -> Response {
     let who = app.who(&headers);
     if !matches!(who, Some(Who::Teacher(_))) && !app.is_open() {
-        return closed_page(lang);
+        return closed_page(&app, lang);
     }
     let pupil = matches!(who, Some(Who::Pupil(_)));
     let (q, outcome) = match params(raw.as_deref(), preau_search::DEFAULT_LIMIT) {

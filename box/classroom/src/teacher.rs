@@ -10,12 +10,12 @@ use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, date, esc, message, url_seg};
+use super::html::{Lang, Page, date, esc, message, not_found, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use super::player::{Shown, fmt_num, load_quiz, quiz_grade, render_attempt};
+use super::player::{Shown, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
 use super::store::{self, MAX_NAME_CHARS, Store, Who};
-use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, off_worker};
+use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, local_path, off_worker};
 
 /// The one-time setup code, created on first call while no teacher exists.
 pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
@@ -39,13 +39,7 @@ fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: Strin
 }
 
 fn nav(lang: Lang) -> String {
-    format!(
-        r#"<nav class="card"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/admin/">{}</a></nav>"#,
-        lang.t("Classes", "Classes"),
-        lang.t("Résultats", "Results"),
-        lang.t("À corriger", "Marking"),
-        lang.t("Boîte", "Box")
-    )
+    super::html::teacher_nav(lang)
 }
 
 fn back_to(to: &str) -> Response {
@@ -61,6 +55,24 @@ fn bad(lang: Lang, text: &str) -> Response {
 #[derive(Deserialize)]
 pub struct LoginQuery {
     error: Option<String>,
+    /// What was typed, given back after an error (never a password or a code).
+    name: Option<String>,
+    /// The page that asked for sign-in.
+    next: Option<String>,
+}
+
+/// Where a refused sign-in or setup form goes back to: the error, the name typed and the
+/// page that asked, so that nothing typed but the secrets has to be typed again.
+fn form_again(page: &str, error: &str, name: &str, next: Option<&str>) -> Response {
+    let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let mut to = format!("{page}?");
+    if !name.is_empty() {
+        to.push_str(&format!("name={}&", enc(&name.chars().take(MAX_NAME_CHARS).collect::<String>())));
+    }
+    if let Some(n) = next.and_then(local_path) {
+        to.push_str(&format!("next={}&", enc(n)));
+    }
+    back_to(&format!("{to}error={error}"))
 }
 
 pub async fn login_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query(q): Query<LoginQuery>) -> Response {
@@ -78,13 +90,18 @@ pub async fn login_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         None => "",
     };
     let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
+    let name = q.name.as_deref().unwrap_or("");
+    // After an error the name is kept and the focus goes to the password.
+    let (name_focus, pw_focus) = if name.is_empty() { (" autofocus", "") } else { ("", " autofocus") };
     let body = format!(
-        r#"{error}<form method="post" action="/teacher/login">{}
-<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
-<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
+        r#"{error}<form method="post" action="/teacher/login">{}<input type="hidden" name="next" value="{}">
+<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"{name_focus}></label>
+<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"{pw_focus}></label>
 <button>{}</button></form>"#,
         csrf.field(),
+        esc(q.next.as_deref().and_then(local_path).unwrap_or("")),
         lang.t("Nom", "Name"),
+        esc(name),
         lang.t("Mot de passe", "Password"),
         lang.t("Se connecter", "Sign in")
     );
@@ -100,8 +117,10 @@ pub async fn login(
 ) -> Response {
     let name = form.get("name").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
+    let next = form.get("next").and_then(local_path).map(str::to_string);
+    let again = |error: &str| form_again("/teacher/login", error, &name, next.as_deref());
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || password.chars().count() > MAX_PASSWORD_CHARS {
-        return back_to("/teacher/login?error=1");
+        return again("1");
     }
     // Per (name, client) and per client across names: random names from one client are
     // limited too, and guesses from a pupil's laptop do not lock the teacher's computer.
@@ -109,7 +128,7 @@ pub async fn login(
     let keys = passwords::keys("t", &name.to_lowercase(), client);
     let keys = passwords::borrow(&keys);
     if app.attempts().begin(&keys).is_err() {
-        return back_to("/teacher/login?error=locked");
+        return again("locked");
     }
     let found = match app.store().teacher_by_name(&name) {
         Ok(f) => f,
@@ -123,9 +142,11 @@ pub async fn login(
     let checked = app.passwords.verify(password, found.as_ref().map(|(_, h)| h.clone())).await;
     app.attempts().settle(&keys, &checked);
     match (found, checked) {
-        (Some((id, _)), Ok(true)) => start_session(&app, lang, Who::Teacher(id), &headers, "/teacher/"),
+        (Some((id, _)), Ok(true)) => {
+            start_session(&app, lang, Who::Teacher(id), &headers, next.as_deref().unwrap_or("/teacher/"))
+        }
         (_, Err(busy)) => busy.into_response(),
-        _ => back_to("/teacher/login?error=1"),
+        _ => again("1"),
     }
 }
 
@@ -166,7 +187,7 @@ pub async fn setup_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
     let body = format!(
         r#"<p>{}</p>{error}<form method="post" action="/teacher/setup">{}
 <label>{} <input name="code" inputmode="numeric" autocomplete="off" required maxlength="32"></label>
-<label>{} <input name="name" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
+<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
 <label>{} <input type="password" name="password" autocomplete="new-password" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>
 <label>{} <input type="password" name="password2" autocomplete="new-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
 <button>{}</button></form>"#,
@@ -184,6 +205,7 @@ pub async fn setup_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         csrf.field(),
         lang.t("Code d'installation", "Setup code"),
         lang.t("Votre nom", "Your name"),
+        esc(q.name.as_deref().unwrap_or("")),
         lang.t("Mot de passe", "Password"),
         lang.t("Mot de passe (encore)", "Password (again)"),
         lang.t("Créer mon compte", "Create my account")
@@ -217,6 +239,8 @@ pub async fn setup(
         (printed, accounts::unused_config_code(&store, app.ctx.setup_code.as_deref()))
     };
     let code = form.get("code").unwrap_or("").trim();
+    let typed = form.get("name").unwrap_or("").trim().to_string();
+    let again = |error: &str| form_again("/teacher/setup", error, &typed, None);
     // The code written in preau.toml proves physical access to the card: it always
     // works, even while this client is locked out of guessing the printed code. The
     // printed code's limiter is per client, so nobody can lock the others out.
@@ -225,19 +249,19 @@ pub async fn setup(
         let key = format!("setup|{}", client.0);
         let keys = [(key.as_str(), Attempts::FREE_FAILURES)];
         if app.attempts().begin(&keys).is_err() {
-            return back_to("/teacher/setup?error=locked");
+            return again("locked");
         }
         let ok = !code.is_empty() && expected.as_deref().is_some_and(|c| same(c, code));
         app.attempts().end(&keys, ok);
         if !ok {
-            return back_to("/teacher/setup?error=code");
+            return again("code");
         }
     }
-    let Some(name) = form.text("name", MAX_NAME_CHARS) else { return back_to("/teacher/setup?error=name") };
+    let Some(name) = form.text("name", MAX_NAME_CHARS) else { return again("name") };
     let password = form.get("password").unwrap_or("").to_string();
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) || form.get("password2") != Some(password.as_str()) {
-        return back_to("/teacher/setup?error=password");
+        return again("password");
     }
     let hash = match app.passwords.hash(password).await {
         Ok(Ok(h)) => h,
@@ -361,7 +385,7 @@ pub async fn class_page(
         match (store.class(id), store.pupils(id)) {
             (Ok(Some(c)), Ok(p)) => (c, p),
             (Ok(None), _) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+                return not_found(lang, "Cette classe", "This class");
             }
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
@@ -373,10 +397,11 @@ pub async fn class_page(
     ));
     body.push_str(&format!("<h2>{}</h2>", lang.t("Élèves", "Pupils")));
     body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>"#,
+        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
         lang.t("Nom", "Name"),
         lang.t("Code", "Code"),
         lang.t("Renommer", "Rename"),
+        lang.t("Retirer", "Remove"),
     ));
     for p in &pupils {
         let code = match (p.code_kind.as_str(), &p.code) {
@@ -427,6 +452,7 @@ pub async fn class_page(
         lang.t("ou collez la liste :", "or paste the list:"),
         lang.t("Importer", "Import")
     ));
+    body.push_str(&super::work::class_section(&app, lang, &f, id, &pupils));
     body.push_str(&format!(
         r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
 <form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
@@ -532,7 +558,7 @@ pub async fn import_csv(
 fn add_pupils(app: &Shared, lang: Lang, id: i64, names: &[String]) -> Response {
     let store = app.store();
     if store.class(id).ok().flatten().is_none() {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such class");
+        return not_found(lang, "Cette classe", "This class");
     }
     let existing: Vec<String> = store.pupils(id).unwrap_or_default().into_iter().map(|p| p.name).collect();
     let mut added = 0;
@@ -564,7 +590,7 @@ pub async fn rename_pupil(
         return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
     };
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().rename_pupil(id, &name) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -582,7 +608,7 @@ pub async fn delete_pupil(
         return bad(lang, lang.t("Cochez la case pour confirmer.", "Tick the box to confirm."));
     }
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().delete_pupil(id) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -625,7 +651,7 @@ pub async fn set_code(
         );
     };
     let Some(class) = pupil_class(&app, id) else {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil");
+        return not_found(lang, "Cet élève", "This pupil");
     };
     match app.store().set_pupil_code(id, code.as_deref(), kind) {
         Ok(_) => back_to(&format!("/teacher/class/{class}")),
@@ -637,7 +663,7 @@ pub async fn set_code(
 pub async fn export_pupil(State(app): State<Shared>, lang: Lang, Path(id): Path<i64>) -> Response {
     let data = match app.store().export_pupil(id) {
         Ok(Some(d)) => d,
-        Ok(None) => return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such pupil"),
+        Ok(None) => return not_found(lang, "Cet élève", "This pupil"),
         Err(e) => return internal(lang, e),
     };
     let body = serde_json::to_string_pretty(&data).unwrap_or_default();
@@ -652,9 +678,7 @@ fn download(bytes: Vec<u8>, content_type: &str, file_name: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    let safe: String =
-        file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&super::html::attachment(file_name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -678,9 +702,16 @@ pub async fn results(
     Query(filter): Query<ClassFilter>,
 ) -> Response {
     let tz = app.tz_minutes();
+    let outlines: Vec<(String, preau_pack::course::CourseOutline)> = app
+        .ctx
+        .packs
+        .list()
+        .into_iter()
+        .filter_map(|p| super::pupil::outline(&app, &p.id).map(|o| (p.id, o)))
+        .collect();
     let (rows, stats, classes, progress) = {
         let store = app.store();
-        let progress = progress_counts(&store, filter.class);
+        let progress = progress_counts(&store, &outlines, filter.class);
         match (store.results(filter.class), store.question_stats(filter.class), store.classes()) {
             (Ok(r), Ok(s), Ok(c)) => (r, s, c, progress),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
@@ -700,10 +731,12 @@ pub async fn results(
         Some(c) => format!("/teacher/results.csv?class={c}"),
         None => "/teacher/results.csv".into(),
     };
+    let answers_link = csv_link.replace("/results.csv", "/answers.csv");
     body.push_str(&format!(
-        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a></p>"#,
+        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a> <a class="button secondary" href="{answers_link}">{}</a></p>"#,
         lang.t("Afficher", "Show"),
-        lang.t("Exporter en CSV", "Export as CSV")
+        lang.t("Exporter en CSV", "Export as CSV"),
+        lang.t("Réponses par question (CSV)", "Answers per question (CSV)")
     ));
     body.push_str(&format!(
         r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>"#,
@@ -730,16 +763,17 @@ pub async fn results(
     let grades = quiz_grades(&app, &rows);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
-        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
+        let grade =
+            grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| lang.num(*g, 2)).unwrap_or_default();
         body.push_str(&format!(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td><td class="grade">{grade}</td></tr>"#,
             esc(&r.pupil),
             esc(&titles.pack(&r.pack)),
             esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
             r.attempt_id,
-            fmt_num(r.score),
-            fmt_num(r.max),
-            date(r.at, tz)
+            lang.num(r.score, 2),
+            lang.num(r.max, 2),
+            lang.date(r.at, tz)
         ));
     }
     body.push_str("</table></div>");
@@ -754,13 +788,35 @@ pub async fn results(
     ));
     for s in &stats {
         body.push_str(&format!(
-            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td></tr>",
+            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}\u{a0}%</td></tr>",
             esc(&titles.pack(&s.pack)),
             esc(&titles.activity(&s.pack, "quiz", &s.quiz)),
             esc(&question_label(&app, &s.pack, &s.quiz, &s.question)),
             s.answers,
             s.right,
-            s.mean * 100.0
+            lang.num(s.mean * 100.0, 0)
+        ));
+    }
+    body.push_str("</table></div>");
+    // Handed-in assignments and their marks.
+    let subs = app.store().submission_rows(filter.class).unwrap_or_default();
+    body.push_str(&format!(
+        r#"<h2>{}</h2><div class="table-wrap"><table id="assignments"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        lang.t("Devoirs rendus", "Handed-in assignments"),
+        lang.t("Élève", "Pupil"),
+        lang.t("Contenu", "Content"),
+        lang.t("Devoir", "Assignment"),
+        lang.t("Date", "Date"),
+        lang.t("Note", "Mark")
+    ));
+    for r in &subs {
+        let mark = r.mark.map(|m| lang.num(m, 2)).unwrap_or_else(|| lang.t("à corriger", "to mark").to_string());
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mark}</td></tr>",
+            esc(&r.pupil),
+            esc(&titles.pack(&r.pack)),
+            esc(&titles.activity(&r.pack, "assign", &r.assign)),
+            lang.date(r.at, tz)
         ));
     }
     body.push_str("</table></div>");
@@ -812,7 +868,7 @@ pub async fn set_quiz_settings(
     Post { form, .. }: Post<TeacherId>,
 ) -> Response {
     if load_quiz(&app, &pack, &quiz).is_none() {
-        return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such quiz");
+        return not_found(lang, "Ce quiz", "This quiz");
     }
     let attempts = match form.get("attempts").map(str::trim).unwrap_or("") {
         "" => None,
@@ -836,15 +892,26 @@ pub async fn set_quiz_settings(
     }
 }
 
-/// (pupil name, pages opened, activities completed) for each pupil.
-fn progress_counts(store: &Store, class: Option<i64>) -> Vec<(String, usize, usize)> {
+/// (pupil name, pages opened, activities completed) for each pupil; completed by the
+/// pupils' own rule (`pupil::Done`) over the courses' offline activities, plus pages
+/// marked done outside a course.
+fn progress_counts(
+    store: &Store,
+    outlines: &[(String, preau_pack::course::CourseOutline)],
+    class: Option<i64>,
+) -> Vec<(String, usize, usize)> {
     let classes = store.classes().unwrap_or_default();
     let mut out = Vec::new();
     for c in classes.iter().filter(|c| class.is_none_or(|id| id == c.id)) {
         for p in store.pupils(c.id).unwrap_or_default() {
             let events = store.events(p.id).unwrap_or_default();
+            let submissions = store.submissions(Some(p.id)).unwrap_or_default();
+            let done = super::pupil::Done { events: &events, submissions: &submissions };
             let opened = events.iter().filter(|(v, _, _)| v == "opened").count();
-            let completed = events.iter().filter(|(v, _, _)| v == "completed").count();
+            let in_course: usize = outlines.iter().map(|(id, o)| done.course(id, o).0).sum();
+            let elsewhere =
+                events.iter().filter(|(v, k, _)| v == "completed" && !outlines.iter().any(|(id, _)| id == k)).count();
+            let completed = in_course + elsewhere;
             out.push((format!("{} ({})", p.name, c.name), opened, completed));
         }
     }
@@ -922,41 +989,94 @@ fn question_label(app: &Shared, pack: &str, quiz: &str, qid: &str) -> String {
     }
 }
 
+/// A CSV export's start: the byte-order mark (spreadsheets then read UTF-8) and the header
+/// line, the four columns every export starts with, then `rest`.
+fn csv_start(lang: Lang, rest: &[&str]) -> String {
+    let mut head: Vec<String> = vec![
+        lang.t("classe", "class").into(),
+        lang.t("élève", "pupil").into(),
+        lang.t("contenu", "content").into(),
+        "quiz".into(),
+    ];
+    head.extend(rest.iter().map(|s| s.to_string()));
+    format!("\u{feff}{}", csv::line(&head))
+}
+
 pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Query<ClassFilter>) -> Response {
     let rows = match app.store().results(filter.class) {
         Ok(r) => r,
         Err(e) => return internal(lang, e),
     };
     let tz = app.tz_minutes();
-    let mut out = String::from("\u{feff}");
-    out.push_str(&csv::line(&[
-        lang.t("classe", "class").into(),
-        lang.t("élève", "pupil").into(),
-        lang.t("contenu", "content").into(),
-        "quiz".into(),
-        "score".into(),
-        "max".into(),
-        lang.t("à corriger", "to mark").into(),
-        "date".into(),
-        lang.t("note du quiz", "quiz grade").into(),
-    ]));
+    let mut out = csv_start(
+        lang,
+        &["score", "max", lang.t("à corriger", "to mark"), "date", lang.t("note du quiz", "quiz grade")],
+    );
     let titles = Titles::new(&app);
     let grades = quiz_grades(&app, &rows);
     for r in rows {
-        let grade = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| fmt_num(*g)).unwrap_or_default();
+        let grade =
+            grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| lang.num(*g, 2)).unwrap_or_default();
         out.push_str(&csv::line(&[
             r.class,
             r.pupil,
             titles.pack(&r.pack),
             titles.activity(&r.pack, "quiz", &r.quiz),
-            fmt_num(r.score),
-            fmt_num(r.max),
+            lang.num(r.score, 2),
+            lang.num(r.max, 2),
             if r.pending { "1" } else { "0" }.into(),
             date(r.at, tz),
             grade,
         ]));
     }
+    // Assignments: their mark in the score column, no maximum (a teacher's mark).
+    for r in app.store().submission_rows(filter.class).unwrap_or_default() {
+        out.push_str(&csv::line(&[
+            r.class,
+            r.pupil,
+            titles.pack(&r.pack),
+            titles.activity(&r.pack, "assign", &r.assign),
+            r.mark.map(|m| lang.num(m, 2)).unwrap_or_default(),
+            String::new(),
+            if r.mark.is_none() { "1" } else { "0" }.into(),
+            date(r.at, tz),
+            String::new(),
+        ]));
+    }
     download(out.into_bytes(), "text/csv; charset=utf-8", "resultats.csv")
+}
+
+/// `GET /teacher/answers.csv`: each pupil's answer to each question of each attempt
+/// (UTF-8 with BOM, `;`, CRLF, decimal commas in French, as `results.csv`).
+pub async fn answers_csv(State(app): State<Shared>, lang: Lang, Query(filter): Query<ClassFilter>) -> Response {
+    let rows = match app.store().answer_rows(filter.class) {
+        Ok(r) => r,
+        Err(e) => return internal(lang, e),
+    };
+    let tz = app.tz_minutes();
+    let mut out =
+        csv_start(lang, &[lang.t("essai", "attempt"), "date", "question", lang.t("réponse", "answer"), "score", "max"]);
+    let titles = Titles::new(&app);
+    let mut labels: HashMap<(String, String, String), String> = HashMap::new();
+    for r in rows {
+        let label = labels
+            .entry((r.pack.clone(), r.quiz.clone(), r.question.clone()))
+            .or_insert_with(|| question_label(&app, &r.pack, &r.quiz, &r.question))
+            .clone();
+        out.push_str(&csv::line(&[
+            r.class,
+            r.pupil,
+            titles.pack(&r.pack),
+            titles.activity(&r.pack, "quiz", &r.quiz),
+            r.attempt_id.to_string(),
+            date(r.at, tz),
+            label,
+            r.response,
+            r.score.map(|x| lang.num(x, 2)).unwrap_or_default(),
+            lang.num(r.max, 2),
+        ]));
+    }
+    download(out.into_bytes(), "text/csv; charset=utf-8", "reponses.csv")
 }
 
 // ---- marking ----
@@ -964,6 +1084,7 @@ pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
 pub async fn attempt_page(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
@@ -975,24 +1096,32 @@ pub async fn attempt_page(
                 (a, p)
             }
             Ok(None) => {
-                return message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such attempt");
+                return not_found(lang, "Cet essai", "This attempt");
             }
             Err(e) => return internal(lang, e),
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
-    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(&attempt, quiz.as_ref(), Shown::ALL, lang));
+    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), lang.date(attempt.at, app.tz_minutes())));
+    body.push_str(&render_attempt(
+        &attempt,
+        quiz.as_ref(),
+        Shown::TEACHER,
+        lang,
+        app.tz_minutes(),
+        Some(&csrf.field()),
+    ));
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
             lang.t("Corriger", "Mark")
         ));
     }
+    let katex = quiz.as_ref().is_some_and(super::player::has_maths);
     let title = quiz.map(|q| q.title).unwrap_or(attempt.quiz);
     let mut page = teacher_page(&app, lang, t, &title, body);
-    page.katex = true;
+    page.katex = katex;
     page.into_response()
 }
 
@@ -1030,7 +1159,7 @@ pub async fn marking(
             esc(&a.response).replace('\n', "<br>"),
             a.answer_id,
             lang.t("Note :", "Mark:"),
-            fmt_num(a.max),
+            lang.num(a.max, 2),
             lang.t("Commentaire :", "Comment:"),
             lang.t("Enregistrer", "Save")
         ));
@@ -1043,20 +1172,20 @@ pub async fn marking(
         let class = if s.mark.is_some() { "right" } else { "pending" };
         let file = match &s.file_name {
             Some(n) => format!(
-                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({} Ko)</p>"#,
+                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({})</p>"#,
                 s.id,
                 esc(n),
-                (s.file_size + 1023) / 1024
+                lang.size(s.file_size as u64)
             ),
             None => String::new(),
         };
-        let mark = s.mark.map(fmt_num).unwrap_or_default();
+        let mark = s.mark.map(|m| lang.num(m, 2)).unwrap_or_default();
         body.push_str(&format!(
             r#"<div class="question {class}"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div>{file}<form method="post" action="/teacher/submission/{}/mark">{f}<label>{} <input name="mark" inputmode="decimal" required size="5" value="{mark}"></label><label>{} <textarea name="comment" maxlength="5000">{}</textarea></label><button>{}</button></form></div>"#,
             esc(names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")),
             esc(&titles.pack(&s.pack)),
             esc(&titles.activity(&s.pack, "assign", &s.assign)),
-            date(s.at, tz),
+            lang.date(s.at, tz),
             esc(&s.text).replace('\n', "<br>"),
             s.id,
             lang.t("Note :", "Mark:"),
@@ -1077,15 +1206,41 @@ pub async fn mark_answer(
     State(app): State<Shared>,
     lang: Lang,
     Path(id): Path<i64>,
-    Post { form, .. }: Post<TeacherId>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     let Some(score) = parse_mark(&form, "score") else {
         return bad(lang, lang.t("Note invalide.", "Invalid mark."));
     };
-    let feedback = super::html::esc(&form.get("feedback").unwrap_or("").chars().take(5000).collect::<String>());
-    match app.store().mark_answer(id, score, &feedback) {
-        Ok(true) => back_to("/teacher/marking"),
-        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such answer"),
+    let comment: String = form.get("feedback").unwrap_or("").chars().take(5000).collect();
+    set_mark(&app, lang, t, id, score, &comment, false)
+}
+
+/// `POST /teacher/answer/{id}/override`: the teacher changes an answer's mark, with a
+/// comment the pupil sees; kept with the teacher's name and the time.
+pub async fn override_mark(
+    State(app): State<Shared>,
+    lang: Lang,
+    Path(id): Path<i64>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    let Some(score) = parse_mark(&form, "score") else {
+        return bad(
+            lang,
+            lang.t("Note invalide : un nombre, par exemple 1,5.", "Invalid mark: a number, for example 1.5."),
+        );
+    };
+    let comment: String = form.get("comment").unwrap_or("").chars().take(5000).collect();
+    set_mark(&app, lang, t, id, score, &comment, true)
+}
+
+/// Records a teacher's mark, then goes back to the attempt (`to_attempt`) or to marking.
+fn set_mark(app: &Shared, lang: Lang, teacher: i64, id: i64, score: f64, comment: &str, to_attempt: bool) -> Response {
+    let store = app.store();
+    let by = store.teacher_name(teacher).ok().flatten().unwrap_or_default();
+    match store.set_answer_mark(id, score, comment, &by, app.now()) {
+        Ok(Some(attempt)) if to_attempt => back_to(&format!("/teacher/attempt/{attempt}")),
+        Ok(Some(_)) => back_to("/teacher/marking"),
+        Ok(None) => not_found(lang, "Cette réponse", "This answer"),
         Err(e) => internal(lang, e),
     }
 }
@@ -1102,7 +1257,7 @@ pub async fn mark_submission(
     let comment: String = form.get("comment").unwrap_or("").chars().take(5000).collect();
     match app.store().mark_submission(id, mark, &comment) {
         Ok(true) => back_to("/teacher/marking"),
-        Ok(false) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such submission"),
+        Ok(false) => not_found(lang, "Ce rendu", "This submission"),
         Err(e) => internal(lang, e),
     }
 }
@@ -1110,7 +1265,7 @@ pub async fn mark_submission(
 pub async fn submission_file(State(app): State<Shared>, lang: Lang, Path(id): Path<i64>) -> Response {
     match app.store().submission_file(id) {
         Ok(Some(f)) => download(f.bytes, "application/octet-stream", &f.name),
-        Ok(None) => message(lang, StatusCode::NOT_FOUND, lang.t("Introuvable", "Not found"), "no such file"),
+        Ok(None) => not_found(lang, "Ce fichier", "This file"),
         Err(e) => internal(lang, e),
     }
 }

@@ -21,6 +21,24 @@ pub(super) fn fixture() -> Fixture {
     Fixture { router: routes(app.clone()), app, _dir: dir }
 }
 
+/// A fixture whose demo pack also holds a copy of its quiz as `id`, changed by `edit`
+/// (review options, limits…).
+pub(super) fn fixture_with_quiz(id: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    let packs = super::testkit::MemPacks::default();
+    let (info, mut files) = super::testkit::demo_pack();
+    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
+    q["id"] = id.into();
+    edit(&mut q);
+    files.insert(format!("_preau/quiz/{id}.json"), serde_json::to_vec(&q).unwrap());
+    packs.add(info, files);
+    ctx.packs = Arc::new(packs);
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    Fixture { router: routes(app.clone()), app, _dir: dir }
+}
+
 /// Creates the first teacher through the setup form and returns a signed-in client.
 pub(super) async fn teacher(f: &Fixture) -> Client {
     let mut c = Client::new(f.router.clone());
@@ -72,7 +90,7 @@ async fn setup_code_from_config_also_works_once() {
             &[("code", "0000"), ("name", "X"), ("password", "motdepasse1"), ("password2", "motdepasse1")],
         )
         .await;
-    assert_eq!(r.location.as_deref(), Some("/teacher/setup?error=code"));
+    assert_eq!(r.location.as_deref(), Some("/teacher/setup?name=X&error=code"), "the name typed is kept");
     let r = c
         .post(
             "/teacher/setup",
@@ -99,11 +117,11 @@ async fn teacher_login_is_rate_limited() {
     let mut c = Client::new(f.router.clone());
     for _ in 0..passwords::Attempts::FREE_FAILURES {
         let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "wrong-password")]).await;
-        assert_eq!(r.location.as_deref(), Some("/teacher/login?error=1"));
+        assert_eq!(r.location.as_deref(), Some("/teacher/login?name=Mme+Durand&error=1"));
     }
     // Locked: even the right password is refused now.
     let r = c.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
-    assert_eq!(r.location.as_deref(), Some("/teacher/login?error=locked"));
+    assert_eq!(r.location.as_deref(), Some("/teacher/login?name=Mme+Durand&error=locked"));
     let r = c.get("/teacher/login?error=locked").await;
     assert!(r.body.contains("Trop d&#39;essais") || r.body.contains("Trop d'essais"), "{}", r.body);
 }
@@ -205,11 +223,12 @@ async fn pupil_takes_the_quiz_and_the_teacher_sees_the_score() {
         .await;
     assert_eq!(r.location.as_deref(), Some("/teacher/marking"));
     let shown = p.get(&attempt_url).await;
-    assert!(shown.body.contains(r#"<strong id="score">5.50 / 6</strong>"#), "{}", shown.body);
+    assert!(shown.body.contains(r#"<strong id="score">5,5 / 6</strong>"#), "{}", shown.body);
     assert!(shown.body.contains("Bien &lt;b&gt;vu&lt;/b&gt;"), "teacher feedback is escaped");
     // Progress page: lesson opened, quiz completed.
     let progress = p.get("/pupil/").await;
-    assert!(progress.body.contains("Activités terminées : 1 / 3"), "{}", progress.body);
+    // The lesson counts as read: the pupil went on to the quiz after it.
+    assert!(progress.body.contains("Activités terminées : 2 / 3"), "{}", progress.body);
 }
 
 #[tokio::test]
@@ -296,7 +315,7 @@ async fn class_list_import_and_pupil_deletion() {
     assert_eq!(f.app.store().pupil(alice).unwrap(), None);
     assert!(f.app.store().outbox_pending(100).unwrap().is_empty());
     // The deleted pupil's session is gone too.
-    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"));
+    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login?next=%2Fpupil%2F"));
 }
 
 #[tokio::test]
@@ -412,7 +431,7 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     let mut c2 = Client::new(f.router.clone());
     assert_eq!(
         c2.post("/teacher/login", &login("provisoire1")).await.location.as_deref(),
-        Some("/teacher/login?error=1")
+        Some("/teacher/login?name=M.+Petit&error=1")
     );
     assert_eq!(c2.post("/teacher/login", &login("le-mien-2026")).await.location.as_deref(), Some("/teacher/"));
 
@@ -423,7 +442,7 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     assert_eq!(t.post(&del(petit), &[]).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(t.post(&del(durand), &[("confirm", "yes")]).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(t.post(&del(petit), &[("confirm", "yes")]).await.location.as_deref(), Some("/admin/#teachers"));
-    assert_eq!(c.get("/teacher/").await.location.as_deref(), Some("/teacher/login"));
+    assert_eq!(c.get("/teacher/").await.location.as_deref(), Some("/teacher/login?next=%2Fteacher%2F"));
 
     // Forgotten password: the config's first code is spent; a new one opens setup once.
     let mut anyone = Client::new(f.router.clone());
@@ -587,7 +606,7 @@ async fn authorisation_matrix() {
             };
             let refused = match r.status {
                 StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => true,
-                StatusCode::SEE_OTHER => r.location.as_deref() == Some("/teacher/login"),
+                StatusCode::SEE_OTHER => r.location.as_deref().is_some_and(|l| l.starts_with("/teacher/login")),
                 _ => false,
             };
             assert!(refused, "{who} got {} on {m} {route}", r.status);
@@ -602,7 +621,8 @@ async fn authorisation_matrix() {
         ["/pupil/".to_string(), format!("/packs/{DEMO}/_quiz/quiz-1"), format!("/packs/{DEMO}/_assign/devoir-1")]
     {
         let r = anon.get(&route).await;
-        assert_eq!(r.location.as_deref(), Some("/login"), "{route}");
+        let to_login = r.location.as_deref().is_some_and(|l| l.starts_with("/login?next=%2F"));
+        assert!(to_login, "{route}: {:?}", r.location);
         assert_eq!(t.get(&route).await.status, StatusCode::FORBIDDEN, "{route}");
     }
     // A pupil's form post from a sandboxed page is refused even with the pupil's cookies.

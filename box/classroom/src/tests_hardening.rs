@@ -43,7 +43,12 @@ async fn a_burst_of_guesses_evaluates_at_most_the_limit_and_the_teacher_still_si
     let attacker = client_at(&f.router, "10.0.0.66").await;
     let before = f.app.passwords.evaluations();
     let answers = burst(&attacker, 200, |_| ("Mme Durand".into(), "devine".into())).await;
-    assert!(answers.iter().all(|a| a == "/teacher/login?error=1" || a == "/teacher/login?error=locked"), "{answers:?}");
+    assert!(
+        answers.iter().all(
+            |a| a == "/teacher/login?name=Mme+Durand&error=1" || a == "/teacher/login?name=Mme+Durand&error=locked"
+        ),
+        "{answers:?}"
+    );
     assert!(answers.iter().filter(|a| a.ends_with("locked")).count() >= 195);
     // Then guesses one after the other, until the lock.
     let mut a = attacker;
@@ -55,7 +60,7 @@ async fn a_burst_of_guesses_evaluates_at_most_the_limit_and_the_teacher_still_si
 
     // The attacker's client is locked, even with the right password...
     let r = a.post("/teacher/login", &[("name", "Mme Durand"), ("password", "motdepasse1")]).await;
-    assert_eq!(r.location.as_deref(), Some("/teacher/login?error=locked"));
+    assert_eq!(r.location.as_deref(), Some("/teacher/login?name=Mme+Durand&error=locked"));
     // ...while the teacher, from her own computer, signs in during a second wave.
     let attack = {
         let a = Client { router: a.router.clone(), cookies: a.cookies.clone(), origin: None, peer: a.peer };
@@ -92,10 +97,10 @@ async fn the_setup_code_limiter_is_per_client_and_the_card_code_always_works() {
     for _ in 0..10 {
         a.post("/teacher/setup", &wrong).await;
     }
-    assert_eq!(a.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?error=locked"));
+    assert_eq!(a.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?name=X&error=locked"));
     // Another client is not locked by the first one's guesses.
     let mut b = Client::at(f.router.clone(), "10.0.0.5");
-    assert_eq!(b.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?error=code"));
+    assert_eq!(b.post("/teacher/setup", &wrong).await.location.as_deref(), Some("/teacher/setup?name=X&error=code"));
     // The code written in preau.toml (physical access) works even for the locked client.
     let card =
         [("code", "24681357"), ("name", "Mme Durand"), ("password", "motdepasse1"), ("password2", "motdepasse1")];
@@ -128,7 +133,11 @@ async fn sessions_expire_on_the_server() {
     f.app.store().create_session(Who::Pupil(alice), old, f.app.now() - 30 * 24 * 3600).unwrap();
     let mut p = Client::new(f.router.clone());
     p.cookies.insert("preau_session".into(), old.into());
-    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"), "an expired session is refused");
+    assert_eq!(
+        p.get("/pupil/").await.location.as_deref(),
+        Some("/login?next=%2Fpupil%2F"),
+        "an expired session is refused"
+    );
     assert_eq!(f.app.store().session(old).unwrap(), None, "and deleted");
     // Correcting the box's clock moves sessions with it: nobody is signed out by it.
     assert_eq!(t.get("/teacher/").await.status, StatusCode::OK);
@@ -138,7 +147,7 @@ async fn sessions_expire_on_the_server() {
     // back in time (as if the teacher had left the computer signed in).
     let token = t.cookies["preau_session"].clone();
     f.app.backdate_teacher_activity(&token, 3 * 3600);
-    assert_eq!(t.get("/teacher/").await.location.as_deref(), Some("/teacher/login"));
+    assert_eq!(t.get("/teacher/").await.location.as_deref(), Some("/teacher/login?next=%2Fteacher%2F"));
     assert_eq!(f.app.store().session(&token).unwrap(), None, "and deleted");
 }
 
@@ -155,7 +164,7 @@ async fn a_teacher_ends_all_sessions() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "needs the confirmation box");
     let r = t.post("/admin/sessions/end", &[("confirm", "yes")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login"), "the pupil is signed out");
+    assert_eq!(p.get("/pupil/").await.location.as_deref(), Some("/login?next=%2Fpupil%2F"), "the pupil is signed out");
     assert_eq!(t.get("/teacher/").await.status, StatusCode::OK, "the teacher keeps this session");
 }
 
@@ -261,31 +270,25 @@ async fn a_hand_written_folder_quiz_cannot_inject_into_the_box_pages() {
 
 #[tokio::test]
 async fn a_blank_submission_does_not_reveal_right_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ctx = super::testkit::demo_context(dir.path());
-    let packs = super::testkit::MemPacks::default();
-    let (info, mut files) = super::testkit::demo_pack();
-    let mut q: serde_json::Value = serde_json::from_slice(&files["_preau/quiz/quiz-1.json"]).unwrap();
-    q["id"] = "deux".into();
-    q["attempts_allowed"] = 2.into();
-    files.insert("_preau/quiz/deux.json".into(), serde_json::to_vec(&q).unwrap());
-    packs.add(info, files);
-    ctx.packs = std::sync::Arc::new(packs);
-    let store = super::open_store(&ctx).unwrap();
-    let app = std::sync::Arc::new(super::App::new(ctx, store));
-    let f = super::tests::Fixture { router: super::routes(app.clone()), app, _dir: dir };
+    let f = super::tests::fixture_with_quiz("deux", |q| q["attempts_allowed"] = 2.into());
     let mut t = teacher(&f).await;
     let (_class, alice, _bob) = class_with_pupils(&mut t, &f).await;
     let mut p = pupil(&f, alice, None).await;
     let demo = super::testkit::DEMO;
+    // A blank submission is not an attempt at all (issue 15): the form comes back.
+    let r = p.post(&format!("/packs/{demo}/_quiz/deux"), &[("n", "0"), ("step", "finish")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("aucune question") && !r.body.contains("Paris"), "{}", r.body);
+    assert_eq!(f.app.store().attempt_count(alice, demo, "deux").unwrap(), 0);
+    // Nearly blank ones (one wrong answer) do not reveal the others' right answers.
     for (quiz, n) in [("quiz-1", "0"), ("quiz-1", "1"), ("deux", "0")] {
-        let r = p.post(&format!("/packs/{demo}/_quiz/{quiz}"), &[("n", n)]).await;
+        let r = p.post(&format!("/packs/{demo}/_quiz/{quiz}"), &[("n", n), ("q2", "Lyon")]).await;
         let shown = p.get(&r.location.expect("an attempt")).await;
         assert!(!shown.body.contains("Bonne réponse"), "{quiz} attempt {n}: {}", shown.body);
         assert!(!shown.body.contains("Paris"), "{quiz} attempt {n}");
     }
     // The last allowed attempt shows them.
-    let r = p.post(&format!("/packs/{demo}/_quiz/deux"), &[("n", "1")]).await;
+    let r = p.post(&format!("/packs/{demo}/_quiz/deux"), &[("n", "1"), ("q2", "Lyon")]).await;
     let last = p.get(&r.location.expect("an attempt")).await;
     assert!(last.body.contains("Bonne réponse") && last.body.contains("Paris"), "{}", last.body);
 }
@@ -418,7 +421,7 @@ async fn the_teacher_releases_right_answers_and_sets_the_attempt_limit() {
     assert!(r.location.is_none() && r.body.contains("Tu as utilisé tous tes essais"), "limit 2: {}", r.body);
     // 0 lifts the limit; the pack itself is untouched.
     t.post(&settings, &[("attempts", "0")]).await;
-    assert!(p.post(&quiz, &[("n", "2")]).await.location.is_some(), "unlimited");
+    assert!(p.post(&quiz, &[("n", "2"), ("q2", "Lyon")]).await.location.is_some(), "unlimited");
     let q = super::player::load_quiz(&_f.app, demo, "quiz-1").unwrap();
     assert_eq!(q.attempts_allowed, None);
 }

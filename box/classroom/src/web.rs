@@ -518,7 +518,15 @@ pub struct PupilId(pub i64);
 pub async fn teacher_guard(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
     let lang = Lang::from_headers(req.headers());
     if !same_origin(req.headers()) {
-        return message(lang, StatusCode::FORBIDDEN, lang.t("Refusé", "Refused"), "cross-origin request");
+        return message(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("Refusé", "Refused"),
+            lang.t(
+                "Cette demande ne vient pas d'une page de la boîte.",
+                "This request does not come from a page of the box.",
+            ),
+        );
     }
     let who = {
         let (app, headers) = (app.clone(), req.headers().clone());
@@ -535,8 +543,10 @@ pub async fn teacher_guard(State(app): State<Shared>, mut req: Request, next: Ne
             lang.t("Réservé aux enseignants", "Teachers only"),
             lang.t("Cette page est réservée aux enseignants.", "This page is for teachers only."),
         ),
-        None if req.method() == axum::http::Method::GET => Redirect::to("/teacher/login").into_response(),
-        None => (StatusCode::UNAUTHORIZED, "sign in first").into_response(),
+        None if req.method() == axum::http::Method::GET => {
+            Redirect::to(&with_next("/teacher/login", req.uri())).into_response()
+        }
+        None => sign_in_first(lang),
     }
 }
 
@@ -550,10 +560,19 @@ pub async fn pupil_guard(State(app): State<Shared>, mut req: Request, next: Next
     match who {
         Some(Who::Pupil(id)) => {
             if !open {
-                return closed_page(lang);
+                let app = app.clone();
+                return off_worker(move || closed_page(&app, lang)).await;
             }
             if req.method() != axum::http::Method::GET && !same_origin(req.headers()) {
-                return message(lang, StatusCode::FORBIDDEN, lang.t("Refusé", "Refused"), "cross-origin request");
+                return message(
+                    lang,
+                    StatusCode::FORBIDDEN,
+                    lang.t("Refusé", "Refused"),
+                    lang.t(
+                        "Cette demande ne vient pas d'une page de la boîte.",
+                        "This request does not come from a page of the box.",
+                    ),
+                );
             }
             req.extensions_mut().insert(PupilId(id));
             next.run(req).await
@@ -567,8 +586,10 @@ pub async fn pupil_guard(State(app): State<Shared>, mut req: Request, next: Next
                 "You are signed in as a teacher. Sign out to enter as a pupil.",
             ),
         ),
-        None if req.method() == axum::http::Method::GET => Redirect::to("/login").into_response(),
-        None => (StatusCode::UNAUTHORIZED, "sign in first").into_response(),
+        None if req.method() == axum::http::Method::GET => {
+            Redirect::to(&with_next("/login", req.uri())).into_response()
+        }
+        None => sign_in_first(lang),
     }
 }
 
@@ -633,17 +654,58 @@ pub async fn on_blocking_pool(State(limit): State<usize>, req: Request, next: Ne
     off_worker(move || runtime.block_on(next.run(req))).await
 }
 
-/// The friendly page pupils see outside opening hours.
-pub fn closed_page(lang: Lang) -> Response {
+/// A form sent after the session ended (a GET is sent to the sign-in page instead).
+fn sign_in_first(lang: Lang) -> Response {
     message(
         lang,
-        StatusCode::SERVICE_UNAVAILABLE,
-        lang.t("La boîte se repose", "The box is resting"),
+        StatusCode::UNAUTHORIZED,
+        lang.t("Connexion nécessaire", "Sign in first"),
         lang.t(
-            "Préau est fermé en ce moment. Reviens pendant les heures d'ouverture !",
-            "Préau is closed right now. Come back during opening hours!",
+            "Ta session a pris fin : reconnecte-toi, puis recommence.",
+            "Your session has ended: sign in again, then try again.",
         ),
     )
+}
+
+/// `login?next=<the page asked for>`, so that signing in returns there.
+fn with_next(login: &str, uri: &axum::http::Uri) -> String {
+    let asked = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    match local_path(asked) {
+        Some(p) => format!("{login}?next={}", form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>()),
+        None => login.to_string(),
+    }
+}
+
+/// `next` when it is a path on this box (never another site: `//host`, `/\host`,
+/// `https:`), bounded, without control characters.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 1000
+        && !next.chars().any(|c| c.is_control());
+    ok.then_some(next)
+}
+
+/// The friendly page pupils see outside opening hours, with when the box opens again.
+pub fn closed_page(app: &App, lang: Lang) -> Response {
+    let spec = app.store().setting("hours").ok().flatten().unwrap_or_default();
+    let tz = app.tz_minutes();
+    let next = hours::Hours::parse(&spec).ok().and_then(|h| h.next_opening(app.now(), tz));
+    let text = match next {
+        Some(t) => format!(
+            "{} {}.",
+            lang.t("Préau est fermé en ce moment. Il rouvre", "Préau is closed right now. It opens again on"),
+            lang.date(t, tz)
+        ),
+        None => lang
+            .t(
+                "Préau est fermé en ce moment. Reviens pendant les heures d'ouverture !",
+                "Préau is closed right now. Come back during opening hours!",
+            )
+            .to_string(),
+    };
+    message(lang, StatusCode::SERVICE_UNAVAILABLE, lang.t("La boîte se repose", "The box is resting"), &text)
 }
 
 /// Internal errors: logged, never shown (no stack trace for pupils).

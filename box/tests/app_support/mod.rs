@@ -3,6 +3,8 @@
 //! through the same verified apply step as every pack, before the server starts.
 #![allow(dead_code)]
 
+pub mod chromium;
+
 use std::path::Path;
 
 use preau_classroom::testkit;

@@ -512,6 +512,7 @@ pub fn quiz_pack(kind: &str, title: &str, questions: Vec<Question>, mut report: 
         shuffle_questions: false,
         grade_method: Default::default(),
         review: None,
+        overall_feedback: Vec::new(),
     };
     let mut cats: Vec<String> = quiz.questions.iter().map(|q| q.category.clone()).filter(|c| !c.is_empty()).collect();
     cats.dedup();

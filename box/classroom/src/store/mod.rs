@@ -6,9 +6,14 @@
 //! Each learning event also writes an xAPI statement into `outbox` in the *same*
 //! transaction: the record and its statement exist together or not at all.
 
+mod review;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod work;
+
+pub use review::{AnswerRow, MAX_OWN_QUIZZES, SubmissionRow, TeacherMark};
+pub use work::{MAX_WORK_ITEMS, MAX_WORKS_PER_CLASS, NewWork, Work, WorkItem};
 
 use std::path::Path;
 
@@ -70,6 +75,8 @@ pub struct Attempt {
     /// Seconds the answers arrived after a timed quiz's limit (and its grace); 0 if on time.
     pub over_time: i64,
     pub answers: Vec<(i64, AnswerRecord)>,
+    /// Teachers' marks, by answer id.
+    pub marks: std::collections::HashMap<i64, TeacherMark>,
 }
 
 impl Attempt {
@@ -565,6 +572,7 @@ impl Store {
                     at: r.get(4)?,
                     over_time: r.get(5)?,
                     answers: Vec::new(),
+                    marks: Default::default(),
                 })
             })
             .optional()?;
@@ -585,6 +593,7 @@ impl Store {
             ))
         })?;
         attempt.answers = rows.collect::<Result<_>>()?;
+        attempt.marks = self.teacher_marks(id)?;
         Ok(Some(attempt))
     }
 

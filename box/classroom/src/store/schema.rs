@@ -117,4 +117,49 @@ CREATE TABLE quiz_settings (
     PRIMARY KEY (pack, quiz)
 );
 "#,
+    // 5: work a teacher gives to a class or some of its pupils (issue 15): pages,
+    // activities and quizzes of installed packs, in order, with an optional due date.
+    r#"
+CREATE TABLE work (
+    id        INTEGER PRIMARY KEY,
+    class_id  INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    title     TEXT NOT NULL,
+    due       INTEGER,                  -- Unix time of the end of the due day; NULL: none
+    visible   INTEGER NOT NULL DEFAULT 1,
+    created   INTEGER NOT NULL
+);
+CREATE INDEX work_class ON work(class_id);
+CREATE TABLE work_items (
+    work_id   INTEGER NOT NULL REFERENCES work(id) ON DELETE CASCADE,
+    pos       INTEGER NOT NULL,
+    pack      TEXT NOT NULL,
+    path      TEXT NOT NULL,            -- a page, `_quiz/<id>` or `_assign/<id>`
+    title     TEXT NOT NULL,
+    PRIMARY KEY (work_id, pos)
+);
+-- No row: the whole class.
+CREATE TABLE work_pupils (
+    work_id   INTEGER NOT NULL REFERENCES work(id) ON DELETE CASCADE,
+    pupil_id  INTEGER NOT NULL REFERENCES pupils(id) ON DELETE CASCADE,
+    PRIMARY KEY (work_id, pupil_id)
+);
+"#,
+    // 6: a teacher's mark on an answer (an essay marked, or a mark changed), kept with
+    // who and when; the pupil sees it with the comment.
+    r#"
+ALTER TABLE answers ADD COLUMN marked_by TEXT;           -- the teacher's name
+ALTER TABLE answers ADD COLUMN marked_at INTEGER;
+ALTER TABLE answers ADD COLUMN teacher_comment TEXT NOT NULL DEFAULT '';
+"#,
+    // 7: quizzes a teacher built from the question banks of installed packs, stored on
+    // the box as the teacher's own (never inside a signed pack), as `preau_pack::quiz`
+    // JSON so the player reads them like a pack's.
+    r#"
+CREATE TABLE own_quizzes (
+    id       TEXT PRIMARY KEY,
+    title    TEXT NOT NULL,
+    quiz     TEXT NOT NULL,
+    created  INTEGER NOT NULL
+);
+"#,
 ];

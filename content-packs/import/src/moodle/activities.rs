@@ -483,9 +483,30 @@ fn build_quiz(ctx: &mut Ctx<'_>, data: &Element, cmid: &str, title: &str, intro:
             shuffle_questions: false,
             grade_method: data.int("grademethod").and_then(GradeMethod::from_moodle).unwrap_or_default(),
             review: review_options(data),
+            overall_feedback: overall_feedback(data),
         },
         lost,
     ))
+}
+
+/// Moodle's overall feedback (`<feedbacks><feedback>` of quiz.xml: a text per grade band),
+/// sanitised; bands without text are dropped. Images of its file area are not carried.
+fn overall_feedback(data: &crate::xml::Element) -> Vec<preau_pack::quiz::OverallFeedback> {
+    let mut out: Vec<preau_pack::quiz::OverallFeedback> = data
+        .all("feedbacks/feedback")
+        .into_iter()
+        .filter_map(|f| {
+            let text = crate::sanitize::clean(&f.text("feedbacktext"));
+            (!text.trim().is_empty()).then(|| preau_pack::quiz::OverallFeedback {
+                min_grade: f.num("mingrade").unwrap_or(0.0),
+                max_grade: f.num("maxgrade").unwrap_or(0.0),
+                text_html: text,
+            })
+        })
+        .take(100)
+        .collect();
+    out.sort_by(|a, b| b.min_grade.total_cmp(&a.min_grade));
+    out
 }
 
 /// The quiz's review options, as Moodle's bit fields (only the four time bits are kept).
@@ -519,6 +540,21 @@ fn review_options(data: &crate::xml::Element) -> Option<ReviewOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overall_feedback_bands_are_read_and_sanitised() {
+        let xml = br#"<quiz><feedbacks>
+<feedback id="1"><feedbacktext>&lt;p&gt;Bravo&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</feedbacktext><mingrade>10.00000</mingrade><maxgrade>21.00000</maxgrade></feedback>
+<feedback id="2"><feedbacktext></feedbacktext><mingrade>5</mingrade><maxgrade>10</maxgrade></feedback>
+<feedback id="3"><feedbacktext>Courage</feedbacktext><mingrade>0</mingrade><maxgrade>5</maxgrade></feedback>
+</feedbacks></quiz>"#;
+        let doc = crate::xml::parse(xml, "quiz.xml", 16).unwrap();
+        let bands = overall_feedback(&doc);
+        assert_eq!(bands.len(), 2, "{bands:?}");
+        assert_eq!((bands[0].min_grade, bands[0].max_grade), (10.0, 21.0));
+        assert!(bands[0].text_html.contains("Bravo") && !bands[0].text_html.contains("script"), "{bands:?}");
+        assert_eq!(bands[1].text_html, "Courage");
+    }
 
     #[test]
     fn random_filter_conditions() {

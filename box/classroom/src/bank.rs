@@ -1,0 +1,278 @@
+//! Quizzes from the banks (issue 15): the teacher builds a quiz from the questions of the
+//! installed packs' quizzes (by pack and category; picked one by one, or drawn at random
+//! from a category), with shuffling, an attempt limit, a time limit and when right answers
+//! show. It is stored on the box as the teacher's own (`own_quizzes`, never inside a
+//! signed pack) under the pseudo-pack `player::OWN_PACK`, and played and marked by the same
+//! player as imported quizzes (`player::load_quiz` reads it from the store).
+//!
+//! Routes: `GET /teacher/quizzes`, `POST /teacher/quizzes`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use preau_pack::quiz::{self, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
+
+use super::html::{Lang, Page, esc, message, strip_tags};
+use super::player::load_quiz;
+use super::progress::outline;
+use super::store::MAX_NAME_CHARS;
+use super::web::{Csrf, Post, Shared, TeacherId, internal};
+/// Questions in one built quiz.
+const MAX_QUESTIONS: usize = 100;
+
+/// A bank question: where it comes from and the question itself.
+struct BankQuestion {
+    key: String,
+    pack_title: String,
+    category: String,
+    question: Question,
+}
+
+/// The questions of every quiz the installed courses list, by pack then category (each
+/// question once, however many quizzes hold it). Random slots and descriptions are left
+/// out; their candidates are questions of their own category.
+fn bank(app: &Shared) -> Vec<BankQuestion> {
+    let mut out: Vec<BankQuestion> = Vec::new();
+    for p in app.ctx.packs.list() {
+        let Some(o) = outline(app, &p.id) else { continue };
+        let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+        for a in o.activities() {
+            let Some(qid) = a.path.strip_prefix("_quiz/") else { continue };
+            let Some(q) = load_quiz(app, &p.id, qid) else { continue };
+            let mut all: Vec<Question> = Vec::new();
+            for question in q.questions {
+                match question.kind {
+                    QuestionKind::Random(r) => all.extend(r.candidates),
+                    QuestionKind::Description => {}
+                    _ => all.push(question),
+                }
+            }
+            for question in all {
+                let category = if question.category.is_empty() { q.title.clone() } else { question.category.clone() };
+                let dedup = format!("{category}\0{}\0{}", question.name, question.text_html);
+                if seen.insert(dedup, ()).is_some() {
+                    continue;
+                }
+                out.push(BankQuestion {
+                    key: format!("{}/{qid}/{}", p.id, question.id),
+                    pack_title: p.title.clone(),
+                    category,
+                    question,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.pack_title, &a.category).cmp(&(&b.pack_title, &b.category)));
+    out
+}
+
+fn label(q: &Question) -> String {
+    let text: String = strip_tags(&q.text_html).chars().take(90).collect();
+    if q.name.is_empty() { text } else { format!("{} — {text}", q.name) }
+}
+
+/// `GET /teacher/quizzes`: the teacher's quizzes and the builder.
+pub async fn page(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Extension(TeacherId(t)): Extension<TeacherId>,
+) -> Response {
+    let f = csrf.field();
+    let (own, teacher) = {
+        let store = app.store();
+        (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
+    };
+    let mut body = super::html::teacher_nav(lang);
+    body.push_str(&format!("<h2>{}</h2>", lang.t("Mes quiz", "My quizzes")));
+    if own.is_empty() {
+        body.push_str(&format!("<p>{}</p>", lang.t("Aucun quiz pour l'instant.", "No quiz yet.")));
+    } else {
+        body.push_str(r#"<ul id="own-quizzes">"#);
+        for (_, title) in &own {
+            body.push_str(&format!(
+                "<li>{} <small>({})</small></li>",
+                esc(title),
+                lang.t(
+                    "à donner à une classe depuis sa page, « Donner du travail »",
+                    "give it to a class from its page, \"Give work\""
+                )
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    let questions = bank(&app);
+    body.push_str(&format!(
+        r#"<h2>{}</h2><form method="post" action="/teacher/quizzes">{f}<label>{} <input name="title" required maxlength="{}"></label>"#,
+        lang.t("Construire un quiz depuis les banques de questions", "Build a quiz from the question banks"),
+        lang.t("Titre :", "Title:"),
+        MAX_NAME_CHARS * 2
+    ));
+    if questions.is_empty() {
+        body.push_str(&format!(
+            "<p>{}</p>",
+            lang.t("Aucun contenu installé n'a de quiz.", "No installed content has quizzes.")
+        ));
+    }
+    let mut group = (String::new(), String::new());
+    for bq in &questions {
+        if (bq.pack_title.clone(), bq.category.clone()) != group {
+            if !group.0.is_empty() {
+                body.push_str("</fieldset>");
+            }
+            group = (bq.pack_title.clone(), bq.category.clone());
+            body.push_str(&format!(
+                r#"<fieldset class="bank"><legend>{} — {}</legend><label>{} <input type="number" name="draw:{}" min="0" max="20" size="3" value="0"></label>"#,
+                esc(&bq.pack_title),
+                esc(&bq.category),
+                lang.t("Tirer au hasard (nombre de questions) :", "Draw at random (number of questions):"),
+                esc(&format!("{}\u{1f}{}", bq.key.split('/').next().unwrap_or(""), bq.category)),
+            ));
+        }
+        body.push_str(&format!(
+            r#"<label><input type="checkbox" name="q" value="{}"> {}</label>"#,
+            esc(&bq.key),
+            esc(&label(&bq.question))
+        ));
+    }
+    if !group.0.is_empty() {
+        body.push_str("</fieldset>");
+    }
+    body.push_str(&format!(
+        r#"<fieldset><legend>{}</legend><label><input type="checkbox" name="shuffle" value="1"> {}</label><label>{} <input type="number" name="attempts" min="0" max="100" size="3"></label><label>{} <input type="number" name="minutes" min="0" max="600" size="4"></label><label>{} <select name="answers"><option value="last">{}</option><option value="after">{}</option></select></label></fieldset><button>{}</button></form>"#,
+        lang.t("Réglages", "Settings"),
+        lang.t("Mélanger les questions", "Shuffle the questions"),
+        lang.t("Nombre d'essais (vide : illimité) :", "Attempts (empty: unlimited):"),
+        lang.t("Temps limité en minutes (vide : sans limite) :", "Time limit in minutes (empty: none):"),
+        lang.t("Bonnes réponses montrées :", "Right answers shown:"),
+        lang.t("après le dernier essai permis", "after the last attempt allowed"),
+        lang.t("après chaque essai", "after each attempt"),
+        lang.t("Créer le quiz", "Create the quiz")
+    ));
+    let mut page = Page::new(lang, lang.t("Quiz de l'enseignant", "Teacher's quizzes"), body);
+    page.user = teacher;
+    page.into_response()
+}
+
+fn refused(lang: Lang, text: &str) -> Response {
+    message(lang, axum::http::StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
+}
+
+fn number(form: &super::web::Form, name: &str, max: u32) -> Result<Option<u32>, ()> {
+    match form.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<u32>().ok().filter(|n| *n <= max).map(Some).ok_or(()),
+    }
+}
+
+/// `POST /teacher/quizzes`: builds the quiz and stores it.
+pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
+    let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
+        return refused(
+            lang,
+            lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),
+        );
+    };
+    let (Ok(attempts), Ok(minutes)) = (number(&form, "attempts", 100), number(&form, "minutes", 600)) else {
+        return refused(lang, lang.t("Nombre d'essais ou minutes invalides.", "Invalid attempts or minutes."));
+    };
+    let all = bank(&app);
+    let mut questions: Vec<Question> = Vec::new();
+    for key in form.all("q") {
+        let Some(bq) = all.iter().find(|b| b.key == key) else {
+            return refused(
+                lang,
+                lang.t(
+                    "Une question choisie n'est plus installée : rechargez la page.",
+                    "A chosen question is no longer installed: reload the page.",
+                ),
+            );
+        };
+        let mut q = bq.question.clone();
+        q.id = format!("s{}", questions.len() + 1);
+        questions.push(q);
+    }
+    // Random draws: one slot per question asked, its candidates the category's questions.
+    for (name, value) in &form.0 {
+        let Some(group) = name.strip_prefix("draw:") else { continue };
+        let n: usize = value.trim().parse().unwrap_or(0).min(20);
+        let Some((pack, category)) = group.split_once('\u{1f}') else { continue };
+        let candidates: Vec<Question> = all
+            .iter()
+            .filter(|b| b.key.split('/').next() == Some(pack) && b.category == category)
+            .map(|b| b.question.clone())
+            .collect();
+        if n > 0 && candidates.is_empty() {
+            return refused(
+                lang,
+                lang.t(
+                    "Cette catégorie n'a plus de questions : rechargez la page.",
+                    "This category has no questions any more: reload the page.",
+                ),
+            );
+        }
+        for _ in 0..n.min(candidates.len()) {
+            questions.push(Question {
+                id: format!("s{}", questions.len() + 1),
+                name: String::new(),
+                text_html: String::new(),
+                category: category.to_string(),
+                mark: 1.0,
+                general_feedback_html: String::new(),
+                kind: QuestionKind::Random(quiz::Random {
+                    pool_category: category.to_string(),
+                    include_subcategories: false,
+                    candidates: candidates.clone(),
+                }),
+            });
+        }
+    }
+    if questions.is_empty() {
+        return refused(
+            lang,
+            lang.t("Choisissez au moins une question, ou un tirage.", "Choose at least one question, or a draw."),
+        );
+    }
+    if questions.len() > MAX_QUESTIONS {
+        return refused(lang, lang.t("100 questions au plus.", "At most 100 questions."));
+    }
+    // "After each attempt": Moodle's review options with right answers and feedback
+    // immediately and later; otherwise the box's own rule (right answers with the last
+    // attempt allowed, or when the teacher releases them).
+    let review = (form.get("answers") == Some("after")).then(|| {
+        let all = ReviewTime::ImmediatelyAfter.bit() | ReviewTime::LaterWhileOpen.bit();
+        ReviewOptions {
+            attempt: all,
+            correctness: all,
+            marks: all,
+            specific_feedback: all,
+            general_feedback: all,
+            right_answer: all,
+            overall_feedback: all,
+        }
+    });
+    let make = |id: &str| {
+        let q = Quiz {
+            format: quiz::QUIZ_FORMAT,
+            id: id.to_string(),
+            title: title.clone(),
+            intro_html: String::new(),
+            questions,
+            max_grade: 10.0,
+            attempts_allowed: attempts.filter(|n| *n > 0),
+            time_limit_secs: minutes.filter(|m| *m > 0).map(|m| m as u64 * 60),
+            shuffle_questions: form.get("shuffle") == Some("1"),
+            grade_method: Default::default(),
+            review,
+            overall_feedback: Vec::new(),
+        };
+        serde_json::to_string(&q).unwrap_or_default()
+    };
+    let now = app.now();
+    match app.store().create_own_quiz(&title, make, now) {
+        Ok(Some(_)) => Redirect::to("/teacher/quizzes").into_response(),
+        Ok(None) => refused(lang, lang.t("Trop de quiz sur cette boîte (500).", "Too many quizzes on this box (500).")),
+        Err(e) => internal(lang, e),
+    }
+}
