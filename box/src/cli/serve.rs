@@ -161,10 +161,11 @@ fn start_auto_sync(
 ) -> Result<Option<preau_sync::auto::AutoHandle>> {
     let s = &config.sync;
     let upstream = super::upstream::job(config, data_dir, box_id);
-    // Without a national repository there is nothing to probe for; peers alone are
-    // pulled from on demand (`preau sync pull --auto`). A box that pushes to an LRS
-    // runs the loop all the same: the push follows each round.
-    if s.repository.is_none() && upstream.is_none() {
+    // The loop runs whenever it has something to do: pull from the national repository,
+    // from the school's other boxes (mDNS on: the watcher wakes it when one appears), or
+    // push to an LRS. Only a box with none of the three has no loop.
+    let peers = config.server.mdns != Some(false);
+    if s.repository.is_none() && upstream.is_none() && !peers {
         return Ok(None);
     }
     let interval = sync_interval_override()?;
@@ -180,7 +181,7 @@ fn start_auto_sync(
         // `[sync] hours` are the school's local hours.
         utc_offset_minutes: preau_classroom::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
-        peers: config.server.mdns != Some(false),
+        peers,
         own_id: Some(box_id.to_string()),
         interval: std::time::Duration::from_secs(interval.unwrap_or(6 * 3600)),
         min_backoff: std::time::Duration::from_secs(interval.unwrap_or(preau_sync::auto::MIN_BACKOFF_SECS)),
@@ -205,7 +206,13 @@ fn sync_interval_override() -> Result<Option<u64>> {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // journald (stderr not a terminal) gets plain text, not ANSI colour codes.
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Prints where the box can be reached. Tests read the first line to find the port.
