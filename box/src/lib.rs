@@ -16,5 +16,6 @@ pub mod packs;
 pub mod respond;
 #[cfg(feature = "serve")]
 pub mod server;
+pub mod settings;
 #[cfg(feature = "serve")]
 pub mod wiring;

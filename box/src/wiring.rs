@@ -43,6 +43,8 @@ pub fn classroom_env(
         sync_status,
         // `preau serve` fills it from `[upstream]` (`cli::upstream::upstream_info`).
         upstream: None,
+        // `preau serve` fills it when preau.toml was refused (`settings`).
+        config_problem: None,
     }
 }
 

@@ -128,6 +128,9 @@ pub async fn page(
         lang.t("Résultats", "Results"),
         lang.t("À corriger", "Marking")
     );
+    if let Some(n) = &app.ctx.config_problem {
+        body.push_str(&n.html(lang));
+    }
 
     // Clock: shown by preau.js only when the box is clearly behind this browser.
     body.push_str(&format!(

@@ -44,7 +44,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 pub use assign::UPLOAD_LIMIT;
-pub use context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE};
+pub use context::{AppEnv, ConfigNotice, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
 pub use xapi::PackRef;

@@ -14,9 +14,9 @@ use crate::metrics::Metrics;
 use crate::packs::Library;
 use crate::packs::cache::Cache;
 use crate::packs::serve::Serving;
-use crate::{demo, identity, mdns, server, wiring};
+use crate::{demo, identity, mdns, server, settings, wiring};
 
-pub const DEFAULT_DATA: &str = "preau-data";
+pub const DEFAULT_DATA: &str = settings::DEFAULT_DATA;
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 /// Threads for blocking work (disk reads, decompression, gzip): bounds memory on a Pi.
 const MAX_BLOCKING_THREADS: usize = 16;
@@ -36,12 +36,9 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     init_logs();
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let data_dir =
-        args.data.clone().or_else(|| config.box_.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    // A refused preau.toml never stops the box: last good settings or the defaults.
+    let loaded = settings::load(args.config.as_deref(), args.data.as_deref())?;
+    let (config, data_dir) = (loaded.config, loaded.data_dir);
     let listen = args.listen.or(config.box_.listen).unwrap_or(DEFAULT_LISTEN);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
@@ -63,6 +60,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let mut env =
         wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
     env.upstream = super::upstream::upstream_info(&config, &data_dir, &box_id);
+    env.config_problem = loaded.problem.as_ref().map(|p| {
+        let (fr, en) = p.notice();
+        preau_classroom::ConfigNotice { fr, en }
+    });
     let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
     serving.school_key = config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
     let (router, serving) = wiring::router(env.clone(), serving);
