@@ -17,5 +17,6 @@ pub mod respond;
 #[cfg(feature = "serve")]
 pub mod server;
 pub mod settings;
+pub mod system;
 #[cfg(feature = "serve")]
 pub mod wiring;

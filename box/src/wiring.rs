@@ -87,6 +87,8 @@ impl PackSource for LibraryPacks {
         self.library
             .list()
             .iter()
+            // The box's own software (a system pack) is not a pupil's content.
+            .filter(|p| p.manifest.meta.kind != crate::system::KIND)
             .map(|p| {
                 let meta = &p.manifest.meta;
                 PackInfo {

@@ -11,6 +11,7 @@ pub mod progress;
 pub mod serve;
 pub mod source;
 pub mod sync;
+pub mod system;
 #[cfg(feature = "serve")]
 pub mod upstream;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Software updates: publish a release, run the box under the update supervisor.
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Send pupils' activity (the xAPI outbox) to the learning record store.
     #[command(subcommand)]
     #[cfg(feature = "serve")]
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
+        Command::System(c) => system::run(c),
         #[cfg(feature = "serve")]
         Command::Upstream(c) => upstream::run(c),
     };
@@ -57,5 +62,21 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr (journald on an image), filtered by `PREAU_LOG` (default `info`); no
+/// ANSI colour codes unless stderr is a terminal.
+pub fn init_logs() {
+    #[cfg(feature = "serve")]
+    {
+        use std::io::IsTerminal;
+        let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
     }
 }

@@ -35,7 +35,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    init_logs();
+    super::init_logs();
     // A refused preau.toml never stops the box: last good settings or the defaults.
     let loaded = settings::load(args.config.as_deref(), args.data.as_deref())?;
     let (config, data_dir) = (loaded.config, loaded.data_dir);
@@ -204,17 +204,6 @@ fn sync_interval_override() -> Result<Option<u64>> {
     }
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // journald (stderr not a terminal) gets plain text, not ANSI colour codes.
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
 
 /// Prints where the box can be reached. Tests read the first line to find the port.
 fn print_urls(local: SocketAddr, config: &Config, box_id: &str, packs: &Library, data_dir: &Path, banner: &[String]) {
