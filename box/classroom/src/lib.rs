@@ -17,6 +17,7 @@
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
+pub mod records;
 mod accounts;
 mod admin;
 mod assets;

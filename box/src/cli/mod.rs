@@ -8,6 +8,8 @@ pub mod offline;
 pub mod pack;
 pub mod progress;
 #[cfg(feature = "serve")]
+pub mod records;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod source;
 pub mod sync;
@@ -35,6 +37,10 @@ enum Command {
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Export or import the learner records (one file, for the same school's box after a reflash).
+    #[command(subcommand)]
+    #[cfg(feature = "serve")]
+    Records(records::RecordsCommand),
     /// Software updates: publish a release, run the box under the update supervisor.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -53,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
         Command::System(c) => system::run(c),
+        #[cfg(feature = "serve")]
+        Command::Records(c) => records::run(c),
         #[cfg(feature = "serve")]
         Command::Upstream(c) => upstream::run(c),
     };

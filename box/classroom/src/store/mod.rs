@@ -6,7 +6,7 @@
 //! Each learning event also writes an xAPI statement into `outbox` in the *same*
 //! transaction: the record and its statement exist together or not at all.
 
-mod schema;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 
