@@ -290,6 +290,7 @@ pub async fn page(
         lang.t("Installer", "Install")
     ));
     stick_section(&mut body, lang, &f);
+    body.push_str(&super::records_web::section(lang, &f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
@@ -819,28 +820,43 @@ fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
     message(lang, status, lang.t("Import refusé", "Import refused"), text)
 }
 
-/// `POST /admin/packs/upload` (multipart: `csrf` first, then `file`): a raw course file
-/// from the teacher's device. Refused before a byte is read when it cannot fit on the
-/// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
-/// signed and installed off the async workers; the import report is the answer.
-pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let lang = Lang::from_headers(&headers);
+/// An upload received into `DATA/uploads/<random>/`, removed when dropped.
+pub(crate) struct Upload {
+    pub(crate) path: std::path::PathBuf,
+    folder: std::path::PathBuf,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// Receives a multipart upload (`csrf` first, then `file`): refused before a byte is read
+/// when it is over `IMPORT_LIMIT` or cannot fit on the card; streamed to `DATA/uploads/`
+/// with a size cap (never held in memory). The error is the answer to send.
+pub(crate) async fn receive_upload(
+    app: &Shared,
+    headers: &HeaderMap,
+    lang: Lang,
+    multipart: &mut Multipart,
+) -> Result<Upload, Response> {
     let Some(len) = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     else {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::LENGTH_REQUIRED,
             lang.t(
                 "La taille de l'envoi est inconnue (en-tête Content-Length).",
                 "The upload's size is unknown (Content-Length).",
             ),
-        );
+        ));
     };
     if len > IMPORT_LIMIT as u64 {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!(
@@ -848,12 +864,12 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
                 lang.t("Fichier trop gros : au plus", "File too large: at most"),
                 human_size(IMPORT_LIMIT as u64)
             ),
-        );
+        ));
     }
     if let Some((_, free)) = disk_space(&app.ctx.data_dir) {
         let usable = free.saturating_sub(free_floor());
         if import_needs(len) > usable {
-            return refused(
+            return Err(refused(
                 lang,
                 StatusCode::INSUFFICIENT_STORAGE,
                 &format!(
@@ -869,32 +885,25 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
                         "Remove content below to make room."
                     )
                 ),
-            );
+            ));
         }
     }
     let uploads = app.ctx.data_dir.join("uploads");
     if let Err(e) = std::fs::create_dir_all(&uploads) {
-        return internal(lang, e);
+        return Err(internal(lang, e));
     }
     let mut token = [0u8; 12];
     if getrandom::fill(&mut token).is_err() {
-        return internal(lang, "no randomness");
+        return Err(internal(lang, "no randomness"));
     }
     // One folder per upload, holding the file under its own name: importers take a
     // question file's title from its name.
     let folder = uploads.join(hex::encode(token));
     // Removed whatever happens below (a refused upload, a failed import, a panic).
-    struct Remove(std::path::PathBuf);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let guard = Remove(folder.clone());
+    let mut upload = Upload { path: folder.join("cours"), folder: folder.clone() };
     if let Err(e) = std::fs::create_dir(&folder) {
-        return internal(lang, e);
+        return Err(internal(lang, e));
     }
-    let mut path = folder.join("cours");
     let mut csrf_ok = false;
     let mut got = 0u64;
     loop {
@@ -902,71 +911,84 @@ pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                return refused(
+                return Err(refused(
                     lang,
                     StatusCode::BAD_REQUEST,
                     lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
-                );
+                ));
             }
         };
         match field.name() {
             Some("csrf") => {
                 let t = field.text().await.ok();
-                csrf_ok = check_token(&headers, t.as_deref()).is_ok();
+                csrf_ok = check_token(headers, t.as_deref()).is_ok();
             }
             Some("file") if got == 0 => {
                 // The token comes first in the form: no byte of a forged upload is stored.
                 if !csrf_ok {
                     break;
                 }
-                path = folder.join(upload_name(field.file_name().unwrap_or("")));
-                let mut out = match tokio::fs::File::create(&path).await {
+                upload.path = folder.join(upload_name(field.file_name().unwrap_or("")));
+                let mut out = match tokio::fs::File::create(&upload.path).await {
                     Ok(f) => f,
-                    Err(e) => return internal(lang, e),
+                    Err(e) => return Err(internal(lang, e)),
                 };
                 loop {
                     match field.chunk().await {
                         Ok(Some(c)) => {
                             got += c.len() as u64;
                             if got > len {
-                                return refused(lang, StatusCode::BAD_REQUEST, "more bytes than Content-Length");
+                                return Err(refused(lang, StatusCode::BAD_REQUEST, "more bytes than Content-Length"));
                             }
                             if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut out, &c).await {
-                                return internal(lang, e);
+                                return Err(internal(lang, e));
                             }
                         }
                         Ok(None) => break,
                         Err(_) => {
-                            return refused(
+                            return Err(refused(
                                 lang,
                                 StatusCode::BAD_REQUEST,
                                 lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
-                            );
+                            ));
                         }
                     }
                 }
                 if let Err(e) = tokio::io::AsyncWriteExt::flush(&mut out).await {
-                    return internal(lang, e);
+                    return Err(internal(lang, e));
                 }
             }
             _ => {}
         }
     }
     if !csrf_ok {
-        return message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token");
+        return Err(message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token"));
     }
     if got == 0 {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::BAD_REQUEST,
             lang.t("Choisissez un fichier non vide.", "Choose a non-empty file."),
-        );
+        ));
     }
+    Ok(upload)
+}
+
+/// `POST /admin/packs/upload` (multipart: `csrf` first, then `file`): a raw course file
+/// from the teacher's device. Refused before a byte is read when it cannot fit on the
+/// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
+/// signed and installed off the async workers; the import report is the answer.
+pub async fn upload(State(app): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let upload = match receive_upload(&app, &headers, lang, &mut multipart).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
     let packs = app.ctx.packs.clone();
     // Importing and signing read and compress the whole course: off the async workers.
     let result = tokio::task::spawn_blocking(move || {
-        let r = packs.import_file(&path);
-        drop(guard);
+        let r = packs.import_file(&upload.path);
+        drop(upload);
         r
     })
     .await;

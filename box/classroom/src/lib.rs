@@ -18,6 +18,7 @@
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
 pub mod records;
+mod records_web;
 mod accounts;
 mod admin;
 mod assets;
@@ -174,6 +175,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/admin/stick/wants", post(admin::stick_wants))
         .route("/admin/stick/fill", post(admin::stick_fill))
         .route("/admin/packs/upload", post(admin::upload).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
+        .route("/admin/records/export", get(records_web::export))
+        .route("/admin/records/import", post(records_web::import).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
         .route("/admin/teachers", post(accounts::add_teacher))
         .route("/admin/password", post(accounts::change_password))
         .route("/admin/teacher/{id}/delete", post(accounts::delete_teacher))
