@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(p.diagnostic.line, Some(5));
         assert_eq!(p.diagnostic.key.as_deref(), Some("wifi.chanel"));
         let console = std::fs::read_to_string(data.join(PROBLEM_FILE)).unwrap();
-        assert!(console.contains("ligne 5, clé wifi.chanel") && console.contains("line 5, key wifi.chanel"), "{console}");
+        assert!(
+            console.contains("ligne 5, clé wifi.chanel") && console.contains("line 5, key wifi.chanel"),
+            "{console}"
+        );
         assert!(console.contains("derniers réglages valides"), "{console}");
         let (fr, en) = p.notice();
         assert!(fr.contains("derniers réglages valides") && en.contains("last good settings"));

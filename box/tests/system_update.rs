@@ -77,7 +77,16 @@ fn publish(repo: &Path, key: &Path, serial: u64, bin: &Path) {
 }
 
 fn pull(repo: &Path, data: &Path, trust: &Path) {
-    preau(&["sync", "pull", "--from", repo.to_str().unwrap(), "--data", data.to_str().unwrap(), "--trust", trust.to_str().unwrap()]);
+    preau(&[
+        "sync",
+        "pull",
+        "--from",
+        repo.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+    ]);
 }
 
 fn marker(data: &Path) -> Option<String> {
@@ -96,7 +105,8 @@ fn a_box_updates_itself_and_goes_back_from_a_broken_release() {
     let hex = preau_pack::PublicKey::read_file(&pubkey).unwrap().to_hex();
     let data = tmp.path().join("data");
     let config = tmp.path().join("preau.toml");
-    let settings = format!("[box]\nschool = \"École de test\"\n[sync]\ntrusted_keys = [\"{hex}\"]\n[server]\nmdns = false\n");
+    let settings =
+        format!("[box]\nschool = \"École de test\"\n[sync]\ntrusted_keys = [\"{hex}\"]\n[server]\nmdns = false\n");
     std::fs::write(&config, &settings).unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log = std::fs::File::create(tmp.path().join("supervisor.log")).unwrap();

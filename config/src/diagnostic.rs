@@ -32,7 +32,10 @@ impl Diagnostic {
         let problem = match inner(err) {
             ConfigError::Syntax(m) => {
                 // toml: "TOML parse error at line 3, column 1\n  |\n3 | …\n  | ^\nunknown field `x`…"
-                line = m.split("at line ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
+                line = m
+                    .split("at line ")
+                    .nth(1)
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
                 let last = m.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(m).trim().to_string();
                 if let (Some(n), Some(field)) = (line, backticked(&last, "unknown field `")) {
                     key = Some(match text.and_then(|t| section_at(t, n)) {
@@ -126,9 +129,7 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
             continue;
         }
         let t = l.trim_start();
-        if current == section
-            && t.strip_prefix(field).is_some_and(|r| r.trim_start().starts_with('='))
-        {
+        if current == section && t.strip_prefix(field).is_some_and(|r| r.trim_start().starts_with('=')) {
             return Some(i + 1);
         }
     }

@@ -962,7 +962,12 @@ pub(crate) async fn receive_upload(
         }
     }
     if !csrf_ok {
-        return Err(message(lang, StatusCode::FORBIDDEN, lang.t("Demande refusée", "Request refused"), "bad CSRF token"));
+        return Err(message(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("Demande refusée", "Request refused"),
+            "bad CSRF token",
+        ));
     }
     if got == 0 {
         return Err(refused(

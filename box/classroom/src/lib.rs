@@ -17,8 +17,6 @@
 //! | `admin` | packs, opening hours, clock, Wi-Fi |
 //! | `hours`, `csv`, `xapi`, `wifi` | pure helpers |
 
-pub mod records;
-mod records_web;
 mod accounts;
 mod admin;
 mod assets;
@@ -31,6 +29,8 @@ mod packtext;
 mod passwords;
 mod player;
 mod pupil;
+pub mod records;
+mod records_web;
 pub mod store;
 mod teacher;
 pub mod testkit;
@@ -46,7 +46,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 pub use assign::UPLOAD_LIMIT;
-pub use context::{AppEnv, ConfigNotice, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE};
+pub use context::{
+    AppEnv, ConfigNotice, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE,
+};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
 pub use xapi::PackRef;

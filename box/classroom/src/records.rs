@@ -78,7 +78,8 @@ pub fn export(data_dir: &Path, box_id: &str, box_version: &str, out: &Path) -> R
 }
 
 fn counts(c: &Connection, schema: &str) -> Result<Summary> {
-    let n = |t: &str| -> Result<i64> { Ok(c.query_row(&format!("SELECT count(*) FROM {schema}.{t}"), [], |r| r.get(0))?) };
+    let n =
+        |t: &str| -> Result<i64> { Ok(c.query_row(&format!("SELECT count(*) FROM {schema}.{t}"), [], |r| r.get(0))?) };
     Ok(Summary {
         classes: n("classes")?,
         pupils: n("pupils")?,
@@ -203,7 +204,10 @@ mod tests {
         school(old.path());
         let file = old.path().join("x.preau-records");
         export(old.path(), "old-box", "0.1.0", &file).unwrap();
-        Connection::open(&file).unwrap().execute("UPDATE preau_export SET value = '99' WHERE key = 'schema'", []).unwrap();
+        Connection::open(&file)
+            .unwrap()
+            .execute("UPDATE preau_export SET value = '99' WHERE key = 'schema'", [])
+            .unwrap();
         let e = check(&file).unwrap_err().to_string();
         assert!(e.contains("records schema 99") && e.contains("same version"), "{e}");
         std::fs::write(&file, b"not a database at all, just text").unwrap();

@@ -204,7 +204,6 @@ fn sync_interval_override() -> Result<Option<u64>> {
     }
 }
 
-
 /// Prints where the box can be reached. Tests read the first line to find the port.
 fn print_urls(local: SocketAddr, config: &Config, box_id: &str, packs: &Library, data_dir: &Path, banner: &[String]) {
     println!("listening on http://{local}/");

@@ -82,7 +82,10 @@ pub fn run(c: SystemCommand) -> Result<()> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("{} v{}: release {} (serial {}), catalog version {}", s.id, s.version, a.version, a.serial, s.catalog_version);
+                println!(
+                    "{} v{}: release {} (serial {}), catalog version {}",
+                    s.id, s.version, a.version, a.serial, s.catalog_version
+                );
             }
             Ok(())
         }

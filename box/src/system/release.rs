@@ -73,7 +73,10 @@ impl Release {
 
 /// The installed system pack of a box's repository: its verified release, or `None`
 /// when the box has none. An error means a system pack is there but may not be used.
-pub fn installed(repo_dir: &std::path::Path, keys: &[PublicKey]) -> Result<Option<(Release, Repo, preau_pack::Manifest)>> {
+pub fn installed(
+    repo_dir: &std::path::Path,
+    keys: &[PublicKey],
+) -> Result<Option<(Release, Repo, preau_pack::Manifest)>> {
     let installed = preau_pack::installed::Installed::load(repo_dir)?;
     let Some(p) = installed.packs.get(super::PACK_ID) else { return Ok(None) };
     let repo = Repo::open(repo_dir)?;

@@ -135,8 +135,7 @@ impl Slots {
     pub fn switch(&self, slot: &str, release: &Release) -> Result<()> {
         let mut state = self.load()?;
         state.slots.insert(slot.into(), SlotInfo { serial: release.serial, version: release.version.clone() });
-        state.trial =
-            Some(Trial { slot: slot.into(), serial: release.serial, previous: self.current(), starts: 0 });
+        state.trial = Some(Trial { slot: slot.into(), serial: release.serial, previous: self.current(), starts: 0 });
         self.save(&state)?;
         self.point(Some(slot))
     }

@@ -83,7 +83,11 @@ fn watch(child: &mut Child, slots: &Slots, o: &Options) -> Result<()> {
             if modified != seen {
                 seen = modified;
                 if let Some((slot, r)) = stage_new(slots, o) {
-                    tracing::info!("update: release {} (serial {}) staged in slot {slot}; restarting", r.version, r.serial);
+                    tracing::info!(
+                        "update: release {} (serial {}) staged in slot {slot}; restarting",
+                        r.version,
+                        r.serial
+                    );
                     stop(child);
                     slots.switch(&slot, &r)?;
                     return Ok(());
@@ -146,7 +150,9 @@ fn spawn(exe: &Path, o: &Options) -> Result<(Child, mpsc::Receiver<SocketAddr>)>
     std::thread::spawn(move || {
         let mut stdout = std::io::stdout();
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(a) = line.strip_prefix("listening on http://").and_then(|r| r.trim_end_matches('/').parse().ok()) {
+            if let Some(a) =
+                line.strip_prefix("listening on http://").and_then(|r| r.trim_end_matches('/').parse().ok())
+            {
                 let _ = tx.send(a);
             }
             let _ = writeln!(stdout, "{line}");
@@ -184,7 +190,9 @@ fn healthy(child: &mut Child, addr: &mpsc::Receiver<SocketAddr>, limit: Duration
 fn loopback(a: SocketAddr) -> SocketAddr {
     match a {
         SocketAddr::V4(v) if v.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], v.port())),
-        SocketAddr::V6(v) if v.ip().is_unspecified() => ("::1", v.port()).to_socket_addrs().map_or(a, |mut i| i.next().unwrap_or(a)),
+        SocketAddr::V6(v) if v.ip().is_unspecified() => {
+            ("::1", v.port()).to_socket_addrs().map_or(a, |mut i| i.next().unwrap_or(a))
+        }
         other => other,
     }
 }
