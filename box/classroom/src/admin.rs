@@ -290,7 +290,7 @@ pub async fn page(
         lang.t("Installer", "Install")
     ));
     stick_section(&mut body, lang, &f);
-    body.push_str(&super::records_web::section(lang, &f));
+    body.push_str(&records_section(lang, &f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
@@ -818,6 +818,21 @@ fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Respon
 
 fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
     message(lang, status, lang.t("Import refusé", "Import refused"), text)
+}
+
+/// The records backup section (`records_web`): what the file holds, the export link, the import form.
+fn records_section(lang: Lang, csrf_field: &str) -> String {
+    format!(
+        r#"<section class="card" id="records"><h2>{}</h2><p>{}</p><p><a class="button" href="/admin/records/export" download>{}</a></p><form method="post" enctype="multipart/form-data" action="/admin/records/import">{csrf_field}<label>{} <input type="file" name="file" required></label><button>{}</button></form></section>"#,
+        lang.t("Sauvegarde des élèves", "Pupils' records backup"),
+        lang.t(
+            "Un seul fichier avec les données personnelles des élèves (classes, noms, codes, activité, réponses, travaux rendus, notes) et des enseignants (noms, mots de passe chiffrés), et vos réglages. À garder en lieu sûr pour remettre sur la boîte de l'école après une réinstallation, puis à effacer. Il ne contient ni le mot de passe Wi-Fi ni les contenus.",
+            "One file with the pupils' personal data (classes, names, codes, activity, answers, handed-in work, marks) and the teachers' (names, password hashes), and your settings. Keep it safe, to put back on the school's box after a reflash, then delete it. It holds neither the Wi-Fi passphrase nor the content packs."
+        ),
+        lang.t("Exporter les données des élèves", "Export the pupils' records"),
+        lang.t("Importer sur une boîte neuve :", "Import on a fresh box:"),
+        lang.t("Importer", "Import"),
+    )
 }
 
 /// An upload received into `DATA/uploads/<random>/`, removed when dropped.

@@ -1,6 +1,7 @@
 //! The admin page's records backup (issue 18): `GET /admin/records/export` downloads the
 //! learner records as one file (`records`), `POST /admin/records/import` adds such a file
-//! to a fresh box. Both behind the teacher guard of `/admin/`.
+//! to a fresh box. Both behind the teacher guard of `/admin/`; the form is on the admin
+//! page (`admin::records_section`).
 
 use axum::body::Body;
 use axum::extract::{Multipart, State};
@@ -11,21 +12,6 @@ use super::admin::receive_upload;
 use super::html::{Lang, message};
 use super::records;
 use super::web::{Shared, internal};
-
-/// The admin page's section: what the file holds, the export link, the import form.
-pub fn section(lang: Lang, csrf_field: &str) -> String {
-    format!(
-        r#"<section class="card" id="records"><h2>{}</h2><p>{}</p><p><a class="button" href="/admin/records/export" download>{}</a></p><form method="post" enctype="multipart/form-data" action="/admin/records/import">{csrf_field}<label>{} <input type="file" name="file" required></label><button>{}</button></form></section>"#,
-        lang.t("Sauvegarde des élèves", "Pupils' records backup"),
-        lang.t(
-            "Un seul fichier avec les données personnelles des élèves (classes, noms, codes, activité, réponses, travaux rendus, notes) et des enseignants (noms, mots de passe chiffrés), et vos réglages. À garder en lieu sûr pour remettre sur la boîte de l'école après une réinstallation, puis à effacer. Il ne contient ni le mot de passe Wi-Fi ni les contenus.",
-            "One file with the pupils' personal data (classes, names, codes, activity, answers, handed-in work, marks) and the teachers' (names, password hashes), and your settings. Keep it safe, to put back on the school's box after a reflash, then delete it. It holds neither the Wi-Fi passphrase nor the content packs."
-        ),
-        lang.t("Exporter les données des élèves", "Export the pupils' records"),
-        lang.t("Importer sur une boîte neuve :", "Import on a fresh box:"),
-        lang.t("Importer", "Import"),
-    )
-}
 
 /// `GET /admin/records/export`: the file, streamed from a snapshot removed afterwards.
 pub async fn export(State(app): State<Shared>, headers: HeaderMap) -> Response {
