@@ -18,5 +18,7 @@ pub mod respond;
 pub mod search;
 #[cfg(feature = "serve")]
 pub mod server;
+pub mod settings;
+pub mod system;
 #[cfg(feature = "serve")]
 pub mod wiring;

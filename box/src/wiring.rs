@@ -45,6 +45,8 @@ pub fn classroom_env(
         upstream: None,
         // `preau serve` fills it once the index is open (`search::start`).
         search: None,
+        // `preau serve` fills it when preau.toml was refused (`settings`).
+        config_problem: None,
     }
 }
 
@@ -87,6 +89,8 @@ impl PackSource for LibraryPacks {
         self.library
             .list()
             .iter()
+            // The box's own software (a system pack) is not a pupil's content.
+            .filter(|p| p.manifest.meta.kind != crate::system::KIND)
             .map(|p| {
                 let meta = &p.manifest.meta;
                 PackInfo {

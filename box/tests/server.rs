@@ -183,3 +183,28 @@ fn keep_alive_ends_after_the_request_cap() {
     let first = &text[..text.rfind("HTTP/1.1 200 OK").unwrap()];
     assert!(!first.contains("connection: close"), "{text}");
 }
+
+/// Issue 18: a `preau.toml` with an error never bricks a box. It starts on the last good
+/// settings, and the error (file, line, key, French and English) is on the home page, in
+/// `DATA/config-error.txt` (the console) and in the log.
+#[test]
+fn a_refused_config_starts_the_box_on_the_last_good_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start_in(&data, "[box]\nschool = \"École des Tilleuls\"");
+    assert!(s.get("/").text().contains("École des Tilleuls"));
+    assert!(!data.join("config-error.txt").exists());
+    s.terminate();
+    drop(s);
+    // A typo in the key name (line 3 once start_in_env appended its [server] section).
+    let mut s = Server::start_in(&data, "[box]\nschool = \"Autre école\"\nschol = \"typo\"");
+    let home = s.get("/").text();
+    assert!(home.contains("École des Tilleuls"), "last good school name: {home}");
+    assert!(home.contains("id=\"config-problem\""), "{home}");
+    assert!(home.contains("ligne 3") && home.contains("clé box.schol"), "{home}");
+    let en = s.get_with("/", &[("Accept-Language", "en")]).text();
+    assert!(en.contains("line 3") && en.contains("key box.schol") && en.contains("last good settings"), "{en}");
+    let console = std::fs::read_to_string(data.join("config-error.txt")).unwrap();
+    assert!(console.contains("PRÉAU") && console.contains("box.schol"), "{console}");
+    s.terminate();
+}

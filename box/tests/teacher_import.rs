@@ -391,3 +391,37 @@ fn a_zip_of_a_built_site_and_a_git_bundle_are_uploaded_and_shown_offline() {
     assert!(r.text().contains("Import impossible") && r.text().contains("bundle"), "{}", r.text());
     assert!(uploads_empty(&server.data));
 }
+
+/// Issue 18: a teacher exports the pupils' records before a reflash and imports them on
+/// the fresh box from its admin page; the same file is refused a second time, and a file
+/// of another records format is refused with a reason.
+#[test]
+fn records_go_from_one_box_to_a_fresh_one_through_the_admin_page() {
+    let old = Server::start(&config());
+    let t = teacher(&old);
+    assert_eq!(t.post_form("/teacher/classes", &[("name", "CM2 Tilleuls")]).status, 303);
+    let class = t.get("/teacher/").text();
+    let at = class.find("/teacher/class/").expect("a class link") + "/teacher/class/".len();
+    let id: String = class[at..].chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(t.post_form(&format!("/teacher/class/{id}/pupils"), &[("name", "Zélie Marchand")]).status, 303);
+    let admin = t.get("/admin/").text();
+    assert!(admin.contains("données personnelles") && admin.contains(r#"action="/admin/records/import""#));
+    let file = t.get("/admin/records/export");
+    assert_eq!(file.status, 200, "{}", file.text());
+    assert!(file.body.starts_with(b"SQLite format 3\0"));
+    assert!(file.header("content-disposition").unwrap().contains("attachment"));
+    assert!(std::fs::read_dir(old.data.join("exports")).unwrap().next().is_none(), "the snapshot is removed");
+
+    let fresh = Server::start(&config());
+    let t2 = teacher(&fresh);
+    let r = t2.upload_to("/admin/records/import", "eleves.preau-records", &file.body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(t2.get("/teacher/").text().contains("CM2 Tilleuls"));
+    let r = t2.upload_to("/admin/records/import", "eleves.preau-records", &file.body);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("already has learner records"), "{}", r.text());
+    let r = t2.upload_to("/admin/records/import", "notes.csv", b"nom;classe\nA;B\n");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("ne peut pas être importé"), "{}", r.text());
+    assert!(uploads_empty(&fresh.data));
+}

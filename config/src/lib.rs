@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod diagnostic;
+pub use diagnostic::{Diagnostic, data_dir_hint};
+
 /// Largest config file read (it is a handful of lines; anything bigger is a mistake).
 pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 

@@ -27,8 +27,8 @@ pub mod quiz;
 pub mod repo;
 pub mod sign;
 pub mod source;
-pub mod unpublish;
 pub mod text;
+pub mod unpublish;
 pub mod verify;
 
 pub use hash::Hash;

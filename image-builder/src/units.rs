@@ -37,7 +37,10 @@ pub fn preau_service() -> String {
          Type=simple\n\
          User=preau\n\
          Group=preau\n\
-         ExecStart={BOX_PATH} serve --config /run/preau/preau.toml\n\
+         # The update supervisor runs `preau serve` from DATA/system/current (A/B binaries\n\
+         # from the signed system pack) or this image's binary, and rolls a new one back\n\
+         # when it fails /healthz after a restart (box/src/system/).\n\
+         ExecStart={BOX_PATH} system supervise --config /run/preau/preau.toml\n\
          Restart=on-failure\n\
          RestartSec=3\n\
          # Start-up errors also reach the console (HDMI, serial): a technician sees them.\n\

@@ -131,7 +131,7 @@ fn pc_image_holds_units_config_and_packs() {
     assert!(cat("/etc/fstab").contains("LABEL=preau-data\t/var/lib/preau\text4"));
     let unit = cat("/etc/systemd/system/preau.service");
     assert!(
-        unit.contains("ExecStart=/usr/bin/preau serve --config /run/preau/preau.toml")
+        unit.contains("ExecStart=/usr/bin/preau system supervise --config /run/preau/preau.toml")
             && unit.contains("ProtectSystem=strict"),
         "{unit}"
     );

@@ -418,14 +418,14 @@ fn run(cfg: &AutoConfig, upstream: Option<&crate::upstream::UpstreamJob>, status
                         });
                         w
                     }
-                    // A box that only pushes to an LRS (no national repository) has
-                    // nothing to pull until a peer appears (the peer watcher wakes the
-                    // loop then): that is not a failure to back off from, or its pupils'
-                    // statements would wait up to an hour between pushes.
-                    Err(e) if upstream.is_some() && cfg.repository.is_none() => {
+                    // A box without a national repository has nothing to pull until a
+                    // peer appears (the peer watcher wakes the loop then): that is not a
+                    // failure to back off from, or its pupils' statements (when it pushes
+                    // to an LRS) would wait up to an hour between pushes.
+                    Err(e) if cfg.repository.is_none() => {
                         failures = 0;
                         let w = cfg.min_backoff.as_secs().max(1);
-                        tracing::info!("sync: nothing pulled ({e}); upstream push done; next round in {w} s");
+                        tracing::info!("sync: nothing pulled ({e}); next round in {w} s");
                         set(status, |s| {
                             s.state = "idle".into();
                             s.last_error = Some(e.to_string());

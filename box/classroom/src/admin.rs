@@ -113,6 +113,9 @@ pub async fn page(
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
     let mut body = super::html::teacher_nav(lang);
+    if let Some(n) = &app.ctx.config_problem {
+        body.push_str(&n.html(lang));
+    }
 
     // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
     // (a box set from a wrong device must be correctable from a right one).
@@ -275,6 +278,7 @@ pub async fn page(
         lang.t("Installer", "Install")
     ));
     stick_section(&mut body, lang, &f);
+    body.push_str(&records_section(lang, &f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
@@ -800,32 +804,64 @@ fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
     message(lang, status, lang.t("Import refusé", "Import refused"), text)
 }
 
-/// `POST /admin/packs/upload` (multipart: `csrf` first, then `file`): a raw course file
-/// from the teacher's device. Refused before a byte is read when it cannot fit on the
-/// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
-/// signed and installed off the async workers; the import report is the answer.
-pub async fn upload(
-    State(app): State<Shared>,
-    headers: HeaderMap,
+/// The records backup section (`records_web`): what the file holds, the export link, the import form.
+fn records_section(lang: Lang, csrf_field: &str) -> String {
+    format!(
+        r#"<section class="card" id="records"><h2>{}</h2><p>{}</p><p><a class="button" href="/admin/records/export" download>{}</a></p><form method="post" enctype="multipart/form-data" action="/admin/records/import">{csrf_field}<label>{} <input type="file" name="file" required></label><button>{}</button></form></section>"#,
+        lang.t("Sauvegarde des élèves", "Pupils' records backup"),
+        lang.t(
+            "Un seul fichier avec les données personnelles des élèves (classes, noms, codes, activité, réponses, travaux rendus, notes) et des enseignants (noms, mots de passe chiffrés), et vos réglages. À garder en lieu sûr pour remettre sur la boîte de l'école après une réinstallation, puis à effacer. Il ne contient ni le mot de passe Wi-Fi ni les contenus.",
+            "One file with the pupils' personal data (classes, names, codes, activity, answers, handed-in work, marks) and the teachers' (names, password hashes), and your settings. Keep it safe, to put back on the school's box after a reflash, then delete it. It holds neither the Wi-Fi passphrase nor the content packs."
+        ),
+        lang.t("Exporter les données des élèves", "Export the pupils' records"),
+        lang.t("Importer sur une boîte neuve :", "Import on a fresh box:"),
+        lang.t("Importer", "Import"),
+    )
+}
+
+/// An upload received into `DATA/uploads/<random>/`, removed when dropped.
+pub(crate) struct Upload {
+    pub(crate) path: std::path::PathBuf,
+    folder: std::path::PathBuf,
+}
+
+impl Drop for Upload {
+    // On the blocking pool when dropped on an async worker.
+    fn drop(&mut self) {
+        let dir = std::mem::take(&mut self.folder);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if !is_off_worker() => drop(rt.spawn_blocking(move || std::fs::remove_dir_all(dir))),
+            _ => drop(std::fs::remove_dir_all(dir)),
+        }
+    }
+}
+
+/// Receives a multipart upload whose first field proved to be the CSRF token
+/// (`MultipartPost`), then `file`: refused before a byte is read when it is over
+/// `IMPORT_LIMIT` or cannot fit on the card; streamed to `DATA/uploads/` with a size cap
+/// (never held in memory). The error is the answer to send.
+pub(crate) async fn receive_upload<R: crate::web::Role>(
+    app: &Shared,
+    headers: &HeaderMap,
     lang: Lang,
-    post: MultipartPost<TeacherId>,
-) -> Response {
+    post: MultipartPost<R>,
+) -> Result<Upload, Response> {
     let Some(len) = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     else {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::LENGTH_REQUIRED,
             lang.t(
                 "La taille de l'envoi est inconnue (en-tête Content-Length).",
                 "The upload's size is unknown (Content-Length).",
             ),
-        );
+        ));
     };
     if len > IMPORT_LIMIT as u64 {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!(
@@ -833,13 +869,13 @@ pub async fn upload(
                 lang.t("Fichier trop gros : au plus", "File too large: at most"),
                 lang.size(IMPORT_LIMIT as u64)
             ),
-        );
+        ));
     }
     let data_dir = app.ctx.data_dir.clone();
     if let Some((_, free)) = off_worker(move || disk_space(&data_dir)).await {
         let usable = free.saturating_sub(free_floor());
         if import_needs(len) > usable {
-            return refused(
+            return Err(refused(
                 lang,
                 StatusCode::INSUFFICIENT_STORAGE,
                 &format!(
@@ -855,102 +891,104 @@ pub async fn upload(
                         "Remove content below to make room."
                     )
                 ),
-            );
+            ));
         }
     }
-    let mut multipart = match post.fields().await {
-        Ok(m) => m,
-        Err(refused) => return refused,
-    };
+    let mut multipart = post.fields().await?;
     let uploads = app.ctx.data_dir.join("uploads");
     let mut token = [0u8; 12];
     if getrandom::fill(&mut token).is_err() {
-        return internal(lang, "no randomness");
+        return Err(internal(lang, "no randomness"));
     }
     // One folder per upload, holding the file under its own name: importers take a
     // question file's title from its name.
     let folder = uploads.join(hex::encode(token));
-    // Removed whatever happens below (a refused upload, a failed import, a panic), on
-    // the blocking pool when dropped on an async worker.
-    struct Remove(std::path::PathBuf);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let dir = std::mem::take(&mut self.0);
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) if !is_off_worker() => drop(rt.spawn_blocking(move || std::fs::remove_dir_all(dir))),
-                _ => drop(std::fs::remove_dir_all(dir)),
-            }
-        }
-    }
-    let guard = Remove(folder.clone());
+    // Removed whatever happens below (a refused upload, a failed import, a panic).
+    let mut upload = Upload { path: folder.join("cours"), folder: folder.clone() };
     let made = {
         let folder = folder.clone();
         off_worker(move || std::fs::create_dir_all(&uploads).and_then(|_| std::fs::create_dir(&folder))).await
     };
     if let Err(e) = made {
-        return internal(lang, e);
+        return Err(internal(lang, e));
     }
-    let mut path = folder.join("cours");
     let mut got = 0u64;
     loop {
         let mut field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                return refused(
+                return Err(refused(
                     lang,
                     StatusCode::BAD_REQUEST,
                     lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
-                );
+                ));
             }
         };
         match field.name() {
             Some("file") if got == 0 => {
-                path = folder.join(upload_name(field.file_name().unwrap_or("")));
-                let mut out = match tokio::fs::File::create(&path).await {
+                upload.path = folder.join(upload_name(field.file_name().unwrap_or("")));
+                let mut out = match tokio::fs::File::create(&upload.path).await {
                     Ok(f) => f,
-                    Err(e) => return internal(lang, e),
+                    Err(e) => return Err(internal(lang, e)),
                 };
                 loop {
                     match field.chunk().await {
                         Ok(Some(c)) => {
                             got += c.len() as u64;
                             if got > len {
-                                return refused(lang, StatusCode::BAD_REQUEST, "more bytes than Content-Length");
+                                return Err(refused(lang, StatusCode::BAD_REQUEST, "more bytes than Content-Length"));
                             }
                             if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut out, &c).await {
-                                return internal(lang, e);
+                                return Err(internal(lang, e));
                             }
                         }
                         Ok(None) => break,
                         Err(_) => {
-                            return refused(
+                            return Err(refused(
                                 lang,
                                 StatusCode::BAD_REQUEST,
                                 lang.t("Envoi trop gros ou interrompu.", "Upload too large or interrupted."),
-                            );
+                            ));
                         }
                     }
                 }
                 if let Err(e) = tokio::io::AsyncWriteExt::flush(&mut out).await {
-                    return internal(lang, e);
+                    return Err(internal(lang, e));
                 }
             }
             _ => {}
         }
     }
     if got == 0 {
-        return refused(
+        return Err(refused(
             lang,
             StatusCode::BAD_REQUEST,
             lang.t("Choisissez un fichier non vide.", "Choose a non-empty file."),
-        );
+        ));
     }
+    Ok(upload)
+}
+
+/// `POST /admin/packs/upload` (multipart: `csrf` first, then `file`): a raw course file
+/// from the teacher's device. Refused before a byte is read when it cannot fit on the
+/// card; streamed to `DATA/uploads/` with a size cap (never held in memory); imported,
+/// signed and installed off the async workers; the import report is the answer.
+pub async fn upload(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    lang: Lang,
+    post: MultipartPost<TeacherId>,
+) -> Response {
+    let upload = match receive_upload(&app, &headers, lang, post).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
     let packs = app.ctx.packs.clone();
     // Importing and signing read and compress the whole course: off the async workers.
     let result = off_worker(move || {
-        let r = packs.import_file(&path);
-        drop(guard);
+        let r = packs.import_file(&upload.path);
+        drop(upload);
         r
     })
     .await;

@@ -143,6 +143,23 @@ pub struct AppEnv {
     /// Full-text search over the installed packs (`preau-search`), when the box has
     /// its index; `/search` and `/api/search` answer 503 without it.
     pub search: Option<Arc<preau_search::Search>>,
+    /// The error of a refused `preau.toml` (the box then runs on its last good settings or
+    /// the defaults): shown to teachers on the home and admin pages.
+    pub config_problem: Option<ConfigNotice>,
+}
+
+/// A refused `preau.toml`, in both languages (file, line, key, problem, what the box did).
+#[derive(Debug, Clone)]
+pub struct ConfigNotice {
+    pub fr: String,
+    pub en: String,
+}
+
+impl ConfigNotice {
+    /// The notice as a warning paragraph, in the page's language.
+    pub fn html(&self, lang: crate::html::Lang) -> String {
+        format!(r#"<p class="warn" id="config-problem">{}</p>"#, crate::html::esc(lang.t(&self.fr, &self.en)))
+    }
 }
 
 /// What the admin page says about the upstream push (never the password).

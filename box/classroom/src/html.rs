@@ -266,7 +266,6 @@ pub fn search_box(lang: Lang, q: &str) -> String {
     )
 }
 
-
 /// The teachers' menu, on every teacher and admin page.
 pub fn teacher_nav(lang: Lang) -> String {
     format!(

@@ -34,6 +34,8 @@ mod passwords;
 mod player;
 mod progress;
 mod pupil;
+pub mod records;
+mod records_web;
 mod search;
 pub mod store;
 mod teacher;
@@ -51,7 +53,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 pub use assign::UPLOAD_LIMIT;
-pub use context::{AppEnv, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE};
+pub use context::{
+    AppEnv, ConfigNotice, ImportSummary, InstallError, PackInfo, PackSource, StickError, UpstreamInfo, WANTS_FILE,
+};
 use store::Store;
 pub use web::{App, DEFAULT_TZ_MINUTES};
 pub use xapi::PackRef;
@@ -227,6 +231,9 @@ fn routes(app: Arc<App>) -> Router {
     let uploads = Router::new()
         .route("/teacher/class/{id}/import", post(teacher::import_csv))
         .route("/admin/packs/upload", post(admin::upload).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
+        // The export streams a file it writes off the workers itself.
+        .route("/admin/records/export", get(records_web::export))
+        .route("/admin/records/import", post(records_web::import).layer(DefaultBodyLimit::max(admin::IMPORT_LIMIT)))
         .route_layer(from_fn_with_state(app.clone(), web::teacher_guard))
         .merge(
             Router::new()

@@ -61,6 +61,10 @@ pub async fn catalog(
         by_subject.entry(subject).or_default().entry(p.level.clone()).or_default().push(p);
     }
     let mut body = String::new();
+    // A refused preau.toml is for the teacher (and whoever sets the box up), not pupils.
+    if let (Some(n), false) = (&app.ctx.config_problem, matches!(who, Some(Who::Pupil(_)))) {
+        body.push_str(&n.html(lang));
+    }
     if !app.ctx.school.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(&app.ctx.school)));
     }

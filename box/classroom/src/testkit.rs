@@ -134,6 +134,7 @@ pub fn demo_context(data_dir: &Path) -> AppEnv {
         sync_status: None,
         upstream: None,
         search: None,
+        config_problem: None,
     }
 }
 

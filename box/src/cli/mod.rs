@@ -8,11 +8,14 @@ pub mod offline;
 pub mod pack;
 pub mod progress;
 #[cfg(feature = "serve")]
+pub mod records;
+#[cfg(feature = "serve")]
 pub mod search;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod source;
 pub mod sync;
+pub mod system;
 #[cfg(feature = "serve")]
 pub mod upstream;
 
@@ -39,6 +42,13 @@ enum Command {
     /// Bring the search index in step with the installed packs; run a query.
     #[cfg(feature = "serve")]
     Search(search::SearchArgs),
+    /// Export or import the learner records (one file, for the same school's box after a reflash).
+    #[command(subcommand)]
+    #[cfg(feature = "serve")]
+    Records(records::RecordsCommand),
+    /// Software updates: publish a release, run the box under the update supervisor.
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Send pupils' activity (the xAPI outbox) to the learning record store.
     #[command(subcommand)]
     #[cfg(feature = "serve")]
@@ -53,6 +63,9 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
         Command::Sync(c) => sync::run(c),
+        Command::System(c) => system::run(c),
+        #[cfg(feature = "serve")]
+        Command::Records(c) => records::run(c),
         #[cfg(feature = "serve")]
         Command::Search(a) => search::run(a),
         #[cfg(feature = "serve")]
@@ -64,5 +77,21 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr (journald on an image), filtered by `PREAU_LOG` (default `info`); no
+/// ANSI colour codes unless stderr is a terminal.
+pub fn init_logs() {
+    #[cfg(feature = "serve")]
+    {
+        use std::io::IsTerminal;
+        let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
     }
 }

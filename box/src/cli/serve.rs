@@ -14,9 +14,9 @@ use crate::metrics::Metrics;
 use crate::packs::Library;
 use crate::packs::cache::Cache;
 use crate::packs::serve::Serving;
-use crate::{demo, identity, mdns, server, wiring};
+use crate::{demo, identity, mdns, server, settings, wiring};
 
-pub const DEFAULT_DATA: &str = "preau-data";
+pub const DEFAULT_DATA: &str = settings::DEFAULT_DATA;
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 /// Threads for blocking work (disk reads, decompression, gzip): bounds memory on a Pi.
 const MAX_BLOCKING_THREADS: usize = 16;
@@ -35,13 +35,10 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    init_logs();
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let data_dir =
-        args.data.clone().or_else(|| config.box_.data.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    super::init_logs();
+    // A refused preau.toml never stops the box: last good settings or the defaults.
+    let loaded = settings::load(args.config.as_deref(), args.data.as_deref())?;
+    let (config, data_dir) = (loaded.config, loaded.data_dir);
     let listen = args.listen.or(config.box_.listen).unwrap_or(DEFAULT_LISTEN);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
@@ -64,6 +61,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         wiring::classroom_env(&data_dir, &config, &box_id, packs.clone(), auto_sync.as_ref().map(|h| h.status.clone()));
     env.upstream = super::upstream::upstream_info(&config, &data_dir, &box_id);
     env.search = crate::search::start(&data_dir, packs.clone());
+    env.config_problem = loaded.problem.as_ref().map(|p| {
+        let (fr, en) = p.notice();
+        preau_classroom::ConfigNotice { fr, en }
+    });
     let mut serving = Serving::new(packs.clone(), Cache::new(limits.cache_bytes), metrics.clone());
     serving.school_key = config.sync.peer_token.as_deref().map(preau_sync::private::SchoolKey::derive);
     let env_search = env.search.clone();
@@ -166,10 +167,11 @@ fn start_auto_sync(
 ) -> Result<Option<preau_sync::auto::AutoHandle>> {
     let s = &config.sync;
     let upstream = super::upstream::job(config, data_dir, box_id);
-    // Without a national repository there is nothing to probe for; peers alone are
-    // pulled from on demand (`preau sync pull --auto`). A box that pushes to an LRS
-    // runs the loop all the same: the push follows each round.
-    if s.repository.is_none() && upstream.is_none() {
+    // The loop runs whenever it has something to do: pull from the national repository,
+    // from the school's other boxes (mDNS on: the watcher wakes it when one appears), or
+    // push to an LRS. Only a box with none of the three has no loop.
+    let peers = config.server.mdns != Some(false);
+    if s.repository.is_none() && upstream.is_none() && !peers {
         return Ok(None);
     }
     let interval = sync_interval_override()?;
@@ -185,7 +187,7 @@ fn start_auto_sync(
         // `[sync] hours` are the school's local hours.
         utc_offset_minutes: preau_classroom::saved_tz_minutes(data_dir),
         max_rate: s.max_rate,
-        peers: config.server.mdns != Some(false),
+        peers,
         own_id: Some(box_id.to_string()),
         interval: std::time::Duration::from_secs(interval.unwrap_or(6 * 3600)),
         min_backoff: std::time::Duration::from_secs(interval.unwrap_or(preau_sync::auto::MIN_BACKOFF_SECS)),
@@ -205,12 +207,6 @@ fn sync_interval_override() -> Result<Option<u64>> {
         Ok(n) if (1..=86400).contains(&n) => Ok(Some(n)),
         _ => anyhow::bail!("{SYNC_INTERVAL_ENV}={v:?}: expected a number of seconds from 1 to 86400"),
     }
-}
-
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PREAU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Prints where the box can be reached. Tests read the first line to find the port.

@@ -375,6 +375,11 @@ impl Teacher {
     /// `multipart/form-data` as a browser sends the admin page's upload form (the CSRF
     /// field first).
     pub fn upload(&self, name: &str, bytes: &[u8]) -> Resp {
+        self.upload_to("/admin/packs/upload", name, bytes)
+    }
+
+    /// A multipart upload of one file to `path` (the CSRF field first).
+    pub fn upload_to(&self, path: &str, name: &str, bytes: &[u8]) -> Resp {
         let b = "----preauboundary7MA4YWxkTrZu0gW";
         let mut body = format!(
             "--{b}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{b}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{name}\"\r\ncontent-type: application/octet-stream\r\n\r\n",
@@ -387,7 +392,7 @@ impl Teacher {
         request(
             self.addr,
             "POST",
-            "/admin/packs/upload",
+            path,
             &[
                 ("origin", &origin),
                 ("cookie", &self.cookies),

@@ -7,7 +7,7 @@
 //! transaction: the record and its statement exist together or not at all.
 
 mod review;
-mod schema;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 mod work;
