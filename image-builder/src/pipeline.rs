@@ -196,7 +196,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         os_list.display(),
         o.binary.display(),
         o.packs.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
+        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (hotspot \"Preau\", passphrase made at first boot)".into()),
     );
     Ok(Built { image: img, compressed, bmap, sha256, os_list, layout })
 }
@@ -219,7 +219,8 @@ pub fn debian_root(p: &Profile, dir: &Path) -> Result<()> {
 }
 
 /// The config written when none is given: every key commented, so the technician sees
-/// what can be set. No password: an open hotspot until a passphrase is set.
+/// what can be set. No passphrase: the box makes one at its first boot (never an open
+/// hotspot) and shows it on the screen, the serial console and the teacher's admin page.
 pub const DEFAULT_CONFIG: &str = "# Préau box settings. Edit with any text editor; every key is optional.\n\
 # See image-builder/README.md. Unknown keys are errors.\n\
 \n\
@@ -231,7 +232,7 @@ pub const DEFAULT_CONFIG: &str = "# Préau box settings. Edit with any text edit
 [wifi]\n\
 mode = \"hotspot\"                # or \"ethernet\" behind an external access point (a full class)\n\
 ssid = \"Preau\"\n\
-# passphrase = \"8 to 63 characters\"   # without one the network is open\n\
+# passphrase = \"8 to 63 characters\"   # without one the box makes one at first boot and shows it\n\
 channel = 6\n\
 country = \"FR\"\n\
 \n\

@@ -61,6 +61,15 @@ pub fn e2e_config(public_key: Option<&str>) -> String {
     config
 }
 
+/// The profile of the boot tests: the default Debian, plus what the simulated tablet
+/// of the Wi-Fi test runs inside the booted box (`wpa_supplicant`; busybox's `udhcpc`
+/// and `nslookup`; curl), none of which a real box needs.
+pub fn test_profile(board: &str) -> String {
+    format!(
+        "board = \"{board}\"\nversion = \"e2e\"\ncompression = \"zstd\"\n\n[debian]\nextra_packages = [\"wpasupplicant\", \"busybox\", \"curl\"]\n"
+    )
+}
+
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
@@ -164,7 +173,7 @@ impl ImageJob {
         let config = work.join("preau.toml");
         std::fs::write(&config, e2e_config(public_key.as_deref())).unwrap();
         let profile = work.join("profile.toml");
-        std::fs::write(&profile, format!("board = \"{board}\"\nversion = \"e2e\"\ncompression = \"zstd\"\n")).unwrap();
+        std::fs::write(&profile, test_profile(board)).unwrap();
         ImageJob { board, rootfs: base.join(format!("rootfs-{board}")), work, packs, config, profile }
     }
 
