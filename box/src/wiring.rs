@@ -43,6 +43,11 @@ pub fn classroom_env(
         sync_status,
         // `preau serve` fills it from `[upstream]` (`cli::upstream::upstream_info`).
         upstream: None,
+        hotspot: match (&config.wifi.mode, &config.wifi.ssid, &config.wifi.passphrase) {
+            (Some(preau_config::WifiMode::Ethernet), _, _) => None,
+            (_, Some(ssid), Some(pass)) => Some((ssid.clone(), pass.clone())),
+            _ => None,
+        },
     }
 }
 

@@ -140,6 +140,10 @@ pub struct AppEnv {
     pub sync_status: Option<Arc<Mutex<preau_sync::auto::AutoStatus>>>,
     /// `[upstream]` as the admin page shows it, if the box pushes to an LRS.
     pub upstream: Option<UpstreamInfo>,
+    /// The box's own Wi-Fi network, `(ssid, passphrase)`, when it is a hotspot: the
+    /// admin page shows the teacher what pupils' tablets join (on an image the
+    /// passphrase may be the one the box made at first boot).
+    pub hotspot: Option<(String, String)>,
 }
 
 /// What the admin page says about the upstream push (never the password).

@@ -133,6 +133,7 @@ pub fn demo_context(data_dir: &Path) -> AppEnv {
         packs: Arc::new(packs),
         sync_status: None,
         upstream: None,
+        hotspot: None,
     }
 }
 
