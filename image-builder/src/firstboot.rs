@@ -56,7 +56,8 @@ pub fn dnsmasq_conf(n: &Network) -> String {
     let mut s = format!(
         "# Generated from preau.toml at boot by preau-image firstboot; edit preau.toml instead.\n\
          interface={WLAN}\n\
-         bind-interfaces\n\
+         # Listens on wlan0's address when networkd sets it, even after dnsmasq started.\n\
+         bind-dynamic\n\
          except-interface=lo\n\
          no-resolv\n\
          no-hosts\n\

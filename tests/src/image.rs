@@ -233,11 +233,12 @@ impl ImageJob {
 pub const TABLET_SCRIPT: &str = include_str!("wifi_tablet.sh");
 
 /// Kernel arguments that give the box two simulated radios and run the tablet from the
-/// boot partition. `systemd.run=` makes its own unit the boot's target, so the first
-/// command starts the box's usual target; the second waits for the FAT partition
-/// (mounted `nofail`, so not ordered before the unit).
+/// boot partition. `systemd.run=` would make its own unit the boot's target; the box's
+/// usual target stays the target (`systemd.unit=`), which then also wants the tablet's
+/// unit (`systemd.wants=`), so the boot is the box's own. The first command waits for
+/// the FAT partition (mounted `nofail`, so not ordered before the unit).
 pub const TABLET_ARGS: &str = "modules-load=mac80211_hwsim mac80211_hwsim.radios=2 \
-    systemd.run=\"/usr/bin/systemctl start --no-block multi-user.target\" \
+    systemd.unit=multi-user.target systemd.wants=kernel-command-line.service \
     systemd.run=\"/usr/bin/systemctl start boot-firmware.mount\" \
     systemd.run=\"/bin/sh /boot/firmware/tablet.sh\" \
     systemd.run_success_action=none systemd.run_failure_action=none";

@@ -34,8 +34,6 @@ within() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-# The box's services, as the rest of the boot starts them.
-systemctl start --no-block multi-user.target
 # The box itself (boards without a network port in QEMU, such as raspi4b, are only
 # seen from inside).
 within 1500 curl -sf -o /dev/null http://127.0.0.1/healthz || fail "the box never answered /healthz"
