@@ -90,7 +90,13 @@ pub fn wlan_network(_n: &Network) -> String {
 
 /// Applies the config: writes the run-time files into `run_dir`, and the hostname into
 /// `hostname_file` when it differs. Returns what it did, for the console.
-pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, data_dir: &Path, preload: bool) -> Result<String> {
+pub fn apply(
+    config_path: &Path,
+    run_dir: &Path,
+    hostname_file: &Path,
+    data_dir: &Path,
+    preload: bool,
+) -> Result<String> {
     let mut config = if config_path.exists() { BoxConfig::load(config_path)? } else { BoxConfig::default() };
     // No open hotspot: without a passphrase in preau.toml the box uses the one it made
     // at its first boot. Both land in the effective config, so the teacher's admin page
@@ -290,7 +296,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("preau.toml");
         std::fs::write(&cfg, "[wifi]\npassword = \"x\"").unwrap();
-        let err = format!("{:#}", apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), dir.path(), true).unwrap_err());
+        let err =
+            format!("{:#}", apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), dir.path(), true).unwrap_err());
         assert!(err.contains("password"), "{err}");
     }
 }

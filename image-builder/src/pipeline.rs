@@ -194,7 +194,10 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         os_list.display(),
         o.binary.display(),
         o.packs.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (hotspot \"Preau\", passphrase made at first boot)".into()),
+        o.config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default (hotspot \"Preau\", passphrase made at first boot)".into()),
     );
     Ok(Built { image: img, compressed, bmap, sha256, os_list, layout })
 }
