@@ -246,7 +246,7 @@ mod tests {
         assert!(passphrase::well_formed(&made), "{made}");
         assert!(said.contains(&made), "{said}");
         let hostapd = std::fs::read_to_string(run.join("hostapd.conf")).unwrap();
-        assert!(hostapd.contains(&format!("wpa=2\n")) && hostapd.contains(&format!("wpa_passphrase={made}\n")));
+        assert!(hostapd.contains("wpa=2\n") && hostapd.contains(&format!("wpa_passphrase={made}\n")));
         let issue = std::fs::read_to_string(run.join("issue")).unwrap();
         assert!(issue.contains("Classe") && issue.contains(&made) && issue.contains("http://salle-3/"), "{issue}");
         let again = apply(&cfg, &run, &hostname, &data, true).unwrap();

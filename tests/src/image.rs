@@ -233,14 +233,17 @@ impl ImageJob {
 pub const TABLET_SCRIPT: &str = include_str!("wifi_tablet.sh");
 
 /// Kernel arguments that give the box two simulated radios and run the tablet from the
-/// boot partition. `systemd.run=` would make its own unit the boot's target; the box's
-/// usual target stays the target (`systemd.unit=`), which then also wants the tablet's
-/// unit (`systemd.wants=`), so the boot is the box's own. The first command waits for
-/// the FAT partition (mounted `nofail`, so not ordered before the unit).
+/// boot partition. `systemd.run=` alone would make its own unit the boot's target; the
+/// box's usual target stays the target (`systemd.unit=`) and also wants the generated
+/// unit (`systemd.wants=`). That unit only hands the script to a transient unit
+/// (`systemd-run --no-block`) and exits at once: a oneshot unit still running holds
+/// the boot back (the box never started while it waited). The transient unit waits for
+/// the FAT partition (mounted `nofail`, so not ordered before anything).
 pub const TABLET_ARGS: &str = "modules-load=mac80211_hwsim mac80211_hwsim.radios=2 \
     systemd.unit=multi-user.target systemd.wants=kernel-command-line.service \
-    systemd.run=\"/usr/bin/systemctl start boot-firmware.mount\" \
-    systemd.run=\"/bin/sh /boot/firmware/tablet.sh\" \
+    systemd.run=\"/usr/bin/systemd-run --no-block --unit=preau-tablet \
+    --property=Requires=boot-firmware.mount --property=After=boot-firmware.mount \
+    /bin/sh /boot/firmware/tablet.sh\" \
     systemd.run_success_action=none systemd.run_failure_action=none";
 
 /// `mtools`' name for the FAT partition (the first one) of a raw image.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A pupil's tablet joins the box's hotspot, simulated inside the booted box: the image
 # tests put this script on the boot partition and run it through systemd.run= on the
-# kernel command line, with mac80211_hwsim's two radios loaded at boot (modules-load=).
+# kernel command line (handed to a transient unit, see TABLET_ARGS in image.rs), with
+# mac80211_hwsim's two radios loaded at boot (modules-load=).
 # wlan0 is the box's radio (its own hostapd, dnsmasq, networkd); wlan1 is moved into a
 # network namespace, "tablet", where wpa_supplicant joins with the SSID and passphrase
 # shown on the box's screen (/run/preau/issue), busybox's udhcpc asks the box's DHCP,
@@ -34,9 +35,16 @@ within() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# The box's usual target, in case the systemd.run= machinery left it out of the boot
+# transaction (seen under QEMU: multi-user.target reached without preau.service).
+systemctl start --no-block multi-user.target preau.service
 # The box itself (boards without a network port in QEMU, such as raspi4b, are only
 # seen from inside).
-within 1500 curl -sf -o /dev/null http://127.0.0.1/healthz || fail "the box never answered /healthz"
+if ! within 240 curl -sf -o /dev/null http://127.0.0.1/healthz; then
+    systemctl status preau.service --no-pager -n 20 2>&1 | sed 's/^/TABLET-DEBUG: /'
+    systemctl list-jobs --no-pager 2>&1 | sed 's/^/TABLET-DEBUG: /'
+    within 1200 curl -sf -o /dev/null http://127.0.0.1/healthz || fail "the box never answered /healthz"
+fi
 say "box answers /healthz at $(uptime_s)s"
 within 60 test -e /sys/class/net/wlan1 || fail "no second radio (mac80211_hwsim radios=2 not loaded)"
 within 300 systemctl is-active -q preau-hostapd.service || fail "preau-hostapd.service is not running"
