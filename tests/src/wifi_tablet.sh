@@ -93,7 +93,9 @@ join "	key_mgmt=WPA-PSK
 	psk=\"$pass\"" 60 || fail "the tablet did not join \"$ssid\" with the screen's passphrase"
 say "associated with \"$ssid\" (WPA2) at $(uptime_s)s"
 
-cat >"$run/udhcpc.sh" <<'EOF'
+# udhcpc executes its event script: on the root file system, not /run (noexec).
+hook=/root/tablet-udhcpc.sh
+cat >"$hook" <<'EOF'
 #!/bin/sh
 # busybox udhcpc's event script: keep the lease's address, router and DNS server.
 case "$1" in
@@ -105,8 +107,10 @@ bound | renew)
     ;;
 esac
 EOF
-chmod +x "$run/udhcpc.sh"
-ns busybox udhcpc -i wlan1 -f -q -n -t 10 -T 2 -s "$run/udhcpc.sh" >/dev/null 2>&1 || fail "no DHCP lease from the box"
+chmod +x "$hook"
+ns busybox udhcpc -i wlan1 -f -q -n -t 10 -T 2 -s "$hook" >"$run/udhcpc.log" 2>&1 ||
+    fail "no DHCP lease from the box: $(tr '\n' ' ' <"$run/udhcpc.log")"
+[ -s "$run/lease" ] || fail "udhcpc got no lease through its script: $(tr '\n' ' ' <"$run/udhcpc.log")"
 read -r addr router dns <"$run/lease"
 say "dhcp address $addr router $router dns $dns"
 
