@@ -75,7 +75,7 @@ fn pc_amd64_image_boots_and_serves_a_preloaded_pack() {
     let health = guest.expect_serving_box(Duration::from_secs(600));
     let first_page = guest.expect_tablet_joins(Duration::from_secs(900));
     eprintln!(
-        "pc-amd64 timings: Debian root {:.0}s, image {:.0}s, QEMU start to /healthz {:.0}s, power-on to the tablet's first page {first_page:.0}s (guest uptime)",
+        "pc-amd64 timings: Debian root {:.0}s, image {:.0}s, QEMU start to /healthz {:.0}s, power-on (QEMU start) to the tablet's first page {first_page:.0}s",
         built.rootfs_time.as_secs_f64(),
         built.image_time.as_secs_f64(),
         health.as_secs_f64()
