@@ -43,6 +43,8 @@ pub fn packages(profile: &Profile) -> Vec<String> {
         "e2fsprogs",
         "dosfstools",
         "fdisk",
+        // resizepart (grow-data): in util-linux on Debian 12, util-linux-extra on 13.
+        "util-linux-extra",
         "cloud-guest-utils",
         "iproute2",
         "hostname",

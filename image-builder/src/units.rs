@@ -135,7 +135,7 @@ pub fn grow_script() -> String {
     format!(
         r#"#!/bin/sh
 # Grows the partition labelled {DATA_LABEL} (the last one) to the end of its disk.
-# The kernel is told with partx --update (BLKPG resize), which changes the partition in
+# The kernel is told with resizepart (BLKPG resize), which changes the partition in
 # place: a full re-read would remove and re-add the device under systemd's feet while
 # its fsck and mount wait for it. Idempotent: prints NOCHANGE once done.
 set -eu
@@ -156,10 +156,10 @@ if sfdisk --dump "$disk" | grep -q '^label: gpt'; then
 fi
 echo ', +' | sfdisk --no-reread --no-tell-kernel --quiet -N "$num" "$disk"
 new=$(partx --show --noheadings --output SECTORS --nr "$num" "$disk" | tr -d ' ')
-# partx --update resizes a partition whose start is unchanged (BLKPG resize); unlike
-# resizepart, it is in util-linux itself on Debian 12 and 13 (13 moved resizepart to
-# util-linux-extra).
-partx --update --nr "$num" "$disk"
+# resizepart (util-linux-extra on Debian 13): an in-place BLKPG resize. Not partx
+# --update: it removes and re-adds the partition, and systemd then unmounts
+# /var/lib/preau under the box (seen on Debian 13: the box never started).
+resizepart "$disk" "$num" "$new"
 echo "preau-grow-data: CHANGED: $disk partition $num from $size to $new sectors"
 "#
     )

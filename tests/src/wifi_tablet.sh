@@ -35,9 +35,6 @@ within() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-# The box's usual target, in case the systemd.run= machinery left it out of the boot
-# transaction (seen under QEMU: multi-user.target reached without preau.service).
-systemctl start --no-block multi-user.target preau.service
 # The box itself (boards without a network port in QEMU, such as raspi4b, are only
 # seen from inside).
 if ! within 240 curl -sf -o /dev/null http://127.0.0.1/healthz; then
