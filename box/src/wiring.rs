@@ -47,6 +47,11 @@ pub fn classroom_env(
         search: None,
         // `preau serve` fills it when preau.toml was refused (`settings`).
         config_problem: None,
+        hotspot: match (&config.wifi.mode, &config.wifi.ssid, &config.wifi.passphrase) {
+            (Some(preau_config::WifiMode::Ethernet), _, _) => None,
+            (_, Some(ssid), Some(pass)) => Some((ssid.clone(), pass.clone())),
+            _ => None,
+        },
     }
 }
 

@@ -7,6 +7,7 @@
 //! The same generators run at build time, so the files can be read back from an image.
 
 use crate::config::{BoxConfig, ImageConfig, Network, WifiMode};
+use crate::passphrase;
 use crate::tools::write_file;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -55,7 +56,8 @@ pub fn dnsmasq_conf(n: &Network) -> String {
     let mut s = format!(
         "# Generated from preau.toml at boot by preau-image firstboot; edit preau.toml instead.\n\
          interface={WLAN}\n\
-         bind-interfaces\n\
+         # Listens on wlan0's address when networkd sets it, even after dnsmasq started.\n\
+         bind-dynamic\n\
          except-interface=lo\n\
          no-resolv\n\
          no-hosts\n\
@@ -88,8 +90,30 @@ pub fn wlan_network(_n: &Network) -> String {
 
 /// Applies the config: writes the run-time files into `run_dir`, and the hostname into
 /// `hostname_file` when it differs. Returns what it did, for the console.
-pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: bool) -> Result<String> {
-    let config = if config_path.exists() { BoxConfig::load(config_path)? } else { BoxConfig::default() };
+pub fn apply(
+    config_path: &Path,
+    run_dir: &Path,
+    hostname_file: &Path,
+    data_dir: &Path,
+    preload: bool,
+) -> Result<String> {
+    let mut config = if config_path.exists() { BoxConfig::load(config_path)? } else { BoxConfig::default() };
+    // No open hotspot: without a passphrase in preau.toml the box uses the one it made
+    // at its first boot. Both land in the effective config, so the teacher's admin page
+    // can show the network to join.
+    let mut made = None;
+    if config.network().mode == WifiMode::Hotspot {
+        config.wifi.ssid = Some(config.network().ssid);
+        if config.wifi.passphrase.is_none() {
+            let (p, new) = passphrase::kept_or_new(data_dir).or_else(|e| {
+                // Still not open: a passphrase for this boot only, said on the console.
+                eprintln!("preau: cannot keep a Wi-Fi passphrase ({e:#}); this one lasts until the next boot");
+                passphrase::generate().map(|p| (p, true))
+            })?;
+            config.wifi.passphrase = Some(p);
+            made = Some(new);
+        }
+    }
     let n = config.network();
     std::fs::create_dir_all(run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     // The effective config holds the setup code and the Wi-Fi passphrase: readable by
@@ -107,13 +131,17 @@ pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: 
             restrict(&hostapd, 0o600, None)?;
             write_file(&dnsmasq, dnsmasq_conf(&n))?;
             write_file(&network, wlan_network(&n))?;
+            let pass = n.passphrase.as_deref().unwrap_or_default();
+            let said_pass = match made {
+                Some(true) => format!("passphrase {pass}, made by this box now"),
+                Some(false) => format!("passphrase {pass}, made by this box at its first boot"),
+                None => "passphrase from preau.toml".to_string(),
+            };
             summary.push_str(&format!(
-                "Wi-Fi hotspot \"{}\" ({}) on channel {}, box at http://{}/ ({HOTSPOT_ADDR})",
-                n.ssid,
-                if n.passphrase.is_some() { "WPA2" } else { "open" },
-                n.channel,
-                n.hostname
+                "Wi-Fi hotspot \"{}\" (WPA2, {said_pass}) on channel {}, box at http://{}/ ({HOTSPOT_ADDR})",
+                n.ssid, n.channel, n.hostname
             ));
+            write_file(&run_dir.join("issue"), issue(&n, made.is_some()))?;
         }
         WifiMode::Ethernet => {
             // Stale files from an earlier hotspot boot cannot exist in /run, but a
@@ -122,6 +150,7 @@ pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: 
                 let _ = std::fs::remove_file(f);
             }
             summary.push_str("Ethernet mode (external access point), address from DHCP");
+            write_file(&run_dir.join("issue"), format!("Préau: http://{}/ (Ethernet)\n\n", escape_issue(&n.hostname)))?;
         }
     }
     let current = std::fs::read_to_string(hostname_file).unwrap_or_default();
@@ -129,6 +158,26 @@ pub fn apply(config_path: &Path, run_dir: &Path, hostname_file: &Path, preload: 
         write_file(hostname_file, format!("{}\n", n.hostname))?;
     }
     Ok(summary)
+}
+
+/// What the screen (HDMI) and the serial console show above the login prompt, through
+/// agetty's `/etc/issue.d/preau.issue` → `/run/preau/issue`: the network to join, with
+/// the passphrase when the box made it (else it is the one written in preau.toml).
+pub fn issue(n: &Network, show_passphrase: bool) -> String {
+    let pass = match (&n.passphrase, show_passphrase) {
+        (Some(p), true) => escape_issue(p),
+        _ => "(preau.toml)".to_string(),
+    };
+    format!(
+        "Préau — Wi-Fi : {ssid}\n  mot de passe / passphrase : {pass}\n  puis / then : http://{host}/\n\n",
+        ssid = escape_issue(&n.ssid),
+        host = escape_issue(&n.hostname)
+    )
+}
+
+/// agetty reads backslash sequences in issue files; a literal backslash is doubled.
+fn escape_issue(s: &str) -> String {
+    s.replace('\\', "\\\\")
 }
 
 fn restrict(path: &Path, mode: u32, group: Option<u32>) -> Result<()> {
@@ -186,18 +235,40 @@ mod tests {
         let cfg = dir.path().join("preau.toml");
         let run = dir.path().join("run");
         let hostname = dir.path().join("hostname");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
         std::fs::write(&cfg, "[box]\nhostname = \"salle-3\"\n[wifi]\nssid = \"Classe\"").unwrap();
-        let said = apply(&cfg, &run, &hostname, true).unwrap();
-        assert!(said.contains("Classe") && said.contains("open"), "{said}");
+        let said = apply(&cfg, &run, &hostname, &data, true).unwrap();
+        assert!(said.contains("Classe") && said.contains("WPA2") && said.contains("made by this box now"), "{said}");
+        // No open network: the passphrase made at first boot is in hostapd's config,
+        // the effective config (the admin page), the console line and the issue file.
+        let made = std::fs::read_to_string(data.join(passphrase::FILE)).unwrap().trim().to_string();
+        assert!(passphrase::well_formed(&made), "{made}");
+        assert!(said.contains(&made), "{said}");
+        let hostapd = std::fs::read_to_string(run.join("hostapd.conf")).unwrap();
+        assert!(hostapd.contains("wpa=2\n") && hostapd.contains(&format!("wpa_passphrase={made}\n")));
+        let issue = std::fs::read_to_string(run.join("issue")).unwrap();
+        assert!(issue.contains("Classe") && issue.contains(&made) && issue.contains("http://salle-3/"), "{issue}");
+        let again = apply(&cfg, &run, &hostname, &data, true).unwrap();
+        assert!(again.contains(&made) && again.contains("at its first boot"), "{again}");
         assert!(run.join("hostapd.conf").exists() && run.join("dnsmasq.conf").exists());
         assert!(run.join("network/10-preau-wlan.network").exists());
         assert_eq!(std::fs::read_to_string(&hostname).unwrap(), "salle-3\n");
         let eff = BoxConfig::parse(&std::fs::read_to_string(run.join("preau.toml")).unwrap()).unwrap();
         assert_eq!(eff.box_.data.as_deref(), Some(Path::new("/var/lib/preau")));
         assert_eq!(eff.sync.preload.as_deref(), Some(Path::new("/usr/share/preau/preload")));
+        assert_eq!(eff.wifi.passphrase.as_deref(), Some(made.as_str()));
+        assert_eq!(eff.wifi.ssid.as_deref(), Some("Classe"));
+
+        // A passphrase in preau.toml wins, and is not shown on the screen.
+        std::fs::write(&cfg, "[wifi]\npassphrase = \"from the card\"").unwrap();
+        let said = apply(&cfg, &run, &hostname, &data, true).unwrap();
+        assert!(said.contains("passphrase from preau.toml") && !said.contains(&made), "{said}");
+        let issue = std::fs::read_to_string(run.join("issue")).unwrap();
+        assert!(!issue.contains("from the card") && issue.contains("Preau"), "{issue}");
 
         std::fs::write(&cfg, "[wifi]\nmode = \"ethernet\"").unwrap();
-        let said = apply(&cfg, &run, &hostname, false).unwrap();
+        let said = apply(&cfg, &run, &hostname, &data, false).unwrap();
         assert!(said.contains("Ethernet"), "{said}");
         assert!(!run.join("hostapd.conf").exists() && !run.join("dnsmasq.conf").exists());
         assert_eq!(std::fs::read_to_string(&hostname).unwrap(), "preau\n");
@@ -210,7 +281,7 @@ mod tests {
         let cfg = dir.path().join("preau.toml");
         std::fs::write(&cfg, "[wifi]\npassphrase = \"secret pass\"").unwrap();
         let run = dir.path().join("run");
-        apply(&cfg, &run, &dir.path().join("h"), false).unwrap();
+        apply(&cfg, &run, &dir.path().join("h"), dir.path(), false).unwrap();
         let mode = |f: &str| std::fs::metadata(run.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("hostapd.conf"), 0o600);
         assert_eq!(mode("preau.toml"), 0o640);
@@ -225,7 +296,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("preau.toml");
         std::fs::write(&cfg, "[wifi]\npassword = \"x\"").unwrap();
-        let err = format!("{:#}", apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), true).unwrap_err());
+        let err =
+            format!("{:#}", apply(&cfg, &dir.path().join("run"), &dir.path().join("h"), dir.path(), true).unwrap_err());
         assert!(err.contains("password"), "{err}");
     }
 }

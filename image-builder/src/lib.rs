@@ -2,7 +2,8 @@
 //!
 //! - `profile`: the build profile (board, Debian, sizes).
 //! - `config`: `preau.toml`, validated here without depending on the box crate.
-//! - `firstboot`: what the box does with `preau.toml` at every boot (hostapd, dnsmasq).
+//! - `firstboot`: what the box does with `preau.toml` at every boot (hostapd, dnsmasq);
+//!   `passphrase`: the hotspot passphrase the box makes when the file has none.
 //! - `rootfs`: mmdebstrap and the files the image adds; `units`: their text.
 //! - `boot`: the FAT boot partition's content; `partition`: the arithmetic and table.
 //! - `image`: assembling partitions without loop mounts; `outputs`: xz/zstd, bmap,
@@ -20,6 +21,7 @@ pub mod firstboot;
 pub mod image;
 pub mod outputs;
 pub mod partition;
+pub mod passphrase;
 pub mod personalize;
 pub mod pipeline;
 pub mod profile;

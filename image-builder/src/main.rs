@@ -84,6 +84,9 @@ enum Cmd {
         run_dir: PathBuf,
         #[arg(long, default_value = "/etc/hostname")]
         hostname_file: PathBuf,
+        /// The data partition: where a Wi-Fi passphrase made by the box is kept.
+        #[arg(long, default_value = config::DATA_DIR)]
+        data_dir: PathBuf,
     },
 }
 
@@ -133,9 +136,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", out.display());
             Ok(())
         }
-        Cmd::Firstboot { config, run_dir, hostname_file } => {
+        Cmd::Firstboot { config, run_dir, hostname_file, data_dir } => {
             let preload = Path::new(config::PRELOAD_DIR).is_dir();
-            let said = firstboot::apply(&config, &run_dir, &hostname_file, preload).context(
+            let said = firstboot::apply(&config, &run_dir, &hostname_file, &data_dir, preload).context(
                 "preau.toml on the boot partition is not valid; fix it on any computer (preau-image check-config)",
             )?;
             println!("{said}");

@@ -68,6 +68,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         needed.push(&tools::MMDEBSTRAP);
     }
     tools::require(&needed)?;
+    os_list_url(o.url_base.as_deref(), Path::new("check"))?;
     elf::check_binary(&o.binary, p.board, "preau")?;
     elf::check_binary(&o.image_tool, p.board, "preau-image (runs on the box at boot)")?;
     if let Some(packs) = &o.packs
@@ -162,10 +163,7 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
     let file_name = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
     let sha256 = o.out.join(format!("{name}.sha256"));
     std::fs::write(&sha256, format!("{img_sha}  {}\n{comp_sha}  {}\n", file_name(&img), file_name(&compressed)))?;
-    let url = match &o.url_base {
-        Some(b) => format!("{}/{}", b.trim_end_matches('/'), file_name(&compressed)),
-        None => file_name(&compressed),
-    };
+    let url = os_list_url(o.url_base.as_deref(), &compressed)?;
     let entry = outputs::OsEntry {
         board: p.board,
         version: &p.version,
@@ -196,9 +194,28 @@ pub fn build(o: &BuildOptions) -> Result<Built> {
         os_list.display(),
         o.binary.display(),
         o.packs.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-        o.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default (open hotspot \"Preau\")".into()),
+        o.config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default (hotspot \"Preau\", passphrase made at first boot)".into()),
     );
     Ok(Built { image: img, compressed, bmap, sha256, os_list, layout })
+}
+
+/// The os_list's `url`, which Raspberry Pi Imager downloads: `--url-base` and the file
+/// name for a published image, else the file itself (`file://`, this machine only).
+pub fn os_list_url(url_base: Option<&str>, compressed: &Path) -> Result<String> {
+    let name = compressed.file_name().context("no file name")?.to_string_lossy();
+    match url_base {
+        Some(b) if b.starts_with("https://") || b.starts_with("http://") => {
+            Ok(format!("{}/{name}", b.trim_end_matches('/')))
+        }
+        Some(b) => bail!("--url-base {b:?}: use the http(s):// address where the images will be published"),
+        None => {
+            let abs = std::path::absolute(compressed)?;
+            Ok(format!("file://{}", abs.display()))
+        }
+    }
 }
 
 /// Runs mmdebstrap into `dir`, unless an earlier run with the same settings completed
@@ -219,7 +236,8 @@ pub fn debian_root(p: &Profile, dir: &Path) -> Result<()> {
 }
 
 /// The config written when none is given: every key commented, so the technician sees
-/// what can be set. No password: an open hotspot until a passphrase is set.
+/// what can be set. No passphrase: the box makes one at its first boot (never an open
+/// hotspot) and shows it on the screen, the serial console and the teacher's admin page.
 pub const DEFAULT_CONFIG: &str = "# Préau box settings. Edit with any text editor; every key is optional.\n\
 # See image-builder/README.md. Unknown keys are errors.\n\
 \n\
@@ -231,7 +249,7 @@ pub const DEFAULT_CONFIG: &str = "# Préau box settings. Edit with any text edit
 [wifi]\n\
 mode = \"hotspot\"                # or \"ethernet\" behind an external access point (a full class)\n\
 ssid = \"Preau\"\n\
-# passphrase = \"8 to 63 characters\"   # without one the network is open\n\
+# passphrase = \"8 to 63 characters\"   # without one the box makes one at first boot and shows it\n\
 channel = 6\n\
 country = \"FR\"\n\
 \n\
@@ -263,5 +281,23 @@ pub fn default_binary(board: Board) -> PathBuf {
     match board {
         Board::PcAmd64 => PathBuf::from("target/release/preau"),
         Board::RpiArm64 => crate::cross::output_dir(Path::new("")).join("preau"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_list_url_is_absolute() {
+        let f = Path::new("out/preau-rpi-arm64-1.img.xz");
+        assert_eq!(
+            os_list_url(Some("https://images.example.org/preau/"), f).unwrap(),
+            "https://images.example.org/preau/preau-rpi-arm64-1.img.xz"
+        );
+        let local = os_list_url(None, f).unwrap();
+        assert!(local.starts_with("file:///") && local.ends_with("/out/preau-rpi-arm64-1.img.xz"), "{local}");
+        let err = os_list_url(Some("images.example.org"), f).unwrap_err();
+        assert!(format!("{err:#}").contains("http(s)://"), "{err:#}");
     }
 }

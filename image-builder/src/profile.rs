@@ -91,7 +91,7 @@ pub struct Debian {
 impl Default for Debian {
     fn default() -> Self {
         Debian {
-            suite: "bookworm".into(),
+            suite: "trixie".into(),
             mirror: "http://deb.debian.org/debian".into(),
             security_mirror: "http://deb.debian.org/debian-security".into(),
             extra_packages: Vec::new(),
@@ -177,7 +177,7 @@ mod tests {
         let p = Profile::parse("board = \"pc-amd64\"").unwrap();
         assert_eq!(p.board, Board::PcAmd64);
         assert_eq!(p.compression, Compression::Xz);
-        assert_eq!(p.debian.suite, "bookworm");
+        assert_eq!(p.debian.suite, "trixie");
         assert_eq!(p.size.boot_mib, 256);
         assert_eq!(p.version, env!("CARGO_PKG_VERSION"));
     }

@@ -43,6 +43,8 @@ pub fn packages(profile: &Profile) -> Vec<String> {
         "e2fsprogs",
         "dosfstools",
         "fdisk",
+        // resizepart (grow-data): in util-linux on Debian 12, util-linux-extra on 13.
+        "util-linux-extra",
         "cloud-guest-utils",
         "iproute2",
         "hostname",
@@ -162,6 +164,12 @@ pub fn customize(root: &Path, profile: &Profile, add: &Additions) -> Result<()> 
         &etc.join("tmpfiles.d/preau.conf"),
         "L+ /run/systemd/network/10-preau-wlan.network - - - - /run/preau/network/10-preau-wlan.network\n",
     )?;
+    // agetty shows the network to join (and a passphrase the box made) on the screen
+    // and the serial console, above the login prompt; firstboot writes it in /run.
+    std::fs::create_dir_all(etc.join("issue.d"))?;
+    let issue = etc.join("issue.d/preau.issue");
+    let _ = std::fs::remove_file(&issue);
+    symlink("/run/preau/issue", &issue)?;
     // A journal that survives power cuts is worth a little SD wear on a box nobody watches.
     write_file(&etc.join("systemd/journald.conf.d/preau.conf"), "[Journal]\nStorage=persistent\nSystemMaxUse=64M\n")?;
     for dir in [BOOT_MOUNT, DATA_DIR] {
@@ -334,7 +342,7 @@ mod tests {
         let args: Vec<String> =
             mmdebstrap_command(&pi, Path::new("/x")).get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(args.contains(&"--architectures=arm64".into()));
-        assert!(args.iter().any(|a| a.ends_with("bookworm-security main non-free-firmware")), "{args:?}");
+        assert!(args.iter().any(|a| a.ends_with("trixie-security main non-free-firmware")), "{args:?}");
         assert!(args.iter().any(|a| a.contains("MODULES=list") && a.contains("sdhci_iproc")));
     }
 

@@ -13,12 +13,15 @@ pub const BOX_PATH: &str = "/usr/bin/preau";
 
 /// The root is checked (fsck, pass 1) at every boot; the boot partition may be missing
 /// or damaged without stopping the box; the data partition grows online when mounted.
+/// Both wait up to 5 minutes for their device instead of systemd's 90 s: a slow card (or
+/// an emulated board on a busy machine) is seen late, and giving up on the data
+/// partition means a box that does not start (emergency mode) until someone comes.
 pub fn fstab() -> String {
     format!(
         "# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n\
          LABEL={ROOT_LABEL}\t/\text4\tdefaults,errors=remount-ro,commit=5\t0\t1\n\
-         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0077,nofail\t0\t2\n\
-         LABEL={DATA_LABEL}\t{DATA_DIR}\text4\tdefaults,nosuid,nodev,commit=5,x-systemd.growfs\t0\t2\n"
+         LABEL={BOOT_LABEL}\t{BOOT_MOUNT}\tvfat\tdefaults,flush,umask=0077,nofail,x-systemd.device-timeout=5min\t0\t2\n\
+         LABEL={DATA_LABEL}\t{DATA_DIR}\text4\tdefaults,nosuid,nodev,commit=5,x-systemd.growfs,x-systemd.device-timeout=5min\t0\t2\n"
     )
 }
 
@@ -156,6 +159,9 @@ if sfdisk --dump "$disk" | grep -q '^label: gpt'; then
 fi
 echo ', +' | sfdisk --no-reread --no-tell-kernel --quiet -N "$num" "$disk"
 new=$(partx --show --noheadings --output SECTORS --nr "$num" "$disk" | tr -d ' ')
+# resizepart (util-linux-extra on Debian 13): an in-place BLKPG resize. Not partx
+# --update: it removes and re-adds the partition, and systemd then unmounts
+# /var/lib/preau under the box (seen on Debian 13: the box never started).
 resizepart "$disk" "$num" "$new"
 echo "preau-grow-data: CHANGED: $disk partition $num from $size to $new sectors"
 "#
@@ -234,6 +240,7 @@ mod tests {
         let f = fstab();
         assert!(f.contains("LABEL=preau-root\t/\text4\tdefaults,errors=remount-ro,commit=5\t0\t1"));
         assert!(f.contains("x-systemd.growfs"));
+        assert_eq!(f.matches("x-systemd.device-timeout=5min").count(), 2, "{f}");
         assert!(f.contains("/boot/firmware\tvfat"));
     }
 

@@ -279,6 +279,11 @@ fn bad_inputs_name_the_fix() {
     if !tools_present() {
         return;
     }
+    // An os_list url Raspberry Pi Imager could not download from.
+    let mut o = opts("board = \"pc-amd64\"", PathBuf::from("/usr/bin/true"));
+    o.url_base = Some("images.example.org/preau".into());
+    let err = format!("{:#}", pipeline::build(&o).err().unwrap());
+    assert!(err.contains("--url-base") && err.contains("http(s)://"), "{err}");
     // An x86_64 binary for the Pi.
     let err =
         format!("{:#}", pipeline::build(&opts("board = \"rpi-arm64\"", PathBuf::from("/usr/bin/true"))).err().unwrap());

@@ -51,14 +51,28 @@ pub fn make_pack(preau: &Path, work: &Path) -> (PathBuf, Option<String>) {
     (repo, public)
 }
 
-/// The preau.toml of the boot tests: Ethernet mode (QEMU has no Wi-Fi), port 80.
+/// The Wi-Fi name of the boot tests (not ASCII: tablets show it as written).
+pub const SSID: &str = "École e2e";
+
+/// The preau.toml of the boot tests: the box's own hotspot without a passphrase (the box
+/// makes one), port 80; the wired port (QEMU's network) takes an address by DHCP.
 pub fn e2e_config(public_key: Option<&str>) -> String {
-    let mut config =
-        String::from("[box]\nschool = \"École e2e\"\nlisten = \"0.0.0.0:80\"\n\n[wifi]\nmode = \"ethernet\"\n");
+    let mut config = format!(
+        "[box]\nschool = \"École e2e\"\nlisten = \"0.0.0.0:80\"\n\n[wifi]\nmode = \"hotspot\"\nssid = \"{SSID}\"\n"
+    );
     if let Some(k) = public_key {
         config.push_str(&format!("\n[sync]\ntrusted_keys = [\"{k}\"]\n"));
     }
     config
+}
+
+/// The profile of the boot tests: the default Debian, plus what the simulated tablet
+/// of the Wi-Fi test runs inside the booted box (`wpa_supplicant`; busybox's `udhcpc`
+/// and `nslookup`; curl), none of which a real box needs.
+pub fn test_profile(board: &str) -> String {
+    format!(
+        "board = \"{board}\"\nversion = \"e2e\"\ncompression = \"zstd\"\n\n[debian]\nextra_packages = [\"wpasupplicant\", \"busybox\", \"curl\"]\n"
+    )
 }
 
 /// The workspace's root folder.
@@ -164,7 +178,7 @@ impl ImageJob {
         let config = work.join("preau.toml");
         std::fs::write(&config, e2e_config(public_key.as_deref())).unwrap();
         let profile = work.join("profile.toml");
-        std::fs::write(&profile, format!("board = \"{board}\"\nversion = \"e2e\"\ncompression = \"zstd\"\n")).unwrap();
+        std::fs::write(&profile, test_profile(board)).unwrap();
         ImageJob { board, rootfs: base.join(format!("rootfs-{board}")), work, packs, config, profile }
     }
 
@@ -212,6 +226,61 @@ impl ImageJob {
             assert!(out.join(format!("{name}.{ext}")).is_file(), "no {name}.{ext} in {}", out.display());
         }
         BuiltImage { img: out.join(format!("{name}.img")), rootfs_time, image_time }
+    }
+}
+
+/// The simulated tablet: a shell script run inside the booted box (see the script).
+pub const TABLET_SCRIPT: &str = include_str!("wifi_tablet.sh");
+
+/// Kernel arguments that give the box two simulated radios and run the tablet from the
+/// boot partition. `systemd.run=` alone would make its own unit the boot's target; the
+/// box's usual target stays the target (`systemd.unit=`) and also wants the generated
+/// unit (`systemd.wants=`). That unit only hands the script to a transient unit
+/// (`systemd-run --no-block`) and exits at once: a oneshot unit still running holds
+/// the boot back (the box never started while it waited). The transient unit waits for
+/// the FAT partition (mounted `nofail`, so not ordered before anything).
+pub const TABLET_ARGS: &str = "modules-load=mac80211_hwsim mac80211_hwsim.radios=2 \
+    systemd.unit=multi-user.target systemd.wants=kernel-command-line.service \
+    systemd.run=\"/usr/bin/systemd-run --no-block --unit=preau-tablet \
+    --property=Requires=boot-firmware.mount --property=After=boot-firmware.mount \
+    /bin/sh /boot/firmware/tablet.sh\" \
+    systemd.run_success_action=none systemd.run_failure_action=none";
+
+/// `mtools`' name for the FAT partition (the first one) of a raw image.
+pub fn fat_of(img: &Path) -> String {
+    let out = run(Command::new("sfdisk").arg("--json").arg(img));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let offset = v["partitiontable"]["partitions"][0]["start"].as_u64().unwrap() * 512;
+    format!("{}@@{offset}", img.display())
+}
+
+pub fn mtype(fat: &str, path: &str) -> String {
+    run(Command::new("mtype").env("MTOOLS_SKIP_CHECK", "1").arg("-i").arg(fat).arg(path))
+}
+
+/// Writes `text` to `path` (`::/…`) on the FAT partition `fat`.
+pub fn mwrite(fat: &str, path: &str, text: &str, work: &Path) {
+    let tmp = work.join("mwrite.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-o", "-i"]).arg(fat).arg(&tmp).arg(path));
+    let _ = std::fs::remove_file(tmp);
+}
+
+/// Puts the tablet on a built image's boot partition (a test image only: the image's
+/// checksums no longer match). On the PC the kernel arguments go into systemd-boot's
+/// entry; the Pi tests pass them to QEMU.
+pub fn add_tablet(img: &Path, work: &Path, pc: bool) {
+    let fat = fat_of(img);
+    mwrite(&fat, "::/tablet.sh", TABLET_SCRIPT, work);
+    if pc {
+        let entry = mtype(&fat, "::/loader/entries/preau.conf");
+        let args = TABLET_ARGS.split_whitespace().collect::<Vec<_>>().join(" ");
+        let edited: String = entry
+            .lines()
+            .map(|l| if l.starts_with("options ") { format!("{l} {args}\n") } else { format!("{l}\n") })
+            .collect();
+        assert!(edited.contains("mac80211_hwsim"), "no options line in the loader entry:\n{entry}");
+        mwrite(&fat, "::/loader/entries/preau.conf", &edited, work);
     }
 }
 
@@ -335,12 +404,80 @@ impl Guest {
             "{}: the data partition did not grow:\n{console}",
             self.name
         );
+        let applied = format!("preau: hostname preau, Wi-Fi hotspot \"{SSID}\" (WPA2, passphrase ");
+        assert!(console.contains(&applied), "{}: preau.toml was not applied:\n{console}", self.name);
+        to_health
+    }
+
+    /// Waits for `line` on the console (at most `limit` after QEMU started).
+    pub fn wait_console(&mut self, line: &str, fail: &str, limit: Duration) -> String {
+        loop {
+            let c = self.console();
+            if c.contains(line) || c.contains(fail) {
+                return c;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{}: QEMU exited ({status}) before {line:?}; console:\n{}", self.name, self.console_tail());
+            }
+            if self.started.elapsed() > limit {
+                panic!("{}: no {line:?} within {}s; console:\n{}", self.name, limit.as_secs(), self.console_tail());
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    /// The simulated tablet (`wifi_tablet.sh`, see `TABLET_ARGS`) joins the hotspot:
+    /// checks each step it printed. Returns the seconds from QEMU's start (power-on) to
+    /// the console line that says the pupil's home page had loaded (polled every 2 s).
+    pub fn expect_tablet_joins(&mut self, limit: Duration) -> f64 {
+        let console = self.wait_console("TABLET DONE", "TABLET FAIL", limit);
+        let seen = self.started.elapsed().as_secs_f64();
+        let tablet: Vec<&str> = console.lines().filter(|l| l.contains("TABLET")).collect();
+        let shown = tablet.join("\n");
+        eprintln!("{}: the tablet's steps:\n{shown}", self.name);
+        assert!(!console.contains("TABLET FAIL"), "{}: the tablet failed:\n{console}", self.name);
+        let step = |prefix: &str| -> &str {
+            tablet
+                .iter()
+                .find_map(|l| l.split_once(&format!("TABLET: {prefix}")).map(|(_, rest)| rest))
+                .unwrap_or_else(|| panic!("{}: no step {prefix:?} in:\n{shown}", self.name))
+        };
+        // The passphrase the tablet typed is the one the box made, shown on the console.
+        let screen = step(&format!("screen shows ssid={SSID} passphrase="));
+        let pass = screen.trim();
+        let groups: Vec<&str> = pass.split('-').collect();
+        assert!(groups.len() == 3 && groups.iter().all(|g| g.len() == 4), "not a made passphrase: {pass:?}");
         assert!(
-            console.contains("preau: hostname preau, Ethernet mode"),
-            "{}: preau.toml was not applied:\n{console}",
+            console.contains(&format!("(WPA2, passphrase {pass}, made by this box now)")),
+            "{}: the console does not show the passphrase {pass}:\n{console}",
             self.name
         );
-        to_health
+        step("without the passphrase: not associated");
+        step("with a wrong passphrase: not associated");
+        step(&format!("associated with \"{SSID}\" (WPA2)"));
+        let lease = step("dhcp address ");
+        assert!(lease.starts_with("10.42.0.") && lease.ends_with("router 10.42.0.1 dns 10.42.0.1"), "{lease}");
+        for name in ["preau", "example.org", "connectivitycheck.gstatic.com", "captive.apple.com"] {
+            assert_eq!(step(&format!("dns {name} -> ")).trim(), "10.42.0.1", "{name}");
+        }
+        // The portal: a redirect to the box's own address (the box writes the port).
+        let probe = step("probe http://connectivitycheck.gstatic.com/generate_204 -> ").trim();
+        assert!(
+            probe == "302 http://10.42.0.1/" || probe == "302 http://10.42.0.1:80/",
+            "{}: the probe was not sent to the box: {probe}",
+            self.name
+        );
+        let home = step("home http://preau/ -> ");
+        assert!(home.starts_with("200 ") && home.trim_end().ends_with("Préau"), "{}: home page: {home}", self.name);
+        step("box answers /healthz at ");
+        step("pack page http://preau/packs/e2e-demo/index.html served");
+        let done = tablet.iter().find_map(|l| l.split_once("TABLET DONE ")).expect("DONE line").1;
+        eprintln!(
+            "{}: the tablet's home page loaded {}s after the guest's kernel started, seen {seen:.0}s after QEMU started",
+            self.name,
+            done.trim()
+        );
+        seen
     }
 }
 

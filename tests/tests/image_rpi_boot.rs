@@ -1,19 +1,23 @@
-//! End to end for the Pi: build one `rpi-arm64` image with the cross-built `preau` and
-//! `preau-image` (`preau-image cross-build`) and a preloaded pack, then boot it twice
-//! under `qemu-system-aarch64`, each time until the box answers `/healthz` and serves a
-//! page of the pack through a port forwarded on 127.0.0.1:
+//! End to end for the Pi: build one `rpi-arm64` image (Debian 13) with the cross-built
+//! `preau` and `preau-image` (`preau-image cross-build`) and a preloaded pack, then boot
+//! it under `qemu-system-aarch64` on three machines, one after the other. On each, a
+//! pupil's tablet joins the box's hotspot over simulated Wi-Fi inside the guest
+//! (`mac80211_hwsim`, `tests/src/wifi_tablet.sh`) and loads the home page and the pack:
 //!
-//! - `-M virt -cpu cortex-a72`: the kernel and initramfs of the image's boot partition,
-//!   the image on a virtio disk, virtio networking (the quick one);
-//! - `-M raspi3b`: the same kernel and initramfs with the image's own
-//!   `bcm2837-rpi-3-b.dtb`, the image as the SD card (the board's SD host controller) and
-//!   a USB network adapter on the board's USB controller (dwc2); the console is the
-//!   mini UART of the GPIO header (`ttyS1`, QEMU's second serial port), as on a Pi 3.
+//! - `-M raspi4b` (a Pi 4 Model B): the image's kernel and initramfs with its own
+//!   `bcm2711-rpi-4-b.dtb`, the image as the SD card (EMMC2). QEMU's Pi 4 has no PCIe,
+//!   hence no USB and no Ethernet: the box is seen from inside only, through the
+//!   tablet, on the console of the mini UART (`ttyS1`, QEMU's second serial port);
+//! - `-M virt -cpu cortex-a72`: the same kernel on a virtio disk with virtio networking,
+//!   so `/healthz` and the pack are also fetched from the host (the quick one);
+//! - `-M raspi3b`: the image's `bcm2837-rpi-3-b.dtb`, the SD card, a USB network adapter
+//!   on the board's dwc2 controller, `/healthz` from the host too.
 //!
 //! Too slow for CI (the arm64 root filesystem is installed under qemu-user), so it is
 //! ignored by default. One command runs it, host and cross builds included (cargo
 //! decides what is stale; the Debian root and the cross-build chroot are kept in
-//! `target/` between runs):
+//! `target/` between runs). As root the tool registers qemu-aarch64 with binfmt_misc
+//! itself:
 //!
 //! ```sh
 //! cargo test -p preau-tests --test image_rpi_boot -- --ignored --nocapture
@@ -21,11 +25,12 @@
 //!
 //! `PREAU_ARM64_BIN=FILE` uses that aarch64 `preau` (and the `preau-image` next to it)
 //! instead of cross-building. `PREAU_IMAGE_STANDIN=1` puts the test stand-in server in
-//! the image instead of the box. The pack is made with the host's `preau`.
+//! the image instead of the box. `PREAU_RPI_BOARDS=raspi4b,virt` boots only those. The
+//! pack is made with the host's `preau`.
 
 use preau_tests::image::{
-    Guest, ImageJob, free_port, host_ready, overlay, preau_bin, run, run_visible, standin, user_net, workspace_bin,
-    workspace_root,
+    Guest, ImageJob, TABLET_ARGS, add_tablet, fat_of, free_port, host_ready, mtype, overlay, preau_bin, run,
+    run_visible, standin, user_net, workspace_bin, workspace_root,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,13 +50,15 @@ const TOOLS: &[&str] = &[
     "zstd",
     "systemctl",
 ];
-/// The device tree of the board QEMU emulates, as the Pi firmware picks it
+/// The device trees of the boards QEMU emulates, as the Pi firmware picks them
 /// (`upstream_kernel=1` in config.txt) from the boot partition.
 const RASPI3B_DTB: &str = "bcm2837-rpi-3-b.dtb";
+const RASPI4B_DTB: &str = "bcm2711-rpi-4-b.dtb";
+const BOARDS: [&str; 3] = ["raspi4b", "virt", "raspi3b"];
 
 #[test]
-#[ignore = "slow (an hour from scratch): builds an arm64 root under emulation, boots two boards; run with --ignored"]
-fn rpi_arm64_image_boots_under_qemu_virt_and_raspi3b_and_serves_a_preloaded_pack() {
+#[ignore = "slow (an hour from scratch): builds an arm64 root under emulation, boots three boards; run with --ignored"]
+fn rpi_arm64_image_boots_on_raspi4b_virt_and_raspi3b_and_a_tablet_joins_its_hotspot() {
     host_ready(TOOLS, &[], true);
     let start = Instant::now();
     let standin = standin();
@@ -72,27 +79,39 @@ fn rpi_arm64_image_boots_under_qemu_virt_and_raspi3b_and_serves_a_preloaded_pack
 
     let job = ImageJob::prepare("rpi-arm64", "rpi", &host_preau);
     let built = job.build(&workspace_bin("preau-image"), &arm_bin, Some(&arm_image_tool));
+    add_tablet(&built.img, &job.work, false);
     let boot = BootFiles::extract(&built.img, &job.work);
 
-    // Both boards, one after the other (each takes the machine's cores); a failure of
-    // the first does not hide the second's result.
-    let virt = std::panic::catch_unwind(|| boot_virt(&job, &built.img, &boot));
-    let raspi = std::panic::catch_unwind(|| boot_raspi3b(&job, &built.img, &boot));
+    // One board after the other (each takes the machine's cores); a failure of one does
+    // not hide the others' results.
+    let wanted = std::env::var("PREAU_RPI_BOARDS").unwrap_or_else(|_| BOARDS.join(","));
+    let mut results = Vec::new();
+    for board in BOARDS.iter().filter(|b| wanted.split(',').any(|w| w.trim() == **b)) {
+        let r = std::panic::catch_unwind(|| match *board {
+            "raspi4b" => boot_raspi4b(&job, &built.img, &boot),
+            "virt" => boot_virt(&job, &built.img, &boot),
+            _ => boot_raspi3b(&job, &built.img, &boot),
+        });
+        results.push((*board, r));
+    }
     let secs = |d: Duration| format!("{:.0}s", d.as_secs_f64());
-    let shown = |r: &std::thread::Result<Duration>| match r {
-        Ok(d) => secs(*d),
-        Err(_) => "FAILED".to_string(),
-    };
+    let shown: Vec<String> = results
+        .iter()
+        .map(|(b, r)| match r {
+            Ok(t) => format!("{b}: /healthz {:.0}s, tablet's first page {:.0}s", t.0, t.1),
+            Err(_) => format!("{b}: FAILED"),
+        })
+        .collect();
     eprintln!(
-        "rpi-arm64 timings: cross-build {}, Debian root {}, image {}, boot to /healthz: virt {}, raspi3b {}; whole test {}",
+        "rpi-arm64 timings: cross-build {}, Debian root {}, image {}; power-on to (guest uptime) {}; whole test {}",
         secs(cross_time),
         secs(built.rootfs_time),
         secs(built.image_time),
-        shown(&virt),
-        shown(&raspi),
+        shown.join("; "),
         secs(start.elapsed())
     );
-    for r in [virt, raspi] {
+    assert!(!results.is_empty(), "PREAU_RPI_BOARDS={wanted:?} names none of {BOARDS:?}");
+    for (_, r) in results {
         if let Err(e) = r {
             std::panic::resume_unwind(e);
         }
@@ -119,17 +138,14 @@ fn cross_build(standin: bool) -> PathBuf {
 struct BootFiles {
     kernel: PathBuf,
     initrd: PathBuf,
-    dtb: PathBuf,
+    dtb3: PathBuf,
+    dtb4: PathBuf,
     cmdline: String,
 }
 
 impl BootFiles {
     fn extract(img: &Path, dir: &Path) -> BootFiles {
-        let out = run(Command::new("sfdisk").arg("--json").arg(img));
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let offset = v["partitiontable"]["partitions"][0]["start"].as_u64().unwrap() * 512;
-        let fat = format!("{}@@{offset}", img.display());
-        let mtype = |p: &str| run(Command::new("mtype").env("MTOOLS_SKIP_CHECK", "1").arg("-i").arg(&fat).arg(p));
+        let fat = fat_of(img);
         let mcopy = |name: &str| {
             let to = dir.join(name);
             run(Command::new("mcopy")
@@ -140,7 +156,7 @@ impl BootFiles {
                 .arg(&to));
             to
         };
-        let config_txt = mtype("::/config.txt");
+        let config_txt = mtype(&fat, "::/config.txt");
         let value = |key: &str| {
             config_txt
                 .lines()
@@ -154,20 +170,24 @@ impl BootFiles {
         BootFiles {
             kernel: mcopy(&kernel),
             initrd: mcopy(&initrd),
-            dtb: mcopy(RASPI3B_DTB),
-            cmdline: mtype("::/cmdline.txt").trim().to_string(),
+            dtb3: mcopy(RASPI3B_DTB),
+            dtb4: mcopy(RASPI4B_DTB),
+            cmdline: mtype(&fat, "::/cmdline.txt").trim().to_string(),
         }
     }
 
     /// The image's kernel command line with `console` as the only console (the last
-    /// console= gets systemd's and the box's messages, which the test reads).
+    /// console= gets systemd's and the box's messages, which the test reads), and the
+    /// simulated radios and tablet.
     fn append(&self, console: &str) -> String {
         let rest: Vec<&str> = self.cmdline.split_whitespace().filter(|a| !a.starts_with("console=")).collect();
-        format!("console={console} {}", rest.join(" "))
+        format!("console={console} {} {TABLET_ARGS}", rest.join(" "))
     }
 }
 
-fn boot_virt(job: &ImageJob, img: &Path, boot: &BootFiles) -> Duration {
+/// Seconds from QEMU's start to `/healthz` (from the host), and the guest's uptime when
+/// the tablet's first page loaded.
+fn boot_virt(job: &ImageJob, img: &Path, boot: &BootFiles) -> (f64, f64) {
     let size = std::fs::metadata(img).unwrap().len() + (1 << 30);
     let disk = overlay(img, &job.work.join("virt.qcow2"), size);
     let port = free_port();
@@ -190,10 +210,11 @@ fn boot_virt(job: &ImageJob, img: &Path, boot: &BootFiles) -> Duration {
         .arg(user_net("n0", port))
         .args(["-device", "virtio-net-pci,netdev=n0"]);
     let mut guest = Guest::start("rpi-arm64 virt", qemu, serial, port);
-    guest.expect_serving_box(Duration::from_secs(900))
+    let health = guest.expect_serving_box(Duration::from_secs(900));
+    (health.as_secs_f64(), guest.expect_tablet_joins(Duration::from_secs(1500)))
 }
 
-fn boot_raspi3b(job: &ImageJob, img: &Path, boot: &BootFiles) -> Duration {
+fn boot_raspi3b(job: &ImageJob, img: &Path, boot: &BootFiles) -> (f64, f64) {
     // QEMU's SD card must be a power of two in size; the room left makes the data
     // partition grow, as on a real card larger than the image.
     let size = (std::fs::metadata(img).unwrap().len() + (256 << 20)).next_power_of_two();
@@ -208,7 +229,7 @@ fn boot_raspi3b(job: &ImageJob, img: &Path, boot: &BootFiles) -> Duration {
         .arg("-initrd")
         .arg(&boot.initrd)
         .arg("-dtb")
-        .arg(&boot.dtb)
+        .arg(&boot.dtb3)
         // As on a Pi 3: the PL011 (first serial port) is the Bluetooth UART, the GPIO
         // header's serial is the mini UART, ttyS1 (the image's own console=ttyS1).
         .arg("-append")
@@ -221,5 +242,44 @@ fn boot_raspi3b(job: &ImageJob, img: &Path, boot: &BootFiles) -> Duration {
         .arg(user_net("n0", port))
         .args(["-device", "usb-net,netdev=n0"]);
     let mut guest = Guest::start("rpi-arm64 raspi3b", qemu, serial, port);
-    guest.expect_serving_box(Duration::from_secs(1500))
+    let health = guest.expect_serving_box(Duration::from_secs(1500));
+    (health.as_secs_f64(), guest.expect_tablet_joins(Duration::from_secs(2400)))
+}
+
+/// The Pi 4: no network in QEMU, so `/healthz` is the time the tablet script saw it
+/// answer on the box itself (guest uptime).
+fn boot_raspi4b(job: &ImageJob, img: &Path, boot: &BootFiles) -> (f64, f64) {
+    let size = (std::fs::metadata(img).unwrap().len() + (256 << 20)).next_power_of_two();
+    let card = overlay(img, &job.work.join("sd4.qcow2"), size);
+    let serial = job.work.join("serial-raspi4b.log");
+    let mut qemu = Command::new("qemu-system-aarch64");
+    // The board is fixed: 4 Cortex-A72 and 2 GiB.
+    qemu.args(["-M", "raspi4b", "-display", "none", "-no-reboot"])
+        .arg("-kernel")
+        .arg(&boot.kernel)
+        .arg("-initrd")
+        .arg(&boot.initrd)
+        .arg("-dtb")
+        .arg(&boot.dtb4)
+        // As on a Pi 4: the PL011 is the Bluetooth UART, the GPIO header's serial is the
+        // mini UART (ttyS1, QEMU's second serial port).
+        .arg("-append")
+        .arg(boot.append("ttyS1,115200"))
+        .arg("-serial")
+        .arg(format!("file:{}", job.work.join("serial-raspi4b-pl011.log").display()))
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .arg("-drive")
+        .arg(format!("file={},if=sd,format=qcow2", card.display()));
+    // No port: nothing reaches the guest from the host.
+    let mut guest = Guest::start("rpi-arm64 raspi4b", qemu, serial, free_port());
+    let first_page = guest.expect_tablet_joins(Duration::from_secs(2400));
+    let console = guest.console();
+    let health = console
+        .lines()
+        .find_map(|l| l.split_once("TABLET: box answers /healthz at ").map(|(_, r)| r.trim_end_matches('s').trim()))
+        .and_then(|s| s.parse().ok())
+        .expect("the /healthz step");
+    assert!(console.contains("preau-grow-data: CHANGED"), "raspi4b: the data partition did not grow:\n{console}");
+    (health, first_page)
 }

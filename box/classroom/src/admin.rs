@@ -133,6 +133,15 @@ pub async fn page(
 
     // Wi-Fi.
     body.push_str(&format!("<h2>{}</h2>", lang.t("Wi-Fi", "Wi-Fi")));
+    if let Some((ssid, pass)) = &app.ctx.hotspot {
+        body.push_str(&format!(
+            r#"<p id="hotspot">{} <strong>{}</strong> · {} <strong><code>{}</code></strong></p>"#,
+            lang.t("Réseau des élèves :", "Pupils' network:"),
+            esc(ssid),
+            lang.t("mot de passe :", "passphrase:"),
+            esc(pass)
+        ));
+    }
     match wifi::connected_devices(system_now()) {
         Some((n, how)) => {
             body.push_str(&format!(

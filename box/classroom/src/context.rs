@@ -146,6 +146,10 @@ pub struct AppEnv {
     /// The error of a refused `preau.toml` (the box then runs on its last good settings or
     /// the defaults): shown to teachers on the home and admin pages.
     pub config_problem: Option<ConfigNotice>,
+    /// The box's own Wi-Fi network, `(ssid, passphrase)`, when it is a hotspot: the
+    /// admin page shows the teacher what pupils' tablets join (on an image the
+    /// passphrase may be the one the box made at first boot).
+    pub hotspot: Option<(String, String)>,
 }
 
 /// A refused `preau.toml`, in both languages (file, line, key, problem, what the box did).

@@ -45,6 +45,9 @@ mod wifi;
 mod work;
 mod xapi;
 
+/// The argon2id cost of a password check (the `argon2_check` example times it).
+pub use passwords::{M_COST_KIB as ARGON2_M_COST_KIB, T_COST as ARGON2_T_COST};
+
 use std::sync::Arc;
 
 use axum::Router;

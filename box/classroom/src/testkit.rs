@@ -135,6 +135,7 @@ pub fn demo_context(data_dir: &Path) -> AppEnv {
         upstream: None,
         search: None,
         config_problem: None,
+        hotspot: None,
     }
 }
 

@@ -731,3 +731,24 @@ async fn admin_page_shows_what_goes_upstream_without_names_or_free_text() {
     let en = t.send(Request::get("/admin/").header(header::ACCEPT_LANGUAGE, "en"), Body::empty()).await.body;
     assert!(en.contains("Sending pupils' activity"), "{en}");
 }
+
+#[tokio::test]
+async fn admin_page_shows_the_hotspot_to_join_only_to_a_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = demo_context(dir.path());
+    ctx.hotspot = Some(("Classe <3>".into(), "k7m2-p9xw-3hq4".into()));
+    let store = open_store(&ctx).unwrap();
+    let app = Arc::new(App::new(ctx, store));
+    let f = Fixture { router: routes(app.clone()), app, _dir: dir };
+    let mut anonymous = Client::new(f.router.clone());
+    let page = anonymous.get("/admin/").await;
+    assert!(!page.body.contains("k7m2-p9xw-3hq4"), "{}", page.body);
+    let mut t = teacher(&f).await;
+    let body = t.get("/admin/").await.body;
+    assert!(body.contains("Réseau des élèves") && body.contains("Classe &lt;3&gt;"), "{body}");
+    assert!(body.contains("<code>k7m2-p9xw-3hq4</code>"), "{body}");
+    // Without a hotspot (Ethernet mode, or no image), nothing is said.
+    let plain = fixture();
+    let mut t = teacher(&plain).await;
+    assert!(!t.get("/admin/").await.body.contains(r#"id="hotspot""#));
+}
