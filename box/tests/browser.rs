@@ -45,7 +45,7 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     fill(&c, "input[name=name]", "Mme Durand").await;
     fill(&c, "input[name=password]", "motdepasse1").await;
     fill(&c, "input[name=password2]", "motdepasse1").await;
-    click(&c, "form button").await;
+    click(&c, "main form button").await;
     assert_eq!(wait_h1(&c, "Tableau de bord").await, "Tableau de bord", "{}", c.source().await.unwrap());
     fill(&c, "form[action='/teacher/classes'] input[name=name]", "CM2 B").await;
     click(&c, "form[action='/teacher/classes'] button").await;
@@ -124,7 +124,7 @@ async fn pupil_takes_a_quiz_and_teacher_sees_the_score() {
     c.goto(&format!("{base}/teacher/login")).await.unwrap();
     fill(&c, "input[name=name]", "Mme Durand").await;
     fill(&c, "input[name=password]", "motdepasse1").await;
-    click(&c, "form button").await;
+    click(&c, "main form button").await;
     assert_eq!(wait_h1(&c, "Tableau de bord").await, "Tableau de bord");
     c.goto(&format!("{base}/teacher/results")).await.unwrap();
     let table = text_of(&c, "#results").await;

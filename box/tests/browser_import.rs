@@ -21,7 +21,7 @@ async fn admin_page(c: &Client, base: &str) {
     element(c, "input[name=name]").await.send_keys("Mme Durand").await.unwrap();
     element(c, "input[name=password]").await.send_keys("motdepasse1").await.unwrap();
     element(c, "input[name=password2]").await.send_keys("motdepasse1").await.unwrap();
-    element(c, "form button").await.click().await.unwrap();
+    element(c, "main form button").await.click().await.unwrap();
     assert_eq!(wait_h1(c, "Tableau de bord").await, "Tableau de bord");
     c.goto(&format!("{base}/admin/")).await.unwrap();
     assert_eq!(wait_h1(c, "La boîte").await, "La boîte");
