@@ -57,6 +57,27 @@ fn tag_attrs(html: &str, tags: &[&str], attr: &str) -> Vec<String> {
     out
 }
 
+/// The `href` of the `<link>` tags a browser fetches (stylesheets, icons, preloads,
+/// manifests); `rel="canonical"`, `alternate`, `next`… only name a page.
+fn link_loads(html: &str) -> Vec<String> {
+    const LOADS: [&str; 8] =
+        ["stylesheet", "icon", "preload", "modulepreload", "prefetch", "manifest", "apple-touch-icon", "mask-icon"];
+    let mut out = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("<link") {
+        let start = from + i;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e + 1);
+        let tag = &html[start..end];
+        let rels = tag_attrs(tag, &["link"], "rel").join(" ").to_ascii_lowercase();
+        if rels.split_ascii_whitespace().any(|r| LOADS.contains(&r)) {
+            out.extend(tag_attrs(tag, &["link"], "href"));
+        }
+        from = end;
+    }
+    out
+}
+
 fn is_outside(v: &str) -> bool {
     let v = v.trim().to_ascii_lowercase();
     v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")
@@ -93,7 +114,7 @@ fn crawl(server: &Server, id: &str, seeds: &[String]) -> (Vec<String>, usize) {
             problems.push(format!("{at}: no lang on <html>"));
         }
         let mut loads = tag_attrs(&text, &["script", "img", "iframe", "source", "video", "audio", "embed"], "src");
-        loads.extend(tag_attrs(&text, &["link"], "href"));
+        loads.extend(link_loads(&text));
         loads.extend(tag_attrs(&text, &["object"], "data"));
         for v in loads.iter().filter(|v| is_outside(v)) {
             problems.push(format!("{at}: loads {v} from outside the box"));

@@ -19,7 +19,8 @@ pub enum PackCommand {
     /// Build a pack from SRC into a repository, or add a new version of it, and re-sign the
     /// repository's catalog. SRC is a folder, a .tar/.tar.gz, a zip, a Moodle backup (.mbz,
     /// tar or ZIP), a GIFT or Moodle XML question file, a git repository or a ZIM file: the
-    /// kind is detected from the content. A MkDocs project is built with MkDocs itself.
+    /// kind is detected from the content. A MkDocs or Sphinx project is built with MkDocs or
+    /// Sphinx itself.
     Build(BuildArgs),
     /// List the packs of a repository.
     List(RepoArgs),
@@ -83,7 +84,7 @@ pub struct BuildArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Do not run a site's own generator (MkDocs): use the built site the source holds,
+    /// Do not run a site's own generator (MkDocs, Sphinx): use the built site the source holds,
     /// else Préau's internal rendering.
     #[arg(long)]
     pub no_generator: bool,

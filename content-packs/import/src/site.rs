@@ -68,7 +68,7 @@ pub fn find_project<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Foun
             Some(Project::JupyterBook)
         } else if (has("hugo.toml") || has("hugo.yaml") || has("config.toml")) && has_dir("content") {
             Some(Project::Hugo)
-        } else if has("conf.py") || has("docs/conf.py") || has("doc/conf.py") || has("source/conf.py") {
+        } else if SPHINX_CONF_DIRS.iter().any(|d| has(&format!("{d}conf.py"))) {
             Some(Project::Sphinx)
         } else {
             None
@@ -82,6 +82,36 @@ pub fn find_project<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Foun
     let root = format!("{top}/");
     if paths.iter().all(|p| p.starts_with(&root)) {
         return at(&root).map(|project| Found { project, root });
+    }
+    None
+}
+
+/// Where a Sphinx project keeps `conf.py` (its source folder), relative to the project's
+/// folder, in the order they are looked for: `sphinx-quickstart` writes `conf.py` at the
+/// top, or in `source/` with separate source and build folders; projects often put that
+/// under `docs/` or `doc/`.
+pub const SPHINX_CONF_DIRS: &[&str] = &["", "docs/", "doc/", "source/", "docs/source/", "doc/source/"];
+
+/// The folder of the Sphinx project's `conf.py` (`""`, `"docs/"`…) among the project's files.
+pub fn sphinx_conf_dir<'a>(project_files: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let paths: BTreeSet<&str> = project_files.into_iter().collect();
+    SPHINX_CONF_DIRS.iter().copied().find(|d| paths.contains(format!("{d}conf.py").as_str()))
+}
+
+/// A string assigned at the top level of a Sphinx `conf.py` (`project = "Cours"`), when
+/// it is a plain literal (not an expression: the file is Python and is never run here).
+pub fn conf_py_string(conf: &str, name: &str) -> Option<String> {
+    for line in conf.lines() {
+        let Some(rest) = line.strip_prefix(name) else { continue };
+        let Some(value) = rest.trim_start().strip_prefix('=') else { continue };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let value = value.strip_prefix(['u', 'r']).filter(|v| v.starts_with(['"', '\''])).unwrap_or(value);
+        let q = value.chars().next()?;
+        if !matches!(q, '"' | '\'') || value.len() < 2 || !value.ends_with(q) {
+            return None;
+        }
+        let inner = &value[1..value.len() - 1];
+        return (!inner.contains(q) && inner.len() <= 300).then(|| inner.to_string());
     }
     None
 }
@@ -102,6 +132,7 @@ pub struct SiteSource {
     files: Files,
     max_file_bytes: u64,
     verbatim: bool,
+    limits: crate::ImportLimits,
 }
 
 fn kind_name(kind: SourceKind) -> &'static str {
@@ -138,7 +169,15 @@ pub fn load(src: &Path, kind: SourceKind, opts: &ImportOptions) -> Result<SiteSo
         Files::Tree(t) => (t.meta.title.clone(), find_project(t.files.iter().map(|f| f.path.as_str()))),
         Files::Commit(c, _) => (c.folder.clone(), find_project(c.files.keys().map(String::as_str))),
     };
-    Ok(SiteSource { kind, name, project, files, max_file_bytes: limits.max_file_bytes, verbatim: opts.verbatim })
+    Ok(SiteSource {
+        kind,
+        name,
+        project,
+        files,
+        max_file_bytes: limits.max_file_bytes,
+        verbatim: opts.verbatim,
+        limits: limits.clone(),
+    })
 }
 
 /// A zip that is not a Moodle backup: its files, a single top folder dropped (as for tars).
@@ -212,38 +251,127 @@ impl SiteSource {
 pub fn import(s: SiteSource, reasons: Vec<String>) -> Result<Imported> {
     match s.project.clone() {
         Some(found) if found.project == Project::MkDocs => mkdocs_without_generator(s, found, reasons),
-        other => {
-            let kind = kind_name(s.kind);
-            let course = other.is_none() && !s.verbatim && matches!(&s.files, Files::Tree(t) if markdown_course(t));
-            let mut imported = match s.files {
-                // A Markdown course in a folder, tar or zip: pages, a start page with
-                // the chapters and previous/next, as from a git repository.
-                Files::Tree(_) if course => {
-                    let files = s.project_files()?;
-                    let report = ImportReport::new(kind);
-                    crate::git::rendered(files, &s.name, report, kind)
-                }
-                Files::Tree(t) => crate::plain(t, kind, &s.name),
-                Files::Commit(c, _) => crate::git::from_commit(c),
-            };
-            if let Some(found) = other {
-                let root = if found.root.is_empty() { "the top folder".to_string() } else { found.root.clone() };
-                imported.report.warn(format!(
-                    "{} project recognised in {root}: Préau does not build this kind of site; its files are kept as they are",
-                    found.project.name()
-                ));
-                imported.report.site = Some(SiteReport {
-                    project: found.project.name().into(),
-                    root: found.root,
-                    path: "none".into(),
-                    reasons: vec![format!("no builder for {} projects yet", found.project.name())],
-                    ..Default::default()
-                });
-                set_report_file(&mut imported);
-            }
-            Ok(imported)
+        Some(found) if found.project == Project::Sphinx => sphinx_without_generator(s, found, reasons),
+        other => not_built(s, other, reasons),
+    }
+}
+
+/// A source kept as it is (a Markdown course rendered): no project, or a project whose
+/// site could not be built and which holds no built site.
+fn not_built(s: SiteSource, other: Option<Found>, mut reasons: Vec<String>) -> Result<Imported> {
+    if other.is_none()
+        && let Some(imported) = unpacked_moodle_backup(&s)?
+    {
+        return Ok(imported);
+    }
+    let kind = kind_name(s.kind);
+    let course = other.is_none() && !s.verbatim && matches!(&s.files, Files::Tree(t) if markdown_course(t));
+    let mut imported = match s.files {
+        // A Markdown course in a folder, tar or zip: pages, a start page with
+        // the chapters and previous/next, as from a git repository.
+        Files::Tree(_) if course => {
+            let files = s.project_files()?;
+            let report = ImportReport::new(kind);
+            crate::git::rendered(files, &s.name, report, kind)
+        }
+        Files::Tree(t) => crate::plain(t, kind, &s.name),
+        Files::Commit(c, _) => crate::git::from_commit(c),
+    };
+    if let Some(found) = other {
+        let root = if found.root.is_empty() { "the top folder".to_string() } else { found.root.clone() };
+        let name = found.project.name();
+        if found.project == Project::Sphinx {
+            imported.report.warn(format!(
+                "{name} project recognised in {root}: its site could not be built ({}); its files are kept as they are",
+                reasons.first().map(String::as_str).unwrap_or("no reason given")
+            ));
+        } else {
+            imported.report.warn(format!(
+                "{name} project recognised in {root}: Préau does not build this kind of site; its files are kept as they are"
+            ));
+            reasons.push(format!("no builder for {name} projects yet"));
+        }
+        imported.report.site = Some(SiteReport {
+            project: name.into(),
+            root: found.root,
+            path: "none".into(),
+            reasons,
+            ..Default::default()
+        });
+        set_report_file(&mut imported);
+    }
+    Ok(imported)
+}
+
+/// A Moodle backup kept unpacked (`moodle_backup.xml` at the top, or in the single top
+/// folder) in a git repository, a plain tar or a zip: imported as the course, as its
+/// `.mbz` would be.
+fn unpacked_moodle_backup(s: &SiteSource) -> Result<Option<Imported>> {
+    let has = |p: &str| match &s.files {
+        Files::Tree(t) => t.files.iter().any(|f| f.path == p),
+        Files::Commit(c, _) => c.files.contains_key(p),
+    };
+    let top = match &s.files {
+        Files::Tree(t) => t.files.first().map(|f| f.path.clone()),
+        Files::Commit(c, _) => c.files.keys().next().cloned(),
+    };
+    let top = top.and_then(|p| p.split_once('/').map(|(t, _)| format!("{t}/"))).unwrap_or_default();
+    let prefix = if has("moodle_backup.xml") {
+        String::new()
+    } else if !top.is_empty() && has(&format!("{top}moodle_backup.xml")) {
+        top
+    } else {
+        return Ok(None);
+    };
+    let members = s
+        .project_files()?
+        .into_iter()
+        .filter_map(|(p, b)| p.strip_prefix(prefix.as_str()).map(|r| (r.to_string(), b)))
+        .collect();
+    crate::moodle::import_archive(&crate::archive::Archive { members }, &s.limits).map(Some)
+}
+
+/// The folders where a Sphinx project's built HTML usually is, for `conf.py` in
+/// `conf_dir`: `make html` writes `_build/html/` beside `conf.py`, or `build/html/` beside
+/// `source/` with separate folders; a CI job may publish it as `public/`.
+fn sphinx_prebuilt_dirs(conf_dir: &str) -> Vec<String> {
+    let parent = conf_dir.strip_suffix("source/").unwrap_or(conf_dir);
+    let mut dirs = vec![format!("{conf_dir}_build/html/"), format!("{parent}build/html/")];
+    for d in ["_build/html/", "build/html/", "docs/_build/html/", "public/"] {
+        if !dirs.iter().any(|x| x == d) {
+            dirs.push(d.to_string());
         }
     }
+    dirs
+}
+
+/// A Sphinx project whose generator did not run: the built site it holds, else its
+/// files as they are (Préau has no reStructuredText rendering of its own).
+fn sphinx_without_generator(s: SiteSource, found: Found, mut reasons: Vec<String>) -> Result<Imported> {
+    let files = s.project_files()?;
+    let conf_dir = sphinx_conf_dir(files.keys().map(String::as_str)).unwrap_or("");
+    let prebuilt = sphinx_prebuilt_dirs(conf_dir).into_iter().find(|d| files.contains_key(&format!("{d}index.html")));
+    let output: BTreeMap<String, Vec<u8>> = if let Some(dir) = prebuilt {
+        reasons.push(format!("the source holds a built site in {dir}: it is served as it is"));
+        files.iter().filter_map(|(p, b)| p.strip_prefix(dir.as_str()).map(|r| (r.to_string(), b.clone()))).collect()
+    } else if let Some(pages) = s.pages_branch() {
+        reasons.push("the repository's gh-pages branch holds the built site: it is served as it is".into());
+        pages.clone()
+    } else {
+        reasons.push(format!(
+            "no built site in the source ({}, or a gh-pages branch): its files are kept as they are",
+            sphinx_prebuilt_dirs(conf_dir).join(", ")
+        ));
+        return not_built(s, Some(found), reasons);
+    };
+    let report = SiteReport {
+        project: found.project.name().into(),
+        root: found.root,
+        path: "prebuilt".into(),
+        reasons,
+        ..Default::default()
+    };
+    Ok(site_pack(&s, &files, output, report))
 }
 
 /// The pages of a MkDocs project's generator (its output folder's files) become the pack.
@@ -305,9 +433,20 @@ fn site_pack(
 ) -> Imported {
     let yml = project.get("mkdocs.yml").or_else(|| project.get("mkdocs.yaml"));
     let yml = yml.map(|y| String::from_utf8_lossy(y).into_owned()).unwrap_or_default();
-    let cfg = crate::markdown::parse_mkdocs(&yml);
-    let lang = mkdocs_language(&yml).unwrap_or_else(|| "fr".into());
+    let mut cfg = crate::markdown::parse_mkdocs(&yml);
+    let mut lang = mkdocs_language(&yml);
     site.site_url = mkdocs_site_url(&yml).unwrap_or_default();
+    if site.project == Project::Sphinx.name()
+        && let Some(dir) = sphinx_conf_dir(project.keys().map(String::as_str))
+        && let Some(conf) = project.get(&format!("{dir}conf.py"))
+    {
+        let conf = String::from_utf8_lossy(conf);
+        cfg.site_name = conf_py_string(&conf, "project").unwrap_or_default();
+        lang = conf_py_string(&conf, "language")
+            .map(|l| l.replace('_', "-"))
+            .filter(|l| !l.is_empty() && l.len() <= 35 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+    let lang = lang.unwrap_or_else(|| "fr".into());
     let mut report = s.report();
     let mut tree = SourceTree::default();
     let mut pages = 0;

@@ -170,3 +170,33 @@ fn other_site_projects_are_recognised_and_reported() {
         assert!(has(&imp, "_preau/import-report.json"));
     }
 }
+
+/// A Moodle backup kept unpacked in a git repository (as course backups are shared on
+/// GitHub), or in a plain tar with one top folder, is the course, as its `.mbz` is.
+#[test]
+fn an_unpacked_moodle_backup_is_the_course_in_every_source_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let mbz = dir.path().join("cours.mbz");
+    write_tar_gz(&mbz, &synthetic_backup());
+    let expected = import(&mbz, &ImportOptions::default()).unwrap();
+    assert_eq!(expected.report.kind, "moodle");
+
+    let repo = dir.path().join("backup-repo");
+    std::fs::create_dir(&repo).unwrap();
+    write_folder(&repo, &synthetic_backup());
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "backup"]);
+    assert_eq!(detect(&repo).unwrap(), SourceKind::Git);
+    let tar = dir.path().join("backup.tar");
+    let in_top: Vec<_> = synthetic_backup().into_iter().map(|(p, b)| (format!("cours/{p}"), b)).collect();
+    write_tar(&tar, &in_top);
+    assert_eq!(detect(&tar).unwrap(), SourceKind::Tar);
+    for src in [&repo, &tar] {
+        let imp = import(src, &ImportOptions::default()).unwrap();
+        assert_eq!(imp.report.kind, "moodle", "{}", src.display());
+        assert_eq!(imp.tree.meta.title, expected.tree.meta.title);
+        assert_eq!(text(&imp, "index.html"), text(&expected, "index.html"), "{}", src.display());
+        assert!(!has(&imp, "moodle_backup.xml"), "the course, not the backup's files");
+    }
+}

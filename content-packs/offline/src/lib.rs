@@ -338,6 +338,29 @@ impl OwnSite {
     }
 }
 
+impl OwnSite {
+    /// The pack file a root-relative reference (`/proj/page/`, not `//host/…`) names,
+    /// when the site's address is known and the path is under it; its fragment kept.
+    fn root_relative(&self, reference: &str) -> Option<String> {
+        let r = reference.trim();
+        if !r.starts_with('/') || r.starts_with("//") {
+            return None;
+        }
+        let base = self.base.as_ref()?;
+        // A site at the top of its host (`https://x.org/`) cannot be told from the box's own
+        // root paths (`/`, the link back home): only a site in a sub-path is mapped.
+        if base.path().trim_matches('/').is_empty() {
+            return None;
+        }
+        let url = base.join(r).ok()?;
+        let file = self.file(&url)?;
+        Some(match url.fragment() {
+            Some(f) => format!("{file}#{f}"),
+            None => file,
+        })
+    }
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -380,6 +403,16 @@ impl State<'_, '_> {
     }
 
     fn decide(&mut self, page: &str, found: &Found, base: Option<&Url>) -> Action {
+        // A root-relative reference in a pack page (`/cours/x/nb.ipynb`, written by a
+        // generator from `site_url`'s path) points at the box's root, never at the pack:
+        // under the site's path, it is the pack's own file.
+        if base.is_none()
+            && found.kind != Use::ScriptLiteral
+            && let Some(file) = self.own.root_relative(&found.url)
+        {
+            self.note(page, &found.url, "own-site", &file, "chemin du site lui-même : le fichier du paquet".into());
+            return Action::Replace(relative(page, &file));
+        }
         let Some(url) = outside_url(&found.url, base) else { return Action::Keep };
         if base.is_none()
             && found.kind != Use::ScriptLiteral
@@ -669,6 +702,14 @@ mod tests {
         assert_eq!(f("https://a.github.io/pnsi/missing.js"), None);
         assert_eq!(f("https://a.github.io/pnsi2/js/x.js"), None);
         assert_eq!(f("https://b.github.io/pnsi/js/x.js"), None);
+        // Root-relative paths under the site's path (mkdocs-jupyter's download button).
+        assert_eq!(own.root_relative("/pnsi/T1/#top").as_deref(), Some("T1/index.html#top"));
+        assert_eq!(own.root_relative("/pnsi/js/x.js").as_deref(), Some("js/x.js"));
+        for not_own in ["/", "/packs/x/", "/pnsi/missing.js", "//a.github.io/pnsi/js/x.js", "js/x.js"] {
+            assert_eq!(own.root_relative(not_own), None, "{not_own}");
+        }
+        let top = OwnSite { base: Some(Url::parse("https://x.org/").unwrap()), files: own.files.clone() };
+        assert_eq!(top.root_relative("/js/x.js"), None, "a site at a host's top: the box's paths");
         // No address known: a Pages host's path that is a pack file in a sub-folder.
         let own = OwnSite { base: None, ..own };
         let f = |u: &str| own.file(&Url::parse(u).unwrap());

@@ -1,6 +1,6 @@
 //! Running the generator confined with bubblewrap: a new mount, PID, IPC, UTS and
 //! network namespace (no network at all), the system's `/usr` and the venv read-only,
-//! the project read-only at `/src`, only `/out` writable, a private `/tmp`, an empty
+//! the project read-only at `/src` (or a throwaway copy of it), only `/out` writable, a private `/tmp`, an empty
 //! environment; and bounds: wall-clock time (the whole sandbox is killed), address space
 //! and file size (`prlimit`, rlimits inherited by everything inside).
 
@@ -71,10 +71,15 @@ fn tail(log: &Path) -> String {
 const READ_ONLY: &[&str] = &["/usr", "/etc/alternatives", "/etc/mime.types", "/etc/localtime", "/etc/ld.so.cache"];
 
 /// The bubblewrap command that runs `args` in `/src` with `venv` at `/venv` and `out`
-/// at `/out`. `extra_ro` are host folders needed read-only at the same path (the
+/// at `/out`. `src` is read-only, unless `src_writable`: for a throwaway copy of the
+/// project made for this build (plugins write caches beside the pages, such as
+/// mkdocs-jupyter's `.cache/`; the copy is deleted after the build and only `/out` is
+/// read back). `extra_ro` are host folders needed read-only at the same path (the
 /// Python installation the venv points into, when it is not under `/usr`).
+#[allow(clippy::too_many_arguments)] // each is one mount or bound of the sandbox
 pub fn sandbox(
     src: &Path,
+    src_writable: bool,
     out: &Path,
     venv: &Path,
     extra_ro: &[&Path],
@@ -104,7 +109,7 @@ pub fn sandbox(
     }
     cmd.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
     cmd.arg("--ro-bind").arg(venv).arg("/venv");
-    cmd.arg("--ro-bind").arg(src).arg("/src");
+    cmd.arg(if src_writable { "--bind" } else { "--ro-bind" }).arg(src).arg("/src");
     cmd.arg("--bind").arg(out).arg("/out");
     cmd.args(["--chdir", "/src", "--clearenv"]);
     for (k, v) in [

@@ -1,6 +1,7 @@
-//! Site projects built the way their authors build them: a MkDocs project (recognised in a
-//! folder, tar, zip or git repository by `preau_import::site`) is built by MkDocs itself,
-//! with the theme, plugins and extensions the project declares ([`packages`]), installed
+//! Site projects built the way their authors build them: a MkDocs or Sphinx project
+//! (recognised in a folder, tar, zip or git repository by `preau_import::site`) is built by
+//! MkDocs or Sphinx itself, with the theme, plugins and extensions the project declares
+//! ([`packages`]), installed
 //! from PyPI into a virtual environment cached per set of packages ([`venv`]), and run
 //! confined ([`confine`]: no network, the source read-only, only the output writable,
 //! time and memory bounds). The generator's output folder becomes the pack's files.
@@ -24,8 +25,10 @@ use std::time::Duration;
 use preau_import::site::{Project, SiteSource};
 use preau_import::{ImportOptions, Imported, SourceKind};
 
-/// The versions installed when a project pins none (see the file's header).
+/// The versions installed when a MkDocs project pins none (see the file's header).
 pub const CONSTRAINTS: &str = include_str!("../constraints.txt");
+/// The versions installed when a Sphinx project pins none (see the file's header).
+pub const CONSTRAINTS_SPHINX: &str = include_str!("../constraints-sphinx.txt");
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,7 +45,7 @@ pub enum Error {
     MemoryBound { mib: u64, tail: String },
     #[error("the site build broke its file size bound ({mib} MiB per file)")]
     FileSizeBound { mib: u64 },
-    #[error("mkdocs build failed: {0}")]
+    #[error("the site build failed: {0}")]
     Build(String),
     #[error("the generator's output: {0}")]
     Output(String),
@@ -121,7 +124,7 @@ pub fn import(src: &Path, opts: &Options) -> preau_import::Result<Imported> {
         return preau_import::import(src, &opts.import);
     }
     let site = preau_import::site::load(src, kind, &opts.import)?;
-    if site.project.as_ref().map(|f| f.project) != Some(Project::MkDocs) {
+    if !matches!(site.project.as_ref().map(|f| f.project), Some(Project::MkDocs | Project::Sphinx)) {
         return preau_import::site::import(site, Vec::new());
     }
     if !opts.generator {
@@ -133,7 +136,7 @@ pub fn import(src: &Path, opts: &Options) -> preau_import::Result<Imported> {
     }
 }
 
-/// Builds the MkDocs project of `site` with MkDocs.
+/// Builds the MkDocs or Sphinx project of `site` with its own generator.
 pub fn generate(site: &SiteSource, opts: &Options) -> Result<Generated, Error> {
     let files = site.project_files().map_err(|e| Error::Io(e.to_string()))?;
     let work = tempfile::tempdir().map_err(|e| Error::Io(format!("temporary folder: {e}")))?;
@@ -150,11 +153,15 @@ pub fn generate(site: &SiteSource, opts: &Options) -> Result<Generated, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
         std::fs::write(&to, bytes).map_err(|e| Error::Io(format!("{}: {e}", to.display())))?;
     }
+    // `src` is this build's own copy: the generator may write in it (caches).
+    if site.project.as_ref().is_some_and(|f| f.project == Project::Sphinx) {
+        return sphinx(&src, opts, true);
+    }
     let yml = files.get("mkdocs.yml").or_else(|| files.get("mkdocs.yaml"));
     if yml.is_some_and(|y| uses_git_plugin(&String::from_utf8_lossy(y))) {
         git_snapshot(&src)?;
     }
-    build_mkdocs(&src, opts)
+    mkdocs(&src, opts, true)
 }
 
 /// True when `mkdocs.yml` names a plugin that reads the git history (page dates,
@@ -192,10 +199,102 @@ fn git_snapshot(src: &Path) -> Result<(), Error> {
 
 /// Builds the MkDocs project in folder `project` (read-only to the build).
 pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> {
+    mkdocs(project, opts, false)
+}
+
+/// Builds the Sphinx project in folder `project` (read-only to the build) with
+/// `sphinx-build -b html`, from the folder of its `conf.py`.
+pub fn build_sphinx(project: &Path, opts: &Options) -> Result<Generated, Error> {
+    sphinx(project, opts, false)
+}
+
+/// `writable`: `project` is a throwaway copy the build may write in.
+fn mkdocs(project: &Path, opts: &Options, writable: bool) -> Result<Generated, Error> {
     confine::check_tools()?;
     let files = small_files(project)?;
     let packages = packages::declared(&files).map_err(Error::Packages)?;
     let constraints = (!packages.pinned()).then_some(CONSTRAINTS);
+    run_generator(
+        (project, writable),
+        opts,
+        &packages,
+        constraints,
+        &["/venv/bin/python", "-m", "mkdocs", "build", "--site-dir", "/out/site"],
+        "mkdocs build",
+    )
+}
+
+fn sphinx(project: &Path, opts: &Options, writable: bool) -> Result<Generated, Error> {
+    confine::check_tools()?;
+    let conf_dir = preau_import::site::SPHINX_CONF_DIRS
+        .iter()
+        .copied()
+        .find(|d| project.join(format!("{d}conf.py")).is_file())
+        .ok_or_else(|| Error::Packages("no conf.py in the project".into()))?;
+    // The requirements files (wherever the Read the Docs configuration says) and
+    // `conf.py` are read, at most 16 MiB in all; the other files count by name only (a
+    // `conf.py` extension that is a module of the project is not looked for on PyPI).
+    let mut files = small_files(project)?;
+    let mut read = 0u64;
+    for rel in walk_names(project, 4, 5000) {
+        let p = project.join(&rel);
+        let len = p.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let config = [".txt", ".yaml", ".yml"].iter().any(|x| rel.ends_with(x)) || rel == format!("{conf_dir}conf.py");
+        if config && len <= 1 << 20 && read + len <= 16 << 20 {
+            read += len;
+            let bytes = std::fs::read(&p).map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;
+            files.insert(rel, bytes);
+        } else {
+            files.entry(rel).or_default();
+        }
+    }
+    let packages = packages::declared_sphinx(&files, conf_dir).map_err(Error::Packages)?;
+    let constraints = (!packages.pinned()).then_some(CONSTRAINTS_SPHINX);
+    let source = format!("/src/{conf_dir}");
+    // Doctrees (Sphinx's pickled cache) go to the private /tmp, not into the site.
+    run_generator(
+        (project, writable),
+        opts,
+        &packages,
+        constraints,
+        &["/venv/bin/python", "-m", "sphinx", "-b", "html", "-q", "-d", "/tmp/doctrees", &source, "/out/site"],
+        "sphinx-build -b html",
+    )
+}
+
+/// Relative paths of the files of `dir`, down to `depth` folders and at most `max`
+/// (`.git` left out).
+fn walk_names(dir: &Path, depth: u32, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new(), 0)];
+    while let Some((d, prefix, level)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = format!("{prefix}{name}");
+            if out.len() >= max || name == ".git" {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() && level < depth => stack.push((e.path(), format!("{rel}/"), level + 1)),
+                Ok(t) if t.is_file() => out.push(rel),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Installs `packages` in a cached venv and runs `args` confined in `project`; the
+/// output is what the generator wrote to `/out/site`.
+fn run_generator(
+    (project, writable): (&Path, bool),
+    opts: &Options,
+    packages: &packages::Packages,
+    constraints: Option<&str>,
+    args: &[&str],
+    label: &str,
+) -> Result<Generated, Error> {
     let (venv, venv_cached) = venv::ensure(opts, &opts.python, &packages.specs, constraints)?;
     let mut extra_ro = Vec::new();
     let base = base_prefix(&venv)?;
@@ -206,15 +305,8 @@ pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> 
     let out = work.path().join("out");
     std::fs::create_dir(&out).map_err(|e| Error::Io(format!("{}: {e}", out.display())))?;
     let extra: Vec<&Path> = extra_ro.iter().map(PathBuf::as_path).collect();
-    let mut cmd = confine::sandbox(
-        project,
-        &out,
-        &venv,
-        &extra,
-        opts.memory_bytes,
-        opts.import.limits.max_file_bytes,
-        &["/venv/bin/python", "-m", "mkdocs", "build", "--site-dir", "/out/site"],
-    );
+    let (memory, fsize) = (opts.memory_bytes, opts.import.limits.max_file_bytes);
+    let mut cmd = confine::sandbox(project, writable, &out, &venv, &extra, memory, fsize, args);
     let ran = confine::run_bounded(&mut cmd, opts.time_limit, &work.path().join("build.log"))?;
     if ran.timed_out {
         return Err(Error::TimeBound { secs: opts.time_limit.as_secs() });
@@ -227,14 +319,14 @@ pub fn build_mkdocs(project: &Path, opts: &Options) -> Result<Generated, Error> 
         if t.contains("File too large") || t.contains("File size limit exceeded") {
             return Err(Error::FileSizeBound { mib: opts.import.limits.max_file_bytes >> 20 });
         }
-        return Err(Error::Build(t.clone()));
+        return Err(Error::Build(format!("{label}: {t}")));
     }
     let site = out.join("site");
-    let files = read_output(&site, &opts.import.limits)?;
+    let files = read_output(&site, &opts.import.limits, label)?;
     let versions =
-        if constraints.is_some() { "versions of preau-sitegen's constraints.txt" } else { "versions the project pins" };
+        if constraints.is_some() { "versions of preau-sitegen's constraints" } else { "versions the project pins" };
     let mut generator = format!(
-        "mkdocs build, confined (bubblewrap, no network), with packages from {}: {} ({versions})",
+        "{label}, confined (bubblewrap, no network), with packages from {}: {} ({versions})",
         packages.declared_in,
         packages.specs.join(", ")
     );
@@ -296,9 +388,13 @@ fn small_files(project: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
 }
 
 /// The files of the generator's output, bounded like any import.
-fn read_output(site: &Path, limits: &preau_import::ImportLimits) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+fn read_output(
+    site: &Path,
+    limits: &preau_import::ImportLimits,
+    label: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     if !site.join("index.html").is_file() {
-        return Err(Error::Output("mkdocs wrote no index.html".into()));
+        return Err(Error::Output(format!("{label} wrote no index.html")));
     }
     let mut out = BTreeMap::new();
     let mut total = 0u64;

@@ -281,6 +281,142 @@ fn theme_package(name: &str) -> Option<String> {
     }
 }
 
+/// Sphinx themes that come with Sphinx itself.
+const SPHINX_BUILTIN_THEMES: &[&str] = &[
+    "alabaster",
+    "classic",
+    "default",
+    "sphinxdoc",
+    "scrolls",
+    "agogo",
+    "traditional",
+    "nature",
+    "haiku",
+    "pyramid",
+    "bizstyle",
+    "basic",
+    "epub",
+];
+
+/// Finds the packages of the Sphinx project whose files are `files`, `conf.py` being in
+/// `conf_dir` (`""`, `"docs/"`…): the requirements file its Read the Docs configuration
+/// names, else the usual documentation requirements files (`docs/requirements.txt`…),
+/// else its top `requirements.txt`; completed by the PyPI packages of the theme and
+/// extensions `conf.py` names that the requirements do not.
+pub fn declared_sphinx(files: &BTreeMap<String, Vec<u8>>, conf_dir: &str) -> Result<Packages, String> {
+    let text = |p: &str| files.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let conf_path = format!("{conf_dir}conf.py");
+    let conf = text(&conf_path).unwrap_or_default();
+    let mut candidates: Vec<String> = [".readthedocs.yaml", ".readthedocs.yml", "readthedocs.yml"]
+        .iter()
+        .filter_map(|p| text(p))
+        .flat_map(|y| readthedocs_requirements(&y))
+        .collect();
+    candidates.extend(
+        [format!("{conf_dir}requirements.txt"), "docs/requirements.txt".into(), "doc/requirements.txt".into()]
+            .into_iter()
+            .chain(["requirements-docs.txt".into(), "docs-requirements.txt".into(), "requirements.txt".into()]),
+    );
+    let (mut specs, declared_in) = match candidates.iter().find_map(|p| text(p).map(|t| (p.clone(), t))) {
+        Some((path, req)) => (requirements(&req, files, &path, 0)?, path),
+        None => (Vec::new(), conf_path.clone()),
+    };
+    let have: BTreeSet<String> = specs.iter().map(|s| name_of(s)).collect();
+    let extra = from_conf_py(&conf, files);
+    specs.extend(extra.into_iter().filter(|s| !have.contains(&name_of(s))));
+    if !specs.iter().any(|s| name_of(s) == "sphinx") {
+        specs.push("sphinx".into());
+    }
+    let specs: BTreeSet<String> =
+        specs.into_iter().filter(|s| !["pip", "setuptools", "wheel"].contains(&name_of(s).as_str())).collect();
+    if specs.len() > MAX_SPECS {
+        return Err(format!("more than {MAX_SPECS} Python packages declared in {declared_in}"));
+    }
+    let declared_in =
+        if declared_in == conf_path { declared_in } else { format!("{declared_in} (completed by {conf_path})") };
+    Ok(Packages { specs: specs.into_iter().collect(), declared_in, skipped: Vec::new() })
+}
+
+/// `python: install: - requirements: PATH` of a Read the Docs configuration (what Read
+/// the Docs, where many Sphinx projects are published, installs before building).
+fn readthedocs_requirements(yml: &str) -> Vec<String> {
+    yml.lines()
+        .filter_map(|l| l.trim().trim_start_matches("- ").trim().strip_prefix("requirements:"))
+        .map(|v| {
+            v.split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']).trim_start_matches("./").to_string()
+        })
+        .filter(|v| !v.is_empty())
+        .take(4)
+        .collect()
+}
+
+/// The PyPI packages of `conf.py`'s `html_theme` and `extensions` (the file is Python,
+/// never run here: only string literals are read). Sphinx's own extensions (`sphinx.ext.…`)
+/// and themes need nothing; an extension that is a module of the project itself (a
+/// `NAME.py` or `NAME/` folder in it) is not looked for on PyPI; otherwise the
+/// conventional names map to their distributions (`sphinx_design` → `sphinx-design`,
+/// `sphinxcontrib.mermaid` → `sphinxcontrib-mermaid`, `myst_parser` → `myst-parser`).
+fn from_conf_py(conf: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(theme) = preau_import::site::conf_py_string(conf, "html_theme")
+        && !SPHINX_BUILTIN_THEMES.contains(&theme.as_str())
+    {
+        out.push(theme.replace('_', "-"));
+    }
+    for module in conf_py_list(conf, "extensions") {
+        let top = module.split('.').next().unwrap_or("");
+        if top == "sphinx" || top.is_empty() {
+            continue;
+        }
+        let local = files.keys().any(|p| {
+            let file = p.rsplit('/').next().unwrap_or(p);
+            file == format!("{top}.py") || p.starts_with(&format!("{top}/")) || p.contains(&format!("/{top}/"))
+        });
+        if local {
+            continue;
+        }
+        let package = match module.as_str() {
+            m if m.starts_with("sphinxcontrib.") => m.split('.').take(2).collect::<Vec<_>>().join("-"),
+            _ => top.replace('_', "-"),
+        };
+        if check_spec(&package, "conf.py").is_ok() {
+            out.push(package);
+        }
+    }
+    out
+}
+
+/// The string literals of a top-level list assignment of `conf.py` (`extensions = [ … ]`,
+/// possibly over several lines), at most 100.
+fn conf_py_list(conf: &str, name: &str) -> Vec<String> {
+    let Some(start) = conf.lines().position(|l| {
+        l.strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('=') && !r.trim_start().starts_with("=="))
+    }) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    for line in conf.lines().skip(start).take(200) {
+        let line = line.split('#').next().unwrap_or("");
+        text.push_str(line);
+        text.push('\n');
+        if line.contains(']') {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(a) = rest.find(['"', '\'']) {
+        let q = rest[a..].chars().next().expect("found");
+        let Some(e) = rest[a + 1..].find(q) else { break };
+        out.push(rest[a + 1..a + 1 + e].to_string());
+        rest = &rest[a + 2 + e..];
+        if out.len() >= 100 {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +487,34 @@ mod tests {
         assert_eq!(declared(&files(&[("mkdocs.yml", toggles)])).unwrap().specs, ["mkdocs", "mkdocs-material"]);
         let err = declared(&files(&[("mkdocs.yml", "plugins:\n  - strange-thing\n")])).unwrap_err();
         assert!(err.contains("strange-thing"), "{err}");
+    }
+
+    #[test]
+    fn sphinx_packages_from_readthedocs_requirements_and_conf_py() {
+        let conf = "project = 'Cours'\nhtml_theme = \"sphinx_rtd_theme\"\nextensions = [\n    'sphinx.ext.mathjax',  # maths\n    \"myst_parser\",\n    'sphinxcontrib.mermaid', 'monext',\n]\n";
+        let p = declared_sphinx(&files(&[("docs/conf.py", conf), ("docs/monext.py", "")]), "docs/").unwrap();
+        assert_eq!(p.specs, ["myst-parser", "sphinx", "sphinx-rtd-theme", "sphinxcontrib-mermaid"]);
+        assert_eq!(p.declared_in, "docs/conf.py");
+        assert!(!p.pinned());
+        let rtd = "version: 2\npython:\n  install:\n    - requirements: docs/doc-reqs.txt\n";
+        let p = declared_sphinx(
+            &files(&[
+                ("source/conf.py", conf),
+                (".readthedocs.yaml", rtd),
+                ("docs/doc-reqs.txt", "Sphinx==9.0.4\nmyst-parser\n"),
+                ("requirements.txt", "numpy\n"),
+            ]),
+            "source/",
+        )
+        .unwrap();
+        assert_eq!(p.specs, ["Sphinx==9.0.4", "monext", "myst-parser", "sphinx-rtd-theme", "sphinxcontrib-mermaid"]);
+        assert_eq!(p.declared_in, "docs/doc-reqs.txt (completed by source/conf.py)");
+        assert!(p.pinned());
+        let err = declared_sphinx(&files(&[("conf.py", ""), ("requirements.txt", "-e .\n")]), "").unwrap_err();
+        assert!(err.contains("pip options"), "{err}");
+        assert_eq!(
+            declared_sphinx(&files(&[("conf.py", "html_theme = 'alabaster'\n")]), "").unwrap().specs,
+            ["sphinx"]
+        );
     }
 }

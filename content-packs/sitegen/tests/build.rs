@@ -1,4 +1,4 @@
-//! The real generator (MkDocs from PyPI, run under bubblewrap): its confinement, its
+//! The real generators (MkDocs and Sphinx from PyPI, run under bubblewrap): its confinement, its
 //! bounds, and the fallback chain when it cannot run. Every test shares one venv cache
 //! under the target folder, so only the first one installs packages.
 //!
@@ -228,4 +228,77 @@ fn refused_packages_fall_back_with_the_reason() {
     assert_eq!(s.path, "internal", "{s:?}");
     assert!(s.reasons[0].contains("requirements.txt") && s.reasons[0].contains("not URLs"), "{:?}", s.reasons);
     assert!(s.unrendered.iter().any(|u| u.construct == "jinja"), "{s:?}");
+}
+
+/// A small Sphinx project: `conf.py` in `docs/` (French, MyST for a Markdown chapter, a
+/// theme from PyPI), an index in reStructuredText with a directive and a toctree.
+fn sphinx_project(dir: &Path) {
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(
+        dir.join("docs/conf.py"),
+        "project = 'Cours de physique'\nlanguage = 'fr'\nextensions = [\n    'sphinx.ext.mathjax',\n    'myst_parser',\n]\nhtml_theme = 'sphinx_rtd_theme'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("docs/index.rst"),
+        "Accueil\n=======\n\n.. note::\n\n   Lisez le chapitre.\n\n.. toctree::\n\n   chapitre\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("docs/chapitre.md"), "# Chapitre 1\n\nLa vitesse.\n\n```{warning}\nAttention.\n```\n")
+        .unwrap();
+}
+
+#[test]
+fn builds_a_sphinx_project_with_sphinx() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("physique");
+    sphinx_project(&src);
+    let imported = preau_sitegen::import(&src, &Options::new(cache())).unwrap();
+    let s = site(&imported);
+    assert_eq!((s.project.as_str(), s.path.as_str()), ("sphinx", "generator"), "{s:?}");
+    assert!(s.generator.starts_with("sphinx-build -b html, confined"), "{}", s.generator);
+    for package in ["myst-parser", "sphinx", "sphinx-rtd-theme"] {
+        assert!(s.generator.contains(package), "{package} from conf.py: {}", s.generator);
+    }
+    assert_eq!(imported.tree.meta.title, "Cours de physique");
+    assert_eq!(imported.tree.meta.language, "fr");
+    assert_eq!(imported.tree.meta.entry, "index.html");
+    let index = file(&imported, "index.html");
+    assert!(index.contains("class=\"admonition note\""), "the rST directive is rendered: {index}");
+    assert!(index.contains("lang=\"fr\"") && index.contains("Retour à l'accueil de Préau"));
+    assert!(index.contains("href=\"chapitre.html\""), "the toctree links the chapter");
+    let chapter = file(&imported, "chapitre.html");
+    assert!(chapter.contains("class=\"admonition warning\""), "the MyST directive is rendered: {chapter}");
+    assert!(imported.tree.files.iter().any(|f| f.path.starts_with("_static/css/")), "the theme's assets");
+    assert!(!imported.tree.files.iter().any(|f| f.path.contains(".doctrees")), "no doctrees in the site");
+}
+
+#[test]
+fn a_sphinx_project_without_its_generator_falls_back_to_its_built_site_then_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("physique");
+    sphinx_project(&src);
+    let mut opts = Options::new(cache());
+    opts.python = PathBuf::from("/nonexistent/python3");
+    // No built site: the files as they are, with the reason.
+    let imported = preau_sitegen::import(&src, &opts).unwrap();
+    let s = site(&imported);
+    assert_eq!((s.project.as_str(), s.path.as_str()), ("sphinx", "none"), "{s:?}");
+    assert!(s.reasons[0].contains("/nonexistent/python3"), "{:?}", s.reasons);
+    assert!(s.reasons[1].contains("docs/_build/html/"), "{:?}", s.reasons);
+    assert!(imported.tree.files.iter().any(|f| f.path == "docs/index.rst"));
+    // `make html`'s output in the source: served as it is.
+    std::fs::create_dir_all(src.join("docs/_build/html")).unwrap();
+    std::fs::write(src.join("docs/_build/html/index.html"), "<html><body><p>Construit</p></body></html>").unwrap();
+    let imported = preau_sitegen::import(&src, &opts).unwrap();
+    let s = site(&imported);
+    assert_eq!(s.path, "prebuilt", "{s:?}");
+    assert_eq!(imported.tree.meta.title, "Cours de physique");
+    assert_eq!(imported.tree.meta.entry, "index.html");
+    let index = file(&imported, "index.html");
+    assert!(index.starts_with("<html lang=\"fr\"><body><a class=\"preau-retour\""), "{index}");
+    assert!(!imported.tree.files.iter().any(|f| f.path.ends_with(".rst")), "only the built site");
 }
