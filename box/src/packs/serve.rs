@@ -459,7 +459,7 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// `lang`: the pack's language (`fr` when it gives none, the box's first language).
 fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
-    use pulldown_cmark::{Options, Parser, html};
+    use pulldown_cmark::{Event, Options, Parser, html};
     let text = String::from_utf8_lossy(raw);
     let parser =
         Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
@@ -472,9 +472,50 @@ fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
          <style>body{{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.55}}img{{max-width:100%}}\
          pre{{overflow:auto;background:#f4f4f4;padding:.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2em .4em}}</style>\n"
     );
+    // Raw HTML in the Markdown passes through, except what would load from outside the
+    // box (an `<iframe src="https://…">`, a remote `<script>` or image): a pack page loads
+    // nothing from outside, and packs are checked for that only in their HTML files.
+    let parser = parser.map(|event| match event {
+        Event::Html(h) | Event::InlineHtml(h) if loads_from_outside(&h) => Event::Html(OUTSIDE_NOTE.into()),
+        other => other,
+    });
     html::push_html(&mut out, parser);
     out.push_str("</html>\n");
     out
+}
+
+/// What a Markdown page shows instead of raw HTML that would load from outside the box.
+const OUTSIDE_NOTE: &str = r#"<p class="outside"><em>Contenu externe retiré : il nécessite internet. (Outside content removed: it needs the internet.)</em></p>"#;
+
+/// Whether a fragment of raw HTML has an attribute that makes a browser fetch from
+/// another host: `src`, `srcset`, `data`, `poster` or a stylesheet `href` whose value
+/// starts with a scheme or `//`.
+fn loads_from_outside(fragment: &str) -> bool {
+    // Lower case, with the spaces HTML allows around `=` taken out.
+    let mut lower = String::with_capacity(fragment.len());
+    for c in fragment.chars().map(|c| c.to_ascii_lowercase()) {
+        if c == '=' {
+            lower.truncate(lower.trim_end().len());
+        } else if c.is_whitespace() && lower.ends_with('=') {
+            continue;
+        }
+        lower.push(c);
+    }
+    let is_link = lower.contains("<link");
+    ["src=", "srcset=", "data=", "poster=", "href="].iter().any(|attr| {
+        if *attr == "href=" && !is_link {
+            return false;
+        }
+        lower.match_indices(attr).any(|(i, _)| {
+            // Only a whole attribute name (`data-src=` is not `src=` of this element).
+            let before = lower[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return false;
+            }
+            let value = lower[i + attr.len()..].trim_start().trim_start_matches(['"', '\'']).trim_start();
+            value.starts_with("//") || value.starts_with("http:") || value.starts_with("https:")
+        })
+    })
 }
 
 /// `GET /api/packs`: the installed packs as JSON.
@@ -630,6 +671,23 @@ fn human_size(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn markdown_pages_keep_raw_html_but_nothing_that_loads_from_outside() {
+        let md = "# Titre\n\n<iframe src=\"https://webtigerjython.ethz.ch/x\"></iframe>\n\n\
+                  Texte <img src='//cdn.example/a.png'> et <img src=\"local.png\"> \
+                  <a href=\"https://fr.wikipedia.org\">lien</a> <span data-src=\"https://x\">ok</span>\n";
+        let out = render_markdown("a.md", md.as_bytes(), "fr");
+        assert!(!out.contains("webtigerjython") && !out.contains("cdn.example"), "{out}");
+        assert!(out.contains("Contenu externe retiré"), "{out}");
+        assert!(out.contains(r#"<img src="local.png">"#), "{out}");
+        assert!(out.contains(r#"href="https://fr.wikipedia.org""#), "{out}");
+        assert!(out.contains("data-src"), "{out}");
+        assert!(loads_from_outside(r#"<link rel="stylesheet" href="https://cdn.example/a.css">"#));
+        assert!(!loads_from_outside(r#"<a href="http://x">"#));
+        assert!(loads_from_outside(r#"<video poster = 'http://x/p.png'>"#));
+    }
+
     use super::*;
     use preau_pack::{ChunkRef, Hash};
 
