@@ -46,7 +46,7 @@ echo "== $PREAU ($(du -b "$PREAU" | cut -f1) bytes), load $(cut -d' ' -f1-3 /pro
 rm -rf "$W/data/search"
 
 # 1. Build.
-/usr/bin/time -f "%e %M" -o "$W/time" "$PREAU" search --data "$W/data" --json >"$W/build.json"
+PREAU_LOG=warn /usr/bin/time -f "%e %M" -o "$W/time" "$PREAU" search --data "$W/data" --json >"$W/build.json"
 read -r secs kib <"$W/time"
 python3 - "$W/build.json" "$secs" "$kib" <<'PY'
 import json, sys
@@ -77,7 +77,7 @@ for w in string.gmatch("$1", "%S+") do
   qs[#qs + 1] = (e:gsub("_", "%%20"))
 end
 local i = 0
-request = function() i = i + 1; return wrk.format("GET", "/api/search?q=" .. qs[(i % #qs) + 1] .. "$2") end
+request = function() i = i + 1; return wrk.format("GET", "/api/search?q=" .. qs[(i % #qs) + 1] .. "${2:-}") end
 done = function(s, lat, req)
   io.write(string.format("%d requests, %.0f/s, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, errors %d\n",
     s.requests, s.requests / (s.duration / 1e6), lat:percentile(50) / 1000, lat:percentile(95) / 1000,
@@ -85,6 +85,11 @@ done = function(s, lat, req)
 end
 LUA
 }
+# Cold: each query once, one at a time, right after the start (nothing cached yet).
+for q in $one $two $three; do
+  e=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1].replace("_", " ")))' "$q")
+  curl -s -o /dev/null -w '%{time_total}\n' "$BASE/api/search?q=$e"
+done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "cold, each query once, 1 client: %d queries, median %.1f ms, max %.1f ms\n", NR, t[int((NR + 1) / 2)], t[NR] }'
 lua "$one $two $three" >"$W/all.lua"
 lua "$one $two $three" "&limit=20" >"$W/all20.lua"
 printf 'alone, mixed words, 10 clients: '
