@@ -7,15 +7,24 @@
 #     3-word queries from real French course words, 10 connections, while a second wrk
 #     fetches pack pages over 10 more connections; then 60 concurrent searches.
 #
+# Several binaries are measured one after the other in the same run, on the same packs
+# (the first one builds them), each from an empty index:
+#
 #   apt-get install wrk                      # once
 #   cargo build -p preau-box                 # debug build: dependencies at opt-level 2
-#   bash box/bench/search.sh [SECONDS]       # PREAU=… for another binary
+#   cargo build --release -p preau-box --bin preau
+#   bash box/bench/search.sh [SECONDS] [PREAU…]   # default: target/debug/preau
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
-PREAU=${PREAU:-target/debug/preau}
+shift || true
+BINS=("$@")
+[ ${#BINS[@]} -gt 0 ] || BINS=("${PREAU:-target/debug/preau}")
+for b in "${BINS[@]}"; do
+  [ -x "$b" ] || { echo "no binary $b: build first (cargo build -p preau-box)" >&2; exit 1; }
+done
+PREAU=${BINS[0]}
 FIX=${PREAU_FIXTURES:-../shared/fixtures}
-[ -x "$PREAU" ] || { echo "build first: cargo build -p preau-box" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "needs: apt-get install wrk" >&2; exit 1; }
 W=$(mktemp -d /tmp/preau-search-bench.XXXXXX)
 cleanup() { [ -n "${S_PID:-}" ] && kill "$S_PID" 2>/dev/null; [ -n "${P_PID:-}" ] && kill "$P_PID" 2>/dev/null; rm -rf "$W"; }
@@ -28,11 +37,16 @@ for f in "$FIX"/sites/*.tar "$FIX"/moodle/*.mbz "$FIX"/questions/gift/*.gift "$F
     || echo "skipped $f (build failed)"
 done
 "$PREAU" sync pull --from "$W/repo" --data "$W/data" --trust "$W/k.pub" >/dev/null
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "packs: $(ls "$W/repo/manifests" 2>/dev/null | wc -l) manifests, $(du -sb "$W/data/repo" | cut -f1) bytes installed"
 
+for PREAU in "${BINS[@]}"; do
+echo
+echo "== $PREAU ($(du -b "$PREAU" | cut -f1) bytes), load $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -rf "$W/data/search"
+
 # 1. Build.
-/usr/bin/time -f "%e %M" -o "$W/time" "$PREAU" search --data "$W/data" --json >"$W/build.json"
+PREAU_LOG=warn /usr/bin/time -f "%e %M" -o "$W/time" "$PREAU" search --data "$W/data" --json >"$W/build.json"
 read -r secs kib <"$W/time"
 python3 - "$W/build.json" "$secs" "$kib" <<'PY'
 import json, sys
@@ -63,7 +77,7 @@ for w in string.gmatch("$1", "%S+") do
   qs[#qs + 1] = (e:gsub("_", "%%20"))
 end
 local i = 0
-request = function() i = i + 1; return wrk.format("GET", "/api/search?q=" .. qs[(i % #qs) + 1]) end
+request = function() i = i + 1; return wrk.format("GET", "/api/search?q=" .. qs[(i % #qs) + 1] .. "${2:-}") end
 done = function(s, lat, req)
   io.write(string.format("%d requests, %.0f/s, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, errors %d\n",
     s.requests, s.requests / (s.duration / 1e6), lat:percentile(50) / 1000, lat:percentile(95) / 1000,
@@ -71,9 +85,17 @@ done = function(s, lat, req)
 end
 LUA
 }
+# Cold: each query once, one at a time, right after the start (nothing cached yet).
+for q in $one $two $three; do
+  e=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1].replace("_", " ")))' "$q")
+  curl -s -o /dev/null -w '%{time_total}\n' "$BASE/api/search?q=$e"
+done | sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "cold, each query once, 1 client: %d queries, median %.1f ms, max %.1f ms\n", NR, t[int((NR + 1) / 2)], t[NR] }'
 lua "$one $two $three" >"$W/all.lua"
+lua "$one $two $three" "&limit=20" >"$W/all20.lua"
 printf 'alone, mixed words, 10 clients: '
 wrk -t1 -c10 -d${SECS}s --timeout 10s -s "$W/all.lua" "$BASE" | tail -1
+printf 'alone, mixed words, 10 clients, 20 results: '
+wrk -t1 -c10 -d${SECS}s --timeout 10s -s "$W/all20.lua" "$BASE" | tail -1
 # Pages served at the same time (10 connections).
 wrk -t1 -c10 -d$((SECS * 5 + 10))s "$BASE$PAGE" >"$W/pages.txt" 2>&1 &
 P_PID=$!
@@ -87,3 +109,7 @@ wrk -t2 -c60 -d${SECS}s --timeout 10s -s "$W/all.lua" "$BASE" | tail -1
 wait "$P_PID" || true
 P_PID=
 echo "pages served meanwhile: $(grep -E 'Requests/sec' "$W/pages.txt")"
+kill "$S_PID" 2>/dev/null || true
+wait "$S_PID" 2>/dev/null || true
+S_PID=
+done

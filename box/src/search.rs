@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use preau_search::{PackContent, Packs, Search};
+use preau_search::{PackContent, PackFile, Packs, Search};
 
 use crate::packs::Library;
 
@@ -28,7 +28,12 @@ impl Packs for LibraryPacks {
                     stamp: p.manifest_hash.to_hex(),
                     title: if meta.title.is_empty() { p.id.clone() } else { meta.title.clone() },
                     entry: meta.entry.clone(),
-                    files: p.manifest.files.iter().map(|f| (f.path.clone(), f.size)).collect(),
+                    files: p
+                        .manifest
+                        .files
+                        .iter()
+                        .map(|f| PackFile { path: f.path.clone(), size: f.size, hash: f.hash.to_hex() })
+                        .collect(),
                 }
             })
             .collect()
@@ -41,14 +46,21 @@ impl Packs for LibraryPacks {
         })
     }
 
-    fn has(&self, id: &str, path: &str) -> bool {
-        self.0.get(id).is_some_and(|p| p.manifest.file(path).is_some())
+    fn file_hash(&self, id: &str, path: &str) -> Option<String> {
+        self.0.get(id)?.manifest.file(path).map(|f| f.hash.to_hex())
     }
 
     fn read(&self, id: &str, path: &str) -> Option<Vec<u8>> {
         let pack = self.0.get(id)?;
         let entry = pack.manifest.file(path)?;
         self.0.read_file(entry).ok()
+    }
+
+    fn read_head(&self, id: &str, path: &str, max: usize) -> Option<Vec<u8>> {
+        let pack = self.0.get(id)?;
+        let entry = pack.manifest.file(path)?;
+        // Only the chunks that hold the start are read and decompressed.
+        self.0.read_range(entry, 0, entry.size.min(max as u64)).ok()
     }
 }
 

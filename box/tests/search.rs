@@ -4,7 +4,9 @@
 //! and a French GIFT quiz (UCLouvain). Accents, plurals and case; a phrase; a typo;
 //! quiz stems found but never answers or feedback; bounds and French messages; removal
 //! while serving; a kill during the index build and the rebuild at the next start;
-//! and the search box in Chromium on a phone-sized window.
+//! and the search box in Chromium on a phone-sized window. Then, on generated packs (no
+//! fixture needed): SIGKILL of `preau search` and of `preau serve` in the middle of a
+//! big pack's build, an update (changed words, a removed page) and a removal.
 
 mod common;
 
@@ -309,4 +311,203 @@ fn browse(server: &Server) {
         assert!(url.starts_with(&format!("{base}/packs/")), "the first result opens a pack page: {url}");
         c.close().await.unwrap();
     });
+}
+
+/// A page of pseudo-French text: `words` words drawn from a fixed list by a small
+/// generator seeded with `seed`, so every run builds the same pack.
+fn filler(seed: u64, words: usize) -> String {
+    const VOCAB: &[&str] = &[
+        "cartographie",
+        "relief",
+        "plateau",
+        "rivière",
+        "vallée",
+        "climat",
+        "population",
+        "région",
+        "frontière",
+        "océan",
+        "continent",
+        "latitude",
+        "longitude",
+        "altitude",
+        "forêt",
+        "désert",
+        "agriculture",
+        "industrie",
+        "commerce",
+        "transport",
+        "capitale",
+        "province",
+        "montagne",
+        "littoral",
+        "estuaire",
+        "volcan",
+        "glacier",
+        "savane",
+        "mousson",
+        "archipel",
+        "péninsule",
+        "delta",
+        "bassin",
+        "échelle",
+        "légende",
+        "boussole",
+    ];
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = String::with_capacity(words * 10);
+    for k in 0..words {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        out.push_str(VOCAB[(x >> 33) as usize % VOCAB.len()]);
+        out.push(if k % 12 == 11 { '.' } else { ' ' });
+        if k % 120 == 119 {
+            out.push_str("</p>\n<p>");
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body><h1>{title}</h1><p>{body}</p></body></html>"
+    )
+}
+
+/// Pages of the big pack ("atlas"): enough text (about 30 MB) that indexing it takes
+/// seconds, so that a kill lands in the middle of its build. The first 20 pages hold
+/// the word "girafon" (a count to check that no page comes twice).
+const ATLAS_PAGES: usize = 300;
+const GIRAFON_PAGES: usize = 20;
+
+fn write_atlas(dir: &Path, version: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for k in 0..ATLAS_PAGES {
+        let mut body = filler(k as u64, 12_000);
+        if k < GIRAFON_PAGES {
+            body.push_str(" Le girafon de la savane.");
+        }
+        std::fs::write(dir.join(format!("p{k:03}.html")), page(&format!("Atlas, chapitre {k}"), &body)).unwrap();
+    }
+    if version == 2 {
+        std::fs::write(dir.join("nouveau.html"), page("Nouveautés", "Le quetzalcoatl des hauts plateaux.")).unwrap();
+    }
+}
+
+/// The small pack ("cours"): in version 1, a.html holds "zorglub" and b.html exists;
+/// in version 2, a.html holds "vermicelle" instead and b.html is gone; c.html never
+/// changes.
+fn write_cours(dir: &Path, version: u32) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let a = if version == 1 { "Le zorglub des mers du sud." } else { "La vermicelle des mers du sud." };
+    std::fs::write(dir.join("index.html"), page("Cours de géographie", "Sommaire du cours.")).unwrap();
+    std::fs::write(dir.join("a.html"), page("Les mers", a)).unwrap();
+    if version == 1 {
+        std::fs::write(dir.join("b.html"), page("Page retirée", "Le pangolin des forêts humides.")).unwrap();
+    }
+    std::fs::write(dir.join("c.html"), page("Les fleuves", "Le mascaret remonte l'estuaire.")).unwrap();
+}
+
+fn status(server: &Server) -> (bool, u64) {
+    let (_, v) = api(server, "q=index");
+    (v["index"]["ready"] == true, v["index"]["packs"].as_u64().unwrap())
+}
+
+fn paths(server: &Server, q: &str) -> Vec<String> {
+    search(server, q)
+        .iter()
+        .map(|r| format!("{}/{}", r["pack"].as_str().unwrap(), r["path"].as_str().unwrap()))
+        .collect()
+}
+
+/// The index in step after a kill during a build (of `preau search`, then of `preau
+/// serve`), an update (a page's words changed, a page removed) and a removal; with
+/// generated packs, so it needs no fixture.
+#[test]
+fn index_in_step_after_kill_update_and_removal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, data, key) = (tmp.path().join("repo"), tmp.path().join("data"), tmp.path().join("pub.key"));
+    let (atlas, cours) = (tmp.path().join("atlas"), tmp.path().join("cours"));
+    preau(&[os("keygen"), os("--out"), key.as_os_str()]);
+    write_atlas(&atlas, 1);
+    write_cours(&cours, 1);
+    build(&atlas, &repo, &key, "atlas");
+    build(&cours, &repo, &key, "cours");
+    pull(&repo, &data, &key, Some("cours"));
+    let v: serde_json::Value =
+        serde_json::from_str(&preau(&[os("search"), os("--data"), data.as_os_str(), os("--json")])).unwrap();
+    assert_eq!(v["built"], 1, "{v}");
+
+    // 1. `preau search` killed (SIGKILL) while it indexes the big pack.
+    pull(&repo, &data, &key, Some("atlas"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_preau"))
+        .args([os("search"), os("--data"), data.as_os_str()])
+        .env("PREAU_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let started = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("indexing pack") && l.contains("atlas")));
+    assert!(started.is_some(), "`preau search` never started indexing atlas");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the build ended before the kill: the pack is too small");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // 2. The next start finds atlas missing (only cours is complete) and indexes it;
+    // `preau serve` killed in the middle of that, too.
+    let mut server = Server::start_in(&data, "");
+    assert_eq!(status(&server), (false, 1), "atlas was cut: only cours is complete, and atlas is being built");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(status(&server), (false, 1), "the build ended before the kill: the pack is too small");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = Server::start_in(&data, "");
+    assert_eq!(status(&server).1, 1, "atlas still missing after the second kill");
+    wait_indexed(&server, 2);
+    // Every page once: no page of an interrupted build left behind, none twice.
+    let girafon = paths(&server, "girafon");
+    assert_eq!(girafon.len(), GIRAFON_PAGES, "{girafon:?}");
+    assert_eq!(girafon.iter().collect::<BTreeSet<_>>().len(), GIRAFON_PAGES, "{girafon:?}");
+    assert_eq!(paths(&server, "zorglub"), ["cours/a.html"]);
+    assert_eq!(paths(&server, "pangolin"), ["cours/b.html"]);
+
+    // 3. An update of both packs: cours's a.html has other words, b.html is gone. The
+    // index rebuilds atlas first (it sorts first), which takes seconds: in that window
+    // the library already has cours v2, the index still its v1 documents.
+    write_atlas(&atlas, 2);
+    write_cours(&cours, 2);
+    build(&atlas, &repo, &key, "atlas");
+    build(&cours, &repo, &key, "cours");
+    pull(&repo, &data, &key, None);
+    let start = Instant::now();
+    while server.get("/packs/cours/b.html").status != 404 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the update was not installed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Never the removed page, never a page for words it no longer has; the unchanged
+    // page stays searchable while its pack waits for its rebuild.
+    assert!(paths(&server, "pangolin").is_empty(), "a removed page was found");
+    assert!(paths(&server, "zorglub").is_empty(), "a page was found by its old words");
+    assert_eq!(paths(&server, "mascaret"), ["cours/c.html"]);
+    // …and all that while the index still held cours's old documents.
+    assert!(!status(&server).0, "the rebuild ended before the checks: the window was not observed");
+    wait_indexed(&server, 2);
+    assert_eq!(paths(&server, "vermicelle"), ["cours/a.html"], "the new words are found");
+    assert_eq!(paths(&server, "quetzalcoatl"), ["atlas/nouveau.html"]);
+    assert!(paths(&server, "zorglub").is_empty() && paths(&server, "pangolin").is_empty());
+    assert_eq!(paths(&server, "mascaret"), ["cours/c.html"]);
+    assert_eq!(paths(&server, "girafon").len(), GIRAFON_PAGES);
+
+    // 4. A removal: gone from the results, then from the index.
+    preau(&[os("sync"), os("remove"), os("--data"), data.as_os_str(), os("atlas")]);
+    let start = Instant::now();
+    while !paths(&server, "girafon").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "removed pack still found");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_indexed(&server, 1);
+    assert!(paths(&server, "girafon").is_empty() && paths(&server, "quetzalcoatl").is_empty());
+    assert_eq!(paths(&server, "mascaret"), ["cours/c.html"]);
 }

@@ -66,6 +66,13 @@ const BACK_LINK_CLASS: &str = "preau-retour";
 
 /// The visible text and title of an HTML page.
 pub fn html(page: &str) -> Extracted {
+    html_upto(page, MAX_TEXT_BYTES)
+}
+
+/// The title and at most `max` bytes of the visible text of an HTML page: a snippet
+/// needs only the start of a page, not its 512 KiB.
+pub fn html_upto(page: &str, max: usize) -> Extracted {
+    let max = max.min(MAX_TEXT_BYTES);
     let mut out = Extracted::default();
     let mut h1: Option<String> = None;
     let mut capture: Option<(&str, String)> = None; // title or h1 being read
@@ -77,7 +84,7 @@ pub fn html(page: &str) -> Extracted {
             i += 1;
             continue;
         }
-        push_text(&mut out.text, &mut capture, &page[text_start..i]);
+        push_text(&mut out.text, &mut capture, &page[text_start..i], max);
         if page[i..].starts_with("<!--") {
             i = page[i..].find("-->").map_or(bytes.len(), |e| i + e + 3);
             text_start = i;
@@ -129,18 +136,18 @@ pub fn html(page: &str) -> Extracted {
         if BLOCK.contains(&name.as_str()) || name == "title" {
             out.text.push('\n');
         }
-        if out.text.len() >= MAX_TEXT_BYTES {
+        if out.text.len() >= max {
             break;
         }
     }
     if i >= bytes.len() {
-        push_text(&mut out.text, &mut capture, &page[text_start.min(page.len())..]);
+        push_text(&mut out.text, &mut capture, &page[text_start.min(page.len())..], max);
     }
     if out.title.is_empty() {
         out.title = h1.unwrap_or_default();
     }
     out.text = squash(&out.text);
-    cut(&mut out.text, MAX_TEXT_BYTES);
+    cut(&mut out.text, max);
     out.title = squash(&out.title);
     cut(&mut out.title, 1024);
     out
@@ -151,8 +158,8 @@ pub fn html_text(fragment: &str) -> String {
     html(fragment).text
 }
 
-fn push_text(text: &mut String, capture: &mut Option<(&str, String)>, raw: &str) {
-    if raw.is_empty() || text.len() >= MAX_TEXT_BYTES {
+fn push_text(text: &mut String, capture: &mut Option<(&str, String)>, raw: &str, max: usize) {
+    if raw.is_empty() || text.len() >= max {
         return;
     }
     let decoded = decode_entities(raw);
@@ -283,6 +290,12 @@ pub fn cut(s: &mut String, max: usize) {
 
 /// The text and title of a Markdown page.
 pub fn markdown(md: &str) -> Extracted {
+    markdown_upto(md, MAX_TEXT_BYTES)
+}
+
+/// The title and at most `max` bytes of the text of a Markdown page.
+pub fn markdown_upto(md: &str, max: usize) -> Extracted {
+    let max = max.min(MAX_TEXT_BYTES);
     use pulldown_cmark::{Event, Parser, Tag, TagEnd};
     let mut out = Extracted::default();
     let mut in_heading = false;
@@ -320,12 +333,12 @@ pub fn markdown(md: &str) -> Extracted {
             }
             _ => {}
         }
-        if out.text.len() >= MAX_TEXT_BYTES {
+        if out.text.len() >= max {
             break;
         }
     }
     out.text = squash(&out.text);
-    cut(&mut out.text, MAX_TEXT_BYTES);
+    cut(&mut out.text, max);
     out.title = squash(&out.title);
     out
 }

@@ -16,7 +16,7 @@ use tantivy::{Index, IndexWriter, Searcher, TantivyDocument, Term};
 
 use crate::analyzer;
 use crate::extract::{self, Extracted};
-use crate::{PackContent, Packs};
+use crate::{PackContent, PackFile, Packs};
 
 /// Memory of tantivy's indexing arena (one worker thread): past it a segment is flushed.
 /// tantivy's own minimum is 15 MB; with the file being read and the merge thread, the
@@ -74,7 +74,30 @@ impl Kind {
             Kind::Assign => extract::assignment(bytes),
         }
     }
+
+    /// The title and the first `max` bytes (about) of the text, for a snippet. `bytes`
+    /// may be the start of a page only (see [`Kind::snippet_read_bytes`]).
+    pub fn extract_head(self, bytes: &[u8], max: usize) -> Option<Extracted> {
+        match self {
+            Kind::Html => Some(extract::html_upto(&String::from_utf8_lossy(bytes), max)),
+            Kind::Markdown => Some(extract::markdown_upto(&String::from_utf8_lossy(bytes), max)),
+            _ => self.extract(bytes),
+        }
+    }
+
+    /// How much of the file a snippet reads: pages are cut anywhere (the start gives
+    /// the title and the first screens of text); JSON files must be read whole.
+    pub fn snippet_read_bytes(self) -> Option<usize> {
+        match self {
+            Kind::Html | Kind::Markdown => Some(SNIPPET_READ_BYTES),
+            Kind::Quiz | Kind::Course | Kind::Assign => None,
+        }
+    }
 }
+
+/// The start of a page read for its snippet: markup included, 256 KiB hold far more
+/// than the text a snippet scans (`snippet::MAX_SNIPPET_SCAN_BYTES`).
+pub const SNIPPET_READ_BYTES: usize = 256 * 1024;
 
 /// The marker kind: one per indexed pack.
 const DONE: &str = "done";
@@ -88,6 +111,8 @@ pub struct Fields {
     pub src: Field,
     pub kind: Field,
     pub stamp: Field,
+    /// The content hash of the file the document was read from.
+    pub hash: Field,
     pub title: Field,
     pub body: Field,
 }
@@ -107,6 +132,7 @@ pub fn schema() -> (Schema, Fields) {
         src: b.add_text_field("src", STORED),
         kind: b.add_text_field("kind", STRING | STORED),
         stamp: b.add_text_field("stamp", STORED),
+        hash: b.add_text_field("hash", STORED),
         // Titles are short and shown in results: stored. Bodies are not (the snippet is
         // cut from the pack file), which keeps the index small.
         title: b.add_text_field("title", text(true)),
@@ -174,10 +200,11 @@ pub fn build_pack(
     content: &PackContent,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<Built>> {
+    tracing::info!(pack = %content.id, files = content.files.len(), "indexing pack");
     delete_pack(writer, f, &content.id);
     let mut built = Built::default();
     if content.id != LIBS_PACK {
-        for (path, size) in &content.files {
+        for PackFile { path, size, hash } in &content.files {
             if stop() {
                 writer.rollback()?;
                 return Ok(None);
@@ -204,6 +231,7 @@ pub fn build_pack(
             doc.add_text(f.src, path);
             doc.add_text(f.kind, kind.name());
             doc.add_text(f.stamp, &content.stamp);
+            doc.add_text(f.hash, hash);
             doc.add_text(f.title, if e.title.is_empty() { &content.title } else { &e.title });
             doc.add_text(f.body, &e.text);
             writer.add_document(doc)?;

@@ -22,7 +22,7 @@ pub mod index;
 pub mod query;
 pub mod snippet;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -35,12 +35,17 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use query::QueryError;
 
+use extract::Extracted;
 use index::{Fields, Kind};
+
+/// Bytes of extracted text kept for snippets (see [`HeadCache`]).
+pub const HEAD_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Results per query at most (`limit` of the API is clamped to it).
 pub const MAX_LIMIT: usize = 50;
-/// Results per query when none is asked.
-pub const DEFAULT_LIMIT: usize = 20;
+/// Results per query when none is asked: one screen. Each result costs a snippet (its
+/// file read and its text analysed), the main cost of a query.
+pub const DEFAULT_LIMIT: usize = 10;
 
 /// What the search reads of the box's installed packs.
 pub trait Packs: Send + Sync {
@@ -48,10 +53,18 @@ pub trait Packs: Send + Sync {
     fn installed(&self) -> Vec<PackContent>;
     /// The installed pack `id` now: its title and stamp; `None` once removed.
     fn current(&self, id: &str) -> Option<(String, String)>;
-    /// Whether the installed pack `id` has the file `path` now.
-    fn has(&self, id: &str, path: &str) -> bool;
+    /// The content hash of the file `path` of the installed pack `id` now; `None` when
+    /// the pack or the file is not installed.
+    fn file_hash(&self, id: &str, path: &str) -> Option<String>;
     /// The bytes of a file of the installed pack (`_preau/` files too). Blocking.
     fn read(&self, id: &str, path: &str) -> Option<Vec<u8>>;
+    /// The first `max` bytes (or fewer) of that file: a snippet needs only the start of
+    /// a page. The box reads only the chunks that hold them.
+    fn read_head(&self, id: &str, path: &str, max: usize) -> Option<Vec<u8>> {
+        let mut bytes = self.read(id, path)?;
+        bytes.truncate(max);
+        Some(bytes)
+    }
 }
 
 /// An installed pack, as the indexer sees it.
@@ -63,8 +76,18 @@ pub struct PackContent {
     pub title: String,
     /// The pack's entry page (a course outline's results link there).
     pub entry: String,
-    /// Path and size of every file.
-    pub files: Vec<(String, u64)>,
+    /// Every file.
+    pub files: Vec<PackFile>,
+}
+
+/// A file of an installed pack.
+#[derive(Debug, Clone)]
+pub struct PackFile {
+    pub path: String,
+    pub size: u64,
+    /// Its content hash: a document indexed from another version of the pack is shown
+    /// only while the file still has the same content.
+    pub hash: String,
 }
 
 /// One query.
@@ -126,8 +149,42 @@ pub struct Search {
     reader: IndexReader,
     packs: Arc<dyn Packs>,
     analyzer: TextAnalyzer,
+    heads: Mutex<HeadCache>,
     wake: Mutex<Wake>,
     cv: Condvar,
+}
+
+/// The extracted start of the documents shown lately (title and the text a snippet
+/// scans), so that a page found again is not read, decompressed and extracted again.
+/// Keyed by pack, file and the pack's stamp: an updated pack never gets its old text.
+/// Bounded by bytes; the oldest entry goes first.
+#[derive(Default)]
+struct HeadCache {
+    map: HashMap<(String, String, String), Arc<Extracted>>,
+    order: VecDeque<(String, String, String)>,
+    bytes: usize,
+}
+
+impl HeadCache {
+    fn get(&self, key: &(String, String, String)) -> Option<Arc<Extracted>> {
+        self.map.get(key).cloned()
+    }
+
+    fn put(&mut self, key: (String, String, String), e: Arc<Extracted>) {
+        let size = e.title.len() + e.text.len() + key.0.len() + key.1.len() + key.2.len();
+        if size > HEAD_CACHE_BYTES / 4 || self.map.contains_key(&key) {
+            return;
+        }
+        while self.bytes + size > HEAD_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(o) = self.map.remove(&old) {
+                self.bytes -= o.title.len() + o.text.len() + old.0.len() + old.1.len() + old.2.len();
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(key.clone());
+        self.map.insert(key, e);
+    }
 }
 
 impl Search {
@@ -145,6 +202,7 @@ impl Search {
             reader,
             packs,
             analyzer: analyzer::french(),
+            heads: Mutex::new(HeadCache::default()),
             wake: Mutex::new(wake),
             cv: Condvar::new(),
         }))
@@ -240,7 +298,10 @@ impl Search {
             .num_merge_threads(1)
             .memory_budget_per_thread(index::WRITER_BUDGET_BYTES)
             .build();
-        Ok(self.index.writer_with_options(options)?)
+        let writer: IndexWriter = self.index.writer_with_options(options)?;
+        // Merged once at the end of a round (see `round`), not while it builds.
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        Ok(writer)
     }
 
     fn round(&self) -> Result<RoundReport> {
@@ -266,6 +327,7 @@ impl Search {
             report.removed = gone.len();
         }
         let stop = || self.wake().stop;
+        let mut cut = false;
         for pack in todo {
             match index::build_pack(&mut writer, &self.fields, self.packs.as_ref(), pack, &stop)? {
                 Some(b) => {
@@ -274,8 +336,19 @@ impl Search {
                     report.text_bytes += b.text_bytes;
                     self.reader.reload()?;
                 }
-                None => break,
+                None => {
+                    cut = true;
+                    break;
+                }
             }
+        }
+        // Each commit leaves a segment (a pack, or a part of a big one): a query visits
+        // every segment's term dictionary, and a typo-tolerant word walks each one with
+        // its automaton. One segment after the round (deleted documents purged too);
+        // the merge streams the segments, at the indexer's low priority.
+        let segments = self.index.searchable_segment_ids()?;
+        if !cut && segments.len() > 1 {
+            writer.merge(&segments).wait()?;
         }
         writer.wait_merging_threads()?;
         self.reader.reload()?;
@@ -299,7 +372,7 @@ impl Search {
         let marker = snippet::Marker { exact: &exact, fuzzy: &fuzzy };
         let mut hits = Vec::new();
         let mut seen = HashSet::new();
-        let mut titles: HashMap<String, Option<String>> = HashMap::new();
+        let mut current: HashMap<String, Option<(String, String)>> = HashMap::new();
         for (score, addr) in top {
             if hits.len() >= limit {
                 break;
@@ -307,18 +380,21 @@ impl Search {
             let doc: TantivyDocument = searcher.doc(addr).map_err(|e| SearchError::Index(e.to_string()))?;
             let get = |f| doc.get_first(f).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let (pack, path, src) = (get(self.fields.pack), get(self.fields.path), get(self.fields.src));
+            let (doc_stamp, doc_hash) = (get(self.fields.stamp), get(self.fields.hash));
             let Some(kind) = Kind::from_name(&get(self.fields.kind)) else { continue };
             if req.allowed.is_some_and(|ok| !ok(&pack)) || !seen.insert((pack.clone(), path.clone())) {
                 continue;
             }
-            let pack_title = titles.entry(pack.clone()).or_insert_with(|| self.packs.current(&pack).map(|(t, _)| t));
-            let Some(pack_title) = pack_title.clone() else { continue };
-            // Never a page the box no longer has: the file is read now, from the pack.
-            if !self.packs.has(&pack, &src) {
+            let now = current.entry(pack.clone()).or_insert_with(|| self.packs.current(&pack));
+            let Some((pack_title, stamp)) = now.clone() else { continue };
+            // Never a page the box no longer has, nor one found by words it no longer
+            // has: between an update and the rebuild of its pack, a document of the old
+            // version is shown only if its file is still installed with the same content.
+            if doc_stamp != stamp && self.packs.file_hash(&pack, &src).is_none_or(|h| h != doc_hash) {
                 continue;
             }
-            let Some(e) = self.packs.read(&pack, &src).and_then(|b| kind.extract(&b)) else { continue };
-            let title = if e.title.is_empty() { get(self.fields.title) } else { e.title };
+            let Some(e) = self.head(&pack, &src, &stamp, kind) else { continue };
+            let title = if e.title.is_empty() { get(self.fields.title) } else { e.title.clone() };
             hits.push(Hit {
                 title_html: snippet::highlight(&mut analyzer, &title, &marker),
                 snippet_html: snippet::snippet(&mut analyzer, &e.text, &marker),
@@ -331,6 +407,25 @@ impl Search {
             });
         }
         Ok(hits)
+    }
+
+    /// The title and the start of the text of a document, for its snippet: from the
+    /// cache, else read from the pack (only the start of a page) and extracted.
+    fn head(&self, pack: &str, src: &str, stamp: &str, kind: Kind) -> Option<Arc<Extracted>> {
+        let key = (pack.to_string(), src.to_string(), stamp.to_string());
+        if let Some(e) = self.heads.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Some(e);
+        }
+        let e = match kind.snippet_read_bytes() {
+            // Twice the scanned text before squashing spaces, so the scan is still full.
+            Some(max) => kind.extract_head(&self.packs.read_head(pack, src, max)?, 2 * snippet::MAX_SNIPPET_SCAN_BYTES),
+            None => kind.extract(&self.packs.read(pack, src)?),
+        }?;
+        let mut e = e;
+        extract::cut(&mut e.text, snippet::MAX_SNIPPET_SCAN_BYTES);
+        let e = Arc::new(e);
+        self.heads.lock().unwrap_or_else(|e| e.into_inner()).put(key, e.clone());
+        Some(e)
     }
 }
 

@@ -3,14 +3,17 @@
 //! the pack file (the index stores none) and analysed with the same French chain, so
 //! "réseaux" in the page is marked for the query "reseau".
 
-use tantivy::tokenizer::TextAnalyzer;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenStream, Tokenizer};
 
 use crate::analyzer;
 
 /// Words around the matches in a snippet.
 pub const SNIPPET_WORDS: usize = 30;
 /// Text analysed for a snippet: a match further into a long page gives the page's start.
-const MAX_SNIPPET_SCAN_BYTES: usize = 32 * 1024;
+pub const MAX_SNIPPET_SCAN_BYTES: usize = 32 * 1024;
 
 /// What to mark: exact terms, and terms that may be one edit away.
 pub struct Marker<'a> {
@@ -24,28 +27,99 @@ impl Marker<'_> {
     }
 }
 
+/// What one written word is to the snippet (the same for every occurrence of it).
+#[derive(Clone, Copy)]
+enum Seen {
+    /// A stop word or a word too long: not a word of the analysed text.
+    Skip,
+    Word,
+    /// A matched word: the index of its term among the matched terms.
+    Hit(usize),
+}
+
 /// The snippet of `text` (HTML), at most about `SNIPPET_WORDS` words.
+///
+/// The query's cost is here (a result's text analysed again), so two shortcuts, neither
+/// changing which words count: each distinct written word is analysed once (a page
+/// repeats its words; the French chain, stemmer included, runs on that word alone and
+/// gives what it gives in the text, since words are split on non-alphanumerics), and the
+/// scan stops once a window holds every query term, the best a window can do.
 pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> String {
     let mut end = text.len().min(MAX_SNIPPET_SCAN_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     let text = &text[..end];
-    let words = analyzer::analyse(analyzer, text);
-    let hits: Vec<bool> = words.iter().map(|w| marker.matches(&w.term)).collect();
+    let width = SNIPPET_WORDS;
+    // Distinct terms a window can hold at best.
+    let goal = {
+        let mut t: Vec<&String> = marker.exact.iter().collect();
+        t.sort();
+        t.dedup();
+        t.len().max(1)
+    };
+    let mut memo: HashMap<&str, Seen> = HashMap::new();
+    let mut terms: Vec<String> = Vec::new();
+    let mut words: Vec<Range<usize>> = Vec::new();
+    let mut hits: Vec<Option<usize>> = Vec::new();
+    // Matched terms among the last `width` words, to know when a window is the best.
+    let mut in_window: Vec<usize> = Vec::new();
+    let mut distinct = 0usize;
+    let mut stop_at = usize::MAX;
+    let mut tokenizer = SimpleTokenizer::default();
+    let mut stream = tokenizer.token_stream(text);
+    while stream.advance() {
+        let t = stream.token();
+        let at = t.offset_from..t.offset_to;
+        let raw = &text[at.clone()];
+        let seen = *memo.entry(raw).or_insert_with(|| classify(analyzer, raw, marker, &mut terms));
+        let hit = match seen {
+            Seen::Skip => continue,
+            Seen::Word => None,
+            Seen::Hit(k) => Some(k),
+        };
+        words.push(at);
+        hits.push(hit);
+        if words.len() >= stop_at {
+            break;
+        }
+        if let Some(k) = hit {
+            if in_window.len() <= k {
+                in_window.resize(k + 1, 0);
+            }
+            in_window[k] += 1;
+            if in_window[k] == 1 {
+                distinct += 1;
+            }
+        }
+        if words.len() > width
+            && let Some(k) = hits[words.len() - width - 1]
+        {
+            in_window[k] -= 1;
+            if in_window[k] == 0 {
+                distinct -= 1;
+            }
+        }
+        if distinct >= goal && stop_at == usize::MAX {
+            // The window starting at the first match among these words ends at most
+            // `width` words further.
+            stop_at = words.len() + width;
+        }
+    }
     // The window of SNIPPET_WORDS analysed words with the most distinct matched terms.
     let n = words.len();
-    let width = SNIPPET_WORDS.min(n.max(1));
+    let width = width.min(n.max(1));
     let mut best = (0usize, 0usize);
     if n > 0 {
+        let mut distinct: Vec<usize> = Vec::new();
         for start in 0..n {
-            if !hits[start] && start != 0 {
+            if hits[start].is_none() && start != 0 {
                 continue; // windows worth having start on a match
             }
-            let mut distinct: Vec<&str> = Vec::new();
-            for k in start..(start + width).min(n) {
-                if hits[k] && !distinct.contains(&words[k].term.as_str()) {
-                    distinct.push(&words[k].term);
+            distinct.clear();
+            for k in hits[start..(start + width).min(n)].iter().flatten() {
+                if !distinct.contains(k) {
+                    distinct.push(*k);
                 }
             }
             if distinct.len() > best.1 {
@@ -59,7 +133,7 @@ pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> 
         // A few words of context before the first match.
         let s = best.0.saturating_sub(if best.0 > 0 { 4 } else { 0 });
         let e = (s + width).min(n);
-        (if s == 0 { 0 } else { words[s].at.start }, words[e - 1].at.end.max(words[e - 1].at.end))
+        (if s == 0 { 0 } else { words[s].start }, words[e - 1].end)
     };
     let mut last = if n > 0 && last < text.len() {
         // Keep the punctuation right after the last word.
@@ -70,36 +144,54 @@ pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> 
     while !text.is_char_boundary(last) {
         last -= 1;
     }
+    let marked: Vec<bool> = hits.iter().map(Option::is_some).collect();
     let mut out = String::new();
     if first > 0 {
         out.push('…');
     }
-    out.push_str(&highlight_range(text, first, last, &words, &hits));
+    out.push_str(&highlight_range(text, first, last, &words, &marked));
     if last < text.len() {
         out.push('…');
     }
     out
 }
 
+/// One written word through the French chain, and whether the marker matches it.
+fn classify(analyzer: &mut TextAnalyzer, raw: &str, marker: &Marker<'_>, terms: &mut Vec<String>) -> Seen {
+    let analysed = analyzer::analyse(analyzer, raw);
+    let Some(w) = analysed.first() else { return Seen::Skip };
+    if !marker.matches(&w.term) {
+        return Seen::Word;
+    }
+    match terms.iter().position(|t| *t == w.term) {
+        Some(k) => Seen::Hit(k),
+        None => {
+            terms.push(w.term.clone());
+            Seen::Hit(terms.len() - 1)
+        }
+    }
+}
+
 /// A title (or any short text) escaped with its matched words marked.
 pub fn highlight(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> String {
     let words = analyzer::analyse(analyzer, text);
     let hits: Vec<bool> = words.iter().map(|w| marker.matches(&w.term)).collect();
-    highlight_range(text, 0, text.len(), &words, &hits)
+    let places: Vec<Range<usize>> = words.into_iter().map(|w| w.at).collect();
+    highlight_range(text, 0, text.len(), &places, &hits)
 }
 
-fn highlight_range(text: &str, from: usize, to: usize, words: &[analyzer::Word], hits: &[bool]) -> String {
+fn highlight_range(text: &str, from: usize, to: usize, words: &[Range<usize>], hits: &[bool]) -> String {
     let mut out = String::new();
     let mut at = from;
     for (w, &hit) in words.iter().zip(hits) {
-        if !hit || w.at.start < from || w.at.end > to {
+        if !hit || w.start < from || w.end > to {
             continue;
         }
-        out.push_str(&escape(&text[at..w.at.start]));
+        out.push_str(&escape(&text[at..w.start]));
         out.push_str("<mark>");
-        out.push_str(&escape(&text[w.at.clone()]));
+        out.push_str(&escape(&text[w.clone()]));
         out.push_str("</mark>");
-        at = w.at.end;
+        at = w.end;
     }
     out.push_str(&escape(&text[at..to]));
     out
@@ -145,6 +237,20 @@ mod tests {
         assert!(within_one_edit("fraction", "fractiin"));
         assert!(!within_one_edit("fraction", "frcatoin"));
         assert!(!within_one_edit("reseau", "res"));
+    }
+
+    #[test]
+    fn snippet_window_holds_every_term_even_far_into_the_page() {
+        let filler = "cartes plateaux rivières ".repeat(60);
+        let text = format!("Fractions au début. {filler} Les fractions et le réseau ensemble. {filler} Réseau seul.");
+        let exact: Vec<String> =
+            analyzer::analyse(&mut analyzer::french(), "fraction reseau").into_iter().map(|w| w.term).collect();
+        let s = snippet(&mut analyzer::french(), &text, &Marker { exact: &exact, fuzzy: &[] });
+        assert!(s.contains("<mark>fractions</mark> et le <mark>réseau</mark>"), "{s}");
+        assert!(!s.contains("début") && !s.contains("seul"), "{s}");
+        // One term: the first match is the best window.
+        let s = snippet(&mut analyzer::french(), &text, &Marker { exact: &exact[1..], fuzzy: &[] });
+        assert!(s.contains("<mark>réseau</mark> ensemble"), "{s}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> Result<()> {
+    // Progress ("indexing pack …") and warnings on stderr, as `preau serve` logs them.
+    super::init_logs();
     let library = Arc::new(Library::open(&args.data.join("repo"))?);
     let dir = args.data.join(SEARCH_DIR);
     let search = preau_search::Search::open(&dir, Arc::new(LibraryPacks(library)))?;
