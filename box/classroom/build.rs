@@ -46,10 +46,7 @@ fn main() {
         } else {
             "None".to_string()
         };
-        table.push_str(&format!(
-            "    ({rel:?}, include_bytes!({:?}), {gz_expr}, {hash:?}),\n",
-            path.to_str().unwrap()
-        ));
+        table.push_str(&format!("    ({rel:?}, include_bytes!({:?}), {gz_expr}, {hash:?}),\n", path.to_str().unwrap()));
     }
     table.push_str("]\n");
     std::fs::write(out.join("assets.rs"), table).unwrap();

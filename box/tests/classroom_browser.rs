@@ -365,7 +365,12 @@ async fn a_teachers_week_work_and_a_bank_quiz_for_two_pupils_then_marks_and_csv(
     fill(&t, "form[action='/teacher/classes'] input[name=name]", "5e B").await;
     click(&t, "form[action='/teacher/classes'] button").await;
     assert_eq!(wait_h1(&t, "5e B").await, "5e B");
-    fill(&t, "form[action$='/import'] textarea[name=text]", "Nom;Prénom;Date de naissance\nMARTIN;Léa;2013-03-01\nDUBOIS;Noé;2013-07-14\n").await;
+    fill(
+        &t,
+        "form[action$='/import'] textarea[name=text]",
+        "Nom;Prénom;Date de naissance\nMARTIN;Léa;2013-03-01\nDUBOIS;Noé;2013-07-14\n",
+    )
+    .await;
     click(&t, "form[action$='/import'] button").await;
     t.wait().for_element(Locator::Css("input[value='Noé D.']")).await.unwrap();
     t.wait().for_element(Locator::Css("input[value='Léa M.']")).await.unwrap();
@@ -426,6 +431,8 @@ async fn a_teachers_week_work_and_a_bank_quiz_for_two_pupils_then_marks_and_csv(
         let profile = tempfile::tempdir().unwrap();
         let (driver, p) = start_driver_with(profile.path(), (390, 844), "fr-FR,fr").await;
         p.goto(&format!("{base}/login")).await.unwrap();
+        let width = p.execute("return window.innerWidth;", vec![]).await.unwrap();
+        assert_eq!(width, json!(390), "a phone-sized viewport");
         check_page_with(&p, "fr", &mut seen, &mut failures, MOODLE_CONTENT).await;
         click_link(&p, "5e B").await;
         click_link(&p, name).await;
@@ -496,10 +503,15 @@ async fn a_teachers_week_work_and_a_bank_quiz_for_two_pupils_then_marks_and_csv(
 
     // The exports, through the links of the results page.
     t.goto(&format!("{base}/teacher/results")).await.unwrap();
-    let answers_href = t.find(Locator::Css("a[href^='/teacher/answers.csv']")).await.unwrap().attr("href").await.unwrap().unwrap();
-    let results_href = t.find(Locator::Css("a[href^='/teacher/results.csv']")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let answers_href =
+        t.find(Locator::Css("a[href^='/teacher/answers.csv']")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let results_href =
+        t.find(Locator::Css("a[href^='/teacher/results.csv']")).await.unwrap().attr("href").await.unwrap().unwrap();
     let answers = csv_export(&t, &answers_href).await;
-    assert_eq!(answers[0], ["classe", "élève", "contenu", "quiz", "essai", "date", "question", "réponse", "score", "max"]);
+    assert_eq!(
+        answers[0],
+        ["classe", "élève", "contenu", "quiz", "essai", "date", "question", "réponse", "score", "max"]
+    );
     let got: Vec<(String, String, String, String)> =
         answers[1..].iter().map(|r| (r[1].clone(), r[7].clone(), r[8].clone(), r[9].clone())).collect();
     let s = |a: &str, b: &str, c: &str, d: &str| (a.to_string(), b.to_string(), c.to_string(), d.to_string());
@@ -515,11 +527,18 @@ async fn a_teachers_week_work_and_a_bank_quiz_for_two_pupils_then_marks_and_csv(
     for r in &answers[1..] {
         assert_eq!(r[0], "5e B");
         assert_eq!(r[3], "Révision : les types de questions", "{r:?}");
-        assert!(r[6].contains("Choice") || r[6].contains("True") || r[6].contains("Short") || r[6].contains("Numerical"), "question named: {r:?}");
+        assert!(
+            r[6].contains("Choice") || r[6].contains("True") || r[6].contains("Short") || r[6].contains("Numerical"),
+            "question named: {r:?}"
+        );
     }
     let results = csv_export(&t, &results_href).await;
     let noe = results.iter().find(|r| r[1] == "Noé D.").expect("Noé's attempt in results.csv");
-    assert_eq!((noe[4].as_str(), noe[5].as_str(), noe[6].as_str()), ("1,5", "4", "0"), "the changed mark counts: {noe:?}");
+    assert_eq!(
+        (noe[4].as_str(), noe[5].as_str(), noe[6].as_str()),
+        ("1,5", "4", "0"),
+        "the changed mark counts: {noe:?}"
+    );
     let lea = results.iter().find(|r| r[1] == "Léa M.").expect("Léa's attempt in results.csv");
     assert_eq!((lea[4].as_str(), lea[5].as_str()), ("4", "4"), "{lea:?}");
 
@@ -564,11 +583,13 @@ async fn sign_in_a_quiz_and_an_assignment_with_the_keyboard_alone() {
     t.goto(&format!("{base}/teacher/setup")).await.unwrap();
     t.wait().for_element(Locator::Css("input[name=code]")).await.unwrap();
     let path = tab_to(&t, "input[name=code]", 10).await;
-    assert_eq!(path.first().map(String::as_str), Some(r#"a "Aller au contenu""#), "the skip link comes first: {path:?}");
+    assert_eq!(
+        path.first().map(String::as_str),
+        Some(r#"a "Aller au contenu""#),
+        "the skip link comes first: {path:?}"
+    );
     type_keys(&t, &setup_code).await;
-    for (field, text) in
-        [("name", "Mme Keita"), ("password", "motdepasse1"), ("password2", "motdepasse1")]
-    {
+    for (field, text) in [("name", "Mme Keita"), ("password", "motdepasse1"), ("password2", "motdepasse1")] {
         tab_to(&t, &format!("input[name={field}]"), 1).await;
         type_keys(&t, text).await;
     }
@@ -586,7 +607,14 @@ async fn sign_in_a_quiz_and_an_assignment_with_the_keyboard_alone() {
         title: title.into(),
     };
     let items = [item("_assign/devoir-1", "Le devoir"), item("_quiz/qcm", "Les multiples")];
-    let work = app::store::NewWork { class_id: class, title: "Pour jeudi", due: None, visible: true, items: &items, pupils: &[] };
+    let work = app::store::NewWork {
+        class_id: class,
+        title: "Pour jeudi",
+        due: None,
+        visible: true,
+        items: &items,
+        pupils: &[],
+    };
     store.create_work(&work, 1).unwrap().expect("work created");
 
     // The pupil signs in: the class, the name, the button.

@@ -111,10 +111,21 @@ fn password_rule(lang: Lang) -> &'static str {
     )
 }
 
-/// The admin page again, the form `which` refused with `text` about `field`.
-fn again(app: &Shared, lang: Lang, csrf: &Csrf, me: i64, which: &str, form: &Form, text: &str, field: &'static str) -> Response {
+/// The admin page again, the form `which` refused with `(text, field in error)`.
+fn again(
+    app: &Shared,
+    lang: Lang,
+    csrf: &Csrf,
+    me: i64,
+    which: &str,
+    form: &Form,
+    error: (&str, &'static str),
+) -> Response {
+    let (text, field) = error;
     // Passwords are not sent back into the page: only the other fields are kept.
-    let kept = Form(form.0.iter().filter(|(k, _)| !matches!(k.as_str(), "current" | "password" | "password2")).cloned().collect());
+    let kept = Form(
+        form.0.iter().filter(|(k, _)| !matches!(k.as_str(), "current" | "password" | "password2")).cloned().collect(),
+    );
     super::admin::admin_view(app, lang, &csrf.field(), me, which, &Sticky::new(&kept, text, field))
 }
 
@@ -144,7 +155,7 @@ pub async fn add_teacher(
     csrf: Csrf,
     Post { who: TeacherId(me), form }: Post<TeacherId>,
 ) -> Response {
-    let refused = |text: &str, field| again(&app, lang, &csrf, me, "teachers", &form, text, field);
+    let refused = |text: &str, field| again(&app, lang, &csrf, me, "teachers", &form, (text, field));
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return refused(lang.t("Nom manquant ou trop long.", "Name missing or too long."), "name");
     };
@@ -174,7 +185,7 @@ pub async fn change_password(
     csrf: Csrf,
     Post { who: TeacherId(me), form }: Post<TeacherId>,
 ) -> Response {
-    let refused = |text: &str, field| again(&app, lang, &csrf, me, "password", &form, text, field);
+    let refused = |text: &str, field| again(&app, lang, &csrf, me, "password", &form, (text, field));
     let Some(password) = new_password(&form) else { return refused(password_rule(lang), "password") };
     let current = form.get("current").unwrap_or("").to_string();
     let name = match app.store().teacher_name(me) {
@@ -190,7 +201,10 @@ pub async fn change_password(
     let keys = passwords::keys("t", &name.to_lowercase(), client);
     let keys = passwords::borrow(&keys);
     if app.attempts().begin(&keys).is_err() {
-        return refused(lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."), "");
+        return refused(
+            lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+            "",
+        );
     }
     let checked = app.passwords.verify(current, Some(old_hash)).await;
     app.attempts().settle(&keys, &checked);

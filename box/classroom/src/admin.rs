@@ -593,7 +593,9 @@ pub async fn set_hours(
     csrf: Csrf,
     Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
-    let refused = |text: &str, field: &'static str| admin_view(&app, lang, &csrf.field(), t, "hours", &Sticky::new(&form, text, field));
+    let refused = |text: &str, field: &'static str| {
+        admin_view(&app, lang, &csrf.field(), t, "hours", &Sticky::new(&form, text, field))
+    };
     let ranges = form.get("ranges").unwrap_or("").trim().to_string();
     let spec = if ranges.is_empty() {
         String::new()
@@ -608,7 +610,10 @@ pub async fn set_hours(
         format!("{} {}", days.concat(), ranges)
     };
     if let Err(e) = Hours::parse(&spec) {
-        return refused(&format!("{} {}", lang.t("Heures illisibles :", "Unreadable hours:"), half(lang, &e)), "ranges");
+        return refused(
+            &format!("{} {}", lang.t("Heures illisibles :", "Unreadable hours:"), half(lang, &e)),
+            "ranges",
+        );
     }
     let store = app.store();
     let saved = store.set_setting("hours", Some(&spec)).and_then(|_| match tz_from(&form) {

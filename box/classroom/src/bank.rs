@@ -180,7 +180,6 @@ fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Respon
     page.into_response()
 }
 
-
 fn number(form: &super::web::Form, name: &str, max: u32) -> Result<Option<u32>, ()> {
     match form.get(name).map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
@@ -196,7 +195,8 @@ pub async fn create(
     Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     // A refusal sends the builder back as it was filled in.
-    let refused = |text: &str, field: &'static str| builder(&app, lang, &csrf.field(), t, &Sticky::new(&form, text, field));
+    let refused =
+        |text: &str, field: &'static str| builder(&app, lang, &csrf.field(), t, &Sticky::new(&form, text, field));
     let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
         return refused(
             lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),

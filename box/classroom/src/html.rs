@@ -328,11 +328,7 @@ impl Sticky {
 
     /// The attributes of the field in error.
     pub fn invalid(&self, name: &str) -> &'static str {
-        if self.is_error() && self.field == name {
-            r#" aria-invalid="true" aria-describedby="form-error""#
-        } else {
-            ""
-        }
+        if self.is_error() && self.field == name { r#" aria-invalid="true" aria-describedby="form-error""# } else { "" }
     }
 
     /// The error paragraph (focused by `preau.js` when no field is marked).

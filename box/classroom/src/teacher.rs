@@ -390,7 +390,10 @@ pub async fn create_class(
 ) -> Response {
     let refused = |error: &str| dashboard_view(&app, lang, &csrf.field(), t, &Sticky::new(&form, error, "name"));
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
-        return refused(lang.t("Nom de classe manquant ou trop long (60 caractères au plus).", "Class name missing or too long (at most 60 characters)."));
+        return refused(lang.t(
+            "Nom de classe manquant ou trop long (60 caractères au plus).",
+            "Class name missing or too long (at most 60 characters).",
+        ));
     };
     let created = app.store().create_class(&name);
     match created {
@@ -557,7 +560,10 @@ pub async fn add_pupil(
     Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
-        let error = lang.t("Nom manquant ou trop long (60 caractères au plus).", "Name missing or too long (at most 60 characters).");
+        let error = lang.t(
+            "Nom manquant ou trop long (60 caractères au plus).",
+            "Name missing or too long (at most 60 characters).",
+        );
         return class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, error, "name"));
     };
     let created = app.store().create_pupil(id, &name);

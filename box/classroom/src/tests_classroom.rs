@@ -223,7 +223,8 @@ async fn work_given_to_a_class_shows_on_the_pupils_home_in_order_with_what_is_do
         .await;
     assert!(r.body.contains(r#"name="title" required maxlength="120" value="Gardé""#), "the title is kept: {}", r.body);
     assert!(r.body.contains(&format!(r#"value="{lesson}" checked"#)), "the item stays ticked");
-    let order_input = r.body.split(&format!(r#"name="{order}""#)).nth(1).and_then(|x| x.split('>').next()).unwrap_or("");
+    let order_input =
+        r.body.split(&format!(r#"name="{order}""#)).nth(1).and_then(|x| x.split('>').next()).unwrap_or("");
     assert!(order_input.contains(r#"value="3""#), "the order is kept: {order_input}");
     assert!(r.body.contains(r#"name="due" value="30/02/2026" aria-invalid="true""#), "the date is marked: {}", r.body);
     // Only for Bob: Alice does not see it.

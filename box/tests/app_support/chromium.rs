@@ -59,7 +59,11 @@ pub async fn start_driver_with(profile: &Path, size: (u32, u32), langs: &str) ->
             ]
         }
     });
-    let caps = caps.as_object().unwrap().clone();
+    let mut caps = caps.as_object().unwrap().clone();
+    // Desktop Chromium keeps windows at least 500 px wide: a phone's viewport is emulated.
+    if size.0 < 500 {
+        caps["goog:chromeOptions"]["mobileEmulation"] = json!({"deviceMetrics": {"width": size.0, "height": size.1, "pixelRatio": 2.0, "touch": true, "mobile": true}});
+    }
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
     builder.capabilities(caps);
     // chromedriver needs a moment to listen: retry the connection (not a timed assertion:
@@ -240,7 +244,10 @@ pub async fn tab_to(c: &Client, css: &str, max: usize) -> Vec<String> {
         press(c, &[TAB]).await;
         path.push(focused(c).await);
         let hit = c
-            .execute("return !!document.activeElement && document.activeElement.matches(arguments[0]);", vec![json!(css)])
+            .execute(
+                "return !!document.activeElement && document.activeElement.matches(arguments[0]);",
+                vec![json!(css)],
+            )
             .await
             .unwrap();
         if hit == json!(true) {
