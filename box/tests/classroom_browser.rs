@@ -138,7 +138,7 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
     fill(&t, "input[name=name]", "Mme Durand").await;
     fill(&t, "input[name=password]", "motdepasse1").await;
     fill(&t, "input[name=password2]", "motdepasse1").await;
-    click(&t, "form button").await;
+    click(&t, "form[action='/teacher/setup'] button").await;
     t.wait().for_element(Locator::Css("p.error")).await.unwrap();
     let kept = t.find(Locator::Css("input[name=name]")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("Mme Durand"), "the name typed is kept after a wrong code");
@@ -146,7 +146,7 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
     fill(&t, "input[name=code]", &setup_code).await;
     fill(&t, "input[name=password]", "motdepasse1").await;
     fill(&t, "input[name=password2]", "motdepasse1").await;
-    click(&t, "form button").await;
+    click(&t, "form[action='/teacher/setup'] button").await;
     assert_eq!(wait_h1(&t, "Tableau de bord").await, "Tableau de bord");
     check_page(&t, "fr", &mut seen, &mut failures).await;
     fill(&t, "form[action='/teacher/classes'] input[name=name]", "CM1").await;
@@ -269,7 +269,7 @@ async fn a_pupil_takes_a_quiz_as_in_moodle_and_every_page_is_accessible() {
     check_page(&e, "en", &mut seen, &mut failures).await;
     fill(&e, "input[name=name]", "Mme Durand").await;
     fill(&e, "input[name=password]", "motdepasse1").await;
-    click(&e, "form button").await;
+    click(&e, "form[action^='/teacher/login'] button").await;
     assert_eq!(wait_h1(&e, "Dashboard").await, "Dashboard");
     for path in &teacher_pages {
         e.goto(&format!("{base}{path}")).await.unwrap();
