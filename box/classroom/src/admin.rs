@@ -301,8 +301,8 @@ pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky
         lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:"),
         lang.t("Installer", "Install")
     ));
-    stick_section(&mut body, lang, &f);
-    body.push_str(&records_section(lang, &f));
+    stick_section(&mut body, lang, f);
+    body.push_str(&records_section(lang, f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));

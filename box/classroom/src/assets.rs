@@ -49,7 +49,7 @@ fn hashed(path: &str, hash: &str) -> String {
 /// The URL pages use for an asset: its content-hashed name under `/static/`.
 pub fn url(path: &str) -> String {
     match ASSETS.get(path) {
-        Some(a) => format!("/static/{}", hashed(path, &a.hash)),
+        Some(a) => format!("/static/{}", hashed(path, a.hash)),
         None => format!("/static/{path}"),
     }
 }

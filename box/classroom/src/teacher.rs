@@ -361,8 +361,8 @@ fn dashboard_view(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) ->
 }
 
 /// What a store refusal means to the teacher (a name taken, a bound reached), or the
-/// internal error page for anything else.
-fn store_refusal(lang: Lang, e: store::Error) -> Result<&'static str, Response> {
+/// error itself when it is not the teacher's doing.
+fn store_refusal(lang: Lang, e: store::Error) -> Result<&'static str, store::Error> {
     let text = e.to_string();
     if text.contains("UNIQUE") {
         Ok(lang.t("Ce nom existe déjà.", "This name already exists."))
@@ -371,14 +371,14 @@ fn store_refusal(lang: Lang, e: store::Error) -> Result<&'static str, Response> 
     } else if text.contains("too many pupils") {
         Ok(lang.t("Trop d'élèves dans cette classe.", "Too many pupils in this class."))
     } else {
-        Err(internal(lang, e))
+        Err(e)
     }
 }
 
 fn store_error(lang: Lang, e: store::Error) -> Response {
     match store_refusal(lang, e) {
         Ok(text) => bad(lang, text),
-        Err(page) => page,
+        Err(e) => internal(lang, e),
     }
 }
 
@@ -400,7 +400,7 @@ pub async fn create_class(
         Ok(id) => back_to(&format!("/teacher/class/{id}")),
         Err(e) => match store_refusal(lang, e) {
             Ok(text) => refused(text),
-            Err(page) => page,
+            Err(e) => internal(lang, e),
         },
     }
 }
@@ -571,7 +571,7 @@ pub async fn add_pupil(
         Ok(_) => back_to(&format!("/teacher/class/{id}")),
         Err(e) => match store_refusal(lang, e) {
             Ok(text) => class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, text, "name")),
-            Err(page) => page,
+            Err(e) => internal(lang, e),
         },
     }
 }
