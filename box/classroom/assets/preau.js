@@ -77,8 +77,8 @@
     });
   }
   // Forms with errors: focus the first field in error so a keyboard or screen reader
-  // user lands on it.
-  var bad = document.querySelector("[aria-invalid=true]");
+  // user lands on it (else the error about the whole form).
+  var bad = document.querySelector("[aria-invalid=true]") || document.getElementById("form-error");
   if (bad) { bad.focus(); }
   // Opening hours form: send this browser's time zone along.
   var tz = document.querySelectorAll("input[name=tz_minutes]");

@@ -11,10 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, esc, message, not_found};
+use super::html::{Lang, Sticky, esc, message, not_found};
 use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::store::{MAX_NAME_CHARS, Store};
-use super::web::{Post, SESSION_COOKIE, Shared, TeacherId, cookie, internal};
+use super::web::{Csrf, Form, Post, SESSION_COOKIE, Shared, TeacherId, cookie, internal};
 
 /// The setting that remembers which `preau.toml` setup code was used last.
 const USED_CONFIG_CODE: &str = "used_config_setup_code";
@@ -37,7 +37,11 @@ fn fingerprint(code: &str) -> String {
 }
 
 /// The "Enseignants" section of the admin page.
-pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
+/// `which`/`sticky`: a refused form of this section ("teachers" or "password"), shown
+/// with its error and the field in error marked; passwords are never sent back.
+pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64, which: &str, sticky: &Sticky) -> String {
+    let fresh = Sticky::default();
+    let form = |name: &str| if name == which { sticky } else { &fresh };
     let mut body = format!(r#"<h2 id="teachers">{}</h2><ul>"#, lang.t("Enseignants", "Teachers"));
     for (id, name) in store.teachers().unwrap_or_default() {
         if id == me {
@@ -52,17 +56,22 @@ pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
         }
     }
     body.push_str("</ul>");
-    let pw = |name: &str, auto: &str, label: &str| {
+    let pw = |form: &Sticky, name: &str, auto: &str, label: &str| {
         format!(
-            r#"<label>{label} <input type="password" name="{name}" autocomplete="{auto}" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>"#
+            r#"<label>{label} <input type="password" name="{name}" autocomplete="{auto}" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"{}></label>"#,
+            form.invalid(name)
         )
     };
+    let add = form("teachers");
     body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/teachers">{csrf_field}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}" autocomplete="off"></label>{}{}<button>{}</button></form>"#,
+        r#"<h3>{}</h3><form method="post" action="/admin/teachers">{csrf_field}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}" autocomplete="off"{}{}></label>{}{}<button>{}</button></form>"#,
         lang.t("Ajouter un collègue", "Add a colleague"),
+        add.notice(),
         lang.t("Nom", "Name"),
-        pw("password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")),
-        pw("password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")),
+        add.value("name"),
+        add.invalid("name"),
+        pw(add, "password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")),
+        pw(add, "password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")),
         lang.t("Ajouter", "Add")
     ));
     body.push_str(&format!(
@@ -76,11 +85,12 @@ pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64) -> String {
         lang.t("Déconnecter toutes les sessions", "End all sessions")
     ));
     body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
+        r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
         lang.t("Changer mon mot de passe", "Change my password"),
-        pw("current", "current-password", lang.t("Mot de passe actuel", "Current password")),
-        pw("password", "new-password", lang.t("Nouveau mot de passe", "New password")),
-        pw("password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
+        form("password").notice(),
+        pw(form("password"), "current", "current-password", lang.t("Mot de passe actuel", "Current password")),
+        pw(form("password"), "password", "new-password", lang.t("Nouveau mot de passe", "New password")),
+        pw(form("password"), "password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
         lang.t("Changer", "Change"),
         lang.t(
             "Mot de passe oublié : écrivez un nouveau code à la ligne setup_code de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
@@ -94,14 +104,29 @@ fn refused(lang: Lang, text: &str) -> Response {
     message(lang, StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
 }
 
-fn password_error(lang: Lang) -> Response {
-    refused(
-        lang,
-        lang.t(
-            "Le mot de passe doit avoir au moins 8 caractères, et les deux saisies être identiques.",
-            "The password needs at least 8 characters, and both entries must match.",
-        ),
+fn password_rule(lang: Lang) -> &'static str {
+    lang.t(
+        "Le mot de passe doit avoir au moins 8 caractères, et les deux saisies être identiques.",
+        "The password needs at least 8 characters, and both entries must match.",
     )
+}
+
+/// The admin page again, the form `which` refused with `(text, field in error)`.
+fn again(
+    app: &Shared,
+    lang: Lang,
+    csrf: &Csrf,
+    me: i64,
+    which: &str,
+    form: &Form,
+    error: (&str, &'static str),
+) -> Response {
+    let (text, field) = error;
+    // Passwords are not sent back into the page: only the other fields are kept.
+    let kept = Form(
+        form.0.iter().filter(|(k, _)| !matches!(k.as_str(), "current" | "password" | "password2")).cloned().collect(),
+    );
+    super::admin::admin_view(app, lang, &csrf.field(), me, which, &Sticky::new(&kept, text, field))
 }
 
 /// The new password of a form (`password` and `password2`), if acceptable.
@@ -124,21 +149,28 @@ fn done() -> Response {
     Redirect::to("/admin/#teachers").into_response()
 }
 
-pub async fn add_teacher(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
+pub async fn add_teacher(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Post { who: TeacherId(me), form }: Post<TeacherId>,
+) -> Response {
+    let refused = |text: &str, field| again(&app, lang, &csrf, me, "teachers", &form, (text, field));
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
-        return refused(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+        return refused(lang.t("Nom manquant ou trop long.", "Name missing or too long."), "name");
     };
-    let Some(password) = new_password(&form) else { return password_error(lang) };
+    let Some(password) = new_password(&form) else { return refused(password_rule(lang), "password") };
     let hash = match hashed(&app, lang, password).await {
         Ok(h) => h,
         Err(r) => return r,
     };
-    let store = app.store();
-    match store.teacher_by_name(&name) {
-        Ok(Some(_)) => return refused(lang, lang.t("Ce nom est déjà pris.", "That name is taken.")),
+    let taken = app.store().teacher_by_name(&name);
+    match taken {
+        Ok(Some(_)) => return refused(lang.t("Ce nom est déjà pris.", "That name is taken."), "name"),
         Ok(None) => {}
         Err(e) => return internal(lang, e),
     }
+    let store = app.store();
     match store.create_teacher(&name, &hash) {
         Ok(_) => done(),
         Err(e) => internal(lang, e),
@@ -150,9 +182,11 @@ pub async fn change_password(
     headers: HeaderMap,
     lang: Lang,
     client: Client,
+    csrf: Csrf,
     Post { who: TeacherId(me), form }: Post<TeacherId>,
 ) -> Response {
-    let Some(password) = new_password(&form) else { return password_error(lang) };
+    let refused = |text: &str, field| again(&app, lang, &csrf, me, "password", &form, (text, field));
+    let Some(password) = new_password(&form) else { return refused(password_rule(lang), "password") };
     let current = form.get("current").unwrap_or("").to_string();
     let name = match app.store().teacher_name(me) {
         Ok(Some(n)) => n,
@@ -168,15 +202,15 @@ pub async fn change_password(
     let keys = passwords::borrow(&keys);
     if app.attempts().begin(&keys).is_err() {
         return refused(
-            lang,
             lang.t("Trop d'essais : attendez quelques minutes.", "Too many attempts: wait a few minutes."),
+            "",
         );
     }
     let checked = app.passwords.verify(current, Some(old_hash)).await;
     app.attempts().settle(&keys, &checked);
     match checked {
         Ok(true) => {}
-        Ok(false) => return refused(lang, lang.t("Mot de passe actuel incorrect.", "Wrong current password.")),
+        Ok(false) => return refused(lang.t("Mot de passe actuel incorrect.", "Wrong current password."), "current"),
         Err(busy) => return busy.into_response(),
     }
     let hash = match hashed(&app, lang, password).await {

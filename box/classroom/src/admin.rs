@@ -9,7 +9,7 @@ use super::context::ImportSummary;
 use super::context::InstallError;
 use super::context::StickError;
 use super::hours::Hours;
-use super::html::{Lang, Page, esc, half, message};
+use super::html::{Lang, Page, Sticky, esc, half, message};
 use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, is_off_worker, off_worker, system_now};
 use super::wifi;
 
@@ -105,7 +105,14 @@ pub async fn page(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let f = csrf.field();
+    admin_view(&app, lang, &csrf.field(), t, "", &Sticky::default())
+}
+
+/// The admin page; the form named `which` ("hours", "teachers", "password") filled with
+/// `sticky`, a refused form (passwords are never sent back), and its error shown.
+pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky: &Sticky) -> Response {
+    let fresh = Sticky::default();
+    let hours_form = if which == "hours" { sticky } else { &fresh };
     let now = app.now();
     let tz = app.tz_minutes();
     let (hours, teacher) = {
@@ -177,28 +184,36 @@ pub async fn page(
     // Opening hours.
     let parsed = Hours::parse(&hours).unwrap_or_else(|_| Hours::parse("").expect("empty parses"));
     body.push_str(&format!(
-        r#"<h2>{}</h2><p>{}</p><form method="post" action="/admin/hours">{f}<fieldset><legend>{}</legend>"#,
+        r#"<h2>{}</h2><p>{}</p><form method="post" action="/admin/hours">{f}{}<fieldset><legend>{}</legend>"#,
         lang.t("Heures d'ouverture", "Opening hours"),
         lang.t(
             "En dehors de ces heures, les élèves voient une page « fermé » ; les enseignants entrent toujours. Laissez les heures vides pour ouvrir tout le temps.",
             "Outside these hours pupils see a \"closed\" page; teachers always get in. Leave the hours empty to stay open all the time."
         ),
+        hours_form.notice(),
         lang.t("Jours", "Days")
     ));
     let names = if lang == Lang::Fr { DAYS_FR } else { DAYS_EN };
     for (i, d) in names.iter().enumerate() {
-        let checked = if hours.is_empty() { i < 5 } else { parsed.days[i] };
+        let saved = if hours.is_empty() { i < 5 } else { parsed.days[i] };
+        // The first day box carries the error about days, so that the focus lands there.
+        let invalid = if i == 0 { hours_form.invalid("day") } else { "" };
         body.push_str(&format!(
-            r#"<label class="inline"><input type="checkbox" name="day" value="{}"{}> {d}</label> "#,
+            r#"<label class="inline"><input type="checkbox" name="day" value="{}"{}{invalid}> {d}</label> "#,
             i + 1,
-            if checked { " checked" } else { "" }
+            hours_form.checked("day", &(i + 1).to_string(), saved)
         ));
     }
-    let ranges = hours.split_once(' ').map(|(_, r)| r.to_string()).unwrap_or_default();
+    let ranges = if hours_form.is_error() {
+        hours_form.text("ranges")
+    } else {
+        esc(hours.split_once(' ').map(|(_, r)| r).unwrap_or_default())
+    };
     body.push_str(&format!(
-        r#"</fieldset><label>{} <input name="ranges" value="{}" placeholder="08:30-12:00,13:30-16:30" maxlength="200"></label><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
+        r#"</fieldset><label>{} <input name="ranges" value="{}" placeholder="08:30-12:00,13:30-16:30" maxlength="200"{}></label><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
         lang.t("Heures (HH:MM-HH:MM, séparées par des virgules) :", "Hours (HH:MM-HH:MM, comma separated):"),
-        esc(&ranges),
+        ranges,
+        hours_form.invalid("ranges"),
         lang.t("Enregistrer", "Save")
     ));
     body.push_str(&format!(
@@ -207,9 +222,9 @@ pub async fn page(
         if app.is_open() { lang.t("ouvert", "open") } else { lang.t("fermé", "closed") }
     ));
 
-    sync_section(&mut body, lang, &app, now, tz);
-    upstream_section(&mut body, lang, &app, tz);
-    body.push_str(&super::accounts::section(lang, &f, &app.store(), t));
+    sync_section(&mut body, lang, app, now, tz);
+    upstream_section(&mut body, lang, app, tz);
+    body.push_str(&super::accounts::section(lang, f, &app.store(), t, which, sticky));
 
     // Packs.
     let packs = app.ctx.packs.list();
@@ -286,8 +301,8 @@ pub async fn page(
         lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:"),
         lang.t("Installer", "Install")
     ));
-    stick_section(&mut body, lang, &f);
-    body.push_str(&records_section(lang, &f));
+    stick_section(&mut body, lang, f);
+    body.push_str(&records_section(lang, f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
@@ -319,6 +334,9 @@ pub async fn page(
     ));
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
+    if sticky.is_error() {
+        page = page.status(StatusCode::BAD_REQUEST);
+    }
     page.into_response()
 }
 
@@ -569,7 +587,15 @@ fn tz_from(form: &super::web::Form) -> Option<i64> {
     form.get("tz_minutes")?.parse::<i64>().ok().filter(|m| (-14 * 60..=14 * 60).contains(m))
 }
 
-pub async fn set_hours(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
+pub async fn set_hours(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    let refused = |text: &str, field: &'static str| {
+        admin_view(&app, lang, &csrf.field(), t, "hours", &Sticky::new(&form, text, field))
+    };
     let ranges = form.get("ranges").unwrap_or("").trim().to_string();
     let spec = if ranges.is_empty() {
         String::new()
@@ -579,17 +605,15 @@ pub async fn set_hours(State(app): State<Shared>, lang: Lang, Post { form, .. }:
         days.sort_unstable();
         days.dedup();
         if days.is_empty() {
-            return message(
-                lang,
-                StatusCode::BAD_REQUEST,
-                lang.t("Saisie refusée", "Input refused"),
-                lang.t("Choisissez au moins un jour.", "Choose at least one day."),
-            );
+            return refused(lang.t("Choisissez au moins un jour.", "Choose at least one day."), "day");
         }
         format!("{} {}", days.concat(), ranges)
     };
     if let Err(e) = Hours::parse(&spec) {
-        return message(lang, StatusCode::BAD_REQUEST, lang.t("Heures illisibles", "Unreadable hours"), half(lang, &e));
+        return refused(
+            &format!("{} {}", lang.t("Heures illisibles :", "Unreadable hours:"), half(lang, &e)),
+            "ranges",
+        );
     }
     let store = app.store();
     let saved = store.set_setting("hours", Some(&spec)).and_then(|_| match tz_from(&form) {

@@ -1,56 +1,42 @@
 //! Static assets (style sheet, the little JavaScript, KaTeX, the icon) embedded in the
-//! binary, served light: each gzipped once (level 9) when first asked for and kept, under a
-//! name carrying its content hash (`preau.3f2a9c1e.css`) with a year of immutable caching,
-//! so that a revisit sends no body at all; the plain name stays valid (a day's caching)
-//! for pages cached before an update. ETags answer conditional requests with 304.
+//! binary, served light: each gzipped at level 9 when the crate is built (`build.rs`, as
+//! pack files are compressed when a pack is built), under a name carrying its content
+//! hash (`preau.3f2a9c1e.css`) with a year of immutable caching, so that a revisit sends
+//! no body at all; the plain name stays valid (a day's caching) for pages cached before
+//! an update. ETags answer conditional requests with 304.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rust_embed::RustEmbed;
 
-#[derive(RustEmbed)]
-#[folder = "assets/"]
-struct Assets;
+/// `(path under assets/, plain bytes, gzip bytes when smaller, content hash)`, written by
+/// `build.rs`.
+type Entry = (&'static str, &'static [u8], Option<&'static [u8]>, &'static str);
+const EMBEDDED: &[Entry] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// One asset, ready to send.
 struct Asset {
-    raw: Vec<u8>,
-    /// Made at the first request that can take it (not at start: the first page of a
-    /// fresh box must not wait for KaTeX to be compressed). `None` when gzip does not
-    /// make it smaller (fonts, already compressed).
-    gz: OnceLock<Option<Vec<u8>>>,
+    raw: &'static [u8],
+    /// Made at build time; `None` when gzip does not make it smaller (fonts).
+    gz: Option<&'static [u8]>,
     /// The first 8 hex digits of its BLAKE3: in its hashed name and its ETag.
-    hash: String,
+    hash: &'static str,
     mime: String,
 }
 
-static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
-    Assets::iter()
-        .filter_map(|path| {
-            let raw = Assets::get(&path)?.data.into_owned();
-            let gz = OnceLock::new();
-            let hash = blake3::hash(&raw).to_hex()[..8].to_string();
-            let mime = mime_guess::from_path(path.as_ref()).first_or_octet_stream().to_string();
-            Some((path.to_string(), Asset { raw, gz, hash, mime }))
+static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
+    EMBEDDED
+        .iter()
+        .map(|&(path, raw, gz, hash)| {
+            let mime = mime_guess::from_path(path).first_or_octet_stream().to_string();
+            (path, Asset { raw, gz, hash, mime })
         })
         .collect()
 });
-
-impl Asset {
-    fn gz(&self) -> Option<&[u8]> {
-        self.gz
-            .get_or_init(|| {
-                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                enc.write_all(&self.raw).and_then(|_| enc.finish()).ok().filter(|gz| gz.len() < self.raw.len())
-            })
-            .as_deref()
-    }
-}
 
 /// `name.ext` → `name.<hash>.ext`; the name itself when unknown.
 fn hashed(path: &str, hash: &str) -> String {
@@ -63,7 +49,7 @@ fn hashed(path: &str, hash: &str) -> String {
 /// The URL pages use for an asset: its content-hashed name under `/static/`.
 pub fn url(path: &str) -> String {
     match ASSETS.get(path) {
-        Some(a) => format!("/static/{}", hashed(path, &a.hash)),
+        Some(a) => format!("/static/{}", hashed(path, a.hash)),
         None => format!("/static/{path}"),
     }
 }
@@ -76,7 +62,7 @@ fn lookup(path: &str) -> Option<(&'static Asset, bool)> {
     let (stem, ext) = path.rsplit_once('.')?;
     let (base, hash) = stem.rsplit_once('.')?;
     let plain = format!("{base}.{ext}");
-    let a = ASSETS.get(&plain)?;
+    let a = ASSETS.get(plain.as_str())?;
     (a.hash == hash).then_some((a, true))
 }
 
@@ -105,7 +91,7 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
     let Some((asset, immutable)) = lookup(path) else {
         return (StatusCode::NOT_FOUND, "introuvable / not found").into_response();
     };
-    let gz = if accepts_gzip(headers) { asset.gz() } else { None };
+    let gz = if accepts_gzip(headers) { asset.gz } else { None };
     let gzip = gz.is_some();
     let etag = format!("\"{}{}\"", asset.hash, if gzip { ".gz" } else { "" });
     let matched = headers
@@ -115,9 +101,9 @@ fn respond(headers: &HeaderMap, path: &str) -> Response {
     let mut resp = if matched {
         StatusCode::NOT_MODIFIED.into_response()
     } else if let Some(gz) = gz {
-        gz.to_vec().into_response()
+        gz.into_response()
     } else {
-        asset.raw.clone().into_response()
+        asset.raw.into_response()
     };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&asset.mime) {
@@ -187,6 +173,21 @@ mod tests {
         assert!(lookup("preau.00000000.css").is_none());
         assert!(url("katex/katex.min.js").starts_with("/static/katex/katex.min."));
         assert!(lookup("../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn gzip_forms_are_made_at_build_time_and_match() {
+        for name in ["preau.css", "preau.js", "katex/katex.min.js", "katex/katex.min.css", "favicon.svg"] {
+            let a = ASSETS.get(name).unwrap_or_else(|| panic!("{name} is embedded"));
+            let gz = a.gz.unwrap_or_else(|| panic!("{name} has its gzip form"));
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut plain).unwrap();
+            assert_eq!(plain, a.raw, "{name}");
+            assert!(gz.len() < a.raw.len() / 2 || name == "favicon.svg", "{name}: {} of {}", gz.len(), a.raw.len());
+            assert_eq!(a.hash, &blake3::hash(a.raw).to_hex()[..8]);
+        }
+        // Fonts are already compressed: sent as they are.
+        assert!(ASSETS.get("katex/fonts/KaTeX_Main-Regular.woff2").unwrap().gz.is_none());
     }
 
     #[test]

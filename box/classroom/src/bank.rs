@@ -13,7 +13,7 @@ use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use preau_pack::quiz::{self, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
 
-use super::html::{Lang, Page, esc, message, strip_tags};
+use super::html::{Lang, Page, Sticky, esc, strip_tags};
 use super::player::load_quiz;
 use super::progress::outline;
 use super::store::MAX_NAME_CHARS;
@@ -79,7 +79,11 @@ pub async fn page(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let f = csrf.field();
+    builder(&app, lang, &csrf.field(), t, &Sticky::default())
+}
+
+/// The teacher's quizzes and the builder, filled with `sticky` (a refused form).
+fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Response {
     let (own, teacher) = {
         let store = app.store();
         (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
@@ -102,12 +106,15 @@ pub async fn page(
         }
         body.push_str("</ul>");
     }
-    let questions = bank(&app);
+    let questions = bank(app);
     body.push_str(&format!(
-        r#"<h2>{}</h2><form method="post" action="/teacher/quizzes">{f}<label>{} <input name="title" required maxlength="{}"></label>"#,
+        r#"<h2>{}</h2><form method="post" action="/teacher/quizzes">{f}{}<label>{} <input name="title" required maxlength="{}"{}{}></label>"#,
         lang.t("Construire un quiz depuis les banques de questions", "Build a quiz from the question banks"),
+        sticky.notice(),
         lang.t("Titre :", "Title:"),
-        MAX_NAME_CHARS * 2
+        MAX_NAME_CHARS * 2,
+        sticky.value("title"),
+        sticky.invalid("title"),
     ));
     if questions.is_empty() {
         body.push_str(&format!(
@@ -122,17 +129,21 @@ pub async fn page(
                 body.push_str("</fieldset>");
             }
             group = (bq.pack_title.clone(), bq.category.clone());
+            let draw = format!("draw:{}\u{1f}{}", bq.key.split('/').next().unwrap_or(""), bq.category);
+            let drawn = sticky.value(&draw);
             body.push_str(&format!(
-                r#"<fieldset class="bank"><legend>{} — {}</legend><label>{} <input type="number" name="draw:{}" min="0" max="20" size="3" value="0"></label>"#,
+                r#"<fieldset class="bank"><legend>{} — {}</legend><label>{} <input type="number" name="{}" min="0" max="20" size="3"{}></label>"#,
                 esc(&bq.pack_title),
                 esc(&bq.category),
                 lang.t("Tirer au hasard (nombre de questions) :", "Draw at random (number of questions):"),
-                esc(&format!("{}\u{1f}{}", bq.key.split('/').next().unwrap_or(""), bq.category)),
+                esc(&draw),
+                if drawn.is_empty() { r#" value="0""#.to_string() } else { drawn },
             ));
         }
         body.push_str(&format!(
-            r#"<label><input type="checkbox" name="q" value="{}"> {}</label>"#,
+            r#"<label><input type="checkbox" name="q" value="{}"{}> {}</label>"#,
             esc(&bq.key),
+            sticky.checked("q", &bq.key, false),
             esc(&label(&bq.question))
         ));
     }
@@ -140,23 +151,33 @@ pub async fn page(
         body.push_str("</fieldset>");
     }
     body.push_str(&format!(
-        r#"<fieldset><legend>{}</legend><label><input type="checkbox" name="shuffle" value="1"> {}</label><label>{} <input type="number" name="attempts" min="0" max="100" size="3"></label><label>{} <input type="number" name="minutes" min="0" max="600" size="4"></label><label>{} <select name="answers"><option value="last">{}</option><option value="after">{}</option></select></label></fieldset><button>{}</button></form>"#,
+        r#"<fieldset><legend>{}</legend><label><input type="checkbox" name="shuffle" value="1"{}> {}</label><label>{} <input type="number" name="attempts" min="0" max="100" size="3"{}{}></label><label>{} <input type="number" name="minutes" min="0" max="600" size="4"{}{}></label><label>{} <select name="answers"><option value="last">{}</option><option value="after"{}>{}</option></select></label></fieldset><button>{}</button></form>"#,
         lang.t("Réglages", "Settings"),
+        sticky.checked("shuffle", "1", false),
         lang.t("Mélanger les questions", "Shuffle the questions"),
         lang.t("Nombre d'essais (vide : illimité) :", "Attempts (empty: unlimited):"),
+        sticky.value("attempts"),
+        sticky.invalid("attempts"),
         lang.t("Temps limité en minutes (vide : sans limite) :", "Time limit in minutes (empty: none):"),
+        sticky.value("minutes"),
+        sticky.invalid("minutes"),
         lang.t("Bonnes réponses montrées :", "Right answers shown:"),
         lang.t("après le dernier essai permis", "after the last attempt allowed"),
+        sticky.selected("answers", "after"),
         lang.t("après chaque essai", "after each attempt"),
         lang.t("Créer le quiz", "Create the quiz")
     ));
-    let mut page = Page::new(lang, lang.t("Quiz de l'enseignant", "Teacher's quizzes"), body);
+    let title = if sticky.is_error() {
+        lang.t("Quiz de l'enseignant — à corriger", "Teacher's quizzes — to correct")
+    } else {
+        lang.t("Quiz de l'enseignant", "Teacher's quizzes")
+    };
+    let mut page = Page::new(lang, title, body);
     page.user = teacher;
+    if sticky.is_error() {
+        page = page.status(axum::http::StatusCode::BAD_REQUEST);
+    }
     page.into_response()
-}
-
-fn refused(lang: Lang, text: &str) -> Response {
-    message(lang, axum::http::StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
 }
 
 fn number(form: &super::web::Form, name: &str, max: u32) -> Result<Option<u32>, ()> {
@@ -167,26 +188,37 @@ fn number(form: &super::web::Form, name: &str, max: u32) -> Result<Option<u32>, 
 }
 
 /// `POST /teacher/quizzes`: builds the quiz and stores it.
-pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
+pub async fn create(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    // A refusal sends the builder back as it was filled in.
+    let refused =
+        |text: &str, field: &'static str| builder(&app, lang, &csrf.field(), t, &Sticky::new(&form, text, field));
     let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
         return refused(
-            lang,
             lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),
+            "title",
         );
     };
-    let (Ok(attempts), Ok(minutes)) = (number(&form, "attempts", 100), number(&form, "minutes", 600)) else {
-        return refused(lang, lang.t("Nombre d'essais ou minutes invalides.", "Invalid attempts or minutes."));
+    let Ok(attempts) = number(&form, "attempts", 100) else {
+        return refused(lang.t("Nombre d'essais : de 0 à 100.", "Attempts: from 0 to 100."), "attempts");
+    };
+    let Ok(minutes) = number(&form, "minutes", 600) else {
+        return refused(lang.t("Temps limité : de 0 à 600 minutes.", "Time limit: from 0 to 600 minutes."), "minutes");
     };
     let all = bank(&app);
     let mut questions: Vec<Question> = Vec::new();
     for key in form.all("q") {
         let Some(bq) = all.iter().find(|b| b.key == key) else {
             return refused(
-                lang,
                 lang.t(
-                    "Une question choisie n'est plus installée : rechargez la page.",
-                    "A chosen question is no longer installed: reload the page.",
+                    "Une question choisie n'est plus installée : elle n'est plus cochée.",
+                    "A chosen question is no longer installed: it is no longer ticked.",
                 ),
+                "",
             );
         };
         let mut q = bq.question.clone();
@@ -205,11 +237,11 @@ pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Po
             .collect();
         if n > 0 && candidates.is_empty() {
             return refused(
-                lang,
                 lang.t(
-                    "Cette catégorie n'a plus de questions : rechargez la page.",
-                    "This category has no questions any more: reload the page.",
+                    "Une catégorie tirée au hasard n'a plus de questions.",
+                    "A category drawn at random has no questions any more.",
                 ),
+                "",
             );
         }
         for _ in 0..n.min(candidates.len()) {
@@ -230,12 +262,12 @@ pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Po
     }
     if questions.is_empty() {
         return refused(
-            lang,
             lang.t("Choisissez au moins une question, ou un tirage.", "Choose at least one question, or a draw."),
+            "",
         );
     }
     if questions.len() > MAX_QUESTIONS {
-        return refused(lang, lang.t("100 questions au plus.", "At most 100 questions."));
+        return refused(lang.t("100 questions au plus.", "At most 100 questions."), "");
     }
     // "After each attempt": Moodle's review options with right answers and feedback
     // immediately and later; otherwise the box's own rule (right answers with the last
@@ -270,9 +302,11 @@ pub async fn create(State(app): State<Shared>, lang: Lang, Post { form, .. }: Po
         serde_json::to_string(&q).unwrap_or_default()
     };
     let now = app.now();
-    match app.store().create_own_quiz(&title, make, now) {
+    // (The store's lock is let go before a refusal builds the page again.)
+    let created = app.store().create_own_quiz(&title, make, now);
+    match created {
         Ok(Some(_)) => Redirect::to("/teacher/quizzes").into_response(),
-        Ok(None) => refused(lang, lang.t("Trop de quiz sur cette boîte (500).", "Too many quizzes on this box (500).")),
+        Ok(None) => refused(lang.t("Trop de quiz sur cette boîte (500).", "Too many quizzes on this box (500)."), ""),
         Err(e) => internal(lang, e),
     }
 }

@@ -51,14 +51,15 @@ fn norm(s: &str) -> String {
     s.trim().to_lowercase().replace('é', "e").replace(['_', '-'], " ")
 }
 
-/// The pupil names of a class list, in order, without duplicates.
+/// The pupil names of a class list, in order, without duplicates. An error is
+/// "French / English" (`html::half` shows a page's half).
 pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
     let text = text.trim_start_matches('\u{feff}');
     let first_line = text.lines().next().unwrap_or("");
     let sep = [';', '\t', ','].into_iter().max_by_key(|s| first_line.matches(*s).count()).unwrap_or(';');
     let mut rows = records(text, sep);
     if rows.is_empty() {
-        return Err("the file holds no name".into());
+        return Err("la liste ne contient aucun nom / the file holds no name".into());
     }
     let header: Vec<String> = rows[0].iter().map(|h| norm(h)).collect();
     let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
@@ -70,7 +71,10 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
         rows.remove(0);
     }
     if rows.len() > MAX_ROWS {
-        return Err(format!("{} rows: at most {MAX_ROWS} pupils in a class", rows.len()));
+        return Err(format!(
+            "{n} lignes : {MAX_ROWS} élèves au plus dans une classe / {n} rows: at most {MAX_ROWS} pupils in a class",
+            n = rows.len()
+        ));
     }
     let mut names = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -88,17 +92,21 @@ pub fn parse_class_list(text: &str) -> Result<Vec<String>, String> {
             continue;
         }
         if name.chars().count() > MAX_NAME_CHARS {
-            return Err(format!("row {}: name longer than {MAX_NAME_CHARS} characters", i + 1 + has_header as usize));
+            let n = i + 1 + has_header as usize;
+            return Err(format!(
+                "ligne {n} : nom de plus de {MAX_NAME_CHARS} caractères / row {n}: name longer than {MAX_NAME_CHARS} characters"
+            ));
         }
         if name.chars().any(char::is_control) {
-            return Err(format!("row {}: control characters", i + 1 + has_header as usize));
+            let n = i + 1 + has_header as usize;
+            return Err(format!("ligne {n} : caractères de contrôle / row {n}: control characters"));
         }
         if !names.contains(&name) {
             names.push(name);
         }
     }
     if names.is_empty() {
-        return Err("the file holds no name".into());
+        return Err("la liste ne contient aucun nom / the file holds no name".into());
     }
     Ok(names)
 }

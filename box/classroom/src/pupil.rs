@@ -84,10 +84,10 @@ pub async fn catalog(
         )),
     }
     body.push_str(&format!(
-        r#"<form method="get" action="/" role="search"><label>{} <input type="search" name="q" value="{}" maxlength="100"></label> <button>{}</button></form>"#,
-        lang.t("Chercher un titre", "Search a title"),
+        r#"<form method="get" action="/" role="search" aria-label="{t}"><label>{t} <input type="search" name="q" value="{}" maxlength="100"></label> <button>{}</button></form>"#,
         esc(&q),
-        lang.t("Chercher", "Search")
+        lang.t("Chercher", "Search"),
+        t = lang.t("Chercher un titre", "Search a title"),
     ));
     if by_subject.is_empty() {
         body.push_str(&format!("<p>{}</p>", lang.t("Aucun contenu trouvé.", "No content found.")));

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, date, esc, message, not_found, url_seg};
+use super::html::{Lang, Page, Sticky, date, esc, message, not_found, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::player::{Shown, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
@@ -310,6 +310,11 @@ pub async fn dashboard(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
+    dashboard_view(&app, lang, &csrf.field(), t, &Sticky::default())
+}
+
+/// The dashboard, its new-class form filled with `sticky` (a refused form).
+fn dashboard_view(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Response {
     let (classes, pending, subs) = {
         let store = app.store();
         match (store.classes(), store.pending_answers(), store.submissions(None)) {
@@ -341,34 +346,62 @@ pub async fn dashboard(
     }
     body.push_str("</ul>");
     body.push_str(&format!(
-        r#"<form method="post" action="/teacher/classes">{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"></label><button>{}</button></form>"#,
-        csrf.field(),
+        r#"<form method="post" action="/teacher/classes">{f}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"{}{}></label><button>{}</button></form>"#,
+        sticky.notice(),
         lang.t("Nouvelle classe :", "New class:"),
+        sticky.value("name"),
+        sticky.invalid("name"),
         lang.t("Créer", "Create")
     ));
-    let page = teacher_page(&app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
+    let mut page = teacher_page(app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
+    if sticky.is_error() {
+        page = page.status(StatusCode::BAD_REQUEST);
+    }
     page.into_response()
 }
 
-/// A unique-name violation is the teacher's typo, not a server error.
-fn store_error(lang: Lang, e: store::Error) -> Response {
+/// What a store refusal means to the teacher (a name taken, a bound reached), or the
+/// error itself when it is not the teacher's doing.
+fn store_refusal(lang: Lang, e: store::Error) -> Result<&'static str, store::Error> {
     let text = e.to_string();
     if text.contains("UNIQUE") {
-        bad(lang, lang.t("Ce nom existe déjà.", "This name already exists."))
-    } else if text.contains("limit reached") {
-        bad(lang, &text)
+        Ok(lang.t("Ce nom existe déjà.", "This name already exists."))
+    } else if text.contains("too many classes") {
+        Ok(lang.t("Trop de classes sur cette boîte.", "Too many classes on this box."))
+    } else if text.contains("too many pupils") {
+        Ok(lang.t("Trop d'élèves dans cette classe.", "Too many pupils in this class."))
     } else {
-        internal(lang, e)
+        Err(e)
     }
 }
 
-pub async fn create_class(State(app): State<Shared>, lang: Lang, Post { form, .. }: Post<TeacherId>) -> Response {
+fn store_error(lang: Lang, e: store::Error) -> Response {
+    match store_refusal(lang, e) {
+        Ok(text) => bad(lang, text),
+        Err(e) => internal(lang, e),
+    }
+}
+
+pub async fn create_class(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    let refused = |error: &str| dashboard_view(&app, lang, &csrf.field(), t, &Sticky::new(&form, error, "name"));
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
-        return bad(lang, lang.t("Nom de classe manquant ou trop long.", "Class name missing or too long."));
+        return refused(lang.t(
+            "Nom de classe manquant ou trop long (60 caractères au plus).",
+            "Class name missing or too long (at most 60 characters).",
+        ));
     };
-    match app.store().create_class(&name) {
+    let created = app.store().create_class(&name);
+    match created {
         Ok(id) => back_to(&format!("/teacher/class/{id}")),
-        Err(e) => store_error(lang, e),
+        Err(e) => match store_refusal(lang, e) {
+            Ok(text) => refused(text),
+            Err(e) => internal(lang, e),
+        },
     }
 }
 
@@ -379,7 +412,14 @@ pub async fn class_page(
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let f = csrf.field();
+    class_view(&app, lang, &csrf.field(), t, id, "", &Sticky::default())
+}
+
+/// The class page; the form named `which` ("pupils", "import", "work") filled with
+/// `sticky`, a refused form, and its error shown.
+pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &str, sticky: &Sticky) -> Response {
+    let fresh = Sticky::default();
+    let form = |name: &str| if name == which { sticky } else { &fresh };
     let (class, pupils) = {
         let store = app.store();
         match (store.class(id), store.pupils(id)) {
@@ -436,23 +476,31 @@ pub async fn class_page(
         ));
     }
     body.push_str("</table></div>");
+    let add = form("pupils");
     body.push_str(&format!(
-        r#"<form method="post" action="/teacher/class/{id}/pupils">{f}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"></label><button>{}</button></form>"#,
+        r#"<form method="post" action="/teacher/class/{id}/pupils">{f}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"{}{}></label><button>{}</button></form>"#,
+        add.notice(),
         lang.t("Ajouter un élève :", "Add a pupil:"),
+        add.value("name"),
+        add.invalid("name"),
         lang.t("Ajouter", "Add")
     ));
+    let import = form("import");
     body.push_str(&format!(
-        r#"<h2>{}</h2><p>{}</p><form method="post" enctype="multipart/form-data" action="/teacher/class/{id}/import">{f}<label>{} <input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"></label><label>{} <textarea name="text"></textarea></label><button>{}</button></form>"#,
+        r#"<h2>{}</h2><p>{}</p><form method="post" enctype="multipart/form-data" action="/teacher/class/{id}/import">{f}{}<label>{} <input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"></label><label>{} <textarea name="text"{}>{}</textarea></label><button>{}</button></form>"#,
         lang.t("Importer une liste (CSV)", "Import a list (CSV)"),
         lang.t(
             "Un nom par ligne, ou un export ONDE/Pronote avec les colonnes Nom et Prénom : la boîte ne garde que le prénom et l'initiale du nom.",
             "One name per line, or an ONDE/Pronote export with Nom and Prénom columns: the box keeps only the first name and the last name's initial."
         ),
+        import.notice(),
         lang.t("Fichier :", "File:"),
         lang.t("ou collez la liste :", "or paste the list:"),
+        import.invalid("text"),
+        import.text("text"),
         lang.t("Importer", "Import")
     ));
-    body.push_str(&super::work::class_section(&app, lang, &f, id, &pupils));
+    body.push_str(&super::work::class_section(app, lang, f, id, &pupils, form("work")));
     body.push_str(&format!(
         r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
 <form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
@@ -463,7 +511,10 @@ pub async fn class_page(
         lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"),
         lang.t("Supprimer la classe", "Delete the class")
     ));
-    let page = teacher_page(&app, lang, t, &class.name, body);
+    let mut page = teacher_page(app, lang, t, &class.name, body);
+    if sticky.is_error() {
+        page = page.status(StatusCode::BAD_REQUEST);
+    }
     page.into_response()
 }
 
@@ -504,15 +555,24 @@ pub async fn delete_class(
 pub async fn add_pupil(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Path(id): Path<i64>,
-    Post { form, .. }: Post<TeacherId>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
-        return bad(lang, lang.t("Nom manquant ou trop long.", "Name missing or too long."));
+        let error = lang.t(
+            "Nom manquant ou trop long (60 caractères au plus).",
+            "Name missing or too long (at most 60 characters).",
+        );
+        return class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, error, "name"));
     };
-    match app.store().create_pupil(id, &name) {
+    let created = app.store().create_pupil(id, &name);
+    match created {
         Ok(_) => back_to(&format!("/teacher/class/{id}")),
-        Err(e) => store_error(lang, e),
+        Err(e) => match store_refusal(lang, e) {
+            Ok(text) => class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, text, "name")),
+            Err(e) => internal(lang, e),
+        },
     }
 }
 
@@ -520,36 +580,45 @@ pub async fn add_pupil(
 pub async fn import_csv(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Path(id): Path<i64>,
     post: MultipartPost<TeacherId>,
 ) -> Response {
+    let t = post.who.0;
     let mut multipart = match post.fields().await {
         Ok(m) => m,
         Err(refused) => return refused,
     };
-    let mut text = String::new();
+    let (mut text, mut pasted) = (String::new(), String::new());
     let mut fields = 0;
     while let Ok(Some(field)) = multipart.next_field().await {
         fields += 1;
         if fields > 5 {
             break;
         }
-        match field.name() {
-            Some("file") | Some("text") => {
-                let bytes = field.bytes().await.unwrap_or_default();
-                // School software often exports Windows-1252: keep what decodes.
-                let t = String::from_utf8(bytes.to_vec())
-                    .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
-                if !t.trim().is_empty() {
-                    text = t;
-                }
+        let name = field.name().map(str::to_string);
+        if let Some("file" | "text") = name.as_deref() {
+            let bytes = field.bytes().await.unwrap_or_default();
+            // School software often exports Windows-1252: keep what decodes.
+            let t = String::from_utf8(bytes.to_vec())
+                .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
+            if name.as_deref() == Some("text") {
+                pasted = t.clone();
             }
-            _ => {}
+            if !t.trim().is_empty() {
+                text = t;
+            }
         }
     }
     let names = match csv::parse_class_list(&text) {
         Ok(n) => n,
-        Err(e) => return bad(lang, &format!("{} {e}", lang.t("Liste illisible :", "Unreadable list:"))),
+        Err(e) => {
+            // The class page again, with the list pasted still in its box.
+            let error = format!("{} {}", lang.t("Liste illisible :", "Unreadable list:"), super::html::half(lang, &e));
+            let sticky = Sticky::new(&Form(vec![("text".into(), pasted)]), error, "text");
+            let f = csrf.field();
+            return off_worker(move || class_view(&app, lang, &f, t, id, "import", &sticky)).await;
+        }
     };
     off_worker(move || add_pupils(&app, lang, id, &names)).await
 }
@@ -759,7 +828,7 @@ pub async fn results(
         lang.t("Date", "Date"),
         lang.t("Note du quiz", "Quiz grade")
     ));
-    let titles = Titles::new(&app);
+    let titles = Titles::new(&app, lang);
     let grades = quiz_grades(&app, &rows);
     for r in &rows {
         let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
@@ -835,7 +904,7 @@ fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf
         return;
     }
     body.push_str(&format!("<h2>{}</h2>", lang.t("Réglages des quiz", "Quiz settings")));
-    let titles = Titles::new(app);
+    let titles = Titles::new(app, lang);
     let f = csrf.field();
     for (pack, quiz) in quizzes {
         let s = app.store().quiz_settings(pack, quiz).unwrap_or_default();
@@ -950,8 +1019,11 @@ struct Titles<'a> {
 }
 
 impl<'a> Titles<'a> {
-    fn new(app: &'a Shared) -> Titles<'a> {
-        let packs = app.ctx.packs.list().into_iter().map(|p| (p.id, p.title)).collect();
+    fn new(app: &'a Shared, lang: Lang) -> Titles<'a> {
+        let mut packs: std::collections::HashMap<String, String> =
+            app.ctx.packs.list().into_iter().map(|p| (p.id, p.title)).collect();
+        // The teacher's own quizzes sit under a pseudo-pack whose id is no title.
+        packs.insert(super::player::OWN_PACK.to_string(), lang.t("Quiz de l'enseignant", "Teacher's quizzes").into());
         Titles { app, packs, outlines: Default::default() }
     }
 
@@ -1012,7 +1084,7 @@ pub async fn results_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
         lang,
         &["score", "max", lang.t("à corriger", "to mark"), "date", lang.t("note du quiz", "quiz grade")],
     );
-    let titles = Titles::new(&app);
+    let titles = Titles::new(&app, lang);
     let grades = quiz_grades(&app, &rows);
     for r in rows {
         let grade =
@@ -1056,7 +1128,7 @@ pub async fn answers_csv(State(app): State<Shared>, lang: Lang, Query(filter): Q
     let tz = app.tz_minutes();
     let mut out =
         csv_start(lang, &[lang.t("essai", "attempt"), "date", "question", lang.t("réponse", "answer"), "score", "max"]);
-    let titles = Titles::new(&app);
+    let titles = Titles::new(&app, lang);
     let mut labels: HashMap<(String, String, String), String> = HashMap::new();
     for r in rows {
         let label = labels
@@ -1148,7 +1220,7 @@ pub async fn marking(
     if answers.is_empty() {
         body.push_str(&format!("<p>{}</p>", lang.t("Rien à corriger.", "Nothing to mark.")));
     }
-    let titles = Titles::new(&app);
+    let titles = Titles::new(&app, lang);
     for a in &answers {
         body.push_str(&format!(
             r#"<div class="question pending"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div><form method="post" action="/teacher/answer/{}/mark">{f}<label>{} <input name="score" inputmode="decimal" required size="5"> / {}</label><label>{} <textarea name="feedback" maxlength="5000"></textarea></label><button>{}</button></form></div>"#,

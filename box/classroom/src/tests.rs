@@ -305,6 +305,32 @@ async fn class_list_import_and_pupil_deletion() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let names: Vec<String> = f.app.store().pupils(class).unwrap().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["Alice", "Bob", "Hugo D.", "Léa M."]);
+    // An unreadable pasted list: the class page again, the list still in its box, the
+    // error in French and the box marked (preau.js focuses it).
+    let long = "x".repeat(61);
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nZoé\r\n{long}\r\n--{b}--\r\n"
+    );
+    let req = Request::post(format!("/teacher/class/{class}/import"))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={b}"));
+    let r = t.send(req, Body::from(body)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("Liste illisible : ligne 2 : nom de plus de 60 caractères"), "{}", r.body);
+    assert!(!r.body.contains("longer than"), "no English on the French page");
+    assert!(
+        r.body.contains(r#"<textarea name="text" aria-invalid="true" aria-describedby="form-error">Zoé"#)
+            && r.body.contains(&format!("{long}</textarea>")),
+        "{}",
+        r.body
+    );
+    // A pupil's name already in the class: the name stays in its field.
+    let r = t.post(&format!("/teacher/class/{class}/pupils"), &[("name", "Alice")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("Ce nom existe déjà.") && r.body.contains(r#"value="Alice" aria-invalid="true""#),
+        "{}",
+        r.body
+    );
     // Deleting needs the confirmation box, then removes the pupil's records.
     let mut p = pupil(&f, alice, None).await;
     p.get(&format!("/pupil/open/{DEMO}/index.html")).await;
@@ -342,7 +368,11 @@ async fn opening_hours_close_the_box_to_pupils_only() {
     // Bad hours are refused with a message.
     let mut bad = days;
     bad.push(("ranges", "9h-10h"));
-    assert_eq!(t.post("/admin/hours", &bad).await.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/admin/hours", &bad).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // The admin page again, with the hours typed and the field marked.
+    assert!(r.body.contains(r#"name="ranges" value="9h-10h" placeholder"#), "{}", r.body);
+    assert!(r.body.contains(r#"maxlength="200" aria-invalid="true""#), "{}", r.body);
     // Empty ranges: open again.
     t.post("/admin/hours", &[("ranges", "")]).await;
     assert_eq!(p.get("/").await.status, StatusCode::OK);
@@ -414,7 +444,18 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     let mut t = teacher(&f).await;
     assert!(t.get("/admin/").await.body.contains("Ajouter un collègue"));
     let add = |pw2: &'static str| [("name", "M. Petit"), ("password", "provisoire1"), ("password2", pw2)];
-    assert_eq!(t.post("/admin/teachers", &add("autre-chose")).await.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/admin/teachers", &add("autre-chose")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // The name is kept, never the passwords; the focus goes to the password.
+    assert!(r.body.contains(r#"autocomplete="off" value="M. Petit""#), "{}", r.body);
+    assert!(!r.body.contains("provisoire1") && !r.body.contains("autre-chose"), "passwords are not sent back");
+    assert!(
+        r.body.contains(
+            r#"name="password" autocomplete="new-password" required minlength="8" maxlength="200" aria-invalid="true""#
+        ),
+        "{}",
+        r.body
+    );
     assert_eq!(t.post("/admin/teachers", &add("provisoire1")).await.location.as_deref(), Some("/admin/#teachers"));
     assert_eq!(t.post("/admin/teachers", &add("provisoire1")).await.status, StatusCode::BAD_REQUEST, "name taken");
     assert_eq!(f.app.store().teacher_count().unwrap(), 2);
@@ -425,7 +466,11 @@ async fn colleagues_passwords_and_recovery_with_a_new_config_code() {
     assert_eq!(c.post("/teacher/login", &login("provisoire1")).await.location.as_deref(), Some("/teacher/"));
     let change =
         |current: &'static str| [("current", current), ("password", "le-mien-2026"), ("password2", "le-mien-2026")];
-    assert_eq!(c.post("/admin/password", &change("mauvais!!")).await.status, StatusCode::BAD_REQUEST);
+    let r = c.post("/admin/password", &change("mauvais!!")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Mot de passe actuel incorrect."), "{}", r.body);
+    assert!(r.body.contains(r#"name="current" autocomplete="current-password" required minlength="8" maxlength="200" aria-invalid="true""#), "{}", r.body);
+    assert!(!r.body.contains("mauvais!!") && !r.body.contains("le-mien-2026"), "passwords are not sent back");
     assert_eq!(c.post("/admin/password", &change("provisoire1")).await.status, StatusCode::OK);
     assert_eq!(c.get("/teacher/").await.status, StatusCode::OK, "the session that changed it stays");
     let mut c2 = Client::new(f.router.clone());

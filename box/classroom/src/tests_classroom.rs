@@ -210,7 +210,23 @@ async fn work_given_to_a_class_shows_on_the_pupils_home_in_order_with_what_is_do
     ] {
         let r = t.post(&format!("/teacher/class/{class}/work"), &bad).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        // The class page comes back with the form open, as it was filled in, the error
+        // at its top (focused by preau.js: the field in error, else the error).
+        assert!(r.body.contains(r#"<details class="card" open>"#), "{}", r.body);
+        assert!(r.body.contains(r#"id="form-error""#), "{}", r.body);
     }
+    let r = t
+        .post(
+            &format!("/teacher/class/{class}/work"),
+            &[("title", "Gardé"), ("item", lesson.as_str()), ("due", "30/02/2026"), (order.as_str(), "3")],
+        )
+        .await;
+    assert!(r.body.contains(r#"name="title" required maxlength="120" value="Gardé""#), "the title is kept: {}", r.body);
+    assert!(r.body.contains(&format!(r#"value="{lesson}" checked"#)), "the item stays ticked");
+    let order_input =
+        r.body.split(&format!(r#"name="{order}""#)).nth(1).and_then(|x| x.split('>').next()).unwrap_or("");
+    assert!(order_input.contains(r#"value="3""#), "the order is kept: {order_input}");
+    assert!(r.body.contains(r#"name="due" value="30/02/2026" aria-invalid="true""#), "the date is marked: {}", r.body);
     // Only for Bob: Alice does not see it.
     let bob_s = bob.to_string();
     t.post(
@@ -336,7 +352,15 @@ async fn a_quiz_built_from_the_banks_is_given_played_and_marked_like_a_packs() {
     assert!(page.contains(&format!(r#"value="{q1}""#)), "{page}");
     let draw = format!("draw:{DEMO}\u{1f}Quiz des fractions");
     // Refused: nothing chosen; a question that is not installed.
-    assert_eq!(t.post("/teacher/quizzes", &[("title", "Vide")]).await.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/teacher/quizzes", &[("title", "Vide"), ("shuffle", "1"), ("minutes", "15")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // The builder comes back filled in, the error at its top.
+    assert!(r.body.contains(r#"value="Vide""#) && r.body.contains(r#"value="15""#), "{}", r.body);
+    assert!(r.body.contains(r#"name="shuffle" value="1" checked"#), "{}", r.body);
+    assert!(r.body.contains("Choisissez au moins une question"), "{}", r.body);
+    let r = t.post("/teacher/quizzes", &[("title", "Trop"), ("q", &q1), ("attempts", "1000")]).await;
+    assert!(r.body.contains(&format!(r#"value="{q1}" checked"#)), "the question stays ticked");
+    assert!(r.body.contains(r#"value="1000" aria-invalid="true""#), "the field in error is marked: {}", r.body);
     let r = t.post("/teacher/quizzes", &[("title", "X"), ("q", "autre/quiz/q")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = t

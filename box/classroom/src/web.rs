@@ -353,6 +353,7 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// A parsed `application/x-www-form-urlencoded` body (repeated names kept).
+#[derive(Default, Clone)]
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {

@@ -10,7 +10,7 @@
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, Page, esc, message, not_found, url_path, url_seg};
+use super::html::{Lang, Page, Sticky, esc, message, not_found, url_path, url_seg};
 use super::progress::{Done, outline, valid_pack_path};
 use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, Work, WorkItem};
 use super::web::{Csrf, Form, Post, Shared, TeacherId, internal};
@@ -92,7 +92,8 @@ fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
 }
 
 /// The class page's section: the class's work, and the form to give more.
-pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &[Pupil]) -> String {
+/// `sticky`: the form as the teacher sent it when it was refused (opened, filled in).
+pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &[Pupil], sticky: &Sticky) -> String {
     let tz = app.tz_minutes();
     let works = app.store().works_of_class(class_id).unwrap_or_default();
     let mut out = format!(r#"<h2 id="work">{}</h2>"#, lang.t("Travail donné", "Work given"));
@@ -115,12 +116,20 @@ pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &
     }
     let cands = candidates(app);
     out.push_str(&format!(
-        r#"<details class="card"><summary>{}</summary><form method="post" action="/teacher/class/{class_id}/work">{f}<label>{} <input name="title" required maxlength="{}"></label><label>{} <input type="date" name="due"></label><label><input type="checkbox" name="visible" value="1" checked> {}</label><fieldset><legend>{}</legend>"#,
+        r#"<details class="card"{}><summary>{}</summary><form method="post" action="/teacher/class/{class_id}/work">{f}{}<label>{} <input name="title" required maxlength="{}"{}{}></label><label>{} <input type="date" name="due"{}{}></label><label><input type="checkbox" name="visible" value="1"{}> {}</label><fieldset><legend>{}</legend>"#,
+        if sticky.is_error() { " open" } else { "" },
         lang.t("Donner du travail à la classe", "Give work to the class"),
+        sticky.notice(),
         lang.t("Titre :", "Title:"),
         MAX_NAME_CHARS * 2,
+        sticky.value("title"),
+        sticky.invalid("title"),
         lang.t("À faire pour le (facultatif) :", "Due on (optional):"),
+        sticky.value("due"),
+        sticky.invalid("due"),
+        sticky.checked("visible", "1", true),
         lang.t("Visible par les élèves", "Visible to pupils"),
+
         lang.t("Pages, activités et quiz (l'ordre : celui du cours, ou les numéros)", "Pages, activities and quizzes (in course order, or by the numbers)")
     ));
     let mut last_pack = String::new();
@@ -130,9 +139,11 @@ pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &
             last_pack = pack_title.clone();
         }
         out.push_str(&format!(
-            r#"<div class="work-pick"><label class="inline"><input type="checkbox" name="item" value="{v}"> {}</label> <input type="number" name="order:{v}" min="1" max="{MAX_WORK_ITEMS}" size="3" aria-label="{} {k}"></div>"#,
+            r#"<div class="work-pick"><label class="inline"><input type="checkbox" name="item" value="{v}"{}> {}</label> <input type="number" name="order:{v}" min="1" max="{MAX_WORK_ITEMS}" size="3" aria-label="{} {k}"{}></div>"#,
+            sticky.checked("item", &key(it), false),
             esc(&it.title),
             lang.t("Ordre de l'élément", "Order of item"),
+            sticky.value(&format!("order:{}", key(it))),
             v = esc(&key(it)),
         ));
     }
@@ -144,8 +155,9 @@ pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &
         ));
         for p in pupils {
             out.push_str(&format!(
-                r#"<label class="inline"><input type="checkbox" name="pupil" value="{}"> {}</label> "#,
+                r#"<label class="inline"><input type="checkbox" name="pupil" value="{}"{}> {}</label> "#,
                 p.id,
+                sticky.checked("pupil", &p.id.to_string(), false),
                 esc(&p.name)
             ));
         }
@@ -175,18 +187,24 @@ fn refused(lang: Lang, text: &str) -> Response {
 pub async fn create(
     State(app): State<Shared>,
     lang: Lang,
+    csrf: Csrf,
     Path(class_id): Path<i64>,
-    Post { form, .. }: Post<TeacherId>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
-    match app.store().class(class_id) {
+    let class = app.store().class(class_id);
+    match class {
         Ok(Some(_)) => {}
         Ok(None) => return not_found(lang, "Cette classe", "This class"),
         Err(e) => return internal(lang, e),
     }
+    // A refusal sends the class page back with this form open and as it was filled in.
+    let refused = |text: &str, field: &'static str| {
+        super::teacher::class_view(&app, lang, &csrf.field(), t, class_id, "work", &Sticky::new(&form, text, field))
+    };
     let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
         return refused(
-            lang,
             lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),
+            "title",
         );
     };
     let tz = app.tz_minutes();
@@ -196,18 +214,19 @@ pub async fn create(
             Some(t) => Some(t),
             None => {
                 return refused(
-                    lang,
                     lang.t(
                         "Date illisible : choisissez un jour dans le calendrier.",
                         "Unreadable date: pick a day in the calendar.",
                     ),
+                    "due",
                 );
             }
         },
     };
     let items = match chosen_items(&app, &form) {
         Ok(i) => i,
-        Err(text) => return refused(lang, lang.t(text.0, text.1)),
+        // About the list as a whole: the error itself takes the focus.
+        Err(text) => return refused(lang.t(text.0, text.1), ""),
     };
     let pupils: Vec<i64> = form.all("pupil").iter().filter_map(|v| v.parse().ok()).take(200).collect();
     let new = NewWork {
@@ -219,14 +238,16 @@ pub async fn create(
         pupils: &pupils,
     };
     let now = app.now();
-    match app.store().create_work(&new, now) {
+    // (The store's lock is let go before a refusal builds the page again.)
+    let created = app.store().create_work(&new, now);
+    match created {
         Ok(Some(id)) => Redirect::to(&format!("/teacher/work/{id}")).into_response(),
         Ok(None) => refused(
-            lang,
             lang.t(
                 "Ce travail ne peut pas être donné : trop de travaux pour cette classe, ou un élève qui n'en fait pas partie.",
                 "This work cannot be given: too much work for this class, or a pupil not in it.",
             ),
+            "",
         ),
         Err(e) => internal(lang, e),
     }

@@ -59,7 +59,11 @@ pub async fn start_driver_with(profile: &Path, size: (u32, u32), langs: &str) ->
             ]
         }
     });
-    let caps = caps.as_object().unwrap().clone();
+    let mut caps = caps.as_object().unwrap().clone();
+    // Desktop Chromium keeps windows at least 500 px wide: a phone's viewport is emulated.
+    if size.0 < 500 {
+        caps["goog:chromeOptions"]["mobileEmulation"] = json!({"deviceMetrics": {"width": size.0, "height": size.1, "pixelRatio": 2.0, "touch": true, "mobile": true}});
+    }
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
     builder.capabilities(caps);
     // chromedriver needs a moment to listen: retry the connection (not a timed assertion:
@@ -150,4 +154,105 @@ axe.run(document, {resultTypes: ["violations"]}).then(r => done(r.violations.map
         .await
         .expect("axe-core runs");
     result.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+/// An input's current value.
+pub async fn value_of(c: &Client, css: &str) -> String {
+    let e = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.prop("value").await.unwrap().unwrap_or_default()
+}
+
+/// GETs `path` from the page's own origin with the browser's cookies (what a click on a
+/// download link fetches) and returns the status, `Content-Disposition` and body bytes.
+pub async fn fetch_bytes(c: &Client, path: &str) -> (u16, String, Vec<u8>) {
+    let r = c
+        .execute_async(
+            r#"const [path, done] = arguments;
+fetch(path, {credentials: "same-origin"}).then(r => r.arrayBuffer().then(b =>
+  done([r.status, r.headers.get("content-disposition") || "", Array.from(new Uint8Array(b))])))
+  .catch(e => done([0, String(e), []]));"#,
+            vec![json!(path)],
+        )
+        .await
+        .expect("fetch runs");
+    let status = r[0].as_u64().unwrap_or(0) as u16;
+    let disposition = r[1].as_str().unwrap_or("").to_string();
+    let bytes = r[2].as_array().map(|a| a.iter().map(|b| b.as_u64().unwrap_or(0) as u8).collect()).unwrap_or_default();
+    (status, disposition, bytes)
+}
+
+// ---- the keyboard alone ----
+
+pub const TAB: char = '\u{E004}';
+pub const SHIFT: char = '\u{E008}';
+pub const ENTER_KEY: char = '\u{E007}';
+pub const SPACE: char = '\u{E00D}';
+pub const ARROW_RIGHT: char = '\u{E014}';
+pub const ARROW_DOWN: char = '\u{E015}';
+pub const ARROW_UP: char = '\u{E013}';
+
+/// Presses and releases each key in turn, as a person at a keyboard (WebDriver actions:
+/// trusted key events to whatever has the focus, never a click or a script).
+pub async fn press(c: &Client, keys: &[char]) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut a = KeyActions::new("keyboard".into());
+    for &k in keys {
+        a = a.then(KeyAction::Down { value: k }).then(KeyAction::Up { value: k });
+    }
+    c.perform_actions(a).await.unwrap();
+}
+
+/// Shift+Tab.
+pub async fn shift_tab(c: &Client) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let a = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: SHIFT })
+        .then(KeyAction::Down { value: TAB })
+        .then(KeyAction::Up { value: TAB })
+        .then(KeyAction::Up { value: SHIFT });
+    c.perform_actions(a).await.unwrap();
+}
+
+/// Types `text` key by key into whatever has the focus.
+pub async fn type_keys(c: &Client, text: &str) {
+    let keys: Vec<char> = text.chars().collect();
+    press(c, &keys).await;
+}
+
+/// What has the focus, described as `tag[name=…][value=…]` or `a "text"` / `button "text"`.
+pub async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            r#"const e = document.activeElement; if (!e || e === document.body) return "body";
+const t = e.tagName.toLowerCase();
+if (t === "a" || t === "button" || t === "summary") return t + ' "' + e.textContent.trim() + '"';
+let s = t; if (e.type && t === "input") s += "[type=" + e.type + "]";
+if (e.name) s += "[name=" + e.name + "]"; if (e.value && (e.type === "radio" || e.type === "checkbox")) s += "[value=" + e.value + "]";
+return s;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or("?").to_string()
+}
+
+/// Presses Tab until the focused element matches `css` (at most `max` presses) and
+/// returns what had the focus on the way; panics with that path when it is never reached.
+pub async fn tab_to(c: &Client, css: &str, max: usize) -> Vec<String> {
+    let mut path = Vec::new();
+    for _ in 0..max {
+        press(c, &[TAB]).await;
+        path.push(focused(c).await);
+        let hit = c
+            .execute(
+                "return !!document.activeElement && document.activeElement.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        if hit == json!(true) {
+            return path;
+        }
+    }
+    panic!("Tab never reached {css} in {max} presses; focus went: {path:?}");
 }

@@ -41,3 +41,56 @@ pub fn install_test_pack(data: &Path, extra: &[(&str, &[u8])]) {
     std::fs::create_dir_all(data).unwrap();
     preau_sync::install_from_folder(&repo, data, &[key.public()], None).unwrap();
 }
+
+/// Builds the fixture Moodle backups `(file, pack id)` (in `shared/fixtures/moodle` next to
+/// the main checkout or to the worktrees' folder, read in place) into packs with the
+/// `preau` command and installs them into `data`. `false` when the fixtures are missing
+/// outside CI (in CI that fails the test).
+pub fn install_moodle_fixtures(data: &Path, backups: &[(&str, &str)]) -> bool {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let candidates = [workspace.join("../shared/fixtures/moodle"), workspace.join("../../shared/fixtures/moodle")];
+    let fixtures = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]).clone();
+    let missing: Vec<_> = backups.iter().filter(|(f, _)| !fixtures.join(f).exists()).collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the Moodle fixtures {missing:?} are missing from {}",
+            fixtures.display()
+        );
+        eprintln!("skipped: Moodle fixtures {missing:?} not in {}", fixtures.display());
+        return false;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, key) = (tmp.path().join("repo"), tmp.path().join("key"));
+    let preau = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_preau")).args(args).output().expect("run preau");
+        assert!(
+            out.status.success(),
+            "preau {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    preau(&["keygen", "--out", key.to_str().unwrap()]);
+    for (file, id) in backups {
+        let src = fixtures.join(file);
+        preau(&[
+            "pack",
+            "build",
+            src.to_str().unwrap(),
+            "--repo",
+            repo.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--id",
+            id,
+            "--level",
+            "3",
+            "--offline",
+        ]);
+    }
+    let public = SecretKey::read_file(&key).unwrap().public();
+    std::fs::create_dir_all(data).unwrap();
+    preau_sync::install_from_folder(&repo, data, &[public], None).unwrap();
+    true
+}
