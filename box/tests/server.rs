@@ -151,23 +151,6 @@ fn sigterm_closes_idle_connections_and_exits_cleanly() {
 }
 
 #[test]
-fn bad_config_is_an_error_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("preau.toml");
-    std::fs::write(&cfg, "[box]\nscool = \"x\"\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_preau"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("scool") && err.contains("preau.toml"), "{err}");
-}
-
-#[test]
 fn keep_alive_ends_after_the_request_cap() {
     let s = Server::start("[server]\nkeep_alive_max_requests = 2");
     let mut c = TcpStream::connect(s.addr).unwrap();
