@@ -236,7 +236,11 @@ fn walk(
                     ));
                 }
                 if is_image(&path) && size > limits.max_image_bytes {
-                    report.file(&path, Status::Skipped, &format!("image larger than {} bytes", limits.max_image_bytes));
+                    report.file(
+                        &path,
+                        Status::Skipped,
+                        &format!("image de plus de {0} octets / image larger than {0} bytes", limits.max_image_bytes),
+                    );
                     continue;
                 }
                 budget.1 += size;

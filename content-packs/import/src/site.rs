@@ -278,16 +278,22 @@ fn not_built(s: SiteSource, other: Option<Found>, mut reasons: Vec<String>) -> R
         Files::Commit(c, _) => crate::git::from_commit(c),
     };
     if let Some(found) = other {
-        let root = if found.root.is_empty() { "the top folder".to_string() } else { found.root.clone() };
+        let (root_fr, root) = if found.root.is_empty() {
+            ("le dossier racine".to_string(), "the top folder".to_string())
+        } else {
+            (found.root.clone(), found.root.clone())
+        };
         let name = found.project.name();
         if found.project == Project::Sphinx {
             imported.report.warn(format!(
-                "{name} project recognised in {root}: its site could not be built ({}); its files are kept as they are",
-                reasons.first().map(String::as_str).unwrap_or("no reason given")
+                "projet {name} reconnu dans {root_fr} : son site n'a pas pu être construit ({reason}) ; ses fichiers sont gardés tels quels / \
+                 {name} project recognised in {root}: its site could not be built ({reason}); its files are kept as they are",
+                reason = reasons.first().map(String::as_str).unwrap_or("sans raison donnée / no reason given")
             ));
         } else {
             imported.report.warn(format!(
-                "{name} project recognised in {root}: Préau does not build this kind of site; its files are kept as they are"
+                "projet {name} reconnu dans {root_fr} : Préau ne construit pas ce genre de site ; ses fichiers sont gardés tels quels / \
+                 {name} project recognised in {root}: Préau does not build this kind of site; its files are kept as they are"
             ));
             reasons.push(format!("no builder for {name} projects yet"));
         }

@@ -163,7 +163,11 @@ pub fn import(src: &Path, limits: &ImportLimits) -> Result<Imported> {
         if let Some((cluster, blob)) = resolve(&entries, *i) {
             wanted.entry(cluster).or_default().push((*i, blob));
         } else {
-            report.file(&path_of[i], Status::Skipped, "redirect loop or dangling redirect");
+            report.file(
+                &path_of[i],
+                Status::Skipped,
+                "redirection en boucle ou sans cible / redirect loop or dangling redirect",
+            );
         }
     }
     let mut tree = preau_pack::SourceTree::default();

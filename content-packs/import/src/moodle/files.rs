@@ -59,11 +59,19 @@ impl Files {
             }
             let hash = f.text("contenthash").to_ascii_lowercase();
             if hash.len() != 40 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-                report.file(&filename, Status::Skipped, "bad content hash in files.xml");
+                report.file(
+                    &filename,
+                    Status::Skipped,
+                    "empreinte du contenu fausse dans files.xml / bad content hash in files.xml",
+                );
                 continue;
             }
             if archive.get(&format!("files/{}/{hash}", &hash[..2])).is_none() {
-                report.file(&filename, Status::Skipped, "listed in files.xml but missing from files/");
+                report.file(
+                    &filename,
+                    Status::Skipped,
+                    "listé dans files.xml mais absent de files/ / listed in files.xml but missing from files/",
+                );
                 continue;
             }
             let area = (f.text("contextid"), component, f.text("filearea"), f.text("itemid"));

@@ -248,7 +248,11 @@ pub fn import_archive(a: &Archive, limits: &ImportLimits) -> Result<Imported> {
     for f in &files.files {
         let blob = a.get(&format!("files/{}/{}", &f.contenthash[..2], f.contenthash)).expect("checked by Files::read");
         if f.mimetype.starts_with("image/") && blob.len() as u64 > limits.max_image_bytes {
-            report.file(&f.pack_path, Status::Skipped, &format!("image larger than {} bytes", limits.max_image_bytes));
+            report.file(
+                &f.pack_path,
+                Status::Skipped,
+                &format!("image de plus de {0} octets / image larger than {0} bytes", limits.max_image_bytes),
+            );
             continue;
         }
         tree.add_bytes(f.pack_path.clone(), blob.to_vec());
