@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, Sticky, esc, message, not_found};
+use super::html::{Lang, Sticky, message, not_found};
 use super::passwords::{self, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::store::{MAX_NAME_CHARS, Store};
 use super::web::{Csrf, Form, Post, SESSION_COOKIE, Shared, TeacherId, cookie, internal};
@@ -34,70 +34,6 @@ pub fn mark_config_code_used(store: &Store, code: &str) {
 
 fn fingerprint(code: &str) -> String {
     preau_pack::Hash::of(format!("preau setup code\0{code}").as_bytes()).to_string()
-}
-
-/// The "Enseignants" section of the admin page.
-/// `which`/`sticky`: a refused form of this section ("teachers" or "password"), shown
-/// with its error and the field in error marked; passwords are never sent back.
-pub fn section(lang: Lang, csrf_field: &str, store: &Store, me: i64, which: &str, sticky: &Sticky) -> String {
-    let fresh = Sticky::default();
-    let form = |name: &str| if name == which { sticky } else { &fresh };
-    let mut body = format!(r#"<h2 id="teachers">{}</h2><ul>"#, lang.t("Enseignants", "Teachers"));
-    for (id, name) in store.teachers().unwrap_or_default() {
-        if id == me {
-            body.push_str(&format!("<li>{} <small>({})</small></li>", esc(&name), lang.t("vous", "you")));
-        } else {
-            body.push_str(&format!(
-                r#"<li>{} <form class="inline" method="post" action="/admin/teacher/{id}/delete">{csrf_field}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></li>"#,
-                esc(&name),
-                lang.t("sûr ?", "sure?"),
-                lang.t("Supprimer le compte", "Delete the account")
-            ));
-        }
-    }
-    body.push_str("</ul>");
-    let pw = |form: &Sticky, name: &str, auto: &str, label: &str| {
-        format!(
-            r#"<label>{label} <input type="password" name="{name}" autocomplete="{auto}" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"{}></label>"#,
-            form.invalid(name)
-        )
-    };
-    let add = form("teachers");
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/teachers">{csrf_field}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}" autocomplete="off"{}{}></label>{}{}<button>{}</button></form>"#,
-        lang.t("Ajouter un collègue", "Add a colleague"),
-        add.notice(),
-        lang.t("Nom", "Name"),
-        add.value("name"),
-        add.invalid("name"),
-        pw(add, "password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")),
-        pw(add, "password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")),
-        lang.t("Ajouter", "Add")
-    ));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/sessions/end">{csrf_field}<p>{}</p><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
-        lang.t("Sessions", "Sessions"),
-        lang.t(
-            "Déconnecte tous les élèves et enseignants, sur tous les appareils, sauf cette session-ci (un appareil perdu, un mot de passe vu par un élève).",
-            "Signs out every pupil and teacher on every device except this session (a lost device, a password seen by a pupil)."
-        ),
-        lang.t("sûr ?", "sure?"),
-        lang.t("Déconnecter toutes les sessions", "End all sessions")
-    ));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
-        lang.t("Changer mon mot de passe", "Change my password"),
-        form("password").notice(),
-        pw(form("password"), "current", "current-password", lang.t("Mot de passe actuel", "Current password")),
-        pw(form("password"), "password", "new-password", lang.t("Nouveau mot de passe", "New password")),
-        pw(form("password"), "password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
-        lang.t("Changer", "Change"),
-        lang.t(
-            "Mot de passe oublié : écrivez un nouveau code à la ligne setup_code de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
-            "Forgotten password: write a new code on the setup_code line of preau.toml (SD card), restart the box, then open /teacher/setup."
-        )
-    ));
-    body
 }
 
 fn refused(lang: Lang, text: &str) -> Response {

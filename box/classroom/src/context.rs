@@ -159,13 +159,6 @@ pub struct ConfigNotice {
     pub en: String,
 }
 
-impl ConfigNotice {
-    /// The notice as a warning paragraph, in the page's language.
-    pub fn html(&self, lang: crate::html::Lang) -> String {
-        format!(r#"<p class="warn" id="config-problem">{}</p>"#, crate::html::esc(lang.t(&self.fr, &self.en)))
-    }
-}
-
 /// What the admin page says about the upstream push (never the password).
 #[derive(Debug, Clone)]
 pub struct UpstreamInfo {

@@ -287,14 +287,14 @@ pub fn teacher_nav(lang: Lang) -> String {
 /// `preau.js` focuses (else the error itself). `Sticky::default()` is a fresh form.
 #[derive(Default)]
 pub struct Sticky {
-    form: super::web::Form,
+    form: super::form::Form,
     error: String,
     field: &'static str,
 }
 
 impl Sticky {
     /// `form` refused with `error`, about the field named `field` ("" for the whole form).
-    pub fn new(form: &super::web::Form, error: impl Into<String>, field: &'static str) -> Sticky {
+    pub fn new(form: &super::form::Form, error: impl Into<String>, field: &'static str) -> Sticky {
         Sticky { form: form.clone(), error: error.into(), field }
     }
 
@@ -418,6 +418,11 @@ pub fn strip_tags(html: &str) -> String {
         .replace("&#39;", "'")
         .replace("&amp;", "&");
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A refused `preau.toml` as a warning paragraph, in the page's language.
+pub fn config_notice(n: &crate::context::ConfigNotice, lang: Lang) -> String {
+    format!(r#"<p class="warn" id="config-problem">{}</p>"#, esc(lang.t(&n.fr, &n.en)))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod assign;
 mod bank;
 pub mod context;
 mod csv;
+mod form;
 mod hours;
 pub mod html;
 mod packtext;
@@ -184,7 +185,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/teacher/submission/{id}/mark", post(teacher::mark_submission))
         .route("/teacher/submission/{id}/file", get(teacher::submission_file))
         .route("/teacher/quizzes", get(bank::page).post(bank::create))
-        .route("/teacher/class/{id}/work", post(work::create))
+        .route("/teacher/class/{id}/work", post(teacher::create_work))
         .route("/teacher/work/{id}", get(work::page))
         .route("/teacher/work/{id}/visible", post(work::set_visible))
         .route("/teacher/work/{id}/delete", post(work::delete))

@@ -63,7 +63,7 @@ pub async fn catalog(
     let mut body = String::new();
     // A refused preau.toml is for the teacher (and whoever sets the box up), not pupils.
     if let (Some(n), false) = (&app.ctx.config_problem, matches!(who, Some(Who::Pupil(_)))) {
-        body.push_str(&n.html(lang));
+        body.push_str(&super::html::config_notice(n, lang));
     }
     if !app.ctx.school.is_empty() {
         body.push_str(&format!("<p>{}</p>", esc(&app.ctx.school)));

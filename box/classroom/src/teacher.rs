@@ -415,6 +415,29 @@ pub async fn class_page(
     class_view(&app, lang, &csrf.field(), t, id, "", &Sticky::default())
 }
 
+/// `POST /teacher/class/{id}/work`: work given to the class (`work::create`); a refusal
+/// sends the class page back with that form open and as it was filled in.
+pub async fn create_work(
+    State(app): State<Shared>,
+    lang: Lang,
+    csrf: Csrf,
+    Path(class_id): Path<i64>,
+    Post { who: TeacherId(t), form }: Post<TeacherId>,
+) -> Response {
+    let class = app.store().class(class_id);
+    match class {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found(lang, "Cette classe", "This class"),
+        Err(e) => return internal(lang, e),
+    }
+    match super::work::create(&app, lang, class_id, &form) {
+        Ok(page) => page,
+        Err((text, field)) => {
+            class_view(&app, lang, &csrf.field(), t, class_id, "work", &Sticky::new(&form, text, field))
+        }
+    }
+}
+
 /// The class page; the form named `which` ("pupils", "import", "work") filled with
 /// `sticky`, a refused form, and its error shown.
 pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &str, sticky: &Sticky) -> Response {

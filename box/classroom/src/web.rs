@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 
 use super::context::AppEnv;
+pub use super::form::Form;
 use super::hours;
 use super::html::{Lang, esc, message};
 use super::passwords::{Attempts, Passwords};
@@ -350,27 +351,6 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     let Ok(origin) = origin.to_str() else { return false };
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
     origin == format!("http://{host}") || origin == format!("https://{host}")
-}
-
-/// A parsed `application/x-www-form-urlencoded` body (repeated names kept).
-#[derive(Default, Clone)]
-pub struct Form(pub Vec<(String, String)>);
-
-impl Form {
-    pub fn parse(body: &[u8]) -> Form {
-        Form(form_urlencoded::parse(body).take(2000).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-    }
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
-    }
-    /// A trimmed, non-empty text of at most `max` characters.
-    pub fn text(&self, name: &str, max: usize) -> Option<String> {
-        let v = self.get(name)?.trim();
-        (!v.is_empty() && v.chars().count() <= max).then(|| v.to_string())
-    }
 }
 
 /// Checks the Origin and the CSRF token of a state-changing request; returns its form.

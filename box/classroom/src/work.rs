@@ -183,24 +183,11 @@ fn refused(lang: Lang, text: &str) -> Response {
     message(lang, axum::http::StatusCode::BAD_REQUEST, lang.t("Saisie refusée", "Input refused"), text)
 }
 
-/// `POST /teacher/class/{id}/work`
-pub async fn create(
-    State(app): State<Shared>,
-    lang: Lang,
-    csrf: Csrf,
-    Path(class_id): Path<i64>,
-    Post { who: TeacherId(t), form }: Post<TeacherId>,
-) -> Response {
-    let class = app.store().class(class_id);
-    match class {
-        Ok(Some(_)) => {}
-        Ok(None) => return not_found(lang, "Cette classe", "This class"),
-        Err(e) => return internal(lang, e),
-    }
-    // A refusal sends the class page back with this form open and as it was filled in.
-    let refused = |text: &str, field: &'static str| {
-        super::teacher::class_view(&app, lang, &csrf.field(), t, class_id, "work", &Sticky::new(&form, text, field))
-    };
+/// `POST /teacher/class/{id}/work` once the class is known (`teacher::create_work`):
+/// the new work's page, or the refusal `(text, field in error)` that the class page shows
+/// with this form open and as it was filled in (`field` empty: about the form as a whole).
+pub(crate) fn create(app: &Shared, lang: Lang, class_id: i64, form: &Form) -> Result<Response, (String, &'static str)> {
+    let refused = |text: &str, field: &'static str| Err((text.to_string(), field));
     let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
         return refused(
             lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),
@@ -223,7 +210,7 @@ pub async fn create(
             }
         },
     };
-    let items = match chosen_items(&app, &form) {
+    let items = match chosen_items(app, form) {
         Ok(i) => i,
         // About the list as a whole: the error itself takes the focus.
         Err(text) => return refused(lang.t(text.0, text.1), ""),
@@ -241,7 +228,7 @@ pub async fn create(
     // (The store's lock is let go before a refusal builds the page again.)
     let created = app.store().create_work(&new, now);
     match created {
-        Ok(Some(id)) => Redirect::to(&format!("/teacher/work/{id}")).into_response(),
+        Ok(Some(id)) => Ok(Redirect::to(&format!("/teacher/work/{id}")).into_response()),
         Ok(None) => refused(
             lang.t(
                 "Ce travail ne peut pas être donné : trop de travaux pour cette classe, ou un élève qui n'en fait pas partie.",
@@ -249,7 +236,7 @@ pub async fn create(
             ),
             "",
         ),
-        Err(e) => internal(lang, e),
+        Err(e) => Ok(internal(lang, e)),
     }
 }
 
