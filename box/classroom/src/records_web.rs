@@ -24,7 +24,13 @@ pub async fn export(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let file = dir.join(format!("{}.preau-records", hex::encode(token)));
     let (data, id, path) = (app.ctx.data_dir.clone(), app.ctx.box_id.clone(), file.clone());
     let made = off_worker(move || {
-        std::fs::create_dir_all(path.parent().expect("in exports/"))?;
+        let dir = path.parent().expect("in exports/");
+        // A snapshot left by a download cut by a power cut holds pupils' data: none is
+        // kept. Removing the name does not disturb a download under way (its file is open).
+        if let Ok(old) = std::fs::read_dir(dir) {
+            old.flatten().for_each(|e| drop(std::fs::remove_file(e.path())));
+        }
+        std::fs::create_dir_all(dir)?;
         records::export(&data, &id, env!("CARGO_PKG_VERSION"), &path)
     })
     .await;

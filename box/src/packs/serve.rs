@@ -475,11 +475,31 @@ fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
     // Raw HTML in the Markdown passes through, except what would load from outside the
     // box (an `<iframe src="https://…">`, a remote `<script>` or image): a pack page loads
     // nothing from outside, and packs are checked for that only in their HTML files.
-    let parser = parser.map(|event| match event {
-        Event::Html(h) | Event::InlineHtml(h) if loads_from_outside(&h) => Event::Html(OUTSIDE_NOTE.into()),
-        other => other,
-    });
-    html::push_html(&mut out, parser);
+    // An HTML block comes one line per event: a block is judged whole, so that an
+    // `<iframe` on one line and its `src=` on the next go together.
+    let mut events: Vec<Event> = Vec::new();
+    let mut block = String::new();
+    let flush = |block: &mut String, events: &mut Vec<Event>| {
+        if !block.is_empty() {
+            let text = std::mem::take(block);
+            events.push(Event::Html(if loads_from_outside(&text) { OUTSIDE_NOTE.into() } else { text.into() }));
+        }
+    };
+    for event in parser {
+        match event {
+            Event::Html(h) => block.push_str(&h),
+            Event::InlineHtml(h) if loads_from_outside(&h) => {
+                flush(&mut block, &mut events);
+                events.push(Event::InlineHtml(OUTSIDE_NOTE.into()));
+            }
+            other => {
+                flush(&mut block, &mut events);
+                events.push(other);
+            }
+        }
+    }
+    flush(&mut block, &mut events);
+    html::push_html(&mut out, events.into_iter());
     out.push_str("</html>\n");
     out
 }
@@ -683,6 +703,9 @@ mod tests {
         assert!(out.contains(r#"<img src="local.png">"#), "{out}");
         assert!(out.contains(r#"href="https://fr.wikipedia.org""#), "{out}");
         assert!(out.contains("data-src"), "{out}");
+        let multi =
+            render_markdown("b.md", b"<iframe width=\"600\"\n  src=\"https://x.example/e\">\n</iframe>\n", "fr");
+        assert!(!multi.contains("x.example") && !multi.contains("<iframe"), "{multi}");
         assert!(loads_from_outside(r#"<link rel="stylesheet" href="https://cdn.example/a.css">"#));
         assert!(!loads_from_outside(r#"<a href="http://x">"#));
         assert!(loads_from_outside(r#"<video poster = 'http://x/p.png'>"#));
