@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod clock;
 mod diagnostic;
 pub use diagnostic::{Diagnostic, data_dir_hint};
 
@@ -360,7 +361,7 @@ impl Config {
             }
         }
         if let Some(h) = &s.hours {
-            parse_hours(h).map_err(|e| invalid(format!("sync.hours: {h:?}: {e}")))?;
+            clock::DailyWindow::parse(h).map_err(|e| invalid(format!("sync.hours: {h:?}: {e}")))?;
         }
         if s.max_rate == Some(0) {
             return Err(invalid("sync.max_rate: must be more than 0 bytes per second".into()));
@@ -519,21 +520,6 @@ fn redact_secrets(message: &str) -> String {
         .join("\n")
 }
 
-/// Parses `HH:MM-HH:MM` into minutes since midnight (start, end).
-pub fn parse_hours(s: &str) -> std::result::Result<(u32, u32), String> {
-    let (a, b) = s.split_once('-').ok_or("expected HH:MM-HH:MM")?;
-    let minutes = |t: &str| -> std::result::Result<u32, String> {
-        let (h, m) = t.trim().split_once(':').ok_or("expected HH:MM")?;
-        let h: u32 = h.parse().map_err(|_| format!("bad hour in {t:?}"))?;
-        let m: u32 = m.parse().map_err(|_| format!("bad minute in {t:?}"))?;
-        if h > 23 || m > 59 {
-            return Err(format!("{t:?} is not a time of day"));
-        }
-        Ok(h * 60 + m)
-    };
-    Ok((minutes(a)?, minutes(b)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,7 +577,10 @@ home_page = "https://ent.example.org/"
         assert_eq!(c.box_.listen.unwrap().port(), 80);
         assert_eq!(c.wifi.mode, Some(WifiMode::Hotspot));
         assert_eq!(c.limits().max_connections, 64);
-        assert_eq!(parse_hours("22:00-06:00").unwrap(), (22 * 60, 6 * 60));
+        assert_eq!(
+            clock::DailyWindow::parse("22:00-06:00").unwrap(),
+            clock::DailyWindow { start: 22 * 60, end: 6 * 60 }
+        );
         let u = &c.upstream;
         assert_eq!(u.lrs.as_deref(), Some("https://lrs.example.org/xapi/"));
         assert!(u.enabled && u.send_responses);

@@ -25,41 +25,9 @@ use crate::pull::{PullOptions, PullSummary, pull};
 use crate::source::{HttpOptions, HttpSource, Source, SourceKind};
 
 /// Daily window in which automatic pulls may run, in minutes after midnight (box local
-/// time, from `utc_offset_minutes`). `start > end` wraps past midnight (22:00-06:00).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Hours {
-    pub start: u32,
-    pub end: u32,
-}
-
-impl Hours {
-    /// Parses `HH:MM-HH:MM`.
-    pub fn parse(s: &str) -> Result<Hours> {
-        let bad = || Error::Other(format!("bad sync hours {s:?}: expected HH:MM-HH:MM, for example 22:00-06:00"));
-        let (a, b) = s.split_once('-').ok_or_else(bad)?;
-        let hm = |t: &str| -> Option<u32> {
-            let (h, m) = t.trim().split_once(':')?;
-            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-            (h < 24 && m < 60).then_some(h * 60 + m)
-        };
-        Ok(Hours { start: hm(a).ok_or_else(bad)?, end: hm(b).ok_or_else(bad)? })
-    }
-
-    pub fn contains(&self, minute_of_day: u32) -> bool {
-        if self.start == self.end {
-            true
-        } else if self.start < self.end {
-            (self.start..self.end).contains(&minute_of_day)
-        } else {
-            minute_of_day >= self.start || minute_of_day < self.end
-        }
-    }
-
-    /// Seconds until the window opens (0 when open).
-    pub fn wait_secs(&self, minute_of_day: u32) -> u64 {
-        if self.contains(minute_of_day) { 0 } else { u64::from((self.start + 1440 - minute_of_day) % 1440) * 60 }
-    }
-}
+/// time, from `utc_offset_minutes`): preau.toml's `[sync] hours`, parsed by the one
+/// `HH:MM` parser of `preau-config`. `start > end` wraps past midnight (22:00-06:00).
+pub use preau_config::clock::DailyWindow as Hours;
 
 #[derive(Debug, Clone)]
 pub struct AutoConfig {
@@ -466,6 +434,7 @@ mod tests {
         assert!(!h.contains(6 * 60) && !h.contains(12 * 60));
         assert_eq!(h.wait_secs(21 * 60), 3600);
         assert!(Hours::parse("25:00-06:00").is_err() && Hours::parse("nonsense").is_err());
+        assert!(Hours::parse("22:00-24:00").unwrap().contains(23 * 60 + 59));
         let day = Hours::parse("08:30-16:00").unwrap();
         assert!(day.contains(8 * 60 + 30) && !day.contains(16 * 60));
     }

@@ -2,7 +2,9 @@
 //!
 //! Stored as one line: the open weekdays as ISO digits (1 = Monday … 7 = Sunday), then
 //! time ranges, for example `12345 08:30-12:00,13:30-16:30`. An empty line means always
-//! open.
+//! open. Each `HH:MM` is read by `preau-config`'s one time-of-day parser.
+
+use preau_config::clock::{ClockError, TimeOfDay};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hours {
@@ -80,18 +82,15 @@ impl Hours {
     }
 }
 
+/// Minutes after midnight of one end of a range, refused in French then English.
 fn minutes(hhmm: &str) -> Result<u32, String> {
-    let hhmm = hhmm.trim();
-    let (h, m) = hhmm.split_once(':').ok_or_else(|| {
-        format!("Heure « {hhmm} » illisible : écrivez HH:MM, par exemple 08:30. / Unreadable time {hhmm:?}: use HH:MM.")
-    })?;
-    let unreadable = || format!("Heure « {hhmm} » illisible : écrivez HH:MM. / Unreadable time {hhmm:?}: use HH:MM.");
-    let h: u32 = h.parse().map_err(|_| unreadable())?;
-    let m: u32 = m.parse().map_err(|_| unreadable())?;
-    if h > 24 || m > 59 || (h == 24 && m > 0) {
-        return Err(format!("L'heure « {hhmm} » n'existe pas. / Time {hhmm:?} out of range."));
-    }
-    Ok(h * 60 + m)
+    TimeOfDay::parse(hhmm).map(TimeOfDay::minutes).map_err(|e| {
+        let english = match &e {
+            ClockError::OutOfRange(t) => format!("Time {t:?} out of range."),
+            _ => format!("Unreadable time {:?}: use HH:MM.", hhmm.trim()),
+        };
+        format!("{} / {english}", e.french())
+    })
 }
 
 #[cfg(test)]

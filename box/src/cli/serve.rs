@@ -176,7 +176,7 @@ fn start_auto_sync(
     }
     let interval = sync_interval_override()?;
     let hours = match &s.hours {
-        Some(h) => Some(preau_sync::auto::Hours::parse(h)?),
+        Some(h) => Some(preau_sync::auto::Hours::parse(h).map_err(|e| anyhow::anyhow!("sync.hours: {h:?}: {e}"))?),
         None => None,
     };
     let cfg = preau_sync::auto::AutoConfig {

@@ -459,10 +459,7 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// `lang`: the pack's language (`fr` when it gives none, the box's first language).
 fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, html};
     let text = String::from_utf8_lossy(raw);
-    let parser =
-        Parser::new_ext(&text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
     // The first level-1 heading names the page; else the file name.
     let heading = text.lines().find_map(|l| l.strip_prefix("# ")).map(str::trim);
     let title = html_escape(heading.unwrap_or(path.rsplit('/').next().unwrap_or(path)));
@@ -475,31 +472,9 @@ fn render_markdown(path: &str, raw: &[u8], lang: &str) -> String {
     // Raw HTML in the Markdown passes through, except what would load from outside the
     // box (an `<iframe src="https://…">`, a remote `<script>` or image): a pack page loads
     // nothing from outside, and packs are checked for that only in their HTML files.
-    // An HTML block comes one line per event: a block is judged whole, so that an
-    // `<iframe` on one line and its `src=` on the next go together.
-    let mut events: Vec<Event> = Vec::new();
-    let mut block = String::new();
-    let flush = |block: &mut String, events: &mut Vec<Event>| {
-        if !block.is_empty() {
-            let text = std::mem::take(block);
-            events.push(Event::Html(if loads_from_outside(&text) { OUTSIDE_NOTE.into() } else { text.into() }));
-        }
-    };
-    for event in parser {
-        match event {
-            Event::Html(h) => block.push_str(&h),
-            Event::InlineHtml(h) if loads_from_outside(&h) => {
-                flush(&mut block, &mut events);
-                events.push(Event::InlineHtml(OUTSIDE_NOTE.into()));
-            }
-            other => {
-                flush(&mut block, &mut events);
-                events.push(other);
-            }
-        }
-    }
-    flush(&mut block, &mut events);
-    html::push_html(&mut out, events.into_iter());
+    out.push_str(&preau_import::markdown::to_html_with(&text, |raw| {
+        loads_from_outside(raw).then(|| OUTSIDE_NOTE.to_string())
+    }));
     out.push_str("</html>\n");
     out
 }

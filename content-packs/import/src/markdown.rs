@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pulldown_cmark::{Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, html};
 
 use crate::render::page;
 use crate::sanitize::{clean, escape, url_path};
@@ -38,14 +38,46 @@ pub fn plain_text(html: &str, max: usize) -> String {
 
 /// Markdown to (unsanitised) HTML, TeX kept verbatim.
 pub fn to_html(md: &str) -> String {
+    to_html_with(md, |_| None)
+}
+
+/// The one Markdown renderer: used when a pack is built from Markdown and when the box
+/// serves a pack's `.md` file as a page. TeX spans are kept verbatim (the box's MathJax
+/// renders them). `raw_html` sees every block of raw HTML whole (pulldown-cmark hands a
+/// block over line by line: an `<iframe` on one line and its `src=` on the next must be
+/// judged together) and every inline tag, and returns what to write instead, if anything.
+pub fn to_html_with(md: &str, mut raw_html: impl FnMut(&str) -> Option<String>) -> String {
     let (protected, maths) = protect_math(md);
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
     opts.insert(Options::ENABLE_STRIKETHROUGH);
     opts.insert(Options::ENABLE_TASKLISTS);
     opts.insert(Options::ENABLE_FOOTNOTES);
+    let mut events: Vec<Event> = Vec::new();
+    let mut block = String::new();
+    let flush = |block: &mut String, events: &mut Vec<Event>, raw_html: &mut dyn FnMut(&str) -> Option<String>| {
+        if !block.is_empty() {
+            let text = std::mem::take(block);
+            events.push(Event::Html(raw_html(&text).unwrap_or(text).into()));
+        }
+    };
+    for event in Parser::new_ext(&protected, opts) {
+        match event {
+            Event::Html(h) => block.push_str(&h),
+            Event::InlineHtml(h) => {
+                flush(&mut block, &mut events, &mut raw_html);
+                let replaced = raw_html(&h);
+                events.push(Event::InlineHtml(replaced.map(Into::into).unwrap_or(h)));
+            }
+            other => {
+                flush(&mut block, &mut events, &mut raw_html);
+                events.push(other);
+            }
+        }
+    }
+    flush(&mut block, &mut events, &mut raw_html);
     let mut out = String::new();
-    html::push_html(&mut out, Parser::new_ext(&protected, opts));
+    html::push_html(&mut out, events.into_iter());
     restore_math(&out, &maths)
 }
 
