@@ -87,6 +87,17 @@ impl Mirror {
     /// Opens (creating) the mirror folder `dir` of the store's `prefix`. One publisher per
     /// mirror at a time: a second one waits for the lock.
     pub fn open(store: Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Result<Mirror> {
+        // The mirror removes files it does not know: never point it at a folder of
+        // something else (a typo in --s3-cache could name one's home).
+        let foreign = !dir.join(STATE_FILE).exists()
+            && fs::read_dir(dir).is_ok_and(|mut e| e.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE)));
+        if foreign {
+            bail!(
+                "{} n'est pas vide et n'est pas un miroir de publication : choisissez un dossier neuf \
+                 (not empty and not a publishing mirror: choose a new folder)",
+                dir.display()
+            );
+        }
         fs::create_dir_all(dir).with_context(|| format!("création de {} (creating it)", dir.display()))?;
         let lock = fs::File::create(dir.join(LOCK_FILE)).context("verrou du miroir (mirror lock)")?;
         lock.lock().context("verrou du miroir (mirror lock)")?;
@@ -95,7 +106,7 @@ impl Mirror {
             Err(_) => State::default(),
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-        Ok(Mirror {
+        let m = Mirror {
             store,
             prefix: prefix.to_string(),
             dir: dir.to_path_buf(),
@@ -103,7 +114,9 @@ impl Mirror {
             remote: BTreeMap::new(),
             rt,
             _lock: lock,
-        })
+        };
+        m.save()?;
+        Ok(m)
     }
 
     pub fn dir(&self) -> &Path {
@@ -244,6 +257,7 @@ impl Mirror {
             let loc = self.loc(&rel);
             let store = store.clone();
             async move {
+                // The largest stored form of `len` bytes (a raw-block frame), as preau-sync bounds it.
                 let got = get_bounded(&store, loc, len + 18 + 3 * (len / (128 * 1024) + 1)).await;
                 (rel, got)
             }
@@ -470,6 +484,22 @@ mod tests {
         // An update bundle is named by the manifest it updates, not by its bytes.
         assert!(!content_addressed(&preau_pack::repo::update_rel_path(&h), b"other bytes"));
         assert!(!content_addressed(CATALOG_FILE, b"{}"));
+    }
+
+    #[test]
+    fn a_folder_of_something_else_is_never_a_mirror() {
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("thesis.odt"), b"years of work").unwrap();
+        assert!(Mirror::open(store.clone(), "p", dir.path()).is_err());
+        assert!(dir.path().join("thesis.odt").exists());
+        // A new folder, or one it made before, is fine.
+        let fresh = dir.path().join("mirror");
+        drop(Mirror::open(store.clone(), "p", &fresh).unwrap());
+        std::fs::write(fresh.join("catalog.json"), b"{}").unwrap();
+        let mut m = Mirror::open(store, "p", &fresh).unwrap();
+        m.pull_metadata().unwrap();
+        assert!(!fresh.join("catalog.json").exists(), "a file the store never had is a leftover");
     }
 
     #[test]
