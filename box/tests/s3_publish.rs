@@ -261,6 +261,9 @@ http {{
       proxy_pass http://127.0.0.1:{origin};
       proxy_cache cdn;
       proxy_cache_revalidate on;
+      # With a cache, nginx asks the origin for whole files; this serves the box's
+      # Range requests from them (206) even when the answer is not stored (no-cache).
+      proxy_force_ranges on;
     }}
   }}
 }}
@@ -335,21 +338,36 @@ fn a_box_pulls_byte_exact_from_s3_and_through_a_caching_cdn() {
     let key = key_in(tmp.path());
     let pubkey = PathBuf::from(format!("{}.pub", key.display()));
     let p = Publisher { moto: &moto, key: &key, cache: tmp.path().join("cache") };
-    let src = tmp.path().join("src");
-    // Two versions: the box sees the second one, built with deltas against the first.
-    write_source(&src, "cours", 0);
-    ok(p.build(&src, "cours", "fr"), "build v1");
+    let (src1, src) = (tmp.path().join("src-v1"), tmp.path().join("src-v2"));
+    write_source(&src1, "cours", 0);
     write_source(&src, "cours", 1);
+    ok(p.build(&src1, "cours", "fr"), "build v1");
+    let cdn = Cdn::start(moto.port);
+    let url = format!("http://127.0.0.1:{}/{BUCKET}/fr/", cdn.port);
+    // A box at v1, through the CDN, then v2: it updates with the update bundle (Range
+    // requests on a no-cache file the CDN passes to the origin).
+    let behind = tmp.path().join("box-behind");
+    pull(&url, &behind, &pubkey);
+    assert_box_has(&behind, "cours", &src1);
     ok(p.build(&src, "cours", "fr"), "build v2");
+    cdn.clear_log();
+    pull(&url, &behind, &pubkey);
+    assert_box_has(&behind, "cours", &src);
+    let log = cdn.log();
+    // Parts of the bundle (206; a part past its end is a 416), and nothing else: no
+    // whole bundle, no chunk.
+    let parts: Vec<_> = log.iter().filter(|(u, _, _)| u.contains("/updates/")).collect();
+    assert!(parts.iter().any(|(_, s, _)| s == "206"), "{log:?}");
+    assert!(parts.iter().all(|(_, s, _)| s == "206" || s == "416"), "{log:?}");
+    assert!(!log.iter().any(|(u, _, _)| u.contains("/objects/")), "{log:?}");
 
     // Straight from the store.
     let direct = tmp.path().join("box-direct");
     pull(&moto.repo_url("fr"), &direct, &pubkey);
     assert_box_has(&direct, "cours", &src);
 
-    // Through the CDN, twice (two boxes): the second finds every object in the cache.
-    let cdn = Cdn::start(moto.port);
-    let url = format!("http://127.0.0.1:{}/{BUCKET}/fr/", cdn.port);
+    // Through the CDN, twice (two new boxes): the second finds every object in the cache.
+    cdn.clear_log();
     pull(&url, &tmp.path().join("box-1"), &pubkey);
     assert_box_has(&tmp.path().join("box-1"), "cours", &src);
     let first = cdn.log();
