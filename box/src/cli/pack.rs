@@ -475,6 +475,13 @@ mod remote {
 
     pub fn open(at: &RepoAt) -> Result<Opened> {
         let given = at.repo.to_string_lossy();
+        if given.starts_with("s3://") {
+            bail!(
+                "{given} : un dépôt S3 se lit par HTTP(S), comme les boîtiers le lisent : son URL publique \
+                 ou celle du CDN (an S3 repository is read over HTTP(S), as boxes read it: its public or CDN URL, \
+                 e.g. https://ENDPOINT/BUCKET/PREFIX/)"
+            );
+        }
         if !(given.starts_with("http://") || given.starts_with("https://")) {
             return Ok(Opened { repo: Repo::open(&at.repo)?, remote: None });
         }
