@@ -286,8 +286,10 @@ pub fn build(
     };
 
     // 3. Make the new objects durable and visible.
-    // The manifest is a new object too, but not a chunk.
-    summary.chunks_new = staging.new_objects - 1 - delta_objects;
+    // The manifest is a new object too, but not a chunk. It may be there already: a
+    // publish to an object store that lost a race builds the same version again on the
+    // winner's catalog, in a mirror that holds its objects (`preau-publish`).
+    summary.chunks_new = staging.new_objects.saturating_sub(1 + delta_objects);
     summary.bytes_added = staging.commit()?;
 
     // 4. Re-sign the catalog: the single switch to the new version.

@@ -52,9 +52,13 @@ pub struct RotateArgs {
 pub struct BuildArgs {
     /// The source: folder, tar, Moodle backup, GIFT/Moodle XML file, git repository or ZIM.
     pub src: PathBuf,
-    /// The repository folder (created if missing).
-    #[arg(long, value_name = "DIR")]
+    /// The repository: a folder (created if missing), `file://PATH`, or an S3 bucket
+    /// `s3://BUCKET/PREFIX` (credentials from the AWS environment variables or a
+    /// credentials file, never from the command line).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub repo: PathBuf,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// The secret signing key (from `preau keygen`).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -95,6 +99,38 @@ pub struct BuildArgs {
     pub verbatim: bool,
     #[command(flatten)]
     pub outside: super::offline::OfflineArgs,
+}
+
+/// How to reach an `s3://` repository. No secret here: credentials come from
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or a credentials file.
+#[derive(Args)]
+pub struct S3Args {
+    /// An S3-compatible endpoint (default: `AWS_ENDPOINT_URL`, else AWS).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region (default: `AWS_REGION`, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// A shared credentials file (default: `AWS_SHARED_CREDENTIALS_FILE`, else
+    /// `~/.aws/credentials`); profile `AWS_PROFILE`, else `default`.
+    #[arg(long, value_name = "FILE")]
+    pub s3_credentials: Option<PathBuf>,
+    /// The local mirror of the bucket the build works in (default under
+    /// `~/.cache/preau/publish/`).
+    #[arg(long, value_name = "DIR")]
+    pub s3_cache: Option<PathBuf>,
+}
+
+impl S3Args {
+    fn options(&self) -> preau_publish::S3Options {
+        preau_publish::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            credentials_file: self.s3_credentials.clone(),
+            cache: self.s3_cache.clone(),
+            max_attempts: preau_publish::DEFAULT_MAX_ATTEMPTS,
+        }
+    }
 }
 
 /// How `list`, `verify` and `extract` reach a repository.
@@ -170,15 +206,71 @@ pub fn run(cmd: PackCommand) -> Result<()> {
 
 fn build(a: BuildArgs) -> Result<()> {
     let key = SecretKey::read_file(&a.key)?;
-    let mut imported = read_site_source(&a)?;
-    let mut tree = std::mem::take(&mut imported.tree);
-    if let Some(id) = a.id {
-        tree.meta.id = id;
+    let imported = read_site_source(&a)?;
+    let target = preau_publish::Target::parse(&a.repo.to_string_lossy())?;
+    let (summary, libs, report) = match &target {
+        preau_publish::Target::Folder(dir) => build_into(&a, &key, dir, &imported)?,
+        preau_publish::Target::S3 { bucket, prefix } => {
+            let id = a.id.clone().unwrap_or_else(|| imported.tree.meta.id.clone());
+            let packs = [id, preau_offline::libs::LIBS_PACK_ID.to_string()];
+            let published = preau_publish::publish_s3(
+                bucket,
+                prefix,
+                &a.s3.options(),
+                &packs,
+                (a.bundle_window as usize).max(1),
+                |dir| build_into(&a, &key, dir, &imported),
+            )
+            .with_context(|| format!("publishing {} to {}", a.src.display(), a.repo.display()))?;
+            let st = published.stats;
+            if !a.json {
+                println!(
+                    "{}: {} fichiers créés, {} déjà présents, {} mis à jour, {} supprimés ({}), en {} tentative(s)",
+                    a.repo.display(),
+                    st.created,
+                    st.already_there,
+                    st.updated,
+                    st.deleted,
+                    human(st.bytes),
+                    published.attempts
+                );
+            }
+            published.value
+        }
+    };
+    if a.json {
+        // The build summary's fields at the top level, the import report beside them.
+        let mut out = serde_json::to_value(&summary)?;
+        out["import"] = serde_json::to_value(&report)?;
+        out["libs"] = serde_json::to_value(&libs)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{report}");
+        if let Some(l) = &libs {
+            print_summary(l);
+        }
+        print_summary(&summary);
     }
-    match a.title {
-        Some(title) => tree.meta.title = title,
+    Ok(())
+}
+
+/// Builds the imported source into the repository folder `dir`. Starts from a copy of
+/// the import each time: a publish to an object store that lost a race runs it again.
+fn build_into(
+    a: &BuildArgs,
+    key: &SecretKey,
+    dir: &std::path::Path,
+    imported: &preau_import::Imported,
+) -> Result<(BuildSummary, Option<BuildSummary>, preau_import::ImportReport)> {
+    let mut report = imported.report.clone();
+    let mut tree = imported.tree.clone();
+    if let Some(id) = &a.id {
+        tree.meta.id = id.clone();
+    }
+    match &a.title {
+        Some(title) => tree.meta.title = title.clone(),
         None => {
-            if let Some(previous) = title_to_keep(&a.repo, &tree.meta) {
+            if let Some(previous) = title_to_keep(dir, &tree.meta) {
                 tree.meta.title = previous;
             }
         }
@@ -194,30 +286,17 @@ fn build(a: BuildArgs) -> Result<()> {
     let libs = if a.verbatim {
         None
     } else {
-        preau_offline::prepare_pack(&a.repo, &key, &mut tree, &mut imported.report, &a.outside.options()?, &opts)
+        preau_offline::prepare_pack(dir, key, &mut tree, &mut report, &a.outside.options()?, &opts)
             .map_err(|e| anyhow::anyhow!("{}: outside references: {e}", a.src.display()))?
     };
     let bar = super::progress::bytes_bar(!a.json, "building");
-    let summary = preau_pack::build::build(&a.repo, tree, &key, &opts, &mut |done, total| {
+    let summary = preau_pack::build::build(dir, tree, key, &opts, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
-    .with_context(|| format!("building a pack from {} into {}", a.src.display(), a.repo.display()))?;
+    .with_context(|| format!("building a pack from {} into {}", a.src.display(), dir.display()))?;
     bar.finish_and_clear();
-    if a.json {
-        // The build summary's fields at the top level, the import report beside them.
-        let mut out = serde_json::to_value(&summary)?;
-        out["import"] = serde_json::to_value(&imported.report)?;
-        out["libs"] = serde_json::to_value(&libs)?;
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("{}", imported.report);
-        if let Some(l) = &libs {
-            print_summary(l);
-        }
-        print_summary(&summary);
-    }
-    Ok(())
+    Ok((summary, libs, report))
 }
 
 /// `super::source::read_source`, except that a site project is built with its own generator
@@ -396,6 +475,13 @@ mod remote {
 
     pub fn open(at: &RepoAt) -> Result<Opened> {
         let given = at.repo.to_string_lossy();
+        if given.starts_with("s3://") {
+            bail!(
+                "{given} : un dépôt S3 se lit par HTTP(S), comme les boîtiers le lisent : son URL publique \
+                 ou celle du CDN (an S3 repository is read over HTTP(S), as boxes read it: its public or CDN URL, \
+                 e.g. https://ENDPOINT/BUCKET/PREFIX/)"
+            );
+        }
         if !(given.starts_with("http://") || given.starts_with("https://")) {
             return Ok(Opened { repo: Repo::open(&at.repo)?, remote: None });
         }
@@ -470,14 +556,44 @@ mod remote {
             Ok(())
         }
 
-        /// Everything the catalog references, for `verify`.
+        /// Everything the catalog references, for `verify`: each pack's manifest and
+        /// files, its per-file deltas, its window, and for each version it has a delta
+        /// from, that manifest, its files (a referenced bundle is rebuilt from them), the
+        /// manifest delta and the update bundle.
         pub fn fetch_all(&self, repo: &Repo) -> Result<()> {
             let root = repo.verified_root(None)?;
             let catalog = repo.load_catalog(&root)?;
             for e in catalog.packs.values() {
                 self.fetch_manifest(repo, &e.manifest, e.manifest_size)?;
-                if let Ok(m) = repo.read_manifest(&e.manifest, e.manifest_size) {
-                    self.fetch_files(repo, &m)?;
+                let Ok(m) = repo.read_manifest(&e.manifest, e.manifest_size) else { continue };
+                self.fetch_files(repo, &m)?;
+                for d in &m.deltas {
+                    self.fetch(repo, &d.object, d.size)?;
+                }
+                let mut from = e.manifest_deltas.clone();
+                if let Some(w) = &e.window {
+                    self.fetch(repo, &w.object, w.size.min(preau_pack::meta::MAX_WINDOW_BYTES))?;
+                    let list = repo.read_object(&w.object, w.size).ok();
+                    if let Some(list) =
+                        list.and_then(|b| serde_json::from_slice::<preau_pack::meta::DeltaWindow>(&b).ok())
+                    {
+                        from.extend(list);
+                    }
+                }
+                for d in &from {
+                    self.fetch(repo, &d.object, d.size)?;
+                    self.fetch_manifest(repo, &d.from, MAX_MANIFEST_BYTES)?;
+                    if let Ok(old) = repo.read_manifest_unsized(&d.from) {
+                        self.fetch_files(repo, &old)?;
+                    }
+                    if d.bundle.is_some() {
+                        let rel = preau_pack::repo::update_rel_path(&d.from);
+                        if let Some(bytes) = self.src.get(&rel, preau_pack::limits::MAX_OBJECT_BYTES)? {
+                            let path = repo.dir().join(&rel);
+                            std::fs::create_dir_all(path.parent().expect("a bundle has a folder"))?;
+                            std::fs::write(path, bytes)?;
+                        }
+                    }
                 }
             }
             Ok(())
