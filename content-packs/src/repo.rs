@@ -350,6 +350,15 @@ impl Repo {
         Ok(cat)
     }
 
+    /// The catalog with the packs whose nodes this folder holds, and the nodes it lacks
+    /// (a box keeps only the nodes of the packs it follows). For reading, never for
+    /// re-signing.
+    pub fn load_catalog_available(&self, root: &Root) -> Result<(Catalog, Vec<Hash>)> {
+        let mut cat = self.load_catalog_top(root)?;
+        let r = crate::catalog_tree::resolve(&mut cat, None, &|hs| self.read_nodes(hs))?;
+        Ok((cat, r.missing))
+    }
+
     /// The signed top of the catalog only (its version, times and index): no nodes read.
     pub fn load_catalog_top(&self, root: &Root) -> Result<Catalog> {
         let path = self.dir.join(CATALOG_FILE);
