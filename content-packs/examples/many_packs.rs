@@ -1,6 +1,7 @@
 //! Fills a repository with N small synthetic packs in one publication (the catalog is
 //! signed once, at the end), for the catalog benchmark (`sync/bench/catalog.sh`):
 //!   cargo run -p preau-pack --example many_packs -- REPO KEY N [FIRST]
+//!   cargo run -p preau-pack --example many_packs -- --bins ID…   (prints "ID branch leaf")
 //! Pack `pack-<i>` (i from FIRST, default 1) holds `index.md` and `notes.txt` (2,000
 //! pseudo-random bytes in base64-like text, from BLAKE3 of i, so that no two packs share
 //! chunks), like the packs the benchmark builds one by one with `preau pack build`.
@@ -12,6 +13,13 @@ use preau_pack::{SecretKey, SourceTree};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--bins") {
+        for id in &args[1..] {
+            let (t, b) = preau_pack::catalog_tree::bins(id);
+            println!("{id} {t} {b}");
+        }
+        return;
+    }
     if args.len() < 3 {
         eprintln!("usage: many_packs REPO KEY N [FIRST]");
         std::process::exit(2);
