@@ -61,10 +61,15 @@ struct Leaf {
     packs: BTreeMap<String, CatalogEntry>,
 }
 
+/// The signed top's list of branches (`null`: an empty bin).
+pub type Index = Vec<Option<Hash>>;
+/// A node: its hash and its bytes.
+pub type Node = (Hash, Vec<u8>);
+
 /// Splits `packs` into nodes: the top's list of branches and every node as
 /// (hash, bytes). The same packs always give the same bytes (sorted maps), so a
 /// publisher writes only the nodes on the paths of the packs that changed.
-pub fn build(packs: &BTreeMap<String, CatalogEntry>) -> (Vec<Option<Hash>>, Vec<(Hash, Vec<u8>)>) {
+pub fn build(packs: &BTreeMap<String, CatalogEntry>) -> (Index, Vec<Node>) {
     let mut by_bin: BTreeMap<(usize, usize), BTreeMap<String, CatalogEntry>> = BTreeMap::new();
     for (id, e) in packs {
         by_bin.entry(bins(id)).or_default().insert(id.clone(), e.clone());
@@ -98,7 +103,7 @@ pub type ReadNodes<'a> = dyn Fn(&[Hash]) -> Vec<Result<Option<Vec<u8>>>> + 'a;
 /// not have (their packs are left out of the catalog).
 #[derive(Debug, Default)]
 pub struct Resolved {
-    pub nodes: Vec<(Hash, Vec<u8>)>,
+    pub nodes: Vec<Node>,
     pub missing: Vec<Hash>,
 }
 

@@ -254,7 +254,7 @@ pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<Export
     let root = repo::parse_root(&root_bytes)?;
     let catalog_bytes = get(CATALOG_FILE, MAX_CATALOG_BYTES)?;
     let mut catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
-    let (nodes, _) = crate::nodes::resolve(source, None, &mut catalog, only(wants), 4)?;
+    let nodes = crate::nodes::resolve(source, None, &mut catalog, only(wants), 4)?.nodes;
     let partial =
         tempfile::tempdir().map_err(|e| Error::Io { context: "making a temporary folder".into(), source: e })?;
     let manifest = |h: &Hash, size: u64| -> Result<Option<Manifest>> {

@@ -19,6 +19,13 @@ use crate::error::{Error, Result};
 use crate::fetch::parallel;
 use crate::source::{Source, SourceKind};
 
+/// What [`resolve`] used: every node (hash, length), and warnings for the summary.
+#[derive(Debug, Default)]
+pub struct Used {
+    pub nodes: Vec<(Hash, u64)>,
+    pub warnings: Vec<String>,
+}
+
 /// Fills `catalog.packs` (every pack, or the bins of `wanted`) from the nodes kept in
 /// `keep` (a repository folder: the box's, or the stick an export writes) and, for the others, from `source`; keeps the fetched
 /// ones in `keep`. Returns every node used, with its length (to keep at the next pruning)
@@ -31,9 +38,9 @@ pub fn resolve(
     catalog: &mut Catalog,
     wanted: Option<&[String]>,
     workers: usize,
-) -> Result<(Vec<(Hash, u64)>, Vec<String>)> {
+) -> Result<Used> {
     if catalog.index.is_none() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Used::default());
     }
     let read = |hashes: &[Hash]| -> Vec<preau_pack::Result<Option<Vec<u8>>>> {
         let out: Mutex<Vec<preau_pack::Result<Option<Vec<u8>>>>> =
@@ -89,7 +96,7 @@ pub fn resolve(
             }
         }
     }
-    Ok((r.nodes.into_iter().map(|(h, b)| (h, b.len() as u64)).collect(), warnings))
+    Ok(Used { nodes: r.nodes.into_iter().map(|(h, b)| (h, b.len() as u64)).collect(), warnings })
 }
 
 /// Removes the kept nodes not in `used` (those of older catalogs).

@@ -169,9 +169,8 @@ fn pull_in<'s, 'e>(
     // The bundle parts go out now, beside the first node fetch, and only for packs under
     // a branch that changed: "nothing changed" stays one request.
     spec.go.set(changed_branches(&repo_dir, &verified));
-    let (used_nodes, node_warnings) =
-        nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers)?;
-    verified.warnings.extend(node_warnings);
+    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers)?;
+    verified.warnings.extend(used.warnings);
     if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
         state.time_floor = state.time_floor.max(verified.catalog.issued);
         state.note_catalog(&verified, &repo_dir);
@@ -327,7 +326,7 @@ fn pull_in<'s, 'e>(
         let (n, b) = apply::collect_garbage(&repo, &keep)?;
         apply::prune_updates(&repo, &keep);
         if verified.catalog.index.is_some() {
-            nodes::prune(&repo_dir, &used_nodes);
+            nodes::prune(&repo_dir, &used.nodes);
         }
         s.gc_objects = n;
         s.gc_bytes = b;

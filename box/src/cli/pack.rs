@@ -443,8 +443,8 @@ mod remote {
             // Its nodes too (each checked by its hash). A catalog that does not parse is
             // reported by the command, which checks its signature.
             if let Ok(mut cat) = preau_pack::repo::parse_catalog(&catalog, &preau_pack::repo::parse_root(&root)?) {
-                let (_, warnings) = preau_sync::nodes::resolve(&src, Some(dir.path()), &mut cat, None, 4)?;
-                for w in warnings {
+                let used = preau_sync::nodes::resolve(&src, Some(dir.path()), &mut cat, None, 4)?;
+                for w in used.warnings {
                     eprintln!("warning: {w}");
                 }
             }
