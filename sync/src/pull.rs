@@ -152,8 +152,9 @@ fn pull_in<'s, 'e>(
     fsutil::create_dir_all_durable(&partial_dir)?;
     source.keep_validators(&state_dir.join("http"));
 
-    // 1. Trust. With the catalog go the first parts of the update bundles of installed
-    // packs (see `speculate`) and HEAD requests that open the other connections.
+    // 1. Trust: the catalog's top alone (and, on a new box, HEAD requests that open the
+    // other connections). The first parts of the update bundles of installed packs are
+    // ready to go out as soon as the top is known to have changed (see `speculate`).
     let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
     // On any early return, the waiting parts give up.
     let _release = Release(spec.go.clone());
@@ -618,7 +619,7 @@ impl Drop for OpenOnDrop {
     }
 }
 
-/// Update bundle parts asked for in the catalog's round trip.
+/// Update bundle parts asked for in the round after the catalog's top.
 #[derive(Default)]
 struct Speculation {
     /// Parts asked for (from byte 0), by the manifest the bundle updates.
@@ -687,12 +688,14 @@ impl Drop for Release {
     }
 }
 
-/// Asks an online server, in the same round trip as the catalog, for the first parts of
-/// the update bundle of each installed pack (most recently installed first; `workers - 1`
-/// parts in all, see `plan::speculation`). Whether there is an update is known only from
-/// the catalog: when there is none, each costs a 404 (about as much as the HEAD request
-/// it replaces); when the pack is one version behind, a small update has arrived whole
-/// with the catalog, and a larger one continues in the next round without a pause.
+/// Asks an online server, once the catalog's top is verified and differs from the
+/// installed one under the pack's branch, beside the first catalog node fetch, for the
+/// first parts of the update bundle of each installed pack (most recently installed
+/// first; `workers - 1` parts in all, see `plan::speculation`). Whether there is an
+/// update is known only from the leaf, a round later: when there is none, each costs a
+/// 404; when the pack is one version behind, a small update has arrived whole with the
+/// branch node, and a larger one continues in the next round without a pause. Nothing
+/// goes out when the top did not change: "nothing changed" is one request.
 fn speculate<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
     source: &'e dyn Source,
