@@ -170,7 +170,9 @@ fn pull_in<'s, 'e>(
     // The bundle parts go out now, beside the first node fetch, and only for packs under
     // a branch that changed: "nothing changed" stays one request.
     spec.go.set(changed_branches(&repo_dir, &verified));
-    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers)?;
+    // Nodes are small: twice the connections (a box that holds none and follows every
+    // pack fetches all of them, about one request per 10 packs).
+    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers * 2)?;
     verified.warnings.extend(used.warnings);
     if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
         state.time_floor = state.time_floor.max(verified.catalog.issued);
