@@ -115,8 +115,9 @@ fn a_teacher_uploads_moodle_backups_and_a_gift_file_and_pupils_see_them() {
     let before = count_files(&local.join("objects"));
     let r = t.post_form("/admin/packs/remove", &[("pack", ids[0].as_str()), ("confirm", "yes")]);
     assert_eq!(r.status, 200, "{}", r.text());
-    let catalog = std::fs::read_to_string(local.join("catalog.json")).unwrap();
-    assert!(!catalog.contains(&format!("\"{}\"", ids[0])), "{} still in DATA/local: {catalog}", ids[0]);
+    let r = preau_pack::Repo::open(&local).unwrap();
+    let catalog = r.load_catalog(&r.verified_root(None).unwrap()).unwrap();
+    assert!(!catalog.packs.contains_key(&ids[0]), "{} still in DATA/local: {:?}", ids[0], catalog.packs.keys());
     let after = count_files(&local.join("objects"));
     assert!(after < before, "DATA/local/objects: {before} files before the removal, {after} after");
     let back = t.upload("cours", &std::fs::read(&files[0]).unwrap());

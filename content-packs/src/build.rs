@@ -78,44 +78,33 @@ pub struct BuildSummary {
 /// creating the repository if needed. `progress(done, total)` is called as bytes are read.
 pub fn build(
     repo_dir: &Path,
-    mut tree: SourceTree,
+    tree: SourceTree,
     key: &SecretKey,
     opts: &BuildOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<BuildSummary> {
-    // 1. Check everything that can be checked before writing anything.
-    path::check_pack_id(&tree.meta.id)?;
-    tree.files.sort_by(|a, b| a.path.cmp(&b.path));
-    if tree.files.len() > limits::MAX_FILES_PER_PACK {
-        return Err(Error::Other(format!(
-            "{} files, more than the limit of {}",
-            tree.files.len(),
-            limits::MAX_FILES_PER_PACK
-        )));
-    }
-    let mut total = 0u64;
-    for (i, f) in tree.files.iter().enumerate() {
-        path::check_pack_path(&f.path)?;
-        if i > 0 && tree.files[i - 1].path == f.path {
-            return Err(Error::BadPath { path: f.path.clone(), why: "appears twice in the source".into() });
-        }
-        let size = match &f.data {
-            SourceData::Bytes(b) => b.len() as u64,
-            SourceData::File(p) => fs::metadata(p).context(|| format!("reading {}", p.display()))?.len(),
-        };
-        if size > opts.max_file_bytes {
-            return Err(Error::TooLarge {
-                what: format!("file {:?} ({size} bytes)", f.path),
-                limit: opts.max_file_bytes,
-            });
-        }
-        total += size;
-    }
-    path::check_collisions(tree.files.iter().map(|f| f.path.as_str()))?;
-    if !tree.meta.entry.is_empty() && !tree.files.iter().any(|f| f.path == tree.meta.entry) {
-        return Err(Error::Other(format!("the entry page {:?} is not a file of the pack", tree.meta.entry)));
-    }
+    let mut out = build_many(repo_dir, vec![tree], key, opts, progress)?;
+    Ok(out.remove(0))
+}
 
+/// Builds several packs into `repo_dir` and publishes the catalog once, at the end (a
+/// national repository's first fill, or a mirror run, without re-signing the catalog
+/// per pack). The summaries are in the order of `trees`.
+pub fn build_many(
+    repo_dir: &Path,
+    mut trees: Vec<SourceTree>,
+    key: &SecretKey,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Vec<BuildSummary>> {
+    let mut totals = Vec::with_capacity(trees.len());
+    let mut ids = std::collections::BTreeSet::new();
+    for tree in &mut trees {
+        totals.push(check_tree(tree, opts)?);
+        if !ids.insert(tree.meta.id.clone()) {
+            return Err(Error::Other(format!("pack {:?} is given twice", tree.meta.id)));
+        }
+    }
     let existed = repo_dir.join(crate::repo::ROOT_FILE).is_file();
     if !existed {
         // Only create the repository once the source is known to be good.
@@ -134,9 +123,51 @@ pub fn build(
     }
     let mut catalog = repo.load_catalog(&root)?;
     sweep_stale_staging(repo_dir);
+    let base = catalog.version;
+    let mut summaries = Vec::with_capacity(trees.len());
+    let mut beyond_all = Vec::new();
+    for (tree, total) in trees.into_iter().zip(totals) {
+        let id = tree.meta.id.clone();
+        let (entry, summary, beyond) = build_one(&repo, &catalog, base, tree, total, opts, progress)?;
+        if let Some(e) = entry {
+            catalog.packs.insert(id, e);
+        }
+        beyond_all.extend(beyond);
+        summaries.push(summary);
+    }
+    if summaries.iter().all(|s| s.unchanged) {
+        return Ok(summaries);
+    }
 
+    // 4. Re-sign the catalog: the single switch to the new versions.
+    let now = now_unix();
+    catalog.version = base + 1;
+    catalog.issued = now.max(catalog.issued);
+    catalog.expires = now + opts.catalog_lifetime_secs;
+    catalog.root_version = root.version;
+    repo.publish_catalog(&catalog, key)?;
+    for h in beyond_all {
+        let _ = fs::remove_file(repo_dir.join(update_rel_path(&h)));
+    }
+    drop(lock);
+    Ok(summaries)
+}
+
+/// Stages and commits one pack's new objects; returns its new catalog entry (`None`
+/// when unchanged), its summary and the bundle beyond its K-window to remove once the
+/// catalog is out.
+#[allow(clippy::too_many_arguments)]
+fn build_one(
+    repo: &Repo,
+    catalog: &crate::meta::Catalog,
+    base: u64,
+    tree: SourceTree,
+    total: u64,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Option<CatalogEntry>, BuildSummary, Option<Hash>)> {
     // 2. Chunk, hash and stage new objects.
-    let mut staging = Staging::new(&repo)?;
+    let mut staging = Staging::new(repo)?;
     // Objects staged that are not chunks (deltas, bundles), for the summary.
     let mut delta_objects = 0u64;
     // The version just beyond the K-window: its bundle leads to an older version and is
@@ -192,14 +223,11 @@ pub fn build(
             && pm.meta == tree.meta
         {
             let e = previous.as_ref().expect("previous entry");
-            return Ok((
-                None,
-                summary_of(&tree, e.version, e.manifest, true, chunks_total, chunks_reused, done, catalog.version),
-            ));
+            return Ok((None, summary_of(&tree, e.version, e.manifest, true, chunks_total, chunks_reused, done, base)));
         }
         // Per-file deltas against the previous version (see `delta`).
         let deltas = match &prev_manifest {
-            Some(pm) => stage_deltas(&repo, &mut staging, pm, &files, &tree, &mut delta_objects)?,
+            Some(pm) => stage_deltas(repo, &mut staging, pm, &files, &tree, &mut delta_objects)?,
             None => Vec::new(),
         };
         let manifest = Manifest {
@@ -219,7 +247,7 @@ pub fn build(
         let mut manifest_deltas = Vec::new();
         if let Some(e) = &previous {
             let pm = prev_manifest.as_ref().expect("a previous entry has a manifest");
-            let versions = window(&repo, e, pm, opts.bundle_window)?;
+            let versions = window(repo, e, pm, opts.bundle_window)?;
             if versions.len() >= opts.bundle_window.max(1) {
                 beyond = versions.last().and_then(|v| v.2.previous);
             }
@@ -232,7 +260,7 @@ pub fn build(
                 let (object, new) = staging.put(&patch, Encoding { level: 1, try_compress: false })?;
                 delta_objects += u64::from(new);
                 let bundle = if opts.bundle_window > 0 {
-                    stage_bundle(&repo, &mut staging, &from_manifest, &from, &manifest, object)?
+                    stage_bundle(repo, &mut staging, &from_manifest, &from, &manifest, object)?
                 } else {
                     None
                 };
@@ -268,8 +296,7 @@ pub fn build(
             manifest_deltas,
             window,
         };
-        let s =
-            summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, catalog.version + 1);
+        let s = summary_of(&tree, manifest.version, mhash, false, chunks_total, chunks_reused, done, base + 1);
         Ok((Some(entry), s))
     })();
 
@@ -282,7 +309,7 @@ pub fn build(
     };
     let Some(entry) = entry else {
         staging.discard();
-        return Ok(summary);
+        return Ok((None, summary, None));
     };
 
     // 3. Make the new objects durable and visible.
@@ -291,20 +318,45 @@ pub fn build(
     // winner's catalog, in a mirror that holds its objects (`preau-publish`).
     summary.chunks_new = staging.new_objects.saturating_sub(1 + delta_objects);
     summary.bytes_added = staging.commit()?;
+    Ok((Some(entry), summary, beyond))
+}
 
-    // 4. Re-sign the catalog: the single switch to the new version.
-    let now = now_unix();
-    catalog.version += 1;
-    catalog.issued = now.max(catalog.issued);
-    catalog.expires = now + opts.catalog_lifetime_secs;
-    catalog.root_version = root.version;
-    catalog.packs.insert(tree.meta.id.clone(), entry);
-    repo.publish_catalog(&catalog, key)?;
-    if let Some(h) = beyond {
-        let _ = fs::remove_file(repo_dir.join(update_rel_path(&h)));
+/// Checks everything that can be checked in `tree` before writing anything; returns
+/// its size in bytes.
+fn check_tree(tree: &mut SourceTree, opts: &BuildOptions) -> Result<u64> {
+    path::check_pack_id(&tree.meta.id)?;
+    tree.files.sort_by(|a, b| a.path.cmp(&b.path));
+    if tree.files.len() > limits::MAX_FILES_PER_PACK {
+        return Err(Error::Other(format!(
+            "{} files, more than the limit of {}",
+            tree.files.len(),
+            limits::MAX_FILES_PER_PACK
+        )));
     }
-    drop(lock);
-    Ok(summary)
+    let mut total = 0u64;
+    for (i, f) in tree.files.iter().enumerate() {
+        path::check_pack_path(&f.path)?;
+        if i > 0 && tree.files[i - 1].path == f.path {
+            return Err(Error::BadPath { path: f.path.clone(), why: "appears twice in the source".into() });
+        }
+        let size = match &f.data {
+            SourceData::Bytes(b) => b.len() as u64,
+            SourceData::File(p) => fs::metadata(p).context(|| format!("reading {}", p.display()))?.len(),
+        };
+        if size > opts.max_file_bytes {
+            return Err(Error::TooLarge {
+                what: format!("file {:?} ({size} bytes)", f.path),
+                limit: opts.max_file_bytes,
+            });
+        }
+        total += size;
+    }
+    path::check_collisions(tree.files.iter().map(|f| f.path.as_str()))?;
+    if !tree.meta.entry.is_empty() && !tree.files.iter().any(|f| f.path == tree.meta.entry) {
+        return Err(Error::Other(format!("the entry page {:?} is not a file of the pack", tree.meta.entry)));
+    }
+
+    Ok(total)
 }
 
 #[allow(clippy::too_many_arguments)]

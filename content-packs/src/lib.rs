@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod bundle;
+pub mod catalog_tree;
 pub mod chunk;
 pub mod course;
 pub mod delta;

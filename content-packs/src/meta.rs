@@ -125,12 +125,26 @@ pub struct Catalog {
     pub expires: u64,
     /// The root version whose catalog keys signed it.
     pub root_version: u64,
+    /// Every pack, in memory. In a split catalog's signed top it is empty and the packs
+    /// are in the nodes named by `index` (see `catalog_tree`); readers fill it from them.
     pub packs: BTreeMap<String, CatalogEntry>,
+    /// A split catalog (see `catalog_tree`): the hashes of its branch nodes, `null` for
+    /// an empty one. Readers that do not know the field see no packs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Vec<Option<Hash>>>,
 }
 
 impl Catalog {
     pub fn empty(root_version: u64) -> Catalog {
-        Catalog { kind: CATALOG_TYPE.into(), version: 0, issued: 0, expires: 0, root_version, packs: BTreeMap::new() }
+        Catalog {
+            kind: CATALOG_TYPE.into(),
+            version: 0,
+            issued: 0,
+            expires: 0,
+            root_version,
+            packs: BTreeMap::new(),
+            index: None,
+        }
     }
 }
 

@@ -3,12 +3,14 @@
 //! ```text
 //! DIR/root.json              current signed root (copy of the newest roots/N.json)
 //! DIR/roots/1.json …         every root version, for key rotation
-//! DIR/catalog.json           signed catalog: pack id → manifest
+//! DIR/catalog.json           signed catalog top: version, expiry, hashes of its nodes
+//! DIR/catalog/abcd…          catalog nodes (pack id → manifest), immutable, by hash
 //! DIR/objects/ab/abcd…       immutable objects (chunks, manifests, deltas), zstd frames
 //! DIR/updates/ab/abcd…       update bundles, by the manifest they update (to the newest version)
 //! ```
 //! Any plain HTTP server, S3 bucket or CDN can serve this folder as it is. Only
 //! `root.json`, `roots/` and `catalog.json` ever change, each by an atomic rename.
+//! Catalog nodes of older catalogs are kept (a box may be reading them mid-pull).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -335,9 +337,30 @@ impl Repo {
         fsutil::atomic_write(&self.dir.join(ROOT_FILE), signed)
     }
 
-    /// The catalog, checked against `root`'s catalog keys. A repository without a catalog
-    /// yet has an empty one (version 0).
+    /// The catalog, checked against `root`'s catalog keys, with every pack (a split
+    /// catalog's nodes are read from `catalog/` and checked by hash; a missing one is an
+    /// error, so that a publisher never re-signs a catalog that lost packs). A
+    /// repository without a catalog yet has an empty one (version 0).
     pub fn load_catalog(&self, root: &Root) -> Result<Catalog> {
+        let mut cat = self.load_catalog_top(root)?;
+        let r = crate::catalog_tree::resolve(&mut cat, None, &|hs| self.read_nodes(hs))?;
+        if let Some(h) = r.missing.first() {
+            return Err(Error::MissingObject { hash: *h, path: self.dir.join(crate::catalog_tree::node_rel_path(h)) });
+        }
+        Ok(cat)
+    }
+
+    /// The catalog with the packs whose nodes this folder holds, and the nodes it lacks
+    /// (a box keeps only the nodes of the packs it follows). For reading, never for
+    /// re-signing.
+    pub fn load_catalog_available(&self, root: &Root) -> Result<(Catalog, Vec<Hash>)> {
+        let mut cat = self.load_catalog_top(root)?;
+        let r = crate::catalog_tree::resolve(&mut cat, None, &|hs| self.read_nodes(hs))?;
+        Ok((cat, r.missing))
+    }
+
+    /// The signed top of the catalog only (its version, times and index): no nodes read.
+    pub fn load_catalog_top(&self, root: &Root) -> Result<Catalog> {
         let path = self.dir.join(CATALOG_FILE);
         if !path.exists() {
             return Ok(Catalog::empty(root.version));
@@ -345,10 +368,70 @@ impl Repo {
         parse_catalog(&read_bounded(&path, MAX_CATALOG_BYTES)?, root)
     }
 
-    /// Signs and atomically replaces the catalog. Call only after every object it
-    /// references is durably written.
+    /// Catalog nodes from `catalog/` (`None` for those it lacks), for `catalog_tree::resolve`.
+    pub fn read_nodes(&self, hashes: &[Hash]) -> Vec<Result<Option<Vec<u8>>>> {
+        hashes
+            .iter()
+            .map(|h| {
+                match read_bounded(
+                    &self.dir.join(crate::catalog_tree::node_rel_path(h)),
+                    crate::catalog_tree::MAX_NODE_BYTES,
+                ) {
+                    Ok(b) => Ok(Some(b)),
+                    Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .collect()
+    }
+
+    /// Keeps catalog nodes (already checked by hash) under their names; those present
+    /// are not rewritten (a node never changes).
+    pub fn write_nodes(&self, nodes: &[(Hash, Vec<u8>)]) -> Result<()> {
+        let dir = self.dir.join(crate::catalog_tree::NODES_DIR);
+        if !nodes.is_empty() && !dir.is_dir() {
+            fsutil::create_dir_all_durable(&dir)?;
+        }
+        for (h, bytes) in nodes {
+            let path = self.dir.join(crate::catalog_tree::node_rel_path(h));
+            if !path.is_file() {
+                fsutil::atomic_write(&path, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs and atomically replaces the catalog, split into nodes (see `catalog_tree`):
+    /// the nodes first (only those on the paths of changed packs are new), then the
+    /// signed top. Call only after every object it references is durably written.
     pub fn publish_catalog(&self, catalog: &Catalog, key: &SecretKey) -> Result<()> {
-        fsutil::atomic_write(&self.dir.join(CATALOG_FILE), &Envelope::sign(catalog, &[key]))
+        let (index, nodes) = crate::catalog_tree::build(&catalog.packs);
+        self.write_nodes(&nodes)?;
+        let top = Catalog {
+            kind: catalog.kind.clone(),
+            version: catalog.version,
+            issued: catalog.issued,
+            expires: catalog.expires,
+            root_version: catalog.root_version,
+            packs: Default::default(),
+            index: Some(index),
+        };
+        let path = self.dir.join(CATALOG_FILE);
+        // The top keeps one length whatever changed, and plain servers (nginx) derive
+        // the ETag from length and mtime in seconds: two publications within a second
+        // would answer a box's If-None-Match with a 304. The new top is dated at least
+        // one second after the old one.
+        let previous = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        fsutil::atomic_write(&path, &Envelope::sign(&top, &[key]))?;
+        if let Some(prev) = previous {
+            let at = std::time::SystemTime::now().max(prev + std::time::Duration::from_secs(1));
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(at))
+                .context(|| format!("dating {}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Writes a catalog file that someone else signed (a box installing upstream metadata).

@@ -194,3 +194,50 @@ fn range_reads_cross_chunk_boundaries() {
     }
     assert!(repo.read_range(f, 699_990, 11).is_err());
 }
+
+#[test]
+fn build_many_publishes_once_and_the_catalog_reads_back_from_its_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate();
+    let tree = |id: &str, text: &str| {
+        let mut t = SourceTree::default();
+        t.meta.id = id.into();
+        t.add_bytes("index.md", text.as_bytes().to_vec());
+        t
+    };
+    let trees = || vec![tree("a", "A"), tree("b", "B"), tree("c", "C")];
+    let s = preau_pack::build::build_many(dir.path(), trees(), &key, &opts(), &mut |_, _| {}).unwrap();
+    assert!(s.iter().all(|s| s.catalog_version == 1 && !s.unchanged), "{s:?}");
+    let repo = Repo::open(dir.path()).unwrap();
+    let root = repo.verified_root(None).unwrap();
+    let cat = repo.load_catalog(&root).unwrap();
+    assert_eq!((cat.version, cat.packs.len()), (1, 3));
+    assert!(repo.load_catalog_top(&root).unwrap().packs.is_empty(), "the signed top lists no pack");
+
+    // Two unchanged, one changed: one new catalog version, only that pack's path rewritten.
+    let nodes_before = std::fs::read_dir(dir.path().join("catalog")).unwrap().count();
+    let mut next = trees();
+    next[1] = tree("b", "B2");
+    let s = preau_pack::build::build_many(dir.path(), next, &key, &opts(), &mut |_, _| {}).unwrap();
+    assert_eq!(s.iter().map(|s| s.unchanged).collect::<Vec<_>>(), [true, false, true]);
+    let cat = repo.load_catalog(&root).unwrap();
+    assert_eq!((cat.version, cat.packs["b"].version, cat.packs["a"].version), (2, 2, 1));
+    let nodes_after = std::fs::read_dir(dir.path().join("catalog")).unwrap().count();
+    assert_eq!(nodes_after - nodes_before, 2, "one leaf and its branch");
+
+    // Nothing changed: no new version. The same id twice: refused before any write.
+    let s = preau_pack::build::build_many(dir.path(), vec![tree("a", "A")], &key, &opts(), &mut |_, _| {}).unwrap();
+    assert!(s[0].unchanged && s[0].catalog_version == 2);
+    let e =
+        preau_pack::build::build_many(dir.path(), vec![tree("d", "1"), tree("d", "2")], &key, &opts(), &mut |_, _| {});
+    assert!(e.unwrap_err().to_string().contains("twice"));
+    assert_eq!(repo.load_catalog(&root).unwrap().version, 2);
+
+    // A missing node is an error for a publisher (re-signing would lose packs); a
+    // reader of a box's partial copy gets what is there and the list of what is not.
+    std::fs::remove_dir_all(dir.path().join("catalog")).unwrap();
+    let e = repo.load_catalog(&root).unwrap_err();
+    assert!(matches!(e, preau_pack::Error::MissingObject { .. }), "{e:?}");
+    let (cat, missing) = repo.load_catalog_available(&root).unwrap();
+    assert!(cat.packs.is_empty() && !missing.is_empty());
+}

@@ -89,10 +89,15 @@ fn install(
         let offered = repo::read_bounded(&src.join(repo::CATALOG_FILE), preau_pack::limits::MAX_CATALOG_BYTES)
             .ok()
             .and_then(|b| {
-                preau_pack::sign::Envelope::parse(&b, "catalog")
+                let mut c = preau_pack::sign::Envelope::parse(&b, "catalog")
                     .ok()?
                     .payload::<preau_pack::meta::Catalog>("catalog")
-                    .ok()
+                    .ok()?;
+                // Its nodes are checked by hash against the top the pull verified.
+                let folder = preau_pack::Repo::open(src).ok()?;
+                let wanted = [id.clone()];
+                preau_pack::catalog_tree::resolve(&mut c, Some(&wanted), &|hs| folder.read_nodes(hs)).ok()?;
+                Some(c)
             })
             .and_then(|c| c.packs.get(id).map(|e| e.version));
         if let (Some(have), Some(offered)) = (installed.packs.get(id).map(|p| p.version), offered)

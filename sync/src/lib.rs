@@ -7,6 +7,7 @@
 //! - [`pull`]: its driver (the job pool of [`fetch`]); [`apply`]: every durable write,
 //!   the switch, GC; [`install`]: the folder entry point the box uses.
 //! - [`error`]: the typed [`Error`] callers match on (unknown publisher, busy, …).
+//! - [`nodes`]: the split catalog's nodes a box fetches and keeps.
 //! - [`mule`]: `wants` files and exports for USB sticks; [`peers`]: mDNS discovery;
 //!   [`auto`]: the background loop of `preau serve`; [`remove`]: removing packs.
 //! - [`upstream`]: pushing the box's xAPI outbox to a learning record store.
@@ -20,6 +21,7 @@ pub mod fetch;
 pub mod install;
 pub mod machine;
 pub mod mule;
+pub mod nodes;
 pub mod peers;
 pub mod plan;
 pub mod private;

@@ -124,7 +124,7 @@ pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: us
     let root_bytes = get(ROOT_FILE, MAX_ROOT_BYTES)?;
     let root = repo::parse_root(&root_bytes)?;
     let catalog_bytes = get(CATALOG_FILE, MAX_CATALOG_BYTES)?;
-    let catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
+    let mut catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
 
     fsutil::create_dir_all_durable(&to.join(OBJECTS_DIR))?;
     fsutil::create_dir_all_durable(&to.join(ROOTS_DIR))?;
@@ -134,6 +134,8 @@ pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: us
         fsutil::atomic_write(&to.join(&rel), &get(&rel, MAX_ROOT_BYTES)?)?;
     }
     fsutil::atomic_write(&to.join(ROOT_FILE), &root_bytes)?;
+    // The catalog's nodes (of the wanted packs) go onto the stick beside its top.
+    crate::nodes::resolve(source, Some(to), &mut catalog, only(wants), workers)?;
     let stick = Repo::open(to)?;
     let partial =
         tempfile::tempdir().map_err(|e| Error::Io { context: "making a temporary folder".into(), source: e })?;
@@ -227,6 +229,11 @@ pub fn export(source: &dyn Source, wants: Option<&Wants>, to: &Path, workers: us
     Ok(s)
 }
 
+/// The packs a wants file restricts an export to (`None`: all).
+fn only(wants: Option<&Wants>) -> Option<&[String]> {
+    wants.filter(|w| !w.only.is_empty()).map(|w| w.only.as_slice())
+}
+
 /// Bytes a file of `len` bytes takes on a stick: whole 32 KiB clusters (the cluster of
 /// FAT32 sticks of 16 GiB and more).
 pub fn on_disk(len: u64) -> u64 {
@@ -246,7 +253,8 @@ pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<Export
     let root_bytes = get(ROOT_FILE, MAX_ROOT_BYTES)?;
     let root = repo::parse_root(&root_bytes)?;
     let catalog_bytes = get(CATALOG_FILE, MAX_CATALOG_BYTES)?;
-    let catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
+    let mut catalog: Catalog = repo::parse_catalog(&catalog_bytes, &root)?;
+    let nodes = crate::nodes::resolve(source, None, &mut catalog, only(wants), 4)?.nodes;
     let partial =
         tempfile::tempdir().map_err(|e| Error::Io { context: "making a temporary folder".into(), source: e })?;
     let manifest = |h: &Hash, size: u64| -> Result<Option<Manifest>> {
@@ -257,6 +265,7 @@ pub fn export_needs(source: &dyn Source, wants: Option<&Wants>) -> Result<Export
     };
     // Every root version, the root and the catalog (a root file is small: its limit).
     let mut need = on_disk(MAX_ROOT_BYTES) * (root.version + 1) + on_disk(catalog_bytes.len() as u64);
+    need += nodes.iter().map(|n| on_disk(n.1)).sum::<u64>();
     let mut counted: HashSet<Hash> = HashSet::new();
     let mut packs = Vec::new();
     for (id, entry) in &catalog.packs {

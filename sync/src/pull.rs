@@ -1,9 +1,11 @@
 //! `preau sync pull`: bring a box's packs up to date from any source.
 //!
-//! 1. verify the source's root chain and catalog (`trust`). In the same round trip, from
-//!    an online server, ask for the first parts of the *update bundles* of the installed
-//!    packs (`speculate`; a bundle holds the manifest patch and every object a box one
-//!    version behind lacks), and open the other keep-alive connections (`Source::warm`);
+//! 1. verify the source's root chain and catalog's signed top (`trust`), alone in the
+//!    first round trip: when nothing changed (a 304), the pull ends there. Then the
+//!    catalog nodes on the paths of the box's packs that changed (`nodes`, one round per
+//!    level) and, from an online server, beside them, the first parts of the *update
+//!    bundles* of the installed packs under a changed branch (`speculate`; a bundle
+//!    holds the manifest patch and every object a box one version behind lacks);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
 //!    manifest and plan its objects (`plan`, pure): from its update bundle (the rest of
 //!    it in parallel Range parts; from a peer box, the bundle it kept), so that a small
@@ -39,9 +41,10 @@ use crate::apply;
 use crate::error::{Error, Result};
 use crate::fetch::{Lane, Pool};
 use crate::machine::{self, Action, Event, Outcome, Target};
+use crate::nodes;
 use crate::plan;
 use crate::source::{Source, SourceKind, max_stored_len};
-use crate::trust::{self, STATE_DIR, TrustState};
+use crate::trust::{self, STATE_DIR, TrustState, Verified};
 
 pub struct PullOptions<'a> {
     /// Root keys a box trusts when it has no root yet (`--trust`).
@@ -149,9 +152,12 @@ fn pull_in<'s, 'e>(
     fsutil::create_dir_all_durable(&partial_dir)?;
     source.keep_validators(&state_dir.join("http"));
 
-    // 1. Trust. With the catalog go the first parts of the update bundles of installed
-    // packs (see `speculate`) and HEAD requests that open the other connections.
+    // 1. Trust: the catalog's top alone (and, on a new box, HEAD requests that open the
+    // other connections). The first parts of the update bundles of installed packs are
+    // ready to go out as soon as the top is known to have changed (see `speculate`).
     let spec = speculate(scope, source, &repo_dir, &partial_dir, opts);
+    // On any early return, the waiting parts give up.
+    let _release = Release(spec.go.clone());
     let mut state = TrustState::load(data_dir)?;
     let now = opts.now.unwrap_or_else(now_unix);
     // Connections opened ahead (HEAD requests, ~250 bytes each) only for a box that
@@ -160,7 +166,14 @@ fn pull_in<'s, 'e>(
     let spare = if spec.slots > 0 { 0 } else { opts.workers.saturating_sub(1) };
     let mut trusted = opts.trusted.clone();
     trusted.extend(state.publisher_keys());
-    let verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
+    let mut verified = trust::verify_source(source, &repo_dir, &trusted, &state, now, spare)?;
+    // The bundle parts go out now, beside the first node fetch, and only for packs under
+    // a branch that changed: "nothing changed" stays one request.
+    spec.go.set(changed_branches(&repo_dir, &verified));
+    // Nodes are small: twice the connections (a box that holds none and follows every
+    // pack fetches all of them, about one request per 10 packs).
+    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers * 2)?;
+    verified.warnings.extend(used.warnings);
     if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
         state.time_floor = state.time_floor.max(verified.catalog.issued);
         state.note_catalog(&verified, &repo_dir);
@@ -315,6 +328,9 @@ fn pull_in<'s, 'e>(
         let keep = apply::live_objects(&repo, &installed)?;
         let (n, b) = apply::collect_garbage(&repo, &keep)?;
         apply::prune_updates(&repo, &keep);
+        if verified.catalog.index.is_some() {
+            nodes::prune(&repo_dir, &used.nodes);
+        }
         s.gc_objects = n;
         s.gc_bytes = b;
         apply::clear_partials(&partial_dir);
@@ -605,10 +621,7 @@ impl Drop for OpenOnDrop {
     }
 }
 
-/// How long the parts asked for with the catalog wait behind its request.
-const SPECULATION_LAG: std::time::Duration = std::time::Duration::from_millis(30);
-
-/// Update bundle parts asked for in the catalog's round trip.
+/// Update bundle parts asked for in the round after the catalog's top.
 #[derive(Default)]
 struct Speculation {
     /// Parts asked for (from byte 0), by the manifest the bundle updates.
@@ -617,14 +630,74 @@ struct Speculation {
     gates: HashMap<PathBuf, Arc<Gate>>,
     /// Connections they use.
     slots: usize,
+    /// The branches of the catalog that changed: parts of packs under the others do
+    /// not go out (their entries did not change).
+    go: Arc<Signal>,
 }
 
-/// Asks an online server, in the same round trip as the catalog, for the first parts of
-/// the update bundle of each installed pack (most recently installed first; `workers - 1`
-/// parts in all, see `plan::speculation`). Whether there is an update is known only from
-/// the catalog: when there is none, each costs a 404 (about as much as the HEAD request
-/// it replaces); when the pack is one version behind, a small update has arrived whole
-/// with the catalog, and a larger one continues in the next round without a pause.
+/// The branches of the new catalog's top whose hash differs from the installed one's
+/// (all of them when either is not split or there is none; none when the top is the
+/// same bytes, as after a 304).
+fn changed_branches(repo_dir: &Path, v: &Verified) -> BTreeSet<usize> {
+    use preau_pack::catalog_tree::TOP_FANOUT;
+    let Ok((_, bytes)) = trust::installed_catalog(repo_dir) else { return (0..TOP_FANOUT).collect() };
+    if bytes == v.catalog_bytes {
+        return BTreeSet::new();
+    }
+    let old: Option<preau_pack::meta::Catalog> = preau_pack::sign::Envelope::parse(&bytes, "installed catalog")
+        .and_then(|e| e.payload("installed catalog"))
+        .ok();
+    match (old.and_then(|c| c.index), &v.catalog.index) {
+        (Some(a), Some(b)) if a.len() == TOP_FANOUT && b.len() == TOP_FANOUT => {
+            (0..TOP_FANOUT).filter(|&t| a[t] != b[t]).collect()
+        }
+        _ => (0..TOP_FANOUT).collect(),
+    }
+}
+
+/// Tells the speculative parts, once the catalog's top is verified, which branches
+/// changed.
+#[derive(Default)]
+struct Signal {
+    changed: Mutex<Option<BTreeSet<usize>>>,
+    cv: Condvar,
+}
+
+impl Signal {
+    fn set(&self, changed: BTreeSet<usize>) {
+        self.changed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(changed);
+        self.cv.notify_all();
+    }
+
+    /// Whether the branch `t` changed (waits for the answer).
+    fn changed(&self, t: usize) -> bool {
+        let mut c = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(set) = &*c {
+                return set.contains(&t);
+            }
+            c = self.cv.wait(c).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Answers "nothing changed" to parts still waiting when the pull returns early.
+struct Release(Arc<Signal>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.set(BTreeSet::new());
+    }
+}
+
+/// Asks an online server, once the catalog's top is verified and differs from the
+/// installed one under the pack's branch, beside the first catalog node fetch, for the
+/// first parts of the update bundle of each installed pack (most recently installed
+/// first; `workers - 1` parts in all, see `plan::speculation`). Whether there is an
+/// update is known only from the leaf, a round later: when there is none, each costs a
+/// 404; when the pack is one version behind, a small update has arrived whole with the
+/// branch node, and a larger one continues in the next round without a pause. Nothing
+/// goes out when the top did not change: "nothing changed" is one request.
 fn speculate<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
     source: &'e dyn Source,
@@ -639,14 +712,11 @@ fn speculate<'s, 'e>(
     let Ok(installed) = Installed::load(repo_dir) else {
         return spec;
     };
-    let mut packs: Vec<&InstalledPack> = installed
-        .packs
-        .iter()
-        .filter(|(id, _)| opts.packs.as_ref().is_none_or(|w| w.contains(id)))
-        .map(|(_, p)| p)
-        .collect();
-    packs.sort_by_key(|p| std::cmp::Reverse(p.installed_at));
-    for (p, k) in packs.iter().zip(plan::speculation(packs.len(), opts.workers.saturating_sub(1))) {
+    let mut packs: Vec<(&String, &InstalledPack)> =
+        installed.packs.iter().filter(|(id, _)| opts.packs.as_ref().is_none_or(|w| w.contains(id))).collect();
+    packs.sort_by_key(|(_, p)| std::cmp::Reverse(p.installed_at));
+    for ((id, p), k) in packs.iter().zip(plan::speculation(packs.len(), opts.workers.saturating_sub(1))) {
+        let branch = preau_pack::catalog_tree::bins(id).0;
         if k == 0 {
             continue;
         }
@@ -657,11 +727,13 @@ fn speculate<'s, 'e>(
             let gate = Arc::new(Gate::default());
             spec.gates.insert(path.clone(), gate.clone());
             let rel = update_rel_path(&p.manifest);
+            let go = spec.go.clone();
             scope.spawn(move || {
                 let _open = OpenOnDrop(gate);
-                // After the catalog's request, so that its small answer is not queued
-                // behind these parts at the link's bottleneck.
-                std::thread::sleep(SPECULATION_LAG);
+                // Once the catalog's top is known to have changed under this pack.
+                if !go.changed(branch) {
+                    return;
+                }
                 let _ = source.get_range(&rel, start, end, end - start, &path, false);
             });
         }

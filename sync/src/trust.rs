@@ -15,8 +15,10 @@
 //!   peer box is allowed to be stale (with a warning) as long as it is not older than
 //!   what the box holds. A Pi has no clock, so "now" is never earlier than the latest
 //!   signed time this box has ever seen (`DATA/sync/state.json`, the *time floor*).
-//! - *Mix-and-match*: manifests are named by hash in the catalog, objects by hash in the
-//!   manifests; the caller also checks each manifest's id and version.
+//! - *Mix-and-match*: the catalog's nodes are named by hash in its signed top (checked
+//!   by `nodes`, after this module), manifests by hash in the nodes, objects by hash in
+//!   the manifests; the caller also checks each manifest's id and version. Everything
+//!   here is decided on the signed top alone.
 //! - *Endless data*: every read is bounded by the limits in `preau_pack::limits`.
 
 use std::collections::BTreeMap;

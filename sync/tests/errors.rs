@@ -55,11 +55,31 @@ fn a_folder_from_another_publisher_is_an_unknown_publisher_with_its_key() {
     );
     let cat = bad.path().join("catalog.json");
     let text = std::fs::read_to_string(&cat).unwrap();
-    let tampered = text.replace("\"title\":\"A\"", "\"title\":\"Z\"");
-    assert_ne!(text, tampered, "the title is in the signed catalog");
-    std::fs::write(&cat, tampered).unwrap();
+    let tampered = text.replace("\"version\":1,", "\"version\":7,");
+    assert_ne!(text, tampered, "the version is in the signed top");
+    std::fs::write(&cat, &tampered).unwrap();
     let e = pull(&FolderSource::new(bad.path()).unwrap(), data.path(), &PullOptions::default()).unwrap_err();
     assert!(matches!(e, Error::BadSignature { .. } | Error::Malformed { .. }), "{e:?}");
+    std::fs::write(&cat, &text).unwrap();
+
+    // The title is in a catalog node, named by its hash in the signed top: a changed
+    // node is refused by its hash.
+    let mut changed = 0;
+    for f in std::fs::read_dir(bad.path().join("catalog")).unwrap() {
+        let path = f.unwrap().path();
+        let node = std::fs::read_to_string(&path).unwrap();
+        let tampered = node.replace("\"title\":\"A\"", "\"title\":\"Z\"");
+        if tampered != node {
+            std::fs::write(&path, tampered).unwrap();
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1, "the title is in one node");
+    // (A box that holds the good node already uses its own copy: a new box.)
+    let fresh = tempfile::tempdir().unwrap();
+    let opts = PullOptions { trusted: vec![key_a.public()], ..Default::default() };
+    let e = pull(&FolderSource::new(bad.path()).unwrap(), fresh.path(), &opts).unwrap_err();
+    assert!(matches!(e, Error::CorruptObject { .. }), "{e:?}");
 }
 
 #[test]

@@ -57,13 +57,18 @@ fn fixture_v1_then_v2_over_nginx_is_byte_exact_and_uses_deltas() {
     // v1 → v2 must cost far less than the new version (8.5 MB): near the zstd limit of
     // this pair (104,465 bytes, `zstd -19 --long=31 --patch-from=v1.tar v2.tar`).
     assert!(wire < 125_000, "{wire} bytes on the wire");
-    // One round: the catalog (root.json is not needed: the box's root signed it) and,
-    // beside it, parts of the update bundle for the installed version, which hold the
-    // manifest patch and everything else: no manifest and no object on its own.
+    // The catalog's top (root.json is not needed: the box's root signed it), then its
+    // branch and leaf for this pack and, beside them, parts of the update bundle for the
+    // installed version, which hold the manifest patch and everything else: no manifest
+    // and no object on its own.
     let gets = nginx.gets();
     let update = format!("/{}", preau_pack::repo::update_rel_path(&s1_manifest(&data)));
     assert_eq!(gets.iter().filter(|g| *g == "/catalog.json").count(), 1, "{gets:?}");
-    assert!(gets.len() > 2 && gets.iter().all(|g| g == "/catalog.json" || *g == update), "{gets:?}");
+    assert_eq!(gets.iter().filter(|g| g.starts_with("/catalog/")).count(), 2, "{gets:?}");
+    assert!(
+        gets.len() > 4 && gets.iter().all(|g| g == "/catalog.json" || *g == update || g.starts_with("/catalog/")),
+        "{gets:?}"
+    );
     assert!(s2.warnings.is_empty(), "{:?}", s2.warnings);
     // Nothing that no kept version uses stays on the box (the manifest patch came inside
     // the bundle and was never written).
@@ -76,17 +81,15 @@ fn fixture_v1_then_v2_over_nginx_is_byte_exact_and_uses_deltas() {
         assert!(live.contains(&h), "{h} is on disk but no kept version uses it: {s2:?}");
     }
 
-    // A third pull has nothing to do: the signed catalog, and the parts of an update
-    // from v2 asked for beside it, which do not exist (404, a few hundred bytes each).
+    // A third pull has nothing to do: one request, the catalog's top, answered 304 (no
+    // bundle part goes out before the top is known to have changed).
     nginx.clear_log();
     let s3 = pull_from(&http(&nginx.url()), data.path(), &key);
     assert_eq!(s3.up_to_date, vec![PACK.to_string()]);
     nginx.wait_for_log(s3.requests);
-    let v2 = Installed::load(&data.path().join("repo")).unwrap().packs[PACK].manifest;
-    let update = format!("/{}", preau_pack::repo::update_rel_path(&v2));
     let gets = nginx.gets();
-    assert!(gets.iter().all(|g| g == "/catalog.json" || *g == update), "{gets:?}");
-    assert!(nginx.traffic().1 < 5_000, "{:?}", nginx.traffic());
+    assert_eq!(gets, vec!["/catalog.json".to_string()], "{gets:?}");
+    assert!(nginx.traffic().1 < 2_000, "{:?}", nginx.traffic());
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -176,7 +179,9 @@ fn two_packs_sharing_every_object_come_in_together_and_each_object_once() {
     unique.dedup();
     assert_eq!(gets.len(), unique.len(), "an object was fetched twice");
     let metadata = gets.iter().filter(|g| !g.starts_with("/objects/")).count();
-    assert_eq!(metadata, 3, "root.json, roots/1.json and catalog.json: {gets:?}");
+    let nodes = gets.iter().filter(|g| g.starts_with("/catalog/")).count();
+    assert!((2..=4).contains(&nodes), "a branch and a leaf per pack at most: {gets:?}");
+    assert_eq!(metadata - nodes, 3, "root.json, roots/1.json and catalog.json: {gets:?}");
     assert_eq!(s.objects as usize, gets.len() - metadata, "{s:?}");
 }
 
@@ -226,7 +231,10 @@ fn an_update_that_only_adds_files_comes_in_a_per_file_bundle() {
     let s = pull_from(&http(&nginx.url()), data.path(), &key);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let gets = nginx.gets();
-    assert!(gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/")), "{gets:?}");
+    assert!(
+        gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || g.starts_with("/catalog/")),
+        "{gets:?}"
+    );
     let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
     let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
     let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
@@ -517,9 +525,13 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
         assert!(s.warnings.is_empty(), "from v{v}: {:?}", s.warnings);
         let gets = nginx.gets();
         assert!(
-            gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || *g == window_get),
-            "from v{v}, only the catalog, the window and the bundle: {gets:?}"
+            gets.iter().all(|g| g == "/catalog.json"
+                || g.starts_with("/updates/")
+                || *g == window_get
+                || g.starts_with("/catalog/")),
+            "from v{v}, only the catalog (top and nodes), the window and the bundle: {gets:?}"
         );
+        assert!(gets.iter().filter(|g| g.starts_with("/catalog/")).count() <= 2, "a branch and a leaf: {gets:?}");
         assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
         let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
         let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
@@ -648,7 +660,10 @@ fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
     // The catalog, the window object (v1's delta is not the previous version's), the
     // bundle: no manifest and no chunk on their own.
     assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 1, "{gets:?}");
-    assert!(gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || g.starts_with("/objects/")));
+    assert!(gets.iter().all(|g| g == "/catalog.json"
+        || g.starts_with("/updates/")
+        || g.starts_with("/objects/")
+        || g.starts_with("/catalog/")));
     assert!(wire < 125_000, "{wire} bytes on the wire (limit 102,664 for v1 → v2 plus these edits)");
     let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
     let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];

@@ -353,11 +353,25 @@ pub fn human(bytes: u64) -> String {
     if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
+/// The catalog's packs this copy has nodes for (a box keeps the nodes of the packs it
+/// follows only), saying on stderr how many nodes are missing.
+fn available_catalog(repo: &preau_pack::Repo) -> Result<preau_pack::meta::Catalog> {
+    let root = repo.verified_root(None)?;
+    let (catalog, missing) = repo.load_catalog_available(&root)?;
+    if !missing.is_empty() {
+        eprintln!(
+            "attention : {} nœud(s) du catalogue absents, leurs paquets ne sont pas listés / warning: {} catalog node(s) missing, their packs are not listed",
+            missing.len(),
+            missing.len()
+        );
+    }
+    Ok(catalog)
+}
+
 fn list(at: &RepoAt, json: bool) -> Result<()> {
     let opened = remote::open(at)?;
     let repo = &opened.repo;
-    let root = repo.verified_root(None)?;
-    let catalog = repo.load_catalog(&root)?;
+    let catalog = available_catalog(repo)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&catalog)?);
         return Ok(());
@@ -408,8 +422,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
 fn extract(a: ExtractArgs) -> Result<()> {
     let opened = remote::open(&a.at)?;
     let repo = &opened.repo;
-    let root = repo.verified_root(None)?;
-    let catalog = repo.load_catalog(&root)?;
+    let catalog = available_catalog(repo)?;
     let entry = catalog.packs.get(&a.id).ok_or_else(|| preau_pack::Error::NoSuchPack(a.id.clone()))?;
     if let Some(r) = &opened.remote {
         r.fetch_manifest(repo, &entry.manifest, entry.manifest_size)?;
@@ -512,7 +525,15 @@ mod remote {
             std::fs::write(dir.path().join(&rel), bytes)?;
         }
         if let Some(catalog) = src.get(CATALOG_FILE, MAX_CATALOG_BYTES)? {
-            std::fs::write(dir.path().join(CATALOG_FILE), catalog)?;
+            std::fs::write(dir.path().join(CATALOG_FILE), &catalog)?;
+            // Its nodes too (each checked by its hash). A catalog that does not parse is
+            // reported by the command, which checks its signature.
+            if let Ok(mut cat) = preau_pack::repo::parse_catalog(&catalog, &preau_pack::repo::parse_root(&root)?) {
+                let used = preau_sync::nodes::resolve(&src, Some(dir.path()), &mut cat, None, 4)?;
+                for w in used.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
         }
         let repo = Repo::open(dir.path())?;
         Ok(Opened { repo, remote: Some(Remote { src, url, _dir: dir }) })

@@ -246,7 +246,7 @@ mod store {
         }
         let repo = Repo::open(repo_dir)?;
         let (root, _) = repo.load_root()?;
-        let catalog_version = repo.load_catalog(&root)?.version;
+        let catalog_version = repo.load_catalog_top(&root)?.version;
         let mut packs = BTreeMap::new();
         let mut previous = Vec::new();
         let mut manifests = HashSet::new();

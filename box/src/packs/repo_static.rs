@@ -1,5 +1,5 @@
 //! `GET /repo/…`: the box's installed packs as a static repository (root.json,
-//! catalog.json, installed.json, objects/…), so another box or `preau sync pull` can pull
+//! catalog.json and its nodes, installed.json, objects/…), so another box or `preau sync pull` can pull
 //! from this one. Read-only; Range for resuming; objects are content-addressed and so
 //! cached forever, the rest revalidates.
 
@@ -114,8 +114,8 @@ pub async fn repo_file(State(s): State<Arc<Serving>>, Path(path): Path<String>, 
         _ => return not_found(),
     };
     let size = meta.len();
-    let immutable = rel.starts_with("objects/");
-    // Objects are named by their content; other files change in place (by rename), so
+    let immutable = rel.starts_with("objects/") || rel.starts_with("catalog/");
+    // Objects and catalog nodes are named by their content; other files change in place (by rename), so
     // their tag is made of size and modification time.
     let etag = if immutable {
         format!("\"{}\"", rel.rsplit('/').next().unwrap_or(rel))

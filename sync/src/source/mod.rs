@@ -44,7 +44,7 @@ pub trait Source: Send + Sync {
     /// For messages: the URL or folder.
     fn describe(&self) -> String;
     fn kind(&self) -> SourceKind;
-    /// A small file (`root.json`, `roots/N.json`, `catalog.json`).
+    /// A small file (`root.json`, `roots/N.json`, `catalog.json`, a catalog node).
     fn get(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>>;
     /// The stored bytes of an object, at most `max` bytes. An HTTP source keeps what it
     /// received in `partial` and resumes from there with a Range request.
