@@ -35,11 +35,10 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use query::QueryError;
 
-use extract::Extracted;
 use index::{Fields, Kind};
 
-/// Bytes of extracted text kept for snippets (see [`HeadCache`]).
-pub const HEAD_CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes of extracted text and its analysis kept for snippets (see [`HeadCache`]).
+pub const HEAD_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Results per query at most (`limit` of the API is clamped to it).
 pub const MAX_LIMIT: usize = 50;
@@ -155,30 +154,44 @@ pub struct Search {
 }
 
 /// The extracted start of the documents shown lately (title and the text a snippet
-/// scans), so that a page found again is not read, decompressed and extracted again.
-/// Keyed by pack, file and the pack's stamp: an updated pack never gets its old text.
-/// Bounded by bytes; the oldest entry goes first.
+/// scans) and its analysis, so that a page found again is not read, decompressed,
+/// extracted nor analysed again. Keyed by pack, file and the pack's stamp: an updated
+/// pack never gets its old text. Bounded by bytes; the oldest entry goes first.
 #[derive(Default)]
 struct HeadCache {
-    map: HashMap<(String, String, String), Arc<Extracted>>,
+    map: HashMap<(String, String, String), Arc<Head>>,
     order: VecDeque<(String, String, String)>,
     bytes: usize,
 }
 
+/// A cached document start: its title, its text (cut to what a snippet scans) and that
+/// text analysed.
+struct Head {
+    title: String,
+    text: String,
+    words: snippet::Analysed,
+}
+
+impl Head {
+    fn bytes(&self) -> usize {
+        self.title.len() + self.text.len() + self.words.bytes()
+    }
+}
+
 impl HeadCache {
-    fn get(&self, key: &(String, String, String)) -> Option<Arc<Extracted>> {
+    fn get(&self, key: &(String, String, String)) -> Option<Arc<Head>> {
         self.map.get(key).cloned()
     }
 
-    fn put(&mut self, key: (String, String, String), e: Arc<Extracted>) {
-        let size = e.title.len() + e.text.len() + key.0.len() + key.1.len() + key.2.len();
+    fn put(&mut self, key: (String, String, String), e: Arc<Head>) {
+        let size = e.bytes() + key.0.len() + key.1.len() + key.2.len();
         if size > HEAD_CACHE_BYTES / 4 || self.map.contains_key(&key) {
             return;
         }
         while self.bytes + size > HEAD_CACHE_BYTES {
             let Some(old) = self.order.pop_front() else { break };
             if let Some(o) = self.map.remove(&old) {
-                self.bytes -= o.title.len() + o.text.len() + old.0.len() + old.1.len() + old.2.len();
+                self.bytes -= o.bytes() + old.0.len() + old.1.len() + old.2.len();
             }
         }
         self.bytes += size;
@@ -397,7 +410,7 @@ impl Search {
             let title = if e.title.is_empty() { get(self.fields.title) } else { e.title.clone() };
             hits.push(Hit {
                 title_html: snippet::highlight(&mut analyzer, &title, &marker),
-                snippet_html: snippet::snippet(&mut analyzer, &e.text, &marker),
+                snippet_html: snippet::snippet_of(&e.text, &e.words, &marker),
                 title,
                 pack,
                 pack_title,
@@ -409,9 +422,10 @@ impl Search {
         Ok(hits)
     }
 
-    /// The title and the start of the text of a document, for its snippet: from the
-    /// cache, else read from the pack (only the start of a page) and extracted.
-    fn head(&self, pack: &str, src: &str, stamp: &str, kind: Kind) -> Option<Arc<Extracted>> {
+    /// The title and the start of the text of a document, analysed for its snippet: from
+    /// the cache, else read from the pack (only the start of a page), extracted and
+    /// analysed.
+    fn head(&self, pack: &str, src: &str, stamp: &str, kind: Kind) -> Option<Arc<Head>> {
         let key = (pack.to_string(), src.to_string(), stamp.to_string());
         if let Some(e) = self.heads.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Some(e);
@@ -423,7 +437,10 @@ impl Search {
         }?;
         let mut e = e;
         extract::cut(&mut e.text, snippet::MAX_SNIPPET_SCAN_BYTES);
-        let e = Arc::new(e);
+        // What the cache counts is what it holds (the extraction went up to 64 KiB).
+        e.text.shrink_to_fit();
+        let words = snippet::Analysed::new(&mut self.analyzer.clone(), &e.text);
+        let e = Arc::new(Head { title: e.title, text: e.text, words });
         self.heads.lock().unwrap_or_else(|e| e.into_inner()).put(key, e.clone());
         Some(e)
     }

@@ -3,9 +3,9 @@
 //! the pack file (the index stores none) and analysed with the same French chain, so
 //! "réseaux" in the page is marked for the query "reseau".
 
-use std::collections::HashMap;
 use std::ops::Range;
 
+use rustc_hash::FxHashMap;
 use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenStream, Tokenizer};
 
 use crate::analyzer;
@@ -14,6 +14,8 @@ use crate::analyzer;
 pub const SNIPPET_WORDS: usize = 30;
 /// Text analysed for a snippet: a match further into a long page gives the page's start.
 pub const MAX_SNIPPET_SCAN_BYTES: usize = 32 * 1024;
+// A word's place in it is a `u16` (see `Place`).
+const _: () = assert!(MAX_SNIPPET_SCAN_BYTES <= u16::MAX as usize + 1);
 
 /// What to mark: exact terms, and terms that may be one edit away.
 pub struct Marker<'a> {
@@ -27,29 +29,109 @@ impl Marker<'_> {
     }
 }
 
-/// What one written word is to the snippet (the same for every occurrence of it).
-#[derive(Clone, Copy)]
-enum Seen {
-    /// A stop word or a word too long: not a word of the analysed text.
-    Skip,
-    Word,
-    /// A matched word: the index of its term among the matched terms.
-    Hit(usize),
+/// A page's text analysed once for its snippets: the French chain (the stemmer above
+/// all) over up to 32 KiB is the main cost of a snippet, and a page found by one query is
+/// often found by the next, so the cache keeps this with the text and a query then only
+/// compares its terms with the page's distinct terms and walks the list of words.
+/// About 0.9 byte per byte of text on the fixture pages (6 bytes per word kept, the
+/// distinct terms once).
+pub struct Analysed {
+    /// Each word the chain keeps, in order: where it is written and its term.
+    words: Vec<Place>,
+    /// The page's distinct terms end to end, in order of first use; term `i` ends at
+    /// `ends[i]`.
+    terms: String,
+    ends: Vec<u32>,
 }
 
-/// The snippet of `text` (HTML), at most about `SNIPPET_WORDS` words.
-///
-/// The query's cost is here (a result's text analysed again), so two shortcuts, neither
-/// changing which words count: each distinct written word is analysed once (a page
-/// repeats its words; the French chain, stemmer included, runs on that word alone and
-/// gives what it gives in the text, since words are split on non-alphanumerics), and the
-/// scan stops once a window holds every query term, the best a window can do.
-pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> String {
+#[derive(Clone, Copy)]
+struct Place {
+    /// The text is at most `MAX_SNIPPET_SCAN_BYTES` (32 KiB) long.
+    start: u16,
+    term: u16,
+    /// Bytes of the written word (under 40: longer words are not kept by the chain).
+    len: u8,
+}
+
+impl Place {
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
+impl Analysed {
+    /// The words of the first `MAX_SNIPPET_SCAN_BYTES` of `text` through the French chain.
+    /// Each distinct written word is analysed once (a page repeats its words; the chain,
+    /// stemmer included, gives a word alone what it gives it in the text, since words
+    /// are split on non-alphanumerics).
+    pub fn new(analyzer: &mut TextAnalyzer, text: &str) -> Analysed {
+        let text = scanned(text);
+        let mut out = Analysed { words: Vec::new(), terms: String::new(), ends: Vec::new() };
+        // Written word → its term's number (`None`: a stop word or a word too long).
+        let mut memo: FxHashMap<&str, Option<u16>> = FxHashMap::default();
+        let mut ids: FxHashMap<String, u16> = FxHashMap::default();
+        let mut tokenizer = SimpleTokenizer::default();
+        let mut stream = tokenizer.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            let raw = &text[t.offset_from..t.offset_to];
+            let term = *memo.entry(raw).or_insert_with(|| {
+                let w = analyzer::analyse(analyzer, raw).into_iter().next()?;
+                if let Some(&id) = ids.get(&w.term) {
+                    return Some(id);
+                }
+                // 32 KiB hold fewer than 2^16 words; past that, words are not kept.
+                let id = u16::try_from(out.ends.len()).ok()?;
+                out.terms.push_str(&w.term);
+                out.ends.push(out.terms.len() as u32);
+                ids.insert(w.term, id);
+                Some(id)
+            });
+            let (Some(term), Ok(start), Ok(len)) =
+                (term, u16::try_from(t.offset_from), u8::try_from(t.offset_to - t.offset_from))
+            else {
+                continue;
+            };
+            out.words.push(Place { start, term, len });
+        }
+        out.words.shrink_to_fit();
+        out.ends.shrink_to_fit();
+        out.terms.shrink_to_fit();
+        out
+    }
+
+    /// Heap bytes held (for the cache's bound).
+    pub fn bytes(&self) -> usize {
+        self.words.capacity() * std::mem::size_of::<Place>() + self.terms.capacity() + self.ends.capacity() * 4
+    }
+
+    fn term(&self, i: usize) -> &str {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.terms[from..self.ends[i] as usize]
+    }
+}
+
+/// The part of a text a snippet is cut from.
+fn scanned(text: &str) -> &str {
     let mut end = text.len().min(MAX_SNIPPET_SCAN_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let text = &text[..end];
+    &text[..end]
+}
+
+/// The snippet of `text` (HTML), at most about `SNIPPET_WORDS` words (analyses the text:
+/// see [`snippet_of`] to reuse an analysis).
+pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> String {
+    snippet_of(text, &Analysed::new(analyzer, text), marker)
+}
+
+/// The snippet of `text` (HTML) from its analysis `words` (of this very text).
+///
+/// The window is the first of `SNIPPET_WORDS` words holding the most distinct matched
+/// terms; the walk stops once a window holds every query term, the best a window can do.
+pub fn snippet_of(text: &str, words: &Analysed, marker: &Marker<'_>) -> String {
+    let text = scanned(text);
     let width = SNIPPET_WORDS;
     // Distinct terms a window can hold at best.
     let goal = {
@@ -58,56 +140,46 @@ pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> 
         t.dedup();
         t.len().max(1)
     };
-    let mut memo: HashMap<&str, Seen> = HashMap::new();
-    let mut terms: Vec<String> = Vec::new();
-    let mut words: Vec<Range<usize>> = Vec::new();
-    let mut hits: Vec<Option<usize>> = Vec::new();
+    // Each distinct term of the page once: matched (its number among the matched terms)
+    // or not.
+    let mut matched = 0usize;
+    let hit_of: Vec<Option<usize>> = (0..words.ends.len())
+        .map(|i| {
+            marker.matches(words.term(i)).then(|| {
+                matched += 1;
+                matched - 1
+            })
+        })
+        .collect();
+    let all = &words.words;
     // Matched terms among the last `width` words, to know when a window is the best.
-    let mut in_window: Vec<usize> = Vec::new();
+    let mut in_window: Vec<usize> = vec![0; matched];
     let mut distinct = 0usize;
-    let mut stop_at = usize::MAX;
-    let mut tokenizer = SimpleTokenizer::default();
-    let mut stream = tokenizer.token_stream(text);
-    while stream.advance() {
-        let t = stream.token();
-        let at = t.offset_from..t.offset_to;
-        let raw = &text[at.clone()];
-        let seen = *memo.entry(raw).or_insert_with(|| classify(analyzer, raw, marker, &mut terms));
-        let hit = match seen {
-            Seen::Skip => continue,
-            Seen::Word => None,
-            Seen::Hit(k) => Some(k),
-        };
-        words.push(at);
-        hits.push(hit);
-        if words.len() >= stop_at {
-            break;
-        }
-        if let Some(k) = hit {
-            if in_window.len() <= k {
-                in_window.resize(k + 1, 0);
-            }
+    let mut n = all.len();
+    for (i, w) in all.iter().enumerate() {
+        if let Some(k) = hit_of[w.term as usize] {
             in_window[k] += 1;
             if in_window[k] == 1 {
                 distinct += 1;
             }
         }
-        if words.len() > width
-            && let Some(k) = hits[words.len() - width - 1]
+        if i >= width
+            && let Some(k) = hit_of[all[i - width].term as usize]
         {
             in_window[k] -= 1;
             if in_window[k] == 0 {
                 distinct -= 1;
             }
         }
-        if distinct >= goal && stop_at == usize::MAX {
+        if distinct >= goal {
             // The window starting at the first match among these words ends at most
             // `width` words further.
-            stop_at = words.len() + width;
+            n = n.min(i + 1 + width);
+            break;
         }
     }
+    let hits: Vec<Option<usize>> = all[..n].iter().map(|w| hit_of[w.term as usize]).collect();
     // The window of SNIPPET_WORDS analysed words with the most distinct matched terms.
-    let n = words.len();
     let width = width.min(n.max(1));
     let mut best = (0usize, 0usize);
     if n > 0 {
@@ -127,13 +199,13 @@ pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> 
             }
         }
     }
-    let (first, last) = if n == 0 {
-        (0, text.len().min(200))
+    let (s, first, last) = if n == 0 {
+        (0, 0, text.len().min(200))
     } else {
         // A few words of context before the first match.
         let s = best.0.saturating_sub(if best.0 > 0 { 4 } else { 0 });
         let e = (s + width).min(n);
-        (if s == 0 { 0 } else { words[s].start }, words[e - 1].end)
+        (s, if s == 0 { 0 } else { all[s].start as usize }, all[e - 1].range().end)
     };
     let mut last = if n > 0 && last < text.len() {
         // Keep the punctuation right after the last word.
@@ -144,46 +216,34 @@ pub fn snippet(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> 
     while !text.is_char_boundary(last) {
         last -= 1;
     }
-    let marked: Vec<bool> = hits.iter().map(Option::is_some).collect();
+    // The words from the window's first on (those before it end before it starts).
+    let shown = all[s.min(n)..n].iter().zip(&hits[s.min(n)..]).map(|(w, h)| (w.range(), h.is_some()));
     let mut out = String::new();
     if first > 0 {
         out.push('…');
     }
-    out.push_str(&highlight_range(text, first, last, &words, &marked));
+    out.push_str(&highlight_range(text, first, last, shown));
     if last < text.len() {
         out.push('…');
     }
     out
 }
 
-/// One written word through the French chain, and whether the marker matches it.
-fn classify(analyzer: &mut TextAnalyzer, raw: &str, marker: &Marker<'_>, terms: &mut Vec<String>) -> Seen {
-    let analysed = analyzer::analyse(analyzer, raw);
-    let Some(w) = analysed.first() else { return Seen::Skip };
-    if !marker.matches(&w.term) {
-        return Seen::Word;
-    }
-    match terms.iter().position(|t| *t == w.term) {
-        Some(k) => Seen::Hit(k),
-        None => {
-            terms.push(w.term.clone());
-            Seen::Hit(terms.len() - 1)
-        }
-    }
-}
-
 /// A title (or any short text) escaped with its matched words marked.
 pub fn highlight(analyzer: &mut TextAnalyzer, text: &str, marker: &Marker<'_>) -> String {
     let words = analyzer::analyse(analyzer, text);
-    let hits: Vec<bool> = words.iter().map(|w| marker.matches(&w.term)).collect();
-    let places: Vec<Range<usize>> = words.into_iter().map(|w| w.at).collect();
-    highlight_range(text, 0, text.len(), &places, &hits)
+    let shown = words.into_iter().map(|w| (w.at, marker.matches(&w.term)));
+    highlight_range(text, 0, text.len(), shown)
 }
 
-fn highlight_range(text: &str, from: usize, to: usize, words: &[Range<usize>], hits: &[bool]) -> String {
+/// `text[from..to]` escaped, with the hits among `words` (in order) marked.
+fn highlight_range(text: &str, from: usize, to: usize, words: impl Iterator<Item = (Range<usize>, bool)>) -> String {
     let mut out = String::new();
     let mut at = from;
-    for (w, &hit) in words.iter().zip(hits) {
+    for (w, hit) in words {
+        if w.start >= to {
+            break;
+        }
         if !hit || w.start < from || w.end > to {
             continue;
         }
@@ -205,8 +265,20 @@ pub fn escape(s: &str) -> String {
 /// Damerau–Levenshtein distance of at most 1 (one insertion, deletion, substitution or
 /// swap of two neighbours), the typo rule of the query.
 pub fn within_one_edit(a: &str, b: &str) -> bool {
+    // Every page term is compared with the query's typo-tolerant terms: no allocation
+    // for the usual case, folded (ASCII) terms, where bytes are characters.
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit(a.as_bytes(), b.as_bytes());
+    }
+    if a.chars().count().abs_diff(b.chars().count()) > 1 {
+        return false;
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    one_edit(&a, &b)
+}
+
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     if a == b {
         return true;
     }
@@ -214,7 +286,7 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     if la.abs_diff(lb) > 1 {
         return false;
     }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let (ra, rb) = (&a[prefix..], &b[prefix..]);
     if la == lb {
         ra[1..] == rb[1..] || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
@@ -237,6 +309,10 @@ mod tests {
         assert!(within_one_edit("fraction", "fractiin"));
         assert!(!within_one_edit("fraction", "frcatoin"));
         assert!(!within_one_edit("reseau", "res"));
+        // Not folded (another script): characters, not bytes.
+        assert!(within_one_edit("αβγδε", "αβγδ"));
+        assert!(within_one_edit("αβγδε", "αβδγε"));
+        assert!(!within_one_edit("αβγδε", "αβ"));
     }
 
     #[test]
@@ -251,6 +327,26 @@ mod tests {
         // One term: the first match is the best window.
         let s = snippet(&mut analyzer::french(), &text, &Marker { exact: &exact[1..], fuzzy: &[] });
         assert!(s.contains("<mark>réseau</mark> ensemble"), "{s}");
+    }
+
+    #[test]
+    fn one_analysis_serves_every_query() {
+        let text = "Les réseaux sociaux. ".to_string() + &"Une boucle for parcourt la liste, en Python. ".repeat(50);
+        let words = Analysed::new(&mut analyzer::french(), &text);
+        let terms = |q: &str| -> Vec<String> {
+            analyzer::analyse(&mut analyzer::french(), q).into_iter().map(|w| w.term).collect()
+        };
+        let (two, one, none) = (terms("boucle listes"), terms("reseau"), terms("absent"));
+        let s = snippet_of(&text, &words, &Marker { exact: &two, fuzzy: &[] });
+        assert!(s.contains("<mark>boucle</mark> for parcourt la <mark>liste</mark>"), "{s}");
+        let s = snippet_of(&text, &words, &Marker { exact: &one, fuzzy: &one });
+        assert!(s.starts_with("Les <mark>réseaux</mark> sociaux."), "{s}");
+        // A typo's term (one edit away) is marked too.
+        let s = snippet_of(&text, &words, &Marker { exact: &terms("bocle"), fuzzy: &terms("bocle") });
+        assert!(s.contains("<mark>boucle</mark>"), "{s}");
+        let s = snippet_of(&text, &words, &Marker { exact: &none, fuzzy: &none });
+        assert!(s.starts_with("Les réseaux sociaux.") && !s.contains("<mark>"), "{s}");
+        assert!(words.bytes() < text.len() * 2, "{} for {}", words.bytes(), text.len());
     }
 
     #[test]
