@@ -467,3 +467,42 @@ fn a_second_run_at_once_does_nothing_and_says_so() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(t.p("state/report.json").exists());
 }
+
+#[test]
+fn a_source_whose_build_fails_is_not_recorded_and_is_built_once_fixed() {
+    let t = Setup::new();
+    let a = Project::new(&t.p("forge"), "lourd");
+    a.commit(&[("public/index.html", "<h1>Lourd</h1>"), ("public/video.bin", &"x".repeat(5000))], "first");
+    let text = format!(
+        "repo = {:?}\nkey = {:?}\nstate = {:?}\n[build]\noffline = true\nmax_file_size = 4096\n\
+         [[git]]\nid = \"forge-lourd\"\nurl = \"file://{}\"\n",
+        s(&t.p("repo")),
+        s(&t.p("key")),
+        s(&t.p("state")),
+        a.dir.display()
+    );
+    let config = t.p("mirror.toml");
+    std::fs::write(&config, text).unwrap();
+
+    // The build refuses the file over max_file_size: failed, and nothing recorded.
+    let r1 = mirror(&config);
+    assert_eq!((r1.code, r1.status("forge-lourd")), (1, "failed"), "{}", r1.stdout);
+    assert!(r1.line("forge-lourd")["detail"].as_str().unwrap().contains("video.bin"), "{}", r1.stdout);
+    let state = std::fs::read_to_string(t.p("state/state.json")).unwrap_or_default();
+    assert!(!state.contains("forge-lourd"), "a failed source was recorded: {state}");
+
+    // Same commit, next run: tried again (not "unchanged"), fails again.
+    let r2 = mirror(&config);
+    assert_eq!(r2.status("forge-lourd"), "failed");
+
+    // Fixed upstream: built, recorded; the text report says so.
+    let head = a.commit(&[("public/video.bin", "petit")], "smaller");
+    let out = preau(&["mirror", "--config", s(&config)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("built     forge-lourd v1"), "{text}");
+    assert!(text.contains("1 built, 0 unchanged, 0 failed"), "{text}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(t.p("state/state.json")).unwrap()).unwrap();
+    assert_eq!(state["packs"]["forge-lourd"]["fingerprint"], head.as_str());
+    assert_eq!(state["packs"]["forge-lourd"]["version"], 1);
+}
