@@ -66,6 +66,8 @@ pub struct Build {
     pub cache: Option<PathBuf>,
     /// Longest a git command (ls-remote, fetch) may run.
     pub git_timeout_secs: u64,
+    /// How many git sources are checked (`git ls-remote`) at once; builds run one by one.
+    pub parallel_checks: usize,
     /// Largest clone of one git source on disk.
     pub max_git_bytes: u64,
     /// Largest `.mbz` or ZIM file.
@@ -83,6 +85,7 @@ impl Default for Build {
             npm_registry: preau_offline::npm::DEFAULT_REGISTRY.to_string(),
             cache: None,
             git_timeout_secs: 600,
+            parallel_checks: 8,
             max_git_bytes: 4 * 1024 * 1024 * 1024,
             max_source_bytes: 64 * 1024 * 1024 * 1024,
         }
@@ -190,6 +193,9 @@ impl Config {
         }
         if b.git_timeout_secs == 0 || b.git_timeout_secs > 24 * 3600 {
             out.push(format!("build.git_timeout_secs: {} is not in 1..=86400", b.git_timeout_secs));
+        }
+        if !(1..=64).contains(&b.parallel_checks) {
+            out.push(format!("build.parallel_checks: {} is not in 1..=64", b.parallel_checks));
         }
         if url::Url::parse(&b.npm_registry).is_err() {
             out.push(format!("build.npm_registry: {:?} is not a URL", b.npm_registry));

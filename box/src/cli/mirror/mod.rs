@@ -153,8 +153,9 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
     let started = Instant::now();
     let started_at = now();
     let sources = sources(config)?;
+    let mut heads = remote_heads(config, &sources);
     let mut lines = Vec::new();
-    for src in &sources {
+    for (i, src) in sources.iter().enumerate() {
         let t = Instant::now();
         let mut line = Line {
             id: src.id.clone(),
@@ -166,7 +167,8 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
             detail: None,
             seconds: 0.0,
         };
-        match mirror_one(config, src, &mut state, &state_path, &mut line) {
+        let head = heads.remove(&i);
+        match mirror_one(config, src, head, &mut state, &state_path, &mut line) {
             Ok(()) => {}
             Err(e) => {
                 line.status = Status::Failed;
@@ -208,7 +210,41 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
 }
 
 /// Looks at one source, builds and publishes it if it changed, records it after.
-fn mirror_one(config: &Config, src: &Source, state: &mut State, state_path: &Path, line: &mut Line) -> Result<()> {
+/// The branch head of every git source (by index in `sources`), asked of the remotes
+/// `build.parallel_checks` at a time (they wait on the network, not on the CPU): with
+/// hundreds of Forge projects the check, not the build, is what a run costs when little
+/// changed.
+fn remote_heads(config: &Config, sources: &[Source]) -> BTreeMap<usize, Result<String>> {
+    let timeout = Duration::from_secs(config.build.git_timeout_secs);
+    let todo: Vec<(usize, &config::GitSource)> = sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.error.is_none())
+        .filter_map(|(i, s)| Some((i, s.git.as_ref()?)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..config.build.parallel_checks.min(todo.len()) {
+            scope.spawn(|| {
+                while let Some((i, g)) = todo.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let head = git::remote_head(&g.url, &g.branch, timeout);
+                    done.lock().unwrap_or_else(|e| e.into_inner()).insert(*i, head);
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn mirror_one(
+    config: &Config,
+    src: &Source,
+    head: Option<Result<String>>,
+    state: &mut State,
+    state_path: &Path,
+    line: &mut Line,
+) -> Result<()> {
     if let Some(e) = &src.error {
         bail!("{e}");
     }
@@ -219,7 +255,10 @@ fn mirror_one(config: &Config, src: &Source, state: &mut State, state_path: &Pat
     // The fingerprint, and what to build from.
     let (fingerprint, build_src, git_ref) = match (&src.git, &src.file) {
         (Some(g), _) => {
-            let head = git::remote_head(&g.url, &g.branch, timeout)?;
+            let head = match head {
+                Some(h) => h?,
+                None => git::remote_head(&g.url, &g.branch, timeout)?,
+            };
             if recorded.is_some_and(|r| r.fingerprint == head) {
                 return unchanged(line, recorded, head);
             }
