@@ -157,6 +157,12 @@ impl Run {
     }
 }
 
+/// What state.json records for one pack.
+fn state_of(t: &Setup, id: &str) -> Value {
+    let state: Value = serde_json::from_slice(&std::fs::read(t.p("state/state.json")).unwrap()).unwrap();
+    state["packs"][id].clone()
+}
+
 fn catalog_version(repo: &Path) -> u64 {
     let out = preau(&["pack", "list", "--repo", s(repo), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -354,6 +360,17 @@ fn one_failing_source_does_not_stop_the_others() {
     assert_eq!((r2.status("forge-cours"), r2.status("elea-quiz-40")), ("unchanged", "unchanged"));
     assert_eq!(r2.status("kiwix-small"), "unchanged");
     assert_eq!((r2.status("forge-disparu"), r2.status("elea-cassee")), ("failed", "failed"));
+    assert_eq!(catalog_version(&repo), v1);
+
+    // The same backup dropped again (new modification time, same bytes): hashed, unchanged.
+    let dropped = drop_dir.join("sauvegarde-moodle2-course-40-quiz-20261201-0900.mbz");
+    let stat_before = state_of(&t, "elea-quiz-40")["stat"].clone();
+    std::fs::remove_file(&dropped).unwrap();
+    std::fs::copy(&mbz, &dropped).unwrap();
+    let r = mirror(&config);
+    assert_eq!(r.status("elea-quiz-40"), "unchanged", "{}", r.stdout);
+    assert_eq!(r.line("elea-quiz-40")["version"], 1);
+    assert_ne!(state_of(&t, "elea-quiz-40")["stat"], stat_before, "the new stat was not remembered");
     assert_eq!(catalog_version(&repo), v1);
 
     // A newer backup of the same course replaces the older: built as its next version.

@@ -2,7 +2,8 @@
 //! repositories, Éléa backup drop folders and ZIM files, and republishes what changed.
 //!
 //! Each source has a fingerprint: the commit at the head of its branch (`git ls-remote`,
-//! nothing fetched when it did not move) or the BLAKE3 of its file, plus the hash of its
+//! nothing fetched when it did not move) or the BLAKE3 of its file (not read again while
+//! its inode, size and modification time are those recorded), plus the hash of its
 //! settings. A source whose fingerprint is the one recorded in `state.json` is unchanged;
 //! the others are built and published by `pack build`'s own code path
 //! ([`super::pack::publish`]). A source's new state is written durably only after its
@@ -47,6 +48,11 @@ struct Record {
     origin: String,
     /// The commit id, or the file's BLAKE3 (hex).
     fingerprint: String,
+    /// For a file: its device, inode, size and modification time when it was hashed. The
+    /// same again means the same file, not read again (rsync's quick check): a ZIM of
+    /// tens of GB costs no read when it did not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stat: Option<String>,
     /// BLAKE3 of the source's settings and the build options: a new title rebuilds.
     settings: String,
     version: u64,
@@ -124,7 +130,7 @@ pub fn run(a: MirrorArgs) -> ExitCode {
     let config = match config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: bad configuration: {e:#}");
+            eprintln!("error: configuration invalide (bad configuration): {e:#}");
             return ExitCode::from(2);
         }
     };
@@ -252,6 +258,7 @@ fn mirror_one(
     let timeout = Duration::from_secs(b.git_timeout_secs);
     let settings = settings_hash(config, src);
     let recorded = state.packs.get(&src.id).filter(|r| r.kind == src.kind && r.settings == settings);
+    let mut stat = None;
     // The fingerprint, and what to build from.
     let (fingerprint, build_src, git_ref) = match (&src.git, &src.file) {
         (Some(g), _) => {
@@ -267,10 +274,19 @@ fn mirror_one(
             (head.clone(), clone, Some(head))
         }
         (None, Some(file)) => {
-            let hash = hash_file(file, b.max_source_bytes)?;
-            if recorded.is_some_and(|r| r.fingerprint == hash) {
-                return unchanged(line, recorded, hash);
+            let now = file_stat(file)?;
+            if let Some(r) = recorded.filter(|r| r.stat.as_ref() == Some(&now)) {
+                return unchanged(line, Some(r), r.fingerprint.clone());
             }
+            let hash = hash_file(file, b.max_source_bytes)?;
+            if let Some(r) = recorded.filter(|r| r.fingerprint == hash) {
+                // The same bytes as published (copied again, touched): remember this stat.
+                let r = Record { stat: Some(now), ..r.clone() };
+                state.packs.insert(src.id.clone(), r.clone());
+                preau_pack::fsutil::atomic_write(state_path, &serde_json::to_vec_pretty(state)?)?;
+                return unchanged(line, Some(&r), hash);
+            }
+            stat = Some(now);
             (hash, file.clone(), None)
         }
         (None, None) => unreachable!("a source is a git repository or a file"),
@@ -308,6 +324,7 @@ fn mirror_one(
             kind: src.kind,
             origin: src.origin.clone(),
             fingerprint,
+            stat,
             settings,
             version: s.version,
             published_at: now(),
@@ -485,6 +502,13 @@ fn settings_hash(config: &Config, src: &Source) -> String {
     blake3::hash(settings.to_string().as_bytes()).to_hex().to_string()
 }
 
+/// What says a file is the one hashed before: device, inode, size, modification time (ns).
+fn file_stat(path: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(format!("{}:{}:{}:{}.{:09}", m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
 /// BLAKE3 of a file, streamed, refused over `max` bytes.
 fn hash_file(path: &Path, max: u64) -> Result<String> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -509,7 +533,11 @@ fn lock(path: &Path) -> Result<std::fs::File> {
         .with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: flock(2) on a descriptor we own; released when the file is closed.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        bail!("another `preau mirror` run holds {}: this one does nothing", path.display());
+        bail!(
+            "une autre exécution de preau mirror tient {} : celle-ci ne fait rien \
+             (another `preau mirror` run holds it: this one does nothing)",
+            path.display()
+        );
     }
     Ok(f)
 }
