@@ -409,21 +409,14 @@ fn sources(config: &Config) -> Result<Vec<Source>> {
         match drop_folder(m) {
             Ok(found) => {
                 for (id, (path, title)) in found {
-                    let error = fixed.contains(&id).then(|| {
-                        format!("{}: its pack id {id:?} is also a git or ZIM source's: not built", path.display())
-                    });
-                    if out.iter().any(|s: &Source| s.id == id) {
-                        // Two folders giving one id: the first folder's file wins, the
-                        // other is named as failed.
-                        out.push(Source {
-                            error: Some(format!(
-                                "{}: pack id {id:?} already comes from another folder",
-                                path.display()
-                            )),
-                            ..mbz_source(id, path, title, m.verbatim)
-                        });
-                        continue;
-                    }
+                    let error = if fixed.contains(&id) {
+                        Some(format!("{}: its pack id {id:?} is also a git or ZIM source's: not built", path.display()))
+                    } else if out.iter().any(|s: &Source| s.id == id) {
+                        // Two folders giving one id: the first folder's file wins.
+                        Some(format!("{}: pack id {id:?} already comes from another folder", path.display()))
+                    } else {
+                        None
+                    };
                     out.push(Source { error, ..mbz_source(id, path, title, m.verbatim) });
                 }
             }
