@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod mirror;
 pub mod offline;
 pub mod pack;
 pub mod progress;
@@ -36,6 +37,9 @@ enum Command {
     /// Build, list, verify and extract content packs in a static repository.
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// Follow Forge git repositories, Éléa backup folders and ZIM files; rebuild and publish
+    /// what changed (one run; exit 0: all fine, 1: some source failed, 2: bad configuration).
+    Mirror(mirror::MirrorArgs),
     /// Pull packs from a repository, a peer box or a USB folder; export for USB sticks.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
@@ -62,6 +66,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Keygen(a) => pack::keygen(a),
         Command::Pack(c) => pack::run(c),
+        // Its own exit codes: a run where one source failed is not a bad configuration.
+        Command::Mirror(a) => return mirror::run(a),
         Command::Sync(c) => sync::run(c),
         Command::System(c) => system::run(c),
         #[cfg(feature = "serve")]

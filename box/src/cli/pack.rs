@@ -205,11 +205,58 @@ pub fn run(cmd: PackCommand) -> Result<()> {
 }
 
 fn build(a: BuildArgs) -> Result<()> {
+    let out = publish(&a)?;
+    if let Some((st, attempts)) = &out.pushed
+        && !a.json
+    {
+        println!(
+            "{}: {} fichiers créés, {} déjà présents, {} mis à jour, {} supprimés ({}), en {} tentative(s)",
+            a.repo.display(),
+            st.created,
+            st.already_there,
+            st.updated,
+            st.deleted,
+            human(st.bytes),
+            attempts
+        );
+    }
+    if a.json {
+        // The build summary's fields at the top level, the import report beside them.
+        let mut json = serde_json::to_value(&out.summary)?;
+        json["import"] = serde_json::to_value(&out.report)?;
+        json["libs"] = serde_json::to_value(&out.libs)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{}", out.report);
+        if let Some(l) = &out.libs {
+            print_summary(l);
+        }
+        print_summary(&out.summary);
+    }
+    Ok(())
+}
+
+/// What one `pack build` did: the pack's summary, the libraries pack's if it grew, the
+/// import report, and for an object store what went up and in how many attempts.
+pub struct Outcome {
+    pub summary: BuildSummary,
+    pub libs: Option<BuildSummary>,
+    pub report: preau_import::ImportReport,
+    pub pushed: Option<(preau_publish::PushStats, u32)>,
+}
+
+/// Imports `a.src`, builds it into `a.repo` and publishes it there: the one code path of
+/// `preau pack build` and `preau mirror`. Prints nothing but the progress bar (none when
+/// `a.json`).
+pub fn publish(a: &BuildArgs) -> Result<Outcome> {
     let key = SecretKey::read_file(&a.key)?;
-    let imported = read_site_source(&a)?;
+    let imported = read_site_source(a)?;
     let target = preau_publish::Target::parse(&a.repo.to_string_lossy())?;
-    let (summary, libs, report) = match &target {
-        preau_publish::Target::Folder(dir) => build_into(&a, &key, dir, &imported)?,
+    match &target {
+        preau_publish::Target::Folder(dir) => {
+            let (summary, libs, report) = build_into(a, &key, dir, &imported)?;
+            Ok(Outcome { summary, libs, report, pushed: None })
+        }
         preau_publish::Target::S3 { bucket, prefix } => {
             let id = a.id.clone().unwrap_or_else(|| imported.tree.meta.id.clone());
             let packs = [id, preau_offline::libs::LIBS_PACK_ID.to_string()];
@@ -219,39 +266,13 @@ fn build(a: BuildArgs) -> Result<()> {
                 &a.s3.options(),
                 &packs,
                 (a.bundle_window as usize).max(1),
-                |dir| build_into(&a, &key, dir, &imported),
+                |dir| build_into(a, &key, dir, &imported),
             )
             .with_context(|| format!("publishing {} to {}", a.src.display(), a.repo.display()))?;
-            let st = published.stats;
-            if !a.json {
-                println!(
-                    "{}: {} fichiers créés, {} déjà présents, {} mis à jour, {} supprimés ({}), en {} tentative(s)",
-                    a.repo.display(),
-                    st.created,
-                    st.already_there,
-                    st.updated,
-                    st.deleted,
-                    human(st.bytes),
-                    published.attempts
-                );
-            }
-            published.value
+            let (summary, libs, report) = published.value;
+            Ok(Outcome { summary, libs, report, pushed: Some((published.stats, published.attempts)) })
         }
-    };
-    if a.json {
-        // The build summary's fields at the top level, the import report beside them.
-        let mut out = serde_json::to_value(&summary)?;
-        out["import"] = serde_json::to_value(&report)?;
-        out["libs"] = serde_json::to_value(&libs)?;
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("{report}");
-        if let Some(l) = &libs {
-            print_summary(l);
-        }
-        print_summary(&summary);
     }
-    Ok(())
 }
 
 /// Builds the imported source into the repository folder `dir`. Starts from a copy of
