@@ -119,9 +119,9 @@ pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky
         let store = app.store();
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
+    let mut body = super::html::teacher_nav(lang).into_string();
     if let Some(n) = &app.ctx.config_problem {
-        body.push_str(&super::html::config_notice(n, lang));
+        body.push_str(&super::html::config_notice(n, lang).into_string());
     }
 
     // Clock: shown by preau.js when the box is clearly behind or ahead of this browser

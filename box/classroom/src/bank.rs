@@ -88,7 +88,7 @@ fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Respon
         let store = app.store();
         (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
+    let mut body = super::html::teacher_nav(lang).into_string();
     body.push_str(&format!("<h2>{}</h2>", lang.t("Mes quiz", "My quizzes")));
     if own.is_empty() {
         body.push_str(&format!("<p>{}</p>", lang.t("Aucun quiz pour l'instant.", "No quiz yet.")));

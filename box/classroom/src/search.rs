@@ -112,7 +112,7 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, lang: Lang, Raw
             }
         },
     };
-    let mut body = search_box(lang, &q);
+    let mut body = search_box(lang, &q).into_string();
     let status = match outcome {
         Err(Refusal(status, _, fr, en)) => {
             body.push_str(&format!(r#"<p class="msg">{}</p>"#, esc(lang.t(fr, en))));

@@ -39,7 +39,7 @@ fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: Strin
 }
 
 fn nav(lang: Lang) -> String {
-    super::html::teacher_nav(lang)
+    super::html::teacher_nav(lang).into_string()
 }
 
 fn back_to(to: &str) -> Response {

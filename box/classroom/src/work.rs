@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{Lang, Page, Sticky, esc, message, not_found, url_path, url_seg};
 use super::progress::{Done, outline, valid_pack_path};
-use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, Work, WorkItem};
+use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, WorkItem};
 use super::web::{Csrf, Form, Post, Shared, TeacherId, internal};
 
 /// Where a pupil is with one item of a piece of work.
@@ -75,7 +75,7 @@ fn key(it: &WorkItem) -> String {
 
 /// The link a pupil follows: pages through `/pupil/open` (progress), quizzes and
 /// assignments to the box's player.
-fn pupil_href(it: &WorkItem) -> String {
+pub(crate) fn pupil_href(it: &WorkItem) -> String {
     if it.path.starts_with("_quiz/") || it.path.starts_with("_assign/") {
         format!("/packs/{}/{}", url_seg(&it.pack), url_path(&it.path))
     } else {
@@ -83,7 +83,7 @@ fn pupil_href(it: &WorkItem) -> String {
     }
 }
 
-fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
+pub(crate) fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
     match due {
         // The due time is the end of the day: show the day.
         Some(t) => format!("{} {}", lang.t("pour le", "due"), lang.day(t, tz)),
@@ -268,7 +268,7 @@ fn chosen_items(app: &Shared, form: &Form) -> Result<Vec<WorkItem>, (&'static st
     Ok(picked.into_iter().map(|(_, _, it)| it).collect())
 }
 
-fn mark(s: State3) -> &'static str {
+pub(crate) fn mark(s: State3) -> &'static str {
     match s {
         State3::Done => "✔",
         State3::Started => "◐",
@@ -276,7 +276,7 @@ fn mark(s: State3) -> &'static str {
     }
 }
 
-fn state_word(lang: Lang, s: State3) -> &'static str {
+pub(crate) fn state_word(lang: Lang, s: State3) -> &'static str {
     match s {
         State3::Done => lang.t("fait", "done"),
         State3::Started => lang.t("commencé", "started"),
@@ -321,7 +321,7 @@ pub async fn page(
             .collect();
         (w, pupils, store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
+    let mut body = super::html::teacher_nav(lang).into_string();
     body.push_str(&format!(
         r#"<p>{} — {}</p><p><a href="/teacher/class/{}#work">{}</a></p>"#,
         due_text(lang, w.due, tz),
@@ -398,48 +398,6 @@ pub async fn delete(
         (Ok(_), _) => not_found(lang, "Ce travail", "This work"),
         (Err(e), _) => internal(lang, e),
     }
-}
-
-/// The pupil home's « À faire »: visible work for this pupil, soonest due first, each
-/// item with where the pupil is; work past its due date and not finished says so.
-pub fn todo_section(app: &Shared, lang: Lang, pupil: i64, done: &Done) -> String {
-    let works: Vec<Work> = app.store().works_for_pupil(pupil).unwrap_or_default();
-    if works.is_empty() {
-        return String::new();
-    }
-    let tz = app.tz_minutes();
-    let now = app.now();
-    let mut out = format!(r#"<section aria-labelledby="todo"><h2 id="todo">{}</h2>"#, lang.t("À faire", "To do"));
-    for w in &works {
-        let states: Vec<State3> = (0..w.items.len()).map(|i| item_state(done, &w.items, i)).collect();
-        let n = states.iter().filter(|s| **s == State3::Done).count();
-        let late = w.due.is_some_and(|d| d < now) && n < w.items.len();
-        let late = if late {
-            format!(r#" <strong class="error">{}</strong>"#, lang.t("en retard", "late"))
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            r#"<div class="card work" id="work-{}"><h3>{}</h3><p>{} · {n} / {} {}{late}</p><ol>"#,
-            w.id,
-            esc(&w.title),
-            due_text(lang, w.due, tz),
-            w.items.len(),
-            lang.t("fait(s)", "done"),
-        ));
-        for (it, s) in w.items.iter().zip(&states) {
-            out.push_str(&format!(
-                r#"<li><span aria-hidden="true">{}</span> <a href="{}">{}</a> <small>({})</small></li>"#,
-                mark(*s),
-                esc(&pupil_href(it)),
-                esc(&it.title),
-                state_word(lang, *s)
-            ));
-        }
-        out.push_str("</ol></div>");
-    }
-    out.push_str("</section>");
-    out
 }
 
 #[cfg(test)]
