@@ -282,7 +282,6 @@ async fn assignment_text_and_file_are_stored_and_bounded() {
     assert!(progress.body.contains("Activités terminées : 1 / 3"), "{}", progress.body);
     assert!(
         progress.body.contains("non disponible hors ligne : les messages d&#39;un forum")
-            || progress.body.contains("non disponible hors ligne : les messages d'un forum")
             || progress.body.contains("non disponible hors ligne : les messages d'un forum"),
         "{}",
         progress.body
