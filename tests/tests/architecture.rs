@@ -444,6 +444,7 @@ const MAUD_MODULES: &[&str] = &[
     "box/classroom/src/todo.rs",
     "box/classroom/src/search.rs",
     "box/classroom/src/assign.rs",
+    "box/classroom/src/player.rs",
 ];
 
 /// The string literals of every `format!`/`write!`/`writeln!`/`push_str`/`push`

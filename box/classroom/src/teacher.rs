@@ -1199,14 +1199,9 @@ pub async fn attempt_page(
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
     let mut body = nav(lang);
     body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), lang.date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(
-        &attempt,
-        quiz.as_ref(),
-        Shown::TEACHER,
-        lang,
-        app.tz_minutes(),
-        Some(&csrf.field()),
-    ));
+    body.push_str(
+        &render_attempt(&attempt, quiz.as_ref(), Shown::TEACHER, lang, app.tz_minutes(), Some(&csrf)).into_string(),
+    );
     if attempt.pending() {
         body.push_str(&format!(
             r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
