@@ -445,6 +445,7 @@ const MAUD_MODULES: &[&str] = &[
     "box/classroom/src/search.rs",
     "box/classroom/src/assign.rs",
     "box/classroom/src/player.rs",
+    "box/classroom/src/work.rs",
 ];
 
 /// The string literals of every `format!`/`write!`/`writeln!`/`push_str`/`push`

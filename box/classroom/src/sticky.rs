@@ -61,4 +61,30 @@ impl Sticky {
             String::new()
         }
     }
+
+    // The same, for forms built with maud (which writes and escapes the attributes).
+
+    /// What was typed in `name`, when something was.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.form.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// Whether `name=value` was sent; `default` for a fresh form.
+    pub fn is_checked(&self, name: &str, value: &str, default: bool) -> bool {
+        if self.is_error() { self.form.all(name).contains(&value) } else { default }
+    }
+
+    /// Whether `name` is the field in error (`aria-invalid`, `aria-describedby`).
+    pub fn is_invalid(&self, name: &str) -> bool {
+        self.is_error() && self.field == name
+    }
+
+    /// The error paragraph, built with maud.
+    pub fn error(&self) -> maud::Markup {
+        maud::html! {
+            @if self.is_error() {
+                p.error role="alert" #form-error tabindex="-1" { (self.error) }
+            }
+        }
+    }
 }

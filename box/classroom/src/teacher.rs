@@ -523,7 +523,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
         import.text("text"),
         lang.t("Importer", "Import")
     ));
-    body.push_str(&super::work::class_section(app, lang, f, id, &pupils, form("work")));
+    body.push_str(&super::work::class_section(app, lang, f, id, &pupils, form("work")).into_string());
     body.push_str(&format!(
         r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
 <form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
