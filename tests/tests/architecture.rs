@@ -446,6 +446,7 @@ const MAUD_MODULES: &[&str] = &[
     "box/classroom/src/assign.rs",
     "box/classroom/src/player.rs",
     "box/classroom/src/work.rs",
+    "box/classroom/src/bank.rs",
 ];
 
 /// The string literals of every `format!`/`write!`/`writeln!`/`push_str`/`push`

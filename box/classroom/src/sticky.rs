@@ -74,6 +74,11 @@ impl Sticky {
         if self.is_error() { self.form.all(name).contains(&value) } else { default }
     }
 
+    /// Whether `name=value` was sent (a `<select>`'s option).
+    pub fn is_selected(&self, name: &str, value: &str) -> bool {
+        self.form.get(name) == Some(value)
+    }
+
     /// Whether `name` is the field in error (`aria-invalid`, `aria-describedby`).
     pub fn is_invalid(&self, name: &str) -> bool {
         self.is_error() && self.field == name
