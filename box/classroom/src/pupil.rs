@@ -455,13 +455,11 @@ pub async fn progress(
         }
     };
     let packs = app.ctx.packs.list();
-    let mut shown = 0;
     let cards = html! {
         @for pack in &packs {
             @if let Some(outline) = outline(&app, &pack.id) {
                 @let (done_count, total) = done.course(&pack.id, &outline);
                 @let online_only = outline.activities().filter(|a| !a.available_offline).count();
-                @let _ = { shown += 1; };
                 div.card {
                     h2 { (outline.title) }
                     p.course-progress {
@@ -508,7 +506,6 @@ pub async fn progress(
             } @else {
                 @let opened = events.iter().filter(|(v, k, _)| v == "opened" && *k == pack.id).count();
                 @if opened > 0 {
-                    @let _ = { shown += 1; };
                     div.card {
                         h2 { (pack.title) }
                         p { (lang.t("Pages ouvertes :", "Pages opened:")) " " (opened) }
@@ -519,7 +516,7 @@ pub async fn progress(
     };
     let body = html! {
         (cards)
-        @if shown == 0 {
+        @if cards.0.is_empty() {
             p { (lang.t(
                 "Tu n'as encore rien ouvert. Choisis un contenu sur l'accueil.",
                 "Nothing opened yet. Pick something on the home page."
