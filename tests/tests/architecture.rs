@@ -447,6 +447,7 @@ const MAUD_MODULES: &[&str] = &[
     "box/classroom/src/player.rs",
     "box/classroom/src/work.rs",
     "box/classroom/src/bank.rs",
+    "box/classroom/src/teacher.rs",
 ];
 
 /// The string literals of every `format!`/`write!`/`writeln!`/`push_str`/`push`
