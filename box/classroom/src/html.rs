@@ -1,22 +1,19 @@
 //! Server-rendered HTML: escaping, the page frame, French/English choice.
 //!
-//! Pages are built with `maud` (compile-checked templates that escape every value) in
-//! the converted modules, and with `format!` strings and [`esc`] in the others
-//! (ARCHITECTURE.md lists them). Quiz and course texts are HTML that the importer sanitised; they
+//! Every page is built with `maud`: compile-checked templates that escape every value
+//! (as `preau_pack::text::escape_html` does, less `'`, which needs no escaping in text
+//! and double-quoted attributes). A page body is a `Markup`, so a string cannot be one. Quiz and course texts are HTML that the importer sanitised; they
 //! are inserted as HTML but the page's CSP only runs scripts carrying this response's
 //! nonce, so a script hidden in a pack cannot run with the box's origin.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
-/// A form sent back after an error, for the string-built forms (its own module).
+/// A form sent back after an error (its own module).
 pub use super::sticky::Sticky;
 /// Escapes one path segment for a URL inside an attribute.
 pub use preau_pack::text::encode_segment as url_seg;
-/// Escapes text for HTML element content and quoted attribute values (the one escaper
-/// of the workspace).
-pub use preau_pack::text::escape_html as esc;
 
 /// Escapes a relative path, keeping its slashes.
 pub use preau_pack::text::encode_path as url_path;
@@ -160,7 +157,7 @@ impl Lang {
 pub struct Page {
     pub lang: Lang,
     pub title: String,
-    pub body: String,
+    pub body: Markup,
     /// Shown at the top right: who is signed in.
     pub user: Option<String>,
     pub status: StatusCode,
@@ -168,8 +165,8 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn new(lang: Lang, title: impl Into<String>, body: impl Into<String>) -> Page {
-        Page { lang, title: title.into(), body: body.into(), user: None, status: StatusCode::OK, katex: false }
+    pub fn new(lang: Lang, title: impl Into<String>, body: Markup) -> Page {
+        Page { lang, title: title.into(), body, user: None, status: StatusCode::OK, katex: false }
     }
 
     pub fn status(mut self, s: StatusCode) -> Page {
@@ -219,10 +216,7 @@ impl IntoResponse for Page {
                     }
                     main #main tabindex="-1" {
                         h1 { (self.title) }
-                        // The body is HTML already: built by maud in the converted modules,
-                        // or by the string-built ones, which escape with `esc` (ARCHITECTURE.md
-                        // says which is which).
-                        (PreEscaped(&self.body))
+                        (self.body)
                     }
                 }
             }
@@ -371,7 +365,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            preau_pack::text::escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(url_path("a b/é.html"), "a%20b/%C3%A9.html");
     }
 
