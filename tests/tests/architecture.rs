@@ -532,6 +532,22 @@ fn maud_modules_build_no_html_from_strings() {
         assert!(doc.contains(&format!("`{file}`")), "ARCHITECTURE.md does not name {file} among the maud modules");
     }
     assert!(offenders.is_empty(), "HTML built by string formatting in a maud module: {offenders:#?}");
+    // And in no other file of the classroom crate either (its in-process tests aside): a
+    // new module that builds HTML does it with maud.
+    let mut files = Vec::new();
+    rust_files(&root.join("box/classroom/src"), &mut files);
+    assert!(files.len() > MAUD_MODULES.len(), "found only {} files: is the walk broken?", files.len());
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for lit in markup_built_by_strings(&code_of(&text)) {
+            offenders.push(format!("{}: {lit:?}", f.display()));
+        }
+    }
+    assert!(offenders.is_empty(), "HTML built by string formatting in the classroom crate: {offenders:#?}");
 }
 
 #[test]
