@@ -434,3 +434,128 @@ fn the_cycle_finder_sees_use_groups_super_and_inline_paths() {
     assert_eq!(describe("x", &cycles(&edges)[0]), "x: {a, b, c}");
     assert_eq!(cycles(&edges).len(), 1);
 }
+
+/// Classroom modules that build HTML, all with maud (issue 10): in them no HTML is
+/// assembled by string formatting, so an unescaped value is a compile error (and
+/// `html::Page` takes a `Markup` body). ARCHITECTURE.md, "The classroom application".
+const MAUD_MODULES: &[&str] = &[
+    "box/classroom/src/html.rs",
+    "box/classroom/src/pupil.rs",
+    "box/classroom/src/todo.rs",
+    "box/classroom/src/search.rs",
+    "box/classroom/src/assign.rs",
+    "box/classroom/src/player.rs",
+    "box/classroom/src/work.rs",
+    "box/classroom/src/bank.rs",
+    "box/classroom/src/teacher.rs",
+    "box/classroom/src/admin.rs",
+    "box/classroom/src/sticky.rs",
+];
+
+/// The string literals of every `format!`/`write!`/`writeln!`/`push_str`/`push`
+/// call of `code` that hold markup (`<` then a letter, `/` or `!`).
+fn markup_built_by_strings(code: &str) -> Vec<String> {
+    let s: Vec<char> = code.chars().collect();
+    let text: String = s.iter().collect();
+    let mut found = Vec::new();
+    for call in ["format!(", "write!(", "writeln!(", "push_str(", "format_args!(", "concat!("] {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(call) {
+            let start = text[..from + at].chars().count() + call.chars().count();
+            from += at + call.len();
+            // Walk the call's arguments to its closing parenthesis, collecting literals.
+            let (mut i, mut depth) = (start, 1);
+            while i < s.len() && depth > 0 {
+                match s[i] {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    'r' if s.get(i + 1).is_some_and(|c| *c == '#' || *c == '"') && (i == 0 || !is_ident(s[i - 1])) => {
+                        let hashes = s[i + 1..].iter().take_while(|c| **c == '#').count();
+                        let open = i + 1 + hashes;
+                        if s.get(open) == Some(&'"') {
+                            let close: String = std::iter::once('"').chain(std::iter::repeat_n('#', hashes)).collect();
+                            let rest: String = s[open + 1..].iter().collect();
+                            let len = rest.find(&close).unwrap_or(rest.len());
+                            let lit: String = rest.chars().take(len).collect();
+                            check_literal(&lit, &mut found);
+                            i = open + 1 + lit.chars().count() + close.chars().count();
+                            continue;
+                        }
+                    }
+                    '"' => {
+                        let mut j = i + 1;
+                        let mut lit = String::new();
+                        while j < s.len() && s[j] != '"' {
+                            if s[j] == '\\' {
+                                j += 1;
+                            }
+                            if let Some(c) = s.get(j) {
+                                lit.push(*c);
+                            }
+                            j += 1;
+                        }
+                        check_literal(&lit, &mut found);
+                        i = j + 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+    }
+    // A `format!` inside a `push_str` is seen twice.
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn check_literal(lit: &str, found: &mut Vec<String>) {
+    let c: Vec<char> = lit.chars().collect();
+    if c.windows(2).any(|w| w[0] == '<' && (w[1].is_ascii_alphabetic() || w[1] == '/' || w[1] == '!')) {
+        found.push(lit.to_string());
+    }
+}
+
+#[test]
+fn maud_modules_build_no_html_from_strings() {
+    let root = root();
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut offenders = Vec::new();
+    for rel in MAUD_MODULES {
+        let text = std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(text.contains("html!"), "{rel} is listed as built with maud but never uses `html!`");
+        for lit in markup_built_by_strings(&code_of(&text)) {
+            offenders.push(format!("{rel}: {lit:?}"));
+        }
+        let file = rel.rsplit('/').next().unwrap_or(rel);
+        assert!(doc.contains(&format!("`{file}`")), "ARCHITECTURE.md does not name {file} among the maud modules");
+    }
+    assert!(offenders.is_empty(), "HTML built by string formatting in a maud module: {offenders:#?}");
+    // And in no other file of the classroom crate either (its in-process tests aside): a
+    // new module that builds HTML does it with maud.
+    let mut files = Vec::new();
+    rust_files(&root.join("box/classroom/src"), &mut files);
+    assert!(files.len() > MAUD_MODULES.len(), "found only {} files: is the walk broken?", files.len());
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for lit in markup_built_by_strings(&code_of(&text)) {
+            offenders.push(format!("{}: {lit:?}", f.display()));
+        }
+    }
+    assert!(offenders.is_empty(), "HTML built by string formatting in the classroom crate: {offenders:#?}");
+}
+
+#[test]
+fn the_string_markup_finder_can_fail() {
+    let code = r####"fn f() { let a = format!("<p>{}</p>", x); s.push_str(r#"<a href="{h}">"#); let b = format!("{}<{}", 1, 2); w.push_str(&format!("x{}", "</ul>")); }"####;
+    assert_eq!(markup_built_by_strings(code), vec!["</ul>", "<a href=\"{h}\">", "<p>{}</p>"]);
+    assert!(
+        markup_built_by_strings(r#"let u = format!("/packs/{}/{}", a, b); let c = format!("{} < {}", 1, 2);"#)
+            .is_empty()
+    );
+}

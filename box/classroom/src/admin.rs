@@ -9,7 +9,9 @@ use super::context::ImportSummary;
 use super::context::InstallError;
 use super::context::StickError;
 use super::hours::Hours;
-use super::html::{Lang, Page, Sticky, esc, half, message};
+use maud::{Markup, PreEscaped, html};
+
+use super::html::{Lang, Page, Sticky, half, message};
 use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, is_off_worker, off_worker, system_now};
 use super::wifi;
 
@@ -119,136 +121,14 @@ pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky
         let store = app.store();
         (store.setting("hours").ok().flatten().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
-    if let Some(n) = &app.ctx.config_problem {
-        body.push_str(&super::html::config_notice(n, lang));
-    }
-
-    // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
-    // (a box set from a wrong device must be correctable from a right one).
-    body.push_str(&format!(
-        r#"<form id="clock-form" class="warn hidden" method="post" action="/admin/clock" data-box-time="{now}">{f}<p><span id="clock-dir" data-behind="{}" data-ahead="{}"></span> <span id="clock-late">?</span> min. {}</p><input type="hidden" name="browser_time"><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
-        lang.t("L'heure de la boîte est en retard d'environ", "The box's clock is behind by about"),
-        lang.t("L'heure de la boîte est en avance d'environ", "The box's clock is ahead by about"),
-        lang.t(
-            "(Elle n'a pas d'horloge sauvegardée.) Préau enregistre l'écart et l'utilise pour dater le travail des élèves ; l'horloge du système n'est pas modifiée.",
-            "(It has no battery-backed clock.) Préau records the difference and uses it to date pupils' work; the system clock is not changed."
-        ),
-        lang.t("Mettre la boîte à l'heure de cet appareil", "Set the box to this device's time")
-    ));
-    body.push_str(&format!("<p>{} {}</p>", lang.t("Heure de la boîte :", "Box time:"), lang.date(now, tz)));
-
-    // Wi-Fi.
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Wi-Fi", "Wi-Fi")));
-    if let Some((ssid, pass)) = &app.ctx.hotspot {
-        body.push_str(&format!(
-            r#"<p id="hotspot">{} <strong>{}</strong> · {} <strong><code>{}</code></strong></p>"#,
-            lang.t("Réseau des élèves :", "Pupils' network:"),
-            esc(ssid),
-            lang.t("mot de passe :", "passphrase:"),
-            esc(pass)
-        ));
-    }
-    match wifi::connected_devices(system_now()) {
-        Some((n, how)) => {
-            body.push_str(&format!(
-                r#"<p id="devices">{} <strong>{n}</strong> <small>({how})</small></p>"#,
-                lang.t("Appareils connectés :", "Connected devices:")
-            ));
-            if n > wifi::BUILTIN_AP_DEVICES {
-                body.push_str(&format!(
-                    r#"<p class="error">{}</p>"#,
-                    lang.t(
-                        "C'est plus que ce que le Wi-Fi intégré sert correctement : des élèves risquent d'être déconnectés.",
-                        "That is more than the built-in Wi-Fi serves well: pupils may get disconnected."
-                    )
-                ));
-            }
-        }
-        None => body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t(
-                "La boîte ne peut pas compter les appareils connectés ici.",
-                "The box cannot count connected devices here."
-            )
-        )),
-    }
-    body.push_str(&format!(
-        r#"<p class="warn">{}</p>"#,
-        lang.t(
-            "Le Wi-Fi intégré du Raspberry Pi ne sert qu'environ 8 à 10 appareils. Pour une classe entière, branchez la boîte en Ethernet sur un point d'accès externe (ou ajoutez un adaptateur Wi-Fi USB).",
-            "The Raspberry Pi's built-in Wi-Fi serves only about 8 to 10 devices. For a full class, connect the box by Ethernet to an external access point (or add a USB Wi-Fi adapter)."
-        )
-    ));
-
-    // Opening hours.
     let parsed = Hours::parse(&hours).unwrap_or_else(|_| Hours::parse("").expect("empty parses"));
-    body.push_str(&format!(
-        r#"<h2>{}</h2><p>{}</p><form method="post" action="/admin/hours">{f}{}<fieldset><legend>{}</legend>"#,
-        lang.t("Heures d'ouverture", "Opening hours"),
-        lang.t(
-            "En dehors de ces heures, les élèves voient une page « fermé » ; les enseignants entrent toujours. Laissez les heures vides pour ouvrir tout le temps.",
-            "Outside these hours pupils see a \"closed\" page; teachers always get in. Leave the hours empty to stay open all the time."
-        ),
-        hours_form.notice(),
-        lang.t("Jours", "Days")
-    ));
     let names = if lang == Lang::Fr { DAYS_FR } else { DAYS_EN };
-    for (i, d) in names.iter().enumerate() {
-        let saved = if hours.is_empty() { i < 5 } else { parsed.days[i] };
-        // The first day box carries the error about days, so that the focus lands there.
-        let invalid = if i == 0 { hours_form.invalid("day") } else { "" };
-        body.push_str(&format!(
-            r#"<label class="inline"><input type="checkbox" name="day" value="{}"{}{invalid}> {d}</label> "#,
-            i + 1,
-            hours_form.checked("day", &(i + 1).to_string(), saved)
-        ));
-    }
-    let ranges = if hours_form.is_error() {
-        hours_form.text("ranges")
-    } else {
-        esc(hours.split_once(' ').map(|(_, r)| r).unwrap_or_default())
+    let ranges = match hours_form.is_error() {
+        true => hours_form.get("ranges").unwrap_or("").to_string(),
+        false => hours.split_once(' ').map(|(_, r)| r).unwrap_or_default().to_string(),
     };
-    body.push_str(&format!(
-        r#"</fieldset><label>{} <input name="ranges" value="{}" placeholder="08:30-12:00,13:30-16:30" maxlength="200"{}></label><input type="hidden" name="tz_minutes"><button>{}</button></form>"#,
-        lang.t("Heures (HH:MM-HH:MM, séparées par des virgules) :", "Hours (HH:MM-HH:MM, comma separated):"),
-        ranges,
-        hours_form.invalid("ranges"),
-        lang.t("Enregistrer", "Save")
-    ));
-    body.push_str(&format!(
-        "<p>{} {}</p>",
-        lang.t("En ce moment, pour les élèves :", "Right now, for pupils:"),
-        if app.is_open() { lang.t("ouvert", "open") } else { lang.t("fermé", "closed") }
-    ));
-
-    sync_section(&mut body, lang, app, now, tz);
-    upstream_section(&mut body, lang, app, tz);
-    body.push_str(&teachers_section(lang, f, &app.store(), t, which, sticky));
-
-    // Packs.
     let packs = app.ctx.packs.list();
     let total: u64 = packs.iter().map(|p| p.size).sum();
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Contenus installés", "Installed content")));
-    body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Titre", "Title"),
-        lang.t("Identifiant", "Id"),
-        lang.t("Taille", "Size"),
-        lang.t("Retirer", "Remove")
-    ));
-    for p in &packs {
-        body.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><form method="post" action="/admin/packs/remove">{f}<input type="hidden" name="pack" value="{}"><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></td></tr>"#,
-            esc(&p.title),
-            esc(&p.id),
-            lang.size(p.size),
-            esc(&p.id),
-            lang.t("sûr ?", "sure?"),
-            lang.t("Retirer", "Remove")
-        ));
-    }
-    body.push_str("</table></div>");
     let disk = match disk_space(&app.ctx.data_dir) {
         Some((size, free)) => format!(
             "{} {} — {} {} / {}",
@@ -260,78 +140,182 @@ pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky
         ),
         None => format!("{} {}", lang.t("Contenus :", "Content:"), lang.size(total)),
     };
-    body.push_str(&format!("<p>{disk}</p>"));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/packs/add">{f}"#,
-        lang.t("Ajouter depuis une clé USB", "Add from a USB stick"),
-        lang.t(
-            "Branchez la clé qui contient un dépôt Préau (un dossier avec catalog.json). Les contenus sont vérifiés (signatures) avant d'être installés.",
-            "Plug in the stick holding a Préau repository (a folder with catalog.json). Content is verified (signatures) before it is installed."
-        )
-    ));
     let found = usb_repositories();
-    for (i, dir) in found.iter().enumerate() {
-        let d = dir.display().to_string();
-        body.push_str(&format!(
-            r#"<label><input type="radio" name="folder" value="{}"{}> {}</label>"#,
-            esc(&d),
-            if i == 0 { " checked" } else { "" },
-            esc(&d)
-        ));
-    }
-    if found.is_empty() {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")
-        ));
-    }
     let files = usb_files();
-    for dir in &files {
-        let d = dir.display().to_string();
-        body.push_str(&format!(
-            r#"<label><input type="radio" name="folder" value="{}"{}> {} <small>({})</small></label>"#,
-            esc(&d),
-            if found.is_empty() && d == files[0].display().to_string() { " checked" } else { "" },
-            esc(&d),
-            lang.t("fichier à importer", "file to import")
-        ));
-    }
-    body.push_str(&format!(
-        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb/preau"></label><button>{}</button></form>"#,
-        lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:"),
-        lang.t("Installer", "Install")
-    ));
-    stick_section(&mut body, lang, f);
-    body.push_str(&records_section(lang, f));
     // Importing a raw course file from this device.
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><p>{}</p><form id="upload-form" data-max="{max}" method="post" enctype="multipart/form-data" action="/admin/packs/upload">{f}<label>{} <input type="file" name="file" required></label><button>{}</button><p id="upload-note" role="status" data-running="{}" data-too-big="{}"></p></form>"#,
-        lang.t("Importer un cours depuis cet appareil", "Import a course from this device"),
-        lang.t(
+    // Safe HTML: the CSRF field, made by `html::csrf_input`.
+    let f = PreEscaped(f);
+    let body = html! {
+        (super::html::teacher_nav(lang))
+        @if let Some(n) = &app.ctx.config_problem {
+            (super::html::config_notice(n, lang))
+        }
+        // Clock: shown by preau.js when the box is clearly behind or ahead of this browser
+        // (a box set from a wrong device must be correctable from a right one).
+        form #clock-form.warn.hidden method="post" action="/admin/clock" data-box-time=(now) {
+            (f)
+            p {
+                span #clock-dir
+                    data-behind=(lang.t("L'heure de la boîte est en retard d'environ", "The box's clock is behind by about"))
+                    data-ahead=(lang.t("L'heure de la boîte est en avance d'environ", "The box's clock is ahead by about")) {}
+                " "
+                span #clock-late { "?" }
+                " min. "
+                (lang.t(
+                    "(Elle n'a pas d'horloge sauvegardée.) Préau enregistre l'écart et l'utilise pour dater le travail des élèves ; l'horloge du système n'est pas modifiée.",
+                    "(It has no battery-backed clock.) Préau records the difference and uses it to date pupils' work; the system clock is not changed."
+                ))
+            }
+            input type="hidden" name="browser_time";
+            input type="hidden" name="tz_minutes";
+            button { (lang.t("Mettre la boîte à l'heure de cet appareil", "Set the box to this device's time")) }
+        }
+        p { (lang.t("Heure de la boîte :", "Box time:")) " " (lang.date(now, tz)) }
+
+        h2 { (lang.t("Wi-Fi", "Wi-Fi")) }
+        @if let Some((ssid, pass)) = &app.ctx.hotspot {
+            p #hotspot {
+                (lang.t("Réseau des élèves :", "Pupils' network:")) " " strong { (ssid) }
+                " · " (lang.t("mot de passe :", "passphrase:")) " " strong { code { (pass) } }
+            }
+        }
+        @match wifi::connected_devices(system_now()) {
+            Some((n, how)) => {
+                p #devices { (lang.t("Appareils connectés :", "Connected devices:")) " " strong { (n) } " " small { "(" (how) ")" } }
+                @if n > wifi::BUILTIN_AP_DEVICES {
+                    p.error { (lang.t(
+                        "C'est plus que ce que le Wi-Fi intégré sert correctement : des élèves risquent d'être déconnectés.",
+                        "That is more than the built-in Wi-Fi serves well: pupils may get disconnected."
+                    )) }
+                }
+            }
+            None => p { (lang.t(
+                "La boîte ne peut pas compter les appareils connectés ici.",
+                "The box cannot count connected devices here."
+            )) },
+        }
+        p.warn { (lang.t(
+            "Le Wi-Fi intégré du Raspberry Pi ne sert qu'environ 8 à 10 appareils. Pour une classe entière, branchez la boîte en Ethernet sur un point d'accès externe (ou ajoutez un adaptateur Wi-Fi USB).",
+            "The Raspberry Pi's built-in Wi-Fi serves only about 8 to 10 devices. For a full class, connect the box by Ethernet to an external access point (or add a USB Wi-Fi adapter)."
+        )) }
+
+        h2 { (lang.t("Heures d'ouverture", "Opening hours")) }
+        p { (lang.t(
+            "En dehors de ces heures, les élèves voient une page « fermé » ; les enseignants entrent toujours. Laissez les heures vides pour ouvrir tout le temps.",
+            "Outside these hours pupils see a \"closed\" page; teachers always get in. Leave the hours empty to stay open all the time."
+        )) }
+        form method="post" action="/admin/hours" {
+            (f)
+            (hours_form.error())
+            fieldset {
+                legend { (lang.t("Jours", "Days")) }
+                @for (i, d) in names.iter().enumerate() {
+                    @let saved = if hours.is_empty() { i < 5 } else { parsed.days[i] };
+                    // The first day box carries the error about days, so that the focus lands there.
+                    @let bad = i == 0 && hours_form.is_invalid("day");
+                    label.inline {
+                        input type="checkbox" name="day" value=(i + 1) checked[hours_form.is_checked("day", &(i + 1).to_string(), saved)]
+                            aria-invalid=[bad.then_some("true")] aria-describedby=[bad.then_some("form-error")];
+                        " " (d)
+                    }
+                    " "
+                }
+            }
+            label {
+                (lang.t("Heures (HH:MM-HH:MM, séparées par des virgules) :", "Hours (HH:MM-HH:MM, comma separated):")) " "
+                input name="ranges" value=(ranges) placeholder="08:30-12:00,13:30-16:30" maxlength="200"
+                    aria-invalid=[hours_form.is_invalid("ranges").then_some("true")]
+                    aria-describedby=[hours_form.is_invalid("ranges").then_some("form-error")];
+            }
+            input type="hidden" name="tz_minutes";
+            button { (lang.t("Enregistrer", "Save")) }
+        }
+        p {
+            (lang.t("En ce moment, pour les élèves :", "Right now, for pupils:")) " "
+            (if app.is_open() { lang.t("ouvert", "open") } else { lang.t("fermé", "closed") })
+        }
+
+        (sync_section(lang, app, now, tz))
+        (upstream_section(lang, app, tz))
+        (teachers_section(lang, f, &app.store(), t, which, sticky))
+
+        h2 { (lang.t("Contenus installés", "Installed content")) }
+        div.table-wrap {
+            table {
+                tr {
+                    th { (lang.t("Titre", "Title")) } th { (lang.t("Identifiant", "Id")) }
+                    th { (lang.t("Taille", "Size")) } th { (lang.t("Retirer", "Remove")) }
+                }
+                @for p in &packs {
+                    tr {
+                        td { (p.title) } td { (p.id) } td { (lang.size(p.size)) }
+                        td {
+                            form method="post" action="/admin/packs/remove" {
+                                (f)
+                                input type="hidden" name="pack" value=(p.id);
+                                label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
+                                button.danger { (lang.t("Retirer", "Remove")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { (disk) }
+        h3 { (lang.t("Ajouter depuis une clé USB", "Add from a USB stick")) }
+        p { (lang.t(
+            "Branchez la clé qui contient un dépôt Préau (un dossier avec catalog.json). Les contenus sont vérifiés (signatures) avant d'être installés.",
+            "Plug in the stick holding a Préau repository (a folder with catalog.json). Content is verified (signatures) before it is installed."
+        )) }
+        form method="post" action="/admin/packs/add" {
+            (f)
+            (radios(&found))
+            @if found.is_empty() {
+                p { (lang.t("Aucune clé avec un dépôt n'est détectée.", "No stick with a repository detected.")) }
+            }
+            @for (i, dir) in files.iter().enumerate() {
+                @let d = dir.display().to_string();
+                label {
+                    input type="radio" name="folder" value=(d) checked[found.is_empty() && i == 0];
+                    " " (d) " " small { "(" (lang.t("fichier à importer", "file to import")) ")" }
+                }
+            }
+            label {
+                (lang.t("ou chemin du dossier ou du fichier :", "or path of the folder or file:")) " "
+                input name="other" maxlength="500" placeholder="/media/usb/preau";
+            }
+            button { (lang.t("Installer", "Install")) }
+        }
+        (stick_section(lang, f))
+        (records_section(lang, f))
+        h3 { (lang.t("Importer un cours depuis cet appareil", "Import a course from this device")) }
+        p { (lang.t(
             "Une sauvegarde Éléa/Moodle (.mbz), un fichier de questions GIFT ou Moodle XML, une archive (tar) d'un site. La boîte l'importe, le signe avec sa propre clé (connue d'elle seule) et l'installe ; vous voyez ensuite le rapport d'import.",
             "An Éléa/Moodle backup (.mbz), a GIFT or Moodle XML question file, an archive (tar) of a site. The box imports it, signs it with its own key (known to it only) and installs it; you then see the import report."
-        ),
-        lang.t("Fichier :", "File:"),
-        lang.t("Importer", "Import"),
-        lang.t(
-            "Envoi et import en cours… Ne fermez pas cette page : le rapport s'affichera ici.",
-            "Uploading and importing… Keep this page open: the report will show here."
-        ),
-        lang.t(
-            "Ce fichier est trop gros pour la place libre sur la carte.",
-            "This file is too large for the free space on the card."
-        )
-    ));
-    body.push_str(&format!(
-        "<p><small>{} {}</small></p>",
-        lang.t(
-            "Taille maximale d'un import (selon la place libre sur la carte) :",
-            "Largest import (from the free space on the card):"
-        ),
-        lang.size(max)
-    ));
+        )) }
+        form #upload-form data-max=(max) method="post" enctype="multipart/form-data" action="/admin/packs/upload" {
+            (f)
+            label { (lang.t("Fichier :", "File:")) " " input type="file" name="file" required; }
+            button { (lang.t("Importer", "Import")) }
+            p #upload-note role="status"
+                data-running=(lang.t(
+                    "Envoi et import en cours… Ne fermez pas cette page : le rapport s'affichera ici.",
+                    "Uploading and importing… Keep this page open: the report will show here."
+                ))
+                data-too-big=(lang.t(
+                    "Ce fichier est trop gros pour la place libre sur la carte.",
+                    "This file is too large for the free space on the card."
+                )) {}
+        }
+        p { small {
+            (lang.t(
+                "Taille maximale d'un import (selon la place libre sur la carte) :",
+                "Largest import (from the free space on the card):"
+            )) " " (lang.size(max))
+        } }
+    };
     let mut page = Page::new(lang, lang.t("La boîte", "The box"), body);
     page.user = teacher;
     if sticky.is_error() {
@@ -349,92 +333,88 @@ fn stick_free(dir: &std::path::Path) -> Option<u64> {
     rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// One radio button per folder, the first one checked.
+fn radios(found: &[std::path::PathBuf]) -> Markup {
+    html! {
+        @for (i, dir) in found.iter().enumerate() {
+            @let d = dir.display().to_string();
+            label { input type="radio" name="folder" value=(d) checked[i == 0]; " " (d) }
+        }
+    }
+}
+
 /// Mules: a box without internet writes its want-list on a stick; a box that has the
 /// packs (or internet) fills the stick; the first box installs it with "add from a USB
-/// stick" above.
-fn stick_section(body: &mut String, lang: Lang, f: &str) {
-    let radios = |body: &mut String, found: &[std::path::PathBuf]| {
-        for (i, dir) in found.iter().enumerate() {
-            let d = dir.display().to_string();
-            body.push_str(&format!(
-                r#"<label><input type="radio" name="folder" value="{}"{}> {}</label>"#,
-                esc(&d),
-                if i == 0 { " checked" } else { "" },
-                esc(&d)
-            ));
-        }
-    };
-    body.push_str(&format!(
-        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/stick/wants">{f}"#,
-        lang.t("Écrire la liste des besoins sur une clé USB", "Write the want-list on a USB stick"),
-        lang.t(
+/// stick" above. `f`: the CSRF field.
+fn stick_section(lang: Lang, f: PreEscaped<&str>) -> Markup {
+    let sticks = usb_folders(|d| d.is_dir());
+    let lists = usb_folders(|d| d.join(super::context::WANTS_FILE).is_file());
+    html! {
+        h3 { (lang.t("Écrire la liste des besoins sur une clé USB", "Write the want-list on a USB stick")) }
+        p { (lang.t(
             "Sans internet ? La boîte écrit sur la clé ce qu'elle a déjà (preau-wants.json). Une boîte qui a les contenus, ou internet, remplit ensuite la clé avec ce qui manque ; rebranchez-la ici et utilisez « Ajouter depuis une clé USB ».",
             "No internet? The box writes on the stick what it already has (preau-wants.json). A box that has the content, or internet, then fills the stick with what is missing; plug it back in here and use \"Add from a USB stick\"."
-        )
-    ));
-    let sticks = usb_folders(|d| d.is_dir());
-    radios(body, &sticks);
-    if sticks.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucune clé n'est détectée.", "No stick detected.")));
-    }
-    body.push_str(&format!(
-        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb"></label><button>{}</button></form>"#,
-        lang.t("ou chemin du dossier :", "or path of the folder:"),
-        lang.t("Écrire la liste", "Write the list")
-    ));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><p>{}</p><form method="post" action="/admin/stick/fill">{f}"#,
-        lang.t("Remplir une clé pour une autre boîte", "Fill a stick for another box"),
-        lang.t(
+        )) }
+        form method="post" action="/admin/stick/wants" {
+            (f)
+            (radios(&sticks))
+            @if sticks.is_empty() {
+                p { (lang.t("Aucune clé n'est détectée.", "No stick detected.")) }
+            }
+            label { (lang.t("ou chemin du dossier :", "or path of the folder:")) " " input name="other" maxlength="500" placeholder="/media/usb"; }
+            button { (lang.t("Écrire la liste", "Write the list")) }
+        }
+        h3 { (lang.t("Remplir une clé pour une autre boîte", "Fill a stick for another box")) }
+        p { (lang.t(
             "Branchez la clé où une autre boîte a écrit sa liste des besoins (preau-wants.json). Cette boîte y écrit ce qui lui manque, depuis ses propres contenus ou, s'il le faut, depuis le dépôt national.",
             "Plug in the stick where another box wrote its want-list (preau-wants.json). This box writes onto it what that box lacks, from its own content or, if needed, from the national repository."
-        )
-    ));
-    let lists = usb_folders(|d| d.join(super::context::WANTS_FILE).is_file());
-    radios(body, &lists);
-    if lists.is_empty() {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t("Aucune clé avec une liste des besoins n'est détectée.", "No stick with a want-list detected.")
-        ));
+        )) }
+        form method="post" action="/admin/stick/fill" {
+            (f)
+            (radios(&lists))
+            @if lists.is_empty() {
+                p { (lang.t("Aucune clé avec une liste des besoins n'est détectée.", "No stick with a want-list detected.")) }
+            }
+            label { (lang.t("ou chemin du dossier :", "or path of the folder:")) " " input name="other" maxlength="500" placeholder="/media/usb"; }
+            button { (lang.t("Remplir la clé", "Fill the stick")) }
+        }
     }
-    body.push_str(&format!(
-        r#"<label>{} <input name="other" maxlength="500" placeholder="/media/usb"></label><button>{}</button></form>"#,
-        lang.t("ou chemin du dossier :", "or path of the folder:"),
-        lang.t("Remplir la clé", "Fill the stick")
-    ));
+}
+
+/// A two-column table of the sync and upstream sections.
+fn facts(id: Option<&str>, rows: &[(&str, String)]) -> Markup {
+    html! {
+        table.sync id=[id] {
+            @for (k, v) in rows {
+                tr { th { (k) } td { (v) } }
+            }
+        }
+    }
 }
 
 /// The upstream push: what waits, what went, what the LRS refused and why, and one
 /// statement exactly as it will leave the box.
-fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
+fn upstream_section(lang: Lang, app: &Shared, tz: i64) -> Markup {
     use preau_sync::upstream::{SqliteOutbox, publish};
-    body.push_str(&format!(
-        r#"<h2 id="upstream">{}</h2>"#,
-        lang.t("Envoi des activités des élèves", "Sending pupils' activity")
-    ));
+    let heading = html! { h2 #upstream { (lang.t("Envoi des activités des élèves", "Sending pupils' activity")) } };
     let Some(up) = &app.ctx.upstream else {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t(
+        return html! {
+            (heading)
+            p { (lang.t(
                 "Les activités restent dans la boîte : aucun entrepôt d'activités (LRS) n'est configuré (la clé lrs de la section [upstream] de preau.toml).",
                 "Activity stays on the box: no learning record store (LRS) is configured (lrs in the [upstream] section of preau.toml)."
-            )
-        ));
-        return;
+            )) }
+        };
     };
     let outbox = match SqliteOutbox::open(&app.ctx.data_dir.join(preau_sync::upstream::DB_FILE)) {
         Ok(o) => o,
-        Err(e) => {
-            body.push_str(&format!(r#"<p class="error">{}</p>"#, esc(&e.to_string())));
-            return;
-        }
+        Err(e) => return html! { (heading) p.error { (e.to_string()) } },
     };
     let counts = outbox.counts().unwrap_or_default();
     let status = outbox.status().unwrap_or_default();
     let when = |t: Option<i64>| t.map_or_else(|| lang.t("jamais", "never").to_string(), |t| lang.date(t, tz));
     let rows = [
-        (lang.t("Destination", "Destination"), esc(&up.lrs)),
+        (lang.t("Destination", "Destination"), up.lrs.clone()),
         (lang.t("En attente", "Waiting"), counts.waiting.to_string()),
         (lang.t("Envoyées", "Sent"), counts.sent_total.to_string()),
         (
@@ -443,47 +423,7 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
         ),
         (lang.t("Dernier envoi réussi", "Last successful send"), when(status.last_success)),
     ];
-    body.push_str(r#"<table class="sync" id="upstream-counts">"#);
-    for (k, v) in rows {
-        body.push_str(&format!("<tr><th>{k}</th><td>{v}</td></tr>"));
-    }
-    body.push_str("</table>");
-    if let Some((t, e)) = &status.last_error {
-        body.push_str(&format!(
-            r#"<p class="error">{} ({}) {}</p>"#,
-            lang.t("Dernière erreur", "Last error"),
-            lang.date(*t, tz),
-            esc(e)
-        ));
-    }
-    if counts.dropped > 0 {
-        body.push_str(&format!(
-            r#"<p class="warn">{} {} {}</p>"#,
-            counts.dropped,
-            lang.t(
-                "activités jamais envoyées ont été supprimées de la file, les plus anciennes d'abord (ouvertures de pages avant le reste), car elle dépassait sa limite (max_outbox dans la section [upstream] de preau.toml). Les résultats des élèves dans la boîte sont intacts.",
-                "never-sent activity records were dropped from the queue, oldest first (page openings before the rest), because it went past its limit (max_outbox in the [upstream] section of preau.toml). Pupils' results on the box are intact."
-            ),
-            up.max_outbox
-        ));
-    }
     let quarantined = outbox.quarantined(5).unwrap_or_default();
-    if !quarantined.is_empty() {
-        body.push_str(&format!("<h3>{}</h3><ul>", lang.t("Refusées par l'entrepôt", "Refused by the store")));
-        for (id, why, t) in quarantined {
-            body.push_str(&format!("<li><code>{}</code> ({}) : {}</li>", esc(&id), lang.date(t, tz), esc(&why)));
-        }
-        body.push_str("</ul>");
-    }
-    body.push_str(&format!(
-        "<p>{} {} {}</p>",
-        lang.t(
-            "Les élèves y sont désignés par un identifiant aléatoire, jamais par leur nom ; les réponses écrites restent dans la boîte (seuls une empreinte et une longueur partent) sauf décision de l'école (send_responses dans preau.toml). Les activités envoyées sont effacées de la boîte après",
-            "Pupils appear there under a random id, never their name; written answers stay on the box (only a digest and a length leave) unless the school decides otherwise (send_responses in preau.toml). Sent records are erased from the box after"
-        ),
-        up.keep_days,
-        lang.t("jours.", "days.")
-    ));
     let example = outbox
         .first_waiting()
         .ok()
@@ -491,30 +431,60 @@ fn upstream_section(body: &mut String, lang: Lang, app: &Shared, tz: i64) {
         .and_then(|text| serde_json::from_str(&text).ok())
         .and_then(|v| publish(&v, &up.publish).ok())
         .and_then(|v| serde_json::to_string_pretty(&v).ok());
-    if let Some(json) = example {
-        body.push_str(&format!(
-            r#"<details id="upstream-example"><summary>{}</summary><pre>{}</pre></details>"#,
-            lang.t(
-                "Exemple : la prochaine activité telle qu'elle partira",
-                "Example: the next record exactly as it will leave"
-            ),
-            esc(&json)
-        ));
+    html! {
+        (heading)
+        (facts(Some("upstream-counts"), &rows))
+        @if let Some((t, e)) = &status.last_error {
+            p.error { (lang.t("Dernière erreur", "Last error")) " (" (lang.date(*t, tz)) ") " (e) }
+        }
+        @if counts.dropped > 0 {
+            p.warn {
+                (counts.dropped) " "
+                (lang.t(
+                    "activités jamais envoyées ont été supprimées de la file, les plus anciennes d'abord (ouvertures de pages avant le reste), car elle dépassait sa limite (max_outbox dans la section [upstream] de preau.toml). Les résultats des élèves dans la boîte sont intacts.",
+                    "never-sent activity records were dropped from the queue, oldest first (page openings before the rest), because it went past its limit (max_outbox in the [upstream] section of preau.toml). Pupils' results on the box are intact."
+                ))
+                " " (up.max_outbox)
+            }
+        }
+        @if !quarantined.is_empty() {
+            h3 { (lang.t("Refusées par l'entrepôt", "Refused by the store")) }
+            ul {
+                @for (id, why, t) in &quarantined {
+                    li { code { (id) } " (" (lang.date(*t, tz)) ") : " (why) }
+                }
+            }
+        }
+        p {
+            (lang.t(
+                "Les élèves y sont désignés par un identifiant aléatoire, jamais par leur nom ; les réponses écrites restent dans la boîte (seuls une empreinte et une longueur partent) sauf décision de l'école (send_responses dans preau.toml). Les activités envoyées sont effacées de la boîte après",
+                "Pupils appear there under a random id, never their name; written answers stay on the box (only a digest and a length leave) unless the school decides otherwise (send_responses in preau.toml). Sent records are erased from the box after"
+            ))
+            " " (up.keep_days) " " (lang.t("jours.", "days."))
+        }
+        @if let Some(json) = example {
+            details #upstream-example {
+                summary { (lang.t(
+                    "Exemple : la prochaine activité telle qu'elle partira",
+                    "Example: the next record exactly as it will leave"
+                )) }
+                pre { (json) }
+            }
+        }
     }
 }
 
 /// The background sync: what it is doing, the last result, what is stale.
-fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) {
-    body.push_str(&format!(r#"<h2 id="sync">{}</h2>"#, lang.t("Mises à jour des contenus", "Content updates")));
+fn sync_section(lang: Lang, app: &Shared, now: i64, tz: i64) -> Markup {
+    let heading = html! { h2 #sync { (lang.t("Mises à jour des contenus", "Content updates")) } };
     let Some(status) = &app.ctx.sync_status else {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t(
+        return html! {
+            (heading)
+            p { (lang.t(
                 "La boîte ne se met pas à jour toute seule : aucun dépôt national n'est configuré (la clé repository de la section [sync] de preau.toml). Ajoutez des contenus depuis une clé USB ci-dessous.",
                 "The box does not update by itself: no national repository is configured (repository in the [sync] section of preau.toml). Add content from a USB stick below."
-            )
-        ));
-        return;
+            )) }
+        };
     };
     let st = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let state = match st.state.as_str() {
@@ -527,9 +497,9 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
         "stopped" => lang.t("arrêtée", "stopped"),
         other => other,
     };
-    let mut rows: Vec<(&str, String)> = vec![(lang.t("État", "State"), esc(state))];
+    let mut rows: Vec<(&str, String)> = vec![(lang.t("État", "State"), state.to_string())];
     if let Some(src) = &st.source {
-        rows.push((lang.t("Source", "Source"), esc(src)));
+        rows.push((lang.t("Source", "Source"), src.clone()));
     }
     if st.state == "pulling" {
         rows.push((lang.t("Reçu", "Received"), lang.size(st.bytes_in_progress)));
@@ -541,7 +511,7 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
     rows.push((lang.t("Dernière réussite", "Last success"), when(st.last_success)));
     rows.push((lang.t("Dernier essai", "Last attempt"), when(st.last_attempt)));
     if let Some(s) = &st.last_summary {
-        let updated: Vec<String> = s.updated.iter().map(|u| format!("{} (v{})", esc(&u.id), u.version)).collect();
+        let updated: Vec<String> = s.updated.iter().map(|u| format!("{} (v{})", u.id, u.version)).collect();
         rows.push((
             lang.t("Dernier résultat", "Last result"),
             format!(
@@ -559,23 +529,21 @@ fn sync_section(body: &mut String, lang: Lang, app: &Shared, now: i64, tz: i64) 
     if st.next_check_secs > 0 && st.state != "pulling" {
         rows.push((lang.t("Prochain essai", "Next check"), lang.date(now + st.next_check_secs as i64, tz)));
     }
-    body.push_str(r#"<table class="sync">"#);
-    for (k, v) in rows {
-        body.push_str(&format!("<tr><th>{k}</th><td>{v}</td></tr>"));
-    }
-    body.push_str("</table>");
-    if let Some(e) = &st.last_error {
-        body.push_str(&format!(r#"<p class="error">{} {}</p>"#, lang.t("Dernière erreur :", "Last error:"), esc(e)));
-    }
-    if !st.stale.is_empty() {
-        body.push_str(&format!(
-            r#"<p class="warn">{} {}</p>"#,
-            lang.t(
-                "Pas à jour (la dernière synchronisation n'a pas pu les compléter) :",
-                "Out of date (the last sync could not complete them):"
-            ),
-            esc(&st.stale.join(", "))
-        ));
+    html! {
+        (heading)
+        (facts(None, &rows))
+        @if let Some(e) = &st.last_error {
+            p.error { (lang.t("Dernière erreur :", "Last error:")) " " (e) }
+        }
+        @if !st.stale.is_empty() {
+            p.warn {
+                (lang.t(
+                    "Pas à jour (la dernière synchronisation n'a pas pu les compléter) :",
+                    "Out of date (the last sync could not complete them):"
+                ))
+                " " (st.stale.join(", "))
+            }
+        }
     }
 }
 
@@ -811,24 +779,25 @@ async fn stick_step(app: Shared, lang: Lang, form: Form, fill: bool) -> Response
 /// fingerprint, to compare with what the publisher gave) and let the teacher decide.
 fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Response {
     let grouped: Vec<&str> = key.as_bytes().chunks(8).map(|c| std::str::from_utf8(c).unwrap_or("?")).collect();
-    let body = format!(
-        r#"<p class="warn">{}</p><p>{}</p><p><code class="key">{}</code></p><form method="post" action="/admin/packs/add">{}<input type="hidden" name="other" value="{}"><input type="hidden" name="trust" value="{}"><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button>{}</button></form><p><a href="/admin/">{}</a></p>"#,
-        lang.t(
+    let body = html! {
+        p.warn { (lang.t(
             "Ces contenus sont signés par un éditeur que la boîte ne connaît pas encore.",
             "This content is signed by a publisher this box does not know yet."
-        ),
-        lang.t(
+        )) }
+        p { (lang.t(
             "Si c'est votre propre cours (construit avec « preau pack build ») ou un éditeur en qui vous avez confiance, vérifiez que son empreinte est bien celle-ci, puis confirmez. La boîte acceptera ensuite ses mises à jour.",
             "If it is your own course (built with \"preau pack build\") or a publisher you trust, check that its fingerprint is this one, then confirm. The box will then accept its updates."
-        ),
-        esc(&grouped.join(" ")),
-        csrf.field(),
-        esc(folder),
-        esc(key),
-        lang.t("Je fais confiance à cet éditeur", "I trust this publisher"),
-        lang.t("Faire confiance et installer", "Trust and install"),
-        lang.t("Annuler", "Cancel"),
-    );
+        )) }
+        p { code.key { (grouped.join(" ")) } }
+        form method="post" action="/admin/packs/add" {
+            (csrf.input())
+            input type="hidden" name="other" value=(folder);
+            input type="hidden" name="trust" value=(key);
+            label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("Je fais confiance à cet éditeur", "I trust this publisher")) }
+            button { (lang.t("Faire confiance et installer", "Trust and install")) }
+        }
+        p { a href="/admin/" { (lang.t("Annuler", "Cancel")) } }
+    };
     let page = Page::new(lang, lang.t("Éditeur inconnu", "Unknown publisher"), body);
     page.status(StatusCode::CONFLICT).into_response()
 }
@@ -838,72 +807,83 @@ fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Respon
 /// with its error and the field in error marked; passwords are never sent back.
 fn teachers_section(
     lang: Lang,
-    csrf_field: &str,
+    f: PreEscaped<&str>,
     store: &super::store::Store,
     me: i64,
     which: &str,
     sticky: &Sticky,
-) -> String {
+) -> Markup {
     use super::passwords::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
     use super::store::MAX_NAME_CHARS;
     let fresh = Sticky::default();
     let form = |name: &str| if name == which { sticky } else { &fresh };
-    let mut body = format!(r#"<h2 id="teachers">{}</h2><ul>"#, lang.t("Enseignants", "Teachers"));
-    for (id, name) in store.teachers().unwrap_or_default() {
-        if id == me {
-            body.push_str(&format!("<li>{} <small>({})</small></li>", esc(&name), lang.t("vous", "you")));
-        } else {
-            body.push_str(&format!(
-                r#"<li>{} <form class="inline" method="post" action="/admin/teacher/{id}/delete">{csrf_field}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form></li>"#,
-                esc(&name),
-                lang.t("sûr ?", "sure?"),
-                lang.t("Supprimer le compte", "Delete the account")
-            ));
-        }
-    }
-    body.push_str("</ul>");
     let pw = |form: &Sticky, name: &str, auto: &str, label: &str| {
-        format!(
-            r#"<label>{label} <input type="password" name="{name}" autocomplete="{auto}" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"{}></label>"#,
-            form.invalid(name)
-        )
+        html! {
+            label {
+                (label) " "
+                input type="password" name=(name) autocomplete=(auto) required minlength=(MIN_PASSWORD_CHARS) maxlength=(MAX_PASSWORD_CHARS)
+                    aria-invalid=[form.is_invalid(name).then_some("true")]
+                    aria-describedby=[form.is_invalid(name).then_some("form-error")];
+            }
+        }
     };
-    let add = form("teachers");
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/teachers">{csrf_field}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}" autocomplete="off"{}{}></label>{}{}<button>{}</button></form>"#,
-        lang.t("Ajouter un collègue", "Add a colleague"),
-        add.notice(),
-        lang.t("Nom", "Name"),
-        add.value("name"),
-        add.invalid("name"),
-        pw(add, "password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")),
-        pw(add, "password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")),
-        lang.t("Ajouter", "Add")
-    ));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/sessions/end">{csrf_field}<p>{}</p><label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
-        lang.t("Sessions", "Sessions"),
-        lang.t(
-            "Déconnecte tous les élèves et enseignants, sur tous les appareils, sauf cette session-ci (un appareil perdu, un mot de passe vu par un élève).",
-            "Signs out every pupil and teacher on every device except this session (a lost device, a password seen by a pupil)."
-        ),
-        lang.t("sûr ?", "sure?"),
-        lang.t("Déconnecter toutes les sessions", "End all sessions")
-    ));
-    body.push_str(&format!(
-        r#"<h3>{}</h3><form method="post" action="/admin/password">{csrf_field}{}{}{}{}<button>{}</button></form><p><small>{}</small></p>"#,
-        lang.t("Changer mon mot de passe", "Change my password"),
-        form("password").notice(),
-        pw(form("password"), "current", "current-password", lang.t("Mot de passe actuel", "Current password")),
-        pw(form("password"), "password", "new-password", lang.t("Nouveau mot de passe", "New password")),
-        pw(form("password"), "password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")),
-        lang.t("Changer", "Change"),
-        lang.t(
+    let (add, password) = (form("teachers"), form("password"));
+    html! {
+        h2 #teachers { (lang.t("Enseignants", "Teachers")) }
+        ul {
+            @for (id, name) in store.teachers().unwrap_or_default() {
+                @if id == me {
+                    li { (name) " " small { "(" (lang.t("vous", "you")) ")" } }
+                } @else {
+                    li {
+                        (name) " "
+                        form.inline method="post" action={ "/admin/teacher/" (id) "/delete" } {
+                            (f)
+                            label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
+                            button.danger { (lang.t("Supprimer le compte", "Delete the account")) }
+                        }
+                    }
+                }
+            }
+        }
+        h3 { (lang.t("Ajouter un collègue", "Add a colleague")) }
+        form method="post" action="/admin/teachers" {
+            (f)
+            (add.error())
+            label {
+                (lang.t("Nom", "Name")) " "
+                input name="name" required maxlength=(MAX_NAME_CHARS) autocomplete="off" value=[add.get("name")]
+                    aria-invalid=[add.is_invalid("name").then_some("true")]
+                    aria-describedby=[add.is_invalid("name").then_some("form-error")];
+            }
+            (pw(add, "password", "new-password", lang.t("Mot de passe provisoire", "Temporary password")))
+            (pw(add, "password2", "new-password", lang.t("Mot de passe (encore)", "Password (again)")))
+            button { (lang.t("Ajouter", "Add")) }
+        }
+        h3 { (lang.t("Sessions", "Sessions")) }
+        form method="post" action="/admin/sessions/end" {
+            (f)
+            p { (lang.t(
+                "Déconnecte tous les élèves et enseignants, sur tous les appareils, sauf cette session-ci (un appareil perdu, un mot de passe vu par un élève).",
+                "Signs out every pupil and teacher on every device except this session (a lost device, a password seen by a pupil)."
+            )) }
+            label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
+            button.danger { (lang.t("Déconnecter toutes les sessions", "End all sessions")) }
+        }
+        h3 { (lang.t("Changer mon mot de passe", "Change my password")) }
+        form method="post" action="/admin/password" {
+            (f)
+            (password.error())
+            (pw(password, "current", "current-password", lang.t("Mot de passe actuel", "Current password")))
+            (pw(password, "password", "new-password", lang.t("Nouveau mot de passe", "New password")))
+            (pw(password, "password2", "new-password", lang.t("Nouveau mot de passe (encore)", "New password (again)")))
+            button { (lang.t("Changer", "Change")) }
+        }
+        p { small { (lang.t(
             "Mot de passe oublié : écrivez un nouveau code à la ligne setup_code de preau.toml (carte SD), redémarrez la boîte, puis ouvrez /teacher/setup.",
             "Forgotten password: write a new code on the setup_code line of preau.toml (SD card), restart the box, then open /teacher/setup."
-        )
-    ));
-    body
+        )) } }
+    }
 }
 
 fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
@@ -911,18 +891,22 @@ fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
 }
 
 /// The records backup section (`records_web`): what the file holds, the export link, the import form.
-fn records_section(lang: Lang, csrf_field: &str) -> String {
-    format!(
-        r#"<section class="card" id="records"><h2>{}</h2><p>{}</p><p><a class="button" href="/admin/records/export" download>{}</a></p><form method="post" enctype="multipart/form-data" action="/admin/records/import">{csrf_field}<label>{} <input type="file" name="file" required></label><button>{}</button></form></section>"#,
-        lang.t("Sauvegarde des élèves", "Pupils' records backup"),
-        lang.t(
-            "Un seul fichier avec les données personnelles des élèves (classes, noms, codes, activité, réponses, travaux rendus, notes) et des enseignants (noms, mots de passe chiffrés), et vos réglages. À garder en lieu sûr pour remettre sur la boîte de l'école après une réinstallation, puis à effacer. Il ne contient ni le mot de passe Wi-Fi ni les contenus.",
-            "One file with the pupils' personal data (classes, names, codes, activity, answers, handed-in work, marks) and the teachers' (names, password hashes), and your settings. Keep it safe, to put back on the school's box after a reflash, then delete it. It holds neither the Wi-Fi passphrase nor the content packs."
-        ),
-        lang.t("Exporter les données des élèves", "Export the pupils' records"),
-        lang.t("Importer sur une boîte neuve :", "Import on a fresh box:"),
-        lang.t("Importer", "Import"),
-    )
+fn records_section(lang: Lang, f: PreEscaped<&str>) -> Markup {
+    html! {
+        section.card #records {
+            h2 { (lang.t("Sauvegarde des élèves", "Pupils' records backup")) }
+            p { (lang.t(
+                "Un seul fichier avec les données personnelles des élèves (classes, noms, codes, activité, réponses, travaux rendus, notes) et des enseignants (noms, mots de passe chiffrés), et vos réglages. À garder en lieu sûr pour remettre sur la boîte de l'école après une réinstallation, puis à effacer. Il ne contient ni le mot de passe Wi-Fi ni les contenus.",
+                "One file with the pupils' personal data (classes, names, codes, activity, answers, handed-in work, marks) and the teachers' (names, password hashes), and your settings. Keep it safe, to put back on the school's box after a reflash, then delete it. It holds neither the Wi-Fi passphrase nor the content packs."
+            )) }
+            p { a.button href="/admin/records/export" download { (lang.t("Exporter les données des élèves", "Export the pupils' records")) } }
+            form method="post" enctype="multipart/form-data" action="/admin/records/import" {
+                (f)
+                label { (lang.t("Importer sur une boîte neuve :", "Import on a fresh box:")) " " input type="file" name="file" required; }
+                button { (lang.t("Importer", "Import")) }
+            }
+        }
+    }
 }
 
 /// An upload received into `DATA/uploads/<random>/`, removed when dropped.
@@ -1119,31 +1103,24 @@ fn import_result(lang: Lang, r: Result<ImportSummary, InstallError>) -> Response
         Err(e @ InstallError::Rollback { .. }) => return refused(lang, StatusCode::CONFLICT, &e.to_string()),
         Err(e) => return refused(lang, StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let mut body = format!(
-        r#"<p class="msg">{} « {} » ({} {}, {} {}).</p>"#,
-        lang.t("Cours installé :", "Course installed:"),
-        esc(&s.title),
-        lang.t("identifiant", "id"),
-        esc(&s.pack),
-        lang.t("version", "version"),
-        s.version
-    );
-    if s.mkdocs_unbuilt {
-        body.push_str(&format!(
-            r#"<p class="warn">{}</p>"#,
-            lang.t(
+    let body = html! {
+        p.msg {
+            (lang.t("Cours installé :", "Course installed:")) " « " (s.title) " » ("
+            (lang.t("identifiant", "id")) " " (s.pack) ", " (lang.t("version", "version")) " " (s.version) ")."
+        }
+        @if s.mkdocs_unbuilt {
+            p.warn { (lang.t(
                 "C'est un projet MkDocs sans site construit : la boîte ne lance jamais de générateur de site, elle montre donc un rendu interne, moins fidèle (voir le rapport). Pour le vrai site, téléchargez sur la Forge l'artefact « Pages » du projet (Build → Artifacts, tâche « pages », dossier public/) et importez-le ici.",
                 "This is a MkDocs project without a built site: the box never runs a site generator, so it shows an internal, less faithful rendering (see the report). For the real site, download the project's Pages artifact from the Forge (Build → Artifacts, job \"pages\", folder public/) and import it here."
-            )
-        ));
-    }
-    body.push_str(&format!(
-        r#"<h2>{}</h2><pre class="report">{}</pre><p><a href="/packs/{}/">{}</a> · <a href="/admin/">{}</a></p>"#,
-        lang.t("Rapport d'import", "Import report"),
-        esc(&s.report),
-        esc(&s.pack),
-        lang.t("Ouvrir le cours", "Open the course"),
-        lang.t("Retour à la boîte", "Back to the box")
-    ));
+            )) }
+        }
+        h2 { (lang.t("Rapport d'import", "Import report")) }
+        pre.report { (s.report) }
+        p {
+            a href={ "/packs/" (s.pack) "/" } { (lang.t("Ouvrir le cours", "Open the course")) }
+            " · "
+            a href="/admin/" { (lang.t("Retour à la boîte", "Back to the box")) }
+        }
+    };
     Page::new(lang, lang.t("Cours importé", "Course imported"), body).into_response()
 }

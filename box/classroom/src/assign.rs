@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use preau_pack::course::{Assignment, assign_path};
 
-use super::html::{Lang, Page, esc, url_seg};
+use maud::{PreEscaped, html};
+
+use super::html::{Lang, Page, url_seg};
 use super::web::{Csrf, MultipartPost, PupilId, Shared, internal, off_worker};
 
 /// Largest assignment file the box accepts when the assignment names no smaller limit.
@@ -102,48 +104,42 @@ fn render(
         let name = store.pupil(pupil).ok().flatten().map(|p| p.name);
         (subs.into_iter().filter(|s| s.pack == pack && s.assign == a.id).collect::<Vec<_>>(), name)
     };
-    let mut body = String::new();
-    if let Some((ok, text)) = note {
-        let class = if ok { "msg ok" } else { "error" };
-        body.push_str(&format!(r#"<p class="{class}" role="status">{}</p>"#, esc(&text)));
-    }
-    if !a.intro_html.is_empty() {
-        body.push_str(&format!(r#"<div class="card">{}</div>"#, a.intro_html));
-    }
-    body.push_str(&format!(
-        r#"<form method="post" enctype="multipart/form-data" action="/packs/{}/_assign/{}">{}"#,
-        url_seg(pack),
-        url_seg(&a.id),
-        csrf.field()
-    ));
-    if a.accepts_text {
-        body.push_str(&format!(
-            r#"<label>{} <textarea name="text" maxlength="{MAX_TEXT_CHARS}"></textarea></label>"#,
-            lang.t("Ton texte :", "Your text:")
-        ));
-    }
-    if a.accepts_file {
-        let accept = a.allowed_extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(",");
-        body.push_str(&format!(
-            r#"<label>{} <input type="file" name="file" accept="{}"></label><p><small>{} {}</small></p>"#,
-            lang.t("Ton fichier :", "Your file:"),
-            esc(&accept),
-            lang.t("Taille maximale :", "Largest size:"),
-            lang.size(max_bytes(a) as u64)
-        ));
-    }
-    body.push_str(&format!("<button>{}</button></form>", lang.t("Rendre mon travail", "Hand in my work")));
-    if !previous.is_empty() {
-        body.push_str(&format!("<h2>{}</h2><ul>", lang.t("Déjà rendu", "Already handed in")));
-        for s in previous {
-            let mark = s.mark.map(|m| format!(" — {} {m}", lang.t("note", "mark"))).unwrap_or_default();
-            let file = s.file_name.map(|f| format!(" — {}", esc(&f))).unwrap_or_default();
-            let comment = if s.comment.is_empty() { String::new() } else { format!(" — {}", esc(&s.comment)) };
-            body.push_str(&format!("<li>{}{file}{mark}{comment}</li>", lang.date(s.at, app.tz_minutes())));
+    let accept = a.allowed_extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(",");
+    let tz = app.tz_minutes();
+    let body = html! {
+        @if let Some((ok, text)) = &note {
+            p class=(if *ok { "msg ok" } else { "error" }) role="status" { (text) }
         }
-        body.push_str("</ul>");
-    }
-    body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
+        @if !a.intro_html.is_empty() {
+            // Safe HTML: sanitised by `packtext::parse` when read from the pack.
+            div.card { (PreEscaped(&a.intro_html)) }
+        }
+        form method="post" enctype="multipart/form-data" action={ "/packs/" (url_seg(pack)) "/_assign/" (url_seg(&a.id)) } {
+            (csrf.input())
+            @if a.accepts_text {
+                label { (lang.t("Ton texte :", "Your text:")) " " textarea name="text" maxlength=(MAX_TEXT_CHARS) {} }
+            }
+            @if a.accepts_file {
+                label { (lang.t("Ton fichier :", "Your file:")) " " input type="file" name="file" accept=(accept); }
+                p { small { (lang.t("Taille maximale :", "Largest size:")) " " (lang.size(max_bytes(a) as u64)) } }
+            }
+            button { (lang.t("Rendre mon travail", "Hand in my work")) }
+        }
+        @if !previous.is_empty() {
+            h2 { (lang.t("Déjà rendu", "Already handed in")) }
+            ul {
+                @for s in &previous {
+                    li {
+                        (lang.date(s.at, tz))
+                        @if let Some(f) = &s.file_name { " — " (f) }
+                        @if let Some(m) = s.mark { " — " (lang.t("note", "mark")) " " (m) }
+                        @if !s.comment.is_empty() { " — " (s.comment) }
+                    }
+                }
+            }
+        }
+        p { a href="/pupil/" { (lang.t("← Ma progression", "← My progress")) } }
+    };
     let mut page = Page::new(lang, a.title.clone(), body).status(status);
     page.user = name;
     page.into_response()

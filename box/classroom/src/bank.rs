@@ -13,7 +13,9 @@ use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use preau_pack::quiz::{self, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
 
-use super::html::{Lang, Page, Sticky, esc, strip_tags};
+use maud::{PreEscaped, html};
+
+use super::html::{Lang, Page, Sticky, strip_tags};
 use super::player::load_quiz;
 use super::progress::outline;
 use super::store::MAX_NAME_CHARS;
@@ -88,85 +90,91 @@ fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Respon
         let store = app.store();
         (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Mes quiz", "My quizzes")));
-    if own.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucun quiz pour l'instant.", "No quiz yet.")));
-    } else {
-        body.push_str(r#"<ul id="own-quizzes">"#);
-        for (_, title) in &own {
-            body.push_str(&format!(
-                "<li>{} <small>({})</small></li>",
-                esc(title),
-                lang.t(
-                    "à donner à une classe depuis sa page, « Donner du travail »",
-                    "give it to a class from its page, \"Give work\""
-                )
-            ));
-        }
-        body.push_str("</ul>");
-    }
     let questions = bank(app);
-    body.push_str(&format!(
-        r#"<h2>{}</h2><form method="post" action="/teacher/quizzes">{f}{}<label>{} <input name="title" required maxlength="{}"{}{}></label>"#,
-        lang.t("Construire un quiz depuis les banques de questions", "Build a quiz from the question banks"),
-        sticky.notice(),
-        lang.t("Titre :", "Title:"),
-        MAX_NAME_CHARS * 2,
-        sticky.value("title"),
-        sticky.invalid("title"),
-    ));
-    if questions.is_empty() {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t("Aucun contenu installé n'a de quiz.", "No installed content has quizzes.")
-        ));
-    }
-    let mut group = (String::new(), String::new());
+    // Consecutive questions of one pack and category share a fieldset.
+    let mut groups: Vec<(&str, &str, Vec<&BankQuestion>)> = Vec::new();
     for bq in &questions {
-        if (bq.pack_title.clone(), bq.category.clone()) != group {
-            if !group.0.is_empty() {
-                body.push_str("</fieldset>");
-            }
-            group = (bq.pack_title.clone(), bq.category.clone());
-            let draw = format!("draw:{}\u{1f}{}", bq.key.split('/').next().unwrap_or(""), bq.category);
-            let drawn = sticky.value(&draw);
-            body.push_str(&format!(
-                r#"<fieldset class="bank"><legend>{} — {}</legend><label>{} <input type="number" name="{}" min="0" max="20" size="3"{}></label>"#,
-                esc(&bq.pack_title),
-                esc(&bq.category),
-                lang.t("Tirer au hasard (nombre de questions) :", "Draw at random (number of questions):"),
-                esc(&draw),
-                if drawn.is_empty() { r#" value="0""#.to_string() } else { drawn },
-            ));
+        match groups.last_mut() {
+            Some((p, c, qs)) if *p == bq.pack_title && *c == bq.category => qs.push(bq),
+            _ => groups.push((&bq.pack_title, &bq.category, vec![bq])),
         }
-        body.push_str(&format!(
-            r#"<label><input type="checkbox" name="q" value="{}"{}> {}</label>"#,
-            esc(&bq.key),
-            sticky.checked("q", &bq.key, false),
-            esc(&label(&bq.question))
-        ));
     }
-    if !group.0.is_empty() {
-        body.push_str("</fieldset>");
-    }
-    body.push_str(&format!(
-        r#"<fieldset><legend>{}</legend><label><input type="checkbox" name="shuffle" value="1"{}> {}</label><label>{} <input type="number" name="attempts" min="0" max="100" size="3"{}{}></label><label>{} <input type="number" name="minutes" min="0" max="600" size="4"{}{}></label><label>{} <select name="answers"><option value="last">{}</option><option value="after"{}>{}</option></select></label></fieldset><button>{}</button></form>"#,
-        lang.t("Réglages", "Settings"),
-        sticky.checked("shuffle", "1", false),
-        lang.t("Mélanger les questions", "Shuffle the questions"),
-        lang.t("Nombre d'essais (vide : illimité) :", "Attempts (empty: unlimited):"),
-        sticky.value("attempts"),
-        sticky.invalid("attempts"),
-        lang.t("Temps limité en minutes (vide : sans limite) :", "Time limit in minutes (empty: none):"),
-        sticky.value("minutes"),
-        sticky.invalid("minutes"),
-        lang.t("Bonnes réponses montrées :", "Right answers shown:"),
-        lang.t("après le dernier essai permis", "after the last attempt allowed"),
-        sticky.selected("answers", "after"),
-        lang.t("après chaque essai", "after each attempt"),
-        lang.t("Créer le quiz", "Create the quiz")
-    ));
+    let bad = |name: &str| sticky.is_invalid(name).then_some("true");
+    let described = |name: &str| sticky.is_invalid(name).then_some("form-error");
+    let body = html! {
+        (super::html::teacher_nav(lang))
+        h2 { (lang.t("Mes quiz", "My quizzes")) }
+        @if own.is_empty() {
+            p { (lang.t("Aucun quiz pour l'instant.", "No quiz yet.")) }
+        } @else {
+            ul #own-quizzes {
+                @for (_, title) in &own {
+                    li {
+                        (title) " "
+                        small { "(" (lang.t(
+                            "à donner à une classe depuis sa page, « Donner du travail »",
+                            "give it to a class from its page, \"Give work\""
+                        )) ")" }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("Construire un quiz depuis les banques de questions", "Build a quiz from the question banks")) }
+        form method="post" action="/teacher/quizzes" {
+            // Safe HTML: the CSRF field, made by `html::csrf_input`.
+            (PreEscaped(f))
+            (sticky.error())
+            label {
+                (lang.t("Titre :", "Title:")) " "
+                input name="title" required maxlength=(MAX_NAME_CHARS * 2) value=[sticky.get("title")]
+                    aria-invalid=[bad("title")] aria-describedby=[described("title")];
+            }
+            @if questions.is_empty() {
+                p { (lang.t("Aucun contenu installé n'a de quiz.", "No installed content has quizzes.")) }
+            }
+            @for (pack_title, category, qs) in &groups {
+                @let draw = format!("draw:{}\u{1f}{}", qs[0].key.split('/').next().unwrap_or(""), category);
+                fieldset.bank {
+                    legend { (pack_title) " — " (category) }
+                    label {
+                        (lang.t("Tirer au hasard (nombre de questions) :", "Draw at random (number of questions):")) " "
+                        input type="number" name=(draw) min="0" max="20" size="3" value=(sticky.get(&draw).unwrap_or("0"));
+                    }
+                    @for bq in qs {
+                        label {
+                            input type="checkbox" name="q" value=(bq.key) checked[sticky.is_checked("q", &bq.key, false)];
+                            " " (label(&bq.question))
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { (lang.t("Réglages", "Settings")) }
+                label {
+                    input type="checkbox" name="shuffle" value="1" checked[sticky.is_checked("shuffle", "1", false)];
+                    " " (lang.t("Mélanger les questions", "Shuffle the questions"))
+                }
+                label {
+                    (lang.t("Nombre d'essais (vide : illimité) :", "Attempts (empty: unlimited):")) " "
+                    input type="number" name="attempts" min="0" max="100" size="3" value=[sticky.get("attempts")]
+                        aria-invalid=[bad("attempts")] aria-describedby=[described("attempts")];
+                }
+                label {
+                    (lang.t("Temps limité en minutes (vide : sans limite) :", "Time limit in minutes (empty: none):")) " "
+                    input type="number" name="minutes" min="0" max="600" size="4" value=[sticky.get("minutes")]
+                        aria-invalid=[bad("minutes")] aria-describedby=[described("minutes")];
+                }
+                label {
+                    (lang.t("Bonnes réponses montrées :", "Right answers shown:")) " "
+                    select name="answers" {
+                        option value="last" { (lang.t("après le dernier essai permis", "after the last attempt allowed")) }
+                        option value="after" selected[sticky.is_selected("answers", "after")] { (lang.t("après chaque essai", "after each attempt")) }
+                    }
+                }
+            }
+            button { (lang.t("Créer le quiz", "Create the quiz")) }
+        }
+    };
     let title = if sticky.is_error() {
         lang.t("Quiz de l'enseignant — à corriger", "Teacher's quizzes — to correct")
     } else {

@@ -1,18 +1,19 @@
 //! Server-rendered HTML: escaping, the page frame, French/English choice.
 //!
-//! Pages are plain `format!` strings: every value that comes from a person or a pack
-//! goes through [`esc`]. Quiz and course texts are HTML that the importer sanitised; they
+//! Every page is built with `maud`: compile-checked templates that escape every value
+//! (as `preau_pack::text::escape_html` does, less `'`, which needs no escaping in text
+//! and double-quoted attributes). A page body is a `Markup`, so a string cannot be one. Quiz and course texts are HTML that the importer sanitised; they
 //! are inserted as HTML but the page's CSP only runs scripts carrying this response's
 //! nonce, so a script hidden in a pack cannot run with the box's origin.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
 
+/// A form sent back after an error (its own module).
+pub use super::sticky::Sticky;
 /// Escapes one path segment for a URL inside an attribute.
 pub use preau_pack::text::encode_segment as url_seg;
-/// Escapes text for HTML element content and quoted attribute values (the one escaper
-/// of the workspace).
-pub use preau_pack::text::escape_html as esc;
 
 /// Escapes a relative path, keeping its slashes.
 pub use preau_pack::text::encode_path as url_path;
@@ -156,7 +157,7 @@ impl Lang {
 pub struct Page {
     pub lang: Lang,
     pub title: String,
-    pub body: String,
+    pub body: Markup,
     /// Shown at the top right: who is signed in.
     pub user: Option<String>,
     pub status: StatusCode,
@@ -164,8 +165,8 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn new(lang: Lang, title: impl Into<String>, body: impl Into<String>) -> Page {
-        Page { lang, title: title.into(), body: body.into(), user: None, status: StatusCode::OK, katex: false }
+    pub fn new(lang: Lang, title: impl Into<String>, body: Markup) -> Page {
+        Page { lang, title: title.into(), body, user: None, status: StatusCode::OK, katex: false }
     }
 
     pub fn status(mut self, s: StatusCode) -> Page {
@@ -184,64 +185,48 @@ impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let nonce = nonce();
         let lang = self.lang;
-        let katex = if self.katex {
-            format!(
-                r#"<link rel="stylesheet" href="{}">
-<script nonce="{nonce}" defer src="{}"></script>
-<script nonce="{nonce}" defer src="{}"></script>"#,
-                super::assets::url("katex/katex.min.css"),
-                super::assets::url("katex/katex.min.js"),
-                super::assets::url("katex/auto-render.min.js"),
-            )
-        } else {
-            String::new()
+        let html = html! {
+            (DOCTYPE)
+            html lang=(lang.code()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (self.title) " · Préau" }
+                    link rel="icon" href=(super::assets::url("favicon.svg")) type="image/svg+xml";
+                    link rel="stylesheet" href=(super::assets::url("preau.css"));
+                    @if self.katex {
+                        link rel="stylesheet" href=(super::assets::url("katex/katex.min.css"));
+                        script nonce=(nonce) defer src=(super::assets::url("katex/katex.min.js")) {}
+                        script nonce=(nonce) defer src=(super::assets::url("katex/auto-render.min.js")) {}
+                    }
+                    script nonce=(nonce) defer src=(super::assets::url("preau.js")) {}
+                }
+                body {
+                    a.skip href="#main" { (lang.t("Aller au contenu", "Skip to content")) }
+                    header {
+                        a.home href="/" { "Préau" }
+                        (search_box(lang, ""))
+                        nav aria-label=(lang.t("Compte", "Account")) {
+                            @if let Some(u) = &self.user {
+                                span.who { (u) }
+                                " "
+                                a href="/logout" { (lang.t("Se déconnecter", "Sign out")) }
+                            }
+                        }
+                    }
+                    main #main tabindex="-1" {
+                        h1 { (self.title) }
+                        (self.body)
+                    }
+                }
+            }
         };
-        let user = match &self.user {
-            Some(u) => format!(
-                r#"<span class="who">{}</span> <a href="/logout">{}</a>"#,
-                esc(u),
-                lang.t("Se déconnecter", "Sign out")
-            ),
-            None => String::new(),
-        };
-        let html = format!(
-            r##"<!DOCTYPE html>
-<html lang="{code}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Préau</title>
-<link rel="icon" href="{icon}" type="image/svg+xml">
-<link rel="stylesheet" href="{css}">
-{katex}
-<script nonce="{nonce}" defer src="{js}"></script>
-</head>
-<body>
-<a class="skip" href="#main">{skip}</a>
-<header><a class="home" href="/">Préau</a>{search}<nav aria-label="{account}">{user}</nav></header>
-<main id="main" tabindex="-1">
-<h1>{title}</h1>
-{body}
-</main>
-</body>
-</html>
-"##,
-            code = lang.code(),
-            search = search_box(lang, ""),
-            skip = lang.t("Aller au contenu", "Skip to content"),
-            account = lang.t("Compte", "Account"),
-            icon = super::assets::url("favicon.svg"),
-            css = super::assets::url("preau.css"),
-            js = super::assets::url("preau.js"),
-            title = esc(&self.title),
-            body = self.body,
-        );
         let csp = format!(
             "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; \
              img-src 'self' data:; font-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; \
              form-action 'self'; frame-ancestors 'self'"
         );
-        let mut resp = (self.status, html).into_response();
+        let mut resp = (self.status, html.into_string()).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -256,99 +241,48 @@ impl IntoResponse for Page {
 }
 
 /// The search form of every page's header (and, filled in, of the results page).
-pub fn search_box(lang: Lang, q: &str) -> String {
-    format!(
-        r#"<form class="search" method="get" action="/search" role="search" aria-label="{label}"><input type="search" name="q" value="{}" maxlength="200" placeholder="{}" aria-label="{label}"><button>{}</button></form>"#,
-        esc(q),
-        lang.t("Chercher dans les contenus…", "Search the content…"),
-        lang.t("Chercher", "Search"),
-        // Named, as the home page's title search is: two search landmarks must differ.
-        label = lang.t("Chercher dans les contenus", "Search the content"),
-    )
+pub fn search_box(lang: Lang, q: &str) -> Markup {
+    // Named, as the home page's title search is: two search landmarks must differ.
+    let label = lang.t("Chercher dans les contenus", "Search the content");
+    html! {
+        form.search method="get" action="/search" role="search" aria-label=(label) {
+            input type="search" name="q" value=(q) maxlength="200"
+                placeholder=(lang.t("Chercher dans les contenus…", "Search the content…")) aria-label=(label);
+            button { (lang.t("Chercher", "Search")) }
+        }
+    }
 }
 
 /// The teachers' menu, on every teacher and admin page.
-pub fn teacher_nav(lang: Lang) -> String {
-    format!(
-        r#"<nav class="card" aria-label="{}"><a href="/teacher/">{}</a> · <a href="/teacher/results">{}</a> · <a href="/teacher/marking">{}</a> · <a href="/teacher/quizzes">{}</a> · <a href="/admin/">{}</a></nav>"#,
-        lang.t("Menu enseignant", "Teacher menu"),
-        lang.t("Classes", "Classes"),
-        lang.t("Résultats", "Results"),
-        lang.t("À corriger", "Marking"),
-        lang.t("Mes quiz", "My quizzes"),
-        lang.t("Boîte", "Box")
-    )
+pub fn teacher_nav(lang: Lang) -> Markup {
+    html! {
+        nav.card aria-label=(lang.t("Menu enseignant", "Teacher menu")) {
+            a href="/teacher/" { (lang.t("Classes", "Classes")) } " · "
+            a href="/teacher/results" { (lang.t("Résultats", "Results")) } " · "
+            a href="/teacher/marking" { (lang.t("À corriger", "Marking")) } " · "
+            a href="/teacher/quizzes" { (lang.t("Mes quiz", "My quizzes")) } " · "
+            a href="/admin/" { (lang.t("Boîte", "Box")) }
+        }
+    }
+}
+
+/// The hidden CSRF field of every form that posts (`web::Csrf` holds the token).
+pub fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
 }
 
 /// A short message page (errors, refusals, confirmations). Never a dead end: it offers
 /// the previous page (by script, when there is one) and the home page.
-/// A form sent back after an error (issue 15): filled with what was typed, the error at
-/// its top (`role="alert"`), and the field in error marked `aria-invalid`, which
-/// `preau.js` focuses (else the error itself). `Sticky::default()` is a fresh form.
-#[derive(Default)]
-pub struct Sticky {
-    form: super::form::Form,
-    error: String,
-    field: &'static str,
-}
-
-impl Sticky {
-    /// `form` refused with `error`, about the field named `field` ("" for the whole form).
-    pub fn new(form: &super::form::Form, error: impl Into<String>, field: &'static str) -> Sticky {
-        Sticky { form: form.clone(), error: error.into(), field }
-    }
-
-    pub fn is_error(&self) -> bool {
-        !self.error.is_empty()
-    }
-
-    /// What was typed in `name`, escaped for an attribute or a textarea.
-    pub fn text(&self, name: &str) -> String {
-        esc(self.form.get(name).unwrap_or(""))
-    }
-
-    /// ` value="…"` (what was typed), empty for a fresh form.
-    pub fn value(&self, name: &str) -> String {
-        match self.form.get(name) {
-            Some(v) if !v.is_empty() => format!(r#" value="{}""#, esc(v)),
-            _ => String::new(),
-        }
-    }
-
-    /// ` checked` when `name=value` was sent; `default` for a fresh form.
-    pub fn checked(&self, name: &str, value: &str, default: bool) -> &'static str {
-        let on = if self.is_error() { self.form.all(name).contains(&value) } else { default };
-        if on { " checked" } else { "" }
-    }
-
-    /// ` selected` when `name=value` was sent.
-    pub fn selected(&self, name: &str, value: &str) -> &'static str {
-        if self.form.get(name) == Some(value) { " selected" } else { "" }
-    }
-
-    /// The attributes of the field in error.
-    pub fn invalid(&self, name: &str) -> &'static str {
-        if self.is_error() && self.field == name { r#" aria-invalid="true" aria-describedby="form-error""# } else { "" }
-    }
-
-    /// The error paragraph (focused by `preau.js` when no field is marked).
-    pub fn notice(&self) -> String {
-        if self.is_error() {
-            format!(r#"<p class="error" role="alert" id="form-error" tabindex="-1">{}</p>"#, esc(&self.error))
-        } else {
-            String::new()
-        }
-    }
-}
-
 pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {
     let role = if status.is_success() { "status" } else { "alert" };
-    let body = format!(
-        r#"<p class="msg" role="{role}">{}</p><p><a href="/" data-back>{}</a> <a href="/">{}</a></p>"#,
-        esc(text),
-        lang.t("← Page précédente", "← Previous page"),
-        lang.t("Accueil", "Home")
-    );
+    let body = html! {
+        p.msg role=(role) { (text) }
+        p {
+            a href="/" data-back { (lang.t("← Page précédente", "← Previous page")) }
+            " "
+            a href="/" { (lang.t("Accueil", "Home")) }
+        }
+    };
     Page::new(lang, title, body).status(status).into_response()
 }
 
@@ -421,8 +355,8 @@ pub fn strip_tags(html: &str) -> String {
 }
 
 /// A refused `preau.toml` as a warning paragraph, in the page's language.
-pub fn config_notice(n: &crate::context::ConfigNotice, lang: Lang) -> String {
-    format!(r#"<p class="warn" id="config-problem">{}</p>"#, esc(lang.t(&n.fr, &n.en)))
+pub fn config_notice(n: &crate::context::ConfigNotice, lang: Lang) -> Markup {
+    html! { p.warn #config-problem { (lang.t(&n.fr, &n.en)) } }
 }
 
 #[cfg(test)]
@@ -431,7 +365,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            preau_pack::text::escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(url_path("a b/é.html"), "a%20b/%C3%A9.html");
     }
 

@@ -9,7 +9,9 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, Page, esc, message, strip_tags, url_seg};
+use maud::{Markup, PreEscaped, html};
+
+use super::html::{Lang, Page, message, strip_tags, url_seg};
 use super::store::AnswerRecord;
 use super::web::{Csrf, Form, Post, PupilId, Shared, internal};
 use preau_pack::quiz::{
@@ -149,68 +151,65 @@ fn quiz_form_page(
     };
     let now = app.now();
     let public = quiz::public_view(&quiz);
-    let mut body = String::new();
-    if let Some(n) = notice {
-        body.push_str(&format!(r#"<p class="error" role="alert" id="quiz-notice">{}</p>"#, esc(n)));
-    }
-    if !public.intro_html.is_empty() {
-        body.push_str(&format!(r#"<div class="card">{}</div>"#, public.intro_html));
-    }
     let allowed = public.attempts_allowed.map(|a| a as usize);
-    if !attempts.is_empty() {
-        body.push_str(&format!("<h2>{}</h2><ul>", lang.t("Mes essais", "My attempts")));
-        for (i, id) in attempts.iter().enumerate() {
-            body.push_str(&format!(
-                r#"<li><a href="/pupil/attempt/{id}">{} {}</a></li>"#,
-                lang.t("Essai", "Attempt"),
-                used - i
-            ));
+    let out_of_attempts = allowed.is_some_and(|a| used >= a);
+    // The clock starts when the form is first shown, on the box's clock; the browser only
+    // counts down the seconds left and submits at zero.
+    let timer = match quiz.time_limit_secs {
+        Some(limit) if !out_of_attempts => match app.store().quiz_start(pupil, pack, quiz_id, used, now) {
+            Ok(started) => Some((limit, (started + limit as i64 - now).max(0))),
+            Err(e) => return internal(lang, e),
+        },
+        _ => None,
+    };
+    let order = question_order(&quiz, &p.uuid, used);
+    let body = html! {
+        @if let Some(n) = notice {
+            p.error role="alert" #quiz-notice { (n) }
         }
-        body.push_str("</ul>");
-    }
-    if allowed.is_some_and(|a| used >= a) {
-        body.push_str(&format!(
-            "<p class=\"msg\">{}</p>",
-            lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz.")
-        ));
-    } else {
-        if let Some(limit) = quiz.time_limit_secs {
-            // The clock starts when the form is first shown, on the box's clock; the
-            // browser only counts down the seconds left and submits at zero.
-            let started = match app.store().quiz_start(pupil, pack, quiz_id, used, now) {
-                Ok(t) => t,
-                Err(e) => return internal(lang, e),
-            };
-            let left = (started + limit as i64 - now).max(0);
-            body.push_str(&format!(
-                r#"<p class="msg timer" role="timer">{} {} min. {} <strong id="quiz-timer" data-remaining="{left}">{}</strong></p>"#,
-                lang.t("Temps limité :", "Time limit:"),
-                limit.div_ceil(60),
-                lang.t("Temps restant :", "Time left:"),
-                minutes_seconds(left)
-            ));
+        @if !public.intro_html.is_empty() {
+            // Safe HTML: sanitised by `packtext::parse` when the quiz was read.
+            div.card { (PreEscaped(&public.intro_html)) }
         }
-        // `step=summary`: the form's only button, and what Enter in a text field sends,
-        // leads to the summary page; nothing is marked before the pupil confirms there.
-        body.push_str(&format!(
-            r#"<form id="quiz-form" method="post" action="/packs/{}/_quiz/{}">{}<input type="hidden" name="n" value="{used}"><input type="hidden" name="step" value="summary">"#,
-            url_seg(pack),
-            url_seg(quiz_id),
-            csrf.field()
-        ));
-        let order = question_order(&quiz, &p.uuid, used);
-        for (pos, &i) in order.iter().enumerate() {
-            let Some(q) = public.questions.get(i) else { continue };
-            let shown = shown_candidate(q, &p.uuid, quiz_id, used);
-            // One fieldset per question: a screen reader ties its inputs to it, and the
-            // text describes the group.
-            body.push_str(&format!(r#"<fieldset class="question" id="q{i}" aria-describedby="q{i}-text">"#));
-            render_question(&mut body, lang, &format!("q{i}"), shown, (pos + 1, public.questions.len()), prefill);
-            body.push_str("</fieldset>");
+        @if !attempts.is_empty() {
+            h2 { (lang.t("Mes essais", "My attempts")) }
+            ul {
+                @for (i, id) in attempts.iter().enumerate() {
+                    li { a href={ "/pupil/attempt/" (id) } { (lang.t("Essai", "Attempt")) " " (used - i) } }
+                }
+            }
         }
-        body.push_str(&format!("<button>{}</button></form>", lang.t("Terminer l'essai…", "Finish attempt…")));
-    }
-    body.push_str(&format!(r#"<p><a href="/pupil/">{}</a></p>"#, lang.t("← Ma progression", "← My progress")));
+        @if out_of_attempts {
+            p.msg { (lang.t("Tu as utilisé tous tes essais pour ce quiz.", "You have used all your attempts at this quiz.")) }
+        } @else {
+            @if let Some((limit, left)) = timer {
+                p.msg.timer role="timer" {
+                    (lang.t("Temps limité :", "Time limit:")) " " (limit.div_ceil(60)) " min. "
+                    (lang.t("Temps restant :", "Time left:")) " "
+                    strong #quiz-timer data-remaining=(left) { (minutes_seconds(left)) }
+                }
+            }
+            // `step=summary`: the form's only button, and what Enter in a text field sends,
+            // leads to the summary page; nothing is marked before the pupil confirms there.
+            form #quiz-form method="post" action={ "/packs/" (url_seg(pack)) "/_quiz/" (url_seg(quiz_id)) } {
+                (csrf.input())
+                input type="hidden" name="n" value=(used);
+                input type="hidden" name="step" value="summary";
+                @for (pos, &i) in order.iter().enumerate() {
+                    @if let Some(q) = public.questions.get(i) {
+                        @let shown = shown_candidate(q, &p.uuid, quiz_id, used);
+                        // One fieldset per question: a screen reader ties its inputs to it,
+                        // and the text describes the group.
+                        fieldset.question id={ "q" (i) } aria-describedby={ "q" (i) "-text" } {
+                            (render_question(lang, &format!("q{i}"), shown, (pos + 1, public.questions.len()), prefill))
+                        }
+                    }
+                }
+                button { (lang.t("Terminer l'essai…", "Finish attempt…")) }
+            }
+        }
+        p { a href="/pupil/" { (lang.t("← Ma progression", "← My progress")) } }
+    };
     let mut page = Page::new(lang, quiz.title.clone(), body);
     page.user = Some(p.name);
     page.katex = has_maths(&quiz);
@@ -240,126 +239,117 @@ pub fn has_maths(quiz: &Quiz) -> bool {
     tex(&quiz.intro_html) || tex(&json) || json.contains("\\\\(") || json.contains("\\\\[")
 }
 
-/// Writes one question's text and inputs; form names start with `name`. `prefill`: the
-/// answers to show again (from the summary page).
+/// One question's text and inputs; form names start with `name`. `prefill`: the answers
+/// to show again (from the summary page).
 fn render_question(
-    out: &mut String,
     lang: Lang,
     name: &str,
     q: &PublicQuestion,
     (n, total): (usize, usize),
     prefill: Option<&Form>,
-) {
-    let marks = if q.mark > 0.0 { format!(" · {} pt", lang.num(q.mark, 2)) } else { String::new() };
+) -> Markup {
     let value = |n: &str| prefill.and_then(|f| f.get(n)).unwrap_or("").to_string();
-    let checked = |n: &str, v: &str| if prefill.is_some_and(|f| f.all(n).contains(&v)) { " checked" } else { "" };
-    out.push_str(&format!(r#"<legend>{} {n} / {total}{marks}</legend>"#, lang.t("Question", "Question")));
-    out.push_str(&format!(r#"<div class="text" id="{name}-text">"#));
-    match &q.kind {
-        PublicKind::MultiAnswer { parts } => {
-            out.push_str(&fill_markers(&q.text_html, "{#", "}", |k| {
-                let field = format!("{name}.{}", k.wrapping_sub(1));
-                parts.get(k.wrapping_sub(1)).map(|p| inline_input(lang, &field, p, &value(&field)))
-            }));
+    let checked = |n: &str, v: &str| prefill.is_some_and(|f| f.all(n).contains(&v));
+    // The question's text is sanitised HTML (`packtext::parse`); cloze markers in it are
+    // replaced by inputs built here.
+    let text = match &q.kind {
+        PublicKind::MultiAnswer { parts } => fill_markers(&q.text_html, "{#", "}", |k| {
+            let field = format!("{name}.{}", k.wrapping_sub(1));
+            parts.get(k.wrapping_sub(1)).map(|p| inline_input(lang, &field, p, &value(&field)).into_string())
+        }),
+        PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps } => fill_markers(&q.text_html, "[[", "]]", |k| {
+            let field = format!("{name}.{}", k.wrapping_sub(1));
+            gaps.get(k.wrapping_sub(1)).map(|opts| select(&field, opts, lang, &value(&field)).into_string())
+        }),
+        _ => q.text_html.clone(),
+    };
+    html! {
+        legend {
+            (lang.t("Question", "Question")) " " (n) " / " (total)
+            @if q.mark > 0.0 { " · " (lang.num(q.mark, 2)) " pt" }
         }
-        PublicKind::GapSelect { gaps } | PublicKind::DdWtos { gaps } => {
-            out.push_str(&fill_markers(&q.text_html, "[[", "]]", |k| {
-                let field = format!("{name}.{}", k.wrapping_sub(1));
-                gaps.get(k.wrapping_sub(1)).map(|opts| select(&field, opts, lang, &value(&field)))
-            }));
-        }
-        _ => out.push_str(&q.text_html),
-    }
-    out.push_str("</div>");
-    match &q.kind {
-        PublicKind::MultiChoice { single, choices } => {
-            let ty = if *single { "radio" } else { "checkbox" };
-            out.push_str(r#"<div class="choices">"#);
-            for (k, c) in choices.iter().enumerate() {
-                let on = checked(name, &k.to_string());
-                out.push_str(&format!(r#"<label><input type="{ty}" name="{name}" value="{k}"{on}> {c}</label>"#));
+        // Safe HTML: sanitised text with inputs made by `select`/`inline_input`.
+        div.text id={ (name) "-text" } { (PreEscaped(text)) }
+        @match &q.kind {
+            PublicKind::MultiChoice { single, choices } => {
+                div.choices {
+                    @for (k, c) in choices.iter().enumerate() {
+                        // Safe HTML: a choice is sanitised by `packtext::parse`.
+                        label {
+                            input type=(if *single { "radio" } else { "checkbox" }) name=(name) value=(k)
+                                checked[checked(name, &k.to_string())];
+                            " " (PreEscaped(c))
+                        }
+                    }
+                }
             }
-            out.push_str("</div>");
-        }
-        PublicKind::TrueFalse => out.push_str(&format!(
-            r#"<div class="choices"><label><input type="radio" name="{name}" value="true"{}> {}</label><label><input type="radio" name="{name}" value="false"{}> {}</label></div>"#,
-            checked(name, "true"),
-            lang.t("Vrai", "True"),
-            checked(name, "false"),
-            lang.t("Faux", "False")
-        )),
-        PublicKind::ShortAnswer => out.push_str(&format!(
-            r#"<label>{} <input name="{name}" value="{}" maxlength="500" autocomplete="off"></label>"#,
-            lang.t("Ta réponse :", "Your answer:"),
-            esc(&value(name))
-        )),
-        PublicKind::Numerical { units } => {
-            out.push_str(&format!(
-                r#"<label>{} <input name="{name}" value="{}" inputmode="decimal" maxlength="100" autocomplete="off"></label>"#,
-                lang.t("Ta réponse :", "Your answer:"),
-                esc(&value(name))
-            ));
-            if !units.is_empty() {
-                let opts: Vec<String> = units.to_vec();
-                let field = format!("{name}u");
-                out.push_str(&format!(
-                    "<label>{} {}</label>",
-                    lang.t("Unité :", "Unit:"),
-                    select(&field, &opts, lang, &value(&field))
-                ));
+            PublicKind::TrueFalse => {
+                div.choices {
+                    label { input type="radio" name=(name) value="true" checked[checked(name, "true")]; " " (lang.t("Vrai", "True")) }
+                    label { input type="radio" name=(name) value="false" checked[checked(name, "false")]; " " (lang.t("Faux", "False")) }
+                }
             }
-        }
-        PublicKind::Match { stems, options } => {
-            out.push_str("<table>");
-            for (j, stem) in stems.iter().enumerate() {
-                let field = format!("{name}.{j}");
-                out.push_str(&format!(
-                    "<tr><td>{stem}</td><td>{}</td></tr>",
-                    select(&field, options, lang, &value(&field))
-                ));
+            PublicKind::ShortAnswer => {
+                label {
+                    (lang.t("Ta réponse :", "Your answer:")) " "
+                    input name=(name) value=(value(name)) maxlength="500" autocomplete="off";
+                }
             }
-            out.push_str("</table>");
+            PublicKind::Numerical { units } => {
+                label {
+                    (lang.t("Ta réponse :", "Your answer:")) " "
+                    input name=(name) value=(value(name)) inputmode="decimal" maxlength="100" autocomplete="off";
+                }
+                @if !units.is_empty() {
+                    @let field = format!("{name}u");
+                    label { (lang.t("Unité :", "Unit:")) " " (select(&field, units, lang, &value(&field))) }
+                }
+            }
+            PublicKind::Match { stems, options } => {
+                table {
+                    @for (j, stem) in stems.iter().enumerate() {
+                        @let field = format!("{name}.{j}");
+                        // Safe HTML: a stem is sanitised by `packtext::parse`.
+                        tr { td { (PreEscaped(stem)) } td { (select(&field, options, lang, &value(&field))) } }
+                    }
+                }
+            }
+            PublicKind::Essay { template_html, .. } => {
+                label {
+                    (lang.t("Ta réponse :", "Your answer:")) " "
+                    textarea name=(name) maxlength=(MAX_ANSWER_CHARS) {
+                        (match prefill { Some(_) => value(name), None => strip_tags(template_html) })
+                    }
+                }
+            }
+            PublicKind::Description
+            | PublicKind::MultiAnswer { .. }
+            | PublicKind::GapSelect { .. }
+            | PublicKind::DdWtos { .. }
+            | PublicKind::Random { .. } => {}
         }
-        PublicKind::Essay { template_html, .. } => {
-            let text = match prefill {
-                Some(_) => value(name),
-                None => strip_tags(template_html),
-            };
-            out.push_str(&format!(
-                r#"<label>{} <textarea name="{name}" maxlength="{MAX_ANSWER_CHARS}">{}</textarea></label>"#,
-                lang.t("Ta réponse :", "Your answer:"),
-                esc(&text)
-            ))
-        }
-        PublicKind::Description
-        | PublicKind::MultiAnswer { .. }
-        | PublicKind::GapSelect { .. }
-        | PublicKind::DdWtos { .. }
-        | PublicKind::Random { .. } => {}
     }
 }
 
 /// A drop-down list; option values are positions in `options`; `chosen` is selected.
-fn select(name: &str, options: &[String], lang: Lang, chosen: &str) -> String {
-    let mut s =
-        format!(r#"<select name="{name}" aria-label="{}"><option value=""></option>"#, lang.t("Choisir", "Choose"));
-    for (k, o) in options.iter().enumerate() {
-        let on = if chosen == k.to_string() { " selected" } else { "" };
-        s.push_str(&format!(r#"<option value="{k}"{on}>{}</option>"#, esc(&strip_tags(o))));
+fn select(name: &str, options: &[String], lang: Lang, chosen: &str) -> Markup {
+    html! {
+        select name=(name) aria-label=(lang.t("Choisir", "Choose")) {
+            option value="" {}
+            @for (k, o) in options.iter().enumerate() {
+                option value=(k) selected[chosen == k.to_string()] { (strip_tags(o)) }
+            }
+        }
     }
-    s.push_str("</select>");
-    s
 }
 
 /// The input of one cloze part, holding `value`.
-fn inline_input(lang: Lang, name: &str, kind: &PublicKind, value: &str) -> String {
+fn inline_input(lang: Lang, name: &str, kind: &PublicKind, value: &str) -> Markup {
     match kind {
         PublicKind::MultiChoice { choices, .. } => select(name, choices, lang, value),
-        _ => format!(
-            r#"<input name="{name}" value="{}" size="10" maxlength="200" autocomplete="off" aria-label="{}">"#,
-            esc(value),
-            lang.t("Réponse", "Answer")
-        ),
+        _ => html! {
+            input name=(name) value=(value) size="10" maxlength="200" autocomplete="off" aria-label=(lang.t("Réponse", "Answer"));
+        },
     }
 }
 
@@ -550,32 +540,27 @@ pub fn mark_form(
             r => summary(kind, r, lang),
         };
         let general = q.general_feedback_html.trim();
-        let mut feedback = match (marked, mark.feedback_html.trim().is_empty()) {
-            (_, true) => String::new(),
-            (true, false) => format!("{SPECIFIC_OPEN}{}{SPECIFIC_CLOSE}", mark.feedback_html),
-            (false, false) => mark.feedback_html.clone(),
-        };
-        if !general.is_empty() {
-            if !feedback.is_empty() {
-                feedback.push('\n');
-            }
-            if marked {
-                feedback.push_str(&format!("{GENERAL_OPEN}{general}{GENERAL_CLOSE}"));
-            } else {
-                feedback.push_str(general);
-            }
-        }
-        if reveal
+        let specific = !mark.feedback_html.trim().is_empty();
+        let right_answer = reveal
             && !mark.needs_grading
             && mark.fraction.is_some_and(|f| f < 1.0 - 1e-9)
-            && !mark.right_answer_summary.is_empty()
-        {
-            feedback.push_str(&format!(
-                "<p><strong>{}</strong> {}</p>",
-                lang.t("Bonne réponse :", "Right answer:"),
-                esc(&strip_tags(&mark.right_answer_summary))
-            ));
+            && !mark.right_answer_summary.is_empty();
+        // Feedback texts are sanitised HTML (`packtext::parse`); the markers are ours.
+        let feedback = html! {
+            @if specific {
+                @if marked { (PreEscaped(SPECIFIC_OPEN)) (PreEscaped(&mark.feedback_html)) (PreEscaped(SPECIFIC_CLOSE)) }
+                @else { (PreEscaped(&mark.feedback_html)) }
+            }
+            @if !general.is_empty() {
+                @if specific { "\n" }
+                @if marked { (PreEscaped(GENERAL_OPEN)) (PreEscaped(general)) (PreEscaped(GENERAL_CLOSE)) }
+                @else { (PreEscaped(general)) }
+            }
+            @if right_answer {
+                p { strong { (lang.t("Bonne réponse :", "Right answer:")) } " " (strip_tags(&mark.right_answer_summary)) }
+            }
         }
+        .into_string();
         records.push(AnswerRecord {
             question: q.id.clone(),
             response: shown,
@@ -605,17 +590,18 @@ pub async fn submit(
     // form (a double click, a resend after a lost answer) is not a new attempt.
     let n = form.get("n").and_then(|v| v.parse::<usize>().ok());
     if n != Some(used) {
-        let link = attempts
-            .first()
-            .map(|id| format!(r#" <a href="/pupil/attempt/{id}">{}</a>"#, lang.t("Voir le résultat", "See the result")))
-            .unwrap_or_default();
-        let body = format!(
-            r#"<p class="msg">{}</p><p>{link}</p>"#,
-            lang.t(
+        let body = html! {
+            p.msg { (lang.t(
                 "Ces réponses ont déjà été enregistrées (ou le quiz a changé). Recharge le quiz pour un nouvel essai.",
                 "These answers were already saved (or the quiz changed). Reload the quiz for a new attempt.",
-            )
-        );
+            )) }
+            p {
+                @if let Some(id) = attempts.first() {
+                    " "
+                    a href={ "/pupil/attempt/" (id) } { (lang.t("Voir le résultat", "See the result")) }
+                }
+            }
+        };
         return Page::new(lang, lang.t("Déjà envoyé", "Already submitted"), body)
             .status(StatusCode::CONFLICT)
             .into_response();
@@ -709,71 +695,58 @@ fn summary_page(
     answered: &[(usize, bool)],
 ) -> Response {
     let missing: Vec<usize> = answered.iter().filter(|(_, a)| !a).map(|(n, _)| *n).collect();
-    let mut body = String::new();
-    if missing.is_empty() {
-        body.push_str(&format!(
-            r#"<p class="msg ok" role="status">{}</p>"#,
-            lang.t("Tu as répondu à toutes les questions.", "You have answered every question.")
-        ));
-    } else {
-        let list = missing.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
-        body.push_str(&format!(
-            r#"<p class="warn" role="alert" id="unanswered">{} {list}.</p>"#,
-            if missing.len() == 1 {
-                lang.t("Une question est sans réponse :", "One question has no answer:")
-            } else {
-                lang.t("Questions sans réponse :", "Questions without an answer:")
-            }
-        ));
-    }
-    body.push_str(&format!(
-        r#"<div class="table-wrap"><table id="summary"><tr><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Question", "Question"),
-        lang.t("État", "Status")
-    ));
-    for (n, a) in answered {
-        let state =
-            if *a { lang.t("Réponse enregistrée", "Answer saved") } else { lang.t("Sans réponse", "Not answered") };
-        let class = if *a { "answered" } else { "unanswered" };
-        body.push_str(&format!(r#"<tr class="{class}"><td>{n}</td><td>{state}</td></tr>"#));
-    }
-    body.push_str("</table></div>");
-    body.push_str(&format!(
-        r#"<form id="summary-form" method="post" action="/packs/{}/_quiz/{}">{}"#,
-        url_seg(pack),
-        url_seg(&quiz.id),
-        csrf.field()
-    ));
-    for (k, v) in &form.0 {
-        if k == "csrf" || k == "step" || !(k == "n" || k.starts_with('q')) {
-            continue;
-        }
-        body.push_str(&format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(k), esc(v)));
-    }
     let all_blank = answered.iter().all(|(_, a)| !a);
-    body.push_str(&format!(
-        r#"<p><button name="step" value="edit" class="secondary">{}</button> "#,
-        lang.t("Revenir à l'essai", "Return to attempt")
-    ));
-    if all_blank {
-        body.push_str(&format!(
-            "</p><p>{}</p>",
-            lang.t(
-                "Réponds à au moins une question pour pouvoir terminer.",
-                "Answer at least one question to be able to finish."
-            )
-        ));
-    } else {
-        body.push_str(&format!(
-            r#"<button name="step" value="finish" id="finish">{}</button></p><p><small>{}</small></p>"#,
-            lang.t("Tout envoyer et terminer", "Submit all and finish"),
-            lang.t(
-                "Une fois envoyées, tes réponses ne pourront plus être modifiées.",
-                "Once submitted, your answers can no longer be changed."
-            )
-        ));
-    }
-    body.push_str("</form>");
+    let body = html! {
+        @if missing.is_empty() {
+            p.msg.ok role="status" { (lang.t("Tu as répondu à toutes les questions.", "You have answered every question.")) }
+        } @else {
+            p.warn role="alert" #unanswered {
+                (if missing.len() == 1 {
+                    lang.t("Une question est sans réponse :", "One question has no answer:")
+                } else {
+                    lang.t("Questions sans réponse :", "Questions without an answer:")
+                })
+                " " (missing.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")) "."
+            }
+        }
+        div.table-wrap {
+            table #summary {
+                tr { th { (lang.t("Question", "Question")) } th { (lang.t("État", "Status")) } }
+                @for (n, a) in answered {
+                    tr class=(if *a { "answered" } else { "unanswered" }) {
+                        td { (n) }
+                        td { (if *a { lang.t("Réponse enregistrée", "Answer saved") } else { lang.t("Sans réponse", "Not answered") }) }
+                    }
+                }
+            }
+        }
+        form #summary-form method="post" action={ "/packs/" (url_seg(pack)) "/_quiz/" (url_seg(&quiz.id)) } {
+            (csrf.input())
+            @for (k, v) in &form.0 {
+                @if !(k == "csrf" || k == "step" || !(k == "n" || k.starts_with('q'))) {
+                    input type="hidden" name=(k) value=(v);
+                }
+            }
+            p {
+                button name="step" value="edit" class="secondary" { (lang.t("Revenir à l'essai", "Return to attempt")) }
+                " "
+                @if !all_blank {
+                    button name="step" value="finish" #finish { (lang.t("Tout envoyer et terminer", "Submit all and finish")) }
+                }
+            }
+            @if all_blank {
+                p { (lang.t(
+                    "Réponds à au moins une question pour pouvoir terminer.",
+                    "Answer at least one question to be able to finish."
+                )) }
+            } @else {
+                p { small { (lang.t(
+                    "Une fois envoyées, tes réponses ne pourront plus être modifiées.",
+                    "Once submitted, your answers can no longer be changed."
+                )) } }
+            }
+        }
+    };
     let title = format!("{} — {}", quiz.title, lang.t("Résumé de l'essai", "Attempt summary"));
     let mut page = Page::new(lang, title, body);
     page.user = Some(p.name.clone());
@@ -809,42 +782,42 @@ pub async fn attempt_page(
             a.feedback = review_feedback(&a.feedback, specific, general);
         }
     }
-    let mut body = render_attempt(&attempt, quiz.as_ref(), shown, lang, app.tz_minutes(), None);
     // Moodle's overall feedback for the attempt's grade, once every answer is marked.
-    if let Some(q) = &quiz
-        && review.is_none_or(|r| ReviewOptions::allows(r.overall_feedback, when))
-        && !attempt.pending()
-    {
-        let (got, max) = attempt.score();
-        let grade = if max > 0.0 { got / max * q.max_grade } else { 0.0 };
-        if let Some(text) = quiz::overall_feedback_for(q, grade) {
-            body.push_str(&format!(
-                r#"<div class="card" id="overall-feedback"><h2>{}</h2>{text}</div>"#,
-                lang.t("Commentaire général", "Overall feedback")
-            ));
+    let overall = match &quiz {
+        Some(q) if review.is_none_or(|r| ReviewOptions::allows(r.overall_feedback, when)) && !attempt.pending() => {
+            let (got, max) = attempt.score();
+            let grade = if max > 0.0 { got / max * q.max_grade } else { 0.0 };
+            quiz::overall_feedback_for(q, grade)
         }
-    }
+        _ => None,
+    };
     // The teacher's release reaches attempts marked before it; the source quiz's review
     // options say when right answers show.
     let released = app.store().quiz_settings(&attempt.pack, &attempt.quiz).is_ok_and(|s| s.release_answers);
-    if let Some(q) = &quiz {
+    let right = quiz.as_ref().and_then(|q| {
         let by_review = q.review.is_some_and(|r| ReviewOptions::allows(r.right_answer, review_time(attempt.at, now)));
         let heading = if released {
             lang.t("Bonnes réponses (publiées par l'enseignant)", "Right answers (released by the teacher)")
         } else {
             lang.t("Bonnes réponses", "Right answers")
         };
-        if released || by_review {
-            body.push_str(&right_answers(q, &attempt, heading, lang));
+        (released || by_review).then(|| right_answers(q, &attempt, heading, lang))
+    });
+    let body = html! {
+        (render_attempt(&attempt, quiz.as_ref(), shown, lang, app.tz_minutes(), None))
+        @if let Some(text) = overall {
+            // Safe HTML: sanitised by `packtext::parse` when the quiz was read.
+            div.card #overall-feedback { h2 { (lang.t("Commentaire général", "Overall feedback")) } (PreEscaped(text)) }
         }
-    }
-    body.push_str(&format!(
-        r#"<p><a class="button" href="/packs/{}/_quiz/{}">{}</a> <a href="/pupil/">{}</a></p>"#,
-        url_seg(&attempt.pack),
-        url_seg(&attempt.quiz),
-        lang.t("Retour au quiz", "Back to the quiz"),
-        lang.t("Ma progression", "My progress")
-    ));
+        @if let Some(right) = right { (right) }
+        p {
+            a.button href={ "/packs/" (url_seg(&attempt.pack)) "/_quiz/" (url_seg(&attempt.quiz)) } {
+                (lang.t("Retour au quiz", "Back to the quiz"))
+            }
+            " "
+            a href="/pupil/" { (lang.t("Ma progression", "My progress")) }
+        }
+    };
     let title = quiz.as_ref().map(|q| q.title.clone()).unwrap_or_else(|| attempt.quiz.clone());
     let mut page = Page::new(lang, title, body);
     page.user = Some(name);
@@ -855,8 +828,8 @@ pub async fn attempt_page(
 /// The right answers of an attempt's questions not fully right whose stored feedback does
 /// not already give them. A random question's drawn candidate is not stored with the
 /// answer, so it is left out.
-fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, lang: Lang) -> String {
-    let mut items = String::new();
+fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, lang: Lang) -> Markup {
+    let mut items = Vec::new();
     for (i, (_, a)) in attempt.answers.iter().enumerate() {
         let shown = a.feedback.contains("Bonne réponse :") || a.feedback.contains("Right answer:");
         if shown || a.score.is_none_or(|s| s >= a.max - 1e-9) {
@@ -868,18 +841,21 @@ fn right_answers(quiz: &Quiz, attempt: &super::store::Attempt, heading: &str, la
         }
         let right = quiz::score(q, &quiz::Response::Empty).right_answer_summary;
         if !right.is_empty() {
-            items.push_str(&format!(
-                "<li>{} {} : {}</li>",
-                lang.t("Question", "Question"),
-                i + 1,
-                esc(&strip_tags(&right))
-            ));
+            items.push((i + 1, strip_tags(&right)));
         }
     }
-    if items.is_empty() {
-        return items;
+    html! {
+        @if !items.is_empty() {
+            div.card #right-answers {
+                h2 { (heading) }
+                ul {
+                    @for (n, right) in &items {
+                        li { (lang.t("Question", "Question")) " " (n) " : " (right) }
+                    }
+                }
+            }
+        }
     }
-    format!(r#"<div class="card" id="right-answers"><h2>{}</h2><ul>{items}</ul></div>"#, esc(heading))
 }
 
 /// An attempt with its answers, marks and feedback (shared with the teacher's view).
@@ -926,101 +902,103 @@ pub fn render_attempt(
     shown: Shown,
     lang: Lang,
     tz: i64,
-    edit: Option<&str>,
-) -> String {
+    edit: Option<&Csrf>,
+) -> Markup {
     let (got, max) = attempt.score();
     let grade = quiz.map(|q| q.max_grade).filter(|g| *g > 0.0);
-    let mut body = if shown.teacher {
-        String::new()
-    } else {
-        format!(r#"<p class="msg ok" role="status">{}</p>"#, lang.t("Réponses enregistrées.", "Answers saved."))
-    };
-    if attempt.over_time > 0 {
-        body.push_str(&format!(
-            r#"<p class="warn" id="over-time">{} {}</p>"#,
-            lang.t("Envoyé après la fin du temps, de", "Sent after the time limit, by"),
-            minutes_seconds(attempt.over_time)
-        ));
-    }
-    let scaled = match grade {
-        Some(g) if max > 0.0 => {
-            format!(" ({} {} / {})", lang.t("note", "grade"), lang.num(got / max * g, 1), lang.num(g, 2))
+    html! {
+        @if !shown.teacher {
+            p.msg.ok role="status" { (lang.t("Réponses enregistrées.", "Answers saved.")) }
         }
-        _ => String::new(),
-    };
-    if shown.marks {
-        body.push_str(&format!(
-            r#"<p class="msg">{} <strong id="score">{} / {}</strong>{scaled}</p>"#,
-            lang.t("Score :", "Score:"),
-            lang.num(got, 2),
-            lang.num(max, 2)
-        ));
-    }
-    if attempt.pending() {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            if shown.teacher {
-                lang.t("Des réponses attendent votre correction.", "Some answers wait for your marking.")
-            } else {
-                lang.t(
-                    "Certaines réponses seront corrigées par ton enseignant.",
-                    "Some answers will be marked by your teacher.",
-                )
+        @if attempt.over_time > 0 {
+            p.warn #over-time {
+                (lang.t("Envoyé après la fin du temps, de", "Sent after the time limit, by")) " "
+                (minutes_seconds(attempt.over_time))
             }
-        ));
+        }
+        @if shown.marks {
+            p.msg {
+                (lang.t("Score :", "Score:")) " "
+                strong #score { (lang.num(got, 2)) " / " (lang.num(max, 2)) }
+                @if let (Some(g), true) = (grade, max > 0.0) {
+                    " (" (lang.t("note", "grade")) " " (lang.num(got / max * g, 1)) " / " (lang.num(g, 2)) ")"
+                }
+            }
+        }
+        @if attempt.pending() {
+            p {
+                (if shown.teacher {
+                    lang.t("Des réponses attendent votre correction.", "Some answers wait for your marking.")
+                } else {
+                    lang.t(
+                        "Certaines réponses seront corrigées par ton enseignant.",
+                        "Some answers will be marked by your teacher.",
+                    )
+                })
+            }
+        }
+        @for (i, (answer_id, a)) in attempt.answers.iter().enumerate() {
+            @let class = match a.score {
+                None => "pending",
+                _ if !shown.correctness => "answered",
+                Some(s) if s >= a.max - 1e-9 => "right",
+                Some(_) => "wrong",
+            };
+            @let text = quiz
+                .and_then(|q| q.questions.iter().find(|q| q.id == a.question))
+                .map(|q| q.text_html.clone())
+                .unwrap_or_default();
+            div class={ "question " (class) } {
+                p { small { (lang.t("Question", "Question")) " " (i + 1) } }
+                // Safe HTML: sanitised by `packtext::parse` when the quiz was read.
+                div.text { (PreEscaped(text)) }
+                p {
+                    (if shown.teacher {
+                        lang.t("Réponse de l'élève :", "The pupil's answer:")
+                    } else {
+                        lang.t("Ta réponse :", "Your answer:")
+                    })
+                    " "
+                    strong { (if a.response.is_empty() { "—" } else { &a.response }) }
+                }
+                p {
+                    @if shown.marks {
+                        @match a.score {
+                            Some(s) => { (lang.num(s, 2)) " / " (lang.num(a.max, 2)) }
+                            None => (lang.t("à corriger", "to be marked")),
+                        }
+                    }
+                }
+                @if !a.feedback.is_empty() {
+                    // Safe HTML: built by `mark_form` (sanitised texts, escaped answers).
+                    div.feedback { (PreEscaped(&a.feedback)) }
+                }
+                @if let Some(m) = attempt.marks.get(answer_id) {
+                    p.teacher-mark {
+                        (lang.t("Note donnée par l'enseignant", "Mark given by the teacher"))
+                        " (" (m.by) ", " (lang.date(m.at, tz)) ")"
+                        @if !m.comment.trim().is_empty() { " : " (m.comment) }
+                    }
+                }
+                @if let Some(csrf) = edit {
+                    form.mark-form method="post" action={ "/teacher/answer/" (answer_id) "/override" } {
+                        (csrf.input())
+                        label {
+                            (lang.t("Note :", "Mark:")) " "
+                            input name="score" inputmode="decimal" required size="5"
+                                value=(a.score.map(|s| lang.num(s, 2)).unwrap_or_default());
+                            " / " (lang.num(a.max, 2))
+                        }
+                        label {
+                            (lang.t("Commentaire pour l'élève :", "Comment for the pupil:")) " "
+                            textarea name="comment" maxlength="5000" {}
+                        }
+                        button.secondary { (lang.t("Changer la note", "Change the mark")) }
+                    }
+                }
+            }
+        }
     }
-    for (i, (answer_id, a)) in attempt.answers.iter().enumerate() {
-        let class = match a.score {
-            None => "pending",
-            _ if !shown.correctness => "answered",
-            Some(s) if s >= a.max - 1e-9 => "right",
-            Some(_) => "wrong",
-        };
-        let text = quiz
-            .and_then(|q| q.questions.iter().find(|q| q.id == a.question))
-            .map(|q| q.text_html.clone())
-            .unwrap_or_default();
-        let score = match a.score {
-            _ if !shown.marks => String::new(),
-            Some(s) => format!("{} / {}", lang.num(s, 2), lang.num(a.max, 2)),
-            None => lang.t("à corriger", "to be marked").to_string(),
-        };
-        body.push_str(&format!(
-            r#"<div class="question {class}"><p><small>{} {}</small></p><div class="text">{text}</div><p>{} <strong>{}</strong></p><p>{score}</p>"#,
-            lang.t("Question", "Question"),
-            i + 1,
-            if shown.teacher {
-                lang.t("Réponse de l'élève :", "The pupil's answer:")
-            } else {
-                lang.t("Ta réponse :", "Your answer:")
-            },
-            esc(if a.response.is_empty() { "—" } else { &a.response })
-        ));
-        if !a.feedback.is_empty() {
-            body.push_str(&format!(r#"<div class="feedback">{}</div>"#, a.feedback));
-        }
-        if let Some(m) = attempt.marks.get(answer_id) {
-            let comment = if m.comment.trim().is_empty() { String::new() } else { format!(" : {}", esc(&m.comment)) };
-            body.push_str(&format!(
-                r#"<p class="teacher-mark">{} ({}, {}){comment}</p>"#,
-                lang.t("Note donnée par l'enseignant", "Mark given by the teacher"),
-                esc(&m.by),
-                lang.date(m.at, tz)
-            ));
-        }
-        if let Some(f) = edit {
-            let value = a.score.map(|s| lang.num(s, 2)).unwrap_or_default();
-            body.push_str(&format!(
-                r#"<form class="mark-form" method="post" action="/teacher/answer/{answer_id}/override">{f}<label>{} <input name="score" inputmode="decimal" required size="5" value="{value}"> / {}</label><label>{} <textarea name="comment" maxlength="5000"></textarea></label><button class="secondary">{}</button></form>"#,
-                lang.t("Note :", "Mark:"),
-                lang.num(a.max, 2),
-                lang.t("Commentaire pour l'élève :", "Comment for the pupil:"),
-                lang.t("Changer la note", "Change the mark")
-            ));
-        }
-        body.push_str("</div>");
-    }
-    body
 }
 
 /// A pupil's grade for a quiz out of `max_grade`, from their attempts oldest first, each

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cookie::SameSite;
 use serde::Deserialize;
 
-use super::html::{Lang, Page, esc, not_found, url_path, url_seg};
+use maud::html;
+
+use super::html::{Lang, Page, not_found, url_path, url_seg};
 use super::passwords::{self, Client};
 pub use super::progress::{Done, outline, valid_pack_path};
 use super::store::Who;
@@ -60,38 +62,6 @@ pub async fn catalog(
         let subject = if p.subject.is_empty() { lang.t("Autres", "Other").to_string() } else { p.subject.clone() };
         by_subject.entry(subject).or_default().entry(p.level.clone()).or_default().push(p);
     }
-    let mut body = String::new();
-    // A refused preau.toml is for the teacher (and whoever sets the box up), not pupils.
-    if let (Some(n), false) = (&app.ctx.config_problem, matches!(who, Some(Who::Pupil(_)))) {
-        body.push_str(&super::html::config_notice(n, lang));
-    }
-    if !app.ctx.school.is_empty() {
-        body.push_str(&format!("<p>{}</p>", esc(&app.ctx.school)));
-    }
-    match who {
-        Some(Who::Pupil(_)) => body.push_str(&format!(
-            r#"<p><a class="button" href="/pupil/">{}</a></p>"#,
-            lang.t("Ma progression", "My progress")
-        )),
-        Some(Who::Teacher(_)) => body.push_str(&format!(
-            r#"<p><a class="button" href="/teacher/">{}</a></p>"#,
-            lang.t("Tableau de bord", "Dashboard")
-        )),
-        None => body.push_str(&format!(
-            r#"<p><a class="button" href="/login">{}</a> <a class="button secondary" href="/teacher/login">{}</a></p>"#,
-            lang.t("Je suis élève : entrer", "I am a pupil: sign in"),
-            lang.t("Espace enseignant", "Teachers")
-        )),
-    }
-    body.push_str(&format!(
-        r#"<form method="get" action="/" role="search" aria-label="{t}"><label>{t} <input type="search" name="q" value="{}" maxlength="100"></label> <button>{}</button></form>"#,
-        esc(&q),
-        lang.t("Chercher", "Search"),
-        t = lang.t("Chercher un titre", "Search a title"),
-    ));
-    if by_subject.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucun contenu trouvé.", "No content found.")));
-    }
     let pupil = matches!(who, Some(Who::Pupil(_)));
     // A pupil sees each course's progress as on their progress page (same rule).
     let (events, submissions) = match who {
@@ -102,35 +72,61 @@ pub async fn catalog(
         _ => (Vec::new(), Vec::new()),
     };
     let done = Done { events: &events, submissions: &submissions };
-    if let Some(Who::Pupil(id)) = who {
-        body.push_str(&super::work::todo_section(&app, lang, id, &done));
-    }
-    for (subject, levels) in by_subject {
-        body.push_str(&format!("<h2>{}</h2>", esc(&subject)));
-        for (level, packs) in levels {
-            if !level.is_empty() {
-                body.push_str(&format!("<h3>{}</h3>", esc(&level)));
-            }
-            body.push_str(r#"<ul class="grid">"#);
-            for p in packs {
-                // Signed-in pupils go through /pupil/open so the opening counts as progress.
-                let href = if pupil {
-                    format!("/pupil/open/{}/{}", url_seg(&p.id), url_path(&p.entry))
-                } else {
-                    format!("/packs/{}/{}", url_seg(&p.id), url_path(&p.entry))
-                };
-                let progress = match (pupil, outline(&app, &p.id)) {
-                    (true, Some(o)) => {
-                        let (d, t) = done.course(&p.id, &o);
-                        format!(r#"<small class="course-progress">{d} / {t} {}</small>"#, lang.t("terminées", "done"))
-                    }
-                    _ => String::new(),
-                };
-                body.push_str(&format!(r#"<li><a href="{}">{}</a>{progress}</li>"#, esc(&href), esc(&p.title)));
-            }
-            body.push_str("</ul>");
+    let search_label = lang.t("Chercher un titre", "Search a title");
+    let body = html! {
+        // A refused preau.toml is for the teacher (and whoever sets the box up), not pupils.
+        @if let (Some(n), false) = (&app.ctx.config_problem, pupil) {
+            (super::html::config_notice(n, lang))
         }
-    }
+        @if !app.ctx.school.is_empty() {
+            p { (app.ctx.school) }
+        }
+        @match who {
+            Some(Who::Pupil(_)) => p { a.button href="/pupil/" { (lang.t("Ma progression", "My progress")) } },
+            Some(Who::Teacher(_)) => p { a.button href="/teacher/" { (lang.t("Tableau de bord", "Dashboard")) } },
+            None => p {
+                a.button href="/login" { (lang.t("Je suis élève : entrer", "I am a pupil: sign in")) }
+                " "
+                a.button.secondary href="/teacher/login" { (lang.t("Espace enseignant", "Teachers")) }
+            },
+        }
+        form method="get" action="/" role="search" aria-label=(search_label) {
+            label { (search_label) " " input type="search" name="q" value=(q) maxlength="100"; }
+            " "
+            button { (lang.t("Chercher", "Search")) }
+        }
+        @if by_subject.is_empty() {
+            p { (lang.t("Aucun contenu trouvé.", "No content found.")) }
+        }
+        @if let Some(Who::Pupil(id)) = who {
+            (super::todo::todo_section(&app, lang, id, &done))
+        }
+        @for (subject, levels) in &by_subject {
+            h2 { (subject) }
+            @for (level, packs) in levels {
+                @if !level.is_empty() {
+                    h3 { (level) }
+                }
+                ul.grid {
+                    @for p in packs {
+                        li {
+                            // Signed-in pupils go through /pupil/open so the opening counts as progress.
+                            @let href = if pupil {
+                                format!("/pupil/open/{}/{}", url_seg(&p.id), url_path(&p.entry))
+                            } else {
+                                format!("/packs/{}/{}", url_seg(&p.id), url_path(&p.entry))
+                            };
+                            a href=(href) { (p.title) }
+                            @if let (true, Some(o)) = (pupil, outline(&app, &p.id)) {
+                                @let (d, t) = done.course(&p.id, &o);
+                                small.course-progress { (d) " / " (t) " " (lang.t("terminées", "done")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
     let mut page = Page::new(lang, lang.t("Bienvenue", "Welcome"), body);
     page.user = user_label(&app, who);
     page.into_response()
@@ -158,26 +154,24 @@ pub async fn login_classes(State(app): State<Shared>, lang: Lang, Query(q): Quer
         Ok(c) => c,
         Err(e) => return internal(lang, e),
     };
-    let mut body = format!("<p>{}</p>", lang.t("Choisis ta classe :", "Choose your class:"));
-    if classes.is_empty() {
-        body = format!(
-            "<p>{}</p>",
-            lang.t(
-                "Aucune classe pour l'instant : ton enseignant doit d'abord la créer.",
-                "No class yet: your teacher must create it first."
-            )
-        );
-    }
-    body.push_str(r#"<ul class="grid">"#);
-    for c in classes {
-        body.push_str(&format!(
-            r#"<li><a href="/login/class/{}{}">{}</a></li>"#,
-            c.id,
-            esc(&next_param(q.next.as_deref(), '?')),
-            esc(&c.name)
-        ));
-    }
-    body.push_str("</ul>");
+    let next = next_param(q.next.as_deref(), '?');
+    let body = html! {
+        p {
+            @if classes.is_empty() {
+                (lang.t(
+                    "Aucune classe pour l'instant : ton enseignant doit d'abord la créer.",
+                    "No class yet: your teacher must create it first."
+                ))
+            } @else {
+                (lang.t("Choisis ta classe :", "Choose your class:"))
+            }
+        }
+        ul.grid {
+            @for c in &classes {
+                li { a href={ "/login/class/" (c.id) (next) } { (c.name) } }
+            }
+        }
+    };
     Page::new(lang, lang.t("Entrer", "Sign in"), body).into_response()
 }
 
@@ -209,84 +203,64 @@ pub async fn login_names(
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
     };
-    let mut body = String::new();
     let chosen = query.pupil.and_then(|id| pupils.iter().find(|p| p.id == id));
     let next = next_param(query.next.as_deref(), '&');
-    match chosen {
-        None => {
-            body.push_str(&format!(
-                "<p>{}</p><ul class=\"grid\">",
-                lang.t("Choisis ton prénom :", "Choose your name:")
-            ));
-            for p in &pupils {
-                body.push_str(&format!(
-                    r#"<li><a href="/login/class/{}?pupil={}{}">{}</a></li>"#,
-                    class.id,
-                    p.id,
-                    esc(&next),
-                    esc(&p.name)
-                ));
-            }
-            body.push_str("</ul>");
-            body.push_str(&format!(
-                r#"<p><a href="/login{}">{}</a></p>"#,
-                esc(&next_param(query.next.as_deref(), '?')),
-                lang.t("← Autre classe", "← Another class")
-            ));
-        }
-        Some(p) => {
-            if let Some(err) = &query.error {
-                let text = match err.as_str() {
-                    "locked" => lang.t(
-                        "Trop d'essais : attends quelques minutes ou demande à ton enseignant.",
-                        "Too many tries: wait a few minutes or ask your teacher.",
-                    ),
-                    _ => lang.t("Ce n'est pas le bon code. Réessaie.", "That is not the right code. Try again."),
-                };
-                body.push_str(&format!(r#"<p class="error" role="alert">{text}</p>"#));
-            }
-            body.push_str(&format!(
-                r#"<form method="post" action="/login">{}<input type="hidden" name="pupil" value="{}"><input type="hidden" name="next" value="{}"><p>{} <strong>{}</strong> ?</p>"#,
-                csrf.field(),
-                p.id,
-                esc(query.next.as_deref().and_then(local_path).unwrap_or("")),
-                lang.t("Tu es", "Are you"),
-                esc(&p.name)
-            ));
-            match p.code_kind.as_str() {
-                "digits" => body.push_str(&format!(
-                    r#"<label>{} <input name="code" inputmode="numeric" pattern="[0-9]{{4}}" maxlength="4" autocomplete="off" required autofocus></label>"#,
-                    lang.t("Ton code à 4 chiffres :", "Your 4-digit code:")
-                )),
-                "pictures" => {
-                    body.push_str(&format!(
-                        r#"<fieldset class="pics"><legend>{}</legend>"#,
-                        lang.t("Ton code en images :", "Your picture code:")
-                    ));
-                    let names = if lang == Lang::Fr { PICTURE_NAMES_FR } else { PICTURE_NAMES_EN };
-                    for i in 1..=4 {
-                        body.push_str(&format!(
-                            r#"<label>{} {i} <select name="pic{i}" required><option value=""></option>"#,
-                            lang.t("Image", "Picture")
-                        ));
-                        for (d, (pic, name)) in PICTURES.iter().zip(names).enumerate() {
-                            body.push_str(&format!(r#"<option value="{}">{pic} {name}</option>"#, d + 1));
-                        }
-                        body.push_str("</select></label>");
-                    }
-                    body.push_str("</fieldset>");
+    let next_q = next_param(query.next.as_deref(), '?');
+    let body = match chosen {
+        None => html! {
+            p { (lang.t("Choisis ton prénom :", "Choose your name:")) }
+            ul.grid {
+                @for p in &pupils {
+                    li { a href={ "/login/class/" (class.id) "?pupil=" (p.id) (next) } { (p.name) } }
                 }
-                _ => {}
             }
-            body.push_str(&format!(
-                r#"<button>{}</button></form><p><a href="/login/class/{}{}">{}</a></p>"#,
-                lang.t("Entrer", "Enter"),
-                class.id,
-                esc(&next_param(query.next.as_deref(), '?')),
-                lang.t("← Ce n'est pas moi", "← That's not me")
-            ));
+            p { a href={ "/login" (next_q) } { (lang.t("← Autre classe", "← Another class")) } }
+        },
+        Some(p) => {
+            let error = query.error.as_deref().map(|err| match err {
+                "locked" => lang.t(
+                    "Trop d'essais : attends quelques minutes ou demande à ton enseignant.",
+                    "Too many tries: wait a few minutes or ask your teacher.",
+                ),
+                _ => lang.t("Ce n'est pas le bon code. Réessaie.", "That is not the right code. Try again."),
+            });
+            let names = if lang == Lang::Fr { PICTURE_NAMES_FR } else { PICTURE_NAMES_EN };
+            html! {
+                @if let Some(text) = error {
+                    p.error role="alert" { (text) }
+                }
+                form method="post" action="/login" {
+                    (csrf.input())
+                    input type="hidden" name="pupil" value=(p.id);
+                    input type="hidden" name="next" value=(query.next.as_deref().and_then(local_path).unwrap_or(""));
+                    p { (lang.t("Tu es", "Are you")) " " strong { (p.name) } " ?" }
+                    @match p.code_kind.as_str() {
+                        "digits" => label {
+                            (lang.t("Ton code à 4 chiffres :", "Your 4-digit code:")) " "
+                            input name="code" inputmode="numeric" pattern="[0-9]{4}" maxlength="4" autocomplete="off" required autofocus;
+                        },
+                        "pictures" => fieldset.pics {
+                            legend { (lang.t("Ton code en images :", "Your picture code:")) }
+                            @for i in 1..=4 {
+                                label {
+                                    (lang.t("Image", "Picture")) " " (i) " "
+                                    select name={ "pic" (i) } required {
+                                        option value="" {}
+                                        @for (d, (pic, name)) in PICTURES.iter().zip(names).enumerate() {
+                                            option value=(d + 1) { (pic) " " (name) }
+                                        }
+                                    }
+                                }
+                            }
+                        },
+                        _ => {}
+                    }
+                    button { (lang.t("Entrer", "Enter")) }
+                }
+                p { a href={ "/login/class/" (class.id) (next_q) } { (lang.t("← Ce n'est pas moi", "← That's not me")) } }
+            }
         }
-    }
+    };
     Page::new(lang, class.name.clone(), body).into_response()
 }
 
@@ -366,11 +340,9 @@ pub fn start_session(app: &Shared, lang: Lang, who: Who, headers: &HeaderMap, to
 
 /// `GET /logout`: a button (signing out changes state, so it is a form).
 pub async fn logout_page(lang: Lang, csrf: Csrf) -> Response {
-    let body = format!(
-        r#"<form method="post" action="/logout">{}<button>{}</button></form>"#,
-        csrf.field(),
-        lang.t("Se déconnecter", "Sign out")
-    );
+    let body = html! {
+        form method="post" action="/logout" { (csrf.input()) button { (lang.t("Se déconnecter", "Sign out")) } }
+    };
     Page::new(lang, lang.t("Se déconnecter", "Sign out"), body).into_response()
 }
 
@@ -456,105 +428,102 @@ pub async fn progress(
     let done = Done { events: &events, submissions: &submissions };
     let has = |verb: &str, pack: &str, path: &str| done.has(verb, pack, path);
     let handed_in = |pack: &str, path: &str| done.handed_in(pack, path);
-    let mut body = String::new();
-    for pack in app.ctx.packs.list() {
-        let Some(outline) = outline(&app, &pack.id) else {
-            let opened = events.iter().filter(|(v, k, _)| v == "opened" && *k == pack.id).count();
-            if opened > 0 {
-                body.push_str(&format!(
-                    r#"<div class="card"><h2>{}</h2><p>{} {opened}</p></div>"#,
-                    esc(&pack.title),
-                    lang.t("Pages ouvertes :", "Pages opened:")
-                ));
-            }
-            continue;
-        };
-        let (done_count, total) = done.course(&pack.id, &outline);
-        let online_only = outline.activities().filter(|a| !a.available_offline).count();
-        let not_counted = match online_only {
-            0 => String::new(),
-            n => format!(
-                " <small>({n} {})</small>",
-                lang.t(
-                    "activité(s) nécessitant internet, non comptée(s)",
-                    "activity(ies) needing the internet, not counted"
-                )
-            ),
-        };
-        body.push_str(&format!(
-            r#"<div class="card"><h2>{}</h2><p class="course-progress">{} {done_count} / {total}{not_counted}</p>"#,
-            esc(&outline.title),
-            lang.t("Activités terminées :", "Activities completed:")
-        ));
-        for section in &outline.sections {
-            if section.activities.is_empty() {
-                continue;
-            }
-            body.push_str(&format!("<h3>{}</h3><ul>", esc(&section.title)));
-            for a in &section.activities {
-                if !valid_pack_path(&a.path) {
-                    continue;
-                }
-                // As Éléa shows it: work handed in is "rendu", with its mark once marked;
-                // what needs the Moodle server is neither to do nor counted.
-                let state_text;
-                let (mark, state) = if !a.available_offline {
-                    state_text = match lang {
-                        Lang::Fr => {
-                            format!("non disponible hors ligne : {}", preau_pack::course::offline_reason_fr(&a.kind))
-                        }
-                        Lang::En => "not available offline: needs the Moodle server".to_string(),
-                    };
-                    ("⊘", state_text.as_str())
-                } else if let Some(marked) = handed_in(&pack.id, &a.path) {
-                    state_text = match marked {
-                        Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), lang.num(m, 2)),
-                        None => lang.t("rendu", "handed in").to_string(),
-                    };
-                    ("✔", state_text.as_str())
-                } else if done.finished(&pack.id, &outline, &a.path) {
-                    ("✔", lang.t("terminé", "done"))
-                } else if has("opened", &pack.id, &a.path) {
-                    ("◐", lang.t("commencé", "started"))
-                } else {
-                    ("○", lang.t("à faire", "to do"))
-                };
-                let is_page = !a.path.starts_with("_quiz/") && !a.path.starts_with("_assign/");
-                let href = if is_page {
-                    format!("/pupil/open/{}/{}", url_seg(&pack.id), url_path(&a.path))
-                } else {
-                    format!("/packs/{}/{}", url_seg(&pack.id), url_path(&a.path))
-                };
-                body.push_str(&format!(
-                    r#"<li><span aria-hidden="true">{mark}</span> <a href="{}">{}</a> <small>({state})</small>"#,
-                    esc(&href),
-                    esc(&a.title)
-                ));
-                if is_page && a.available_offline && !done.finished(&pack.id, &outline, &a.path) {
-                    body.push_str(&format!(
-                        r#" <form class="inline" method="post" action="/pupil/done/{}/{}">{}<button class="secondary">{}</button></form>"#,
-                        url_seg(&pack.id),
-                        esc(&url_path(&a.path)),
-                        csrf.field(),
-                        lang.t("J'ai fini", "I'm done")
-                    ));
-                }
-                body.push_str("</li>");
-            }
-            body.push_str("</ul>");
+    // As Éléa shows it: work handed in is "rendu", with its mark once marked; what needs
+    // the Moodle server is neither to do nor counted.
+    let state = |pack: &str,
+                 outline: &preau_pack::course::CourseOutline,
+                 a: &preau_pack::course::Activity|
+     -> (&'static str, String) {
+        if !a.available_offline {
+            let text = match lang {
+                Lang::Fr => format!("non disponible hors ligne : {}", preau_pack::course::offline_reason_fr(&a.kind)),
+                Lang::En => "not available offline: needs the Moodle server".to_string(),
+            };
+            ("⊘", text)
+        } else if let Some(marked) = handed_in(pack, &a.path) {
+            let text = match marked {
+                Some(m) => format!("{} {}", lang.t("rendu, noté", "handed in, marked"), lang.num(m, 2)),
+                None => lang.t("rendu", "handed in").to_string(),
+            };
+            ("✔", text)
+        } else if done.finished(pack, outline, &a.path) {
+            ("✔", lang.t("terminé", "done").to_string())
+        } else if has("opened", pack, &a.path) {
+            ("◐", lang.t("commencé", "started").to_string())
+        } else {
+            ("○", lang.t("à faire", "to do").to_string())
         }
-        body.push_str("</div>");
-    }
-    if body.is_empty() {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            lang.t(
+    };
+    let packs = app.ctx.packs.list();
+    let cards = html! {
+        @for pack in &packs {
+            @if let Some(outline) = outline(&app, &pack.id) {
+                @let (done_count, total) = done.course(&pack.id, &outline);
+                @let online_only = outline.activities().filter(|a| !a.available_offline).count();
+                div.card {
+                    h2 { (outline.title) }
+                    p.course-progress {
+                        (lang.t("Activités terminées :", "Activities completed:")) " " (done_count) " / " (total)
+                        @if online_only > 0 {
+                            " "
+                            small { "(" (online_only) " " (lang.t(
+                                "activité(s) nécessitant internet, non comptée(s)",
+                                "activity(ies) needing the internet, not counted"
+                            )) ")" }
+                        }
+                    }
+                    @for section in &outline.sections {
+                        @if !section.activities.is_empty() {
+                            h3 { (section.title) }
+                            ul {
+                                @for a in section.activities.iter().filter(|a| valid_pack_path(&a.path)) {
+                                    @let (mark, state) = state(&pack.id, &outline, a);
+                                    @let is_page = !a.path.starts_with("_quiz/") && !a.path.starts_with("_assign/");
+                                    @let href = if is_page {
+                                        format!("/pupil/open/{}/{}", url_seg(&pack.id), url_path(&a.path))
+                                    } else {
+                                        format!("/packs/{}/{}", url_seg(&pack.id), url_path(&a.path))
+                                    };
+                                    li {
+                                        span aria-hidden="true" { (mark) }
+                                        " "
+                                        a href=(href) { (a.title) }
+                                        " "
+                                        small { "(" (state) ")" }
+                                        @if is_page && a.available_offline && !done.finished(&pack.id, &outline, &a.path) {
+                                            " "
+                                            form.inline method="post" action={ "/pupil/done/" (url_seg(&pack.id)) "/" (url_path(&a.path)) } {
+                                                (csrf.input())
+                                                button.secondary { (lang.t("J'ai fini", "I'm done")) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            } @else {
+                @let opened = events.iter().filter(|(v, k, _)| v == "opened" && *k == pack.id).count();
+                @if opened > 0 {
+                    div.card {
+                        h2 { (pack.title) }
+                        p { (lang.t("Pages ouvertes :", "Pages opened:")) " " (opened) }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        (cards)
+        @if cards.0.is_empty() {
+            p { (lang.t(
                 "Tu n'as encore rien ouvert. Choisis un contenu sur l'accueil.",
                 "Nothing opened yet. Pick something on the home page."
-            )
-        ));
-    }
-    body.push_str(&format!(r#"<p><a href="/">{}</a></p>"#, lang.t("← Accueil", "← Home")));
+            )) }
+        }
+        p { a href="/" { (lang.t("← Accueil", "← Home")) } }
+    };
     let mut page = Page::new(lang, lang.t("Ma progression", "My progress"), body);
     page.user = Some(name);
     page.into_response()

@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use preau_search::{Hit, Request, Search, SearchError};
 
-use super::html::{Lang, Page, esc, search_box, url_path, url_seg};
+use maud::{Markup, PreEscaped, html};
+
+use super::html::{Lang, Page, search_box, url_path, url_seg};
 use super::pupil::user_label;
 use super::store::Who;
 use super::web::{Shared, closed_page, off_worker};
@@ -112,37 +114,31 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, lang: Lang, Raw
             }
         },
     };
-    let mut body = search_box(lang, &q);
-    let status = match outcome {
-        Err(Refusal(status, _, fr, en)) => {
-            body.push_str(&format!(r#"<p class="msg">{}</p>"#, esc(lang.t(fr, en))));
-            status
-        }
-        Ok((hits, index)) => {
-            if !index.ready {
-                body.push_str(&format!(
-                    r#"<p class="warn">{}</p>"#,
-                    lang.t(
+    let status = match &outcome {
+        Err(Refusal(status, ..)) => *status,
+        Ok(_) => StatusCode::OK,
+    };
+    let body = html! {
+        (search_box(lang, &q))
+        @match &outcome {
+            Err(Refusal(_, _, fr, en)) => p.msg { (lang.t(fr, en)) },
+            Ok((hits, index)) => {
+                @if !index.ready {
+                    p.warn { (lang.t(
                         "L'index de recherche est en cours de mise à jour : des pages peuvent encore manquer.",
                         "The search index is being updated: some pages may still be missing."
-                    )
-                ));
+                    )) }
+                }
+                @if hits.is_empty() {
+                    p.msg { (lang.t("Aucun résultat pour", "No result for")) " « " (q) " »." }
+                } @else {
+                    p {
+                        (hits.len()) " "
+                        (if hits.len() == 1 { lang.t("résultat", "result") } else { lang.t("résultats", "results") })
+                    }
+                    (grouped(lang, hits, pupil))
+                }
             }
-            if hits.is_empty() {
-                body.push_str(&format!(
-                    r#"<p class="msg">{} « {} ».</p>"#,
-                    lang.t("Aucun résultat pour", "No result for"),
-                    esc(&q)
-                ));
-            } else {
-                body.push_str(&format!(
-                    "<p>{} {}</p>",
-                    hits.len(),
-                    if hits.len() == 1 { lang.t("résultat", "result") } else { lang.t("résultats", "results") }
-                ));
-                body.push_str(&grouped(lang, &hits, pupil));
-            }
-            StatusCode::OK
         }
     };
     let mut page = Page::new(lang, lang.t("Recherche", "Search"), body).status(status);
@@ -151,35 +147,47 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap, lang: Lang, Raw
 }
 
 /// The results grouped by pack, the packs in the order of their best result.
-fn grouped(lang: Lang, hits: &[Hit], pupil: bool) -> String {
+fn grouped(lang: Lang, hits: &[Hit], pupil: bool) -> Markup {
     let mut order: Vec<&str> = Vec::new();
     for h in hits {
         if !order.contains(&h.pack.as_str()) {
             order.push(&h.pack);
         }
     }
-    let mut out = String::new();
-    for pack in order {
-        let group: Vec<&Hit> = hits.iter().filter(|h| h.pack == pack).collect();
-        out.push_str(&format!(r#"<section class="search-pack"><h2>{}</h2><ol>"#, esc(&group[0].pack_title)));
-        for h in group {
-            let badge = match h.kind {
-                "quiz" => format!(" <small>({})</small>", lang.t("quiz", "quiz")),
-                "assign" => format!(" <small>({})</small>", lang.t("devoir", "assignment")),
-                "course" => format!(" <small>({})</small>", lang.t("sommaire du cours", "course outline")),
-                _ => String::new(),
-            };
-            let title = if h.title_html.is_empty() { esc(&h.path) } else { h.title_html.clone() };
-            // title_html and snippet_html are escaped by preau-search, with <mark> only.
-            out.push_str(&format!(
-                r#"<li><a href="{}">{title}</a>{badge}<p class="snippet">{}</p></li>"#,
-                esc(&href(h, pupil)),
-                h.snippet_html
-            ));
+    html! {
+        @for pack in order {
+            @let group: Vec<&Hit> = hits.iter().filter(|h| h.pack == pack).collect();
+            section.search-pack {
+                h2 { (group[0].pack_title) }
+                ol {
+                    @for h in group {
+                        @let badge = match h.kind {
+                            "quiz" => Some(lang.t("quiz", "quiz")),
+                            "assign" => Some(lang.t("devoir", "assignment")),
+                            "course" => Some(lang.t("sommaire du cours", "course outline")),
+                            _ => None,
+                        };
+                        li {
+                            a href=(href(h, pupil)) {
+                                @if h.title_html.is_empty() {
+                                    (h.path)
+                                } @else {
+                                    // Safe HTML: escaped by preau-search, with <mark> only.
+                                    (PreEscaped(&h.title_html))
+                                }
+                            }
+                            @if let Some(badge) = badge {
+                                " "
+                                small { "(" (badge) ")" }
+                            }
+                            // Safe HTML: escaped by preau-search, with <mark> only.
+                            p.snippet { (PreEscaped(&h.snippet_html)) }
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</ol></section>");
     }
-    out
 }
 
 fn refusal(e: SearchError) -> Refusal {

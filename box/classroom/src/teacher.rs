@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::accounts;
 use super::csv;
-use super::html::{Lang, Page, Sticky, date, esc, message, not_found, url_seg};
+use super::html::{Lang, Page, Sticky, date, message, not_found, url_seg};
 use super::passwords::{self, Attempts, Client, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::player::{Shown, load_quiz, quiz_grade, render_attempt};
 use super::pupil::{PICTURES, start_session};
@@ -32,14 +33,24 @@ pub fn setup_code(store: &Store) -> store::Result<Option<String>> {
     Ok(Some(code))
 }
 
-fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: String) -> Page {
+fn teacher_page(app: &Shared, lang: Lang, teacher: i64, title: &str, body: Markup) -> Page {
     let mut page = Page::new(lang, title, body);
     page.user = app.store().teacher_name(teacher).ok().flatten();
     page
 }
 
-fn nav(lang: Lang) -> String {
+fn nav(lang: Lang) -> Markup {
     super::html::teacher_nav(lang)
+}
+
+/// `aria-invalid` of a field of a refused form.
+fn invalid(sticky: &Sticky, name: &str) -> Option<&'static str> {
+    sticky.is_invalid(name).then_some("true")
+}
+
+/// `aria-describedby` of a field of a refused form: its error paragraph.
+fn described(sticky: &Sticky, name: &str) -> Option<&'static str> {
+    sticky.is_invalid(name).then_some("form-error")
 }
 
 fn back_to(to: &str) -> Response {
@@ -89,22 +100,27 @@ pub async fn login_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         Some(_) => lang.t("Nom ou mot de passe incorrect.", "Wrong name or password."),
         None => "",
     };
-    let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
     let name = q.name.as_deref().unwrap_or("");
     // After an error the name is kept and the focus goes to the password.
-    let (name_focus, pw_focus) = if name.is_empty() { (" autofocus", "") } else { ("", " autofocus") };
-    let body = format!(
-        r#"{error}<form method="post" action="/teacher/login">{}<input type="hidden" name="next" value="{}">
-<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"{name_focus}></label>
-<label>{} <input type="password" name="password" autocomplete="current-password" required maxlength="{MAX_PASSWORD_CHARS}"{pw_focus}></label>
-<button>{}</button></form>"#,
-        csrf.field(),
-        esc(q.next.as_deref().and_then(local_path).unwrap_or("")),
-        lang.t("Nom", "Name"),
-        esc(name),
-        lang.t("Mot de passe", "Password"),
-        lang.t("Se connecter", "Sign in")
-    );
+    let body = html! {
+        @if !error.is_empty() { p.error role="alert" { (error) } }
+        form method="post" action="/teacher/login" {
+            (csrf.input())
+            input type="hidden" name="next" value=(q.next.as_deref().and_then(local_path).unwrap_or(""));
+            "\n"
+            label {
+                (lang.t("Nom", "Name")) " "
+                input name="name" value=(name) autocomplete="username" required maxlength=(MAX_NAME_CHARS) autofocus[name.is_empty()];
+            }
+            "\n"
+            label {
+                (lang.t("Mot de passe", "Password")) " "
+                input type="password" name="password" autocomplete="current-password" required maxlength=(MAX_PASSWORD_CHARS) autofocus[!name.is_empty()];
+            }
+            "\n"
+            button { (lang.t("Se connecter", "Sign in")) }
+        }
+    };
     Page::new(lang, lang.t("Espace enseignant", "Teachers"), body).into_response()
 }
 
@@ -183,33 +199,43 @@ pub async fn setup_page(State(app): State<Shared>, lang: Lang, csrf: Csrf, Query
         Some(_) => lang.t("Nom manquant ou trop long.", "Name missing or too long."),
         None => "",
     };
-    let error = if error.is_empty() { String::new() } else { format!(r#"<p class="error" role="alert">{error}</p>"#) };
-    let body = format!(
-        r#"<p>{}</p>{error}<form method="post" action="/teacher/setup">{}
-<label>{} <input name="code" inputmode="numeric" autocomplete="off" required maxlength="32"></label>
-<label>{} <input name="name" value="{}" autocomplete="username" required maxlength="{MAX_NAME_CHARS}"></label>
-<label>{} <input type="password" name="password" autocomplete="new-password" required minlength="{MIN_PASSWORD_CHARS}" maxlength="{MAX_PASSWORD_CHARS}"></label>
-<label>{} <input type="password" name="password2" autocomplete="new-password" required maxlength="{MAX_PASSWORD_CHARS}"></label>
-<button>{}</button></form>"#,
-        if recovery {
-            lang.t(
-                "Récupération : saisissez le nouveau code écrit dans preau.toml. Si le nom existe déjà, son mot de passe est remplacé ; sinon un compte est créé. Le code ne sert qu'une fois.",
-                "Recovery: enter the new code written in preau.toml. If the name exists, its password is replaced; otherwise an account is created. The code works once."
-            )
-        } else {
-            lang.t(
-                "Première mise en route : saisissez le code d'installation affiché au démarrage de la boîte (ou écrit dans preau.toml), puis choisissez votre nom et votre mot de passe.",
-                "First start: enter the setup code the box printed when it started (or the one in preau.toml), then choose your name and password."
-            )
-        },
-        csrf.field(),
-        lang.t("Code d'installation", "Setup code"),
-        lang.t("Votre nom", "Your name"),
-        esc(q.name.as_deref().unwrap_or("")),
-        lang.t("Mot de passe", "Password"),
-        lang.t("Mot de passe (encore)", "Password (again)"),
-        lang.t("Créer mon compte", "Create my account")
-    );
+    let intro = if recovery {
+        lang.t(
+            "Récupération : saisissez le nouveau code écrit dans preau.toml. Si le nom existe déjà, son mot de passe est remplacé ; sinon un compte est créé. Le code ne sert qu'une fois.",
+            "Recovery: enter the new code written in preau.toml. If the name exists, its password is replaced; otherwise an account is created. The code works once."
+        )
+    } else {
+        lang.t(
+            "Première mise en route : saisissez le code d'installation affiché au démarrage de la boîte (ou écrit dans preau.toml), puis choisissez votre nom et votre mot de passe.",
+            "First start: enter the setup code the box printed when it started (or the one in preau.toml), then choose your name and password."
+        )
+    };
+    let body = html! {
+        p { (intro) }
+        @if !error.is_empty() { p.error role="alert" { (error) } }
+        form method="post" action="/teacher/setup" {
+            (csrf.input())
+            "\n"
+            label { (lang.t("Code d'installation", "Setup code")) " " input name="code" inputmode="numeric" autocomplete="off" required maxlength="32"; }
+            "\n"
+            label {
+                (lang.t("Votre nom", "Your name")) " "
+                input name="name" value=(q.name.as_deref().unwrap_or("")) autocomplete="username" required maxlength=(MAX_NAME_CHARS);
+            }
+            "\n"
+            label {
+                (lang.t("Mot de passe", "Password")) " "
+                input type="password" name="password" autocomplete="new-password" required minlength=(MIN_PASSWORD_CHARS) maxlength=(MAX_PASSWORD_CHARS);
+            }
+            "\n"
+            label {
+                (lang.t("Mot de passe (encore)", "Password (again)")) " "
+                input type="password" name="password2" autocomplete="new-password" required maxlength=(MAX_PASSWORD_CHARS);
+            }
+            "\n"
+            button { (lang.t("Créer mon compte", "Create my account")) }
+        }
+    };
     Page::new(lang, lang.t("Installation", "Setup"), body).into_response()
 }
 
@@ -322,37 +348,32 @@ fn dashboard_view(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) ->
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
         }
     };
-    let mut body = nav(lang);
-    if pending + subs > 0 {
-        body.push_str(&format!(
-            r#"<p class="warn"><a href="/teacher/marking">{} {}</a></p>"#,
-            pending + subs,
-            lang.t("travaux à corriger", "pieces of work to mark")
-        ));
-    }
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Classes", "Classes")));
-    if classes.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucune classe : créez-en une.", "No class yet: create one.")));
-    }
-    body.push_str("<ul>");
-    for c in &classes {
-        body.push_str(&format!(
-            r#"<li><a href="/teacher/class/{}">{}</a> ({} {})</li>"#,
-            c.id,
-            esc(&c.name),
-            c.pupils,
-            lang.t("élèves", "pupils")
-        ));
-    }
-    body.push_str("</ul>");
-    body.push_str(&format!(
-        r#"<form method="post" action="/teacher/classes">{f}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"{}{}></label><button>{}</button></form>"#,
-        sticky.notice(),
-        lang.t("Nouvelle classe :", "New class:"),
-        sticky.value("name"),
-        sticky.invalid("name"),
-        lang.t("Créer", "Create")
-    ));
+    let body = html! {
+        (nav(lang))
+        @if pending + subs > 0 {
+            p.warn { a href="/teacher/marking" { (pending + subs) " " (lang.t("travaux à corriger", "pieces of work to mark")) } }
+        }
+        h2 { (lang.t("Classes", "Classes")) }
+        @if classes.is_empty() {
+            p { (lang.t("Aucune classe : créez-en une.", "No class yet: create one.")) }
+        }
+        ul {
+            @for c in &classes {
+                li { a href={ "/teacher/class/" (c.id) } { (c.name) } " (" (c.pupils) " " (lang.t("élèves", "pupils")) ")" }
+            }
+        }
+        form method="post" action="/teacher/classes" {
+            // Safe HTML: the CSRF field, made by `html::csrf_input`.
+            (PreEscaped(f))
+            (sticky.error())
+            label {
+                (lang.t("Nouvelle classe :", "New class:")) " "
+                input name="name" required maxlength=(MAX_NAME_CHARS) value=[sticky.get("name")]
+                    aria-invalid=[invalid(sticky, "name")] aria-describedby=[described(sticky, "name")];
+            }
+            button { (lang.t("Créer", "Create")) }
+        }
+    };
     let mut page = teacher_page(app, lang, t, lang.t("Tableau de bord", "Dashboard"), body);
     if sticky.is_error() {
         page = page.status(StatusCode::BAD_REQUEST);
@@ -453,87 +474,115 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
             (Err(e), _) | (_, Err(e)) => return internal(lang, e),
         }
     };
-    let mut body = nav(lang);
-    body.push_str(&format!(
-        r#"<p><a href="/teacher/results?class={id}">{}</a></p>"#,
-        lang.t("Résultats de cette classe", "Results of this class")
-    ));
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Élèves", "Pupils")));
-    body.push_str(&format!(
-        r#"<div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Nom", "Name"),
-        lang.t("Code", "Code"),
-        lang.t("Renommer", "Rename"),
-        lang.t("Retirer", "Remove"),
-    ));
-    for p in &pupils {
-        let code = match (p.code_kind.as_str(), &p.code) {
-            ("pictures", Some(c)) => c
-                .chars()
-                .filter_map(|d| d.to_digit(10))
-                .filter_map(|d| PICTURES.get((d as usize).checked_sub(1)?))
-                .copied()
-                .collect(),
-            (_, Some(c)) => esc(c),
-            _ => "—".to_string(),
-        };
-        body.push_str(&format!(
-            r#"<tr><td>{name}</td><td>{code}
-<form method="post" action="/teacher/pupil/{pid}/code">{f}<select name="kind" aria-label="{kind_label}"><option value="none">{none}</option><option value="digits">{digits}</option><option value="pictures">{pictures}</option></select> <input name="code" size="4" maxlength="4" inputmode="numeric" placeholder="{auto}" aria-label="{code_label}"> <button class="secondary">{set}</button></form></td>
-<td><form method="post" action="/teacher/pupil/{pid}/rename">{f}<input name="name" value="{name}" required maxlength="{MAX_NAME_CHARS}" aria-label="{rename}"> <button class="secondary">OK</button></form></td>
-<td><a href="/teacher/pupil/{pid}/export">{export}</a>
-<form method="post" action="/teacher/pupil/{pid}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {sure}</label><button class="danger">{delete}</button></form></td></tr>"#,
-            name = esc(&p.name),
-            pid = p.id,
-            kind_label = lang.t("Type de code", "Code type"),
-            none = lang.t("sans code", "no code"),
-            digits = lang.t("4 chiffres", "4 digits"),
-            pictures = lang.t("4 images", "4 pictures"),
-            auto = lang.t("auto", "auto"),
-            code_label = lang.t("Code (vide : tiré au hasard)", "Code (empty: random)"),
-            set = lang.t("Définir", "Set"),
-            rename = lang.t("Nouveau nom", "New name"),
-            export = lang.t("Exporter ses données", "Export their data"),
-            sure = lang.t("sûr ?", "sure?"),
-            delete = lang.t("Supprimer (avec tout son travail)", "Delete (with all their work)"),
-        ));
-    }
-    body.push_str("</table></div>");
-    let add = form("pupils");
-    body.push_str(&format!(
-        r#"<form method="post" action="/teacher/class/{id}/pupils">{f}{}<label>{} <input name="name" required maxlength="{MAX_NAME_CHARS}"{}{}></label><button>{}</button></form>"#,
-        add.notice(),
-        lang.t("Ajouter un élève :", "Add a pupil:"),
-        add.value("name"),
-        add.invalid("name"),
-        lang.t("Ajouter", "Add")
-    ));
-    let import = form("import");
-    body.push_str(&format!(
-        r#"<h2>{}</h2><p>{}</p><form method="post" enctype="multipart/form-data" action="/teacher/class/{id}/import">{f}{}<label>{} <input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"></label><label>{} <textarea name="text"{}>{}</textarea></label><button>{}</button></form>"#,
-        lang.t("Importer une liste (CSV)", "Import a list (CSV)"),
-        lang.t(
+    let (add, import) = (form("pupils"), form("import"));
+    let body = html! {
+        (nav(lang))
+        p { a href={ "/teacher/results?class=" (id) } { (lang.t("Résultats de cette classe", "Results of this class")) } }
+        h2 { (lang.t("Élèves", "Pupils")) }
+        div.table-wrap {
+            table {
+                tr {
+                    th { (lang.t("Nom", "Name")) } th { (lang.t("Code", "Code")) }
+                    th { (lang.t("Renommer", "Rename")) } th { (lang.t("Retirer", "Remove")) }
+                }
+                @for p in &pupils {
+                    @let code: String = match (p.code_kind.as_str(), &p.code) {
+                        ("pictures", Some(c)) => c
+                            .chars()
+                            .filter_map(|d| d.to_digit(10))
+                            .filter_map(|d| PICTURES.get((d as usize).checked_sub(1)?))
+                            .copied()
+                            .collect(),
+                        (_, Some(c)) => c.clone(),
+                        _ => "—".to_string(),
+                    };
+                    tr {
+                        td { (p.name) }
+                        td {
+                            (code) "\n"
+                            form method="post" action={ "/teacher/pupil/" (p.id) "/code" } {
+                                // Safe HTML: the CSRF field, made by `html::csrf_input`.
+                                (PreEscaped(f))
+                                select name="kind" aria-label=(lang.t("Type de code", "Code type")) {
+                                    option value="none" { (lang.t("sans code", "no code")) }
+                                    option value="digits" { (lang.t("4 chiffres", "4 digits")) }
+                                    option value="pictures" { (lang.t("4 images", "4 pictures")) }
+                                }
+                                " "
+                                input name="code" size="4" maxlength="4" inputmode="numeric" placeholder=(lang.t("auto", "auto"))
+                                    aria-label=(lang.t("Code (vide : tiré au hasard)", "Code (empty: random)"));
+                                " "
+                                button.secondary { (lang.t("Définir", "Set")) }
+                            }
+                        }
+                        "\n"
+                        td {
+                            form method="post" action={ "/teacher/pupil/" (p.id) "/rename" } {
+                                (PreEscaped(f))
+                                input name="name" value=(p.name) required maxlength=(MAX_NAME_CHARS) aria-label=(lang.t("Nouveau nom", "New name"));
+                                " "
+                                button.secondary { "OK" }
+                            }
+                        }
+                        "\n"
+                        td {
+                            a href={ "/teacher/pupil/" (p.id) "/export" } { (lang.t("Exporter ses données", "Export their data")) }
+                            "\n"
+                            form method="post" action={ "/teacher/pupil/" (p.id) "/delete" } {
+                                (PreEscaped(f))
+                                label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
+                                button.danger { (lang.t("Supprimer (avec tout son travail)", "Delete (with all their work)")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action={ "/teacher/class/" (id) "/pupils" } {
+            (PreEscaped(f))
+            (add.error())
+            label {
+                (lang.t("Ajouter un élève :", "Add a pupil:")) " "
+                input name="name" required maxlength=(MAX_NAME_CHARS) value=[add.get("name")]
+                    aria-invalid=[invalid(add, "name")] aria-describedby=[described(add, "name")];
+            }
+            button { (lang.t("Ajouter", "Add")) }
+        }
+        h2 { (lang.t("Importer une liste (CSV)", "Import a list (CSV)")) }
+        p { (lang.t(
             "Un nom par ligne, ou un export ONDE/Pronote avec les colonnes Nom et Prénom : la boîte ne garde que le prénom et l'initiale du nom.",
             "One name per line, or an ONDE/Pronote export with Nom and Prénom columns: the box keeps only the first name and the last name's initial."
-        ),
-        import.notice(),
-        lang.t("Fichier :", "File:"),
-        lang.t("ou collez la liste :", "or paste the list:"),
-        import.invalid("text"),
-        import.text("text"),
-        lang.t("Importer", "Import")
-    ));
-    body.push_str(&super::work::class_section(app, lang, f, id, &pupils, form("work")));
-    body.push_str(&format!(
-        r#"<h2>{}</h2><form method="post" action="/teacher/class/{id}/rename">{f}<input name="name" value="{}" required maxlength="{MAX_NAME_CHARS}" aria-label="{}"> <button class="secondary">{}</button></form>
-<form method="post" action="/teacher/class/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
-        lang.t("La classe", "The class"),
-        esc(&class.name),
-        lang.t("Nom de la classe", "Class name"),
-        lang.t("Renommer", "Rename"),
-        lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"),
-        lang.t("Supprimer la classe", "Delete the class")
-    ));
+        )) }
+        form method="post" enctype="multipart/form-data" action={ "/teacher/class/" (id) "/import" } {
+            (PreEscaped(f))
+            (import.error())
+            label { (lang.t("Fichier :", "File:")) " " input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"; }
+            label {
+                (lang.t("ou collez la liste :", "or paste the list:")) " "
+                textarea name="text" aria-invalid=[invalid(import, "text")] aria-describedby=[described(import, "text")] {
+                    (import.get("text").unwrap_or(""))
+                }
+            }
+            button { (lang.t("Importer", "Import")) }
+        }
+        (super::work::class_section(app, lang, f, id, &pupils, form("work")))
+        h2 { (lang.t("La classe", "The class")) }
+        form method="post" action={ "/teacher/class/" (id) "/rename" } {
+            (PreEscaped(f))
+            input name="name" value=(class.name) required maxlength=(MAX_NAME_CHARS) aria-label=(lang.t("Nom de la classe", "Class name"));
+            " "
+            button.secondary { (lang.t("Renommer", "Rename")) }
+        }
+        "\n"
+        form method="post" action={ "/teacher/class/" (id) "/delete" } {
+            (PreEscaped(f))
+            label {
+                input type="checkbox" name="confirm" value="yes" required;
+                " " (lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"))
+            }
+            button.danger { (lang.t("Supprimer la classe", "Delete the class")) }
+        }
+    };
     let mut page = teacher_page(app, lang, t, &class.name, body);
     if sticky.is_error() {
         page = page.status(StatusCode::BAD_REQUEST);
@@ -809,146 +858,153 @@ pub async fn results(
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal(lang, e),
         }
     };
-    let mut body = nav(lang);
-    body.push_str(&format!(
-        r#"<form method="get" action="/teacher/results"><label>{} <select name="class"><option value="">{}</option>"#,
-        lang.t("Classe :", "Class:"),
-        lang.t("toutes", "all")
-    ));
-    for c in &classes {
-        let sel = if filter.class == Some(c.id) { " selected" } else { "" };
-        body.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, c.id, esc(&c.name)));
-    }
     let csv_link = match filter.class {
         Some(c) => format!("/teacher/results.csv?class={c}"),
         None => "/teacher/results.csv".into(),
     };
     let answers_link = csv_link.replace("/results.csv", "/answers.csv");
-    body.push_str(&format!(
-        r#"</select></label> <button class="secondary">{}</button></form><p><a class="button" href="{csv_link}">{}</a> <a class="button secondary" href="{answers_link}">{}</a></p>"#,
-        lang.t("Afficher", "Show"),
-        lang.t("Exporter en CSV", "Export as CSV"),
-        lang.t("Réponses par question (CSV)", "Answers per question (CSV)")
-    ));
-    body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Progression", "Progress"),
-        lang.t("Élève", "Pupil"),
-        lang.t("Pages ouvertes", "Pages opened"),
-        lang.t("Activités terminées", "Activities completed")
-    ));
-    for (name, opened, completed) in &progress {
-        body.push_str(&format!("<tr><td>{}</td><td>{opened}</td><td>{completed}</td></tr>", esc(name)));
-    }
-    body.push_str("</table></div>");
-    body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table id="results"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Quiz, par élève", "Quizzes, per pupil"),
-        lang.t("Élève", "Pupil"),
-        lang.t("Contenu", "Content"),
-        lang.t("Quiz", "Quiz"),
-        lang.t("Score", "Score"),
-        lang.t("Date", "Date"),
-        lang.t("Note du quiz", "Quiz grade")
-    ));
     let titles = Titles::new(&app, lang);
     let grades = quiz_grades(&app, &rows);
-    for r in &rows {
-        let pending = if r.pending { lang.t(" (à corriger)", " (to mark)") } else { "" };
-        let grade =
-            grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())).map(|g| lang.num(*g, 2)).unwrap_or_default();
-        body.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/teacher/attempt/{}">{} / {}</a>{pending}</td><td>{}</td><td class="grade">{grade}</td></tr>"#,
-            esc(&r.pupil),
-            esc(&titles.pack(&r.pack)),
-            esc(&titles.activity(&r.pack, "quiz", &r.quiz)),
-            r.attempt_id,
-            lang.num(r.score, 2),
-            lang.num(r.max, 2),
-            lang.date(r.at, tz)
-        ));
-    }
-    body.push_str("</table></div>");
-    body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Quiz, par question", "Quizzes, per question"),
-        lang.t("Quiz", "Quiz"),
-        lang.t("Question", "Question"),
-        lang.t("Réponses", "Answers"),
-        lang.t("Justes", "Right"),
-        lang.t("Réussite moyenne", "Mean success")
-    ));
-    for s in &stats {
-        body.push_str(&format!(
-            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}\u{a0}%</td></tr>",
-            esc(&titles.pack(&s.pack)),
-            esc(&titles.activity(&s.pack, "quiz", &s.quiz)),
-            esc(&question_label(&app, &s.pack, &s.quiz, &s.question)),
-            s.answers,
-            s.right,
-            lang.num(s.mean * 100.0, 0)
-        ));
-    }
-    body.push_str("</table></div>");
     // Handed-in assignments and their marks.
     let subs = app.store().submission_rows(filter.class).unwrap_or_default();
-    body.push_str(&format!(
-        r#"<h2>{}</h2><div class="table-wrap"><table id="assignments"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
-        lang.t("Devoirs rendus", "Handed-in assignments"),
-        lang.t("Élève", "Pupil"),
-        lang.t("Contenu", "Content"),
-        lang.t("Devoir", "Assignment"),
-        lang.t("Date", "Date"),
-        lang.t("Note", "Mark")
-    ));
-    for r in &subs {
-        let mark = r.mark.map(|m| lang.num(m, 2)).unwrap_or_else(|| lang.t("à corriger", "to mark").to_string());
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mark}</td></tr>",
-            esc(&r.pupil),
-            esc(&titles.pack(&r.pack)),
-            esc(&titles.activity(&r.pack, "assign", &r.assign)),
-            lang.date(r.at, tz)
-        ));
-    }
-    body.push_str("</table></div>");
-    quiz_settings_forms(&app, lang, &rows, &csrf, &mut body);
+    let body = html! {
+        (nav(lang))
+        form method="get" action="/teacher/results" {
+            label {
+                (lang.t("Classe :", "Class:")) " "
+                select name="class" {
+                    option value="" { (lang.t("toutes", "all")) }
+                    @for c in &classes {
+                        option value=(c.id) selected[filter.class == Some(c.id)] { (c.name) }
+                    }
+                }
+            }
+            " "
+            button.secondary { (lang.t("Afficher", "Show")) }
+        }
+        p {
+            a.button href=(csv_link) { (lang.t("Exporter en CSV", "Export as CSV")) }
+            " "
+            a.button.secondary href=(answers_link) { (lang.t("Réponses par question (CSV)", "Answers per question (CSV)")) }
+        }
+        h2 { (lang.t("Progression", "Progress")) }
+        div.table-wrap {
+            table {
+                tr {
+                    th { (lang.t("Élève", "Pupil")) }
+                    th { (lang.t("Pages ouvertes", "Pages opened")) }
+                    th { (lang.t("Activités terminées", "Activities completed")) }
+                }
+                @for (name, opened, completed) in &progress {
+                    tr { td { (name) } td { (opened) } td { (completed) } }
+                }
+            }
+        }
+        h2 { (lang.t("Quiz, par élève", "Quizzes, per pupil")) }
+        div.table-wrap {
+            table #results {
+                tr {
+                    th { (lang.t("Élève", "Pupil")) } th { (lang.t("Contenu", "Content")) } th { (lang.t("Quiz", "Quiz")) }
+                    th { (lang.t("Score", "Score")) } th { (lang.t("Date", "Date")) } th { (lang.t("Note du quiz", "Quiz grade")) }
+                }
+                @for r in &rows {
+                    tr {
+                        td { (r.pupil) }
+                        td { (titles.pack(&r.pack)) }
+                        td { (titles.activity(&r.pack, "quiz", &r.quiz)) }
+                        td {
+                            a href={ "/teacher/attempt/" (r.attempt_id) } { (lang.num(r.score, 2)) " / " (lang.num(r.max, 2)) }
+                            @if r.pending { (lang.t(" (à corriger)", " (to mark)")) }
+                        }
+                        td { (lang.date(r.at, tz)) }
+                        td.grade {
+                            @if let Some(g) = grades.get(&(r.pupil_id, r.pack.clone(), r.quiz.clone())) { (lang.num(*g, 2)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("Quiz, par question", "Quizzes, per question")) }
+        div.table-wrap {
+            table {
+                tr {
+                    th { (lang.t("Quiz", "Quiz")) } th { (lang.t("Question", "Question")) } th { (lang.t("Réponses", "Answers")) }
+                    th { (lang.t("Justes", "Right")) } th { (lang.t("Réussite moyenne", "Mean success")) }
+                }
+                @for s in &stats {
+                    tr {
+                        td { (titles.pack(&s.pack)) " / " (titles.activity(&s.pack, "quiz", &s.quiz)) }
+                        td { (question_label(&app, &s.pack, &s.quiz, &s.question)) }
+                        td { (s.answers) }
+                        td { (s.right) }
+                        td { (lang.num(s.mean * 100.0, 0)) "\u{a0}%" }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("Devoirs rendus", "Handed-in assignments")) }
+        div.table-wrap {
+            table #assignments {
+                tr {
+                    th { (lang.t("Élève", "Pupil")) } th { (lang.t("Contenu", "Content")) } th { (lang.t("Devoir", "Assignment")) }
+                    th { (lang.t("Date", "Date")) } th { (lang.t("Note", "Mark")) }
+                }
+                @for r in &subs {
+                    tr {
+                        td { (r.pupil) }
+                        td { (titles.pack(&r.pack)) }
+                        td { (titles.activity(&r.pack, "assign", &r.assign)) }
+                        td { (lang.date(r.at, tz)) }
+                        td {
+                            @match r.mark {
+                                Some(m) => (lang.num(m, 2)),
+                                None => (lang.t("à corriger", "to mark")),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (quiz_settings_forms(&app, lang, &rows, &csrf))
+    };
     let page = teacher_page(&app, lang, t, lang.t("Résultats", "Results"), body);
     page.into_response()
 }
 
 /// Per quiz with attempts: release the right answers, change the attempt limit (issue 14).
 /// Kept in the box's SQLite, never in the signed pack.
-fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf: &Csrf, body: &mut String) {
+fn quiz_settings_forms(app: &Shared, lang: Lang, rows: &[store::ResultRow], csrf: &Csrf) -> Markup {
     let mut quizzes: Vec<(&str, &str)> = rows.iter().map(|r| (r.pack.as_str(), r.quiz.as_str())).collect();
     quizzes.sort_unstable();
     quizzes.dedup();
     if quizzes.is_empty() {
-        return;
+        return html! {};
     }
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Réglages des quiz", "Quiz settings")));
     let titles = Titles::new(app, lang);
-    let f = csrf.field();
-    for (pack, quiz) in quizzes {
-        let s = app.store().quiz_settings(pack, quiz).unwrap_or_default();
-        let pack_limit = load_quiz(app, pack, quiz).and_then(|q| q.attempts_allowed);
-        let checked = if s.release_answers { " checked" } else { "" };
-        let limit = s.attempts_allowed.map(|n| n.to_string()).unwrap_or_default();
-        let default = match pack_limit {
-            Some(n) => format!("{} {n}", lang.t("vide = celle du contenu :", "empty = the content's:")),
-            None => lang.t("vide = celle du contenu : illimité", "empty = the content's: unlimited").to_string(),
-        };
-        body.push_str(&format!(
-            r#"<form class="card" method="post" action="/teacher/quiz/{}/{}/settings">{f}<p><strong>{} / {}</strong></p><label><input type="checkbox" name="release" value="1"{checked}> {}</label><label>{} <input name="attempts" inputmode="numeric" size="4" value="{limit}"> <small>({default}, 0 = {})</small></label><button>{}</button></form>"#,
-            url_seg(pack),
-            url_seg(quiz),
-            esc(&titles.pack(pack)),
-            esc(&titles.activity(pack, "quiz", quiz)),
-            lang.t("Montrer les bonnes réponses aux élèves", "Show right answers to pupils"),
-            lang.t("Nombre d'essais :", "Attempts allowed:"),
-            lang.t("illimité", "unlimited"),
-            lang.t("Enregistrer", "Save")
-        ));
+    html! {
+        h2 { (lang.t("Réglages des quiz", "Quiz settings")) }
+        @for (pack, quiz) in quizzes {
+            @let s = app.store().quiz_settings(pack, quiz).unwrap_or_default();
+            @let default = match load_quiz(app, pack, quiz).and_then(|q| q.attempts_allowed) {
+                Some(n) => format!("{} {n}", lang.t("vide = celle du contenu :", "empty = the content's:")),
+                None => lang.t("vide = celle du contenu : illimité", "empty = the content's: unlimited").to_string(),
+            };
+            form.card method="post" action={ "/teacher/quiz/" (url_seg(pack)) "/" (url_seg(quiz)) "/settings" } {
+                (csrf.input())
+                p { strong { (titles.pack(pack)) " / " (titles.activity(pack, "quiz", quiz)) } }
+                label {
+                    input type="checkbox" name="release" value="1" checked[s.release_answers];
+                    " " (lang.t("Montrer les bonnes réponses aux élèves", "Show right answers to pupils"))
+                }
+                label {
+                    (lang.t("Nombre d'essais :", "Attempts allowed:")) " "
+                    input name="attempts" inputmode="numeric" size="4" value=(s.attempts_allowed.map(|n| n.to_string()).unwrap_or_default());
+                    " "
+                    small { "(" (default) ", 0 = " (lang.t("illimité", "unlimited")) ")" }
+                }
+                button { (lang.t("Enregistrer", "Save")) }
+            }
+        }
     }
 }
 
@@ -1197,22 +1253,14 @@ pub async fn attempt_page(
         }
     };
     let quiz = load_quiz(&app, &attempt.pack, &attempt.quiz);
-    let mut body = nav(lang);
-    body.push_str(&format!("<p><strong>{}</strong> — {}</p>", esc(&pupil), lang.date(attempt.at, app.tz_minutes())));
-    body.push_str(&render_attempt(
-        &attempt,
-        quiz.as_ref(),
-        Shown::TEACHER,
-        lang,
-        app.tz_minutes(),
-        Some(&csrf.field()),
-    ));
-    if attempt.pending() {
-        body.push_str(&format!(
-            r#"<p><a class="button" href="/teacher/marking">{}</a></p>"#,
-            lang.t("Corriger", "Mark")
-        ));
-    }
+    let body = html! {
+        (nav(lang))
+        p { strong { (pupil) } " — " (lang.date(attempt.at, app.tz_minutes())) }
+        (render_attempt(&attempt, quiz.as_ref(), Shown::TEACHER, lang, app.tz_minutes(), Some(&csrf)))
+        @if attempt.pending() {
+            p { a.button href="/teacher/marking" { (lang.t("Corriger", "Mark")) } }
+        }
+    };
     let katex = quiz.as_ref().is_some_and(super::player::has_maths);
     let title = quiz.map(|q| q.title).unwrap_or(attempt.quiz);
     let mut page = teacher_page(&app, lang, t, &title, body);
@@ -1226,7 +1274,6 @@ pub async fn marking(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    let f = csrf.field();
     let tz = app.tz_minutes();
     let (answers, subs, names) = {
         let store = app.store();
@@ -1238,59 +1285,66 @@ pub async fn marking(
             Err(e) => return internal(lang, e),
         }
     };
-    let mut body = nav(lang);
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Réponses rédigées", "Written answers")));
-    if answers.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Rien à corriger.", "Nothing to mark.")));
-    }
     let titles = Titles::new(&app, lang);
-    for a in &answers {
-        body.push_str(&format!(
-            r#"<div class="question pending"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div><form method="post" action="/teacher/answer/{}/mark">{f}<label>{} <input name="score" inputmode="decimal" required size="5"> / {}</label><label>{} <textarea name="feedback" maxlength="5000"></textarea></label><button>{}</button></form></div>"#,
-            esc(&a.pupil),
-            esc(&titles.pack(&a.pack)),
-            esc(&titles.activity(&a.pack, "quiz", &a.quiz)),
-            esc(&question_label(&app, &a.pack, &a.quiz, &a.question)),
-            esc(&a.response).replace('\n', "<br>"),
-            a.answer_id,
-            lang.t("Note :", "Mark:"),
-            lang.num(a.max, 2),
-            lang.t("Commentaire :", "Comment:"),
-            lang.t("Enregistrer", "Save")
-        ));
-    }
-    body.push_str(&format!("<h2>{}</h2>", lang.t("Devoirs rendus", "Handed-in assignments")));
-    if subs.is_empty() {
-        body.push_str(&format!("<p>{}</p>", lang.t("Aucun devoir rendu.", "No assignment handed in.")));
-    }
-    for s in &subs {
-        let class = if s.mark.is_some() { "right" } else { "pending" };
-        let file = match &s.file_name {
-            Some(n) => format!(
-                r#"<p><a href="/teacher/submission/{}/file">{}</a> ({})</p>"#,
-                s.id,
-                esc(n),
-                lang.size(s.file_size as u64)
-            ),
-            None => String::new(),
-        };
-        let mark = s.mark.map(|m| lang.num(m, 2)).unwrap_or_default();
-        body.push_str(&format!(
-            r#"<div class="question {class}"><p><strong>{}</strong> — {} / {} — {}</p><div class="text">{}</div>{file}<form method="post" action="/teacher/submission/{}/mark">{f}<label>{} <input name="mark" inputmode="decimal" required size="5" value="{mark}"></label><label>{} <textarea name="comment" maxlength="5000">{}</textarea></label><button>{}</button></form></div>"#,
-            esc(names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")),
-            esc(&titles.pack(&s.pack)),
-            esc(&titles.activity(&s.pack, "assign", &s.assign)),
-            lang.date(s.at, tz),
-            esc(&s.text).replace('\n', "<br>"),
-            s.id,
-            lang.t("Note :", "Mark:"),
-            lang.t("Commentaire :", "Comment:"),
-            esc(&s.comment),
-            lang.t("Enregistrer", "Save")
-        ));
-    }
+    let body = html! {
+        (nav(lang))
+        h2 { (lang.t("Réponses rédigées", "Written answers")) }
+        @if answers.is_empty() {
+            p { (lang.t("Rien à corriger.", "Nothing to mark.")) }
+        }
+        @for a in &answers {
+            div.question.pending {
+                p {
+                    strong { (a.pupil) } " — " (titles.pack(&a.pack)) " / " (titles.activity(&a.pack, "quiz", &a.quiz))
+                    " — " (question_label(&app, &a.pack, &a.quiz, &a.question))
+                }
+                div.text { (lines(&a.response)) }
+                form method="post" action={ "/teacher/answer/" (a.answer_id) "/mark" } {
+                    (csrf.input())
+                    label { (lang.t("Note :", "Mark:")) " " input name="score" inputmode="decimal" required size="5"; " / " (lang.num(a.max, 2)) }
+                    label { (lang.t("Commentaire :", "Comment:")) " " textarea name="feedback" maxlength="5000" {} }
+                    button { (lang.t("Enregistrer", "Save")) }
+                }
+            }
+        }
+        h2 { (lang.t("Devoirs rendus", "Handed-in assignments")) }
+        @if subs.is_empty() {
+            p { (lang.t("Aucun devoir rendu.", "No assignment handed in.")) }
+        }
+        @for s in &subs {
+            div class={ "question " (if s.mark.is_some() { "right" } else { "pending" }) } {
+                p {
+                    strong { (names.get(&s.pupil_id).map(String::as_str).unwrap_or("?")) }
+                    " — " (titles.pack(&s.pack)) " / " (titles.activity(&s.pack, "assign", &s.assign)) " — " (lang.date(s.at, tz))
+                }
+                div.text { (lines(&s.text)) }
+                @if let Some(n) = &s.file_name {
+                    p { a href={ "/teacher/submission/" (s.id) "/file" } { (n) } " (" (lang.size(s.file_size as u64)) ")" }
+                }
+                form method="post" action={ "/teacher/submission/" (s.id) "/mark" } {
+                    (csrf.input())
+                    label {
+                        (lang.t("Note :", "Mark:")) " "
+                        input name="mark" inputmode="decimal" required size="5" value=(s.mark.map(|m| lang.num(m, 2)).unwrap_or_default());
+                    }
+                    label { (lang.t("Commentaire :", "Comment:")) " " textarea name="comment" maxlength="5000" { (s.comment) } }
+                    button { (lang.t("Enregistrer", "Save")) }
+                }
+            }
+        }
+    };
     let page = teacher_page(&app, lang, t, lang.t("À corriger", "Marking"), body);
     page.into_response()
+}
+
+/// A pupil's text with its line breaks kept.
+fn lines(text: &str) -> Markup {
+    html! {
+        @for (k, line) in text.split('\n').enumerate() {
+            @if k > 0 { br; }
+            (line)
+        }
+    }
 }
 
 fn parse_mark(form: &Form, name: &str) -> Option<f64> {

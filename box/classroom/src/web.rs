@@ -21,7 +21,7 @@ use cookie::{Cookie, SameSite};
 use super::context::AppEnv;
 pub use super::form::Form;
 use super::hours;
-use super::html::{Lang, esc, message};
+use super::html::{Lang, message};
 use super::passwords::{Attempts, Passwords};
 use super::store::{Store, Who};
 
@@ -280,7 +280,12 @@ impl Csrf {
 
     /// The hidden form field.
     pub fn field(&self) -> String {
-        format!(r#"<input type="hidden" name="csrf" value="{}">"#, esc(&self.token))
+        self.input().into_string()
+    }
+
+    /// The hidden form field, for pages built with maud.
+    pub fn input(&self) -> maud::Markup {
+        super::html::csrf_input(&self.token)
     }
 
     /// The cookie to set when the visitor had none.

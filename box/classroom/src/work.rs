@@ -10,9 +10,11 @@
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{Lang, Page, Sticky, esc, message, not_found, url_path, url_seg};
+use maud::{Markup, PreEscaped, html};
+
+use super::html::{Lang, Page, Sticky, message, not_found, url_path, url_seg};
 use super::progress::{Done, outline, valid_pack_path};
-use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, Work, WorkItem};
+use super::store::{MAX_NAME_CHARS, MAX_WORK_ITEMS, NewWork, Pupil, WorkItem};
 use super::web::{Csrf, Form, Post, Shared, TeacherId, internal};
 
 /// Where a pupil is with one item of a piece of work.
@@ -75,7 +77,7 @@ fn key(it: &WorkItem) -> String {
 
 /// The link a pupil follows: pages through `/pupil/open` (progress), quizzes and
 /// assignments to the box's player.
-fn pupil_href(it: &WorkItem) -> String {
+pub(crate) fn pupil_href(it: &WorkItem) -> String {
     if it.path.starts_with("_quiz/") || it.path.starts_with("_assign/") {
         format!("/packs/{}/{}", url_seg(&it.pack), url_path(&it.path))
     } else {
@@ -83,7 +85,7 @@ fn pupil_href(it: &WorkItem) -> String {
     }
 }
 
-fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
+pub(crate) fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
     match due {
         // The due time is the end of the day: show the day.
         Some(t) => format!("{} {}", lang.t("pour le", "due"), lang.day(t, tz)),
@@ -92,79 +94,83 @@ fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
 }
 
 /// The class page's section: the class's work, and the form to give more.
-/// `sticky`: the form as the teacher sent it when it was refused (opened, filled in).
-pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &[Pupil], sticky: &Sticky) -> String {
+/// `sticky`: the form as the teacher sent it when it was refused (opened, filled in);
+/// `f`: the CSRF field (`Csrf::field`, made by `html::csrf_input`).
+pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &[Pupil], sticky: &Sticky) -> Markup {
     let tz = app.tz_minutes();
     let works = app.store().works_of_class(class_id).unwrap_or_default();
-    let mut out = format!(r#"<h2 id="work">{}</h2>"#, lang.t("Travail donné", "Work given"));
-    if works.is_empty() {
-        out.push_str(&format!("<p>{}</p>", lang.t("Aucun travail pour l'instant.", "No work yet.")));
-    } else {
-        out.push_str("<ul>");
-        for w in &works {
-            let hidden = if w.visible { "" } else { lang.t(" (masqué)", " (hidden)") };
-            out.push_str(&format!(
-                r#"<li><a href="/teacher/work/{}">{}</a> — {}, {} {}{hidden}</li>"#,
-                w.id,
-                esc(&w.title),
-                due_text(lang, w.due, tz),
-                w.items.len(),
-                lang.t("élément(s)", "item(s)")
-            ));
-        }
-        out.push_str("</ul>");
-    }
     let cands = candidates(app);
-    out.push_str(&format!(
-        r#"<details class="card"{}><summary>{}</summary><form method="post" action="/teacher/class/{class_id}/work">{f}{}<label>{} <input name="title" required maxlength="{}"{}{}></label><label>{} <input type="date" name="due"{}{}></label><label><input type="checkbox" name="visible" value="1"{}> {}</label><fieldset><legend>{}</legend>"#,
-        if sticky.is_error() { " open" } else { "" },
-        lang.t("Donner du travail à la classe", "Give work to the class"),
-        sticky.notice(),
-        lang.t("Titre :", "Title:"),
-        MAX_NAME_CHARS * 2,
-        sticky.value("title"),
-        sticky.invalid("title"),
-        lang.t("À faire pour le (facultatif) :", "Due on (optional):"),
-        sticky.value("due"),
-        sticky.invalid("due"),
-        sticky.checked("visible", "1", true),
-        lang.t("Visible par les élèves", "Visible to pupils"),
-
-        lang.t("Pages, activités et quiz (l'ordre : celui du cours, ou les numéros)", "Pages, activities and quizzes (in course order, or by the numbers)")
-    ));
-    let mut last_pack = String::new();
-    for (k, (pack_title, it)) in cands.iter().enumerate() {
-        if *pack_title != last_pack {
-            out.push_str(&format!("<p><strong>{}</strong></p>", esc(pack_title)));
-            last_pack = pack_title.clone();
+    let bad = |name: &str| sticky.is_invalid(name).then_some("true");
+    let described = |name: &str| sticky.is_invalid(name).then_some("form-error");
+    html! {
+        h2 #work { (lang.t("Travail donné", "Work given")) }
+        @if works.is_empty() {
+            p { (lang.t("Aucun travail pour l'instant.", "No work yet.")) }
+        } @else {
+            ul {
+                @for w in &works {
+                    li {
+                        a href={ "/teacher/work/" (w.id) } { (w.title) }
+                        " — " (due_text(lang, w.due, tz)) ", " (w.items.len()) " " (lang.t("élément(s)", "item(s)"))
+                        @if !w.visible { (lang.t(" (masqué)", " (hidden)")) }
+                    }
+                }
+            }
         }
-        out.push_str(&format!(
-            r#"<div class="work-pick"><label class="inline"><input type="checkbox" name="item" value="{v}"{}> {}</label> <input type="number" name="order:{v}" min="1" max="{MAX_WORK_ITEMS}" size="3" aria-label="{} {k}"{}></div>"#,
-            sticky.checked("item", &key(it), false),
-            esc(&it.title),
-            lang.t("Ordre de l'élément", "Order of item"),
-            sticky.value(&format!("order:{}", key(it))),
-            v = esc(&key(it)),
-        ));
-    }
-    out.push_str("</fieldset>");
-    if !pupils.is_empty() {
-        out.push_str(&format!(
-            "<fieldset><legend>{}</legend>",
-            lang.t("Pour (aucun coché : toute la classe)", "For (none ticked: the whole class)")
-        ));
-        for p in pupils {
-            out.push_str(&format!(
-                r#"<label class="inline"><input type="checkbox" name="pupil" value="{}"{}> {}</label> "#,
-                p.id,
-                sticky.checked("pupil", &p.id.to_string(), false),
-                esc(&p.name)
-            ));
+        details.card open[sticky.is_error()] {
+            summary { (lang.t("Donner du travail à la classe", "Give work to the class")) }
+            form method="post" action={ "/teacher/class/" (class_id) "/work" } {
+                // Safe HTML: the CSRF field, made by `html::csrf_input`.
+                (PreEscaped(f))
+                (sticky.error())
+                label {
+                    (lang.t("Titre :", "Title:")) " "
+                    input name="title" required maxlength=(MAX_NAME_CHARS * 2) value=[sticky.get("title")]
+                        aria-invalid=[bad("title")] aria-describedby=[described("title")];
+                }
+                label {
+                    (lang.t("À faire pour le (facultatif) :", "Due on (optional):")) " "
+                    input type="date" name="due" value=[sticky.get("due")] aria-invalid=[bad("due")] aria-describedby=[described("due")];
+                }
+                label {
+                    input type="checkbox" name="visible" value="1" checked[sticky.is_checked("visible", "1", true)];
+                    " " (lang.t("Visible par les élèves", "Visible to pupils"))
+                }
+                fieldset {
+                    legend { (lang.t("Pages, activités et quiz (l'ordre : celui du cours, ou les numéros)", "Pages, activities and quizzes (in course order, or by the numbers)")) }
+                    @for (k, (pack_title, it)) in cands.iter().enumerate() {
+                        @if *pack_title != cands.get(k.wrapping_sub(1)).map_or("", |c| c.0.as_str()) {
+                            p { strong { (pack_title) } }
+                        }
+                        @let v = key(it);
+                        div.work-pick {
+                            label.inline {
+                                input type="checkbox" name="item" value=(v) checked[sticky.is_checked("item", &v, false)];
+                                " " (it.title)
+                            }
+                            " "
+                            input type="number" name={ "order:" (v) } min="1" max=(MAX_WORK_ITEMS) size="3"
+                                aria-label={ (lang.t("Ordre de l'élément", "Order of item")) " " (k) }
+                                value=[sticky.get(&format!("order:{v}"))];
+                        }
+                    }
+                }
+                @if !pupils.is_empty() {
+                    fieldset {
+                        legend { (lang.t("Pour (aucun coché : toute la classe)", "For (none ticked: the whole class)")) }
+                        @for p in pupils {
+                            label.inline {
+                                input type="checkbox" name="pupil" value=(p.id) checked[sticky.is_checked("pupil", &p.id.to_string(), false)];
+                                " " (p.name)
+                            }
+                            " "
+                        }
+                    }
+                }
+                button { (lang.t("Donner ce travail", "Give this work")) }
+            }
         }
-        out.push_str("</fieldset>");
     }
-    out.push_str(&format!("<button>{}</button></form></details>", lang.t("Donner ce travail", "Give this work")));
-    out
 }
 
 /// "YYYY-MM-DD" → the end of that day at the school (`tz` minutes east of UTC).
@@ -268,7 +274,7 @@ fn chosen_items(app: &Shared, form: &Form) -> Result<Vec<WorkItem>, (&'static st
     Ok(picked.into_iter().map(|(_, _, it)| it).collect())
 }
 
-fn mark(s: State3) -> &'static str {
+pub(crate) fn mark(s: State3) -> &'static str {
     match s {
         State3::Done => "✔",
         State3::Started => "◐",
@@ -276,7 +282,7 @@ fn mark(s: State3) -> &'static str {
     }
 }
 
-fn state_word(lang: Lang, s: State3) -> &'static str {
+pub(crate) fn state_word(lang: Lang, s: State3) -> &'static str {
     match s {
         State3::Done => lang.t("fait", "done"),
         State3::Started => lang.t("commencé", "started"),
@@ -295,7 +301,6 @@ pub async fn page(
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    let f = csrf.field();
     let tz = app.tz_minutes();
     let (w, pupils, teacher) = {
         let store = app.store();
@@ -321,48 +326,55 @@ pub async fn page(
             .collect();
         (w, pupils, store.teacher_name(t).ok().flatten())
     };
-    let mut body = super::html::teacher_nav(lang);
-    body.push_str(&format!(
-        r#"<p>{} — {}</p><p><a href="/teacher/class/{}#work">{}</a></p>"#,
-        due_text(lang, w.due, tz),
-        if w.visible {
-            lang.t("visible par les élèves", "visible to pupils")
-        } else {
-            lang.t("masqué aux élèves", "hidden from pupils")
-        },
-        w.class_id,
-        lang.t("← La classe", "← The class")
-    ));
-    body.push_str(&format!(
-        r#"<div class="table-wrap"><table id="work-progress"><tr><th>{}</th>"#,
-        lang.t("Élève", "Pupil")
-    ));
-    for (i, it) in w.items.iter().enumerate() {
-        body.push_str(&format!("<th>{}. {}</th>", i + 1, esc(&it.title)));
-    }
-    body.push_str(&format!("<th>{}</th></tr>", lang.t("Fait", "Done")));
-    for (p, events, subs) in &pupils {
-        let done = Done { events, submissions: subs };
-        body.push_str(&format!("<tr><td>{}</td>", esc(&p.name)));
-        let mut n = 0;
-        for i in 0..w.items.len() {
-            let s = item_state(&done, &w.items, i);
-            n += (s == State3::Done) as usize;
-            body.push_str(&format!(r#"<td><span aria-hidden="true">{}</span> {}</td>"#, mark(s), state_word(lang, s)));
-        }
-        body.push_str(&format!("<td>{n} / {}</td></tr>", w.items.len()));
-    }
-    body.push_str("</table></div>");
     let (label, value) = if w.visible {
         (lang.t("Masquer aux élèves", "Hide from pupils"), "0")
     } else {
         (lang.t("Montrer aux élèves", "Show to pupils"), "1")
     };
-    body.push_str(&format!(
-        r#"<form method="post" action="/teacher/work/{id}/visible">{f}<input type="hidden" name="visible" value="{value}"><button class="secondary">{label}</button></form><form method="post" action="/teacher/work/{id}/delete">{f}<label><input type="checkbox" name="confirm" value="yes" required> {}</label><button class="danger">{}</button></form>"#,
-        lang.t("sûr ?", "sure?"),
-        lang.t("Retirer ce travail", "Remove this work")
-    ));
+    let body = html! {
+        (super::html::teacher_nav(lang))
+        p {
+            (due_text(lang, w.due, tz)) " — "
+            (if w.visible {
+                lang.t("visible par les élèves", "visible to pupils")
+            } else {
+                lang.t("masqué aux élèves", "hidden from pupils")
+            })
+        }
+        p { a href={ "/teacher/class/" (w.class_id) "#work" } { (lang.t("← La classe", "← The class")) } }
+        div.table-wrap {
+            table #work-progress {
+                tr {
+                    th { (lang.t("Élève", "Pupil")) }
+                    @for (i, it) in w.items.iter().enumerate() {
+                        th { (i + 1) ". " (it.title) }
+                    }
+                    th { (lang.t("Fait", "Done")) }
+                }
+                @for (p, events, subs) in &pupils {
+                    @let done = Done { events, submissions: subs };
+                    @let states: Vec<State3> = (0..w.items.len()).map(|i| item_state(&done, &w.items, i)).collect();
+                    tr {
+                        td { (p.name) }
+                        @for s in &states {
+                            td { span aria-hidden="true" { (mark(*s)) } " " (state_word(lang, *s)) }
+                        }
+                        td { (states.iter().filter(|s| **s == State3::Done).count()) " / " (w.items.len()) }
+                    }
+                }
+            }
+        }
+        form method="post" action={ "/teacher/work/" (id) "/visible" } {
+            (csrf.input())
+            input type="hidden" name="visible" value=(value);
+            button.secondary { (label) }
+        }
+        form method="post" action={ "/teacher/work/" (id) "/delete" } {
+            (csrf.input())
+            label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
+            button.danger { (lang.t("Retirer ce travail", "Remove this work")) }
+        }
+    };
     let mut page = Page::new(lang, w.title.clone(), body);
     page.user = teacher;
     page.into_response()
@@ -398,48 +410,6 @@ pub async fn delete(
         (Ok(_), _) => not_found(lang, "Ce travail", "This work"),
         (Err(e), _) => internal(lang, e),
     }
-}
-
-/// The pupil home's « À faire »: visible work for this pupil, soonest due first, each
-/// item with where the pupil is; work past its due date and not finished says so.
-pub fn todo_section(app: &Shared, lang: Lang, pupil: i64, done: &Done) -> String {
-    let works: Vec<Work> = app.store().works_for_pupil(pupil).unwrap_or_default();
-    if works.is_empty() {
-        return String::new();
-    }
-    let tz = app.tz_minutes();
-    let now = app.now();
-    let mut out = format!(r#"<section aria-labelledby="todo"><h2 id="todo">{}</h2>"#, lang.t("À faire", "To do"));
-    for w in &works {
-        let states: Vec<State3> = (0..w.items.len()).map(|i| item_state(done, &w.items, i)).collect();
-        let n = states.iter().filter(|s| **s == State3::Done).count();
-        let late = w.due.is_some_and(|d| d < now) && n < w.items.len();
-        let late = if late {
-            format!(r#" <strong class="error">{}</strong>"#, lang.t("en retard", "late"))
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            r#"<div class="card work" id="work-{}"><h3>{}</h3><p>{} · {n} / {} {}{late}</p><ol>"#,
-            w.id,
-            esc(&w.title),
-            due_text(lang, w.due, tz),
-            w.items.len(),
-            lang.t("fait(s)", "done"),
-        ));
-        for (it, s) in w.items.iter().zip(&states) {
-            out.push_str(&format!(
-                r#"<li><span aria-hidden="true">{}</span> <a href="{}">{}</a> <small>({})</small></li>"#,
-                mark(*s),
-                esc(&pupil_href(it)),
-                esc(&it.title),
-                state_word(lang, *s)
-            ));
-        }
-        out.push_str("</ol></div>");
-    }
-    out.push_str("</section>");
-    out
 }
 
 #[cfg(test)]
