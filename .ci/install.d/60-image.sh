@@ -18,6 +18,6 @@ fi
 
 $SUDO apt-get install -y -qq --no-install-recommends \
     mmdebstrap arch-test mtools dosfstools fdisk e2fsprogs bmap-tools xz-utils zstd \
-    debian-archive-keyring ca-certificates binfmt-support >/dev/null
+    debian-archive-keyring ca-certificates binfmt-support device-tree-compiler >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
     qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils ovmf >/dev/null
