@@ -16,14 +16,10 @@ use std::process::Command;
 use common::Server;
 use preau_pack::sign::SecretKey;
 
+/// The fixture root, through the one fixture rule (`PREAU_FIXTURES`, skip or fail).
 fn fixtures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    if !dir.join("moodle").is_dir() || !dir.join("sites").is_dir() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "fixtures missing in CI: {}", dir.display());
-        eprintln!("skipped: {} is missing", dir.display());
-        return None;
-    }
-    Some(dir)
+    preau_tests::fixture("moodle")?;
+    preau_tests::fixture("sites")?.parent().map(Path::to_path_buf)
 }
 
 fn preau(args: &[&std::ffi::OsStr]) -> String {

@@ -18,13 +18,8 @@ use common::Server;
 use preau_pack::sign::SecretKey;
 
 fn fixture() -> Option<PathBuf> {
-    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/sites/ens-fr-learn-mkdocs-gitrepo.tar");
+    let tar = preau_tests::fixture("sites/ens-fr-learn-mkdocs-gitrepo.tar")?;
     let ci = std::env::var("CI").as_deref() == Ok("true");
-    if !tar.is_file() {
-        assert!(!ci, "fixture missing in CI: {}", tar.display());
-        eprintln!("skipped: {} is missing", tar.display());
-        return None;
-    }
     let bwrap = Command::new("bwrap").arg("--version").output().is_ok_and(|o| o.status.success());
     if !bwrap {
         assert!(!ci, "bubblewrap is missing in CI (.ci/install.d/35-sitegen.sh)");
