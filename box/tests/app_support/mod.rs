@@ -47,9 +47,8 @@ pub fn install_test_pack(data: &Path, extra: &[(&str, &[u8])]) {
 /// `preau` command and installs them into `data`. `false` when the fixtures are missing
 /// outside CI (in CI that fails the test).
 pub fn install_moodle_fixtures(data: &Path, backups: &[(&str, &str)]) -> bool {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates = [workspace.join("../shared/fixtures/moodle"), workspace.join("../../shared/fixtures/moodle")];
-    let fixtures = candidates.iter().find(|p| p.exists()).unwrap_or(&candidates[0]).clone();
+    // The one fixture root (`PREAU_FIXTURES` or `../shared/fixtures`).
+    let fixtures = preau_tests::fixtures_root().join("moodle");
     let missing: Vec<_> = backups.iter().filter(|(f, _)| !fixtures.join(f).exists()).collect();
     if !missing.is_empty() {
         assert!(
