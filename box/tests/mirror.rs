@@ -479,6 +479,19 @@ fn a_second_run_at_once_does_nothing_and_says_so() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another `preau mirror` run"));
     assert!(!t.p("state/report.json").exists());
     drop(held);
+    // Another test's child forked between our open and its exec holds a copy of the
+    // descriptor for a moment (the lock belongs to the open file, not to the fd): wait
+    // until the lock is really free, as a timer's next run would find it.
+    let probe = std::fs::File::open(t.p("state/.lock")).unwrap();
+    let free = (0..200).any(|_| {
+        let got = unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !got {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        got
+    });
+    assert!(free, "the test's own lock was not released within 10 s");
+    drop(probe);
     // Released: an empty configuration runs and reports nothing to do.
     let out = preau(&["mirror", "--config", s(&config)]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

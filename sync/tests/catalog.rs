@@ -122,6 +122,11 @@ fn a_rolled_back_top_is_refused_and_its_nodes_do_not_matter() {
     let mine = vec!["pack-1".to_string()];
     pull_mine(&nginx.url(), data.path(), &key, &mine);
     std::fs::write(dir.path().join("catalog.json"), &old_top).unwrap();
+    // nginx's ETag is the mtime in seconds and the size: an old top of the same size
+    // written in the same second as the new one would be answered 304. Give it another
+    // time, as a replayed file served by an attacker would have.
+    let old_time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    std::fs::File::options().write(true).open(dir.path().join("catalog.json")).unwrap().set_modified(old_time).unwrap();
     let src = HttpSource::new(&nginx.url(), HttpOptions::default()).unwrap();
     let opts = PullOptions { packs: Some(mine), ..Default::default() };
     let e = pull(&src, data.path(), &opts).unwrap_err();
