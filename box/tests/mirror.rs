@@ -536,3 +536,187 @@ fn a_source_whose_build_fails_is_not_recorded_and_is_built_once_fixed() {
     assert_eq!(state["packs"]["forge-lourd"]["fingerprint"], head.as_str());
     assert_eq!(state["packs"]["forge-lourd"]["version"], 1);
 }
+
+/// The public key (64 hex digits) of the key file `key`.
+fn public_key(key: &Path) -> String {
+    std::fs::read_to_string(format!("{}.pub", key.display())).unwrap().trim().to_string()
+}
+
+/// The keys whose signatures the repository's catalog.json carries.
+fn catalog_signers(repo: &Path) -> Vec<String> {
+    let top: Value = serde_json::from_slice(&std::fs::read(repo.join("catalog.json")).unwrap()).unwrap();
+    top["signatures"].as_array().unwrap().iter().map(|s| s["keyid"].as_str().unwrap().to_string()).collect()
+}
+
+fn keygen(path: &Path) {
+    let out = preau(&["keygen", "--out", s(path)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn authorize(repo: &Path, root_key: &Path, add: &[&Path]) {
+    let mut args = vec!["pack", "authorize-key", "--repo", s(repo), "--key", s(root_key)];
+    let pubs: Vec<String> = add.iter().map(|k| format!("{}.pub", k.display())).collect();
+    for p in &pubs {
+        args.extend(["--add", p.as_str()]);
+    }
+    let out = preau(&args);
+    assert!(out.status.success(), "authorize-key: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Two Forge projects, each with its own publisher key, published into one repository
+/// whose root authorises both keys: each publication is signed by its source's key, the
+/// report says which (the public key, never the secret), and the repository verifies.
+#[test]
+fn each_source_is_signed_with_its_own_key() {
+    let t = Setup::new();
+    let repo = t.p("repo");
+    let (key_a, key_b) = (t.p("equipe-maths.key"), t.p("equipe-svt.key"));
+    keygen(&key_a);
+    keygen(&key_b);
+    // The national team's repository: created with its root key, which authorises the
+    // two source teams' keys to sign the catalog.
+    std::fs::create_dir_all(t.p("accueil")).unwrap();
+    std::fs::write(t.p("accueil/index.html"), "<h1>Accueil</h1>").unwrap();
+    let out = preau(&[
+        "pack",
+        "build",
+        s(&t.p("accueil")),
+        "--repo",
+        s(&repo),
+        "--key",
+        s(&t.p("key")),
+        "--id",
+        "accueil",
+        "--verbatim",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    authorize(&repo, &t.p("key"), &[&key_a, &key_b]);
+
+    let a = Project::new(&t.p("forge"), "maths");
+    let b = Project::new(&t.p("forge"), "svt");
+    a.commit(&[("public/index.html", "<h1>Maths</h1>")], "first");
+    b.commit(&[("public/index.html", "<h1>SVT</h1>")], "first");
+    let config = t.config(&format!(
+        "[[git]]\nid = \"forge-maths\"\nurl = \"file://{}\"\nkey = {:?}\n\
+         [[git]]\nid = \"forge-svt\"\nurl = \"file://{}\"\nkey = {:?}\n",
+        a.dir.display(),
+        s(&key_a),
+        b.dir.display(),
+        s(&key_b)
+    ));
+    let (pub_a, pub_b) = (public_key(&key_a), public_key(&key_b));
+    assert_ne!(pub_a, pub_b);
+
+    let r1 = mirror(&config);
+    assert_eq!(r1.code, 0, "{}", r1.stdout);
+    assert_eq!((r1.status("forge-maths"), r1.status("forge-svt")), ("built", "built"), "{}", r1.stdout);
+    assert_eq!(r1.line("forge-maths")["key"], pub_a.as_str());
+    assert_eq!(r1.line("forge-svt")["key"], pub_b.as_str());
+    for secret in [&key_a, &key_b] {
+        let text = std::fs::read_to_string(secret).unwrap();
+        let hex = text.lines().last().unwrap().trim_start_matches("PREAU-ED25519-SECRET-");
+        assert!(!r1.stdout.contains(hex), "a secret key is in the report");
+    }
+    // The last publication (forge-svt's) signed the catalog with its own key.
+    assert_eq!(catalog_signers(&repo), vec![pub_b.clone()]);
+    verify(&repo, &t.p("key"));
+    assert_eq!(extracted(&repo, "forge-maths", &t.p("x1")), a.head_site());
+    assert_eq!(extracted(&repo, "forge-svt", &t.p("x2")), b.head_site());
+
+    // A commit in forge-maths: published with its key; forge-svt, unchanged, still says
+    // the key that signed its version.
+    a.commit(&[("public/index.html", "<h1>Maths, v2</h1>")], "second");
+    let r2 = mirror(&config);
+    assert_eq!((r2.status("forge-maths"), r2.status("forge-svt")), ("built", "unchanged"), "{}", r2.stdout);
+    assert_eq!(r2.line("forge-maths")["key"], pub_a.as_str());
+    assert_eq!(r2.line("forge-svt")["key"], pub_b.as_str());
+    assert_eq!(catalog_signers(&repo), vec![pub_a.clone()]);
+    verify(&repo, &t.p("key"));
+    assert_eq!(extracted(&repo, "forge-maths", &t.p("x3")), a.head_site());
+
+    // The text report names each key by its public key's first 16 hex digits.
+    let out = preau(&["mirror", "--config", s(&config)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("forge-maths v2 (") && text.contains(&pub_a[..16]), "{text}");
+    assert!(text.contains(&pub_b[..16]), "{text}");
+}
+
+/// A source whose key file is missing, and one whose key the repository's root does not
+/// authorise, fail alone, each naming its key file; the other source is built. Once the
+/// root authorises the key, that source is built with it.
+#[test]
+fn a_missing_or_unauthorised_key_fails_that_source_alone() {
+    let t = Setup::new();
+    let repo = t.p("repo");
+    let intrus = t.p("intrus.key");
+    keygen(&intrus);
+    let missing = t.p("cles/absente.key");
+    let projects: Vec<Project> = ["ok", "sans-cle", "intrus"].iter().map(|n| Project::new(&t.p("forge"), n)).collect();
+    for p in &projects {
+        p.commit(&[("public/index.html", "<h1>Cours</h1>")], "first");
+    }
+    // "ok" takes the top-level key and, built first, creates the repository with it.
+    let config = t.config(&format!(
+        "[[git]]\nid = \"ok\"\nurl = \"file://{}\"\n\
+         [[git]]\nid = \"sans-cle\"\nurl = \"file://{}\"\nkey = {:?}\n\
+         [[git]]\nid = \"intrus\"\nurl = \"file://{}\"\nkey = {:?}\n",
+        projects[0].dir.display(),
+        projects[1].dir.display(),
+        s(&missing),
+        projects[2].dir.display(),
+        s(&intrus)
+    ));
+    let r1 = mirror(&config);
+    assert_eq!(r1.code, 1, "{}", r1.stdout);
+    assert_eq!(r1.status("ok"), "built", "{}", r1.stdout);
+    assert_eq!(r1.line("ok")["key"], public_key(&t.p("key")).as_str());
+    assert_eq!(r1.status("sans-cle"), "failed");
+    let why = r1.line("sans-cle")["detail"].as_str().unwrap();
+    assert!(why.contains(s(&missing)), "the missing key file is not named: {why}");
+    assert_eq!(r1.status("intrus"), "failed");
+    let why = r1.line("intrus")["detail"].as_str().unwrap();
+    assert!(why.contains("not authorised") && why.contains(s(&intrus)), "{why}");
+    assert!(why.contains("authorize-key"), "the way out is not said: {why}");
+    assert_eq!((r1.report["built"].as_u64(), r1.report["failed"].as_u64()), (Some(1), Some(2)));
+    verify(&repo, &t.p("key"));
+    let list: Value = serde_json::from_slice(&preau(&["pack", "list", "--repo", s(&repo), "--json"]).stdout).unwrap();
+    assert!(list["packs"].get("intrus").is_none(), "an unauthorised key's pack was published");
+
+    // The root key authorises the newcomer: built with its own key at the next run.
+    authorize(&repo, &t.p("key"), &[&intrus]);
+    let r2 = mirror(&config);
+    assert_eq!(r2.status("intrus"), "built", "{}", r2.stdout);
+    assert_eq!(r2.line("intrus")["key"], public_key(&intrus).as_str());
+    assert_eq!((r2.status("ok"), r2.status("sans-cle")), ("unchanged", "failed"));
+    assert_eq!(catalog_signers(&repo), vec![public_key(&intrus)]);
+    verify(&repo, &t.p("key"));
+}
+
+/// A Forge project that is a hand-written static site (no Markdown, no mkdocs.yml) is
+/// mirrored as it is: its own index.html byte for byte, its pages and stylesheet.
+#[test]
+fn a_hand_written_html_site_keeps_its_own_index() {
+    let t = Setup::new();
+    let a = Project::new(&t.p("forge"), "histoire");
+    let files = [
+        (
+            "index.html",
+            "<!DOCTYPE html><html lang=\"fr\"><head><title>Histoire</title><link rel=\"stylesheet\" href=\"style.css\">\
+             </head><body><h1>Histoire</h1><a href=\"page.html\">Le Moyen Âge</a></body></html>\n",
+        ),
+        (
+            "page.html",
+            "<html><head><link rel=\"stylesheet\" href=\"style.css\"></head><body><a href=\"index.html\">Accueil</a></body></html>",
+        ),
+        ("style.css", "h1 { color: navy; }\n"),
+    ];
+    a.commit(&files, "site");
+    let config = t.config(&format!("[[git]]\nid = \"forge-histoire\"\nurl = \"file://{}\"\n", a.dir.display()));
+    let r = mirror(&config);
+    assert_eq!((r.code, r.status("forge-histoire")), (0, "built"), "{}", r.stdout);
+    verify(&t.p("repo"), &t.p("key"));
+    let got = extracted(&t.p("repo"), "forge-histoire", &t.p("x"));
+    let want: BTreeMap<String, Vec<u8>> = files.iter().map(|(p, b)| (p.to_string(), b.as_bytes().to_vec())).collect();
+    assert_eq!(got, want, "the site was not mirrored as it is");
+}

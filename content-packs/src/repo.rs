@@ -518,3 +518,89 @@ pub fn rotate_key(dir: &Path, old: &SecretKey, new: &SecretKey) -> Result<Root> 
     }
     Ok(next)
 }
+
+/// Most keys a root authorises to sign the catalog (about 17 KiB of root.json).
+const MAX_CATALOG_KEYS: usize = 256;
+
+/// Changes which keys may sign the catalog (`preau pack authorize-key`): a new root
+/// version whose catalog role lists `add` and no longer lists `remove`, signed by
+/// `root_key`, a root key of the repository (its root role's threshold must be 1; the
+/// root keys themselves do not change). Several publishers (a national team's source
+/// teams, a mirror's per-source keys) can then each sign the catalog with their own key.
+/// The catalog is re-signed by `root_key` when it is a catalog key (so that it names the
+/// new root); otherwise it is left as it is, which is refused when its signer would lose
+/// the right to sign it. Nothing is written when nothing changes.
+pub fn authorize_catalog_keys(
+    dir: &Path,
+    root_key: &SecretKey,
+    add: &[PublicKey],
+    remove: &[PublicKey],
+) -> Result<Root> {
+    let repo = Repo::open(dir)?;
+    let current = repo.verified_root(None)?;
+    if !current.roles.root.contains(&root_key.public()) {
+        return Err(Error::Key(format!(
+            "{} is not a root key of {} (its root keys: {}): only a root key authorises catalog keys",
+            root_key.public().to_hex(),
+            dir.display(),
+            current.roles.root.keys.join(", ")
+        )));
+    }
+    if current.roles.root.threshold > 1 {
+        return Err(Error::Key("this repository needs several root signatures to change its root".into()));
+    }
+    if let Some(k) = add.iter().find(|k| remove.contains(k)) {
+        return Err(Error::Key(format!("{} is both added and removed", k.to_hex())));
+    }
+    let mut catalog_role = current.roles.catalog.clone();
+    for k in add {
+        if !catalog_role.contains(k) {
+            catalog_role.keys.push(k.to_hex());
+        }
+    }
+    for k in remove {
+        if !catalog_role.contains(k) {
+            return Err(Error::Key(format!("{} is not a catalog key of {}", k.to_hex(), dir.display())));
+        }
+        catalog_role.keys.retain(|x| *x != k.to_hex());
+    }
+    if catalog_role == current.roles.catalog {
+        return Ok(current);
+    }
+    if catalog_role.keys.len() < catalog_role.threshold as usize || catalog_role.keys.is_empty() {
+        return Err(Error::Key(format!(
+            "the catalog needs {} signature(s): at least that many catalog keys must remain",
+            catalog_role.threshold.max(1)
+        )));
+    }
+    if catalog_role.keys.len() > MAX_CATALOG_KEYS {
+        return Err(Error::Key(format!("more than {MAX_CATALOG_KEYS} catalog keys")));
+    }
+    let next = Root {
+        kind: ROOT_TYPE.into(),
+        version: current.version + 1,
+        expires: crate::meta::now_unix() + ROOT_LIFETIME_SECS,
+        roles: crate::meta::Roles { root: current.roles.root.clone(), catalog: catalog_role },
+    };
+    let resign = next.roles.catalog.contains(&root_key.public()) && next.roles.catalog.threshold <= 1;
+    let catalog_file = dir.join(CATALOG_FILE);
+    let catalog = if catalog_file.is_file() { Some(repo.load_catalog(&current)?) } else { None };
+    if !resign && catalog_file.is_file() {
+        let bytes = read_bounded(&catalog_file, MAX_CATALOG_BYTES)?;
+        if parse_catalog(&bytes, &next).is_err() {
+            return Err(Error::Key(
+                "the current catalog is signed by a key being removed, and the root key is not a catalog key \
+                 that could re-sign it: publish with another catalog key first"
+                    .into(),
+            ));
+        }
+    }
+    repo.write_root(&Envelope::sign(&next, &[root_key]), next.version)?;
+    if let Some(mut catalog) = catalog.filter(|c| resign && c.version > 0) {
+        catalog.version += 1;
+        catalog.root_version = next.version;
+        catalog.issued = catalog.issued.max(crate::meta::now_unix());
+        repo.publish_catalog(&catalog, root_key)?;
+    }
+    Ok(next)
+}

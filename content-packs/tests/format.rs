@@ -241,3 +241,56 @@ fn build_many_publishes_once_and_the_catalog_reads_back_from_its_nodes() {
     let (cat, missing) = repo.load_catalog_available(&root).unwrap();
     assert!(cat.packs.is_empty() && !missing.is_empty());
 }
+
+/// A root key authorises another key to sign the catalog (a second publisher), and
+/// withdraws it; each change is a root version the chain verifies, and a removal that
+/// would leave the current catalog signed by nobody authorised is refused.
+#[test]
+fn the_root_key_authorises_and_withdraws_catalog_keys() {
+    use preau_pack::repo::authorize_catalog_keys;
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("repo");
+    let (root, team) = (SecretKey::generate(), SecretKey::generate());
+    let files = BTreeMap::from([("a.txt".to_string(), b"un".to_vec())]);
+    build(&repo_dir, tree_of(&files), &root, &opts(), &mut |_, _| {}).unwrap();
+    let mut other = tree_of(&files);
+    other.meta.id = "q".into();
+    let err = build(&repo_dir, other.clone(), &team, &opts(), &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("not authorised"), "{err}");
+    let err = authorize_catalog_keys(&repo_dir, &team, &[team.public()], &[]).unwrap_err();
+    assert!(err.to_string().contains("not a root key"), "{err}");
+
+    let r2 = authorize_catalog_keys(&repo_dir, &root, &[team.public()], &[]).unwrap();
+    assert_eq!(r2.version, 2);
+    assert_eq!(authorize_catalog_keys(&repo_dir, &root, &[team.public()], &[]).unwrap().version, 2, "no change");
+    build(&repo_dir, other.clone(), &team, &opts(), &mut |_, _| {}).unwrap();
+    let repo = Repo::open(&repo_dir).unwrap();
+    assert_eq!(repo.verified_root(Some(&[root.public()])).unwrap().version, 2);
+    assert!(preau_pack::verify::verify_repo(&repo, Some(&[root.public()])).unwrap().ok());
+
+    // The root key publishes, then tries to stop signing catalogs: refused, the current
+    // catalog (its own) would be signed by no catalog key, and nothing is written.
+    let files2 = BTreeMap::from([("a.txt".to_string(), b"deux".to_vec())]);
+    build(&repo_dir, tree_of(&files2), &root, &opts(), &mut |_, _| {}).unwrap();
+    let err = authorize_catalog_keys(&repo_dir, &root, &[], &[root.public()]).unwrap_err();
+    assert!(err.to_string().contains("publish with another catalog key first"), "{err}");
+    assert_eq!(repo.verified_root(None).unwrap().version, 2);
+    // Once the team has published, it can: the current catalog, the team's, stays valid.
+    let mut other2 = other.clone();
+    other2.add_bytes("b.txt".to_string(), b"trois".to_vec());
+    build(&repo_dir, other2, &team, &opts(), &mut |_, _| {}).unwrap();
+    let r3 = authorize_catalog_keys(&repo_dir, &root, &[], &[root.public()]).unwrap();
+    assert_eq!(r3.roles.catalog.keys, vec![team.public().to_hex()]);
+    // Withdrawing the team's key now would leave no catalog key at all.
+    let err = authorize_catalog_keys(&repo_dir, &root, &[], &[team.public()]).unwrap_err();
+    assert!(err.to_string().contains("at least that many") || err.to_string().contains("re-sign"), "{err}");
+    // Back: the root key re-signs the catalog when it is a catalog key again.
+    let r4 = authorize_catalog_keys(&repo_dir, &root, &[root.public()], &[team.public()]).unwrap();
+    assert_eq!(r4.roles.catalog.keys, vec![root.public().to_hex()]);
+    let catalog = repo.load_catalog(&r4).unwrap();
+    assert_eq!(catalog.root_version, 4, "the catalog names the new root");
+    assert_eq!(catalog.packs.len(), 2);
+    let err = build(&repo_dir, other, &team, &opts(), &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("not authorised"), "withdrawn key still signs: {err}");
+    assert!(preau_pack::verify::verify_repo(&repo, Some(&[root.public()])).unwrap().ok());
+}

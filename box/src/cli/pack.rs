@@ -34,6 +34,26 @@ pub enum PackCommand {
     /// Replace the repository's signing key: boxes that trust the old key follow the
     /// signed chain to the new one.
     RotateKey(RotateArgs),
+    /// Authorise more keys to sign the repository's catalog (or withdraw some): a new root
+    /// version signed by a root key. Several publishers (the sources of `preau mirror`)
+    /// then publish into one repository, each with its own key.
+    AuthorizeKey(AuthorizeArgs),
+}
+
+#[derive(Args)]
+pub struct AuthorizeArgs {
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// A secret root key of the repository (the key that created it, or the last
+    /// `rotate-key` one).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A public key (`.pub` file) allowed to sign the catalog from now on.
+    #[arg(long, value_name = "PUBKEY_FILE")]
+    pub add: Vec<PathBuf>,
+    /// A public key (`.pub` file) no longer allowed to sign the catalog.
+    #[arg(long, value_name = "PUBKEY_FILE")]
+    pub remove: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -199,6 +219,20 @@ pub fn run(cmd: PackCommand) -> Result<()> {
             let new = SecretKey::read_file(&a.new_key)?;
             let root = preau_pack::repo::rotate_key(&a.repo, &old, &new)?;
             println!("root version {} now trusts only {}; catalog re-signed", root.version, new.public().to_hex());
+            Ok(())
+        }
+        PackCommand::AuthorizeKey(a) => {
+            if a.add.is_empty() && a.remove.is_empty() {
+                bail!("rien à faire : donnez --add ou --remove (nothing to do: give --add or --remove)");
+            }
+            let read = |paths: &[PathBuf]| -> Result<Vec<PublicKey>> {
+                paths.iter().map(|p| PublicKey::read_file(p).map_err(anyhow::Error::from)).collect()
+            };
+            let root_key = SecretKey::read_file(&a.key)?;
+            let (add, remove) = (read(&a.add)?, read(&a.remove)?);
+            let root = preau_pack::repo::authorize_catalog_keys(&a.repo, &root_key, &add, &remove)
+                .with_context(|| format!("changing the catalog keys of {}", a.repo.display()))?;
+            println!("root version {}: catalog keys {}", root.version, root.roles.catalog.keys.join(", "));
             Ok(())
         }
     }

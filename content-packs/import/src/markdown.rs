@@ -395,12 +395,17 @@ pub struct Site {
     pub title: String,
     pub description: String,
     pub pages: u32,
-    /// `static`, `mkdocs` or `markdown`.
+    /// `static` (a built site in `public/` or `site/`), `html` (a hand-written site at
+    /// the top, no Markdown page), `mkdocs` or `markdown`.
     pub layout: String,
 }
 
 /// Builds the site from the files of a tree (path → bytes). `fallback_title` names it
-/// when nothing better is found.
+/// when nothing better is found. A built site in `public/` or `site/` is taken as it is;
+/// otherwise every Markdown file becomes a page, except where the author wrote that page
+/// in HTML: an `index.html` (or any `X.html` beside `X.md`) is kept byte for byte and no
+/// start page is generated over it. A hand-written site with no Markdown page is thus
+/// served as it is (layout `html`).
 pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Site {
     for dir in ["public", "site"] {
         if files.contains_key(&format!("{dir}/index.html")) {
@@ -436,8 +441,14 @@ pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Si
         let title = first_heading(&md).unwrap_or_else(|| {
             p.rsplit('/').next().unwrap_or(p).rsplit_once('.').map(|x| x.0).unwrap_or(p).replace(['-', '_'], " ")
         });
-        let html = rewrite_md_links(&to_html(&admonitions(&md)), p, &md_files);
         let page = page_path(p);
+        // A page the author wrote in HTML is never replaced by one made here: a
+        // hand-written site's index.html stays, its README.md (the repository's
+        // description) is then not rendered.
+        if tree.contains_key(&page) {
+            continue;
+        }
+        let html = rewrite_md_links(&to_html(&admonitions(&md)), p, &md_files);
         // README.md and index.md in one folder: index.md wins, as in MkDocs.
         if bodies.contains_key(&page) && !p.ends_with("index.md") {
             continue;
@@ -459,9 +470,11 @@ pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Si
         .map(|c| c.site_name.clone())
         .filter(|s| !s.is_empty())
         .or_else(|| titles.get("index.html").cloned())
+        .or_else(|| tree.get("index.html").and_then(|b| html_title(&String::from_utf8_lossy(b))))
         .unwrap_or_else(|| fallback_title.to_string());
     let order = flatten(&nav);
-    if !bodies.contains_key("index.html") {
+    // The generated start page, unless the author wrote one.
+    if !bodies.contains_key("index.html") && !tree.contains_key("index.html") {
         let mut body = String::from("<p>Sommaire du cours :</p>\n");
         body.push_str(&nav_html(&nav, "index.html"));
         titles.insert("index.html".into(), site_title.clone());
@@ -490,13 +503,15 @@ pub fn build_site(files: &BTreeMap<String, Vec<u8>>, fallback_title: &str) -> Si
         let full = format!("{body}\n<nav class=\"sommaire\"><h2>Sommaire</h2>\n{}</nav>", nav_html(&nav, path));
         out.insert(path.clone(), page(title, "fr", &links, &full).into_bytes());
     }
-    Site {
-        files: out,
-        title: site_title,
-        description,
-        pages,
-        layout: if mkdocs.is_some() { "mkdocs" } else { "markdown" }.into(),
-    }
+    let layout = if mkdocs.is_some() {
+        "mkdocs"
+    } else if pages == 0 && tree.contains_key("index.html") {
+        // A hand-written site (HTML, CSS, no Markdown page): every file as it is.
+        "html"
+    } else {
+        "markdown"
+    };
+    Site { files: out, title: site_title, description, pages, layout: layout.into() }
 }
 
 fn html_title(html: &str) -> Option<String> {

@@ -165,6 +165,102 @@ fn prebuilt_public_site_is_served_as_is() {
     assert_eq!(imp.tree.meta.title, "Site construit");
 }
 
+/// Every relative `href`/`src` of the HTML files of `imp` names a file of the pack.
+fn assert_links_resolve(imp: &preau_import::Imported) {
+    for f in imp.tree.files.iter().filter(|f| f.path.ends_with(".html")) {
+        let html = text(imp, &f.path);
+        let dir = f.path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+        for attr in ["href=\"", "src=\""] {
+            for link in html.split(attr).skip(1).map(|h| h.split('"').next().unwrap()) {
+                let target = link.split(['#', '?']).next().unwrap();
+                if target.is_empty() || target.contains(':') {
+                    continue;
+                }
+                let joined = format!("{dir}{target}");
+                let mut parts: Vec<&str> = Vec::new();
+                for c in joined.split('/') {
+                    match c {
+                        ".." => {
+                            parts.pop();
+                        }
+                        "." | "" => {}
+                        c => parts.push(c),
+                    }
+                }
+                let path = parts.join("/");
+                assert!(has(imp, &path), "{}: link {link:?} leads to {path:?}, which is not in the pack", f.path);
+            }
+        }
+    }
+}
+
+/// A Forge project that is a hand-written static site (HTML, CSS, no Markdown, no
+/// mkdocs.yml) is served as it is: its own index.html, byte for byte, not a generated
+/// start page over it.
+#[test]
+fn hand_written_html_site_is_served_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("site-histoire");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let index = "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Histoire 5e</title>\n\
+                 <link rel=\"stylesheet\" href=\"style.css\"></head>\n<body><h1>Histoire 5e</h1>\n\
+                 <p><a href=\"page.html\">Le Moyen Âge</a> · <a href=\"chapitres/renaissance.html#debut\">La Renaissance</a></p>\n\
+                 <img src=\"img/carte.svg\" alt=\"carte\"></body></html>\n";
+    let page = "<!DOCTYPE html><html><head><title>Le Moyen Âge</title><link rel=\"stylesheet\" href=\"style.css\"></head>\
+                <body><p><a href=\"index.html\">Accueil</a></p></body></html>";
+    let renaissance = "<html><head><link rel=\"stylesheet\" href=\"../style.css\"></head><body id=\"debut\">\
+                       <a href=\"../index.html\">Accueil</a></body></html>";
+    let css = "body { font-family: serif; }\n";
+    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+    write(&repo, "index.html", index);
+    write(&repo, "page.html", page);
+    write(&repo, "chapitres/renaissance.html", renaissance);
+    write(&repo, "style.css", css);
+    write(&repo, "img/carte.svg", svg);
+    write(&repo, ".gitlab-ci.yml", "pages: {}\n");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "site"]);
+
+    assert_eq!(detect(&repo).unwrap(), SourceKind::Git);
+    let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    assert_eq!(text(&imp, "index.html"), index, "the project's own index.html, byte for byte");
+    assert_eq!(text(&imp, "page.html"), page);
+    assert_eq!(text(&imp, "chapitres/renaissance.html"), renaissance);
+    assert_eq!(text(&imp, "style.css"), css);
+    assert_eq!(text(&imp, "img/carte.svg"), svg);
+    assert!(!served_text(&imp).contains("Sommaire"), "a generated start page crept in");
+    assert_eq!(imp.tree.meta.entry, "index.html");
+    assert_eq!(imp.tree.meta.title, "Histoire 5e");
+    assert_eq!(imp.report.pages, 0, "no page was rendered");
+    assert_links_resolve(&imp);
+}
+
+/// A hand-written index.html beside Markdown chapters (and a README.md describing the
+/// repository): the chapters are rendered as before, the author's index.html is kept
+/// byte for byte, neither the README nor a generated start page replaces it.
+#[test]
+fn hand_written_index_wins_over_markdown_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("mixte");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let index = "<html><head><title>Physique</title></head><body><a href=\"optique.html\">Optique</a></body></html>";
+    write(&repo, "index.html", index);
+    write(&repo, "README.md", "# Dépôt du site de physique\n\nOuvrir index.html.\n");
+    write(&repo, "optique.md", "# Optique\n\nLa lumière [accueil](index.html).\n");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "site"]);
+    let imp = import(&repo, &ImportOptions::default()).unwrap();
+    assert_builds(&imp);
+    assert_eq!(text(&imp, "index.html"), index);
+    let optique = text(&imp, "optique.html");
+    assert!(optique.contains("La lumière"), "{optique}");
+    assert_eq!(imp.report.pages, 1);
+    assert_links_resolve(&imp);
+}
+
 /// The real "Cours de Python" (CC BY-SA, Fuchs & Poulain) committed to a fresh
 /// repository becomes a site: one page per chapter, images kept, no `.md` link left.
 #[test]

@@ -1,5 +1,5 @@
-//! `mirror.toml`: the repository to publish to, the publisher key, the state folder and
-//! the sources to follow. Read whole and checked before anything runs: every bad entry is
+//! `mirror.toml`: the repository to publish to, the publisher keys (one for all sources,
+//! or one per source), the state folder and the sources to follow. Read whole and checked before anything runs: every bad entry is
 //! named (`git[2] (id "x"): …`), all of them in one error, and the run exits with code 2.
 
 use std::collections::BTreeMap;
@@ -24,8 +24,9 @@ pub struct Config {
     /// Where packs are published: a folder, `file://PATH` or `s3://BUCKET/PREFIX` (as
     /// `preau pack build --repo`).
     pub repo: String,
-    /// The publisher's secret signing key (from `preau keygen`).
-    pub key: PathBuf,
+    /// The publisher's secret signing key (from `preau keygen`): the key of every source
+    /// that names none of its own. Optional when every source has its `key`.
+    pub key: Option<PathBuf>,
     /// Where the mirror keeps its git clones, what it last published per source
     /// (`state.json`) and the last run's report (`report.json`).
     pub state: PathBuf,
@@ -107,6 +108,8 @@ pub struct GitSource {
     pub generator: bool,
     #[serde(default)]
     pub verbatim: bool,
+    /// This source's secret signing key (default: the top-level `key`).
+    pub key: Option<PathBuf>,
 }
 
 /// A folder where Éléa (Moodle) backups are dropped. Each `.mbz` file is one pack: the
@@ -124,6 +127,8 @@ pub struct MbzFolder {
     pub name: Vec<NameRule>,
     #[serde(default)]
     pub verbatim: bool,
+    /// The signing key of this folder's packs (default: the top-level `key`).
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +146,8 @@ pub struct ZimSource {
     pub id: String,
     pub path: PathBuf,
     pub title: Option<String>,
+    /// This source's secret signing key (default: the top-level `key`).
+    pub key: Option<PathBuf>,
 }
 
 fn default_branch() -> String {
@@ -171,6 +178,23 @@ pub fn load(path: &Path) -> Result<Config> {
 }
 
 impl Config {
+    /// The key that signs a source whose own key is `own`: its own, else the top-level one.
+    pub fn key_for(&self, own: Option<&PathBuf>) -> Option<PathBuf> {
+        own.or(self.key.as_ref()).cloned()
+    }
+
+    /// `name` has no key: neither its own nor a top-level one.
+    fn check_key(&self, name: &str, own: Option<&PathBuf>, out: &mut Vec<String>) {
+        match self.key_for(own) {
+            None => out.push(format!(
+                "{name}: pas de clé de publication : donnez `key = \"…\"` à cette source ou un `key` global \
+                 (no publisher key: give this source a `key` or set the top-level `key`)"
+            )),
+            Some(k) if k.as_os_str().is_empty() => out.push(format!("{name}: key is an empty path")),
+            Some(_) => {}
+        }
+    }
+
     /// Everything wrong with the configuration, each naming its entry.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -222,6 +246,7 @@ impl Config {
                 out.push(format!("{name}: branch {:?} is not a branch name", truncate(&g.branch)));
             }
             check_title(&name, g.title.as_deref(), &mut out);
+            self.check_key(&name, g.key.as_ref(), &mut out);
         }
         for (i, z) in self.zim.iter().enumerate() {
             let name = format!("zim[{i}] (id {:?})", z.id);
@@ -233,6 +258,7 @@ impl Config {
                 out.push(format!("{name}: path is empty"));
             }
             check_title(&name, z.title.as_deref(), &mut out);
+            self.check_key(&name, z.key.as_ref(), &mut out);
         }
         for (i, m) in self.mbz.iter().enumerate() {
             let name = format!("mbz[{i}] ({})", m.folder.display());
@@ -242,6 +268,7 @@ impl Config {
             if !m.prefix.is_empty() && preau_pack::path::check_pack_id(&format!("{}x", m.prefix)).is_err() {
                 out.push(format!("{name}: prefix {:?}: a-z, 0-9, - _ . only", truncate(&m.prefix)));
             }
+            self.check_key(&name, m.key.as_ref(), &mut out);
             if m.name.len() > MAX_RULES {
                 out.push(format!("{name}: {} name rules, more than {MAX_RULES}", m.name.len()));
             }
@@ -355,5 +382,32 @@ mod tests {
             assert!(p.contains(needle), "{needle:?} not in:\n{p}");
         }
         assert!(toml::from_str::<Config>("repo = \"r\"\nkey = \"k\"\nstate = \"s\"\ntypo = 1\n").is_err());
+    }
+
+    #[test]
+    fn a_source_takes_its_own_key_or_the_top_level_one() {
+        let text = r#"
+            repo = "r"
+            state = "s"
+            [[git]]
+            id = "a"
+            url = "https://forge.example/a.git"
+            key = "keys/a.key"
+            [[git]]
+            id = "b"
+            url = "https://forge.example/b.git"
+            [[zim]]
+            id = "c"
+            path = "c.zim"
+        "#;
+        let c: Config = toml::from_str(text).unwrap();
+        let p = c.problems().join("\n");
+        assert!(!p.contains("git[0]"), "{p}");
+        assert!(p.contains("git[1] (id \"b\"): pas de clé") && p.contains("zim[0] (id \"c\"): pas de clé"), "{p}");
+        // An old configuration (one top-level key) stays valid; a source's own key wins.
+        let c: Config = toml::from_str(&format!("key = \"main.key\"\n{text}")).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.key_for(c.git[0].key.as_ref()), Some(PathBuf::from("keys/a.key")));
+        assert_eq!(c.key_for(c.git[1].key.as_ref()), Some(PathBuf::from("main.key")));
     }
 }

@@ -9,6 +9,11 @@
 //! ([`super::pack::publish`]). A source's new state is written durably only after its
 //! publish succeeded, so a crash or a failed publish leaves it to be built again next run.
 //! One source failing does not stop the others; the exit code says whether any failed.
+//!
+//! Each source is signed with its own key (its `key`, else the top-level one). The key
+//! file is read at every run; a folder repository's root must authorise the key to sign
+//! its catalog ([`check_authorised`], before the build). The report and the state record
+//! the public key that signed each published version.
 
 pub mod config;
 mod git;
@@ -57,6 +62,9 @@ struct Record {
     settings: String,
     version: u64,
     published_at: u64,
+    /// The public key (64 hex digits) that signed the catalog publishing this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -92,6 +100,10 @@ struct Line {
     version: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fingerprint: Option<String>,
+    /// The public key (64 hex digits, never the secret) that signed the publication of
+    /// this version; for a failed source, the one it was to be signed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
     /// Why it failed, or a note (a new commit whose content is the same).
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
@@ -120,6 +132,8 @@ struct Source {
     title: Option<String>,
     generator: bool,
     verbatim: bool,
+    /// Its secret signing key's file (its own `key`, else the top-level one).
+    key: PathBuf,
     /// Set when the source is wrong before it is even looked at (two files, one id).
     error: Option<String>,
 }
@@ -170,6 +184,7 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
             status: Status::Failed,
             version: None,
             fingerprint: None,
+            key: None,
             detail: None,
             seconds: 0.0,
         };
@@ -254,6 +269,12 @@ fn mirror_one(
     if let Some(e) = &src.error {
         bail!("{e}");
     }
+    // Read at every run, even for an unchanged source: a missing key file is said now,
+    // not on the day the source changes.
+    let key = preau_pack::SecretKey::read_file(&src.key)
+        .with_context(|| format!("clé de publication (publisher key) {}", src.key.display()))?;
+    let public = key.public().to_hex();
+    line.key = Some(public.clone());
     let b = &config.build;
     let timeout = Duration::from_secs(b.git_timeout_secs);
     let settings = settings_hash(config, src);
@@ -292,6 +313,7 @@ fn mirror_one(
         (None, None) => unreachable!("a source is a git repository or a file"),
     };
     line.fingerprint = Some(fingerprint.clone());
+    check_authorised(&config.repo, &key, &src.key)?;
     let detected = preau_import::detect(&build_src).with_context(|| format!("reading {}", build_src.display()))?;
     let expected = match src.kind {
         Kind::Git => preau_import::SourceKind::Git,
@@ -305,7 +327,10 @@ fn mirror_one(
     let out = super::pack::publish(&args)?;
     let s = &out.summary;
     line.version = Some(s.version);
+    // Nothing published: the version keeps the key that signed it.
+    let signer = if s.unchanged { state.packs.get(&src.id).and_then(|r| r.key.clone()) } else { Some(public) };
     if s.unchanged {
+        line.key = signer.clone();
         line.status = Status::Unchanged;
         line.detail = Some(format!("rebuilt, same content as v{}: nothing published", s.version));
     } else {
@@ -328,6 +353,7 @@ fn mirror_one(
             settings,
             version: s.version,
             published_at: now(),
+            key: signer,
         },
     );
     preau_pack::fsutil::atomic_write(state_path, &serde_json::to_vec_pretty(state)?)?;
@@ -337,6 +363,9 @@ fn mirror_one(
 fn unchanged(line: &mut Line, recorded: Option<&Record>, fingerprint: String) -> Result<()> {
     line.status = Status::Unchanged;
     line.version = recorded.map(|r| r.version);
+    // The key that signed the published version (a state written before keys were
+    // recorded: none said).
+    line.key = recorded.and_then(|r| r.key.clone());
     line.fingerprint = Some(fingerprint);
     Ok(())
 }
@@ -353,7 +382,7 @@ fn build_args(config: &Config, src: &Source, build_src: PathBuf, git_ref: Option
             s3_credentials: config.s3.credentials.clone(),
             s3_cache: config.s3.cache.clone(),
         },
-        key: config.key.clone(),
+        key: src.key.clone(),
         id: Some(src.id.clone()),
         title: src.title.clone(),
         level: b.level,
@@ -388,6 +417,7 @@ fn sources(config: &Config) -> Result<Vec<Source>> {
             title: g.title.clone(),
             generator: g.generator,
             verbatim: g.verbatim,
+            key: config.key_for(g.key.as_ref()).unwrap_or_default(),
             error: None,
         });
     }
@@ -401,6 +431,7 @@ fn sources(config: &Config) -> Result<Vec<Source>> {
             title: z.title.clone(),
             generator: false,
             verbatim: false,
+            key: config.key_for(z.key.as_ref()).unwrap_or_default(),
             error: None,
         });
     }
@@ -417,12 +448,12 @@ fn sources(config: &Config) -> Result<Vec<Source>> {
                     } else {
                         None
                     };
-                    out.push(Source { error, ..mbz_source(id, path, title, m.verbatim) });
+                    out.push(Source { error, ..mbz_source(config, m, id, path, title) });
                 }
             }
             Err(e) => out.push(Source {
                 error: Some(format!("{e:#}")),
-                ..mbz_source(format!("{}*", m.prefix), m.folder.clone(), None, false)
+                ..mbz_source(config, m, format!("{}*", m.prefix), m.folder.clone(), None)
             }),
         }
     }
@@ -432,7 +463,7 @@ fn sources(config: &Config) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-fn mbz_source(id: String, path: PathBuf, title: Option<String>, verbatim: bool) -> Source {
+fn mbz_source(config: &Config, m: &config::MbzFolder, id: String, path: PathBuf, title: Option<String>) -> Source {
     Source {
         id,
         kind: Kind::Mbz,
@@ -441,9 +472,38 @@ fn mbz_source(id: String, path: PathBuf, title: Option<String>, verbatim: bool) 
         git: None,
         title,
         generator: false,
-        verbatim,
+        verbatim: m.verbatim,
+        key: config.key_for(m.key.as_ref()).unwrap_or_default(),
         error: None,
     }
+}
+
+/// Refuses, before the build, a key that the repository's root does not authorise to
+/// sign its catalog (a folder repository; an object store's build refuses it itself).
+/// A new repository is created by the first source built, with that source's key as its
+/// root and only catalog key.
+fn check_authorised(repo: &str, key: &preau_pack::SecretKey, file: &Path) -> Result<()> {
+    let Ok(preau_publish::Target::Folder(dir)) = preau_publish::Target::parse(repo) else {
+        return Ok(());
+    };
+    if !dir.join(preau_pack::repo::ROOT_FILE).is_file() {
+        return Ok(());
+    }
+    let root = preau_pack::Repo::open(&dir)?.verified_root(None)?;
+    if !root.roles.catalog.contains(&key.public()) {
+        bail!(
+            "la clé {} ({}) n'est pas autorisée à signer le catalogue de {} : faites-la autoriser par une clé \
+             racine du dépôt (this key is not authorised by the repository's root.json v{} to sign its catalog; \
+             authorise it with: preau pack authorize-key --repo {} --key ROOT_KEY --add {}.pub)",
+            file.display(),
+            key.public().to_hex(),
+            dir.display(),
+            root.version,
+            dir.display(),
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 /// The `.mbz` files of a drop folder by pack id (the newest file for each id).
@@ -543,7 +603,9 @@ fn print_line(l: &Line) {
     };
     let version = l.version.map(|v| format!(" v{v}")).unwrap_or_default();
     let detail = l.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-    println!("{status:<9} {}{version} ({}){detail}", l.id, l.origin);
+    // The public key's first 16 hex digits: enough to tell the keys of one mirror apart.
+    let key = l.key.as_deref().map(|k| format!(" [clé/key {}]", &k[..k.len().min(16)])).unwrap_or_default();
+    println!("{status:<9} {}{version} ({}){detail}{key}", l.id, l.origin);
 }
 
 fn now() -> u64 {
