@@ -105,6 +105,10 @@ pub struct PullSummary {
     pub objects: u64,
     pub deltas_used: u64,
     pub deltas_failed: u64,
+    /// Catalog leaves taken from their hint (no round of their own), and hints that did
+    /// not match the leaf their branch names (ignored, the leaf was fetched by hash).
+    pub leaf_hints_used: u64,
+    pub leaf_hints_refused: u64,
     pub gc_objects: u64,
     pub gc_bytes: u64,
     pub seconds: f64,
@@ -172,7 +176,20 @@ fn pull_in<'s, 'e>(
     spec.go.set(changed_branches(&repo_dir, &verified));
     // Nodes are small: twice the connections (a box that holds none and follows every
     // pack fetches all of them, about one request per 10 packs).
-    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers * 2)?;
+    // Beside each changed branch, the leaf hints of the bins of the packs the box
+    // follows (or holds), so that their leaves come in the same round.
+    let hinted: Vec<String> = match &opts.packs {
+        Some(p) => p.clone(),
+        None => Installed::load(&repo_dir).map(|i| i.packs.into_keys().collect()).unwrap_or_default(),
+    };
+    let used = nodes::resolve_hinted(
+        source,
+        Some(&repo_dir),
+        &mut verified.catalog,
+        opts.packs.as_deref(),
+        &hinted,
+        opts.workers * 2,
+    )?;
     verified.warnings.extend(used.warnings);
     if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
         state.time_floor = state.time_floor.max(verified.catalog.issued);
@@ -211,6 +228,8 @@ fn pull_in<'s, 'e>(
         objects: 0,
         deltas_used: 0,
         deltas_failed: 0,
+        leaf_hints_used: used.hints_used as u64,
+        leaf_hints_refused: used.hints_refused as u64,
         gc_objects: 0,
         gc_bytes: 0,
         seconds: 0.0,
