@@ -241,8 +241,8 @@ pub fn resolve_hinted(
         }
     }
     // Leaves whose hint is the very node their branch names need no round of their own.
-    let mut ready: Vec<((usize, usize, Hash), Option<Vec<u8>>)> = Vec::new();
-    let mut fetch: Vec<(usize, usize, Hash)> = Vec::new();
+    let mut ready: Vec<(BinLeaf, Option<Vec<u8>>)> = Vec::new();
+    let mut fetch: Vec<BinLeaf> = Vec::new();
     for (t, b, h) in leaves {
         match hints.get(&(t, b)) {
             Some(bytes) if bytes.len() as u64 <= MAX_NODE_BYTES && Hash::of(bytes) == h => {
@@ -261,7 +261,7 @@ pub fn resolve_hinted(
     ready.extend(fetch.into_iter().zip(level));
     for ((t, b, h), got) in &ready {
         let Some(bytes) = got else { continue };
-        let leaf: Leaf = serde_json::from_slice(&bytes)
+        let leaf: Leaf = serde_json::from_slice(bytes)
             .map_err(|e| Error::Malformed { what: format!("catalog node {h}"), detail: e.to_string() })?;
         if leaf.kind != LEAF_TYPE {
             return Err(Error::Malformed { what: format!("catalog node {h}"), detail: "not a leaf".into() });
@@ -282,6 +282,9 @@ pub fn resolve_hinted(
     }
     Ok(out)
 }
+
+/// A leaf to read: its bin (branch, leaf) and its hash.
+type BinLeaf = (usize, usize, Hash);
 
 /// A level's nodes and the hints read beside them.
 type LevelRead = (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>);

@@ -2,8 +2,10 @@
 //!
 //! 1. verify the source's root chain and catalog's signed top (`trust`), alone in the
 //!    first round trip: when nothing changed (a 304), the pull ends there. Then the
-//!    catalog nodes on the paths of the box's packs that changed (`nodes`, one round per
-//!    level) and, from an online server, beside them, the first parts of the *update
+//!    catalog nodes on the paths of the box's packs that changed (`nodes`: the branch
+//!    and, from an online server, beside it the leaf hints of the box's bins, so that
+//!    the leaf is in the same round unless its hint is stale or absent) and, from an
+//!    online server, beside them, the first parts of the *update
 //!    bundles* of the installed packs under a changed branch (`speculate`; a bundle
 //!    holds the manifest patch and every object a box one version behind lacks);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
@@ -713,9 +715,10 @@ impl Drop for Release {
 /// installed one under the pack's branch, beside the first catalog node fetch, for the
 /// first parts of the update bundle of each installed pack (most recently installed
 /// first; `workers - 1` parts in all, see `plan::speculation`). Whether there is an
-/// update is known only from the leaf, a round later: when there is none, each costs a
-/// 404; when the pack is one version behind, a small update has arrived whole with the
-/// branch node, and a larger one continues in the next round without a pause. Nothing
+/// update is known only from the leaf (in the same round when its leaf hint matches, a
+/// round later otherwise): when there is none, each costs a 404; when the pack is one
+/// version behind, a small update has arrived whole with the branch node, and a larger
+/// one continues in the next round without a pause. Nothing
 /// goes out when the top did not change: "nothing changed" is one request.
 fn speculate<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
