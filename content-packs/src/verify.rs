@@ -125,11 +125,13 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
     Ok(r)
 }
 
-/// Each leaf hint (`hints/<branch>-<leaf>.json`) must hold the bytes of the leaf its
-/// bin's branch names: a hint that does not (a publication interrupted between the hints
-/// and the top, a lost race on an object store) or of a bin that is empty is a problem;
-/// boxes would ignore it, but it costs them a round. A missing hint is a warning (a
-/// repository published before hints: boxes fetch the leaf by hash).
+/// Each leaf hint (`hints/<branch>-<leaf>.json`) should hold the bytes of the leaf its
+/// bin's branch names. One that does not (a publication interrupted between the hints
+/// and the top, a publisher that gave up a race on an object store), one of an empty
+/// bin, and a missing one (a repository published before hints) are reported as
+/// warnings, not problems: boxes check every hint against its branch and fetch the leaf
+/// by hash instead, so they cost a round trip, never a wrong entry; the next publication
+/// rewrites them.
 fn check_hints(repo: &Repo, index: &crate::catalog_tree::Index, r: &mut VerifyReport) -> Result<()> {
     use crate::catalog_tree::{HINTS_DIR, MAX_NODE_BYTES, hint_rel_path, leaf_bins, parse_hint_name};
     let branches: Vec<Hash> = index.iter().flatten().copied().collect();
@@ -146,12 +148,13 @@ fn check_hints(repo: &Repo, index: &crate::catalog_tree::Index, r: &mut VerifyRe
         let rel = hint_rel_path(*bin);
         match crate::repo::read_bounded(&repo.dir().join(&rel), MAX_NODE_BYTES) {
             Ok(b) if Hash::of(&b) == *leaf => {}
-            Ok(b) => r.problems.push(format!(
-                "{rel}: this leaf hint hashes to {}, not to the leaf {leaf} its branch names (stale: publish again)",
+            Ok(b) => r.warnings.push(format!(
+                "{rel}: this leaf hint hashes to {}, not to the leaf {leaf} its branch names (stale: boxes fetch \
+                 the leaf in a round of their own until the next publication rewrites it)",
                 Hash::of(&b)
             )),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => missing += 1,
-            Err(e) => r.problems.push(format!("{rel}: {e}")),
+            Err(e) => r.warnings.push(format!("{rel}: {e}")),
         }
     }
     if missing > 0 {
@@ -170,9 +173,9 @@ fn check_hints(repo: &Repo, index: &crate::catalog_tree::Index, r: &mut VerifyRe
             match parse_hint_name(&name) {
                 Some(bin) if leaves.contains_key(&bin) => {}
                 Some(_) => {
-                    r.problems.push(format!("{HINTS_DIR}/{name}: a leaf hint for a bin the catalog leaves empty"))
+                    r.warnings.push(format!("{HINTS_DIR}/{name}: a leaf hint for a bin the catalog leaves empty"))
                 }
-                None => r.problems.push(format!("{HINTS_DIR}/{name}: not a leaf hint name (<branch>-<leaf>.json)")),
+                None => r.warnings.push(format!("{HINTS_DIR}/{name}: not a leaf hint name (<branch>-<leaf>.json)")),
             }
         }
     }
