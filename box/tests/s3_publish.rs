@@ -267,6 +267,18 @@ fn a_box_pulls_byte_exact_from_s3_and_through_a_caching_cdn() {
     assert!(parts.iter().any(|(_, s, _)| s == "206"), "{log:?}");
     assert!(parts.iter().all(|(_, s, _)| s == "206" || s == "416"), "{log:?}");
     assert!(!log.iter().any(|(u, _, _)| u.contains("/objects/")), "{log:?}");
+    // The leaf of its pack came beside its branch, from the bin's leaf hint: mutable,
+    // so the CDN goes back to the origin for it; written with its headers.
+    let hint = preau_pack::catalog_tree::hint_rel_path(preau_pack::catalog_tree::bins("cours"));
+    let hints: Vec<_> = log.iter().filter(|(u, _, _)| u.contains("/hints/")).collect();
+    assert!(
+        !hints.is_empty() && hints.iter().all(|(u, s, c)| u.ends_with(&hint) && s == "200" && c != "HIT"),
+        "{log:?}"
+    );
+    let (status, h) = http_get_head(moto.port, &format!("/{BUCKET}/fr/{hint}"));
+    assert_eq!(status, 200);
+    assert_eq!(h.get("cache-control").map(String::as_str), Some(preau_publish::mirror::MUTABLE));
+    assert!(h.get("content-type").is_some_and(|t| t.starts_with("application/json")), "{h:?}");
 
     // Straight from the store.
     let direct = tmp.path().join("box-direct");

@@ -401,12 +401,48 @@ impl Repo {
         Ok(())
     }
 
+    /// Brings the leaf hints (`hints/<branch>-<leaf>.json`, see `catalog_tree`) in line
+    /// with the nodes of `index`: each non-empty bin's hint holds the bytes of its current
+    /// leaf (written by atomic rename, only when it differs: a publication rewrites the
+    /// hints of the leaves it changed, and repairs any other), and the hints of bins now
+    /// empty, or of names that are no hint, are removed.
+    pub fn write_hints(&self, index: &crate::catalog_tree::Index, nodes: &[(Hash, Vec<u8>)]) -> Result<()> {
+        use crate::catalog_tree::{HINTS_DIR, hint_rel_path, leaf_bins, parse_hint_name};
+        let leaves = leaf_bins(index, nodes)?;
+        let bytes_of: std::collections::HashMap<Hash, &Vec<u8>> = nodes.iter().map(|(h, b)| (*h, b)).collect();
+        let dir = self.dir.join(HINTS_DIR);
+        if !leaves.is_empty() && !dir.is_dir() {
+            fsutil::create_dir_all_durable(&dir)?;
+        }
+        for (bin, h) in &leaves {
+            let bytes =
+                bytes_of.get(h).ok_or_else(|| Error::Other(format!("catalog node {h} is not among the nodes")))?;
+            let path = self.dir.join(hint_rel_path(*bin));
+            if read_bounded(&path, crate::catalog_tree::MAX_NODE_BYTES).ok().as_ref() != Some(*bytes) {
+                fsutil::atomic_write(&path, bytes)?;
+            }
+        }
+        if let Ok(files) = fs::read_dir(&dir) {
+            for f in files.flatten() {
+                let name = f.file_name();
+                let keep = name.to_str().and_then(parse_hint_name).is_some_and(|bin| leaves.contains_key(&bin));
+                // Temporary files of an atomic write in progress start with a dot.
+                if !keep && !name.to_string_lossy().starts_with('.') {
+                    fs::remove_file(f.path()).context(|| format!("removing {}", f.path().display()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Signs and atomically replaces the catalog, split into nodes (see `catalog_tree`):
-    /// the nodes first (only those on the paths of changed packs are new), then the
-    /// signed top. Call only after every object it references is durably written.
+    /// the nodes first (only those on the paths of changed packs are new), then the leaf
+    /// hints of the bins that changed, then the signed top. Call only after every object
+    /// it references is durably written.
     pub fn publish_catalog(&self, catalog: &Catalog, key: &SecretKey) -> Result<()> {
         let (index, nodes) = crate::catalog_tree::build(&catalog.packs);
         self.write_nodes(&nodes)?;
+        self.write_hints(&index, &nodes)?;
         let top = Catalog {
             kind: catalog.kind.clone(),
             version: catalog.version,

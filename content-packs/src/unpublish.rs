@@ -130,8 +130,66 @@ mod tests {
         assert_eq!(catalog.packs.keys().collect::<Vec<_>>(), ["keep"]);
         assert_eq!(catalog.version, 4, "one version more than the three builds");
         crate::verify::verify_repo_strict(&repo, None).unwrap();
+        // The leaf hints follow: one per non-empty bin, the bin of "gone" emptied.
+        let hints: Vec<String> = std::fs::read_dir(dir.join(crate::catalog_tree::HINTS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(hints, [crate::catalog_tree::hint_rel_path(crate::catalog_tree::bins("keep"))[6..].to_string()]);
         // Nothing to remove: the catalog is not re-signed.
         unpublish(&dir, &["gone".into()], &key).unwrap();
         assert_eq!(repo.load_catalog(&root).unwrap().version, 4);
+    }
+
+    #[test]
+    fn leaf_hints_are_written_verified_and_repaired() {
+        use crate::catalog_tree::{HINTS_DIR, bins, hint_rel_path};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        let key = SecretKey::generate();
+        let opts = BuildOptions::default();
+        let ids: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+        let trees = ids.iter().map(|id| tree(id, "v1")).collect();
+        crate::build::build_many(&dir, trees, &key, &opts, &mut |_, _| {}).unwrap();
+        let repo = Repo::open(&dir).unwrap();
+        let report = crate::verify::verify_repo_strict(&repo, None).unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        let hint = dir.join(hint_rel_path(bins("p3")));
+        let v1 = std::fs::read(&hint).unwrap();
+        assert!(std::fs::exists(dir.join(crate::catalog_tree::node_rel_path(&Hash::of(&v1)))).unwrap());
+        // A new version rewrites its bin's hint, and that one only.
+        let before: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join(HINTS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        build(&dir, tree("p3", "v2"), &key, &opts, &mut |_, _| {}).unwrap();
+        let changed: Vec<&String> = before
+            .iter()
+            .filter(|(n, b)| std::fs::read(dir.join(HINTS_DIR).join(n)).unwrap() != *b)
+            .map(|x| &x.0)
+            .collect();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        crate::verify::verify_repo_strict(&repo, None).unwrap();
+
+        // A stale hint (the previous leaf: a build killed between the hints and the top),
+        // an extra one and a missing one are reported, as warnings (boxes check hints
+        // against their branch: they cost a round, never a wrong entry).
+        std::fs::write(&hint, &v1).unwrap();
+        let empty = (0..16).flat_map(|t| (0..64).map(move |b| (t, b))).find(|b| !ids.iter().any(|id| bins(id) == *b));
+        std::fs::write(dir.join(hint_rel_path(empty.unwrap())), b"{}").unwrap();
+        std::fs::remove_file(dir.join(hint_rel_path(bins("p7")))).unwrap();
+        let r = crate::verify::verify_repo(&repo, None).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.warnings.len(), 3, "{:?}", r.warnings);
+        let stale = hint_rel_path(bins("p3"));
+        assert!(r.warnings.iter().any(|w| w.contains(&stale) && w.contains("stale")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("empty")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("1 of")), "{:?}", r.warnings);
+
+        // The next publication (here an unpublication) repairs them all.
+        unpublish(&dir, &["p0".into()], &key).unwrap();
+        let r = crate::verify::verify_repo(&repo, None).unwrap();
+        assert!(r.problems.is_empty() && r.warnings.is_empty(), "{r:?}");
     }
 }

@@ -52,6 +52,9 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
     if root.expires < now {
         r.warnings.push("the root document has expired".into());
     }
+    if let Some(index) = repo.load_catalog_top(&root)?.index {
+        check_hints(repo, &index, &mut r)?;
+    }
     let mut checked: HashSet<Hash> = HashSet::new();
     for (id, entry) in &catalog.packs {
         let manifest = match repo.read_manifest(&entry.manifest, entry.manifest_size) {
@@ -120,6 +123,63 @@ pub fn verify_repo(repo: &Repo, trusted: Option<&[PublicKey]>) -> Result<VerifyR
         }
     }
     Ok(r)
+}
+
+/// Each leaf hint (`hints/<branch>-<leaf>.json`) should hold the bytes of the leaf its
+/// bin's branch names. One that does not (a publication interrupted between the hints
+/// and the top, a publisher that gave up a race on an object store), one of an empty
+/// bin, and a missing one (a repository published before hints) are reported as
+/// warnings, not problems: boxes check every hint against its branch and fetch the leaf
+/// by hash instead, so they cost a round trip, never a wrong entry; the next publication
+/// rewrites them.
+fn check_hints(repo: &Repo, index: &crate::catalog_tree::Index, r: &mut VerifyReport) -> Result<()> {
+    use crate::catalog_tree::{HINTS_DIR, MAX_NODE_BYTES, hint_rel_path, leaf_bins, parse_hint_name};
+    let branches: Vec<Hash> = index.iter().flatten().copied().collect();
+    let mut nodes = Vec::new();
+    for (h, got) in branches.iter().zip(repo.read_nodes(&branches)) {
+        // A missing or damaged branch is reported by `load_catalog` already.
+        if let Ok(Some(b)) = got {
+            nodes.push((*h, b));
+        }
+    }
+    let leaves = leaf_bins(index, &nodes)?;
+    let mut missing = 0;
+    for (bin, leaf) in &leaves {
+        let rel = hint_rel_path(*bin);
+        match crate::repo::read_bounded(&repo.dir().join(&rel), MAX_NODE_BYTES) {
+            Ok(b) if Hash::of(&b) == *leaf => {}
+            Ok(b) => r.warnings.push(format!(
+                "{rel}: this leaf hint hashes to {}, not to the leaf {leaf} its branch names (stale: boxes fetch \
+                 the leaf in a round of their own until the next publication rewrites it)",
+                Hash::of(&b)
+            )),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => missing += 1,
+            Err(e) => r.warnings.push(format!("{rel}: {e}")),
+        }
+    }
+    if missing > 0 {
+        r.warnings.push(format!(
+            "{missing} of {} leaf hints are missing under {HINTS_DIR}/ (boxes then fetch those leaves in a round of their own); \
+             the next publication writes them",
+            leaves.len()
+        ));
+    }
+    if let Ok(files) = std::fs::read_dir(repo.dir().join(HINTS_DIR)) {
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            match parse_hint_name(&name) {
+                Some(bin) if leaves.contains_key(&bin) => {}
+                Some(_) => {
+                    r.warnings.push(format!("{HINTS_DIR}/{name}: a leaf hint for a bin the catalog leaves empty"))
+                }
+                None => r.warnings.push(format!("{HINTS_DIR}/{name}: not a leaf hint name (<branch>-<leaf>.json)")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An update bundle must decode to its hash, start with the manifest patch `first`, and

@@ -9,7 +9,9 @@
 //!   Never deleted by a publisher. Cached by CDNs for a year.
 //! - everything else (`root.json`, `roots/`, `catalog.json`, `updates/…`): mutable
 //!   metadata, replaced only on the ETag this publisher read (`If-Match`), or created if
-//!   absent; `no-cache` for CDNs (revalidated at each request).
+//!   absent; `no-cache` for CDNs (revalidated at each request). Leaf hints
+//!   (`hints/…`, copies of the current catalog leaves that boxes check by hash) are
+//!   mutable too but plainly overwritten: only the catalog decides a race.
 //!
 //! The push writes content-addressed files first, then metadata, then the signed catalog
 //! last: a reader that sees the new catalog finds everything it references. Files the
@@ -26,6 +28,7 @@ use object_store::path::Path as StorePath;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
+use preau_pack::catalog_tree::{HINTS_DIR, parse_hint_name};
 use preau_pack::limits::{MAX_CATALOG_BYTES, MAX_MANIFEST_BYTES, MAX_OBJECT_BYTES};
 use preau_pack::repo::{CATALOG_FILE, OBJECTS_DIR, ROOT_FILE, ROOTS_DIR, UPDATES_DIR};
 use preau_pack::{Hash, Manifest, Repo};
@@ -347,6 +350,11 @@ impl Mirror {
             let bytes = fs::read(self.dir.join(&rel)).with_context(|| format!("lecture de {rel}"))?;
             let n = bytes.len() as u64;
             let mode = match self.remote.get(&rel) {
+                // A leaf hint is only a hint (boxes use it when it hashes to the leaf the
+                // signed tree names): overwritten, never a reason to lose a race. The
+                // conditional update of the catalog after it still decides who wins; a
+                // loser rewrites the hints on the winner's tree at its next attempt.
+                _ if is_hint(&rel) => PutMode::Overwrite,
                 Some(etag) => PutMode::Update(UpdateVersion { e_tag: etag.clone(), version: None }),
                 None => PutMode::Create,
             };
@@ -433,6 +441,11 @@ fn put_options(rel: &str, mode: PutMode, immutable: bool) -> PutOptions {
     PutOptions { mode, attributes, ..Default::default() }
 }
 
+/// Whether `rel` is a leaf hint (`hints/<branch>-<leaf>.json`).
+fn is_hint(rel: &str) -> bool {
+    rel.strip_prefix(HINTS_DIR).and_then(|r| r.strip_prefix('/')).is_some_and(|n| parse_hint_name(n).is_some())
+}
+
 /// Whether a file's name is the hash of its bytes, or of the zstd frame's content: such a
 /// file can only ever hold those bytes.
 pub fn content_addressed(rel: &str, bytes: &[u8]) -> bool {
@@ -508,5 +521,8 @@ mod tests {
         assert_eq!(get(&put_options("objects/ab/abcd", PutMode::Create, true)).as_deref(), Some(IMMUTABLE));
         assert_eq!(get(&put_options(CATALOG_FILE, PutMode::Create, false)).as_deref(), Some(MUTABLE));
         assert_eq!(get(&put_options("updates/ab/abcd", PutMode::Create, false)).as_deref(), Some(MUTABLE));
+        assert_eq!(get(&put_options("hints/3-41.json", PutMode::Overwrite, false)).as_deref(), Some(MUTABLE));
+        assert!(is_hint("hints/3-41.json"));
+        assert!(!is_hint("hints/3-41.json.x") && !is_hint("catalog/3-41.json") && !is_hint(CATALOG_FILE));
     }
 }

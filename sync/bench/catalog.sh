@@ -3,7 +3,8 @@
 # that follows 10 of them (pack-1 … pack-10); bytes at the server (nginx on 127.0.0.1,
 # headers included), requests and round trips of a pull when nothing changed, when
 # another pack changed (one under a branch none of the box's packs uses, then one
-# beside a box's pack), and when one of the box's packs changed.
+# beside a box's pack), and when one of the box's packs changed (nodes under catalog/,
+# leaf hints under hints/ counted apart).
 #   bash sync/bench/catalog.sh PREAU_BINARY MANY_PACKS_BINARY     (N=… to change the size)
 # MANY_PACKS_BINARY: `cargo build -p preau-pack --example many_packs`
 # (target/debug/examples/many_packs): builds the N packs with one catalog publication.
@@ -53,9 +54,10 @@ m() {
     {n++; b += $NF; r = int(($1 - t0) / 0.4 + 0.5) + 1; if (r > rounds) rounds = r
      if ($3 ~ /^\/updates\// && !first_upd) first_upd = r
      if ($3 ~ /^\/catalog\//) {nodes++; nb += $NF}
+     if ($3 ~ /^\/hints\//) {hints++; hb += $NF; hs = hs " " $4}
      if ($3 == "/catalog.json") {top = $4 " " $NF}}
-    END {printf "%s: %d requests, %d bytes at the server; catalog.json %s; %d nodes (%d bytes); rounds %d; first bundle request in round %s; updated %s; wall %.2f s\n",
-         name, n, b, top, nodes, nb, rounds, (first_upd ? first_upd : "-"), up, wall}' $W/ng/access.log
+    END {printf "%s: %d requests, %d bytes at the server; catalog.json %s; %d nodes (%d bytes); %d leaf hints (%d bytes, status%s); rounds %d; first bundle request in round %s; updated %s; wall %.2f s\n",
+         name, n, b, top, nodes, nb, hints, hb, (hs ? hs : " -"), rounds, (first_upd ? first_upd : "-"), up, wall}' $W/ng/access.log
 }
 m "nothing changed"
 # Another pack under a branch none of the box's packs uses (FAR), then one under the

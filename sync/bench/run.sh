@@ -11,7 +11,9 @@
 #            consecutive versions of one pack (most of the content changes), box holds v1.
 # With BASELINE_BINARY, every shaped pull is also run with it (same repositories, same
 # link), for before/after figures. Environment: RUNS (shaped runs per case, default 3;
-# the median is reported), MODES ("tcp plain" by default, see delay_proxy.py).
+# the median is reported), MODES ("tcp plain" by default, see delay_proxy.py), CASES
+# (shaped cases, "delta full moodle" by default), PREAU_FIXTURES (the fixtures' root,
+# ../shared/fixtures by default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PREAU=${1:-target/release/preau}
@@ -21,7 +23,8 @@ BASE=${2:-}
 [ -z "$BASE" ] || BASE=$(realpath "$BASE")
 RUNS=${RUNS:-3}
 MODES=${MODES:-tcp plain}
-FIX=$(realpath ../shared/fixtures)
+CASES=${CASES:-delta full moodle}
+FIX=$(realpath "${PREAU_FIXTURES:-../shared/fixtures}")
 V1=$FIX/sites/cours-python_2024-11-14_d996c94.tar
 V2=$FIX/sites/cours-python_2025-09-29_366b8c0.tar
 M1=$FIX/moodle/stack-demo-moodle27-zipformat.mbz
@@ -164,7 +167,7 @@ for mode in $MODES; do
   sleep 0.3
   read -r _ cb < <(traffic "$W/ngs")
   echo "$cal" | awk -v m="$mode" -v b="$cb" '{ideal = b * 8 / 2000000; printf "shaped %s calibration (curl, one 4 MB file): %.2f s for %d bytes; bytes/bandwidth %.2f s; ratio %.2f\n", m, $1, b, ideal, $1 / ideal}'
-  for case in delta full moodle; do
+  for case in $CASES; do
     for bin in $PREAU $BASE; do
       label=$([ "$bin" = "$PREAU" ] && echo preau || echo baseline)
       : > "$W/runs"

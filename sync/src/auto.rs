@@ -466,6 +466,8 @@ mod tests {
             objects: 1,
             deltas_used: 0,
             deltas_failed: 0,
+            leaf_hints_used: 0,
+            leaf_hints_refused: 0,
             gc_objects: 0,
             gc_bytes: 0,
             seconds: 1.0,

@@ -2,8 +2,10 @@
 //!
 //! 1. verify the source's root chain and catalog's signed top (`trust`), alone in the
 //!    first round trip: when nothing changed (a 304), the pull ends there. Then the
-//!    catalog nodes on the paths of the box's packs that changed (`nodes`, one round per
-//!    level) and, from an online server, beside them, the first parts of the *update
+//!    catalog nodes on the paths of the box's packs that changed (`nodes`: the branch
+//!    and, from an online server, beside it the leaf hints of the box's bins, so that
+//!    the leaf is in the same round unless its hint is stale or absent) and, from an
+//!    online server, beside them, the first parts of the *update
 //!    bundles* of the installed packs under a changed branch (`speculate`; a bundle
 //!    holds the manifest patch and every object a box one version behind lacks);
 //! 2. for each pack whose catalog manifest differs from the installed one, get the new
@@ -105,6 +107,10 @@ pub struct PullSummary {
     pub objects: u64,
     pub deltas_used: u64,
     pub deltas_failed: u64,
+    /// Catalog leaves taken from their hint (no round of their own), and hints that did
+    /// not match the leaf their branch names (ignored, the leaf was fetched by hash).
+    pub leaf_hints_used: u64,
+    pub leaf_hints_refused: u64,
     pub gc_objects: u64,
     pub gc_bytes: u64,
     pub seconds: f64,
@@ -172,7 +178,20 @@ fn pull_in<'s, 'e>(
     spec.go.set(changed_branches(&repo_dir, &verified));
     // Nodes are small: twice the connections (a box that holds none and follows every
     // pack fetches all of them, about one request per 10 packs).
-    let used = nodes::resolve(source, Some(&repo_dir), &mut verified.catalog, opts.packs.as_deref(), opts.workers * 2)?;
+    // Beside each changed branch, the leaf hints of the bins of the packs the box
+    // follows (or holds), so that their leaves come in the same round.
+    let hinted: Vec<String> = match &opts.packs {
+        Some(p) => p.clone(),
+        None => Installed::load(&repo_dir).map(|i| i.packs.into_keys().collect()).unwrap_or_default(),
+    };
+    let used = nodes::resolve_hinted(
+        source,
+        Some(&repo_dir),
+        &mut verified.catalog,
+        opts.packs.as_deref(),
+        &hinted,
+        opts.workers * 2,
+    )?;
     verified.warnings.extend(used.warnings);
     if verified.catalog.issued > state.time_floor || verified.repository.is_some() {
         state.time_floor = state.time_floor.max(verified.catalog.issued);
@@ -211,6 +230,8 @@ fn pull_in<'s, 'e>(
         objects: 0,
         deltas_used: 0,
         deltas_failed: 0,
+        leaf_hints_used: used.hints_used as u64,
+        leaf_hints_refused: used.hints_refused as u64,
         gc_objects: 0,
         gc_bytes: 0,
         seconds: 0.0,
@@ -694,9 +715,10 @@ impl Drop for Release {
 /// installed one under the pack's branch, beside the first catalog node fetch, for the
 /// first parts of the update bundle of each installed pack (most recently installed
 /// first; `workers - 1` parts in all, see `plan::speculation`). Whether there is an
-/// update is known only from the leaf, a round later: when there is none, each costs a
-/// 404; when the pack is one version behind, a small update has arrived whole with the
-/// branch node, and a larger one continues in the next round without a pause. Nothing
+/// update is known only from the leaf (in the same round when its leaf hint matches, a
+/// round later otherwise): when there is none, each costs a 404; when the pack is one
+/// version behind, a small update has arrived whole with the branch node, and a larger
+/// one continues in the next round without a pause. Nothing
 /// goes out when the top did not change: "nothing changed" is one request.
 fn speculate<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,

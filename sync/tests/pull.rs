@@ -58,15 +58,19 @@ fn fixture_v1_then_v2_over_nginx_is_byte_exact_and_uses_deltas() {
     // this pair (104,465 bytes, `zstd -19 --long=31 --patch-from=v1.tar v2.tar`).
     assert!(wire < 125_000, "{wire} bytes on the wire");
     // The catalog's top (root.json is not needed: the box's root signed it), then its
-    // branch and leaf for this pack and, beside them, parts of the update bundle for the
-    // installed version, which hold the manifest patch and everything else: no manifest
-    // and no object on its own.
+    // branch and, beside it, the leaf hint of this pack's bin and parts of the update
+    // bundle for the installed version, which hold the manifest patch and everything
+    // else: no leaf by hash, no manifest and no object on its own.
     let gets = nginx.gets();
     let update = format!("/{}", preau_pack::repo::update_rel_path(&s1_manifest(&data)));
+    let hint = format!("/{}", preau_pack::catalog_tree::hint_rel_path(preau_pack::catalog_tree::bins(PACK)));
     assert_eq!(gets.iter().filter(|g| *g == "/catalog.json").count(), 1, "{gets:?}");
-    assert_eq!(gets.iter().filter(|g| g.starts_with("/catalog/")).count(), 2, "{gets:?}");
+    assert_eq!(gets.iter().filter(|g| g.starts_with("/catalog/")).count(), 1, "{gets:?}");
+    assert_eq!(gets.iter().filter(|g| **g == hint).count(), 1, "{gets:?}");
+    assert_eq!(s2.leaf_hints_used, 1);
     assert!(
-        gets.len() > 4 && gets.iter().all(|g| g == "/catalog.json" || *g == update || g.starts_with("/catalog/")),
+        gets.len() > 4
+            && gets.iter().all(|g| g == "/catalog.json" || *g == update || *g == hint || g.starts_with("/catalog/")),
         "{gets:?}"
     );
     assert!(s2.warnings.is_empty(), "{:?}", s2.warnings);
@@ -232,7 +236,10 @@ fn an_update_that_only_adds_files_comes_in_a_per_file_bundle() {
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let gets = nginx.gets();
     assert!(
-        gets.iter().all(|g| g == "/catalog.json" || g.starts_with("/updates/") || g.starts_with("/catalog/")),
+        gets.iter().all(|g| g == "/catalog.json"
+            || g.starts_with("/updates/")
+            || g.starts_with("/catalog/")
+            || g.starts_with("/hints/")),
         "{gets:?}"
     );
     let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
@@ -528,8 +535,9 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
             gets.iter().all(|g| g == "/catalog.json"
                 || g.starts_with("/updates/")
                 || *g == window_get
-                || g.starts_with("/catalog/")),
-            "from v{v}, only the catalog (top and nodes), the window and the bundle: {gets:?}"
+                || g.starts_with("/catalog/")
+                || g.starts_with("/hints/")),
+            "from v{v}, only the catalog (top, nodes and leaf hint), the window and the bundle: {gets:?}"
         );
         assert!(gets.iter().filter(|g| g.starts_with("/catalog/")).count() <= 2, "a branch and a leaf: {gets:?}");
         assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
@@ -657,13 +665,14 @@ fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
     nginx.wait_for_log(s.requests);
     let (_, wire) = nginx.traffic();
     let gets = nginx.gets();
-    // The catalog, the window object (v1's delta is not the previous version's), the
-    // bundle: no manifest and no chunk on their own.
+    // The catalog (its top, branch and leaf hint), the window object (v1's delta is not
+    // the previous version's), the bundle: no manifest and no chunk on their own.
     assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 1, "{gets:?}");
     assert!(gets.iter().all(|g| g == "/catalog.json"
         || g.starts_with("/updates/")
         || g.starts_with("/objects/")
-        || g.starts_with("/catalog/")));
+        || g.starts_with("/catalog/")
+        || g.starts_with("/hints/")));
     assert!(wire < 125_000, "{wire} bytes on the wire (limit 102,664 for v1 → v2 plus these edits)");
     let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
     let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];

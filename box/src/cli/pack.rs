@@ -588,6 +588,28 @@ mod remote {
                 for w in used.warnings {
                     eprintln!("warning: {w}");
                 }
+                // And its leaf hints, so that `verify` checks those boxes are served (a
+                // box's own /repo/ has none: `verify` warns of it).
+                if let Some(index) = &cat.index {
+                    use preau_pack::catalog_tree::{hint_rel_path, leaf_bins, node_rel_path};
+                    let branches: Vec<(Hash, Vec<u8>)> = index
+                        .iter()
+                        .flatten()
+                        .filter_map(|h| std::fs::read(dir.path().join(node_rel_path(h))).ok().map(|b| (*h, b)))
+                        .collect();
+                    if let Ok(bins) = leaf_bins(index, &branches) {
+                        let hints: Vec<String> = bins.keys().map(|b| hint_rel_path(*b)).collect();
+                        preau_sync::fetch::parallel(hints, 4, &|rel| {
+                            if let Ok(Some(bytes)) = src.get(&rel, preau_pack::catalog_tree::MAX_NODE_BYTES) {
+                                let path = dir.path().join(&rel);
+                                std::fs::create_dir_all(path.parent().expect("a hint has a folder"))
+                                    .and_then(|()| std::fs::write(&path, bytes))
+                                    .map_err(|e| preau_sync::Error::io(format!("writing {}", path.display()), e))?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                }
             }
         }
         let repo = Repo::open(dir.path())?;

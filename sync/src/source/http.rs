@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use preau_pack::Hash;
+use preau_pack::catalog_tree::HINTS_DIR;
 use preau_pack::repo::{CATALOG_FILE, object_rel_path};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -385,9 +386,11 @@ impl Source for HttpSource {
 
     fn get(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
         let url = format!("{}{rel}", self.base);
-        // The catalog is asked for conditionally: when it has not changed the server
-        // answers 304 with no body, and the kept copy is verified as if it had come.
-        let kept = if rel == CATALOG_FILE { self.kept(&url, max) } else { None };
+        // The catalog (and the leaf hints, also mutable) are asked for conditionally:
+        // when one has not changed the server answers 304 with no body, and the kept copy
+        // is verified as if it had come.
+        let conditional = rel == CATALOG_FILE || rel.starts_with(&format!("{HINTS_DIR}/"));
+        let kept = if conditional { self.kept(&url, max) } else { None };
         let mut failures = 0u32;
         loop {
             let fail = |failures: &mut u32, why: String| -> Result<()> {
@@ -424,9 +427,7 @@ impl Source for HttpSource {
             let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
             let mut body = Vec::new();
             if self.read_body(&mut resp, &url, 0, max, &mut body)? {
-                if rel == CATALOG_FILE
-                    && let Some(e) = etag
-                {
+                if conditional && let Some(e) = etag {
                     self.keep(&url, &e, &body);
                 }
                 return Ok(Some(body));

@@ -113,9 +113,11 @@ http {{
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   keepalive_requests 100000; keepalive_timeout 60s; sendfile on; tcp_nodelay on;
   default_type application/octet-stream;
+  log_format timed '$msec $request_method $uri $status';
   server {{
     listen {addr}:{port};
     access_log {d}/access.log bytes;
+    access_log {d}/timed.log timed;
     root {root};
     location / {{ }}
   }}
@@ -185,6 +187,37 @@ http {{
 
     pub fn clear_log(&self) {
         let _ = std::fs::write(self.dir.path().join("access.log"), b"");
+        let _ = std::fs::write(self.dir.path().join("timed.log"), b"");
+    }
+
+    /// (seconds, path) of every request, from the time nginx logged it.
+    pub fn timed(&self) -> Vec<(f64, String)> {
+        let log = std::fs::read_to_string(self.dir.path().join("timed.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                let t = w.next()?.parse().ok()?;
+                Some((t, w.nth(1)?.to_string()))
+            })
+            .collect()
+    }
+
+    /// The round of each request when the client reaches nginx through a [`DelayProxy`]
+    /// of `delay` (a request that depends on an answer arrives at least `delay` after the
+    /// request it depends on; those sent together arrive together): (round from 1, path).
+    pub fn rounds(&self, delay: Duration) -> Vec<(usize, String)> {
+        let mut t = self.timed();
+        t.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out = Vec::new();
+        let (mut round, mut start) = (0, f64::NEG_INFINITY);
+        for (at, path) in t {
+            if at - start >= delay.as_secs_f64() * 0.6 {
+                round += 1;
+                start = at;
+            }
+            out.push((round, path));
+        }
+        out
     }
 }
 
@@ -208,6 +241,71 @@ impl Drop for Nginx {
         }
         signal("-KILL");
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of `upstream` that delays every byte from the client by `delay`
+/// (answers go back at once): each round trip of requests costs `delay`, as on a long
+/// link, so that `Nginx::rounds` can tell the rounds apart.
+pub struct DelayProxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl DelayProxy {
+    pub fn start(upstream: u16, delay: Duration) -> DelayProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(up) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let _ = client.set_nodelay(true);
+                let _ = up.set_nodelay(true);
+                let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<u8>)>();
+                let mut c_read = client.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 || tx.send((std::time::Instant::now(), buf[..n].to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut up_write = up.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    for (at, bytes) in rx {
+                        std::thread::sleep((at + delay).saturating_duration_since(std::time::Instant::now()));
+                        if up_write.write_all(&bytes).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = up_write.shutdown(Shutdown::Write);
+                });
+                let (mut up_read, mut c_write) = (up, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_read, &mut c_write);
+                    let _ = c_write.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        DelayProxy { port, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
