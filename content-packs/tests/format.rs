@@ -172,6 +172,19 @@ fn a_shared_change_is_sent_once_in_a_referenced_bundle() {
     let decoded = repo.read_update(&d.from, &b).unwrap();
     assert_eq!(decoded.len() as u64, b.size);
     preau_pack::verify::verify_repo_strict(&repo, None).unwrap();
+
+    // A bundle that no longer matches its entry (a build killed after moving in the next
+    // bundle, before signing the next top) costs boxes bytes, never a wrong file: it is
+    // a warning naming the bundle, and the repository still verifies.
+    let path = repo_dir.join(preau_pack::repo::update_rel_path(&d.from));
+    std::fs::write(&path, b"not a bundle").unwrap();
+    let r = preau_pack::verify::verify_repo(&repo, None).unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("update bundle from") && w.contains(&d.from.to_hex())),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
