@@ -334,7 +334,13 @@ fn merge(earlier: Option<PullSummary>, mut later: PullSummary) -> PullSummary {
     later.bytes_downloaded += e.bytes_downloaded;
     later.requests += e.requests;
     later.objects += e.objects;
+    later.retries += e.retries;
     later.deltas_used += e.deltas_used;
+    later.deltas_failed += e.deltas_failed;
+    later.leaf_hints_used += e.leaf_hints_used;
+    later.leaf_hints_refused += e.leaf_hints_refused;
+    later.gc_objects += e.gc_objects;
+    later.gc_bytes += e.gc_bytes;
     later.seconds += e.seconds;
     let mut warnings = e.warnings;
     warnings.extend(later.warnings);
@@ -485,6 +491,15 @@ mod tests {
         assert!(m.incomplete.is_empty());
         assert_eq!(m.up_to_date, ["done"], "a pack updated in this round is not also 'up to date'");
         assert_eq!((m.bytes_downloaded, m.requests), (150, 2));
+        let (mut e, mut l) = (summary(&[], &[], 0), summary(&[], &[], 0));
+        (e.leaf_hints_used, e.leaf_hints_refused, e.retries, e.deltas_failed, e.gc_bytes) = (1, 2, 3, 4, 5);
+        (l.leaf_hints_used, l.leaf_hints_refused, l.retries, l.deltas_failed, l.gc_bytes) = (10, 20, 30, 40, 50);
+        let m = merge(Some(e), l);
+        assert_eq!(
+            (m.leaf_hints_used, m.leaf_hints_refused, m.retries, m.deltas_failed, m.gc_bytes),
+            (11, 22, 33, 44, 55),
+            "every counter of the round adds up"
+        );
         assert_eq!(merge(None, summary(&["a"], &[], 1)).updated.len(), 1);
     }
 
