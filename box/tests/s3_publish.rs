@@ -441,3 +441,64 @@ fn conditional_writes_refuse_a_stale_catalog_and_accept_a_known_object() {
     assert_eq!(h.get("cache-control").map(String::as_str), Some(preau_publish::mirror::IMMUTABLE));
     assert!(h.get("content-type").is_some_and(|t| t.starts_with("application/zstd")), "{h:?}");
 }
+
+/// A second publisher with its own key (a `preau mirror` source) is refused until a root
+/// key authorises it, on the object store itself; both packs then reach a box, which
+/// trusts the root key only.
+#[test]
+fn a_root_key_authorises_a_second_publisher_on_the_object_store() {
+    let Some(venv) = venv() else { return };
+    let moto = Moto::start(&venv);
+    let tmp = tempfile::tempdir().unwrap();
+    let national = key_in(tmp.path());
+    let forge = tmp.path().join("forge.key");
+    SecretKey::generate().write_files(&forge).unwrap();
+    let src = tmp.path().join("src");
+    let a = Publisher { moto: &moto, key: &national, cache: tmp.path().join("cache-a") };
+    let b = Publisher { moto: &moto, key: &forge, cache: tmp.path().join("cache-b") };
+    write_source(&src, "cours-a", 0);
+    ok(a.build(&src, "cours-a", "keys"), "the national build");
+    write_source(&src, "cours-b", 0);
+    let refused = b.build(&src, "cours-b", "keys");
+    assert!(!refused.status.success(), "an unlisted key published");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not authorised"), "{refused:?}");
+
+    let authorise = |key: &Path, pubkey: &Path| {
+        let out = preau()
+            .args(["pack", "authorize-key", "--repo", &format!("s3://{BUCKET}/keys"), "--s3-endpoint"])
+            .arg(moto.endpoint())
+            .arg("--key")
+            .arg(key)
+            .arg("--add")
+            .arg(pubkey)
+            .arg("--s3-cache")
+            .arg(tmp.path().join("cache-root"))
+            .env("AWS_ACCESS_KEY_ID", "preau-test")
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        assert_no_secret(&out);
+        out
+    };
+    // Only a root key may do it.
+    let denied = authorise(&forge, &preau_pack::sign::pub_path(&forge));
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("not a root key"), "{denied:?}");
+    let out = ok(authorise(&national, &preau_pack::sign::pub_path(&forge)), "authorize-key on S3");
+    assert!(out.contains("root version 2"), "{out}");
+
+    ok(b.build(&src, "cours-b", "keys"), "the forge build once authorised");
+    let url = moto.repo_url("keys");
+    let versions = catalog_versions(&url);
+    assert_eq!(versions.get("cours-a"), Some(&1), "{versions:?}");
+    assert_eq!(versions.get("cours-b"), Some(&1), "{versions:?}");
+    let national_pub = preau_pack::sign::pub_path(&national);
+    ok(
+        preau().args(["pack", "verify", "--repo", &url, "--trust"]).arg(&national_pub).output().unwrap(),
+        "pack verify of the S3 repository",
+    );
+    let data = tmp.path().join("box");
+    pull(&url, &data, &national_pub);
+    assert_box_has(&data, "cours-b", &src);
+}

@@ -42,7 +42,8 @@ pub enum PackCommand {
 
 #[derive(Args)]
 pub struct AuthorizeArgs {
-    #[arg(long, value_name = "DIR")]
+    /// The repository: a folder, or `s3://BUCKET/PREFIX` (credentials as for `build`).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub repo: PathBuf,
     /// A secret root key of the repository (the key that created it, or the last
     /// `rotate-key` one).
@@ -54,6 +55,8 @@ pub struct AuthorizeArgs {
     /// A public key (`.pub` file) no longer allowed to sign the catalog.
     #[arg(long, value_name = "PUBKEY_FILE")]
     pub remove: Vec<PathBuf>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Args)]
@@ -230,8 +233,18 @@ pub fn run(cmd: PackCommand) -> Result<()> {
             };
             let root_key = SecretKey::read_file(&a.key)?;
             let (add, remove) = (read(&a.add)?, read(&a.remove)?);
-            let root = preau_pack::repo::authorize_catalog_keys(&a.repo, &root_key, &add, &remove)
-                .with_context(|| format!("changing the catalog keys of {}", a.repo.display()))?;
+            let change = |dir: &std::path::Path| -> Result<preau_pack::meta::Root> {
+                Ok(preau_pack::repo::authorize_catalog_keys(dir, &root_key, &add, &remove)?)
+            };
+            // On an object store, the same change is made in the local mirror and pushed
+            // with the conditional writes of a build: a publisher racing it is not lost.
+            let root = match preau_publish::Target::parse(&a.repo.to_string_lossy())? {
+                preau_publish::Target::Folder(dir) => change(&dir),
+                preau_publish::Target::S3 { bucket, prefix } => {
+                    preau_publish::publish_s3(&bucket, &prefix, &a.s3.options(), &[], 1, change).map(|p| p.value)
+                }
+            }
+            .with_context(|| format!("changing the catalog keys of {}", a.repo.display()))?;
             println!("root version {}: catalog keys {}", root.version, root.roles.catalog.keys.join(", "));
             Ok(())
         }
