@@ -20,6 +20,10 @@ fn preau() -> Command {
     Command::new(env!("CARGO_BIN_EXE_preau"))
 }
 
+/// The credentials of moto's test account, as a publisher's environment gives them.
+const S3_ENV: [(&str, &str); 3] =
+    [("AWS_ACCESS_KEY_ID", "preau-test"), ("AWS_SECRET_ACCESS_KEY", SECRET), ("AWS_REGION", "us-east-1")];
+
 /// A publisher: its own mirror folder, the shared key, credentials in the environment.
 struct Publisher<'a> {
     moto: &'a Moto,
@@ -38,9 +42,7 @@ impl Publisher<'_> {
             .arg(self.key)
             .arg("--s3-cache")
             .arg(&self.cache)
-            .env("AWS_ACCESS_KEY_ID", "preau-test")
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1")
+            .envs(S3_ENV)
             .output()
             .unwrap();
         assert_no_secret(&out);
@@ -473,9 +475,7 @@ fn a_root_key_authorises_a_second_publisher_on_the_object_store() {
             .arg(pubkey)
             .arg("--s3-cache")
             .arg(tmp.path().join("cache-root"))
-            .env("AWS_ACCESS_KEY_ID", "preau-test")
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1")
+            .envs(S3_ENV)
             .output()
             .unwrap();
         assert_no_secret(&out);
