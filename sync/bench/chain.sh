@@ -121,11 +121,13 @@ for j in $(seq 1 "$N"); do
     read -r REQ BYTES < <(awk '{n++; b+=$NF} END {printf "%d %d\n", n, b}' "$W/ng/access.log")
     [ -z "${SHOWLOG:-}" ] || sed "s/^/    /" "$W/ng/access.log"
     KINDS=$(awk '{split($2, p, "/"); k = p[2]; if (k == "") k = $2; c[k]++} END {for (k in c) printf "%s:%d ", k, c[k]}' "$W/ng/access.log")
-    # Rounds: the catalog with two bundle parts of 16 KiB is the first; the window object
-    # of a box several versions behind (one object GET) and bundle parts past the first
-    # two (asked for beside the window object) the second. More objects: the pack came
-    # without a bundle ("3+"). DELAY shows it in the wall time.
-    ROUNDS=$(awk '$2 ~ /^\/updates\// {u++} $2 ~ /^\/objects\// {o++} END {if (o > 1) print "3+"; else print 1 + (o > 0 || u > 2)}' "$W/ng/access.log")
+    # Rounds: the signed top `catalog.json` alone is the first; when it changed, the
+    # second holds the catalog nodes on the pack's path (its branch, its leaf's hint)
+    # with two bundle parts of 16 KiB; the window object of a box several versions
+    # behind (named by the leaf) and bundle parts past the first two come in the third.
+    # More objects: the pack came without a bundle ("+"). DELAY shows it in the wall time.
+    ROUNDS=$(awk '$2 ~ /^\/updates\// {u++} $2 ~ /^\/objects\// {o++} $2 ~ /^\/(catalog|hints)\// {c++}
+      END {r = 1 + (c > 0) + (o > 0 || u > 2); printf "%d%s\n", r, (o > 1 ? "+" : "")}' "$W/ng/access.log")
     LIMIT=$(zstd -q -19 --long=31 --patch-from="${TARS[$((i - 1))]}" "${TARS[$((j - 1))]}" -c 2>/dev/null | wc -c)
     RATIO=$(awk -v b="$BYTES" -v l="$LIMIT" 'BEGIN {printf "%.2f", b / l}')
     [ -z "${DELAY:-}" ] || KINDS="$KINDS wall $(python3 -c 'import json,sys; print("%.2f s" % json.load(open(sys.argv[1]))["seconds"])' "$W/pull.json")"
