@@ -452,28 +452,35 @@ impl Repo {
             packs: Default::default(),
             index: Some(index),
         };
-        let path = self.dir.join(CATALOG_FILE);
-        // The top keeps one length whatever changed, and plain servers (nginx) derive
-        // the ETag from length and mtime in seconds: two publications within a second
-        // would answer a box's If-None-Match with a 304. The new top is dated at least
-        // one second after the old one.
-        let previous = fs::metadata(&path).and_then(|m| m.modified()).ok();
-        fsutil::atomic_write(&path, &Envelope::sign(&top, &[key]))?;
-        if let Some(prev) = previous {
-            let at = std::time::SystemTime::now().max(prev + std::time::Duration::from_secs(1));
-            fs::File::options()
-                .write(true)
-                .open(&path)
-                .and_then(|f| f.set_modified(at))
-                .context(|| format!("dating {}", path.display()))?;
-        }
-        Ok(())
+        self.write_catalog_bytes(&Envelope::sign(&top, &[key]))
     }
 
-    /// Writes a catalog file that someone else signed (a box installing upstream metadata).
+    /// Writes the top `catalog.json` this repository's publisher signed, or someone
+    /// else did (see [`write_catalog_file`]).
     pub fn write_catalog_bytes(&self, bytes: &[u8]) -> Result<()> {
-        fsutil::atomic_write(&self.dir.join(CATALOG_FILE), bytes)
+        write_catalog_file(&self.dir, bytes)
     }
+}
+
+/// Writes the top `catalog.json` into the repository folder `dir`: signed by its
+/// publisher, or by someone else (a box installing upstream metadata, which its peers
+/// then read from its `repo/`). The top keeps one length whatever changed, and plain
+/// servers (nginx in front of a publisher's or a box's folder) derive the ETag from
+/// length and mtime in seconds: two writes within a second would answer a reader's
+/// If-None-Match with a 304. So the new top is dated at least one second after the old.
+pub fn write_catalog_file(dir: &Path, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(CATALOG_FILE);
+    let previous = fs::metadata(&path).and_then(|m| m.modified()).ok();
+    fsutil::atomic_write(&path, bytes)?;
+    if let Some(prev) = previous {
+        let at = std::time::SystemTime::now().max(prev + std::time::Duration::from_secs(1));
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(at))
+            .context(|| format!("dating {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Parses a root document and checks it is signed by its own root keys.

@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 
 use preau_pack::installed::{Installed, InstalledPack};
-use preau_pack::repo::{CATALOG_FILE, ROOT_FILE, ROOTS_DIR, update_rel_path};
+use preau_pack::repo::{ROOT_FILE, ROOTS_DIR, update_rel_path};
 use preau_pack::{Hash, Repo, fsutil, object};
 
 use crate::error::Result;
@@ -59,7 +59,9 @@ pub fn install_metadata(repo_dir: &Path, v: &Verified) -> Result<()> {
     if !v.new_roots.is_empty() {
         install_root(repo_dir, v)?;
     }
-    Ok(fsutil::atomic_write(&repo_dir.join(CATALOG_FILE), &v.catalog_bytes)?)
+    // Dated after the one it replaces: peers may read this folder through a plain
+    // server whose ETag is length and mtime in seconds.
+    Ok(preau_pack::repo::write_catalog_file(repo_dir, &v.catalog_bytes)?)
 }
 
 /// The switch, once every object of the new versions is written: the signed metadata,
