@@ -57,27 +57,52 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts moto on a free port and makes the bucket. The bucket's creation is the
+    /// readiness check, retried: a port that accepts connections may still reset them
+    /// while Python starts on a loaded machine, and a port picked free can be taken by
+    /// another test before moto binds it (then moto exits and we start again elsewhere).
     pub fn start(venv: &Path) -> Moto {
-        let port = free_port();
-        let child = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let m = Moto { port, _child: Group(child) };
-        wait_for_port(port);
-        // The bucket, as an operator makes it once, readable by anyone (boxes and the
-        // CDN read anonymously; writes need the signed requests of a publisher).
-        let (status, _) = http_put(port, &format!("/{BUCKET}"), "");
-        assert_eq!(status, 200, "creating the bucket");
-        let policy = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
-        );
-        let (status, out) = http_put(port, &format!("/{BUCKET}?policy"), &policy);
-        assert!(status == 200 || status == 204, "setting the bucket policy: {out}");
-        m
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(venv.join("bin/moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .process_group(0)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto_server starts");
+            let mut m = Moto { port, _child: Group(child) };
+            match m.create_bucket() {
+                Ok(()) => {
+                    // Readable by anyone (boxes and the CDN read anonymously; writes need
+                    // the signed requests of a publisher).
+                    let policy = format!(
+                        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
+                    );
+                    let (status, out) = http_put(port, &format!("/{BUCKET}?policy"), &policy);
+                    assert!(status == 200 || status == 204, "setting the bucket policy: {out}");
+                    return m;
+                }
+                Err(e) => failures.push(format!("port {port}: {e}")),
+            }
+        }
+        panic!("moto_server never became ready: {}", failures.join("; "));
+    }
+
+    fn create_bucket(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self._child.0.try_wait() {
+                return Err(format!("moto_server exited ({status})"));
+            }
+            match try_http_put(self.port, &format!("/{BUCKET}"), "") {
+                Ok((200, _)) => return Ok(()),
+                Ok((status, out)) => return Err(format!("creating the bucket answered {status}: {out}")),
+                Err(e) if Instant::now() > deadline => return Err(format!("creating the bucket: {e}")),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -91,16 +116,19 @@ impl Moto {
 }
 
 pub fn http_put(port: u16, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    try_http_put(port, path, body).unwrap_or_else(|e| panic!("PUT {path} on moto: {e}"))
+}
+
+fn try_http_put(port: u16, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
     write!(
         s,
         "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
+    )?;
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    s.read_to_string(&mut out)?;
     let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out)
+    Ok((status, out))
 }
