@@ -11,8 +11,9 @@
 //! for it *in the same round trip as the catalog*, before it knows whether there is an
 //! update (it is rewritten at each publication to lead to the newest version: the
 //! publisher's K-window, `build::window`). A box that is behind by up to K versions
-//! then has everything after one round trip (plus the window object when it is more
-//! than one behind), plus the transfer.
+//! then has everything after one round trip, plus the transfer (when it is more than
+//! one behind, the bundle describes itself: [`decode_unsigned`]; or the window object
+//! names it).
 //!
 //! Stored like an object: one raw zstd frame (`object::raw_frame`; its records are zstd
 //! frames already). Decoded layout: the magic `PREAUBN1`, then records, each `hash` (32
@@ -113,14 +114,7 @@ pub fn decode(
         });
     }
     let (bases, frame) = parse_referenced(stored)?;
-    let mut prefix = Vec::new();
-    for h in &bases {
-        let data = read_base(h)?;
-        if prefix.len() as u64 + data.len() as u64 > MAX_BASE_BYTES {
-            return Err(Error::TooLarge { what: "base files of an update bundle".into(), limit: MAX_BASE_BYTES });
-        }
-        prefix.extend_from_slice(&data);
-    }
+    let prefix = reference_prefix(&bases, &mut read_base)?;
     let bytes = crate::delta::apply(&prefix, frame, b.size)
         .map_err(|e| Error::CorruptObject { hash: b.object, detail: e.to_string() })?;
     let got = Hash::of(&bytes);
@@ -128,6 +122,60 @@ pub fn decode(
         return Err(Error::CorruptObject { hash: b.object, detail: format!("decodes to content hashing to {got}") });
     }
     Ok(bytes)
+}
+
+/// Decodes a whole bundle file that no signed metadata describes yet, and gives the
+/// [`BundleRef`](crate::meta::BundleRef) it matches: a box several versions behind that
+/// received the whole file with the catalog's top, before the pack's window object would
+/// name it (`sync`'s pull). Bounded as [`decode`]; the result is to be used only where
+/// everything taken from it is checked against signed hashes, as the pull does: the
+/// manifest patch must rebuild the catalog's manifest, and each record is checked against
+/// that manifest's hashes before it is used (so a wrong file is refused, never trusted).
+pub fn decode_unsigned(
+    stored: &[u8],
+    mut read_base: impl FnMut(&Hash) -> Result<Vec<u8>>,
+) -> Result<(Vec<u8>, crate::meta::BundleRef)> {
+    let bad = |detail: String| Error::Malformed { what: "update bundle".into(), detail };
+    if !stored.starts_with(REFERENCED_MAGIC) {
+        let bytes = crate::object::decode_bounded(stored, MAX_BUNDLE_BYTES).map_err(bad)?;
+        let b = crate::meta::BundleRef { object: Hash::of(&bytes), size: bytes.len() as u64, stored: None };
+        return Ok((bytes, b));
+    }
+    let (bases, frame) = parse_referenced(stored)?;
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_BUNDLE_BYTES => n,
+        Ok(Some(_)) => return Err(Error::TooLarge { what: "update bundle".into(), limit: MAX_BUNDLE_BYTES }),
+        _ => return Err(bad("its frame does not say its length".into())),
+    };
+    // The hash is not known yet: decode against the bases, then name what came out.
+    let prefix = reference_prefix(&bases, &mut read_base)?;
+    let bytes = crate::delta::apply(&prefix, frame, size)?;
+    let b = crate::meta::BundleRef { object: Hash::of(&bytes), size, stored: Some(stored.len() as u64) };
+    Ok((bytes, b))
+}
+
+/// The manifest delta a decoded bundle `bytes` (see [`decode_unsigned`]) carries, from
+/// the manifest `from`: its first record is the manifest patch.
+pub fn delta_of(from: Hash, bytes: &[u8], bundle: crate::meta::BundleRef) -> Result<crate::meta::ManifestDelta> {
+    let (patch, first) = first_record(bytes)?;
+    let size = crate::object::decode_bounded(first, crate::limits::MAX_MANIFEST_BYTES)
+        .map_err(|detail| Error::Malformed { what: "update bundle's manifest patch".into(), detail })?
+        .len() as u64;
+    Ok(crate::meta::ManifestDelta { from, object: patch, size, bundle: Some(bundle) })
+}
+
+/// The base files of a referenced bundle, concatenated (the frame's reference prefix),
+/// within [`MAX_BASE_BYTES`].
+fn reference_prefix(bases: &[Hash], read_base: &mut impl FnMut(&Hash) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
+    let mut prefix = Vec::new();
+    for h in bases {
+        let data = read_base(h)?;
+        if prefix.len() as u64 + data.len() as u64 > MAX_BASE_BYTES {
+            return Err(Error::TooLarge { what: "base files of an update bundle".into(), limit: MAX_BASE_BYTES });
+        }
+        prefix.extend_from_slice(&data);
+    }
+    Ok(prefix)
 }
 
 /// The base files of a referenced bundle from `prev` to `new`: the previous version of
@@ -426,6 +474,26 @@ mod tests {
         // The plain form still decodes as before.
         let plain = crate::meta::BundleRef { stored: None, ..b };
         assert_eq!(decode(&crate::object::raw_frame(&decoded), &plain, files).unwrap(), decoded);
+
+        // Unsigned (a box that holds the whole file before the window object): the same
+        // bytes and the reference the catalog would have given, in both forms.
+        assert_eq!(decode_unsigned(&stored, files).unwrap(), (decoded.clone(), b));
+        assert_eq!(decode_unsigned(&crate::object::raw_frame(&decoded), files).unwrap(), (decoded.clone(), plain));
+        let patch = crate::object::raw_frame(b"the manifest patch");
+        let with_patch = encode(&[(h(9), patch)]);
+        let unsigned = decode_unsigned(&crate::object::raw_frame(&with_patch), files).unwrap();
+        let d = delta_of(h(5), &unsigned.0, unsigned.1).unwrap();
+        assert_eq!((d.from, d.object, d.size, d.bundle), (h(5), h(9), 18, Some(unsigned.1)));
+        // Damage, a wrong base, a cut file, garbage: refused, never described.
+        assert!(decode_unsigned(&damaged, files).is_err());
+        assert!(decode_unsigned(&stored, |_| Ok(old_b.clone())).is_err());
+        assert!(decode_unsigned(&stored[..stored.len() - 1], files).is_err());
+        assert!(decode_unsigned(b"<html>404</html>", files).is_err());
+        assert!(delta_of(h(5), b"PREAUBN1", unsigned.1).is_err(), "no first record");
+        // A frame that declares more than a bundle may hold is refused before decoding.
+        let huge = crate::delta::make(&prefix, &vec![0u8; (MAX_BUNDLE_BYTES + 1) as usize]).unwrap();
+        let err = decode_unsigned(&encode_referenced(&bases, &huge), files).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     }
 
     #[test]

@@ -153,9 +153,25 @@ impl Repo {
         b: &crate::meta::BundleRef,
         old: impl FnOnce() -> Result<Manifest>,
     ) -> Result<Vec<u8>> {
+        crate::bundle::decode(stored, b, self.base_reader(old))
+    }
+
+    /// [`Self::decode_update`] for a bundle file no signed metadata names yet
+    /// (`bundle::decode_unsigned`): its bytes and the reference they match.
+    pub fn decode_update_unsigned(
+        &self,
+        stored: &[u8],
+        old: impl FnOnce() -> Result<Manifest>,
+    ) -> Result<(Vec<u8>, crate::meta::BundleRef)> {
+        crate::bundle::decode_unsigned(stored, self.base_reader(old))
+    }
+
+    /// Reads the files of the version a bundle updates by content hash (the manifest
+    /// `old` is read once, at the first base asked for).
+    fn base_reader(&self, old: impl FnOnce() -> Result<Manifest>) -> impl FnMut(&Hash) -> Result<Vec<u8>> {
         let mut old = Some(old);
         let mut files: HashMap<Hash, crate::manifest::FileEntry> = HashMap::new();
-        crate::bundle::decode(stored, b, |h| {
+        move |h| {
             if let Some(read) = old.take() {
                 files = read()?.files.into_iter().map(|f| (f.hash, f)).collect();
             }
@@ -164,7 +180,7 @@ impl Repo {
                 detail: format!("its base file {h} is not in the version it updates"),
             })?;
             self.read_file(f)
-        })
+        }
     }
 
     /// Reads a manifest whose length is not known here (bounded by the manifest limit).

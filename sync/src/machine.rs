@@ -55,7 +55,7 @@ pub struct Config {
     pub peer: bool,
     /// Parallel connections (bundle parts are split for them).
     pub workers: usize,
-    /// Parts of [`plan::BUNDLE_PART_BYTES`] already asked for with the catalog, by the
+    /// Parts ([`plan::speculative_part`]) already asked for with the catalog, by the
     /// manifest the bundle updates (`plan::speculation`).
     pub prefix: HashMap<Hash, u64>,
     /// The installed versions' manifests: the delta bases.

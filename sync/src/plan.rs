@@ -147,13 +147,29 @@ pub fn plan_pack(new: &Manifest, bases: &HashMap<Hash, FileEntry>, present: &dyn
 pub const BUNDLE_PART_BYTES: u64 = 16 * 1024;
 
 /// Most parts asked for per pack with the catalog. Each part beyond a bundle's end costs
-/// an answer of about 400 bytes (416): more than a small update itself. Two parts (32 KiB)
-/// hold a typical one-page edit whole; a larger bundle is completed in a second round,
-/// on connections the HEAD requests of the first round opened (at most two rounds).
+/// an answer of about 400 bytes (416): more than a small update itself. The first part
+/// (16 KiB) holds a typical one-page edit whole and arrives in the first round trip of
+/// its connection; the second runs to [`SPECULATIVE_END`], so that any bundle the
+/// publisher makes arrives whole in the round after the catalog's top (at most two
+/// rounds), and a box several versions behind needs no window object (`pull.rs`).
 pub const MAX_SPECULATIVE_PARTS: u64 = 2;
 
+/// Where the last part asked for with the catalog ends (servers stop at the bundle's
+/// end): the largest bundle a publisher makes. It is asked for only when the top shows
+/// that the pack's branch changed, and a bundle from the box's version exists only when
+/// a newer version does, so a pack that did not change costs a 404, as before.
+pub const SPECULATIVE_END: u64 = preau_pack::bundle::BUILD_MAX_BUNDLE_BYTES;
+
+/// The Range `(start, end)` of part `i` of the `k` parts asked for with the catalog: parts
+/// of [`BUNDLE_PART_BYTES`], the last one running to [`SPECULATIVE_END`].
+pub fn speculative_part(i: u64, k: u64) -> (u64, u64) {
+    let start = i * BUNDLE_PART_BYTES;
+    let end = if i + 1 == k { SPECULATIVE_END.max(start + BUNDLE_PART_BYTES) } else { start + BUNDLE_PART_BYTES };
+    (start, end)
+}
+
 /// The parts asked for with the catalog, before it is known whether there is an update:
-/// how many parts of [`BUNDLE_PART_BYTES`] (from byte 0) each installed pack gets, given
+/// how many parts (from byte 0, see [`speculative_part`]) each installed pack gets, given
 /// `slots` spare connections (at most [`MAX_SPECULATIVE_PARTS`] each). `packs` are in
 /// order of preference; a pack beyond the slots gets none (it is updated with one more
 /// round trip if it changed).
@@ -173,14 +189,18 @@ pub fn speculation(packs: usize, slots: usize) -> Vec<u64> {
 }
 
 /// The Range parts `(start, end)` of a bundle stored in exactly `len` bytes: first the
-/// `prefix` parts of [`BUNDLE_PART_BYTES`] that were asked for with the catalog (cut at
+/// `prefix` parts that were asked for with the catalog ([`speculative_part`], cut at
 /// `len`), then the rest in at most `workers` parts of at least [`BUNDLE_PART_BYTES`].
 pub fn bundle_parts(len: u64, workers: usize, prefix: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     let mut at = 0;
-    while at < len && (out.len() as u64) < prefix {
-        out.push((at, (at + BUNDLE_PART_BYTES).min(len)));
-        at += BUNDLE_PART_BYTES;
+    for i in 0..prefix {
+        if at >= len {
+            break;
+        }
+        let (start, end) = speculative_part(i, prefix);
+        out.push((start, end.min(len)));
+        at = end;
     }
     if at < len {
         let rest = len - at;
@@ -291,16 +311,25 @@ mod tests {
         assert_eq!(parts.len(), 7);
         assert_eq!(parts[0], (0, 15_715));
         assert_eq!(parts[6], (6 * 15_715, 110_000));
-        // After 3 parts asked for with the catalog, the rest is split again.
+        // After parts asked for with the catalog: the last one ran to SPECULATIVE_END,
+        // the rest of a larger bundle is split again.
         let parts = bundle_parts(700_000, 8, 3);
-        assert_eq!(parts[..3], [(0, 16_384), (16_384, 32_768), (32_768, 49_152)]);
-        assert_eq!(parts.len(), 3 + 8);
-        assert_eq!(parts.last().unwrap().1, 700_000);
+        assert_eq!(parts, vec![(0, 16_384), (16_384, 32_768), (32_768, 700_000)]);
+        let big = SPECULATIVE_END + 100_000;
+        let parts = bundle_parts(big, 8, 2);
+        assert_eq!(parts[..2], [(0, 16_384), (16_384, SPECULATIVE_END)]);
+        assert_eq!(parts.len(), 2 + 7);
+        assert_eq!(parts.last().unwrap().1, big);
         for w in parts.windows(2) {
             assert_eq!(w[0].1, w[1].0, "parts are contiguous");
         }
         // A bundle shorter than what was asked for: the parts it has, cut at its end.
         assert_eq!(bundle_parts(20_000, 8, 7), vec![(0, 16_384), (16_384, 20_000)]);
+        assert_eq!(bundle_parts(10_000, 8, 2), vec![(0, 10_000)]);
+        assert_eq!(bundle_parts(110_000, 8, 1), vec![(0, 110_000)]);
+        assert_eq!(speculative_part(0, 2), (0, 16_384));
+        assert_eq!(speculative_part(1, 2), (16_384, SPECULATIVE_END));
+        assert_eq!(speculative_part(0, 1), (0, SPECULATIVE_END));
         assert_eq!(bundle_parts(10_000_000, 4, 0).len(), 4);
         assert_eq!(speculation(1, 7), vec![2]);
         assert_eq!(speculation(3, 7), vec![2, 2, 2]);

@@ -271,11 +271,11 @@ fn pull_in<'s, 'e>(
             current: current.map(|p| (p.manifest, p.manifest_size)),
         });
     }
-    // A box several versions behind finds its delta and bundle in the pack's window
-    // object (second round, beside the bundle parts asked for with the catalog).
+    // A box several versions behind finds its delta in the bundle that came with the
+    // catalog's nodes, or else in the pack's window object.
     if cfg_bundles(source) {
         let parts = (bundle_lanes(opts, &spec), &spec);
-        let found = window_deltas(source, &partial_dir, &todo, parts, &mut s.warnings);
+        let found = window_deltas(source, &repo, &partial_dir, &todo, parts, &mut s.warnings);
         for (t, d) in todo.iter_mut().zip(found) {
             t.entry.manifest_deltas.extend(d);
         }
@@ -382,32 +382,39 @@ fn bundle_lanes(opts: &PullOptions, spec: &Speculation) -> usize {
     if spec.slots > 0 { (1 + spec.slots).min(opts.workers) } else { opts.workers }
 }
 
-/// For each target whose installed version has no delta in the catalog entry but is in
-/// its K-window: the delta (with its bundle) from the entry's window object. Fetched in
-/// parallel; a window that cannot be had is a warning (the pack updates without bundle).
-/// Beside each window, the rest of the bundle at `updates/…/<installed>` when the first
-/// round's parts gave its length: the parts the machine will ask for (`parts`: lanes and
-/// parts already asked for, as `plan::bundle_parts` splits them), so that they are on
-/// disk when it does (at most two rounds); the machine still checks the whole bundle.
+/// For each target whose installed version has no delta in the catalog entry (a box two
+/// or more versions behind): the delta (with its bundle), in the round of the catalog's
+/// nodes when it can be. The bundle at `updates/…/<installed>` asked for beside them
+/// (`speculate`) usually came whole: it then describes itself (`bundle::decode_unsigned`;
+/// everything taken from it is still checked against the signed manifest). Otherwise the
+/// entry's window object (signed) names it, one round later. Fetched in parallel; a
+/// window that cannot be had is a warning (the pack updates without bundle).
+/// Beside each window, the rest of a bundle larger than the parts asked for, as the
+/// machine will split it (`parts`: lanes and the speculation), so that it is on disk when
+/// the machine asks; the machine still checks the whole bundle.
 fn window_deltas(
     source: &dyn Source,
+    repo: &Repo,
     partial_dir: &Path,
     todo: &[Target],
     parts: (usize, &Speculation),
     warnings: &mut Vec<String>,
 ) -> Vec<Option<ManifestDelta>> {
-    let needs = |t: &Target| -> Option<(Hash, preau_pack::meta::WindowRef)> {
-        let (have, _) = t.current?;
-        let w = t.entry.window?;
-        (!t.entry.manifest_deltas.iter().any(|d| d.from == have)).then_some((have, w))
+    let spec = parts.1;
+    let needs = |t: &Target| -> Option<(Hash, u64, u64, Option<preau_pack::meta::WindowRef>)> {
+        let (have, have_size) = t.current?;
+        if t.entry.manifest_deltas.iter().any(|d| d.from == have) {
+            return None;
+        }
+        let asked = spec.prefix.get(&have).copied().unwrap_or(0);
+        (asked > 0 || t.entry.window.is_some()).then_some((have, have_size, asked, t.entry.window))
     };
     let got: Vec<Option<Result<Option<ManifestDelta>>>> = std::thread::scope(|scope| {
         let jobs: Vec<_> = todo
             .iter()
             .map(|t| {
-                needs(t).map(|(have, w)| {
-                    let asked = parts.1.prefix.get(&have).copied().unwrap_or(0);
-                    let first = parts.1.gates.get(&part_path(partial_dir, &have, 0)).cloned();
+                needs(t).map(|(have, have_size, asked, window)| {
+                    let first = spec.gates.get(&part_path(partial_dir, &have, 0)).cloned();
                     if let Some(first) = first.filter(|_| asked > 0) {
                         scope.spawn(move || {
                             // The first part's answer gives the bundle's length.
@@ -430,6 +437,15 @@ fn window_deltas(
                         });
                     }
                     scope.spawn(move || -> Result<Option<ManifestDelta>> {
+                        if let Some(stored) = whole_bundle(source, partial_dir, spec, &have, asked) {
+                            let described = repo
+                                .decode_update_unsigned(&stored, || repo.read_manifest(&have, have_size))
+                                .and_then(|(bytes, b)| preau_pack::bundle::delta_of(have, &bytes, b));
+                            if let Ok(d) = described {
+                                return Ok(Some(d));
+                            }
+                        }
+                        let Some(w) = window else { return Ok(None) };
                         if w.size > preau_pack::meta::MAX_WINDOW_BYTES {
                             return Err(Error::Other(format!(
                                 "its window object is larger than {} bytes",
@@ -466,6 +482,41 @@ fn window_deltas(
             }
         })
         .collect()
+}
+
+/// The stored bytes of the bundle from `have`, when the `asked` parts requested with the
+/// catalog's nodes hold all of it (after waiting for them); `None` otherwise.
+fn whole_bundle(
+    source: &dyn Source,
+    partial_dir: &Path,
+    spec: &Speculation,
+    have: &Hash,
+    asked: u64,
+) -> Option<Vec<u8>> {
+    if asked == 0 {
+        return None;
+    }
+    for i in 0..asked {
+        let path = part_path(partial_dir, have, plan::speculative_part(i, asked).0);
+        spec.gates.get(&path)?.wait();
+    }
+    let len = source.known_length(&update_rel_path(have))?;
+    if len > preau_pack::bundle::MAX_BUNDLE_BYTES {
+        return None;
+    }
+    let parts = plan::bundle_parts(len, 1, asked);
+    if parts.len() as u64 > asked {
+        return None;
+    }
+    let mut stored = Vec::with_capacity(len as usize);
+    for (start, end) in parts {
+        let bytes = std::fs::read(part_path(partial_dir, have, start)).ok()?;
+        if bytes.len() as u64 != end - start {
+            return None;
+        }
+        stored.extend_from_slice(&bytes);
+    }
+    Some(stored)
 }
 
 /// Takes the data folder's writer lock: one pull, removal or install at a time.
@@ -743,8 +794,7 @@ fn speculate<'s, 'e>(
             continue;
         }
         for i in 0..k {
-            let start = i * plan::BUNDLE_PART_BYTES;
-            let end = start + plan::BUNDLE_PART_BYTES;
+            let (start, end) = plan::speculative_part(i, k);
             let path = part_path(partial_dir, &p.manifest, start);
             let gate = Arc::new(Gate::default());
             spec.gates.insert(path.clone(), gate.clone());

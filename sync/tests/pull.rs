@@ -507,9 +507,13 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
     pull_from(&http(&nginx.url()), at_v1.path(), &key);
     let still_v1 = tempfile::tempdir().unwrap();
     pull_from(&http(&nginx.url()), still_v1.path(), &key);
+    let lied_to_v1 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), lied_to_v1.path(), &key);
     build(dir.path(), version(2), &key, &window(3), &mut |_, _| {}).unwrap();
     let at_v2 = tempfile::tempdir().unwrap();
     pull_from(&http(&nginx.url()), at_v2.path(), &key);
+    let one_lane_v2 = tempfile::tempdir().unwrap();
+    pull_from(&http(&nginx.url()), one_lane_v2.path(), &key);
     build(dir.path(), version(3), &key, &window(3), &mut |_, _| {}).unwrap();
     build(dir.path(), version(4), &key, &window(3), &mut |_, _| {}).unwrap();
 
@@ -540,13 +544,48 @@ fn a_box_several_versions_behind_updates_in_one_bundle_within_the_window() {
             "from v{v}, only the catalog (top, nodes and leaf hint), the window and the bundle: {gets:?}"
         );
         assert!(gets.iter().filter(|g| g.starts_with("/catalog/")).count() <= 2, "a branch and a leaf: {gets:?}");
-        assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
+        // The bundle came whole beside the catalog's nodes and described itself: no
+        // window object, no third round.
+        assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 0, "{gets:?}");
         let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
         let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
         assert_eq!(p.manifest, cat.packs[PACK].manifest, "from v{v}");
         let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
         assert_eq!(box_repo.read_file(m.file("04.md").unwrap()).unwrap(), page(4, 4));
         assert_eq!(box_repo.read_file(m.file("13.md").unwrap()).unwrap(), page(13, 1));
+    }
+
+    // With one connection nothing is asked for beside the catalog: the signed window
+    // object names the bundle, one round later.
+    nginx.clear_log();
+    let one_lane = PullOptions { workers: 1, ..opts(&key) };
+    let s = pull(&http(&nginx.url()), one_lane_v2.path(), &one_lane).unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let gets = nginx.gets();
+    assert_eq!(gets.iter().filter(|g| **g == window_get).count(), 1, "{gets:?}");
+    assert!(!gets.iter().any(|g| g.starts_with("/objects/") && **g != window_get), "{gets:?}");
+    let box_repo = preau_pack::Repo::open(&one_lane_v2.path().join("repo")).unwrap();
+    assert_eq!(Installed::load(box_repo.dir()).unwrap().packs[PACK].manifest, cat.packs[PACK].manifest);
+
+    // A bundle that describes itself is not trusted for it: a server that answers the
+    // bundle from v3 where v1's belongs (a valid bundle, but to another base) makes the
+    // box drop it and update the three-round way, to exactly the signed v4.
+    let v1_manifest = Installed::load(&lied_to_v1.path().join("repo")).unwrap().packs[PACK].manifest;
+    let v3_manifest = entry.manifest_deltas[0].from;
+    let v1_bundle = dir.path().join(preau_pack::repo::update_rel_path(&v1_manifest));
+    let kept = std::fs::read(&v1_bundle).unwrap();
+    std::fs::copy(dir.path().join(preau_pack::repo::update_rel_path(&v3_manifest)), &v1_bundle).unwrap();
+    let s = pull_from(&http(&nginx.url()), lied_to_v1.path(), &key);
+    std::fs::write(&v1_bundle, kept).unwrap();
+    assert!(s.warnings.iter().any(|w| w.contains("bundle")), "{:?}", s.warnings);
+    assert_eq!(s.updated.len(), 1, "{s:?}");
+    let box_repo = preau_pack::Repo::open(&lied_to_v1.path().join("repo")).unwrap();
+    let p = &Installed::load(box_repo.dir()).unwrap().packs[PACK];
+    assert_eq!(p.manifest, cat.packs[PACK].manifest);
+    let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+    assert_eq!(box_repo.read_file(m.file("04.md").unwrap()).unwrap(), page(4, 4));
+    for f in &m.files {
+        box_repo.read_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.path));
     }
 
     // A fifth version with a window of 3: v1 is out of it; a box still there updates
@@ -665,9 +704,10 @@ fn the_fixture_course_two_versions_behind_comes_in_one_bundle_near_the_limit() {
     nginx.wait_for_log(s.requests);
     let (_, wire) = nginx.traffic();
     let gets = nginx.gets();
-    // The catalog (its top, branch and leaf hint), the window object (v1's delta is not
-    // the previous version's), the bundle: no manifest and no chunk on their own.
-    assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 1, "{gets:?}");
+    // The catalog (its top, branch and leaf hint) and the bundle, which came whole beside
+    // the nodes and described itself (no window object): no manifest and no chunk on
+    // their own.
+    assert_eq!(gets.iter().filter(|g| g.starts_with("/objects/")).count(), 0, "{gets:?}");
     assert!(gets.iter().all(|g| g == "/catalog.json"
         || g.starts_with("/updates/")
         || g.starts_with("/objects/")
