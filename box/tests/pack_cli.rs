@@ -376,6 +376,42 @@ fn rotating_the_key_keeps_old_trust_working_and_retires_the_old_key() {
     assert!(err.contains("signature"), "{err}");
 }
 
+/// `pack unpublish` takes a pack out of a folder repository: the catalog lists the others,
+/// still verifies, and the disk is freed; a wrong key and an unknown id are said.
+#[test]
+fn unpublishing_a_pack_frees_its_objects_and_keeps_the_others() {
+    let t = Setup::new();
+    let repo = t.p("repo");
+    for (id, text) in [("gardee", "Le cours qui reste"), ("retiree", "Le cours retiré")] {
+        let src = t.p(id);
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("index.html"), format!("<h1>{text}</h1>")).unwrap();
+        std::fs::write(src.join("notes.txt"), text.repeat(3000)).unwrap();
+        assert!(t.build(&src, &["--id", id]).status.success());
+    }
+    let before = snapshot(&repo).len();
+    ok(&["keygen", "--out", s(&t.p("other"))]);
+    let err = fails(&["pack", "unpublish", "--repo", s(&repo), "--key", s(&t.p("other")), "retiree"]);
+    assert!(err.contains("not authorised"), "{err}");
+    let err = fails(&["pack", "unpublish", "--repo", s(&repo), "--key", s(&t.p("key"))]);
+    assert!(err.contains("ID"), "no id given: {err}");
+
+    let out = preau(&["pack", "unpublish", "--repo", s(&repo), "--key", s(&t.p("key")), "retiree", "inconnue"]);
+    assert!(out.status.success(), "{out:?}");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("retiree") && stdout.contains("objets supprimés"), "{stdout}");
+    assert!(stderr.contains("inconnue"), "{stderr}");
+    assert!(snapshot(&repo).len() < before, "the removed pack's objects are gone");
+    let list = ok(&["pack", "list", "--repo", s(&repo)]);
+    assert!(list.contains("gardee") && !list.contains("retiree"), "{list}");
+    ok(&["pack", "verify", "--repo", s(&repo), "--trust", s(&t.p("key.pub"))]);
+    ok(&["pack", "extract", "--repo", s(&repo), "--id", "gardee", "--out", s(&t.p("out"))]);
+    assert_eq!(std::fs::read(t.p("out/notes.txt")).unwrap(), std::fs::read(t.p("gardee/notes.txt")).unwrap());
+    // Again: nothing left to take out, the catalog is not re-signed.
+    let again = ok(&["pack", "unpublish", "--repo", s(&repo), "--key", s(&t.p("key")), "retiree"]);
+    assert!(again.contains("inchangé"), "{again}");
+}
+
 /// `pack build` detects the kind of source by content: a Moodle backup renamed `.tar`,
 /// a GIFT file without extension; the import report comes with the build summary.
 #[test]

@@ -501,4 +501,37 @@ fn a_root_key_authorises_a_second_publisher_on_the_object_store() {
     let data = tmp.path().join("box");
     pull(&url, &data, &national_pub);
     assert_box_has(&data, "cours-b", &src);
+
+    // The national side takes cours-a out (a Forge project deleted): the catalog on the
+    // store no longer lists it and still verifies; its objects stay (cours-b's publisher
+    // may share them); an id that is not there is said, not an error.
+    let out = preau()
+        .args(["pack", "unpublish", "--repo", &format!("s3://{BUCKET}/keys"), "--s3-endpoint"])
+        .arg(moto.endpoint())
+        .arg("--key")
+        .arg(&national)
+        .arg("--s3-cache")
+        .arg(tmp.path().join("cache-root"))
+        .args(["cours-a", "jamais-publie"])
+        .envs(S3_ENV)
+        .output()
+        .unwrap();
+    assert_no_secret(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jamais-publie"), "{out:?}");
+    let out = ok(out, "pack unpublish on S3");
+    assert!(out.contains("cours-a"), "{out}");
+    let versions = catalog_versions(&url);
+    assert_eq!(versions.keys().collect::<Vec<_>>(), ["cours-b"], "{versions:?}");
+    ok(
+        preau().args(["pack", "verify", "--repo", &url, "--trust"]).arg(&national_pub).output().unwrap(),
+        "pack verify after the unpublication",
+    );
+    // The forge publisher's next build finds the new catalog and keeps it.
+    write_source(&src, "cours-b", 1);
+    ok(b.build(&src, "cours-b", "keys"), "the forge build after the unpublication");
+    let versions = catalog_versions(&url);
+    assert_eq!(versions.get("cours-b"), Some(&2), "{versions:?}");
+    assert!(!versions.contains_key("cours-a"), "{versions:?}");
+    pull(&url, &data, &national_pub);
+    assert_box_has(&data, "cours-b", &src);
 }

@@ -31,25 +31,12 @@ pub struct Unpublished {
 pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublished> {
     let _lock = crate::build::lock_repo(dir)?;
     let repo = Repo::open(dir)?;
-    let root = repo.verified_root(None)?;
-    if !root.roles.catalog.contains(&key.public()) {
-        return Err(Error::Key(format!("this key is not authorised to sign the catalog of {}", dir.display())));
-    }
-    let mut catalog = repo.load_catalog(&root)?;
-    let mut out = Unpublished::default();
-    for id in ids {
-        if catalog.packs.remove(id).is_some() {
-            out.removed.push(id.clone());
-        }
-    }
-    if !out.removed.is_empty() {
-        catalog.version += 1;
-        catalog.issued = now_unix().max(catalog.issued);
-        catalog.root_version = root.version;
-        repo.publish_catalog(&catalog, key)?;
-    }
+    let (removed, catalog) = withdraw_locked(&repo, ids, key)?;
+    let mut out = Unpublished { removed, ..Default::default() };
     // What the remaining packs need: each current version and the one before it (the
-    // next build's deltas and boxes one version behind), with their manifest deltas.
+    // next build's deltas and boxes one version behind), with their manifest deltas, and
+    // every version of their K-window (its bundles, and the files the next build makes
+    // bundles from).
     let mut keep: HashSet<Hash> = HashSet::new();
     for e in catalog.packs.values() {
         keep_version(&repo, &e.manifest, e.manifest_size, &mut keep)?;
@@ -57,10 +44,42 @@ pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublis
             keep.insert(d.from);
             keep.insert(d.object);
         }
+        keep_window(&repo, e, &mut keep)?;
     }
     (out.objects, out.bytes) = repo.sweep_objects(&keep);
     repo.sweep_updates(&keep);
     Ok(out)
+}
+
+/// Removes `ids` from the catalog of the repository at `dir` and re-signs it, deleting
+/// nothing else: for a publishing mirror of an object store, which holds only part of
+/// the objects and never deletes one (another publisher's pack may share it). Returns
+/// the ids that were listed.
+pub fn withdraw(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Vec<String>> {
+    let _lock = crate::build::lock_repo(dir)?;
+    Ok(withdraw_locked(&Repo::open(dir)?, ids, key)?.0)
+}
+
+/// The catalog without `ids`, signed and published when one of them was listed.
+fn withdraw_locked(repo: &Repo, ids: &[String], key: &SecretKey) -> Result<(Vec<String>, crate::meta::Catalog)> {
+    let root = repo.verified_root(None)?;
+    if !root.roles.catalog.contains(&key.public()) {
+        return Err(Error::Key(format!("this key is not authorised to sign the catalog of {}", repo.dir().display())));
+    }
+    let mut catalog = repo.load_catalog(&root)?;
+    let mut removed = Vec::new();
+    for id in ids {
+        if catalog.packs.remove(id).is_some() {
+            removed.push(id.clone());
+        }
+    }
+    if !removed.is_empty() {
+        catalog.version += 1;
+        catalog.issued = now_unix().max(catalog.issued);
+        catalog.root_version = root.version;
+        repo.publish_catalog(&catalog, key)?;
+    }
+    Ok((removed, catalog))
 }
 
 /// Adds to `keep` every object of the version whose manifest is `manifest` (its chunks,
@@ -75,6 +94,25 @@ pub fn keep_version(repo: &Repo, manifest: &Hash, size: u64, keep: &mut HashSet<
     {
         keep.insert(prev);
         add_manifest(keep, &pm);
+    }
+    Ok(())
+}
+
+/// Adds to `keep` a pack's window object and every version it lists (manifest, files,
+/// manifest delta). A window that cannot be read stops the sweep: deleting on a guess
+/// could take a version boxes still update from.
+fn keep_window(repo: &Repo, e: &crate::meta::CatalogEntry, keep: &mut HashSet<Hash>) -> Result<()> {
+    let Some(w) = e.window else { return Ok(()) };
+    keep.insert(w.object);
+    let bytes = repo.read_object(&w.object, w.size)?;
+    let list: crate::meta::DeltaWindow = serde_json::from_slice(&bytes)
+        .map_err(|err| Error::Malformed { what: format!("window object {}", w.object), detail: err.to_string() })?;
+    for d in list {
+        keep.insert(d.from);
+        keep.insert(d.object);
+        if let Ok(m) = repo.read_manifest_unsized(&d.from) {
+            add_manifest(keep, &m);
+        }
     }
     Ok(())
 }
@@ -107,6 +145,46 @@ mod tests {
     fn walk(d: &Path) -> usize {
         std::fs::read_dir(d)
             .map_or(0, |rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+    }
+
+    #[test]
+    fn the_other_packs_keep_their_versions_window_and_a_mirror_withdraws_without_deleting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        let key = SecretKey::generate();
+        let opts = BuildOptions::default();
+        for v in 1..=4 {
+            build(&dir, tree("keep", &format!("gardé v{v}")), &key, &opts, &mut |_, _| {}).unwrap();
+        }
+        build(&dir, tree("gone", "retiré"), &key, &opts, &mut |_, _| {}).unwrap();
+        let updates = |dir: &Path| walk(&dir.join(crate::repo::UPDATES_DIR));
+        assert_eq!(updates(&dir), 3, "bundles from v1, v2 and v3 of the kept pack");
+        let with_gone = objects(&dir);
+
+        // On a mirror of an object store: the catalog changes, nothing is deleted.
+        let mirror = tmp.path().join("mirror");
+        let copied = std::process::Command::new("cp").arg("-a").arg(&dir).arg(&mirror).status().unwrap();
+        assert!(copied.success());
+        assert_eq!(withdraw(&mirror, &["gone".into()], &key).unwrap(), ["gone"]);
+        assert_eq!((objects(&mirror), updates(&mirror)), (with_gone, 3));
+        let repo = Repo::open(&mirror).unwrap();
+        let catalog = repo.load_catalog(&repo.verified_root(None).unwrap()).unwrap();
+        assert_eq!(catalog.packs.keys().collect::<Vec<_>>(), ["keep"]);
+        let other = SecretKey::generate();
+        let err = withdraw(&mirror, &["keep".into()], &other).unwrap_err().to_string();
+        assert!(err.contains("not authorised"), "{err}");
+
+        // In a folder: the removed pack's objects go, the kept pack's window stays whole.
+        let u = unpublish(&dir, &["gone".into()], &key).unwrap();
+        assert_eq!(u.removed, ["gone"]);
+        assert!(objects(&dir) < with_gone);
+        assert_eq!(updates(&dir), 3, "a box at v1 or v2 of the kept pack still updates in one bundle");
+        let repo = Repo::open(&dir).unwrap();
+        let report = crate::verify::verify_repo_strict(&repo, None).unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        // The next version still makes its bundles from every version of the window.
+        build(&dir, tree("keep", "gardé v5"), &key, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(updates(&dir), 4);
     }
 
     #[test]

@@ -409,6 +409,10 @@ fn window_deltas(
         let asked = spec.prefix.get(&have).copied().unwrap_or(0);
         (asked > 0 || t.entry.window.is_some()).then_some((have, have_size, asked, t.entry.window))
     };
+    // One bundle decoded here at a time (up to 16 MiB, and 48 MiB of base files): a Pi
+    // several versions behind on many packs must not hold them all at once.
+    let decoding = Mutex::new(());
+    let decoding = &decoding;
     let got: Vec<Option<Result<Option<ManifestDelta>>>> = std::thread::scope(|scope| {
         let jobs: Vec<_> = todo
             .iter()
@@ -438,6 +442,7 @@ fn window_deltas(
                     }
                     scope.spawn(move || -> Result<Option<ManifestDelta>> {
                         if let Some(stored) = whole_bundle(source, partial_dir, spec, &have, asked) {
+                            let _one = decoding.lock().unwrap_or_else(|e| e.into_inner());
                             let described = repo
                                 .decode_update_unsigned(&stored, || repo.read_manifest(&have, have_size))
                                 .and_then(|(bytes, b)| preau_pack::bundle::delta_of(have, &bytes, b));

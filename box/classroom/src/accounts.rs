@@ -62,7 +62,7 @@ fn again(
     let kept = Form(
         form.0.iter().filter(|(k, _)| !matches!(k.as_str(), "current" | "password" | "password2")).cloned().collect(),
     );
-    super::admin::admin_view(app, lang, &csrf.field(), me, which, &Sticky::new(&kept, text, field))
+    super::admin::admin_view(app, lang, &csrf.input(), me, which, &Sticky::new(&kept, text, field))
 }
 
 /// The new password of a form (`password` and `password2`), if acceptable.

@@ -9,7 +9,7 @@ use super::context::ImportSummary;
 use super::context::InstallError;
 use super::context::StickError;
 use super::hours::Hours;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use super::html::{Lang, Page, Sticky, half, message};
 use super::web::{Csrf, Form, MultipartPost, Post, Shared, TeacherId, internal, is_off_worker, off_worker, system_now};
@@ -107,12 +107,12 @@ pub async fn page(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    admin_view(&app, lang, &csrf.field(), t, "", &Sticky::default())
+    admin_view(&app, lang, &csrf.input(), t, "", &Sticky::default())
 }
 
 /// The admin page; the form named `which` ("hours", "teachers", "password") filled with
 /// `sticky`, a refused form (passwords are never sent back), and its error shown.
-pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky: &Sticky) -> Response {
+pub fn admin_view(app: &Shared, lang: Lang, f: &Markup, t: i64, which: &str, sticky: &Sticky) -> Response {
     let fresh = Sticky::default();
     let hours_form = if which == "hours" { sticky } else { &fresh };
     let now = app.now();
@@ -146,7 +146,6 @@ pub fn admin_view(app: &Shared, lang: Lang, f: &str, t: i64, which: &str, sticky
     let free = disk_space(&app.ctx.data_dir).map(|(_, free)| free.saturating_sub(free_floor()));
     let max = free.map_or(IMPORT_LIMIT as u64, |f| (f / 3).min(IMPORT_LIMIT as u64));
     // Safe HTML: the CSRF field, made by `html::csrf_input`.
-    let f = PreEscaped(f);
     let body = html! {
         (super::html::teacher_nav(lang))
         @if let Some(n) = &app.ctx.config_problem {
@@ -346,7 +345,7 @@ fn radios(found: &[std::path::PathBuf]) -> Markup {
 /// Mules: a box without internet writes its want-list on a stick; a box that has the
 /// packs (or internet) fills the stick; the first box installs it with "add from a USB
 /// stick" above. `f`: the CSRF field.
-fn stick_section(lang: Lang, f: PreEscaped<&str>) -> Markup {
+fn stick_section(lang: Lang, f: &Markup) -> Markup {
     let sticks = usb_folders(|d| d.is_dir());
     let lists = usb_folders(|d| d.join(super::context::WANTS_FILE).is_file());
     html! {
@@ -562,7 +561,7 @@ pub async fn set_hours(
     Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
     let refused = |text: &str, field: &'static str| {
-        admin_view(&app, lang, &csrf.field(), t, "hours", &Sticky::new(&form, text, field))
+        admin_view(&app, lang, &csrf.input(), t, "hours", &Sticky::new(&form, text, field))
     };
     let ranges = form.get("ranges").unwrap_or("").trim().to_string();
     let spec = if ranges.is_empty() {
@@ -807,7 +806,7 @@ fn unknown_publisher(lang: Lang, csrf: &Csrf, folder: &str, key: &str) -> Respon
 /// with its error and the field in error marked; passwords are never sent back.
 fn teachers_section(
     lang: Lang,
-    f: PreEscaped<&str>,
+    f: &Markup,
     store: &super::store::Store,
     me: i64,
     which: &str,
@@ -891,7 +890,7 @@ fn refused(lang: Lang, status: StatusCode, text: &str) -> Response {
 }
 
 /// The records backup section (`records_web`): what the file holds, the export link, the import form.
-fn records_section(lang: Lang, f: PreEscaped<&str>) -> Markup {
+fn records_section(lang: Lang, f: &Markup) -> Markup {
     html! {
         section.card #records {
             h2 { (lang.t("Sauvegarde des élèves", "Pupils' records backup")) }

@@ -13,7 +13,7 @@ use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use preau_pack::quiz::{self, Question, QuestionKind, Quiz, ReviewOptions, ReviewTime};
 
-use maud::{PreEscaped, html};
+use maud::{Markup, html};
 
 use super::html::{Lang, Page, Sticky, strip_tags};
 use super::player::load_quiz;
@@ -81,11 +81,11 @@ pub async fn page(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    builder(&app, lang, &csrf.field(), t, &Sticky::default())
+    builder(&app, lang, &csrf.input(), t, &Sticky::default())
 }
 
 /// The teacher's quizzes and the builder, filled with `sticky` (a refused form).
-fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Response {
+fn builder(app: &Shared, lang: Lang, f: &Markup, t: i64, sticky: &Sticky) -> Response {
     let (own, teacher) = {
         let store = app.store();
         (store.own_quizzes().unwrap_or_default(), store.teacher_name(t).ok().flatten())
@@ -122,7 +122,7 @@ fn builder(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Respon
         h2 { (lang.t("Construire un quiz depuis les banques de questions", "Build a quiz from the question banks")) }
         form method="post" action="/teacher/quizzes" {
             // Safe HTML: the CSRF field, made by `html::csrf_input`.
-            (PreEscaped(f))
+            (f)
             (sticky.error())
             label {
                 (lang.t("Titre :", "Title:")) " "
@@ -204,7 +204,7 @@ pub async fn create(
 ) -> Response {
     // A refusal sends the builder back as it was filled in.
     let refused =
-        |text: &str, field: &'static str| builder(&app, lang, &csrf.field(), t, &Sticky::new(&form, text, field));
+        |text: &str, field: &'static str| builder(&app, lang, &csrf.input(), t, &Sticky::new(&form, text, field));
     let Some(title) = form.text("title", MAX_NAME_CHARS * 2) else {
         return refused(
             lang.t("Donnez un titre (120 caractères au plus).", "Give a title (at most 120 characters)."),

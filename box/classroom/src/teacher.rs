@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::accounts;
@@ -336,11 +336,11 @@ pub async fn dashboard(
     csrf: Csrf,
     Extension(TeacherId(t)): Extension<TeacherId>,
 ) -> Response {
-    dashboard_view(&app, lang, &csrf.field(), t, &Sticky::default())
+    dashboard_view(&app, lang, &csrf.input(), t, &Sticky::default())
 }
 
 /// The dashboard, its new-class form filled with `sticky` (a refused form).
-fn dashboard_view(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) -> Response {
+fn dashboard_view(app: &Shared, lang: Lang, f: &Markup, t: i64, sticky: &Sticky) -> Response {
     let (classes, pending, subs) = {
         let store = app.store();
         match (store.classes(), store.pending_answers(), store.submissions(None)) {
@@ -364,7 +364,7 @@ fn dashboard_view(app: &Shared, lang: Lang, f: &str, t: i64, sticky: &Sticky) ->
         }
         form method="post" action="/teacher/classes" {
             // Safe HTML: the CSRF field, made by `html::csrf_input`.
-            (PreEscaped(f))
+            (f)
             (sticky.error())
             label {
                 (lang.t("Nouvelle classe :", "New class:")) " "
@@ -409,7 +409,7 @@ pub async fn create_class(
     csrf: Csrf,
     Post { who: TeacherId(t), form }: Post<TeacherId>,
 ) -> Response {
-    let refused = |error: &str| dashboard_view(&app, lang, &csrf.field(), t, &Sticky::new(&form, error, "name"));
+    let refused = |error: &str| dashboard_view(&app, lang, &csrf.input(), t, &Sticky::new(&form, error, "name"));
     let Some(name) = form.text("name", MAX_NAME_CHARS) else {
         return refused(lang.t(
             "Nom de classe manquant ou trop long (60 caractères au plus).",
@@ -433,7 +433,7 @@ pub async fn class_page(
     Extension(TeacherId(t)): Extension<TeacherId>,
     Path(id): Path<i64>,
 ) -> Response {
-    class_view(&app, lang, &csrf.field(), t, id, "", &Sticky::default())
+    class_view(&app, lang, &csrf.input(), t, id, "", &Sticky::default())
 }
 
 /// `POST /teacher/class/{id}/work`: work given to the class (`work::create`); a refusal
@@ -454,14 +454,14 @@ pub async fn create_work(
     match super::work::create(&app, lang, class_id, &form) {
         Ok(page) => page,
         Err((text, field)) => {
-            class_view(&app, lang, &csrf.field(), t, class_id, "work", &Sticky::new(&form, text, field))
+            class_view(&app, lang, &csrf.input(), t, class_id, "work", &Sticky::new(&form, text, field))
         }
     }
 }
 
 /// The class page; the form named `which` ("pupils", "import", "work") filled with
 /// `sticky`, a refused form, and its error shown.
-pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &str, sticky: &Sticky) -> Response {
+pub fn class_view(app: &Shared, lang: Lang, f: &Markup, t: i64, id: i64, which: &str, sticky: &Sticky) -> Response {
     let fresh = Sticky::default();
     let form = |name: &str| if name == which { sticky } else { &fresh };
     let (class, pupils) = {
@@ -502,7 +502,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
                             (code) "\n"
                             form method="post" action={ "/teacher/pupil/" (p.id) "/code" } {
                                 // Safe HTML: the CSRF field, made by `html::csrf_input`.
-                                (PreEscaped(f))
+                                (f)
                                 select name="kind" aria-label=(lang.t("Type de code", "Code type")) {
                                     option value="none" { (lang.t("sans code", "no code")) }
                                     option value="digits" { (lang.t("4 chiffres", "4 digits")) }
@@ -518,7 +518,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
                         "\n"
                         td {
                             form method="post" action={ "/teacher/pupil/" (p.id) "/rename" } {
-                                (PreEscaped(f))
+                                (f)
                                 input name="name" value=(p.name) required maxlength=(MAX_NAME_CHARS) aria-label=(lang.t("Nouveau nom", "New name"));
                                 " "
                                 button.secondary { "OK" }
@@ -529,7 +529,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
                             a href={ "/teacher/pupil/" (p.id) "/export" } { (lang.t("Exporter ses données", "Export their data")) }
                             "\n"
                             form method="post" action={ "/teacher/pupil/" (p.id) "/delete" } {
-                                (PreEscaped(f))
+                                (f)
                                 label { input type="checkbox" name="confirm" value="yes" required; " " (lang.t("sûr ?", "sure?")) }
                                 button.danger { (lang.t("Supprimer (avec tout son travail)", "Delete (with all their work)")) }
                             }
@@ -539,7 +539,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
             }
         }
         form method="post" action={ "/teacher/class/" (id) "/pupils" } {
-            (PreEscaped(f))
+            (f)
             (add.error())
             label {
                 (lang.t("Ajouter un élève :", "Add a pupil:")) " "
@@ -554,7 +554,7 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
             "One name per line, or an ONDE/Pronote export with Nom and Prénom columns: the box keeps only the first name and the last name's initial."
         )) }
         form method="post" enctype="multipart/form-data" action={ "/teacher/class/" (id) "/import" } {
-            (PreEscaped(f))
+            (f)
             (import.error())
             label { (lang.t("Fichier :", "File:")) " " input type="file" name="file" accept=".csv,.txt,text/csv,text/plain"; }
             label {
@@ -568,14 +568,14 @@ pub fn class_view(app: &Shared, lang: Lang, f: &str, t: i64, id: i64, which: &st
         (super::work::class_section(app, lang, f, id, &pupils, form("work")))
         h2 { (lang.t("La classe", "The class")) }
         form method="post" action={ "/teacher/class/" (id) "/rename" } {
-            (PreEscaped(f))
+            (f)
             input name="name" value=(class.name) required maxlength=(MAX_NAME_CHARS) aria-label=(lang.t("Nom de la classe", "Class name"));
             " "
             button.secondary { (lang.t("Renommer", "Rename")) }
         }
         "\n"
         form method="post" action={ "/teacher/class/" (id) "/delete" } {
-            (PreEscaped(f))
+            (f)
             label {
                 input type="checkbox" name="confirm" value="yes" required;
                 " " (lang.t("Je supprime la classe, ses élèves et tout leur travail", "I delete the class, its pupils and all their work"))
@@ -636,13 +636,13 @@ pub async fn add_pupil(
             "Nom manquant ou trop long (60 caractères au plus).",
             "Name missing or too long (at most 60 characters).",
         );
-        return class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, error, "name"));
+        return class_view(&app, lang, &csrf.input(), t, id, "pupils", &Sticky::new(&form, error, "name"));
     };
     let created = app.store().create_pupil(id, &name);
     match created {
         Ok(_) => back_to(&format!("/teacher/class/{id}")),
         Err(e) => match store_refusal(lang, e) {
-            Ok(text) => class_view(&app, lang, &csrf.field(), t, id, "pupils", &Sticky::new(&form, text, "name")),
+            Ok(text) => class_view(&app, lang, &csrf.input(), t, id, "pupils", &Sticky::new(&form, text, "name")),
             Err(e) => internal(lang, e),
         },
     }
@@ -688,7 +688,7 @@ pub async fn import_csv(
             // The class page again, with the list pasted still in its box.
             let error = format!("{} {}", lang.t("Liste illisible :", "Unreadable list:"), super::html::half(lang, &e));
             let sticky = Sticky::new(&Form(vec![("text".into(), pasted)]), error, "text");
-            let f = csrf.field();
+            let f = csrf.input();
             return off_worker(move || class_view(&app, lang, &f, t, id, "import", &sticky)).await;
         }
     };

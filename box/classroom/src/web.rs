@@ -278,11 +278,6 @@ impl Csrf {
         }
     }
 
-    /// The hidden form field.
-    pub fn field(&self) -> String {
-        self.input().into_string()
-    }
-
     /// The hidden form field, for pages built with maud.
     pub fn input(&self) -> maud::Markup {
         super::html::csrf_input(&self.token)

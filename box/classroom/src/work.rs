@@ -10,7 +10,7 @@
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use super::html::{Lang, Page, Sticky, message, not_found, url_path, url_seg};
 use super::progress::{Done, outline, valid_pack_path};
@@ -96,7 +96,7 @@ pub(crate) fn due_text(lang: Lang, due: Option<i64>, tz: i64) -> String {
 /// The class page's section: the class's work, and the form to give more.
 /// `sticky`: the form as the teacher sent it when it was refused (opened, filled in);
 /// `f`: the CSRF field (`Csrf::field`, made by `html::csrf_input`).
-pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &[Pupil], sticky: &Sticky) -> Markup {
+pub fn class_section(app: &Shared, lang: Lang, f: &Markup, class_id: i64, pupils: &[Pupil], sticky: &Sticky) -> Markup {
     let tz = app.tz_minutes();
     let works = app.store().works_of_class(class_id).unwrap_or_default();
     let cands = candidates(app);
@@ -121,7 +121,7 @@ pub fn class_section(app: &Shared, lang: Lang, f: &str, class_id: i64, pupils: &
             summary { (lang.t("Donner du travail à la classe", "Give work to the class")) }
             form method="post" action={ "/teacher/class/" (class_id) "/work" } {
                 // Safe HTML: the CSRF field, made by `html::csrf_input`.
-                (PreEscaped(f))
+                (f)
                 (sticky.error())
                 label {
                     (lang.t("Titre :", "Title:")) " "

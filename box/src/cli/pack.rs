@@ -38,6 +38,26 @@ pub enum PackCommand {
     /// version signed by a root key. Several publishers (the sources of `preau mirror`)
     /// then publish into one repository, each with its own key.
     AuthorizeKey(AuthorizeArgs),
+    /// Take packs out of the repository: a new catalog without them, signed. In a folder,
+    /// the objects and update bundles no remaining pack needs are deleted; on an object
+    /// store nothing is deleted (objects are never deleted by a publisher: another pack
+    /// may share them). Boxes that hold such a pack keep it until a teacher removes it.
+    Unpublish(UnpublishArgs),
+}
+
+#[derive(Args)]
+pub struct UnpublishArgs {
+    /// The repository: a folder, or `s3://BUCKET/PREFIX` (credentials as for `build`).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub repo: PathBuf,
+    /// A secret key allowed to sign the repository's catalog.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The ids of the packs to take out.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Args)]
@@ -248,7 +268,42 @@ pub fn run(cmd: PackCommand) -> Result<()> {
             println!("root version {}: catalog keys {}", root.version, root.roles.catalog.keys.join(", "));
             Ok(())
         }
+        PackCommand::Unpublish(a) => unpublish(a),
     }
+}
+
+fn unpublish(a: UnpublishArgs) -> Result<()> {
+    let key = SecretKey::read_file(&a.key)?;
+    let (removed, freed) = match preau_publish::Target::parse(&a.repo.to_string_lossy())? {
+        preau_publish::Target::Folder(dir) => {
+            let u = preau_pack::unpublish::unpublish(&dir, &a.ids, &key)?;
+            (u.removed, Some((u.objects, u.bytes)))
+        }
+        preau_publish::Target::S3 { bucket, prefix } => {
+            // The same change in the local mirror, pushed with the conditional writes of a
+            // build: a publisher racing it is not lost (a lost race is made again).
+            let withdraw = |dir: &std::path::Path| Ok(preau_pack::unpublish::withdraw(dir, &a.ids, &key)?);
+            (preau_publish::publish_s3(&bucket, &prefix, &a.s3.options(), &[], 1, withdraw)?.value, None)
+        }
+    };
+    let absent: Vec<&String> = a.ids.iter().filter(|id| !removed.contains(id)).collect();
+    if !absent.is_empty() {
+        let list = absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        eprintln!("absent du catalogue, rien à retirer (not in the catalog, nothing to take out): {list}");
+    }
+    if removed.is_empty() {
+        println!("{}: catalogue inchangé (catalog unchanged)", a.repo.display());
+        return Ok(());
+    }
+    println!("{}: retiré(s) du catalogue (taken out of the catalog): {}", a.repo.display(), removed.join(", "));
+    if let Some((objects, bytes)) = freed {
+        println!(
+            "{objects} objets supprimés, {} libérés ({objects} objects deleted, {} freed)",
+            human(bytes),
+            human(bytes)
+        );
+    }
+    Ok(())
 }
 
 fn build(a: BuildArgs) -> Result<()> {
