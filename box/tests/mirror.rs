@@ -297,6 +297,28 @@ fn git_sources_rebuild_only_what_changed() {
     ));
     let r4 = mirror(&config);
     assert_eq!((r4.status("forge-maths"), r4.status("forge-physique")), ("built", "unchanged"), "{}", r4.stdout);
+
+    // A project taken out of the configuration: said once (still published, how to take
+    // it out), forgotten by the mirror with its clone, never unpublished on a guess.
+    assert!(t.p("state/git/forge-physique.git").is_dir());
+    let config = t.config(&format!(
+        "[[git]]\nid = \"forge-maths\"\nurl = {:?}\ntitle = \"Mathématiques 6e\"\n",
+        daemon.url("maths.git")
+    ));
+    let r5 = mirror(&config);
+    assert_eq!(r5.code, 0, "{}", r5.stdout);
+    assert_eq!((r5.status("forge-maths"), r5.status("forge-physique")), ("unchanged", "not_followed"), "{}", r5.stdout);
+    assert_eq!(r5.report["not_followed"], 1);
+    assert_eq!(r5.line("forge-physique")["version"], 1);
+    assert!(r5.line("forge-physique")["detail"].as_str().unwrap().contains("pack unpublish"));
+    assert!(r5.stdout.contains("forge-physique"), "{}", r5.stdout);
+    assert!(state_of(&t, "forge-physique").is_null(), "forgotten by the mirror");
+    assert!(!t.p("state/git/forge-physique.git").exists());
+    let list: Value = serde_json::from_slice(&preau(&["pack", "list", "--repo", s(&repo), "--json"]).stdout).unwrap();
+    assert!(list["packs"]["forge-physique"].is_object(), "still published: {list}");
+    let r6 = mirror(&config);
+    assert_eq!(r6.report["not_followed"], 0, "said once: {}", r6.stdout);
+    assert_eq!(r6.report["sources"].as_array().unwrap().len(), 1);
     drop(daemon);
 }
 

@@ -86,6 +86,11 @@ enum Status {
     Built,
     Unchanged,
     Failed,
+    /// Published by this mirror, but its source left the configuration (a project taken
+    /// out of mirror.toml, a backup out of its folder): said once, then forgotten by the
+    /// mirror. Never unpublished on a guess: `preau pack unpublish` takes it out.
+    #[serde(rename = "not_followed")]
+    NotFollowed,
 }
 
 /// One line of the report.
@@ -118,6 +123,7 @@ struct Report {
     built: usize,
     unchanged: usize,
     failed: usize,
+    not_followed: usize,
     sources: Vec<Line>,
 }
 
@@ -203,6 +209,7 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
         }
         lines.push(line);
     }
+    lines.extend(forget_unfollowed(config, &sources, &mut state, &state_path, json)?);
     let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
     let report = Report {
         repo: config.repo.clone(),
@@ -211,6 +218,7 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
         built: count(Status::Built),
         unchanged: count(Status::Unchanged),
         failed: count(Status::Failed),
+        not_followed: count(Status::NotFollowed),
         sources: lines,
     };
     let text = serde_json::to_string_pretty(&report)?;
@@ -219,15 +227,57 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
         println!("{text}");
     } else {
         println!(
-            "{} built, {} unchanged, {} failed ({:.1} s); report: {}",
+            "{} built, {} unchanged, {} failed, {} no longer followed ({:.1} s); report: {}",
             report.built,
             report.unchanged,
             report.failed,
+            report.not_followed,
             report.seconds,
             config.state.join(REPORT_FILE).display()
         );
     }
     Ok(report)
+}
+
+/// The packs of the state whose source is no longer configured: one report line each,
+/// then they leave the state (and their git clone goes), durably. A source that comes
+/// back is built again as a new one (a version with the same content adds nothing).
+fn forget_unfollowed(
+    config: &Config,
+    sources: &[Source],
+    state: &mut State,
+    state_path: &Path,
+    json: bool,
+) -> Result<Vec<Line>> {
+    let gone: Vec<String> = state.packs.keys().filter(|id| !sources.iter().any(|s| &s.id == *id)).cloned().collect();
+    let mut lines = Vec::new();
+    for id in gone {
+        let r = state.packs.remove(&id).expect("listed above");
+        let line = Line {
+            id: id.clone(),
+            kind: r.kind,
+            origin: r.origin,
+            status: Status::NotFollowed,
+            version: Some(r.version),
+            fingerprint: Some(r.fingerprint),
+            key: r.key,
+            detail: Some(
+                "plus dans la configuration : reste publié, `preau pack unpublish` le retire \
+                 (no longer in the configuration: still published; `preau pack unpublish` takes it out)"
+                    .into(),
+            ),
+            seconds: 0.0,
+        };
+        if !json {
+            print_line(&line);
+        }
+        lines.push(line);
+        let _ = std::fs::remove_dir_all(config.state.join("git").join(format!("{id}.git")));
+    }
+    if !lines.is_empty() {
+        preau_pack::fsutil::atomic_write(state_path, &serde_json::to_vec_pretty(state)?)?;
+    }
+    Ok(lines)
 }
 
 /// Looks at one source, builds and publishes it if it changed, records it after.
@@ -600,6 +650,7 @@ fn print_line(l: &Line) {
         Status::Built => "built",
         Status::Unchanged => "unchanged",
         Status::Failed => "FAILED",
+        Status::NotFollowed => "dropped",
     };
     let version = l.version.map(|v| format!(" v{v}")).unwrap_or_default();
     let detail = l.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
