@@ -187,6 +187,21 @@ fn two_packs_sharing_every_object_come_in_together_and_each_object_once() {
     assert!((2..=4).contains(&nodes), "a branch and a leaf per pack at most: {gets:?}");
     assert_eq!(metadata - nodes, 3, "root.json, roots/1.json and catalog.json: {gets:?}");
     assert_eq!(s.objects as usize, gets.len() - metadata, "{s:?}");
+
+    // The publisher takes one out (`pack unpublish`): the next pull succeeds, and the box
+    // keeps what it holds (a lesson in progress does not vanish) until a teacher removes
+    // it; its objects survive the pull's garbage collection.
+    let gone = preau_pack::unpublish::unpublish(repo.path(), &["copie".into()], &key).unwrap();
+    assert_eq!(gone.removed, ["copie"]);
+    let s = pull_from(&http(&nginx.url()), data.path(), &key);
+    assert!(s.incomplete.is_empty() && s.updated.is_empty(), "{s:?}");
+    let box_repo = preau_pack::Repo::open(&data.path().join("repo")).unwrap();
+    let installed = Installed::load(box_repo.dir()).unwrap();
+    let p = &installed.packs["copie"];
+    let m = box_repo.read_manifest(&p.manifest, p.manifest_size).unwrap();
+    for f in &m.files {
+        box_repo.read_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.path));
+    }
 }
 
 #[test]
