@@ -407,6 +407,18 @@ fn one_failing_source_does_not_stop_the_others() {
     assert_eq!(r3.line("elea-quiz-40")["version"], 2);
     assert!(r3.line("elea-quiz-40")["origin"].as_str().unwrap().ends_with("20261208-0900.mbz"));
     verify(&repo, &t.p("key"));
+
+    // The drop folder cannot be listed (a share not mounted): its backups are not taken
+    // for gone, and come back unchanged with the folder.
+    let away = t.p("depot-ailleurs");
+    std::fs::rename(&drop_dir, &away).unwrap();
+    let r4 = mirror(&config);
+    assert_eq!(r4.status("elea-*"), "failed", "{}", r4.stdout);
+    assert_eq!(r4.report["not_followed"], 0, "{}", r4.stdout);
+    assert_eq!(state_of(&t, "elea-quiz-40")["version"], 2);
+    std::fs::rename(&away, &drop_dir).unwrap();
+    let r5 = mirror(&config);
+    assert_eq!(r5.status("elea-quiz-40"), "unchanged", "{}", r5.stdout);
     drop(daemon);
 }
 

@@ -242,6 +242,8 @@ fn run_config(config: &Config, json: bool) -> Result<Report> {
 /// The packs of the state whose source is no longer configured: one report line each,
 /// then they leave the state (and their git clone goes), durably. A source that comes
 /// back is built again as a new one (a version with the same content adds nothing).
+/// The backups of a drop folder that could not be listed this run (an unmounted share)
+/// are not gone: they are kept for the next run.
 fn forget_unfollowed(
     config: &Config,
     sources: &[Source],
@@ -249,7 +251,19 @@ fn forget_unfollowed(
     state_path: &Path,
     json: bool,
 ) -> Result<Vec<Line>> {
-    let gone: Vec<String> = state.packs.keys().filter(|id| !sources.iter().any(|s| &s.id == *id)).cloned().collect();
+    // A folder that could not be listed stands as one source `<prefix>*` with an error.
+    let unlisted: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.kind == Kind::Mbz && s.error.is_some())
+        .filter_map(|s| s.id.strip_suffix('*'))
+        .collect();
+    let gone: Vec<String> = state
+        .packs
+        .iter()
+        .filter(|(id, _)| !sources.iter().any(|s| &s.id == *id))
+        .filter(|(id, r)| !(r.kind == Kind::Mbz && unlisted.iter().any(|p| id.starts_with(p))))
+        .map(|(id, _)| id.clone())
+        .collect();
     let mut lines = Vec::new();
     for id in gone {
         let r = state.packs.remove(&id).expect("listed above");
