@@ -442,6 +442,9 @@ fn window_deltas(
                     }
                     scope.spawn(move || -> Result<Option<ManifestDelta>> {
                         if let Some(stored) = whole_bundle(source, partial_dir, spec, &have, asked) {
+                            // Decoded only to learn its hashes; the machine decodes it
+                            // again against them rather than every pack's bytes being held
+                            // here until it does.
                             let _one = decoding.lock().unwrap_or_else(|e| e.into_inner());
                             let described = repo
                                 .decode_update_unsigned(&stored, || repo.read_manifest(&have, have_size))
@@ -772,9 +775,9 @@ impl Drop for Release {
 /// first parts of the update bundle of each installed pack (most recently installed
 /// first; `workers - 1` parts in all, see `plan::speculation`). Whether there is an
 /// update is known only from the leaf (in the same round when its leaf hint matches, a
-/// round later otherwise): when there is none, each costs a 404; when the pack is one
-/// version behind, a small update has arrived whole with the branch node, and a larger
-/// one continues in the next round without a pause. Nothing
+/// round later otherwise): when there is none, each costs a 404; when there is one, its
+/// bundle (up to `plan::SPECULATIVE_END`) has arrived whole with the branch node, and a
+/// larger one continues in the next round without a pause. Nothing
 /// goes out when the top did not change: "nothing changed" is one request.
 fn speculate<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,

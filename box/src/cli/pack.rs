@@ -286,10 +286,12 @@ fn unpublish(a: UnpublishArgs) -> Result<()> {
             (preau_publish::publish_s3(&bucket, &prefix, &a.s3.options(), &[], 1, withdraw)?.value, None)
         }
     };
-    let absent: Vec<&String> = a.ids.iter().filter(|id| !removed.contains(id)).collect();
+    let absent: Vec<&str> = a.ids.iter().filter(|id| !removed.contains(id)).map(String::as_str).collect();
     if !absent.is_empty() {
-        let list = absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-        eprintln!("absent du catalogue, rien à retirer (not in the catalog, nothing to take out): {list}");
+        eprintln!(
+            "absent du catalogue, rien à retirer (not in the catalog, nothing to take out): {}",
+            absent.join(", ")
+        );
     }
     if removed.is_empty() {
         println!("{}: catalogue inchangé (catalog unchanged)", a.repo.display());
