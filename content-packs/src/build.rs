@@ -113,14 +113,7 @@ pub fn build_many(
     let lock = lock_repo(repo_dir)?;
     let repo = Repo::open_or_create(repo_dir, key)?;
     let root = repo.verified_root(None)?;
-    if !root.roles.catalog.contains(&key.public()) {
-        return Err(Error::Key(format!(
-            "this key ({}) is not authorised to sign the catalog of {} (its keys: {})",
-            key.public().to_hex(),
-            repo_dir.display(),
-            root.roles.catalog.keys.join(", ")
-        )));
-    }
+    require_catalog_key(&root, key, repo_dir)?;
     let mut catalog = repo.load_catalog(&root)?;
     sweep_stale_staging(repo_dir);
     let base = catalog.version;
@@ -535,6 +528,19 @@ pub fn media_type_of(path: &str) -> String {
         return "text/markdown".into();
     }
     mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").to_string()
+}
+
+/// Refuses a key that `root` does not authorise to sign the catalog of `dir`.
+pub(crate) fn require_catalog_key(root: &crate::meta::Root, key: &SecretKey, dir: &Path) -> Result<()> {
+    if root.roles.catalog.contains(&key.public()) {
+        return Ok(());
+    }
+    Err(Error::Key(format!(
+        "this key ({}) is not authorised to sign the catalog of {} (its keys: {})",
+        key.public().to_hex(),
+        dir.display(),
+        root.roles.catalog.keys.join(", ")
+    )))
 }
 
 /// Serialises builds into one repository: two builds at once would each re-sign a

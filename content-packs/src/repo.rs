@@ -551,6 +551,8 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// and catalog key, signed by both the old root key and the new one (so that clients that
 /// trust the old root can follow the chain), then the catalog is re-signed by `new`.
 pub fn rotate_key(dir: &Path, old: &SecretKey, new: &SecretKey) -> Result<Root> {
+    // A build at the same time would re-sign a catalog naming the old root.
+    let _lock = crate::build::lock_repo(dir)?;
     let repo = Repo::open(dir)?;
     let current = repo.verified_root(None)?;
     if !current.roles.root.contains(&old.public()) {
@@ -595,6 +597,8 @@ pub fn authorize_catalog_keys(
     add: &[PublicKey],
     remove: &[PublicKey],
 ) -> Result<Root> {
+    // The catalog is read here and re-signed below: a build in between would be lost.
+    let _lock = crate::build::lock_repo(dir)?;
     let repo = Repo::open(dir)?;
     let current = repo.verified_root(None)?;
     if !current.roles.root.contains(&root_key.public()) {

@@ -63,9 +63,7 @@ pub fn withdraw(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Vec<Strin
 /// The catalog without `ids`, signed and published when one of them was listed.
 fn withdraw_locked(repo: &Repo, ids: &[String], key: &SecretKey) -> Result<(Vec<String>, crate::meta::Catalog)> {
     let root = repo.verified_root(None)?;
-    if !root.roles.catalog.contains(&key.public()) {
-        return Err(Error::Key(format!("this key is not authorised to sign the catalog of {}", repo.dir().display())));
-    }
+    crate::build::require_catalog_key(&root, key, repo.dir())?;
     let mut catalog = repo.load_catalog(&root)?;
     let mut removed = Vec::new();
     for id in ids {
