@@ -110,10 +110,10 @@ pub fn build_many(
         // Only create the repository once the source is known to be good.
         fsutil::create_dir_all_durable(repo_dir)?;
     }
-    let lock = lock_repo(repo_dir)?;
+    let lock = crate::repo::lock_repo(repo_dir)?;
     let repo = Repo::open_or_create(repo_dir, key)?;
     let root = repo.verified_root(None)?;
-    require_catalog_key(&root, key, repo_dir)?;
+    crate::repo::require_catalog_key(&root, key, repo_dir)?;
     let mut catalog = repo.load_catalog(&root)?;
     sweep_stale_staging(repo_dir);
     let base = catalog.version;
@@ -528,49 +528,6 @@ pub fn media_type_of(path: &str) -> String {
         return "text/markdown".into();
     }
     mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream").to_string()
-}
-
-/// Refuses a key that `root` does not authorise to sign the catalog of `dir`.
-pub(crate) fn require_catalog_key(root: &crate::meta::Root, key: &SecretKey, dir: &Path) -> Result<()> {
-    if root.roles.catalog.contains(&key.public()) {
-        return Ok(());
-    }
-    Err(Error::Key(format!(
-        "this key ({}) is not authorised to sign the catalog of {} (its keys: {})",
-        key.public().to_hex(),
-        dir.display(),
-        root.roles.catalog.keys.join(", ")
-    )))
-}
-
-/// Serialises builds into one repository: two builds at once would each re-sign a
-/// catalog that lacks the other's pack.
-pub(crate) fn lock_repo(dir: &Path) -> Result<fs::File> {
-    let path = dir.join(".lock");
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .context(|| format!("opening {}", path.display()))?;
-    // A short wait before giving up: a process forked by another thread of this program
-    // holds a copy of the lock until it execs, for a moment after the holder let go.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        match f.try_lock() {
-            Ok(()) => return Ok(f),
-            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Other(format!(
-                    "another build is writing to {} right now; try again when it ends",
-                    dir.display()
-                )));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(e).context(|| format!("locking {}", path.display())),
-        }
-    }
 }
 
 const STAGING_PREFIX: &str = ".staging-";

@@ -552,7 +552,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// trust the old root can follow the chain), then the catalog is re-signed by `new`.
 pub fn rotate_key(dir: &Path, old: &SecretKey, new: &SecretKey) -> Result<Root> {
     // A build at the same time would re-sign a catalog naming the old root.
-    let _lock = crate::build::lock_repo(dir)?;
+    let _lock = lock_repo(dir)?;
     let repo = Repo::open(dir)?;
     let current = repo.verified_root(None)?;
     if !current.roles.root.contains(&old.public()) {
@@ -598,7 +598,7 @@ pub fn authorize_catalog_keys(
     remove: &[PublicKey],
 ) -> Result<Root> {
     // The catalog is read here and re-signed below: a build in between would be lost.
-    let _lock = crate::build::lock_repo(dir)?;
+    let _lock = lock_repo(dir)?;
     let repo = Repo::open(dir)?;
     let current = repo.verified_root(None)?;
     if !current.roles.root.contains(&root_key.public()) {
@@ -666,4 +666,47 @@ pub fn authorize_catalog_keys(
         repo.publish_catalog(&catalog, root_key)?;
     }
     Ok(next)
+}
+
+/// Refuses a key that `root` does not authorise to sign the catalog of `dir`.
+pub(crate) fn require_catalog_key(root: &crate::meta::Root, key: &SecretKey, dir: &Path) -> Result<()> {
+    if root.roles.catalog.contains(&key.public()) {
+        return Ok(());
+    }
+    Err(Error::Key(format!(
+        "this key ({}) is not authorised to sign the catalog of {} (its keys: {})",
+        key.public().to_hex(),
+        dir.display(),
+        root.roles.catalog.keys.join(", ")
+    )))
+}
+
+/// Serialises builds into one repository: two builds at once would each re-sign a
+/// catalog that lacks the other's pack.
+pub(crate) fn lock_repo(dir: &Path) -> Result<fs::File> {
+    let path = dir.join(".lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .context(|| format!("opening {}", path.display()))?;
+    // A short wait before giving up: a process forked by another thread of this program
+    // holds a copy of the lock until it execs, for a moment after the holder let go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Other(format!(
+                    "another build is writing to {} right now; try again when it ends",
+                    dir.display()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e).context(|| format!("locking {}", path.display())),
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct Unpublished {
 /// ignored) and deletes what no remaining pack needs. Nothing is re-signed when no id
 /// is listed, but the sweep still runs (it finishes one that was interrupted).
 pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublished> {
-    let _lock = crate::build::lock_repo(dir)?;
+    let _lock = crate::repo::lock_repo(dir)?;
     let repo = Repo::open(dir)?;
     let (removed, catalog) = withdraw_locked(&repo, ids, key)?;
     let mut out = Unpublished { removed, ..Default::default() };
@@ -56,14 +56,14 @@ pub fn unpublish(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Unpublis
 /// the objects and never deletes one (another publisher's pack may share it). Returns
 /// the ids that were listed.
 pub fn withdraw(dir: &Path, ids: &[String], key: &SecretKey) -> Result<Vec<String>> {
-    let _lock = crate::build::lock_repo(dir)?;
+    let _lock = crate::repo::lock_repo(dir)?;
     Ok(withdraw_locked(&Repo::open(dir)?, ids, key)?.0)
 }
 
 /// The catalog without `ids`, signed and published when one of them was listed.
 fn withdraw_locked(repo: &Repo, ids: &[String], key: &SecretKey) -> Result<(Vec<String>, crate::meta::Catalog)> {
     let root = repo.verified_root(None)?;
-    crate::build::require_catalog_key(&root, key, repo.dir())?;
+    crate::repo::require_catalog_key(&root, key, repo.dir())?;
     let mut catalog = repo.load_catalog(&root)?;
     let mut removed = Vec::new();
     for id in ids {
